@@ -1,0 +1,13 @@
+//! Analyzers: pure functions over a [`ClusterSnapshot`](cnictl_model::ClusterSnapshot).
+//!
+//! **Architecture Invariant:** no IO, no clock, no globals. Analysis never
+//! fails: a check over a partial snapshot returns its findings plus what it
+//! had to skip, and the shells turn that into output, exit codes and metrics.
+
+pub mod checks;
+pub mod expected;
+pub mod explain;
+pub mod finding;
+pub mod infer;
+
+pub use finding::{Finding, Report, Severity, Skipped};

@@ -1,0 +1,1 @@
+//! Collectors: the only crate that touches files, sockets, netlink and the Kubernetes API.

@@ -1,0 +1,103 @@
+//! Links (`ip -d link`) and addresses (`ip addr`).
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// A network interface, with the kind-specific details cnictl reasons about.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub ifindex: u32,
+    pub name: String,
+    /// `linkinfo.info_kind` (`bridge`, `veth`, `vxlan`, `ipip`, …); `None`
+    /// for physical devices and loopback, which have no link info.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// `link_type` (`ether`, `loopback`, `none` for tunl0, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_type: Option<String>,
+    /// Name of the master device (the bridge a veth is enslaved to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master: Option<String>,
+    pub mtu: u32,
+    /// Lower-case, zero-padded `aa:bb:cc:dd:ee:ff`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// Interface flags as `ip` prints them (`UP`, `LOWER_UP`, `NOARP`, …).
+    #[serde(default)]
+    pub flags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operstate: Option<String>,
+    /// For a veth (or any link with a peer): the peer's ifindex (`link_index`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_ifindex: Option<u32>,
+    /// The netns id the peer lives in (`link_netnsid`), when not this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_netnsid: Option<i32>,
+    /// Name of the lower link (`link` in `ip -j`, e.g. `eth0@if5` peers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vxlan: Option<VxlanInfo>,
+    /// IPIP / GRE style point-to-point tunnel details (tunl0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelInfo>,
+}
+
+impl Link {
+    pub fn is_up(&self) -> bool {
+        self.flags.iter().any(|f| f == "UP")
+    }
+
+    pub fn is_kind(&self, kind: &str) -> bool {
+        self.kind.as_deref() == Some(kind)
+    }
+}
+
+/// VXLAN device parameters (`ip -d link` `info_data`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VxlanInfo {
+    pub vni: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<IpAddr>,
+    /// Fixed remote or multicast group; `None` for FDB-driven devices (Flannel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<IpAddr>,
+    /// UDP destination port (Flannel 8472, IANA 4789).
+    pub port: u16,
+    #[serde(default)]
+    pub learning: bool,
+    /// The underlay device (`dev eth0`), by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+}
+
+/// Point-to-point tunnel parameters (IPIP's tunl0: both usually `any`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u8>,
+}
+
+/// One interface address. `addr` keeps the host bits (`10.244.1.1/24`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Addr {
+    pub ifindex: u32,
+    pub dev: String,
+    pub addr: IpNet,
+    /// `host`, `link`, `global`, …
+    #[serde(default = "global")]
+    pub scope: String,
+    /// Peer address of a point-to-point address, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<IpNet>,
+}
+
+fn global() -> String {
+    "global".to_string()
+}

@@ -1,0 +1,120 @@
+//! The top-level snapshot types.
+//!
+//! Optional bundle files map to `Option<…>` sections: `None` means "not
+//! collected", which checks report as skipped; `Some(vec![])` means collected
+//! and empty. The two must never be confused, or a check would report a
+//! missing FDB entry on a node whose FDB was simply not dumped.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Addr, Bgp, FdbEntry, K8s, Link, Neigh, Route, Rule, VirtualService};
+
+/// The schema tag written into every snapshot and JSON document.
+pub const SCHEMA: &str = "cnictl/v1";
+
+/// A whole cluster: Kubernetes objects plus one dataplane snapshot per node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSnapshot {
+    pub schema: String,
+    /// Where it came from: `bundle:DIR`, `live:NODE`, `demo`, `gen:MODEL`.
+    #[serde(default)]
+    pub source: String,
+    /// RFC 3339 time of collection when known; analyzers take time from here,
+    /// never from the clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected_at: Option<String>,
+    pub k8s: K8s,
+    /// Keyed by node name (the Kubernetes node name, the bundle dir name).
+    pub nodes: BTreeMap<String, NodeSnapshot>,
+}
+
+impl ClusterSnapshot {
+    pub fn new(source: impl Into<String>) -> Self {
+        ClusterSnapshot {
+            schema: SCHEMA.to_string(),
+            source: source.into(),
+            collected_at: None,
+            k8s: K8s::default(),
+            nodes: BTreeMap::new(),
+        }
+    }
+}
+
+/// One node's dataplane, as its kernel held it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeSnapshot {
+    pub name: String,
+    pub links: Vec<Link>,
+    pub addrs: Vec<Addr>,
+    /// Routes of every table (`ip route show table all`).
+    pub routes: Vec<Route>,
+    #[serde(default)]
+    pub rules: Option<Vec<Rule>>,
+    #[serde(default)]
+    pub neighbours: Option<Vec<Neigh>>,
+    #[serde(default)]
+    pub fdb: Option<Vec<FdbEntry>>,
+    #[serde(default)]
+    pub ipvs: Option<Vec<VirtualService>>,
+    #[serde(default)]
+    pub bgp: Option<Bgp>,
+    #[serde(default)]
+    pub sysctls: Option<BTreeMap<String, String>>,
+    /// Pod network namespaces collected on this node, keyed `namespace/name`.
+    #[serde(default)]
+    pub pods: BTreeMap<String, PodNetns>,
+}
+
+impl NodeSnapshot {
+    pub fn link(&self, name: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    pub fn link_by_index(&self, ifindex: u32) -> Option<&Link> {
+        self.links.iter().find(|l| l.ifindex == ifindex)
+    }
+
+    pub fn sysctl(&self, key: &str) -> Option<&str> {
+        self.sysctls.as_ref()?.get(key).map(String::as_str)
+    }
+
+    /// Names of the optional sections that were not collected, in bundle
+    /// file terms, for "skipped" reports.
+    pub fn not_collected(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.rules.is_none() {
+            out.push("ip-rule.json");
+        }
+        if self.neighbours.is_none() {
+            out.push("ip-neigh.json");
+        }
+        if self.fdb.is_none() {
+            out.push("bridge-fdb.json");
+        }
+        if self.ipvs.is_none() {
+            out.push("ipvsadm.txt");
+        }
+        if self.bgp.is_none() {
+            out.push("bird-protocols.txt");
+        }
+        if self.sysctls.is_none() {
+            out.push("sysctl.txt");
+        }
+        out
+    }
+}
+
+/// A pod's own network namespace, when it was collected.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodNetns {
+    pub namespace: String,
+    pub name: String,
+    #[serde(default)]
+    pub links: Vec<Link>,
+    #[serde(default)]
+    pub addrs: Vec<Addr>,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
