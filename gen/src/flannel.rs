@@ -1,0 +1,152 @@
+//! Flannel nodes: cni0 bridge with veths, and per remote node either the
+//! VXLAN triplet (route via flannel.1 onlink, neighbour, FDB) or a host-gw
+//! route via the peer's underlay IP.
+
+use cnictl_model::{FdbEntry, Link, NodeSnapshot, Route, VxlanInfo};
+use ipnet::{IpAdd, IpNet, Ipv4Net};
+
+use crate::node::{self, addr, connected, flags, neigh, up, veth};
+use crate::plan::{host, mac, v4, Plan};
+use crate::GenModel;
+
+const FLANNEL1: u32 = 3;
+const CNI0: u32 = 4;
+
+pub fn node(plan: &Plan, i: usize) -> cnictl_model::NodeSnapshot {
+    let vxlan = plan.model() == GenModel::FlannelVxlan;
+    let mtu = if vxlan { 1450 } else { 1500 };
+    let mut n = node::base(plan, i);
+    let cidr = plan.node_cidr(i);
+    let gw = cidr.network().saturating_add(1);
+    if vxlan {
+        n.links.push(flannel1(plan, i));
+        n.addrs
+            .push(addr(FLANNEL1, "flannel.1", host(cidr.network()), "global"));
+    }
+    n.links.push(bridge(i, mtu));
+    n.addrs.push(addr(
+        CNI0,
+        "cni0",
+        IpNet::V4(Ipv4Net::new(gw, 24).expect("/24")),
+        "global",
+    ));
+    n.routes.push(connected(IpNet::V4(cidr), "cni0", gw));
+    n.routes.extend(node::local_table(gw, "cni0"));
+    if vxlan {
+        n.routes
+            .extend(node::local_table(cidr.network(), "flannel.1"));
+    }
+    pods(plan, i, mtu, &mut n);
+    for peer in (0..plan.spec.nodes).filter(|&p| p != i) {
+        peer_entries(plan, peer, vxlan, &mut n);
+    }
+    n
+}
+
+fn flannel1(plan: &Plan, i: usize) -> Link {
+    Link {
+        ifindex: FLANNEL1,
+        name: "flannel.1".into(),
+        kind: Some("vxlan".into()),
+        link_type: Some("ether".into()),
+        mtu: 1450,
+        mac: Some(mac(2, i, 0)),
+        flags: up(),
+        operstate: Some("UNKNOWN".into()),
+        vxlan: Some(VxlanInfo {
+            vni: 1,
+            local: Some(v4(plan.node_ip(i))),
+            remote: None,
+            port: 8472,
+            learning: false,
+            dev: Some("eth0".into()),
+        }),
+        ..Link::default()
+    }
+}
+
+fn bridge(i: usize, mtu: u32) -> Link {
+    Link {
+        ifindex: CNI0,
+        name: "cni0".into(),
+        kind: Some("bridge".into()),
+        link_type: Some("ether".into()),
+        mtu,
+        mac: Some(mac(3, i, 0)),
+        flags: up(),
+        operstate: Some("UP".into()),
+        ..Link::default()
+    }
+}
+
+fn pods(plan: &Plan, i: usize, mtu: u32, n: &mut NodeSnapshot) {
+    for k in 0..plan.spec.pods_per_node {
+        let ifindex = 10 + k as u32;
+        let name = format!("veth{:08x}", (i as u32) << 12 | k as u32);
+        let host_mac = mac(4, i, k);
+        n.links.push(veth(
+            ifindex,
+            name.clone(),
+            mtu,
+            host_mac.clone(),
+            Some("cni0"),
+            k,
+        ));
+        let pod_mac = mac(5, i, k);
+        n.neighbours.get_or_insert_with(Vec::new).push(neigh(
+            plan.pod_ip(i, k),
+            "cni0",
+            &pod_mac,
+            "REACHABLE",
+        ));
+        let fdb = n.fdb.get_or_insert_with(Vec::new);
+        fdb.push(bridge_fdb(&host_mac, &name, "permanent"));
+        fdb.push(bridge_fdb(&pod_mac, &name, ""));
+    }
+}
+
+fn bridge_fdb(mac: &str, dev: &str, state: &str) -> FdbEntry {
+    FdbEntry {
+        mac: mac.into(),
+        dev: dev.into(),
+        dst: None,
+        vlan: None,
+        vni: None,
+        port: None,
+        master: Some("cni0".into()),
+        flags: flags(&["master"]),
+        state: state.into(),
+    }
+}
+
+fn peer_entries(plan: &Plan, peer: usize, vxlan: bool, n: &mut NodeSnapshot) {
+    let cidr = plan.node_cidr(peer);
+    let mut r = Route::unicast(IpNet::V4(cidr));
+    if vxlan {
+        r.gateway = Some(v4(cidr.network()));
+        r.dev = Some("flannel.1".into());
+        r.onlink = true;
+        let vtep = mac(2, peer, 0);
+        n.neighbours.get_or_insert_with(Vec::new).push(neigh(
+            cidr.network(),
+            "flannel.1",
+            &vtep,
+            "PERMANENT",
+        ));
+        n.fdb.get_or_insert_with(Vec::new).push(FdbEntry {
+            mac: vtep,
+            dev: "flannel.1".into(),
+            dst: Some(v4(plan.node_ip(peer))),
+            vlan: None,
+            vni: None,
+            port: None,
+            master: None,
+            flags: flags(&["self"]),
+            state: "permanent".into(),
+        });
+    } else {
+        r.gateway = Some(v4(plan.node_ip(peer)));
+        r.dev = Some("eth0".into());
+    }
+    n.routes.push(r);
+}

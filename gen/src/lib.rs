@@ -1,0 +1,121 @@
+//! Synthetic clusters: a consistent [`ClusterSnapshot`] of any size for each
+//! CNI model, built in memory (the CLI writes it out as a bundle).
+//!
+//! The point is realism at scale for benchmarks: what each node's kernel
+//! would hold for that model (Flannel's per-peer route + neighbour + FDB
+//! triplets, Calico's /26 blocks, /32 pod routes and BIRD sessions, kube-proxy
+//! IPVS tables), with at most one default gateway per node and 110 pods per
+//! node by default. Deterministic: the same spec gives the same snapshot.
+
+mod calico;
+mod flannel;
+mod k8s;
+mod node;
+mod plan;
+
+use std::fmt;
+use std::str::FromStr;
+
+use cnictl_model::ClusterSnapshot;
+
+pub use plan::Plan;
+
+/// Which CNI dataplane to synthesise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenModel {
+    FlannelVxlan,
+    FlannelHostGw,
+    CalicoBgp,
+    CalicoIpip,
+}
+
+impl GenModel {
+    pub const ALL: [GenModel; 4] = [
+        GenModel::FlannelVxlan,
+        GenModel::FlannelHostGw,
+        GenModel::CalicoBgp,
+        GenModel::CalicoIpip,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GenModel::FlannelVxlan => "flannel-vxlan",
+            GenModel::FlannelHostGw => "flannel-host-gw",
+            GenModel::CalicoBgp => "calico-bgp",
+            GenModel::CalicoIpip => "calico-ipip",
+        }
+    }
+
+    fn is_calico(self) -> bool {
+        matches!(self, GenModel::CalicoBgp | GenModel::CalicoIpip)
+    }
+}
+
+impl fmt::Display for GenModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for GenModel {
+    type Err = GenError;
+
+    fn from_str(s: &str) -> Result<Self, GenError> {
+        GenModel::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| GenError::UnknownModel(s.to_string()))
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenSpec {
+    pub model: GenModel,
+    pub nodes: usize,
+    pub pods_per_node: usize,
+    /// ClusterIP services; when > 0 every node also gets kube-proxy IPVS
+    /// tables and a kube-ipvs0 device holding the ClusterIPs.
+    pub services: usize,
+}
+
+impl GenSpec {
+    pub fn new(model: GenModel, nodes: usize) -> Self {
+        GenSpec {
+            model,
+            nodes,
+            pods_per_node: 110,
+            services: 0,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GenError {
+    #[error(
+        "unknown model {0:?} (expected flannel-vxlan, flannel-host-gw, calico-bgp or calico-ipip)"
+    )]
+    UnknownModel(String),
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+/// Builds the snapshot for `spec`.
+pub fn generate(spec: &GenSpec) -> Result<ClusterSnapshot, GenError> {
+    let plan = Plan::new(spec)?;
+    let mut snap = ClusterSnapshot::new(format!("gen:{}", spec.model));
+    snap.k8s = k8s::objects(&plan);
+    for i in 0..spec.nodes {
+        let node = match spec.model {
+            GenModel::FlannelVxlan | GenModel::FlannelHostGw => flannel::node(&plan, i),
+            GenModel::CalicoBgp | GenModel::CalicoIpip => calico::node(&plan, i),
+        };
+        let mut node = node;
+        k8s::ipvs(&plan, &mut node);
+        snap.nodes.insert(node.name.clone(), node);
+    }
+    Ok(snap)
+}
+
+#[cfg(test)]
+mod tests;

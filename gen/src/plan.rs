@@ -1,0 +1,170 @@
+//! Address plan: which node gets which underlay IP, pod CIDR / blocks, MACs.
+//!
+//! Small clusters use the defaults people know (10.244.0.0/16 for pods,
+//! 192.0.2.0/24-style underlay); large ones need more room, so the plan
+//! widens the pod range to 10.128.0.0/9 and the underlay to 10.0.0.0/16,
+//! keeping the service range 10.96.0.0/12 disjoint from both.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::{IpNet, Ipv4Net};
+
+use crate::{GenError, GenModel, GenSpec};
+
+/// Calico's default IPAM block size.
+const BLOCK_PREFIX: u8 = 26;
+const BLOCK_SIZE: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub spec: GenSpec,
+    pub pod_range: Ipv4Net,
+    pub underlay: Ipv4Net,
+    pub service_range: Ipv4Net,
+    pub blocks_per_node: usize,
+}
+
+impl Plan {
+    pub fn new(spec: &GenSpec) -> Result<Plan, GenError> {
+        let blocks_per_node = spec.pods_per_node.div_ceil(BLOCK_SIZE).max(1);
+        let small =
+            spec.nodes <= 250 && (!spec.model.is_calico() || spec.nodes * blocks_per_node <= 1000);
+        let (pod_range, underlay) = if small {
+            (net("10.244.0.0/16"), net("192.168.0.0/16"))
+        } else {
+            (net("10.128.0.0/9"), net("10.0.0.0/16"))
+        };
+        let plan = Plan {
+            spec: spec.clone(),
+            pod_range,
+            underlay,
+            service_range: net("10.96.0.0/12"),
+            blocks_per_node,
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    fn validate(&self) -> Result<(), GenError> {
+        let s = &self.spec;
+        if s.nodes == 0 {
+            return Err(GenError::TooLarge("--nodes must be at least 1".into()));
+        }
+        if s.nodes > 60_000 {
+            return Err(GenError::TooLarge(format!(
+                "{} nodes: at most 60000",
+                s.nodes
+            )));
+        }
+        let per_node = if self.spec.model.is_calico() {
+            self.blocks_per_node * BLOCK_SIZE
+        } else {
+            256
+        };
+        if s.pods_per_node > 250
+            || s.nodes * per_node > (1usize << (32 - self.pod_range.prefix_len()))
+        {
+            return Err(GenError::TooLarge(format!(
+                "{} pods per node on {} nodes does not fit {} (at most 250 pods per node)",
+                s.pods_per_node, s.nodes, self.pod_range
+            )));
+        }
+        if s.services > 60_000 {
+            return Err(GenError::TooLarge(format!(
+                "{} services: at most 60000",
+                s.services
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn node_name(&self, i: usize) -> String {
+        format!("node-{}", i + 1)
+    }
+
+    /// Underlay IP of node `i`: .11, .12, … so .1 stays the gateway.
+    pub fn node_ip(&self, i: usize) -> Ipv4Addr {
+        add(self.underlay.network(), 10 + i as u32 + 1)
+    }
+
+    pub fn gateway(&self) -> Ipv4Addr {
+        add(self.underlay.network(), 1)
+    }
+
+    /// Flannel: node `i`'s /24.
+    pub fn node_cidr(&self, i: usize) -> Ipv4Net {
+        Ipv4Net::new(add(self.pod_range.network(), (i as u32) << 8), 24).expect("valid /24")
+    }
+
+    /// Calico: node `i`'s /26 IPAM blocks.
+    pub fn node_blocks(&self, i: usize) -> Vec<Ipv4Net> {
+        (0..self.blocks_per_node)
+            .map(|b| {
+                let idx = (i * self.blocks_per_node + b) as u32;
+                Ipv4Net::new(
+                    add(self.pod_range.network(), idx * BLOCK_SIZE as u32),
+                    BLOCK_PREFIX,
+                )
+                .expect("valid /26")
+            })
+            .collect()
+    }
+
+    /// IP of pod `k` on node `i`.
+    pub fn pod_ip(&self, i: usize, k: usize) -> Ipv4Addr {
+        if self.spec.model.is_calico() {
+            let blocks = self.node_blocks(i);
+            let block = blocks[k / BLOCK_SIZE];
+            add(block.network(), (k % BLOCK_SIZE) as u32)
+        } else {
+            add(self.node_cidr(i).network(), k as u32 + 2)
+        }
+    }
+
+    pub fn pod_name(&self, i: usize, k: usize) -> String {
+        format!("web-{}-{}", i + 1, k + 1)
+    }
+
+    pub fn service_ip(&self, s: usize) -> Ipv4Addr {
+        add(self.service_range.network(), s as u32 + 10)
+    }
+
+    pub fn is_calico(&self) -> bool {
+        self.spec.model.is_calico()
+    }
+
+    pub fn model(&self) -> GenModel {
+        self.spec.model
+    }
+}
+
+/// A deterministic locally administered MAC: `kind` picks the device role.
+pub fn mac(kind: u8, i: usize, k: usize) -> String {
+    let i = i as u32;
+    let k = k as u32;
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        0x0a | (kind << 4) & 0xf0,
+        (i >> 16) as u8,
+        (i >> 8) as u8,
+        i as u8,
+        (k >> 8) as u8,
+        k as u8
+    )
+}
+
+pub fn host(ip: Ipv4Addr) -> IpNet {
+    IpNet::V4(Ipv4Net::from(ip))
+}
+
+pub fn v4(ip: Ipv4Addr) -> IpAddr {
+    IpAddr::V4(ip)
+}
+
+fn add(base: Ipv4Addr, n: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(base) + n)
+}
+
+fn net(s: &str) -> Ipv4Net {
+    s.parse().expect("constant CIDR")
+}
