@@ -85,3 +85,35 @@ fn proto_label(p: IpvsProto) -> &'static str {
         IpvsProto::Fwmark => "FWM",
     }
 }
+
+/// As `ipvsadm -Ln` lists a real server: `-> 10.244.2.5:8080 Masq 1 0 0`.
+impl std::fmt::Display for RealServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fwd = match self.forward {
+            Forward::Masq => "Masq",
+            Forward::Route => "Route",
+            Forward::Tunnel => "Tunnel",
+            Forward::Local => "Local",
+        };
+        let addr = match self.ip {
+            IpAddr::V6(v) => format!("[{v}]:{}", self.port),
+            IpAddr::V4(v) => format!("{v}:{}", self.port),
+        };
+        write!(
+            f,
+            "-> {addr} {fwd} {} {} {}",
+            self.weight, self.active_conns, self.inactive_conns
+        )
+    }
+}
+
+/// As `ipvsadm -Ln` lists a service line: `TCP 10.96.0.10:53 rr`.
+impl std::fmt::Display for VirtualService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.key(), self.scheduler)?;
+        if let Some(t) = self.persistent {
+            write!(f, " persistent {t}")?;
+        }
+        Ok(())
+    }
+}

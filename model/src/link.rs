@@ -101,3 +101,48 @@ pub struct Addr {
 fn global() -> String {
     "global".to_string()
 }
+
+/// A one-line summary in `ip -d link` terms:
+/// `flannel.1 vxlan id 1 local 192.0.2.11 dev eth0 dstport 8472 nolearning mtu 1450 state UNKNOWN`.
+impl std::fmt::Display for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.name)?;
+        if let Some(kind) = &self.kind {
+            write!(f, " {kind}")?;
+        }
+        if let Some(v) = &self.vxlan {
+            write!(f, " id {}", v.vni)?;
+            if let Some(r) = v.remote {
+                write!(f, " remote {r}")?;
+            }
+            if let Some(l) = v.local {
+                write!(f, " local {l}")?;
+            }
+            if let Some(d) = &v.dev {
+                write!(f, " dev {d}")?;
+            }
+            write!(f, " dstport {}", v.port)?;
+            if !v.learning {
+                f.write_str(" nolearning")?;
+            }
+        }
+        if let Some(m) = &self.master {
+            write!(f, " master {m}")?;
+        }
+        write!(f, " mtu {}", self.mtu)?;
+        if let Some(mac) = &self.mac {
+            write!(f, " link/ether {mac}")?;
+        }
+        if let Some(s) = &self.operstate {
+            write!(f, " state {s}")?;
+        }
+        Ok(())
+    }
+}
+
+/// As `ip addr` lists it: `10.244.1.1/24 dev cni0 scope global`.
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} dev {} scope {}", self.addr, self.dev, self.scope)
+    }
+}

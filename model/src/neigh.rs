@@ -67,3 +67,54 @@ impl FdbEntry {
         self.mac == "00:00:00:00:00:00"
     }
 }
+
+/// As `ip neigh` prints it: `10.244.2.0 dev flannel.1 lladdr aa:… PERMANENT`.
+impl std::fmt::Display for Neigh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} dev {}", self.dst, self.dev)?;
+        if let Some(ll) = &self.lladdr {
+            write!(f, " lladdr {ll}")?;
+        }
+        if self.router {
+            f.write_str(" router")?;
+        }
+        if self.proxy {
+            f.write_str(" proxy")?;
+        }
+        for s in &self.state {
+            write!(f, " {s}")?;
+        }
+        Ok(())
+    }
+}
+
+/// As `bridge fdb` prints it: `aa:… dev flannel.1 dst 192.0.2.12 self permanent`.
+impl std::fmt::Display for FdbEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} dev {}", self.mac, self.dev)?;
+        if let Some(v) = self.vlan {
+            write!(f, " vlan {v}")?;
+        }
+        if let Some(d) = self.dst {
+            write!(f, " dst {d}")?;
+        }
+        if let Some(p) = self.port {
+            write!(f, " port {p}")?;
+        }
+        if let Some(v) = self.vni {
+            write!(f, " vni {v}")?;
+        }
+        if let Some(m) = &self.master {
+            write!(f, " master {m}")?;
+        }
+        for fl in &self.flags {
+            if fl != "master" || self.master.is_none() {
+                write!(f, " {fl}")?;
+            }
+        }
+        if !self.state.is_empty() {
+            write!(f, " {}", self.state)?;
+        }
+        Ok(())
+    }
+}

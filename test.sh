@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The test command (README line 2). Formatting, lints, the whole workspace's
+# tests (live namespace labs run when root, and say so when skipped), then
+# the DESIGN.md contract check on every fixture.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if cargo fmt --version >/dev/null 2>&1; then
+  echo "== cargo fmt --check"
+  cargo fmt --all -- --check
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+  echo "== cargo clippy"
+  cargo clippy --workspace --all-targets --quiet -- -D warnings
+fi
+
+echo "== architecture invariant: the pure crates pull in no IO crates"
+for crate in cnictl-model cnictl-dataplane cnictl-analyzers cnictl-gen; do
+  for io in tokio netlink-sys libc; do
+    if cargo tree -p "$crate" -e normal -i "$io" >/dev/null 2>&1; then
+      echo "$crate depends on $io: the core must stay pure" >&2
+      exit 1
+    fi
+  done
+done
+
+echo "== cargo test"
+mkdir -p target
+cargo test --workspace 2>&1 | tee target/test.log
+
+contract=../shared/tools/contract-check
+if [ -x "$contract" ]; then
+  echo "== DESIGN.md contract check on every fixture"
+  cargo build --quiet --bin cnictl
+  while read -r bundle src dst; do
+    [ -n "$bundle" ] || continue
+    "$contract" target/debug/cnictl "fixtures/$bundle" $src $dst | sed "s|^|$bundle: |"
+  done < fixtures/contract-pairs.txt
+else
+  echo "== contract check skipped: $contract not found (it lives in the steering repo's shared/)"
+fi
+
+passed=$(grep -oE 'test result: ok. [0-9]+ passed' target/test.log | awk '{s+=$4} END {print s+0}')
+echo "all checks passed: $passed tests"
