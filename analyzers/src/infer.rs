@@ -1,1 +1,414 @@
-//! (in progress)
+//! CNI model detection: which dataplane model each node runs, and the
+//! evidence (devices, routes, annotations, BGP state) that decided it.
+//!
+//! Detection reads only what the node shows. The order of the rules below
+//! matters because models share devices: Calico IPIP nodes may also have
+//! cali* veths and BIRD (so tunnel devices are looked at first), and Flannel
+//! host-gw looks like a plain bridge except for its annotations.
+
+use std::fmt;
+
+use cnictl_model::{ClusterSnapshot, K8sNode, Link, NodeSnapshot, Protocol, Route};
+use serde::{Deserialize, Serialize};
+
+/// Flannel's node annotation that names the backend (`vxlan`, `host-gw`).
+pub const FLANNEL_BACKEND_TYPE: &str = "flannel.alpha.coreos.com/backend-type";
+/// Flannel's node annotation holding the node's underlay IP.
+pub const FLANNEL_PUBLIC_IP: &str = "flannel.alpha.coreos.com/public-ip";
+/// Flannel's node annotation holding `{"VNI":1,"VtepMAC":"…"}`.
+pub const FLANNEL_BACKEND_DATA: &str = "flannel.alpha.coreos.com/backend-data";
+/// Calico's node annotation with the node's underlay address and prefix.
+pub const CALICO_IPV4_ADDRESS: &str = "projectcalico.org/IPv4Address";
+/// Calico's node annotation with the node's IPIP tunnel address.
+pub const CALICO_IPIP_ADDR: &str = "projectcalico.org/IPv4IPIPTunnelAddr";
+/// Calico's node annotation with the node's VXLAN tunnel address.
+pub const CALICO_VXLAN_ADDR: &str = "projectcalico.org/IPv4VXLANTunnelAddr";
+/// Cilium's node annotation with the node's pod CIDR (cluster-pool IPAM).
+pub const CILIUM_POD_CIDR: &str = "network.cilium.io/ipv4-pod-cidr";
+
+/// The dataplane models cnictl recognises. `as_str` gives the names used in
+/// output, JSON and metrics (DESIGN.md "Model names").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CniModel {
+    FlannelVxlan,
+    FlannelHostGw,
+    CalicoBgp,
+    CalicoIpip,
+    CalicoVxlan,
+    CiliumNative,
+    CiliumVxlan,
+    Bridge,
+    Weave,
+    Unknown,
+    Mixed,
+}
+
+impl CniModel {
+    /// Every model, in a fixed order (metrics enumerate this).
+    pub const ALL: &'static [CniModel] = &[
+        CniModel::FlannelVxlan,
+        CniModel::FlannelHostGw,
+        CniModel::CalicoBgp,
+        CniModel::CalicoIpip,
+        CniModel::CalicoVxlan,
+        CniModel::CiliumNative,
+        CniModel::CiliumVxlan,
+        CniModel::Bridge,
+        CniModel::Weave,
+        CniModel::Unknown,
+        CniModel::Mixed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CniModel::FlannelVxlan => "flannel-vxlan",
+            CniModel::FlannelHostGw => "flannel-host-gw",
+            CniModel::CalicoBgp => "calico-bgp",
+            CniModel::CalicoIpip => "calico-ipip",
+            CniModel::CalicoVxlan => "calico-vxlan",
+            CniModel::CiliumNative => "cilium-native",
+            CniModel::CiliumVxlan => "cilium-vxlan",
+            CniModel::Bridge => "bridge",
+            CniModel::Weave => "weave",
+            CniModel::Unknown => "unknown",
+            CniModel::Mixed => "mixed",
+        }
+    }
+
+    /// Parses a model name as `as_str` prints it.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|m| m.as_str() == s)
+    }
+
+    pub fn is_calico(self) -> bool {
+        matches!(
+            self,
+            CniModel::CalicoBgp | CniModel::CalicoIpip | CniModel::CalicoVxlan
+        )
+    }
+
+    pub fn is_cilium(self) -> bool {
+        matches!(self, CniModel::CiliumNative | CniModel::CiliumVxlan)
+    }
+
+    /// Calico models whose routes BIRD programs (the VXLAN mode runs no BGP).
+    pub fn uses_bird(self) -> bool {
+        matches!(self, CniModel::CalicoBgp | CniModel::CalicoIpip)
+    }
+
+    /// Models that forward pod traffic unencapsulated to the peer node's
+    /// underlay IP, so peers must share an L2 segment (host-gw semantics).
+    pub fn needs_l2_adjacency(self) -> bool {
+        matches!(
+            self,
+            CniModel::FlannelHostGw | CniModel::Bridge | CniModel::CiliumNative
+        )
+    }
+
+    /// Bytes of outer headers the model adds to a pod packet on an IPv4
+    /// underlay (VXLAN: IP 20 + UDP 8 + VXLAN 8 + Ethernet 14; IPIP: IP 20).
+    pub fn encap_overhead(self) -> u32 {
+        match self {
+            CniModel::FlannelVxlan
+            | CniModel::CalicoVxlan
+            | CniModel::CiliumVxlan
+            | CniModel::Weave => 50,
+            CniModel::CalicoIpip => 20,
+            _ => 0,
+        }
+    }
+}
+
+impl fmt::Display for CniModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One node's model and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeModel {
+    pub node: String,
+    pub model: CniModel,
+    /// Human-readable facts that decided it (`link flannel.1 vxlan id 1 dstport 8472`).
+    pub evidence: Vec<String>,
+}
+
+/// The cluster's model (`mixed` when nodes disagree) and each node's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inference {
+    pub model: CniModel,
+    /// Sorted by node name.
+    pub per_node: Vec<NodeModel>,
+}
+
+impl Inference {
+    pub fn node(&self, name: &str) -> Option<&NodeModel> {
+        self.per_node
+            .binary_search_by(|n| n.node.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.per_node[i])
+    }
+}
+
+/// Infers every node's model and the cluster's. Nodes that appear only in
+/// `k8s/nodes.json` are judged on their annotations; `unknown` nodes do not
+/// make the cluster `mixed` (a node without a dump is not a disagreement).
+pub fn infer(snap: &ClusterSnapshot) -> Inference {
+    let mut per_node: Vec<NodeModel> = snap
+        .nodes
+        .values()
+        .map(|n| infer_node(n, snap.k8s.node(&n.name)))
+        .collect();
+    for k in &snap.k8s.nodes {
+        if !snap.nodes.contains_key(&k.name) {
+            per_node.push(infer_from_annotations(k));
+        }
+    }
+    per_node.sort_by(|a, b| a.node.cmp(&b.node));
+    Inference {
+        model: cluster_model(&per_node),
+        per_node,
+    }
+}
+
+/// The cluster verdict: the one model all known nodes agree on.
+pub fn cluster_model(per_node: &[NodeModel]) -> CniModel {
+    let mut seen: Option<CniModel> = None;
+    for m in per_node.iter().map(|n| n.model) {
+        match (m, seen) {
+            (CniModel::Unknown, _) => {}
+            (m, None) => seen = Some(m),
+            (m, Some(s)) if m != s => return CniModel::Mixed,
+            _ => {}
+        }
+    }
+    seen.unwrap_or(CniModel::Unknown)
+}
+
+/// Device and route facts gathered in one pass over a node's tables.
+#[derive(Default)]
+struct Signals<'a> {
+    flannel_vxlan: Option<&'a Link>,
+    cni_bridge: Option<&'a Link>,
+    tunl0: Option<&'a Link>,
+    calico_vxlan: Option<&'a Link>,
+    cilium_host: Option<&'a Link>,
+    cilium_vxlan: Option<&'a Link>,
+    weave: Option<&'a Link>,
+    weave_vxlan: Option<&'a Link>,
+    cali_veths: usize,
+    lxc_veths: usize,
+    bird_routes: usize,
+    bird_via_tunl0: usize,
+    bird_blackholes: usize,
+    flannel_onlink_routes: usize,
+    bgp_peers: usize,
+}
+
+fn gather<'a>(node: &'a NodeSnapshot) -> Signals<'a> {
+    let mut s = Signals::default();
+    for l in &node.links {
+        link_signal(&mut s, l);
+    }
+    for r in &node.routes {
+        route_signal(&mut s, r, node);
+    }
+    if let Some(bgp) = &node.bgp {
+        s.bgp_peers = bgp.protocols.iter().filter(|p| p.is_bgp()).count();
+    }
+    s
+}
+
+fn link_signal<'a>(s: &mut Signals<'a>, l: &'a Link) {
+    let name = l.name.as_str();
+    match name {
+        "tunl0" => s.tunl0 = Some(l),
+        "vxlan.calico" => s.calico_vxlan = Some(l),
+        "cilium_host" => s.cilium_host = Some(l),
+        "cilium_vxlan" => s.cilium_vxlan = Some(l),
+        "weave" => s.weave = Some(l),
+        "vxlan-6784" | "datapath" => s.weave_vxlan = Some(l),
+        "cni0" | "cbr0" if l.is_kind("bridge") => s.cni_bridge = Some(l),
+        _ if name.starts_with("flannel.") && l.is_kind("vxlan") => s.flannel_vxlan = Some(l),
+        _ if name.starts_with("cali") && l.is_kind("veth") => s.cali_veths += 1,
+        _ if name.starts_with("lxc") && name != "lxc_health" => s.lxc_veths += 1,
+        _ => {}
+    }
+}
+
+fn route_signal(s: &mut Signals<'_>, r: &Route, node: &NodeSnapshot) {
+    if r.protocol == Protocol::BIRD {
+        s.bird_routes += 1;
+        if r.route_type == cnictl_model::RouteType::Blackhole {
+            s.bird_blackholes += 1;
+        }
+        if r.paths().iter().any(|p| p.dev.as_deref() == Some("tunl0")) {
+            s.bird_via_tunl0 += 1;
+        }
+    }
+    if r.onlink {
+        if let Some(dev) = &r.dev {
+            if dev.starts_with("flannel.") && node.link(dev).is_some() {
+                s.flannel_onlink_routes += 1;
+            }
+        }
+    }
+}
+
+/// Infers one node's model from its own tables and its Kubernetes object.
+pub fn infer_node(node: &NodeSnapshot, k8s: Option<&K8sNode>) -> NodeModel {
+    let s = gather(node);
+    let backend = k8s.and_then(|k| k.annotation(FLANNEL_BACKEND_TYPE));
+    let mut ev = Vec::new();
+    let model = decide(&s, backend, &mut ev);
+    NodeModel {
+        node: node.name.clone(),
+        model,
+        evidence: ev,
+    }
+}
+
+fn decide(s: &Signals<'_>, flannel_backend: Option<&str>, ev: &mut Vec<String>) -> CniModel {
+    if let Some(m) = decide_cilium(s, ev) {
+        return m;
+    }
+    if let Some(m) = decide_weave(s, ev) {
+        return m;
+    }
+    if let Some(m) = decide_calico(s, ev) {
+        return m;
+    }
+    decide_flannel_or_bridge(s, flannel_backend, ev)
+}
+
+fn decide_cilium(s: &Signals<'_>, ev: &mut Vec<String>) -> Option<CniModel> {
+    let host = s.cilium_host?;
+    ev.push(format!("link {} (cilium)", host.name));
+    if s.lxc_veths > 0 {
+        ev.push(format!("{} lxc* endpoint veths", s.lxc_veths));
+    }
+    Some(match s.cilium_vxlan {
+        Some(v) => {
+            ev.push(format!("link {}{}", v.name, vxlan_desc(v)));
+            CniModel::CiliumVxlan
+        }
+        None => {
+            ev.push("no cilium_vxlan device: native routing".into());
+            CniModel::CiliumNative
+        }
+    })
+}
+
+fn decide_weave(s: &Signals<'_>, ev: &mut Vec<String>) -> Option<CniModel> {
+    let bridge = s.weave?;
+    ev.push(format!("link {} bridge", bridge.name));
+    if let Some(v) = s.weave_vxlan {
+        ev.push(format!("link {} (weave fast datapath)", v.name));
+    }
+    Some(CniModel::Weave)
+}
+
+fn decide_calico(s: &Signals<'_>, ev: &mut Vec<String>) -> Option<CniModel> {
+    if let Some(v) = s.calico_vxlan {
+        ev.push(format!("link {}{}", v.name, vxlan_desc(v)));
+        push_calico_facts(s, ev);
+        return Some(CniModel::CalicoVxlan);
+    }
+    if s.bird_via_tunl0 > 0 {
+        ev.push(format!(
+            "{} proto bird routes via tunl0 (ipip) onlink",
+            s.bird_via_tunl0
+        ));
+        push_calico_facts(s, ev);
+        return Some(CniModel::CalicoIpip);
+    }
+    if s.cali_veths == 0 && s.bird_routes == 0 && s.bgp_peers == 0 {
+        return None;
+    }
+    push_calico_facts(s, ev);
+    Some(CniModel::CalicoBgp)
+}
+
+fn push_calico_facts(s: &Signals<'_>, ev: &mut Vec<String>) {
+    if s.cali_veths > 0 {
+        ev.push(format!("{} cali* veths", s.cali_veths));
+    }
+    if s.bird_routes > 0 {
+        ev.push(format!(
+            "{} proto bird routes ({} blackhole blocks)",
+            s.bird_routes, s.bird_blackholes
+        ));
+    }
+    if s.bgp_peers > 0 {
+        ev.push(format!("BIRD with {} BGP protocols", s.bgp_peers));
+    }
+}
+
+fn decide_flannel_or_bridge(
+    s: &Signals<'_>,
+    backend: Option<&str>,
+    ev: &mut Vec<String>,
+) -> CniModel {
+    if let Some(b) = backend {
+        ev.push(format!("annotation {FLANNEL_BACKEND_TYPE}={b}"));
+    }
+    if let Some(v) = s.flannel_vxlan {
+        ev.push(format!("link {}{}", v.name, vxlan_desc(v)));
+        if s.flannel_onlink_routes > 0 {
+            ev.push(format!(
+                "{} routes via {} onlink",
+                s.flannel_onlink_routes, v.name
+            ));
+        }
+        return CniModel::FlannelVxlan;
+    }
+    match (s.cni_bridge, backend) {
+        (Some(br), Some("host-gw")) => {
+            ev.push(format!("bridge {}", br.name));
+            CniModel::FlannelHostGw
+        }
+        (_, Some("vxlan")) => {
+            ev.push("flannel backend vxlan but no flannel.* vxlan device".into());
+            CniModel::FlannelVxlan
+        }
+        (Some(br), _) => {
+            ev.push(format!("bridge {} without flannel annotations", br.name));
+            CniModel::Bridge
+        }
+        (None, Some("host-gw")) => CniModel::FlannelHostGw,
+        _ => {
+            ev.push("no CNI device (cni0, flannel.*, cali*, tunl0, cilium_host, weave)".into());
+            CniModel::Unknown
+        }
+    }
+}
+
+fn vxlan_desc(l: &Link) -> String {
+    match &l.vxlan {
+        Some(v) => format!(" vxlan id {} dstport {}", v.vni, v.port),
+        None => " vxlan".to_string(),
+    }
+}
+
+/// A node without a dump: only Flannel says its model in annotations.
+fn infer_from_annotations(k: &K8sNode) -> NodeModel {
+    let mut evidence = vec!["no dataplane dump for this node".to_string()];
+    let model = match k.annotation(FLANNEL_BACKEND_TYPE) {
+        Some(b) => {
+            evidence.push(format!("annotation {FLANNEL_BACKEND_TYPE}={b}"));
+            match b {
+                "vxlan" => CniModel::FlannelVxlan,
+                "host-gw" => CniModel::FlannelHostGw,
+                _ => CniModel::Unknown,
+            }
+        }
+        None => CniModel::Unknown,
+    };
+    NodeModel {
+        node: k.name.clone(),
+        model,
+        evidence,
+    }
+}

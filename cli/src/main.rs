@@ -1,1 +1,5 @@
-fn main() {}
+//! `cnictl`: why can't pod A reach pod B?
+
+fn main() -> std::process::ExitCode {
+    cnictl::main()
+}

@@ -1,0 +1,110 @@
+//! Check: bgp-route-missing
+//!
+//! On a BIRD-routed node (calico-bgp, calico-ipip) every other node's block
+//! must be in BIRD's table (learned from the peer) and exported to the
+//! kernel as a `proto bird` route. Not learned: the peer does not announce
+//! it or the session is down. Learned but not in the kernel: the kernel
+//! protocol's export filter or a kernel error dropped it. Either way the
+//! block is unreachable from this node: error. Skipped without
+//! bird-protocols.txt / bird-routes.txt.
+
+use std::collections::HashMap;
+
+use cnictl_model::{BgpRoute, Protocol};
+use ipnet::IpNet;
+
+use super::{render, NodeCx, Out};
+use crate::finding::Severity;
+
+pub(crate) const CODE: &str = "bgp-route-missing";
+
+pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
+    if !cx.model.uses_bird() {
+        return;
+    }
+    let Some(bgp) = &cx.node.bgp else {
+        out.skip(
+            CODE,
+            Some(cx.name()),
+            format!(
+                "{} has no bird-protocols.txt: BGP route checks skipped",
+                cx.name()
+            ),
+        );
+        return;
+    };
+    let Some(routes) = &bgp.routes else {
+        out.skip(
+            CODE,
+            Some(cx.name()),
+            format!(
+                "{} has no bird-routes.txt: BGP route checks skipped",
+                cx.name()
+            ),
+        );
+        return;
+    };
+    let mut by_prefix: HashMap<IpNet, Vec<&BgpRoute>> = HashMap::new();
+    for r in routes {
+        by_prefix.entry(r.prefix.trunc()).or_default().push(r);
+    }
+    for peer in cx.exp.nodes.iter().filter(|p| p.name != cx.node.name) {
+        for c in &peer.pod_cidrs {
+            match by_prefix.get(&c.net) {
+                None => not_learned(cx, peer, c.net, out),
+                Some(rs) => in_kernel(cx, peer, c.net, rs, out),
+            }
+        }
+    }
+}
+
+fn not_learned(cx: &NodeCx<'_>, peer: &crate::expected::NodeExpect, net: IpNet, out: &mut Out) {
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        format!("BIRD on {} has not learned {}'s block {net}", cx.name(), peer.name),
+        vec![peer.describe(), format!("birdc show route for {net}: no route")],
+        format!(
+            "on {}: birdc show protocols (is the session to {} up?); on {}: birdc show route export <session> — restart calico-node on {} if the block is not announced",
+            cx.name(),
+            peer.name,
+            peer.name,
+            peer.name
+        ),
+    );
+}
+
+fn in_kernel(
+    cx: &NodeCx<'_>,
+    peer: &crate::expected::NodeExpect,
+    net: IpNet,
+    rs: &[&BgpRoute],
+    out: &mut Out,
+) {
+    let kernel = cx.fib.exact(&net);
+    if kernel.iter().any(|r| r.protocol == Protocol::BIRD) {
+        return;
+    }
+    let mut evidence = vec![peer.describe()];
+    let mut lines: Vec<String> = rs.iter().map(|r| render::bird_route(r)).collect();
+    lines.sort();
+    evidence.extend(lines);
+    evidence.push(format!("no kernel route {net} proto bird"));
+    evidence.extend(kernel.iter().map(|r| render::route(r)));
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        format!(
+            "BIRD on {} has {}'s block {net} but the kernel has no proto bird route for it",
+            cx.name(),
+            peer.name
+        ),
+        evidence,
+        format!(
+            "on {}: birdc show protocols all kernel1 (export filter, errors); birdc configure / restart calico-node to re-export",
+            cx.name()
+        ),
+    );
+}

@@ -1,0 +1,74 @@
+//! Check: cni-model-mixed
+//!
+//! All nodes of a cluster must run the same dataplane model: a VXLAN node
+//! and a host-gw node (or Calico and Flannel) program incompatible routes
+//! for each other, so pods across the two groups may not reach each other.
+//! Nodes whose model is unknown do not count. Warning (a migration can be
+//! deliberate); the route checks say which pairs actually break.
+
+use std::collections::BTreeMap;
+
+use cnictl_model::ClusterSnapshot;
+
+use super::Out;
+use crate::expected::Expected;
+use crate::finding::Severity;
+use crate::infer::CniModel;
+
+pub(crate) const CODE: &str = "cni-model-mixed";
+
+pub(crate) fn check(exp: &Expected<'_>, _snap: &ClusterSnapshot, out: &mut Out) {
+    if exp.model() != CniModel::Mixed {
+        return;
+    }
+    let mut groups: BTreeMap<CniModel, Vec<&str>> = BTreeMap::new();
+    for n in exp
+        .inference
+        .per_node
+        .iter()
+        .filter(|n| n.model != CniModel::Unknown)
+    {
+        groups.entry(n.model).or_default().push(&n.node);
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(m, ns)| {
+            format!(
+                "{m} ({} node{}: {})",
+                ns.len(),
+                if ns.len() == 1 { "" } else { "s" },
+                first(ns)
+            )
+        })
+        .collect();
+    let evidence = exp
+        .inference
+        .per_node
+        .iter()
+        .filter(|n| n.model != CniModel::Unknown)
+        .map(|n| {
+            format!(
+                "node/{} model {}: {}",
+                n.node,
+                n.model,
+                n.evidence.join("; ")
+            )
+        })
+        .collect();
+    out.push(
+        CODE,
+        Severity::Warning,
+        None,
+        format!("nodes run different CNI models: {}", parts.join(", ")),
+        super::render::capped(evidence, 20),
+        "run one CNI configuration on every node (one file in /etc/cni/net.d, one backend in the CNI's ConfigMap), then restart its agent on the odd nodes".into(),
+    );
+}
+
+fn first(ns: &[&str]) -> String {
+    let mut s = ns.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+    if ns.len() > 5 {
+        s.push_str(", …");
+    }
+    s
+}

@@ -1,0 +1,76 @@
+//! Check: missing-pod-route
+//!
+//! For every other node's pod CIDR (or Calico block) the node must hold a
+//! route that keeps the traffic in the cluster. No route at all, or only
+//! the default route (which sends pod traffic to a gateway that knows
+//! nothing of pod CIDRs), breaks every flow from this node's pods to the
+//! peer's pods: error.
+
+use super::remote::{peer_evidence, Issue};
+use super::{render, NodeCx, Out};
+use crate::finding::Severity;
+
+pub(crate) const CODE: &str = "missing-pod-route";
+
+pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
+    if cx.route_checks_skipped(CODE, out) {
+        return;
+    }
+    for v in cx.remote() {
+        let Issue::Missing { chosen } = &v.issue else {
+            continue;
+        };
+        let mut evidence = vec![peer_evidence(v)];
+        let tail = match chosen {
+            Some(r) => {
+                evidence.push(render::route(r));
+                format!(" (falls to the default route {})", render::route(r))
+            }
+            None => {
+                evidence.push(format!("no route in {} covers {}", cx.name(), v.cidr.net));
+                String::new()
+            }
+        };
+        out.push(
+            CODE,
+            Severity::Error,
+            Some(cx.name()),
+            format!(
+                "{} has no route to {}'s pod CIDR {}{tail}",
+                cx.name(),
+                v.peer.name,
+                v.cidr.net
+            ),
+            evidence,
+            hint(cx, &v.expected_route()),
+        );
+    }
+}
+
+/// The fix: the daemon that programs the route, and the route itself.
+pub(crate) fn hint(cx: &NodeCx<'_>, route: &str) -> String {
+    let daemon = daemon_hint(cx);
+    format!("on {}: ip route replace {route}; {daemon}", cx.name())
+}
+
+pub(crate) fn daemon_hint(cx: &NodeCx<'_>) -> String {
+    use crate::infer::CniModel::*;
+    match cx.model {
+        FlannelVxlan | FlannelHostGw => format!(
+            "restart the kube-flannel pod on {} so it reprograms routes from the node leases",
+            cx.name()
+        ),
+        CalicoBgp | CalicoIpip => format!(
+            "check `birdc show route` and `birdc show protocols` on {}; restart calico-node there if BIRD has the route",
+            cx.name()
+        ),
+        CalicoVxlan => format!("restart calico-node on {} (Felix programs VXLAN routes)", cx.name()),
+        CiliumNative | CiliumVxlan => format!(
+            "restart the cilium agent on {} (auto-direct-node-routes / tunnel routes)",
+            cx.name()
+        ),
+        Bridge => "the node routes are static (kubenet/cloud routes): re-add them in the route controller".into(),
+        Weave => format!("restart the weave pod on {}", cx.name()),
+        Unknown | Mixed => "fix the CNI configuration".into(),
+    }
+}

@@ -1,0 +1,133 @@
+//! Check: mtu-mismatch
+//!
+//! An encapsulating model adds outer headers (VXLAN 50 bytes, IPIP 20 on an
+//! IPv4 underlay), so the tunnel device's MTU must be at most the underlay
+//! MTU minus that overhead, and every pod-facing device (the CNI bridge, the
+//! host ends of pod veths, the pods' own eth0 when collected) at most the
+//! path MTU (tunnel MTU, or the underlay MTU for unencapsulated models).
+//! Otherwise full-size packets with DF set are dropped — often silently,
+//! the classic "ping works, TLS hangs": error.
+
+use cnictl_model::Link;
+
+use super::{render, NodeCx, Out};
+use crate::finding::Severity;
+use crate::infer::CniModel;
+
+pub(crate) const CODE: &str = "mtu-mismatch";
+
+pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
+    let Some(ul) = cx.underlay_dev().and_then(|d| cx.link(d)) else {
+        return;
+    };
+    let overhead = cx.model.encap_overhead();
+    let tunnel = tunnel_dev(cx);
+    if let Some(t) = tunnel {
+        if t.mtu + overhead > ul.mtu {
+            tunnel_finding(cx, t, ul, overhead, out);
+        }
+    }
+    let path_mtu = match tunnel {
+        Some(t) => t.mtu.min(ul.mtu.saturating_sub(overhead)),
+        None => ul.mtu.saturating_sub(overhead),
+    };
+    pod_facing(cx, ul, tunnel, path_mtu, out);
+}
+
+fn tunnel_dev<'e>(cx: &NodeCx<'e>) -> Option<&'e Link> {
+    match cx.model {
+        CniModel::FlannelVxlan => cx
+            .node
+            .links
+            .iter()
+            .filter(|l| l.name.starts_with("flannel.") && l.is_kind("vxlan"))
+            .min_by(|a, b| a.name.cmp(&b.name)),
+        CniModel::CalicoIpip => cx.link("tunl0"),
+        CniModel::CalicoVxlan => cx.link("vxlan.calico"),
+        _ => None,
+    }
+}
+
+fn tunnel_finding(cx: &NodeCx<'_>, t: &Link, ul: &Link, overhead: u32, out: &mut Out) {
+    let want = ul.mtu.saturating_sub(overhead);
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        format!(
+            "{} mtu {} + {overhead} bytes of {} encapsulation exceeds {} mtu {} on {}",
+            t.name,
+            t.mtu,
+            cx.model,
+            ul.name,
+            ul.mtu,
+            cx.name()
+        ),
+        vec![render::link(t), render::link(ul)],
+        format!(
+            "on {}: ip link set {} mtu {want} (and set the CNI's MTU setting to {want} so it persists)",
+            cx.name(),
+            t.name
+        ),
+    );
+}
+
+/// Devices pods send through: the bridge, pod veth host ends, pods' eth0.
+fn pod_facing(cx: &NodeCx<'_>, ul: &Link, tunnel: Option<&Link>, path_mtu: u32, out: &mut Out) {
+    let mut over: Vec<(String, String)> = cx
+        .node
+        .links
+        .iter()
+        .filter(|l| is_pod_facing(l) && l.mtu > path_mtu)
+        .map(|l| (l.name.clone(), render::link(l)))
+        .collect();
+    for (key, pod) in &cx.node.pods {
+        for l in pod
+            .links
+            .iter()
+            .filter(|l| l.name != "lo" && l.mtu > path_mtu)
+        {
+            over.push((
+                format!("{key}:{}", l.name),
+                format!("pod/{key} {}", render::link(l)),
+            ));
+        }
+    }
+    if over.is_empty() {
+        return;
+    }
+    over.sort();
+    let names: Vec<&str> = over.iter().take(3).map(|(n, _)| n.as_str()).collect();
+    let via = tunnel.map_or_else(|| ul.name.clone(), |t| t.name.clone());
+    let mut evidence: Vec<String> = tunnel.iter().map(|t| render::link(t)).collect();
+    evidence.push(render::link(ul));
+    evidence.extend(render::capped(
+        over.iter().map(|(_, l)| l.clone()).collect(),
+        10,
+    ));
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        format!(
+            "{} pod-facing device(s) on {} ({}{}) have an MTU above the {path_mtu} bytes the path via {via} carries",
+            over.len(),
+            cx.name(),
+            names.join(", "),
+            if over.len() > 3 { ", …" } else { "" }
+        ),
+        evidence,
+        format!(
+            "set the CNI's MTU to {path_mtu} (flannel: FLANNEL_MTU / calico: veth_mtu in calico-config / cilium: --mtu) and recreate the pods on {}",
+            cx.name()
+        ),
+    );
+}
+
+fn is_pod_facing(l: &Link) -> bool {
+    let n = l.name.as_str();
+    matches!(n, "cni0" | "cbr0")
+        || (n.starts_with("cali") && l.is_kind("veth"))
+        || (n.starts_with("lxc") && n != "lxc_health")
+        || (l.is_kind("veth") && matches!(l.master.as_deref(), Some("cni0" | "cbr0" | "weave")))
+}

@@ -1,0 +1,153 @@
+//! Check: pod-route-missing
+//!
+//! Every live pod on the node must be reachable from the host: its IP must
+//! route to its veth (Calico: `<ip> dev caliX scope link`; Cilium: an lxc*
+//! veth or cilium_host) or to the CNI bridge its veth is enslaved to
+//! (Flannel, bridge: the connected `cni0` route; weave: `weave`), and that
+//! device must exist and be up. When the pod's netns was collected, its
+//! eth0's peer must be a host veth (on the bridge, for bridge models).
+//! Otherwise nothing reaches the pod: error.
+
+use cnictl_model::{cidr, Link, Pod, Route};
+
+use super::fib::Lookup;
+use super::{render, NodeCx, Out};
+use crate::finding::Severity;
+use crate::infer::CniModel;
+
+pub(crate) const CODE: &str = "pod-route-missing";
+
+pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
+    if cx.route_checks_skipped(CODE, out) {
+        return;
+    }
+    for pod in cx.exp.pods_on(cx.name()) {
+        for ip in &pod.ips {
+            if let Some((why, ev)) = problem(cx, pod, *ip) {
+                let mut evidence = vec![render::pod(pod)];
+                evidence.extend(ev);
+                out.push(
+                    CODE,
+                    Severity::Error,
+                    Some(cx.name()),
+                    format!(
+                        "pod {} ({ip}) on {} is unreachable from the host: {why}",
+                        pod.key(),
+                        cx.name()
+                    ),
+                    evidence,
+                    hint(cx, pod, *ip),
+                );
+            }
+        }
+    }
+}
+
+fn problem(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> Option<(String, Vec<String>)> {
+    let r = match cx.fib.lookup(&cidr::host(ip)) {
+        Lookup::Route(r) => r,
+        Lookup::Rule(rule) => {
+            return Some((
+                format!("rule {} drops it", rule.priority),
+                vec![rule.to_string()],
+            ))
+        }
+        Lookup::None => return Some(("no route".into(), vec![format!("no route to {ip}")])),
+    };
+    let ev = vec![render::route(r)];
+    if r.route_type == cnictl_model::RouteType::Local {
+        return Some((
+            format!(
+                "{ip} is also a local address of the node, on {}",
+                r.dev.as_deref().unwrap_or("?")
+            ),
+            ev,
+        ));
+    }
+    if !pod_dev_ok(cx.model, r) {
+        return Some((
+            format!(
+                "its route does not lead to a pod device ({})",
+                render::route(r)
+            ),
+            ev,
+        ));
+    }
+    let dev = r.dev.as_deref().unwrap_or_default();
+    let Some(link) = cx.link(dev) else {
+        return Some((format!("{dev} does not exist"), ev));
+    };
+    if is_down(link) {
+        return Some((
+            format!("{dev} is down"),
+            vec![render::route(r), render::link(link)],
+        ));
+    }
+    attachment(cx, pod, link).map(|(why, mut more)| {
+        more.insert(0, render::route(r));
+        (why, more)
+    })
+}
+
+fn is_down(l: &Link) -> bool {
+    !l.flags.is_empty() && !l.is_up()
+}
+
+/// The route's device is one pods hang off in this model.
+fn pod_dev_ok(model: CniModel, r: &Route) -> bool {
+    if r.route_type != cnictl_model::RouteType::Unicast || r.gateway.is_some() && !model.is_cilium()
+    {
+        return false;
+    }
+    let dev = r.dev.as_deref().unwrap_or_default();
+    match model {
+        CniModel::CalicoBgp | CniModel::CalicoIpip | CniModel::CalicoVxlan => {
+            dev.starts_with("cali")
+        }
+        CniModel::FlannelVxlan | CniModel::FlannelHostGw | CniModel::Bridge => {
+            matches!(dev, "cni0" | "cbr0")
+        }
+        CniModel::CiliumNative | CniModel::CiliumVxlan => {
+            dev.starts_with("lxc") || dev == "cilium_host"
+        }
+        CniModel::Weave => dev == "weave",
+        CniModel::Unknown | CniModel::Mixed => true,
+    }
+}
+
+/// With the pod's netns dumped: its eth0's peer must be a host veth, and
+/// on bridge models a port of the route's bridge.
+fn attachment(cx: &NodeCx<'_>, pod: &Pod, dev: &Link) -> Option<(String, Vec<String>)> {
+    let ns = cx.node.pods.get(&pod.key())?;
+    let eth0 = ns.links.iter().find(|l| l.name == "eth0")?;
+    let peer = eth0.peer_ifindex?;
+    let Some(host) = cx.node.link_by_index(peer) else {
+        return Some((
+            format!("its eth0's peer ifindex {peer} is not on the host"),
+            vec![format!("pod/{} {}", pod.key(), render::link(eth0))],
+        ));
+    };
+    if dev.is_kind("bridge") && host.master.as_deref() != Some(dev.name.as_str()) {
+        return Some((
+            format!("its veth {} is not a port of {}", host.name, dev.name),
+            vec![render::link(host), render::link(dev)],
+        ));
+    }
+    None
+}
+
+fn hint(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> String {
+    let ns = &pod.namespace;
+    let name = &pod.name;
+    match cx.model {
+        m if m.is_calico() => format!(
+            "restart calico-node on {} (Felix re-adds `{ip} dev cali… scope link`), or kubectl delete pod -n {ns} {name} to re-create its veth",
+            cx.name()
+        ),
+        CniModel::FlannelVxlan | CniModel::FlannelHostGw | CniModel::Bridge => format!(
+            "on {}: ip link set cni0 up; ip link set <pod veth> master cni0 — or kubectl delete pod -n {ns} {name}",
+            cx.name()
+        ),
+        _ => format!("kubectl delete pod -n {ns} {name} so the CNI re-creates its interface"),
+    }
+}

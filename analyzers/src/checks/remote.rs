@@ -1,0 +1,292 @@
+//! Route verdicts toward other nodes' pod CIDRs, shared by the route checks
+//! (missing-pod-route, wrong-next-hop, next-hop-not-adjacent,
+//! route-shadowed): computed once per node, O(nodes) lookups.
+//!
+//! The expected next hop depends on the *source* node's model:
+//! - flannel-vxlan: `P via <peer VTEP IP> dev flannel.1 onlink`
+//! - flannel-host-gw, bridge, cilium-native: `P via <peer node IP> dev <underlay>`
+//! - calico-bgp: `P via <peer node IP>` when adjacent, else via the
+//!   gateway the node uses for the peer's IP (BIRD's `gateway recursive`)
+//! - calico-ipip: `P via <peer node IP> dev tunl0 onlink` (or the underlay
+//!   for same-subnet peers, as CrossSubnet mode does)
+//! - calico-vxlan: `P via <peer tunnel IP> dev vxlan.calico onlink` (or the
+//!   underlay for same-subnet peers)
+//! - cilium-vxlan: `P … dev cilium_host`; weave: `P dev weave`
+
+use std::net::IpAddr;
+
+use cnictl_model::{cidr, Route, RouteType};
+
+use super::fib::Lookup;
+use super::NodeCx;
+use crate::expected::{NodeExpect, PodCidr};
+use crate::infer::CniModel;
+
+/// One acceptable next hop: `None` fields match anything.
+#[derive(Debug, Clone)]
+pub(crate) struct Hop {
+    pub gw: Option<IpAddr>,
+    pub dev: Option<String>,
+    pub onlink: bool,
+}
+
+/// What went wrong with the route to one peer pod CIDR.
+#[derive(Debug)]
+pub(crate) enum Issue<'a> {
+    Ok,
+    /// No route, or only the default route (`chosen`).
+    Missing {
+        chosen: Option<&'a Route>,
+    },
+    Wrong {
+        route: &'a Route,
+    },
+    /// The peer is not on a connected subnet but the model needs L2.
+    NotAdjacent {
+        route: Option<&'a Route>,
+    },
+    /// A blackhole/unreachable route or a drop rule decides, or a wrong
+    /// route wins over a correct one (`hidden`).
+    Shadowed {
+        by: Shadow<'a>,
+        hidden: Vec<&'a Route>,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) enum Shadow<'a> {
+    Route(&'a Route),
+    Rule(cnictl_model::Rule),
+}
+
+/// The verdict for one peer pod CIDR on this node.
+#[derive(Debug)]
+pub(crate) struct Verdict<'a> {
+    pub peer: &'a NodeExpect,
+    pub cidr: &'a PodCidr,
+    pub hops: Vec<Hop>,
+    /// The route the rule walk picked for the CIDR, if any.
+    pub chosen: Option<&'a Route>,
+    pub issue: Issue<'a>,
+    /// Narrower routes inside the CIDR that send part of it elsewhere.
+    pub narrower: Vec<&'a Route>,
+}
+
+impl Verdict<'_> {
+    /// The route to install, as `ip route replace` takes it.
+    pub fn expected_route(&self) -> String {
+        let Some(h) = self.hops.first() else {
+            return format!("{}", self.cidr.net);
+        };
+        let mut s = self.cidr.net.to_string();
+        if let Some(gw) = h.gw {
+            s.push_str(&format!(" via {gw}"));
+        }
+        if let Some(d) = &h.dev {
+            s.push_str(&format!(" dev {d}"));
+        }
+        if h.onlink {
+            s.push_str(" onlink");
+        }
+        s
+    }
+}
+
+pub(crate) fn verdicts<'e>(cx: &NodeCx<'e>) -> Vec<Verdict<'e>> {
+    let mut out = Vec::new();
+    if matches!(cx.model, CniModel::Unknown | CniModel::Mixed) {
+        return out;
+    }
+    for peer in cx.exp.nodes.iter().filter(|p| p.name != cx.node.name) {
+        for c in &peer.pod_cidrs {
+            out.push(verdict(cx, peer, c));
+        }
+    }
+    out
+}
+
+fn verdict<'e>(cx: &NodeCx<'e>, peer: &'e NodeExpect, c: &'e PodCidr) -> Verdict<'e> {
+    let hops = expected_hops(cx, peer, c);
+    let chosen = cx.fib.lookup(&c.net);
+    let chosen_route = match &chosen {
+        Lookup::Route(r) => Some(*r),
+        _ => None,
+    };
+    let issue = if cx.model.needs_l2_adjacency() && !adjacent(cx, peer) {
+        Issue::NotAdjacent {
+            route: chosen_route,
+        }
+    } else {
+        classify(cx, c, &hops, chosen)
+    };
+    let narrower = cx
+        .fib
+        .inside(&c.net)
+        .into_iter()
+        .filter(|r| is_shadowing_narrower(cx, r, &hops))
+        .collect();
+    Verdict {
+        peer,
+        cidr: c,
+        hops,
+        chosen: chosen_route,
+        issue,
+        narrower,
+    }
+}
+
+fn classify<'e>(cx: &NodeCx<'e>, c: &PodCidr, hops: &[Hop], chosen: Lookup<'e>) -> Issue<'e> {
+    let hidden = || -> Vec<&'e Route> {
+        cx.fib
+            .exact(&c.net)
+            .into_iter()
+            .filter(|r| matches(r, hops))
+            .collect()
+    };
+    match chosen {
+        Lookup::Rule(rule) => Issue::Shadowed {
+            by: Shadow::Rule(rule),
+            hidden: hidden(),
+        },
+        Lookup::None => Issue::Missing { chosen: None },
+        Lookup::Route(r) if r.dst.prefix_len() == 0 && r.route_type == RouteType::Unicast => {
+            Issue::Missing { chosen: Some(r) }
+        }
+        Lookup::Route(r) if is_drop(r) => Issue::Shadowed {
+            by: Shadow::Route(r),
+            hidden: hidden(),
+        },
+        Lookup::Route(r) if matches(r, hops) => Issue::Ok,
+        Lookup::Route(r) => {
+            let h = hidden();
+            if h.is_empty() {
+                Issue::Wrong { route: r }
+            } else {
+                Issue::Shadowed {
+                    by: Shadow::Route(r),
+                    hidden: h,
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn is_drop(r: &Route) -> bool {
+    matches!(
+        r.route_type,
+        RouteType::Blackhole | RouteType::Unreachable | RouteType::Prohibit
+    )
+}
+
+/// A narrower route hides part of a peer's CIDR when it drops traffic or
+/// sends a whole sub-range elsewhere. Host routes to live pods are left to
+/// the pod checks (Calico routes borrowed IPs that way).
+fn is_shadowing_narrower(cx: &NodeCx<'_>, r: &Route, hops: &[Hop]) -> bool {
+    if is_drop(r) {
+        return true;
+    }
+    if r.dst.prefix_len() == r.dst.max_prefix_len() && cx.exp.pod_by_ip(r.dst.addr()).is_some() {
+        return false;
+    }
+    matches!(r.route_type, RouteType::Unicast | RouteType::Local) && !matches(r, hops)
+}
+
+/// True when every path of the route fits one of the hops.
+pub(crate) fn matches(r: &Route, hops: &[Hop]) -> bool {
+    if r.route_type != RouteType::Unicast {
+        return false;
+    }
+    r.paths().iter().all(|p| {
+        hops.iter().any(|h| {
+            h.gw.map_or(true, |g| p.gateway == Some(g))
+                && h.dev
+                    .as_deref()
+                    .map_or(true, |d| p.dev.as_deref() == Some(d))
+        })
+    })
+}
+
+/// The peer's node IP is inside one of this node's connected subnets.
+/// With no addresses dumped adjacency cannot be judged and is assumed.
+pub(crate) fn adjacent(cx: &NodeCx<'_>, peer: &NodeExpect) -> bool {
+    let Some(ip) = peer.ip() else {
+        return true;
+    };
+    let nets: Vec<_> = cx
+        .node
+        .addrs
+        .iter()
+        .filter(|a| a.scope == "global" && a.addr.prefix_len() < a.addr.max_prefix_len())
+        .collect();
+    nets.is_empty() || nets.iter().any(|a| a.addr.trunc().contains(&ip))
+}
+
+fn hop(gw: Option<IpAddr>, dev: Option<&str>, onlink: bool) -> Hop {
+    Hop {
+        gw,
+        dev: dev.map(str::to_string),
+        onlink,
+    }
+}
+
+fn expected_hops(cx: &NodeCx<'_>, peer: &NodeExpect, c: &PodCidr) -> Vec<Hop> {
+    let ul = cx.underlay_dev();
+    let ip = peer.ip();
+    let direct = hop(ip, ul, false);
+    match cx.model {
+        CniModel::FlannelVxlan => {
+            let dev = vxlan_dev(cx, "flannel.").unwrap_or("flannel.1");
+            let vtep = peer.vtep.as_ref().map_or(c.net.network(), |v| v.ip);
+            vec![hop(Some(vtep), Some(dev), true)]
+        }
+        CniModel::FlannelHostGw | CniModel::Bridge | CniModel::CiliumNative => vec![direct],
+        CniModel::CalicoBgp => vec![calico_bgp_hop(cx, peer, direct)],
+        CniModel::CalicoIpip => {
+            let mut v = vec![hop(ip, Some("tunl0"), true)];
+            if adjacent(cx, peer) {
+                v.push(direct);
+            }
+            v
+        }
+        CniModel::CalicoVxlan => {
+            let mut v = vec![hop(peer.tunnel_addr, Some("vxlan.calico"), true)];
+            if adjacent(cx, peer) {
+                v.push(direct);
+            }
+            v
+        }
+        CniModel::CiliumVxlan => vec![hop(None, Some("cilium_host"), false)],
+        CniModel::Weave => vec![hop(None, Some("weave"), false)],
+        CniModel::Unknown | CniModel::Mixed => Vec::new(),
+    }
+}
+
+/// Calico BGP toward a peer on another subnet: BIRD resolves the BGP next
+/// hop recursively, so the kernel route goes via the node's route to the
+/// peer's IP.
+fn calico_bgp_hop(cx: &NodeCx<'_>, peer: &NodeExpect, direct: Hop) -> Hop {
+    let Some(ip) = peer.ip() else {
+        return direct;
+    };
+    if adjacent(cx, peer) {
+        return direct;
+    }
+    match cx.fib.lookup(&cidr::host(ip)) {
+        Lookup::Route(r) if r.gateway.is_some() => hop(r.gateway, r.dev.as_deref(), false),
+        _ => direct,
+    }
+}
+
+fn vxlan_dev<'e>(cx: &NodeCx<'e>, prefix: &str) -> Option<&'e str> {
+    cx.node
+        .links
+        .iter()
+        .filter(|l| l.name.starts_with(prefix) && l.is_kind("vxlan"))
+        .map(|l| l.name.as_str())
+        .min()
+}
+
+/// The peer and CIDR as evidence (`node/node-2 podCIDR … InternalIP …`).
+pub(crate) fn peer_evidence(v: &Verdict<'_>) -> String {
+    v.peer.describe()
+}

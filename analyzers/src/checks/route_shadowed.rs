@@ -1,0 +1,94 @@
+//! Check: route-shadowed
+//!
+//! A peer's pod CIDR route can be present and right yet unused: a
+//! blackhole/unreachable/prohibit route or a drop rule decides first, a
+//! wrong route wins over the right one (higher-priority rule table, lower
+//! metric), or a narrower route sends part of the CIDR elsewhere. Traffic
+//! to the hidden part never reaches the peer's pods: error.
+
+use super::remote::{peer_evidence, Issue, Shadow, Verdict};
+use super::{render, NodeCx, Out};
+use crate::finding::Severity;
+
+pub(crate) const CODE: &str = "route-shadowed";
+
+pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
+    if cx.route_checks_skipped(CODE, out) {
+        return;
+    }
+    for v in cx.remote() {
+        if let Issue::Shadowed { by, hidden } = &v.issue {
+            whole(cx, v, by, hidden, out);
+        }
+        if !v.narrower.is_empty() {
+            narrower(cx, v, out);
+        }
+    }
+}
+
+fn whole(
+    cx: &NodeCx<'_>,
+    v: &Verdict<'_>,
+    by: &Shadow<'_>,
+    hidden: &[&cnictl_model::Route],
+    out: &mut Out,
+) {
+    let (what, line, fix) = match by {
+        Shadow::Route(r) => (
+            format!("{} route {}", r.route_type, r.dst),
+            render::route(r),
+            format!("ip route del {}", render::route(r)),
+        ),
+        Shadow::Rule(rule) => (
+            format!("rule {}", rule.priority),
+            rule.to_string(),
+            format!("ip rule del priority {}", rule.priority),
+        ),
+    };
+    let mut evidence = vec![peer_evidence(v), line];
+    let mut h: Vec<String> = hidden
+        .iter()
+        .map(|r| format!("hidden: {}", render::route(r)))
+        .collect();
+    h.sort();
+    evidence.extend(h);
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        format!(
+            "on {} the {what} hides the route to {}'s pod CIDR {}",
+            cx.name(),
+            v.peer.name,
+            v.cidr.net
+        ),
+        evidence,
+        format!(
+            "on {}: {fix} (expected route: {})",
+            cx.name(),
+            v.expected_route()
+        ),
+    );
+}
+
+fn narrower(cx: &NodeCx<'_>, v: &Verdict<'_>, out: &mut Out) {
+    let mut lines: Vec<String> = v.narrower.iter().map(|r| render::route(r)).collect();
+    lines.sort();
+    let first = lines.first().cloned().unwrap_or_default();
+    let mut evidence = vec![peer_evidence(v)];
+    evidence.extend(render::capped(lines.clone(), 10));
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        format!(
+            "on {} {} narrower route(s) inside {}'s pod CIDR {} send part of it elsewhere ({first})",
+            cx.name(),
+            lines.len(),
+            v.peer.name,
+            v.cidr.net
+        ),
+        evidence,
+        format!("on {}: ip route del {first}", cx.name()),
+    );
+}

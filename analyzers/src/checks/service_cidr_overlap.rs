@@ -1,0 +1,107 @@
+//! Check: service-cidr-overlap
+//!
+//! Pod CIDRs must not overlap the service range (a ClusterIP inside a pod
+//! CIDR is routed to a node instead of being DNATed by kube-proxy) nor a
+//! node's underlay subnet (pod routes would capture node traffic). The
+//! service range is given or inferred from the ClusterIPs (the smallest
+//! covering prefix of at most 20 host bits, see
+//! [`crate::expected::infer_service_cidr`]). Sort-based sweep, O(n log n).
+//! Error.
+
+use cnictl_model::ClusterSnapshot;
+use ipnet::IpNet;
+
+use super::{overlap, Out};
+use crate::expected::Expected;
+use crate::finding::Severity;
+
+pub(crate) const CODE: &str = "service-cidr-overlap";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Tag {
+    Pod(usize),
+    Service,
+    Underlay(usize),
+}
+
+pub(crate) fn check(exp: &Expected<'_>, _snap: &ClusterSnapshot, out: &mut Out) {
+    let (nets, tags) = collect(exp);
+    if exp.service_cidr.is_none() {
+        let why = exp
+            .service_cidr_note
+            .clone()
+            .unwrap_or_else(|| "service CIDR unknown".into());
+        out.skip(
+            CODE,
+            None,
+            format!("{why}: pod/service range overlap not checked"),
+        );
+    }
+    for (a, b) in overlap::overlapping_pairs(&nets) {
+        let (pod, other, pn, on) = match (tags[a], tags[b]) {
+            (Tag::Pod(p), o @ (Tag::Service | Tag::Underlay(_))) => (p, o, nets[a], nets[b]),
+            (o @ (Tag::Service | Tag::Underlay(_)), Tag::Pod(p)) => (p, o, nets[b], nets[a]),
+            _ => continue,
+        };
+        push(exp, pod, other, pn, on, out);
+    }
+}
+
+fn collect(exp: &Expected<'_>) -> (Vec<IpNet>, Vec<Tag>) {
+    let mut nets = Vec::new();
+    let mut tags = Vec::new();
+    if let Some(s) = &exp.service_cidr {
+        nets.push(s.net);
+        tags.push(Tag::Service);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, n) in exp.nodes.iter().enumerate() {
+        for c in &n.pod_cidrs {
+            nets.push(c.net);
+            tags.push(Tag::Pod(i));
+        }
+        if let Some(net) = n.underlay.as_ref().and_then(|u| u.net) {
+            if seen.insert(net) {
+                nets.push(net);
+                tags.push(Tag::Underlay(i));
+            }
+        }
+    }
+    (nets, tags)
+}
+
+fn push(exp: &Expected<'_>, pod: usize, other: Tag, pn: IpNet, on: IpNet, out: &mut Out) {
+    let node = &exp.nodes[pod];
+    let (what, line) = match other {
+        Tag::Underlay(u) => {
+            let n = &exp.nodes[u];
+            let dev = n
+                .underlay
+                .as_ref()
+                .and_then(|u| u.dev.clone())
+                .unwrap_or_else(|| "?".into());
+            (
+                format!("{}'s node subnet {on}", n.name),
+                format!("{} subnet {on} dev {dev}", n.describe()),
+            )
+        }
+        _ => {
+            let how = match &exp.service_cidr {
+                Some(s) if s.inferred => "inferred from the Services' ClusterIPs",
+                _ => "given",
+            };
+            (
+                format!("the service range {on}"),
+                format!("service CIDR {on} ({how})"),
+            )
+        }
+    };
+    out.push(
+        CODE,
+        Severity::Error,
+        None,
+        format!("{}'s pod CIDR {pn} overlaps {what}", node.name),
+        vec![node.describe(), line],
+        "choose a --cluster-cidr disjoint from --service-cluster-ip-range and from the node subnets, then re-register the affected nodes (podCIDR is immutable)".into(),
+    );
+}

@@ -1,0 +1,111 @@
+//! Check: vxlan-fdb-mismatch
+//!
+//! The entries exist but disagree with the peer: the FDB entry for its VTEP
+//! MAC has another `dst` (an old or another node's IP), its IP is reached
+//! through a stale MAC (VTEP recreated with a new MAC), or the neighbour
+//! entry for its VTEP IP holds a MAC other than its VTEP's. Frames go to
+//! the wrong node or are dropped by the peer: error.
+
+use super::vxlan::{FdbState, NeighState, PeerVtep};
+use super::{render, NodeCx, Out};
+use crate::finding::Severity;
+
+pub(crate) const CODE: &str = "vxlan-fdb-mismatch";
+
+pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
+    let Some(st) = cx.vxlan() else {
+        return;
+    };
+    for p in &st.peers {
+        if let Some(NeighState::WrongMac(n)) = &p.neigh {
+            neigh_mismatch(cx, &st.dev.name, p, n, out);
+        }
+        match &p.fdb {
+            Some(FdbState::WrongDst(es)) => fdb_mismatch(cx, &st.dev.name, p, es, "points at", out),
+            Some(FdbState::StaleMac(es)) => {
+                fdb_mismatch(cx, &st.dev.name, p, es, "uses a stale MAC for", out)
+            }
+            _ => {}
+        }
+    }
+}
+
+fn neigh_mismatch(
+    cx: &NodeCx<'_>,
+    dev: &str,
+    p: &PeerVtep<'_>,
+    n: &cnictl_model::Neigh,
+    out: &mut Out,
+) {
+    let mac = p.mac.as_deref().unwrap_or("?");
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        format!(
+            "{}'s neighbour entry for {}'s VTEP {} has MAC {}, expected {mac}",
+            cx.name(),
+            p.peer.name,
+            p.vtep_ip,
+            n.lladdr.as_deref().unwrap_or("none")
+        ),
+        vec![p.peer.describe(), render::neigh(n)],
+        format!(
+            "on {}: ip neigh replace {} lladdr {mac} dev {dev} nud permanent",
+            cx.name(),
+            p.vtep_ip
+        ),
+    );
+}
+
+fn fdb_mismatch(
+    cx: &NodeCx<'_>,
+    dev: &str,
+    p: &PeerVtep<'_>,
+    es: &[&cnictl_model::FdbEntry],
+    how: &str,
+    out: &mut Out,
+) {
+    let mac = p.mac.as_deref().unwrap_or("?");
+    let ip = p.peer.ip().map_or_else(|| "?".into(), |i| i.to_string());
+    let mut lines: Vec<String> = es.iter().map(|e| render::fdb(e)).collect();
+    lines.sort();
+    let wrong: Vec<String> = es
+        .iter()
+        .filter_map(|e| e.dst)
+        .map(|d| match cx.exp.node_by_ip(d) {
+            Some(n) => format!("{d} ({})", n.name),
+            None => d.to_string(),
+        })
+        .collect();
+    let summary = if how == "points at" {
+        format!(
+            "{}'s FDB entry for {}'s VTEP MAC {mac} points at {}, expected {ip}",
+            cx.name(),
+            p.peer.name,
+            wrong.join(", ")
+        )
+    } else {
+        format!(
+            "{}'s FDB {how} {}'s node IP {ip} (entries {}), VTEP MAC is {mac}",
+            cx.name(),
+            p.peer.name,
+            lines.join("; ")
+        )
+    };
+    let mut evidence = vec![p.peer.describe()];
+    evidence.extend(lines.iter().cloned());
+    let stale_macs: Vec<&str> = es.iter().map(|e| e.mac.as_str()).collect();
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        summary,
+        evidence,
+        format!(
+            "on {}: bridge fdb del {} dev {dev}; bridge fdb append {mac} dev {dev} dst {ip} self permanent",
+            cx.name(),
+            stale_macs.first().copied().unwrap_or(mac)
+        ),
+    );
+}

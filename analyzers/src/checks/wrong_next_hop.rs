@@ -1,0 +1,65 @@
+//! Check: wrong-next-hop
+//!
+//! The route to a peer's pod CIDR exists but its next hop is not the peer:
+//! another node's IP or VTEP, the wrong device (underlay instead of the
+//! tunnel), or a local delivery. The peer's pods are unreachable from this
+//! node (or reached through a node that may drop them): error.
+
+use super::remote::{peer_evidence, Issue};
+use super::{missing_pod_route, render, NodeCx, Out};
+use crate::finding::Severity;
+
+pub(crate) const CODE: &str = "wrong-next-hop";
+
+pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
+    if cx.route_checks_skipped(CODE, out) {
+        return;
+    }
+    for v in cx.remote() {
+        let Issue::Wrong { route } = &v.issue else {
+            continue;
+        };
+        let expected = v.expected_route();
+        out.push(
+            CODE,
+            Severity::Error,
+            Some(cx.name()),
+            format!(
+                "{} routes {}'s pod CIDR {} {}, expected {}",
+                cx.name(),
+                v.peer.name,
+                v.cidr.net,
+                describe_hop(cx, route),
+                expected
+            ),
+            vec![peer_evidence(v), render::route(route)],
+            missing_pod_route::hint(cx, &expected),
+        );
+    }
+}
+
+/// `via 192.0.2.13 (node-3) dev eth0`: names the node a wrong gateway is.
+fn describe_hop(cx: &NodeCx<'_>, r: &cnictl_model::Route) -> String {
+    if r.route_type != cnictl_model::RouteType::Unicast {
+        return format!("as {} ({})", r.route_type, render::route(r));
+    }
+    let mut parts = Vec::new();
+    for p in r.paths() {
+        let mut s = String::new();
+        if let Some(gw) = p.gateway {
+            s.push_str(&format!("via {gw}"));
+            let owner = cx.exp.node_by_ip(gw).or_else(|| cx.exp.node_by_vtep_ip(gw));
+            if let Some(n) = owner {
+                s.push_str(&format!(" ({})", n.name));
+            }
+        }
+        if let Some(d) = &p.dev {
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(&format!("dev {d}"));
+        }
+        parts.push(s);
+    }
+    parts.join(" + ")
+}

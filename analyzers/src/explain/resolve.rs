@@ -1,0 +1,206 @@
+//! Turning SRC/DST strings into endpoints, an ingress point and a packet.
+
+use std::net::IpAddr;
+
+use cnictl_dataplane::{Dataplane, Ingress, NodeId, Packet, PodId, Proto};
+use cnictl_model::ClusterSnapshot;
+use serde::Serialize;
+
+use super::{ExplainError, ExplainRequest};
+
+/// What an endpoint turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointKind {
+    Pod,
+    Node,
+    Service,
+    Ip,
+}
+
+/// A resolved SRC or DST.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    /// As the user wrote it.
+    pub spec: String,
+    pub kind: EndpointKind,
+    pub ip: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip)]
+    pub(crate) proto: Option<Proto>,
+    #[serde(skip)]
+    pub(crate) pod_id: Option<PodId>,
+    #[serde(skip)]
+    pub(crate) node_id: Option<NodeId>,
+}
+
+/// `tcp`, `udp` or `icmp` (case-insensitive).
+pub fn parse_proto(s: &str) -> Result<Proto, ExplainError> {
+    match s.to_ascii_lowercase().as_str() {
+        "tcp" => Ok(Proto::Tcp),
+        "udp" => Ok(Proto::Udp),
+        "icmp" => Ok(Proto::Icmp),
+        _ => Err(ExplainError::Invalid { what: "protocol", value: s.into(), reason: "expected tcp, udp or icmp" }),
+    }
+}
+
+pub(crate) fn endpoint(snap: &ClusterSnapshot, dp: &Dataplane, spec: &str, role: &'static str) -> Result<Endpoint, ExplainError> {
+    if let Some(rest) = spec.strip_prefix("svc/") {
+        return service(snap, spec, rest);
+    }
+    if let Some(name) = spec.strip_prefix("node/") {
+        let id = dp.node_id(name).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() })?;
+        return node_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() });
+    }
+    if let Ok(ip) = spec.parse::<IpAddr>() {
+        return Ok(endpoint_for_ip(dp, ip, spec.into()));
+    }
+    if spec.contains('/') {
+        let id = dp.pod_id(spec).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() })?;
+        return pod_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() });
+    }
+    let suffix = format!("/{spec}");
+    let mut candidates: Vec<PodId> = (0..dp.pod_count() as u32).map(PodId).filter(|p| dp.pod_key(*p).ends_with(&suffix)).collect();
+    match candidates.len() {
+        1 => pod_endpoint(dp, candidates.remove(0), spec).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() }),
+        0 => match dp.node_id(spec) {
+            Some(id) => node_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() }),
+            None => Err(ExplainError::Unknown { role, spec: spec.into() }),
+        },
+        _ => {
+            let mut keys: Vec<String> = candidates.iter().map(|p| dp.pod_key(*p).to_string()).collect();
+            keys.sort();
+            Err(ExplainError::Ambiguous { role, name: spec.into(), candidates: keys })
+        }
+    }
+}
+
+fn pod_endpoint(dp: &Dataplane, id: PodId, spec: &str) -> Option<Endpoint> {
+    let ip = *dp.pod_ips(id).first()?;
+    let node = dp.pod_node(id);
+    Some(Endpoint {
+        spec: spec.into(),
+        kind: EndpointKind::Pod,
+        ip,
+        pod: Some(dp.pod_key(id).into()),
+        node: Some(dp.node_name(node).into()),
+        service: None,
+        port: None,
+        proto: None,
+        pod_id: Some(id),
+        node_id: Some(node),
+    })
+}
+
+fn node_endpoint(dp: &Dataplane, id: NodeId, spec: &str) -> Option<Endpoint> {
+    Some(Endpoint {
+        spec: spec.into(),
+        kind: EndpointKind::Node,
+        ip: dp.node_ip(id)?,
+        pod: None,
+        node: Some(dp.node_name(id).into()),
+        service: None,
+        port: None,
+        proto: None,
+        pod_id: None,
+        node_id: Some(id),
+    })
+}
+
+/// An IP: a pod's, a node's, or just an address.
+pub(crate) fn endpoint_for_ip(dp: &Dataplane, ip: IpAddr, spec: String) -> Endpoint {
+    if let Some(p) = dp.pod_by_ip(ip) {
+        if let Some(mut e) = pod_endpoint(dp, p, &spec) {
+            e.ip = ip;
+            return e;
+        }
+    }
+    if let Some(n) = dp.node_by_ip(ip) {
+        if let Some(mut e) = node_endpoint(dp, n, &spec) {
+            e.ip = ip;
+            return e;
+        }
+    }
+    Endpoint { spec, kind: EndpointKind::Ip, ip, pod: None, node: None, service: None, port: None, proto: None, pod_id: None, node_id: None }
+}
+
+/// `svc/ns/name[:port]` → the ClusterIP and the port (given, or the only one).
+fn service(snap: &ClusterSnapshot, spec: &str, rest: &str) -> Result<Endpoint, ExplainError> {
+    let (key, port) = match rest.rsplit_once(':') {
+        Some((k, p)) => {
+            let port = p.parse::<u16>().map_err(|_| ExplainError::Invalid { what: "service port", value: p.into(), reason: "not a number 0-65535" })?;
+            (k, Some(port))
+        }
+        None => (rest, None),
+    };
+    let svc = snap
+        .k8s
+        .services
+        .iter()
+        .flatten()
+        .find(|s| s.key() == key)
+        .ok_or_else(|| ExplainError::UnknownService(key.into()))?;
+    let ip = *svc.cluster_ips.first().ok_or_else(|| ExplainError::NoClusterIp { svc: key.into() })?;
+    let ports: Vec<u16> = svc.ports.iter().map(|p| p.port).collect();
+    let sp = match port {
+        Some(p) => Some(svc.ports.iter().find(|sp| sp.port == p).ok_or(ExplainError::NoSuchPort { svc: key.into(), port: p, ports: ports.clone() })?),
+        None if svc.ports.len() == 1 => svc.ports.first(),
+        None if svc.ports.is_empty() => None,
+        None => return Err(ExplainError::PortNeeded { svc: key.into(), ports }),
+    };
+    Ok(Endpoint {
+        spec: spec.into(),
+        kind: EndpointKind::Service,
+        ip,
+        pod: None,
+        node: None,
+        service: Some(key.into()),
+        port: sp.map(|p| p.port),
+        proto: sp.map(|p| if p.protocol.eq_ignore_ascii_case("udp") { Proto::Udp } else { Proto::Tcp }),
+        pod_id: None,
+        node_id: None,
+    })
+}
+
+/// Where a packet from this endpoint enters the dataplane.
+pub(crate) fn ingress(e: &Endpoint) -> Option<Ingress> {
+    if let Some(p) = e.pod_id {
+        return Some(Ingress::Pod(p));
+    }
+    e.node_id.map(Ingress::Node)
+}
+
+pub(crate) fn ingress_node(dp: &Dataplane, i: Ingress) -> Option<NodeId> {
+    match i {
+        Ingress::Pod(p) => Some(dp.pod_node(p)),
+        Ingress::Node(n) => Some(n),
+        Ingress::Device { ns, .. } => Some(dp.ns_node(ns)),
+    }
+}
+
+/// The packet: protocol from `--proto`, the service port, or TCP when a port
+/// is known (else ICMP); size checked to be a possible IP total length.
+pub(crate) fn packet(req: &ExplainRequest, src: &Endpoint, dst: &Endpoint) -> Result<Packet, ExplainError> {
+    let mut p = Packet::new(src.ip, dst.ip);
+    if let Some(size) = req.size {
+        if !(28..=65535).contains(&size) {
+            return Err(ExplainError::Invalid { what: "size", value: size.to_string(), reason: "an IP total length must be 28-65535" });
+        }
+        p.size = size;
+    }
+    p.df = !req.no_df;
+    let port = req.port.or(dst.port);
+    p.proto = req.proto.or(dst.proto).unwrap_or(if port.is_some() { Proto::Tcp } else { Proto::Icmp });
+    if matches!(p.proto, Proto::Tcp | Proto::Udp) {
+        p.dport = port.unwrap_or(0);
+        p.sport = 40000;
+    }
+    Ok(p)
+}

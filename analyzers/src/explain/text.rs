@@ -1,0 +1,82 @@
+//! The text view: numbered hops like ovn-trace / Batfish traceroute, ending
+//! in a verdict line with the finding code and hint.
+
+use std::fmt::Write as _;
+
+use super::{Endpoint, Explanation, HopJson, Verdict};
+
+/// Renders an explanation for a terminal.
+pub fn render_text(ex: &Explanation) -> String {
+    let mut out = String::new();
+    write_one(&mut out, ex, "");
+    if let Some(back) = &ex.reverse {
+        out.push_str("\nreverse path:\n");
+        write_one(&mut out, back, "  ");
+    }
+    out
+}
+
+fn write_one(out: &mut String, ex: &Explanation, ind: &str) {
+    let p = &ex.packet;
+    let port = p.dport.map_or_else(String::new, |d| format!(" port {d}"));
+    let df = if p.df { "DF" } else { "no DF" };
+    let _ = writeln!(out, "{ind}explain {} → {}: {}{port}, {} bytes, {df}", label(&ex.src), label(&ex.dst), p.proto, p.size);
+    for h in &ex.hops {
+        write_hop(out, h, ind);
+    }
+    if ex.backends.len() > 1 {
+        let _ = writeln!(out, "{ind}backends:");
+        for b in &ex.backends {
+            let pod = b.pod.as_deref().map_or_else(String::new, |p| format!(" ({p})"));
+            let how = match &b.drop {
+                Some(d) => format!("dropped at hop {} on {}: {}", d.hop, d.node, d.reason),
+                None => "delivered".into(),
+            };
+            let _ = writeln!(out, "{ind}  {}:{}{pod}: {how}", b.ip, b.port);
+        }
+    }
+    match (&ex.verdict, &ex.drop) {
+        (Verdict::Delivered, _) => {
+            let _ = writeln!(out, "{ind}verdict: delivered");
+        }
+        (Verdict::Dropped, Some(d)) => {
+            let code = d.code.as_deref().unwrap_or("insufficient-info");
+            let _ = writeln!(out, "{ind}verdict: DROPPED at hop {} on {} ({}): {}", d.hop, d.node, d.disposition, d.reason);
+            let _ = writeln!(out, "{ind}  finding: {code}");
+            let _ = writeln!(out, "{ind}  hint: {}", d.hint);
+        }
+        (Verdict::Dropped, None) => {
+            let _ = writeln!(out, "{ind}verdict: DROPPED");
+        }
+    }
+    for n in &ex.notes {
+        let _ = writeln!(out, "{ind}note: {n}");
+    }
+}
+
+fn write_hop(out: &mut String, h: &HopJson, ind: &str) {
+    let place = match &h.netns {
+        Some(ns) => format!("{} pod {ns}", h.node),
+        None => h.node.clone(),
+    };
+    let devs = match (&h.in_dev, &h.out_dev) {
+        (Some(i), Some(o)) => format!(" {i}→{o}"),
+        (Some(i), None) => format!(" in {i}"),
+        (None, Some(o)) => format!(" out {o}"),
+        (None, None) => String::new(),
+    };
+    let inferred = if h.inferred { " (inferred)" } else { "" };
+    let _ = writeln!(out, "{ind}{:>3}. [{place}{devs}] {}: {}{inferred}", h.index, h.kind, h.entry);
+    if let Some(rw) = &h.rewrite {
+        let _ = writeln!(out, "{ind}       ↳ {rw}");
+    }
+}
+
+fn label(e: &Endpoint) -> String {
+    match (&e.pod, &e.service, &e.node) {
+        (Some(p), _, Some(n)) => format!("{p} ({}, {n})", e.ip),
+        (_, Some(s), _) => format!("svc/{s} ({})", e.ip),
+        (None, None, Some(n)) => format!("node {n} ({})", e.ip),
+        _ => e.ip.to_string(),
+    }
+}

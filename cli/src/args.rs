@@ -1,0 +1,289 @@
+//! The parsed command line, and nothing else (ripgrep's first stage):
+//! `resolve` turns these flags into a loaded snapshot and a config.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Why can't pod A reach pod B? cnictl reads each node's dataplane (links, \
+routes, rules, neighbours, bridge FDB, VXLAN/IPIP, IPVS, BIRD BGP), recognises the CNI model, \
+checks it across nodes and explains a path hop by hop. It never changes what it reads.";
+
+const AFTER: &str = "\
+Examples:
+  cnictl demo                                     # try it: an embedded broken cluster
+  cnictl check --bundle ./bundle                  # verify a collected cluster
+  cnictl explain default/web-1 default/api-2 --bundle ./bundle
+  cnictl snapshot --bundle ./bundle -o snap.json  # normalise once, analyse many times
+
+Exit codes: 0 healthy / delivered, 1 findings at error severity / dropped, 2 usage or input error.
+A bundle is a directory of `ip -j`, `bridge -j`, `ipvsadm`, `birdc` and `kubectl` outputs;
+lab/collect-node.sh and lab/collect-k8s.sh write one (see README, \"Bundles\").";
+
+#[derive(Debug, Parser)]
+#[command(name = "cnictl", version, about = ABOUT, after_help = AFTER)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run on an embedded demo cluster: model, findings and one broken path explained.
+    #[command(after_help = "Example:\n  cnictl demo\n  cnictl demo --output json")]
+    Demo(DemoArgs),
+    /// Detect the CNI model (per node and for the cluster) and show the evidence.
+    #[command(after_help = "Example:\n  cnictl model --bundle fixtures/flannel-vxlan\n  cnictl model --bundle ./bundle --output json | jq -r .model")]
+    Model(AnalyzeArgs),
+    /// Check the dataplane across all nodes and report findings.
+    #[command(after_help = CHECK_AFTER)]
+    Check(CheckArgs),
+    /// Explain a path from SRC to DST hop by hop through the reference dataplane.
+    #[command(after_help = EXPLAIN_AFTER)]
+    Explain(ExplainArgs),
+    /// Compare two snapshots or bundles: findings added/resolved, dataplane entries changed.
+    #[command(after_help = "Example:\n  cnictl diff yesterday.json ./bundle-now\n\nEach side is a bundle directory or a snapshot JSON file.\nExit codes: 0 no new error finding, 1 new error findings, 2 input error.")]
+    Diff(DiffArgs),
+    /// Load a bundle (or snapshot) and write the normalised snapshot JSON.
+    #[command(after_help = "Example:\n  cnictl snapshot --bundle fixtures/calico-bgp -o snap.json\n  cnictl snapshot --bundle ./bundle | jq '.nodes | keys'")]
+    Snapshot(SnapshotArgs),
+    /// Write a synthetic bundle of any size for a CNI model (benchmark input).
+    #[command(after_help = "Example:\n  cnictl gen --model calico-bgp --nodes 1000 -o /tmp/bundle-1000\n  cnictl gen --model flannel-vxlan --nodes 5 --pods-per-node 2 --services 3 -o /tmp/small")]
+    Gen(GenArgs),
+    /// Build, break, record and tear down real namespace labs (root; the only writing command).
+    #[command(after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl collect --netns cnl-node-1 --pods\n  sudo cnictl lab break vxlan-fdb-missing\n  sudo cnictl lab bundle -o /tmp/b && cnictl check --bundle /tmp/b\n  sudo cnictl lab down")]
+    Lab(LabArgs),
+}
+
+const CHECK_AFTER: &str = "\
+Examples:
+  cnictl check --bundle ./bundle
+  cnictl check --bundle ./bundle --severity error --output json | jq '.findings[].code'
+
+Exit codes: 0 no error-severity finding, 1 at least one, 2 usage or input error.
+Finding codes are listed in the README (\"Finding codes\").";
+
+const EXPLAIN_AFTER: &str = "\
+SRC is a pod (ns/name or a unique name) or an IP; DST is a pod, an IP or a Service
+(svc/ns/name[:port]).
+
+Examples:
+  cnictl explain default/web-1 default/api-2 --bundle ./bundle
+  cnictl explain web-1 svc/default/api:80 --proto tcp --bundle ./bundle
+  cnictl explain 10.244.1.2 10.244.2.3 --size 1500 --reverse --snapshot snap.json
+
+Exit codes: 0 delivered, 1 dropped, 2 usage or input error.";
+
+/// Where the cluster comes from. Exactly one source.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct Source {
+    /// A bundle directory (DESIGN.md layout: k8s/*.json, nodes/<node>/*).
+    #[arg(long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// A snapshot JSON written by `cnictl snapshot`.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct Render {
+    /// Output format.
+    #[arg(long, short = 'O', value_enum, default_value_t)]
+    pub output: Output,
+    /// Colour in text output (auto: only on a terminal, and not with NO_COLOR).
+    #[arg(long, value_enum, default_value_t)]
+    pub color: Color,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub render: Render,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub render: Render,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum MinSeverity {
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub render: Render,
+    /// Show only findings at this severity or worse.
+    #[arg(long, value_enum, default_value = "info")]
+    pub severity: MinSeverity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Proto {
+    Icmp,
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Source: a pod (ns/name or unique name) or an IP.
+    pub src: String,
+    /// Destination: a pod, an IP, or a Service as svc/ns/name[:port].
+    pub dst: String,
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub render: Render,
+    /// Destination port (tcp/udp; defaults to the Service port for svc/...).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Protocol of the probe packet.
+    #[arg(long, value_enum, default_value = "icmp")]
+    pub proto: Proto,
+    /// IP total length of the packet in bytes (a default ping is 84).
+    #[arg(long, default_value_t = 84, value_parser = clap::value_parser!(u16).range(20..))]
+    pub size: u16,
+    /// Clear Don't-Fragment (set by default, as ping and TCP do).
+    #[arg(long)]
+    pub no_df: bool,
+    /// Also trace the way back and flag asymmetry.
+    #[arg(long)]
+    pub reverse: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier state: a bundle directory or a snapshot JSON file.
+    pub old: PathBuf,
+    /// The later state: a bundle directory or a snapshot JSON file.
+    pub new: PathBuf,
+    #[command(flatten)]
+    pub render: Render,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub source: Source,
+    /// Write here (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Indent the JSON.
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// CNI model: flannel-vxlan, flannel-host-gw, calico-bgp or calico-ipip.
+    #[arg(long)]
+    pub model: String,
+    /// Number of nodes.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Pods per node (Kubernetes' default maximum is 110).
+    #[arg(long, default_value_t = 110)]
+    pub pods_per_node: usize,
+    /// ClusterIP Services (each node then gets kube-proxy IPVS tables).
+    #[arg(long, default_value_t = 0)]
+    pub services: usize,
+    /// The bundle directory to write (must not exist, or be empty).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    pub command: LabCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Build a lab: underlay, node and pod namespaces for MODEL, then a ping matrix.
+    #[command(after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2")]
+    Up {
+        /// flannel-vxlan, flannel-host-gw or calico-bgp (calico-bgp runs one BIRD 2 per node).
+        model: String,
+        #[arg(long, default_value_t = 3)]
+        nodes: u32,
+        /// Pods per node.
+        #[arg(long, default_value_t = 2)]
+        pods: u32,
+        /// Name prefix of every namespace the lab creates (must start with "cnl").
+        #[arg(long, default_value = "cnl")]
+        prefix: String,
+    },
+    /// Remove everything the lab created (namespaces, BIRD daemons, state), even after a crash.
+    Down {
+        #[arg(long, default_value = "cnl")]
+        prefix: String,
+    },
+    /// Inject one fault into a running lab and print the commands it ran.
+    #[command(after_help = LAB_BREAK_AFTER)]
+    Break {
+        /// The fault, named by the finding code it should produce.
+        fault: String,
+        /// The node to break.
+        #[arg(long, default_value = "node-1")]
+        node: String,
+        #[arg(long, default_value = "cnl")]
+        prefix: String,
+    },
+    /// Record the running lab as a bundle (DESIGN.md layout).
+    #[command(after_help = "Example:\n  sudo cnictl lab bundle -o /tmp/lab-bundle && cnictl check --bundle /tmp/lab-bundle")]
+    Bundle {
+        /// The bundle directory to write.
+        #[arg(long, short = 'o', value_name = "DIR")]
+        out: PathBuf,
+        /// Replace an existing bundle directory.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = "cnl")]
+        prefix: String,
+    },
+    /// Ping every pod from every pod; exit 1 if any pair is unreachable.
+    Ping {
+        #[arg(long, default_value = "cnl")]
+        prefix: String,
+    },
+    /// Show running labs: model, nodes, pods, injected faults.
+    Status {
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+}
+
+const LAB_BREAK_AFTER: &str = concat!(
+        "Faults: ",
+        "missing-pod-route, wrong-next-hop, next-hop-not-adjacent, vxlan-fdb-missing, ",
+        "vxlan-neigh-missing, vxlan-fdb-mismatch, mtu-mismatch, bgp-session-down, bgp-route-missing, ",
+        "route-shadowed, pod-route-missing, ip-forward-disabled, pod-cidr-overlap, service-cidr-overlap",
+    "\n\nExample:\n  sudo cnictl lab break vxlan-fdb-missing --node node-1"
+);

@@ -1,0 +1,81 @@
+//! `cnictl check`: findings across all nodes, grouped by severity and node.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use cnictl_analyzers::{checks, Finding, Report, Severity};
+
+use crate::args::{CheckArgs, MinSeverity, Output};
+use crate::{out, resolve};
+
+pub fn run(args: CheckArgs) -> Result<ExitCode> {
+    let snap = resolve::load(&args.source)?;
+    let mut report = checks::run(&snap);
+    let failed = report.has_errors();
+    report.findings.retain(|f| keep(f.severity, args.severity));
+    match args.render.output {
+        Output::Json => out::print_json(&report)?,
+        Output::Text => out::print(&render(&report, out::use_color(&args.render)))?,
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn keep(s: Severity, min: MinSeverity) -> bool {
+    match min {
+        MinSeverity::Error => s == Severity::Error,
+        MinSeverity::Warning => s != Severity::Info,
+        MinSeverity::Info => true,
+    }
+}
+
+fn paint_severity(color: bool, s: Severity) -> String {
+    let code = match s {
+        Severity::Error => "1;31",
+        Severity::Warning => "1;33",
+        Severity::Info => "36",
+    };
+    out::paint(color, code, &s.as_str().to_uppercase())
+}
+
+/// The text report: a summary line, then findings by severity and node,
+/// each with its evidence and hint, then what was skipped.
+pub fn render(report: &Report, color: bool) -> String {
+    let mut s = String::new();
+    let count = |sev| report.findings.iter().filter(|f| f.severity == sev).count();
+    let _ = writeln!(
+        s,
+        "model {}: {} error(s), {} warning(s), {} info",
+        report.model,
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    );
+    let mut groups: BTreeMap<(Severity, String), Vec<&Finding>> = BTreeMap::new();
+    for f in &report.findings {
+        let node = f.node.clone().unwrap_or_else(|| "cluster".into());
+        groups.entry((f.severity, node)).or_default().push(f);
+    }
+    for ((sev, node), findings) in &groups {
+        let _ = writeln!(s, "\n{} {}", paint_severity(color, *sev), out::paint(color, "1", node));
+        for f in findings {
+            let _ = writeln!(s, "  [{}] {}", out::paint(color, "1", &f.code), f.summary);
+            for e in &f.evidence {
+                let _ = writeln!(s, "      {}", out::paint(color, "2", e));
+            }
+            let _ = writeln!(s, "      hint: {}", f.hint);
+        }
+    }
+    if report.findings.is_empty() {
+        let _ = writeln!(s, "\n{}", out::paint(color, "32", "no findings: the dataplane matches the cluster"));
+    }
+    if !report.skipped.is_empty() {
+        let _ = writeln!(s, "\nskipped ({}):", report.skipped.len());
+        for k in &report.skipped {
+            let node = k.node.as_deref().map(|n| format!("{n}: ")).unwrap_or_default();
+            let _ = writeln!(s, "  {node}{} — {}", k.check, k.reason);
+        }
+    }
+    s
+}

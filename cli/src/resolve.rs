@@ -1,0 +1,61 @@
+//! Resolve: turn source flags into a loaded snapshot. The only place in the
+//! binary that reads files.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use cnictl_model::{ClusterSnapshot, SCHEMA};
+
+use crate::args::Source;
+
+/// Snapshot files above this size are refused rather than read into memory.
+const MAX_SNAPSHOT_BYTES: u64 = 4 << 30;
+
+pub fn load(source: &Source) -> Result<ClusterSnapshot> {
+    match (&source.bundle, &source.snapshot) {
+        (Some(dir), None) => load_bundle(dir),
+        (None, Some(file)) => load_snapshot(file),
+        _ => bail!("give exactly one of --bundle DIR or --snapshot FILE"),
+    }
+}
+
+/// A path given without saying what it is (diff): a directory is a
+/// bundle, a file a snapshot.
+pub fn load_path(path: &Path) -> Result<ClusterSnapshot> {
+    let meta = fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if meta.is_dir() {
+        load_bundle(path)
+    } else {
+        load_snapshot(path)
+    }
+}
+
+pub fn load_bundle(dir: &Path) -> Result<ClusterSnapshot> {
+    cnictl_collect::bundle::load_dir(dir)
+        .with_context(|| format!("reading bundle {}", dir.display()))
+}
+
+pub fn load_snapshot(file: &Path) -> Result<ClusterSnapshot> {
+    let meta = fs::metadata(file).with_context(|| format!("reading snapshot {}", file.display()))?;
+    if meta.len() > MAX_SNAPSHOT_BYTES {
+        bail!(
+            "snapshot {} is {} bytes, more than the {} byte limit",
+            file.display(),
+            meta.len(),
+            MAX_SNAPSHOT_BYTES
+        );
+    }
+    let text = fs::read_to_string(file).with_context(|| format!("reading snapshot {}", file.display()))?;
+    let snap: ClusterSnapshot = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a cnictl snapshot", file.display()))?;
+    if snap.schema != SCHEMA {
+        bail!(
+            "{}: schema is {:?}, this cnictl reads {:?}",
+            file.display(),
+            snap.schema,
+            SCHEMA
+        );
+    }
+    Ok(snap)
+}

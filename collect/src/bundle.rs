@@ -1,0 +1,486 @@
+//! Bundle import: a directory of standard command outputs (DESIGN.md
+//! layout) → [`ClusterSnapshot`].
+//!
+//! ```text
+//! k8s/nodes.json k8s/pods.json                       required
+//! k8s/services.json k8s/endpointslices.json          optional
+//! nodes/<node>/ip-link.json ip-addr.json ip-route.json   required per node
+//! nodes/<node>/ip-rule.json ip-neigh.json bridge-fdb.json ipvsadm.txt
+//!   bird-protocols.txt bird-routes.txt sysctl.txt        optional
+//! nodes/<node>/pods/<namespace>_<pod>/ip-{addr,route,link}.json  optional
+//! ```
+//!
+//! An absent optional file gives `None` ("not collected"), never a guess;
+//! unknown files and dot-directories are ignored. Every bad file is
+//! reported at once: [`BundleError`] lists each with its bundle-relative
+//! path, line, column and message. Files come through a [`BundleSource`]:
+//! a directory ([`DirSource`], which refuses files over a size limit and
+//! symlinks leading outside the bundle) or memory ([`MemSource`], for the
+//! demo bundle embedded in the binary). Nodes load in parallel (rayon).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use cnictl_model::{Bgp, ClusterSnapshot, K8s, NodeSnapshot, PodNetns};
+use rayon::prelude::*;
+
+use crate::parse::{self, ParseError};
+
+/// Files larger than this are refused (checked before reading).
+pub const MAX_FILE_SIZE: u64 = 512 * 1024 * 1024;
+
+/// Where a bundle's files come from. Paths are bundle-relative and use `/`.
+pub trait BundleSource: Sync {
+    /// A label for [`ClusterSnapshot::source`] (`bundle:DIR`, `memory:demo`).
+    fn describe(&self) -> String;
+    /// The file's text, or `Ok(None)` when it does not exist.
+    fn read(&self, rel: &str) -> Result<Option<String>, SourceError>;
+    /// Names of the subdirectories of `rel`, sorted, without dot-names;
+    /// empty when `rel` does not exist.
+    fn subdirs(&self, rel: &str) -> Result<Vec<String>, SourceError>;
+}
+
+/// Why a file could not be read from its source.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error("file is {size} bytes, over the {limit}-byte limit")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("symlink leads outside the bundle")]
+    Escapes,
+    #[error("not valid UTF-8 text")]
+    NotUtf8,
+    #[error("not a regular file")]
+    NotAFile,
+    #[error("{0}")]
+    Io(String),
+}
+
+/// One failing file of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    /// Bundle-relative path (`nodes/node-1/ip-route.json`).
+    pub path: String,
+    pub kind: FileErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileErrorKind {
+    #[error("required file is missing")]
+    Missing,
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+}
+
+impl FileError {
+    /// A bounded code for metrics labels.
+    pub fn code(&self) -> &'static str {
+        match &self.kind {
+            FileErrorKind::Missing => "missing",
+            FileErrorKind::Source(SourceError::TooLarge { .. }) => "too_large",
+            FileErrorKind::Source(SourceError::Escapes) => "escapes_bundle",
+            FileErrorKind::Source(SourceError::NotUtf8) => "not_utf8",
+            FileErrorKind::Source(SourceError::NotAFile) => "not_a_file",
+            FileErrorKind::Source(SourceError::Io(_)) => "io",
+            FileErrorKind::Parse(_) => "decode",
+        }
+    }
+
+    pub fn line(&self) -> Option<usize> {
+        match &self.kind {
+            FileErrorKind::Parse(p) => Some(p.line()),
+            _ => None,
+        }
+    }
+
+    pub fn column(&self) -> Option<usize> {
+        match &self.kind {
+            FileErrorKind::Parse(p) => Some(p.column()),
+            _ => None,
+        }
+    }
+}
+
+/// `path:line:column: message`, as compilers print it, so editors jump there.
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            FileErrorKind::Parse(p) => {
+                write!(
+                    f,
+                    "{}:{}:{}: {}",
+                    self.path,
+                    p.line(),
+                    p.column(),
+                    p.message()
+                )
+            }
+            other => write!(f, "{}: {other}", self.path),
+        }
+    }
+}
+
+/// Every file that failed, sorted by path. Display prints one per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", lines(.errors))]
+pub struct BundleError {
+    pub errors: Vec<FileError>,
+}
+
+fn lines(errors: &[FileError]) -> String {
+    let mut s = format!("invalid bundle ({} bad file(s)):", errors.len());
+    for e in errors {
+        s.push_str("\n  ");
+        s.push_str(&e.to_string());
+    }
+    s
+}
+
+impl BundleError {
+    fn single(path: &str, kind: FileErrorKind) -> Self {
+        BundleError {
+            errors: vec![FileError {
+                path: path.to_string(),
+                kind,
+            }],
+        }
+    }
+}
+
+/// Loads the bundle in directory `dir`.
+pub fn load_dir(dir: &Path) -> Result<ClusterSnapshot, BundleError> {
+    if !dir.is_dir() {
+        let msg = format!("bundle directory {} not found", dir.display());
+        return Err(BundleError::single(".", SourceError::Io(msg).into()));
+    }
+    load(&DirSource::new(dir))
+}
+
+/// Loads a bundle from any source, reporting all bad files at once.
+pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
+    let mut errors = Vec::new();
+    let names = match src.subdirs("nodes") {
+        Ok(n) if n.is_empty() => {
+            errors.push(FileError {
+                path: "nodes/".into(),
+                kind: SourceError::Io("no node directories".into()).into(),
+            });
+            n
+        }
+        Ok(n) => n,
+        Err(e) => {
+            errors.push(FileError {
+                path: "nodes/".into(),
+                kind: e.into(),
+            });
+            Vec::new()
+        }
+    };
+    let (k8s, nodes) = rayon::join(
+        || load_k8s(src),
+        || {
+            names
+                .par_iter()
+                .map(|n| load_node(src, n))
+                .collect::<Vec<_>>()
+        },
+    );
+    let k8s = collect_errors(k8s, &mut errors);
+    let mut snap = ClusterSnapshot::new(src.describe());
+    for node in nodes {
+        if let Some(n) = collect_errors(node, &mut errors) {
+            snap.nodes.insert(n.name.clone(), n);
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by(|a, b| a.path.cmp(&b.path));
+        return Err(BundleError { errors });
+    }
+    snap.k8s = k8s.unwrap_or_default();
+    Ok(snap)
+}
+
+fn collect_errors<T>(r: Result<T, Vec<FileError>>, errors: &mut Vec<FileError>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.extend(e);
+            None
+        }
+    }
+}
+
+/// Reads and parses one file: `Ok(None)` when absent, recording failures.
+struct Reader<'a> {
+    src: &'a dyn BundleSource,
+    errors: Vec<FileError>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(src: &'a dyn BundleSource) -> Self {
+        Reader {
+            src,
+            errors: Vec::new(),
+        }
+    }
+
+    fn optional<T>(
+        &mut self,
+        path: &str,
+        parse: impl Fn(&str) -> Result<T, ParseError>,
+    ) -> Option<T> {
+        let text = match self.src.read(path) {
+            Ok(Some(t)) => t,
+            Ok(None) => return None,
+            Err(e) => return self.fail(path, e.into()),
+        };
+        match parse(&text) {
+            Ok(v) => Some(v),
+            Err(e) => self.fail(path, e.into()),
+        }
+    }
+
+    fn required<T>(
+        &mut self,
+        path: &str,
+        parse: impl Fn(&str) -> Result<T, ParseError>,
+    ) -> Option<T> {
+        match self.src.read(path) {
+            Ok(None) => self.fail(path, FileErrorKind::Missing),
+            _ => self.optional(path, parse),
+        }
+    }
+
+    fn fail<T>(&mut self, path: &str, kind: FileErrorKind) -> Option<T> {
+        self.errors.push(FileError {
+            path: path.to_string(),
+            kind,
+        });
+        None
+    }
+
+    fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<FileError>> {
+        if self.errors.is_empty() {
+            Ok(value())
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
+fn load_k8s(src: &dyn BundleSource) -> Result<K8s, Vec<FileError>> {
+    let mut r = Reader::new(src);
+    let nodes = r.required("k8s/nodes.json", parse::parse_nodes);
+    let pods = r.required("k8s/pods.json", parse::parse_pods);
+    let services = r.optional("k8s/services.json", parse::parse_services);
+    let endpoint_slices = r.optional("k8s/endpointslices.json", parse::parse_endpointslices);
+    r.finish(|| K8s {
+        nodes: nodes.unwrap_or_default(),
+        pods: pods.unwrap_or_default(),
+        services,
+        endpoint_slices,
+    })
+}
+
+fn load_node(src: &dyn BundleSource, name: &str) -> Result<NodeSnapshot, Vec<FileError>> {
+    let dir = format!("nodes/{name}");
+    let mut r = Reader::new(src);
+    let links = r.required(&format!("{dir}/ip-link.json"), parse::parse_links);
+    let addrs = r.required(&format!("{dir}/ip-addr.json"), parse::parse_addrs);
+    let routes = r.required(&format!("{dir}/ip-route.json"), parse::parse_routes);
+    let rules = r.optional(&format!("{dir}/ip-rule.json"), parse::parse_rules);
+    let neighbours = r.optional(&format!("{dir}/ip-neigh.json"), parse::parse_neighbours);
+    let fdb = r.optional(&format!("{dir}/bridge-fdb.json"), parse::parse_fdb);
+    let ipvs = r.optional(&format!("{dir}/ipvsadm.txt"), parse::parse_ipvsadm);
+    let bgp = r.optional(
+        &format!("{dir}/bird-protocols.txt"),
+        parse::parse_bird_protocols,
+    );
+    let bird_routes = r.optional(&format!("{dir}/bird-routes.txt"), parse::parse_bird_routes);
+    let sysctls = r.optional(&format!("{dir}/sysctl.txt"), parse::parse_sysctl);
+    let pods = load_pods(&mut r, &dir);
+    r.finish(|| NodeSnapshot {
+        name: name.to_string(),
+        links: links.unwrap_or_default(),
+        addrs: addrs.unwrap_or_default(),
+        routes: routes.unwrap_or_default(),
+        rules,
+        neighbours,
+        fdb,
+        ipvs,
+        // Routes without protocols are not enough to judge sessions:
+        // BGP counts as collected only when bird-protocols.txt is there.
+        bgp: bgp.map(|b| Bgp {
+            routes: bird_routes,
+            ..b
+        }),
+        sysctls,
+        pods,
+    })
+}
+
+/// `pods/<namespace>_<pod>/`: namespaces and pod names are DNS labels and
+/// cannot hold `_`, so the first `_` splits them. Other dirs are ignored.
+fn load_pods(r: &mut Reader<'_>, dir: &str) -> BTreeMap<String, PodNetns> {
+    let pods_dir = format!("{dir}/pods");
+    let names = match r.src.subdirs(&pods_dir) {
+        Ok(n) => n,
+        Err(e) => return r.fail(&pods_dir, e.into()).unwrap_or_default(),
+    };
+    let mut out = BTreeMap::new();
+    for d in names {
+        let Some((ns, pod)) = d.split_once('_') else {
+            continue;
+        };
+        let base = format!("{pods_dir}/{d}");
+        let pn = PodNetns {
+            namespace: ns.to_string(),
+            name: pod.to_string(),
+            links: r
+                .optional(&format!("{base}/ip-link.json"), parse::parse_links)
+                .unwrap_or_default(),
+            addrs: r
+                .optional(&format!("{base}/ip-addr.json"), parse::parse_addrs)
+                .unwrap_or_default(),
+            routes: r
+                .optional(&format!("{base}/ip-route.json"), parse::parse_routes)
+                .unwrap_or_default(),
+        };
+        out.insert(format!("{ns}/{pod}"), pn);
+    }
+    out
+}
+
+/// A bundle directory on disk.
+#[derive(Debug, Clone)]
+pub struct DirSource {
+    root: PathBuf,
+    /// The root with symlinks resolved, to check that files stay inside.
+    canonical: PathBuf,
+    max_file_size: u64,
+}
+
+impl DirSource {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        let canonical = fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
+        DirSource {
+            root,
+            canonical,
+            max_file_size: MAX_FILE_SIZE,
+        }
+    }
+
+    /// Overrides the [`MAX_FILE_SIZE`] limit.
+    pub fn with_max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
+    }
+
+    /// The real path of `rel`, `Ok(None)` when it does not exist, an error
+    /// when it resolves outside the bundle.
+    fn resolve(&self, rel: &str) -> Result<Option<PathBuf>, SourceError> {
+        match fs::canonicalize(self.root.join(rel)) {
+            Ok(p) if p.starts_with(&self.canonical) => Ok(Some(p)),
+            Ok(_) => Err(SourceError::Escapes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(SourceError::Io(e.to_string())),
+        }
+    }
+}
+
+impl BundleSource for DirSource {
+    fn describe(&self) -> String {
+        format!("bundle:{}", self.root.display())
+    }
+
+    fn read(&self, rel: &str) -> Result<Option<String>, SourceError> {
+        let Some(path) = self.resolve(rel)? else {
+            return Ok(None);
+        };
+        let meta = fs::metadata(&path).map_err(|e| SourceError::Io(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(SourceError::NotAFile);
+        }
+        if meta.len() > self.max_file_size {
+            return Err(SourceError::TooLarge {
+                size: meta.len(),
+                limit: self.max_file_size,
+            });
+        }
+        match fs::read_to_string(&path) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(SourceError::NotUtf8),
+            Err(e) => Err(SourceError::Io(e.to_string())),
+        }
+    }
+
+    fn subdirs(&self, rel: &str) -> Result<Vec<String>, SourceError> {
+        let Some(path) = self.resolve(rel)? else {
+            return Ok(Vec::new());
+        };
+        let entries = fs::read_dir(&path).map_err(|e| SourceError::Io(e.to_string()))?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| SourceError::Io(e.to_string()))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            // Follows symlinks: a linked node dir counts when it stays inside.
+            if fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()) {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// A bundle held in memory: relative path → file text.
+#[derive(Debug, Clone, Default)]
+pub struct MemSource {
+    pub label: String,
+    pub files: BTreeMap<String, String>,
+}
+
+impl MemSource {
+    pub fn new(label: impl Into<String>, files: BTreeMap<String, String>) -> Self {
+        MemSource {
+            label: label.into(),
+            files,
+        }
+    }
+}
+
+impl BundleSource for MemSource {
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+
+    fn read(&self, rel: &str) -> Result<Option<String>, SourceError> {
+        Ok(self.files.get(rel).cloned())
+    }
+
+    fn subdirs(&self, rel: &str) -> Result<Vec<String>, SourceError> {
+        let prefix = format!("{}/", rel.trim_end_matches('/'));
+        let dirs: BTreeSet<String> = self
+            .files
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter_map(|(k, _)| {
+                k[prefix.len()..]
+                    .split_once('/')
+                    .map(|(d, _)| d.to_string())
+            })
+            .filter(|d| !d.is_empty() && !d.starts_with('.'))
+            .collect();
+        Ok(dirs.into_iter().collect())
+    }
+}

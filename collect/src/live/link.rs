@@ -1,0 +1,329 @@
+//! RTM_NEWLINK / RTM_NEWADDR decoding into [`Link`] and [`Addr`], with the
+//! conventions of `ip -d -j link show` and `ip -j addr show`.
+
+use std::collections::HashMap;
+
+use cnictl_model::{Addr, Link, TunnelInfo, VxlanInfo};
+use ipnet::IpNet;
+
+use super::nl::{
+    attrs, is_unspecified, read_be16, read_i32, read_ip, read_mac, read_str, read_u16, read_u32,
+    read_u8,
+};
+
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+const IFLA_LINK: u16 = 5;
+const IFLA_MASTER: u16 = 10;
+const IFLA_OPERSTATE: u16 = 16;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_LINK_NETNSID: u16 = 37;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+
+/// A link as first decoded: the names of `master` / `lower` need the whole
+/// dump (ifindex → name), so they are resolved in [`resolve_links`].
+pub(crate) struct RawLink {
+    pub link: Link,
+    master: Option<u32>,
+    iflink: Option<u32>,
+    vxlan_dev: Option<u32>,
+}
+
+/// Decodes one RTM_NEWLINK payload (ifinfomsg + attributes).
+pub(crate) fn decode_link(payload: &[u8]) -> Option<RawLink> {
+    let hdr = payload.get(..16)?;
+    let link_type = read_u16(&hdr[2..4])?;
+    let ifindex = read_i32(&hdr[4..8])? as u32;
+    let flags = read_u32(&hdr[8..12])?;
+    let mut raw = RawLink {
+        link: Link {
+            ifindex,
+            link_type: Some(link_type_name(link_type)),
+            flags: flag_names(flags),
+            ..Link::default()
+        },
+        master: None,
+        iflink: None,
+        vxlan_dev: None,
+    };
+    let mut netnsid = None;
+    for (kind, v) in attrs(&payload[16..]) {
+        match kind {
+            IFLA_IFNAME => raw.link.name = read_str(v),
+            IFLA_MTU => raw.link.mtu = read_u32(v).unwrap_or(0),
+            IFLA_ADDRESS => raw.link.mac = read_mac(v),
+            IFLA_MASTER => raw.master = read_u32(v),
+            IFLA_LINK => raw.iflink = read_u32(v),
+            IFLA_LINK_NETNSID => netnsid = read_i32(v),
+            IFLA_OPERSTATE => raw.link.operstate = read_u8(v).map(operstate_name),
+            IFLA_LINKINFO => decode_linkinfo(v, &mut raw),
+            _ => {}
+        }
+    }
+    // `ip` prints `link_index` + `link_netnsid` for a peer in another
+    // namespace, and `link: NAME` (resolved later) for one in this one.
+    if let (Some(id), Some(peer)) = (netnsid, raw.iflink) {
+        raw.link.peer_netnsid = Some(id);
+        raw.link.peer_ifindex = Some(peer).filter(|&p| p != 0);
+        raw.iflink = None;
+    }
+    Some(raw)
+}
+
+fn decode_linkinfo(v: &[u8], raw: &mut RawLink) {
+    let mut data = None;
+    for (kind, v) in attrs(v) {
+        match kind {
+            IFLA_INFO_KIND => raw.link.kind = Some(read_str(v)),
+            IFLA_INFO_DATA => data = Some(v),
+            _ => {}
+        }
+    }
+    let Some(data) = data else { return };
+    match raw.link.kind.as_deref() {
+        Some("vxlan") => {
+            let (info, dev) = decode_vxlan(data);
+            raw.link.vxlan = Some(info);
+            raw.vxlan_dev = dev;
+        }
+        Some("ipip" | "sit" | "ip6tnl") => raw.link.tunnel = Some(decode_tunnel(data, IPTUN_ATTRS)),
+        Some("gre" | "gretap" | "ip6gre" | "ip6gretap") => {
+            raw.link.tunnel = Some(decode_tunnel(data, GRE_ATTRS))
+        }
+        _ => {}
+    }
+}
+
+/// IFLA_VXLAN_*: an unset (all-zero) local or remote is `None`, as `ip`
+/// omits it; the underlay device comes back as an ifindex.
+fn decode_vxlan(data: &[u8]) -> (VxlanInfo, Option<u32>) {
+    const ID: u16 = 1;
+    const GROUP: u16 = 2;
+    const LINK: u16 = 3;
+    const LOCAL: u16 = 4;
+    const LEARNING: u16 = 7;
+    const PORT: u16 = 15;
+    const GROUP6: u16 = 16;
+    const LOCAL6: u16 = 17;
+    // Learning is the kernel default; the attribute is always sent.
+    let mut info = VxlanInfo {
+        learning: true,
+        ..VxlanInfo::default()
+    };
+    let mut dev = None;
+    for (kind, v) in attrs(data) {
+        match kind {
+            ID => info.vni = read_u32(v).unwrap_or(0),
+            GROUP | GROUP6 => info.remote = read_ip(v).filter(|ip| !is_unspecified(ip)),
+            LOCAL | LOCAL6 => info.local = read_ip(v).filter(|ip| !is_unspecified(ip)),
+            LINK => dev = read_u32(v).filter(|&i| i != 0),
+            LEARNING => info.learning = read_u8(v).unwrap_or(0) != 0,
+            PORT => info.port = read_be16(v).unwrap_or(0),
+            _ => {}
+        }
+    }
+    (info, dev)
+}
+
+/// (local, remote, ttl) attribute numbers of IFLA_IPTUN_* and IFLA_GRE_*.
+const IPTUN_ATTRS: (u16, u16, u16) = (2, 3, 4);
+const GRE_ATTRS: (u16, u16, u16) = (6, 7, 8);
+
+/// Point-to-point tunnel endpoints: `any` (zero) endpoints and `inherit`
+/// (zero) TTL are `None`, as the bundle importer reads `ip`'s words.
+fn decode_tunnel(data: &[u8], (local, remote, ttl): (u16, u16, u16)) -> TunnelInfo {
+    let mut t = TunnelInfo::default();
+    for (kind, v) in attrs(data) {
+        if kind == local {
+            t.local = read_ip(v).filter(|ip| !is_unspecified(ip));
+        } else if kind == remote {
+            t.remote = read_ip(v).filter(|ip| !is_unspecified(ip));
+        } else if kind == ttl {
+            t.ttl = read_u8(v).filter(|&n| n != 0);
+        }
+    }
+    t
+}
+
+/// Resolves master / lower / VXLAN device ifindexes to names, and adds
+/// `M-DOWN` to ports whose master is down, as `ip` does.
+pub(crate) fn resolve_links(raws: Vec<RawLink>) -> Vec<Link> {
+    let names: HashMap<u32, (String, bool)> = raws
+        .iter()
+        .map(|r| (r.link.ifindex, (r.link.name.clone(), r.link.is_up())))
+        .collect();
+    let name = |i: u32| {
+        names
+            .get(&i)
+            .map_or_else(|| format!("if{i}"), |(n, _)| n.clone())
+    };
+    raws.into_iter()
+        .map(|mut r| {
+            if let Some(m) = r.master {
+                r.link.master = Some(name(m));
+                if names.get(&m).is_some_and(|(_, up)| !up) {
+                    r.link.flags.push("M-DOWN".into());
+                }
+            }
+            if let Some(i) = r.iflink.filter(|&i| i != 0 && i != r.link.ifindex) {
+                r.link.lower = Some(name(i));
+                r.link.peer_ifindex = Some(i);
+            }
+            if let (Some(vx), Some(dev)) = (r.link.vxlan.as_mut(), r.vxlan_dev) {
+                vx.dev = Some(name(dev));
+            }
+            r.link
+        })
+        .collect()
+}
+
+/// `ip link`'s flag list, in its order: NO-CARRIER first, unknown bits as hex.
+fn flag_names(mut flags: u32) -> Vec<String> {
+    const IFF_UP: u32 = 0x1;
+    const IFF_RUNNING: u32 = 0x40;
+    const NAMED: [(u32, &str); 18] = [
+        (0x8, "LOOPBACK"),
+        (0x2, "BROADCAST"),
+        (0x10, "POINTOPOINT"),
+        (0x1000, "MULTICAST"),
+        (0x80, "NOARP"),
+        (0x200, "ALLMULTI"),
+        (0x100, "PROMISC"),
+        (0x400, "MASTER"),
+        (0x800, "SLAVE"),
+        (0x4, "DEBUG"),
+        (0x8000, "DYNAMIC"),
+        (0x4000, "AUTOMEDIA"),
+        (0x2000, "PORTSEL"),
+        (0x20, "NOTRAILERS"),
+        (0x1, "UP"),
+        (0x10000, "LOWER_UP"),
+        (0x20000, "DORMANT"),
+        (0x40000, "ECHO"),
+    ];
+    let mut out = Vec::new();
+    if flags & IFF_UP != 0 && flags & IFF_RUNNING == 0 {
+        out.push("NO-CARRIER".to_string());
+    }
+    flags &= !IFF_RUNNING;
+    for (bit, name) in NAMED {
+        if flags & bit != 0 {
+            out.push(name.to_string());
+            flags &= !bit;
+        }
+    }
+    if flags != 0 {
+        out.push(format!("{flags:x}"));
+    }
+    out
+}
+
+fn operstate_name(s: u8) -> String {
+    match s {
+        0 => "UNKNOWN",
+        1 => "NOTPRESENT",
+        2 => "DOWN",
+        3 => "LOWERLAYERDOWN",
+        4 => "TESTING",
+        5 => "DORMANT",
+        6 => "UP",
+        n => return format!("{n:#x}"),
+    }
+    .to_string()
+}
+
+/// iproute2's `ll_type_n2a` for the types a node plausibly has.
+fn link_type_name(t: u16) -> String {
+    match t {
+        1 => "ether",
+        24 => "ieee1394",
+        32 => "infiniband",
+        65534 => "none",
+        65535 => "void",
+        768 => "ipip",
+        769 => "tunnel6",
+        772 => "loopback",
+        776 => "sit",
+        778 => "gre",
+        823 => "gre6",
+        801 => "ieee802.11",
+        519 => "can",
+        n => return format!("[{n}]"),
+    }
+    .to_string()
+}
+
+/// Decodes one RTM_NEWADDR payload (ifaddrmsg + attributes). `ip` shows
+/// IFA_LOCAL as the address and IFA_ADDRESS, when it differs, as the peer.
+pub(crate) fn decode_addr(payload: &[u8], names: &HashMap<u32, String>) -> Option<Addr> {
+    const IFA_ADDRESS: u16 = 1;
+    const IFA_LOCAL: u16 = 2;
+    let hdr = payload.get(..8)?;
+    let prefix = hdr[1];
+    let scope = hdr[3];
+    let ifindex = read_u32(&hdr[4..8])?;
+    let (mut local, mut address) = (None, None);
+    for (kind, v) in attrs(&payload[8..]) {
+        match kind {
+            IFA_LOCAL => local = read_ip(v),
+            IFA_ADDRESS => address = read_ip(v),
+            _ => {}
+        }
+    }
+    let addr = local.or(address)?;
+    let peer = match (local, address) {
+        (Some(l), Some(a)) if l != a => IpNet::new(a, prefix).ok(),
+        _ => None,
+    };
+    Some(Addr {
+        ifindex,
+        dev: names
+            .get(&ifindex)
+            .cloned()
+            .unwrap_or_else(|| format!("if{ifindex}")),
+        addr: IpNet::new(addr, prefix).ok()?,
+        scope: super::route::scope_name(scope),
+        peer,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_follow_ip_order_with_no_carrier_first() {
+        // UP | BROADCAST | MULTICAST without RUNNING, plus an unknown bit.
+        let got = flag_names(0x1 | 0x2 | 0x1000 | 0x8000_0000);
+        assert_eq!(
+            got,
+            vec!["NO-CARRIER", "BROADCAST", "MULTICAST", "UP", "80000000"]
+        );
+        assert_eq!(
+            flag_names(0x1 | 0x40 | 0x8 | 0x10000),
+            vec!["LOOPBACK", "UP", "LOWER_UP"]
+        );
+    }
+
+    #[test]
+    fn vxlan_info_data_decodes_flannel_device() {
+        let mut data = Vec::new();
+        let mut put = |kind: u16, v: &[u8]| data.extend(crate::live::nl::nla(kind, v));
+        put(1, &1u32.to_ne_bytes());
+        put(3, &2u32.to_ne_bytes());
+        put(4, &[192, 0, 2, 11]);
+        put(2, &[0, 0, 0, 0]);
+        put(7, &[0]);
+        put(15, &8472u16.to_be_bytes());
+        put(99, &[1, 2, 3]);
+        let (info, dev) = decode_vxlan(&data);
+        assert_eq!(info.vni, 1);
+        assert_eq!(info.local, Some("192.0.2.11".parse().unwrap()));
+        assert_eq!(info.remote, None);
+        assert_eq!(info.port, 8472);
+        assert!(!info.learning);
+        assert_eq!(dev, Some(2));
+    }
+}

@@ -1,0 +1,343 @@
+//! Live collectors: read a node's dataplane from its kernel (rtnetlink,
+//! generic-netlink IPVS, /proc/sys) and its BGP daemon (BIRD's control
+//! socket) into the same [`NodeSnapshot`] the bundle importer builds from
+//! `ip -j` / `bridge -j` dumps of that node.
+//!
+//! Read-only: every request is a dump or a get. Another network namespace
+//! is read from a dedicated thread that enters it (see [`netns`]); the
+//! caller's thread never changes namespace.
+
+mod bird;
+mod ipvs;
+mod link;
+mod neigh;
+mod netns;
+mod nl;
+mod route;
+mod sysctl;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cnictl_model::{Addr, FdbEntry, Link, Neigh, NodeSnapshot, PodNetns, Route, Rule};
+use netlink_packet_route::address::AddressMessage;
+use netlink_packet_route::link::LinkMessage;
+use netlink_packet_route::neighbour::NeighbourMessage;
+use netlink_packet_route::route::RouteMessage;
+use netlink_packet_route::rule::RuleMessage;
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+
+pub use bird::{read_bird, read_bird_raw, BirdError, BirdReply};
+pub use ipvs::{decode_ipvs_dests, decode_ipvs_services, parse_proc_ip_vs};
+pub use netns::{list_named_netns, pod_of_netns, NetnsTarget, NETNS_DIRS};
+
+const RTM_NEWLINK: u16 = 16;
+const RTM_NEWADDR: u16 = 20;
+const RTM_NEWROUTE: u16 = 24;
+const RTM_NEWNEIGH: u16 = 28;
+const RTM_NEWRULE: u16 = 32;
+
+/// What to collect, and where.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// The namespace to read; `None` is the caller's own.
+    pub netns: Option<NetnsTarget>,
+    /// The node name to record; defaults to the netns name, else the host name.
+    pub node_name: Option<String>,
+    /// Also collect every named netns (/run/netns, /var/run/netns) as a pod.
+    pub pods: bool,
+    /// Only pod namespaces whose name starts with this.
+    pub pod_prefix: Option<String>,
+    /// Read IPVS virtual services (genetlink, then /proc/net/ip_vs).
+    pub ipvs: bool,
+    /// Read forwarding / rp_filter / proxy_arp sysctls.
+    pub sysctls: bool,
+    /// BIRD's control socket, when the node runs BIRD.
+    pub bird_socket: Option<PathBuf>,
+    /// Connect / read timeout for the BIRD socket.
+    pub bird_timeout: Duration,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            netns: None,
+            node_name: None,
+            pods: false,
+            pod_prefix: None,
+            ipvs: true,
+            sysctls: true,
+            bird_socket: None,
+            bird_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A node snapshot plus what the collector wants the user to know about
+/// sections it could not fill (no IPVS in this kernel, BIRD not answering).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Collected {
+    pub node: NodeSnapshot,
+    pub notes: Vec<String>,
+}
+
+/// Errors of the live collectors.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("cannot enter network namespace {path}: {source}")]
+    Netns {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open netlink socket: {source}")]
+    Socket { source: std::io::Error },
+    #[error("netlink i/o failed while dumping {what}: {source}")]
+    Io {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("kernel refused the {what} dump: {}", std::io::Error::from_raw_os_error(*errno))]
+    Kernel { what: &'static str, errno: i32 },
+    #[error("{what} dump was interrupted by concurrent changes {attempts} times in a row")]
+    DumpInterrupted { what: &'static str, attempts: usize },
+    #[error("malformed netlink reply while dumping {what}: {reason}")]
+    Decode { what: &'static str, reason: String },
+    #[error("cannot read {path}: {source}")]
+    Proc {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid {path} at line {line}: {reason}")]
+    ProcFormat {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+    #[error("collector thread panicked")]
+    ThreadPanicked,
+}
+
+impl LiveError {
+    /// A bounded error code for metrics labels.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LiveError::Netns { .. } => "netns",
+            LiveError::Socket { source } | LiveError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                "permission_denied"
+            }
+            LiveError::Kernel { errno, .. } if *errno == libc::EPERM || *errno == libc::EACCES => {
+                "permission_denied"
+            }
+            LiveError::Socket { .. } | LiveError::Io { .. } => "io",
+            LiveError::Kernel { .. } => "kernel",
+            LiveError::DumpInterrupted { .. } => "dump_interrupted",
+            LiveError::Decode { .. } | LiveError::ProcFormat { .. } => "decode",
+            LiveError::Proc { .. } => "proc",
+            LiveError::ThreadPanicked => "internal",
+        }
+    }
+}
+
+/// Reads one node: links, addresses, routes of every table, rules,
+/// neighbours, bridge FDB, sysctls, IPVS and BGP as the options ask.
+pub fn collect_node(opts: &LiveOptions) -> Result<NodeSnapshot, LiveError> {
+    collect(opts).map(|c| c.node)
+}
+
+/// [`collect_node`] with the notes about sections left empty.
+pub fn collect(opts: &LiveOptions) -> Result<Collected, LiveError> {
+    let mut notes = Vec::new();
+    let (mut node, ns_notes) = netns::run_in(opts.netns.as_ref(), || read_node(opts))?;
+    notes.extend(ns_notes);
+    node.name = node_name(opts);
+    if opts.pods {
+        node.pods = collect_pods(opts)?;
+    }
+    if let Some(sock) = &opts.bird_socket {
+        match read_bird(sock, opts.bird_timeout) {
+            Ok(bgp) => node.bgp = Some(bgp),
+            Err(e) => notes.push(format!("bgp not collected: {e}")),
+        }
+    }
+    Ok(Collected { node, notes })
+}
+
+fn node_name(opts: &LiveOptions) -> String {
+    if let Some(n) = &opts.node_name {
+        return n.clone();
+    }
+    match &opts.netns {
+        Some(NetnsTarget::Name(n)) => n.clone(),
+        _ => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into()),
+    }
+}
+
+/// Everything that is read inside the target namespace.
+fn read_node(opts: &LiveOptions) -> Result<(NodeSnapshot, Vec<String>), LiveError> {
+    let mut notes = Vec::new();
+    let mut rt = Rtnl::open()?;
+    let links = rt.links()?;
+    let names = link_names(&links);
+    let mut node = NodeSnapshot {
+        addrs: rt.addrs(&names)?,
+        routes: rt.routes(&names)?,
+        rules: Some(rt.rules()?),
+        neighbours: Some(rt.neighbours(&names)?),
+        fdb: Some(rt.fdb(&names)?),
+        ..NodeSnapshot::default()
+    };
+    if opts.sysctls {
+        node.sysctls = Some(sysctl::read_sysctls(&links));
+    }
+    if opts.ipvs {
+        match ipvs::read_ipvs()? {
+            Ok(services) => node.ipvs = Some(services),
+            Err(note) => notes.push(note),
+        }
+    }
+    node.links = links;
+    Ok((node, notes))
+}
+
+/// Every named netns (except the node's own) as a pod, keyed `namespace/name`.
+fn collect_pods(opts: &LiveOptions) -> Result<BTreeMap<String, PodNetns>, LiveError> {
+    let own = match &opts.netns {
+        Some(NetnsTarget::Name(n)) => Some(n.as_str()),
+        _ => None,
+    };
+    let prefix = opts.pod_prefix.as_deref().unwrap_or("");
+    let mut pods = BTreeMap::new();
+    for name in list_named_netns()? {
+        if !name.starts_with(prefix) || Some(name.as_str()) == own {
+            continue;
+        }
+        let target = NetnsTarget::Name(name.clone());
+        let (links, addrs, routes) = netns::run_in(Some(&target), read_pod)?;
+        let (namespace, pod) = pod_of_netns(&name);
+        let key = format!("{namespace}/{pod}");
+        pods.insert(
+            key,
+            PodNetns {
+                namespace,
+                name: pod,
+                links,
+                addrs,
+                routes,
+            },
+        );
+    }
+    Ok(pods)
+}
+
+type PodParts = (Vec<Link>, Vec<Addr>, Vec<Route>);
+
+fn read_pod() -> Result<PodParts, LiveError> {
+    let mut rt = Rtnl::open()?;
+    let links = rt.links()?;
+    let names = link_names(&links);
+    Ok((links, rt.addrs(&names)?, rt.routes(&names)?))
+}
+
+fn link_names(links: &[Link]) -> HashMap<u32, String> {
+    links.iter().map(|l| (l.ifindex, l.name.clone())).collect()
+}
+
+/// An rtnetlink socket with one method per dump.
+struct Rtnl {
+    sock: nl::NlSocket,
+}
+
+impl Rtnl {
+    fn open() -> Result<Self, LiveError> {
+        Ok(Rtnl {
+            sock: nl::NlSocket::open(netlink_sys::constants::NETLINK_ROUTE)?,
+        })
+    }
+
+    fn links(&mut self) -> Result<Vec<Link>, LiveError> {
+        let req = self
+            .sock
+            .request(RouteNetlinkMessage::GetLink(LinkMessage::default()));
+        let raws = self.sock.dump("links", &req, |kind, p, out| {
+            if kind == RTM_NEWLINK {
+                out.extend(link::decode_link(p));
+            }
+        })?;
+        Ok(link::resolve_links(raws))
+    }
+
+    fn addrs(&mut self, names: &HashMap<u32, String>) -> Result<Vec<Addr>, LiveError> {
+        let req = self
+            .sock
+            .request(RouteNetlinkMessage::GetAddress(AddressMessage::default()));
+        let mut addrs = self.sock.dump("addresses", &req, |kind, p, out| {
+            if kind == RTM_NEWADDR {
+                out.extend(link::decode_addr(p, names));
+            }
+        })?;
+        // `ip addr` groups addresses under their link, links in ifindex order.
+        addrs.sort_by_key(|a| a.ifindex);
+        Ok(addrs)
+    }
+
+    fn routes(&mut self, names: &HashMap<u32, String>) -> Result<Vec<Route>, LiveError> {
+        let mut routes = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut msg = RouteMessage::default();
+            msg.header.address_family = family;
+            let req = self.sock.request(RouteNetlinkMessage::GetRoute(msg));
+            routes.extend(self.sock.dump("routes", &req, |kind, p, out| {
+                if kind == RTM_NEWROUTE {
+                    out.extend(route::decode_route(p, names));
+                }
+            })?);
+        }
+        Ok(routes)
+    }
+
+    fn rules(&mut self) -> Result<Vec<Rule>, LiveError> {
+        let mut rules = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut msg = RuleMessage::default();
+            msg.header.family = family;
+            let req = self.sock.request(RouteNetlinkMessage::GetRule(msg));
+            rules.extend(self.sock.dump("rules", &req, |kind, p, out| {
+                if kind == RTM_NEWRULE {
+                    out.extend(route::decode_rule(p));
+                }
+            })?);
+        }
+        Ok(rules)
+    }
+
+    fn neighbours(&mut self, names: &HashMap<u32, String>) -> Result<Vec<Neigh>, LiveError> {
+        let mut all = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut msg = NeighbourMessage::default();
+            msg.header.family = family;
+            let req = self.sock.request(RouteNetlinkMessage::GetNeighbour(msg));
+            all.extend(self.sock.dump("neighbours", &req, |kind, p, out| {
+                if kind == RTM_NEWNEIGH {
+                    out.extend(neigh::decode_neigh(p, names));
+                }
+            })?);
+        }
+        Ok(all)
+    }
+
+    fn fdb(&mut self, names: &HashMap<u32, String>) -> Result<Vec<FdbEntry>, LiveError> {
+        let mut msg = NeighbourMessage::default();
+        msg.header.family = AddressFamily::Bridge;
+        let req = self.sock.request(RouteNetlinkMessage::GetNeighbour(msg));
+        self.sock.dump("bridge fdb", &req, |kind, p, out| {
+            if kind == RTM_NEWNEIGH {
+                out.extend(neigh::decode_fdb(p, names));
+            }
+        })
+    }
+}

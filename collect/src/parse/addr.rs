@@ -1,0 +1,115 @@
+//! `ip -j addr show` → [`Addr`]s, in dump order (link by link).
+//!
+//! `local` + `prefixlen` is [`Addr::addr`] (host bits kept); a different
+//! `address` is the peer of a point-to-point address ([`Addr::peer`], same
+//! prefix length). `scope` is kept as printed (`global` when absent).
+
+use cnictl_model::Addr;
+use ipnet::IpNet;
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+use std::net::IpAddr;
+
+use super::json::{arrays, Scalar};
+use super::ParseError;
+
+/// Parses an `ip -j addr show` dump.
+pub fn parse_addrs(text: &str) -> Result<Vec<Addr>, ParseError> {
+    let mut out = Vec::new();
+    arrays::<JLinkAddrs, _>(text, |_, links| {
+        for l in links {
+            for a in l.addr_info {
+                out.push(a.into_model(l.ifindex, &l.ifname));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct JLinkAddrs {
+    ifindex: u32,
+    ifname: String,
+    #[serde(default)]
+    addr_info: Vec<JAddr>,
+}
+
+#[derive(Deserialize)]
+#[serde(try_from = "JAddrRaw")]
+struct JAddr {
+    local: IpNet,
+    peer: Option<IpNet>,
+    scope: String,
+}
+
+#[derive(Deserialize)]
+struct JAddrRaw {
+    local: IpAddr,
+    #[serde(default)]
+    address: Option<IpAddr>,
+    prefixlen: u8,
+    #[serde(default, deserialize_with = "de_scope_name")]
+    scope: Option<String>,
+}
+
+impl TryFrom<JAddrRaw> for JAddr {
+    type Error = String;
+    fn try_from(r: JAddrRaw) -> Result<Self, String> {
+        let net = |ip: IpAddr| {
+            IpNet::new(ip, r.prefixlen)
+                .map_err(|_| format!("prefixlen {} too long for {ip}", r.prefixlen))
+        };
+        Ok(JAddr {
+            local: net(r.local)?,
+            peer: match r.address {
+                Some(a) if a != r.local => Some(net(a)?),
+                _ => None,
+            },
+            scope: r.scope.unwrap_or_else(|| "global".into()),
+        })
+    }
+}
+
+impl JAddr {
+    fn into_model(self, ifindex: u32, dev: &str) -> Addr {
+        Addr {
+            ifindex,
+            dev: dev.to_string(),
+            addr: self.local,
+            scope: self.scope,
+            peer: self.peer,
+        }
+    }
+}
+
+/// Scope as a name; numbers (unnamed scopes) are kept as decimal strings.
+fn de_scope_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Scalar::deserialize(d)? {
+        Scalar::Str(s) => Ok(Some(s.into_owned())),
+        Scalar::Num(n) => Ok(Some(n.to_string())),
+        Scalar::Null => Ok(None),
+        other => Err(de::Error::custom(format!(
+            "expected a scope, found {other:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_and_bad_prefix() {
+        let text = r#"[{"ifindex":5,"ifname":"ppp0","addr_info":[{"family":"inet","local":"10.0.0.1","address":"10.0.0.2","prefixlen":32}]}]"#;
+        let a = &parse_addrs(text).unwrap()[0];
+        assert_eq!(a.peer, Some("10.0.0.2/32".parse().unwrap()));
+        assert_eq!(a.scope, "global");
+        let bad =
+            r#"[{"ifindex":5,"ifname":"x","addr_info":[{"local":"10.0.0.1","prefixlen":40}]}]"#;
+        assert!(parse_addrs(bad)
+            .unwrap_err()
+            .message()
+            .contains("prefixlen 40"));
+    }
+}

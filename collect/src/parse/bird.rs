@@ -1,0 +1,321 @@
+//! BIRD 2 `show protocols all` / `show route all` → [`Bgp`] parts.
+//!
+//! Two input forms are accepted and give the same result:
+//! - what `birdc` prints: the reply text without reply codes;
+//! - the raw control-socket reply, each line `DDDD-text` (more follows),
+//!   `DDDD text` (last line) or ` text` (continuation of the previous
+//!   code); codes starting with 8 or 9 are errors ([`ParseError::ToolError`]),
+//!   code 0000 ends the reply. The form is chosen from the first non-empty
+//!   line, so the live socket reader can hand its buffer over unchanged.
+//!
+//! Protocol rows are `name proto table state since info`; `since` may be two
+//! tokens (`2024-01-02 03:04:05`, "iso long" time format). Detail lines read:
+//! `BGP state`, `Neighbor address`, `Neighbor AS`, `Local AS`, `Last error`
+//! and each channel's `Routes: N imported, M exported` (summed over
+//! channels). Route entries read the prefix, kind (`unicast`, `blackhole`,
+//! `unreachable`, `prohibited`, or BIRD 1 style `via X on DEV` inline), the
+//! protocol in brackets, the `*` best mark, the first `via … on DEV` or
+//! `dev DEV` line, `BGP.next_hop` (first address) and `BGP.as_path`.
+
+use std::net::IpAddr;
+
+use cnictl_model::{Bgp, BgpProtocol, BgpRoute};
+use ipnet::IpNet;
+
+use super::{column_of, ParseError};
+
+/// A line of reply text with its 1-based line number in the input.
+struct Line<'a> {
+    n: usize,
+    text: &'a str,
+}
+
+/// Parses `show protocols all` into a [`Bgp`] whose `daemon` is the
+/// greeting's banner (`BIRD 2.0.12`) when present and whose `routes` are
+/// `None` (they come from [`parse_bird_routes`]).
+pub fn parse_bird_protocols(text: &str) -> Result<Bgp, ParseError> {
+    let mut daemon = None;
+    let mut out: Vec<BgpProtocol> = Vec::new();
+    for l in reply_lines(text)? {
+        let t = l.text.trim_end();
+        if t.trim().is_empty() {
+            continue;
+        }
+        if let Some(banner) = t.strip_suffix(" ready.") {
+            daemon = Some(banner.trim().to_string());
+        } else if t.starts_with("Name ") && t.contains("Proto") {
+            continue;
+        } else if t.starts_with(char::is_whitespace) {
+            if let Some(p) = out.last_mut() {
+                protocol_detail(p, &l)?;
+            }
+        } else {
+            out.push(protocol_row(&l)?);
+        }
+    }
+    Ok(Bgp {
+        daemon,
+        protocols: out,
+        routes: None,
+    })
+}
+
+/// Parses `show route all`.
+pub fn parse_bird_routes(text: &str) -> Result<Vec<BgpRoute>, ParseError> {
+    let mut out: Vec<BgpRoute> = Vec::new();
+    for l in reply_lines(text)? {
+        let t = l.text.trim_end();
+        let body = t.trim_start();
+        if body.is_empty()
+            || body.ends_with(" ready.")
+            || (body.starts_with("Table ") && body.ends_with(':'))
+        {
+            continue;
+        }
+        if t.starts_with('\t') || !body.contains('[') {
+            if let Some(r) = out.last_mut() {
+                route_attribute(r, &l, body)?;
+            }
+            continue;
+        }
+        let prefix = if t.starts_with(' ') {
+            out.last().map(|r| r.prefix)
+        } else {
+            None
+        };
+        out.push(route_line(&l, body, prefix)?);
+    }
+    Ok(out)
+}
+
+/// Strips reply codes when the input is a raw control-socket reply.
+fn reply_lines(text: &str) -> Result<Vec<Line<'_>>, ParseError> {
+    let raw = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| code_of(l).is_some());
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if !raw {
+            if line.starts_with("Unable to connect") || line.starts_with("syntax error") {
+                return Err(ParseError::ToolError {
+                    line: n,
+                    message: line.trim().to_string(),
+                });
+            }
+            out.push(Line { n, text: line });
+            continue;
+        }
+        match code_of(line) {
+            Some(code) if code.starts_with(['8', '9']) => {
+                return Err(ParseError::ToolError {
+                    line: n,
+                    message: line[5..].trim().to_string(),
+                })
+            }
+            Some("0000") => continue,
+            Some(_) => out.push(Line {
+                n,
+                text: &line[5..],
+            }),
+            None => match line.strip_prefix(' ') {
+                Some(rest) => out.push(Line { n, text: rest }),
+                None if line.trim().is_empty() => continue,
+                None => {
+                    return Err(ParseError::unexpected(
+                        n,
+                        1,
+                        "a BIRD reply line (DDDD-, DDDD or space)",
+                        line,
+                    ))
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// The 4-digit code of a raw reply line (`1002-…`, `0000 `).
+fn code_of(line: &str) -> Option<&str> {
+    let b = line.as_bytes();
+    (b.len() >= 5 && b[..4].iter().all(u8::is_ascii_digit) && (b[4] == b'-' || b[4] == b' '))
+        .then(|| &line[..4])
+}
+
+fn protocol_row(l: &Line) -> Result<BgpProtocol, ParseError> {
+    let toks: Vec<&str> = l.text.split_whitespace().collect();
+    if toks.len() < 5 {
+        let t = l.text.trim();
+        return Err(ParseError::unexpected(
+            l.n,
+            column_of(l.text, t),
+            "\"name proto table state since info\"",
+            t,
+        ));
+    }
+    let mut since_end = 5;
+    if toks[4].contains('-') && toks.get(5).is_some_and(|t| t.contains(':')) {
+        since_end = 6;
+    }
+    let since = toks[4..since_end].join(" ");
+    let last = toks[since_end - 1];
+    let info_start = column_of(l.text, last) - 1 + last.len();
+    Ok(BgpProtocol {
+        name: toks[0].to_string(),
+        proto: toks[1].to_string(),
+        table: (toks[2] != "---").then(|| toks[2].to_string()),
+        state: toks[3].to_string(),
+        since: (since != "---").then_some(since),
+        info: l
+            .text
+            .get(info_start..)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        ..BgpProtocol::default()
+    })
+}
+
+fn protocol_detail(p: &mut BgpProtocol, l: &Line) -> Result<(), ParseError> {
+    let Some((key, value)) = l.text.trim().split_once(':') else {
+        return Ok(());
+    };
+    let value = value.trim();
+    let bad = |what: &str| ParseError::unexpected(l.n, column_of(l.text, value), what, value);
+    match key.trim() {
+        "BGP state" => p.bgp_state = Some(value.to_string()),
+        "Neighbor address" => {
+            // BIRD may append `%iface` for link-local neighbours.
+            let ip = value.split('%').next().unwrap_or(value);
+            p.neighbor_address = Some(ip.parse().map_err(|_| bad("an IP address"))?);
+        }
+        "Neighbor AS" => p.neighbor_as = Some(value.parse().map_err(|_| bad("an AS number"))?),
+        "Local AS" => p.local_as = Some(value.parse().map_err(|_| bad("an AS number"))?),
+        "Last error" => p.last_error = Some(value.to_string()),
+        "Routes" => {
+            let (imported, exported) =
+                route_counts(value).ok_or_else(|| bad("\"N imported, M exported, …\""))?;
+            p.routes_imported = Some(p.routes_imported.unwrap_or(0) + imported);
+            p.routes_exported = Some(p.routes_exported.unwrap_or(0) + exported);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `9 imported, 2 filtered, 1 exported, 9 preferred` → (9, 1).
+fn route_counts(value: &str) -> Option<(u64, u64)> {
+    let (mut imported, mut exported) = (0, 0);
+    for part in value.split(',') {
+        let mut it = part.split_whitespace();
+        let n: u64 = it.next()?.parse().ok()?;
+        match it.next()? {
+            "imported" => imported = n,
+            "exported" => exported = n,
+            _ => {}
+        }
+    }
+    Some((imported, exported))
+}
+
+fn route_line(l: &Line, body: &str, same_prefix: Option<IpNet>) -> Result<BgpRoute, ParseError> {
+    let (head, tail) = body.split_once('[').unwrap_or((body, ""));
+    let mut toks = head.split_whitespace().peekable();
+    let prefix = match same_prefix {
+        Some(p) => p,
+        None => {
+            let t = toks.next().unwrap_or(body);
+            t.parse()
+                .map_err(|_| ParseError::unexpected(l.n, column_of(l.text, t), "a prefix", t))?
+        }
+    };
+    let (inside, after) = tail.split_once(']').unwrap_or((tail, ""));
+    let protocol = inside
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut r = BgpRoute {
+        prefix,
+        kind: "unicast".into(),
+        via: None,
+        dev: None,
+        protocol,
+        bgp_next_hop: None,
+        best: after.split_whitespace().next() == Some("*"),
+        as_path: None,
+    };
+    let rest: Vec<&str> = toks.collect();
+    match rest.first().copied() {
+        Some("via") | Some("dev") => route_attribute(&mut r, l, &rest.join(" "))?,
+        Some(kind) => r.kind = kind.to_string(),
+        None => {}
+    }
+    Ok(r)
+}
+
+fn route_attribute(r: &mut BgpRoute, l: &Line, body: &str) -> Result<(), ParseError> {
+    let bad = |t: &str, what: &str| ParseError::unexpected(l.n, column_of(l.text, t), what, t);
+    let mut toks = body.split_whitespace();
+    match toks.next() {
+        Some("via") if r.via.is_none() => {
+            let ip = toks.next().unwrap_or_default();
+            r.via = Some(
+                ip.parse::<IpAddr>()
+                    .map_err(|_| bad(ip, "a gateway address"))?,
+            );
+            if toks.next() == Some("on") {
+                r.dev = toks.next().map(str::to_string);
+            }
+        }
+        Some("dev") if r.dev.is_none() => r.dev = toks.next().map(str::to_string),
+        Some("BGP.next_hop:") => {
+            let ip = toks.next().unwrap_or_default();
+            r.bgp_next_hop = Some(ip.parse().map_err(|_| bad(ip, "a next hop address"))?);
+        }
+        Some("BGP.as_path:") => {
+            let v = body.strip_prefix("BGP.as_path:").unwrap_or_default();
+            r.as_path = Some(v.trim().to_string());
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_long_since_and_errors() {
+        let text = "kernel1    Kernel     master4    up     2024-01-02 03:04:05  \nbgp1 BGP --- start 2024-01-02 03:04:05  Active  Socket: Connection refused\n";
+        let p = parse_bird_protocols(text).unwrap().protocols;
+        assert_eq!(p[0].since.as_deref(), Some("2024-01-02 03:04:05"));
+        assert_eq!(p[0].info, "");
+        assert_eq!(p[1].info, "Active  Socket: Connection refused");
+        assert_eq!(p[1].table, None);
+        let e = parse_bird_protocols("0001 BIRD 2.0.12 ready.\n9001 syntax error\n").unwrap_err();
+        assert!(matches!(e, ParseError::ToolError { line: 2, .. }));
+        let e = parse_bird_protocols("bgp1 BGP --- up 00:00:01 Established\n  Neighbor AS: x\n")
+            .unwrap_err();
+        assert_eq!((e.line(), e.column()), (2, 16));
+    }
+
+    #[test]
+    fn bird1_style_and_alternative_routes() {
+        let text = "10.0.0.0/24 via 192.0.2.1 on eth0 [bgp1 12:00:00] * (100) [i]\n                   via 192.0.2.2 on eth0 [bgp2 12:00:00] (100) [i]\n\tBGP.next_hop: 192.0.2.2 fe80::1\n\tBGP.as_path: 64512 64513\n";
+        let r = parse_bird_routes(text).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].via, r[0].dev.as_deref(), r[0].best),
+            (Some("192.0.2.1".parse().unwrap()), Some("eth0"), true)
+        );
+        assert_eq!(
+            (r[1].prefix, r[1].best, r[1].protocol.as_str()),
+            (r[0].prefix, false, "bgp2")
+        );
+        assert_eq!(r[1].as_path.as_deref(), Some("64512 64513"));
+        assert!(parse_bird_routes("nonsense [x]\n").is_err());
+    }
+}

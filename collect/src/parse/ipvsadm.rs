@@ -1,0 +1,207 @@
+//! `ipvsadm -Ln` text → [`VirtualService`]s.
+//!
+//! ```text
+//! IP Virtual Server version 1.2.1 (size=4096)
+//! Prot LocalAddress:Port Scheduler Flags
+//!   -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+//! TCP  10.96.0.10:53 rr persistent 360 mask 255.255.255.255 ops
+//!   -> 10.244.1.5:53                Masq    1      0          0
+//! UDP  [fd00::a]:53 sh (sh-fallback,sh-port)
+//! FWM  5 IPv6 wrr
+//! ```
+//! A service line is `PROTO ADDR SCHED [persistent N [mask M]] [ops]
+//! [(sched,flags)] [pe NAME]`; `persistent` is both a flag and the timeout;
+//! the netmask and persistence engine are read and dropped (the model has no
+//! field for them). Real servers follow their service. An error from the
+//! tool (no IPVS in the kernel) is a [`ParseError::ToolError`].
+
+use std::net::IpAddr;
+
+use cnictl_model::{Forward, IpvsProto, RealServer, VirtualService};
+
+use super::{column_of, ParseError};
+
+/// Parses `ipvsadm -Ln` output.
+pub fn parse_ipvsadm(text: &str) -> Result<Vec<VirtualService>, ParseError> {
+    let mut out: Vec<VirtualService> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let t = line.trim();
+        if t.is_empty() || is_header(t) {
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix("->") {
+            let real = real_server(line, rest, n)?;
+            match out.last_mut() {
+                Some(vs) => vs.reals.push(real),
+                None => {
+                    return Err(ParseError::unexpected(
+                        n,
+                        1,
+                        "a service line before \"->\"",
+                        t,
+                    ))
+                }
+            }
+            continue;
+        }
+        if is_tool_error(t) {
+            return Err(ParseError::ToolError {
+                line: n,
+                message: t.to_string(),
+            });
+        }
+        out.push(service(line, n)?);
+    }
+    Ok(out)
+}
+
+fn is_header(t: &str) -> bool {
+    t.starts_with("IP Virtual Server version")
+        || t.starts_with("Prot LocalAddress")
+        || t.starts_with("-> RemoteAddress")
+}
+
+fn is_tool_error(t: &str) -> bool {
+    let lower = t.to_ascii_lowercase();
+    lower.contains("can't initialize ipvs")
+        || lower.contains("protocol not available")
+        || lower.contains("permission denied")
+        || lower.starts_with("memory allocation problem")
+}
+
+fn service(line: &str, n: usize) -> Result<VirtualService, ParseError> {
+    let mut tok = line.split_whitespace();
+    let bad = |tok: &str, what: &str| ParseError::unexpected(n, column_of(line, tok), what, tok);
+    let proto_tok = tok.next().unwrap_or_default();
+    let proto = match proto_tok {
+        "TCP" => IpvsProto::Tcp,
+        "UDP" => IpvsProto::Udp,
+        "SCTP" => IpvsProto::Sctp,
+        "FWM" => IpvsProto::Fwmark,
+        other => return Err(bad(other, "TCP, UDP, SCTP or FWM")),
+    };
+    let addr = tok
+        .next()
+        .ok_or_else(|| bad(proto_tok, "an address after the protocol"))?;
+    let (vip, port, fwmark) = if proto == IpvsProto::Fwmark {
+        let mark = super::json::parse_u64(addr)
+            .and_then(|m| u32::try_from(m).ok())
+            .ok_or_else(|| bad(addr, "a firewall mark"))?;
+        (None, 0, Some(mark))
+    } else {
+        let (ip, port) = addr_port(addr).ok_or_else(|| bad(addr, "ADDR:PORT or [ADDR]:PORT"))?;
+        (Some(ip), port, None)
+    };
+    let mut sched = tok.next().ok_or_else(|| bad(addr, "a scheduler"))?;
+    if proto == IpvsProto::Fwmark && sched == "IPv6" {
+        sched = tok.next().ok_or_else(|| bad(sched, "a scheduler"))?;
+    }
+    let mut vs = VirtualService {
+        proto,
+        vip,
+        port,
+        fwmark,
+        scheduler: sched.to_string(),
+        flags: Vec::new(),
+        persistent: None,
+        reals: Vec::new(),
+    };
+    service_options(line, n, &mut tok, &mut vs)?;
+    Ok(vs)
+}
+
+fn service_options<'a>(
+    line: &'a str,
+    n: usize,
+    tok: &mut impl Iterator<Item = &'a str>,
+    vs: &mut VirtualService,
+) -> Result<(), ParseError> {
+    let bad = |t: &str, what: &str| ParseError::unexpected(n, column_of(line, t), what, t);
+    while let Some(t) = tok.next() {
+        match t {
+            "persistent" => {
+                let v = tok.next().unwrap_or_default();
+                let secs = v.parse().map_err(|_| bad(v, "a persistence timeout"))?;
+                vs.persistent = Some(secs);
+                vs.flags.push("persistent".into());
+            }
+            "mask" | "pe" => {
+                tok.next().ok_or_else(|| bad(t, "a value after mask/pe"))?;
+            }
+            "ops" => vs.flags.push("ops".into()),
+            flags if flags.starts_with('(') && flags.ends_with(')') => vs.flags.extend(
+                flags[1..flags.len() - 1]
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_string),
+            ),
+            other => return Err(bad(other, "persistent, mask, ops, pe or (flags)")),
+        }
+    }
+    Ok(())
+}
+
+fn real_server(line: &str, rest: &str, n: usize) -> Result<RealServer, ParseError> {
+    let toks: Vec<&str> = rest.split_whitespace().collect();
+    let bad = |t: &str, what: &str| ParseError::unexpected(n, column_of(line, t), what, t);
+    if toks.len() < 5 {
+        return Err(bad(
+            rest.trim(),
+            "\"-> ADDR:PORT Forward Weight ActiveConn InActConn\"",
+        ));
+    }
+    let (ip, port) = addr_port(toks[0]).ok_or_else(|| bad(toks[0], "ADDR:PORT or [ADDR]:PORT"))?;
+    let forward = match toks[1] {
+        "Masq" => Forward::Masq,
+        "Route" => Forward::Route,
+        "Tunnel" => Forward::Tunnel,
+        "Local" => Forward::Local,
+        other => return Err(bad(other, "Masq, Route, Tunnel or Local")),
+    };
+    let num = |t: &str, what: &str| t.parse::<u64>().map_err(|_| bad(t, what));
+    Ok(RealServer {
+        ip,
+        port,
+        forward,
+        weight: u32::try_from(num(toks[2], "a weight")?)
+            .map_err(|_| bad(toks[2], "a 32-bit weight"))?,
+        active_conns: num(toks[3], "an active connection count")?,
+        inactive_conns: num(toks[4], "an inactive connection count")?,
+    })
+}
+
+/// `10.0.0.1:80` or `[fd00::1]:80`.
+fn addr_port(s: &str) -> Option<(IpAddr, u16)> {
+    let (ip, port) = match s.strip_prefix('[') {
+        Some(rest) => {
+            let (ip, port) = rest.split_once("]:")?;
+            (ip.parse().ok()?, port)
+        }
+        None => {
+            let (ip, port) = s.rsplit_once(':')?;
+            (IpAddr::V4(ip.parse().ok()?), port)
+        }
+    };
+    Some((ip, port.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_and_errors() {
+        let text =
+            "TCP  10.0.0.1:80 sh persistent 360 mask 255.255.255.0 ops (sh-fallback,sh-port)\n";
+        let vs = &parse_ipvsadm(text).unwrap()[0];
+        assert_eq!(vs.persistent, Some(360));
+        assert_eq!(vs.flags, ["persistent", "ops", "sh-fallback", "sh-port"]);
+        let e = parse_ipvsadm("TCP  10.0.0.1:80 rr\n  -> 10.1.1.1:80 Bogus 1 0 0\n").unwrap_err();
+        assert_eq!((e.line(), e.column()), (2, 18));
+        assert!(parse_ipvsadm("  -> 10.1.1.1:80 Masq 1 0 0\n").is_err());
+        let e = parse_ipvsadm("Can't initialize ipvs: Protocol not available\nAre you sure that IP Virtual Server is built in the kernel or as module?\n")
+            .unwrap_err();
+        assert!(matches!(e, ParseError::ToolError { line: 1, .. }));
+    }
+}

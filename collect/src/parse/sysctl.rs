@@ -1,0 +1,58 @@
+//! `sysctl -a` (or a subset) → key/value map.
+//!
+//! Lines are `key = value` (also `key=value`); blank lines and `#`/`;`
+//! comments are skipped; values keep inner whitespace (`4096\t131072`).
+//! Keys written with `/` (`net/ipv4/ip_forward`) are normalised to dots.
+//! A later line for the same key wins, as `sysctl -p` would apply it.
+
+use std::collections::BTreeMap;
+
+use super::ParseError;
+
+/// Parses "key = value" lines.
+pub fn parse_sysctl(text: &str) -> Result<BTreeMap<String, String>, ParseError> {
+    let mut out = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        let Some((key, value)) = trimmed.split_once('=') else {
+            let col = super::column_of(line, trimmed);
+            return Err(ParseError::unexpected(
+                i + 1,
+                col,
+                "\"key = value\"",
+                trimmed,
+            ));
+        };
+        let key = key.trim();
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            let col = super::column_of(line, trimmed);
+            return Err(ParseError::unexpected(
+                i + 1,
+                col,
+                "a sysctl key before '='",
+                key,
+            ));
+        }
+        out.insert(key.replace('/', "."), value.trim().to_string());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_and_errors() {
+        let m = parse_sysctl("# c\nnet.ipv4.ip_forward = 1\nnet/ipv4/tcp_rmem=4096\t131072\n\n")
+            .unwrap();
+        assert_eq!(m["net.ipv4.ip_forward"], "1");
+        assert_eq!(m["net.ipv4.tcp_rmem"], "4096\t131072");
+        let e = parse_sysctl("a = 1\n  garbage\n").unwrap_err();
+        assert_eq!((e.line(), e.column()), (2, 3));
+        assert!(parse_sysctl("two words = 1").is_err());
+    }
+}

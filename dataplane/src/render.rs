@@ -1,0 +1,268 @@
+//! Text for hops and reasons, computed on demand (never on the trace hot
+//! path): entries are printed as `ip`/`bridge`/`ipvsadm` would print them.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::build::Dataplane;
+use crate::types::*;
+
+/// One hop, rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HopText {
+    pub node: String,
+    /// `None` for the node's root namespace, else the pod key.
+    pub netns: Option<String>,
+    pub in_dev: Option<String>,
+    pub out_dev: Option<String>,
+    /// What decided: `route`, `rule`, `neighbour`, `arp`, `veth`, `fdb`, …
+    pub kind: &'static str,
+    /// The exact entry, as the tool that lists it prints it.
+    pub entry: String,
+    /// Header change (encap/decap/DNAT), when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<String>,
+    /// True when this hop was inferred rather than read from a dump.
+    pub inferred: bool,
+}
+
+impl Dataplane {
+    /// Renders one hop of a trace produced by this dataplane.
+    pub fn render_hop(&self, h: &Hop) -> HopText {
+        let ns = &self.ns[h.ns.0 as usize];
+        let node = self.nodes[ns.node as usize].name.clone();
+        let pod = h.pod.map(|p| p.0).or(ns.pod);
+        let netns = pod.map(|p| self.pods[p as usize].key.clone());
+        let dev = |i: Option<u32>| i.and_then(|i| ns.links.get(i as usize)).map(|l| l.name.clone());
+        let (in_dev, out_dev) = if h.pod.is_some() { (None, Some("eth0".to_string())) } else { (dev(h.in_dev), dev(h.out_dev)) };
+        let (kind, entry, rewrite) = self.step_text(h);
+        let synthesized = matches!(h.step, Step::Route { route, .. } if route as usize >= ns.synthesized_from);
+        HopText {
+            node,
+            netns,
+            in_dev,
+            out_dev,
+            kind,
+            entry,
+            rewrite,
+            inferred: h.pod.is_some() || synthesized,
+        }
+    }
+
+    fn step_text(&self, h: &Hop) -> (&'static str, String, Option<String>) {
+        let ns = &self.ns[h.ns.0 as usize];
+        let rule = |r: u32| {
+            let mut s = ns.rules[r as usize].to_string();
+            if ns.rules_default {
+                s.push_str(" (ip-rule.json not collected: default rules assumed)");
+            }
+            s
+        };
+        match h.step {
+            Step::Origin => ("origin", "packet sent from this namespace".into(), None),
+            Step::InferredEgress { gw } => (
+                "route",
+                format!("default via {gw} dev eth0 (pod netns not collected: inferred from the node)"),
+                None,
+            ),
+            Step::Route { rule: r, route, forwarded, .. } => {
+                let rt = &ns.routes[route as usize];
+                let mut e = format!("{rt}");
+                if route as usize >= ns.synthesized_from {
+                    e.push_str(" (table local not collected: derived from addresses)");
+                }
+                let _ = write!(e, "  [rule {}]", rule(r));
+                if rt.nexthops.len() > 1 {
+                    let _ = write!(e, "  [multipath: following nexthop 1 of {}]", rt.nexthops.len());
+                }
+                if forwarded {
+                    e.push_str("  [forwarded]");
+                }
+                ("route", e, None)
+            }
+            Step::Throw { rule: r, route } => ("throw", format!("{}  [rule {}] → next rule", ns.routes[route as usize], rule(r)), None),
+            Step::Suppressed { rule: r, route } => (
+                "suppressed",
+                format!("{}  [rule {}] prefix too short → next rule", ns.routes[route as usize], rule(r)),
+                None,
+            ),
+            Step::RuleAction { rule: r } => ("rule", rule(r), None),
+            Step::Neigh { neigh } => ("neighbour", neigh_text(&ns.neighs[neigh as usize]), None),
+            Step::Arp { ip, owner } => ("arp", self.owner_text(ip, owner), None),
+            Step::Veth { to, to_link, to_pod } => ("veth", self.veth_text(to, to_link, to_pod), None),
+            Step::BridgeLocal => ("bridge", "frame addressed to the bridge itself: up to its IP stack".into(), None),
+            Step::Fdb { fdb } => ("fdb", fdb_text(&ns.fdb[fdb as usize]), None),
+            Step::Flood { port } => ("flood", self.flood_text(h, port), None),
+            Step::Underlay { to, to_link, router } => {
+                let tn = &self.ns[to.0 as usize];
+                let mut e = format!("underlay → node {} dev {}", self.nodes[tn.node as usize].name, tn.links[to_link as usize].name);
+                if let Some(r) = router {
+                    let _ = write!(e, " via router {r} (not a node; underlay routing not modelled)");
+                }
+                ("underlay", e, None)
+            }
+            Step::VxlanEncap { neigh, fdb, outer } => {
+                let mut e = neigh_text(&ns.neighs[neigh as usize]);
+                match fdb {
+                    Some(f) => {
+                        let _ = write!(e, "; {}", fdb_text(&ns.fdb[f as usize]));
+                    }
+                    None => e.push_str("; fixed remote of the vxlan device"),
+                }
+                let rw = format!(
+                    "vxlan encap: outer {} → {} udp dport {} vni {} (size {})",
+                    outer.src, outer.dst, outer.port, outer.vni, outer.size
+                );
+                ("vxlan-encap", e, Some(rw))
+            }
+            Step::IpipEncap { outer } => (
+                "ipip-encap",
+                "ipip tunnel".into(),
+                Some(format!("ipip encap: outer {} → {} proto 4 (size {})", outer.src, outer.dst, outer.size)),
+            ),
+            Step::Decap { vni } => {
+                let rw = match vni {
+                    Some(v) => format!("vxlan decap (vni {v})"),
+                    None => "ipip decap".into(),
+                };
+                ("decap", "tunnel device takes the packet".into(), Some(rw))
+            }
+            Step::IpvsDnat { vs, real } => {
+                let svc = &ns.ipvs[vs as usize];
+                let r = &svc.reals[real as usize];
+                let e = format!(
+                    "{} {}  -> {}:{} {:?} weight {}",
+                    svc.key(),
+                    svc.scheduler,
+                    r.ip,
+                    r.port,
+                    r.forward,
+                    r.weight
+                );
+                let rw = format!("DNAT → {}:{} (SNAT/masquerade not modelled)", r.ip, r.port);
+                ("ipvs", e, Some(rw))
+            }
+            Step::Deliver { reason } => (
+                "deliver",
+                match reason {
+                    Reason::Broadcast => "delivered (broadcast)".into(),
+                    _ => "delivered to a local address".into(),
+                },
+                None,
+            ),
+            Step::Drop { disposition, reason } => ("drop", format!("{disposition}: {}", self.reason_text(reason)), None),
+        }
+    }
+
+    fn owner_text(&self, ip: std::net::IpAddr, owner: Owner) -> String {
+        match owner {
+            Owner::Dev { ns, link } => {
+                let n = &self.ns[ns.0 as usize];
+                format!("no neighbour entry for {ip}: ARP would resolve ({} dev {} owns it)", self.ns_label(ns), n.links[link as usize].name)
+            }
+            Owner::Bridge { ns, link } => {
+                let n = &self.ns[ns.0 as usize];
+                format!("{ip} is the bridge {}'s own address on {}", n.links[link as usize].name, self.ns_label(ns))
+            }
+            Owner::Pod(p) => format!("no neighbour entry for {ip}: ARP would resolve (pod {} owns it, inferred)", self.pods[p.0 as usize].key),
+            Owner::Proxy { ns, link } => {
+                let n = &self.ns[ns.0 as usize];
+                format!("{ip} answered by proxy ARP on {} dev {}", self.ns_label(ns), n.links[link as usize].name)
+            }
+        }
+    }
+
+    fn veth_text(&self, to: Option<NsId>, to_link: u32, to_pod: Option<PodId>) -> String {
+        match (to, to_pod) {
+            (_, Some(p)) => format!("veth → pod {} eth0 (pod netns inferred)", self.pods[p.0 as usize].key),
+            (Some(ns), None) => format!("veth → {} dev {}", self.ns_label(ns), self.ns[ns.0 as usize].links[to_link as usize].name),
+            (None, None) => "veth".into(),
+        }
+    }
+
+    fn flood_text(&self, h: &Hop, port: Option<u32>) -> String {
+        let ns = &self.ns[h.ns.0 as usize];
+        let bridge = h.in_dev.and_then(|i| ns.l[i as usize].master.or(Some(i)));
+        let ports: Vec<&str> = bridge
+            .map(|b| ns.l[b as usize].ports.iter().map(|p| ns.links[*p as usize].name.as_str()).collect())
+            .unwrap_or_default();
+        let taken = port.map_or("the pod's port (not known: pod netns not collected)".to_string(), |p| ns.links[p as usize].name.clone());
+        format!("no FDB entry for the destination MAC: flooded to [{}]; taken by {taken}", ports.join(", "))
+    }
+
+    /// `node` or `node/pod-key`.
+    pub fn ns_label(&self, ns: NsId) -> String {
+        let n = &self.ns[ns.0 as usize];
+        let node = &self.nodes[n.node as usize].name;
+        match n.pod {
+            Some(p) => format!("node {node} netns {}", self.pods[p as usize].key),
+            None => format!("node {node}"),
+        }
+    }
+
+    /// A one-line explanation of a reason.
+    pub fn reason_text(&self, r: Reason) -> String {
+        match r {
+            Reason::Local => "delivered to a local address".into(),
+            Reason::Broadcast => "delivered as broadcast".into(),
+            Reason::NoMatchingRoute => "no rule's table has a route for the destination".into(),
+            Reason::RouteType(t) => format!("{t} route"),
+            Reason::RuleAction => "a policy rule discards it".into(),
+            Reason::GatewayNotAdjacent { gw } => format!("gateway {gw} is not on a connected subnet of the device (and the route is not onlink)"),
+            Reason::DeviceMissing => "the route names a device that does not exist".into(),
+            Reason::ArpUnresolved { ip } => format!("no neighbour entry for {ip} and nothing on that segment owns it"),
+            Reason::VxlanNeighMissing { ip } => format!("no neighbour entry for VTEP {ip} on the VXLAN device"),
+            Reason::VxlanFdbMissing => "no FDB entry maps the VTEP MAC to a node IP".into(),
+            Reason::VtepMacMismatch => "the inner destination MAC is not this node's VTEP MAC".into(),
+            Reason::NoTunnelDevice => "no tunnel device with that VNI/port (or IPIP) on this node to decapsulate".into(),
+            Reason::IpForwardOff => "net.ipv4.ip_forward = 0 on a node that has to forward".into(),
+            Reason::PodDoesNotForward => "the packet reached a pod that is not its destination (pods do not forward)".into(),
+            Reason::Mtu { mtu, size } => format!("packet of {size} bytes with DF exceeds MTU {mtu}"),
+            Reason::LeftCluster { gw: Some(g) } => format!("left the cluster towards gateway {g}, which is no node"),
+            Reason::LeftCluster { gw: None } => "left the cluster on-link to an address that is no node".into(),
+            Reason::TtlExpired => "TTL expired: the packet loops".into(),
+            Reason::NotCollected(s) => format!("{} was not collected", s.file()),
+            Reason::PeerUnknown => "the device's other end (veth peer / bridge port) is not in the snapshot".into(),
+            Reason::IpvsNoBackends => "the IPVS virtual service has no real servers".into(),
+            Reason::Unsupported => "not modelled by the reference dataplane (multicast, NAT route or nested encapsulation)".into(),
+        }
+    }
+}
+
+fn neigh_text(n: &cnictl_model::Neigh) -> String {
+    let mut s = format!("{} dev {}", n.dst, n.dev);
+    if let Some(l) = &n.lladdr {
+        let _ = write!(s, " lladdr {l}");
+    }
+    if n.router {
+        s.push_str(" router");
+    }
+    for st in &n.state {
+        let _ = write!(s, " {st}");
+    }
+    s
+}
+
+fn fdb_text(e: &cnictl_model::FdbEntry) -> String {
+    let mut s = format!("{} dev {}", e.mac, e.dev);
+    if let Some(d) = e.dst {
+        let _ = write!(s, " dst {d}");
+    }
+    if let Some(v) = e.vni {
+        let _ = write!(s, " vni {v}");
+    }
+    if let Some(p) = e.port {
+        let _ = write!(s, " port {p}");
+    }
+    if let Some(m) = &e.master {
+        let _ = write!(s, " master {m}");
+    }
+    for f in e.flags.iter().filter(|f| *f != "master" || e.master.is_none()) {
+        let _ = write!(s, " {f}");
+    }
+    if !e.state.is_empty() {
+        let _ = write!(s, " {}", e.state);
+    }
+    s
+}

@@ -1,0 +1,325 @@
+//! The JSON API handlers. Each reads the last good analysis; none computes
+//! analysis. Bad input is a 4xx JSON error, never a 5xx or a panic.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cnictl_analyzers::checks::CODES;
+use cnictl_analyzers::{Finding, Severity};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::analysis::{Analysis, NodeSummary, SeverityCounts};
+use crate::error::ApiError;
+use crate::explain::{self, ExplainQuery};
+use crate::metrics;
+use crate::state::AppState;
+
+/// Default and largest page of `/api/v1/findings`.
+pub const FINDINGS_PAGE: usize = 500;
+pub const FINDINGS_PAGE_MAX: usize = 5000;
+
+fn ready(state: &AppState) -> Result<Arc<Analysis>, ApiError> {
+    state.current().ok_or_else(|| {
+        let why = state
+            .status()
+            .last_error
+            .map_or_else(|| "first analysis still running".to_string(), |e| e.message);
+        ApiError::not_ready(format!("no analysis available yet: {why}"))
+    })
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::bad_request(format!("malformed query: {}", e.body_text())))
+}
+
+/// `/healthz`: the process is up and serving.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `/readyz`: 200 once an analysis succeeded (a later failure is reported
+/// in the body but the last good result is still served), else 503.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let status = state.status();
+    let ready = state.current().is_some();
+    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "ready": ready,
+        "stale": status.last_error.is_some(),
+        "status": status,
+    });
+    (code, Json(body)).into_response()
+}
+
+/// `/metrics`: the text rendered at the last refresh.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.metrics_text();
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], Body::from(text.to_vec())).into_response()
+}
+
+#[derive(Serialize)]
+struct ModelOut<'a> {
+    schema: &'static str,
+    model: &'a str,
+    source: &'a str,
+    collected_at: Option<&'a str>,
+    nodes: usize,
+    findings: SeverityCounts,
+    per_node: &'a [cnictl_analyzers::infer::NodeModel],
+    analysis_seconds: f64,
+    reachability: ReachOut<'a>,
+}
+
+#[derive(Serialize)]
+struct ReachOut<'a> {
+    probes: usize,
+    failing_total: usize,
+    failing_pairs: &'a [crate::analysis::FailingPair],
+    truncated: bool,
+}
+
+/// `/api/v1/model`: the cluster's model, per-node models with evidence,
+/// and the overview numbers.
+pub async fn model(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let a = ready(&state)?;
+    let out = ModelOut {
+        schema: cnictl_model::SCHEMA,
+        model: &a.report.model,
+        source: &a.snapshot.source,
+        collected_at: a.snapshot.collected_at.as_deref(),
+        nodes: a.nodes.len(),
+        findings: a.counts_by_severity(),
+        per_node: &a.inference.per_node,
+        analysis_seconds: a.duration.as_secs_f64(),
+        reachability: ReachOut {
+            probes: a.reachability.probes,
+            failing_total: a.reachability.failing_total,
+            failing_pairs: &a.reachability.failing_pairs,
+            truncated: a.reachability.truncated(),
+        },
+    };
+    Ok(Json(out).into_response())
+}
+
+/// Filters of `/api/v1/findings`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsQuery {
+    pub severity: Option<String>,
+    pub code: Option<String>,
+    pub node: Option<String>,
+    /// Case-insensitive text search over code, node, summary, evidence, hint.
+    pub q: Option<String>,
+    pub offset: Option<usize>,
+    pub limit: Option<usize>,
+}
+
+struct FindingFilter {
+    severity: Option<Severity>,
+    code: Option<String>,
+    node: Option<String>,
+    text: Option<String>,
+}
+
+impl FindingFilter {
+    fn parse(q: &FindingsQuery, a: &Analysis) -> Result<Self, ApiError> {
+        let severity = match q.severity.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some("error") => Some(Severity::Error),
+            Some("warning") => Some(Severity::Warning),
+            Some("info") => Some(Severity::Info),
+            Some(s) => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown severity {s:?} (expected error, warning or info)"
+                )))
+            }
+        };
+        let code = q.code.clone().filter(|c| !c.is_empty());
+        if let Some(c) = &code {
+            if !CODES.iter().any(|(k, _, _)| k == c) {
+                return Err(ApiError::bad_request(format!("unknown finding code {c:?}")));
+            }
+        }
+        let node = q.node.clone().filter(|n| !n.is_empty());
+        if let Some(n) = &node {
+            if a.node(n).is_none() {
+                return Err(ApiError::not_found("unknown_node", format!("no node {n:?}")));
+            }
+        }
+        let text = q.q.as_deref().filter(|t| !t.is_empty()).map(str::to_lowercase);
+        Ok(FindingFilter { severity, code, node, text })
+    }
+
+    fn matches(&self, f: &Finding) -> bool {
+        self.severity.is_none_or(|s| s == f.severity)
+            && self.code.as_ref().is_none_or(|c| *c == f.code)
+            && self.node.as_ref().is_none_or(|n| f.node.as_ref() == Some(n))
+            && self.text.as_ref().is_none_or(|t| text_matches(f, t))
+    }
+}
+
+fn text_matches(f: &Finding, needle: &str) -> bool {
+    let has = |s: &str| s.to_lowercase().contains(needle);
+    has(&f.code)
+        || f.node.as_deref().is_some_and(has)
+        || has(&f.summary)
+        || has(&f.hint)
+        || f.evidence.iter().any(|e| has(e))
+}
+
+/// `/api/v1/findings?severity=&code=&node=&q=&offset=&limit=`.
+pub async fn findings(
+    State(state): State<AppState>,
+    q: Result<Query<FindingsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let a = ready(&state)?;
+    let filter = FindingFilter::parse(&q, &a)?;
+    let limit = q.limit.unwrap_or(FINDINGS_PAGE);
+    if limit == 0 || limit > FINDINGS_PAGE_MAX {
+        return Err(ApiError::bad_request(format!(
+            "limit must be 1..={FINDINGS_PAGE_MAX}"
+        )));
+    }
+    let offset = q.offset.unwrap_or(0);
+    let matching: Vec<&Finding> = a.report.findings.iter().filter(|f| filter.matches(f)).collect();
+    let page: Vec<&Finding> = matching.iter().skip(offset).take(limit).copied().collect();
+    let codes: BTreeMap<&str, usize> = matching.iter().fold(BTreeMap::new(), |mut m, f| {
+        *m.entry(f.code.as_str()).or_default() += 1;
+        m
+    });
+    Ok(Json(json!({
+        "schema": cnictl_model::SCHEMA,
+        "model": a.report.model,
+        "total": matching.len(),
+        "offset": offset,
+        "limit": limit,
+        "by_code": codes,
+        "findings": page,
+        "skipped": a.report.skipped,
+    }))
+    .into_response())
+}
+
+/// `/api/v1/nodes`: one summary per node.
+pub async fn nodes(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let a = ready(&state)?;
+    Ok(Json(json!({
+        "schema": cnictl_model::SCHEMA,
+        "model": a.report.model,
+        "nodes": a.nodes,
+    }))
+    .into_response())
+}
+
+#[derive(Serialize)]
+struct NodeDetail<'a> {
+    schema: &'static str,
+    summary: &'a NodeSummary,
+    model_evidence: Option<&'a [String]>,
+    links: Option<&'a [cnictl_model::Link]>,
+    addrs: Option<&'a [cnictl_model::Addr]>,
+    routes: Vec<String>,
+    rules: Option<Vec<String>>,
+    neighbours: Option<Vec<String>>,
+    fdb: Option<Vec<String>>,
+    bgp: Option<&'a cnictl_model::Bgp>,
+    ipvs: Option<Vec<IpvsOut>>,
+    findings: Vec<&'a Finding>,
+}
+
+#[derive(Serialize)]
+struct IpvsOut {
+    service: String,
+    reals: Vec<String>,
+}
+
+/// `/api/v1/nodes/{name}`: the node's tables as the tools print them
+/// (so the UI can put findings, whose evidence uses the same text, next
+/// to the entries they concern), plus its findings.
+pub async fn node(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let a = ready(&state)?;
+    let summary = a
+        .node(&name)
+        .ok_or_else(|| ApiError::not_found("unknown_node", format!("no node {name:?}")))?;
+    let dump = a.snapshot.nodes.get(&name);
+    let out = NodeDetail {
+        schema: cnictl_model::SCHEMA,
+        summary,
+        model_evidence: a.inference.node(&name).map(|m| m.evidence.as_slice()),
+        links: dump.map(|d| d.links.as_slice()),
+        addrs: dump.map(|d| d.addrs.as_slice()),
+        routes: dump.map(|d| lines(&d.routes)).unwrap_or_default(),
+        rules: dump.and_then(|d| d.rules.as_deref().map(lines)),
+        neighbours: dump.and_then(|d| d.neighbours.as_deref().map(lines)),
+        fdb: dump.and_then(|d| d.fdb.as_deref().map(lines)),
+        bgp: dump.and_then(|d| d.bgp.as_ref()),
+        ipvs: dump.and_then(|d| d.ipvs.as_ref()).map(|v| {
+            v.iter()
+                .map(|s| IpvsOut {
+                    service: s.to_string(),
+                    reals: lines(&s.reals),
+                })
+                .collect()
+        }),
+        findings: a.findings_of(&name).collect(),
+    };
+    Ok(Json(out).into_response())
+}
+
+fn lines<T: std::fmt::Display>(v: &[T]) -> Vec<String> {
+    v.iter().map(ToString::to_string).collect()
+}
+
+/// `/api/v1/explain?src=&dst=&port=&proto=&size=&df=`. At most
+/// `explain_concurrency` run at once; the rest get 429 immediately.
+pub async fn explain(
+    State(state): State<AppState>,
+    q: Result<Query<ExplainQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let a = ready(&state)?;
+    let _permit = state
+        .explain_permits()
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy("explain"))?;
+    let out = tokio::task::spawn_blocking(move || explain::explain(&a, &q))
+        .await
+        .map_err(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "explain task failed")
+        })??;
+    Ok(Json(out).into_response())
+}
+
+/// `/api/v1/snapshot`: the analysed snapshot as `cnictl/v1` JSON.
+/// Serialized off the async threads, one download at a time.
+pub async fn snapshot(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let a = ready(&state)?;
+    let _permit = state
+        .snapshot_permits()
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy("snapshot"))?;
+    let bytes = tokio::task::spawn_blocking(move || serde_json::to_vec(a.snapshot.as_ref()))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "snapshot task failed"))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "encode", e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from(bytes)).into_response())
+}
+
+/// Any other path under `/api`: a JSON 404.
+pub async fn api_not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such endpoint (see /api/v1/model, /findings, /nodes, /explain, /snapshot)")
+}

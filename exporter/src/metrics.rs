@@ -1,0 +1,276 @@
+//! `/metrics`: rendered once per refresh into OpenMetrics text, then served
+//! as cached bytes so a scrape never waits on analysis. Labels are typed
+//! label sets over bounded sets (finding codes, severities, node names,
+//! capped peer and pair lists). See exporter/METRICS.md for every metric.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+
+use cnictl_model::NodeSnapshot;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+use crate::analysis::{Analysis, NodeSummary};
+use crate::state::{RefreshError, Status};
+
+/// The content type of the metrics text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Per node, at most this many `cnictl_bgp_session_up` series: all peers
+/// when a node has this many or fewer, else only the sessions that are not
+/// Established (a 1,000-node full mesh would otherwise emit 1M series).
+pub const BGP_PEER_SERIES_CAP: usize = 16;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FindingLabels {
+    code: String,
+    severity: String,
+    node: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabels {
+    node: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerLabels {
+    node: String,
+    peer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PairLabels {
+    src: String,
+    dst: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    error_code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: String,
+}
+
+type NodeGauge = Family<NodeLabels, Gauge>;
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// Renders the whole metrics text for the current state.
+pub fn render(
+    current: Option<&Analysis>,
+    status: &Status,
+    errors: &BTreeMap<RefreshError, u64>,
+) -> String {
+    let mut reg = Registry::with_prefix("cnictl");
+    register_process(&mut reg, status, errors);
+    if let Some(a) = current {
+        register_analysis(&mut reg, a);
+    }
+    let mut out = String::new();
+    // Writing into a String cannot fail; an empty body would be the only effect.
+    let _ = encode(&mut out, &reg);
+    out
+}
+
+fn register_process(reg: &mut Registry, status: &Status, errors: &BTreeMap<RefreshError, u64>) {
+    reg.register(
+        "build",
+        "cnictl version",
+        Info::new(VersionLabels {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }),
+    );
+    let errs = Family::<ErrorLabels, Counter>::default();
+    for code in [RefreshError::Load, RefreshError::Panic] {
+        let n = errors.get(&code).copied().unwrap_or(0);
+        errs.get_or_create(&ErrorLabels {
+            error_code: code.as_str().to_string(),
+        })
+        .inc_by(n);
+    }
+    reg.register("analysis_errors", "Failed refreshes by error code", errs);
+    let last = FloatGauge::default();
+    last.set(status.last_success.unwrap_or(0.0));
+    reg.register(
+        "last_success_timestamp_seconds",
+        "Unix time of the last successful analysis (0: none yet)",
+        last,
+    );
+    let failing = Gauge::<i64>::default();
+    failing.set(i64::from(status.last_error.is_some()));
+    reg.register(
+        "last_refresh_failed",
+        "1 while the most recent refresh failed (the last good analysis is still served)",
+        failing,
+    );
+}
+
+fn register_analysis(reg: &mut Registry, a: &Analysis) {
+    let dur = FloatGauge::default();
+    dur.set(a.duration.as_secs_f64());
+    reg.register(
+        "analysis_duration_seconds",
+        "Wall time of the last successful analysis",
+        dur,
+    );
+    reg.register(
+        "model",
+        "The CNI model cnictl recognised for the cluster",
+        Info::new(ModelLabels {
+            model: a.report.model.clone(),
+        }),
+    );
+    let nodes = Gauge::<i64>::default();
+    nodes.set(a.nodes.len() as i64);
+    reg.register("nodes", "Nodes known (dumped or listed in nodes.json)", nodes);
+    register_findings(reg, a);
+    register_tables(reg, a);
+    register_bgp(reg, a);
+    register_pairs(reg, a);
+}
+
+fn register_findings(reg: &mut Registry, a: &Analysis) {
+    let fam = Family::<FindingLabels, Gauge>::default();
+    for f in &a.report.findings {
+        fam.get_or_create(&FindingLabels {
+            code: f.code.clone(),
+            severity: f.severity.as_str().to_string(),
+            node: f.node.clone().unwrap_or_default(),
+        })
+        .inc();
+    }
+    reg.register(
+        "findings",
+        "Current findings by code, severity and node (node=\"\" for cluster-wide ones)",
+        fam,
+    );
+}
+
+/// A per-node gauge over the summaries; `None` values are omitted (section
+/// not collected), so absence and zero stay distinct.
+fn node_gauge(a: &Analysis, value: impl Fn(&NodeSummary) -> Option<usize>) -> NodeGauge {
+    let fam = NodeGauge::default();
+    for n in a.nodes.iter().filter(|n| n.has_dump) {
+        if let Some(v) = value(n) {
+            fam.get_or_create(&NodeLabels {
+                node: n.name.clone(),
+            })
+            .set(v as i64);
+        }
+    }
+    fam
+}
+
+fn register_tables(reg: &mut Registry, a: &Analysis) {
+    let tables: [(&str, &str, fn(&NodeSummary) -> Option<usize>); 6] = [
+        ("node_routes", "Routes in all tables of the node", |n| Some(n.counts.routes)),
+        ("node_neighbours", "Neighbour entries of the node", |n| n.counts.neighbours),
+        ("node_fdb_entries", "Bridge FDB entries of the node", |n| n.counts.fdb_entries),
+        ("node_pods", "Pods scheduled on the node (host-network excluded)", |n| Some(n.counts.pods)),
+        ("ipvs_virtual_services", "IPVS virtual services on the node", |n| n.counts.ipvs_virtual_services),
+        ("ipvs_real_servers", "IPVS real servers on the node, over all virtual services", |n| n.counts.ipvs_real_servers),
+    ];
+    for (name, help, f) in tables {
+        reg.register(name, help, node_gauge(a, f));
+    }
+    reg.register(
+        "node_unreachable_peers",
+        "Other nodes whose pods this node's pods cannot reach (reference dataplane probe)",
+        node_gauge(a, |n| n.unreachable_peers),
+    );
+    reg.register(
+        "bgp_peers",
+        "BGP protocols configured in the node's BGP daemon",
+        node_gauge(a, |n| n.counts.bgp_peers),
+    );
+    reg.register(
+        "bgp_peers_established",
+        "BGP protocols in state Established",
+        node_gauge(a, |n| n.counts.bgp_established),
+    );
+}
+
+fn register_bgp(reg: &mut Registry, a: &Analysis) {
+    let fam = Family::<PeerLabels, Gauge>::default();
+    for node in a.snapshot.nodes.values() {
+        for (peer, up) in session_series(node) {
+            fam.get_or_create(&PeerLabels {
+                node: node.name.clone(),
+                peer,
+            })
+            .set(i64::from(up));
+        }
+    }
+    reg.register(
+        "bgp_session_up",
+        "1 when the BGP session is Established (capped per node, down sessions first)",
+        fam,
+    );
+}
+
+/// The (peer, up) pairs one node exports, capped by [`BGP_PEER_SERIES_CAP`].
+fn session_series(node: &NodeSnapshot) -> Vec<(String, bool)> {
+    let Some(bgp) = &node.bgp else {
+        return Vec::new();
+    };
+    let mut all: Vec<(String, bool)> = bgp
+        .protocols
+        .iter()
+        .filter(|p| p.is_bgp())
+        .map(|p| {
+            let peer = p
+                .neighbor_address
+                .map_or_else(|| p.name.clone(), |ip| ip.to_string());
+            (peer, p.is_established())
+        })
+        .collect();
+    if all.len() > BGP_PEER_SERIES_CAP {
+        all.retain(|(_, up)| !up);
+    }
+    all.sort_by(|x, y| (x.1, &x.0).cmp(&(y.1, &y.0)));
+    all.truncate(BGP_PEER_SERIES_CAP);
+    all
+}
+
+fn register_pairs(reg: &mut Registry, a: &Analysis) {
+    let fam = Family::<PairLabels, Gauge>::default();
+    for p in &a.reachability.failing_pairs {
+        fam.get_or_create(&PairLabels {
+            src: p.src.clone(),
+            dst: p.dst.clone(),
+        })
+        .set(1);
+    }
+    reg.register(
+        "failing_pair",
+        "A node pair whose pod-to-pod probe fails (at most 50 listed)",
+        fam,
+    );
+    let trunc = Gauge::<i64>::default();
+    trunc.set(i64::from(a.reachability.truncated()));
+    reg.register(
+        "failing_pairs_truncated",
+        "1 when more failing pairs exist than cnictl_failing_pair lists",
+        trunc,
+    );
+    let total = Gauge::<i64>::default();
+    total.set(a.reachability.failing_total as i64);
+    reg.register(
+        "failing_pairs",
+        "Failing node pairs in total",
+        total,
+    );
+}

@@ -1,0 +1,201 @@
+//! Shared server state: the last good analysis, the refresh status and the
+//! pre-rendered metrics. Requests only read it; the refresh task writes it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use cnictl_model::ClusterSnapshot;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::analysis::Analysis;
+use crate::config::{Limits, Loader};
+use crate::metrics;
+
+/// Why a refresh failed, as a bounded code (the `error_code` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshError {
+    /// The loader returned an error (unreadable or malformed input).
+    Load,
+    /// The analysis panicked (a bug; the last good result stays served).
+    Panic,
+}
+
+impl RefreshError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshError::Load => "load",
+            RefreshError::Panic => "panic",
+        }
+    }
+}
+
+/// The refresh history shown by `/readyz` and the UI.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    pub attempts: u64,
+    pub successes: u64,
+    /// Seconds since the Unix epoch of the last successful analysis.
+    pub last_success: Option<f64>,
+    /// Set while the most recent attempt failed.
+    pub last_error: Option<LastError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LastError {
+    pub code: RefreshError,
+    pub message: String,
+    pub at: f64,
+}
+
+/// The state every handler gets. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    current: RwLock<Option<Arc<Analysis>>>,
+    status: RwLock<Status>,
+    metrics: RwLock<Arc<[u8]>>,
+    errors: Mutex<BTreeMap<RefreshError, u64>>,
+    limits: Limits,
+    explain_permits: Arc<Semaphore>,
+    snapshot_permits: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// An empty state: not ready until a refresh succeeds.
+    pub fn new(limits: Limits) -> Self {
+        let state = AppState {
+            inner: Arc::new(Inner {
+                current: RwLock::new(None),
+                status: RwLock::new(Status::default()),
+                metrics: RwLock::new(Arc::from(&b""[..])),
+                errors: Mutex::new(BTreeMap::new()),
+                limits,
+                explain_permits: Arc::new(Semaphore::new(limits.explain_concurrency)),
+                snapshot_permits: Arc::new(Semaphore::new(limits.snapshot_concurrency)),
+            }),
+        };
+        state.render_metrics();
+        state
+    }
+
+    /// A ready state holding the analysis of `snap` (tests, one-shot use).
+    pub fn from_snapshot(snap: ClusterSnapshot, limits: Limits) -> Self {
+        let state = AppState::new(limits);
+        state.install(Analysis::run(snap));
+        state
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    /// The last good analysis, if any.
+    pub fn current(&self) -> Option<Arc<Analysis>> {
+        read(&self.inner.current).clone()
+    }
+
+    pub fn status(&self) -> Status {
+        read(&self.inner.status).clone()
+    }
+
+    /// The metrics text of the last refresh (rendered then, never per scrape).
+    pub fn metrics_text(&self) -> Arc<[u8]> {
+        read(&self.inner.metrics).clone()
+    }
+
+    pub(crate) fn explain_permits(&self) -> &Arc<Semaphore> {
+        &self.inner.explain_permits
+    }
+
+    pub(crate) fn snapshot_permits(&self) -> &Arc<Semaphore> {
+        &self.inner.snapshot_permits
+    }
+
+    /// Runs the loader and the analysis on the calling thread (call it from
+    /// a blocking task) and installs the outcome. Panics in either are
+    /// caught: the last good analysis stays served.
+    pub fn refresh_blocking(&self, loader: &Loader) -> Result<(), RefreshError> {
+        write(&self.inner.status).attempts += 1;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            loader().map(Analysis::run)
+        }));
+        match outcome {
+            Ok(Ok(a)) => {
+                self.install(a);
+                Ok(())
+            }
+            Ok(Err(msg)) => {
+                self.fail(RefreshError::Load, msg);
+                Err(RefreshError::Load)
+            }
+            Err(p) => {
+                self.fail(RefreshError::Panic, panic_message(p.as_ref()));
+                Err(RefreshError::Panic)
+            }
+        }
+    }
+
+    fn install(&self, a: Analysis) {
+        let at = epoch_secs(a.finished_at);
+        *write(&self.inner.current) = Some(Arc::new(a));
+        {
+            let mut st = write(&self.inner.status);
+            st.successes += 1;
+            st.last_success = Some(at);
+            st.last_error = None;
+        }
+        self.render_metrics();
+    }
+
+    fn fail(&self, code: RefreshError, message: String) {
+        *lock(&self.inner.errors).entry(code).or_default() += 1;
+        write(&self.inner.status).last_error = Some(LastError {
+            code,
+            message,
+            at: epoch_secs(SystemTime::now()),
+        });
+        self.render_metrics();
+    }
+
+    fn render_metrics(&self) {
+        let current = self.current();
+        let errors = lock(&self.inner.errors).clone();
+        let status = self.status();
+        let text = metrics::render(current.as_deref(), &status, &errors);
+        *write(&self.inner.metrics) = Arc::from(text.into_bytes());
+    }
+}
+
+fn epoch_secs(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    let what = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    format!("analysis panicked: {what}")
+}
+
+/// Lock helpers that survive poisoning: the data are replaced whole, so a
+/// panic elsewhere cannot leave them half-written.
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,964 @@
+#!/bin/bash
+# lab.sh — cnictl's namespace lab engine: builds a small Kubernetes-like
+# cluster dataplane (Flannel VXLAN, Flannel host-gw or Calico BGP with real
+# BIRD 2 daemons) out of network namespaces, injects one fault at a time,
+# records it as a cnictl bundle, and tears it all down.
+#
+# It is the only part of cnictl that writes to a dataplane, and it writes only
+# to namespaces it creates: every netns is named "<prefix>-…" (prefix must
+# start with "cnl"), the underlay is a bridge in its own netns, node eth0s are
+# veths created directly inside the namespaces (nothing ever appears in the
+# root namespace), and it kills only the BIRD daemons it started (by pidfile,
+# after checking the pid's command line names this lab's config).
+#
+# `cnictl lab` embeds this file; run standalone it finds collect-node.sh next
+# to itself (override with CNICTL_COLLECT_NODE). State lives in
+# $CNICTL_LAB_RUN (default /run/cnictl-lab): <prefix>.state plus <prefix>/
+# (k8s/*.json, pod maps, BIRD configs, sockets, pidfiles, logs).
+#
+# Layout of a lab with prefix P, N nodes, M pods per node (node index n,
+# pod index p):
+#   P-ul                 underlay netns: bridge br0, 192.0.2.1/24 (gateway)
+#   P-node-n             node netns, Kubernetes node "node-n", eth0 192.0.2.(10+n)/24
+#   P-node-n-<pod>       pod netns; pods are default/web-n (p=1), default/api-n
+#                        (p=2), default/db-n, default/cache-n, then default/appP-n
+#   pod IP               10.244.n.(1+p); node pod CIDR 10.244.n.0/24 (Flannel),
+#                        IPAM block 10.244.n.0/26 (Calico)
+#   Services             default/kubernetes 10.96.0.1:443, default/web
+#                        10.96.100.10:80 (app=web), default/api 10.96.200.20:8080
+set -euo pipefail
+
+LAB_RUN=${CNICTL_LAB_RUN:-/run/cnictl-lab}
+SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+COLLECT=${CNICTL_COLLECT_NODE:-$SELF_DIR/collect-node.sh}
+MODELS="flannel-vxlan flannel-host-gw calico-bgp"
+TRACE=0
+
+usage() {
+	cat <<'EOF'
+usage: lab.sh COMMAND [options]
+
+commands:
+  up MODEL [--nodes N] [--pods P] [--prefix PFX]
+        build a lab (MODEL: flannel-vxlan | flannel-host-gw | calico-bgp;
+        defaults: 3 nodes, 2 pods per node, prefix cnl), write its state and
+        k8s/*.json, run the ping matrix and print a summary
+  ping [--prefix PFX] [--no-retry]
+        pod-to-pod ping matrix (1 packet, 1 s timeout, a failed pair is
+        retried once unless --no-retry); exit 1 if any pair is unreachable
+  break FAULT [--prefix PFX] [--node node-N]
+        inject one fault on node-N (default node-1) and print the commands
+        faults: missing-pod-route wrong-next-hop next-hop-not-adjacent
+                vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch
+                mtu-mismatch bgp-session-down bgp-route-missing
+                route-shadowed pod-route-missing ip-forward-disabled
+                pod-cidr-overlap service-cidr-overlap
+  bundle OUT [--prefix PFX] [--force]
+        record the lab as a cnictl bundle in OUT
+  down [--prefix PFX]
+        remove everything the lab created (idempotent, works after a crash)
+  status [--prefix PFX]
+        show labs (or one lab): model, nodes, pods, faults, BIRD daemons
+  faults [MODEL]
+        list the faults that apply to MODEL (or to every model)
+
+examples:
+  sudo lab.sh up flannel-vxlan
+  sudo lab.sh break vxlan-fdb-missing --node node-1
+  sudo lab.sh ping
+  sudo lab.sh bundle /tmp/bundle && cnictl check --bundle /tmp/bundle
+  sudo lab.sh down
+EOF
+}
+
+die() {
+	printf 'lab.sh: %s\n' "$*" >&2
+	exit 2
+}
+
+log() {
+	printf '%s\n' "$*" >&2
+}
+
+# x CMD...: run CMD, echoing it first when TRACE=1 (break prints exactly what
+# it changes). The echo goes to fd 3 so `x cmd >/dev/null` still shows it.
+# A failure exits the script outright, even where `set -e` is suspended.
+x() {
+	if [ "$TRACE" = 1 ]; then
+		printf '  + %s\n' "$*" >&3
+	fi
+	"$@" || die "failed ($?): $*"
+}
+
+# ---------------------------------------------------------------- naming
+
+node_ns() { printf '%s-node-%s' "$PREFIX" "$1"; }
+ul_ns() { printf '%s-ul' "$PREFIX"; }
+node_ip() { printf '192.0.2.%s' "$((10 + $1))"; }
+node_mac() { printf '52:54:00:00:02:%02x' "$((10 + $1))"; }
+vtep_ip() { printf '10.244.%s.0' "$1"; }
+vtep_mac() { printf '0e:f1:0a:f4:%02x:00' "$1"; }
+pod_cidr() { printf '10.244.%s.0/24' "$1"; }
+calico_block() { printf '10.244.%s.0/26' "$1"; }
+pod_ip() { printf '10.244.%s.%s' "$1" "$((1 + $2))"; }
+pod_mac() { printf '0a:58:0a:f4:%02x:%02x' "$1" "$((1 + $2))"; }
+cni0_mac() { printf '0a:58:0a:f4:%02x:01' "$1"; }
+
+# pod_app P: the app label (and name stem) of pod index P on every node.
+pod_app() {
+	case $1 in
+	1) echo web ;;
+	2) echo api ;;
+	3) echo db ;;
+	4) echo cache ;;
+	*) echo "app$1" ;;
+	esac
+}
+pod_name() { printf '%s-%s' "$(pod_app "$2")" "$1"; }
+pod_ns() { printf '%s-node-%s-%s' "$PREFIX" "$1" "$(pod_name "$1" "$2")"; }
+
+hash_hex() { printf '%s' "$1" | sha1sum | cut -c1-"$2"; }
+
+# uuid_of NAME: a stable UUID-shaped id, so re-recorded objects keep theirs.
+uuid_of() {
+	local h
+	h=$(hash_hex "$1" 32)
+	printf '%s-%s-%s-%s-%s' "${h:0:8}" "${h:8:4}" "${h:12:4}" "${h:16:4}" "${h:20:12}"
+}
+
+# host_veth N P: the node-side veth name, as the CNI plugin would pick it
+# (Calico: "cali" + 11 hex of the workload id; bridge plugin: "veth" + 8 hex).
+host_veth() {
+	case $MODEL in
+	calico-*) printf 'cali%s' "$(hash_hex "default.$(pod_name "$1" "$2")" 11)" ;;
+	*) printf 'veth%s' "$(hash_hex "$(pod_ns "$1" "$2")" 8)" ;;
+	esac
+}
+
+bird_conf() { printf '%s/bird/node-%s.conf' "$DIR" "$1"; }
+bird_ctl() { printf '%s/bird/node-%s.ctl' "$DIR" "$1"; }
+bird_pid() { printf '%s/bird/node-%s.pid' "$DIR" "$1"; }
+mesh_name() { printf 'Mesh_%s' "$(node_ip "$1" | tr . _)"; }
+
+# ---------------------------------------------------------------- state
+
+state_file() { printf '%s/%s.state' "$LAB_RUN" "$PREFIX"; }
+
+# save_state: the state file is sourced by later commands; values are
+# printf %q-quoted.
+save_state() {
+	local v
+	mkdir -p "$LAB_RUN"
+	{
+		for v in PREFIX MODEL NODES PODS DIR CREATED FAULTS K8S_OVERLAP K8S_EXTRA_SVC BIRD_REJECT; do
+			printf '%s=%q\n' "$v" "${!v}"
+		done
+		printf 'NETNS=%q\n' "$(lab_netns | tr '\n' ' ')"
+	} >"$(state_file).tmp"
+	mv "$(state_file).tmp" "$(state_file)"
+}
+
+load_state() {
+	local f
+	f=$(state_file)
+	[ -f "$f" ] || die "no lab with prefix $PREFIX (no $f; run: lab.sh up MODEL --prefix $PREFIX)"
+	# shellcheck disable=SC1090
+	. "$f"
+}
+
+# lab_netns: every netns of this lab's naming scheme that exists now.
+lab_netns() {
+	ip netns list 2>/dev/null | awk '{print $1}' |
+		grep -E "^${PREFIX}-(ul|node-[0-9]+(-[a-z0-9-]+)?)$" || true
+}
+
+# in_range V LO HI: V is a decimal number in [LO, HI].
+in_range() {
+	[[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
+}
+
+check_prefix() {
+	[[ $PREFIX =~ ^cnl[a-z0-9]{0,8}$ ]] ||
+		die "prefix must be 'cnl' followed by up to 8 of [a-z0-9], got '$PREFIX'"
+}
+
+# ---------------------------------------------------------------- building
+
+build_underlay() {
+	local ul
+	ul=$(ul_ns)
+	ip netns add "$ul"
+	ip -n "$ul" link set lo up
+	ip -n "$ul" link add br0 type bridge
+	ip -n "$ul" addr add 192.0.2.1/24 dev br0
+	ip -n "$ul" link set br0 up
+}
+
+# build_node N: the node netns with eth0 on the underlay, forwarding on and
+# rp_filter off (as kubeadm-prepared nodes have), default via the underlay.
+build_node() {
+	local n=$1 ns ul
+	ns=$(node_ns "$n")
+	ul=$(ul_ns)
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip link add "ul$n" netns "$ul" type veth peer name eth0 netns "$ns" address "$(node_mac "$n")"
+	ip -n "$ul" link set "ul$n" master br0 up
+	ip -n "$ns" addr add "$(node_ip "$n")/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via 192.0.2.1 dev eth0
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+}
+
+# build_flannel_node N MTU: cni0 bridge and pods as Flannel's CNI (the bridge
+# plugin with host-local IPAM, isDefaultGateway, hairpin) sets them up.
+build_flannel_node() {
+	local n=$1 mtu=$2 ns p
+	ns=$(node_ns "$n")
+	ip -n "$ns" link add cni0 address "$(cni0_mac "$n")" type bridge
+	ip -n "$ns" addr add "10.244.$n.1/24" dev cni0
+	ip -n "$ns" link set cni0 up
+	for ((p = 1; p <= PODS; p++)); do
+		build_flannel_pod "$n" "$p" "$mtu"
+	done
+}
+
+build_flannel_pod() {
+	local n=$1 p=$2 mtu=$3 ns pns hv
+	ns=$(node_ns "$n")
+	pns=$(pod_ns "$n" "$p")
+	hv=$(host_veth "$n" "$p")
+	ip netns add "$pns"
+	ip -n "$pns" link set lo up
+	ip link add "$hv" netns "$ns" mtu "$mtu" type veth peer name eth0 netns "$pns" \
+		mtu "$mtu" address "$(pod_mac "$n" "$p")"
+	ip -n "$ns" link set "$hv" master cni0 up
+	bridge -n "$ns" link set dev "$hv" hairpin on
+	ip -n "$pns" addr add "$(pod_ip "$n" "$p")/24" dev eth0
+	ip -n "$pns" link set eth0 up
+	ip -n "$pns" route add default via "10.244.$n.1" dev eth0
+	ip -n "$pns" route add 10.244.0.0/16 via "10.244.$n.1" dev eth0
+}
+
+# build_vxlan N: flannel.1 exactly as flanneld programs it, plus one
+# neighbour, FDB entry and onlink route per peer node.
+build_vxlan() {
+	local n=$1 ns m
+	ns=$(node_ns "$n")
+	ip -n "$ns" link add flannel.1 address "$(vtep_mac "$n")" type vxlan id 1 \
+		local "$(node_ip "$n")" dev eth0 dstport 8472 nolearning
+	ip -n "$ns" link set flannel.1 mtu 1450 up
+	ip -n "$ns" addr add "$(vtep_ip "$n")/32" dev flannel.1
+	for ((m = 1; m <= NODES; m++)); do
+		[ "$m" = "$n" ] && continue
+		ip -n "$ns" neigh replace "$(vtep_ip "$m")" lladdr "$(vtep_mac "$m")" dev flannel.1 nud permanent
+		bridge -n "$ns" fdb append "$(vtep_mac "$m")" dev flannel.1 dst "$(node_ip "$m")" self permanent
+		ip -n "$ns" route add "$(pod_cidr "$m")" via "$(vtep_ip "$m")" dev flannel.1 onlink
+	done
+}
+
+build_host_gw() {
+	local n=$1 ns m
+	ns=$(node_ns "$n")
+	for ((m = 1; m <= NODES; m++)); do
+		[ "$m" = "$n" ] && continue
+		ip -n "$ns" route add "$(pod_cidr "$m")" via "$(node_ip "$m")" dev eth0
+	done
+}
+
+# build_calico_pod N P: a cali* veth with the magic MAC, proxy ARP answering
+# for 169.254.1.1, and a /32 scope-link route, as Felix and the Calico CNI
+# plugin program them.
+build_calico_pod() {
+	local n=$1 p=$2 ns pns hv ip
+	ns=$(node_ns "$n")
+	pns=$(pod_ns "$n" "$p")
+	hv=$(host_veth "$n" "$p")
+	ip=$(pod_ip "$n" "$p")
+	ip netns add "$pns"
+	ip -n "$pns" link set lo up
+	ip link add "$hv" netns "$ns" address ee:ee:ee:ee:ee:ee type veth peer name eth0 netns "$pns"
+	ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$hv.proxy_arp=1" \
+		"net.ipv4.neigh.$hv.proxy_delay=0" "net.ipv4.conf.$hv.forwarding=1"
+	ip -n "$ns" link set "$hv" up
+	ip -n "$ns" route add "$ip" dev "$hv" scope link
+	ip -n "$pns" addr add "$ip/32" dev eth0
+	ip -n "$pns" link set eth0 up
+	ip -n "$pns" route add 169.254.1.1 dev eth0 scope link
+	ip -n "$pns" route add default via 169.254.1.1 dev eth0
+}
+
+# write_bird_conf N: Calico's BIRD config (node-to-node mesh, static
+# blackhole for the node's block, kernel export of BGP/static pod routes).
+# BIRD_REJECT="N:M" adds an import filter on node N rejecting node M's block
+# (the bgp-route-missing fault).
+write_bird_conf() {
+	local n=$1 m ip
+	ip=$(node_ip "$n")
+	mkdir -p "$DIR/bird"
+	{
+		printf 'log "%s/bird/node-%s.log" all;\n' "$DIR" "$n"
+		printf 'router id %s;\n' "$ip"
+		cat <<'EOF'
+filter calico_export_to_bgp_peers { if ( net ~ 10.244.0.0/16 && source = RTS_STATIC ) then accept; reject; }
+filter calico_kernel_programming { if ( net ~ 10.244.0.0/16 && (source = RTS_BGP || source = RTS_STATIC) ) then accept; reject; }
+protocol kernel { learn; scan time 2; graceful restart; merge paths on;
+  ipv4 { import all; export filter calico_kernel_programming; }; }
+protocol device { scan time 2; }
+protocol direct { ipv4; interface -"cali*", -"tunl0", -"kube-ipvs*", "*"; }
+template bgp bgp_template { local as 64512;
+  ipv4 { gateway recursive; import all; export filter calico_export_to_bgp_peers; };
+  graceful restart; connect delay time 1; connect retry time 2; error wait time 2,10; }
+EOF
+		printf 'protocol static { ipv4; route %s blackhole; }\n' "$(calico_block "$n")"
+		for ((m = 1; m <= NODES; m++)); do
+			[ "$m" = "$n" ] && continue
+			printf 'protocol bgp %s from bgp_template { neighbor %s as 64512; source address %s;' \
+				"$(mesh_name "$m")" "$(node_ip "$m")" "$ip"
+			if [ "$BIRD_REJECT" = "$n:$m" ]; then
+				printf ' ipv4 { import filter { if net = %s then reject; accept; }; };' "$(calico_block "$m")"
+			fi
+			printf ' }\n'
+		done
+	} >"$(bird_conf "$n").tmp"
+	mv "$(bird_conf "$n").tmp" "$(bird_conf "$n")"
+}
+
+start_bird() {
+	local n=$1
+	write_bird_conf "$n"
+	ip netns exec "$(node_ns "$n")" bird -c "$(bird_conf "$n")" -s "$(bird_ctl "$n")" -P "$(bird_pid "$n")"
+}
+
+# calico_converged: every node has all its BGP sessions Established and one
+# proto bird route per peer block in its kernel table.
+calico_converged() {
+	local n want
+	want=$((NODES - 1))
+	for ((n = 1; n <= NODES; n++)); do
+		[ "$(birdc -s "$(bird_ctl "$n")" show protocols 2>/dev/null | grep -c ' Established')" = "$want" ] || return 1
+		[ "$(ip -n "$(node_ns "$n")" route show proto bird | grep -c ' via ')" = "$want" ] || return 1
+	done
+}
+
+# wait_for DESC SECONDS CMD...: poll CMD every 0.2 s, bounded.
+wait_for() {
+	local desc=$1 secs=$2 i
+	shift 2
+	for ((i = 0; i < secs * 5; i++)); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	die "timed out after ${secs}s waiting for $desc"
+}
+
+build_lab() {
+	local n mtu=1500
+	[ "$MODEL" = flannel-vxlan ] && mtu=1450
+	build_underlay
+	for ((n = 1; n <= NODES; n++)); do
+		build_node "$n"
+		case $MODEL in
+		flannel-vxlan) build_flannel_node "$n" "$mtu"; build_vxlan "$n" ;;
+		flannel-host-gw) build_flannel_node "$n" "$mtu"; build_host_gw "$n" ;;
+		calico-bgp) build_calico_node "$n" ;;
+		esac
+	done
+	if [ "$MODEL" = calico-bgp ]; then
+		for ((n = 1; n <= NODES; n++)); do start_bird "$n"; done
+		wait_for "BIRD mesh to converge" 20 calico_converged
+	fi
+}
+
+build_calico_node() {
+	local n=$1 p
+	for ((p = 1; p <= PODS; p++)); do build_calico_pod "$n" "$p"; done
+}
+
+# ---------------------------------------------------------------- k8s objects
+
+# node_pod_cidr N: the node's spec.podCIDR (pod-cidr-overlap widens one).
+node_pod_cidr() {
+	if [ -n "$K8S_OVERLAP" ] && [ "${K8S_OVERLAP%%=*}" = "$1" ]; then
+		printf '%s' "${K8S_OVERLAP#*=}"
+	else
+		pod_cidr "$1"
+	fi
+}
+
+node_annotations() {
+	local n=$1
+	case $MODEL in
+	flannel-vxlan)
+		printf '"flannel.alpha.coreos.com/backend-data":"{\\"VNI\\":1,\\"VtepMAC\\":\\"%s\\"}","flannel.alpha.coreos.com/backend-type":"vxlan",' "$(vtep_mac "$n")" ;;
+	flannel-host-gw)
+		printf '"flannel.alpha.coreos.com/backend-data":"null","flannel.alpha.coreos.com/backend-type":"host-gw",' ;;
+	calico-bgp)
+		printf '"projectcalico.org/IPv4Address":"%s/24",' "$(node_ip "$n")" ;;
+	esac
+	case $MODEL in
+	flannel-*)
+		printf '"flannel.alpha.coreos.com/kube-subnet-manager":"true","flannel.alpha.coreos.com/public-ip":"%s",' "$(node_ip "$n")" ;;
+	esac
+	printf '"node.alpha.kubernetes.io/ttl":"0","volumes.kubernetes.io/controller-managed-attach-detach":"true"'
+}
+
+k8s_node() {
+	local n=$1 name="node-$1" spec='{}' role=''
+	case $MODEL in
+	flannel-*) spec=$(printf '{"podCIDR":"%s","podCIDRs":["%s"]}' "$(node_pod_cidr "$n")" "$(node_pod_cidr "$n")") ;;
+	esac
+	[ "$n" = 1 ] && role=',"node-role.kubernetes.io/control-plane":""'
+	printf '{"apiVersion":"v1","kind":"Node","metadata":{"annotations":{%s},"creationTimestamp":"%s","labels":{"beta.kubernetes.io/arch":"amd64","beta.kubernetes.io/os":"linux","kubernetes.io/arch":"amd64","kubernetes.io/hostname":"%s","kubernetes.io/os":"linux"%s},"name":"%s","resourceVersion":"%s","uid":"%s"},"spec":%s,' \
+		"$(node_annotations "$n")" "$CREATED" "$name" "$role" "$name" "$((1000 + n))" "$(uuid_of "node/$name")" "$spec"
+	printf '"status":{"addresses":[{"address":"%s","type":"InternalIP"},{"address":"%s","type":"Hostname"}],"conditions":[{"lastHeartbeatTime":"%s","lastTransitionTime":"%s","message":"kubelet is posting ready status","reason":"KubeletReady","status":"True","type":"Ready"}],"nodeInfo":{"architecture":"amd64","containerRuntimeVersion":"containerd://1.7.13","kernelVersion":"%s","kubeProxyVersion":"v1.30.2","kubeletVersion":"v1.30.2","operatingSystem":"linux","osImage":"Debian GNU/Linux 12 (bookworm)"}}}' \
+		"$(node_ip "$n")" "$name" "$CREATED" "$CREATED" "$(uname -r)"
+}
+
+# k8s_pod NS NAME NODE IP APP HOSTNET: one Running, Ready pod.
+k8s_pod() {
+	local ns=$1 name=$2 node=$3 ip=$4 app=$5 hostnet=$6 host labels image
+	case $app in
+	flannel) image=docker.io/flannel/flannel:v0.25.1 ;;
+	calico-node) image=docker.io/calico/node:v3.27.0 ;;
+	*) image=registry.k8s.io/e2e-test-images/agnhost:2.47 ;;
+	esac
+	host=$(node_ip "${node#node-}")
+	labels=$(printf '"app":"%s"' "$app")
+	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"creationTimestamp":"%s","labels":{%s},"name":"%s","namespace":"%s","resourceVersion":"%s","uid":"%s"},' \
+		"$CREATED" "$labels" "$name" "$ns" "$((2000 + ${#name}))" "$(uuid_of "pod/$ns/$name")"
+	printf '"spec":{"containers":[{"image":"%s","name":"%s","ports":[{"containerPort":8080,"protocol":"TCP"}]}],%s"nodeName":"%s","restartPolicy":"Always"},' \
+		"$image" "$app" "$([ "$hostnet" = true ] && printf '"hostNetwork":true,')" "$node"
+	printf '"status":{"conditions":[{"lastTransitionTime":"%s","status":"True","type":"Ready"}],"hostIP":"%s","hostIPs":[{"ip":"%s"}],"phase":"Running","podIP":"%s","podIPs":[{"ip":"%s"}],"qosClass":"BestEffort","startTime":"%s"}}' \
+		"$CREATED" "$host" "$host" "$ip" "$ip" "$CREATED"
+}
+
+# cni_daemon_pod N: the CNI's own DaemonSet pod on node N (hostNetwork).
+cni_daemon_pod() {
+	local n=$1 suffix
+	suffix=$(hash_hex "ds/node-$n" 5)
+	case $MODEL in
+	flannel-*) k8s_pod kube-flannel "kube-flannel-ds-$suffix" "node-$n" "$(node_ip "$n")" flannel true ;;
+	calico-*) k8s_pod kube-system "calico-node-$suffix" "node-$n" "$(node_ip "$n")" calico-node true ;;
+	esac
+}
+
+k8s_list() {
+	local IFS=,
+	printf '{"apiVersion":"v1","items":[%s],"kind":"List","metadata":{"resourceVersion":""}}\n' "$*"
+}
+
+# k8s_service NAME IP PORT TARGET SELECTOR-APP: SELECTOR-APP empty = no selector.
+k8s_service() {
+	local name=$1 ip=$2 port=$3 target=$4 app=$5 pname=http sel=''
+	[ "$name" = kubernetes ] && pname=https
+	[ -n "$app" ] && sel=$(printf '"selector":{"app":"%s"},' "$app")
+	printf '{"apiVersion":"v1","kind":"Service","metadata":{"creationTimestamp":"%s","name":"%s","namespace":"default","resourceVersion":"%s","uid":"%s"},' \
+		"$CREATED" "$name" "$((3000 + ${#name}))" "$(uuid_of "svc/default/$name")"
+	printf '"spec":{"clusterIP":"%s","clusterIPs":["%s"],"internalTrafficPolicy":"Cluster","ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack","ports":[{"name":"%s","port":%s,"protocol":"TCP","targetPort":%s}],%s"sessionAffinity":"None","type":"ClusterIP"},"status":{"loadBalancer":{}}}' \
+		"$ip" "$ip" "$pname" "$port" "$target" "$sel"
+}
+
+# k8s_slice SERVICE PORT ENDPOINTS...: ENDPOINTS are JSON endpoint objects.
+k8s_slice() {
+	local svc=$1 port=$2 name pname=http IFS=,
+	shift 2
+	name=$svc
+	[ "$svc" = kubernetes ] || name="$svc-$(hash_hex "slice/$svc" 5)"
+	[ "$svc" = kubernetes ] && pname=https
+	printf '{"addressType":"IPv4","apiVersion":"discovery.k8s.io/v1","endpoints":[%s],"kind":"EndpointSlice","metadata":{"creationTimestamp":"%s","labels":{"endpointslice.kubernetes.io/managed-by":"endpointslice-controller.k8s.io","kubernetes.io/service-name":"%s"},"name":"%s","namespace":"default","resourceVersion":"%s","uid":"%s"},"ports":[{"name":"%s","port":%s,"protocol":"TCP"}]}' \
+		"$*" "$CREATED" "$svc" "$name" "$((4000 + ${#name}))" "$(uuid_of "slice/$svc")" "$pname" "$port"
+}
+
+# pod_endpoint N P: the EndpointSlice entry for pod P on node N (ready).
+pod_endpoint() {
+	local n=$1 p=$2 name
+	name=$(pod_name "$n" "$p")
+	printf '{"addresses":["%s"],"conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":"node-%s","targetRef":{"kind":"Pod","name":"%s","namespace":"default","uid":"%s"}}' \
+		"$(pod_ip "$n" "$p")" "$n" "$name" "$(uuid_of "pod/default/$name")"
+}
+
+# emit FILE: write stdin (one JSON document) to FILE, pretty-printed and
+# validated by jq when it is installed (kubectl prints 4-space indents).
+emit() {
+	if command -v jq >/dev/null 2>&1; then
+		jq --indent 4 . >"$1.tmp"
+	else
+		cat >"$1.tmp"
+	fi
+	mv "$1.tmp" "$1"
+}
+
+write_k8s() {
+	local out="$DIR/k8s" n p items=() svcs=() web=() api=()
+	mkdir -p "$out"
+	for ((n = 1; n <= NODES; n++)); do items+=("$(k8s_node "$n")"); done
+	k8s_list "${items[@]}" | emit "$out/nodes.json"
+	items=()
+	for ((n = 1; n <= NODES; n++)); do
+		for ((p = 1; p <= PODS; p++)); do
+			items+=("$(k8s_pod default "$(pod_name "$n" "$p")" "node-$n" "$(pod_ip "$n" "$p")" "$(pod_app "$p")" false)")
+			[ "$p" = 1 ] && web+=("$(pod_endpoint "$n" "$p")")
+			[ "$p" = 2 ] && api+=("$(pod_endpoint "$n" "$p")")
+		done
+		items+=("$(cni_daemon_pod "$n")")
+	done
+	k8s_list "${items[@]}" | emit "$out/pods.json"
+	svcs=("$(k8s_service kubernetes 10.96.0.1 443 6443 '')" "$(k8s_service web 10.96.100.10 80 8080 web)")
+	[ "$PODS" -ge 2 ] && svcs+=("$(k8s_service api 10.96.200.20 8080 8080 api)")
+	[ -n "$K8S_EXTRA_SVC" ] && svcs+=("$(k8s_service legacy "$K8S_EXTRA_SVC" 80 8080 legacy)")
+	k8s_list "${svcs[@]}" | emit "$out/services.json"
+	items=("$(k8s_slice kubernetes 6443 '{"addresses":["192.0.2.11"],"conditions":{"ready":true}}')")
+	items+=("$(k8s_slice web 8080 "${web[@]}")")
+	[ "$PODS" -ge 2 ] && items+=("$(k8s_slice api 8080 "${api[@]}")")
+	k8s_list "${items[@]}" | emit "$out/endpointslices.json"
+}
+
+# write_pod_maps: per node, "NETNS NAMESPACE_POD" lines for collect-node.sh.
+write_pod_maps() {
+	local n p
+	for ((n = 1; n <= NODES; n++)); do
+		for ((p = 1; p <= PODS; p++)); do
+			printf '%s default_%s\n' "$(pod_ns "$n" "$p")" "$(pod_name "$n" "$p")"
+		done >"$DIR/podmap-node-$n"
+	done
+}
+
+# ---------------------------------------------------------------- commands
+
+cmd_up() {
+	local arg
+	MODEL=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--nodes) NODES=${2:-}; shift 2 ;;
+		--pods) PODS=${2:-}; shift 2 ;;
+		--prefix) PREFIX=${2:-}; shift 2 ;;
+		-*) die "up: unknown option $1" ;;
+		*) [ -z "$MODEL" ] || die "up: one MODEL only"; MODEL=$1; shift ;;
+		esac
+	done
+	[ -n "$MODEL" ] || die "up: MODEL missing (one of: $MODELS)"
+	for arg in $MODELS; do [ "$arg" = "$MODEL" ] && break; done
+	[ "$arg" = "$MODEL" ] || die "up: unknown model '$MODEL' (one of: $MODELS)"
+	in_range "$NODES" 2 50 || die "up: --nodes must be 2..50"
+	in_range "$PODS" 1 50 || die "up: --pods must be 1..50"
+	check_prefix
+	[ ! -e "$(state_file)" ] || die "a lab with prefix $PREFIX exists ($(state_file)); run: lab.sh down --prefix $PREFIX"
+	[ -z "$(lab_netns)" ] || die "namespaces with prefix $PREFIX- exist; run: lab.sh down --prefix $PREFIX"
+	command -v ping >/dev/null || die "ping not found (Debian package iputils-ping)"
+	[ "$MODEL" != calico-bgp ] || command -v bird >/dev/null || die "calico-bgp needs BIRD 2 (Debian package bird2)"
+	DIR="$LAB_RUN/$PREFIX" CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ) FAULTS='' K8S_OVERLAP='' K8S_EXTRA_SVC='' BIRD_REJECT=''
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+	save_state
+	trap 'log "lab.sh: up failed, tearing down"; cmd_down >/dev/null 2>&1 || true' ERR
+	build_lab
+	trap - ERR
+	write_k8s
+	write_pod_maps
+	save_state
+	print_summary
+	cmd_ping
+}
+
+print_summary() {
+	local n p
+	printf 'lab %s: %s, %s nodes x %s pods (state %s)\n' "$PREFIX" "$MODEL" "$NODES" "$PODS" "$(state_file)"
+	printf '  underlay  %-28s 192.0.2.1/24 (br0)\n' "$(ul_ns)"
+	for ((n = 1; n <= NODES; n++)); do
+		printf '  node-%-4s %-28s %s\n' "$n" "$(node_ns "$n")" "$(node_ip "$n")"
+		for ((p = 1; p <= PODS; p++)); do
+			printf '    %-13s %-26s %s\n' "default/$(pod_name "$n" "$p")" "$(pod_ns "$n" "$p")" "$(pod_ip "$n" "$p")"
+		done
+	done
+	printf '  k8s objects in %s/k8s\n' "$DIR"
+}
+
+# all_pods: "N.P" for every pod of the lab, node by node.
+all_pods() {
+	local n p
+	for ((n = 1; n <= NODES; n++)); do
+		for ((p = 1; p <= PODS; p++)); do printf '%s.%s\n' "$n" "$p"; done
+	done
+}
+
+# short_name N.P: the pod's name (web-1).
+short_name() { pod_name "${1%.*}" "${1#*.}"; }
+
+# cmd_ping: every pod pings every other pod once (all pairs in parallel, one
+# retry for a pair that fails, so a slow first ARP does not count).
+cmd_ping() {
+	local out src dst pods pairs=0 good=0 cell
+	command -v ping >/dev/null || die "ping not found (Debian package iputils-ping)"
+	out=$(mktemp -d)
+	pods=$(all_pods)
+	for src in $pods; do
+		for dst in $pods; do
+			[ "$src" = "$dst" ] && continue
+			(ping_pair "$(pod_ns "${src%.*}" "${src#*.}")" "$(pod_ip "${dst%.*}" "${dst#*.}")" &&
+				touch "$out/$src-$dst") &
+		done
+	done
+	wait
+	printf '%-10s' 'from\to'
+	for dst in $pods; do printf ' %-8s' "$(short_name "$dst")"; done
+	printf '\n'
+	for src in $pods; do
+		printf '%-10s' "$(short_name "$src")"
+		for dst in $pods; do
+			cell=.
+			if [ "$src" != "$dst" ]; then
+				pairs=$((pairs + 1))
+				cell=FAIL
+				[ -e "$out/$src-$dst" ] && cell=ok && good=$((good + 1))
+			fi
+			printf ' %-8s' "$cell"
+		done
+		printf '\n'
+	done
+	rm -rf "$out"
+	printf 'ping matrix: %s/%s reachable\n' "$good" "$pairs"
+	[ "$good" = "$pairs" ]
+}
+
+ping_pair() {
+	ip netns exec "$1" ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1 ||
+		{ [ "$PING_RETRY" = 1 ] && ip netns exec "$1" ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
+}
+
+cmd_bundle() {
+	local out='' force=0 tmp n
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--prefix) PREFIX=${2:-}; shift 2 ;;
+		--force) force=1; shift ;;
+		-*) die "bundle: unknown option $1" ;;
+		*) [ -z "$out" ] || die "bundle: one OUT only"; out=${1%/}; shift ;;
+		esac
+	done
+	[ -n "$out" ] || die "bundle: OUT missing"
+	load_state
+	[ -x "$COLLECT" ] || [ -r "$COLLECT" ] || die "collect-node.sh not found at $COLLECT (set CNICTL_COLLECT_NODE)"
+	if [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ "$force" != 1 ]; then
+		die "bundle: $out exists and is not empty (use --force)"
+	fi
+	mkdir -p "$(dirname "$out")"
+	tmp=$(mktemp -d "$(dirname "$out")/.$(basename "$out").tmp.XXXXXX")
+	mkdir -p "$tmp/nodes" "$tmp/k8s"
+	for ((n = 1; n <= NODES; n++)); do
+		collect_one "$n" "$tmp/nodes/node-$n" || { rm -rf "$tmp"; die "bundle: collecting node-$n failed"; }
+	done
+	cp "$DIR"/k8s/*.json "$tmp/k8s/"
+	write_lab_info >"$tmp/lab-info.txt"
+	rm -rf "$out"
+	mv "$tmp" "$out"
+	printf 'bundle written to %s (%s nodes)\n' "$out" "$NODES"
+}
+
+collect_one() {
+	local n=$1 dest=$2
+	local args=(--pod-map "$DIR/podmap-node-$n" --no-ipvs)
+	if [ "$MODEL" = calico-bgp ]; then
+		BIRD_SOCKET=$(bird_ctl "$n") ip netns exec "$(node_ns "$n")" sh "$COLLECT" "${args[@]}" "$dest"
+	else
+		ip netns exec "$(node_ns "$n")" sh "$COLLECT" "${args[@]}" --no-bird "$dest"
+	fi
+}
+
+write_lab_info() {
+	printf 'model = %s\nprefix = %s\nnodes = %s\npods_per_node = %s\ncreated = %s\nfaults = %s\n' \
+		"$MODEL" "$PREFIX" "$NODES" "$PODS" "$CREATED" "${FAULTS:-none}"
+	[ ! -f "$DIR/faults.log" ] || sed -e "s/^  + //" -e "s/^/fault_command = /" "$DIR/faults.log"
+}
+
+# cmd_down: remove every trace of the lab, even after a crash: BIRD daemons
+# by pidfile (only if the pid is a bird running this lab's config), then
+# every netns matching the lab's naming scheme, then the state.
+cmd_down() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--prefix) PREFIX=${2:-}; shift 2 ;;
+		*) die "down: unknown argument $1" ;;
+		esac
+	done
+	check_prefix
+	DIR="$LAB_RUN/$PREFIX"
+	stop_birds
+	local ns count=0
+	for ns in $(lab_netns); do
+		ip netns del "$ns" 2>/dev/null || log "lab.sh: could not delete netns $ns"
+		count=$((count + 1))
+	done
+	rm -rf "$DIR" "$(state_file)"
+	printf 'lab %s down (%s namespaces removed)\n' "$PREFIX" "$count"
+	[ -z "$(lab_netns)" ]
+}
+
+# our_bird PID: true if PID runs bird with a config from this lab's dir.
+our_bird() {
+	local cmd
+	[ -r "/proc/$1/cmdline" ] || return 1
+	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline")
+	[[ $cmd == bird\ * || $cmd == */bird\ * ]] && [[ $cmd == *" -c $DIR/bird/"* ]]
+}
+
+stop_birds() {
+	local f pid pids=() i
+	for f in "$DIR"/bird/*.pid; do
+		[ -f "$f" ] || continue
+		pid=$(tr -dc '0-9' <"$f")
+		[ -n "$pid" ] && our_bird "$pid" && pids+=("$pid")
+	done
+	# A crash can lose pidfiles: also find bird processes by this lab's
+	# config path (one /proc read per pid; still only our own daemons).
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		[[ " ${pids[*]} " == *" $pid "* ]] && continue
+		our_bird "$pid" 2>/dev/null && pids+=("$pid")
+	done
+	[ ${#pids[@]} -gt 0 ] || return 0
+	kill -TERM "${pids[@]}" 2>/dev/null || true
+	for ((i = 0; i < 25; i++)); do
+		alive=0
+		for pid in "${pids[@]}"; do our_bird "$pid" && alive=1; done
+		[ "$alive" = 0 ] && return 0
+		sleep 0.1
+	done
+	for pid in "${pids[@]}"; do our_bird "$pid" && kill -KILL "$pid" 2>/dev/null; done
+	return 0
+}
+
+cmd_status() {
+	local f
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--prefix) PREFIX=${2:-}; shift 2 ;;
+		*) die "status: unknown argument $1" ;;
+		esac
+	done
+	if [ "$PREFIX_SET" = 0 ]; then
+		for f in "$LAB_RUN"/*.state; do
+			[ -f "$f" ] || { echo "no labs"; return 0; }
+			PREFIX=$(basename "$f" .state)
+			status_one
+		done
+	else
+		status_one
+	fi
+}
+
+status_one() {
+	local n pid st
+	load_state
+	printf 'lab %s: %s, %s nodes x %s pods, created %s\n' "$PREFIX" "$MODEL" "$NODES" "$PODS" "$CREATED"
+	printf '  faults: %s\n' "${FAULTS:-none}"
+	printf '  namespaces: %s present\n' "$(lab_netns | wc -l)"
+	if [ "$MODEL" = calico-bgp ]; then
+		for ((n = 1; n <= NODES; n++)); do
+			pid=$(cat "$(bird_pid "$n")" 2>/dev/null || true)
+			st=dead
+			[ -n "$pid" ] && our_bird "$pid" && st="running (pid $pid)"
+			printf '  bird node-%s: %s\n' "$n" "$st"
+		done
+	fi
+}
+
+# ---------------------------------------------------------------- faults
+
+FAULTS_ALL="missing-pod-route wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap"
+
+# faults_for MODEL: the faults a live lab of MODEL can show.
+faults_for() {
+	case $1 in
+	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap" ;;
+	flannel-host-gw) echo "missing-pod-route wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap" ;;
+	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap" ;;
+	*) return 1 ;;
+	esac
+}
+
+cmd_faults() {
+	local m
+	if [ $# -gt 0 ]; then
+		faults_for "$1" | tr ' ' '\n' || die "unknown model $1"
+		return 0
+	fi
+	for m in $MODELS; do printf '%s: %s\n' "$m" "$(faults_for "$m")"; done
+}
+
+cmd_break() {
+	local fault='' node=1
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--prefix) PREFIX=${2:-}; shift 2 ;;
+		--node) node=${2:-}; node=${node#node-}; shift 2 ;;
+		-*) die "break: unknown option $1" ;;
+		*) [ -z "$fault" ] || die "break: one FAULT at a time"; fault=$1; shift ;;
+		esac
+	done
+	[ -n "$fault" ] || die "break: FAULT missing (one of: $FAULTS_ALL)"
+	load_state
+	[[ " $(faults_for "$MODEL") " == *" $fault "* ]] ||
+		die "break: $fault does not apply to $MODEL (applies: $(faults_for "$MODEL"))"
+	in_range "$node" 1 "$NODES" || die "break: no node-$node in this lab"
+	[ "$NODES" -ge 3 ] || die "break: faults need at least 3 nodes"
+	S=$node T=$((node % NODES + 1))
+	W=$((T % NODES + 1))
+	printf 'lab %s: injecting %s on node-%s (peer node-%s, third node node-%s):\n' "$PREFIX" "$fault" "$S" "$T" "$W"
+	TRACE=1
+	local out="$DIR/.fault.out"
+	: >"$out"
+	# Not a pipeline: the fault functions set state (K8S_OVERLAP, …) that
+	# save_state must see in this shell.
+	"fault_${fault//-/_}" 3>>"$out" >>"$out" || { cat "$out"; die "break: $fault failed"; }
+	cat "$out"
+	cat "$out" >>"$DIR/faults.log"
+	rm -f "$out"
+	TRACE=0
+	FAULTS="${FAULTS:+$FAULTS }$fault@node-$S"
+	save_state
+}
+
+fault_missing_pod_route() {
+	x ip -n "$(node_ns "$S")" route del "$(pod_cidr "$T")"
+}
+
+fault_wrong_next_hop() {
+	case $MODEL in
+	flannel-vxlan) x ip -n "$(node_ns "$S")" route replace "$(pod_cidr "$T")" via "$(vtep_ip "$W")" dev flannel.1 onlink ;;
+	flannel-host-gw) x ip -n "$(node_ns "$S")" route replace "$(pod_cidr "$T")" via "$(node_ip "$W")" dev eth0 ;;
+	esac
+}
+
+fault_next_hop_not_adjacent() {
+	x ip -n "$(node_ns "$S")" route replace "$(pod_cidr "$T")" via "198.51.100.$((10 + T))" dev eth0 onlink
+}
+
+fault_vxlan_fdb_missing() {
+	x bridge -n "$(node_ns "$S")" fdb del "$(vtep_mac "$T")" dev flannel.1 dst "$(node_ip "$T")" self
+}
+
+fault_vxlan_neigh_missing() {
+	x ip -n "$(node_ns "$S")" neigh del "$(vtep_ip "$T")" dev flannel.1
+}
+
+fault_vxlan_fdb_mismatch() {
+	x bridge -n "$(node_ns "$S")" fdb replace "$(vtep_mac "$T")" dev flannel.1 dst "$(node_ip "$W")" self permanent
+}
+
+# mtu-mismatch: pod web-S gets MTU 1500 (both veth ends, as a CNI config
+# with the wrong mtu would) behind a 1450 flannel.1. The other variant,
+# flannel.1 at 1500 on a 1500 underlay, cannot be built: the kernel refuses
+# a VXLAN MTU that leaves no room for the 50-byte header.
+fault_mtu_mismatch() {
+	x ip -n "$(pod_ns "$S" 1)" link set eth0 mtu 1500
+	x ip -n "$(node_ns "$S")" link set "$(host_veth "$S" 1)" mtu 1500
+}
+
+fault_route_shadowed() {
+	case $MODEL in
+	calico-bgp) x ip -n "$(node_ns "$S")" route add blackhole "10.244.$T.0/27" ;;
+	*) x ip -n "$(node_ns "$S")" route add blackhole "10.244.$T.0/25" ;;
+	esac
+}
+
+fault_pod_route_missing() {
+	case $MODEL in
+	calico-bgp) x ip -n "$(node_ns "$S")" route del "$(pod_ip "$S" 1)" dev "$(host_veth "$S" 1)" ;;
+	*) x ip -n "$(node_ns "$S")" link set "$(host_veth "$S" 1)" nomaster ;;
+	esac
+}
+
+fault_ip_forward_disabled() {
+	x ip netns exec "$(node_ns "$S")" sysctl -qw net.ipv4.ip_forward=0
+}
+
+fault_bgp_session_down() {
+	x birdc -s "$(bird_ctl "$S")" disable "$(mesh_name "$T")" >/dev/null
+	wait_for "the session to node-$T to drop" 10 session_not_established "$T"
+}
+
+session_not_established() {
+	! birdc -s "$(bird_ctl "$1")" show protocols "$(mesh_name "$S")" | grep -q Established
+}
+
+fault_bgp_route_missing() {
+	BIRD_REJECT="$S:$T"
+	write_bird_conf "$S"
+	printf '  + edit %s: protocol bgp %s gets: ipv4 { import filter { if net = %s then reject; accept; }; };\n' \
+		"$(bird_conf "$S")" "$(mesh_name "$T")" "$(calico_block "$T")"
+	x birdc -s "$(bird_ctl "$S")" configure >/dev/null
+	wait_for "node-$T's block to leave node-$S's kernel table" 10 block_gone
+}
+
+block_gone() {
+	! ip -n "$(node_ns "$S")" route show proto bird | grep -q "^$(calico_block "$T") via"
+}
+
+# pod-cidr-overlap: node-3 (fixed: the /23 must cover node-2's /24) is given
+# 10.244.2.0/23 in nodes.json, and every other node's route to node-3's pods
+# becomes a route for that /23, as Flannel would program the lease.
+fault_pod_cidr_overlap() {
+	local m ns
+	K8S_OVERLAP="3=10.244.2.0/23"
+	for ((m = 1; m <= NODES; m++)); do
+		[ "$m" = 3 ] && continue
+		ns=$(node_ns "$m")
+		x ip -n "$ns" route del "$(pod_cidr 3)"
+		case $MODEL in
+		flannel-vxlan) x ip -n "$ns" route add 10.244.2.0/23 via "$(vtep_ip 3)" dev flannel.1 onlink ;;
+		flannel-host-gw) x ip -n "$ns" route add 10.244.2.0/23 via "$(node_ip 3)" dev eth0 ;;
+		esac
+	done
+	write_k8s
+	printf '  + k8s/nodes.json: node-3 spec.podCIDR(s) %s -> 10.244.2.0/23 (overlaps node-2 %s)\n' "$(pod_cidr 3)" "$(pod_cidr 2)"
+}
+
+# service-cidr-overlap (k8s objects only): a Service whose ClusterIP lies
+# inside node-S's pod CIDR, as a service range overlapping the pod range gives.
+fault_service_cidr_overlap() {
+	K8S_EXTRA_SVC="10.244.$S.250"
+	write_k8s
+	printf '  + k8s/services.json: added Service default/legacy clusterIP %s (inside node-%s pod CIDR 10.244.%s.0/24)\n' "$K8S_EXTRA_SVC" "$S" "$S"
+}
+
+# ---------------------------------------------------------------- main
+
+main() {
+	local cmd=${1:-}
+	[ $# -gt 0 ] && shift
+	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS=''
+	K8S_OVERLAP='' K8S_EXTRA_SVC='' BIRD_REJECT='' PING_RETRY=1
+	[[ " $* " == *" --prefix "* ]] && PREFIX_SET=1
+	case $cmd in
+	-h | --help | help) usage; return 0 ;;
+	"") usage >&2; return 2 ;;
+	esac
+	[ "$(id -u)" = 0 ] || [ "$cmd" = faults ] || die "must run as root (network namespaces)"
+	case $cmd in
+	up) cmd_up "$@" ;;
+	ping) parse_ping_args "$@"; load_state; cmd_ping ;;
+	break) cmd_break "$@" ;;
+	bundle) cmd_bundle "$@" ;;
+	down) cmd_down "$@" ;;
+	status) cmd_status "$@" ;;
+	faults) cmd_faults "$@" ;;
+	*) die "unknown command '$cmd' (see --help)" ;;
+	esac
+}
+
+parse_ping_args() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--prefix) PREFIX=${2:-}; shift 2 ;;
+		--no-retry) PING_RETRY=0; shift ;;
+		*) die "unknown argument $1" ;;
+		esac
+	done
+	check_prefix
+}
+
+main "$@"

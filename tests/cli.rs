@@ -1,0 +1,173 @@
+//! Integration tests of the `cnictl` binary: the README's commands, the
+//! exit-code contract, and bad input — run as a user would, as a process.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cnictl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cnictl"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("cnictl runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every bundle under fixtures/ (a dir holding k8s/nodes.json).
+fn fixtures() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = fs::read_dir(repo().join("fixtures"))
+        .expect("fixtures/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("k8s/nodes.json").is_file())
+        .collect();
+    out.sort();
+    assert!(out.len() >= 5, "expected the recorded fixtures, found {out:?}");
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_fixture_loads_as_a_snapshot() {
+    for b in fixtures() {
+        let o = cnictl(&["snapshot", "--bundle", b.to_str().unwrap()]);
+        assert!(o.status.success(), "{}: {}", b.display(), text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["schema"], "cnictl/v1");
+        assert!(v["nodes"].as_object().unwrap().len() >= 3, "{}", b.display());
+    }
+}
+
+#[test]
+fn healthy_fixtures_exit_0_and_broken_ones_exit_1() {
+    for b in fixtures() {
+        let name = b.file_name().unwrap().to_string_lossy().into_owned();
+        let o = cnictl(&["check", "--bundle", b.to_str().unwrap()]);
+        let want = if name.contains("-broken-") { 1 } else { 0 };
+        assert_eq!(
+            o.status.code(),
+            Some(want),
+            "{name}: check exit code\n{}{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_corrupted_file_fails_with_exit_2_naming_it() {
+    let src = &fixtures()[0];
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("b");
+    copy_dir(src, &bundle);
+    let node = fs::read_dir(bundle.join("nodes")).unwrap().next().unwrap().unwrap().path();
+    fs::write(node.join("ip-route.json"), "[{\"dst\": ").unwrap();
+    fs::write(bundle.join("k8s/pods.json"), "{not json").unwrap();
+    for cmd in ["snapshot", "check", "model"] {
+        let o = cnictl(&[cmd, "--bundle", bundle.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        let err = text(&o.stderr);
+        assert!(err.contains("ip-route.json"), "{cmd}: {err}");
+        assert!(err.contains("pods.json"), "{cmd}: all bad files at once: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn missing_bundle_and_usage_errors_exit_2() {
+    let o = cnictl(&["check", "--bundle", "/nonexistent/bundle"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("/nonexistent/bundle"));
+    assert_eq!(cnictl(&["check"]).status.code(), Some(2), "no source given");
+    assert_eq!(cnictl(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn generated_clusters_are_healthy_and_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    for model in ["flannel-vxlan", "flannel-host-gw", "calico-bgp", "calico-ipip"] {
+        let dir = tmp.path().join(model);
+        let d = dir.to_str().unwrap();
+        let o = cnictl(&["gen", "--model", model, "--nodes", "4", "--pods-per-node", "3", "--services", "2", "-o", d]);
+        assert!(o.status.success(), "{model}: {}", text(&o.stderr));
+        let m = cnictl(&["model", "--bundle", d, "--output", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&m.stdout).unwrap();
+        assert_eq!(v["model"], model);
+        let c = cnictl(&["check", "--bundle", d, "--output", "json"]);
+        let report: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+        let bad: Vec<_> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] != "info")
+            .collect();
+        assert!(bad.is_empty(), "{model}: a generated cluster is healthy: {bad:#?}");
+        assert_eq!(c.status.code(), Some(0));
+    }
+}
+
+#[test]
+fn snapshot_file_is_written_atomically_and_reads_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snap = tmp.path().join("snap.json");
+    let b = &fixtures()[0];
+    let o = cnictl(&["snapshot", "--bundle", b.to_str().unwrap(), "-o", snap.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 1, "no temp file left behind: {names:?}");
+    let from_snap = cnictl(&["check", "--snapshot", snap.to_str().unwrap(), "--output", "json"]);
+    let from_bundle = cnictl(&["check", "--bundle", b.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(text(&from_snap.stdout), text(&from_bundle.stdout));
+}
+
+#[test]
+fn diff_names_what_changed() {
+    let fx = fixtures();
+    let healthy = fx.iter().find(|p| p.ends_with("flannel-vxlan")).expect("flannel-vxlan fixture");
+    let broken = fx
+        .iter()
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("flannel-vxlan-broken-vxlan-fdb-missing"))
+        .expect("vxlan-fdb-missing fixture");
+    let o = cnictl(&["diff", healthy.to_str().unwrap(), broken.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["findings_added"].as_array().unwrap().iter().any(|f| f["code"] == "vxlan-fdb-missing"));
+    let same = cnictl(&["diff", healthy.to_str().unwrap(), healthy.to_str().unwrap()]);
+    assert_eq!(same.status.code(), Some(0));
+    assert!(text(&same.stdout).contains("no changes"));
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for cmd in ["demo", "model", "check", "explain", "diff", "snapshot", "gen", "lab"] {
+        let o = cnictl(&[cmd, "--help"]);
+        assert!(o.status.success(), "{cmd} --help");
+        assert!(text(&o.stdout).contains("Example"), "{cmd} --help has an example");
+    }
+}
+
+#[test]
+fn kubectl_plugin_binary_is_the_same_tool() {
+    let o = Command::new(env!("CARGO_BIN_EXE_kubectl-cnictl")).arg("--version").output().unwrap();
+    assert!(o.status.success());
+    assert!(text(&o.stdout).contains("cnictl"));
+}
