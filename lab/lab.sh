@@ -553,9 +553,11 @@ cmd_up() {
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
 	save_state
-	trap 'log "lab.sh: up failed, tearing down"; cmd_down >/dev/null 2>&1 || true' ERR
+	# Any failure while building (set -e, die) exits through this trap, so a
+	# half-built lab never stays behind.
+	trap 'log "lab.sh: up failed, tearing down"; cmd_down >/dev/null 2>&1 || true' EXIT
 	build_lab
-	trap - ERR
+	trap - EXIT
 	write_k8s
 	write_pod_maps
 	save_state

@@ -20,7 +20,7 @@
 //! per-node check needs is a hash probe, so a node's checks cost
 //! O(its routes + nodes).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 use cnictl_model::{
@@ -188,6 +188,9 @@ pub struct Expected<'a> {
     pub services: Option<Vec<ServicePortExpect>>,
     svc_index: HashMap<(IpvsProto, IpAddr, u16), usize>,
     pub endpoint_slices_collected: bool,
+    /// Pod CIDRs that overlap another node's: their routes are ambiguous,
+    /// so route checks leave them to `pod-cidr-overlap`.
+    pub contested: HashSet<IpNet>,
     pods_by_ip: HashMap<IpAddr, &'a Pod>,
     pods_by_node: HashMap<&'a str, Vec<&'a Pod>>,
 }
@@ -231,6 +234,7 @@ impl<'a> Expected<'a> {
             services,
             svc_index: HashMap::new(),
             endpoint_slices_collected: snap.k8s.endpoint_slices.is_some(),
+            contested: HashSet::new(),
             pods_by_ip: HashMap::new(),
             pods_by_node: HashMap::new(),
         };
@@ -239,6 +243,7 @@ impl<'a> Expected<'a> {
     }
 
     fn index(&mut self, snap: &'a ClusterSnapshot) {
+        self.contested = contested(&self.nodes);
         for (i, n) in self.nodes.iter().enumerate() {
             self.by_name.insert(n.name.clone(), i);
             for ip in &n.internal_ips {
@@ -305,6 +310,23 @@ impl<'a> Expected<'a> {
     pub fn pods_on(&self, node: &str) -> &[&'a Pod] {
         self.pods_by_node.get(node).map_or(&[], Vec::as_slice)
     }
+}
+
+/// Pod CIDRs of one node that overlap a pod CIDR of another node.
+fn contested(nodes: &[NodeExpect]) -> HashSet<IpNet> {
+    let (nets, owner): (Vec<IpNet>, Vec<usize>) = nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.pod_cidrs.iter().map(move |c| (c.net, i)))
+        .unzip();
+    let mut out = HashSet::new();
+    for (a, b) in crate::checks::overlap::overlapping_pairs(&nets) {
+        if owner[a] != owner[b] {
+            out.insert(nets[a]);
+            out.insert(nets[b]);
+        }
+    }
+    out
 }
 
 /// A pod that has its own netns and still holds its IPs.
@@ -495,7 +517,8 @@ fn vtep(
             .find(|a| a.dev == l.name)
             .map(|a| a.addr.addr())
     });
-    let ip = ip.or(dump_ip)?;
+    // What the node's VXLAN device actually holds wins over the derivation.
+    let ip = dump_ip.or(ip)?;
     let mac = k8s
         .and_then(|k| k.annotation(infer::FLANNEL_BACKEND_DATA))
         .and_then(flannel_vtep_mac)

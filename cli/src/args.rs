@@ -53,6 +53,9 @@ pub enum Command {
     /// Build, break, record and tear down real namespace labs (root; the only writing command).
     #[command(after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl collect --netns cnl-node-1 --pods\n  sudo cnictl lab break vxlan-fdb-missing\n  sudo cnictl lab bundle -o /tmp/b && cnictl check --bundle /tmp/b\n  sudo cnictl lab down")]
     Lab(LabArgs),
+    /// Read this node's dataplane over netlink (read-only) as a NodeSnapshot or bundle part.
+    #[command(after_help = "Examples:\n  sudo cnictl collect --pretty | less\n  sudo cnictl collect --netns cnl-node-1 --pods --pods-prefix cnl-node-1- -o node-1.json\n  sudo cnictl collect --bundle-dir ./bundle        # then add k8s/ with lab/collect-k8s.sh\n\nNeeds CAP_NET_ADMIN for IPVS and CAP_SYS_ADMIN to enter other namespaces; it never changes them.")]
+    Collect(CollectArgs),
 }
 
 const CHECK_AFTER: &str = "\
@@ -163,9 +166,9 @@ pub struct ExplainArgs {
     /// Destination port (tcp/udp; defaults to the Service port for svc/...).
     #[arg(long)]
     pub port: Option<u16>,
-    /// Protocol of the probe packet.
-    #[arg(long, value_enum, default_value = "icmp")]
-    pub proto: Proto,
+    /// Protocol of the probe packet [default: tcp with a port or a Service, else icmp].
+    #[arg(long, value_enum)]
+    pub proto: Option<Proto>,
     /// IP total length of the packet in bytes (a default ping is 84).
     #[arg(long, default_value_t = 84, value_parser = clap::value_parser!(u16).range(20..))]
     pub size: u16,
@@ -287,3 +290,37 @@ const LAB_BREAK_AFTER: &str = concat!(
         "route-shadowed, pod-route-missing, ip-forward-disabled, pod-cidr-overlap, service-cidr-overlap",
     "\n\nExample:\n  sudo cnictl lab break vxlan-fdb-missing --node node-1"
 );
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Read this named network namespace (/run/netns/NAME) instead of our own.
+    #[arg(long, value_name = "NAME", conflicts_with = "netns_path")]
+    pub netns: Option<String>,
+    /// Read the namespace behind this file (e.g. /proc/PID/ns/net).
+    #[arg(long, value_name = "PATH")]
+    pub netns_path: Option<PathBuf>,
+    /// The node name to record [default: the netns name, else the host name].
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// Also collect every named netns (/run/netns, /var/run/netns) as a pod.
+    #[arg(long)]
+    pub pods: bool,
+    /// With --pods: only namespaces whose name starts with this.
+    #[arg(long, value_name = "PREFIX")]
+    pub pods_prefix: Option<String>,
+    /// BIRD's control socket [default: /run/bird/bird.ctl when it exists].
+    #[arg(long, value_name = "PATH")]
+    pub bird_socket: Option<PathBuf>,
+    /// Do not read IPVS.
+    #[arg(long)]
+    pub no_ipvs: bool,
+    /// Write the NodeSnapshot JSON here (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE", conflicts_with = "bundle_dir")]
+    pub out: Option<PathBuf>,
+    /// Write the node's part of a bundle (nodes/<node>/…) into this bundle directory.
+    #[arg(long, value_name = "DIR")]
+    pub bundle_dir: Option<PathBuf>,
+    /// Indent the JSON.
+    #[arg(long)]
+    pub pretty: bool,
+}

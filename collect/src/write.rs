@@ -833,3 +833,22 @@ fn k8s_slice(e: &cnictl_model::EndpointSlice) -> Value {
         "addressType": e.address_type, "endpoints": endpoints, "ports": ports,
     })
 }
+
+/// Writes one node's part of a bundle, `BUNDLE/nodes/<node>/…`, into
+/// `bundle` (created when absent; other nodes and k8s/ are left alone), as
+/// `cnictl collect --bundle-dir` does on each node. The node directory is
+/// built beside its final place and swapped in, so a reader never sees half
+/// of it.
+pub fn write_node_dir(node: &NodeSnapshot, bundle: &Path) -> Result<(), WriteError> {
+    check_name(&node.name)?;
+    let nodes = bundle.join("nodes");
+    fs::create_dir_all(&nodes).map_err(io_err(&nodes))?;
+    let dir = nodes.join(&node.name);
+    let existing = dir.is_dir();
+    let tmp = sibling(&dir, "tmp");
+    let result = write_node(node, &tmp).and_then(|()| swap_into_place(&tmp, &dir, existing));
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    result
+}

@@ -295,7 +295,7 @@ pub async fn explain(
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::busy("explain"))?;
-    let out = tokio::task::spawn_blocking(move || explain::explain(&a, &q))
+    let out = tokio::task::spawn_blocking(move || explain::run(&a, &q))
         .await
         .map_err(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "explain task failed")

@@ -26,7 +26,9 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(spec: &GenSpec) -> Result<Plan, GenError> {
-        let blocks_per_node = spec.pods_per_node.div_ceil(BLOCK_SIZE).max(1);
+        // Slot 0 of the first block is the node's tunnel address (IPIP), so
+        // pods start at slot 1.
+        let blocks_per_node = (spec.pods_per_node + 1).div_ceil(BLOCK_SIZE);
         let small =
             spec.nodes <= 250 && (!spec.model.is_calico() || spec.nodes * blocks_per_node <= 1000);
         let (pod_range, underlay) = if small {
@@ -113,9 +115,9 @@ impl Plan {
     /// IP of pod `k` on node `i`.
     pub fn pod_ip(&self, i: usize, k: usize) -> Ipv4Addr {
         if self.spec.model.is_calico() {
-            let blocks = self.node_blocks(i);
-            let block = blocks[k / BLOCK_SIZE];
-            add(block.network(), (k % BLOCK_SIZE) as u32)
+            let slot = k + 1;
+            let block = self.node_blocks(i)[slot / BLOCK_SIZE];
+            add(block.network(), (slot % BLOCK_SIZE) as u32)
         } else {
             add(self.node_cidr(i).network(), k as u32 + 2)
         }

@@ -1,12 +1,16 @@
 //! Check: next-hop-not-adjacent
 //!
-//! Host-gw style models (flannel-host-gw, bridge, cilium-native) send pod
-//! traffic unencapsulated to the peer's node IP as the L2 next hop, so every
-//! peer must be on a subnet this node is directly connected to. A peer on
-//! another subnet gets no route (Flannel skips it) or one the kernel
-//! cannot resolve: error.
+//! Host-gw style models (flannel-host-gw, bridge, cilium-native; calico-bgp
+//! for its kernel routes) send pod traffic unencapsulated to a next hop
+//! resolved by ARP on the underlay, so the peer's node IP must be on a
+//! subnet this node is directly connected to, and so must the route's
+//! gateway. A peer on another subnet gets no route (Flannel skips it); a
+//! route forced with `onlink` to a gateway off every connected subnet ARPs
+//! into the void: error.
 
-use super::remote::{peer_evidence, Issue};
+use cnictl_model::Route;
+
+use super::remote::{self, peer_evidence, Issue, Verdict};
 use super::{render, NodeCx, Out};
 use crate::finding::Severity;
 
@@ -20,40 +24,70 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         let Issue::NotAdjacent { route } = &v.issue else {
             continue;
         };
-        let mut evidence = vec![peer_evidence(v)];
-        let mut subnets: Vec<String> = cx
-            .node
-            .addrs
-            .iter()
-            .filter(|a| a.scope == "global")
-            .map(|a| format!("{} dev {}", a.addr, a.dev))
-            .collect();
-        subnets.sort();
-        evidence.push(format!("{} addresses: {}", cx.name(), subnets.join(", ")));
+        let mut evidence = vec![peer_evidence(v), addresses(cx)];
         if let Some(r) = route {
             evidence.push(render::route(r));
         }
-        let ip = v
-            .peer
-            .ip()
-            .map_or_else(|| "?".to_string(), |ip| ip.to_string());
         out.push(
             CODE,
             Severity::Error,
             Some(cx.name()),
-            format!(
-                "{}'s node IP {ip} is not on a subnet {} is connected to; {} needs L2 adjacency for {}",
-                v.peer.name,
-                cx.name(),
-                cx.model,
-                v.cidr.net
-            ),
+            summary(cx, v, *route),
             evidence,
             format!(
-                "put the nodes on one L2 segment, or switch to an encapsulating backend (flannel vxlan, calico ipip/vxlan, cilium tunnel) for {} <-> {}",
+                "on {}: ip route replace {}; if the nodes really are on different segments, switch to an encapsulating backend (flannel vxlan, calico ipip/vxlan, cilium tunnel) for {} <-> {}",
+                cx.name(),
+                v.expected_route(),
                 cx.name(),
                 v.peer.name
             ),
         );
     }
+}
+
+fn summary(cx: &NodeCx<'_>, v: &Verdict<'_>, route: Option<&Route>) -> String {
+    match route {
+        Some(r) if remote::adjacent(cx, v.peer) => format!(
+            "{} routes {}'s pod CIDR {} {}, a next hop on no subnet {} is connected to ({} needs {})",
+            cx.name(),
+            v.peer.name,
+            v.cidr.net,
+            gateways(r),
+            cx.name(),
+            cx.model,
+            v.expected_route()
+        ),
+        _ => format!(
+            "{}'s node IP {} is not on a subnet {} is connected to; {} needs L2 adjacency for {}",
+            v.peer.name,
+            v.peer.ip().map_or_else(|| "?".to_string(), |ip| ip.to_string()),
+            cx.name(),
+            cx.model,
+            v.cidr.net
+        ),
+    }
+}
+
+/// `node-1 addresses: 192.0.2.11/24 dev eth0, …`.
+fn addresses(cx: &NodeCx<'_>) -> String {
+    let mut subnets: Vec<String> = cx
+        .node
+        .addrs
+        .iter()
+        .filter(|a| a.scope == "global")
+        .map(|a| format!("{} dev {}", a.addr, a.dev))
+        .collect();
+    subnets.sort();
+    format!("{} addresses: {}", cx.name(), subnets.join(", "))
+}
+
+/// `via 198.51.100.12` (every path's gateway).
+fn gateways(r: &Route) -> String {
+    let gws: Vec<String> = r
+        .paths()
+        .iter()
+        .filter_map(|p| p.gateway)
+        .map(|g| format!("via {g}"))
+        .collect();
+    gws.join(" + ")
 }

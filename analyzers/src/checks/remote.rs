@@ -98,7 +98,7 @@ pub(crate) fn verdicts<'e>(cx: &NodeCx<'e>) -> Vec<Verdict<'e>> {
         return out;
     }
     for peer in cx.exp.nodes.iter().filter(|p| p.name != cx.node.name) {
-        for c in &peer.pod_cidrs {
+        for c in peer.pod_cidrs.iter().filter(|c| !cx.exp.contested.contains(&c.net)) {
             out.push(verdict(cx, peer, c));
         }
     }
@@ -157,6 +157,9 @@ fn classify<'e>(cx: &NodeCx<'e>, c: &PodCidr, hops: &[Hop], chosen: Lookup<'e>) 
             hidden: hidden(),
         },
         Lookup::Route(r) if matches(r, hops) => Issue::Ok,
+        Lookup::Route(r) if needs_adjacent_gw(cx) && !gateways_adjacent(cx, r) => {
+            Issue::NotAdjacent { route: Some(r) }
+        }
         Lookup::Route(r) => {
             let h = hidden();
             if h.is_empty() {
@@ -206,19 +209,34 @@ pub(crate) fn matches(r: &Route, hops: &[Hop]) -> bool {
     })
 }
 
-/// The peer's node IP is inside one of this node's connected subnets.
-/// With no addresses dumped adjacency cannot be judged and is assumed.
-pub(crate) fn adjacent(cx: &NodeCx<'_>, peer: &NodeExpect) -> bool {
-    let Some(ip) = peer.ip() else {
-        return true;
-    };
-    let nets: Vec<_> = cx
+/// Models whose next hop is resolved by ARP on the underlay.
+fn needs_adjacent_gw(cx: &NodeCx<'_>) -> bool {
+    cx.model.needs_l2_adjacency() || cx.model == CniModel::CalicoBgp
+}
+
+/// Every gateway of the route lies in a connected subnet (an `onlink`
+/// route can name any gateway; the kernel then ARPs for it regardless).
+pub(crate) fn gateways_adjacent(cx: &NodeCx<'_>, r: &Route) -> bool {
+    r.paths()
+        .iter()
+        .filter_map(|p| p.gateway)
+        .all(|gw| in_connected(cx, gw))
+}
+
+fn in_connected(cx: &NodeCx<'_>, ip: IpAddr) -> bool {
+    let mut nets = cx
         .node
         .addrs
         .iter()
         .filter(|a| a.scope == "global" && a.addr.prefix_len() < a.addr.max_prefix_len())
-        .collect();
-    nets.is_empty() || nets.iter().any(|a| a.addr.trunc().contains(&ip))
+        .peekable();
+    nets.peek().is_none() || nets.any(|a| a.addr.trunc().contains(&ip))
+}
+
+/// The peer's node IP is inside one of this node's connected subnets.
+/// With no addresses dumped adjacency cannot be judged and is assumed.
+pub(crate) fn adjacent(cx: &NodeCx<'_>, peer: &NodeExpect) -> bool {
+    peer.ip().map_or(true, |ip| in_connected(cx, ip))
 }
 
 fn hop(gw: Option<IpAddr>, dev: Option<&str>, onlink: bool) -> Hop {

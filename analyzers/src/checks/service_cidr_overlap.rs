@@ -22,6 +22,8 @@ enum Tag {
     Pod(usize),
     Service,
     Underlay(usize),
+    /// A ClusterIP outside the known service range (index into services).
+    ClusterIp(usize),
 }
 
 pub(crate) fn check(exp: &Expected<'_>, _snap: &ClusterSnapshot, out: &mut Out) {
@@ -39,8 +41,12 @@ pub(crate) fn check(exp: &Expected<'_>, _snap: &ClusterSnapshot, out: &mut Out) 
     }
     for (a, b) in overlap::overlapping_pairs(&nets) {
         let (pod, other, pn, on) = match (tags[a], tags[b]) {
-            (Tag::Pod(p), o @ (Tag::Service | Tag::Underlay(_))) => (p, o, nets[a], nets[b]),
-            (o @ (Tag::Service | Tag::Underlay(_)), Tag::Pod(p)) => (p, o, nets[b], nets[a]),
+            (Tag::Pod(p), o @ (Tag::Service | Tag::Underlay(_) | Tag::ClusterIp(_))) => {
+                (p, o, nets[a], nets[b])
+            }
+            (o @ (Tag::Service | Tag::Underlay(_) | Tag::ClusterIp(_)), Tag::Pod(p)) => {
+                (p, o, nets[b], nets[a])
+            }
             _ => continue,
         };
         push(exp, pod, other, pn, on, out);
@@ -54,6 +60,7 @@ fn collect(exp: &Expected<'_>) -> (Vec<IpNet>, Vec<Tag>) {
         nets.push(s.net);
         tags.push(Tag::Service);
     }
+    cluster_ips(exp, &mut nets, &mut tags);
     let mut seen = std::collections::HashSet::new();
     for (i, n) in exp.nodes.iter().enumerate() {
         for c in &n.pod_cidrs {
@@ -70,6 +77,19 @@ fn collect(exp: &Expected<'_>) -> (Vec<IpNet>, Vec<Tag>) {
     (nets, tags)
 }
 
+/// ClusterIPs the service range does not cover (or all, when it is
+/// unknown), so a single stray ClusterIP inside a pod CIDR is still found.
+fn cluster_ips(exp: &Expected<'_>, nets: &mut Vec<IpNet>, tags: &mut Vec<Tag>) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, s) in exp.services.iter().flatten().enumerate() {
+        let covered = exp.service_cidr.as_ref().is_some_and(|c| c.net.contains(&s.ip));
+        if !covered && seen.insert(s.ip) {
+            nets.push(cnictl_model::cidr::host(s.ip));
+            tags.push(Tag::ClusterIp(i));
+        }
+    }
+}
+
 fn push(exp: &Expected<'_>, pod: usize, other: Tag, pn: IpNet, on: IpNet, out: &mut Out) {
     let node = &exp.nodes[pod];
     let (what, line) = match other {
@@ -83,6 +103,14 @@ fn push(exp: &Expected<'_>, pod: usize, other: Tag, pn: IpNet, on: IpNet, out: &
             (
                 format!("{}'s node subnet {on}", n.name),
                 format!("{} subnet {on} dev {dev}", n.describe()),
+            )
+        }
+        Tag::ClusterIp(i) => {
+            let svc = exp.services.as_ref().map(|s| &s[i]);
+            let name = svc.map_or_else(String::new, |s| format!("svc/{} ", s.service));
+            (
+                format!("the ClusterIP {}{}", name, on.addr()),
+                svc.map_or_else(|| on.to_string(), |s| s.describe()),
             )
         }
         _ => {
@@ -102,6 +130,13 @@ fn push(exp: &Expected<'_>, pod: usize, other: Tag, pn: IpNet, on: IpNet, out: &
         None,
         format!("{}'s pod CIDR {pn} overlaps {what}", node.name),
         vec![node.describe(), line],
-        "choose a --cluster-cidr disjoint from --service-cluster-ip-range and from the node subnets, then re-register the affected nodes (podCIDR is immutable)".into(),
+        hint(other),
     );
+}
+
+fn hint(other: Tag) -> String {
+    match other {
+        Tag::ClusterIp(_) => "recreate the Service without spec.clusterIP (or with one inside --service-cluster-ip-range); a ClusterIP inside a pod CIDR is routed to a node instead of being load-balanced".into(),
+        _ => "choose a --cluster-cidr disjoint from --service-cluster-ip-range and from the node subnets, then re-register the affected nodes (podCIDR is immutable)".into(),
+    }
 }

@@ -72,10 +72,32 @@ pub fn render(report: &Report, color: bool) -> String {
     }
     if !report.skipped.is_empty() {
         let _ = writeln!(s, "\nskipped ({}):", report.skipped.len());
-        for k in &report.skipped {
-            let node = k.node.as_deref().map(|n| format!("{n}: ")).unwrap_or_default();
-            let _ = writeln!(s, "  {node}{} — {}", k.check, k.reason);
+        for (reason, (checks, nodes)) in group_skipped(report) {
+            let nodes = if nodes.is_empty() { String::new() } else { format!(" on {}", nodes.join(", ")) };
+            let _ = writeln!(s, "  {}{nodes}: {reason}", checks.join(", "));
         }
     }
     s
+}
+
+/// Skips that say the same thing about several nodes or checks, folded into
+/// one line each ("ipvs-… on node-1, node-2: no ipvsadm.txt …").
+fn group_skipped(report: &Report) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
+    let mut out: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for k in &report.skipped {
+        let reason = match &k.node {
+            Some(n) => k.reason.replace(n.as_str(), "the node"),
+            None => k.reason.clone(),
+        };
+        let (checks, nodes) = out.entry(reason).or_default();
+        if !checks.contains(&k.check) {
+            checks.push(k.check.clone());
+        }
+        if let Some(n) = &k.node {
+            if !nodes.contains(n) {
+                nodes.push(n.clone());
+            }
+        }
+    }
+    out
 }

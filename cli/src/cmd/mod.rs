@@ -1,7 +1,10 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod check;
+mod collect;
+mod demo;
 mod diff;
+mod explain;
 mod gen;
 mod model;
 mod lab;
@@ -21,6 +24,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Model(a) => model::run(a),
         Command::Check(a) => check::run(a),
         Command::Diff(a) => diff::run(a),
-        other => anyhow::bail!("not wired yet: {other:?}"),
+        Command::Explain(a) => explain::run(a),
+        Command::Collect(a) => collect::run(a),
+        Command::Demo(a) => demo::run(a),
     }
 }

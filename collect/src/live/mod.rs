@@ -122,8 +122,10 @@ impl LiveError {
     /// A bounded error code for metrics labels.
     pub fn code(&self) -> &'static str {
         match self {
-            LiveError::Netns { .. } => "netns",
-            LiveError::Socket { source } | LiveError::Io { source, .. }
+            LiveError::Netns { source, .. }
+            | LiveError::Socket { source }
+            | LiveError::Io { source, .. }
+            | LiveError::Proc { source, .. }
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>
             {
                 "permission_denied"
@@ -131,6 +133,7 @@ impl LiveError {
             LiveError::Kernel { errno, .. } if *errno == libc::EPERM || *errno == libc::EACCES => {
                 "permission_denied"
             }
+            LiveError::Netns { .. } => "netns",
             LiveError::Socket { .. } | LiveError::Io { .. } => "io",
             LiveError::Kernel { .. } => "kernel",
             LiveError::DumpInterrupted { .. } => "dump_interrupted",

@@ -34,26 +34,51 @@ const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLMSG_OVERRUN: u16 = 4;
 
+/// Where netlink datagrams go and come from: the kernel socket, or a
+/// recorded exchange in tests.
+pub(crate) trait Transport {
+    fn send(&mut self, request: &[u8]) -> std::io::Result<()>;
+    /// Appends one datagram to `buf` (empty); returns its full length,
+    /// which exceeds `buf.len()` when it was truncated.
+    fn recv(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize>;
+}
+
+impl Transport for Socket {
+    fn send(&mut self, request: &[u8]) -> std::io::Result<()> {
+        Socket::send(self, request, 0).map(|_| ())
+    }
+
+    fn recv(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+        Socket::recv(self, buf, libc::MSG_TRUNC)
+    }
+}
+
 /// A netlink socket of one protocol, bound in the network namespace of the
 /// thread that opened it (a socket keeps that netns for its lifetime).
-pub(crate) struct NlSocket {
-    sock: Socket,
+pub(crate) struct NlSocket<T: Transport = Socket> {
+    sock: T,
     seq: u32,
     buf: Vec<u8>,
 }
 
-impl NlSocket {
+impl NlSocket<Socket> {
     pub(crate) fn open(protocol: isize) -> Result<Self, LiveError> {
         let io = |source| LiveError::Socket { source };
         let mut sock = Socket::new(protocol).map_err(io)?;
         sock.bind_auto().map_err(io)?;
         // A failure here only costs speed: the default queue still works.
         let _ = sock.set_rx_buf_sz(RCVBUF_BYTES);
-        Ok(NlSocket {
+        Ok(NlSocket::over(sock))
+    }
+}
+
+impl<T: Transport> NlSocket<T> {
+    pub(crate) fn over(sock: T) -> Self {
+        NlSocket {
             sock,
             seq: 0,
             buf: Vec::with_capacity(RECV_BUF),
-        })
+        }
     }
 
     /// Serializes `payload` as a dump request with a fresh sequence number.
@@ -81,12 +106,12 @@ impl NlSocket {
     /// gets `(nlmsg_type, payload)` and pushes what it made into the output.
     /// An interrupted dump is restarted from scratch, at most
     /// [`DUMP_ATTEMPTS`] times, so the result is one consistent table.
-    pub(crate) fn dump<T>(
+    pub(crate) fn dump<Item>(
         &mut self,
         what: &'static str,
         request: &[u8],
-        mut decode: impl FnMut(u16, &[u8], &mut Vec<T>),
-    ) -> Result<Vec<T>, LiveError> {
+        mut decode: impl FnMut(u16, &[u8], &mut Vec<Item>),
+    ) -> Result<Vec<Item>, LiveError> {
         for _ in 0..DUMP_ATTEMPTS {
             let mut out = Vec::new();
             if self.dump_once(what, request, &mut |t, p| decode(t, p, &mut out))? {
@@ -107,16 +132,16 @@ impl NlSocket {
         request: &[u8],
         each: &mut dyn FnMut(u16, &[u8]),
     ) -> Result<bool, LiveError> {
-        let seq = u32::from_ne_bytes([request[8], request[9], request[10], request[11]]);
+        let seq = request_seq(request);
         self.sock
-            .send(request, 0)
+            .send(request)
             .map_err(|source| LiveError::Io { what, source })?;
         let mut consistent = true;
         loop {
             self.buf.clear();
             let n = self
                 .sock
-                .recv(&mut self.buf, libc::MSG_TRUNC)
+                .recv(&mut self.buf)
                 .map_err(|source| LiveError::Io { what, source })?;
             if n > self.buf.len() {
                 return Err(LiveError::Decode {
@@ -140,14 +165,14 @@ impl NlSocket {
     ) -> Result<Vec<Vec<u8>>, LiveError> {
         let mut out = Vec::new();
         let mut consistent = true;
-        let seq = u32::from_ne_bytes([request[8], request[9], request[10], request[11]]);
+        let seq = request_seq(request);
         self.sock
-            .send(request, 0)
+            .send(request)
             .map_err(|source| LiveError::Io { what, source })?;
         loop {
             self.buf.clear();
             self.sock
-                .recv(&mut self.buf, 0)
+                .recv(&mut self.buf)
                 .map_err(|source| LiveError::Io { what, source })?;
             let mut got_any = false;
             let walk = walk_messages(what, &self.buf, seq, &mut consistent, &mut |_, p| {
@@ -159,6 +184,11 @@ impl NlSocket {
             }
         }
     }
+}
+
+/// The sequence number of a request this module serialized.
+fn request_seq(request: &[u8]) -> u32 {
+    request.get(8..12).and_then(read_u32).unwrap_or(0)
 }
 
 fn is_multipart(buf: &[u8]) -> bool {
@@ -359,6 +389,118 @@ mod tests {
         assert_eq!(read_mac(&[0, 0, 0, 0]), None);
         assert_eq!(read_str(b"eth0\0"), "eth0");
         assert_eq!(read_be16(&[0x21, 0x18]), Some(8472));
+    }
+
+    fn message(kind: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut m = ((NLMSG_HDR + payload.len()) as u32).to_ne_bytes().to_vec();
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&flags.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(payload);
+        m
+    }
+
+    /// Replays one datagram per `recv`, each built for the sequence number
+    /// of the last request: `passes[i]` answers the i-th request.
+    struct Replay {
+        seq: u32,
+        sent: usize,
+        passes: Vec<Vec<(u16, u16, Vec<u8>)>>,
+        queue: Vec<Vec<u8>>,
+    }
+
+    impl Transport for Replay {
+        fn send(&mut self, request: &[u8]) -> std::io::Result<()> {
+            self.seq = request_seq(request);
+            let pass = self.passes.get(self.sent).cloned().unwrap_or_default();
+            self.sent += 1;
+            self.queue = pass
+                .into_iter()
+                .rev()
+                .map(|(k, f, p)| message(k, f, self.seq, &p))
+                .collect();
+            Ok(())
+        }
+
+        fn recv(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+            let d = self.queue.pop().ok_or(std::io::ErrorKind::UnexpectedEof)?;
+            buf.extend_from_slice(&d);
+            Ok(d.len())
+        }
+    }
+
+    struct Ping;
+    impl NetlinkSerializable for Ping {
+        fn message_type(&self) -> u16 {
+            16
+        }
+        fn buffer_len(&self) -> usize {
+            4
+        }
+        fn serialize(&self, buffer: &mut [u8]) {
+            buffer.fill(0);
+        }
+    }
+
+    fn replay(passes: Vec<Vec<(u16, u16, Vec<u8>)>>) -> NlSocket<Replay> {
+        NlSocket::over(Replay {
+            seq: 0,
+            sent: 0,
+            passes,
+            queue: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn interrupted_dumps_are_retried_from_scratch() {
+        let done = (NLMSG_DONE, 2, vec![0, 0, 0, 0]);
+        let mut s = replay(vec![
+            vec![(16, 2 | NLM_F_DUMP_INTR, vec![1]), done.clone()],
+            vec![(16, 2, vec![2]), (16, 2, vec![3]), done.clone()],
+        ]);
+        let req = s.request(Ping);
+        let got = s
+            .dump("test", &req, |_, p, out: &mut Vec<u8>| out.push(p[0]))
+            .unwrap();
+        assert_eq!(got, vec![2, 3]);
+
+        let mut s = replay(vec![
+            vec![(16, 2 | NLM_F_DUMP_INTR, vec![1]), done];
+            DUMP_ATTEMPTS
+        ]);
+        let req = s.request(Ping);
+        let err = s
+            .dump("test", &req, |_, _, _: &mut Vec<u8>| {})
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LiveError::DumpInterrupted {
+                    attempts: DUMP_ATTEMPTS,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(err.code(), "dump_interrupted");
+    }
+
+    #[test]
+    fn dump_errors_in_nlmsg_done_are_reported() {
+        let mut s = replay(vec![vec![(
+            NLMSG_DONE,
+            2,
+            (-libc::EINVAL).to_ne_bytes().to_vec(),
+        )]]);
+        let req = s.request(Ping);
+        let err = s
+            .dump("test", &req, |_, _, _: &mut Vec<u8>| {})
+            .unwrap_err();
+        assert!(
+            matches!(err, LiveError::Kernel { errno, .. } if errno == libc::EINVAL),
+            "{err}"
+        );
     }
 
     #[test]

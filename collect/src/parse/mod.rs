@@ -113,9 +113,11 @@ impl From<serde_json::Error> for ParseError {
             Some(i) => full[..i].to_string(),
             None => full,
         };
+        // serde_json says column 0 at EOF and for type errors on a whole
+        // document; positions here are 1-based.
         ParseError::Json {
-            line: e.line(),
-            column: e.column(),
+            line: e.line().max(1),
+            column: e.column().max(1),
             message,
         }
     }
