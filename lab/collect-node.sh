@@ -18,9 +18,10 @@
 #     as `sysctl` does ("key = value", dots in interface names shown as "/").
 #   * collect-info.txt records when and how the dump was taken (ignored by
 #     bundle readers, kept for provenance).
-# Optional sources that are absent or fail (ipvsadm without IPVS in the
-# kernel, no BIRD socket) are skipped with a note on stderr, and their files
-# are not written: a missing file means "not collected", never "empty".
+# Optional sources that are absent or fail (IPVS not loaded — ipvsadm is not
+# run then, as it would load the module —, no BIRD socket) are skipped with a
+# note on stderr, and their files are not written: a missing file means "not
+# collected", never "empty".
 set -eu
 
 PROG=collect-node.sh
@@ -167,8 +168,14 @@ collect_bird() {
 	optional bird-routes.txt birdc -s "$sock" show route all
 }
 
+# collect_ipvs: only when IPVS is already loaded (/proc/net/ip_vs exists):
+# ipvsadm would otherwise modprobe ip_vs, a change to the node it reads.
 collect_ipvs() {
 	command -v ipvsadm >/dev/null 2>&1 || return 0
+	if [ ! -e /proc/net/ip_vs ]; then
+		note "skipped ipvsadm.txt: IPVS is not loaded (no /proc/net/ip_vs)"
+		return 0
+	fi
 	optional ipvsadm.txt ipvsadm -Ln
 }
 
@@ -284,6 +291,9 @@ done
 command -v ip >/dev/null 2>&1 || die "ip (iproute2) not found"
 
 OUT=${OUT%/}
+if [ -d "$OUT" ] && [ -n "$(ls -A "$OUT")" ] && [ "$FORCE" != 1 ]; then
+	die "$OUT exists and is not empty (use --force)"
+fi
 PARENT=$(dirname "$OUT")
 mkdir -p "$PARENT"
 WORK=$(mktemp -d "$PARENT/.$(basename "$OUT").tmp.XXXXXX")

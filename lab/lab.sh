@@ -42,7 +42,9 @@ commands:
   up MODEL [--nodes N] [--pods P] [--prefix PFX]
         build a lab (MODEL: flannel-vxlan | flannel-host-gw | calico-bgp;
         defaults: 3 nodes, 2 pods per node, prefix cnl), write its state and
-        k8s/*.json, run the ping matrix and print a summary
+        k8s/*.json, print a summary and run the ping matrix (exit 1 if it
+        fails; the lab then stays up for inspection). A failure while
+        building tears the half-built lab down.
   ping [--prefix PFX] [--no-retry]
         pod-to-pod ping matrix (1 packet, 1 s timeout, a failed pair is
         retried once unless --no-retry); exit 1 if any pair is unreachable
@@ -61,6 +63,10 @@ commands:
         show labs (or one lab): model, nodes, pods, faults, BIRD daemons
   faults [MODEL]
         list the faults that apply to MODEL (or to every model)
+
+exit status: 0 ok, 1 ping matrix failed, 2 usage error or failed command.
+Environment: CNICTL_LAB_RUN (state dir, default /run/cnictl-lab),
+CNICTL_COLLECT_NODE (path of collect-node.sh, default next to lab.sh).
 
 examples:
   sudo lab.sh up flannel-vxlan
@@ -154,6 +160,7 @@ save_state() {
 			printf '%s=%q\n' "$v" "${!v}"
 		done
 		printf 'NETNS=%q\n' "$(lab_netns | tr '\n' ' ')"
+		printf 'BIRD_PIDS=%q\n' "$(cat "$DIR"/bird/*.pid 2>/dev/null | tr '\n' ' ')"
 	} >"$(state_file).tmp"
 	mv "$(state_file).tmp" "$(state_file)"
 }

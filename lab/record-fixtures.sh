@@ -1,6 +1,7 @@
 #!/bin/bash
 # record-fixtures.sh — re-record every bundle under fixtures/ from live
-# namespace labs (lab.sh, prefix cnlf), then derive the hand-written IPIP and
+# namespace labs (lab.sh, prefixes cnlf, cnlfh, cnlfc: one per model, run in
+# parallel), then derive the hand-written IPIP and
 # IPVS fixtures from them (handwrite-fixtures.py), since this kernel has
 # neither IPIP nor IPVS.
 #
@@ -19,7 +20,7 @@ FIX=${1:-$HERE/../fixtures}
 LAB=$HERE/lab.sh
 P=cnlf
 
-case ${1:-} in -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case ${1:-} in -h | --help) sed -n '2,/^set -e/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 [ "$(id -u)" = 0 ] || { echo "record-fixtures.sh: must run as root" >&2; exit 2; }
 for tool in jq python3 bird birdc ping; do
 	command -v "$tool" >/dev/null || { echo "record-fixtures.sh: $tool not found" >&2; exit 2; }
@@ -28,54 +29,67 @@ done
 mkdir -p "$FIX"
 FIX=$(cd "$FIX" && pwd)
 STAGE=$(mktemp -d "$FIX/.stage.XXXXXX")
-LOG=$STAGE/.record.log
+# One prefix per model so the three model groups record in parallel (each
+# group's labs live in their own namespaces; nothing is shared).
+PREFIXES="$P ${P}h ${P}c"
 
 cleanup() {
-	"$LAB" down --prefix "$P" >/dev/null 2>&1 || true
+	local p
+	for p in $PREFIXES; do "$LAB" down --prefix "$p" >/dev/null 2>&1 || true; done
 	rm -rf "$STAGE"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# record NAME MODEL [FAULT [lab.sh break options]]: one bundle from a fresh lab.
+# record PFX NAME MODEL [FAULT [lab.sh break options]]: one bundle from a
+# fresh lab with prefix PFX.
 record() {
-	local name=$1 model=$2 t0=$SECONDS
-	shift 2
-	"$LAB" down --prefix "$P" >/dev/null
-	if ! "$LAB" up "$model" --prefix "$P" >"$LOG" 2>&1; then
-		cat "$LOG" >&2
-		echo "record-fixtures.sh: healthy $model lab failed (see above)" >&2
+	local pfx=$1 name=$2 model=$3 t0=$SECONDS log="$STAGE/.up-$1.log"
+	shift 3
+	"$LAB" down --prefix "$pfx" >/dev/null
+	if ! "$LAB" up "$model" --prefix "$pfx" >"$log" 2>&1; then
+		cat "$log"
+		echo "record-fixtures.sh: healthy $model lab failed (see above)"
 		exit 1
 	fi
 	if [ $# -gt 0 ]; then
-		"$LAB" break "$@" --prefix "$P" | sed 's/^/    /'
-		"$LAB" ping --no-retry --prefix "$P" | tail -n 1 | sed 's/^/    after the fault: /' || true
+		"$LAB" break "$@" --prefix "$pfx" | sed 's/^/    /'
+		"$LAB" ping --no-retry --prefix "$pfx" | tail -n 1 | sed 's/^/    after the fault: /' || true
 	fi
-	"$LAB" bundle "$STAGE/$name" --prefix "$P" >/dev/null
+	"$LAB" bundle "$STAGE/$name" --prefix "$pfx" >/dev/null
 	printf '  recorded %s (%ss)\n' "$name" "$((SECONDS - t0))"
 }
 
+# group PFX MODEL FAULT...: the healthy bundle, then one per fault.
+group() {
+	local pfx=$1 model=$2 fault
+	shift 2
+	record "$pfx" "$model" "$model"
+	for fault in "$@"; do
+		record "$pfx" "$model-broken-$fault" "$model" "$fault" --node node-1
+	done
+	"$LAB" down --prefix "$pfx" >/dev/null
+}
+
 start=$SECONDS
-echo "recording live fixtures (prefix $P)"
-
-record flannel-vxlan flannel-vxlan
-for fault in missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing \
-	vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled \
-	pod-cidr-overlap service-cidr-overlap; do
-	record "flannel-vxlan-broken-$fault" flannel-vxlan "$fault" --node node-1
+echo "recording live fixtures (prefixes $PREFIXES)"
+group "$P" flannel-vxlan missing-pod-route wrong-next-hop vxlan-fdb-missing \
+	vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing \
+	ip-forward-disabled pod-cidr-overlap service-cidr-overlap >"$STAGE/.group-1.log" 2>&1 &
+g1=$!
+group "${P}h" flannel-host-gw missing-pod-route wrong-next-hop next-hop-not-adjacent \
+	>"$STAGE/.group-2.log" 2>&1 &
+g2=$!
+group "${P}c" calico-bgp bgp-session-down bgp-route-missing route-shadowed pod-route-missing \
+	>"$STAGE/.group-3.log" 2>&1 &
+g3=$!
+failed=0
+for g in "$g1:1" "$g2:2" "$g3:3"; do
+	wait "${g%:*}" || failed=1
+	cat "$STAGE/.group-${g#*:}.log"
 done
+[ "$failed" = 0 ] || { echo "record-fixtures.sh: recording failed (see above)" >&2; exit 1; }
 
-record flannel-host-gw flannel-host-gw
-for fault in missing-pod-route wrong-next-hop next-hop-not-adjacent; do
-	record "flannel-host-gw-broken-$fault" flannel-host-gw "$fault" --node node-1
-done
-
-record calico-bgp calico-bgp
-for fault in bgp-session-down bgp-route-missing route-shadowed pod-route-missing; do
-	record "calico-bgp-broken-$fault" calico-bgp "$fault" --node node-1
-done
-
-"$LAB" down --prefix "$P" >/dev/null
 echo "deriving hand-written fixtures (calico-ipip, flannel-vxlan-ipvs*)"
 python3 "$HERE/handwrite-fixtures.py" "$STAGE"
 
@@ -85,6 +99,6 @@ find "$STAGE" -name '*.json' -print0 | xargs -0 -n 1 jq -e . >/dev/null
 # Swap in: drop the old bundle dirs, keep README.md and any other files.
 find "$FIX" -mindepth 1 -maxdepth 1 -type d ! -name '.stage.*' -exec rm -rf {} +
 for d in "$STAGE"/*/; do mv "$d" "$FIX/"; done
-leftover=$(ip netns list | awk '{print $1}' | grep -c "^$P-" || true)
-[ "$leftover" = 0 ] || { echo "record-fixtures.sh: $leftover $P- namespaces left behind" >&2; exit 1; }
+leftover=$(ip netns list | awk '{print $1}' | grep -cE "^${P}[hc]?-" || true)
+[ "$leftover" = 0 ] || { echo "record-fixtures.sh: $leftover lab namespaces left behind" >&2; exit 1; }
 printf 'done: %s bundles in %s in %ss\n' "$(find "$FIX" -mindepth 1 -maxdepth 1 -type d ! -name '.stage.*' | wc -l)" "$FIX" "$((SECONDS - start))"

@@ -101,7 +101,7 @@ async function pollStatus() {
 function dataTable(rows, cols, opts) {
   opts = opts || {};
   const pageSize = opts.pageSize || PAGE;
-  let filtered = rows, page = 0, sortKey = opts.sortKey || null, sortDir = 1;
+  let filtered = rows, page = 0, sortKey = opts.sortKey || null, sortDir = opts.sortDir || 1;
   const wrap = el("div", { class: "dtable" });
   const search = el("input", { type: "search", placeholder: opts.placeholder || "filter…", "aria-label": "filter" });
   const info = el("span", { class: "muted" });
@@ -210,7 +210,7 @@ async function viewOverview() {
       card("info", f.info), card("failing pairs", m.reachability.failing_total, m.reachability.failing_total ? "err" : "ok"),
       card("analysis", m.analysis_seconds.toFixed(2) + " s")),
     el("h2", {}, "Nodes"),
-    dataTable(n.nodes, cols, { placeholder: "filter nodes (name, CIDR, IP, model)…", sortKey: "health",
+    dataTable(n.nodes, cols, { placeholder: "filter nodes (name, CIDR, IP, model)…", sortKey: "health", sortDir: -1,
       rowClass: (r) => (r.findings.error ? "flagged" : "") }),
     pairs.length ? el("h2", {}, "Failing node pairs" + (m.reachability.truncated ? ` (first ${pairs.length} of ${m.reachability.failing_total})` : "")) : null,
     pairs.length ? dataTable(pairs, [
@@ -364,7 +364,8 @@ function pathDiagram(ex) {
   const dropIdx = dropHopPos(ex);
   const LW = 300, BW = 270, BH = 50, RH = 74, TOP = 56, LEFT = 10;
   const failExtra = dropIdx >= 0 ? 96 : 20;
-  const W = LEFT * 2 + lanes.length * LW, H = TOP + hops.length * RH + failExtra;
+  // Wide enough for the drop text even when the path stays in one or two lanes.
+  const W = Math.max(LEFT * 2 + lanes.length * LW, dropIdx >= 0 ? 980 : 0), H = TOP + hops.length * RH + failExtra;
   const svg = sv("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "packet path diagram", id: "path-svg" });
   svg.append(sv("defs", {}, sv("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
     sv("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrowhead" }))));
@@ -408,10 +409,10 @@ function pathDiagram(ex) {
   if (dropIdx >= 0 && ex.drop) {
     const p = pos[dropIdx];
     const y = H - failExtra + 26;
-    const x = Math.max(LEFT + 6, Math.min(p.x, W - 560));
-    svg.append(sv("text", { x, y, class: "fail-text", "font-weight": "700" }, `dropped: ${ex.drop.disposition} — ${trunc(ex.drop.reason, 80)}`),
+    const x = Math.max(LEFT + 6, Math.min(p.x, W - 740));
+    svg.append(sv("text", { x, y, class: "fail-text", "font-weight": "700" }, `dropped: ${ex.drop.disposition} — ${trunc(ex.drop.reason, 96)}`),
       sv("text", { x, y: y + 18, class: "fail-text" }, ex.drop.code ? `finding ${ex.drop.code}` : "no finding code (data missing)"),
-      sv("text", { x, y: y + 36, class: "lane-sub" }, sv("title", {}, ex.drop.hint || ""), "hint: " + trunc(ex.drop.hint || "—", 90)));
+      sv("text", { x, y: y + 36, class: "lane-sub" }, sv("title", {}, ex.drop.hint || ""), "hint: " + trunc(ex.drop.hint || "—", 110)));
   }
   return svg;
 }

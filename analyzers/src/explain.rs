@@ -54,13 +54,21 @@ pub enum ExplainError {
     #[error("unknown {role} {spec:?}: not a pod (ns/name or name), node/NAME, service or IP in the snapshot")]
     Unknown { role: &'static str, spec: String },
     #[error("ambiguous pod name {name:?} for {role}: candidates {}", candidates.join(", "))]
-    Ambiguous { role: &'static str, name: String, candidates: Vec<String> },
+    Ambiguous {
+        role: &'static str,
+        name: String,
+        candidates: Vec<String>,
+    },
     #[error("unknown service {0:?} (services.json has no such service)")]
     UnknownService(String),
     #[error("service {svc} has no ClusterIP (headless or ExternalName)")]
     NoClusterIp { svc: String },
     #[error("service {svc} has no port {port} (ports: {})", ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", "))]
-    NoSuchPort { svc: String, port: u16, ports: Vec<u16> },
+    NoSuchPort {
+        svc: String,
+        port: u16,
+        ports: Vec<u16>,
+    },
     #[error("service {svc} has several ports ({}): give one as svc/NS/NAME:PORT or --port", ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", "))]
     PortNeeded { svc: String, ports: Vec<u16> },
     #[error("source {spec} ({ip}) is not a pod or node in the snapshot: nowhere to send from")]
@@ -68,7 +76,11 @@ pub enum ExplainError {
     #[error("source {0:?} cannot be a service")]
     ServiceAsSource(String),
     #[error("invalid {what} {value:?}: {reason}")]
-    Invalid { what: &'static str, value: String, reason: &'static str },
+    Invalid {
+        what: &'static str,
+        value: String,
+        reason: &'static str,
+    },
 }
 
 impl ExplainError {
@@ -77,7 +89,9 @@ impl ExplainError {
         match self {
             ExplainError::Unknown { .. } | ExplainError::UnknownService(_) => "unknown_endpoint",
             ExplainError::Ambiguous { .. } => "ambiguous",
-            ExplainError::NoClusterIp { .. } | ExplainError::NoSuchPort { .. } | ExplainError::PortNeeded { .. } => "service",
+            ExplainError::NoClusterIp { .. }
+            | ExplainError::NoSuchPort { .. }
+            | ExplainError::PortNeeded { .. } => "service",
             ExplainError::SourceNotInSnapshot { .. } | ExplainError::ServiceAsSource(_) => "source",
             ExplainError::Invalid { .. } => "usage",
         }
@@ -168,13 +182,20 @@ pub struct Explanation {
 }
 
 /// Explains the path of `req` through the snapshot's dataplane.
-pub fn explain(snap: &ClusterSnapshot, dp: &Dataplane, req: &ExplainRequest) -> Result<Explanation, ExplainError> {
+pub fn explain(
+    snap: &ClusterSnapshot,
+    dp: &Dataplane,
+    req: &ExplainRequest,
+) -> Result<Explanation, ExplainError> {
     let src = resolve::endpoint(snap, dp, &req.src, "source")?;
     let dst = resolve::endpoint(snap, dp, &req.dst, "destination")?;
     if src.kind == EndpointKind::Service {
         return Err(ExplainError::ServiceAsSource(req.src.clone()));
     }
-    let ingress = resolve::ingress(&src).ok_or_else(|| ExplainError::SourceNotInSnapshot { spec: req.src.clone(), ip: src.ip })?;
+    let ingress = resolve::ingress(&src).ok_or_else(|| ExplainError::SourceNotInSnapshot {
+        spec: req.src.clone(),
+        ip: src.ip,
+    })?;
     let pkt = resolve::packet(req, &src, &dst)?;
     let mut ex = one_way(snap, dp, &src, &dst, &pkt, ingress);
     if req.reverse {
@@ -184,21 +205,40 @@ pub fn explain(snap: &ClusterSnapshot, dp: &Dataplane, req: &ExplainRequest) -> 
 }
 
 /// Traces one direction and builds its document.
-fn one_way(snap: &ClusterSnapshot, dp: &Dataplane, src: &Endpoint, dst: &Endpoint, pkt: &Packet, ingress: Ingress) -> Explanation {
+fn one_way(
+    snap: &ClusterSnapshot,
+    dp: &Dataplane,
+    src: &Endpoint,
+    dst: &Endpoint,
+    pkt: &Packet,
+    ingress: Ingress,
+) -> Explanation {
     let mut notes = Vec::new();
     if let Ingress::Pod(p) = ingress {
         if !dp.pod_collected(p) {
-            notes.push(format!("pod {}'s netns was not collected: its side is inferred from node {}", dp.pod_key(p), dp.node_name(dp.pod_node(p))));
+            notes.push(format!(
+                "pod {}'s netns was not collected: its side is inferred from node {}",
+                dp.pod_key(p),
+                dp.node_name(dp.pod_node(p))
+            ));
         }
     }
     let src_node = resolve::ingress_node(dp, ingress);
     if let Some(n) = src_node {
         if dp.rules_assumed(dp.root_ns(n)) {
-            notes.push(format!("node {}: ip-rule.json not collected, default rules (local, main, default) assumed", dp.node_name(n)));
+            notes.push(format!(
+                "node {}: ip-rule.json not collected, default rules (local, main, default) assumed",
+                dp.node_name(n)
+            ));
         }
     }
     let trace = dp.trace(pkt, ingress);
-    let cx = codes::Cx { snap, dp, dst, src_node };
+    let cx = codes::Cx {
+        snap,
+        dp,
+        dst,
+        src_node,
+    };
     let mut ex = Explanation {
         schema: cnictl_model::SCHEMA,
         verdict: Verdict::Delivered,
@@ -213,23 +253,50 @@ fn one_way(snap: &ClusterSnapshot, dp: &Dataplane, src: &Endpoint, dst: &Endpoin
         backends: Vec::new(),
         notes,
     };
-    if trace.branches.is_empty() {
+    let ipvs_missing = src_node.is_some_and(|n| {
+        snap.nodes
+            .get(dp.node_name(n))
+            .is_some_and(|ns| ns.ipvs.is_none())
+    });
+    let via_slices = dst.kind == EndpointKind::Service
+        && trace.branches.is_empty()
+        && ipvs_missing
+        && finish_slices(&cx, pkt, ingress, &mut ex);
+    if via_slices {
+        // Backends were traced from EndpointSlices.
+    } else if trace.branches.is_empty() {
         finish_plain(&cx, &trace, &mut ex);
     } else {
         finish_service(&cx, &trace, &mut ex);
     }
-    if dst.kind == EndpointKind::Service && trace.branches.is_empty() && ex.verdict == Verdict::Delivered {
+    if dst.kind == EndpointKind::Service
+        && ex.backends.is_empty()
+        && ex.verdict == Verdict::Delivered
+    {
         service_not_programmed(&trace, &mut ex);
     }
     ex.notes.extend(codes::detour_note(&cx, &trace));
-    ex.disposition = if ex.verdict == Verdict::Delivered { "delivered".into() } else { ex.drop.as_ref().map_or_else(String::new, |d| d.disposition.clone()) };
+    ex.disposition = if ex.verdict == Verdict::Delivered {
+        "delivered".into()
+    } else {
+        ex.drop
+            .as_ref()
+            .map_or_else(String::new, |d| d.disposition.clone())
+    };
     ex
 }
 
 /// A trace without IPVS branches: its own verdict.
 fn finish_plain(cx: &codes::Cx<'_>, trace: &Trace, ex: &mut Explanation) {
-    if trace.disposition == Disposition::LeftCluster && cx.dst.kind == EndpointKind::Ip && !in_pod_cidr(cx.snap, cx.dst.ip) {
-        ex.notes.push(format!("{} is outside the cluster: the packet leaves it ({}); beyond that is not modelled", cx.dst.ip, cx.dp.reason_text(trace.reason)));
+    if trace.disposition == Disposition::LeftCluster
+        && cx.dst.kind == EndpointKind::Ip
+        && !in_pod_cidr(cx.snap, cx.dst.ip)
+    {
+        ex.notes.push(format!(
+            "{} is outside the cluster: the packet leaves it ({}); beyond that is not modelled",
+            cx.dst.ip,
+            cx.dp.reason_text(trace.reason)
+        ));
         return;
     }
     if trace.disposition != Disposition::Delivered {
@@ -238,39 +305,101 @@ fn finish_plain(cx: &codes::Cx<'_>, trace: &Trace, ex: &mut Explanation) {
     }
 }
 
-/// A Service: every real server is a backend; `hops` continues with the
-/// first failing backend (or the first one) so it reads as one path.
+/// A Service through IPVS: every real server is a backend; `hops` continues
+/// with the first failing backend (or the first one) so it reads as one path.
 fn finish_service(cx: &codes::Cx<'_>, trace: &Trace, ex: &mut Explanation) {
-    let base = trace.hops.len();
+    let items = trace
+        .branches
+        .iter()
+        .map(|b| {
+            let real = &cx.dp.virtual_services(b.ns)[b.vs as usize].reals[b.real as usize];
+            (real.ip, real.port, &b.trace)
+        })
+        .collect();
+    add_backends(cx, ex, items, trace.hops.len());
+    ex.notes
+        .push("IPVS DNAT modelled; SNAT/masquerade and conntrack are not".into());
+}
+
+/// Fills `backends`, extends `hops` with the shown backend's path and sets
+/// the verdict: dropped when any backend is unreachable.
+fn add_backends(
+    cx: &codes::Cx<'_>,
+    ex: &mut Explanation,
+    items: Vec<(IpAddr, u16, &Trace)>,
+    base: usize,
+) {
     let mut shown: Option<usize> = None;
-    for (i, b) in trace.branches.iter().enumerate() {
-        let real = &cx.dp.virtual_services(b.ns)[b.vs as usize].reals[b.real as usize];
-        let delivered = b.trace.disposition == Disposition::Delivered;
-        let drop = (!delivered).then(|| codes::drop_info(cx, &b.trace, &b.trace.hops, base));
-        if !delivered && shown.is_none_or(|s| trace.branches[s].trace.disposition == Disposition::Delivered) {
+    for (i, (ip, port, t)) in items.iter().enumerate() {
+        let delivered = t.disposition == Disposition::Delivered;
+        let drop = (!delivered).then(|| codes::drop_info(cx, t, &t.hops, base));
+        if !delivered && shown.is_none_or(|s| items[s].2.disposition == Disposition::Delivered) {
             shown = Some(i);
         }
         ex.backends.push(Backend {
-            ip: real.ip,
-            port: real.port,
-            pod: cx.dp.pod_by_ip(real.ip).map(|p| cx.dp.pod_key(p).to_string()),
-            verdict: if delivered { Verdict::Delivered } else { Verdict::Dropped },
-            disposition: b.trace.disposition.as_str().into(),
-            hops: hops_json(cx.dp, &b.trace.hops, base + 1),
+            ip: *ip,
+            port: *port,
+            pod: cx.dp.pod_by_ip(*ip).map(|p| cx.dp.pod_key(p).to_string()),
+            verdict: if delivered {
+                Verdict::Delivered
+            } else {
+                Verdict::Dropped
+            },
+            disposition: t.disposition.as_str().into(),
+            hops: hops_json(cx.dp, &t.hops, base + 1),
             drop,
         });
     }
-    let shown = shown.unwrap_or(0);
-    ex.hops.extend(ex.backends[shown].hops.iter().cloned());
-    if let Some(d) = &ex.backends[shown].drop {
-        ex.verdict = Verdict::Dropped;
-        ex.drop = Some(d.clone());
-        let failing = ex.backends.iter().filter(|b| b.verdict == Verdict::Dropped).count();
-        ex.notes.push(format!("{failing} of {} backends are unreachable; hops show backend {}:{}", ex.backends.len(), ex.backends[shown].ip, ex.backends[shown].port));
-    } else {
-        ex.notes.push(format!("all {} backends reachable; hops show backend {}:{}", ex.backends.len(), ex.backends[shown].ip, ex.backends[shown].port));
+    if ex.backends.is_empty() {
+        return;
     }
-    ex.notes.push("IPVS DNAT modelled; SNAT/masquerade and conntrack are not".into());
+    let shown = shown.unwrap_or(0);
+    let (ip, port) = (ex.backends[shown].ip, ex.backends[shown].port);
+    ex.hops.extend(ex.backends[shown].hops.iter().cloned());
+    let total = ex.backends.len();
+    if let Some(d) = ex.backends[shown].drop.clone() {
+        ex.verdict = Verdict::Dropped;
+        ex.drop = Some(d);
+        let failing = ex
+            .backends
+            .iter()
+            .filter(|b| b.verdict == Verdict::Dropped)
+            .count();
+        ex.notes.push(format!(
+            "{failing} of {total} backends are unreachable; hops show backend {ip}:{port}"
+        ));
+    } else {
+        ex.notes.push(format!(
+            "all {total} backends reachable; hops show backend {ip}:{port}"
+        ));
+    }
+}
+
+/// No IPVS table on the source node (not collected, or kube-proxy in
+/// iptables/nftables mode): model the Service's DNAT from its ready
+/// EndpointSlice endpoints and trace to each.
+fn finish_slices(cx: &codes::Cx<'_>, pkt: &Packet, ingress: Ingress, ex: &mut Explanation) -> bool {
+    let Some(svc_key) = cx.dst.service.as_deref() else {
+        return false;
+    };
+    let eps = resolve::service_endpoints(cx.snap, svc_key, cx.dst.port);
+    if eps.is_empty() {
+        return false;
+    }
+    let traces: Vec<(IpAddr, u16, Trace)> = eps
+        .into_iter()
+        .map(|(ip, port)| {
+            let mut p = *pkt;
+            p.dst = ip;
+            p.dport = port;
+            (ip, port, cx.dp.trace(&p, ingress))
+        })
+        .collect();
+    ex.hops.clear();
+    let items = traces.iter().map(|(ip, port, t)| (*ip, *port, t)).collect();
+    add_backends(cx, ex, items, 0);
+    ex.notes.push("ipvsadm.txt not collected on the source node: Service DNAT modelled from its ready EndpointSlice endpoints (iptables/nftables kube-proxy rules are not read)".into());
+    true
 }
 
 /// Delivered to the ClusterIP itself without any IPVS virtual service:
@@ -282,7 +411,12 @@ fn service_not_programmed(trace: &Trace, ex: &mut Explanation) {
         hop: idx,
         node: ex.hops.last().map_or_else(String::new, |h| h.node.clone()),
         disposition: "no-route".into(),
-        reason: format!("{} is local on the node but no IPVS virtual service {}:{} exists", ex.packet.dst, ex.packet.dst, ex.packet.dport.unwrap_or(0)),
+        reason: format!(
+            "{} is local on the node but no IPVS virtual service {}:{} exists",
+            ex.packet.dst,
+            ex.packet.dst,
+            ex.packet.dport.unwrap_or(0)
+        ),
         code: Some("ipvs-service-missing".into()),
         hint: codes::hint("ipvs-service-missing").into(),
     });
@@ -290,17 +424,30 @@ fn service_not_programmed(trace: &Trace, ex: &mut Explanation) {
 
 /// Whether `ip` lies in some node's pod CIDR (Kubernetes `podCIDRs`).
 fn in_pod_cidr(snap: &ClusterSnapshot, ip: IpAddr) -> bool {
-    snap.k8s.nodes.iter().flat_map(|n| &n.pod_cidrs).any(|c| c.contains(&ip))
+    snap.k8s
+        .nodes
+        .iter()
+        .flat_map(|n| &n.pod_cidrs)
+        .any(|c| c.contains(&ip))
 }
 
 /// `--reverse`: from the destination back to the source, plus asymmetry.
-fn add_reverse(snap: &ClusterSnapshot, dp: &Dataplane, req: &ExplainRequest, ex: &mut Explanation, pkt: &Packet) {
+fn add_reverse(
+    snap: &ClusterSnapshot,
+    dp: &Dataplane,
+    req: &ExplainRequest,
+    ex: &mut Explanation,
+    pkt: &Packet,
+) {
     let back_from = match (&ex.dst.kind, ex.backends.first()) {
         (EndpointKind::Service, Some(b)) => resolve::endpoint_for_ip(dp, b.ip, b.ip.to_string()),
         _ => ex.dst.clone(),
     };
     let Some(ingress) = resolve::ingress(&back_from) else {
-        ex.notes.push(format!("reverse not traced: {} is not a pod or node in the snapshot", back_from.ip));
+        ex.notes.push(format!(
+            "reverse not traced: {} is not a pod or node in the snapshot",
+            back_from.ip
+        ));
         return;
     };
     let mut rpkt = *pkt;
@@ -316,7 +463,11 @@ fn add_reverse(snap: &ClusterSnapshot, dp: &Dataplane, req: &ExplainRequest, ex:
     back_nodes.reverse();
     let asym = out_nodes != back_nodes;
     if asym {
-        ex.notes.push(format!("asymmetric: out via [{}], back via [{}]", out_nodes.join(", "), back_nodes.join(", ")));
+        ex.notes.push(format!(
+            "asymmetric: out via [{}], back via [{}]",
+            out_nodes.join(", "),
+            back_nodes.join(", ")
+        ));
     }
     ex.asymmetric = Some(asym);
     ex.reverse = Some(Box::new(back));

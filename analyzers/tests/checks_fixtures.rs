@@ -13,33 +13,76 @@ fn fixtures_dir() -> PathBuf {
 
 /// Codes a broken fixture may show besides its seeded one, because they
 /// follow from the same fault.
-const CONSEQUENCES: &[(&str, &[&str])] = &[];
+const CONSEQUENCES: &[(&str, &[&str])] = &[
+    // BIRD lacks the block, so BIRD does not program the kernel route.
+    (
+        "calico-bgp-broken-bgp-route-missing",
+        &["missing-pod-route"],
+    ),
+    // A dead session: nothing learned from the peer, no kernel routes.
+    (
+        "calico-bgp-broken-bgp-session-down",
+        &["bgp-route-missing", "missing-pod-route"],
+    ),
+];
 
-/// Bundles present and complete enough to load (a helper may still be
-/// recording some while this runs: those are reported and skipped).
-fn bundles() -> Vec<(String, Report)> {
+/// A loaded fixture: its name, the codes seeded (`faults = code@node …` in
+/// lab-info.txt, empty for a healthy one), and the report.
+struct Fixture {
+    name: String,
+    faults: Vec<(String, Option<String>)>,
+    report: Report,
+}
+
+fn faults(dir: &Path) -> Vec<(String, Option<String>)> {
+    let info = std::fs::read_to_string(dir.join("lab-info.txt")).unwrap_or_default();
     let mut out = Vec::new();
+    for line in info.lines() {
+        let Some(rest) = line.strip_prefix("faults") else {
+            continue;
+        };
+        let list = rest.trim_start().trim_start_matches('=');
+        for f in list
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|f| !f.is_empty() && *f != "none")
+        {
+            match f.split_once('@') {
+                Some((code, node)) => out.push((code.to_string(), Some(node.to_string()))),
+                None => out.push((f.to_string(), None)),
+            }
+        }
+    }
+    out
+}
+
+/// Every bundle under fixtures/ with a nodes/ directory. A bundle that does
+/// not load is a failure (fixtures are committed, complete, recordings).
+fn fixtures() -> Vec<Fixture> {
     let Ok(entries) = std::fs::read_dir(fixtures_dir()) else {
         println!("skipped: no fixtures/ directory");
-        return out;
+        return Vec::new();
     };
     let mut dirs: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.join("nodes").is_dir())
+        .filter(|p| p.join("nodes").is_dir() && p.join("k8s").is_dir())
         .collect();
     dirs.sort();
-    for d in dirs {
-        let name = d
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        match cnictl_collect::bundle::load_dir(&d) {
-            Ok(snap) => out.push((name, checks::run(&snap))),
-            Err(e) => panic!("fixture {name} does not load: {e}"),
-        }
-    }
-    out
+    dirs.iter()
+        .map(|d| {
+            let name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let snap = cnictl_collect::bundle::load_dir(d)
+                .unwrap_or_else(|e| panic!("fixture {name} does not load: {e}"));
+            Fixture {
+                faults: faults(d),
+                report: checks::run(&snap),
+                name,
+            }
+        })
+        .collect()
 }
 
 fn problems(r: &Report) -> Vec<&cnictl_analyzers::Finding> {
@@ -50,16 +93,75 @@ fn problems(r: &Report) -> Vec<&cnictl_analyzers::Finding> {
 }
 
 #[test]
-fn dump() {
-    for (name, r) in bundles() {
-        println!("== {name} model={}", r.model);
-        for f in &r.findings {
-            println!("  {:?} {} {:?}: {}", f.severity, f.code, f.node, f.summary);
+fn healthy_fixtures_have_no_error_or_warning() {
+    let all = fixtures();
+    let healthy: Vec<_> = all.iter().filter(|f| f.faults.is_empty()).collect();
+    if all.is_empty() {
+        return;
+    }
+    assert!(!healthy.is_empty(), "no healthy fixture found");
+    for f in healthy {
+        assert!(
+            !f.name.contains("-broken-"),
+            "{}: broken fixture without faults line",
+            f.name
+        );
+        let p = problems(&f.report);
+        assert!(p.is_empty(), "{}: {p:#?}", f.name);
+        assert_ne!(f.report.model, "unknown", "{}", f.name);
+        assert!(
+            f.name.starts_with(&f.report.model),
+            "{} detected as {}",
+            f.name,
+            f.report.model
+        );
+    }
+}
+
+#[test]
+fn broken_fixtures_yield_their_seeded_code_and_its_consequences_only() {
+    for f in fixtures().iter().filter(|f| !f.faults.is_empty()) {
+        let mut allowed: Vec<&str> = f.faults.iter().map(|(c, _)| c.as_str()).collect();
+        for (name, extra) in CONSEQUENCES {
+            if *name == f.name {
+                allowed.extend_from_slice(extra);
+            }
         }
-        for s in &r.skipped {
-            println!("  skipped {} {:?}: {}", s.check, s.node, s.reason);
+        for (code, node) in &f.faults {
+            let hit = f.report.findings.iter().any(|x| {
+                x.code == *code && (x.node.is_none() || node.is_none() || x.node == *node)
+            });
+            assert!(
+                hit,
+                "{}: seeded {code}@{node:?} not found in {:#?}",
+                f.name, f.report.findings
+            );
+        }
+        for p in problems(&f.report) {
+            assert!(
+                allowed.contains(&p.code.as_str()),
+                "{}: unexpected {p:#?}",
+                f.name
+            );
+        }
+        assert!(
+            f.name.starts_with(&f.report.model),
+            "{} detected as {}",
+            f.name,
+            f.report.model
+        );
+    }
+}
+
+#[test]
+fn every_finding_has_evidence_and_a_hint() {
+    for f in fixtures() {
+        for x in &f.report.findings {
+            assert!(
+                !x.evidence.is_empty() && !x.hint.is_empty(),
+                "{}: {x:#?}",
+                f.name
+            );
         }
     }
-    let _ = CONSEQUENCES;
-    let _ = problems;
 }

@@ -5,14 +5,24 @@
 #[path = "../../dataplane/tests/common/mod.rs"]
 mod common;
 
-use cnictl_analyzers::explain::{explain, parse_proto, render_text, ExplainError, ExplainRequest, Explanation, Verdict};
+use cnictl_analyzers::explain::{
+    explain, parse_proto, render_text, ExplainError, ExplainRequest, Explanation, Verdict,
+};
 use cnictl_dataplane::Dataplane;
 use cnictl_gen::{generate, GenModel, GenSpec};
 
 /// Two Flannel-VXLAN nodes; `a_extra` is appended to node a.
 fn flannel(a_neigh: bool, a_fdb: bool, a_extra: &str) -> String {
-    let neigh = if a_neigh { "neigh 10.244.2.0 dev flannel.1 lladdr 0a:0a:0a:0a:0a:02 PERMANENT" } else { "neigh 192.0.2.1 dev eth0 lladdr 02:00:00:00:00:01 REACHABLE" };
-    let fdb = if a_fdb { "fdb 0a:0a:0a:0a:0a:02 dev flannel.1 dst 192.0.2.12 self permanent" } else { "fdb 0a:0a:0a:0a:0a:77 dev flannel.1 dst 192.0.2.77 self permanent" };
+    let neigh = if a_neigh {
+        "neigh 10.244.2.0 dev flannel.1 lladdr 0a:0a:0a:0a:0a:02 PERMANENT"
+    } else {
+        "neigh 192.0.2.1 dev eth0 lladdr 02:00:00:00:00:01 REACHABLE"
+    };
+    let fdb = if a_fdb {
+        "fdb 0a:0a:0a:0a:0a:02 dev flannel.1 dst 192.0.2.12 self permanent"
+    } else {
+        "fdb 0a:0a:0a:0a:0a:77 dev flannel.1 dst 192.0.2.77 self permanent"
+    };
     format!(
         "
 node a
@@ -73,17 +83,28 @@ fn assert_contract(ex: &Explanation) {
     let verdict = v["verdict"].as_str().expect("verdict");
     assert!(verdict == "delivered" || verdict == "dropped");
     assert!(!v["hops"].as_array().expect("hops").is_empty());
-    assert_eq!(verdict == "dropped", v.get("drop").is_some(), "drop iff dropped: {v:#}");
+    assert_eq!(
+        verdict == "dropped",
+        v.get("drop").is_some(),
+        "drop iff dropped: {v:#}"
+    );
     if let Some(d) = v.get("drop") {
         for k in ["hop", "disposition", "reason", "code", "hint"] {
             assert!(d.get(k).is_some(), "drop.{k} present: {d:#}");
         }
-        assert_eq!(d["hop"].as_u64().unwrap() as usize, v["hops"].as_array().unwrap().len(), "drop.hop is the last hop");
+        assert_eq!(
+            d["hop"].as_u64().unwrap() as usize,
+            v["hops"].as_array().unwrap().len(),
+            "drop.hop is the last hop"
+        );
     }
 }
 
 fn code(ex: &Explanation) -> &str {
-    ex.drop.as_ref().and_then(|d| d.code.as_deref()).unwrap_or("-")
+    ex.drop
+        .as_ref()
+        .and_then(|d| d.code.as_deref())
+        .unwrap_or("-")
 }
 
 #[test]
@@ -91,9 +112,25 @@ fn cross_node_vxlan_path_is_delivered_with_encap_and_decap() {
     let ex = ok(&flannel(true, true, ""), "default/web", "db");
     assert_contract(&ex);
     assert_eq!(ex.verdict, Verdict::Delivered);
-    let rewrites: Vec<&str> = ex.hops.iter().filter_map(|h| h.rewrite.as_deref()).collect();
-    assert_eq!(rewrites, ["vxlan encap: outer 192.0.2.11 → 192.0.2.12 udp dport 8472 vni 1 (size 134)", "vxlan decap (vni 1)"]);
-    assert!(ex.hops[0].inferred && ex.notes.iter().any(|n| n.contains("netns was not collected")));
+    let rewrites: Vec<&str> = ex
+        .hops
+        .iter()
+        .filter_map(|h| h.rewrite.as_deref())
+        .collect();
+    assert_eq!(
+        rewrites,
+        [
+            "vxlan encap: outer 192.0.2.11 → 192.0.2.12 udp dport 8472 vni 1 (size 134)",
+            "vxlan decap (vni 1)"
+        ]
+    );
+    assert!(
+        ex.hops[0].inferred
+            && ex
+                .notes
+                .iter()
+                .any(|n| n.contains("netns was not collected"))
+    );
     let idx: Vec<usize> = ex.hops.iter().map(|h| h.index).collect();
     assert_eq!(idx, (1..=ex.hops.len()).collect::<Vec<_>>());
 }
@@ -109,28 +146,52 @@ fn same_node_path_stays_on_the_bridge() {
 fn missing_fdb_maps_to_vxlan_fdb_missing() {
     let ex = ok(&flannel(true, false, ""), "default/web", "default/db");
     assert_contract(&ex);
-    assert_eq!((ex.verdict, ex.disposition.as_str(), code(&ex)), (Verdict::Dropped, "fdb-missing", "vxlan-fdb-missing"));
+    assert_eq!(
+        (ex.verdict, ex.disposition.as_str(), code(&ex)),
+        (Verdict::Dropped, "fdb-missing", "vxlan-fdb-missing")
+    );
     assert!(ex.drop.as_ref().unwrap().hint.contains("bridge fdb append"));
 }
 
 #[test]
 fn missing_neighbour_maps_to_vxlan_neigh_missing() {
     let ex = ok(&flannel(false, true, ""), "default/web", "default/db");
-    assert_eq!((ex.disposition.as_str(), code(&ex)), ("neighbour-unresolved", "vxlan-neigh-missing"));
+    assert_eq!(
+        (ex.disposition.as_str(), code(&ex)),
+        ("neighbour-unresolved", "vxlan-neigh-missing")
+    );
 }
 
 #[test]
 fn blackhole_maps_to_route_shadowed() {
-    let ex = ok(&flannel(true, true, "route blackhole 10.244.2.0/25"), "default/web", "default/db");
-    assert_eq!((ex.disposition.as_str(), code(&ex)), ("null-routed", "route-shadowed"));
-    assert!(ex.drop.as_ref().unwrap().reason.contains("blackhole 10.244.2.0/25"));
+    let ex = ok(
+        &flannel(true, true, "route blackhole 10.244.2.0/25"),
+        "default/web",
+        "default/db",
+    );
+    assert_eq!(
+        (ex.disposition.as_str(), code(&ex)),
+        ("null-routed", "route-shadowed")
+    );
+    assert!(ex
+        .drop
+        .as_ref()
+        .unwrap()
+        .reason
+        .contains("blackhole 10.244.2.0/25"));
 }
 
 #[test]
 fn missing_pod_route_leaves_the_cluster() {
-    let text = flannel(true, true, "").replace("route 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink\n", "");
+    let text = flannel(true, true, "").replace(
+        "route 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink\n",
+        "",
+    );
     let ex = ok(&text, "default/web", "default/db");
-    assert_eq!((ex.disposition.as_str(), code(&ex)), ("left-cluster", "missing-pod-route"));
+    assert_eq!(
+        (ex.disposition.as_str(), code(&ex)),
+        ("left-cluster", "missing-pod-route")
+    );
     assert!(ex.drop.as_ref().unwrap().reason.contains("192.0.2.1"));
 }
 
@@ -140,38 +201,64 @@ fn oversized_packet_maps_to_mtu_mismatch_and_no_df_passes() {
     let mut req = ExplainRequest::new("default/web", "default/db");
     req.size = Some(1500);
     let ex = run(&text, &req).unwrap();
-    assert_eq!((ex.disposition.as_str(), code(&ex)), ("mtu-exceeded", "mtu-mismatch"));
+    assert_eq!(
+        (ex.disposition.as_str(), code(&ex)),
+        ("mtu-exceeded", "mtu-mismatch")
+    );
     req.no_df = true;
     assert_eq!(run(&text, &req).unwrap().verdict, Verdict::Delivered);
 }
 
 #[test]
 fn ip_forward_off_maps_to_its_code() {
-    let text = flannel(true, true, "").replace("sysctl net.ipv4.ip_forward=1\npod default/db", "sysctl net.ipv4.ip_forward=0\npod default/db");
+    let text = flannel(true, true, "").replace(
+        "sysctl net.ipv4.ip_forward=1\npod default/db",
+        "sysctl net.ipv4.ip_forward=0\npod default/db",
+    );
     let ex = ok(&text, "default/web", "default/db");
-    assert_eq!((ex.disposition.as_str(), code(&ex)), ("ip-forward-disabled", "ip-forward-disabled"));
+    assert_eq!(
+        (ex.disposition.as_str(), code(&ex)),
+        ("ip-forward-disabled", "ip-forward-disabled")
+    );
     assert_eq!(ex.drop.as_ref().unwrap().node, "b");
 }
 
 #[test]
 fn gateway_off_subnet_maps_to_next_hop_not_adjacent() {
-    let text = flannel(true, true, "").replace("route 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink", "route 10.244.2.0/24 via 198.51.100.12 dev eth0");
+    let text = flannel(true, true, "").replace(
+        "route 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink",
+        "route 10.244.2.0/24 via 198.51.100.12 dev eth0",
+    );
     let ex = ok(&text, "default/web", "default/db");
-    assert_eq!((ex.disposition.as_str(), code(&ex)), ("no-route", "next-hop-not-adjacent"));
+    assert_eq!(
+        (ex.disposition.as_str(), code(&ex)),
+        ("no-route", "next-hop-not-adjacent")
+    );
 }
 
 #[test]
 fn ambiguous_and_unknown_names_are_errors() {
     let text = flannel(true, true, "");
     match run(&text, &ExplainRequest::new("web", "default/db")) {
-        Err(ExplainError::Ambiguous { candidates, .. }) => assert_eq!(candidates, ["default/web", "other/web"]),
+        Err(ExplainError::Ambiguous { candidates, .. }) => {
+            assert_eq!(candidates, ["default/web", "other/web"])
+        }
         other => panic!("expected ambiguity, got {other:?}"),
     }
     let err = run(&text, &ExplainRequest::new("default/nope", "default/db")).unwrap_err();
     assert_eq!(err.code(), "unknown_endpoint");
     assert!(err.to_string().contains("default/nope"));
-    assert!(matches!(run(&text, &ExplainRequest::new("svc/default/db", "default/web")), Err(ExplainError::ServiceAsSource(_))));
-    assert!(matches!(run(&text, &ExplainRequest::new("default/web", "svc/default/db:99")), Err(ExplainError::NoSuchPort { .. })));
+    assert!(matches!(
+        run(&text, &ExplainRequest::new("svc/default/db", "default/web")),
+        Err(ExplainError::ServiceAsSource(_))
+    ));
+    assert!(matches!(
+        run(
+            &text,
+            &ExplainRequest::new("default/web", "svc/default/db:99")
+        ),
+        Err(ExplainError::NoSuchPort { .. })
+    ));
     assert!(parse_proto("sctp").is_err() && parse_proto("UDP").is_ok());
 }
 
@@ -192,7 +279,11 @@ fn external_destination_leaves_the_cluster_without_a_drop() {
 
 #[test]
 fn service_without_ipvs_service_is_ipvs_service_missing() {
-    let text = flannel(true, true, "link kube-ipvs0 kind dummy\naddr 10.96.0.20/32 dev kube-ipvs0");
+    let text = flannel(
+        true,
+        true,
+        "link kube-ipvs0 kind dummy\naddr 10.96.0.20/32 dev kube-ipvs0",
+    );
     let ex = ok(&text, "default/web", "svc/default/db");
     assert_contract(&ex);
     assert_eq!(code(&ex), "ipvs-service-missing");
@@ -208,8 +299,28 @@ fn service_backends_are_each_traced() {
     assert_eq!(ex.backends[0].verdict, Verdict::Delivered);
     assert_eq!(ex.backends[1].verdict, Verdict::Dropped);
     assert_eq!(ex.verdict, Verdict::Dropped);
-    assert!(ex.hops.iter().any(|h| h.rewrite.as_deref() == Some("DNAT → 10.244.2.9:5432 (SNAT/masquerade not modelled)")));
+    assert!(ex
+        .hops
+        .iter()
+        .any(|h| h.rewrite.as_deref()
+            == Some("DNAT → 10.244.2.9:5432 (SNAT/masquerade not modelled)")));
     assert!(render_text(&ex).contains("10.244.2.2:5432 (default/db): delivered"));
+}
+
+#[test]
+fn service_without_ipvs_table_uses_endpoint_slices() {
+    let text = flannel(true, true, "") + "endpoints default/db 5432 10.244.2.2 10.244.1.3\n";
+    let ex = ok(&text, "default/web", "svc/default/db");
+    assert_contract(&ex);
+    assert_eq!(ex.verdict, Verdict::Delivered, "{}", render_text(&ex));
+    let ips: Vec<String> = ex
+        .backends
+        .iter()
+        .map(|b| format!("{}:{}", b.ip, b.port))
+        .collect();
+    assert_eq!(ips, ["10.244.1.3:5432", "10.244.2.2:5432"]);
+    assert!(ex.notes.iter().any(|n| n.contains("EndpointSlice")));
+    assert_eq!(ex.hops[0].index, 1);
 }
 
 #[test]
@@ -231,7 +342,13 @@ fn reverse_flags_an_asymmetric_return_path() {
     req.reverse = true;
     let ex = run(&text, &req).unwrap();
     assert_eq!(ex.asymmetric, Some(true), "{}", render_text(&ex));
-    assert!(ex.notes.iter().any(|n| n.starts_with("asymmetric: out via [a, b], back via [a, c, b]")), "{:?}", ex.notes);
+    assert!(
+        ex.notes
+            .iter()
+            .any(|n| n.starts_with("asymmetric: out via [a, b], back via [a, c, b]")),
+        "{:?}",
+        ex.notes
+    );
     let back = ex.reverse.as_ref().unwrap();
     assert!(back.notes.iter().any(|n| n.contains("detours via node c")));
 }
@@ -241,23 +358,41 @@ fn text_view_numbers_hops_and_ends_with_the_verdict() {
     let ex = ok(&flannel(true, false, ""), "default/web", "default/db");
     let text = render_text(&ex);
     assert!(text.starts_with("explain default/web (10.244.1.2, a) → default/db (10.244.2.2, b): icmp, 84 bytes, DF\n"), "{text}");
-    assert!(text.contains("  1. [a pod default/web out eth0] route: default via 10.244.1.1 dev eth0"), "{text}");
+    assert!(
+        text.contains("  1. [a pod default/web out eth0] route: default via 10.244.1.1 dev eth0"),
+        "{text}"
+    );
     assert!(text.contains("verdict: DROPPED at hop"), "{text}");
-    assert!(text.contains("  finding: vxlan-fdb-missing\n  hint: add `bridge fdb append"), "{text}");
+    assert!(
+        text.contains("  finding: vxlan-fdb-missing\n  hint: add `bridge fdb append"),
+        "{text}"
+    );
 }
 
 #[test]
 fn every_generated_model_explains_pod_to_pod_and_service() {
     for model in GenModel::ALL {
-        let snap = generate(&GenSpec { model, nodes: 3, pods_per_node: 2, services: 1 }).expect("generate");
+        let snap = generate(&GenSpec {
+            model,
+            nodes: 3,
+            pods_per_node: 2,
+            services: 1,
+        })
+        .expect("generate");
         let dp = Dataplane::new(&snap);
         let pods = &snap.k8s.pods;
         let (a, b) = (pods.first().unwrap().key(), pods.last().unwrap().key());
         let ex = explain(&snap, &dp, &ExplainRequest::new(a.clone(), b)).expect("explain");
         assert_contract(&ex);
-        assert_eq!(ex.verdict, Verdict::Delivered, "{model}\n{}", render_text(&ex));
+        assert_eq!(
+            ex.verdict,
+            Verdict::Delivered,
+            "{model}\n{}",
+            render_text(&ex)
+        );
         let svc = snap.k8s.services.as_ref().unwrap()[0].key();
-        let ex = explain(&snap, &dp, &ExplainRequest::new(a, format!("svc/{svc}"))).expect("explain svc");
+        let ex = explain(&snap, &dp, &ExplainRequest::new(a, format!("svc/{svc}")))
+            .expect("explain svc");
         assert_contract(&ex);
         assert!(!ex.backends.is_empty(), "{model}\n{}", render_text(&ex));
     }

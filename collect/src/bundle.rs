@@ -233,15 +233,7 @@ impl<'a> Reader<'a> {
         path: &str,
         parse: impl Fn(&str) -> Result<T, ParseError>,
     ) -> Option<T> {
-        let text = match self.src.read(path) {
-            Ok(Some(t)) => t,
-            Ok(None) => return None,
-            Err(e) => return self.fail(path, e.into()),
-        };
-        match parse(&text) {
-            Ok(v) => Some(v),
-            Err(e) => self.fail(path, e.into()),
-        }
+        self.read(path, false, parse)
     }
 
     fn required<T>(
@@ -249,9 +241,25 @@ impl<'a> Reader<'a> {
         path: &str,
         parse: impl Fn(&str) -> Result<T, ParseError>,
     ) -> Option<T> {
-        match self.src.read(path) {
-            Ok(None) => self.fail(path, FileErrorKind::Missing),
-            _ => self.optional(path, parse),
+        self.read(path, true, parse)
+    }
+
+    /// Reads once and parses; an absent file is an error only if required.
+    fn read<T>(
+        &mut self,
+        path: &str,
+        required: bool,
+        parse: impl Fn(&str) -> Result<T, ParseError>,
+    ) -> Option<T> {
+        let text = match self.src.read(path) {
+            Ok(Some(t)) => t,
+            Ok(None) if required => return self.fail(path, FileErrorKind::Missing),
+            Ok(None) => return None,
+            Err(e) => return self.fail(path, e.into()),
+        };
+        match parse(&text) {
+            Ok(v) => Some(v),
+            Err(e) => self.fail(path, e.into()),
         }
     }
 

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use cnictl_collect::bundle::{load, load_dir, BundleSource, DirSource, FileErrorKind, MemSource, SourceError};
+use cnictl_collect::bundle::{
+    load, load_dir, BundleSource, DirSource, FileErrorKind, MemSource, SourceError,
+};
 use cnictl_collect::write::{write_dir, WriteError};
 use cnictl_model::ClusterSnapshot;
 
@@ -30,16 +32,25 @@ fn recorded_files() -> BTreeMap<String, String> {
     put(&format!("{n1}/ip-link.json"), data("ip-link.json"));
     put(&format!("{n1}/ip-addr.json"), data("ip-addr.json"));
     put(&format!("{n1}/ip-route.json"), data("ip-route.json"));
-    put(&format!("{n1}/ip-rule.json"), data("ip-rule.json") + &data("ip-rule-v6.json"));
+    put(
+        &format!("{n1}/ip-rule.json"),
+        data("ip-rule.json") + &data("ip-rule-v6.json"),
+    );
     put(&format!("{n1}/ip-neigh.json"), data("ip-neigh.json"));
     put(&format!("{n1}/bridge-fdb.json"), data("bridge-fdb.json"));
     put(&format!("{n1}/ipvsadm.txt"), data("ipvsadm.txt"));
-    put(&format!("{n1}/bird-protocols.txt"), data("bird-protocols.txt"));
+    put(
+        &format!("{n1}/bird-protocols.txt"),
+        data("bird-protocols.txt"),
+    );
     put(&format!("{n1}/bird-routes.txt"), data("bird-routes.txt"));
     put(&format!("{n1}/sysctl.txt"), data("sysctl.txt"));
     put(&format!("{n1}/unknown-extra.txt"), "ignored".into());
     for f in ["ip-link", "ip-addr", "ip-route"] {
-        put(&format!("{n1}/pods/default_web-1/{f}.json"), data(&format!("pod-{f}.json")));
+        put(
+            &format!("{n1}/pods/default_web-1/{f}.json"),
+            data(&format!("pod-{f}.json")),
+        );
     }
     let n2 = "nodes/node-2";
     put(&format!("{n2}/ip-link.json"), data("ip-link-odd.json"));
@@ -71,19 +82,34 @@ fn loads_recorded_bundle_with_layout_rules() {
     let n1 = &snap.nodes["node-1"];
     assert_eq!(n1.name, "node-1");
     assert_eq!(n1.routes.len(), 51);
-    assert!(n1.rules.as_ref().unwrap().iter().any(|r| r.family == "inet6"));
+    assert!(n1
+        .rules
+        .as_ref()
+        .unwrap()
+        .iter()
+        .any(|r| r.family == "inet6"));
     assert!(n1.neighbours.is_some() && n1.fdb.is_some() && n1.ipvs.is_some());
     let bgp = n1.bgp.as_ref().unwrap();
     assert!(bgp.routes.as_ref().is_some_and(|r| !r.is_empty()));
     assert_eq!(n1.sysctl("net.ipv4.ip_forward"), Some("1"));
     let pod = &n1.pods["default/web-1"];
-    assert_eq!((pod.namespace.as_str(), pod.name.as_str()), ("default", "web-1"));
+    assert_eq!(
+        (pod.namespace.as_str(), pod.name.as_str()),
+        ("default", "web-1")
+    );
     assert!(pod.routes.iter().any(|r| r.dst.prefix_len() == 0));
     // node-2: optional files absent → not collected, never guessed
     let n2 = &snap.nodes["node-2"];
     assert_eq!(
         n2.not_collected(),
-        ["ip-rule.json", "ip-neigh.json", "bridge-fdb.json", "ipvsadm.txt", "bird-protocols.txt", "sysctl.txt"]
+        [
+            "ip-rule.json",
+            "ip-neigh.json",
+            "bridge-fdb.json",
+            "ipvsadm.txt",
+            "bird-protocols.txt",
+            "sysctl.txt"
+        ]
     );
     assert!(n2.pods.is_empty());
     // k8s: annotations filtered, optional files present
@@ -115,17 +141,32 @@ fn memory_and_directory_sources_agree() {
     materialise(&files, tmp.path());
     let mem = load(&MemSource::new("memory:test", files)).unwrap();
     assert_eq!(mem.source, "memory:test");
-    assert_eq!(without_source(mem), without_source(load_dir(tmp.path()).unwrap()));
+    assert_eq!(
+        without_source(mem),
+        without_source(load_dir(tmp.path()).unwrap())
+    );
 }
 
 #[test]
 fn all_bad_files_are_reported_at_once() {
     let mut files = recorded_files();
-    files.insert("nodes/node-1/ip-route.json".into(), "[{\"dst\":\"10.0.0.0/8\"},\n {\"dst\":\"nope\"}]".into());
-    files.insert("nodes/node-1/ipvsadm.txt".into(), "TCP  10.0.0.1:80 rr\n  -> x Masq 1 0 0\n".into());
-    files.insert("nodes/node-1/pods/default_web-1/ip-addr.json".into(), "{".into());
+    files.insert(
+        "nodes/node-1/ip-route.json".into(),
+        "[{\"dst\":\"10.0.0.0/8\"},\n {\"dst\":\"nope\"}]".into(),
+    );
+    files.insert(
+        "nodes/node-1/ipvsadm.txt".into(),
+        "TCP  10.0.0.1:80 rr\n  -> x Masq 1 0 0\n".into(),
+    );
+    files.insert(
+        "nodes/node-1/pods/default_web-1/ip-addr.json".into(),
+        "{".into(),
+    );
     files.remove("nodes/node-2/ip-link.json");
-    files.insert("k8s/pods.json".into(), "{\"kind\":\"List\",\"items\":[{\"status\":{\"podIP\":7}}]}".into());
+    files.insert(
+        "k8s/pods.json".into(),
+        "{\"kind\":\"List\",\"items\":[{\"status\":{\"podIP\":7}}]}".into(),
+    );
     let err = load(&MemSource::new("m", files)).unwrap_err();
     let paths: Vec<&str> = err.errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
@@ -145,7 +186,10 @@ fn all_bad_files_are_reported_at_once() {
     let shown = err.to_string();
     assert_eq!(shown.lines().count(), 6, "{shown}");
     assert!(shown.contains("nodes/node-1/ip-route.json:2:"), "{shown}");
-    assert!(shown.contains("nodes/node-2/ip-link.json: required file is missing"), "{shown}");
+    assert!(
+        shown.contains("nodes/node-2/ip-link.json: required file is missing"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -167,11 +211,18 @@ fn refuses_escaping_symlinks_and_oversized_files() {
     let link = tmp.path().join("nodes/node-2/ip-rule.json");
     std::os::unix::fs::symlink(outside.path().join("secret.json"), &link).unwrap();
     // a symlink that stays inside the bundle is fine
-    std::os::unix::fs::symlink("../node-1/ip-neigh.json", tmp.path().join("nodes/node-2/ip-neigh.json")).unwrap();
+    std::os::unix::fs::symlink(
+        "../node-1/ip-neigh.json",
+        tmp.path().join("nodes/node-2/ip-neigh.json"),
+    )
+    .unwrap();
     let err = load_dir(tmp.path()).unwrap_err();
     assert_eq!(err.errors.len(), 1, "{err}");
     assert_eq!(err.errors[0].path, "nodes/node-2/ip-rule.json");
-    assert_eq!(err.errors[0].kind, FileErrorKind::Source(SourceError::Escapes));
+    assert_eq!(
+        err.errors[0].kind,
+        FileErrorKind::Source(SourceError::Escapes)
+    );
     fs::remove_file(&link).unwrap();
     let snap = load_dir(tmp.path()).unwrap();
     assert!(snap.nodes["node-2"].neighbours.is_some());
@@ -182,7 +233,10 @@ fn refuses_escaping_symlinks_and_oversized_files() {
         Err(SourceError::TooLarge { limit: 64, .. })
     ));
     let err = load(&small).unwrap_err();
-    assert!(err.errors.iter().all(|e| e.code() == "too_large" || e.code() == "decode"));
+    assert!(err
+        .errors
+        .iter()
+        .all(|e| e.code() == "too_large" || e.code() == "decode"));
 }
 
 #[test]
@@ -199,8 +253,15 @@ fn writer_round_trips_the_recorded_bundle() {
     write_dir(&smaller, &out).unwrap();
     let back = load_dir(&out).unwrap();
     assert_eq!(back.nodes.len(), 1);
-    let leftovers: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(leftovers, ["bundle"], "temporary directories are cleaned up");
+    let leftovers: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        ["bundle"],
+        "temporary directories are cleaned up"
+    );
 }
 
 #[test]

@@ -78,6 +78,13 @@ fn build(lab: &Lab, a: &str, b: &str, p: &str) {
         "fdb append 00:00:00:00:00:00 dev flannel.1 dst 192.0.2.13 self permanent",
     );
     run_bridge(a, "fdb add 02:11:22:33:44:55 dev vp0 master static");
+    run_bridge(a, "fdb add 02:00:00:00:00:01 dev vp0 master extern_learn");
+    run_bridge(a, "fdb add 02:00:00:00:00:02 dev vp0 master static sticky");
+    run_bridge(a, "fdb add 02:00:00:00:00:04 dev vp0 master dynamic");
+    run_bridge(
+        a,
+        "fdb append 00:00:00:00:00:00 dev flannel.1 dst 192.0.2.14 vni 5 port 4789 self permanent",
+    );
     for r in [
         "route add 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink",
         "route add default via 192.0.2.1 dev veth0 metric 100",
@@ -204,6 +211,17 @@ fn live_node_equals_bundle_import_of_ip_json() {
         fixup(pod.routes.clone()),
         fixup(parse::parse_routes(&pj("ip -d -j route show table all")).unwrap())
     );
+
+    // A prefix that also matches the node's own namespace: that one is
+    // skipped (same nsfs inode); the peer node's has no `_` and maps to
+    // namespace `netns`.
+    let wide = collect_node(&LiveOptions {
+        pod_prefix: Some(prefix.clone()),
+        ..opts
+    })
+    .unwrap();
+    let keys: Vec<&String> = wide.pods.keys().collect();
+    assert_eq!(keys, [&format!("{prefix}/web"), &format!("netns/{b}")]);
 }
 
 #[test]

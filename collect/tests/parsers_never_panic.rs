@@ -19,15 +19,23 @@ fn parsers() -> Vec<(&'static str, Parser)> {
         ("ip-neigh.json", |t| parse::parse_neighbours(t).map(drop)),
         ("bridge-fdb.json", |t| parse::parse_fdb(t).map(drop)),
         ("ipvsadm.txt", |t| parse::parse_ipvsadm(t).map(drop)),
-        ("bird-protocols.txt", |t| parse::parse_bird_protocols(t).map(drop)),
-        ("bird-protocols.raw.txt", |t| parse::parse_bird_protocols(t).map(drop)),
+        ("bird-protocols.txt", |t| {
+            parse::parse_bird_protocols(t).map(drop)
+        }),
+        ("bird-protocols.raw.txt", |t| {
+            parse::parse_bird_protocols(t).map(drop)
+        }),
         ("bird-routes.txt", |t| parse::parse_bird_routes(t).map(drop)),
-        ("bird-routes.raw.txt", |t| parse::parse_bird_routes(t).map(drop)),
+        ("bird-routes.raw.txt", |t| {
+            parse::parse_bird_routes(t).map(drop)
+        }),
         ("sysctl.txt", |t| parse::parse_sysctl(t).map(drop)),
         ("k8s-nodes.json", |t| parse::parse_nodes(t).map(drop)),
         ("k8s-pods.json", |t| parse::parse_pods(t).map(drop)),
         ("k8s-services.json", |t| parse::parse_services(t).map(drop)),
-        ("k8s-endpointslices.json", |t| parse::parse_endpointslices(t).map(drop)),
+        ("k8s-endpointslices.json", |t| {
+            parse::parse_endpointslices(t).map(drop)
+        }),
     ]
 }
 
@@ -40,7 +48,11 @@ fn data(name: &str) -> String {
 fn check_position(text: &str, r: Result<(), ParseError>) {
     if let Err(e) = r {
         let lines = text.lines().count().max(1);
-        assert!(e.line() >= 1 && e.line() <= lines + 1, "line {} of {lines}: {e}", e.line());
+        assert!(
+            e.line() >= 1 && e.line() <= lines + 1,
+            "line {} of {lines}: {e}",
+            e.line()
+        );
         assert!(e.column() >= 1, "{e}");
     }
 }
@@ -55,8 +67,32 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     let interesting = prop::sample::select(vec![
-        "\"", "{", "}", "[", "]", ",", ":", "null", "-1", "99999999999", "\"80\"", "0x", "/", "\n", "\t", " ", "::",
-        "[", "1007-", " ", "9001 ", "->", "default", "any", "\u{fffd}", "é",
+        "\"",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "null",
+        "-1",
+        "99999999999",
+        "\"80\"",
+        "0x",
+        "/",
+        "\n",
+        "\t",
+        " ",
+        "::",
+        "[",
+        "1007-",
+        " ",
+        "9001 ",
+        "->",
+        "default",
+        "any",
+        "\u{fffd}",
+        "é",
     ]);
     prop_oneof![
         (any::<usize>(), any::<char>()).prop_map(|(i, c)| Edit::Replace(i, c)),
@@ -120,5 +156,42 @@ fn recordings_parse_unmutated() {
     for (file, p) in parsers() {
         let text = data(file);
         assert!(p(&text).is_ok(), "{file}: {:?}", p(&text));
+    }
+}
+
+/// The files of a minimal valid bundle, one of which a test replaces.
+fn minimal_bundle() -> std::collections::BTreeMap<String, String> {
+    let mut f = std::collections::BTreeMap::new();
+    f.insert("k8s/nodes.json".to_string(), data("k8s-nodes.json"));
+    f.insert("k8s/pods.json".to_string(), data("k8s-pods.json"));
+    for (file, src) in [
+        ("ip-link.json", "ip-link.json"),
+        ("ip-addr.json", "ip-addr.json"),
+        ("ip-route.json", "ip-route.json"),
+        ("ip-rule.json", "ip-rule.json"),
+        ("ipvsadm.txt", "ipvsadm.txt"),
+        ("bird-protocols.txt", "bird-protocols.txt"),
+        ("sysctl.txt", "sysctl.txt"),
+    ] {
+        f.insert(format!("nodes/n1/{file}"), data(src));
+    }
+    f
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Whatever one file holds, the loader returns a snapshot or errors
+    /// that name that very file.
+    #[test]
+    fn loader_names_the_corrupted_file(which in 0usize..9, edits in prop::collection::vec(edit(), 1..6)) {
+        let mut files = minimal_bundle();
+        let key = files.keys().nth(which).cloned().unwrap();
+        let mutated = apply(&files[&key], &edits);
+        files.insert(key.clone(), mutated);
+        let src = cnictl_collect::bundle::MemSource::new("m", files);
+        if let Err(e) = cnictl_collect::bundle::load(&src) {
+            prop_assert!(e.errors.iter().all(|f| f.path == key), "{e}");
+        }
     }
 }

@@ -38,7 +38,7 @@ fn any_ip() -> BoxedStrategy<IpAddr> {
 
 /// A prefix of the family, host bits kept unless `trunc`.
 fn net_of(v6: bool, trunc: bool) -> BoxedStrategy<IpNet> {
-    let max = if v6 { 128 } else { 32 };
+    let max: u8 = if v6 { 128 } else { 32 };
     (ip_of(v6), 0..=max)
         .prop_map(move |(ip, len)| {
             let n = IpNet::new(ip, len).expect("length in range");
@@ -56,11 +56,17 @@ fn name() -> impl Strategy<Value = String> {
 }
 
 fn mac() -> impl Strategy<Value = String> {
-    any::<[u8; 6]>().prop_map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":"))
+    any::<[u8; 6]>().prop_map(|b| {
+        b.iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    })
 }
 
 fn flags(from: &'static [&'static str]) -> impl Strategy<Value = Vec<String>> {
-    prop::sample::subsequence(from, 0..=from.len()).prop_map(|v| v.into_iter().map(String::from).collect())
+    prop::sample::subsequence(from, 0..=from.len())
+        .prop_map(|v| v.into_iter().map(String::from).collect())
 }
 
 // ---- links, addresses ----------------------------------------------------
@@ -73,33 +79,71 @@ fn link(i: usize, names: Vec<String>) -> impl Strategy<Value = Link> {
         (0..names.len()).prop_map(move |j| (Some(j as u32 + 1), None, Some(names[j].clone()))),
     ];
     let link_names: Vec<String> = (0..8).map(|j| format!("l{j}")).collect();
-    let vx = (any::<u32>(), of(any_ip()), of(any_ip()), any::<u16>(), any::<bool>(), of(select(link_names)))
-        .prop_map(|(vni, local, remote, port, learning, dev)| VxlanInfo { vni, local, remote, port, learning, dev });
-    let tun = (of(any_ip()), of(any_ip()), of(1u8..=255)).prop_map(|(local, remote, ttl)| TunnelInfo { local, remote, ttl });
-    (kind, of(select(vec!["ether", "loopback", "none"])), of(name()), 68u32..70000, of(mac()))
+    let vx = (
+        any::<u32>(),
+        of(any_ip()),
+        of(any_ip()),
+        any::<u16>(),
+        any::<bool>(),
+        of(select(link_names)),
+    )
+        .prop_map(|(vni, local, remote, port, learning, dev)| VxlanInfo {
+            vni,
+            local,
+            remote,
+            port,
+            learning,
+            dev,
+        });
+    let tun = (of(any_ip()), of(any_ip()), of(1u8..=255))
+        .prop_map(|(local, remote, ttl)| TunnelInfo { local, remote, ttl });
+    (
+        kind,
+        of(select(vec!["ether", "loopback", "none"])),
+        of(name()),
+        68u32..70000,
+        of(mac()),
+    )
         .prop_flat_map(move |(kind, lt, master, mtu, mac)| {
-            let vx = if kind == Some("vxlan") { of(vx.clone()).boxed() } else { Just(None).boxed() };
-            let tun = if kind == Some("ipip") { of(tun.clone()).boxed() } else { Just(None).boxed() };
+            let vx = if kind == Some("vxlan") {
+                of(vx.clone()).boxed()
+            } else {
+                Just(None).boxed()
+            };
+            let tun = if kind == Some("ipip") {
+                of(tun.clone()).boxed()
+            } else {
+                Just(None).boxed()
+            };
             let f = flags(&["BROADCAST", "MULTICAST", "NOARP", "UP", "LOWER_UP"]);
             let state = of(select(vec!["UP", "DOWN", "UNKNOWN"]));
-            (Just((kind, lt, master, mtu, mac)), f, state, peer.clone(), vx, tun)
+            (
+                Just((kind, lt, master, mtu, mac)),
+                f,
+                state,
+                peer.clone(),
+                vx,
+                tun,
+            )
         })
-        .prop_map(move |((kind, lt, master, mtu, mac), flags, state, peer, vxlan, tunnel)| Link {
-            ifindex: i as u32 + 1,
-            name: format!("l{i}"),
-            kind: kind.map(String::from),
-            link_type: lt.map(String::from),
-            master,
-            mtu,
-            mac,
-            flags,
-            operstate: state.map(String::from),
-            peer_ifindex: peer.0,
-            peer_netnsid: peer.1,
-            lower: peer.2,
-            vxlan,
-            tunnel,
-        })
+        .prop_map(
+            move |((kind, lt, master, mtu, mac), flags, state, peer, vxlan, tunnel)| Link {
+                ifindex: i as u32 + 1,
+                name: format!("l{i}"),
+                kind: kind.map(String::from),
+                link_type: lt.map(String::from),
+                master,
+                mtu,
+                mac,
+                flags,
+                operstate: state.map(String::from),
+                peer_ifindex: peer.0,
+                peer_netnsid: peer.1,
+                lower: peer.2,
+                vxlan,
+                tunnel,
+            },
+        )
 }
 
 fn links() -> impl Strategy<Value = Vec<Link>> {
@@ -110,7 +154,11 @@ fn links() -> impl Strategy<Value = Vec<Link>> {
 }
 
 fn addr() -> impl Strategy<Value = Addr> {
-    (any::<bool>(), 1u32..6, select(vec!["global", "link", "host"]))
+    (
+        any::<bool>(),
+        1u32..6,
+        select(vec!["global", "link", "host"]),
+    )
         .prop_flat_map(|(v6, idx, scope)| (Just((idx, scope)), net_of(v6, false), of(ip_of(v6))))
         .prop_map(|((idx, scope), addr, peer)| Addr {
             ifindex: idx,
@@ -126,8 +174,14 @@ fn addr() -> impl Strategy<Value = Addr> {
 // ---- routes, rules ---------------------------------------------------------
 
 fn nexthop(v6: bool) -> impl Strategy<Value = NextHop> {
-    (of(ip_of(v6)), of(name()), 1u32..=256, any::<bool>())
-        .prop_map(|(gateway, dev, weight, onlink)| NextHop { gateway, dev, weight, onlink })
+    (of(ip_of(v6)), of(name()), 1u32..=256, any::<bool>()).prop_map(
+        |(gateway, dev, weight, onlink)| NextHop {
+            gateway,
+            dev,
+            weight,
+            onlink,
+        },
+    )
 }
 
 fn route() -> impl Strategy<Value = Route> {
@@ -135,8 +189,16 @@ fn route() -> impl Strategy<Value = Route> {
         let head = (
             select(vec![0u32, 100, 253, 254, 255, 1000, 0x8000_1234]),
             select(vec![
-                RouteType::Unicast, RouteType::Local, RouteType::Broadcast, RouteType::Anycast, RouteType::Multicast,
-                RouteType::Blackhole, RouteType::Unreachable, RouteType::Prohibit, RouteType::Throw, RouteType::Nat,
+                RouteType::Unicast,
+                RouteType::Local,
+                RouteType::Broadcast,
+                RouteType::Anycast,
+                RouteType::Multicast,
+                RouteType::Blackhole,
+                RouteType::Unreachable,
+                RouteType::Prohibit,
+                RouteType::Throw,
+                RouteType::Nat,
             ]),
             net_of(v6, true),
             any::<u8>(),
@@ -151,20 +213,25 @@ fn route() -> impl Strategy<Value = Route> {
             of(ip_of(v6)),
             flags(&["linkdown", "dead", "pervasive"]),
         );
-        (head, tail).prop_map(|((table, route_type, dst, proto, scope), (gateway, dev, onlink, nexthops, metric, prefsrc, flags))| Route {
-            table,
-            route_type,
-            dst,
-            protocol: Protocol(proto),
-            scope: Scope(scope),
-            gateway,
-            dev,
-            onlink,
-            nexthops,
-            metric,
-            prefsrc,
-            flags,
-        })
+        (head, tail).prop_map(
+            |(
+                (table, route_type, dst, proto, scope),
+                (gateway, dev, onlink, nexthops, metric, prefsrc, flags),
+            )| Route {
+                table,
+                route_type,
+                dst,
+                protocol: Protocol(proto),
+                scope: Scope(scope),
+                gateway,
+                dev,
+                onlink,
+                nexthops,
+                metric,
+                prefsrc,
+                flags,
+            },
+        )
     })
 }
 
@@ -177,21 +244,35 @@ fn rule(v6: bool) -> impl Strategy<Value = Rule> {
         Just(RuleAction::Unreachable),
         Just(RuleAction::Prohibit),
     ];
-    let head = (any::<u32>(), of(net_of(v6, true)), of(net_of(v6, true)), of(name()), of(name()));
-    let tail = (of(any::<u32>()), of(any::<u32>()), any::<bool>(), action, of(0u8..=128));
-    (head, tail).prop_map(move |((priority, src, dst, iif, oif), (fwmark, fwmask, not, action, sp))| Rule {
-        priority,
-        family: if v6 { "inet6" } else { "inet" }.into(),
-        src,
-        dst,
-        iif,
-        oif,
-        fwmark,
-        fwmask,
-        not,
+    let head = (
+        any::<u32>(),
+        of(net_of(v6, true)),
+        of(net_of(v6, true)),
+        of(name()),
+        of(name()),
+    );
+    let tail = (
+        of(any::<u32>()),
+        of(any::<u32>()),
+        any::<bool>(),
         action,
-        suppress_prefixlen: sp,
-    })
+        of(0u8..=128),
+    );
+    (head, tail).prop_map(
+        move |((priority, src, dst, iif, oif), (fwmark, fwmask, not, action, sp))| Rule {
+            priority,
+            family: if v6 { "inet6" } else { "inet" }.into(),
+            src,
+            dst,
+            iif,
+            oif,
+            fwmark,
+            fwmask,
+            not,
+            action,
+            suppress_prefixlen: sp,
+        },
+    )
 }
 
 fn rules() -> impl Strategy<Value = Vec<Rule>> {
@@ -204,63 +285,120 @@ fn rules() -> impl Strategy<Value = Vec<Rule>> {
 // ---- neighbours, fdb, ipvs, bgp -------------------------------------------
 
 fn neigh() -> impl Strategy<Value = Neigh> {
-    (any_ip(), name(), of(mac()), flags(&["REACHABLE", "STALE", "PERMANENT", "NOARP", "FAILED"]), any::<bool>(), any::<bool>())
-        .prop_map(|(dst, dev, lladdr, state, router, proxy)| Neigh { dst, dev, lladdr, state, router, proxy })
+    (
+        any_ip(),
+        name(),
+        of(mac()),
+        flags(&["REACHABLE", "STALE", "PERMANENT", "NOARP", "FAILED"]),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(dst, dev, lladdr, state, router, proxy)| Neigh {
+            dst,
+            dev,
+            lladdr,
+            state,
+            router,
+            proxy,
+        })
 }
 
 fn fdb() -> impl Strategy<Value = FdbEntry> {
-    let head = (mac(), name(), of(any_ip()), of(any::<u16>()), of(any::<u32>()), of(any::<u16>()));
-    let tail = (of(name()), flags(&["self", "master", "extern_learn", "router"]), select(vec!["", "permanent", "static"]));
-    (head, tail).prop_map(|((mac, dev, dst, vlan, vni, port), (master, flags, state))| FdbEntry {
-        mac,
-        dev,
-        dst,
-        vlan,
-        vni,
-        port,
-        master,
-        flags,
-        state: state.into(),
-    })
+    let head = (
+        mac(),
+        name(),
+        of(any_ip()),
+        of(any::<u16>()),
+        of(any::<u32>()),
+        of(any::<u16>()),
+    );
+    let tail = (
+        of(name()),
+        flags(&["self", "master", "extern_learn", "router"]),
+        select(vec!["", "permanent", "static"]),
+    );
+    (head, tail).prop_map(
+        |((mac, dev, dst, vlan, vni, port), (master, flags, state))| FdbEntry {
+            mac,
+            dev,
+            dst,
+            vlan,
+            vni,
+            port,
+            master,
+            flags,
+            state: state.into(),
+        },
+    )
 }
 
 fn real() -> impl Strategy<Value = RealServer> {
-    let fwd = select(vec![Forward::Masq, Forward::Route, Forward::Tunnel, Forward::Local]);
-    (any_ip(), any::<u16>(), fwd, any::<u32>(), any::<u64>(), any::<u64>()).prop_map(|(ip, port, forward, weight, a, i)| RealServer {
-        ip,
-        port,
-        forward,
-        weight,
-        active_conns: a,
-        inactive_conns: i,
-    })
+    let fwd = select(vec![
+        Forward::Masq,
+        Forward::Route,
+        Forward::Tunnel,
+        Forward::Local,
+    ]);
+    (
+        any_ip(),
+        any::<u16>(),
+        fwd,
+        any::<u32>(),
+        any::<u64>(),
+        any::<u64>(),
+    )
+        .prop_map(|(ip, port, forward, weight, a, i)| RealServer {
+            ip,
+            port,
+            forward,
+            weight,
+            active_conns: a,
+            inactive_conns: i,
+        })
 }
 
 fn service() -> impl Strategy<Value = VirtualService> {
-    let proto = select(vec![IpvsProto::Tcp, IpvsProto::Udp, IpvsProto::Sctp, IpvsProto::Fwmark]);
+    let proto = select(vec![
+        IpvsProto::Tcp,
+        IpvsProto::Udp,
+        IpvsProto::Sctp,
+        IpvsProto::Fwmark,
+    ]);
     let sched = select(vec!["rr", "wrr", "sh", "lc", "mh"]);
-    (proto, any_ip(), any::<u16>(), any::<u32>(), sched, of(any::<u32>()), any::<bool>(), flags(&["sh-fallback", "sh-port"]), vec(real(), 0..3))
-        .prop_map(|(proto, vip, port, mark, sched, persistent, ops, sched_flags, reals)| {
-            let fw = proto == IpvsProto::Fwmark;
-            let mut flags = Vec::new();
-            if persistent.is_some() {
-                flags.push("persistent".to_string());
-            }
-            if ops {
-                flags.push("ops".to_string());
-            }
-            flags.extend(sched_flags);
-            VirtualService {
-                proto,
-                vip: (!fw).then_some(vip),
-                port: if fw { 0 } else { port },
-                fwmark: fw.then_some(mark),
-                scheduler: sched.into(),
-                flags,
-                persistent,
-                reals,
-            }
-        })
+    (
+        proto,
+        any_ip(),
+        any::<u16>(),
+        any::<u32>(),
+        sched,
+        of(any::<u32>()),
+        any::<bool>(),
+        flags(&["sh-fallback", "sh-port"]),
+        vec(real(), 0..3),
+    )
+        .prop_map(
+            |(proto, vip, port, mark, sched, persistent, ops, sched_flags, reals)| {
+                let fw = proto == IpvsProto::Fwmark;
+                let mut flags = Vec::new();
+                if persistent.is_some() {
+                    flags.push("persistent".to_string());
+                }
+                if ops {
+                    flags.push("ops".to_string());
+                }
+                flags.extend(sched_flags);
+                VirtualService {
+                    proto,
+                    vip: (!fw).then_some(vip),
+                    port: if fw { 0 } else { port },
+                    fwmark: fw.then_some(mark),
+                    scheduler: sched.into(),
+                    flags,
+                    persistent,
+                    reals,
+                }
+            },
+        )
 }
 
 fn protocol() -> impl Strategy<Value = BgpProtocol> {
@@ -270,7 +408,12 @@ fn protocol() -> impl Strategy<Value = BgpProtocol> {
         of(select(vec!["master4", "master6"])),
         select(vec!["up", "start", "down"]),
         of(select(vec!["03:22:11.400", "2024-01-02"])),
-        select(vec!["", "Established", "Active  Socket: Connection refused", "Connect"]),
+        select(vec![
+            "",
+            "Established",
+            "Active  Socket: Connection refused",
+            "Connect",
+        ]),
     );
     let tail = (
         of(select(vec!["Established", "Active", "Connect"])),
@@ -278,23 +421,30 @@ fn protocol() -> impl Strategy<Value = BgpProtocol> {
         of(any::<u32>()),
         of(any::<u32>()),
         of((any::<u32>(), any::<u32>())),
-        of(select(vec!["Socket: Connection refused", "Hold timer expired"])),
+        of(select(vec![
+            "Socket: Connection refused",
+            "Hold timer expired",
+        ])),
     );
-    (head, tail).prop_map(|((name, proto, table, state, since, info), (bgp_state, nb, nas, las, routes, err))| BgpProtocol {
-        name,
-        proto: proto.into(),
-        table: table.map(String::from),
-        state: state.into(),
-        since: since.map(String::from),
-        info: info.into(),
-        bgp_state: bgp_state.map(String::from),
-        neighbor_address: nb,
-        neighbor_as: nas,
-        local_as: las,
-        routes_imported: routes.map(|r| u64::from(r.0)),
-        routes_exported: routes.map(|r| u64::from(r.1)),
-        last_error: err.map(String::from),
-    })
+    (head, tail).prop_map(
+        |((name, proto, table, state, since, info), (bgp_state, nb, nas, las, routes, err))| {
+            BgpProtocol {
+                name,
+                proto: proto.into(),
+                table: table.map(String::from),
+                state: state.into(),
+                since: since.map(String::from),
+                info: info.into(),
+                bgp_state: bgp_state.map(String::from),
+                neighbor_address: nb,
+                neighbor_as: nas,
+                local_as: las,
+                routes_imported: routes.map(|r| u64::from(r.0)),
+                routes_exported: routes.map(|r| u64::from(r.1)),
+                last_error: err.map(String::from),
+            }
+        },
+    )
 }
 
 fn bgp_route() -> impl Strategy<Value = BgpRoute> {
@@ -309,116 +459,281 @@ fn bgp_route() -> impl Strategy<Value = BgpRoute> {
             any::<bool>(),
             of(select(vec!["", "64512", "64512 64513"])),
         )
-            .prop_map(|(prefix, kind, via, dev, protocol, nh, best, path)| BgpRoute {
-                prefix,
-                kind: kind.into(),
-                via,
-                dev,
-                protocol,
-                bgp_next_hop: nh,
-                best,
-                as_path: path.map(String::from),
-            })
+            .prop_map(
+                |(prefix, kind, via, dev, protocol, nh, best, path)| BgpRoute {
+                    prefix,
+                    kind: kind.into(),
+                    via,
+                    dev,
+                    protocol,
+                    bgp_next_hop: nh,
+                    best,
+                    as_path: path.map(String::from),
+                },
+            )
     })
 }
 
 fn bgp() -> impl Strategy<Value = Bgp> {
-    (of(Just("BIRD 2.0.12".to_string())), vec(protocol(), 0..4), of(vec(bgp_route(), 0..4)))
-        .prop_map(|(daemon, protocols, routes)| Bgp { daemon, protocols, routes })
+    (
+        of(Just("BIRD 2.0.12".to_string())),
+        vec(protocol(), 0..4),
+        of(vec(bgp_route(), 0..4)),
+    )
+        .prop_map(|(daemon, protocols, routes)| Bgp {
+            daemon,
+            protocols,
+            routes,
+        })
 }
 
 // ---- nodes and cluster -----------------------------------------------------
 
 fn pod_netns() -> impl Strategy<Value = PodNetns> {
-    (name(), name(), links(), vec(addr(), 0..3), vec(route(), 0..3))
-        .prop_map(|(namespace, name, links, addrs, routes)| PodNetns { namespace, name, links, addrs, routes })
+    (
+        name(),
+        name(),
+        links(),
+        vec(addr(), 0..3),
+        vec(route(), 0..3),
+    )
+        .prop_map(|(namespace, name, links, addrs, routes)| PodNetns {
+            namespace,
+            name,
+            links,
+            addrs,
+            routes,
+        })
 }
 
 fn sysctls() -> impl Strategy<Value = BTreeMap<String, String>> {
-    btree_map("net\\.ipv4\\.[a-z_]{1,10}", "[0-9a-z]{0,4}( [0-9]{1,3})?", 0..4)
+    // values are trimmed by the format ("key = value")
+    let value = "[0-9a-z]{0,4}( [0-9]{1,3})?".prop_map(|v| v.trim().to_string());
+    btree_map("net\\.ipv4\\.[a-z_]{1,10}", value, 0..4)
 }
 
 fn node(name: String) -> impl Strategy<Value = NodeSnapshot> {
-    let a = (links(), vec(addr(), 0..4), vec(route(), 0..6), of(rules()), of(vec(neigh(), 0..3)));
-    let b = (of(vec(fdb(), 0..3)), of(vec(service(), 0..3)), of(bgp()), of(sysctls()), vec(pod_netns(), 0..2));
-    (a, b).prop_map(move |((links, addrs, routes, rules, neighbours), (fdb, ipvs, bgp, sysctls, pods))| NodeSnapshot {
-        name: name.clone(),
-        links,
-        addrs,
-        routes,
-        rules,
-        neighbours,
-        fdb,
-        ipvs,
-        bgp,
-        sysctls,
-        pods: pods.into_iter().map(|p| (format!("{}/{}", p.namespace, p.name), p)).collect(),
-    })
+    let a = (
+        links(),
+        vec(addr(), 0..4),
+        vec(route(), 0..6),
+        of(rules()),
+        of(vec(neigh(), 0..3)),
+    );
+    let b = (
+        of(vec(fdb(), 0..3)),
+        of(vec(service(), 0..3)),
+        of(bgp()),
+        of(sysctls()),
+        vec(pod_netns(), 0..2),
+    );
+    (a, b).prop_map(
+        move |((links, addrs, routes, rules, neighbours), (fdb, ipvs, bgp, sysctls, pods))| {
+            NodeSnapshot {
+                name: name.clone(),
+                links,
+                addrs,
+                routes,
+                rules,
+                neighbours,
+                fdb,
+                ipvs,
+                bgp,
+                sysctls,
+                pods: pods
+                    .into_iter()
+                    .map(|p| (format!("{}/{}", p.namespace, p.name), p))
+                    .collect(),
+            }
+        },
+    )
 }
 
 fn k8s_node() -> impl Strategy<Value = K8sNode> {
     let annotations = btree_map(
-        select(vec!["flannel.alpha.coreos.com/public-ip", "projectcalico.org/IPv4Address", "io.cilium.x", "network.cilium.io/y"]).prop_map(String::from),
+        select(vec![
+            "flannel.alpha.coreos.com/public-ip",
+            "projectcalico.org/IPv4Address",
+            "io.cilium.x",
+            "network.cilium.io/y",
+        ])
+        .prop_map(String::from),
         "[ -~]{0,12}",
         0..3,
     );
-    (name(), vec(any_ip(), 0..2), vec(any::<bool>().prop_flat_map(|v6| net_of(v6, true)), 0..2), annotations, of(any::<bool>()))
-        .prop_map(|(name, internal_ips, pod_cidrs, annotations, ready)| K8sNode { name, internal_ips, pod_cidrs, annotations, ready })
+    (
+        name(),
+        vec(any_ip(), 0..2),
+        vec(any::<bool>().prop_flat_map(|v6| net_of(v6, true)), 0..2),
+        annotations,
+        of(any::<bool>()),
+    )
+        .prop_map(
+            |(name, internal_ips, pod_cidrs, annotations, ready)| K8sNode {
+                name,
+                internal_ips,
+                pod_cidrs,
+                annotations,
+                ready,
+            },
+        )
 }
 
 fn pod() -> impl Strategy<Value = Pod> {
-    (name(), name(), of(name()), vec(any_ip(), 0..2), any::<bool>(), select(vec!["Running", "Pending", ""]), btree_map(name(), name(), 0..2))
-        .prop_map(|(namespace, name, node, ips, host_network, phase, labels)| Pod {
-            namespace,
-            name,
-            node,
-            ips,
-            host_network,
-            phase: phase.into(),
-            labels,
-        })
+    (
+        name(),
+        name(),
+        of(name()),
+        vec(any_ip(), 0..2),
+        any::<bool>(),
+        select(vec!["Running", "Pending", ""]),
+        btree_map(name(), name(), 0..2),
+    )
+        .prop_map(
+            |(namespace, name, node, ips, host_network, phase, labels)| Pod {
+                namespace,
+                name,
+                node,
+                ips,
+                host_network,
+                phase: phase.into(),
+                labels,
+            },
+        )
 }
 
 fn service_obj() -> impl Strategy<Value = Service> {
-    let port = (of(name()), select(vec!["TCP", "UDP", "SCTP"]), any::<u16>(), of(prop_oneof!["[1-9][0-9]{0,4}", "[a-z]{1,6}"]), of(1u16..))
-        .prop_map(|(name, protocol, port, target_port, node_port)| ServicePort { name, protocol: protocol.into(), port, target_port, node_port });
-    (name(), name(), select(vec!["ClusterIP", "NodePort", "LoadBalancer"]), vec(any_ip(), 0..2), vec(port, 0..3), btree_map(name(), name(), 0..2))
-        .prop_map(|(namespace, name, t, cluster_ips, ports, selector)| Service {
-            namespace,
-            name,
-            service_type: t.into(),
-            cluster_ips,
-            ports,
-            selector,
-        })
+    let port = (
+        of(name()),
+        select(vec!["TCP", "UDP", "SCTP"]),
+        any::<u16>(),
+        of(prop_oneof!["[1-9][0-9]{0,4}", "[a-z]{1,6}"]),
+        of(1u16..),
+    )
+        .prop_map(
+            |(name, protocol, port, target_port, node_port)| ServicePort {
+                name,
+                protocol: protocol.into(),
+                port,
+                target_port,
+                node_port,
+            },
+        );
+    (
+        name(),
+        name(),
+        select(vec!["ClusterIP", "NodePort", "LoadBalancer"]),
+        vec(any_ip(), 0..2),
+        vec(port, 0..3),
+        btree_map(name(), name(), 0..2),
+    )
+        .prop_map(
+            |(namespace, name, t, cluster_ips, ports, selector)| Service {
+                namespace,
+                name,
+                service_type: t.into(),
+                cluster_ips,
+                ports,
+                selector,
+            },
+        )
 }
 
 fn slice() -> impl Strategy<Value = EndpointSlice> {
-    let ep = (vec(any_ip(), 0..2), any::<bool>(), of(name()), of((name(), name()).prop_map(|(a, b)| format!("{a}/{b}"))))
-        .prop_map(|(addresses, ready, node, pod)| Endpoint { addresses, ready, node, pod });
-    let port = (of(name()), select(vec!["TCP", "UDP"]), any::<u16>()).prop_map(|(name, p, port)| EndpointPort { name, protocol: p.into(), port });
-    (name(), name(), of(name()), select(vec!["IPv4", "IPv6"]), vec(ep, 0..3), vec(port, 0..2))
-        .prop_map(|(namespace, name, service, at, endpoints, ports)| EndpointSlice {
-            namespace,
-            name,
-            service,
-            address_type: at.into(),
-            endpoints,
-            ports,
-        })
+    let ep = (
+        vec(any_ip(), 0..2),
+        any::<bool>(),
+        of(name()),
+        of((name(), name()).prop_map(|(a, b)| format!("{a}/{b}"))),
+    )
+        .prop_map(|(addresses, ready, node, pod)| Endpoint {
+            addresses,
+            ready,
+            node,
+            pod,
+        });
+    let port =
+        (of(name()), select(vec!["TCP", "UDP"]), any::<u16>()).prop_map(|(name, p, port)| {
+            EndpointPort {
+                name,
+                protocol: p.into(),
+                port,
+            }
+        });
+    (
+        name(),
+        name(),
+        of(name()),
+        select(vec!["IPv4", "IPv6"]),
+        vec(ep, 0..3),
+        vec(port, 0..2),
+    )
+        .prop_map(
+            |(namespace, name, service, at, endpoints, ports)| EndpointSlice {
+                namespace,
+                name,
+                service,
+                address_type: at.into(),
+                endpoints,
+                ports,
+            },
+        )
 }
 
 fn cluster() -> impl Strategy<Value = ClusterSnapshot> {
-    let k8s = (vec(k8s_node(), 0..3), vec(pod(), 0..3), of(vec(service_obj(), 0..3)), of(vec(slice(), 0..3)))
-        .prop_map(|(nodes, pods, services, endpoint_slices)| K8s { nodes, pods, services, endpoint_slices });
-    let nodes = prop::sample::subsequence(vec!["node-1", "node-2", "n3"], 1..=3)
-        .prop_flat_map(|names| names.into_iter().map(|n| node(n.to_string())).collect::<Vec<_>>());
+    let k8s = (
+        vec(k8s_node(), 0..3),
+        vec(pod(), 0..3),
+        of(vec(service_obj(), 0..3)),
+        of(vec(slice(), 0..3)),
+    )
+        .prop_map(|(nodes, pods, services, endpoint_slices)| K8s {
+            nodes,
+            pods,
+            services,
+            endpoint_slices,
+        });
+    let nodes =
+        prop::sample::subsequence(vec!["node-1", "node-2", "n3"], 1..=3).prop_flat_map(|names| {
+            names
+                .into_iter()
+                .map(|n| node(n.to_string()))
+                .collect::<Vec<_>>()
+        });
     (k8s, nodes).prop_map(|(k8s, nodes)| {
         let mut snap = ClusterSnapshot::new("");
         snap.k8s = k8s;
         snap.nodes = nodes.into_iter().map(|n| (n.name.clone(), n)).collect();
         snap
     })
+}
+
+/// The JSON path of the first difference, with both values, so a failure
+/// names the field instead of printing two whole snapshots.
+fn first_diff(a: &serde_json::Value, b: &serde_json::Value, path: String) -> String {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys()) {
+                let (va, vb) = (
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                );
+                if va != vb {
+                    return first_diff(va, vb, format!("{path}.{k}"));
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                if va != vb {
+                    return first_diff(va, vb, format!("{path}[{i}]"));
+                }
+            }
+        }
+        _ => {}
+    }
+    format!("{path}: loaded {a} vs written {b}")
 }
 
 proptest! {
@@ -431,6 +746,8 @@ proptest! {
         write_dir(&snap, &dir).unwrap();
         let mut back = load_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
         back.source.clear();
+        let (a, b) = (serde_json::to_value(&back).unwrap(), serde_json::to_value(&snap).unwrap());
+        prop_assert!(a == b, "loaded differs from written at {}", first_diff(&a, &b, String::new()));
         prop_assert_eq!(back, snap);
     }
 }

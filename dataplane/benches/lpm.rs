@@ -34,7 +34,11 @@ fn routes() -> Vec<(u32, u8)> {
             8 => 24,
             _ => 16 + (r >> 8) as u8 % 8,
         };
-        let base = if len >= 26 { 0x0a00_0000 | ((r >> 16) as u32 & 0x00ff_ffff) } else { (r >> 16) as u32 };
+        let base = if len >= 26 {
+            0x0a00_0000 | ((r >> 16) as u32 & 0x00ff_ffff)
+        } else {
+            (r >> 16) as u32
+        };
         let mask = u32::MAX << (32 - len);
         out.push((base & mask, len));
     }
@@ -62,19 +66,30 @@ fn keys(table: &[(u32, u8)]) -> Vec<u32> {
 fn bench(c: &mut Criterion) {
     let table = routes();
     let keys = keys(&table);
-    let frozen = Frozen::build(table.iter().enumerate().map(|(i, (n, l))| (*n, *l, i as u32)).collect());
+    let frozen = Frozen::build(
+        table
+            .iter()
+            .enumerate()
+            .map(|(i, (n, l))| (*n, *l, i as u32))
+            .collect(),
+    );
     let mut trie: PrefixMap<Ipv4Net, u32> = PrefixMap::new();
     for (i, (n, l)) in table.iter().enumerate() {
         trie.insert(Ipv4Net::new_assert(Ipv4Addr::from(*n), *l), i as u32);
     }
     for k in &keys {
-        let want = trie.get_lpm(&Ipv4Net::new_assert(Ipv4Addr::from(*k), 32)).map_or(u32::MAX, |(_, v)| *v);
+        let want = trie
+            .get_lpm(&Ipv4Net::new_assert(Ipv4Addr::from(*k), 32))
+            .map_or(u32::MAX, |(_, v)| *v);
         assert_eq!(frozen.lookup(*k), want, "frozen and trie agree on {k:#x}");
     }
     let mut g = c.benchmark_group("lpm_100k_routes");
     g.throughput(Throughput::Elements(KEYS as u64));
     g.bench_function("frozen", |b| {
-        b.iter(|| keys.iter().fold(0u32, |acc, k| acc ^ frozen.lookup(black_box(*k))))
+        b.iter(|| {
+            keys.iter()
+                .fold(0u32, |acc, k| acc ^ frozen.lookup(black_box(*k)))
+        })
     });
     g.bench_function("prefix_trie", |b| {
         b.iter(|| {

@@ -10,7 +10,12 @@ use cnictl_gen::{generate, GenModel, GenSpec};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn bench(c: &mut Criterion) {
-    let spec = GenSpec { model: GenModel::CalicoBgp, nodes: 1000, pods_per_node: 110, services: 0 };
+    let spec = GenSpec {
+        model: GenModel::CalicoBgp,
+        nodes: 1000,
+        pods_per_node: 110,
+        services: 0,
+    };
     let snap = generate(&spec).expect("generate");
     let t0 = std::time::Instant::now();
     let dp = Dataplane::new(&snap);
@@ -22,14 +27,21 @@ fn bench(c: &mut Criterion) {
     assert_eq!(t.disposition, Disposition::Delivered);
 
     let mut g = c.benchmark_group("calico_bgp_1000_nodes");
-    g.bench_function("trace_pod_to_pod", |bch| bch.iter(|| dp.trace(black_box(&pkt), Ingress::Pod(a))));
+    g.bench_function("trace_pod_to_pod", |bch| {
+        bch.iter(|| dp.trace(black_box(&pkt), Ingress::Pod(a)))
+    });
     g.bench_function("trace_and_render", |bch| {
         bch.iter(|| {
             let t = dp.trace(black_box(&pkt), Ingress::Pod(a));
-            t.hops.iter().map(|h| dp.render_hop(h).entry.len()).sum::<usize>()
+            t.hops
+                .iter()
+                .map(|h| dp.render_hop(h).entry.len())
+                .sum::<usize>()
         })
     });
-    g.bench_function("reachable_pod_to_pod", |bch| bch.iter(|| dp.reachable(black_box(&pkt), Ingress::Pod(a))));
+    g.bench_function("reachable_pod_to_pod", |bch| {
+        bch.iter(|| dp.reachable(black_box(&pkt), Ingress::Pod(a)))
+    });
     g.sample_size(10).measurement_time(Duration::from_secs(30));
     g.throughput(Throughput::Elements((first.len() * first.len()) as u64));
     g.bench_function("all_pairs_node_matrix", |bch| {

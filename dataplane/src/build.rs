@@ -53,6 +53,11 @@ pub(crate) struct LinkC {
     pub mtu: u32,
     pub proxy_arp: bool,
     pub ports: Vec<u32>,
+    /// Carries a node address onto the underlay (eth0, even when it is a
+    /// veth into a lab's switch namespace).
+    pub underlay: bool,
+    /// Effective `rp_filter`: max(conf.all, conf.<dev>); 0 when not collected.
+    pub rp_filter: u8,
 }
 
 /// A compiled next hop: the device resolved to a link index.
@@ -130,6 +135,8 @@ pub struct Dataplane {
     pub(crate) pods: Vec<PodDp>,
     pub(crate) node_by_name: FxHashMap<String, u32>,
     pub(crate) pod_by_key: FxHashMap<String, u32>,
+    /// Bare pod name → pods of that name in any namespace.
+    pub(crate) pod_by_name: FxHashMap<String, Vec<u32>>,
     pub(crate) pod_by_ip: FxHashMap<IpAddr, u32>,
     /// Node addresses on underlay-facing devices → (root ns, link).
     pub(crate) underlay: FxHashMap<IpAddr, (NsId, u32)>,
@@ -159,10 +166,38 @@ fn kind_of(l: &Link) -> Kind {
     }
 }
 
+/// `net.ipv4.conf.<dev>.<key>` as a number; sysctl prints dots in device
+/// names as slashes (`flannel/1`), so both spellings are tried.
+fn dev_sysctl(node: &NodeSnapshot, dev: &str, key: &str) -> Option<u8> {
+    let slashed = format!("net.ipv4.conf.{}.{key}", dev.replace('.', "/"));
+    let v = node
+        .sysctl(&slashed)
+        .or_else(|| node.sysctl(&format!("net.ipv4.conf.{dev}.{key}")))?;
+    v.trim().parse().ok()
+}
+
+/// Physical NICs, and veths that are not pod-facing (a lab node's eth0 is a
+/// veth into the switch namespace): no master, not named like a CNI veth.
+fn is_underlay_link(l: &Link, kind: Kind) -> bool {
+    match kind {
+        Kind::Other => true,
+        Kind::Veth => {
+            l.master.is_none() && !l.name.starts_with("cali") && !l.name.starts_with("veth")
+        }
+        _ => false,
+    }
+}
+
 /// Sort key making route choice independent of snapshot order: among routes
 /// with the same table and prefix the lowest metric wins, then a stable order.
 fn route_rank(r: &Route) -> (u32, RouteType, Option<IpAddr>, Option<&str>, u8) {
-    (r.metric, r.route_type, r.gateway, r.dev.as_deref(), r.scope.0)
+    (
+        r.metric,
+        r.route_type,
+        r.gateway,
+        r.dev.as_deref(),
+        r.scope.0,
+    )
 }
 
 impl Dataplane {
@@ -175,6 +210,7 @@ impl Dataplane {
             pods: Vec::new(),
             node_by_name: FxHashMap::default(),
             pod_by_key: FxHashMap::default(),
+            pod_by_name: FxHashMap::default(),
             pod_by_ip: FxHashMap::default(),
             underlay: FxHashMap::default(),
         };
@@ -184,6 +220,13 @@ impl Dataplane {
         dp.add_k8s_pods(snap);
         dp.attach_inferred_pods();
         dp.build_segments();
+        for (i, p) in dp.pods.iter().enumerate() {
+            let name = p.key.rsplit_once('/').map_or(p.key.as_str(), |(_, n)| n);
+            dp.pod_by_name
+                .entry(name.to_string())
+                .or_default()
+                .push(i as u32);
+        }
         dp
     }
 
@@ -192,18 +235,33 @@ impl Dataplane {
         let ns = compile_ns(idx, None, &node.links, &node.addrs, &node.routes, node);
         self.ns.push(ns);
         self.node_by_name.insert(name.to_string(), idx);
-        let k8s_ips = snap.k8s.node(name).map(|n| n.internal_ips.clone()).unwrap_or_default();
-        for (ip, &link) in &self.ns[root.0 as usize].local {
-            let k = self.ns[root.0 as usize].l[link as usize].kind;
-            if matches!(k, Kind::Other) && !ip.is_loopback() || k8s_ips.contains(ip) {
+        let k8s_ips = snap
+            .k8s
+            .node(name)
+            .map(|n| n.internal_ips.clone())
+            .unwrap_or_default();
+        let rns = &mut self.ns[root.0 as usize];
+        for (ip, &link) in &rns.local {
+            if is_underlay_link(&rns.links[link as usize], rns.l[link as usize].kind)
+                && !ip.is_loopback()
+                || k8s_ips.contains(ip)
+            {
                 self.underlay.insert(*ip, (root, link));
+                rns.l[link as usize].underlay = true;
             }
         }
         let primary_ip = k8s_ips.first().copied().or_else(|| {
             let ns = &self.ns[root.0 as usize];
-            let mut v: Vec<IpAddr> = self.underlay.iter().filter(|(_, o)| o.0 == root).map(|(ip, _)| *ip).collect();
+            let mut v: Vec<IpAddr> = self
+                .underlay
+                .iter()
+                .filter(|(_, o)| o.0 == root)
+                .map(|(ip, _)| *ip)
+                .collect();
             v.sort();
-            v.into_iter().find(|ip| ip.is_ipv4()).or_else(|| ns.local.keys().next().copied())
+            v.into_iter()
+                .find(|ip| ip.is_ipv4())
+                .or_else(|| ns.local.keys().next().copied())
         });
         self.nodes.push(NodeDp {
             name: name.to_string(),
@@ -218,11 +276,20 @@ impl Dataplane {
     fn add_pod_netns(&mut self, node: u32, root: NsId, key: &str, pn: &PodNetns) {
         let pod = self.pods.len() as u32;
         let nsid = NsId(self.ns.len() as u32);
-        let mut ns = compile_ns(node, Some(pod), &pn.links, &pn.addrs, &pn.routes, &NodeSnapshot::default());
+        let mut ns = compile_ns(
+            node,
+            Some(pod),
+            &pn.links,
+            &pn.addrs,
+            &pn.routes,
+            &NodeSnapshot::default(),
+        );
         ns.ip_forward = Some(false);
         // Cross-link veth peers with the node's root namespace by ifindex.
         for (i, link) in pn.links.iter().enumerate() {
-            let Some(peer_if) = link.peer_ifindex else { continue };
+            let Some(peer_if) = link.peer_ifindex else {
+                continue;
+            };
             let root_ns = &mut self.ns[root.0 as usize];
             if let Some(j) = root_ns.links.iter().position(|l| l.ifindex == peer_if) {
                 root_ns.l[j].peer = Peer::Dev(nsid, i as u32);
@@ -230,7 +297,12 @@ impl Dataplane {
             }
         }
         let ips: Vec<IpAddr> = {
-            let mut v: Vec<IpAddr> = ns.local.keys().filter(|ip| !ip.is_loopback()).copied().collect();
+            let mut v: Vec<IpAddr> = ns
+                .local
+                .keys()
+                .filter(|ip| !ip.is_loopback())
+                .copied()
+                .collect();
             v.sort();
             v
         };
@@ -285,12 +357,17 @@ impl Dataplane {
     /// For pods without a collected netns: find the host side from the node
     /// (Calico `/32 dev caliX`, or a bridge whose subnet holds the pod IP).
     fn attach_inferred_pods(&mut self) {
-        let mut host_routes: Vec<FxHashMap<IpAddr, u32>> = vec![FxHashMap::default(); self.nodes.len()];
+        let mut host_routes: Vec<FxHashMap<IpAddr, u32>> =
+            vec![FxHashMap::default(); self.nodes.len()];
         for (n, node) in self.nodes.iter().enumerate() {
             let ns = &self.ns[node.root.0 as usize];
             for (i, r) in ns.routes.iter().enumerate() {
                 let host = r.dst.prefix_len() == r.dst.max_prefix_len();
-                if host && r.table == cnictl_model::route::TABLE_MAIN && r.route_type == RouteType::Unicast && r.gateway.is_none() {
+                if host
+                    && r.table == cnictl_model::route::TABLE_MAIN
+                    && r.route_type == RouteType::Unicast
+                    && r.gateway.is_none()
+                {
                     if let Some(Ok(Some(dev))) = ns.nh[i].first().map(|h| h.dev) {
                         if ns.l[dev as usize].kind == Kind::Veth {
                             host_routes[n].insert(r.dst.addr(), dev);
@@ -305,9 +382,15 @@ impl Dataplane {
             }
             let node = self.pods[p].node as usize;
             let root = self.nodes[node].root;
-            let Some(&ip) = self.pods[p].ips.first() else { continue };
+            let Some(&ip) = self.pods[p].ips.first() else {
+                continue;
+            };
             if let Some(&dev) = host_routes[node].get(&ip) {
-                let gw = if ip.is_ipv4() { CALICO_GW_V4 } else { CALICO_GW_V6 };
+                let gw = if ip.is_ipv4() {
+                    CALICO_GW_V4
+                } else {
+                    CALICO_GW_V6
+                };
                 self.pods[p].host_dev = Some(dev);
                 self.pods[p].gw = Some(gw);
                 let l = &mut self.ns[root.0 as usize].l[dev as usize];
@@ -332,7 +415,12 @@ impl Dataplane {
                 continue;
             }
             for a in ns_addrs_of(ns, link) {
-                if a.contains(&ip) && a.addr() == *addr && best.is_none_or(|b| a.prefix_len() > b.0 || (a.prefix_len() == b.0 && *addr < b.2)) {
+                if a.contains(&ip)
+                    && a.addr() == *addr
+                    && best.is_none_or(|b| {
+                        a.prefix_len() > b.0 || (a.prefix_len() == b.0 && *addr < b.2)
+                    })
+                {
                     best = Some((a.prefix_len(), link, *addr));
                 }
             }
@@ -352,7 +440,16 @@ impl Dataplane {
                 }
                 for (ip, &link) in &ns.local {
                     if link == b as u32 {
-                        adds.push((nsid, b as u32, *ip, None, Owner::Bridge { ns: nsid, link: b as u32 }));
+                        adds.push((
+                            nsid,
+                            b as u32,
+                            *ip,
+                            None,
+                            Owner::Bridge {
+                                ns: nsid,
+                                link: b as u32,
+                            },
+                        ));
                     }
                 }
                 for &port in &lc.ports {
@@ -360,7 +457,16 @@ impl Dataplane {
                         Peer::Dev(pns, plink) => {
                             for (ip, &l) in &self.ns[pns.0 as usize].local {
                                 if l == plink {
-                                    adds.push((nsid, b as u32, *ip, Some(port), Owner::Dev { ns: pns, link: plink }));
+                                    adds.push((
+                                        nsid,
+                                        b as u32,
+                                        *ip,
+                                        Some(port),
+                                        Owner::Dev {
+                                            ns: pns,
+                                            link: plink,
+                                        },
+                                    ));
                                 }
                             }
                         }
@@ -383,7 +489,10 @@ impl Dataplane {
             }
         }
         for (ns, b, ip, port, owner) in adds {
-            self.ns[ns.0 as usize].seg.entry((b, ip)).or_insert((port, owner));
+            self.ns[ns.0 as usize]
+                .seg
+                .entry((b, ip))
+                .or_insert((port, owner));
         }
     }
 
@@ -406,11 +515,26 @@ impl Dataplane {
 
     /// The node whose underlay-facing device holds `ip`.
     pub fn node_by_ip(&self, ip: IpAddr) -> Option<NodeId> {
-        self.underlay.get(&ip).map(|(ns, _)| NodeId(self.ns[ns.0 as usize].node))
+        self.underlay
+            .get(&ip)
+            .map(|(ns, _)| NodeId(self.ns[ns.0 as usize].node))
     }
 
     pub fn pod_id(&self, key: &str) -> Option<PodId> {
         self.pod_by_key.get(key).map(|&i| PodId(i))
+    }
+
+    /// Pods with this bare name (`web-1`), in any namespace, sorted by key.
+    pub fn pods_named(&self, name: &str) -> Vec<PodId> {
+        let mut v: Vec<PodId> = self
+            .pod_by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|&i| PodId(i))
+            .collect();
+        v.sort_by(|a, b| self.pod_key(*a).cmp(self.pod_key(*b)));
+        v
     }
 
     pub fn pod_by_ip(&self, ip: IpAddr) -> Option<PodId> {
@@ -481,7 +605,10 @@ impl Dataplane {
 }
 
 fn ns_addrs_of(ns: &Ns, link: u32) -> impl Iterator<Item = &IpNet> + '_ {
-    ns.addr_nets.iter().filter(move |(l, _)| *l == link).map(|(_, n)| n)
+    ns.addr_nets
+        .iter()
+        .filter(move |(l, _)| *l == link)
+        .map(|(_, n)| n)
 }
 
 /// Compiles one namespace's links, addresses, routes, rules, neighbours,
@@ -494,8 +621,16 @@ fn compile_ns(
     routes: &[Route],
     extra: &NodeSnapshot,
 ) -> Ns {
-    let by_name: FxHashMap<String, u32> = links.iter().enumerate().map(|(i, l)| (l.name.clone(), i as u32)).collect();
-    let by_index: FxHashMap<u32, u32> = links.iter().enumerate().map(|(i, l)| (l.ifindex, i as u32)).collect();
+    let by_name: FxHashMap<String, u32> = links
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.name.clone(), i as u32))
+        .collect();
+    let by_index: FxHashMap<u32, u32> = links
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.ifindex, i as u32))
+        .collect();
     let mut l: Vec<LinkC> = links
         .iter()
         .map(|lk| LinkC {
@@ -505,8 +640,12 @@ fn compile_ns(
             mac: lk.mac.as_deref().and_then(parse_mac),
             mtu: if lk.mtu == 0 { 1500 } else { lk.mtu },
             proxy_arp: lk.name.starts_with("cali")
-                || extra.sysctl(&format!("net.ipv4.conf.{}.proxy_arp", lk.name)) == Some("1"),
+                || dev_sysctl(extra, &lk.name, "proxy_arp") == Some(1),
             ports: Vec::new(),
+            underlay: false,
+            rp_filter: dev_sysctl(extra, "all", "rp_filter")
+                .unwrap_or(0)
+                .max(dev_sysctl(extra, &lk.name, "rp_filter").unwrap_or(0)),
         })
         .collect();
     for (i, lk) in links.iter().enumerate() {
@@ -518,13 +657,18 @@ fn compile_ns(
     let mut local = FxHashMap::default();
     let mut addr_nets = Vec::new();
     for a in addrs {
-        let Some(&li) = by_name.get(&a.dev).or_else(|| by_index.get(&a.ifindex)) else { continue };
+        let Some(&li) = by_name.get(&a.dev).or_else(|| by_index.get(&a.ifindex)) else {
+            continue;
+        };
         local.entry(a.addr.addr()).or_insert(li);
         addr_nets.push((li, a.addr));
     }
     let mut all_routes: Vec<Route> = routes.to_vec();
     let synthesized_from = all_routes.len();
-    if !routes.iter().any(|r| r.table == cnictl_model::route::TABLE_LOCAL) {
+    if !routes
+        .iter()
+        .any(|r| r.table == cnictl_model::route::TABLE_LOCAL)
+    {
         all_routes.extend(synthesize_local(addrs));
     }
     let nh: Vec<Vec<CNh>> = all_routes.iter().map(|r| compile_nh(r, &by_name)).collect();
@@ -626,7 +770,10 @@ fn synthesize_local(addrs: &[cnictl_model::Addr]) -> Vec<Route> {
         })
         .collect();
     out.push({
-        let mut r = Route::unicast(IpNet::V4(ipnet::Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8)));
+        let mut r = Route::unicast(IpNet::V4(ipnet::Ipv4Net::new_assert(
+            Ipv4Addr::new(127, 0, 0, 0),
+            8,
+        )));
         r.table = cnictl_model::route::TABLE_LOCAL;
         r.route_type = RouteType::Local;
         r.dev = Some("lo".into());
@@ -663,22 +810,31 @@ fn compile_nh(r: &Route, by_name: &FxHashMap<String, u32>) -> Vec<CNh> {
 fn build_tables(routes: &[Route]) -> Vec<(u32, Lpm)> {
     let mut best: BTreeMap<u32, FxHashMap<IpNet, u32>> = BTreeMap::new();
     for (i, r) in routes.iter().enumerate() {
-        let slot = best.entry(r.table).or_default().entry(r.dst.trunc()).or_insert(i as u32);
+        let slot = best
+            .entry(r.table)
+            .or_default()
+            .entry(r.dst.trunc())
+            .or_insert(i as u32);
         if route_rank(r) < route_rank(&routes[*slot as usize]) {
             *slot = i as u32;
         }
     }
-    best.into_iter()
-        .map(|(t, m)| (t, Lpm::build(m.into_iter())))
-        .collect()
+    best.into_iter().map(|(t, m)| (t, Lpm::build(m))).collect()
 }
 
-fn index_fdb(fdb: &[FdbEntry], by_name: &FxHashMap<String, u32>) -> (FxHashMap<(u32, Mac), u32>, FxHashMap<u32, u32>) {
+fn index_fdb(
+    fdb: &[FdbEntry],
+    by_name: &FxHashMap<String, u32>,
+) -> (FxHashMap<(u32, Mac), u32>, FxHashMap<u32, u32>) {
     let mut idx: FxHashMap<(u32, Mac), u32> = FxHashMap::default();
     let mut zero: FxHashMap<u32, u32> = FxHashMap::default();
     for (i, e) in fdb.iter().enumerate() {
-        let Some(mac) = parse_mac(&e.mac) else { continue };
-        let Some(&dev) = by_name.get(&e.dev) else { continue };
+        let Some(mac) = parse_mac(&e.mac) else {
+            continue;
+        };
+        let Some(&dev) = by_name.get(&e.dev) else {
+            continue;
+        };
         if e.is_all_zero() {
             let slot = zero.entry(dev).or_insert(i as u32);
             if e.dst < fdb[*slot as usize].dst {
@@ -687,9 +843,16 @@ fn index_fdb(fdb: &[FdbEntry], by_name: &FxHashMap<String, u32>) -> (FxHashMap<(
             continue;
         }
         // Bridge entries are looked up by (bridge, mac); VXLAN ones by (dev, mac).
-        let key_dev = e.master.as_ref().and_then(|m| by_name.get(m)).copied().unwrap_or(dev);
+        let key_dev = e
+            .master
+            .as_ref()
+            .and_then(|m| by_name.get(m))
+            .copied()
+            .unwrap_or(dev);
         let slot = idx.entry((key_dev, mac)).or_insert(i as u32);
-        if (fdb[*slot as usize].dst.is_none() && e.dst.is_some()) || (e.dst.is_some() && e.dst < fdb[*slot as usize].dst) {
+        if (fdb[*slot as usize].dst.is_none() && e.dst.is_some())
+            || (e.dst.is_some() && e.dst < fdb[*slot as usize].dst)
+        {
             *slot = i as u32;
         }
         if key_dev != dev {

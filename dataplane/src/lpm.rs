@@ -93,7 +93,7 @@ impl<K: Key> Frozen<K> {
     /// must be clear; when a prefix occurs twice the later entry wins, so the
     /// caller dedups first (the dataplane keeps the best route per prefix).
     pub fn build(mut prefixes: Vec<(K, u8, u32)>) -> Self {
-        prefixes.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        prefixes.sort_by_key(|p| (p.0, p.1));
         let mut out: Vec<(K, u32)> = vec![(K::MIN, NONE)];
         let mut stack: Vec<(K, u32)> = Vec::new();
         for (start, len, val) in prefixes {
@@ -243,7 +243,15 @@ mod tests {
             (0x0af4_0102, 32),
         ]);
         let t = Frozen::build(p.clone());
-        for key in [0u32, 0x0a00_0001, 0x0af4_0101, 0x0af4_0102, 0x0af4_0103, 0x0b00_0000, u32::MAX] {
+        for key in [
+            0u32,
+            0x0a00_0001,
+            0x0af4_0101,
+            0x0af4_0102,
+            0x0af4_0103,
+            0x0b00_0000,
+            u32::MAX,
+        ] {
             assert_eq!(t.lookup(key), brute(&p, key), "key {key:#x}");
         }
     }

@@ -22,14 +22,19 @@ impl Dataplane {
     }
 
     /// Dispositions of `pods[i]` → `pods[j]` (first IP of each, ICMP echo,
-    /// default size), row-major: index `i * pods.len() + j`.
+    /// default size), row-major: index `i * pods.len() + j`. A pod without
+    /// an IP gives `insufficient-info` for its row and column.
     pub fn reachability_matrix(&self, pods: &[PodId]) -> Vec<Disposition> {
+        let ip = |p: PodId| {
+            self.pods
+                .get(p.0 as usize)
+                .and_then(|d| d.ips.first().copied())
+        };
         pods.par_iter()
             .flat_map_iter(|&src| {
-                let sip = self.pods[src.0 as usize].ips[0];
-                pods.iter().map(move |&dst| {
-                    let pkt = Packet::new(sip, self.pods[dst.0 as usize].ips[0]);
-                    self.reachable(&pkt, Ingress::Pod(src))
+                pods.iter().map(move |&dst| match (ip(src), ip(dst)) {
+                    (Some(s), Some(d)) => self.reachable(&Packet::new(s, d), Ingress::Pod(src)),
+                    _ => Disposition::InsufficientInfo,
                 })
             })
             .collect()

@@ -34,10 +34,18 @@ impl Dataplane {
         let node = self.nodes[ns.node as usize].name.clone();
         let pod = h.pod.map(|p| p.0).or(ns.pod);
         let netns = pod.map(|p| self.pods[p as usize].key.clone());
-        let dev = |i: Option<u32>| i.and_then(|i| ns.links.get(i as usize)).map(|l| l.name.clone());
-        let (in_dev, out_dev) = if h.pod.is_some() { (None, Some("eth0".to_string())) } else { (dev(h.in_dev), dev(h.out_dev)) };
+        let dev = |i: Option<u32>| {
+            i.and_then(|i| ns.links.get(i as usize))
+                .map(|l| l.name.clone())
+        };
+        let (in_dev, out_dev) = if h.pod.is_some() {
+            (None, Some("eth0".to_string()))
+        } else {
+            (dev(h.in_dev), dev(h.out_dev))
+        };
         let (kind, entry, rewrite) = self.step_text(h);
-        let synthesized = matches!(h.step, Step::Route { route, .. } if route as usize >= ns.synthesized_from);
+        let synthesized =
+            matches!(h.step, Step::Route { route, .. } if route as usize >= ns.synthesized_from);
         HopText {
             node,
             netns,
@@ -63,10 +71,17 @@ impl Dataplane {
             Step::Origin => ("origin", "packet sent from this namespace".into(), None),
             Step::InferredEgress { gw } => (
                 "route",
-                format!("default via {gw} dev eth0 (pod netns not collected: inferred from the node)"),
+                format!(
+                    "default via {gw} dev eth0 (pod netns not collected: inferred from the node)"
+                ),
                 None,
             ),
-            Step::Route { rule: r, route, forwarded, .. } => {
+            Step::Route {
+                rule: r,
+                route,
+                forwarded,
+                ..
+            } => {
                 let rt = &ns.routes[route as usize];
                 let mut e = format!("{rt}");
                 if route as usize >= ns.synthesized_from {
@@ -74,31 +89,65 @@ impl Dataplane {
                 }
                 let _ = write!(e, "  [rule {}]", rule(r));
                 if rt.nexthops.len() > 1 {
-                    let _ = write!(e, "  [multipath: following nexthop 1 of {}]", rt.nexthops.len());
+                    let _ = write!(
+                        e,
+                        "  [multipath: following nexthop 1 of {}]",
+                        rt.nexthops.len()
+                    );
                 }
                 if forwarded {
                     e.push_str("  [forwarded]");
                 }
                 ("route", e, None)
             }
-            Step::Throw { rule: r, route } => ("throw", format!("{}  [rule {}] → next rule", ns.routes[route as usize], rule(r)), None),
+            Step::Throw { rule: r, route } => (
+                "throw",
+                format!(
+                    "{}  [rule {}] → next rule",
+                    ns.routes[route as usize],
+                    rule(r)
+                ),
+                None,
+            ),
             Step::Suppressed { rule: r, route } => (
                 "suppressed",
-                format!("{}  [rule {}] prefix too short → next rule", ns.routes[route as usize], rule(r)),
+                format!(
+                    "{}  [rule {}] prefix too short → next rule",
+                    ns.routes[route as usize],
+                    rule(r)
+                ),
                 None,
             ),
             Step::RuleAction { rule: r } => ("rule", rule(r), None),
             Step::Neigh { neigh } => ("neighbour", neigh_text(&ns.neighs[neigh as usize]), None),
             Step::Arp { ip, owner } => ("arp", self.owner_text(ip, owner), None),
-            Step::Veth { to, to_link, to_pod } => ("veth", self.veth_text(to, to_link, to_pod), None),
-            Step::BridgeLocal => ("bridge", "frame addressed to the bridge itself: up to its IP stack".into(), None),
+            Step::Veth {
+                to,
+                to_link,
+                to_pod,
+            } => ("veth", self.veth_text(to, to_link, to_pod), None),
+            Step::BridgeLocal => (
+                "bridge",
+                "frame addressed to the bridge itself: up to its IP stack".into(),
+                None,
+            ),
             Step::Fdb { fdb } => ("fdb", fdb_text(&ns.fdb[fdb as usize]), None),
             Step::Flood { port } => ("flood", self.flood_text(h, port), None),
-            Step::Underlay { to, to_link, router } => {
+            Step::Underlay {
+                to,
+                to_link,
+                router,
+            } => {
                 let tn = &self.ns[to.0 as usize];
-                let mut e = format!("underlay → node {} dev {}", self.nodes[tn.node as usize].name, tn.links[to_link as usize].name);
+                let mut e = format!(
+                    "underlay → node {} dev {}",
+                    self.nodes[tn.node as usize].name, tn.links[to_link as usize].name
+                );
                 if let Some(r) = router {
-                    let _ = write!(e, " via router {r} (not a node; underlay routing not modelled)");
+                    let _ = write!(
+                        e,
+                        " via router {r} (not a node; underlay routing not modelled)"
+                    );
                 }
                 ("underlay", e, None)
             }
@@ -119,7 +168,10 @@ impl Dataplane {
             Step::IpipEncap { outer } => (
                 "ipip-encap",
                 "ipip tunnel".into(),
-                Some(format!("ipip encap: outer {} → {} proto 4 (size {})", outer.src, outer.dst, outer.size)),
+                Some(format!(
+                    "ipip encap: outer {} → {} proto 4 (size {})",
+                    outer.src, outer.dst, outer.size
+                )),
             ),
             Step::Decap { vni } => {
                 let rw = match vni {
@@ -151,7 +203,14 @@ impl Dataplane {
                 },
                 None,
             ),
-            Step::Drop { disposition, reason } => ("drop", format!("{disposition}: {}", self.reason_text(reason)), None),
+            Step::Drop {
+                disposition,
+                reason,
+            } => (
+                "drop",
+                format!("{disposition}: {}", self.reason_text(reason)),
+                None,
+            ),
         }
     }
 
@@ -159,24 +218,46 @@ impl Dataplane {
         match owner {
             Owner::Dev { ns, link } => {
                 let n = &self.ns[ns.0 as usize];
-                format!("no neighbour entry for {ip}: ARP would resolve ({} dev {} owns it)", self.ns_label(ns), n.links[link as usize].name)
+                format!(
+                    "no neighbour entry for {ip}: ARP would resolve ({} dev {} owns it)",
+                    self.ns_label(ns),
+                    n.links[link as usize].name
+                )
             }
             Owner::Bridge { ns, link } => {
                 let n = &self.ns[ns.0 as usize];
-                format!("{ip} is the bridge {}'s own address on {}", n.links[link as usize].name, self.ns_label(ns))
+                format!(
+                    "{ip} is the bridge {}'s own address on {}",
+                    n.links[link as usize].name,
+                    self.ns_label(ns)
+                )
             }
-            Owner::Pod(p) => format!("no neighbour entry for {ip}: ARP would resolve (pod {} owns it, inferred)", self.pods[p.0 as usize].key),
+            Owner::Pod(p) => format!(
+                "no neighbour entry for {ip}: ARP would resolve (pod {} owns it, inferred)",
+                self.pods[p.0 as usize].key
+            ),
             Owner::Proxy { ns, link } => {
                 let n = &self.ns[ns.0 as usize];
-                format!("{ip} answered by proxy ARP on {} dev {}", self.ns_label(ns), n.links[link as usize].name)
+                format!(
+                    "{ip} answered by proxy ARP on {} dev {}",
+                    self.ns_label(ns),
+                    n.links[link as usize].name
+                )
             }
         }
     }
 
     fn veth_text(&self, to: Option<NsId>, to_link: u32, to_pod: Option<PodId>) -> String {
         match (to, to_pod) {
-            (_, Some(p)) => format!("veth → pod {} eth0 (pod netns inferred)", self.pods[p.0 as usize].key),
-            (Some(ns), None) => format!("veth → {} dev {}", self.ns_label(ns), self.ns[ns.0 as usize].links[to_link as usize].name),
+            (_, Some(p)) => format!(
+                "veth → pod {} eth0 (pod netns inferred)",
+                self.pods[p.0 as usize].key
+            ),
+            (Some(ns), None) => format!(
+                "veth → {} dev {}",
+                self.ns_label(ns),
+                self.ns[ns.0 as usize].links[to_link as usize].name
+            ),
             (None, None) => "veth".into(),
         }
     }
@@ -185,10 +266,22 @@ impl Dataplane {
         let ns = &self.ns[h.ns.0 as usize];
         let bridge = h.in_dev.and_then(|i| ns.l[i as usize].master.or(Some(i)));
         let ports: Vec<&str> = bridge
-            .map(|b| ns.l[b as usize].ports.iter().map(|p| ns.links[*p as usize].name.as_str()).collect())
+            .map(|b| {
+                ns.l[b as usize]
+                    .ports
+                    .iter()
+                    .map(|p| ns.links[*p as usize].name.as_str())
+                    .collect()
+            })
             .unwrap_or_default();
-        let taken = port.map_or("the pod's port (not known: pod netns not collected)".to_string(), |p| ns.links[p as usize].name.clone());
-        format!("no FDB entry for the destination MAC: flooded to [{}]; taken by {taken}", ports.join(", "))
+        let taken = port.map_or(
+            "the pod's port (not known: pod netns not collected)".to_string(),
+            |p| ns.links[p as usize].name.clone(),
+        );
+        format!(
+            "no FDB entry for the destination MAC: flooded to [{}]; taken by {taken}",
+            ports.join(", ")
+        )
     }
 
     /// `node` or `node/pod-key`.
@@ -212,8 +305,9 @@ impl Dataplane {
             Reason::GatewayNotAdjacent { gw } => format!("gateway {gw} is not on a connected subnet of the device (and the route is not onlink)"),
             Reason::DeviceMissing => "the route names a device that does not exist".into(),
             Reason::ArpUnresolved { ip } => format!("no neighbour entry for {ip} and nothing on that segment owns it"),
+            Reason::NotAttached { ip } => format!("a neighbour entry names {ip}, but no port of the bridge leads to it (veth detached from the bridge?)"),
             Reason::VxlanNeighMissing { ip } => format!("no neighbour entry for VTEP {ip} on the VXLAN device"),
-            Reason::VxlanFdbMissing => "no FDB entry maps the VTEP MAC to a node IP".into(),
+            Reason::VxlanFdbMissing => "no FDB entry (nor all-zero default) maps the VTEP MAC of the neighbour entry to a node IP".into(),
             Reason::VtepMacMismatch => "the inner destination MAC is not this node's VTEP MAC".into(),
             Reason::NoTunnelDevice => "no tunnel device with that VNI/port (or IPIP) on this node to decapsulate".into(),
             Reason::IpForwardOff => "net.ipv4.ip_forward = 0 on a node that has to forward".into(),
@@ -221,6 +315,8 @@ impl Dataplane {
             Reason::Mtu { mtu, size } => format!("packet of {size} bytes with DF exceeds MTU {mtu}"),
             Reason::LeftCluster { gw: Some(g) } => format!("left the cluster towards gateway {g}, which is no node"),
             Reason::LeftCluster { gw: None } => "left the cluster on-link to an address that is no node".into(),
+            Reason::RpFilter { mode: 1 } => "strict rp_filter: the route back to the source leaves through another device".into(),
+            Reason::RpFilter { .. } => "loose rp_filter: no route back to the source".into(),
             Reason::TtlExpired => "TTL expired: the packet loops".into(),
             Reason::NotCollected(s) => format!("{} was not collected", s.file()),
             Reason::PeerUnknown => "the device's other end (veth peer / bridge port) is not in the snapshot".into(),
@@ -258,7 +354,11 @@ fn fdb_text(e: &cnictl_model::FdbEntry) -> String {
     if let Some(m) = &e.master {
         let _ = write!(s, " master {m}");
     }
-    for f in e.flags.iter().filter(|f| *f != "master" || e.master.is_none()) {
+    for f in e
+        .flags
+        .iter()
+        .filter(|f| *f != "master" || e.master.is_none())
+    {
         let _ = write!(s, " {f}");
     }
     if !e.state.is_empty() {

@@ -155,6 +155,9 @@ pub enum Reason {
     DeviceMissing,
     /// No neighbour entry and nobody on the segment owns the address.
     ArpUnresolved { ip: IpAddr },
+    /// A neighbour entry exists, but no port of the bridge leads to the
+    /// address (its veth was detached, or the entry is stale).
+    NotAttached { ip: IpAddr },
     /// No neighbour entry for the next hop on a VXLAN device.
     VxlanNeighMissing { ip: IpAddr },
     /// No FDB entry (nor all-zero default, nor fixed remote) for the VTEP MAC.
@@ -171,6 +174,10 @@ pub enum Reason {
     Mtu { mtu: u32, size: u32 },
     /// Left through a gateway that is no node (`None`: directly on-link).
     LeftCluster { gw: Option<IpAddr> },
+    /// Reverse-path filtering (`rp_filter` 1 = strict, 2 = loose): the route
+    /// back to the source does not leave through the arrival device (strict)
+    /// or does not exist (loose).
+    RpFilter { mode: u8 },
     /// TTL reached zero.
     TtlExpired,
     /// A section needed here was not collected.
@@ -253,7 +260,11 @@ pub enum Step {
     /// No neighbour entry, but ARP would resolve to this owner.
     Arp { ip: IpAddr, owner: Owner },
     /// The frame crosses a veth into its peer.
-    Veth { to: Option<NsId>, to_link: u32, to_pod: Option<PodId> },
+    Veth {
+        to: Option<NsId>,
+        to_link: u32,
+        to_pod: Option<PodId>,
+    },
     /// The bridge delivers the frame to its own IP stack.
     BridgeLocal,
     /// The bridge forwards by an FDB entry.

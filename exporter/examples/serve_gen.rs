@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run -p cnictl-exporter --example serve-gen -- [--model calico-bgp] [--nodes 20]
-//!     [--listen 127.0.0.1:9640] [--snapshot FILE] [--break-node N] [--refresh SECS]
+//!     [--listen 127.0.0.1:9640] [--snapshot FILE] [--bundle DIR] [--break-node N] [--refresh SECS]
 //! ```
 //! `--break-node N` deletes node N's routes to node 0's pods, so the UI has a
 //! failing path to show. The bound address is printed on stdout as
@@ -22,6 +22,7 @@ struct Args {
     nodes: usize,
     listen: String,
     snapshot: Option<PathBuf>,
+    bundle: Option<PathBuf>,
     break_node: Option<usize>,
     refresh: u64,
 }
@@ -32,6 +33,7 @@ fn parse_args() -> Result<Args, String> {
         nodes: 20,
         listen: "127.0.0.1:9640".into(),
         snapshot: None,
+        bundle: None,
         break_node: None,
         refresh: 30,
     };
@@ -43,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
             "--nodes" => a.nodes = val()?.parse().map_err(|e| format!("--nodes: {e}"))?,
             "--listen" => a.listen = val()?,
             "--snapshot" => a.snapshot = Some(PathBuf::from(val()?)),
+            "--bundle" => a.bundle = Some(PathBuf::from(val()?)),
             "--break-node" => a.break_node = Some(val()?.parse().map_err(|e| format!("--break-node: {e}"))?),
             "--refresh" => a.refresh = val()?.parse().map_err(|e| format!("--refresh: {e}"))?,
             other => return Err(format!("unknown flag {other}")),
@@ -79,6 +82,13 @@ fn break_routes(snap: &mut ClusterSnapshot, n: usize) {
 }
 
 fn loader(a: &Args) -> (Source, Loader) {
+    if let Some(dir) = &a.bundle {
+        let d = dir.clone();
+        let load: Loader = Arc::new(move || {
+            cnictl_collect::bundle::load_dir(&d).map_err(|e| format!("bundle {}: {e}", d.display()))
+        });
+        return (Source::Bundle(dir.clone()), load);
+    }
     if let Some(p) = &a.snapshot {
         let path = p.clone();
         let load: Loader = Arc::new(move || {
@@ -96,7 +106,9 @@ fn loader(a: &Args) -> (Source, Loader) {
         }
         Ok(snap)
     });
-    (Source::Snapshot(std::env::temp_dir()), load)
+    // Generated in memory: a path that does not exist never changes, so the
+    // cluster is analysed once (and again only after a failure).
+    (Source::Snapshot(PathBuf::from("generated-in-memory")), load)
 }
 
 #[tokio::main]

@@ -319,7 +319,9 @@ fn probe_pairs(dp: &Dataplane) -> Reachability {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_default())
+            // A panicking probe thread re-raises here, so the refresh
+            // reports it (error_code="panic") instead of partial numbers.
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
     collect_reachability(dp, &pods, rows.into_iter().flatten())

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -247,8 +247,10 @@ struct IpvsOut {
 /// to the entries they concern), plus its findings.
 pub async fn node(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(name) =
+        name.map_err(|e| ApiError::bad_request(format!("malformed node name: {}", e.body_text())))?;
     let a = ready(&state)?;
     let summary = a
         .node(&name)

@@ -39,9 +39,11 @@ impl ExplainQuery {
     pub fn to_request(&self) -> Result<ExplainRequest, ApiError> {
         for (what, s) in [("src", &self.src), ("dst", &self.dst)] {
             let s = s.trim();
-            if s.is_empty() || s.len() > MAX_SPEC || s.chars().any(char::is_control) {
+            // U+FFFD: the query was not valid UTF-8 (decoded lossily).
+            let garbled = s.chars().any(|c| c.is_control() || c == '\u{FFFD}');
+            if s.is_empty() || s.len() > MAX_SPEC || garbled {
                 return Err(ApiError::bad_request(format!(
-                    "{what} must be a non-empty pod, node, IP or service name of at most {MAX_SPEC} bytes"
+                    "{what} must be a non-empty UTF-8 pod, node, IP or service name of at most {MAX_SPEC} bytes"
                 )));
             }
         }

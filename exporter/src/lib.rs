@@ -53,9 +53,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/*rest", any(api::api_not_found))
         .fallback(ui::asset)
         .with_state(state)
+        // Inner to outer: the body limit backs up `guard`'s declared-length
+        // check for streamed bodies; `guard` answers in JSON first.
+        .layer(RequestBodyLimitLayer::new(limits.max_body))
         .layer(middleware::from_fn_with_state(limits, guard))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
-        .layer(RequestBodyLimitLayer::new(limits.max_body))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

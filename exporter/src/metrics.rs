@@ -12,7 +12,6 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::analysis::{Analysis, NodeSummary};
@@ -66,6 +65,17 @@ struct VersionLabels {
 }
 
 type NodeGauge = Family<NodeLabels, Gauge>;
+
+/// An info-style metric as a gauge fixed at 1 (the `kube_*_info`
+/// convention): parsed alike by Prometheus' text and OpenMetrics parsers
+/// and by promtool, which rejects the OpenMetrics `info` type.
+fn info<L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static>(
+    labels: L,
+) -> Family<L, Gauge> {
+    let fam = Family::<L, Gauge>::default();
+    fam.get_or_create(&labels).set(1);
+    fam
+}
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// Renders the whole metrics text for the current state.
@@ -87,9 +97,9 @@ pub fn render(
 
 fn register_process(reg: &mut Registry, status: &Status, errors: &BTreeMap<RefreshError, u64>) {
     reg.register(
-        "build",
-        "cnictl version",
-        Info::new(VersionLabels {
+        "build_info",
+        "cnictl version (always 1)",
+        info(VersionLabels {
             version: env!("CARGO_PKG_VERSION").to_string(),
         }),
     );
@@ -127,9 +137,9 @@ fn register_analysis(reg: &mut Registry, a: &Analysis) {
         dur,
     );
     reg.register(
-        "model",
-        "The CNI model cnictl recognised for the cluster",
-        Info::new(ModelLabels {
+        "model_info",
+        "The CNI model cnictl recognised for the cluster (always 1)",
+        info(ModelLabels {
             model: a.report.model.clone(),
         }),
     );

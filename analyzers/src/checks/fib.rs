@@ -155,14 +155,14 @@ impl<'a> Fib<'a> {
                 IpNet::V4(_) => rule.family != "inet6",
                 IpNet::V6(_) => rule.family != "inet",
             };
-        let src_ok = rule.src.as_ref().map_or(true, |s| {
+        let src_ok = rule.src.as_ref().is_none_or(|s| {
             s.prefix_len() == 0
                 || self
                     .own_cidrs
                     .iter()
                     .any(|c| cnictl_model::cidr::overlaps(s, c))
         });
-        let dst_ok = rule.dst.as_ref().map_or(true, |d| d.contains(p));
+        let dst_ok = rule.dst.as_ref().is_none_or(|d| d.contains(p));
         family_ok
             && src_ok
             && dst_ok

@@ -98,7 +98,11 @@ pub(crate) fn verdicts<'e>(cx: &NodeCx<'e>) -> Vec<Verdict<'e>> {
         return out;
     }
     for peer in cx.exp.nodes.iter().filter(|p| p.name != cx.node.name) {
-        for c in peer.pod_cidrs.iter().filter(|c| !cx.exp.contested.contains(&c.net)) {
+        for c in peer
+            .pod_cidrs
+            .iter()
+            .filter(|c| !cx.exp.contested.contains(&c.net))
+        {
             out.push(verdict(cx, peer, c));
         }
     }
@@ -201,10 +205,10 @@ pub(crate) fn matches(r: &Route, hops: &[Hop]) -> bool {
     }
     r.paths().iter().all(|p| {
         hops.iter().any(|h| {
-            h.gw.map_or(true, |g| p.gateway == Some(g))
+            h.gw.is_none_or(|g| p.gateway == Some(g))
                 && h.dev
                     .as_deref()
-                    .map_or(true, |d| p.dev.as_deref() == Some(d))
+                    .is_none_or(|d| p.dev.as_deref() == Some(d))
         })
     })
 }
@@ -236,7 +240,7 @@ fn in_connected(cx: &NodeCx<'_>, ip: IpAddr) -> bool {
 /// The peer's node IP is inside one of this node's connected subnets.
 /// With no addresses dumped adjacency cannot be judged and is assumed.
 pub(crate) fn adjacent(cx: &NodeCx<'_>, peer: &NodeExpect) -> bool {
-    peer.ip().map_or(true, |ip| in_connected(cx, ip))
+    peer.ip().is_none_or(|ip| in_connected(cx, ip))
 }
 
 fn hop(gw: Option<IpAddr>, dev: Option<&str>, onlink: bool) -> Hop {

@@ -75,7 +75,11 @@ pub(crate) fn state<'e>(cx: &NodeCx<'e>) -> Option<VxlanState<'e>> {
         .nodes
         .iter()
         .filter(|p| p.name != cx.node.name)
-        .filter(|p| !p.pod_cidrs.iter().any(|c| cx.exp.contested.contains(&c.net)))
+        .filter(|p| {
+            !p.pod_cidrs
+                .iter()
+                .any(|c| cx.exp.contested.contains(&c.net))
+        })
         .filter_map(|p| peer(p, neigh.as_ref(), fdb.as_ref()))
         .collect();
     Some(VxlanState { dev, peers })

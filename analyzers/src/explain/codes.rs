@@ -18,11 +18,16 @@ pub(crate) struct Cx<'a> {
 /// The drop object for a trace ending in `hops` (numbered after `base`).
 pub(crate) fn drop_info(cx: &Cx<'_>, trace: &Trace, hops: &[Hop], base: usize) -> DropInfo {
     let last = hops.last();
-    let node = last.map_or_else(String::new, |h| cx.dp.node_name(cx.dp.ns_node(h.ns)).to_string());
+    let node = last.map_or_else(String::new, |h| {
+        cx.dp.node_name(cx.dp.ns_node(h.ns)).to_string()
+    });
     let code = classify(cx, trace, hops);
     let mut reason = cx.dp.reason_text(trace.reason);
     if let Some(r) = deciding_route(cx.dp, hops) {
-        if matches!(trace.disposition, Disposition::NullRouted | Disposition::NoRoute | Disposition::LeftCluster) {
+        if matches!(
+            trace.disposition,
+            Disposition::NullRouted | Disposition::NoRoute | Disposition::LeftCluster
+        ) {
             reason.push_str(&format!(" (route: {r})"));
         }
     }
@@ -32,7 +37,12 @@ pub(crate) fn drop_info(cx: &Cx<'_>, trace: &Trace, hops: &[Hop], base: usize) -
         disposition: trace.disposition.as_str().into(),
         reason,
         code: code.map(String::from),
-        hint: code.map_or("collect the missing bundle files (see notes) and explain again", hint).into(),
+        hint: code
+            .map_or(
+                "collect the missing bundle files (see notes) and explain again",
+                hint,
+            )
+            .into(),
     }
 }
 
@@ -48,7 +58,8 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<&'static str> {
     let drop_node = hops.last().map(|h| cx.dp.ns_node(h.ns));
     let dst_node = cx.dst.pod_id.map(|p| cx.dp.pod_node(p));
     let at_dst_node = drop_node.is_some() && drop_node == dst_node;
-    let wrong_node = drop_node.is_some() && dst_node.is_some() && !at_dst_node && drop_node != cx.src_node;
+    let wrong_node =
+        drop_node.is_some() && dst_node.is_some() && !at_dst_node && drop_node != cx.src_node;
     use Disposition as D;
     Some(match (trace.disposition, trace.reason) {
         (D::Delivered, _) | (D::InsufficientInfo, _) => return None,
@@ -56,6 +67,7 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<&'static str> {
         (_, Reason::GatewayNotAdjacent { .. }) => "next-hop-not-adjacent",
         (_, Reason::IpvsNoBackends) => "ipvs-no-backends",
         (_, Reason::IpForwardOff) => "ip-forward-disabled",
+        (_, Reason::RpFilter { .. }) => "rp-filter-strict",
         (_, Reason::VxlanFdbMissing) => "vxlan-fdb-missing",
         (_, Reason::VtepMacMismatch) => "vxlan-fdb-mismatch",
         (_, Reason::VxlanNeighMissing { .. }) => "vxlan-neigh-missing",
@@ -66,6 +78,7 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<&'static str> {
         (D::NoRoute, Reason::NoMatchingRoute) => "missing-pod-route",
         (D::NeighbourUnresolved, _) if at_dst_node => "pod-route-missing",
         (D::LeftCluster, _) if cx.dst.kind == EndpointKind::Service => "ipvs-service-missing",
+        (D::LeftCluster, _) if drop_node.is_some_and(|n| bgp_down(cx, n)) => "bgp-session-down",
         (D::LeftCluster, _) if drop_node.is_some_and(|n| runs_bird(cx, n)) => "bgp-route-missing",
         (D::LeftCluster, _) => "missing-pod-route",
         _ => "wrong-next-hop",
@@ -83,8 +96,22 @@ fn null_route_code(cx: &Cx<'_>, hops: &[Hop], at_dst_node: bool) -> &'static str
     }
 }
 
+/// A BGP peer of this node is not Established (so routes are not learned).
+fn bgp_down(cx: &Cx<'_>, node: NodeId) -> bool {
+    let Some(n) = cx.snap.nodes.get(cx.dp.node_name(node)) else {
+        return false;
+    };
+    n.bgp.as_ref().is_some_and(|b| {
+        b.protocols
+            .iter()
+            .any(|p| p.is_bgp() && !p.is_established())
+    })
+}
+
 fn runs_bird(cx: &Cx<'_>, node: NodeId) -> bool {
-    let Some(n) = cx.snap.nodes.get(cx.dp.node_name(node)) else { return false };
+    let Some(n) = cx.snap.nodes.get(cx.dp.node_name(node)) else {
+        return false;
+    };
     n.bgp.is_some() || n.routes.iter().any(|r| r.protocol == Protocol::BIRD)
 }
 
@@ -101,6 +128,8 @@ pub(crate) fn hint(code: &str) -> &'static str {
         "ip-forward-disabled" => "set `sysctl -w net.ipv4.ip_forward=1` on this node (and persist it)",
         "route-shadowed" => "a more specific or blackhole/unreachable route (or rule) hides the pod route: remove it or fix its prefix",
         "pod-route-missing" => "the destination pod has no route/bridge attachment on its node: restore its /32 route (Calico) or enslave its veth to the bridge (`ip link set <veth> master cni0`)",
+        "rp-filter-strict" => "the route back to the source leaves through another device: set rp_filter to 2 (loose) or 0 on this device and conf.all, or make the routes symmetric",
+        "bgp-session-down" => "a BGP peer is not Established, so its pod blocks are not learned: check `birdc show protocols all` on both ends (enabled? reachable on TCP 179? AS numbers?)",
         "bgp-route-missing" => "the peer's pod block is not learned: check `birdc show protocols` / `show route` on this node and the peer's export filter",
         "ipvs-service-missing" => "kube-proxy has not programmed this Service: check kube-proxy's logs and `ipvsadm -Ln -t <vip>:<port>`",
         "ipvs-no-backends" => "the Service has no real servers: check its endpoints (`kubectl get endpointslices`) and pod readiness",

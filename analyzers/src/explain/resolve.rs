@@ -47,37 +47,73 @@ pub fn parse_proto(s: &str) -> Result<Proto, ExplainError> {
         "tcp" => Ok(Proto::Tcp),
         "udp" => Ok(Proto::Udp),
         "icmp" => Ok(Proto::Icmp),
-        _ => Err(ExplainError::Invalid { what: "protocol", value: s.into(), reason: "expected tcp, udp or icmp" }),
+        _ => Err(ExplainError::Invalid {
+            what: "protocol",
+            value: s.into(),
+            reason: "expected tcp, udp or icmp",
+        }),
     }
 }
 
-pub(crate) fn endpoint(snap: &ClusterSnapshot, dp: &Dataplane, spec: &str, role: &'static str) -> Result<Endpoint, ExplainError> {
+pub(crate) fn endpoint(
+    snap: &ClusterSnapshot,
+    dp: &Dataplane,
+    spec: &str,
+    role: &'static str,
+) -> Result<Endpoint, ExplainError> {
     if let Some(rest) = spec.strip_prefix("svc/") {
         return service(snap, spec, rest);
     }
     if let Some(name) = spec.strip_prefix("node/") {
-        let id = dp.node_id(name).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() })?;
-        return node_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() });
+        let id = dp.node_id(name).ok_or_else(|| ExplainError::Unknown {
+            role,
+            spec: spec.into(),
+        })?;
+        return node_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown {
+            role,
+            spec: spec.into(),
+        });
     }
     if let Ok(ip) = spec.parse::<IpAddr>() {
         return Ok(endpoint_for_ip(dp, ip, spec.into()));
     }
     if spec.contains('/') {
-        let id = dp.pod_id(spec).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() })?;
-        return pod_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() });
+        let id = dp.pod_id(spec).ok_or_else(|| ExplainError::Unknown {
+            role,
+            spec: spec.into(),
+        })?;
+        return pod_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown {
+            role,
+            spec: spec.into(),
+        });
     }
-    let suffix = format!("/{spec}");
-    let mut candidates: Vec<PodId> = (0..dp.pod_count() as u32).map(PodId).filter(|p| dp.pod_key(*p).ends_with(&suffix)).collect();
+    let mut candidates = dp.pods_named(spec);
     match candidates.len() {
-        1 => pod_endpoint(dp, candidates.remove(0), spec).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() }),
+        1 => pod_endpoint(dp, candidates.remove(0), spec).ok_or_else(|| ExplainError::Unknown {
+            role,
+            spec: spec.into(),
+        }),
         0 => match dp.node_id(spec) {
-            Some(id) => node_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown { role, spec: spec.into() }),
-            None => Err(ExplainError::Unknown { role, spec: spec.into() }),
+            Some(id) => node_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown {
+                role,
+                spec: spec.into(),
+            }),
+            None => Err(ExplainError::Unknown {
+                role,
+                spec: spec.into(),
+            }),
         },
         _ => {
-            let mut keys: Vec<String> = candidates.iter().map(|p| dp.pod_key(*p).to_string()).collect();
+            let mut keys: Vec<String> = candidates
+                .iter()
+                .map(|p| dp.pod_key(*p).to_string())
+                .collect();
             keys.sort();
-            Err(ExplainError::Ambiguous { role, name: spec.into(), candidates: keys })
+            Err(ExplainError::Ambiguous {
+                role,
+                name: spec.into(),
+                candidates: keys,
+            })
         }
     }
 }
@@ -128,14 +164,29 @@ pub(crate) fn endpoint_for_ip(dp: &Dataplane, ip: IpAddr, spec: String) -> Endpo
             return e;
         }
     }
-    Endpoint { spec, kind: EndpointKind::Ip, ip, pod: None, node: None, service: None, port: None, proto: None, pod_id: None, node_id: None }
+    Endpoint {
+        spec,
+        kind: EndpointKind::Ip,
+        ip,
+        pod: None,
+        node: None,
+        service: None,
+        port: None,
+        proto: None,
+        pod_id: None,
+        node_id: None,
+    }
 }
 
 /// `svc/ns/name[:port]` → the ClusterIP and the port (given, or the only one).
 fn service(snap: &ClusterSnapshot, spec: &str, rest: &str) -> Result<Endpoint, ExplainError> {
     let (key, port) = match rest.rsplit_once(':') {
         Some((k, p)) => {
-            let port = p.parse::<u16>().map_err(|_| ExplainError::Invalid { what: "service port", value: p.into(), reason: "not a number 0-65535" })?;
+            let port = p.parse::<u16>().map_err(|_| ExplainError::Invalid {
+                what: "service port",
+                value: p.into(),
+                reason: "not a number 0-65535",
+            })?;
             (k, Some(port))
         }
         None => (rest, None),
@@ -147,13 +198,27 @@ fn service(snap: &ClusterSnapshot, spec: &str, rest: &str) -> Result<Endpoint, E
         .flatten()
         .find(|s| s.key() == key)
         .ok_or_else(|| ExplainError::UnknownService(key.into()))?;
-    let ip = *svc.cluster_ips.first().ok_or_else(|| ExplainError::NoClusterIp { svc: key.into() })?;
+    let ip = *svc
+        .cluster_ips
+        .first()
+        .ok_or_else(|| ExplainError::NoClusterIp { svc: key.into() })?;
     let ports: Vec<u16> = svc.ports.iter().map(|p| p.port).collect();
     let sp = match port {
-        Some(p) => Some(svc.ports.iter().find(|sp| sp.port == p).ok_or(ExplainError::NoSuchPort { svc: key.into(), port: p, ports: ports.clone() })?),
+        Some(p) => Some(svc.ports.iter().find(|sp| sp.port == p).ok_or(
+            ExplainError::NoSuchPort {
+                svc: key.into(),
+                port: p,
+                ports: ports.clone(),
+            },
+        )?),
         None if svc.ports.len() == 1 => svc.ports.first(),
         None if svc.ports.is_empty() => None,
-        None => return Err(ExplainError::PortNeeded { svc: key.into(), ports }),
+        None => {
+            return Err(ExplainError::PortNeeded {
+                svc: key.into(),
+                ports,
+            })
+        }
     };
     Ok(Endpoint {
         spec: spec.into(),
@@ -163,7 +228,13 @@ fn service(snap: &ClusterSnapshot, spec: &str, rest: &str) -> Result<Endpoint, E
         node: None,
         service: Some(key.into()),
         port: sp.map(|p| p.port),
-        proto: sp.map(|p| if p.protocol.eq_ignore_ascii_case("udp") { Proto::Udp } else { Proto::Tcp }),
+        proto: sp.map(|p| {
+            if p.protocol.eq_ignore_ascii_case("udp") {
+                Proto::Udp
+            } else {
+                Proto::Tcp
+            }
+        }),
         pod_id: None,
         node_id: None,
     })
@@ -187,20 +258,79 @@ pub(crate) fn ingress_node(dp: &Dataplane, i: Ingress) -> Option<NodeId> {
 
 /// The packet: protocol from `--proto`, the service port, or TCP when a port
 /// is known (else ICMP); size checked to be a possible IP total length.
-pub(crate) fn packet(req: &ExplainRequest, src: &Endpoint, dst: &Endpoint) -> Result<Packet, ExplainError> {
+pub(crate) fn packet(
+    req: &ExplainRequest,
+    src: &Endpoint,
+    dst: &Endpoint,
+) -> Result<Packet, ExplainError> {
     let mut p = Packet::new(src.ip, dst.ip);
     if let Some(size) = req.size {
         if !(28..=65535).contains(&size) {
-            return Err(ExplainError::Invalid { what: "size", value: size.to_string(), reason: "an IP total length must be 28-65535" });
+            return Err(ExplainError::Invalid {
+                what: "size",
+                value: size.to_string(),
+                reason: "an IP total length must be 28-65535",
+            });
         }
         p.size = size;
     }
     p.df = !req.no_df;
     let port = req.port.or(dst.port);
-    p.proto = req.proto.or(dst.proto).unwrap_or(if port.is_some() { Proto::Tcp } else { Proto::Icmp });
+    p.proto = req.proto.or(dst.proto).unwrap_or(if port.is_some() {
+        Proto::Tcp
+    } else {
+        Proto::Icmp
+    });
     if matches!(p.proto, Proto::Tcp | Proto::Udp) {
         p.dport = port.unwrap_or(0);
         p.sport = 40000;
     }
     Ok(p)
+}
+
+/// Ready endpoint addresses of a Service with the target port for its
+/// `port` (by port name, else the slice's only port).
+pub(crate) fn service_endpoints(
+    snap: &ClusterSnapshot,
+    svc_key: &str,
+    port: Option<u16>,
+) -> Vec<(IpAddr, u16)> {
+    let Some(svc) = snap
+        .k8s
+        .services
+        .iter()
+        .flatten()
+        .find(|s| s.key() == svc_key)
+    else {
+        return Vec::new();
+    };
+    let sp = svc
+        .ports
+        .iter()
+        .find(|p| Some(p.port) == port)
+        .or(svc.ports.first());
+    let mut out = Vec::new();
+    for slice in snap.k8s.endpoint_slices.iter().flatten() {
+        if slice.namespace != svc.namespace || slice.service.as_deref() != Some(svc.name.as_str()) {
+            continue;
+        }
+        let ep_port = slice
+            .ports
+            .iter()
+            .find(|p| sp.is_some_and(|sp| p.name == sp.name))
+            .or(if slice.ports.len() == 1 {
+                slice.ports.first()
+            } else {
+                None
+            })
+            .map(|p| p.port)
+            .or(sp.map(|sp| sp.port));
+        let Some(ep_port) = ep_port else { continue };
+        for ep in slice.endpoints.iter().filter(|e| e.ready) {
+            out.extend(ep.addresses.iter().map(|a| (*a, ep_port)));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }

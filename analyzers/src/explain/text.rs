@@ -20,14 +20,24 @@ fn write_one(out: &mut String, ex: &Explanation, ind: &str) {
     let p = &ex.packet;
     let port = p.dport.map_or_else(String::new, |d| format!(" port {d}"));
     let df = if p.df { "DF" } else { "no DF" };
-    let _ = writeln!(out, "{ind}explain {} → {}: {}{port}, {} bytes, {df}", label(&ex.src), label(&ex.dst), p.proto, p.size);
+    let _ = writeln!(
+        out,
+        "{ind}explain {} → {}: {}{port}, {} bytes, {df}",
+        label(&ex.src),
+        label(&ex.dst),
+        p.proto,
+        p.size
+    );
     for h in &ex.hops {
         write_hop(out, h, ind);
     }
     if ex.backends.len() > 1 {
         let _ = writeln!(out, "{ind}backends:");
         for b in &ex.backends {
-            let pod = b.pod.as_deref().map_or_else(String::new, |p| format!(" ({p})"));
+            let pod = b
+                .pod
+                .as_deref()
+                .map_or_else(String::new, |p| format!(" ({p})"));
             let how = match &b.drop {
                 Some(d) => format!("dropped at hop {} on {}: {}", d.hop, d.node, d.reason),
                 None => "delivered".into(),
@@ -41,7 +51,11 @@ fn write_one(out: &mut String, ex: &Explanation, ind: &str) {
         }
         (Verdict::Dropped, Some(d)) => {
             let code = d.code.as_deref().unwrap_or("insufficient-info");
-            let _ = writeln!(out, "{ind}verdict: DROPPED at hop {} on {} ({}): {}", d.hop, d.node, d.disposition, d.reason);
+            let _ = writeln!(
+                out,
+                "{ind}verdict: DROPPED at hop {} on {} ({}): {}",
+                d.hop, d.node, d.disposition, d.reason
+            );
             let _ = writeln!(out, "{ind}  finding: {code}");
             let _ = writeln!(out, "{ind}  hint: {}", d.hint);
         }
@@ -66,7 +80,11 @@ fn write_hop(out: &mut String, h: &HopJson, ind: &str) {
         (None, None) => String::new(),
     };
     let inferred = if h.inferred { " (inferred)" } else { "" };
-    let _ = writeln!(out, "{ind}{:>3}. [{place}{devs}] {}: {}{inferred}", h.index, h.kind, h.entry);
+    let _ = writeln!(
+        out,
+        "{ind}{:>3}. [{place}{devs}] {}: {}{inferred}",
+        h.index, h.kind, h.entry
+    );
     if let Some(rw) = &h.rewrite {
         let _ = writeln!(out, "{ind}       ↳ {rw}");
     }

@@ -132,9 +132,17 @@ impl Session {
             path: path.to_path_buf(),
             source,
         };
-        // A unix-socket connect does not block on a live listener; the
-        // timeouts guard every read and write after it.
-        let stream = UnixStream::connect(path).map_err(connect_err)?;
+        let stream = connect_with_timeout(path, timeout).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                BirdError::Timeout {
+                    path: path.to_path_buf(),
+                    what: "connect".into(),
+                    timeout,
+                }
+            } else {
+                connect_err(e)
+            }
+        })?;
         stream
             .set_read_timeout(Some(timeout))
             .map_err(connect_err)?;
@@ -219,6 +227,65 @@ impl Session {
             source,
         }
     }
+}
+
+/// Connects a unix stream socket, giving up after `timeout`. A blocking
+/// connect waits without bound while the listener's backlog is full (a
+/// wedged BIRD); a non-blocking one returns EAGAIN then, and is retried.
+fn connect_with_timeout(path: &Path, timeout: Duration) -> std::io::Result<UnixStream> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: plain zeroed C struct, filled in below.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.len() >= addr.sun_path.len() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "socket path too long",
+        ));
+    }
+    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: socket(2) with constant arguments; the fd is owned at once.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        // SAFETY: `addr` is a valid sockaddr_un of the given size.
+        let rc = unsafe {
+            libc::connect(
+                fd.as_raw_fd(),
+                std::ptr::addr_of!(addr).cast(),
+                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EAGAIN) {
+            return Err(err);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }
 
 fn push_line(out: &mut String, text: &str) {

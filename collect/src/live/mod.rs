@@ -210,17 +210,23 @@ fn read_node(opts: &LiveOptions) -> Result<(NodeSnapshot, Vec<String>), LiveErro
 /// Every named netns (except the node's own) as a pod, keyed `namespace/name`.
 fn collect_pods(opts: &LiveOptions) -> Result<BTreeMap<String, PodNetns>, LiveError> {
     let own = match &opts.netns {
-        Some(NetnsTarget::Name(n)) => Some(n.as_str()),
-        _ => None,
+        Some(t) => t.path(),
+        None => PathBuf::from("/proc/thread-self/ns/net"),
     };
+    let own_id = netns::ns_id(&own);
     let prefix = opts.pod_prefix.as_deref().unwrap_or("");
     let mut pods = BTreeMap::new();
     for name in list_named_netns()? {
-        if !name.starts_with(prefix) || Some(name.as_str()) == own {
+        if !name.starts_with(prefix) {
             continue;
         }
-        let target = NetnsTarget::Name(name.clone());
-        let (links, addrs, routes) = netns::run_in(Some(&target), read_pod)?;
+        let Some(path) = netns::named_path(&name) else {
+            continue;
+        };
+        if own_id.is_some() && netns::ns_id(&path) == own_id {
+            continue;
+        }
+        let (links, addrs, routes) = netns::run_in(Some(&NetnsTarget::Path(path)), read_pod)?;
         let (namespace, pod) = pod_of_netns(&name);
         let key = format!("{namespace}/{pod}");
         pods.insert(

@@ -187,6 +187,18 @@ mod tests {
         assert_eq!(e.flags, vec!["self"]);
         assert_eq!(e.state, "permanent");
         assert_eq!(fdb_state(NUD_REACHABLE), "");
+        // A VLAN-filtering bridge's entry (this lab kernel has no
+        // CONFIG_BRIDGE_VLAN_FILTERING, so it is covered here).
+        let mut m = ndmsg(libc::AF_BRIDGE as u8, 6, NUD_NOARP, 0x04);
+        m.extend(nla(NDA_LLADDR, &[2, 0, 0, 0, 0, 3]));
+        m.extend(nla(NDA_VLAN, &10u16.to_ne_bytes()));
+        m.extend(nla(NDA_MASTER, &6u32.to_ne_bytes()));
+        let e = decode_fdb(&m, &names).unwrap();
+        assert_eq!(
+            (e.vlan, e.master.as_deref(), e.state.as_str()),
+            (Some(10), Some("flannel.1"), "static")
+        );
+        assert!(e.flags.is_empty());
         assert_eq!(fdb_state(NUD_NOARP), "static");
     }
 

@@ -97,6 +97,22 @@ pub fn list_named_netns() -> Result<Vec<String>, LiveError> {
     Ok(names)
 }
 
+/// The file of a named netns in the first of [`NETNS_DIRS`] that has it.
+pub(crate) fn named_path(name: &str) -> Option<PathBuf> {
+    NETNS_DIRS
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists())
+}
+
+/// Identity of a namespace file (nsfs device + inode): two paths name the
+/// same namespace when these agree.
+pub(crate) fn ns_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
 /// Maps a netns name to `(namespace, pod)`: `<ns>_<pod>` as the bundle's
 /// pod directories are named (Kubernetes names cannot contain `_`), else
 /// namespace `netns`.

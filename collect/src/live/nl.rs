@@ -21,9 +21,10 @@ use super::LiveError;
 /// How many times an interrupted dump (`NLM_F_DUMP_INTR`: the table changed
 /// while it was being read) is restarted before giving up.
 const DUMP_ATTEMPTS: usize = 5;
-/// Receive buffer for one `recv`: the kernel packs dump replies into skbs of
-/// at most 32 KiB; twice that leaves room for a larger page size.
-const RECV_BUF: usize = 64 * 1024;
+/// Receive buffer for one `recv`. Dump replies come in skbs of at most
+/// 32 KiB, except when one message is larger (a NIC with many SR-IOV VFs):
+/// the kernel then sizes the skb for it. Untouched capacity costs no RSS.
+const RECV_BUF: usize = 1024 * 1024;
 /// Socket receive queue: large enough that a dump is never throttled by a
 /// full queue while the collector decodes.
 const RCVBUF_BYTES: usize = 4 * 1024 * 1024;

@@ -18,7 +18,7 @@ pub fn parse_addrs(text: &str) -> Result<Vec<Addr>, ParseError> {
     let mut out = Vec::new();
     arrays::<JLinkAddrs, _>(text, |_, links| {
         for l in links {
-            for a in l.addr_info {
+            for a in l.addr_info.into_iter().flatten() {
                 out.push(a.into_model(l.ifindex, &l.ifname));
             }
         }
@@ -32,11 +32,23 @@ struct JLinkAddrs {
     ifindex: u32,
     ifname: String,
     #[serde(default)]
-    addr_info: Vec<JAddr>,
+    addr_info: Vec<MaybeAddr>,
 }
 
+/// Older iproute2 printed `{}` placeholders in `addr_info` for addresses
+/// filtered out by `-4`/`-6`: those are skipped.
 #[derive(Deserialize)]
 #[serde(try_from = "JAddrRaw")]
+struct MaybeAddr(Option<JAddr>);
+
+impl IntoIterator for MaybeAddr {
+    type Item = JAddr;
+    type IntoIter = std::option::IntoIter<JAddr>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 struct JAddr {
     local: IpNet,
     peer: Option<IpNet>,
@@ -45,29 +57,37 @@ struct JAddr {
 
 #[derive(Deserialize)]
 struct JAddrRaw {
-    local: IpAddr,
+    #[serde(default)]
+    local: Option<IpAddr>,
     #[serde(default)]
     address: Option<IpAddr>,
-    prefixlen: u8,
+    #[serde(default)]
+    prefixlen: Option<u8>,
     #[serde(default, deserialize_with = "de_scope_name")]
     scope: Option<String>,
 }
 
-impl TryFrom<JAddrRaw> for JAddr {
+impl TryFrom<JAddrRaw> for MaybeAddr {
     type Error = String;
     fn try_from(r: JAddrRaw) -> Result<Self, String> {
-        let net = |ip: IpAddr| {
-            IpNet::new(ip, r.prefixlen)
-                .map_err(|_| format!("prefixlen {} too long for {ip}", r.prefixlen))
+        let (local, prefixlen) = match (r.local, r.prefixlen) {
+            (None, None) => return Ok(MaybeAddr(None)),
+            (Some(l), Some(p)) => (l, p),
+            (Some(_), None) => return Err("address without prefixlen".into()),
+            (None, Some(_)) => return Err("prefixlen without local address".into()),
         };
-        Ok(JAddr {
-            local: net(r.local)?,
+        let net = |ip: IpAddr| {
+            IpNet::new(ip, prefixlen)
+                .map_err(|_| format!("prefixlen {prefixlen} too long for {ip}"))
+        };
+        Ok(MaybeAddr(Some(JAddr {
+            local: net(local)?,
             peer: match r.address {
-                Some(a) if a != r.local => Some(net(a)?),
+                Some(a) if a != local => Some(net(a)?),
                 _ => None,
             },
             scope: r.scope.unwrap_or_else(|| "global".into()),
-        })
+        })))
     }
 }
 

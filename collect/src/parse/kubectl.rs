@@ -52,21 +52,21 @@ pub fn parse_endpointslices(text: &str) -> Result<Vec<EndpointSlice>, ParseError
 }
 
 /// A List's `items`, or the document itself when it is a single object.
+/// Lists (the usual, possibly huge case) are read in one pass; only a
+/// single object is read twice.
 fn items<'a, T: Deserialize<'a>>(text: &'a str) -> Result<Vec<T>, ParseError> {
     #[derive(Deserialize)]
-    struct Kind<'k> {
+    struct List<'k, T> {
         #[serde(default, borrow)]
         kind: Option<std::borrow::Cow<'k, str>>,
+        #[serde(default = "Option::default")]
+        items: Option<Vec<T>>,
     }
-    #[derive(Deserialize)]
-    struct List<T> {
-        #[serde(default = "Vec::new")]
-        items: Vec<T>,
-    }
-    let kind: Kind = serde_json::from_str(text)?;
-    match kind.kind.as_deref() {
-        Some(k) if !k.ends_with("List") => Ok(vec![serde_json::from_str(text)?]),
-        _ => Ok(serde_json::from_str::<List<T>>(text)?.items),
+    let list: List<T> = serde_json::from_str(text)?;
+    match (list.items, list.kind.as_deref()) {
+        (Some(items), _) => Ok(items),
+        (None, Some(k)) if !k.ends_with("List") => Ok(vec![serde_json::from_str(text)?]),
+        (None, _) => Ok(Vec::new()),
     }
 }
 

@@ -110,18 +110,22 @@ struct JInfoData<'a> {
 impl JLink<'_> {
     fn into_model(self, index: &HashMap<String, u32>) -> Link {
         let (kind, data) = match self.linkinfo {
-            Some(li) => (li.info_kind, li.info_data.unwrap_or_default()),
-            None => (None, JInfoData::default()),
+            Some(li) => (li.info_kind, li.info_data),
+            None => (None, None),
         };
         let lower = self.link.as_ref().and_then(|s| link_name(s, index));
         let peer_ifindex = self
             .link_index
             .or_else(|| self.link.as_ref().and_then(|s| link_ifindex(s, index)));
-        let vxlan = (kind.as_deref() == Some("vxlan")).then(|| vxlan_info(&data, index));
-        let tunnel = kind
-            .as_deref()
-            .filter(|k| TUNNEL_KINDS.contains(k))
-            .map(|_| tunnel_info(&data));
+        // Without `-d` there is no info_data: details stay unknown (None).
+        let vxlan = data
+            .as_ref()
+            .filter(|_| kind.as_deref() == Some("vxlan"))
+            .map(|d| vxlan_info(d, index));
+        let tunnel = data
+            .as_ref()
+            .filter(|_| kind.as_deref().is_some_and(|k| TUNNEL_KINDS.contains(&k)))
+            .map(tunnel_info);
         Link {
             ifindex: self.ifindex,
             name: self.ifname,

@@ -12,9 +12,11 @@
 //! - `type` absent means `unicast`; `scope` absent means `global`.
 //! - `dst` is `default`, a prefix, or a bare address for a host route
 //!   (`"10.244.1.2"` is a /32). The family of `default` comes from the
-//!   gateway, prefsrc or next hops, else from `pref` (printed only for IPv6
-//!   routes), else from the closest earlier route of the same array, else
-//!   IPv4: an IPv6 default becomes `::/0`.
+//!   gateway, prefsrc or next hops, else from `pref` (iproute2 versions that
+//!   print it print it for every IPv6 route and never for IPv4: so when any
+//!   route of the array has `pref`, a default without it is IPv4), else from
+//!   the closest earlier route of the same array, else IPv4: an IPv6 default
+//!   becomes `::/0`.
 //! - `onlink` in `flags` becomes [`Route::onlink`]; other flags are kept.
 //! - multipath `nexthops` keep their `weight` (default 1); a `via` object
 //!   (`{"family":"inet6","host":…}`, IPv4 over IPv6 next hops) is a gateway.
@@ -46,12 +48,13 @@ pub fn parse_routes_with_names(
     let mut names = BTreeMap::new();
     arrays::<JRoute, _>(text, |_, items| {
         out.reserve(items.len());
+        let prints_pref = items.iter().any(|j| j.pref);
         let mut last_v6: Option<bool> = None;
         for j in items {
             if let Some((id, name)) = &j.table.name {
                 names.insert(*id, name.clone());
             }
-            let route = j.into_route(&mut last_v6);
+            let route = j.into_route(prints_pref, &mut last_v6);
             out.push(route);
         }
         Ok(())
@@ -141,9 +144,10 @@ fn main_table() -> JTable {
 }
 
 impl JRoute<'_> {
-    /// Builds the model route; `last_v6` carries the family of the previous
-    /// route of the array for `default` routes without other hints.
-    fn into_route(self, last_v6: &mut Option<bool>) -> Route {
+    /// Builds the model route; `prints_pref` says the array's dumper prints
+    /// `pref` for IPv6 routes, `last_v6` carries the family of the previous
+    /// route of the array, both for `default` routes without other hints.
+    fn into_route(self, prints_pref: bool, last_v6: &mut Option<bool>) -> Route {
         let gateway = self.gateway.or(self.via.map(|v| v.host));
         let nexthops: Vec<NextHop> = self
             .nexthops
@@ -157,7 +161,7 @@ impl JRoute<'_> {
                     .or(self.prefsrc)
                     .or(nexthops.iter().find_map(|n| n.gateway))
                     .map(|ip| ip.is_ipv6())
-                    .or(self.pref.then_some(true))
+                    .or(prints_pref.then_some(self.pref))
                     .or(*last_v6)
                     .unwrap_or(false);
                 default_net(hint)
@@ -295,13 +299,26 @@ mod tests {
 
     #[test]
     fn default_family_from_hints() {
+        // array 1 prints `pref` (IPv6 routes have it): a default without it
+        // is IPv4; array 2 has no `pref` at all: the previous route decides.
         let text = r#"[{"dst":"default","gateway":"2001:db8::1"},
             {"type":"unreachable","dst":"default","pref":"medium"},
-            {"dst":"2001:db8::/64","dev":"eth0"},{"type":"blackhole","dst":"default"}]
-            [{"type":"blackhole","dst":"default"}]"#;
+            {"dst":"2001:db8::/64","dev":"eth0","pref":"medium"},{"type":"blackhole","dst":"default"}]
+            [{"type":"blackhole","dst":"default"},{"dst":"2001:db8::/64"},{"type":"throw","dst":"default"}]"#;
         let r = parse_routes(text).unwrap();
         let dsts: Vec<String> = r.iter().map(|r| r.dst.to_string()).collect();
-        assert_eq!(dsts, ["::/0", "::/0", "2001:db8::/64", "::/0", "0.0.0.0/0"]);
+        assert_eq!(
+            dsts,
+            [
+                "::/0",
+                "::/0",
+                "2001:db8::/64",
+                "0.0.0.0/0",
+                "0.0.0.0/0",
+                "2001:db8::/64",
+                "::/0"
+            ]
+        );
     }
 
     #[test]

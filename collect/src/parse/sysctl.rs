@@ -2,7 +2,10 @@
 //!
 //! Lines are `key = value` (also `key=value`); blank lines and `#`/`;`
 //! comments are skipped; values keep inner whitespace (`4096\t131072`).
-//! Keys written with `/` (`net/ipv4/ip_forward`) are normalised to dots.
+//! `/` in keys becomes `.`: `sysctl` prints an interface name's dots as
+//! slashes (`net.ipv4.conf.flannel/1.rp_filter`), so the stored key reads
+//! `net.ipv4.conf.flannel.1.rp_filter` — what a lookup built from the
+//! device name expects — and `net/ipv4/ip_forward` paths read as keys.
 //! A later line for the same key wins, as `sysctl -p` would apply it.
 
 use std::collections::BTreeMap;

@@ -70,8 +70,17 @@ pub fn parse(text: &str) -> Fixture {
         match w[0] {
             "node" => {
                 let name = w[1].to_string();
-                snap.nodes.insert(name.clone(), NodeSnapshot { name: name.clone(), ..Default::default() });
-                snap.k8s.nodes.push(K8sNode { name: name.clone(), ..Default::default() });
+                snap.nodes.insert(
+                    name.clone(),
+                    NodeSnapshot {
+                        name: name.clone(),
+                        ..Default::default()
+                    },
+                );
+                snap.k8s.nodes.push(K8sNode {
+                    name: name.clone(),
+                    ..Default::default()
+                });
                 cur.node = Some(name);
                 cur.pod = None;
             }
@@ -85,7 +94,11 @@ pub fn parse(text: &str) -> Fixture {
                 let (ns, name) = w[1].split_once('/').expect(&ctx);
                 snap.nodes.get_mut(&node).unwrap().pods.insert(
                     w[1].to_string(),
-                    PodNetns { namespace: ns.into(), name: name.into(), ..Default::default() },
+                    PodNetns {
+                        namespace: ns.into(),
+                        name: name.into(),
+                        ..Default::default()
+                    },
                 );
                 cur.pod = Some(w[1].to_string());
             }
@@ -102,25 +115,64 @@ pub fn parse(text: &str) -> Fixture {
                 });
             }
             "probe" => probes.push(parse_probe(&w[1..], &ctx)),
+            "endpoints" => {
+                // endpoints ns/svc PORT IP... (all ready)
+                let (ns, name) = w[1].split_once('/').expect(&ctx);
+                snap.k8s
+                    .endpoint_slices
+                    .get_or_insert_with(Vec::new)
+                    .push(EndpointSlice {
+                        namespace: ns.into(),
+                        name: format!("{name}-abc"),
+                        service: Some(name.into()),
+                        address_type: "IPv4".into(),
+                        endpoints: w[3..]
+                            .iter()
+                            .map(|ip| k8s::Endpoint {
+                                addresses: vec![ip.parse().expect(&ctx)],
+                                ready: true,
+                                node: None,
+                                pod: None,
+                            })
+                            .collect(),
+                        ports: vec![k8s::EndpointPort {
+                            name: None,
+                            protocol: "TCP".into(),
+                            port: w[2].parse().expect(&ctx),
+                        }],
+                    });
+            }
             "service" => {
                 // service ns/name CLUSTERIP tcp:PORT
                 let (ns, name) = w[1].split_once('/').expect(&ctx);
                 let (proto, port) = w[3].split_once(':').expect(&ctx);
-                snap.k8s.services.get_or_insert_with(Vec::new).push(Service {
-                    namespace: ns.into(),
-                    name: name.into(),
-                    service_type: "ClusterIP".into(),
-                    cluster_ips: vec![w[2].parse().expect(&ctx)],
-                    ports: vec![ServicePort { protocol: proto.to_uppercase(), port: port.parse().expect(&ctx), ..Default::default() }],
-                    ..Default::default()
-                });
+                snap.k8s
+                    .services
+                    .get_or_insert_with(Vec::new)
+                    .push(Service {
+                        namespace: ns.into(),
+                        name: name.into(),
+                        service_type: "ClusterIP".into(),
+                        cluster_ips: vec![w[2].parse().expect(&ctx)],
+                        ports: vec![ServicePort {
+                            protocol: proto.to_uppercase(),
+                            port: port.parse().expect(&ctx),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    });
             }
             _ => entry(&mut snap, &mut cur, &w, &ctx),
         }
     }
     for (node, pod, link, peer) in std::mem::take(&mut cur.peers) {
         let n = snap.nodes.get_mut(&node).unwrap();
-        let host = n.links.iter().find(|l| l.name == peer).unwrap_or_else(|| panic!("peer {peer} missing")).ifindex;
+        let host = n
+            .links
+            .iter()
+            .find(|l| l.name == peer)
+            .unwrap_or_else(|| panic!("peer {peer} missing"))
+            .ifindex;
         let pn = n.pods.get_mut(&pod).unwrap();
         let l = pn.links.iter_mut().find(|l| l.name == link).unwrap();
         l.peer_ifindex = Some(host);
@@ -140,7 +192,8 @@ fn entry(snap: &mut ClusterSnapshot, cur: &mut Cur, w: &[&str], ctx: &str) {
             "link" => {
                 let l = parse_link(&w[1..], pn.links.len() as u32 + 100, ctx);
                 if let Some(i) = w.iter().position(|x| *x == "peer") {
-                    cur.peers.push((node_name, pod, l.name.clone(), w[i + 1].to_string()));
+                    cur.peers
+                        .push((node_name, pod, l.name.clone(), w[i + 1].to_string()));
                 }
                 pn.links.push(l);
             }
@@ -160,13 +213,20 @@ fn entry(snap: &mut ClusterSnapshot, cur: &mut Cur, w: &[&str], ctx: &str) {
             node.addrs.push(a);
         }
         "route" => node.routes.push(parse_route(&w[1..], ctx)),
-        "rule" => node.rules.get_or_insert_with(Vec::new).push(parse_rule(&w[1..], ctx)),
+        "rule" => node
+            .rules
+            .get_or_insert_with(Vec::new)
+            .push(parse_rule(&w[1..], ctx)),
         "norules" => node.rules = None,
         "neigh" => node.neighbours.get_or_insert_with(Vec::new).push(Neigh {
             dst: w[1].parse().expect(ctx),
             dev: kv(w, "dev").expect(ctx).into(),
             lladdr: kv(w, "lladdr").map(Into::into),
-            state: w.iter().filter(|x| x.chars().all(|c| c.is_ascii_uppercase())).map(|s| s.to_string()).collect(),
+            state: w
+                .iter()
+                .filter(|x| x.chars().all(|c| c.is_ascii_uppercase()))
+                .map(|s| s.to_string())
+                .collect(),
             router: false,
             proxy: false,
         }),
@@ -178,8 +238,16 @@ fn entry(snap: &mut ClusterSnapshot, cur: &mut Cur, w: &[&str], ctx: &str) {
             vni: kv(w, "vni").map(|s| s.parse().expect(ctx)),
             port: kv(w, "port").map(|s| s.parse().expect(ctx)),
             master: kv(w, "master").map(Into::into),
-            flags: w.iter().filter(|x| **x == "self" || **x == "master").map(|s| s.to_string()).collect(),
-            state: if w.contains(&"permanent") { "permanent".into() } else { String::new() },
+            flags: w
+                .iter()
+                .filter(|x| **x == "self" || **x == "master")
+                .map(|s| s.to_string())
+                .collect(),
+            state: if w.contains(&"permanent") {
+                "permanent".into()
+            } else {
+                String::new()
+            },
         }),
         "vxlan" => {
             let l = node.links.iter_mut().find(|l| l.name == w[1]).expect(ctx);
@@ -203,7 +271,9 @@ fn entry(snap: &mut ClusterSnapshot, cur: &mut Cur, w: &[&str], ctx: &str) {
         }
         "sysctl" => {
             let (k, v) = w[1].split_once('=').expect(ctx);
-            node.sysctls.get_or_insert_with(BTreeMap::new).insert(k.into(), v.into());
+            node.sysctls
+                .get_or_insert_with(BTreeMap::new)
+                .insert(k.into(), v.into());
         }
         "ipvs" => {
             let (vip, port) = w[2].rsplit_once(':').expect(ctx);
@@ -211,11 +281,22 @@ fn entry(snap: &mut ClusterSnapshot, cur: &mut Cur, w: &[&str], ctx: &str) {
                 .iter()
                 .map(|r| {
                     let (ip, p) = r.rsplit_once(':').expect(ctx);
-                    RealServer { ip: ip.parse().expect(ctx), port: p.parse().expect(ctx), forward: Forward::Masq, weight: 1, active_conns: 0, inactive_conns: 0 }
+                    RealServer {
+                        ip: ip.parse().expect(ctx),
+                        port: p.parse().expect(ctx),
+                        forward: Forward::Masq,
+                        weight: 1,
+                        active_conns: 0,
+                        inactive_conns: 0,
+                    }
                 })
                 .collect();
             node.ipvs.get_or_insert_with(Vec::new).push(VirtualService {
-                proto: if w[1] == "udp" { IpvsProto::Udp } else { IpvsProto::Tcp },
+                proto: if w[1] == "udp" {
+                    IpvsProto::Udp
+                } else {
+                    IpvsProto::Tcp
+                },
                 vip: Some(vip.parse().expect(ctx)),
                 port: port.parse().expect(ctx),
                 fwmark: None,
@@ -230,7 +311,9 @@ fn entry(snap: &mut ClusterSnapshot, cur: &mut Cur, w: &[&str], ctx: &str) {
 }
 
 fn kv<'a>(w: &[&'a str], key: &str) -> Option<&'a str> {
-    w.iter().position(|x| *x == key).and_then(|i| w.get(i + 1).copied())
+    w.iter()
+        .position(|x| *x == key)
+        .and_then(|i| w.get(i + 1).copied())
 }
 
 fn parse_link(w: &[&str], default_index: u32, ctx: &str) -> Link {
@@ -238,7 +321,11 @@ fn parse_link(w: &[&str], default_index: u32, ctx: &str) -> Link {
     let kind = kv(w, "kind").map(String::from);
     Link {
         ifindex: kv(w, "ifindex").map_or(default_index, |s| s.parse().expect(ctx)),
-        link_type: Some(if name == "lo" { "loopback".into() } else { "ether".into() }),
+        link_type: Some(if name == "lo" {
+            "loopback".into()
+        } else {
+            "ether".into()
+        }),
         kind,
         master: kv(w, "master").map(Into::into),
         mtu: kv(w, "mtu").map_or(1500, |s| s.parse().expect(ctx)),
@@ -252,15 +339,26 @@ fn parse_link(w: &[&str], default_index: u32, ctx: &str) -> Link {
 fn parse_addr(w: &[&str], links: &[Link], ctx: &str) -> Addr {
     let addr: IpNet = w[0].parse().expect(ctx);
     let dev = kv(w, "dev").expect(ctx).to_string();
-    let ifindex = links.iter().find(|l| l.name == dev).map_or(0, |l| l.ifindex);
-    Addr { ifindex, dev, addr, scope: "global".into(), peer: None }
+    let ifindex = links
+        .iter()
+        .find(|l| l.name == dev)
+        .map_or(0, |l| l.ifindex);
+    Addr {
+        ifindex,
+        dev,
+        addr,
+        scope: "global".into(),
+        peer: None,
+    }
 }
 
 pub fn parse_prefix(s: &str, ctx: &str) -> IpNet {
     if s == "default" {
         return "0.0.0.0/0".parse().unwrap();
     }
-    s.parse::<IpNet>().or_else(|_| s.parse::<IpAddr>().map(IpNet::from)).expect(ctx)
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .expect(ctx)
 }
 
 /// `ip route` syntax (a subset): type, prefix, via, dev, table, proto,
@@ -279,7 +377,14 @@ pub fn parse_route(w: &[&str], ctx: &str) -> Route {
         match w[i] {
             "via" => r.gateway = Some(v.parse().expect(ctx)),
             "dev" => r.dev = Some(v.into()),
-            "table" => r.table = match v { "local" => 255, "main" => 254, "default" => 253, n => n.parse().expect(ctx) },
+            "table" => {
+                r.table = match v {
+                    "local" => 255,
+                    "main" => 254,
+                    "default" => 253,
+                    n => n.parse().expect(ctx),
+                }
+            }
             "proto" => r.protocol = Protocol::parse(v).expect(ctx),
             "scope" => r.scope = Scope::parse(v).expect(ctx),
             "src" => r.prefsrc = Some(v.parse().expect(ctx)),
@@ -293,7 +398,12 @@ pub fn parse_route(w: &[&str], ctx: &str) -> Route {
                 continue;
             }
             "nexthop" => {
-                r.nexthops.push(NextHop { gateway: None, dev: None, weight: 1, onlink: false });
+                r.nexthops.push(NextHop {
+                    gateway: None,
+                    dev: None,
+                    weight: 1,
+                    onlink: false,
+                });
                 i += 1;
                 while i < w.len() && !matches!(w[i], "nexthop") {
                     let v = w.get(i + 1).copied().unwrap_or("");
@@ -341,7 +451,14 @@ pub fn parse_rule(w: &[&str], ctx: &str) -> Rule {
                 r.fwmark = Some(parse_num(m));
                 r.fwmask = mask.map(parse_num);
             }
-            "lookup" | "table" => r.action = RuleAction::Table(match v { "local" => 255, "main" => 254, "default" => 253, n => n.parse().expect(ctx) }),
+            "lookup" | "table" => {
+                r.action = RuleAction::Table(match v {
+                    "local" => 255,
+                    "main" => 254,
+                    "default" => 253,
+                    n => n.parse().expect(ctx),
+                })
+            }
             "goto" => r.action = RuleAction::Goto(v.parse().expect(ctx)),
             "suppress_prefixlength" => r.suppress_prefixlen = Some(v.parse().expect(ctx)),
             "blackhole" | "unreachable" | "prohibit" | "nop" => {
@@ -362,7 +479,10 @@ pub fn parse_rule(w: &[&str], ctx: &str) -> Rule {
 }
 
 fn parse_num(s: &str) -> u32 {
-    s.strip_prefix("0x").map_or_else(|| s.parse().unwrap(), |h| u32::from_str_radix(h, 16).unwrap())
+    s.strip_prefix("0x").map_or_else(
+        || s.parse().unwrap(),
+        |h| u32::from_str_radix(h, 16).unwrap(),
+    )
 }
 
 fn parse_probe(w: &[&str], ctx: &str) -> Probe {
@@ -400,7 +520,10 @@ pub fn probe_input(dp: &Dataplane, snap: &ClusterSnapshot, p: &Probe) -> (Packet
         }
         From::Node(n) => {
             let id = dp.node_id(n).expect("probe node exists");
-            let ip = dp.node_ip(id).or_else(|| snap.nodes[n].addrs.first().map(|a| a.addr.addr())).expect("node has an address");
+            let ip = dp
+                .node_ip(id)
+                .or_else(|| snap.nodes[n].addrs.first().map(|a| a.addr.addr()))
+                .expect("node has an address");
             (ip, Ingress::Node(id))
         }
         From::Dev(n, d) => {
@@ -431,7 +554,11 @@ pub fn run(text: &str) -> Vec<String> {
         .map(|p| {
             let (pkt, ing) = probe_input(&dp, &fx.snap, p);
             let t = dp.trace(&pkt, ing);
-            assert_eq!(dp.reachable(&pkt, ing), t.disposition, "reachable() agrees with trace()");
+            assert_eq!(
+                dp.reachable(&pkt, ing),
+                t.disposition,
+                "reachable() agrees with trace()"
+            );
             render(&dp, &t)
         })
         .collect()
@@ -459,7 +586,11 @@ pub fn check(text: &str, disposition: &str, fragments: &[&str]) {
     let out = run(text);
     assert_eq!(out.len(), 1, "one probe per check");
     let got = &out[0];
-    assert!(got.starts_with(disposition) && got[disposition.len()..].starts_with(['\n', ' ']) || got == disposition, "expected {disposition}, got:\n{got}");
+    assert!(
+        got.starts_with(disposition) && got[disposition.len()..].starts_with(['\n', ' '])
+            || got == disposition,
+        "expected {disposition}, got:\n{got}"
+    );
     let mut rest = got.as_str();
     for f in fragments {
         match rest.find(f) {

@@ -1,0 +1,239 @@
+//! explain on bundles recorded from real namespace labs (fixtures/): known
+//! paths — same node, cross node, to a service, into a blackhole, through a
+//! missing FDB entry — and the finding code each broken bundle should yield.
+
+use std::path::PathBuf;
+
+use cnictl_analyzers::explain::{explain, render_text, ExplainRequest, Explanation, Verdict};
+use cnictl_dataplane::Dataplane;
+
+fn fixture(name: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: fixture {name} not present at {}", dir.display());
+        None
+    }
+}
+
+/// Explains SRC → DST on a fixture (None when the fixture is absent).
+fn run(name: &str, req: ExplainRequest) -> Option<Explanation> {
+    let dir = fixture(name)?;
+    let snap =
+        cnictl_collect::bundle::load_dir(&dir).unwrap_or_else(|e| panic!("loading {name}: {e}"));
+    let dp = Dataplane::new(&snap);
+    let ex = explain(&snap, &dp, &req).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let v = serde_json::to_value(&ex).expect("serialize");
+    assert!(
+        !v["hops"].as_array().expect("hops").is_empty(),
+        "{name}: hops"
+    );
+    assert_eq!(
+        ex.verdict == Verdict::Dropped,
+        v.get("drop").is_some(),
+        "{name}: drop iff dropped"
+    );
+    Some(ex)
+}
+
+fn expect(
+    name: &str,
+    src: &str,
+    dst: &str,
+    verdict: Verdict,
+    code: Option<&str>,
+) -> Option<Explanation> {
+    let ex = run(name, ExplainRequest::new(src, dst))?;
+    let got = ex.drop.as_ref().and_then(|d| d.code.as_deref());
+    assert_eq!(
+        (ex.verdict, got),
+        (verdict, code),
+        "{name} {src} → {dst}:\n{}",
+        render_text(&ex)
+    );
+    Some(ex)
+}
+
+#[test]
+fn healthy_models_deliver_same_node_and_cross_node() {
+    for name in [
+        "flannel-vxlan",
+        "flannel-host-gw",
+        "calico-bgp",
+        "calico-ipip",
+    ] {
+        expect(
+            name,
+            "default/web-1",
+            "default/api-1",
+            Verdict::Delivered,
+            None,
+        );
+        if let Some(ex) = expect(
+            name,
+            "default/web-1",
+            "default/web-3",
+            Verdict::Delivered,
+            None,
+        ) {
+            let nodes: Vec<&str> = ex.hops.iter().map(|h| h.node.as_str()).collect();
+            assert!(
+                nodes.contains(&"node-1") && nodes.contains(&"node-3"),
+                "{name}: {nodes:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn flannel_vxlan_cross_node_encapsulates_with_vni_1_on_8472() {
+    if let Some(ex) = expect("flannel-vxlan", "web-1", "web-2", Verdict::Delivered, None) {
+        let rw: Vec<&str> = ex
+            .hops
+            .iter()
+            .filter_map(|h| h.rewrite.as_deref())
+            .collect();
+        assert!(
+            rw.iter()
+                .any(|r| r
+                    .contains("vxlan encap: outer 192.0.2.11 → 192.0.2.12 udp dport 8472 vni 1")),
+            "{rw:?}"
+        );
+        assert!(rw.iter().any(|r| r.starts_with("vxlan decap")), "{rw:?}");
+    }
+}
+
+#[test]
+fn service_paths_reach_every_backend() {
+    if let Some(ex) = expect(
+        "flannel-vxlan-ipvs",
+        "default/web-1",
+        "svc/default/api",
+        Verdict::Delivered,
+        None,
+    ) {
+        assert!(ex.backends.len() >= 2, "{}", render_text(&ex));
+        assert!(ex.backends.iter().all(|b| b.verdict == Verdict::Delivered));
+    }
+}
+
+#[test]
+fn broken_bundles_give_their_finding_code() {
+    let cases = [
+        (
+            "flannel-vxlan-broken-vxlan-fdb-missing",
+            "web-1",
+            "web-2",
+            "vxlan-fdb-missing",
+        ),
+        (
+            "flannel-vxlan-broken-vxlan-neigh-missing",
+            "web-1",
+            "web-2",
+            "vxlan-neigh-missing",
+        ),
+        (
+            "flannel-vxlan-broken-route-shadowed",
+            "web-1",
+            "web-2",
+            "route-shadowed",
+        ),
+        (
+            "calico-bgp-broken-route-shadowed",
+            "web-1",
+            "web-2",
+            "route-shadowed",
+        ),
+        (
+            "flannel-vxlan-broken-missing-pod-route",
+            "web-1",
+            "web-2",
+            "missing-pod-route",
+        ),
+        (
+            "flannel-vxlan-broken-ip-forward-disabled",
+            "web-2",
+            "web-1",
+            "ip-forward-disabled",
+        ),
+        (
+            "flannel-host-gw-broken-next-hop-not-adjacent",
+            "web-1",
+            "web-2",
+            "next-hop-not-adjacent",
+        ),
+        (
+            "calico-bgp-broken-bgp-route-missing",
+            "web-1",
+            "web-2",
+            "bgp-route-missing",
+        ),
+        (
+            "calico-bgp-broken-pod-route-missing",
+            "web-2",
+            "web-1",
+            "pod-route-missing",
+        ),
+        (
+            "flannel-vxlan-broken-pod-route-missing",
+            "web-2",
+            "web-1",
+            "pod-route-missing",
+        ),
+        (
+            "flannel-vxlan-ipvs-broken-ipvs-service-missing",
+            "web-2",
+            "svc/default/web",
+            "ipvs-service-missing",
+        ),
+        (
+            "flannel-vxlan-ipvs-broken-ipvs-no-backends",
+            "web-1",
+            "svc/default/api",
+            "ipvs-no-backends",
+        ),
+        (
+            "flannel-vxlan-broken-vxlan-fdb-mismatch",
+            "web-1",
+            "web-2",
+            "vxlan-fdb-mismatch",
+        ),
+        (
+            "calico-bgp-broken-bgp-session-down",
+            "web-1",
+            "web-2",
+            "bgp-session-down",
+        ),
+    ];
+    for (name, src, dst, code) in cases {
+        expect(name, src, dst, Verdict::Dropped, Some(code));
+    }
+}
+
+#[test]
+fn broken_mtu_drops_a_full_size_packet() {
+    let mut req = ExplainRequest::new("web-1", "web-2");
+    req.size = Some(1500);
+    if let Some(ex) = run("flannel-vxlan-broken-mtu-mismatch", req) {
+        let code = ex.drop.as_ref().and_then(|d| d.code.as_deref());
+        assert_eq!(code, Some("mtu-mismatch"), "{}", render_text(&ex));
+    }
+}
+
+#[test]
+fn wrong_next_hop_is_a_detour_or_a_drop() {
+    for name in [
+        "flannel-vxlan-broken-wrong-next-hop",
+        "flannel-host-gw-broken-wrong-next-hop",
+    ] {
+        let Some(ex) = run(name, ExplainRequest::new("web-1", "web-2")) else {
+            continue;
+        };
+        let flagged = ex.notes.iter().any(|n| n.contains("wrong-next-hop"))
+            || ex.drop.as_ref().and_then(|d| d.code.as_deref()) == Some("wrong-next-hop");
+        assert!(flagged, "{name}:\n{}", render_text(&ex));
+    }
+}

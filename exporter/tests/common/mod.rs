@@ -1,0 +1,112 @@
+//! Shared fixtures for the exporter's integration tests: generated clusters
+//! (cnictl_gen) with one injected fault, and request helpers over
+//! `Router::oneshot`.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use cnictl_exporter::{AppState, Limits};
+use cnictl_gen::{GenModel, GenSpec};
+use cnictl_model::{ClusterSnapshot, RouteType};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+/// The node whose routes to node-1's pods are removed by [`broken`].
+pub const BROKEN_NODE: &str = "node-3";
+
+/// A healthy generated Calico BGP cluster.
+pub fn healthy(nodes: usize) -> ClusterSnapshot {
+    let mut spec = GenSpec::new(GenModel::CalicoBgp, nodes);
+    spec.pods_per_node = 4;
+    spec.services = 2;
+    cnictl_gen::generate(&spec).expect("generate")
+}
+
+/// [`healthy`] with node-3's routes to node-1's blocks deleted: a
+/// `missing-pod-route` fault that explain shows as a drop.
+pub fn broken(nodes: usize) -> ClusterSnapshot {
+    let mut snap = healthy(nodes);
+    let blocks: Vec<ipnet::IpNet> = snap.nodes["node-1"]
+        .routes
+        .iter()
+        .filter(|r| r.route_type == RouteType::Blackhole)
+        .map(|r| r.dst)
+        .collect();
+    assert!(!blocks.is_empty(), "generated node-1 has IPAM blocks");
+    let node = snap.nodes.get_mut(BROKEN_NODE).expect("node-3 exists");
+    node.routes
+        .retain(|r| !blocks.iter().any(|b| b.contains(&r.dst.network())));
+    snap
+}
+
+/// A router over the analysis of `snap` with default limits.
+pub fn app(snap: ClusterSnapshot) -> Router {
+    app_with(snap, Limits::default())
+}
+
+pub fn app_with(snap: ClusterSnapshot, limits: Limits) -> Router {
+    cnictl_exporter::router(AppState::from_snapshot(snap, limits))
+}
+
+/// A response: status, content type and body bytes.
+pub struct Resp {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts a JSON error with this status and returns its code.
+    pub fn error_code(&self, status: StatusCode) -> String {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        let v = self.json();
+        let code = v["error"]["code"].as_str().expect("error.code").to_string();
+        assert!(
+            v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "error.message present: {v}"
+        );
+        code
+    }
+}
+
+pub async fn send(app: &Router, req: Request<Body>) -> Resp {
+    let res = app.clone().oneshot(req).await.expect("router is infallible");
+    let status = res.status();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = res
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Resp {
+        status,
+        content_type,
+        body,
+    }
+}
+
+pub async fn get(app: &Router, uri: &str) -> Resp {
+    let req = Request::get(uri).body(Body::empty()).expect("request");
+    send(app, req).await
+}

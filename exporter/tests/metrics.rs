@@ -1,0 +1,215 @@
+//! `/metrics` parsed, not grepped: a real parser (prometheus-parse, and
+//! promtool when installed), no duplicate series, bounded series per node,
+//! and every metric the alert rules and the Grafana dashboard use is one
+//! the exporter emits.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use axum::http::StatusCode;
+use cnictl_exporter::metrics::BGP_PEER_SERIES_CAP;
+use common::*;
+
+/// A cluster that makes every metric family non-empty: a routing fault
+/// (failing pairs, findings), IPVS tables, and one BGP session down.
+fn eventful() -> cnictl_model::ClusterSnapshot {
+    let mut snap = broken(5);
+    let bgp = snap.nodes.get_mut("node-2").and_then(|n| n.bgp.as_mut()).expect("node-2 runs BIRD");
+    let p = bgp.protocols.iter_mut().find(|p| p.is_bgp()).expect("a BGP protocol");
+    p.state = "start".into();
+    p.info = "Active        Socket: Connection refused".into();
+    p.bgp_state = Some("Active".into());
+    snap
+}
+
+async fn scrape(snap: cnictl_model::ClusterSnapshot) -> String {
+    let app = app(snap);
+    let r = get(&app, "/metrics").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.content_type.starts_with("application/openmetrics-text"), "{}", r.content_type);
+    r.text()
+}
+
+fn parse(text: &str) -> prometheus_parse::Scrape {
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    prometheus_parse::Scrape::parse(lines).expect("metrics text parses")
+}
+
+/// (name, sorted labels) of every sample.
+fn series(s: &prometheus_parse::Scrape) -> Vec<(String, BTreeMap<String, String>)> {
+    s.samples
+        .iter()
+        .map(|x| {
+            let labels = x.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            (x.metric.clone(), labels)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_line_parses_and_no_series_repeats() {
+    let text = scrape(eventful()).await;
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics terminator");
+    let sample_lines = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).count();
+    let parsed = parse(&text);
+    assert_eq!(parsed.samples.len(), sample_lines, "every sample line parsed");
+    let all = series(&parsed);
+    let unique: BTreeSet<_> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "duplicate series");
+}
+
+#[tokio::test]
+async fn documented_metrics_are_emitted() {
+    let text = scrape(eventful()).await;
+    let names: BTreeSet<String> = parse(&text).samples.iter().map(|s| s.metric.clone()).collect();
+    for want in [
+        "cnictl_findings", "cnictl_node_routes", "cnictl_node_neighbours", "cnictl_node_fdb_entries",
+        "cnictl_node_pods", "cnictl_bgp_session_up", "cnictl_bgp_peers", "cnictl_bgp_peers_established",
+        "cnictl_ipvs_virtual_services", "cnictl_ipvs_real_servers", "cnictl_model_info",
+        "cnictl_node_unreachable_peers", "cnictl_failing_pair", "cnictl_failing_pairs",
+        "cnictl_failing_pairs_truncated", "cnictl_analysis_duration_seconds", "cnictl_analysis_errors_total",
+        "cnictl_last_success_timestamp_seconds", "cnictl_last_refresh_failed", "cnictl_build_info", "cnictl_nodes",
+    ] {
+        assert!(names.contains(want), "{want} missing from:\n{text}");
+    }
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("METRICS.md")).expect("METRICS.md");
+    for n in &names {
+        assert!(doc.contains(&format!("`{n}`")), "{n} is not documented in METRICS.md");
+    }
+}
+
+#[tokio::test]
+async fn values_reflect_the_analysis() {
+    let parsed = parse(&scrape(eventful()).await);
+    let find = |name: &str, label: &str, value: &str| {
+        parsed.samples.iter().find(|s| s.metric == name && s.labels.get(label) == Some(value)).map(|s| match s.value {
+            prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        })
+    };
+    assert_eq!(find("cnictl_model_info", "model", "calico-bgp"), Some(1.0));
+    assert_eq!(find("cnictl_node_unreachable_peers", "node", BROKEN_NODE), Some(1.0));
+    assert!(find("cnictl_findings", "code", "missing-pod-route").is_some_and(|v| v >= 1.0));
+    assert_eq!(find("cnictl_failing_pair", "src", BROKEN_NODE), Some(1.0));
+    let down = parsed.samples.iter().filter(|s| s.metric == "cnictl_bgp_session_up" && s.labels.get("node") == Some("node-2"));
+    assert!(down.clone().any(|s| matches!(s.value, prometheus_parse::Value::Gauge(v) if v == 0.0)), "the down session is listed");
+}
+
+#[tokio::test]
+async fn series_per_node_stay_bounded() {
+    // 40 nodes: a full mesh of 39 peers per node, above the per-node cap.
+    let mut snap = healthy(40);
+    for n in snap.nodes.values_mut() {
+        if let Some(b) = n.bgp.as_mut() {
+            for p in b.protocols.iter_mut().filter(|p| p.is_bgp()) {
+                p.bgp_state = Some("Active".into());
+                p.state = "start".into();
+                p.info = "Active".into();
+            }
+        }
+    }
+    let parsed = parse(&scrape(snap).await);
+    let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
+    let mut sessions: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &parsed.samples {
+        if let Some(n) = s.labels.get("node") {
+            *per_node.entry(n.to_string()).or_default() += 1;
+            if s.metric == "cnictl_bgp_session_up" {
+                *sessions.entry(n.to_string()).or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(per_node.len(), 40);
+    assert!(per_node.values().all(|&n| n <= 200), "{per_node:?}");
+    assert!(sessions.values().all(|&n| n == BGP_PEER_SERIES_CAP), "down sessions capped: {sessions:?}");
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `cnictl_*` names in PromQL text.
+fn metric_refs(promql: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = promql;
+    while let Some(i) = rest.find("cnictl_") {
+        let tail = &rest[i..];
+        let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+        out.insert(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    out
+}
+
+fn dashboard_exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("expr" | "definition", serde_json::Value::String(s)) => out.push(s.clone()),
+                    _ => dashboard_exprs(x, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| dashboard_exprs(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn rules_and_dashboard_use_only_emitted_metrics() {
+    let emitted: BTreeSet<String> = parse(&scrape(eventful()).await).samples.iter().map(|s| s.metric.clone()).collect();
+    let rules = std::fs::read_to_string(repo_root().join("deploy/prometheus/cnictl-rules.yml")).expect("rules file");
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join("deploy/grafana/cnictl-dashboard.json")).expect("dashboard"))
+            .expect("dashboard is JSON");
+    let mut exprs = Vec::new();
+    dashboard_exprs(&dash, &mut exprs);
+    assert!(exprs.len() >= 15, "dashboard has its queries: {}", exprs.len());
+    let mut used = metric_refs(&rules);
+    assert!(used.len() >= 6, "rules reference metrics: {used:?}");
+    for e in &exprs {
+        used.extend(metric_refs(e));
+    }
+    let unknown: Vec<_> = used.difference(&emitted).collect();
+    assert!(unknown.is_empty(), "used but not emitted: {unknown:?}");
+    let ds = dash["__inputs"][0]["name"].as_str();
+    assert_eq!(ds, Some("DS_PROMETHEUS"));
+    assert!(exprs.iter().all(|e| !e.is_empty()));
+}
+
+/// promtool, when installed (Debian `prometheus`): lints the scrape and
+/// checks the rules and the scrape config.
+#[tokio::test]
+async fn promtool_accepts_metrics_rules_and_config() {
+    if Command::new("promtool").arg("--version").output().is_err() {
+        eprintln!("skipping: promtool not installed (apt-get install prometheus)");
+        return;
+    }
+    let text = scrape(eventful()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("metrics.txt");
+    std::fs::write(&f, &text).expect("write");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("promtool check metrics < {}", f.display()))
+        .output()
+        .expect("promtool runs");
+    let report = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    // The OpenMetrics HELP line of a counter names the family without
+    // `_total`, which the classic-text linter reports; nothing else may be.
+    let problems: Vec<&str> = report
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.ends_with("_total no help text"))
+        .collect();
+    assert_ne!(out.status.code(), Some(1), "promtool cannot parse the metrics: {report}");
+    assert!(problems.is_empty(), "promtool lint: {problems:?}");
+    let prom = repo_root().join("deploy/prometheus");
+    for args in [vec!["check", "rules", "cnictl-rules.yml"], vec!["check", "config", "prometheus.yml"]] {
+        let out = Command::new("promtool").args(&args).current_dir(&prom).output().expect("promtool runs");
+        assert!(out.status.success(), "promtool {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
+}

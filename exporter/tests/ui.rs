@@ -1,0 +1,142 @@
+//! The web UI in a real headless Chromium (Debian `chromium`), driven by
+//! playwright-core (web/tests/ui.test.mjs) against a live server on a free
+//! loopback port. Skips, saying why, when chromium, node or the npm
+//! dependencies are missing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cnictl_exporter::{Loader, ServeConfig, Source};
+use common::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing_prerequisite(tests_dir: &Path) -> Option<String> {
+    if !Path::new(CHROMIUM).exists() {
+        return Some(format!("{CHROMIUM} not installed (apt-get install chromium)"));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("node not installed (apt-get install nodejs)".into());
+    }
+    if tests_dir.join("node_modules/playwright-core").exists() {
+        return None;
+    }
+    let ci = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(tests_dir)
+        .output();
+    match ci {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(format!(
+            "npm ci in web/tests failed: {}",
+            String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+        )),
+        Err(e) => Some(format!("npm not runnable: {e}")),
+    }
+}
+
+fn pod_on(snap: &cnictl_model::ClusterSnapshot, node: &str) -> String {
+    snap.k8s
+        .pods
+        .iter()
+        .find(|p| p.node.as_deref() == Some(node) && !p.host_network)
+        .map(|p| p.key())
+        .expect("a pod on the node")
+}
+
+/// Starts the real server (serve_on) on 127.0.0.1:0; returns its URL.
+async fn start_server(
+    snap: cnictl_model::ClusterSnapshot,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let loader: Loader = Arc::new(move || Ok(snap.clone()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = ServeConfig::new(Source::Snapshot(dir.path().join("none.json")), loader);
+    cfg.refresh = Duration::from_secs(3600);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _keep = dir;
+        let stop = async {
+            let _ = rx.await;
+        };
+        if let Err(e) = cnictl_exporter::serve_on(listener, cfg, stop).await {
+            eprintln!("server: {e}");
+        }
+    });
+    let url = format!("http://{addr}");
+    wait_ready(&url).await;
+    (url, tx)
+}
+
+/// Polls /readyz until the first analysis is in (tiny HTTP/1.0 client).
+async fn wait_ready(url: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://").to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(&addr).await {
+            let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n").await;
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf).await;
+            if buf.starts_with(b"HTTP/1.0 200") || buf.starts_with(b"HTTP/1.1 200") {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server at {url} not ready within 60 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_in_headless_chromium() {
+    let tests_dir = repo_root().join("web/tests");
+    if let Some(why) = missing_prerequisite(&tests_dir) {
+        eprintln!("skipping browser test: {why}");
+        return;
+    }
+    let snap = broken(30);
+    let (src, dst) = (pod_on(&snap, BROKEN_NODE), pod_on(&snap, "node-1"));
+    let (url, stop) = start_server(snap).await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let shot = target.join("ui-screenshot.png");
+    let out = tokio::process::Command::new("node")
+        .arg("ui.test.mjs")
+        .current_dir(&tests_dir)
+        .env("CNICTL_URL", &url)
+        .env("CNICTL_SRC", &src)
+        .env("CNICTL_DST", &dst)
+        .env("CNICTL_BROKEN_NODE", BROKEN_NODE)
+        .env("CNICTL_SCREENSHOT", &shot)
+        .env("CNICTL_PROFILE", profile.path())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(180), out)
+        .await
+        .expect("browser test finishes within 180 s")
+        .expect("node runs");
+    let _ = stop.send(());
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{log}");
+    assert!(out.status.success(), "browser test failed:\n{log}");
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 10_000, "screenshot {} written ({size} bytes)", shot.display());
+}

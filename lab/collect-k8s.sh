@@ -1,0 +1,74 @@
+#!/bin/sh
+# collect-k8s.sh — write the Kubernetes part of a cnictl bundle with kubectl.
+#
+# Read-only (`kubectl get … -o json`). nodes.json and pods.json are required;
+# services.json and endpointslices.json are optional in a bundle, so a failure
+# there (e.g. RBAC) is reported and the file left out. Each file is written to
+# a temp name and renamed, so a bundle never holds a truncated document.
+set -eu
+
+PROG=collect-k8s.sh
+
+usage() {
+	cat <<'EOF'
+usage: collect-k8s.sh [--kubeconfig FILE] [--context NAME] BUNDLE
+
+Write BUNDLE/k8s/{nodes,pods,services,endpointslices}.json:
+  kubectl get nodes -o json
+  kubectl get pods -A -o json
+  kubectl get services -A -o json          (optional)
+  kubectl get endpointslices -A -o json    (optional)
+
+example:
+  collect-k8s.sh --context prod bundle/
+  for n in $(kubectl get nodes -o name); do ...; done   # then collect-node.sh per node
+EOF
+}
+
+die() {
+	printf '%s: %s\n' "$PROG" "$*" >&2
+	exit 2
+}
+
+# get FILE REQUIRED ARGS...: kubectl get ARGS -o json into k8s/FILE.
+get() {
+	file=$1 required=$2
+	shift 2
+	# shellcheck disable=SC2086 # KFLAGS holds whole --flag=value words
+	if kubectl $KFLAGS get "$@" -o json >"$DIR/.$file.tmp" 2>"$DIR/.err"; then
+		mv "$DIR/.$file.tmp" "$DIR/$file"
+	elif [ "$required" = yes ]; then
+		cat "$DIR/.err" >&2
+		rm -f "$DIR/.$file.tmp" "$DIR/.err"
+		die "kubectl get $* failed"
+	else
+		printf '%s: skipped %s: %s\n' "$PROG" "$file" "$(head -n 1 "$DIR/.err")" >&2
+		rm -f "$DIR/.$file.tmp"
+	fi
+	rm -f "$DIR/.err"
+}
+
+KFLAGS=
+OUT=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--kubeconfig | --context)
+		[ $# -ge 2 ] || die "$1 needs a value"
+		case $2 in *[[:space:]]*) die "$1 value must not contain spaces" ;; esac
+		KFLAGS="$KFLAGS $1=$2"
+		shift 2 ;;
+	-*) die "unknown option $1 (see --help)" ;;
+	*) [ -z "$OUT" ] || die "only one BUNDLE"; OUT=$1; shift ;;
+	esac
+done
+[ -n "$OUT" ] || { usage >&2; exit 2; }
+command -v kubectl >/dev/null 2>&1 || die "kubectl not found"
+
+DIR=${OUT%/}/k8s
+mkdir -p "$DIR"
+get nodes.json yes nodes
+get pods.json yes pods -A
+get services.json no services -A
+get endpointslices.json no endpointslices -A
+printf 'wrote %s\n' "$DIR"
