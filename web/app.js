@@ -377,22 +377,27 @@ function pathDiagram(ex) {
       sv("text", { x: x + 16, y: 40, class: "lane-sub" }, rest.length ? "on " + node.replace(/^node /, "node ") : "root namespace"));
   });
   const pos = hops.map((h, i) => ({ x: LEFT + lanes.indexOf(laneOf(h)) * LW + (LW - BW) / 2, y: TOP + i * RH }));
+  let outer = null; // the encapsulation in force, shown on the underlay crossing
   hops.forEach((h, i) => {
+    const prev = hops[i - 1];
+    if (prev && /encap/i.test(prev.rewrite || "")) outer = prev.rewrite;
     if (i === 0) return;
     const a = pos[i - 1], b = pos[i];
-    const tunnel = /encap|decap|vxlan|ipip|underlay|dnat/i.test(hops[i - 1].kind + " " + (hops[i - 1].rewrite || ""));
+    const crossNode = prev.node !== h.node;
     let d;
     if (a.x === b.x) d = `M ${a.x + BW / 2} ${a.y + BH} L ${b.x + BW / 2} ${b.y - 2}`;
     else {
       const x1 = a.x + (b.x > a.x ? BW : 0), x2 = b.x + (b.x > a.x ? 0 : BW);
       d = `M ${x1} ${a.y + BH / 2} C ${(x1 + x2) / 2} ${a.y + BH / 2}, ${(x1 + x2) / 2} ${b.y + BH / 2}, ${x2 + (b.x > a.x ? -2 : 2)} ${b.y + BH / 2}`;
     }
-    svg.append(sv("path", { d, class: "edge" + (tunnel || a.x !== b.x ? " tunnel" : ""), "marker-end": "url(#arrow)" }));
-    const rw = hops[i - 1].rewrite;
-    if (rw) {
-      const lx = Math.min(a.x, b.x) + (a.x === b.x ? BW / 2 + 8 : Math.abs(b.x - a.x) / 2 + BW / 2 - 40);
-      svg.append(sv("text", { x: lx, y: a.y + BH + 14, class: "edge-label" }, sv("title", {}, rw), trunc(rw, 58)));
+    svg.append(sv("path", { d, class: "edge" + (crossNode || outer ? " tunnel" : ""), "marker-end": "url(#arrow)" }));
+    const label = crossNode ? (outer ? "⇢ " + outer : "underlay, unencapsulated") : prev.rewrite;
+    if (label) {
+      const lx = a.x === b.x ? a.x + BW / 2 + 8 : Math.min(a.x, b.x) + BW - 20;
+      const ly = a.x === b.x ? a.y + BH + 14 : (a.y + b.y) / 2 + BH / 2 - 8;
+      svg.append(sv("text", { x: lx, y: ly, class: "edge-label" + (crossNode ? " crossing" : "") }, sv("title", {}, label), trunc(label, 64)));
     }
+    if (/decap/i.test(h.rewrite || "")) outer = null;
   });
   hops.forEach((h, i) => {
     const p = pos[i];
@@ -410,9 +415,11 @@ function pathDiagram(ex) {
     const p = pos[dropIdx];
     const y = H - failExtra + 26;
     const x = Math.max(LEFT + 6, Math.min(p.x, W - 740));
-    svg.append(sv("text", { x, y, class: "fail-text", "font-weight": "700" }, `dropped: ${ex.drop.disposition} — ${trunc(ex.drop.reason, 96)}`),
+    const fit = Math.floor((W - x - 12) / 7.3); // 12px monospace ≈ 7.2px a character
+    const head = `dropped: ${ex.drop.disposition} — ${ex.drop.reason}`;
+    svg.append(sv("text", { x, y, class: "fail-text", "font-weight": "700" }, sv("title", {}, head), trunc(head, fit)),
       sv("text", { x, y: y + 18, class: "fail-text" }, ex.drop.code ? `finding ${ex.drop.code}` : "no finding code (data missing)"),
-      sv("text", { x, y: y + 36, class: "lane-sub" }, sv("title", {}, ex.drop.hint || ""), "hint: " + trunc(ex.drop.hint || "—", 110)));
+      sv("text", { x, y: y + 36, class: "lane-sub" }, sv("title", {}, ex.drop.hint || ""), trunc("hint: " + (ex.drop.hint || "—"), Math.floor(fit * 1.15))));
   }
   return svg;
 }

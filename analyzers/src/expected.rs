@@ -20,7 +20,7 @@
 //! per-node check needs is a hash probe, so a node's checks cost
 //! O(its routes + nodes).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::net::IpAddr;
 
 use cnictl_model::{
@@ -29,6 +29,7 @@ use cnictl_model::{
 };
 use ipnet::IpNet;
 
+use crate::checks::fib::FastMap as HashMap;
 use crate::infer::{self, CniModel, Inference};
 
 /// Felix's route protocol number (Calico without BIRD programs `proto 80`).
@@ -226,17 +227,17 @@ impl<'a> Expected<'a> {
         let mut exp = Expected {
             inference,
             nodes,
-            by_name: HashMap::new(),
-            by_ip: HashMap::new(),
-            by_vtep_ip: HashMap::new(),
+            by_name: HashMap::default(),
+            by_ip: HashMap::default(),
+            by_vtep_ip: HashMap::default(),
             service_cidr,
             service_cidr_note,
             services,
-            svc_index: HashMap::new(),
+            svc_index: HashMap::default(),
             endpoint_slices_collected: snap.k8s.endpoint_slices.is_some(),
             contested: HashSet::new(),
-            pods_by_ip: HashMap::new(),
-            pods_by_node: HashMap::new(),
+            pods_by_ip: HashMap::default(),
+            pods_by_node: HashMap::default(),
         };
         exp.index(snap);
         exp
@@ -459,7 +460,7 @@ fn fill_peer_blocks(snap: &ClusterSnapshot, nodes: &mut [NodeExpect]) {
     if wanted.is_empty() || !nodes.iter().any(|n| n.model.is_calico()) {
         return;
     }
-    let mut found: HashMap<usize, (BTreeSet<IpNet>, String)> = HashMap::new();
+    let mut found: HashMap<usize, (BTreeSet<IpNet>, String)> = HashMap::default();
     for dump in snap.nodes.values().take(2) {
         for r in dump.routes.iter().filter(|r| {
             r.protocol == Protocol::BIRD
@@ -583,7 +584,7 @@ pub fn covering_prefix(lo: IpAddr, hi: IpAddr) -> IpNet {
 }
 
 fn service_ports(services: &[Service], slices: Option<&[EndpointSlice]>) -> Vec<ServicePortExpect> {
-    let mut by_svc: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
+    let mut by_svc: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::default();
     for s in slices.unwrap_or_default() {
         if let Some(svc) = &s.service {
             by_svc

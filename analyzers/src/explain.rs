@@ -59,7 +59,7 @@ pub enum ExplainError {
         name: String,
         candidates: Vec<String>,
     },
-    #[error("unknown service {0:?} (services.json has no such service)")]
+    #[error("unknown service {0:?} (not in services.json, or services.json was not collected)")]
     UnknownService(String),
     #[error("service {svc} has no ClusterIP (headless or ExternalName)")]
     NoClusterIp { svc: String },

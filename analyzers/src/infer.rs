@@ -244,7 +244,7 @@ fn route_signal(s: &mut Signals<'_>, r: &Route, node: &NodeSnapshot) {
         if r.route_type == cnictl_model::RouteType::Blackhole {
             s.bird_blackholes += 1;
         }
-        if r.paths().iter().any(|p| p.dev.as_deref() == Some("tunl0")) {
+        if crate::checks::fib::paths(r).any(|(_, dev)| dev == Some("tunl0")) {
             s.bird_via_tunl0 += 1;
         }
     }

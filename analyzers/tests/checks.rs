@@ -648,7 +648,9 @@ fn report_does_not_depend_on_entry_order() {
         .as_mut()
         .unwrap()
         .pop();
-    snap.k8s.nodes[1].pod_cidrs.push(net("10.244.3.0/25"));
+    let n2 = node_mut(&mut snap, "node-2");
+    n2.sysctls.as_mut().unwrap().insert("net.ipv4.ip_forward".into(), "0".into());
+    n2.routes.push(route("10.244.2.77/32", None, Some("cali0000000dead")));
     let want = report(&snap);
     assert!(want.findings.len() >= 5);
     let mut seed = 0x9e37_79b9_7f4a_7c15;

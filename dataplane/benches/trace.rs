@@ -1,6 +1,7 @@
 //! Trace costs on a generated 1,000-node Calico-BGP cluster (110 pods per
-//! node, ~1M routes): one pod-to-pod trace, the same without hop recording,
-//! and the all-pairs node-to-node reachability matrix (1M traces, rayon).
+//! node, ~1M routes): `Dataplane::new`, one pod-to-pod trace (with and
+//! without rendering), `reachable` (no hop recording), and the all-pairs
+//! node-to-node reachability matrix (1M traces, rayon).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -17,9 +18,7 @@ fn bench(c: &mut Criterion) {
         services: 0,
     };
     let snap = generate(&spec).expect("generate");
-    let t0 = std::time::Instant::now();
     let dp = Dataplane::new(&snap);
-    eprintln!("Dataplane::new on 1000 nodes: {:?}", t0.elapsed());
     let first = dp.pods_by_node();
     let (a, b) = (first[0], first[999]);
     let pkt = Packet::new(dp.pod_ips(a)[0], dp.pod_ips(b)[0]);
@@ -43,6 +42,9 @@ fn bench(c: &mut Criterion) {
         bch.iter(|| dp.reachable(black_box(&pkt), Ingress::Pod(a)))
     });
     g.sample_size(10).measurement_time(Duration::from_secs(30));
+    g.bench_function("dataplane_new", |bch| {
+        bch.iter(|| Dataplane::new(black_box(&snap)).node_count())
+    });
     g.throughput(Throughput::Elements((first.len() * first.len()) as u64));
     g.bench_function("all_pairs_node_matrix", |bch| {
         bch.iter(|| {

@@ -11,6 +11,7 @@ use cnictl_model::{
     RouteType, Rule, Scope, VirtualService, VxlanInfo,
 };
 use ipnet::IpNet;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::lpm::Lpm;
@@ -214,8 +215,17 @@ impl Dataplane {
             pod_by_ip: FxHashMap::default(),
             underlay: FxHashMap::default(),
         };
-        for (i, (name, node)) in snap.nodes.iter().enumerate() {
-            dp.add_node(i as u32, name, node, snap);
+        // Compiling a node's tables is independent work: spread it over cores.
+        let list: Vec<(&String, &NodeSnapshot)> = snap.nodes.iter().collect();
+        let roots: Vec<Ns> = list
+            .par_iter()
+            .enumerate()
+            .map(|(i, (_, node))| {
+                compile_ns(i as u32, None, &node.links, &node.addrs, &node.routes, node)
+            })
+            .collect();
+        for (i, ((name, node), ns)) in list.into_iter().zip(roots).enumerate() {
+            dp.add_node(i as u32, name, node, ns, snap);
         }
         dp.add_k8s_pods(snap);
         dp.attach_inferred_pods();
@@ -230,9 +240,15 @@ impl Dataplane {
         dp
     }
 
-    fn add_node(&mut self, idx: u32, name: &str, node: &NodeSnapshot, snap: &ClusterSnapshot) {
+    fn add_node(
+        &mut self,
+        idx: u32,
+        name: &str,
+        node: &NodeSnapshot,
+        ns: Ns,
+        snap: &ClusterSnapshot,
+    ) {
         let root = NsId(self.ns.len() as u32);
-        let ns = compile_ns(idx, None, &node.links, &node.addrs, &node.routes, node);
         self.ns.push(ns);
         self.node_by_name.insert(name.to_string(), idx);
         let k8s_ips = snap
@@ -250,19 +266,18 @@ impl Dataplane {
                 rns.l[link as usize].underlay = true;
             }
         }
-        let primary_ip = k8s_ips.first().copied().or_else(|| {
-            let ns = &self.ns[root.0 as usize];
-            let mut v: Vec<IpAddr> = self
-                .underlay
-                .iter()
-                .filter(|(_, o)| o.0 == root)
-                .map(|(ip, _)| *ip)
-                .collect();
-            v.sort();
-            v.into_iter()
-                .find(|ip| ip.is_ipv4())
-                .or_else(|| ns.local.keys().next().copied())
-        });
+        // Kubernetes InternalIP first, else the lowest underlay IPv4 address.
+        let mut own: Vec<IpAddr> = rns
+            .local
+            .iter()
+            .filter(|(_, l)| rns.l[**l as usize].underlay)
+            .map(|(ip, _)| *ip)
+            .collect();
+        own.sort();
+        let primary_ip = k8s_ips
+            .first()
+            .copied()
+            .or_else(|| own.iter().find(|ip| ip.is_ipv4()).or(own.first()).copied());
         self.nodes.push(NodeDp {
             name: name.to_string(),
             root,
@@ -377,7 +392,8 @@ impl Dataplane {
             }
         }
         for p in 0..self.pods.len() {
-            if self.pods[p].ns.is_some() {
+            if let Some(ns) = self.pods[p].ns {
+                self.pair_by_host_route(ns, &host_routes[self.pods[p].node as usize]);
                 continue;
             }
             let node = self.pods[p].node as usize;
@@ -404,6 +420,26 @@ impl Dataplane {
                 self.pods[p].gw = Some(gw);
             }
         }
+    }
+
+    /// A collected pod netns whose veth has no peer ifindex (older
+    /// iproute2): pair it with the host veth its `/32` host route names.
+    fn pair_by_host_route(&mut self, ns: NsId, host_routes: &FxHashMap<IpAddr, u32>) {
+        let pns = &self.ns[ns.0 as usize];
+        let root = self.nodes[pns.node as usize].root;
+        let found = pns.local.iter().find_map(|(ip, &link)| {
+            let unpaired = pns.l[link as usize].peer == Peer::None
+                && pns.l[link as usize].kind != Kind::Loopback;
+            unpaired
+                .then(|| host_routes.get(ip).map(|&dev| (link, dev)))
+                .flatten()
+        });
+        let Some((link, dev)) = found else { return };
+        if self.ns[root.0 as usize].l[dev as usize].peer != Peer::None {
+            return;
+        }
+        self.ns[ns.0 as usize].l[link as usize].peer = Peer::Dev(root, dev);
+        self.ns[root.0 as usize].l[dev as usize].peer = Peer::Dev(ns, link);
     }
 
     /// The bridge in `root` whose subnet holds `ip`, with the bridge address.

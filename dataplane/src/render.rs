@@ -61,7 +61,9 @@ impl Dataplane {
     fn step_text(&self, h: &Hop) -> (&'static str, String, Option<String>) {
         let ns = &self.ns[h.ns.0 as usize];
         let rule = |r: u32| {
-            let mut s = ns.rules[r as usize].to_string();
+            // `ip rule` separates priority and selector with a tab; a space
+            // reads the same and keeps JSON and terminals tidy.
+            let mut s = ns.rules[r as usize].to_string().replacen(":\t", ": ", 1);
             if ns.rules_default {
                 s.push_str(" (ip-rule.json not collected: default rules assumed)");
             }

@@ -191,7 +191,7 @@ fn throw_continues_with_the_next_rule() {
 fn goto_skips_rules_in_between() {
     let a = format!("{RULES}\nrule 10 goto 200\nrule 100 blackhole\nrule 200 lookup main");
     let f = calico(&a, "") + "probe from node a to 10.244.2.2";
-    check(&f, "delivered", &["200:\tfrom all lookup main", "deliver"]);
+    check(&f, "delivered", &["200: from all lookup main", "deliver"]);
 }
 
 #[test]
@@ -219,7 +219,7 @@ fn blackhole_rule_action_drops() {
         &f,
         "null-routed",
         &[
-            "rule: 50:\tfrom all to 10.244.2.0/24 blackhole",
+            "rule: 50: from all to 10.244.2.0/24 blackhole",
             "a policy rule discards it",
         ],
     );
@@ -453,7 +453,14 @@ fn vxlan_without_fdb_entry_is_fdb_missing() {
         "fdb 0a:0a:0a:0a:0a:99 dev flannel.1 dst 192.0.2.99 self permanent",
         "",
     ) + "probe from pod default/a to 10.244.2.2";
-    check(&f, "fdb-missing", &["no FDB entry maps the VTEP MAC"]);
+    check(
+        &f,
+        "fdb-missing",
+        &[
+            "neighbour: 10.244.2.0 dev flannel.1 lladdr 0a:0a:0a:0a:0a:02",
+            "no FDB entry (nor all-zero default) maps the VTEP MAC",
+        ],
+    );
 }
 
 #[test]
@@ -691,5 +698,20 @@ fn strict_rp_filter_drops_when_the_way_back_is_elsewhere() {
         &(loose + "probe from pod default/a to 10.244.2.2"),
         "delivered",
         &[],
+    );
+}
+
+#[test]
+fn collected_pod_without_peer_index_pairs_by_host_route() {
+    let b = "podns default/b\nlink lo\nlink eth0 kind veth\naddr 10.244.2.2/32 dev eth0\nroute 169.254.1.1 dev eth0 scope link\nroute default via 169.254.1.1 dev eth0";
+    let f = calico("", b) + "probe from pod default/a to 10.244.2.2";
+    check(
+        &f,
+        "delivered",
+        &[
+            "10.244.2.2 dev cali2 scope link",
+            "veth → node b netns default/b dev eth0",
+            "deliver",
+        ],
     );
 }

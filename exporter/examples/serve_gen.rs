@@ -46,7 +46,9 @@ fn parse_args() -> Result<Args, String> {
             "--listen" => a.listen = val()?,
             "--snapshot" => a.snapshot = Some(PathBuf::from(val()?)),
             "--bundle" => a.bundle = Some(PathBuf::from(val()?)),
-            "--break-node" => a.break_node = Some(val()?.parse().map_err(|e| format!("--break-node: {e}"))?),
+            "--break-node" => {
+                a.break_node = Some(val()?.parse().map_err(|e| format!("--break-node: {e}"))?)
+            }
             "--refresh" => a.refresh = val()?.parse().map_err(|e| format!("--refresh: {e}"))?,
             other => return Err(format!("unknown flag {other}")),
         }
@@ -76,7 +78,9 @@ fn break_routes(snap: &mut ClusterSnapshot, n: usize) {
         .unwrap_or_default();
     if let Some(node) = snap.nodes.values_mut().nth(n) {
         node.routes.retain(|r| {
-            !cidrs.iter().chain(&blocks).any(|c| c.contains(&r.dst.network()) && r.route_type != cnictl_model::RouteType::Blackhole)
+            !cidrs.iter().chain(&blocks).any(|c| {
+                c.contains(&r.dst.network()) && r.route_type != cnictl_model::RouteType::Blackhole
+            })
         });
     }
 }
@@ -92,7 +96,8 @@ fn loader(a: &Args) -> (Source, Loader) {
     if let Some(p) = &a.snapshot {
         let path = p.clone();
         let load: Loader = Arc::new(move || {
-            let text = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+            let text =
+                std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
             serde_json::from_slice(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
         });
         return (Source::Snapshot(p.clone()), load);
@@ -133,7 +138,9 @@ async fn main() {
     if let Ok(addr) = listener.local_addr() {
         println!("listening on {addr}");
     }
-    if let Err(e) = cnictl_exporter::serve_on(listener, cfg, cnictl_exporter::shutdown_signal()).await {
+    if let Err(e) =
+        cnictl_exporter::serve_on(listener, cfg, cnictl_exporter::shutdown_signal()).await
+    {
         eprintln!("serve-gen: {e}");
         std::process::exit(1);
     }

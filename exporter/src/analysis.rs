@@ -229,7 +229,11 @@ fn summary_of(
 }
 
 /// A dumped node the expected state does not know (no `nodes.json` entry).
-fn bare_summary(node: &NodeSnapshot, exp: &Expected<'_>, sev: Option<SeverityCounts>) -> NodeSummary {
+fn bare_summary(
+    node: &NodeSnapshot,
+    exp: &Expected<'_>,
+    sev: Option<SeverityCounts>,
+) -> NodeSummary {
     let model = exp
         .inference
         .node(&node.name)

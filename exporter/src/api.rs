@@ -50,7 +50,11 @@ pub async fn healthz() -> Json<serde_json::Value> {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let status = state.status();
     let ready = state.current().is_some();
-    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "ready": ready,
         "stale": status.last_error.is_some(),
@@ -62,7 +66,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// `/metrics`: the text rendered at the last refresh.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let text = state.metrics_text();
-    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], Body::from(text.to_vec())).into_response()
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        Body::from(text),
+    )
+        .into_response()
 }
 
 #[derive(Serialize)]
@@ -151,17 +159,31 @@ impl FindingFilter {
         let node = q.node.clone().filter(|n| !n.is_empty());
         if let Some(n) = &node {
             if a.node(n).is_none() {
-                return Err(ApiError::not_found("unknown_node", format!("no node {n:?}")));
+                return Err(ApiError::not_found(
+                    "unknown_node",
+                    format!("no node {n:?}"),
+                ));
             }
         }
-        let text = q.q.as_deref().filter(|t| !t.is_empty()).map(str::to_lowercase);
-        Ok(FindingFilter { severity, code, node, text })
+        let text =
+            q.q.as_deref()
+                .filter(|t| !t.is_empty())
+                .map(str::to_lowercase);
+        Ok(FindingFilter {
+            severity,
+            code,
+            node,
+            text,
+        })
     }
 
     fn matches(&self, f: &Finding) -> bool {
         self.severity.is_none_or(|s| s == f.severity)
             && self.code.as_ref().is_none_or(|c| *c == f.code)
-            && self.node.as_ref().is_none_or(|n| f.node.as_ref() == Some(n))
+            && self
+                .node
+                .as_ref()
+                .is_none_or(|n| f.node.as_ref() == Some(n))
             && self.text.as_ref().is_none_or(|t| text_matches(f, t))
     }
 }
@@ -190,7 +212,12 @@ pub async fn findings(
         )));
     }
     let offset = q.offset.unwrap_or(0);
-    let matching: Vec<&Finding> = a.report.findings.iter().filter(|f| filter.matches(f)).collect();
+    let matching: Vec<&Finding> = a
+        .report
+        .findings
+        .iter()
+        .filter(|f| filter.matches(f))
+        .collect();
     let page: Vec<&Finding> = matching.iter().skip(offset).take(limit).copied().collect();
     let codes: BTreeMap<&str, usize> = matching.iter().fold(BTreeMap::new(), |mut m, f| {
         *m.entry(f.code.as_str()).or_default() += 1;
@@ -300,7 +327,11 @@ pub async fn explain(
     let out = tokio::task::spawn_blocking(move || explain::run(&a, &q))
         .await
         .map_err(|_| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "explain task failed")
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "explain task failed",
+            )
         })??;
     Ok(Json(out).into_response())
 }
@@ -316,12 +347,25 @@ pub async fn snapshot(State(state): State<AppState>) -> Result<Response, ApiErro
         .map_err(|_| ApiError::busy("snapshot"))?;
     let bytes = tokio::task::spawn_blocking(move || serde_json::to_vec(a.snapshot.as_ref()))
         .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "snapshot task failed"))?
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "snapshot task failed",
+            )
+        })?
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "encode", e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from(bytes)).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(bytes),
+    )
+        .into_response())
 }
 
 /// Any other path under `/api`: a JSON 404.
 pub async fn api_not_found() -> ApiError {
-    ApiError::not_found("not_found", "no such endpoint (see /api/v1/model, /findings, /nodes, /explain, /snapshot)")
+    ApiError::not_found(
+        "not_found",
+        "no such endpoint (see /api/v1/model, /findings, /nodes, /explain, /snapshot)",
+    )
 }

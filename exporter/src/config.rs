@@ -15,10 +15,8 @@ use cnictl_model::ClusterSnapshot;
 pub type Loader = Arc<dyn Fn() -> Result<ClusterSnapshot, String> + Send + Sync>;
 
 /// Default listen address: loopback only, so nothing is exposed by accident.
-pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(
-    std::net::IpAddr::V4(Ipv4Addr::LOCALHOST),
-    9640,
-);
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9640);
 
 /// What is watched for changes (the loader decides how it is read).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,7 +47,12 @@ impl ExplainQuery {
                 )));
             }
         }
-        let proto = match self.proto.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        let proto = match self
+            .proto
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             Some(p) => Some(explain::parse_proto(p).map_err(to_api)?),
             None => None,
         };

@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(limits.max_body))
         .layer(middleware::from_fn_with_state(limits, guard))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        .layer(middleware::map_response(timeout_as_json))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -77,7 +78,10 @@ async fn guard(State(limits): State<Limits>, req: Request, next: Next) -> Respon
         return ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            format!("{} is not allowed: the API is read-only (GET)", req.method()),
+            format!(
+                "{} is not allowed: the API is read-only (GET)",
+                req.method()
+            ),
         )
         .into_response();
     }
@@ -86,7 +90,10 @@ async fn guard(State(limits): State<Limits>, req: Request, next: Next) -> Respon
         return ApiError::new(
             StatusCode::URI_TOO_LONG,
             "query_too_long",
-            format!("query string of {qlen} bytes exceeds {} bytes", limits.max_query),
+            format!(
+                "query string of {qlen} bytes exceeds {} bytes",
+                limits.max_query
+            ),
         )
         .into_response();
     }
@@ -104,6 +111,20 @@ async fn guard(State(limits): State<Limits>, req: Request, next: Next) -> Respon
         .into_response();
     }
     next.run(req).await
+}
+
+/// The timeout layer answers with an empty 408; say why, in JSON like
+/// every other error.
+async fn timeout_as_json(res: Response) -> Response {
+    if res.status() != StatusCode::REQUEST_TIMEOUT {
+        return res;
+    }
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "timeout",
+        "the request took longer than the server's per-request limit",
+    )
+    .into_response()
 }
 
 /// Runs the server on `cfg.listen` until Ctrl-C / SIGTERM.

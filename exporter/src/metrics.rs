@@ -69,7 +69,9 @@ type NodeGauge = Family<NodeLabels, Gauge>;
 /// An info-style metric as a gauge fixed at 1 (the `kube_*_info`
 /// convention): parsed alike by Prometheus' text and OpenMetrics parsers
 /// and by promtool, which rejects the OpenMetrics `info` type.
-fn info<L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static>(
+fn info<
+    L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
+>(
     labels: L,
 ) -> Family<L, Gauge> {
     let fam = Family::<L, Gauge>::default();
@@ -77,6 +79,8 @@ fn info<L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Sen
     fam
 }
 type FloatGauge = Gauge<f64, AtomicU64>;
+/// Reads one per-node number from a summary (`None`: not collected).
+type NodeValue = fn(&NodeSummary) -> Option<usize>;
 
 /// Renders the whole metrics text for the current state.
 pub fn render(
@@ -145,7 +149,11 @@ fn register_analysis(reg: &mut Registry, a: &Analysis) {
     );
     let nodes = Gauge::<i64>::default();
     nodes.set(a.nodes.len() as i64);
-    reg.register("nodes", "Nodes known (dumped or listed in nodes.json)", nodes);
+    reg.register(
+        "nodes",
+        "Nodes known (dumped or listed in nodes.json)",
+        nodes,
+    );
     register_findings(reg, a);
     register_tables(reg, a);
     register_bgp(reg, a);
@@ -185,13 +193,31 @@ fn node_gauge(a: &Analysis, value: impl Fn(&NodeSummary) -> Option<usize>) -> No
 }
 
 fn register_tables(reg: &mut Registry, a: &Analysis) {
-    let tables: [(&str, &str, fn(&NodeSummary) -> Option<usize>); 6] = [
-        ("node_routes", "Routes in all tables of the node", |n| Some(n.counts.routes)),
-        ("node_neighbours", "Neighbour entries of the node", |n| n.counts.neighbours),
-        ("node_fdb_entries", "Bridge FDB entries of the node", |n| n.counts.fdb_entries),
-        ("node_pods", "Pods scheduled on the node (host-network excluded)", |n| Some(n.counts.pods)),
-        ("ipvs_virtual_services", "IPVS virtual services on the node", |n| n.counts.ipvs_virtual_services),
-        ("ipvs_real_servers", "IPVS real servers on the node, over all virtual services", |n| n.counts.ipvs_real_servers),
+    let tables: [(&str, &str, NodeValue); 6] = [
+        ("node_routes", "Routes in all tables of the node", |n| {
+            Some(n.counts.routes)
+        }),
+        ("node_neighbours", "Neighbour entries of the node", |n| {
+            n.counts.neighbours
+        }),
+        ("node_fdb_entries", "Bridge FDB entries of the node", |n| {
+            n.counts.fdb_entries
+        }),
+        (
+            "node_pods",
+            "Pods scheduled on the node (host-network excluded)",
+            |n| Some(n.counts.pods),
+        ),
+        (
+            "ipvs_virtual_services",
+            "IPVS virtual services on the node",
+            |n| n.counts.ipvs_virtual_services,
+        ),
+        (
+            "ipvs_real_servers",
+            "IPVS real servers on the node, over all virtual services",
+            |n| n.counts.ipvs_real_servers,
+        ),
     ];
     for (name, help, f) in tables {
         reg.register(name, help, node_gauge(a, f));
@@ -278,9 +304,5 @@ fn register_pairs(reg: &mut Registry, a: &Analysis) {
     );
     let total = Gauge::<i64>::default();
     total.set(a.reachability.failing_total as i64);
-    reg.register(
-        "failing_pairs",
-        "Failing node pairs in total",
-        total,
-    );
+    reg.register("failing_pairs", "Failing node pairs in total", total);
 }

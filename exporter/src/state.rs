@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
+use axum::body::Bytes;
 use cnictl_model::ClusterSnapshot;
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -59,7 +60,7 @@ pub struct AppState {
 struct Inner {
     current: RwLock<Option<Arc<Analysis>>>,
     status: RwLock<Status>,
-    metrics: RwLock<Arc<[u8]>>,
+    metrics: RwLock<Bytes>,
     errors: Mutex<BTreeMap<RefreshError, u64>>,
     limits: Limits,
     explain_permits: Arc<Semaphore>,
@@ -73,7 +74,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 current: RwLock::new(None),
                 status: RwLock::new(Status::default()),
-                metrics: RwLock::new(Arc::from(&b""[..])),
+                metrics: RwLock::new(Bytes::new()),
                 errors: Mutex::new(BTreeMap::new()),
                 limits,
                 explain_permits: Arc::new(Semaphore::new(limits.explain_concurrency)),
@@ -104,8 +105,9 @@ impl AppState {
         read(&self.inner.status).clone()
     }
 
-    /// The metrics text of the last refresh (rendered then, never per scrape).
-    pub fn metrics_text(&self) -> Arc<[u8]> {
+    /// The metrics text of the last refresh (rendered then, never per
+    /// scrape); cloning shares the buffer, so a scrape copies nothing.
+    pub fn metrics_text(&self) -> Bytes {
         read(&self.inner.metrics).clone()
     }
 
@@ -122,9 +124,8 @@ impl AppState {
     /// caught: the last good analysis stays served.
     pub fn refresh_blocking(&self, loader: &Loader) -> Result<(), RefreshError> {
         write(&self.inner.status).attempts += 1;
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            loader().map(Analysis::run)
-        }));
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader().map(Analysis::run)));
         match outcome {
             Ok(Ok(a)) => {
                 self.install(a);
@@ -168,7 +169,7 @@ impl AppState {
         let errors = lock(&self.inner.errors).clone();
         let status = self.status();
         let text = metrics::render(current.as_deref(), &status, &errors);
-        *write(&self.inner.metrics) = Arc::from(text.into_bytes());
+        *write(&self.inner.metrics) = Bytes::from(text);
     }
 }
 

@@ -29,8 +29,20 @@ async fn not_ready_before_the_first_analysis() {
     let r = get(&app, "/readyz").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.json()["ready"], false);
-    for uri in ["/api/v1/model", "/api/v1/findings", "/api/v1/nodes", "/api/v1/nodes/x", "/api/v1/snapshot"] {
-        assert_eq!(get(&app, uri).await.error_code(StatusCode::SERVICE_UNAVAILABLE), "not_ready", "{uri}");
+    for uri in [
+        "/api/v1/model",
+        "/api/v1/findings",
+        "/api/v1/nodes",
+        "/api/v1/nodes/x",
+        "/api/v1/snapshot",
+    ] {
+        assert_eq!(
+            get(&app, uri)
+                .await
+                .error_code(StatusCode::SERVICE_UNAVAILABLE),
+            "not_ready",
+            "{uri}"
+        );
     }
     let r = get(&app, "/api/v1/explain?src=a&dst=b").await;
     assert_eq!(r.error_code(StatusCode::SERVICE_UNAVAILABLE), "not_ready");
@@ -40,8 +52,9 @@ async fn not_ready_before_the_first_analysis() {
 async fn failed_refresh_keeps_the_last_good_analysis() {
     let state = AppState::new(Limits::default());
     let good: cnictl_exporter::Loader = std::sync::Arc::new(|| Ok(healthy(3)));
-    let bad: cnictl_exporter::Loader =
-        std::sync::Arc::new(|| Err("parsing nodes/node-2/ip-route.json at line 3: expected value".into()));
+    let bad: cnictl_exporter::Loader = std::sync::Arc::new(|| {
+        Err("parsing nodes/node-2/ip-route.json at line 3: expected value".into())
+    });
     let boom: cnictl_exporter::Loader = std::sync::Arc::new(|| panic!("analysis bug"));
     assert!(state.refresh_blocking(&good).is_ok());
     assert!(state.refresh_blocking(&bad).is_err());
@@ -52,10 +65,19 @@ async fn failed_refresh_keeps_the_last_good_analysis() {
     let v = r.json();
     assert_eq!(v["stale"], true);
     assert_eq!(v["status"]["last_error"]["code"], "panic");
-    assert_eq!(get(&app, "/api/v1/model").await.json()["model"], "calico-bgp");
+    assert_eq!(
+        get(&app, "/api/v1/model").await.json()["model"],
+        "calico-bgp"
+    );
     let m = get(&app, "/metrics").await.text();
-    assert!(m.contains("cnictl_analysis_errors_total{error_code=\"load\"} 1"), "{m}");
-    assert!(m.contains("cnictl_analysis_errors_total{error_code=\"panic\"} 1"), "{m}");
+    assert!(
+        m.contains("cnictl_analysis_errors_total{error_code=\"load\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("cnictl_analysis_errors_total{error_code=\"panic\"} 1"),
+        "{m}"
+    );
     assert!(m.contains("cnictl_last_refresh_failed 1"), "{m}");
 }
 
@@ -68,9 +90,13 @@ async fn model_reports_cluster_and_nodes() {
     assert_eq!(v["nodes"], 5);
     assert_eq!(v["per_node"].as_array().map(Vec::len), Some(5));
     assert!(v["findings"]["error"].as_u64() > Some(0));
-    let pairs = v["reachability"]["failing_pairs"].as_array().expect("pairs");
+    let pairs = v["reachability"]["failing_pairs"]
+        .as_array()
+        .expect("pairs");
     assert!(
-        pairs.iter().any(|p| p["src"] == BROKEN_NODE && p["dst"] == "node-1"),
+        pairs
+            .iter()
+            .any(|p| p["src"] == BROKEN_NODE && p["dst"] == "node-1"),
         "node-3 → node-1 fails: {pairs:?}"
     );
 }
@@ -81,16 +107,31 @@ async fn findings_filters() {
     let all = get(&app, "/api/v1/findings").await.json();
     let total = all["total"].as_u64().expect("total");
     assert!(total > 0);
-    let v = get(&app, "/api/v1/findings?severity=error&code=missing-pod-route&node=node-3").await.json();
+    let v = get(
+        &app,
+        "/api/v1/findings?severity=error&code=missing-pod-route&node=node-3",
+    )
+    .await
+    .json();
     let fs = v["findings"].as_array().expect("findings");
     assert!(!fs.is_empty());
-    assert!(fs.iter().all(|f| f["code"] == "missing-pod-route" && f["node"] == BROKEN_NODE && f["severity"] == "error"));
+    assert!(fs.iter().all(|f| f["code"] == "missing-pod-route"
+        && f["node"] == BROKEN_NODE
+        && f["severity"] == "error"));
     let v = get(&app, "/api/v1/findings?q=NODE-1%27S").await.json();
-    assert!(v["total"].as_u64() > Some(0), "case-insensitive text search: {v}");
-    let v = get(&app, "/api/v1/findings?severity=info&node=node-2").await.json();
+    assert!(
+        v["total"].as_u64() > Some(0),
+        "case-insensitive text search: {v}"
+    );
+    let v = get(&app, "/api/v1/findings?severity=info&node=node-2")
+        .await
+        .json();
     assert_eq!(v["total"], 0);
     let v = get(&app, "/api/v1/findings?limit=1&offset=1").await.json();
-    assert_eq!(v["findings"].as_array().map(Vec::len), Some(usize::from(total > 1)));
+    assert_eq!(
+        v["findings"].as_array().map(Vec::len),
+        Some(usize::from(total > 1))
+    );
 }
 
 #[tokio::test]
@@ -98,7 +139,10 @@ async fn findings_bad_filters_are_4xx() {
     let app = app(broken(4));
     let cases = [
         ("/api/v1/findings?severity=fatal", StatusCode::BAD_REQUEST),
-        ("/api/v1/findings?code=no-such-code", StatusCode::BAD_REQUEST),
+        (
+            "/api/v1/findings?code=no-such-code",
+            StatusCode::BAD_REQUEST,
+        ),
         ("/api/v1/findings?node=nope", StatusCode::NOT_FOUND),
         ("/api/v1/findings?bogus=1", StatusCode::BAD_REQUEST),
         ("/api/v1/findings?limit=0", StatusCode::BAD_REQUEST),
@@ -117,7 +161,10 @@ async fn nodes_and_node_detail() {
     let v = get(&app, "/api/v1/nodes").await.json();
     let nodes = v["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 4);
-    let n3 = nodes.iter().find(|n| n["name"] == BROKEN_NODE).expect("node-3");
+    let n3 = nodes
+        .iter()
+        .find(|n| n["name"] == BROKEN_NODE)
+        .expect("node-3");
     assert!(n3["findings"]["error"].as_u64() > Some(0));
     assert!(n3["underlay_ip"].is_string());
     assert!(!n3["pod_cidrs"].as_array().expect("cidrs").is_empty());
@@ -147,13 +194,24 @@ fn pod_on(snap: &cnictl_model::ClusterSnapshot, node: &str) -> String {
 #[tokio::test]
 async fn explain_delivered_and_dropped() {
     let snap = broken(4);
-    let (a, b, c) = (pod_on(&snap, "node-2"), pod_on(&snap, "node-1"), pod_on(&snap, BROKEN_NODE));
+    let (a, b, c) = (
+        pod_on(&snap, "node-2"),
+        pod_on(&snap, "node-1"),
+        pod_on(&snap, BROKEN_NODE),
+    );
     let app = app(snap);
-    let v = get(&app, &format!("/api/v1/explain?src={a}&dst={b}")).await.json();
+    let v = get(&app, &format!("/api/v1/explain?src={a}&dst={b}"))
+        .await
+        .json();
     assert_eq!(v["verdict"], "delivered", "{v}");
     assert!(v["hops"].as_array().is_some_and(|h| h.len() > 2));
     assert!(v["drop"].is_null());
-    let v = get(&app, &format!("/api/v1/explain?src={c}&dst={b}&proto=tcp&port=80&size=1400")).await.json();
+    let v = get(
+        &app,
+        &format!("/api/v1/explain?src={c}&dst={b}&proto=tcp&port=80&size=1400"),
+    )
+    .await
+    .json();
     assert_eq!(v["verdict"], "dropped", "{v}");
     assert_eq!(v["drop"]["node"], BROKEN_NODE);
     assert!(v["drop"]["code"].is_string(), "{v}");
@@ -170,19 +228,58 @@ async fn explain_bad_requests_are_4xx() {
     let cases = [
         ("/api/v1/explain".to_string(), StatusCode::BAD_REQUEST),
         (format!("/api/v1/explain?src={a}"), StatusCode::BAD_REQUEST),
-        (format!("/api/v1/explain?src={a}&dst="), StatusCode::BAD_REQUEST),
-        (format!("/api/v1/explain?src={a}&dst=default/no-such-pod"), StatusCode::NOT_FOUND),
-        ("/api/v1/explain?src=ghost&dst=10.244.0.2".to_string(), StatusCode::NOT_FOUND),
-        (format!("/api/v1/explain?src={a}&dst=10.244.0.2&port=abc"), StatusCode::BAD_REQUEST),
-        (format!("/api/v1/explain?src={a}&dst=10.244.0.2&port=70000"), StatusCode::BAD_REQUEST),
-        (format!("/api/v1/explain?src={a}&dst=10.244.0.2&proto=sctp2"), StatusCode::BAD_REQUEST),
-        (format!("/api/v1/explain?src={a}&dst=10.244.0.2&size=1"), StatusCode::BAD_REQUEST),
-        (format!("/api/v1/explain?src={a}&dst=10.244.0.2&size=-5"), StatusCode::BAD_REQUEST),
-        (format!("/api/v1/explain?src={a}&dst=10.244.0.2&df=maybe"), StatusCode::BAD_REQUEST),
-        (format!("/api/v1/explain?src={a}&dst=10.244.0.2&evil=1"), StatusCode::BAD_REQUEST),
-        (format!("/api/v1/explain?src={a}&dst=svc/default/none:80"), StatusCode::NOT_FOUND),
-        (format!("/api/v1/explain?src={a}&dst=%00%01"), StatusCode::BAD_REQUEST),
-        (format!("/api/v1/explain?src={a}&dst=%E0%80"), StatusCode::BAD_REQUEST),
+        (
+            format!("/api/v1/explain?src={a}&dst="),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/v1/explain?src={a}&dst=default/no-such-pod"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/v1/explain?src=ghost&dst=10.244.0.2".to_string(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            format!("/api/v1/explain?src={a}&dst=10.244.0.2&port=abc"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/v1/explain?src={a}&dst=10.244.0.2&port=70000"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/v1/explain?src={a}&dst=10.244.0.2&proto=sctp2"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/v1/explain?src={a}&dst=10.244.0.2&size=1"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/v1/explain?src={a}&dst=10.244.0.2&size=-5"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/v1/explain?src={a}&dst=10.244.0.2&df=maybe"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/v1/explain?src={a}&dst=10.244.0.2&evil=1"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/v1/explain?src={a}&dst=svc/default/none:80"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            format!("/api/v1/explain?src={a}&dst=%00%01"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/v1/explain?src={a}&dst=%E0%80"),
+            StatusCode::BAD_REQUEST,
+        ),
     ];
     for (uri, status) in cases {
         let r = get(&app, &uri).await;
@@ -201,7 +298,10 @@ async fn explain_over_the_concurrency_limit_is_429() {
     };
     let app = app_with(snap, limits);
     let r = get(&app, &format!("/api/v1/explain?src={a}&dst=10.244.0.2")).await;
-    assert_eq!(r.error_code(StatusCode::TOO_MANY_REQUESTS), "too_many_requests");
+    assert_eq!(
+        r.error_code(StatusCode::TOO_MANY_REQUESTS),
+        "too_many_requests"
+    );
 }
 
 #[tokio::test]
@@ -210,7 +310,8 @@ async fn snapshot_round_trips() {
     let app = app(snap.clone());
     let r = get(&app, "/api/v1/snapshot").await;
     assert_eq!(r.status, StatusCode::OK);
-    let back: cnictl_model::ClusterSnapshot = serde_json::from_slice(&r.body).expect("snapshot JSON");
+    let back: cnictl_model::ClusterSnapshot =
+        serde_json::from_slice(&r.body).expect("snapshot JSON");
     assert_eq!(back, snap);
 }
 
@@ -218,33 +319,93 @@ async fn snapshot_round_trips() {
 async fn limits_reject_with_json() {
     let app = app(healthy(2));
     let long = format!("/api/v1/findings?q={}", "a".repeat(5000));
-    assert_eq!(get(&app, &long).await.error_code(StatusCode::URI_TOO_LONG), "query_too_long");
+    assert_eq!(
+        get(&app, &long).await.error_code(StatusCode::URI_TOO_LONG),
+        "query_too_long"
+    );
     for m in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
-        let req = Request::builder().method(m.clone()).uri("/api/v1/model").body(Body::from("{}")).expect("req");
-        assert_eq!(send(&app, req).await.error_code(StatusCode::METHOD_NOT_ALLOWED), "method_not_allowed", "{m}");
+        let req = Request::builder()
+            .method(m.clone())
+            .uri("/api/v1/model")
+            .body(Body::from("{}"))
+            .expect("req");
+        assert_eq!(
+            send(&app, req)
+                .await
+                .error_code(StatusCode::METHOD_NOT_ALLOWED),
+            "method_not_allowed",
+            "{m}"
+        );
     }
     let req = Request::get("/api/v1/model")
         .header("content-length", "10000000")
         .body(Body::from(vec![0u8; 64]))
         .expect("req");
-    assert_eq!(send(&app, req).await.error_code(StatusCode::PAYLOAD_TOO_LARGE), "body_too_large");
-    assert_eq!(get(&app, "/api/v2/nothing").await.error_code(StatusCode::NOT_FOUND), "not_found");
-    assert_eq!(get(&app, "/api").await.error_code(StatusCode::NOT_FOUND), "not_found");
-    assert_eq!(get(&app, "/no/such/page.html").await.error_code(StatusCode::NOT_FOUND), "not_found");
+    assert_eq!(
+        send(&app, req)
+            .await
+            .error_code(StatusCode::PAYLOAD_TOO_LARGE),
+        "body_too_large"
+    );
+    assert_eq!(
+        get(&app, "/api/v2/nothing")
+            .await
+            .error_code(StatusCode::NOT_FOUND),
+        "not_found"
+    );
+    assert_eq!(
+        get(&app, "/api").await.error_code(StatusCode::NOT_FOUND),
+        "not_found"
+    );
+    assert_eq!(
+        get(&app, "/no/such/page.html")
+            .await
+            .error_code(StatusCode::NOT_FOUND),
+        "not_found"
+    );
 }
 
 /// Garbage at every endpoint: answers stay below 500 and errors stay JSON.
 #[tokio::test]
 async fn garbage_never_5xx() {
     let app = app(broken(3));
-    let paths = ["/api/v1/model", "/api/v1/findings", "/api/v1/nodes", "/api/v1/nodes/node-1", "/api/v1/explain", "/metrics", "/readyz", "/"];
-    let queries = ["", "?", "?&&&", "?=", "?a", "?severity", "?src=&dst=", "?src=%ZZ", "?limit=18446744073709551616",
-        "?src[]=1&dst[]=2", "?src=a&src=b&dst=c", "?port=1e3", "?size=99999999999", "?q=%F0%9F%92%A9", "?node=..%2F..%2Fetc"];
+    let paths = [
+        "/api/v1/model",
+        "/api/v1/findings",
+        "/api/v1/nodes",
+        "/api/v1/nodes/node-1",
+        "/api/v1/explain",
+        "/metrics",
+        "/readyz",
+        "/",
+    ];
+    let queries = [
+        "",
+        "?",
+        "?&&&",
+        "?=",
+        "?a",
+        "?severity",
+        "?src=&dst=",
+        "?src=%ZZ",
+        "?limit=18446744073709551616",
+        "?src[]=1&dst[]=2",
+        "?src=a&src=b&dst=c",
+        "?port=1e3",
+        "?size=99999999999",
+        "?q=%F0%9F%92%A9",
+        "?node=..%2F..%2Fetc",
+    ];
     for p in paths {
         for q in queries {
             let uri = format!("{p}{q}");
             let r = get(&app, &uri).await;
-            assert!(r.status.as_u16() < 500, "{uri} → {}: {}", r.status, r.text());
+            assert!(
+                r.status.as_u16() < 500,
+                "{uri} → {}: {}",
+                r.status,
+                r.text()
+            );
             if r.status.is_client_error() {
                 r.error_code(r.status);
             }
@@ -257,12 +418,32 @@ async fn ui_is_served_embedded() {
     let app = app(healthy(2));
     let r = get(&app, "/").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.content_type.starts_with("text/html"), "{}", r.content_type);
+    assert!(
+        r.content_type.starts_with("text/html"),
+        "{}",
+        r.content_type
+    );
     assert!(r.text().contains("/app.js"));
     let r = get(&app, "/app.js").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.content_type.contains("javascript"), "{}", r.content_type);
     let r = get(&app, "/style.css").await;
     assert!(r.content_type.starts_with("text/css"));
-    assert_eq!(get(&app, "/tests/package.json").await.status, StatusCode::NOT_FOUND, "test files are not embedded");
+    assert_eq!(
+        get(&app, "/tests/package.json").await.status,
+        StatusCode::NOT_FOUND,
+        "test files are not embedded"
+    );
+}
+
+#[tokio::test]
+async fn slow_requests_time_out_with_json() {
+    let limits = Limits {
+        request_timeout: std::time::Duration::from_nanos(1),
+        ..Limits::default()
+    };
+    let app = app_with(healthy(3), limits);
+    // Serialization runs on a blocking thread, so the deadline passes first.
+    let r = get(&app, "/api/v1/snapshot").await;
+    assert_eq!(r.error_code(StatusCode::REQUEST_TIMEOUT), "timeout");
 }

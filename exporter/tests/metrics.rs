@@ -17,8 +17,16 @@ use common::*;
 /// (failing pairs, findings), IPVS tables, and one BGP session down.
 fn eventful() -> cnictl_model::ClusterSnapshot {
     let mut snap = broken(5);
-    let bgp = snap.nodes.get_mut("node-2").and_then(|n| n.bgp.as_mut()).expect("node-2 runs BIRD");
-    let p = bgp.protocols.iter_mut().find(|p| p.is_bgp()).expect("a BGP protocol");
+    let bgp = snap
+        .nodes
+        .get_mut("node-2")
+        .and_then(|n| n.bgp.as_mut())
+        .expect("node-2 runs BIRD");
+    let p = bgp
+        .protocols
+        .iter_mut()
+        .find(|p| p.is_bgp())
+        .expect("a BGP protocol");
     p.state = "start".into();
     p.info = "Active        Socket: Connection refused".into();
     p.bgp_state = Some("Active".into());
@@ -29,7 +37,11 @@ async fn scrape(snap: cnictl_model::ClusterSnapshot) -> String {
     let app = app(snap);
     let r = get(&app, "/metrics").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.content_type.starts_with("application/openmetrics-text"), "{}", r.content_type);
+    assert!(
+        r.content_type.starts_with("application/openmetrics-text"),
+        "{}",
+        r.content_type
+    );
     r.text()
 }
 
@@ -43,7 +55,11 @@ fn series(s: &prometheus_parse::Scrape) -> Vec<(String, BTreeMap<String, String>
     s.samples
         .iter()
         .map(|x| {
-            let labels = x.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let labels = x
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             (x.metric.clone(), labels)
         })
         .collect()
@@ -53,9 +69,16 @@ fn series(s: &prometheus_parse::Scrape) -> Vec<(String, BTreeMap<String, String>
 async fn every_line_parses_and_no_series_repeats() {
     let text = scrape(eventful()).await;
     assert!(text.ends_with("# EOF\n"), "OpenMetrics terminator");
-    let sample_lines = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).count();
+    let sample_lines = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .count();
     let parsed = parse(&text);
-    assert_eq!(parsed.samples.len(), sample_lines, "every sample line parsed");
+    assert_eq!(
+        parsed.samples.len(),
+        sample_lines,
+        "every sample line parsed"
+    );
     let all = series(&parsed);
     let unique: BTreeSet<_> = all.iter().collect();
     assert_eq!(unique.len(), all.len(), "duplicate series");
@@ -64,20 +87,43 @@ async fn every_line_parses_and_no_series_repeats() {
 #[tokio::test]
 async fn documented_metrics_are_emitted() {
     let text = scrape(eventful()).await;
-    let names: BTreeSet<String> = parse(&text).samples.iter().map(|s| s.metric.clone()).collect();
+    let names: BTreeSet<String> = parse(&text)
+        .samples
+        .iter()
+        .map(|s| s.metric.clone())
+        .collect();
     for want in [
-        "cnictl_findings", "cnictl_node_routes", "cnictl_node_neighbours", "cnictl_node_fdb_entries",
-        "cnictl_node_pods", "cnictl_bgp_session_up", "cnictl_bgp_peers", "cnictl_bgp_peers_established",
-        "cnictl_ipvs_virtual_services", "cnictl_ipvs_real_servers", "cnictl_model_info",
-        "cnictl_node_unreachable_peers", "cnictl_failing_pair", "cnictl_failing_pairs",
-        "cnictl_failing_pairs_truncated", "cnictl_analysis_duration_seconds", "cnictl_analysis_errors_total",
-        "cnictl_last_success_timestamp_seconds", "cnictl_last_refresh_failed", "cnictl_build_info", "cnictl_nodes",
+        "cnictl_findings",
+        "cnictl_node_routes",
+        "cnictl_node_neighbours",
+        "cnictl_node_fdb_entries",
+        "cnictl_node_pods",
+        "cnictl_bgp_session_up",
+        "cnictl_bgp_peers",
+        "cnictl_bgp_peers_established",
+        "cnictl_ipvs_virtual_services",
+        "cnictl_ipvs_real_servers",
+        "cnictl_model_info",
+        "cnictl_node_unreachable_peers",
+        "cnictl_failing_pair",
+        "cnictl_failing_pairs",
+        "cnictl_failing_pairs_truncated",
+        "cnictl_analysis_duration_seconds",
+        "cnictl_analysis_errors_total",
+        "cnictl_last_success_timestamp_seconds",
+        "cnictl_last_refresh_failed",
+        "cnictl_build_info",
+        "cnictl_nodes",
     ] {
         assert!(names.contains(want), "{want} missing from:\n{text}");
     }
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("METRICS.md")).expect("METRICS.md");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("METRICS.md"))
+        .expect("METRICS.md");
     for n in &names {
-        assert!(doc.contains(&format!("`{n}`")), "{n} is not documented in METRICS.md");
+        assert!(
+            doc.contains(&format!("`{n}`")),
+            "{n} is not documented in METRICS.md"
+        );
     }
 }
 
@@ -85,17 +131,33 @@ async fn documented_metrics_are_emitted() {
 async fn values_reflect_the_analysis() {
     let parsed = parse(&scrape(eventful()).await);
     let find = |name: &str, label: &str, value: &str| {
-        parsed.samples.iter().find(|s| s.metric == name && s.labels.get(label) == Some(value)).map(|s| match s.value {
-            prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
-            _ => f64::NAN,
-        })
+        parsed
+            .samples
+            .iter()
+            .find(|s| s.metric == name && s.labels.get(label) == Some(value))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
     };
     assert_eq!(find("cnictl_model_info", "model", "calico-bgp"), Some(1.0));
-    assert_eq!(find("cnictl_node_unreachable_peers", "node", BROKEN_NODE), Some(1.0));
+    assert_eq!(
+        find("cnictl_node_unreachable_peers", "node", BROKEN_NODE),
+        Some(1.0)
+    );
     assert!(find("cnictl_findings", "code", "missing-pod-route").is_some_and(|v| v >= 1.0));
     assert_eq!(find("cnictl_failing_pair", "src", BROKEN_NODE), Some(1.0));
-    let down = parsed.samples.iter().filter(|s| s.metric == "cnictl_bgp_session_up" && s.labels.get("node") == Some("node-2"));
-    assert!(down.clone().any(|s| matches!(s.value, prometheus_parse::Value::Gauge(v) if v == 0.0)), "the down session is listed");
+    let down = parsed
+        .samples
+        .iter()
+        .filter(|s| s.metric == "cnictl_bgp_session_up" && s.labels.get("node") == Some("node-2"));
+    assert!(
+        down.clone()
+            .any(|s| matches!(s.value, prometheus_parse::Value::Gauge(v) if v == 0.0)),
+        "the down session is listed"
+    );
 }
 
 #[tokio::test]
@@ -124,7 +186,10 @@ async fn series_per_node_stay_bounded() {
     }
     assert_eq!(per_node.len(), 40);
     assert!(per_node.values().all(|&n| n <= 200), "{per_node:?}");
-    assert!(sessions.values().all(|&n| n == BGP_PEER_SERIES_CAP), "down sessions capped: {sessions:?}");
+    assert!(
+        sessions.values().all(|&n| n == BGP_PEER_SERIES_CAP),
+        "down sessions capped: {sessions:?}"
+    );
 }
 
 fn repo_root() -> PathBuf {
@@ -137,7 +202,9 @@ fn metric_refs(promql: &str) -> BTreeSet<String> {
     let mut rest = promql;
     while let Some(i) = rest.find("cnictl_") {
         let tail = &rest[i..];
-        let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
         out.insert(tail[..end].to_string());
         rest = &tail[end..];
     }
@@ -161,14 +228,25 @@ fn dashboard_exprs(v: &serde_json::Value, out: &mut Vec<String>) {
 
 #[tokio::test]
 async fn rules_and_dashboard_use_only_emitted_metrics() {
-    let emitted: BTreeSet<String> = parse(&scrape(eventful()).await).samples.iter().map(|s| s.metric.clone()).collect();
-    let rules = std::fs::read_to_string(repo_root().join("deploy/prometheus/cnictl-rules.yml")).expect("rules file");
-    let dash: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(repo_root().join("deploy/grafana/cnictl-dashboard.json")).expect("dashboard"))
-            .expect("dashboard is JSON");
+    let emitted: BTreeSet<String> = parse(&scrape(eventful()).await)
+        .samples
+        .iter()
+        .map(|s| s.metric.clone())
+        .collect();
+    let rules = std::fs::read_to_string(repo_root().join("deploy/prometheus/cnictl-rules.yml"))
+        .expect("rules file");
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("deploy/grafana/cnictl-dashboard.json"))
+            .expect("dashboard"),
+    )
+    .expect("dashboard is JSON");
     let mut exprs = Vec::new();
     dashboard_exprs(&dash, &mut exprs);
-    assert!(exprs.len() >= 15, "dashboard has its queries: {}", exprs.len());
+    assert!(
+        exprs.len() >= 15,
+        "dashboard has its queries: {}",
+        exprs.len()
+    );
     let mut used = metric_refs(&rules);
     assert!(used.len() >= 6, "rules reference metrics: {used:?}");
     for e in &exprs {
@@ -198,18 +276,35 @@ async fn promtool_accepts_metrics_rules_and_config() {
         .arg(format!("promtool check metrics < {}", f.display()))
         .output()
         .expect("promtool runs");
-    let report = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let report =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     // The OpenMetrics HELP line of a counter names the family without
     // `_total`, which the classic-text linter reports; nothing else may be.
     let problems: Vec<&str> = report
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.ends_with("_total no help text"))
         .collect();
-    assert_ne!(out.status.code(), Some(1), "promtool cannot parse the metrics: {report}");
+    assert_ne!(
+        out.status.code(),
+        Some(1),
+        "promtool cannot parse the metrics: {report}"
+    );
     assert!(problems.is_empty(), "promtool lint: {problems:?}");
     let prom = repo_root().join("deploy/prometheus");
-    for args in [vec!["check", "rules", "cnictl-rules.yml"], vec!["check", "config", "prometheus.yml"]] {
-        let out = Command::new("promtool").args(&args).current_dir(&prom).output().expect("promtool runs");
-        assert!(out.status.success(), "promtool {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    for args in [
+        vec!["check", "rules", "cnictl-rules.yml"],
+        vec!["check", "config", "prometheus.yml"],
+    ] {
+        let out = Command::new("promtool")
+            .args(&args)
+            .current_dir(&prom)
+            .output()
+            .expect("promtool runs");
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -1,9 +1,9 @@
 //! The web UI in a real headless Chromium (Debian `chromium`), driven by
-//! playwright-core (web/tests/ui.test.mjs) against a live server on a free
-//! loopback port. Skips, saying why, when chromium, node or the npm
-//! dependencies are missing.
-
-mod common;
+//! playwright-core (web/tests/ui.test.mjs) against live servers on free
+//! loopback ports: one on the recorded Flannel VXLAN bundle whose node-1
+//! lost its FDB entry for node-2 (a delivered tunnel path and a dropped
+//! one), one on a generated 300-node cluster (paging stays quick). Skips,
+//! saying why, when chromium, node or the npm dependencies are missing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cnictl_exporter::{Loader, ServeConfig, Source};
-use common::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -22,7 +21,9 @@ fn repo_root() -> PathBuf {
 /// Why the browser test cannot run here, if it cannot.
 fn missing_prerequisite(tests_dir: &Path) -> Option<String> {
     if !Path::new(CHROMIUM).exists() {
-        return Some(format!("{CHROMIUM} not installed (apt-get install chromium)"));
+        return Some(format!(
+            "{CHROMIUM} not installed (apt-get install chromium)"
+        ));
     }
     if Command::new("node").arg("--version").output().is_err() {
         return Some("node not installed (apt-get install nodejs)".into());
@@ -38,19 +39,19 @@ fn missing_prerequisite(tests_dir: &Path) -> Option<String> {
         Ok(o) if o.status.success() => None,
         Ok(o) => Some(format!(
             "npm ci in web/tests failed: {}",
-            String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
         )),
         Err(e) => Some(format!("npm not runnable: {e}")),
     }
 }
 
-fn pod_on(snap: &cnictl_model::ClusterSnapshot, node: &str) -> String {
-    snap.k8s
-        .pods
-        .iter()
-        .find(|p| p.node.as_deref() == Some(node) && !p.host_network)
-        .map(|p| p.key())
-        .expect("a pod on the node")
+/// A generated Calico BGP cluster at the default 110 pods per node.
+fn healthy_sized(nodes: usize) -> cnictl_model::ClusterSnapshot {
+    let spec = cnictl_gen::GenSpec::new(cnictl_gen::GenModel::CalicoBgp, nodes);
+    cnictl_gen::generate(&spec).expect("generate")
 }
 
 /// Starts the real server (serve_on) on 127.0.0.1:0; returns its URL.
@@ -84,7 +85,7 @@ async fn start_server(
 async fn wait_ready(url: &str) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = url.trim_start_matches("http://").to_string();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(180);
     while Instant::now() < deadline {
         if let Ok(mut s) = tokio::net::TcpStream::connect(&addr).await {
             let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n").await;
@@ -96,7 +97,7 @@ async fn wait_ready(url: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("server at {url} not ready within 60 s");
+    panic!("server at {url} not ready within 180 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,9 +107,10 @@ async fn ui_in_headless_chromium() {
         eprintln!("skipping browser test: {why}");
         return;
     }
-    let snap = broken(30);
-    let (src, dst) = (pod_on(&snap, BROKEN_NODE), pod_on(&snap, "node-1"));
+    let bundle = repo_root().join("fixtures/flannel-vxlan-broken-vxlan-fdb-missing");
+    let snap = cnictl_collect::bundle::load_dir(&bundle).expect("fixture bundle loads");
     let (url, stop) = start_server(snap).await;
+    let (scale_url, stop_scale) = start_server(healthy_sized(300)).await;
     let profile = tempfile::tempdir().expect("profile dir");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -118,9 +120,14 @@ async fn ui_in_headless_chromium() {
         .arg("ui.test.mjs")
         .current_dir(&tests_dir)
         .env("CNICTL_URL", &url)
-        .env("CNICTL_SRC", &src)
-        .env("CNICTL_DST", &dst)
-        .env("CNICTL_BROKEN_NODE", BROKEN_NODE)
+        // fixtures/README.md: the fault is on node-1, toward node-2.
+        .env("CNICTL_SRC", "default/web-1")
+        .env("CNICTL_DST", "default/api-2")
+        .env("CNICTL_OK_SRC", "default/web-3")
+        .env("CNICTL_OK_DST", "default/api-2")
+        .env("CNICTL_BROKEN_NODE", "node-1")
+        .env("CNICTL_MODEL", "flannel-vxlan")
+        .env("CNICTL_SCALE_URL", &scale_url)
         .env("CNICTL_SCREENSHOT", &shot)
         .env("CNICTL_PROFILE", profile.path())
         .kill_on_drop(true)
@@ -130,6 +137,7 @@ async fn ui_in_headless_chromium() {
         .expect("browser test finishes within 180 s")
         .expect("node runs");
     let _ = stop.send(());
+    let _ = stop_scale.send(());
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -138,5 +146,9 @@ async fn ui_in_headless_chromium() {
     println!("{log}");
     assert!(out.status.success(), "browser test failed:\n{log}");
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
-    assert!(size > 10_000, "screenshot {} written ({size} bytes)", shot.display());
+    assert!(
+        size > 10_000,
+        "screenshot {} written ({size} bytes)",
+        shot.display()
+    );
 }

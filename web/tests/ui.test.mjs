@@ -2,7 +2,10 @@
 // Run by exporter/tests/ui.rs, which starts the server and sets:
 //   CNICTL_URL   base URL of the server (http://127.0.0.1:PORT)
 //   CNICTL_SRC / CNICTL_DST   a pod pair whose path is broken
+//   CNICTL_OK_SRC / CNICTL_OK_DST  a pod pair whose path is delivered over a tunnel
 //   CNICTL_BROKEN_NODE        the node with the fault
+//   CNICTL_MODEL              the cluster's model name
+//   CNICTL_SCALE_URL          (optional) a server on a large generated cluster
 //   CNICTL_SCREENSHOT         where to save the explain screenshot
 //   CNICTL_PROFILE            a fresh, empty chromium profile directory
 import { chromium } from "playwright-core";
@@ -33,7 +36,8 @@ page.on("console", (m) => { if (m.type() === "error") failures.push(`console err
 // Nothing but the server under test may be contacted.
 await page.route("**/*", (route) => {
   const u = route.request().url();
-  if (u.startsWith(base) || u.startsWith("data:")) return route.continue();
+  const allowed = [base, process.env.CNICTL_SCALE_URL].filter(Boolean);
+  if (allowed.some((a) => u.startsWith(a)) || u.startsWith("data:")) return route.continue();
   failures.push(`external request blocked: ${u}`);
   return route.abort();
 });
@@ -61,7 +65,7 @@ try {
     const health = page.locator("#health");
     await health.waitFor();
     assert.match(await health.textContent(), /error/);
-    assert.match(await page.locator("#model-badge").textContent(), /calico-bgp/);
+    assert.equal(await page.locator("#model-badge").textContent(), env("CNICTL_MODEL"));
     const rows = page.locator(".dtable tbody tr");
     assert.ok((await rows.count()) > 1, "node rows");
     await page.locator(`a[href="#/node/${brokenNode}"]`).first().waitFor();
@@ -96,6 +100,17 @@ try {
     assert.ok((await page.locator("table").count()) >= 3, "routes, BGP, neighbour tables");
   });
 
+  await step("explain draws a delivered tunnel path with outer addresses", async () => {
+    const ok = `src=${encodeURIComponent(env("CNICTL_OK_SRC"))}&dst=${encodeURIComponent(env("CNICTL_OK_DST"))}`;
+    await page.goto(`${base}/#/explain?${ok}`);
+    await page.locator("#path-svg").waitFor();
+    assert.match(await page.locator("#verdict").textContent(), /DELIVERED/);
+    assert.equal(await page.locator("#path-svg g.hop.fail").count(), 0);
+    assert.equal(await page.locator("#path-svg g.hop.ok").count(), 1, "the delivering hop is marked");
+    const labels = (await page.locator("#path-svg .edge-label.crossing").allTextContents()).join(" ");
+    assert.match(labels, /encap: outer \d+\.\d+\.\d+\.\d+ → \d+\.\d+\.\d+\.\d+/, `outer header on the crossing: ${labels}`);
+  });
+
   await step("explain draws the path with the failing hop marked", async () => {
     await page.goto(`${base}/#/explain?src=${encodeURIComponent(src)}&dst=${encodeURIComponent(dst)}`);
     await page.locator("#path-svg").waitFor();
@@ -119,6 +134,30 @@ try {
     await page.locator("#explain-out .banner.err").waitFor();
     assert.match(await page.locator("#explain-out").textContent(), /unknown/);
   });
+
+  if (process.env.CNICTL_SCALE_URL) {
+    await step("a large cluster stays usable (paged tables)", async () => {
+      const big = process.env.CNICTL_SCALE_URL;
+      const t0 = Date.now();
+      await page.goto(`${big}/#/`);
+      await page.locator("#health").waitFor({ timeout: 30000 });
+      const t = page.locator(".dtable").first();
+      await t.locator("tbody tr").first().waitFor();
+      const shown = await t.locator("tbody tr").count();
+      assert.ok(shown <= 100, `rows are paged (${shown} shown)`);
+      const loadMs = Date.now() - t0;
+      assert.ok(loadMs < 10000, `overview rendered in ${loadMs} ms`);
+      const pager = t.locator(".pager span");
+      assert.match(await pager.textContent(), /page 1 \/ \d+/);
+      await t.locator(".pager button", { hasText: "next" }).click();
+      assert.match(await pager.textContent(), /page 2 \//);
+      const th = t.locator("th", { hasText: "routes" });
+      const s0 = Date.now();
+      await th.click();
+      assert.ok(Date.now() - s0 < 3000, "sorting is quick");
+      console.log(`  overview of the large cluster in ${loadMs} ms`);
+    });
+  }
 
   await step("light theme toggles", async () => {
     await page.goto(`${base}/#/`);

@@ -8,11 +8,11 @@
 //! block is unreachable from this node: error. Skipped without
 //! bird-protocols.txt / bird-routes.txt.
 
-use std::collections::HashMap;
 
 use cnictl_model::{BgpRoute, Protocol};
 use ipnet::IpNet;
 
+use super::fib::FastMap;
 use super::{render, NodeCx, Out};
 use crate::finding::Severity;
 
@@ -44,7 +44,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         );
         return;
     };
-    let mut by_prefix: HashMap<IpNet, Vec<&BgpRoute>> = HashMap::new();
+    let mut by_prefix: FastMap<IpNet, Vec<&BgpRoute>> = FastMap::default();
     for r in routes {
         by_prefix.entry(r.prefix.trunc()).or_default().push(r);
     }

@@ -8,7 +8,7 @@
 //! (severity, code, node, summary, evidence), so output never depends on the
 //! order of entries in the input.
 
-mod fib;
+pub(crate) mod fib;
 mod ipvs;
 pub mod overlap;
 mod remote;
@@ -37,7 +37,6 @@ mod vxlan_neigh_missing;
 mod wrong_next_hop;
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
 
 use cnictl_model::{ClusterSnapshot, Link, NodeSnapshot, SCHEMA};
 use ipnet::IpNet;
@@ -235,7 +234,7 @@ pub(crate) struct NodeCx<'e> {
     pub me: Option<&'e NodeExpect>,
     pub model: CniModel,
     pub fib: fib::Fib<'e>,
-    links: HashMap<&'e str, &'e Link>,
+    links: fib::FastMap<&'e str, &'e Link>,
     remote: OnceCell<Vec<remote::Verdict<'e>>>,
     vxlan: OnceCell<Option<vxlan::VxlanState<'e>>>,
 }

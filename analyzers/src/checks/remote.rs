@@ -17,16 +17,16 @@ use std::net::IpAddr;
 
 use cnictl_model::{cidr, Route, RouteType};
 
-use super::fib::Lookup;
+use super::fib::{self, Lookup};
 use super::NodeCx;
 use crate::expected::{NodeExpect, PodCidr};
 use crate::infer::CniModel;
 
 /// One acceptable next hop: `None` fields match anything.
 #[derive(Debug, Clone)]
-pub(crate) struct Hop {
+pub(crate) struct Hop<'a> {
     pub gw: Option<IpAddr>,
-    pub dev: Option<String>,
+    pub dev: Option<&'a str>,
     pub onlink: bool,
 }
 
@@ -64,7 +64,7 @@ pub(crate) enum Shadow<'a> {
 pub(crate) struct Verdict<'a> {
     pub peer: &'a NodeExpect,
     pub cidr: &'a PodCidr,
-    pub hops: Vec<Hop>,
+    pub hops: Vec<Hop<'a>>,
     /// The route the rule walk picked for the CIDR, if any.
     pub chosen: Option<&'a Route>,
     pub issue: Issue<'a>,
@@ -82,7 +82,7 @@ impl Verdict<'_> {
         if let Some(gw) = h.gw {
             s.push_str(&format!(" via {gw}"));
         }
-        if let Some(d) = &h.dev {
+        if let Some(d) = h.dev {
             s.push_str(&format!(" dev {d}"));
         }
         if h.onlink {
@@ -139,7 +139,7 @@ fn verdict<'e>(cx: &NodeCx<'e>, peer: &'e NodeExpect, c: &'e PodCidr) -> Verdict
     }
 }
 
-fn classify<'e>(cx: &NodeCx<'e>, c: &PodCidr, hops: &[Hop], chosen: Lookup<'e>) -> Issue<'e> {
+fn classify<'e>(cx: &NodeCx<'e>, c: &PodCidr, hops: &[Hop<'_>], chosen: Lookup<'e>) -> Issue<'e> {
     let hidden = || -> Vec<&'e Route> {
         cx.fib
             .exact(&c.net)
@@ -188,7 +188,7 @@ pub(crate) fn is_drop(r: &Route) -> bool {
 /// A narrower route hides part of a peer's CIDR when it drops traffic or
 /// sends a whole sub-range elsewhere. Host routes to live pods are left to
 /// the pod checks (Calico routes borrowed IPs that way).
-fn is_shadowing_narrower(cx: &NodeCx<'_>, r: &Route, hops: &[Hop]) -> bool {
+fn is_shadowing_narrower(cx: &NodeCx<'_>, r: &Route, hops: &[Hop<'_>]) -> bool {
     if is_drop(r) {
         return true;
     }
@@ -199,16 +199,13 @@ fn is_shadowing_narrower(cx: &NodeCx<'_>, r: &Route, hops: &[Hop]) -> bool {
 }
 
 /// True when every path of the route fits one of the hops.
-pub(crate) fn matches(r: &Route, hops: &[Hop]) -> bool {
+pub(crate) fn matches(r: &Route, hops: &[Hop<'_>]) -> bool {
     if r.route_type != RouteType::Unicast {
         return false;
     }
-    r.paths().iter().all(|p| {
+    fib::paths(r).all(|(gw, dev)| {
         hops.iter().any(|h| {
-            h.gw.is_none_or(|g| p.gateway == Some(g))
-                && h.dev
-                    .as_deref()
-                    .is_none_or(|d| p.dev.as_deref() == Some(d))
+            h.gw.is_none_or(|g| gw == Some(g)) && h.dev.is_none_or(|d| dev == Some(d))
         })
     })
 }
@@ -221,9 +218,8 @@ fn needs_adjacent_gw(cx: &NodeCx<'_>) -> bool {
 /// Every gateway of the route lies in a connected subnet (an `onlink`
 /// route can name any gateway; the kernel then ARPs for it regardless).
 pub(crate) fn gateways_adjacent(cx: &NodeCx<'_>, r: &Route) -> bool {
-    r.paths()
-        .iter()
-        .filter_map(|p| p.gateway)
+    fib::paths(r)
+        .filter_map(|(gw, _)| gw)
         .all(|gw| in_connected(cx, gw))
 }
 
@@ -243,15 +239,11 @@ pub(crate) fn adjacent(cx: &NodeCx<'_>, peer: &NodeExpect) -> bool {
     peer.ip().is_none_or(|ip| in_connected(cx, ip))
 }
 
-fn hop(gw: Option<IpAddr>, dev: Option<&str>, onlink: bool) -> Hop {
-    Hop {
-        gw,
-        dev: dev.map(str::to_string),
-        onlink,
-    }
+fn hop(gw: Option<IpAddr>, dev: Option<&str>, onlink: bool) -> Hop<'_> {
+    Hop { gw, dev, onlink }
 }
 
-fn expected_hops(cx: &NodeCx<'_>, peer: &NodeExpect, c: &PodCidr) -> Vec<Hop> {
+fn expected_hops<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Vec<Hop<'e>> {
     let ul = cx.underlay_dev();
     let ip = peer.ip();
     let direct = hop(ip, ul, false);
@@ -286,7 +278,7 @@ fn expected_hops(cx: &NodeCx<'_>, peer: &NodeExpect, c: &PodCidr) -> Vec<Hop> {
 /// Calico BGP toward a peer on another subnet: BIRD resolves the BGP next
 /// hop recursively, so the kernel route goes via the node's route to the
 /// peer's IP.
-fn calico_bgp_hop(cx: &NodeCx<'_>, peer: &NodeExpect, direct: Hop) -> Hop {
+fn calico_bgp_hop<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, direct: Hop<'e>) -> Hop<'e> {
     let Some(ip) = peer.ip() else {
         return direct;
     };

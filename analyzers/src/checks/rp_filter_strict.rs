@@ -60,11 +60,7 @@ fn finding(
         .remote()
         .iter()
         .filter_map(|v| v.chosen)
-        .filter(|r| {
-            r.paths()
-                .iter()
-                .any(|p| p.dev.as_deref() != Some(t.name.as_str()))
-        })
+        .filter(|r| super::fib::paths(r).any(|(_, dev)| dev != Some(t.name.as_str())))
         .map(|r| r.to_string())
         .collect();
     other.sort();

@@ -76,7 +76,9 @@ impl Resp {
         let v = self.json();
         let code = v["error"]["code"].as_str().expect("error.code").to_string();
         assert!(
-            v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
             "error.message present: {v}"
         );
         code
@@ -84,7 +86,11 @@ impl Resp {
 }
 
 pub async fn send(app: &Router, req: Request<Body>) -> Resp {
-    let res = app.clone().oneshot(req).await.expect("router is infallible");
+    let res = app
+        .clone()
+        .oneshot(req)
+        .await
+        .expect("router is infallible");
     let status = res.status();
     let content_type = res
         .headers()
