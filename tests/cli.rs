@@ -5,6 +5,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use cnictl_analyzers::checks::CODES;
+use cnictl_analyzers::Severity;
+
 fn cnictl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cnictl"))
         .args(args)
@@ -57,19 +60,41 @@ fn every_fixture_loads_as_a_snapshot() {
     }
 }
 
+/// The finding code a broken fixture is seeded with (`<model>-broken-<code>`).
+fn seeded_code(name: &str) -> Option<&str> {
+    name.split_once("-broken-").map(|(_, code)| code)
+}
+
 #[test]
-fn healthy_fixtures_exit_0_and_broken_ones_exit_1() {
+fn healthy_fixtures_exit_0_and_broken_ones_report_their_seeded_code() {
     for b in fixtures() {
         let name = b.file_name().unwrap().to_string_lossy().into_owned();
-        let o = cnictl(&["check", "--bundle", b.to_str().unwrap()]);
-        let want = if name.contains("-broken-") { 1 } else { 0 };
-        assert_eq!(
-            o.status.code(),
-            Some(want),
-            "{name}: check exit code\n{}{}",
-            text(&o.stdout),
-            text(&o.stderr)
-        );
+        let o = cnictl(&["check", "--bundle", b.to_str().unwrap(), "--output", "json"]);
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let codes: Vec<&str> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
+        let want = match seeded_code(&name) {
+            None => 0,
+            Some(code) => {
+                assert!(codes.contains(&code), "{name}: {code} not in {codes:?}");
+                let (_, sev, _) = CODES.iter().find(|(c, _, _)| *c == code).expect("a documented code");
+                i32::from(*sev == Severity::Error)
+            }
+        };
+        assert_eq!(o.status.code(), Some(want), "{name}: exit code ({codes:?}) {}", text(&o.stderr));
+    }
+}
+
+#[test]
+fn readme_documents_every_finding_code() {
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    for (code, sev, _) in CODES {
+        let row = format!("| `{code}` | {} |", sev.as_str());
+        assert!(readme.contains(&row), "README lacks the row for {code}: {row}");
     }
 }
 
@@ -170,4 +195,32 @@ fn kubectl_plugin_binary_is_the_same_tool() {
     let o = Command::new(env!("CARGO_BIN_EXE_kubectl-cnictl")).arg("--version").output().unwrap();
     assert!(o.status.success());
     assert!(text(&o.stdout).contains("cnictl"));
+}
+
+#[test]
+fn demo_prints_model_findings_and_a_broken_path() {
+    let o = cnictl(&["demo"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("model: flannel-vxlan"), "{out}");
+    assert!(out.contains("[vxlan-fdb-missing]"), "{out}");
+    assert!(out.contains("verdict: DROPPED"), "{out}");
+    let j = cnictl(&["demo", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(v["model"]["model"], "flannel-vxlan");
+    assert_eq!(v["explain"]["verdict"], "dropped");
+    assert_eq!(v["explain"]["drop"]["code"], "vxlan-fdb-missing");
+}
+
+#[test]
+fn explain_exit_codes_follow_the_verdict() {
+    let fx = fixtures();
+    let get = |n: &str| fx.iter().find(|p| p.ends_with(n)).unwrap().to_str().unwrap().to_string();
+    let ok = cnictl(&["explain", "default/web-1", "default/api-2", "--bundle", &get("flannel-vxlan")]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
+    let bad = cnictl(&["explain", "default/web-1", "default/api-2", "--bundle", &get("flannel-vxlan-broken-vxlan-fdb-missing")]);
+    assert_eq!(bad.status.code(), Some(1));
+    let unknown = cnictl(&["explain", "default/nope", "default/api-2", "--bundle", &get("flannel-vxlan")]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("default/nope"));
 }

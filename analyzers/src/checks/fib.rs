@@ -284,7 +284,7 @@ pub(crate) fn paths(r: &Route) -> impl Iterator<Item = (Option<IpAddr>, Option<&
     )
 }
 
-/// FxHash (rustc's hasher): maps keyed by addresses and names built per
+/// FxHash-style hasher with a final mix: maps keyed by addresses and names built per
 /// snapshot, where SipHash's DoS resistance buys nothing and costs 3x.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct FxHasher(u64);
@@ -314,8 +314,14 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// The multiply only carries low input bits upward, and hashbrown picks
+    /// buckets by the low bits (10.244.x.y differ only in high bytes), so
+    /// fold the high half down (fmix64's last steps) or every key collides.
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
     }
 }
 
