@@ -393,8 +393,9 @@ function pathDiagram(ex) {
     svg.append(sv("path", { d, class: "edge" + (crossNode || outer ? " tunnel" : ""), "marker-end": "url(#arrow)" }));
     const label = crossNode ? (outer ? "⇢ " + outer : "underlay, unencapsulated") : prev.rewrite;
     if (label) {
-      const lx = a.x === b.x ? a.x + BW / 2 + 8 : Math.min(a.x, b.x) + BW - 20;
-      const ly = a.x === b.x ? a.y + BH + 14 : (a.y + b.y) / 2 + BH / 2 - 8;
+      // Below the box the edge leaves: that row is empty in its lane.
+      const lx = a.x === b.x ? a.x + BW / 2 + 8 : a.x + 8;
+      const ly = a.y + BH + 14;
       svg.append(sv("text", { x: lx, y: ly, class: "edge-label" + (crossNode ? " crossing" : "") }, sv("title", {}, label), trunc(label, 64)));
     }
     if (/decap/i.test(h.rewrite || "")) outer = null;
@@ -414,7 +415,7 @@ function pathDiagram(ex) {
   if (dropIdx >= 0 && ex.drop) {
     const p = pos[dropIdx];
     const y = H - failExtra + 26;
-    const x = Math.max(LEFT + 6, Math.min(p.x, W - 740));
+    const x = LEFT + 14;
     const fit = Math.floor((W - x - 12) / 7.3); // 12px monospace ≈ 7.2px a character
     const head = `dropped: ${ex.drop.disposition} — ${ex.drop.reason}`;
     svg.append(sv("text", { x, y, class: "fail-text", "font-weight": "700" }, sv("title", {}, head), trunc(head, fit)),

@@ -6,8 +6,9 @@
 //! A whole 5,000-node snapshot would hold 25M routes (~10 GB), more than
 //! this 2-core machine should spend on one bench, and an agent never has
 //! it: it has the Kubernetes objects and its own node. So that input is
-//! the agent's view, widened from a generated 2-node cluster with the
-//! generator's own [`Plan`] (names, IPs, blocks of every node).
+//! the agent's view: a generated 251-node cluster (the smallest the
+//! generator lays out on its large address plan) widened to 5,000 nodes
+//! with the generator's own [`Plan`] (names, IPs, blocks of every node).
 
 use cnictl_analyzers::checks;
 use cnictl_analyzers::expected::Expected;
@@ -42,12 +43,14 @@ fn bench_run(c: &mut Criterion) {
 /// Node 1 of an `n`-node cluster as its agent sees it: all Kubernetes
 /// objects, and node 1's tables with a route and a BIRD route per peer block.
 fn agent_view(n: usize) -> ClusterSnapshot {
-    let mut snap = generate(&spec(2)).expect("generate");
+    const TEMPLATE_NODES: usize = 251;
+    let mut snap = generate(&spec(TEMPLATE_NODES)).expect("generate");
     let plan = Plan::new(&spec(n)).expect("plan");
     let me = plan.node_name(0);
     snap.nodes.retain(|name, _| *name == me);
     let peer_ip = IpAddr::V4(plan.node_ip(1));
-    let tpl_node = snap.k8s.nodes[1].clone();
+    let tpl_node = snap.k8s.node("node-2").cloned().expect("node-2");
+    assert_eq!(tpl_node.internal_ips, vec![peer_ip], "template and plan disagree");
     let tpl_pods: Vec<_> = snap
         .k8s
         .pods
@@ -69,7 +72,7 @@ fn agent_view(n: usize) -> ClusterSnapshot {
         .find(|r| r.via == Some(peer_ip))
         .cloned()
         .expect("bird route");
-    for i in 2..n {
+    for i in TEMPLATE_NODES..n {
         let ip = IpAddr::V4(plan.node_ip(i));
         for block in plan.node_blocks(i) {
             let mut r = tpl_route.clone();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cnictl_analyzers::checks::CODES;
@@ -63,14 +63,45 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (code, Json(body)).into_response()
 }
 
-/// `/metrics`: the text rendered at the last refresh.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics_text();
-    (
-        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        Body::from(text),
-    )
-        .into_response()
+/// `/metrics`: the text rendered at the last refresh, gzip-compressed
+/// (also at refresh) when the client accepts it.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let gz = accepts_gzip(&headers)
+        .then(|| state.metrics_gzip())
+        .flatten();
+    let mut res = match gz {
+        Some(body) => (
+            [
+                (header::CONTENT_TYPE, metrics::CONTENT_TYPE),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
+            Body::from(body),
+        )
+            .into_response(),
+        None => (
+            [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+            Body::from(state.metrics_text()),
+        )
+            .into_response(),
+    };
+    res.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    res
+}
+
+/// True when `Accept-Encoding` lists gzip without `q=0`.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tok| {
+            let mut parts = tok.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let q0 = parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q0
+        })
 }
 
 #[derive(Serialize)]

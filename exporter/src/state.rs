@@ -60,7 +60,7 @@ pub struct AppState {
 struct Inner {
     current: RwLock<Option<Arc<Analysis>>>,
     status: RwLock<Status>,
-    metrics: RwLock<Bytes>,
+    metrics: RwLock<Rendered>,
     errors: Mutex<BTreeMap<RefreshError, u64>>,
     limits: Limits,
     explain_permits: Arc<Semaphore>,
@@ -74,7 +74,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 current: RwLock::new(None),
                 status: RwLock::new(Status::default()),
-                metrics: RwLock::new(Bytes::new()),
+                metrics: RwLock::new(Rendered::default()),
                 errors: Mutex::new(BTreeMap::new()),
                 limits,
                 explain_permits: Arc::new(Semaphore::new(limits.explain_concurrency)),
@@ -108,7 +108,13 @@ impl AppState {
     /// The metrics text of the last refresh (rendered then, never per
     /// scrape); cloning shares the buffer, so a scrape copies nothing.
     pub fn metrics_text(&self) -> Bytes {
-        read(&self.inner.metrics).clone()
+        read(&self.inner.metrics).plain.clone()
+    }
+
+    /// The same text gzip-compressed at render time (Prometheus asks for
+    /// gzip; ~10x smaller at 1,000 nodes). `None` if compression failed.
+    pub fn metrics_gzip(&self) -> Option<Bytes> {
+        read(&self.inner.metrics).gzip.clone()
     }
 
     pub(crate) fn explain_permits(&self) -> &Arc<Semaphore> {
@@ -169,8 +175,26 @@ impl AppState {
         let errors = lock(&self.inner.errors).clone();
         let status = self.status();
         let text = metrics::render(current.as_deref(), &status, &errors);
-        *write(&self.inner.metrics) = Bytes::from(text);
+        let gzip = gzip(text.as_bytes()).map(Bytes::from);
+        *write(&self.inner.metrics) = Rendered {
+            plain: Bytes::from(text),
+            gzip,
+        };
     }
+}
+
+/// The metrics text, plain and compressed.
+#[derive(Default)]
+struct Rendered {
+    plain: Bytes,
+    gzip: Option<Bytes>,
+}
+
+fn gzip(data: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).ok()?;
+    enc.finish().ok()
 }
 
 fn epoch_secs(t: SystemTime) -> f64 {

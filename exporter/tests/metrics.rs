@@ -308,3 +308,25 @@ async fn promtool_accepts_metrics_rules_and_config() {
         );
     }
 }
+
+#[tokio::test]
+async fn gzip_is_served_when_accepted() {
+    use std::io::Read as _;
+    let app = app(eventful());
+    let plain = get(&app, "/metrics").await.text();
+    let req = |enc: &str| {
+        axum::http::Request::get("/metrics")
+            .header("accept-encoding", enc)
+            .body(axum::body::Body::empty())
+            .expect("request")
+    };
+    let r = send(&app, req("gzip, deflate")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&r.body[..])
+        .read_to_string(&mut text)
+        .expect("gzip body");
+    assert_eq!(text, plain, "same text, compressed");
+    let r = send(&app, req("gzip;q=0, identity")).await;
+    assert_eq!(r.text(), plain, "q=0 refuses gzip");
+}

@@ -1,7 +1,7 @@
 //! The web UI in a real headless Chromium (Debian `chromium`), driven by
 //! playwright-core (web/tests/ui.test.mjs) against live servers on free
 //! loopback ports: one on the recorded Flannel VXLAN bundle whose node-1
-//! lost its FDB entry for node-2 (a delivered tunnel path and a dropped
+//! maps node-2's VTEP MAC to node-3's IP (a delivered tunnel path and a dropped
 //! one), one on a generated 300-node cluster (paging stays quick). Skips,
 //! saying why, when chromium, node or the npm dependencies are missing.
 
@@ -107,7 +107,7 @@ async fn ui_in_headless_chromium() {
         eprintln!("skipping browser test: {why}");
         return;
     }
-    let bundle = repo_root().join("fixtures/flannel-vxlan-broken-vxlan-fdb-missing");
+    let bundle = repo_root().join("fixtures/flannel-vxlan-broken-vxlan-fdb-mismatch");
     let snap = cnictl_collect::bundle::load_dir(&bundle).expect("fixture bundle loads");
     let (url, stop) = start_server(snap).await;
     let (scale_url, stop_scale) = start_server(healthy_sized(300)).await;

@@ -46,6 +46,9 @@ pub(crate) struct Fib<'a> {
     /// Tables the walk consults for any destination, when no applicable
     /// rule has a `to` selector (the usual case); `None` otherwise.
     generic_tables: Option<Vec<TableId>>,
+    /// Indexes of the rules that apply to any v4 / v6 destination, when no
+    /// rule has a `to` selector; `None` otherwise (walk all rules).
+    generic_walk: Option<[Vec<usize>; 2]>,
 }
 
 fn fam(n: &IpNet) -> usize {
@@ -74,6 +77,13 @@ fn key_at(addr: IpAddr, len: u8) -> Option<Key> {
     IpNet::new(addr, len).ok().map(|n| key(&n.trunc()))
 }
 
+/// Same-prefix routes in one table: the kernel prefers the lowest metric;
+/// the rest only makes the order independent of the input's.
+#[allow(clippy::type_complexity)]
+fn tie(r: &Route) -> (u32, RouteType, u8, Option<IpAddr>, Option<&str>, Option<IpAddr>) {
+    (r.metric, r.route_type, r.protocol.0, r.gateway, r.dev.as_deref(), r.prefsrc)
+}
+
 impl<'a> Table<'a> {
     fn new(routes: Vec<&'a Route>) -> Self {
         let mut lens = [Vec::new(), Vec::new()];
@@ -89,11 +99,7 @@ impl<'a> Table<'a> {
             l.sort_unstable_by(|a, b| b.cmp(a));
             l.dedup();
         }
-        sorted.sort_unstable_by(|a, b| {
-            (a.0, a.1.metric)
-                .cmp(&(b.0, b.1.metric))
-                .then_with(|| a.1.to_string().cmp(&b.1.to_string()))
-        });
+        sorted.sort_unstable_by(|a, b| (a.0, tie(a.1)).cmp(&(b.0, tie(b.1))));
         Table { lens, sorted }
     }
 
@@ -153,8 +159,18 @@ impl<'a> Fib<'a> {
             rules_collected: node.rules.is_some(),
             own_cidrs,
             generic_tables: None,
+            generic_walk: None,
         };
         fib.generic_tables = fib.generic_tables();
+        if fib.generic_tables.is_some() {
+            let walk = |p: IpNet| -> Vec<usize> {
+                (0..fib.rules.len()).filter(|&i| fib.applies(&fib.rules[i], &p)).collect()
+            };
+            fib.generic_walk = Some([
+                walk(IpNet::V4(Default::default())),
+                walk(IpNet::V6(Default::default())),
+            ]);
+        }
         fib
     }
 
@@ -215,8 +231,18 @@ impl<'a> Fib<'a> {
     /// routes at least as wide as `p` (narrower ones: [`Fib::inside`]).
     pub(crate) fn lookup(&self, p: &IpNet) -> Lookup<'a> {
         let mut min_prio = 0;
-        for rule in &self.rules {
-            if rule.priority < min_prio || !self.applies(rule, p) {
+        let all: Vec<usize>;
+        let walk: &[usize] = match &self.generic_walk {
+            Some(w) => &w[fam(p)],
+            None => {
+                all = (0..self.rules.len())
+                    .filter(|&i| self.applies(&self.rules[i], p))
+                    .collect();
+                &all
+            }
+        };
+        for rule in walk.iter().map(|&i| &self.rules[i]) {
+            if rule.priority < min_prio {
                 continue;
             }
             match rule.action {

@@ -40,6 +40,7 @@ use std::cell::OnceCell;
 
 use cnictl_model::{ClusterSnapshot, Link, NodeSnapshot, SCHEMA};
 use ipnet::IpNet;
+use rayon::prelude::*;
 
 use crate::expected::{Expected, NodeExpect, Options};
 use crate::finding::{Finding, Report, Severity, Skipped};
@@ -345,8 +346,20 @@ pub fn run_with(snap: &ClusterSnapshot, opts: &Options) -> Report {
     for check in CLUSTER_CHECKS {
         check(&exp, snap, &mut out);
     }
-    for node in snap.nodes.values() {
-        run_node_into(&exp, node, &mut out);
+    // Nodes are independent: check them on all cores (rayon's pool), then
+    // merge; the final sort makes the result independent of scheduling.
+    let per_node: Vec<Out> = snap
+        .nodes
+        .par_iter()
+        .map(|(_, node)| {
+            let mut o = Out::default();
+            run_node_into(&exp, node, &mut o);
+            o
+        })
+        .collect();
+    for o in per_node {
+        out.findings.extend(o.findings);
+        out.skipped.extend(o.skipped);
     }
     for k in &snap.k8s.nodes {
         if !snap.nodes.contains_key(&k.name) {

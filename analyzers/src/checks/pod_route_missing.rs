@@ -118,6 +118,9 @@ fn pod_dev_ok(model: CniModel, r: &Route) -> bool {
 /// With the pod's netns dumped: its eth0's peer must be a host veth, and
 /// on bridge models a port of the route's bridge.
 fn attachment(cx: &NodeCx<'_>, pod: &Pod, dev: &Link) -> Option<(String, Vec<String>)> {
+    if cx.node.pods.is_empty() {
+        return None;
+    }
     let ns = cx.node.pods.get(&pod.key())?;
     let eth0 = ns.links.iter().find(|l| l.name == "eth0")?;
     let peer = eth0.peer_ifindex?;

@@ -93,7 +93,7 @@ impl Verdict<'_> {
 }
 
 pub(crate) fn verdicts<'e>(cx: &NodeCx<'e>) -> Vec<Verdict<'e>> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(cx.exp.nodes.len());
     if matches!(cx.model, CniModel::Unknown | CniModel::Mixed) {
         return out;
     }

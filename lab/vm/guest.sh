@@ -1,0 +1,56 @@
+#!/bin/bash
+# guest.sh — what the test VM runs (from init.sh, chrooted into the host's
+# root under a tmpfs overlay): load IPIP and IPVS, build the calico-ipip +
+# IPVS lab (ipip-lab.sh), ping across tunl0, then for every node record
+#   node-N/collect.json      cnictl collect --netns … --pods (netlink + genetlink IPVS)
+#   node-N/ip-link.json      ip -d -j link show
+#   node-N/ip-addr.json      ip -j addr show
+#   node-N/ip-route.json     ip -d -j route show table all
+#   node-N/ipvsadm.txt       ipvsadm -Ln
+#   node-N/proc-ip_vs.txt    /proc/net/ip_vs
+#   bundle/nodes/node-N/     lab/collect-node.sh (the bundle the tests import)
+# into the results share (/cnlvm-results), plus timings.txt. Settings come
+# from /cnlvm-results/guest.env, written by run.sh (REPO, CNICTL, NODES, PODS).
+set -euo pipefail
+
+R=/cnlvm-results
+# shellcheck disable=SC1091
+. "$R/guest.env"
+P=cnlv
+LAB="$REPO/lab/vm/ipip-lab.sh"
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+mark() { printf '%s %s\n' "$1" "$(uptime_s)" >>"$R/timings.txt"; }
+
+mark guest-start
+# crc32c must be there before libcrc32c (nf_conntrack's dependency) asks
+# for it: the kernel's own modprobe helper cannot see this chroot.
+for m in crc32c_generic ipip ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh veth bridge dummy; do
+	busybox modprobe "$m"
+done
+mark modules-loaded
+
+bash "$LAB" up --prefix "$P" --nodes "$NODES" --pods "$PODS"
+bash "$LAB" ipvs --prefix "$P" --nodes "$NODES" --pods "$PODS"
+mark lab-up
+bash "$LAB" ping --prefix "$P" --nodes "$NODES" --pods "$PODS" | tee "$R/ping.txt"
+mark pinged
+
+mkdir -p "$R/bundle/k8s"
+for f in nodes pods; do echo '{"items": []}' >"$R/bundle/k8s/$f.json"; done
+for ((n = 1; n <= NODES; n++)); do
+	ns=$P-node-$n
+	out=$R/node-$n
+	mkdir -p "$out"
+	"$CNICTL" collect --netns "$ns" --pods --pods-prefix "$ns-" --node-name "node-$n" -o "$out/collect.json"
+	ip -n "$ns" -d -j link show >"$out/ip-link.json"
+	ip -n "$ns" -j addr show >"$out/ip-addr.json"
+	ip -n "$ns" -d -j route show table all >"$out/ip-route.json"
+	ip netns exec "$ns" ipvsadm -Ln >"$out/ipvsadm.txt"
+	ip netns exec "$ns" cat /proc/net/ip_vs >"$out/proc-ip_vs.txt"
+	ip netns exec "$ns" sh "$REPO/lab/collect-node.sh" --pods-prefix "$ns-" --no-bird "$R/bundle/nodes/node-$n"
+done
+mark collected
+
+bash "$LAB" down --prefix "$P"
+mark done
