@@ -183,7 +183,7 @@ fn diff_names_what_changed() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for cmd in ["demo", "model", "check", "explain", "diff", "snapshot", "gen", "lab"] {
+    for cmd in ["demo", "model", "check", "explain", "diff", "snapshot", "gen", "lab", "collect", "serve"] {
         let o = cnictl(&[cmd, "--help"]);
         assert!(o.status.success(), "{cmd} --help");
         assert!(text(&o.stdout).contains("Example"), "{cmd} --help has an example");
@@ -223,4 +223,56 @@ fn explain_exit_codes_follow_the_verdict() {
     let unknown = cnictl(&["explain", "default/nope", "default/api-2", "--bundle", &get("flannel-vxlan")]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("default/nope"));
+}
+
+/// Kills the child on drop so a failing assertion never leaves a server behind.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, buf))
+}
+
+#[test]
+fn serve_answers_on_loopback_with_the_broken_fixture() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let bundle = repo().join("fixtures/flannel-vxlan-broken-vxlan-fdb-missing");
+    let child = Command::new(env!("CARGO_BIN_EXE_cnictl"))
+        .args(["serve", "--bundle", bundle.to_str().unwrap(), "--listen", &addr])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let mut ready = false;
+    for _ in 0..100 {
+        if matches!(http_get(&addr, "/readyz"), Some((200, _))) {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(ready, "serve became ready on {addr}");
+    let (code, body) = http_get(&addr, "/api/v1/findings").unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("vxlan-fdb-missing"), "{body}");
+    let (code, body) = http_get(&addr, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("cnictl_findings"), "{body}");
+    let (code, _) = http_get(&addr, "/api/v1/explain?src=default/nope&dst=default/api-2").unwrap();
+    assert_eq!(code, 404);
 }

@@ -132,8 +132,10 @@ impl LabGuard {
         format!("{}-node-{n}", self.prefix)
     }
 
+    /// The lab's state dir (BIRD sockets, pidfiles), as lab.sh picks it.
     fn run_dir(&self) -> PathBuf {
-        Path::new("/run/cnictl-lab").join(&self.prefix)
+        let base = std::env::var_os("CNICTL_LAB_RUN").unwrap_or_else(|| "/run/cnictl-lab".into());
+        PathBuf::from(base).join(&self.prefix)
     }
 
     fn bird_socket(&self, n: u32) -> Option<PathBuf> {
@@ -287,7 +289,7 @@ impl LabGuard {
         for pid in birds {
             assert!(!is_bird(pid), "BIRD pid {pid} still running after down");
         }
-        let marker = format!("/run/cnictl-lab/{}/", self.prefix);
+        let marker = format!("{}/", self.run_dir().display());
         let stray = processes_mentioning(&marker);
         assert!(
             stray.is_empty(),
@@ -369,16 +371,16 @@ fn fixup(node: &mut NodeSnapshot) {
     sort(&mut node.links);
     sort(&mut node.addrs);
     sort(&mut node.routes);
-    node.rules.as_mut().map(sort);
-    node.neighbours.as_mut().map(sort);
-    node.fdb.as_mut().map(sort);
+    sort(node.rules.as_deref_mut().unwrap_or_default());
+    sort(node.neighbours.as_deref_mut().unwrap_or_default());
+    sort(node.fdb.as_deref_mut().unwrap_or_default());
     if let Some(vs) = &mut node.ipvs {
         vs.iter_mut().for_each(|v| sort(&mut v.reals));
         sort(vs);
     }
     if let Some(bgp) = &mut node.bgp {
         sort(&mut bgp.protocols);
-        bgp.routes.as_mut().map(sort);
+        sort(bgp.routes.as_deref_mut().unwrap_or_default());
     }
     for pod in node.pods.values_mut() {
         sort(&mut pod.links);
@@ -394,7 +396,7 @@ fn only_one_collector_reads(key: &str) -> bool {
         || (key.starts_with("net.ipv4.neigh.") && key.ends_with(".proxy_delay"))
 }
 
-fn sort<T: serde::Serialize>(v: &mut Vec<T>) {
+fn sort<T: serde::Serialize>(v: &mut [T]) {
     v.sort_by_cached_key(|x| serde_json::to_string(x).unwrap_or_default());
 }
 

@@ -303,7 +303,9 @@ function entryTable(title, entries, idx) {
     { key: "i", label: "#", get: (r) => r.i, num: true },
     { key: "e", label: "entry", get: (r) => r.e, mono: true },
     { key: "f", label: "findings", get: (r) => r.f.length, render: (r) => el("span", {}, r.f.map((f) => el("span", { class: "pill " + f.severity, title: f.summary }, f.code))) },
-  ], { pageSize: ENTRY_PAGE, text: (r) => r.e + " " + r.f.map((f) => f.code).join(" "), rowClass: (r) => (r.f.length ? "flagged" : "") })];
+  ], { pageSize: ENTRY_PAGE, text: (r) => r.e + " " + r.f.map((f) => f.code).join(" "), rowClass: (r) => (r.f.length ? "flagged" : ""),
+    // Entries with findings first (the sort is stable: the rest keep table order).
+    sortKey: rows.some((r) => r.f.length) ? "f" : null, sortDir: -1 })];
 }
 
 async function viewNode(name) {

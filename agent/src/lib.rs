@@ -1,1 +1,9 @@
-//! placeholder
+//! cnictl in a real cluster: the Kubernetes API reader ([`kube`]), the
+//! per-node agent ([`agent`]) and the aggregator ([`aggregator`]).
+//!
+//! **Architecture Invariant:** an IO edge and a shell. It reads (API,
+//! netlink, peers' HTTP) and serves; analysis is `cnictl_analyzers`'s and
+//! runs on snapshots. The async runtime lives here so the pure crates and
+//! the collect crate's default build stay free of tokio.
+
+pub mod kube;

@@ -50,7 +50,11 @@ fn agent_view(n: usize) -> ClusterSnapshot {
     snap.nodes.retain(|name, _| *name == me);
     let peer_ip = IpAddr::V4(plan.node_ip(1));
     let tpl_node = snap.k8s.node("node-2").cloned().expect("node-2");
-    assert_eq!(tpl_node.internal_ips, vec![peer_ip], "template and plan disagree");
+    assert_eq!(
+        tpl_node.internal_ips,
+        vec![peer_ip],
+        "template and plan disagree"
+    );
     let tpl_pods: Vec<_> = snap
         .k8s
         .pods

@@ -99,6 +99,18 @@ impl NodeExpect {
         self.underlay.as_ref().map(|u| u.ip)
     }
 
+    /// The node's IP of the same family as `net` (dual-stack clusters
+    /// route IPv6 pod CIDRs via the node's IPv6 InternalIP).
+    pub fn ip_for(&self, net: &IpNet) -> Option<IpAddr> {
+        let v6 = matches!(net, IpNet::V6(_));
+        self.ip().filter(|ip| ip.is_ipv6() == v6).or_else(|| {
+            self.internal_ips
+                .iter()
+                .copied()
+                .find(|ip| ip.is_ipv6() == v6)
+        })
+    }
+
     /// `node/node-2 podCIDR 10.244.2.0/24 InternalIP 192.0.2.12`, for evidence.
     pub fn describe(&self) -> String {
         let mut s = format!("node/{}", self.name);
@@ -462,12 +474,8 @@ fn fill_peer_blocks(snap: &ClusterSnapshot, nodes: &mut [NodeExpect]) {
     }
     let mut found: HashMap<usize, (BTreeSet<IpNet>, String)> = HashMap::default();
     for dump in snap.nodes.values().take(2) {
-        for r in dump.routes.iter().filter(|r| {
-            r.protocol == Protocol::BIRD
-                && r.route_type == RouteType::Unicast
-                && r.dst.prefix_len() < r.dst.max_prefix_len()
-        }) {
-            let Some(&i) = r.gateway.and_then(|gw| wanted.get(&gw)) else {
+        for (gw, dst) in peer_routes(dump) {
+            let Some(&i) = wanted.get(&gw) else {
                 continue;
             };
             if nodes[i].name == dump.name {
@@ -477,7 +485,7 @@ fn fill_peer_blocks(snap: &ClusterSnapshot, nodes: &mut [NodeExpect]) {
                 .entry(i)
                 .or_insert_with(|| (BTreeSet::new(), dump.name.clone()));
             if e.1 == dump.name {
-                e.0.insert(r.dst.trunc());
+                e.0.insert(dst.trunc());
             }
         }
     }
@@ -492,6 +500,26 @@ fn fill_peer_blocks(snap: &ClusterSnapshot, nodes: &mut [NodeExpect]) {
             })
             .collect();
     }
+}
+
+/// (peer node IP, block) pairs a node learned: its kernel's `proto bird`
+/// routes and, when collected, BIRD's own table (which still has a block
+/// whose kernel route went missing). Host routes are borrowed IPs, not blocks.
+fn peer_routes(dump: &NodeSnapshot) -> impl Iterator<Item = (IpAddr, IpNet)> + '_ {
+    let kernel = dump
+        .routes
+        .iter()
+        .filter(|r| r.protocol == Protocol::BIRD && r.route_type == RouteType::Unicast)
+        .filter_map(|r| Some((r.gateway?, r.dst)));
+    let bird = dump
+        .bgp
+        .iter()
+        .flat_map(|b| b.routes.iter().flatten())
+        .filter(|r| r.kind == "unicast")
+        .filter_map(|r| Some((r.bgp_next_hop.or(r.via)?, r.prefix)));
+    kernel
+        .chain(bird)
+        .filter(|(_, dst)| dst.prefix_len() < dst.max_prefix_len())
 }
 
 fn vtep(

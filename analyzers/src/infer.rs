@@ -204,6 +204,8 @@ struct Signals<'a> {
     bird_via_tunl0: usize,
     bird_blackholes: usize,
     flannel_onlink_routes: usize,
+    /// Non-default routes via a gateway on a connected subnet (host-gw).
+    host_gw_routes: usize,
     bgp_peers: usize,
 }
 
@@ -212,8 +214,17 @@ fn gather<'a>(node: &'a NodeSnapshot) -> Signals<'a> {
     for l in &node.links {
         link_signal(&mut s, l);
     }
+    let connected: Vec<ipnet::IpNet> = node
+        .addrs
+        .iter()
+        .filter(|a| a.scope == "global" && a.addr.prefix_len() < a.addr.max_prefix_len())
+        .map(|a| a.addr.trunc())
+        .collect();
     for r in &node.routes {
         route_signal(&mut s, r, node);
+        if is_host_gw_route(r, &connected) {
+            s.host_gw_routes += 1;
+        }
     }
     if let Some(bgp) = &node.bgp {
         s.bgp_peers = bgp.protocols.iter().filter(|p| p.is_bgp()).count();
@@ -255,6 +266,15 @@ fn route_signal(s: &mut Signals<'_>, r: &Route, node: &NodeSnapshot) {
             }
         }
     }
+}
+
+fn is_host_gw_route(r: &Route, connected: &[ipnet::IpNet]) -> bool {
+    r.route_type == cnictl_model::RouteType::Unicast
+        && r.dst.prefix_len() > 0
+        && r.protocol != Protocol::BIRD
+        && !r.onlink
+        && r.gateway
+            .is_some_and(|gw| connected.iter().any(|n| n.contains(&gw)))
 }
 
 /// Infers one node's model from its own tables and its Kubernetes object.
@@ -367,6 +387,7 @@ fn decide_flannel_or_bridge(
     match (s.cni_bridge, backend) {
         (Some(br), Some("host-gw")) => {
             ev.push(format!("bridge {}", br.name));
+            push_host_gw(s, ev);
             CniModel::FlannelHostGw
         }
         (_, Some("vxlan")) => {
@@ -375,6 +396,7 @@ fn decide_flannel_or_bridge(
         }
         (Some(br), _) => {
             ev.push(format!("bridge {} without flannel annotations", br.name));
+            push_host_gw(s, ev);
             CniModel::Bridge
         }
         (None, Some("host-gw")) => CniModel::FlannelHostGw,
@@ -382,6 +404,15 @@ fn decide_flannel_or_bridge(
             ev.push("no CNI device (cni0, flannel.*, cali*, tunl0, cilium_host, weave)".into());
             CniModel::Unknown
         }
+    }
+}
+
+fn push_host_gw(s: &Signals<'_>, ev: &mut Vec<String>) {
+    if s.host_gw_routes > 0 {
+        ev.push(format!(
+            "{} routes via gateways on a connected subnet (host-gw)",
+            s.host_gw_routes
+        ));
     }
 }
 

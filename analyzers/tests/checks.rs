@@ -649,8 +649,12 @@ fn report_does_not_depend_on_entry_order() {
         .unwrap()
         .pop();
     let n2 = node_mut(&mut snap, "node-2");
-    n2.sysctls.as_mut().unwrap().insert("net.ipv4.ip_forward".into(), "0".into());
-    n2.routes.push(route("10.244.2.77/32", None, Some("cali0000000dead")));
+    n2.sysctls
+        .as_mut()
+        .unwrap()
+        .insert("net.ipv4.ip_forward".into(), "0".into());
+    n2.routes
+        .push(route("10.244.2.77/32", None, Some("cali0000000dead")));
     let want = report(&snap);
     assert!(want.findings.len() >= 5);
     let mut seed = 0x9e37_79b9_7f4a_7c15;
@@ -678,4 +682,122 @@ fn route_protocol_of_calico_vxlan_is_felix() {
         .any(|r| r.protocol == Protocol(80)));
     let exp = Expected::build(&snap);
     assert_eq!(exp.node("node-2").unwrap().pod_cidrs[0].net, net(&block(2)));
+}
+
+#[test]
+fn node_agent_view_checks_one_node_against_k8s_and_bird() {
+    let mut snap = cluster("calico-bgp", 3);
+    snap.nodes.retain(|name, _| name == "node-1");
+    let exp = Expected::build(&snap);
+    let (clean, skipped) = checks::run_node(&exp, &snap.nodes["node-1"]);
+    assert!(
+        clean.is_empty() && skipped.is_empty(),
+        "{clean:#?} {skipped:#?}"
+    );
+    del_route(&mut snap, "node-1", &block(3));
+    let exp = Expected::build(&snap);
+    let (f, _) = checks::run_node(&exp, &snap.nodes["node-1"]);
+    let codes: Vec<_> = f.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(codes, vec!["bgp-route-missing", "missing-pod-route"]);
+    assert!(f[0]
+        .summary
+        .contains("but the kernel has no proto bird route"));
+}
+
+#[test]
+fn unknown_model_skips_route_checks_and_says_why() {
+    let mut snap = cluster("bridge", 2);
+    let n = node_mut(&mut snap, "node-2");
+    n.links.retain(|l| l.name == "lo" || l.name == "eth0");
+    let r = report(&snap);
+    assert_eq!(
+        r.model, "bridge",
+        "unknown nodes do not make the cluster mixed"
+    );
+    assert!(problems(&r).is_empty(), "{:#?}", r.findings);
+    assert!(r.skipped.iter().any(|s| s.check == "missing-pod-route"
+        && s.reason == "node-2: CNI model unknown, pod route checks skipped"));
+}
+
+#[test]
+fn cilium_and_weave_routes_are_checked_too() {
+    let mut snap = cluster("cilium-vxlan", 3);
+    del_route(&mut snap, "node-2", &pod_cidr(1));
+    let f = only(&report(&snap), "missing-pod-route");
+    assert!(
+        f[0].hint
+            .contains("ip route replace 10.244.1.0/24 dev cilium_host"),
+        "{}",
+        f[0].hint
+    );
+    let mut snap = cluster("cilium-native", 2);
+    let n = node_mut(&mut snap, "node-1");
+    n.routes
+        .iter_mut()
+        .find(|r| r.dst == net(&pod_cidr(2)))
+        .unwrap()
+        .dev = Some("cilium_host".into());
+    only(&report(&snap), "wrong-next-hop");
+    let mut snap = cluster("weave", 2);
+    let n = node_mut(&mut snap, "node-1");
+    n.links
+        .iter_mut()
+        .find(|l| l.name == "weave")
+        .unwrap()
+        .flags
+        .clear();
+    n.links
+        .iter_mut()
+        .find(|l| l.name == "weave")
+        .unwrap()
+        .flags
+        .push("BROADCAST".into());
+    let f = only(&report(&snap), "pod-route-missing");
+    assert_eq!(f.len(), 2);
+}
+
+#[test]
+fn model_evidence_names_the_deciding_facts() {
+    let inf = infer(&cluster("flannel-host-gw", 3));
+    let ev = &inf.node("node-1").unwrap().evidence;
+    assert_eq!(
+        ev,
+        &vec![
+            "annotation flannel.alpha.coreos.com/backend-type=host-gw".to_string(),
+            "bridge cni0".to_string(),
+            "2 routes via gateways on a connected subnet (host-gw)".to_string(),
+        ]
+    );
+    let inf = infer(&cluster("calico-ipip", 2));
+    assert!(inf.per_node[0].evidence[0].contains("proto bird routes via tunl0"));
+}
+
+#[test]
+fn dual_stack_host_gw_routes_each_family_via_that_family() {
+    let mut snap = cluster("flannel-host-gw", 2);
+    for i in 1..=2usize {
+        let k = &mut snap.k8s.nodes[i - 1];
+        k.internal_ips.push(ip(&format!("fd00::{i}")));
+        k.pod_cidrs.push(net(&format!("fd10:{i}::/64")));
+        let n = node_mut(&mut snap, &format!("node-{i}"));
+        n.addrs.push(addr(2, "eth0", &format!("fd00::{i}/64")));
+        let j = 3 - i;
+        n.routes.push(route(
+            &format!("fd10:{j}::/64"),
+            Some(&format!("fd00::{j}")),
+            Some("eth0"),
+        ));
+    }
+    let r = report(&snap);
+    assert!(problems(&r).is_empty(), "{:#?}", r.findings);
+    node_mut(&mut snap, "node-1")
+        .routes
+        .retain(|r| r.dst != net("fd10:2::/64"));
+    let f = only(&report(&snap), "missing-pod-route");
+    assert!(
+        f[0].hint
+            .contains("ip route replace fd10:2::/64 via fd00::2"),
+        "{}",
+        f[0].hint
+    );
 }

@@ -1,5 +1,9 @@
-//! Properties: overlap detection agrees with brute force, and generated
-//! healthy clusters of every model (cnictl-gen) check clean.
+//! Properties: overlap detection agrees with brute force, reports do not
+//! depend on the order of entries, and generated healthy clusters of every
+//! model (cnictl-gen) check clean.
+
+#[path = "checks_builders.rs"]
+mod builders;
 
 use cnictl_analyzers::checks::{self, overlap::overlapping_pairs};
 use cnictl_analyzers::Severity;
@@ -34,10 +38,79 @@ fn arb_net() -> impl Strategy<Value = IpNet> {
     ]
 }
 
+/// A cluster of `model` with one fault of each kind the model has.
+fn broken(model: &str) -> cnictl_model::ClusterSnapshot {
+    use builders::*;
+    let mut snap = cluster(model, 4);
+    let n1 = node_mut(&mut snap, "node-1");
+    n1.routes
+        .retain(|r| r.dst != net(&pod_cidr(2)) && r.dst != net(&block(2)));
+    n1.routes
+        .push(route("10.244.3.9/32", None, Some("cali0000000dead")));
+    let n3 = node_mut(&mut snap, "node-3");
+    n3.sysctls
+        .as_mut()
+        .expect("sysctls")
+        .insert("net.ipv4.ip_forward".into(), "0".into());
+    if let Some(f) = n3.fdb.as_mut() {
+        f.clear();
+    }
+    if let Some(b) = node_mut(&mut snap, "node-4").bgp.as_mut() {
+        b.protocols[0].bgp_state = Some("Active".into());
+    }
+    snap
+}
+
+/// Reorders every list in the snapshot, driven by proptest's choices.
+fn shuffle(snap: &mut cnictl_model::ClusterSnapshot, mut seed: u64) {
+    fn mix<T>(v: &mut [T], seed: &mut u64) {
+        for i in (1..v.len()).rev() {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            v.swap(i, (*seed >> 33) as usize % (i + 1));
+        }
+    }
+    mix(&mut snap.k8s.nodes, &mut seed);
+    mix(&mut snap.k8s.pods, &mut seed);
+    for s in snap.k8s.endpoint_slices.iter_mut().flatten() {
+        mix(&mut s.endpoints, &mut seed);
+    }
+    for n in snap.nodes.values_mut() {
+        mix(&mut n.routes, &mut seed);
+        mix(&mut n.links, &mut seed);
+        mix(&mut n.addrs, &mut seed);
+        for v in n.ipvs.iter_mut() {
+            mix(v, &mut seed);
+        }
+        for v in n.fdb.iter_mut() {
+            mix(v, &mut seed);
+        }
+        for v in n.neighbours.iter_mut() {
+            mix(v, &mut seed);
+        }
+        if let Some(b) = n.bgp.as_mut() {
+            mix(&mut b.protocols, &mut seed);
+            for r in b.routes.iter_mut() {
+                mix(r, &mut seed);
+            }
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn sweep_agrees_with_pairwise(nets in proptest::collection::vec(arb_net(), 0..60)) {
         prop_assert_eq!(overlapping_pairs(&nets), brute_force(&nets));
+    }
+
+    #[test]
+    fn report_does_not_depend_on_entry_order(model in 0..builders::MODELS.len(), seed: u64) {
+        let mut snap = broken(builders::MODELS[model]);
+        let want = checks::run(&snap);
+        prop_assert!(want.findings.iter().any(|f| f.severity == Severity::Error));
+        shuffle(&mut snap, seed);
+        prop_assert_eq!(checks::run(&snap), want);
     }
 }
 

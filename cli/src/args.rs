@@ -56,6 +56,9 @@ pub enum Command {
     /// Read this node's dataplane over netlink (read-only) as a NodeSnapshot or bundle part.
     #[command(after_help = "Examples:\n  sudo cnictl collect --pretty | less\n  sudo cnictl collect --netns cnl-node-1 --pods --pods-prefix cnl-node-1- -o node-1.json\n  sudo cnictl collect --bundle-dir ./bundle        # then add k8s/ with lab/collect-k8s.sh\n\nNeeds CAP_NET_ADMIN for IPVS and CAP_SYS_ADMIN to enter other namespaces; it never changes them.")]
     Collect(CollectArgs),
+    /// Serve /metrics (Prometheus), a JSON API and the web UI for a bundle or snapshot.
+    #[command(after_help = "Examples:\n  cnictl serve --bundle fixtures/flannel-vxlan-broken-vxlan-fdb-missing\n      then open http://127.0.0.1:9640 (UI), /metrics, /api/v1/findings\n  cnictl serve --watch-dir /var/lib/cnictl/bundles --listen 0.0.0.0:9640\n\nAnalysis runs in the background when the source changes; the last good result\nstays served when a refresh fails. Read-only: no endpoint changes anything.")]
+    Serve(ServeArgs),
 }
 
 const CHECK_AFTER: &str = "\
@@ -323,4 +326,32 @@ pub struct CollectArgs {
     /// Indent the JSON.
     #[arg(long)]
     pub pretty: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "serve_source", required = true, multiple = false)]
+pub struct ServeSource {
+    /// A bundle directory, re-analysed when its files change.
+    #[arg(long, value_name = "DIR", group = "serve_source")]
+    pub bundle: Option<PathBuf>,
+    /// A snapshot JSON file, re-analysed when it changes.
+    #[arg(long, value_name = "FILE", group = "serve_source")]
+    pub snapshot: Option<PathBuf>,
+    /// A directory that receives bundles or snapshot files: the newest one
+    /// is analysed (or DIR itself when it is a bundle).
+    #[arg(long, value_name = "DIR", group = "serve_source")]
+    pub watch_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub source: ServeSource,
+    /// Address to listen on. Loopback by default: exposing the dataplane of a
+    /// cluster is a decision, not a default.
+    #[arg(long, default_value = "127.0.0.1:9640")]
+    pub listen: std::net::SocketAddr,
+    /// How often to look for changes in the source, in seconds (≥ 1).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub refresh: u64,
 }

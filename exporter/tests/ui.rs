@@ -5,6 +5,8 @@
 //! one), one on a generated 300-node cluster (paging stays quick). Skips,
 //! saying why, when chromium, node or the npm dependencies are missing.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -81,19 +83,16 @@ async fn start_server(
     (url, tx)
 }
 
-/// Polls /readyz until the first analysis is in (tiny HTTP/1.0 client).
+/// Polls /readyz until the first analysis is in.
 async fn wait_ready(url: &str) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url.trim_start_matches("http://").to_string();
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("server address");
     let deadline = Instant::now() + Duration::from_secs(180);
     while Instant::now() < deadline {
-        if let Ok(mut s) = tokio::net::TcpStream::connect(&addr).await {
-            let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n").await;
-            let mut buf = Vec::new();
-            let _ = s.read_to_end(&mut buf).await;
-            if buf.starts_with(b"HTTP/1.0 200") || buf.starts_with(b"HTTP/1.1 200") {
-                return;
-            }
+        if matches!(common::http_get(addr, "/readyz").await, Ok((200, _))) {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -13,6 +13,7 @@
 # from /cnlvm-results/guest.env, written by run.sh (REPO, CNICTL, NODES, PODS).
 set -euo pipefail
 
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 R=/cnlvm-results
 # shellcheck disable=SC1091
 . "$R/guest.env"
@@ -22,7 +23,7 @@ LAB="$REPO/lab/vm/ipip-lab.sh"
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 mark() { printf '%s %s\n' "$1" "$(uptime_s)" >>"$R/timings.txt"; }
 
-mark guest-start
+mark started
 # crc32c must be there before libcrc32c (nf_conntrack's dependency) asks
 # for it: the kernel's own modprobe helper cannot see this chroot.
 for m in crc32c_generic ipip ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh veth bridge dummy; do
@@ -36,6 +37,19 @@ mark lab-up
 bash "$LAB" ping --prefix "$P" --nodes "$NODES" --pods "$PODS" | tee "$R/ping.txt"
 mark pinged
 
+# Until IPv6 duplicate address detection ends, link-local addresses are
+# tentative and their local routes missing: the dumps below would each
+# catch a different moment.
+for ((i = 0; i < 100; i++)); do
+	busy=0
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do
+		[ -z "$(ip -n "$ns" -6 addr show tentative)" ] || busy=1
+	done
+	[ "$busy" = 0 ] && break
+	sleep 0.1
+done
+mark settled
+
 mkdir -p "$R/bundle/k8s"
 for f in nodes pods; do echo '{"items": []}' >"$R/bundle/k8s/$f.json"; done
 for ((n = 1; n <= NODES; n++)); do
@@ -43,14 +57,17 @@ for ((n = 1; n <= NODES; n++)); do
 	out=$R/node-$n
 	mkdir -p "$out"
 	"$CNICTL" collect --netns "$ns" --pods --pods-prefix "$ns-" --node-name "node-$n" -o "$out/collect.json"
+	mark "node-$n-cnictl-collect"
 	ip -n "$ns" -d -j link show >"$out/ip-link.json"
 	ip -n "$ns" -j addr show >"$out/ip-addr.json"
 	ip -n "$ns" -d -j route show table all >"$out/ip-route.json"
 	ip netns exec "$ns" ipvsadm -Ln >"$out/ipvsadm.txt"
 	ip netns exec "$ns" cat /proc/net/ip_vs >"$out/proc-ip_vs.txt"
+	mark "node-$n-tools"
 	ip netns exec "$ns" sh "$REPO/lab/collect-node.sh" --pods-prefix "$ns-" --no-bird "$R/bundle/nodes/node-$n"
+	mark "node-$n-collect-node.sh"
 done
 mark collected
 
 bash "$LAB" down --prefix "$P"
-mark done
+mark finished

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash disable=SC2013
 # init.sh — /init of the cnictl test VM's initramfs (static busybox only).
 #
 # Mounts the host's root read-only over virtio-9p (tag "hostroot") under a
@@ -55,7 +56,9 @@ mount -t overlay overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work /
 REPO=$(arg cnlvm.repo)
 MODULES=$(arg cnlvm.modules)
 BUDGET=$(arg cnlvm.timeout)
-[ -n "$REPO" ] && [ -n "$MODULES" ] || fail "cnlvm.repo / cnlvm.modules missing on the command line"
+if [ -z "$REPO" ] || [ -z "$MODULES" ]; then
+	fail "cnlvm.repo / cnlvm.modules missing on the command line"
+fi
 
 # Fresh kernel filesystems and empty runtime dirs: nothing of the host's
 # /run (its netns files, sockets) may leak into the guest's labs.

@@ -143,6 +143,7 @@ build_initrd() {
 	cp "$HERE/init.sh" "$stage/init"
 	chmod 755 "$stage/init" "$stage/bin/busybox"
 	cp "$mods/modules.dep" "$stage/lib/modules/$ver-amd64/"
+	# shellcheck disable=SC2086 # a word list
 	printf '%s\n' $INITRD_MODULES >"$stage/modules.load"
 	for m in $INITRD_MODULES; do
 		# The module's modules.dep line: itself, then what it needs.

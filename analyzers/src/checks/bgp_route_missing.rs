@@ -8,7 +8,6 @@
 //! block is unreachable from this node: error. Skipped without
 //! bird-protocols.txt / bird-routes.txt.
 
-
 use cnictl_model::{BgpRoute, Protocol};
 use ipnet::IpNet;
 
@@ -44,15 +43,15 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         );
         return;
     };
-    let mut by_prefix: FastMap<IpNet, Vec<&BgpRoute>> = FastMap::default();
+    let mut by_prefix: FastMap<IpNet, &BgpRoute> = FastMap::default();
     for r in routes {
-        by_prefix.entry(r.prefix.trunc()).or_default().push(r);
+        by_prefix.entry(r.prefix.trunc()).or_insert(r);
     }
     for peer in cx.exp.nodes.iter().filter(|p| p.name != cx.node.name) {
         for c in &peer.pod_cidrs {
             match by_prefix.get(&c.net) {
                 None => not_learned(cx, peer, c.net, out),
-                Some(rs) => in_kernel(cx, peer, c.net, rs, out),
+                Some(_) => in_kernel(cx, peer, c.net, routes, out),
             }
         }
     }
@@ -79,19 +78,22 @@ fn in_kernel(
     cx: &NodeCx<'_>,
     peer: &crate::expected::NodeExpect,
     net: IpNet,
-    rs: &[&BgpRoute],
+    routes: &[BgpRoute],
     out: &mut Out,
 ) {
-    let kernel = cx.fib.exact(&net);
-    if kernel.iter().any(|r| r.protocol == Protocol::BIRD) {
+    if cx.fib.any_exact(&net, |r| r.protocol == Protocol::BIRD) {
         return;
     }
     let mut evidence = vec![peer.describe()];
-    let mut lines: Vec<String> = rs.iter().map(|r| render::bird_route(r)).collect();
+    let mut lines: Vec<String> = routes
+        .iter()
+        .filter(|r| r.prefix.trunc() == net)
+        .map(render::bird_route)
+        .collect();
     lines.sort();
     evidence.extend(lines);
     evidence.push(format!("no kernel route {net} proto bird"));
-    evidence.extend(kernel.iter().map(|r| render::route(r)));
+    evidence.extend(cx.fib.exact(&net).iter().map(|r| render::route(r)));
     out.push(
         CODE,
         Severity::Error,

@@ -80,8 +80,24 @@ fn key_at(addr: IpAddr, len: u8) -> Option<Key> {
 /// Same-prefix routes in one table: the kernel prefers the lowest metric;
 /// the rest only makes the order independent of the input's.
 #[allow(clippy::type_complexity)]
-fn tie(r: &Route) -> (u32, RouteType, u8, Option<IpAddr>, Option<&str>, Option<IpAddr>) {
-    (r.metric, r.route_type, r.protocol.0, r.gateway, r.dev.as_deref(), r.prefsrc)
+fn tie(
+    r: &Route,
+) -> (
+    u32,
+    RouteType,
+    u8,
+    Option<IpAddr>,
+    Option<&str>,
+    Option<IpAddr>,
+) {
+    (
+        r.metric,
+        r.route_type,
+        r.protocol.0,
+        r.gateway,
+        r.dev.as_deref(),
+        r.prefsrc,
+    )
 }
 
 impl<'a> Table<'a> {
@@ -99,7 +115,7 @@ impl<'a> Table<'a> {
             l.sort_unstable_by(|a, b| b.cmp(a));
             l.dedup();
         }
-        sorted.sort_unstable_by(|a, b| (a.0, tie(a.1)).cmp(&(b.0, tie(b.1))));
+        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| tie(a.1).cmp(&tie(b.1))));
         Table { lens, sorted }
     }
 
@@ -164,7 +180,9 @@ impl<'a> Fib<'a> {
         fib.generic_tables = fib.generic_tables();
         if fib.generic_tables.is_some() {
             let walk = |p: IpNet| -> Vec<usize> {
-                (0..fib.rules.len()).filter(|&i| fib.applies(&fib.rules[i], &p)).collect()
+                (0..fib.rules.len())
+                    .filter(|&i| fib.applies(&fib.rules[i], &p))
+                    .collect()
             };
             fib.generic_walk = Some([
                 walk(IpNet::V4(Default::default())),
@@ -180,10 +198,7 @@ impl<'a> Fib<'a> {
         }
         let v4: IpNet = IpNet::V4(Default::default());
         let v6: IpNet = IpNet::V6(Default::default());
-        let mut ts: Vec<TableId> = [v4, v6]
-            .iter()
-            .flat_map(|p| self.rule_tables(p))
-            .collect();
+        let mut ts: Vec<TableId> = [v4, v6].iter().flat_map(|p| self.rule_tables(p)).collect();
         ts.sort_unstable();
         ts.dedup();
         Some(ts)
@@ -247,7 +262,9 @@ impl<'a> Fib<'a> {
             }
             match rule.action {
                 RuleAction::Table(t) => {
-                    let found = self.table(t).and_then(|tb| tb.lpm(p, rule.suppress_prefixlen));
+                    let found = self
+                        .table(t)
+                        .and_then(|tb| tb.lpm(p, rule.suppress_prefixlen));
                     match found {
                         Some(r) if r.route_type != RouteType::Throw => return Lookup::Route(r),
                         _ => continue,
@@ -286,6 +303,14 @@ impl<'a> Fib<'a> {
         out
     }
 
+    /// Whether some route with exactly this destination (any table) passes `f`.
+    pub(crate) fn any_exact(&self, p: &IpNet, f: impl Fn(&Route) -> bool) -> bool {
+        let k = key(&p.trunc());
+        self.tables
+            .iter()
+            .any(|(_, t)| t.exact(k).iter().any(|e| f(e.1)))
+    }
+
     /// Every route with exactly this destination, in any table.
     pub(crate) fn exact(&self, p: &IpNet) -> Vec<&'a Route> {
         let k = key(&p.trunc());
@@ -303,11 +328,9 @@ pub(crate) fn paths(r: &Route) -> impl Iterator<Item = (Option<IpAddr>, Option<&
         .nexthops
         .is_empty()
         .then_some((r.gateway, r.dev.as_deref()));
-    single.into_iter().chain(
-        r.nexthops
-            .iter()
-            .map(|n| (n.gateway, n.dev.as_deref())),
-    )
+    single
+        .into_iter()
+        .chain(r.nexthops.iter().map(|n| (n.gateway, n.dev.as_deref())))
 }
 
 /// FxHash-style hasher with a final mix: maps keyed by addresses and names built per

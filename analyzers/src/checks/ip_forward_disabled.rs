@@ -10,6 +10,7 @@ use crate::finding::Severity;
 
 pub(crate) const CODE: &str = "ip-forward-disabled";
 const KEY: &str = "net.ipv4.ip_forward";
+const ALIAS: &str = "net.ipv4.conf.all.forwarding";
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let node = cx.name();
@@ -21,7 +22,11 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         );
         return;
     }
-    let Some(v) = cx.node.sysctl(KEY) else {
+    // `net.ipv4.conf.all.forwarding` is the same switch under another name.
+    let found = [KEY, ALIAS]
+        .into_iter()
+        .find_map(|k| Some((k, cx.node.sysctl(k)?)));
+    let Some((key, v)) = found else {
         out.skip(
             CODE,
             Some(node),
@@ -36,8 +41,8 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         CODE,
         Severity::Error,
         Some(node),
-        format!("{node} does not forward IPv4 ({KEY} = 0): pod traffic to and from other nodes is dropped"),
-        vec![render::sysctl(KEY, v)],
+        format!("{node} does not forward IPv4 ({key} = 0): pod traffic to and from other nodes is dropped"),
+        vec![render::sysctl(key, v)],
         format!("on {node}: sysctl -w {KEY}=1 and persist it in /etc/sysctl.d/ (kubelet/CNI expect it)"),
     );
 }

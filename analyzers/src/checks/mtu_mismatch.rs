@@ -20,7 +20,13 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(ul) = cx.underlay_dev().and_then(|d| cx.link(d)) else {
         return;
     };
-    let overhead = cx.model.encap_overhead();
+    // An IPv6 outer header is 20 bytes longer than the IPv4 one.
+    let v6 = cx.me.and_then(|m| m.ip()).is_some_and(|ip| ip.is_ipv6());
+    let overhead = match cx.model.encap_overhead() {
+        0 => 0,
+        o if v6 => o + 20,
+        o => o,
+    };
     let tunnel = tunnel_dev(cx);
     if let Some(t) = tunnel {
         if t.mtu + overhead > ul.mtu {

@@ -23,11 +23,38 @@ use crate::expected::{NodeExpect, PodCidr};
 use crate::infer::CniModel;
 
 /// One acceptable next hop: `None` fields match anything.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Hop<'a> {
     pub gw: Option<IpAddr>,
     pub dev: Option<&'a str>,
     pub onlink: bool,
+}
+
+/// At most two acceptable hops (tunnel, or direct for same-subnet peers),
+/// kept inline: one verdict per peer per node must not allocate.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Hops<'a> {
+    buf: [Hop<'a>; 2],
+    len: usize,
+}
+
+impl<'a> Hops<'a> {
+    fn push(&mut self, h: Hop<'a>) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = h;
+            self.len += 1;
+        }
+    }
+
+    fn of(h: Hop<'a>) -> Self {
+        let mut v = Hops::default();
+        v.push(h);
+        v
+    }
+
+    pub fn as_slice(&self) -> &[Hop<'a>] {
+        &self.buf[..self.len]
+    }
 }
 
 /// What went wrong with the route to one peer pod CIDR.
@@ -64,7 +91,7 @@ pub(crate) enum Shadow<'a> {
 pub(crate) struct Verdict<'a> {
     pub peer: &'a NodeExpect,
     pub cidr: &'a PodCidr,
-    pub hops: Vec<Hop<'a>>,
+    pub hops: Hops<'a>,
     /// The route the rule walk picked for the CIDR, if any.
     pub chosen: Option<&'a Route>,
     pub issue: Issue<'a>,
@@ -75,7 +102,7 @@ pub(crate) struct Verdict<'a> {
 impl Verdict<'_> {
     /// The route to install, as `ip route replace` takes it.
     pub fn expected_route(&self) -> String {
-        let Some(h) = self.hops.first() else {
+        let Some(h) = self.hops.as_slice().first() else {
             return format!("{}", self.cidr.net);
         };
         let mut s = self.cidr.net.to_string();
@@ -121,13 +148,13 @@ fn verdict<'e>(cx: &NodeCx<'e>, peer: &'e NodeExpect, c: &'e PodCidr) -> Verdict
             route: chosen_route,
         }
     } else {
-        classify(cx, c, &hops, chosen)
+        classify(cx, c, hops.as_slice(), chosen)
     };
     let narrower = cx
         .fib
         .inside(&c.net)
         .into_iter()
-        .filter(|r| is_shadowing_narrower(cx, r, &hops))
+        .filter(|r| is_shadowing_narrower(cx, r, hops.as_slice()))
         .collect();
     Verdict {
         peer,
@@ -204,9 +231,8 @@ pub(crate) fn matches(r: &Route, hops: &[Hop<'_>]) -> bool {
         return false;
     }
     fib::paths(r).all(|(gw, dev)| {
-        hops.iter().any(|h| {
-            h.gw.is_none_or(|g| gw == Some(g)) && h.dev.is_none_or(|d| dev == Some(d))
-        })
+        hops.iter()
+            .any(|h| h.gw.is_none_or(|g| gw == Some(g)) && h.dev.is_none_or(|d| dev == Some(d)))
     })
 }
 
@@ -243,61 +269,62 @@ fn hop(gw: Option<IpAddr>, dev: Option<&str>, onlink: bool) -> Hop<'_> {
     Hop { gw, dev, onlink }
 }
 
-fn expected_hops<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Vec<Hop<'e>> {
-    let ul = cx.underlay_dev();
-    let ip = peer.ip();
-    let direct = hop(ip, ul, false);
+fn expected_hops<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Hops<'e> {
+    let ip = peer.ip_for(&c.net);
+    let same_family = ip.is_some_and(|i| Some(i) == peer.ip());
+    // The underlay device is known for the primary family only.
+    let direct = hop(ip, cx.underlay_dev().filter(|_| same_family), false);
+    let tunnel_or_direct = |tunnel: Hop<'e>| {
+        let mut v = Hops::of(tunnel);
+        if adjacent(cx, peer) {
+            v.push(direct);
+        }
+        v
+    };
     match cx.model {
         CniModel::FlannelVxlan => {
-            let dev = vxlan_dev(cx, "flannel.").unwrap_or("flannel.1");
-            let vtep = peer.vtep.as_ref().map_or(c.net.network(), |v| v.ip);
-            vec![hop(Some(vtep), Some(dev), true)]
+            // flannel.1 carries IPv4; an IPv6 CIDR goes over flannel-v6.1
+            // via the network address of the peer's IPv6 subnet.
+            let v4 = matches!(c.net, ipnet::IpNet::V4(_));
+            let dev = if v4 {
+                cx.vxlan_dev.or(Some("flannel.1"))
+            } else {
+                None
+            };
+            let vtep = peer
+                .vtep
+                .as_ref()
+                .map(|v| v.ip)
+                .filter(|ip| ip.is_ipv4() == v4);
+            Hops::of(hop(Some(vtep.unwrap_or(c.net.network())), dev, true))
         }
-        CniModel::FlannelHostGw | CniModel::Bridge | CniModel::CiliumNative => vec![direct],
-        CniModel::CalicoBgp => vec![calico_bgp_hop(cx, peer, direct)],
-        CniModel::CalicoIpip => {
-            let mut v = vec![hop(ip, Some("tunl0"), true)];
-            if adjacent(cx, peer) {
-                v.push(direct);
-            }
-            v
-        }
+        CniModel::FlannelHostGw | CniModel::Bridge | CniModel::CiliumNative => Hops::of(direct),
+        CniModel::CalicoBgp => Hops::of(calico_bgp_hop(cx, direct)),
+        CniModel::CalicoIpip => tunnel_or_direct(hop(ip, Some("tunl0"), true)),
         CniModel::CalicoVxlan => {
-            let mut v = vec![hop(peer.tunnel_addr, Some("vxlan.calico"), true)];
-            if adjacent(cx, peer) {
-                v.push(direct);
-            }
-            v
+            let dev = cx.vxlan_dev.unwrap_or("vxlan.calico");
+            tunnel_or_direct(hop(peer.tunnel_addr, Some(dev), true))
         }
-        CniModel::CiliumVxlan => vec![hop(None, Some("cilium_host"), false)],
-        CniModel::Weave => vec![hop(None, Some("weave"), false)],
-        CniModel::Unknown | CniModel::Mixed => Vec::new(),
+        CniModel::CiliumVxlan => Hops::of(hop(None, Some("cilium_host"), false)),
+        CniModel::Weave => Hops::of(hop(None, Some("weave"), false)),
+        CniModel::Unknown | CniModel::Mixed => Hops::default(),
     }
 }
 
 /// Calico BGP toward a peer on another subnet: BIRD resolves the BGP next
 /// hop recursively, so the kernel route goes via the node's route to the
 /// peer's IP.
-fn calico_bgp_hop<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, direct: Hop<'e>) -> Hop<'e> {
-    let Some(ip) = peer.ip() else {
+fn calico_bgp_hop<'e>(cx: &NodeCx<'e>, direct: Hop<'e>) -> Hop<'e> {
+    let Some(ip) = direct.gw else {
         return direct;
     };
-    if adjacent(cx, peer) {
+    if in_connected(cx, ip) {
         return direct;
     }
     match cx.fib.lookup(&cidr::host(ip)) {
         Lookup::Route(r) if r.gateway.is_some() => hop(r.gateway, r.dev.as_deref(), false),
         _ => direct,
     }
-}
-
-fn vxlan_dev<'e>(cx: &NodeCx<'e>, prefix: &str) -> Option<&'e str> {
-    cx.node
-        .links
-        .iter()
-        .filter(|l| l.name.starts_with(prefix) && l.is_kind("vxlan"))
-        .map(|l| l.name.as_str())
-        .min()
 }
 
 /// The peer and CIDR as evidence (`node/node-2 podCIDR … InternalIP …`).

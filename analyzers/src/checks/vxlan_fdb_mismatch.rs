@@ -16,6 +16,15 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(st) = cx.vxlan() else {
         return;
     };
+    let node = cx.name();
+    if cx.node.fdb.is_none() {
+        let why = format!("{node} has no bridge-fdb.json: FDB entries not compared");
+        out.skip(CODE, Some(node), why);
+    }
+    if cx.node.neighbours.is_none() {
+        let why = format!("{node} has no ip-neigh.json: neighbour entries not compared");
+        out.skip(CODE, Some(node), why);
+    }
     for p in &st.peers {
         if let Some(NeighState::WrongMac(n)) = &p.neigh {
             neigh_mismatch(cx, &st.dev.name, p, n, out);

@@ -7,6 +7,7 @@ mod diff;
 mod explain;
 mod gen;
 mod model;
+mod serve;
 mod lab;
 mod snapshot;
 
@@ -27,5 +28,6 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Explain(a) => explain::run(a),
         Command::Collect(a) => collect::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }

@@ -1,0 +1,469 @@
+//! `cnictl agent`: one per node (a DaemonSet). Collects its node's
+//! dataplane on an interval and, debounced, on netlink change
+//! notifications; runs the per-node checks against the cluster's expected
+//! state; serves the NodeSnapshot (`/api/v1/node`, with ETag), the findings
+//! (`/api/v1/findings`), `/metrics`, `/healthz` and `/readyz`.
+//!
+//! The snapshot and findings are only served to callers whose bearer token
+//! the API accepts and who may `get` the path (see [`crate::auth`]);
+//! `insecure_no_auth` turns that off for local labs, loudly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use cnictl_analyzers::checks::run_node;
+use cnictl_analyzers::expected::Expected;
+use cnictl_analyzers::finding::{Finding, Skipped};
+use cnictl_collect::live::{collect, LiveOptions};
+use cnictl_model::{ClusterSnapshot, K8s, NodeSnapshot, SCHEMA};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::auth::{bearer, Authenticator, CacheTtl, Verdict};
+use crate::kube::{self as kubeapi, KubeOptions};
+use crate::metrics::AgentMetrics;
+use crate::util::{etag, json_error, now_rfc3339, unix_now};
+
+/// Default agent port (the aggregator serves on 9640).
+pub const DEFAULT_AGENT_PORT: u16 = 9641;
+
+/// Where the agent learns the cluster's expected state.
+#[derive(Debug, Clone)]
+pub enum ExpectedSource {
+    /// The Kubernetes API (`--kube`), re-read every `k8s_refresh`.
+    Kube(KubeOptions),
+    /// A bundle's `k8s/` directory (tests and labs).
+    Bundle(PathBuf),
+    /// No expected state: the snapshot is served, checks see an empty cluster.
+    None,
+}
+
+/// Everything [`run_agent`] needs.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub listen: SocketAddr,
+    /// What to collect and from which namespace (`node_name` names the node).
+    pub live: LiveOptions,
+    /// Full re-collection period, whatever the notifications say.
+    pub interval: Duration,
+    /// Quiet time after a netlink notification before collecting, so a
+    /// burst of changes (a CNI programming a new node) costs one collection.
+    pub debounce: Duration,
+    /// Listen to netlink notifications at all.
+    pub watch_netlink: bool,
+    pub expected: ExpectedSource,
+    /// How often the expected state is re-read from the API.
+    pub k8s_refresh: Duration,
+    /// The API client for TokenReview / SubjectAccessReview; `None` only
+    /// together with `insecure_no_auth`.
+    pub auth_kube: Option<KubeOptions>,
+    pub auth_ttl: CacheTtl,
+    /// Serve the snapshot and findings to anyone: local labs only.
+    pub insecure_no_auth: bool,
+    /// Serve `/metrics` without a token (Prometheus usually has none for
+    /// node agents; the metrics hold counts, not the dataplane).
+    pub open_metrics: bool,
+}
+
+impl AgentConfig {
+    /// Defaults for a node: port 9641 on all addresses, 30 s interval, 2 s
+    /// debounce, netlink notifications on, the API for expected state and
+    /// authentication.
+    pub fn new(live: LiveOptions, kube: KubeOptions) -> Self {
+        AgentConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], DEFAULT_AGENT_PORT)),
+            live,
+            interval: Duration::from_secs(30),
+            debounce: Duration::from_secs(2),
+            watch_netlink: true,
+            expected: ExpectedSource::Kube(kube.clone()),
+            k8s_refresh: Duration::from_secs(300),
+            auth_kube: Some(kube),
+            auth_ttl: CacheTtl::default(),
+            insecure_no_auth: false,
+            open_metrics: true,
+        }
+    }
+}
+
+/// The findings document of `/api/v1/findings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeFindings {
+    pub schema: String,
+    pub node: String,
+    pub model: String,
+    pub collected_at: String,
+    pub findings: Vec<Finding>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// What the last collection published, pre-serialized.
+struct Published {
+    node_json: Bytes,
+    node_etag: String,
+    findings_json: Bytes,
+    collected_at: String,
+}
+
+struct Shared {
+    published: RwLock<Option<Arc<Published>>>,
+    k8s: RwLock<Arc<K8s>>,
+    metrics: AgentMetrics,
+    auth: Option<Authenticator>,
+    open_metrics: bool,
+}
+
+/// Runs the agent on `cfg.listen` until Ctrl-C / SIGTERM.
+pub async fn run_agent(cfg: AgentConfig) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    run_agent_on(listener, cfg, cnictl_exporter::shutdown_signal()).await
+}
+
+/// [`run_agent`] on a bound listener until `shutdown` resolves (tests).
+pub async fn run_agent_on(
+    listener: TcpListener,
+    cfg: AgentConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let auth = authenticator(&cfg).await?;
+    let shared = Arc::new(Shared {
+        published: RwLock::new(None),
+        k8s: RwLock::new(Arc::new(K8s::default())),
+        metrics: AgentMetrics::default(),
+        auth,
+        open_metrics: cfg.open_metrics,
+    });
+    let addr = listener.local_addr().unwrap_or(cfg.listen);
+    eprintln!("cnictl agent: listening on {addr}");
+    let wake = Arc::new(Notify::new());
+    let mut tasks = vec![tokio::spawn(expected_loop(shared.clone(), cfg.clone(), wake.clone()))];
+    if cfg.watch_netlink {
+        tasks.push(tokio::spawn(netlink_loop(shared.clone(), cfg.clone(), wake.clone())));
+    }
+    tasks.push(tokio::spawn(collect_loop(shared.clone(), cfg, wake)));
+    let result = axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    for t in tasks {
+        t.abort();
+    }
+    result.with_context(|| format!("agent server on {addr} failed"))
+}
+
+async fn authenticator(cfg: &AgentConfig) -> anyhow::Result<Option<Authenticator>> {
+    if cfg.insecure_no_auth {
+        eprintln!(
+            "cnictl agent: WARNING: --insecure-no-auth: the node's dataplane snapshot and findings \
+             are served to ANY caller without authentication. Use only in a local lab."
+        );
+        return Ok(None);
+    }
+    let opts = cfg.auth_kube.as_ref().context(
+        "the agent's API needs the Kubernetes API to authenticate callers (--kube), \
+         or --insecure-no-auth for a local lab",
+    )?;
+    let client = kubeapi::client(opts)
+        .await
+        .context("building the client for TokenReview / SubjectAccessReview")?;
+    Ok(Some(Authenticator::new(client, cfg.auth_ttl)))
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    let protected = Router::new()
+        .route("/api/v1/node", get(node))
+        .route("/api/v1/findings", get(findings));
+    let protected = if shared.open_metrics {
+        protected
+    } else {
+        protected.route("/metrics", get(metrics))
+    };
+    let protected =
+        protected.layer(middleware::from_fn_with_state(shared.clone(), authorize));
+    let open = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    let open = if shared.open_metrics {
+        open.route("/metrics", get(metrics))
+    } else {
+        open
+    };
+    protected.merge(open).with_state(shared)
+}
+
+/// Bearer token → TokenReview → SubjectAccessReview (cached).
+async fn authorize(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let Some(auth) = &shared.auth else {
+        return next.run(req).await;
+    };
+    let verdict = match bearer(req.headers().get(header::AUTHORIZATION)) {
+        None => Verdict::Unauthenticated,
+        Some(token) => auth.check(token, req.uri().path()).await,
+    };
+    shared.metrics.auth(verdict);
+    match verdict {
+        Verdict::Allowed => next.run(req).await,
+        Verdict::Unauthenticated => json_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a bearer token the Kubernetes API accepts is required",
+        ),
+        Verdict::Forbidden => json_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("the caller may not get {}", req.uri().path()),
+        ),
+        Verdict::Unavailable => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "auth_unavailable",
+            "the Kubernetes API did not answer the token or access review",
+        ),
+    }
+}
+
+fn current(shared: &Shared) -> Option<Arc<Published>> {
+    shared.published.read().ok().and_then(|p| p.clone())
+}
+
+fn not_ready() -> Response {
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        "the node has not been collected yet",
+    )
+}
+
+async fn node(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let Some(p) = current(&shared) else {
+        return not_ready();
+    };
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == p.node_etag || t.trim() == "*"));
+    let common = [
+        (header::ETAG, p.node_etag.clone()),
+        (header::HeaderName::from_static("x-cnictl-collected-at"), p.collected_at.clone()),
+    ];
+    if matches {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    (
+        StatusCode::OK,
+        common,
+        [(header::CONTENT_TYPE, "application/json")],
+        p.node_json.clone(),
+    )
+        .into_response()
+}
+
+async fn findings(State(shared): State<Arc<Shared>>) -> Response {
+    match current(&shared) {
+        None => not_ready(),
+        Some(p) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            p.findings_json.clone(),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        shared.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn healthz() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    match current(&shared) {
+        Some(_) => (StatusCode::OK, "ready\n").into_response(),
+        None => not_ready(),
+    }
+}
+
+/// Collects on every tick and, after `debounce`, on every wake-up.
+async fn collect_loop(shared: Arc<Shared>, cfg: AgentConfig, wake: Arc<Notify>) {
+    let mut ticker = tokio::time::interval(cfg.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = wake.notified() => tokio::time::sleep(cfg.debounce).await,
+        }
+        collect_once(&shared, &cfg.live).await;
+    }
+}
+
+/// One collection + checks, published atomically.
+async fn collect_once(shared: &Arc<Shared>, live: &LiveOptions) {
+    let started = Instant::now();
+    let k8s = shared.k8s.read().map(|k| k.clone()).unwrap_or_default();
+    let opts = live.clone();
+    let job = tokio::task::spawn_blocking(move || publish(&opts, &k8s)).await;
+    match job {
+        Ok(Ok((published, counts))) => {
+            shared.metrics.collected(started.elapsed(), &counts, unix_now());
+            if let Ok(mut p) = shared.published.write() {
+                *p = Some(Arc::new(published));
+            }
+        }
+        Ok(Err(e)) => {
+            shared.metrics.collect_failed(e.code());
+            eprintln!("cnictl agent: collection failed: {e}");
+        }
+        Err(_) => shared.metrics.collect_failed("panic"),
+    }
+}
+
+/// The per-node result for metrics: findings by (code, severity).
+pub(crate) type Counts = Vec<(String, &'static str)>;
+
+/// Why a collection failed (bounded codes for the metric label).
+#[derive(Debug, thiserror::Error)]
+enum CollectError {
+    #[error("{0}")]
+    Live(#[from] cnictl_collect::live::LiveError),
+    #[error("cannot serialize the snapshot: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl CollectError {
+    fn code(&self) -> &'static str {
+        match self {
+            CollectError::Live(_) => "collect",
+            CollectError::Encode(_) => "encode",
+        }
+    }
+}
+
+/// Blocking: collect the node, run its checks, serialize both.
+fn publish(live: &LiveOptions, k8s: &K8s) -> Result<(Published, Counts), CollectError> {
+    let collected = collect(live)?;
+    let node = collected.node;
+    let collected_at = now_rfc3339();
+    let node_json = serde_json::to_vec(&node)?;
+    let report = check_node(k8s, node, &collected_at);
+    let counts = report
+        .findings
+        .iter()
+        .map(|f| (f.code.clone(), f.severity.as_str()))
+        .collect();
+    let findings_json = serde_json::to_vec(&report)?;
+    Ok((
+        Published {
+            node_etag: etag(&node_json),
+            node_json: Bytes::from(node_json),
+            findings_json: Bytes::from(findings_json),
+            collected_at,
+        },
+        counts,
+    ))
+}
+
+/// The node's checks against the expected state of `k8s` (the rest of the
+/// cluster is known only through the API objects).
+pub fn check_node(k8s: &K8s, node: NodeSnapshot, collected_at: &str) -> NodeFindings {
+    let name = node.name.clone();
+    let mut snap = ClusterSnapshot::new(format!("agent:{name}"));
+    snap.collected_at = Some(collected_at.to_string());
+    snap.k8s = k8s.clone();
+    snap.nodes.insert(name.clone(), node);
+    let exp = Expected::build(&snap);
+    let (findings, skipped) = match snap.nodes.get(&name) {
+        Some(n) => run_node(&exp, n),
+        None => (Vec::new(), Vec::new()),
+    };
+    NodeFindings {
+        schema: SCHEMA.to_string(),
+        node: name,
+        model: exp.model().as_str().to_string(),
+        collected_at: collected_at.to_string(),
+        findings,
+        skipped,
+    }
+}
+
+/// Keeps the expected state fresh; the first success triggers a
+/// collection so findings do not wait for the next tick.
+async fn expected_loop(shared: Arc<Shared>, cfg: AgentConfig, wake: Arc<Notify>) {
+    let client = match &cfg.expected {
+        ExpectedSource::Kube(opts) => match kubeapi::client(opts).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                shared.metrics.k8s_failed(e.code());
+                eprintln!("cnictl agent: cannot read the cluster's expected state: {e}");
+                return;
+            }
+        },
+        _ => None,
+    };
+    loop {
+        let k8s = match (&cfg.expected, &client) {
+            (ExpectedSource::Kube(opts), Some(c)) => kubeapi::read_cluster_with(c, opts)
+                .await
+                .map_err(|e| (e.code(), e.to_string())),
+            (ExpectedSource::Bundle(dir), _) => read_bundle_k8s(dir.clone()).await,
+            _ => return,
+        };
+        match k8s {
+            Ok(k8s) => {
+                if let Ok(mut slot) = shared.k8s.write() {
+                    *slot = Arc::new(k8s);
+                }
+                wake.notify_one();
+            }
+            Err((code, message)) => {
+                shared.metrics.k8s_failed(code);
+                eprintln!("cnictl agent: reading expected state failed: {message}");
+            }
+        }
+        if matches!(cfg.expected, ExpectedSource::Bundle(_)) {
+            return;
+        }
+        tokio::time::sleep(cfg.k8s_refresh).await;
+    }
+}
+
+async fn read_bundle_k8s(dir: PathBuf) -> Result<K8s, (&'static str, String)> {
+    tokio::task::spawn_blocking(move || cnictl_collect::bundle::load_dir(&dir))
+        .await
+        .map_err(|_| ("panic", "bundle reader panicked".to_string()))?
+        .map(|snap| snap.k8s)
+        .map_err(|e| ("bundle", format!("{e}")))
+}
+
+/// Subscribes to netlink notifications; on failure the agent keeps its
+/// interval collection and says why.
+async fn netlink_loop(shared: Arc<Shared>, cfg: AgentConfig, wake: Arc<Notify>) {
+    let netns = cfg.live.netns.clone();
+    let socket = match tokio::task::spawn_blocking(move || crate::notify::subscribe(netns.as_ref())).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            eprintln!("cnictl agent: netlink notifications unavailable ({e}); collecting every {:?} only", cfg.interval);
+            return;
+        }
+        Err(_) => return,
+    };
+    let metrics = &shared.metrics;
+    if let Err(e) = crate::notify::listen(socket, wake, |n| metrics.netlink_events(n)).await {
+        eprintln!("cnictl agent: netlink notifications stopped ({e}); collecting every {:?} only", cfg.interval);
+    }
+}

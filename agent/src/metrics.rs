@@ -1,0 +1,183 @@
+//! The agent's and the aggregator's own metrics (prometheus-client, typed
+//! label sets over bounded sets: result codes, finding codes, severities,
+//! agent states — never a node or peer name, so an agent's series count
+//! does not grow with the cluster).
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::auth::Verdict;
+
+/// The content type of the metrics text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    error_code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FindingLabels {
+    code: String,
+    severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+/// Node-level metrics of `cnictl agent`.
+pub struct AgentMetrics {
+    registry: Registry,
+    collections: Family<ResultLabels, Counter>,
+    collect_errors: Family<ErrorLabels, Counter>,
+    duration: Gauge<f64, AtomicU64>,
+    last_success: Gauge<f64, AtomicU64>,
+    findings: Family<FindingLabels, Gauge>,
+    netlink: Counter,
+    auth: Family<ResultLabels, Counter>,
+    k8s_errors: Family<ErrorLabels, Counter>,
+    /// Serializes findings updates (clear + set) against rendering.
+    lock: Mutex<()>,
+}
+
+impl Default for AgentMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let m = AgentMetrics {
+            collections: Family::default(),
+            collect_errors: Family::default(),
+            duration: Gauge::default(),
+            last_success: Gauge::default(),
+            findings: Family::default(),
+            netlink: Counter::default(),
+            auth: Family::default(),
+            k8s_errors: Family::default(),
+            lock: Mutex::new(()),
+            registry: Registry::default(),
+        };
+        registry.register("cnictl_agent_collections", "Node collections by result", m.collections.clone());
+        registry.register("cnictl_agent_collect_errors", "Failed collections by error code", m.collect_errors.clone());
+        registry.register("cnictl_agent_collect_duration_seconds", "Duration of the last successful collection and checks", m.duration.clone());
+        registry.register("cnictl_agent_last_success_timestamp_seconds", "Unix time of the last successful collection", m.last_success.clone());
+        registry.register("cnictl_agent_findings", "Findings on this node by code and severity", m.findings.clone());
+        registry.register("cnictl_agent_netlink_events", "Netlink notification datagrams received", m.netlink.clone());
+        registry.register("cnictl_agent_auth_requests", "API requests by authentication result", m.auth.clone());
+        registry.register("cnictl_agent_k8s_errors", "Failed reads of the expected state by error code", m.k8s_errors.clone());
+        AgentMetrics { registry, ..m }
+    }
+}
+
+impl AgentMetrics {
+    pub(crate) fn collected(&self, took: Duration, counts: &[(String, &'static str)], now: f64) {
+        self.collections
+            .get_or_create(&ResultLabels { result: "ok".into() })
+            .inc();
+        self.duration.set(took.as_secs_f64());
+        self.last_success.set(now);
+        let _guard = self.lock.lock();
+        self.findings.clear();
+        for (code, severity) in counts {
+            self.findings
+                .get_or_create(&FindingLabels {
+                    code: code.clone(),
+                    severity: (*severity).to_string(),
+                })
+                .inc();
+        }
+    }
+
+    pub(crate) fn collect_failed(&self, code: &'static str) {
+        self.collections
+            .get_or_create(&ResultLabels { result: "error".into() })
+            .inc();
+        self.collect_errors
+            .get_or_create(&ErrorLabels { error_code: code.into() })
+            .inc();
+    }
+
+    pub(crate) fn netlink_events(&self, n: u64) {
+        self.netlink.inc_by(n);
+    }
+
+    pub(crate) fn auth(&self, verdict: Verdict) {
+        self.auth
+            .get_or_create(&ResultLabels { result: verdict.as_str().into() })
+            .inc();
+    }
+
+    pub(crate) fn k8s_failed(&self, code: &'static str) {
+        self.k8s_errors
+            .get_or_create(&ErrorLabels { error_code: code.into() })
+            .inc();
+    }
+
+    /// OpenMetrics text.
+    pub fn render(&self) -> String {
+        let _guard = self.lock.lock();
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The aggregator's pull metrics (agents by state, pulls by result).
+pub struct AggregatorMetrics {
+    registry: Registry,
+    agents: Family<StateLabels, Gauge>,
+    pulls: Family<ResultLabels, Counter>,
+    refresh: Gauge<f64, AtomicU64>,
+}
+
+impl Default for AggregatorMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let agents = Family::<StateLabels, Gauge>::default();
+        let pulls = Family::<ResultLabels, Counter>::default();
+        let refresh = Gauge::<f64, AtomicU64>::default();
+        registry.register("cnictl_aggregator_agents", "Agents by state (up, unreachable)", agents.clone());
+        registry.register("cnictl_aggregator_pulls", "Agent pulls by result (ok, not_modified, error codes)", pulls.clone());
+        registry.register("cnictl_aggregator_refresh_duration_seconds", "Duration of the last full pull of every agent", refresh.clone());
+        AggregatorMetrics { registry, agents, pulls, refresh }
+    }
+}
+
+impl AggregatorMetrics {
+    pub(crate) fn round(&self, up: usize, unreachable: usize, took: Duration) {
+        for (state, n) in [("up", up), ("unreachable", unreachable)] {
+            self.agents
+                .get_or_create(&StateLabels { state: state.into() })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        self.refresh.set(took.as_secs_f64());
+    }
+
+    pub(crate) fn pull(&self, result: &'static str) {
+        self.pulls
+            .get_or_create(&ResultLabels { result: result.into() })
+            .inc();
+    }
+
+    /// OpenMetrics text without the trailing `# EOF` (it is appended to
+    /// the exporter's metrics, which end with their own).
+    pub fn render_body(&self) -> String {
+        let mut out = String::new();
+        let _ = encode(&mut out, &self.registry);
+        out.strip_suffix("# EOF\n").unwrap_or(&out).to_string()
+    }
+}

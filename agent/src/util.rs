@@ -1,0 +1,79 @@
+//! Small shared helpers: wall-clock timestamps for the documents the agent
+//! and aggregator publish (analysis itself never reads the clock), entity
+//! tags, and JSON error bodies.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::Hasher;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// Seconds since the Unix epoch, as f64 (0 if the clock is before 1970).
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (UTC; civil-from-days).
+pub fn rfc3339(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// The current time in RFC 3339.
+pub fn now_rfc3339() -> String {
+    rfc3339(unix_now() as u64)
+}
+
+/// A strong entity tag over a document's bytes.
+pub fn etag(bytes: &[u8]) -> String {
+    let mut h = DefaultHasher::new();
+    h.write(bytes);
+    format!("\"{:016x}-{:x}\"", h.finish(), bytes.len())
+}
+
+/// `{"error": {"code", "message"}}` with `status`, like the exporter's API.
+pub fn json_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({"error": {"code": code, "message": message.into()}});
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T09:06:40Z");
+    }
+
+    #[test]
+    fn etags_differ_with_content() {
+        assert_ne!(etag(b"a"), etag(b"b"));
+        assert_eq!(etag(b"abc"), etag(b"abc"));
+    }
+}
