@@ -149,9 +149,17 @@ pub async fn run_agent_on(
     let addr = listener.local_addr().unwrap_or(cfg.listen);
     eprintln!("cnictl agent: listening on {addr}");
     let wake = Arc::new(Notify::new());
-    let mut tasks = vec![tokio::spawn(expected_loop(shared.clone(), cfg.clone(), wake.clone()))];
+    let mut tasks = vec![tokio::spawn(expected_loop(
+        shared.clone(),
+        cfg.clone(),
+        wake.clone(),
+    ))];
     if cfg.watch_netlink {
-        tasks.push(tokio::spawn(netlink_loop(shared.clone(), cfg.clone(), wake.clone())));
+        tasks.push(tokio::spawn(netlink_loop(
+            shared.clone(),
+            cfg.clone(),
+            wake.clone(),
+        )));
     }
     tasks.push(tokio::spawn(collect_loop(shared.clone(), cfg, wake)));
     let result = axum::serve(listener, router(shared))
@@ -190,8 +198,7 @@ fn router(shared: Arc<Shared>) -> Router {
     } else {
         protected.route("/metrics", get(metrics))
     };
-    let protected =
-        protected.layer(middleware::from_fn_with_state(shared.clone(), authorize));
+    let protected = protected.layer(middleware::from_fn_with_state(shared.clone(), authorize));
     let open = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
@@ -252,10 +259,16 @@ async fn node(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == p.node_etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == p.node_etag || t.trim() == "*")
+        });
     let common = [
         (header::ETAG, p.node_etag.clone()),
-        (header::HeaderName::from_static("x-cnictl-collected-at"), p.collected_at.clone()),
+        (
+            header::HeaderName::from_static("x-cnictl-collected-at"),
+            p.collected_at.clone(),
+        ),
     ];
     if matches {
         return (StatusCode::NOT_MODIFIED, common).into_response();
@@ -320,7 +333,9 @@ async fn collect_once(shared: &Arc<Shared>, live: &LiveOptions) {
     let job = tokio::task::spawn_blocking(move || publish(&opts, &k8s)).await;
     match job {
         Ok(Ok((published, counts))) => {
-            shared.metrics.collected(started.elapsed(), &counts, unix_now());
+            shared
+                .metrics
+                .collected(started.elapsed(), &counts, unix_now());
             if let Ok(mut p) = shared.published.write() {
                 *p = Some(Arc::new(published));
             }
@@ -404,6 +419,13 @@ pub fn check_node(k8s: &K8s, node: NodeSnapshot, collected_at: &str) -> NodeFind
 /// Keeps the expected state fresh; the first success triggers a
 /// collection so findings do not wait for the next tick.
 async fn expected_loop(shared: Arc<Shared>, cfg: AgentConfig, wake: Arc<Notify>) {
+    let mut cfg = cfg;
+    if let ExpectedSource::Kube(opts) = &mut cfg.expected {
+        // Only this node's pods: see `KubeOptions::pods_on_node`.
+        if opts.pods_on_node.is_none() {
+            opts.pods_on_node.clone_from(&cfg.live.node_name);
+        }
+    }
     let client = match &cfg.expected {
         ExpectedSource::Kube(opts) => match kubeapi::client(opts).await {
             Ok(c) => Some(c),
@@ -443,27 +465,33 @@ async fn expected_loop(shared: Arc<Shared>, cfg: AgentConfig, wake: Arc<Notify>)
 }
 
 async fn read_bundle_k8s(dir: PathBuf) -> Result<K8s, (&'static str, String)> {
-    tokio::task::spawn_blocking(move || cnictl_collect::bundle::load_dir(&dir))
+    tokio::task::spawn_blocking(move || crate::util::read_k8s_dir(&dir))
         .await
         .map_err(|_| ("panic", "bundle reader panicked".to_string()))?
-        .map(|snap| snap.k8s)
-        .map_err(|e| ("bundle", format!("{e}")))
+        .map_err(|e| ("bundle", e))
 }
 
 /// Subscribes to netlink notifications; on failure the agent keeps its
 /// interval collection and says why.
 async fn netlink_loop(shared: Arc<Shared>, cfg: AgentConfig, wake: Arc<Notify>) {
     let netns = cfg.live.netns.clone();
-    let socket = match tokio::task::spawn_blocking(move || crate::notify::subscribe(netns.as_ref())).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            eprintln!("cnictl agent: netlink notifications unavailable ({e}); collecting every {:?} only", cfg.interval);
-            return;
-        }
-        Err(_) => return,
-    };
+    let socket =
+        match tokio::task::spawn_blocking(move || crate::notify::subscribe(netns.as_ref())).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                eprintln!(
+                "cnictl agent: netlink notifications unavailable ({e}); collecting every {:?} only",
+                cfg.interval
+            );
+                return;
+            }
+            Err(_) => return,
+        };
     let metrics = &shared.metrics;
     if let Err(e) = crate::notify::listen(socket, wake, |n| metrics.netlink_events(n)).await {
-        eprintln!("cnictl agent: netlink notifications stopped ({e}); collecting every {:?} only", cfg.interval);
+        eprintln!(
+            "cnictl agent: netlink notifications stopped ({e}); collecting every {:?} only",
+            cfg.interval
+        );
     }
 }

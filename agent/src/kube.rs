@@ -247,16 +247,25 @@ pub struct BlockAffinity {
 
 /// Reads Calico's IPPools and BlockAffinities; `None` when the CRDs are not
 /// installed (the API answers 404 for the collection), which is no error.
-pub async fn read_calico(client: &Client, opts: &KubeOptions) -> Result<Option<CalicoIpam>, KubeError> {
+pub async fn read_calico(
+    client: &Client,
+    opts: &KubeOptions,
+) -> Result<Option<CalicoIpam>, KubeError> {
     let pools = match list_all(client, opts, Resource::IpPools, parse_ippools).await {
         Err(KubeError::Api { code: 404, .. }) => return Ok(None),
         other => other?,
     };
-    let block_affinities =
-        match list_all(client, opts, Resource::BlockAffinities, parse_block_affinities).await {
-            Err(KubeError::Api { code: 404, .. }) => Vec::new(),
-            other => other?,
-        };
+    let block_affinities = match list_all(
+        client,
+        opts,
+        Resource::BlockAffinities,
+        parse_block_affinities,
+    )
+    .await
+    {
+        Err(KubeError::Api { code: 404, .. }) => Vec::new(),
+        other => other?,
+    };
     Ok(Some(CalicoIpam {
         ip_pools: pools,
         block_affinities,
@@ -425,12 +434,16 @@ pub async fn list_agent_pods(
             source,
         };
         let pods = parse_pods(&text).map_err(decode)?;
-        out.extend(pods.into_iter().filter(|p| p.phase == "Running").filter_map(|p| {
-            Some(AgentPod {
-                node: p.node?,
-                ip: *p.ips.first()?,
-            })
-        }));
+        out.extend(
+            pods.into_iter()
+                .filter(|p| p.phase == "Running")
+                .filter_map(|p| {
+                    Some(AgentPod {
+                        node: p.node?,
+                        ip: *p.ips.first()?,
+                    })
+                }),
+        );
         token = list_meta(&text).map_err(decode)?;
         if token.is_none() {
             return Ok(out);

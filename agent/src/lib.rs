@@ -6,4 +6,16 @@
 //! runs on snapshots. The async runtime lives here so the pure crates and
 //! the collect crate's default build stay free of tokio.
 
+pub mod agent;
+pub mod aggregator;
+pub mod auth;
 pub mod kube;
+pub mod metrics;
+pub mod notify;
+mod util;
+
+pub use agent::{run_agent, run_agent_on, AgentConfig, ExpectedSource, NodeFindings};
+pub use aggregator::{
+    run_aggregator, run_aggregator_on, write_bundle, AggregatorConfig, Discovery,
+};
+pub use kube::{read_cluster, KubeError, KubeOptions};

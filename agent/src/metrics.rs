@@ -70,14 +70,46 @@ impl Default for AgentMetrics {
             lock: Mutex::new(()),
             registry: Registry::default(),
         };
-        registry.register("cnictl_agent_collections", "Node collections by result", m.collections.clone());
-        registry.register("cnictl_agent_collect_errors", "Failed collections by error code", m.collect_errors.clone());
-        registry.register("cnictl_agent_collect_duration_seconds", "Duration of the last successful collection and checks", m.duration.clone());
-        registry.register("cnictl_agent_last_success_timestamp_seconds", "Unix time of the last successful collection", m.last_success.clone());
-        registry.register("cnictl_agent_findings", "Findings on this node by code and severity", m.findings.clone());
-        registry.register("cnictl_agent_netlink_events", "Netlink notification datagrams received", m.netlink.clone());
-        registry.register("cnictl_agent_auth_requests", "API requests by authentication result", m.auth.clone());
-        registry.register("cnictl_agent_k8s_errors", "Failed reads of the expected state by error code", m.k8s_errors.clone());
+        registry.register(
+            "cnictl_agent_collections",
+            "Node collections by result",
+            m.collections.clone(),
+        );
+        registry.register(
+            "cnictl_agent_collect_errors",
+            "Failed collections by error code",
+            m.collect_errors.clone(),
+        );
+        registry.register(
+            "cnictl_agent_collect_duration_seconds",
+            "Duration of the last successful collection and checks",
+            m.duration.clone(),
+        );
+        registry.register(
+            "cnictl_agent_last_success_timestamp_seconds",
+            "Unix time of the last successful collection",
+            m.last_success.clone(),
+        );
+        registry.register(
+            "cnictl_agent_findings",
+            "Findings on this node by code and severity",
+            m.findings.clone(),
+        );
+        registry.register(
+            "cnictl_agent_netlink_events",
+            "Netlink notification datagrams received",
+            m.netlink.clone(),
+        );
+        registry.register(
+            "cnictl_agent_auth_requests",
+            "API requests by authentication result",
+            m.auth.clone(),
+        );
+        registry.register(
+            "cnictl_agent_k8s_errors",
+            "Failed reads of the expected state by error code",
+            m.k8s_errors.clone(),
+        );
         AgentMetrics { registry, ..m }
     }
 }
@@ -85,7 +117,9 @@ impl Default for AgentMetrics {
 impl AgentMetrics {
     pub(crate) fn collected(&self, took: Duration, counts: &[(String, &'static str)], now: f64) {
         self.collections
-            .get_or_create(&ResultLabels { result: "ok".into() })
+            .get_or_create(&ResultLabels {
+                result: "ok".into(),
+            })
             .inc();
         self.duration.set(took.as_secs_f64());
         self.last_success.set(now);
@@ -103,10 +137,14 @@ impl AgentMetrics {
 
     pub(crate) fn collect_failed(&self, code: &'static str) {
         self.collections
-            .get_or_create(&ResultLabels { result: "error".into() })
+            .get_or_create(&ResultLabels {
+                result: "error".into(),
+            })
             .inc();
         self.collect_errors
-            .get_or_create(&ErrorLabels { error_code: code.into() })
+            .get_or_create(&ErrorLabels {
+                error_code: code.into(),
+            })
             .inc();
     }
 
@@ -116,13 +154,17 @@ impl AgentMetrics {
 
     pub(crate) fn auth(&self, verdict: Verdict) {
         self.auth
-            .get_or_create(&ResultLabels { result: verdict.as_str().into() })
+            .get_or_create(&ResultLabels {
+                result: verdict.as_str().into(),
+            })
             .inc();
     }
 
     pub(crate) fn k8s_failed(&self, code: &'static str) {
         self.k8s_errors
-            .get_or_create(&ErrorLabels { error_code: code.into() })
+            .get_or_create(&ErrorLabels {
+                error_code: code.into(),
+            })
             .inc();
     }
 
@@ -150,10 +192,27 @@ impl Default for AggregatorMetrics {
         let agents = Family::<StateLabels, Gauge>::default();
         let pulls = Family::<ResultLabels, Counter>::default();
         let refresh = Gauge::<f64, AtomicU64>::default();
-        registry.register("cnictl_aggregator_agents", "Agents by state (up, unreachable)", agents.clone());
-        registry.register("cnictl_aggregator_pulls", "Agent pulls by result (ok, not_modified, error codes)", pulls.clone());
-        registry.register("cnictl_aggregator_refresh_duration_seconds", "Duration of the last full pull of every agent", refresh.clone());
-        AggregatorMetrics { registry, agents, pulls, refresh }
+        registry.register(
+            "cnictl_aggregator_agents",
+            "Agents by state (up, unreachable)",
+            agents.clone(),
+        );
+        registry.register(
+            "cnictl_aggregator_pulls",
+            "Agent pulls by result (ok, not_modified, error codes)",
+            pulls.clone(),
+        );
+        registry.register(
+            "cnictl_aggregator_refresh_duration_seconds",
+            "Duration of the last full pull of every agent",
+            refresh.clone(),
+        );
+        AggregatorMetrics {
+            registry,
+            agents,
+            pulls,
+            refresh,
+        }
     }
 }
 
@@ -161,7 +220,9 @@ impl AggregatorMetrics {
     pub(crate) fn round(&self, up: usize, unreachable: usize, took: Duration) {
         for (state, n) in [("up", up), ("unreachable", unreachable)] {
             self.agents
-                .get_or_create(&StateLabels { state: state.into() })
+                .get_or_create(&StateLabels {
+                    state: state.into(),
+                })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         self.refresh.set(took.as_secs_f64());
@@ -169,7 +230,9 @@ impl AggregatorMetrics {
 
     pub(crate) fn pull(&self, result: &'static str) {
         self.pulls
-            .get_or_create(&ResultLabels { result: result.into() })
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
             .inc();
     }
 

@@ -70,7 +70,9 @@ pub async fn listen(
     notify: Arc<Notify>,
     mut on_event: impl FnMut(u64),
 ) -> io::Result<()> {
-    let fd = AsyncFd::new(socket)?;
+    // SAFETY: the socket owns a valid descriptor; it is moved into the
+    // AsyncFd and neither replaced nor closed while registered.
+    let fd = unsafe { AsyncFd::register(socket)? };
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let mut guard = fd.readable().await?;

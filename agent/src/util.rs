@@ -1,13 +1,18 @@
 //! Small shared helpers: wall-clock timestamps for the documents the agent
 //! and aggregator publish (analysis itself never reads the clock), entity
-//! tags, and JSON error bodies.
+//! tags, JSON error bodies, and a bundle's `k8s/` objects.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::Hasher;
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use cnictl_collect::parse::{
+    parse_endpointslices, parse_nodes, parse_pods, parse_services, ParseError,
+};
+use cnictl_model::K8s;
 
 /// Seconds since the Unix epoch, as f64 (0 if the clock is before 1970).
 pub fn unix_now() -> f64 {
@@ -58,6 +63,34 @@ pub fn json_error(status: StatusCode, code: &'static str, message: impl Into<Str
         body.to_string(),
     )
         .into_response()
+}
+
+/// The API objects of a bundle's `k8s/` directory (nodes.json and
+/// pods.json required, services.json and endpointslices.json optional), as
+/// the lab writes them: a bundle without `nodes/` is enough.
+pub fn read_k8s_dir(bundle: &Path) -> Result<K8s, String> {
+    let dir = bundle.join("k8s");
+    let read = |name: &str, required: bool| -> Result<Option<String>, String> {
+        let path = dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    };
+    let bad = |name: &str, e: ParseError| format!("invalid {}/{name}: {e}", dir.display());
+    let nodes = read("nodes.json", true)?.unwrap_or_default();
+    let pods = read("pods.json", true)?.unwrap_or_default();
+    Ok(K8s {
+        nodes: parse_nodes(&nodes).map_err(|e| bad("nodes.json", e))?,
+        pods: parse_pods(&pods).map_err(|e| bad("pods.json", e))?,
+        services: read("services.json", false)?
+            .map(|t| parse_services(&t).map_err(|e| bad("services.json", e)))
+            .transpose()?,
+        endpoint_slices: read("endpointslices.json", false)?
+            .map(|t| parse_endpointslices(&t).map_err(|e| bad("endpointslices.json", e)))
+            .transpose()?,
+    })
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use cnictl_agent::kube::{
-    self, current_version, read_calico, read_cluster, watch, KubeError, KubeOptions, Resource,
+    self, current_version, list_agent_pods, read_calico, read_cluster, watch, KubeError,
+    KubeOptions, Resource,
 };
 use cnictl_collect::parse::{parse_endpointslices, parse_nodes, parse_pods, parse_services};
 use serde_json::{json, Value};
@@ -114,7 +115,12 @@ fn page(list: &Value, query: &str) -> Response {
 
 fn json_response(code: u16, body: Value) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn handle(State(api): State<Api>, req: Request) -> Response {
@@ -123,12 +129,22 @@ async fn handle(State(api): State<Api>, req: Request) -> Response {
     if let Ok(mut seen) = api.seen.lock() {
         seen.push(format!("{path}?{query}"));
     }
-    let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     if auth != Some(&format!("Bearer {TOKEN}")) {
         return json_response(401, status(401, "Unauthorized", "Unauthorized"));
     }
     let Some(reply) = api.replies.get(path.as_str()) else {
-        return json_response(404, status(404, "NotFound", "the server could not find the requested resource"));
+        return json_response(
+            404,
+            status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+        );
     };
     match reply.clone() {
         Reply::List(list) => page(&list, &query),
@@ -183,7 +199,9 @@ async fn start(replies: HashMap<&'static str, Reply>) -> FakeApi {
         seen: Arc::default(),
     };
     let seen = api.seen.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     let app = Router::new().fallback(handle).with_state(api);
     let task = tokio::spawn(async move {
@@ -240,7 +258,10 @@ fn recorded_cluster() -> HashMap<&'static str, Reply> {
     let mut replies = HashMap::new();
     replies.insert(Resource::Nodes.path(), Reply::List(fixture("nodes.json").1));
     replies.insert(Resource::Pods.path(), Reply::List(fixture("pods.json").1));
-    replies.insert(Resource::Services.path(), Reply::List(fixture("services.json").1));
+    replies.insert(
+        Resource::Services.path(),
+        Reply::List(fixture("services.json").1),
+    );
     replies.insert(
         Resource::EndpointSlices.path(),
         Reply::List(fixture("endpointslices.json").1),
@@ -254,7 +275,10 @@ async fn paged_lists_match_the_bundle_parsers() {
     let k8s = read_cluster(&api.opts()).await.expect("read cluster");
 
     // The same recorded documents through the bundle parsers, unpaged.
-    assert_eq!(k8s.nodes, parse_nodes(&fixture("nodes.json").0).expect("nodes"));
+    assert_eq!(
+        k8s.nodes,
+        parse_nodes(&fixture("nodes.json").0).expect("nodes")
+    );
     assert_eq!(k8s.pods, parse_pods(&fixture("pods.json").0).expect("pods"));
     assert_eq!(
         k8s.services,
@@ -291,9 +315,20 @@ async fn forbidden_is_a_typed_error() {
         ),
     );
     let api = start(replies).await;
-    let err = read_cluster(&api.opts()).await.expect_err("403 is an error");
+    let err = read_cluster(&api.opts())
+        .await
+        .expect_err("403 is an error");
     assert_eq!(err.code(), "forbidden");
-    assert!(matches!(err, KubeError::Forbidden { resource: "pods", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            KubeError::Forbidden {
+                resource: "pods",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("cannot list resource"), "{err}");
 }
 
@@ -302,13 +337,21 @@ async fn server_error_names_the_resource_and_code() {
     let mut replies = recorded_cluster();
     replies.insert(
         Resource::EndpointSlices.path(),
-        Reply::Status(500, status(500, "InternalError", "etcdserver: request timed out")),
+        Reply::Status(
+            500,
+            status(500, "InternalError", "etcdserver: request timed out"),
+        ),
     );
     let api = start(replies).await;
-    let err = read_cluster(&api.opts()).await.expect_err("500 is an error");
+    let err = read_cluster(&api.opts())
+        .await
+        .expect_err("500 is an error");
     assert_eq!(err.code(), "api");
     let text = err.to_string();
-    assert!(text.contains("endpointslices") && text.contains("500"), "{text}");
+    assert!(
+        text.contains("endpointslices") && text.contains("500"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -323,7 +366,16 @@ async fn a_silent_server_times_out() {
     let started = std::time::Instant::now();
     let err = read_cluster(&opts).await.expect_err("timeout is an error");
     assert_eq!(err.code(), "timeout");
-    assert!(matches!(err, KubeError::Timeout { resource: "nodes", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            KubeError::Timeout {
+                resource: "nodes",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
@@ -354,7 +406,9 @@ async fn an_unknown_context_is_a_config_error() {
 async fn calico_crds_absent_is_none_present_is_read() {
     let api = start(recorded_cluster()).await;
     let client = kube::client(&api.opts()).await.expect("client");
-    let absent = read_calico(&client, &api.opts()).await.expect("404 is not an error");
+    let absent = read_calico(&client, &api.opts())
+        .await
+        .expect("404 is not an error");
     assert_eq!(absent, None);
 
     let mut replies = recorded_cluster();
@@ -406,7 +460,10 @@ async fn watch_counts_changes_and_resumes_from_the_last_version() {
     assert_eq!(calls, 3);
     assert_eq!(outcome.resource_version.as_deref(), Some("1004"));
     let seen = api.seen();
-    assert!(seen[0].contains("watch=true") && seen[0].contains("resourceVersion=1000"), "{seen:?}");
+    assert!(
+        seen[0].contains("watch=true") && seen[0].contains("resourceVersion=1000"),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]
@@ -432,4 +489,44 @@ async fn current_version_reads_list_metadata() {
         .await
         .expect("version");
     assert_eq!(rv, "1000");
+}
+
+#[tokio::test]
+async fn agent_discovery_lists_running_daemonset_pods() {
+    let mut replies = HashMap::new();
+    let pod = |name: &str, node: &str, ip: &str, phase: &str| {
+        json!({"metadata": {"namespace": "cnictl", "name": name, "labels": {"app.kubernetes.io/component": "agent"}},
+               "spec": {"nodeName": node, "hostNetwork": true},
+               "status": {"phase": phase, "podIP": ip, "podIPs": [{"ip": ip}]}})
+    };
+    replies.insert(
+        "/api/v1/namespaces/cnictl/pods",
+        Reply::List(json!({"kind": "PodList", "items": [
+            pod("cnictl-agent-a", "node-1", "192.0.2.11", "Running"),
+            pod("cnictl-agent-b", "node-2", "192.0.2.12", "Running"),
+            pod("cnictl-agent-c", "node-3", "192.0.2.13", "Pending")]})),
+    );
+    let api = start(replies).await;
+    let client = kube::client(&api.opts()).await.expect("client");
+    let selector = "app.kubernetes.io/name=cnictl,app.kubernetes.io/component=agent";
+    let pods = list_agent_pods(&client, &api.opts(), "cnictl", selector)
+        .await
+        .expect("list");
+    let found: Vec<(String, String)> = pods
+        .iter()
+        .map(|p| (p.node.clone(), p.ip.to_string()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("node-1".to_string(), "192.0.2.11".to_string()),
+            ("node-2".to_string(), "192.0.2.12".to_string())
+        ],
+        "the pending pod has no agent to pull yet"
+    );
+    let seen = api.seen();
+    assert!(
+        seen[0].contains("labelSelector=app.kubernetes.io%2Fname%3Dcnictl%2Capp.kubernetes.io%2Fcomponent%3Dagent"),
+        "{seen:?}"
+    );
 }

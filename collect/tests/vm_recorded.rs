@@ -129,6 +129,13 @@ fn ipvsadm_lists_each_scheduler_and_real_server() {
         weights,
         [("10.244.1.3".to_string(), 1), ("10.244.2.3".to_string(), 2)]
     );
+    // guest.sh connected to the web ClusterIP once per web pod (rr), and
+    // the connections had closed: one inactive connection per real server.
+    let web = by("TCP 10.96.100.10:80");
+    assert!(web
+        .reals
+        .iter()
+        .all(|r| (r.active_conns, r.inactive_conns) == (0, 1)));
     let fwm = by("FWM 100");
     assert_eq!(
         (fwm.proto, fwm.fwmark, fwm.vip),

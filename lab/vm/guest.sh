@@ -9,7 +9,10 @@
 #   node-N/ipvsadm.txt       ipvsadm -Ln
 #   node-N/proc-ip_vs.txt    /proc/net/ip_vs
 #   bundle/nodes/node-N/     lab/collect-node.sh (the bundle the tests import)
-# into the results share (/cnlvm-results), plus timings.txt. Settings come
+#   bundle/k8s/              the lab's Kubernetes objects (ipip-lab.sh k8s)
+# into the results share (/cnlvm-results), plus timings.txt, ping.txt,
+# routing.txt (bird or static) and ipvs-traffic.txt (replies through the
+# web ClusterIP). Settings come
 # from /cnlvm-results/guest.env, written by run.sh (REPO, CNICTL, NODES, PODS).
 set -euo pipefail
 
@@ -31,11 +34,35 @@ for m in crc32c_generic ipip ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh veth bridge dummy
 done
 mark modules-loaded
 
-bash "$LAB" up --prefix "$P" --nodes "$NODES" --pods "$PODS"
+# Real BIRD (Calico's node-to-node mesh) when the host has it, else the
+# same routes added statically.
+ROUTING=static
+command -v bird >/dev/null && ROUTING=bird
+echo "$ROUTING" >"$R/routing.txt"
+export CNICTL_LAB_RUN=/run/cnictl-lab
+bash "$LAB" up --prefix "$P" --nodes "$NODES" --pods "$PODS" --routing "$ROUTING"
 bash "$LAB" ipvs --prefix "$P" --nodes "$NODES" --pods "$PODS"
 mark lab-up
 bash "$LAB" ping --prefix "$P" --nodes "$NODES" --pods "$PODS" | tee "$R/ping.txt"
 mark pinged
+
+# Service traffic through IPVS: a one-line TCP server in each web pod, and
+# a client in api-1 connecting to the web ClusterIP once per web pod (rr
+# alternates real servers). Done before recording, so the connection
+# counters are non-zero; the connections are closed (InActConn) by then.
+servers=()
+for ((n = 1; n <= NODES; n++)); do
+	ip netns exec "$P-node-$n-web-$n" busybox nc -ll -p 8080 -e echo "hello from web-$n" &
+	servers+=("$!")
+done
+sleep 0.5
+for ((n = 1; n <= NODES; n++)); do
+	ip netns exec "$P-node-1-api-1" timeout 5 busybox nc -w 3 10.96.100.10 80 </dev/null ||
+		echo "connection $n to 10.96.100.10:80 failed"
+done | sort | tee "$R/ipvs-traffic.txt"
+kill "${servers[@]}"
+wait "${servers[@]}" 2>/dev/null || true
+mark ipvs-traffic
 
 # Until IPv6 duplicate address detection ends, link-local addresses are
 # tentative and their local routes missing: the dumps below would each
@@ -50,13 +77,15 @@ for ((i = 0; i < 100; i++)); do
 done
 mark settled
 
-mkdir -p "$R/bundle/k8s"
-for f in nodes pods; do echo '{"items": []}' >"$R/bundle/k8s/$f.json"; done
+bash "$LAB" k8s "$R/bundle/k8s" --prefix "$P" --nodes "$NODES" --pods "$PODS"
 for ((n = 1; n <= NODES; n++)); do
 	ns=$P-node-$n
 	out=$R/node-$n
 	mkdir -p "$out"
-	"$CNICTL" collect --netns "$ns" --pods --pods-prefix "$ns-" --node-name "node-$n" -o "$out/collect.json"
+	bird=()
+	sock=$CNICTL_LAB_RUN/$P/node-$n.ctl
+	[ "$ROUTING" = bird ] && bird=(--bird-socket "$sock")
+	"$CNICTL" collect --netns "$ns" --pods --pods-prefix "$ns-" --node-name "node-$n" "${bird[@]}" -o "$out/collect.json"
 	mark "node-$n-cnictl-collect"
 	ip -n "$ns" -d -j link show >"$out/ip-link.json"
 	ip -n "$ns" -j addr show >"$out/ip-addr.json"
@@ -64,7 +93,11 @@ for ((n = 1; n <= NODES; n++)); do
 	ip netns exec "$ns" ipvsadm -Ln >"$out/ipvsadm.txt"
 	ip netns exec "$ns" cat /proc/net/ip_vs >"$out/proc-ip_vs.txt"
 	mark "node-$n-tools"
-	ip netns exec "$ns" sh "$REPO/lab/collect-node.sh" --pods-prefix "$ns-" --no-bird "$R/bundle/nodes/node-$n"
+	if [ "$ROUTING" = bird ]; then
+		BIRD_SOCKET=$sock ip netns exec "$ns" sh "$REPO/lab/collect-node.sh" --pods-prefix "$ns-" "$R/bundle/nodes/node-$n"
+	else
+		ip netns exec "$ns" sh "$REPO/lab/collect-node.sh" --pods-prefix "$ns-" --no-bird "$R/bundle/nodes/node-$n"
+	fi
 	mark "node-$n-collect-node.sh"
 done
 mark collected

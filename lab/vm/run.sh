@@ -64,6 +64,13 @@ parse_args() {
 	[[ $PODS =~ ^[12]$ ]] || die "--pods must be 1 or 2"
 	[[ $BUDGET =~ ^[0-9]+$ ]] || die "CNICTL_VM_TIMEOUT must be seconds"
 	OUT=${OUT:-$VM_DIR/out}
+	OUT=${OUT%/}
+	# OUT is replaced on every run: only ever an empty dir or a previous
+	# run's results (it has guest.env) may be deleted.
+	[ -n "$OUT" ] || die "--out must not be /"
+	if [ -e "$OUT" ] && [ -n "$(ls -A "$OUT" 2>/dev/null)" ] && [ ! -f "$OUT/guest.env" ]; then
+		die "--out $OUT exists and is not a previous run's results dir"
+	fi
 }
 
 preflight() {
@@ -73,7 +80,9 @@ preflight() {
 		apt-get:apt dpkg-deb:dpkg timeout:coreutils; do
 		command -v "${t%%:*}" >/dev/null || skip "${t%%:*} not found (Debian package ${t#*:})"
 	done
-	busybox --list | grep -qx depmod || skip "busybox has no depmod applet (install busybox-static)"
+	# Not `| grep -q`: with pipefail, grep's early exit would fail busybox.
+	[[ " $(busybox --list | tr '\n' ' ') " == *" depmod "* ]] ||
+		skip "busybox has no depmod applet (install busybox-static)"
 	[ -x "$CNICTL" ] || die "cnictl binary not found at $CNICTL (cargo build -p cnictl, or set CNICTL_BIN)"
 }
 
@@ -104,7 +113,7 @@ fetch_kernel() {
 	fi
 	tmp=$(mktemp -d "$VM_DIR/.kernel.XXXXXX")
 	log "downloading linux-image-$ver-amd64"
-	(cd "$tmp" && apt-get download -q "linux-image-$ver-amd64" >/dev/null 2>"$tmp/apt.err") || {
+	(cd "$tmp" && timeout 90 apt-get download -q "linux-image-$ver-amd64" >/dev/null 2>"$tmp/apt.err") || {
 		cat "$tmp/apt.err" >&2
 		rm -rf "$tmp"
 		skip "cannot download linux-image-$ver-amd64 (apt-get update? network?)"

@@ -1,0 +1,97 @@
+//! Simulated agents for bench/aggregator.sh: generates a cluster with
+//! `cnictl_gen` and serves node i's snapshot on 127.0.0.1:(BASE + i) at
+//! /api/v1/node with an ETag (304 on If-None-Match), as `cnictl agent`
+//! does. Writes the cluster's API objects to K8S_OUT (JSON) and prints
+//! `ready` when every port listens.
+//!
+//! ```text
+//! fake_agents --model calico-bgp --nodes 1000 --base-port 20000 --k8s-out FILE
+//! ```
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use cnictl_gen::{GenModel, GenSpec};
+
+struct Args {
+    model: GenModel,
+    nodes: usize,
+    base_port: u16,
+    k8s_out: String,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        model: GenModel::CalicoBgp,
+        nodes: 1000,
+        base_port: 20000,
+        k8s_out: "k8s.json".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let v = it.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--model" => a.model = v.parse()?,
+            "--nodes" => a.nodes = v.parse()?,
+            "--base-port" => a.base_port = v.parse()?,
+            "--k8s-out" => a.k8s_out = v,
+            _ => bail!("unknown flag {flag}"),
+        }
+    }
+    Ok(a)
+}
+
+type Doc = Arc<(Bytes, String)>;
+
+async fn node(State(doc): State<Doc>, headers: HeaderMap) -> Response {
+    let (body, tag) = &*doc;
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(tag.as_str())
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag.clone())]).into_response();
+    }
+    (
+        [
+            (header::ETAG, tag.clone()),
+            (header::CONTENT_TYPE, "application/json".into()),
+        ],
+        body.clone(),
+    )
+        .into_response()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let a = args()?;
+    let mut spec = GenSpec::new(a.model, a.nodes);
+    spec.pods_per_node = 30;
+    let snap = cnictl_gen::generate(&spec)?;
+    std::fs::write(&a.k8s_out, serde_json::to_vec(&snap.k8s)?)?;
+    for (i, n) in snap.nodes.values().enumerate() {
+        let body = serde_json::to_vec(n)?;
+        let tag = format!("\"gen-{i}-{}\"", body.len());
+        let doc: Doc = Arc::new((Bytes::from(body), tag));
+        let port = a.base_port + u16::try_from(i)?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+        let app = Router::new()
+            .route("/api/v1/node", get(node))
+            .with_state(doc);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+    }
+    drop(snap);
+    println!("ready");
+    std::future::pending::<()>().await;
+    Ok(())
+}
