@@ -10,5 +10,6 @@ pub mod expected;
 pub mod explain;
 pub mod finding;
 pub mod infer;
+pub mod reach;
 
 pub use finding::{Finding, Report, Severity, Skipped};

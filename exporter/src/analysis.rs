@@ -3,15 +3,15 @@
 //! anything about the dataplane: it calls the analyzers and the reference
 //! dataplane and indexes their answers for the API.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use cnictl_analyzers::expected::{Expected, NodeExpect};
 use cnictl_analyzers::infer::{self, Inference};
-use cnictl_analyzers::{checks, Finding, Report, Severity};
-use cnictl_dataplane::{Dataplane, Disposition, Ingress, Packet, PodId};
+use cnictl_analyzers::{checks, reach, Finding, Report, Severity};
+use cnictl_dataplane::Dataplane;
 use cnictl_model::{ClusterSnapshot, NodeSnapshot};
 use ipnet::IpNet;
 use serde::Serialize;
@@ -91,31 +91,7 @@ impl SeverityCounts {
     }
 }
 
-/// Pod-to-pod reachability between nodes, one probe per ordered node pair.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Reachability {
-    /// Node → number of peers it cannot reach.
-    pub unreachable: BTreeMap<String, usize>,
-    /// The first [`FAILING_PAIRS_CAP`] failing pairs, in node order.
-    pub failing_pairs: Vec<FailingPair>,
-    /// Failing pairs in total (may exceed the list).
-    pub failing_total: usize,
-    pub probes: usize,
-}
-
-/// One failing ordered pair, with how the probe ended.
-#[derive(Debug, Clone, Serialize)]
-pub struct FailingPair {
-    pub src: String,
-    pub dst: String,
-    pub disposition: Disposition,
-}
-
-impl Reachability {
-    pub fn truncated(&self) -> bool {
-        self.failing_total > self.failing_pairs.len()
-    }
-}
+pub use cnictl_analyzers::reach::{FailingPair, Reachability};
 
 impl Analysis {
     /// Analyses a snapshot: model inference, checks, dataplane compilation,
@@ -125,7 +101,7 @@ impl Analysis {
         let inference = infer::infer(&snapshot);
         let report = checks::run(&snapshot);
         let dataplane = Dataplane::new(&snapshot);
-        let reachability = probe_pairs(&dataplane);
+        let reachability = reach::node_pairs(&dataplane, FAILING_PAIRS_CAP);
         let nodes = summarize(&snapshot, &report, &reachability);
         let node_index = nodes
             .iter()
@@ -289,96 +265,3 @@ fn counts(n: &NodeSnapshot, pods: usize) -> NodeCounts {
     }
 }
 
-/// One probe pod per node: the first non-host-network pod with an address
-/// other than the node's own.
-fn probe_pods(dp: &Dataplane) -> Vec<Option<(PodId, IpAddr)>> {
-    let mut out = vec![None; dp.node_count()];
-    for p in (0..dp.pod_count()).map(|i| PodId(i as u32)) {
-        let node = dp.pod_node(p);
-        let slot = &mut out[node.0 as usize];
-        if slot.is_some() {
-            continue;
-        }
-        let node_ip = dp.node_ip(node);
-        if let Some(ip) = dp.pod_ips(p).iter().find(|ip| Some(**ip) != node_ip) {
-            *slot = Some((p, *ip));
-        }
-    }
-    out
-}
-
-/// Probes every ordered pair of nodes with one pod-to-pod packet. Split
-/// over the available cores: at 1,000 nodes this is ~1M lookups.
-fn probe_pairs(dp: &Dataplane) -> Reachability {
-    let pods = probe_pods(dp);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = pods.len().div_ceil(threads.max(1)).max(1);
-    let rows: Vec<Vec<(usize, usize, Disposition)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..pods.len())
-            .step_by(chunk)
-            .map(|start| {
-                let pods = &pods;
-                s.spawn(move || probe_rows(dp, pods, start..(start + chunk).min(pods.len())))
-            })
-            .collect();
-        handles
-            .into_iter()
-            // A panicking probe thread re-raises here, so the refresh
-            // reports it (error_code="panic") instead of partial numbers.
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    collect_reachability(dp, &pods, rows.into_iter().flatten())
-}
-
-fn probe_rows(
-    dp: &Dataplane,
-    pods: &[Option<(PodId, IpAddr)>],
-    srcs: std::ops::Range<usize>,
-) -> Vec<(usize, usize, Disposition)> {
-    let mut out = Vec::new();
-    for s in srcs {
-        let Some((sp, sip)) = pods[s] else { continue };
-        for (d, dst) in pods.iter().enumerate() {
-            let Some((_, dip)) = dst else { continue };
-            if d == s {
-                continue;
-            }
-            let disp = dp.reachable(&Packet::new(sip, *dip), Ingress::Pod(sp));
-            out.push((s, d, disp));
-        }
-    }
-    out
-}
-
-fn collect_reachability(
-    dp: &Dataplane,
-    pods: &[Option<(PodId, IpAddr)>],
-    results: impl Iterator<Item = (usize, usize, Disposition)>,
-) -> Reachability {
-    let mut r = Reachability::default();
-    for (i, p) in pods.iter().enumerate() {
-        if p.is_some() {
-            let name = dp.node_name(cnictl_dataplane::NodeId(i as u32));
-            r.unreachable.insert(name.to_string(), 0);
-        }
-    }
-    for (s, d, disp) in results {
-        r.probes += 1;
-        if disp == Disposition::Delivered {
-            continue;
-        }
-        let src = dp.node_name(cnictl_dataplane::NodeId(s as u32));
-        let dst = dp.node_name(cnictl_dataplane::NodeId(d as u32));
-        *r.unreachable.entry(src.to_string()).or_default() += 1;
-        r.failing_total += 1;
-        if r.failing_pairs.len() < FAILING_PAIRS_CAP {
-            r.failing_pairs.push(FailingPair {
-                src: src.to_string(),
-                dst: dst.to_string(),
-                disposition: disp,
-            });
-        }
-    }
-    r
-}
