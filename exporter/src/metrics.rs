@@ -1,7 +1,7 @@
 //! `/metrics`: rendered once per refresh into OpenMetrics text, then served
 //! as cached bytes so a scrape never waits on analysis. Labels are typed
 //! label sets over bounded sets (finding codes, severities, node names,
-//! capped peer and pair lists). See exporter/METRICS.md for every metric.
+//! capped peer and pair lists). See the README ("Serve") for every metric.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;

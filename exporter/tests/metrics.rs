@@ -117,12 +117,12 @@ async fn documented_metrics_are_emitted() {
     ] {
         assert!(names.contains(want), "{want} missing from:\n{text}");
     }
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("METRICS.md"))
-        .expect("METRICS.md");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+        .expect("README.md");
     for n in &names {
         assert!(
             doc.contains(&format!("`{n}`")),
-            "{n} is not documented in METRICS.md"
+            "{n} is not documented in README.md"
         );
     }
 }
