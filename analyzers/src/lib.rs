@@ -11,5 +11,6 @@ pub mod explain;
 pub mod finding;
 pub mod infer;
 pub mod reach;
+pub mod validate;
 
 pub use finding::{Finding, Report, Severity, Skipped};

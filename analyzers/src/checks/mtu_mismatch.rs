@@ -91,7 +91,9 @@ fn pod_facing(cx: &NodeCx<'_>, ul: &Link, tunnel: Option<&Link>, path_mtu: u32, 
         for l in pod
             .links
             .iter()
-            .filter(|l| l.name != "lo" && l.mtu > path_mtu)
+            // Only devices that carry traffic: a kernel with ipip loaded
+            // puts a DOWN tunl0 (MTU 1480) in every pod netns.
+            .filter(|l| l.name != "lo" && l.is_up() && l.mtu > path_mtu)
         {
             over.push((
                 format!("{key}:{}", l.name),
