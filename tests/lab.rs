@@ -360,7 +360,10 @@ fn processes_mentioning(marker: &str) -> Vec<(u32, String)> {
 ///   `net.ipv6.conf.default.forwarding` (netlink collector only);
 ///   `net.ipv4.neigh.*.proxy_delay`, `net.bridge.*`, `net.ipv4.vs.*`
 ///   (collect-node.sh only). Key spelling needs no fixing: the importer
-///   maps `sysctl`'s `flannel/1` back to `flannel.1`.
+///   maps `sysctl`'s `flannel/1` back to `flannel.1`;
+/// - BIRD protocols' `since` is dropped: BIRD renders the start time anew on
+///   each query from its monotonic clock and the wall clock, and the two
+///   can drift apart by milliseconds between the two collectors' queries.
 fn fixup(node: &mut NodeSnapshot) {
     if let Some(rules) = &mut node.rules {
         rules.retain(|r| r.family == "inet");
@@ -379,6 +382,7 @@ fn fixup(node: &mut NodeSnapshot) {
         sort(vs);
     }
     if let Some(bgp) = &mut node.bgp {
+        bgp.protocols.iter_mut().for_each(|p| p.since = None);
         sort(&mut bgp.protocols);
         sort(bgp.routes.as_deref_mut().unwrap_or_default());
     }
