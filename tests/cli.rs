@@ -183,7 +183,7 @@ fn diff_names_what_changed() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for cmd in ["demo", "model", "check", "explain", "diff", "snapshot", "gen", "lab", "collect", "serve"] {
+    for cmd in ["demo", "model", "check", "explain", "diff", "snapshot", "gen", "lab", "collect", "serve", "agent", "bundle"] {
         let o = cnictl(&[cmd, "--help"]);
         assert!(o.status.success(), "{cmd} --help");
         assert!(text(&o.stdout).contains("Example"), "{cmd} --help has an example");

@@ -43,25 +43,24 @@ async fn main() -> anyhow::Result<()> {
     let t0 = Instant::now();
     let cold = agents.pull_round(&puller, conc, None).await;
     let pull_cold = t0.elapsed();
+    eprintln!("rss after pull: {} KiB", status_kib("VmRSS:"));
     let t1 = Instant::now();
-    let snap = assemble(&k8s, &agents, "bench");
+    let stored = agents.stored();
+    let held: usize = stored.iter().map(|(_, s)| s.len()).sum();
+    eprintln!("snapshots held: {} KiB compressed", held / 1024);
+    let snap = tokio::task::spawn_blocking(move || assemble(k8s, stored, "bench").0).await?;
     let routes: usize = snap.nodes.values().map(|n| n.routes.len()).sum();
+    eprintln!("rss after assemble: {} KiB", status_kib("VmRSS:"));
     let analysis =
         tokio::task::spawn_blocking(move || cnictl_exporter::analysis::Analysis::run(snap)).await?;
     let analyse = t1.elapsed();
     let findings = analysis.report.findings.len();
+    eprintln!("rss after analysis: {} KiB", status_kib("VmRSS:"));
     drop(analysis);
     let t2 = Instant::now();
     let warm = agents.pull_round(&puller, conc, None).await;
     let pull_warm = t2.elapsed();
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
-        })
-        .unwrap_or_default();
+    let hwm = status_kib("VmHWM:");
     println!(
         "{{\"nodes\": {nodes}, \"up\": {}, \"changed\": {}, \"routes\": {routes}, \"findings\": {findings}, \
          \"pull_cold_s\": {:.3}, \"analysis_s\": {:.3}, \"full_refresh_s\": {:.3}, \"pull_304_s\": {:.3}, \
@@ -75,4 +74,17 @@ async fn main() -> anyhow::Result<()> {
         warm.changed == 0,
     );
     Ok(())
+}
+
+/// A `/proc/self/status` field in KiB (0 when unreadable).
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
 }

@@ -47,25 +47,41 @@ fn args() -> anyhow::Result<Args> {
     Ok(a)
 }
 
-type Doc = Arc<(Bytes, String)>;
+/// Node name, gzip-compressed JSON, ETag: what `cnictl agent` serves to a
+/// client that accepts gzip (the aggregator always does).
+type Doc = Arc<(String, Bytes, String)>;
 
 async fn node(State(doc): State<Doc>, headers: HeaderMap) -> Response {
-    let (body, tag) = &*doc;
-    if headers
+    let (name, body, tag) = &*doc;
+    let common = [
+        (header::ETAG, tag.clone()),
+        (
+            header::HeaderName::from_static("x-cnictl-node"),
+            name.clone(),
+        ),
+    ];
+    let inm = headers
         .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        == Some(tag.as_str())
-    {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag.clone())]).into_response();
+        .and_then(|v| v.to_str().ok());
+    if inm == Some(tag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
     }
     (
+        common,
         [
-            (header::ETAG, tag.clone()),
-            (header::CONTENT_TYPE, "application/json".into()),
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_ENCODING, "gzip"),
         ],
         body.clone(),
     )
         .into_response()
+}
+
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes)?;
+    enc.finish()
 }
 
 #[tokio::main]
@@ -77,8 +93,8 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&a.k8s_out, serde_json::to_vec(&snap.k8s)?)?;
     for (i, n) in snap.nodes.values().enumerate() {
         let body = serde_json::to_vec(n)?;
-        let tag = format!("\"gen-{i}-{}\"", body.len());
-        let doc: Doc = Arc::new((Bytes::from(body), tag));
+        let tag = format!("\"gen-{i}-{}-gzip\"", body.len());
+        let doc: Doc = Arc::new((n.name.clone(), Bytes::from(gzip(&body)?), tag));
         let port = a.base_port + u16::try_from(i)?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await

@@ -110,7 +110,11 @@ pub struct NodeFindings {
 
 /// What the last collection published, pre-serialized.
 struct Published {
+    node_name: String,
     node_json: Bytes,
+    /// The same JSON gzip-compressed (level 1): ~16x smaller for a node
+    /// with 1,000 routes, which is what a 1,000-node aggregator pulls.
+    node_gzip: Bytes,
     node_etag: String,
     findings_json: Bytes,
     collected_at: String,
@@ -256,15 +260,24 @@ async fn node(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
     let Some(p) = current(&shared) else {
         return not_ready();
     };
+    let gzip = accepts_gzip(&headers);
+    // Each representation has its own entity tag (RFC 9110 8.8.3).
+    let tag = if gzip {
+        format!("{}-gzip\"", p.node_etag.trim_end_matches('"'))
+    } else {
+        p.node_etag.clone()
+    };
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == p.node_etag || t.trim() == "*")
-        });
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
     let common = [
-        (header::ETAG, p.node_etag.clone()),
+        (header::ETAG, tag),
+        (header::VARY, "accept-encoding".to_string()),
+        (
+            header::HeaderName::from_static(crate::aggregator::NODE_HEADER),
+            p.node_name.clone(),
+        ),
         (
             header::HeaderName::from_static("x-cnictl-collected-at"),
             p.collected_at.clone(),
@@ -273,13 +286,40 @@ async fn node(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
     if matches {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
-    (
+    let (body, encoding) = if gzip {
+        (p.node_gzip.clone(), "gzip")
+    } else {
+        (p.node_json.clone(), "identity")
+    };
+    let mut res = (
         StatusCode::OK,
         common,
         [(header::CONTENT_TYPE, "application/json")],
-        p.node_json.clone(),
+        body,
     )
-        .into_response()
+        .into_response();
+    if encoding == "gzip" {
+        res.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static("gzip"),
+        );
+    }
+    res
+}
+
+/// True when `Accept-Encoding` lists gzip (without `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let q0 = parts.any(|p| p.replace(' ', "") == "q=0");
+            name.eq_ignore_ascii_case("gzip") && !q0
+        })
 }
 
 async fn findings(State(shared): State<Arc<Shared>>) -> Response {
@@ -358,13 +398,15 @@ enum CollectError {
     Live(#[from] cnictl_collect::live::LiveError),
     #[error("cannot serialize the snapshot: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("cannot compress the snapshot: {0}")]
+    Compress(#[from] std::io::Error),
 }
 
 impl CollectError {
     fn code(&self) -> &'static str {
         match self {
             CollectError::Live(_) => "collect",
-            CollectError::Encode(_) => "encode",
+            CollectError::Encode(_) | CollectError::Compress(_) => "encode",
         }
     }
 }
@@ -382,8 +424,11 @@ fn publish(live: &LiveOptions, k8s: &K8s) -> Result<(Published, Counts), Collect
         .map(|f| (f.code.clone(), f.severity.as_str()))
         .collect();
     let findings_json = serde_json::to_vec(&report)?;
+    let node_gzip = gzip(&node_json)?;
     Ok((
         Published {
+            node_name: report.node.clone(),
+            node_gzip: Bytes::from(node_gzip),
             node_etag: etag(&node_json),
             node_json: Bytes::from(node_json),
             findings_json: Bytes::from(findings_json),
@@ -391,6 +436,17 @@ fn publish(live: &LiveOptions, k8s: &K8s) -> Result<(Published, Counts), Collect
         },
         counts,
     ))
+}
+
+/// gzip level 1: most of the size win for a fraction of level 6's CPU.
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 8),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(bytes)?;
+    enc.finish()
 }
 
 /// The node's checks against the expected state of `k8s` (the rest of the

@@ -239,6 +239,27 @@ async fn etag_and_findings_without_auth_in_a_lab() {
     assert!(again.body.is_empty());
     let other = get(a, "/api/v1/node", &[("If-None-Match", "\"stale\"")]).await;
     assert_eq!(other.status, 200);
+    assert_eq!(
+        other.headers.get("x-cnictl-node").map(String::as_str),
+        Some("node-1")
+    );
+
+    // gzip for clients that ask (the aggregator): its own entity tag.
+    let gz = get(a, "/api/v1/node", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(gz.status, 200);
+    assert_eq!(
+        gz.headers.get("content-encoding").map(String::as_str),
+        Some("gzip")
+    );
+    let gz_tag = gz.headers.get("etag").cloned().expect("an ETag");
+    assert_ne!(gz_tag, tag);
+    let gz_again = get(
+        a,
+        "/api/v1/node",
+        &[("Accept-Encoding", "gzip"), ("If-None-Match", &gz_tag)],
+    )
+    .await;
+    assert_eq!(gz_again.status, 304);
 
     // The expected state (the fixture's k8s objects) loads after the first
     // collection and triggers another: the findings then judge this host

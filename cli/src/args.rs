@@ -59,6 +59,12 @@ pub enum Command {
     /// Serve /metrics (Prometheus), a JSON API and the web UI for a bundle or snapshot.
     #[command(after_help = "Examples:\n  cnictl serve --bundle fixtures/flannel-vxlan-broken-vxlan-fdb-missing\n      then open http://127.0.0.1:9640 (UI), /metrics, /api/v1/findings\n  cnictl serve --watch-dir /var/lib/cnictl/bundles --listen 0.0.0.0:9640\n\nAnalysis runs in the background when the source changes; the last good result\nstays served when a refresh fails. Read-only: no endpoint changes anything.")]
     Serve(ServeArgs),
+    /// Run the node agent (DaemonSet): collect this node, check it, serve its snapshot.
+    #[command(after_help = "Examples:\n  cnictl agent --kube --node-name $NODE_NAME --pods            # in the DaemonSet\n  sudo cnictl agent --netns cnl-node-1 --k8s-bundle /run/cnictl-lab/cnl --insecure-no-auth --listen 127.0.0.1:9641\n\nRead-only. Its snapshot API needs a bearer token allowed by TokenReview +\nSubjectAccessReview; /metrics and /healthz stay open.")]
+    Agent(AgentArgs),
+    /// Write a full bundle of the live cluster (API objects + every agent's node).
+    #[command(after_help = "Examples:\n  cnictl bundle --kube -o ./incident-4711      # attach to a ticket, analyse offline\n  cnictl bundle --kube --agents 10.0.0.5:9641,10.0.0.6:9641 -o ./b\n\nNodes whose agent fails are listed; the rest are still written (exit 1 then).")]
+    Bundle(BundleArgs),
 }
 
 const CHECK_AFTER: &str = "\
@@ -90,6 +96,40 @@ pub struct Source {
     /// A snapshot JSON written by `cnictl snapshot`.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    /// The live cluster: objects from the Kubernetes API, each node's
+    /// dataplane from its `cnictl agent` (see the cluster options).
+    #[arg(long)]
+    pub kube: bool,
+}
+
+/// How to reach a cluster: the API and the agents.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// kubeconfig file [default: $KUBECONFIG, ~/.kube/config, or in-cluster].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context [default: the current one].
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Namespace of the agent DaemonSet.
+    #[arg(long, default_value = "cnictl")]
+    pub agent_namespace: String,
+    /// Label selector of the agent pods.
+    #[arg(long, default_value = "app.kubernetes.io/name=cnictl,app.kubernetes.io/component=agent")]
+    pub agent_selector: String,
+    /// Port the agents listen on.
+    #[arg(long, default_value_t = 9641)]
+    pub agent_port: u16,
+    /// Pull these agents (host:port,…) instead of discovering them through the API.
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT")]
+    pub agents: Vec<String>,
+    /// Bearer token file sent to agents [in a pod: the service account token].
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// With --agents: take the Kubernetes objects from this bundle's k8s/
+    /// instead of the API (labs: /run/cnictl-lab/PREFIX).
+    #[arg(long, value_name = "DIR")]
+    pub k8s_from: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -128,6 +168,8 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub source: Source,
     #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
     pub render: Render,
 }
 
@@ -142,6 +184,8 @@ pub enum MinSeverity {
 pub struct CheckArgs {
     #[command(flatten)]
     pub source: Source,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     #[command(flatten)]
     pub render: Render,
     /// Show only findings at this severity or worse.
@@ -165,6 +209,8 @@ pub struct ExplainArgs {
     #[command(flatten)]
     pub source: Source,
     #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
     pub render: Render,
     /// Destination port (tcp/udp; defaults to the Service port for svc/...).
     #[arg(long)]
@@ -181,6 +227,30 @@ pub struct ExplainArgs {
     /// Also trace the way back and flag asymmetry.
     #[arg(long)]
     pub reverse: bool,
+    /// Live, read-only: ask each hop's kernel the same routing question
+    /// (RTM_GETROUTE, as `ip route get`) and mark every routing hop
+    /// `✓ kernel agrees` or `✗ kernel says …`. Needs --lab or --netns-map
+    /// (and root to enter namespaces). Exit code 1 if any hop disagrees.
+    #[arg(long)]
+    pub validate: bool,
+    /// Live, opt-in (root / CAP_NET_RAW): send one probe (ICMP echo, or UDP
+    /// to --port with --proto udp) from the source pod's netns and capture it
+    /// with libpcap on the pod's veth, the tunnel device and the source
+    /// node's underlay device, checking outer src/dst, VNI and inner src/dst
+    /// against the prediction. Exit code 1 if the wire disagrees.
+    #[arg(long)]
+    pub probe: bool,
+    /// Live namespaces for --validate/--probe: NODE=NETNS or NS/POD=NETNS,
+    /// comma-separated (e.g. node-1=cnl-node-1,default/web-1=cnl-node-1-web-1).
+    #[arg(long, value_name = "MAP", value_delimiter = ',')]
+    pub netns_map: Vec<String>,
+    /// Map a `cnictl lab` prefix: node-N → PREFIX-node-N, pods by the lab's
+    /// pod maps in /run/cnictl-lab/PREFIX/ (else PREFIX-NODE-POD).
+    #[arg(long, value_name = "PREFIX")]
+    pub lab: Option<String>,
+    /// How long --probe captures, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1500)]
+    pub probe_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -197,6 +267,8 @@ pub struct DiffArgs {
 pub struct SnapshotArgs {
     #[command(flatten)]
     pub source: Source,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Write here (atomically) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -341,6 +413,10 @@ pub struct ServeSource {
     /// is analysed (or DIR itself when it is a bundle).
     #[arg(long, value_name = "DIR", group = "serve_source")]
     pub watch_dir: Option<PathBuf>,
+    /// Aggregate a live cluster: discover the agents through the API (or
+    /// --agents) and pull every node's snapshot each refresh.
+    #[arg(long, group = "serve_source")]
+    pub kube: bool,
 }
 
 #[derive(Debug, Args)]
@@ -351,7 +427,79 @@ pub struct ServeArgs {
     /// cluster is a decision, not a default.
     #[arg(long, default_value = "127.0.0.1:9640")]
     pub listen: std::net::SocketAddr,
-    /// How often to look for changes in the source, in seconds (≥ 1).
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
-    pub refresh: u64,
+    /// How often to look for changes in the source (or pull the agents): 30s, 5m, 1h.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub refresh: std::time::Duration,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `30`, `30s`, `500ms`, `5m`, `1h` → a Duration of at least 1 ms.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
+    let n: u64 = num.parse().map_err(|_| format!("{s:?}: expected a number with an optional unit (ms, s, m, h)"))?;
+    let ms = match unit {
+        "ms" => n,
+        "" | "s" => n.saturating_mul(1000),
+        "m" => n.saturating_mul(60_000),
+        "h" => n.saturating_mul(3_600_000),
+        other => return Err(format!("{s:?}: unknown unit {other:?} (ms, s, m, h)")),
+    };
+    if ms == 0 {
+        return Err(format!("{s:?}: must be more than zero"));
+    }
+    Ok(std::time::Duration::from_millis(ms))
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Address to serve the node's snapshot, findings and /metrics on.
+    #[arg(long, default_value = "0.0.0.0:9641")]
+    pub listen: std::net::SocketAddr,
+    /// Read the cluster's expected state from the Kubernetes API and check
+    /// bearer tokens with TokenReview + SubjectAccessReview.
+    #[arg(long, conflicts_with = "k8s_bundle")]
+    pub kube: bool,
+    /// Take the expected state from this bundle's k8s/ (labs, tests).
+    #[arg(long, value_name = "DIR")]
+    pub k8s_bundle: Option<PathBuf>,
+    /// This node's Kubernetes name [default: the host name].
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// Collect every … interval, and on netlink changes (debounced).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// Read this named netns instead of our own (labs).
+    #[arg(long, value_name = "NAME")]
+    pub netns: Option<String>,
+    /// Also collect the pod network namespaces (/run/netns, /var/run/netns).
+    #[arg(long)]
+    pub pods: bool,
+    /// With --pods: only namespaces whose name starts with this.
+    #[arg(long, value_name = "PREFIX")]
+    pub pods_prefix: Option<String>,
+    /// BIRD's control socket.
+    #[arg(long, value_name = "PATH")]
+    pub bird_socket: Option<PathBuf>,
+    /// Allow live probes (needs NET_RAW); accepted for the manifests, probes are opt-in per request.
+    #[arg(long)]
+    pub probe: bool,
+    /// Serve the snapshot without authentication. ONLY for local labs: it
+    /// exposes the node's whole network configuration to anyone who can connect.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// Pull the live cluster (API + agents).
+    #[arg(long, required = true)]
+    pub kube: bool,
+    /// The bundle directory to write (must not exist, or be empty / an earlier bundle).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }

@@ -7,17 +7,32 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use cnictl_model::{ClusterSnapshot, SCHEMA};
 
-use crate::args::Source;
+use crate::args::{ClusterArgs, Source};
 
 /// Snapshot files above this size are refused rather than read into memory.
 const MAX_SNAPSHOT_BYTES: u64 = 4 << 30;
 
-pub fn load(source: &Source) -> Result<ClusterSnapshot> {
-    match (&source.bundle, &source.snapshot) {
-        (Some(dir), None) => load_bundle(dir),
-        (None, Some(file)) => load_snapshot(file),
-        _ => bail!("give exactly one of --bundle DIR or --snapshot FILE"),
+pub fn load(source: &Source, cluster: &ClusterArgs) -> Result<ClusterSnapshot> {
+    match (&source.bundle, &source.snapshot, source.kube) {
+        (Some(dir), None, false) => load_bundle(dir),
+        (None, Some(file), false) => load_snapshot(file),
+        (None, None, true) => load_kube(cluster),
+        _ => bail!("give exactly one of --bundle DIR, --snapshot FILE or --kube"),
     }
+}
+
+/// The live cluster: pulls every agent (and the API objects) into a
+/// temporary bundle, as `cnictl bundle --kube` does, and loads it — one
+/// code path for live and offline analysis.
+fn load_kube(cluster: &ClusterArgs) -> Result<ClusterSnapshot> {
+    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+    let dir = tmp.path().join("bundle");
+    let outcome = crate::cmd::cluster::pull_bundle(cluster, &dir)?;
+    for (target, node, reason) in &outcome.failed {
+        let node = node.as_deref().unwrap_or("?");
+        eprintln!("cnictl: warning: agent {target} (node {node}) failed: {reason}; analysing without it");
+    }
+    load_bundle(&dir)
 }
 
 /// A path given without saying what it is (diff): a directory is a

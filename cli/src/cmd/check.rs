@@ -11,7 +11,7 @@ use crate::args::{CheckArgs, MinSeverity, Output};
 use crate::{out, resolve};
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
-    let snap = resolve::load(&args.source)?;
+    let snap = resolve::load(&args.source, &args.cluster)?;
     let mut report = checks::run(&snap);
     let failed = report.has_errors();
     report.findings.retain(|f| keep(f.severity, args.severity));

@@ -1,24 +1,97 @@
-//! `cnictl explain SRC DST`: a path hop by hop through the reference dataplane.
+//! `cnictl explain SRC DST`: a path hop by hop through the reference
+//! dataplane; with `--validate` / `--probe`, checked against the live
+//! kernel and the wire.
 
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
-use cnictl_analyzers::explain::{self, ExplainRequest, Verdict};
+use anyhow::{bail, Result};
+use cnictl_analyzers::explain::{self, ExplainRequest, Explanation, Verdict};
+use cnictl_analyzers::validate::{self, HopValidation, KernelAnswer, RouteQuery};
+use cnictl_collect::live::{route_get, NetnsTarget, RouteGet, RouteGetReply};
 use cnictl_dataplane::Dataplane;
+use serde::Serialize;
 
 use crate::args::{ExplainArgs, Output, Proto};
 use crate::{out, resolve};
 
+/// The explain document plus the live checks (`--output json`).
+#[derive(Serialize)]
+struct Checked<'a> {
+    #[serde(flatten)]
+    ex: &'a Explanation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validation: Option<&'a [HopValidation]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probe: Option<&'a probe::ProbeReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    live_notes: Vec<String>,
+}
+
 pub fn run(args: ExplainArgs) -> Result<ExitCode> {
-    let snap = resolve::load(&args.source)?;
+    let snap = resolve::load(&args.source, &args.cluster)?;
     let dp = Dataplane::new(&snap);
     let req = request(&args);
     let ex = explain::explain(&snap, &dp, &req)?;
+    let live = (args.validate || args.probe)
+        .then(|| NetnsMap::resolve(&args))
+        .transpose()?;
+    let mut notes = Vec::new();
+    let validation = match (&live, args.validate) {
+        (Some(map), true) => Some(validate_live(&dp, &ex, map, &mut notes)),
+        _ => None,
+    };
+    let probed = match (&live, args.probe) {
+        (Some(map), true) => Some(probe::run(&dp, &ex, map, &args)?),
+        _ => None,
+    };
+    print(&args, &ex, validation.as_deref(), probed.as_ref(), notes)?;
+    let live_bad = validation
+        .as_deref()
+        .is_some_and(validate::any_disagreement)
+        || probed.as_ref().is_some_and(|p| !p.ok);
+    Ok(if live_bad {
+        ExitCode::from(1)
+    } else {
+        exit_code(&ex)
+    })
+}
+
+fn print(
+    args: &ExplainArgs,
+    ex: &Explanation,
+    validation: Option<&[HopValidation]>,
+    probed: Option<&probe::ProbeReport>,
+    live_notes: Vec<String>,
+) -> Result<()> {
     match args.render.output {
-        Output::Json => out::print_json(&ex)?,
-        Output::Text => out::print(&explain::render_text(&ex))?,
+        Output::Json => out::print_json(&Checked {
+            ex,
+            validation,
+            probe: probed,
+            live_notes,
+        }),
+        Output::Text => {
+            let mut text = explain::render_text(ex);
+            if let Some(v) = validation {
+                text = validate::annotate_text(&text, v);
+                let bad = v.iter().filter(|h| h.status == validate::Status::Disagree);
+                text.push_str(&format!(
+                    "validation: {} routing hops checked, {} disagree\n",
+                    v.len(),
+                    bad.count()
+                ));
+            }
+            for n in &live_notes {
+                text.push_str(&format!("note: {n}\n"));
+            }
+            if let Some(p) = probed {
+                text.push_str(&p.text());
+            }
+            out::print(&text)
+        }
     }
-    Ok(exit_code(&ex))
 }
 
 pub fn request(args: &ExplainArgs) -> ExplainRequest {
@@ -37,10 +110,289 @@ pub fn request(args: &ExplainArgs) -> ExplainRequest {
 
 /// 0 when the packet (and, with --reverse, its answer) is delivered.
 pub fn exit_code(ex: &explain::Explanation) -> ExitCode {
-    let back_ok = ex.reverse.as_ref().is_none_or(|r| r.verdict == Verdict::Delivered);
+    let back_ok = ex
+        .reverse
+        .as_ref()
+        .is_none_or(|r| r.verdict == Verdict::Delivered);
     if ex.verdict == Verdict::Delivered && back_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Snapshot node / pod → live network namespace name.
+#[derive(Debug, Default)]
+pub struct NetnsMap {
+    explicit: HashMap<String, String>,
+    lab: Option<(String, HashMap<String, String>)>,
+}
+
+impl NetnsMap {
+    /// From `--netns-map` and `--lab`; the only place that reads the lab's
+    /// pod maps (`$CNICTL_LAB_RUN`, default /run/cnictl-lab).
+    pub fn resolve(args: &ExplainArgs) -> Result<NetnsMap> {
+        if args.lab.is_none() && args.netns_map.is_empty() {
+            bail!("--validate and --probe need --lab PREFIX or --netns-map NODE=NETNS,...");
+        }
+        let mut map = NetnsMap::default();
+        for item in args.netns_map.iter().filter(|s| !s.is_empty()) {
+            let Some((k, v)) = item.split_once('=') else {
+                bail!("invalid --netns-map entry {item:?}: expected NODE=NETNS or NS/POD=NETNS");
+            };
+            map.explicit.insert(k.trim().into(), v.trim().into());
+        }
+        if let Some(prefix) = &args.lab {
+            let run = std::env::var_os("CNICTL_LAB_RUN")
+                .map_or_else(|| PathBuf::from("/run/cnictl-lab"), PathBuf::from);
+            map.lab = Some((prefix.clone(), lab_pod_maps(&run.join(prefix))));
+        }
+        Ok(map)
+    }
+
+    /// The netns of a node (`pod: None`) or of one of its pods.
+    pub fn netns(&self, node: &str, pod: Option<&str>) -> Option<String> {
+        let key = pod.unwrap_or(node);
+        if let Some(v) = self.explicit.get(key) {
+            return Some(v.clone());
+        }
+        let (prefix, pods) = self.lab.as_ref()?;
+        match pod {
+            None => Some(format!("{prefix}-{node}")),
+            Some(p) => pods.get(p).cloned().or_else(|| {
+                let name = p.rsplit('/').next().unwrap_or(p);
+                Some(format!("{prefix}-{node}-{name}"))
+            }),
+        }
+    }
+}
+
+/// `podmap-node-N` files: "NETNS NS_POD" lines → `ns/pod` → netns. A lab
+/// without them (or an unreadable one) falls back to the naming rule.
+fn lab_pod_maps(dir: &Path) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let is_map = e.file_name().to_string_lossy().starts_with("podmap-");
+        let Some(text) = is_map
+            .then(|| std::fs::read_to_string(e.path()).ok())
+            .flatten()
+        else {
+            continue;
+        };
+        for line in text.lines() {
+            let mut f = line.split_whitespace();
+            if let (Some(ns), Some(key)) = (f.next(), f.next()) {
+                if let Some((pns, pod)) = key.split_once('_') {
+                    out.insert(format!("{pns}/{pod}"), ns.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Asks every namespace its questions (one netlink socket per namespace,
+/// on a thread that entered it) and compares.
+fn validate_live(
+    dp: &Dataplane,
+    ex: &Explanation,
+    map: &NetnsMap,
+    notes: &mut Vec<String>,
+) -> Vec<HopValidation> {
+    let plan = validate::route_queries(dp, ex);
+    notes.extend(plan.notes.iter().cloned());
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut answers: Vec<KernelAnswer> =
+        vec![KernelAnswer::Unavailable(String::new()); plan.queries.len()];
+    for (i, q) in plan.queries.iter().enumerate() {
+        let (node, pod) = validate::query_ns(q);
+        match map.netns(node, pod) {
+            Some(ns) => groups.entry(ns).or_default().push(i),
+            None => {
+                answers[i] = KernelAnswer::Unavailable(format!(
+                    "no netns mapped for {}",
+                    pod.map_or_else(|| format!("node {node}"), |p| format!("pod {p}"))
+                ))
+            }
+        }
+    }
+    for (ns, idx) in groups {
+        let qs: Vec<RouteGet> = idx
+            .iter()
+            .map(|&i| to_route_get(&plan.queries[i]))
+            .collect();
+        match route_get(Some(&NetnsTarget::Name(ns.clone())), &qs) {
+            Ok(replies) => {
+                for (&i, r) in idx.iter().zip(replies) {
+                    answers[i] = to_answer(r);
+                }
+            }
+            Err(e) => {
+                for &i in &idx {
+                    answers[i] = KernelAnswer::Unavailable(format!("netns {ns}: {e}"));
+                }
+            }
+        }
+    }
+    validate::compare(&plan.queries, &answers)
+}
+
+fn to_route_get(q: &RouteQuery) -> RouteGet {
+    RouteGet {
+        dst: q.dst,
+        src: q.src,
+        iif: q.iif.clone(),
+        oif: None,
+        mark: q.mark,
+    }
+}
+
+fn to_answer(r: RouteGetReply) -> KernelAnswer {
+    match r {
+        RouteGetReply::Route(route) => KernelAnswer::Route(route),
+        RouteGetReply::Refused { errno } => KernelAnswer::Refused { errno },
+        RouteGetReply::NoSuchDevice { name } => KernelAnswer::NoSuchDevice(name),
+    }
+}
+
+mod probe {
+    //! `--probe`: capture points from the analyzers, capture and send
+    //! from collect; this only wires them and renders the report.
+
+    use std::time::Duration;
+
+    use anyhow::{bail, Result};
+    use cnictl_analyzers::explain::Explanation;
+    use cnictl_analyzers::validate::{self, ProbePoint};
+    use cnictl_collect::live::NetnsTarget;
+    use cnictl_collect::probe::{self, CaptureSpec, Encap, WireExpect};
+    use cnictl_dataplane::Dataplane;
+    use serde::Serialize;
+
+    use super::NetnsMap;
+    use crate::args::{ExplainArgs, Proto};
+
+    /// What `--probe` saw at each point.
+    #[derive(Debug, Serialize)]
+    pub struct ProbeReport {
+        /// True when every point saw the probe as predicted.
+        pub ok: bool,
+        /// Whether ping got its echo reply (ICMP only).
+        pub replied: bool,
+        pub points: Vec<PointResult>,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub struct PointResult {
+        #[serde(flatten)]
+        pub point: ProbePoint,
+        pub netns: String,
+        pub status: &'static str,
+        pub seen: String,
+    }
+
+    impl ProbeReport {
+        pub fn text(&self) -> String {
+            let mut s = String::from("probe:\n");
+            for p in &self.points {
+                let mark = if p.status == "agree" { "✓" } else { "✗" };
+                s.push_str(&format!(
+                    "  {mark} hop {} {} {} ({}): {}\n",
+                    p.point.hop, p.point.node, p.point.iface, p.point.role, p.seen
+                ));
+            }
+            let reply = if self.replied {
+                "echo reply received"
+            } else {
+                "no echo reply"
+            };
+            s.push_str(&format!("  {reply}\n"));
+            s
+        }
+    }
+
+    pub fn run(
+        dp: &Dataplane,
+        ex: &Explanation,
+        map: &NetnsMap,
+        args: &ExplainArgs,
+    ) -> Result<ProbeReport> {
+        let points = validate::probe_points(dp, ex);
+        let (Some(src_pod), Some(first)) = (ex.src.pod.as_deref(), points.first()) else {
+            bail!("--probe needs a pod source whose path leaves its node's namespace");
+        };
+        let Some(src_ns) = map.netns(&first.node, Some(src_pod)) else {
+            bail!("--probe: no netns mapped for pod {src_pod}");
+        };
+        let mut specs = Vec::new();
+        let mut netns = Vec::new();
+        for p in &points {
+            let Some(ns) = map.netns(&p.node, None) else {
+                bail!("--probe: no netns mapped for node {}", p.node);
+            };
+            specs.push(CaptureSpec {
+                netns: Some(NetnsTarget::Name(ns.clone())),
+                iface: p.iface.clone(),
+                filter: filter(p),
+            });
+            netns.push(ns);
+        }
+        let udp = matches!(args.proto, Some(Proto::Udp)).then_some(args.port.unwrap_or(9));
+        let dst = ex.packet.dst;
+        let mut replied = false;
+        let caps = probe::capture_while(&specs, Duration::from_millis(args.probe_timeout), || {
+            replied = probe::send_probe(&src_ns, dst, udp)?;
+            Ok(())
+        })?;
+        let results: Vec<PointResult> = points
+            .into_iter()
+            .zip(caps)
+            .zip(netns)
+            .map(|((point, cap), ns)| judge(point, cap, ns))
+            .collect();
+        Ok(ProbeReport {
+            ok: results.iter().all(|r| r.status == "agree"),
+            replied,
+            points: results,
+        })
+    }
+
+    /// BPF: the outer pair where the packet is encapsulated, else the inner.
+    fn filter(p: &ProbePoint) -> String {
+        let (s, d) = p.outer.unwrap_or((p.inner_src, p.inner_dst));
+        format!("ip and src host {s} and dst host {d}")
+    }
+
+    fn judge(
+        point: ProbePoint,
+        cap: Result<probe::Captured, probe::ProbeError>,
+        netns: String,
+    ) -> PointResult {
+        let expect = WireExpect {
+            inner_src: point.inner_src,
+            inner_dst: point.inner_dst,
+            outer: point.outer,
+            encap: match (point.vxlan, point.ipip) {
+                (Some((vni, port)), _) => Some(Encap::Vxlan { vni, port }),
+                (None, true) => Some(Encap::Ipip),
+                _ => None,
+            },
+        };
+        let (status, seen) = match cap {
+            Err(e) => ("error", e.to_string()),
+            Ok(c) => match probe::check_wire(&c.frames, &expect) {
+                Ok(d) => ("agree", probe::describe(&d)),
+                Err(why) => ("disagree", why),
+            },
+        };
+        PointResult {
+            point,
+            netns,
+            status,
+            seen,
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod check;
+pub mod cluster;
 mod collect;
 mod demo;
 mod diff;
@@ -28,6 +29,9 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Explain(a) => explain::run(a),
         Command::Collect(a) => collect::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Serve(a) if a.source.kube => cluster::serve(a),
         Command::Serve(a) => serve::run(a),
+        Command::Agent(a) => cluster::agent(a),
+        Command::Bundle(a) => cluster::bundle(a),
     }
 }

@@ -11,7 +11,7 @@ use crate::args::{AnalyzeArgs, Output};
 use crate::{out, resolve};
 
 pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
-    let snap = resolve::load(&args.source)?;
+    let snap = resolve::load(&args.source, &args.cluster)?;
     let inference = infer::infer(&snap);
     match args.render.output {
         Output::Json => out::print_json(&to_json(&inference))?,

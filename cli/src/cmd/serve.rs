@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 use cnictl_exporter::{Loader, ServeConfig, Source};
@@ -18,7 +18,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let (source, loader) = source(&args)?;
     let mut cfg = ServeConfig::new(source, loader);
     cfg.listen = args.listen;
-    cfg.refresh = Duration::from_secs(args.refresh);
+    cfg.refresh = args.refresh;
     eprintln!("cnictl serve: http://{} (UI), /metrics, /api/v1 — Ctrl-C to stop", args.listen);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

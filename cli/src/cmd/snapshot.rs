@@ -8,7 +8,7 @@ use crate::args::SnapshotArgs;
 use crate::{out, resolve};
 
 pub fn run(args: SnapshotArgs) -> Result<ExitCode> {
-    let snap = resolve::load(&args.source)?;
+    let snap = resolve::load(&args.source, &args.cluster)?;
     let mut json = if args.pretty {
         serde_json::to_vec_pretty(&snap)
     } else {
