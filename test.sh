@@ -28,6 +28,9 @@ echo "== cargo test"
 mkdir -p target
 cargo test --workspace 2>&1 | tee target/test.log
 
+echo "== deploy/ manifests, Helm values and RBAC (offline)"
+deploy/validate.sh
+
 contract=../shared/tools/contract-check
 if [ -x "$contract" ]; then
   echo "== DESIGN.md contract check on every fixture"

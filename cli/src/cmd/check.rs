@@ -73,7 +73,11 @@ pub fn render(report: &Report, color: bool) -> String {
     if !report.skipped.is_empty() {
         let _ = writeln!(s, "\nskipped ({}):", report.skipped.len());
         for (reason, (checks, nodes)) in group_skipped(report) {
-            let nodes = if nodes.is_empty() { String::new() } else { format!(" on {}", nodes.join(", ")) };
+            let nodes = match nodes.len() {
+                0 => String::new(),
+                1..=6 => format!(" on {}", nodes.join(", ")),
+                n => format!(" on {} and {} more nodes", nodes[..5].join(", "), n - 5),
+            };
             let _ = writeln!(s, "  {}{nodes}: {reason}", checks.join(", "));
         }
     }
