@@ -32,7 +32,10 @@ fn fixtures() -> Vec<PathBuf> {
         .filter(|p| p.join("k8s/nodes.json").is_file())
         .collect();
     out.sort();
-    assert!(out.len() >= 5, "expected the recorded fixtures, found {out:?}");
+    assert!(
+        out.len() >= 5,
+        "expected the recorded fixtures, found {out:?}"
+    );
     out
 }
 
@@ -56,7 +59,11 @@ fn every_fixture_loads_as_a_snapshot() {
         assert!(o.status.success(), "{}: {}", b.display(), text(&o.stderr));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["schema"], "cnictl/v1");
-        assert!(v["nodes"].as_object().unwrap().len() >= 3, "{}", b.display());
+        assert!(
+            v["nodes"].as_object().unwrap().len() >= 3,
+            "{}",
+            b.display()
+        );
     }
 }
 
@@ -81,11 +88,19 @@ fn healthy_fixtures_exit_0_and_broken_ones_report_their_seeded_code() {
             None => 0,
             Some(code) => {
                 assert!(codes.contains(&code), "{name}: {code} not in {codes:?}");
-                let (_, sev, _) = CODES.iter().find(|(c, _, _)| *c == code).expect("a documented code");
+                let (_, sev, _) = CODES
+                    .iter()
+                    .find(|(c, _, _)| *c == code)
+                    .expect("a documented code");
                 i32::from(*sev == Severity::Error)
             }
         };
-        assert_eq!(o.status.code(), Some(want), "{name}: exit code ({codes:?}) {}", text(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(want),
+            "{name}: exit code ({codes:?}) {}",
+            text(&o.stderr)
+        );
     }
 }
 
@@ -94,7 +109,10 @@ fn readme_documents_every_finding_code() {
     let readme = fs::read_to_string(repo().join("README.md")).unwrap();
     for (code, sev, _) in CODES {
         let row = format!("| `{code}` | {} |", sev.as_str());
-        assert!(readme.contains(&row), "README lacks the row for {code}: {row}");
+        assert!(
+            readme.contains(&row),
+            "README lacks the row for {code}: {row}"
+        );
     }
 }
 
@@ -104,7 +122,12 @@ fn a_corrupted_file_fails_with_exit_2_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let bundle = tmp.path().join("b");
     copy_dir(src, &bundle);
-    let node = fs::read_dir(bundle.join("nodes")).unwrap().next().unwrap().unwrap().path();
+    let node = fs::read_dir(bundle.join("nodes"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     fs::write(node.join("ip-route.json"), "[{\"dst\": ").unwrap();
     fs::write(bundle.join("k8s/pods.json"), "{not json").unwrap();
     for cmd in ["snapshot", "check", "model"] {
@@ -112,7 +135,10 @@ fn a_corrupted_file_fails_with_exit_2_naming_it() {
         assert_eq!(o.status.code(), Some(2), "{cmd}");
         let err = text(&o.stderr);
         assert!(err.contains("ip-route.json"), "{cmd}: {err}");
-        assert!(err.contains("pods.json"), "{cmd}: all bad files at once: {err}");
+        assert!(
+            err.contains("pods.json"),
+            "{cmd}: all bad files at once: {err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
     }
 }
@@ -129,10 +155,27 @@ fn missing_bundle_and_usage_errors_exit_2() {
 #[test]
 fn generated_clusters_are_healthy_and_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
-    for model in ["flannel-vxlan", "flannel-host-gw", "calico-bgp", "calico-ipip"] {
+    for model in [
+        "flannel-vxlan",
+        "flannel-host-gw",
+        "calico-bgp",
+        "calico-ipip",
+    ] {
         let dir = tmp.path().join(model);
         let d = dir.to_str().unwrap();
-        let o = cnictl(&["gen", "--model", model, "--nodes", "4", "--pods-per-node", "3", "--services", "2", "-o", d]);
+        let o = cnictl(&[
+            "gen",
+            "--model",
+            model,
+            "--nodes",
+            "4",
+            "--pods-per-node",
+            "3",
+            "--services",
+            "2",
+            "-o",
+            d,
+        ]);
         assert!(o.status.success(), "{model}: {}", text(&o.stderr));
         let m = cnictl(&["model", "--bundle", d, "--output", "json"]);
         let v: serde_json::Value = serde_json::from_slice(&m.stdout).unwrap();
@@ -145,7 +188,10 @@ fn generated_clusters_are_healthy_and_round_trip() {
             .iter()
             .filter(|f| f["severity"] != "info")
             .collect();
-        assert!(bad.is_empty(), "{model}: a generated cluster is healthy: {bad:#?}");
+        assert!(
+            bad.is_empty(),
+            "{model}: a generated cluster is healthy: {bad:#?}"
+        );
         assert_eq!(c.status.code(), Some(0));
     }
 }
@@ -155,11 +201,26 @@ fn snapshot_file_is_written_atomically_and_reads_back() {
     let tmp = tempfile::tempdir().unwrap();
     let snap = tmp.path().join("snap.json");
     let b = &fixtures()[0];
-    let o = cnictl(&["snapshot", "--bundle", b.to_str().unwrap(), "-o", snap.to_str().unwrap()]);
+    let o = cnictl(&[
+        "snapshot",
+        "--bundle",
+        b.to_str().unwrap(),
+        "-o",
+        snap.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 1, "no temp file left behind: {names:?}");
-    let from_snap = cnictl(&["check", "--snapshot", snap.to_str().unwrap(), "--output", "json"]);
+    let from_snap = cnictl(&[
+        "check",
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
     let from_bundle = cnictl(&["check", "--bundle", b.to_str().unwrap(), "--output", "json"]);
     assert_eq!(text(&from_snap.stdout), text(&from_bundle.stdout));
 }
@@ -167,15 +228,33 @@ fn snapshot_file_is_written_atomically_and_reads_back() {
 #[test]
 fn diff_names_what_changed() {
     let fx = fixtures();
-    let healthy = fx.iter().find(|p| p.ends_with("flannel-vxlan")).expect("flannel-vxlan fixture");
+    let healthy = fx
+        .iter()
+        .find(|p| p.ends_with("flannel-vxlan"))
+        .expect("flannel-vxlan fixture");
     let broken = fx
         .iter()
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("flannel-vxlan-broken-vxlan-fdb-missing"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("flannel-vxlan-broken-vxlan-fdb-missing")
+        })
         .expect("vxlan-fdb-missing fixture");
-    let o = cnictl(&["diff", healthy.to_str().unwrap(), broken.to_str().unwrap(), "--output", "json"]);
+    let o = cnictl(&[
+        "diff",
+        healthy.to_str().unwrap(),
+        broken.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["findings_added"].as_array().unwrap().iter().any(|f| f["code"] == "vxlan-fdb-missing"));
+    assert!(v["findings_added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "vxlan-fdb-missing"));
     let same = cnictl(&["diff", healthy.to_str().unwrap(), healthy.to_str().unwrap()]);
     assert_eq!(same.status.code(), Some(0));
     assert!(text(&same.stdout).contains("no changes"));
@@ -183,16 +262,25 @@ fn diff_names_what_changed() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for cmd in ["demo", "model", "check", "explain", "diff", "snapshot", "gen", "lab", "collect", "serve", "agent", "bundle"] {
+    for cmd in [
+        "demo", "model", "check", "explain", "diff", "snapshot", "gen", "lab", "collect", "serve",
+        "agent", "bundle",
+    ] {
         let o = cnictl(&[cmd, "--help"]);
         assert!(o.status.success(), "{cmd} --help");
-        assert!(text(&o.stdout).contains("Example"), "{cmd} --help has an example");
+        assert!(
+            text(&o.stdout).contains("Example"),
+            "{cmd} --help has an example"
+        );
     }
 }
 
 #[test]
 fn kubectl_plugin_binary_is_the_same_tool() {
-    let o = Command::new(env!("CARGO_BIN_EXE_kubectl-cnictl")).arg("--version").output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_kubectl-cnictl"))
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(o.status.success());
     assert!(text(&o.stdout).contains("cnictl"));
 }
@@ -215,12 +303,37 @@ fn demo_prints_model_findings_and_a_broken_path() {
 #[test]
 fn explain_exit_codes_follow_the_verdict() {
     let fx = fixtures();
-    let get = |n: &str| fx.iter().find(|p| p.ends_with(n)).unwrap().to_str().unwrap().to_string();
-    let ok = cnictl(&["explain", "default/web-1", "default/api-2", "--bundle", &get("flannel-vxlan")]);
+    let get = |n: &str| {
+        fx.iter()
+            .find(|p| p.ends_with(n))
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let ok = cnictl(&[
+        "explain",
+        "default/web-1",
+        "default/api-2",
+        "--bundle",
+        &get("flannel-vxlan"),
+    ]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
-    let bad = cnictl(&["explain", "default/web-1", "default/api-2", "--bundle", &get("flannel-vxlan-broken-vxlan-fdb-missing")]);
+    let bad = cnictl(&[
+        "explain",
+        "default/web-1",
+        "default/api-2",
+        "--bundle",
+        &get("flannel-vxlan-broken-vxlan-fdb-missing"),
+    ]);
     assert_eq!(bad.status.code(), Some(1));
-    let unknown = cnictl(&["explain", "default/nope", "default/api-2", "--bundle", &get("flannel-vxlan")]);
+    let unknown = cnictl(&[
+        "explain",
+        "default/nope",
+        "default/api-2",
+        "--bundle",
+        &get("flannel-vxlan"),
+    ]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("default/nope"));
 }
@@ -238,8 +351,13 @@ impl Drop for Server {
 fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
@@ -248,11 +366,21 @@ fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
 
 #[test]
 fn serve_answers_on_loopback_with_the_broken_fixture() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let bundle = repo().join("fixtures/flannel-vxlan-broken-vxlan-fdb-missing");
     let child = Command::new(env!("CARGO_BIN_EXE_cnictl"))
-        .args(["serve", "--bundle", bundle.to_str().unwrap(), "--listen", &addr])
+        .args([
+            "serve",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--listen",
+            &addr,
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -305,7 +305,10 @@ fn check_analyzers(bundle: &Path) {
         .iter()
         .filter(|f| f["severity"] == "error")
         .collect();
-    assert!(errors.is_empty(), "error findings on the healthy VM lab: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "error findings on the healthy VM lab: {errors:#?}"
+    );
     assert_eq!(code, Some(0), "check exit code");
 }
 

@@ -36,8 +36,14 @@ impl Diff {
 }
 
 /// Compares two snapshots and their check reports.
-pub fn diff(old: &ClusterSnapshot, old_report: &Report, new: &ClusterSnapshot, new_report: &Report) -> Diff {
-    let (findings_added, findings_resolved) = diff_findings(&old_report.findings, &new_report.findings);
+pub fn diff(
+    old: &ClusterSnapshot,
+    old_report: &Report,
+    new: &ClusterSnapshot,
+    new_report: &Report,
+) -> Diff {
+    let (findings_added, findings_resolved) =
+        diff_findings(&old_report.findings, &new_report.findings);
     let mut out = Diff {
         findings_added,
         findings_resolved,
@@ -67,8 +73,16 @@ fn finding_key(f: &Finding) -> (String, Option<String>, String) {
 fn diff_findings(old: &[Finding], new: &[Finding]) -> (Vec<Finding>, Vec<Finding>) {
     let old_keys: BTreeSet<_> = old.iter().map(finding_key).collect();
     let new_keys: BTreeSet<_> = new.iter().map(finding_key).collect();
-    let added = new.iter().filter(|f| !old_keys.contains(&finding_key(f))).cloned().collect();
-    let resolved = old.iter().filter(|f| !new_keys.contains(&finding_key(f))).cloned().collect();
+    let added = new
+        .iter()
+        .filter(|f| !old_keys.contains(&finding_key(f)))
+        .cloned()
+        .collect();
+    let resolved = old
+        .iter()
+        .filter(|f| !new_keys.contains(&finding_key(f)))
+        .cloned()
+        .collect();
     (added, resolved)
 }
 
@@ -83,14 +97,19 @@ fn tables(n: &NodeSnapshot) -> BTreeMap<&'static str, Option<BTreeSet<String>>> 
         services
             .iter()
             .flat_map(|s| {
-                std::iter::once(s.to_string()).chain(s.reals.iter().map(move |r| format!("{} {r}", s.key())))
+                std::iter::once(s.to_string())
+                    .chain(s.reals.iter().map(move |r| format!("{} {r}", s.key())))
             })
             .collect()
     });
     let bgp = n.bgp.as_ref().map(|b| {
         b.protocols
             .iter()
-            .map(|p| format!("{} {} {} {}", p.name, p.proto, p.state, p.info).trim_end().to_string())
+            .map(|p| {
+                format!("{} {} {} {}", p.name, p.proto, p.state, p.info)
+                    .trim_end()
+                    .to_string()
+            })
             .collect()
     });
     let sysctls = n
@@ -135,7 +154,12 @@ mod tests {
     use cnictl_model::Route;
 
     fn report(findings: Vec<Finding>) -> Report {
-        Report { schema: "cnictl/v1".into(), model: "flannel-vxlan".into(), findings, skipped: vec![] }
+        Report {
+            schema: "cnictl/v1".into(),
+            model: "flannel-vxlan".into(),
+            findings,
+            skipped: vec![],
+        }
     }
 
     fn finding(code: &str) -> Finding {
@@ -152,23 +176,38 @@ mod tests {
     #[test]
     fn reports_route_and_finding_changes() {
         let mut old = ClusterSnapshot::new("t");
-        let mut node = NodeSnapshot { name: "node-1".into(), ..Default::default() };
-        node.routes.push(Route::unicast("10.244.2.0/24".parse().unwrap()));
+        let mut node = NodeSnapshot {
+            name: "node-1".into(),
+            ..Default::default()
+        };
+        node.routes
+            .push(Route::unicast("10.244.2.0/24".parse().unwrap()));
         old.nodes.insert("node-1".into(), node.clone());
         let mut new = old.clone();
         new.nodes.get_mut("node-1").unwrap().routes.clear();
         new.nodes.insert("node-2".into(), NodeSnapshot::default());
-        let d = diff(&old, &report(vec![]), &new, &report(vec![finding("missing-pod-route")]));
+        let d = diff(
+            &old,
+            &report(vec![]),
+            &new,
+            &report(vec![finding("missing-pod-route")]),
+        );
         assert_eq!(d.findings_added.len(), 1);
         assert!(d.findings_resolved.is_empty());
         assert_eq!(d.nodes_added, vec!["node-2".to_string()]);
-        assert_eq!(d.nodes["node-1"]["routes"].removed, vec!["10.244.2.0/24".to_string()]);
+        assert_eq!(
+            d.nodes["node-1"]["routes"].removed,
+            vec!["10.244.2.0/24".to_string()]
+        );
     }
 
     #[test]
     fn uncollected_sections_are_not_reported_as_removed() {
         let mut old = ClusterSnapshot::new("t");
-        let mut node = NodeSnapshot { name: "n".into(), ..Default::default() };
+        let mut node = NodeSnapshot {
+            name: "n".into(),
+            ..Default::default()
+        };
         node.fdb = Some(vec![]);
         node.neighbours = None;
         old.nodes.insert("n".into(), node.clone());

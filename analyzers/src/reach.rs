@@ -60,7 +60,11 @@ pub fn node_pairs(dp: &Dataplane, cap: usize) -> Reachability {
             *r.unreachable.entry(name(src)).or_default() += 1;
             r.failing_total += 1;
             if r.failing_pairs.len() < cap {
-                r.failing_pairs.push(FailingPair { src: name(src), dst: name(dst), disposition });
+                r.failing_pairs.push(FailingPair {
+                    src: name(src),
+                    dst: name(dst),
+                    disposition,
+                });
             }
         }
     }
@@ -92,7 +96,12 @@ mod tests {
 
     #[test]
     fn a_healthy_cluster_has_no_failing_pair_and_a_broken_route_shows() {
-        let spec = GenSpec { model: GenModel::FlannelHostGw, nodes: 4, pods_per_node: 2, services: 0 };
+        let spec = GenSpec {
+            model: GenModel::FlannelHostGw,
+            nodes: 4,
+            pods_per_node: 2,
+            services: 0,
+        };
         let mut snap = generate(&spec).unwrap();
         let r = node_pairs(&Dataplane::new(&snap), 50);
         assert_eq!((r.probes, r.failing_total), (12, 0));
@@ -102,7 +111,13 @@ mod tests {
         let r = node_pairs(&Dataplane::new(&snap), 50);
         assert_eq!(r.failing_total, 1);
         assert_eq!(r.unreachable["node-1"], 1);
-        assert_eq!((r.failing_pairs[0].src.as_str(), r.failing_pairs[0].dst.as_str()), ("node-1", "node-2"));
+        assert_eq!(
+            (
+                r.failing_pairs[0].src.as_str(),
+                r.failing_pairs[0].dst.as_str()
+            ),
+            ("node-1", "node-2")
+        );
         assert_eq!(node_pairs(&Dataplane::new(&snap), 0).failing_pairs.len(), 0);
         assert!(node_pairs(&Dataplane::new(&snap), 0).truncated());
     }

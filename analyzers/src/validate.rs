@@ -11,9 +11,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use cnictl_dataplane::{
-    Dataplane, Disposition, Hop, Ingress, Packet, Proto, Reason, Step,
-};
+use cnictl_dataplane::{Dataplane, Disposition, Hop, Ingress, Packet, Proto, Reason, Step};
 use cnictl_model::route::table_name;
 use cnictl_model::{Route, RouteType};
 use serde::Serialize;
@@ -64,7 +62,9 @@ pub enum Expected {
 #[derive(Debug, Clone, PartialEq)]
 pub enum KernelAnswer {
     Route(Route),
-    Refused { errno: i32 },
+    Refused {
+        errno: i32,
+    },
     /// A device of the query does not exist in the live namespace.
     NoSuchDevice(String),
     /// The kernel could not be asked (no namespace mapped, netlink error).
@@ -112,23 +112,22 @@ pub fn route_queries(dp: &Dataplane, ex: &Explanation) -> Plan {
     };
     let pkt = packet_of(ex);
     let trace = dp.trace(&pkt, ingress);
-    if !ex.backends.is_empty() && trace.branches.is_empty() {
+    // Backends traced from EndpointSlices are separate traces the kernel
+    // never follows (no DNAT is programmed that cnictl reads).
+    let via_slices = !ex.backends.is_empty() && trace.branches.is_empty();
+    if via_slices {
         plan.notes.push(
-            "service modelled from EndpointSlices: only routing up to the ClusterIP is validated"
-                .into(),
+            "service modelled from EndpointSlices: its backend paths are not validated".into(),
         );
     } else if !trace.branches.is_empty() {
-        plan.notes
-            .push("IPVS backends are not validated (the kernel's answer depends on conntrack)".into());
+        plan.notes.push(
+            "IPVS backends are not validated (the kernel's answer depends on conntrack)".into(),
+        );
     }
     if ex.reverse.is_some() {
         plan.notes.push("the reverse path is not validated".into());
     }
-    let hops = if plan.notes.iter().any(|n| n.starts_with("service modelled")) {
-        &trace.hops[..0]
-    } else {
-        &trace.hops[..]
-    };
+    let hops = if via_slices { &[][..] } else { &trace.hops[..] };
     plan.queries = queries_for(dp, hops, pkt);
     plan
 }
@@ -320,15 +319,23 @@ fn route_agrees(exp: &Expected, r: &Route) -> bool {
     else {
         return false;
     };
-    if *route_type != r.route_type || *table != r.table {
+    if *route_type != r.route_type || !same_table(*table, r.table) {
         return false;
     }
     if r.route_type != RouteType::Unicast {
         return true;
     }
-    nexthops.iter().any(|(dev, gw)| {
-        dev.as_ref().is_none_or(|d| r.dev.as_ref() == Some(d)) && *gw == r.gateway
-    })
+    nexthops
+        .iter()
+        .any(|(dev, gw)| dev.as_ref().is_none_or(|d| r.dev.as_ref() == Some(d)) && *gw == r.gateway)
+}
+
+/// Until a policy rule is added the kernel keeps table local merged into
+/// main (one trie, `fib_unmerge`), and a route get then reports `local`
+/// routes as table main: that is the same decision.
+fn same_table(reference: u32, kernel: u32) -> bool {
+    use cnictl_model::route::{TABLE_LOCAL, TABLE_MAIN};
+    reference == kernel || (reference == TABLE_LOCAL && kernel == TABLE_MAIN)
 }
 
 /// The reference side as one line.
@@ -424,3 +431,306 @@ pub fn query_ns(q: &RouteQuery) -> (&str, Option<&str>) {
     (q.node.as_str(), q.pod.as_deref())
 }
 
+/// Where `--probe` captures on the source node, and what it must see there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProbePoint {
+    /// 1-based index of the hop that predicts it.
+    pub hop: usize,
+    pub node: String,
+    pub iface: String,
+    /// `pod veth`, `tunnel` or `underlay`.
+    pub role: &'static str,
+    pub inner_src: IpAddr,
+    pub inner_dst: IpAddr,
+    /// Outer src/dst when the packet is encapsulated at this point.
+    pub outer: Option<(IpAddr, IpAddr)>,
+    /// VXLAN VNI and UDP port (`None` for IPIP or no encapsulation).
+    pub vxlan: Option<(u32, u16)>,
+    pub ipip: bool,
+}
+
+/// The outer header once the packet is encapsulated (IPIP when `vxlan` is
+/// `None`).
+#[derive(Clone, Copy)]
+struct Encapsulated {
+    outer: (IpAddr, IpAddr),
+    vxlan: Option<(u32, u16)>,
+}
+
+/// The capture points of `ex`'s forward path on the source node: the
+/// source pod's host-side veth, the tunnel device (inner packet), and the
+/// underlay device (outer packet, when encapsulated). Empty when the
+/// source is not a pod or the path never leaves its node's root netns.
+pub fn probe_points(dp: &Dataplane, ex: &Explanation) -> Vec<ProbePoint> {
+    let Some(pod) = ex.src.pod_id else {
+        return Vec::new();
+    };
+    let node = dp.pod_node(pod);
+    let root = dp.root_ns(node);
+    let trace = dp.trace(&packet_of(ex), Ingress::Pod(pod));
+    let inner = (ex.packet.src, ex.packet.dst);
+    let mut enc: Option<Encapsulated> = None;
+    let mut out = Vec::new();
+    for (i, h) in trace.hops.iter().enumerate() {
+        let (iface, role) = match h.step {
+            Step::Veth {
+                to: Some(to),
+                to_link,
+                ..
+            } if to == root && enc.is_none() => (dp.link(root, to_link), "pod veth"),
+            Step::VxlanEncap { outer, .. } if h.ns == root => {
+                enc = Some(Encapsulated {
+                    outer: (outer.src, outer.dst),
+                    vxlan: Some((outer.vni, outer.port)),
+                });
+                (h.out_dev.and_then(|d| dp.link(root, d)), "tunnel")
+            }
+            Step::IpipEncap { outer } if h.ns == root => {
+                enc = Some(Encapsulated {
+                    outer: (outer.src, outer.dst),
+                    vxlan: None,
+                });
+                (h.out_dev.and_then(|d| dp.link(root, d)), "tunnel")
+            }
+            Step::Underlay { .. } if h.ns == root => {
+                (h.out_dev.and_then(|d| dp.link(root, d)), "underlay")
+            }
+            _ => continue,
+        };
+        let Some(link) = iface else { continue };
+        let encapsulated = role == "underlay";
+        let e = enc.filter(|_| encapsulated);
+        out.push(ProbePoint {
+            hop: i + 1,
+            node: dp.node_name(node).to_string(),
+            iface: link.name.clone(),
+            role,
+            inner_src: inner.0,
+            inner_dst: inner.1,
+            outer: e.map(|e| e.outer),
+            vxlan: e.and_then(|e| e.vxlan),
+            ipip: e.is_some_and(|e| e.vxlan.is_none()),
+        });
+        if role == "underlay" {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::explain::{explain, ExplainRequest};
+
+    fn fixture(name: &str) -> cnictl_model::ClusterSnapshot {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures")
+            .join(name);
+        cnictl_collect::bundle::load_dir(&dir).unwrap()
+    }
+
+    fn plan(name: &str, src: &str, dst: &str) -> (Plan, Explanation) {
+        let snap = fixture(name);
+        let dp = Dataplane::new(&snap);
+        let ex = explain(&snap, &dp, &ExplainRequest::new(src, dst)).unwrap();
+        (route_queries(&dp, &ex), ex)
+    }
+
+    /// The answers a kernel would give if it agreed with the reference.
+    fn agreeing(queries: &[RouteQuery]) -> Vec<KernelAnswer> {
+        queries
+            .iter()
+            .map(|q| match &q.reference {
+                Expected::Refused { errno, .. } => KernelAnswer::Refused { errno: *errno },
+                Expected::Route {
+                    route_type,
+                    table,
+                    nexthops,
+                    ..
+                } => {
+                    let mut r = Route::unicast(ipnet::IpNet::from(q.dst));
+                    r.route_type = *route_type;
+                    r.table = *table;
+                    r.dev = nexthops[0].0.clone();
+                    r.gateway = nexthops[0].1;
+                    KernelAnswer::Route(r)
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn vxlan_path_asks_pod_node_outer_and_decap_questions() {
+        let (plan, ex) = plan("flannel-vxlan", "default/web-1", "default/api-2");
+        let asked: Vec<String> = plan
+            .queries
+            .iter()
+            .map(|q| {
+                format!(
+                    "{} {} {} {}→{} iif {}",
+                    q.hop,
+                    q.node,
+                    q.pod.as_deref().unwrap_or("-"),
+                    q.src.unwrap(),
+                    q.dst,
+                    q.iif.as_deref().unwrap_or("-")
+                )
+            })
+            .collect();
+        // Pod egress, node-1 forwards into flannel.1, the outer packet is
+        // routed out eth0, node-2 delivers the outer locally, then forwards
+        // the inner packet to the pod.
+        assert!(asked.len() >= 4, "{asked:#?}\n{ex:#?}");
+        assert!(
+            asked[0].contains("node-1 default/web-1 10.244.1.2→10.244.2.3 iif -"),
+            "{asked:#?}"
+        );
+        assert!(
+            asked
+                .iter()
+                .any(|a| a.contains("node-1 - 10.244.1.2→10.244.2.3 iif cni0")),
+            "{asked:#?}"
+        );
+        assert!(
+            asked
+                .iter()
+                .any(|a| a.contains("node-1 - 192.0.2.11→192.0.2.12 iif -")),
+            "{asked:#?}"
+        );
+        assert!(
+            asked
+                .iter()
+                .any(|a| a.contains("node-2 - 192.0.2.11→192.0.2.12 iif eth0")),
+            "{asked:#?}"
+        );
+        assert!(
+            asked
+                .iter()
+                .any(|a| a.contains("node-2 - 10.244.1.2→10.244.2.3 iif flannel.1")),
+            "{asked:#?}"
+        );
+        for q in &plan.queries {
+            assert!(q.hop >= 1 && q.hop <= ex.hops.len());
+            assert_eq!(ex.hops[q.hop - 1].kind, "route", "{q:?}");
+        }
+        let v = compare(&plan.queries, &agreeing(&plan.queries));
+        assert!(v.iter().all(|h| h.status == Status::Agree), "{v:#?}");
+        assert!(!any_disagreement(&v));
+    }
+
+    #[test]
+    fn another_gateway_is_a_disagreement_with_both_sides() {
+        let (plan, _) = plan("flannel-vxlan", "default/web-1", "default/api-2");
+        let mut answers = agreeing(&plan.queries);
+        let i = plan
+            .queries
+            .iter()
+            .position(|q| q.iif.as_deref() == Some("cni0"))
+            .unwrap();
+        if let KernelAnswer::Route(r) = &mut answers[i] {
+            r.gateway = Some("10.244.3.0".parse().unwrap());
+        }
+        let v = compare(&plan.queries, &answers);
+        assert_eq!(v[i].status, Status::Disagree);
+        assert!(
+            v[i].kernel.contains("via 10.244.3.0 dev flannel.1"),
+            "{}",
+            v[i].kernel
+        );
+        assert!(v[i].reference.contains("10.244.2.0"), "{}", v[i].reference);
+        assert!(any_disagreement(&v));
+        assert_eq!(v.iter().filter(|h| h.status == Status::Disagree).count(), 1);
+    }
+
+    #[test]
+    fn refusals_unavailable_and_missing_devices() {
+        let (plan, _) = plan("flannel-vxlan", "default/web-1", "default/api-2");
+        let q = &plan.queries[..3];
+        let answers = vec![
+            KernelAnswer::Refused { errno: ENETUNREACH },
+            KernelAnswer::Unavailable("no netns mapped for node node-1".into()),
+            KernelAnswer::NoSuchDevice("cni0".into()),
+        ];
+        let v = compare(q, &answers);
+        assert_eq!(v[0].status, Status::Disagree);
+        assert!(v[0].kernel.contains("Network is unreachable"));
+        assert_eq!(v[1].status, Status::Unchecked);
+        assert_eq!(v[2].status, Status::Disagree);
+        assert_eq!(compare(q, &[])[0].status, Status::Unchecked);
+    }
+
+    #[test]
+    fn a_missing_route_is_expected_to_be_refused() {
+        let (plan, ex) = plan(
+            "flannel-vxlan-broken-missing-pod-route",
+            "default/web-1",
+            "default/api-2",
+        );
+        assert_eq!(ex.verdict, crate::explain::Verdict::Dropped, "{ex:#?}");
+        let last = plan.queries.last().unwrap();
+        assert!(
+            matches!(
+                last.reference,
+                Expected::Refused {
+                    errno: ENETUNREACH,
+                    ..
+                }
+            ) || matches!(&last.reference, Expected::Route { entry, .. } if entry.contains("default")),
+            "{last:?}"
+        );
+        let v = compare(&plan.queries, &agreeing(&plan.queries));
+        assert!(!any_disagreement(&v));
+    }
+
+    #[test]
+    fn probe_points_follow_the_vxlan_path_on_the_source_node() {
+        let snap = fixture("flannel-vxlan");
+        let dp = Dataplane::new(&snap);
+        let ex = explain(
+            &snap,
+            &dp,
+            &ExplainRequest::new("default/web-1", "default/api-2"),
+        )
+        .unwrap();
+        let pts = probe_points(&dp, &ex);
+        let roles: Vec<(&str, &str)> = pts.iter().map(|p| (p.role, p.iface.as_str())).collect();
+        assert_eq!(
+            roles[1..],
+            [("tunnel", "flannel.1"), ("underlay", "eth0")],
+            "{pts:#?}"
+        );
+        assert_eq!(roles[0].0, "pod veth");
+        let ul = &pts[2];
+        assert_eq!(
+            ul.outer,
+            Some(("192.0.2.11".parse().unwrap(), "192.0.2.12".parse().unwrap()))
+        );
+        assert_eq!(ul.vxlan, Some((1, 8472)));
+        assert!(pts[..2].iter().all(|p| p.outer.is_none()));
+        assert_eq!(ul.inner_dst, "10.244.2.3".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn annotations_go_under_their_hop_lines() {
+        let (plan, ex) = plan("flannel-vxlan", "default/web-1", "default/api-2");
+        let v = compare(&plan.queries, &agreeing(&plan.queries));
+        let text = annotate_text(&crate::explain::render_text(&ex), &v);
+        let marks = text
+            .lines()
+            .filter(|l| l.contains("✓ kernel agrees"))
+            .count();
+        assert_eq!(marks, plan.queries.len(), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if l.contains("✓ kernel agrees") {
+                assert!(
+                    lines[i - 1].contains("route:") || lines[i - 1].contains("↳"),
+                    "{text}"
+                );
+            }
+        }
+    }
+}

@@ -808,26 +808,58 @@ fn dual_stack_host_gw_routes_each_family_via_that_family() {
 fn mtu_mismatch_ignores_down_devices_in_pod_netns() {
     use cnictl_gen::{generate, GenModel, GenSpec};
     use cnictl_model::{Link, PodNetns};
-    let spec = GenSpec { model: GenModel::FlannelVxlan, nodes: 2, pods_per_node: 1, services: 0 };
+    let spec = GenSpec {
+        model: GenModel::FlannelVxlan,
+        nodes: 2,
+        pods_per_node: 1,
+        services: 0,
+    };
     let mut snap = generate(&spec).unwrap();
     let link = |ifindex, name: &str, mtu, up: bool| Link {
         ifindex,
         name: name.into(),
         mtu,
-        flags: if up { vec!["UP".into(), "LOWER_UP".into()] } else { vec!["NOARP".into()] },
+        flags: if up {
+            vec!["UP".into(), "LOWER_UP".into()]
+        } else {
+            vec!["NOARP".into()]
+        },
         ..Link::default()
     };
     let pod = PodNetns {
         namespace: "default".into(),
         name: "web-1-1".into(),
-        links: vec![link(1, "lo", 65536, true), link(2, "tunl0", 1480, false), link(3, "eth0", 1450, true)],
+        links: vec![
+            link(1, "lo", 65536, true),
+            link(2, "tunl0", 1480, false),
+            link(3, "eth0", 1450, true),
+        ],
         ..PodNetns::default()
     };
     let node = snap.nodes.get_mut("node-1").unwrap();
     node.pods.insert("default/web-1-1".into(), pod);
-    let codes = |s: &ClusterSnapshot| checks::run(s).findings.iter().map(|f| f.code.clone()).collect::<Vec<_>>();
-    assert!(!codes(&snap).contains(&"mtu-mismatch".to_string()), "{:?}", codes(&snap));
-    let pod = snap.nodes.get_mut("node-1").unwrap().pods.get_mut("default/web-1-1").unwrap();
+    let codes = |s: &ClusterSnapshot| {
+        checks::run(s)
+            .findings
+            .iter()
+            .map(|f| f.code.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        !codes(&snap).contains(&"mtu-mismatch".to_string()),
+        "{:?}",
+        codes(&snap)
+    );
+    let pod = snap
+        .nodes
+        .get_mut("node-1")
+        .unwrap()
+        .pods
+        .get_mut("default/web-1-1")
+        .unwrap();
     pod.links[1].flags = vec!["UP".into()];
-    assert!(codes(&snap).contains(&"mtu-mismatch".to_string()), "an up device above the path MTU is still found");
+    assert!(
+        codes(&snap).contains(&"mtu-mismatch".to_string()),
+        "an up device above the path MTU is still found"
+    );
 }

@@ -33,7 +33,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  cnictl demo\n  cnictl demo --output json")]
     Demo(DemoArgs),
     /// Detect the CNI model (per node and for the cluster) and show the evidence.
-    #[command(after_help = "Example:\n  cnictl model --bundle fixtures/flannel-vxlan\n  cnictl model --bundle ./bundle --output json | jq -r .model")]
+    #[command(
+        after_help = "Example:\n  cnictl model --bundle fixtures/flannel-vxlan\n  cnictl model --bundle ./bundle --output json | jq -r .model"
+    )]
     Model(AnalyzeArgs),
     /// Check the dataplane across all nodes and report findings.
     #[command(after_help = CHECK_AFTER)]
@@ -42,28 +44,44 @@ pub enum Command {
     #[command(after_help = EXPLAIN_AFTER)]
     Explain(ExplainArgs),
     /// Compare two snapshots or bundles: findings added/resolved, dataplane entries changed.
-    #[command(after_help = "Example:\n  cnictl diff yesterday.json ./bundle-now\n\nEach side is a bundle directory or a snapshot JSON file.\nExit codes: 0 no new error finding, 1 new error findings, 2 input error.")]
+    #[command(
+        after_help = "Example:\n  cnictl diff yesterday.json ./bundle-now\n\nEach side is a bundle directory or a snapshot JSON file.\nExit codes: 0 no new error finding, 1 new error findings, 2 input error."
+    )]
     Diff(DiffArgs),
     /// Load a bundle (or snapshot) and write the normalised snapshot JSON.
-    #[command(after_help = "Example:\n  cnictl snapshot --bundle fixtures/calico-bgp -o snap.json\n  cnictl snapshot --bundle ./bundle | jq '.nodes | keys'")]
+    #[command(
+        after_help = "Example:\n  cnictl snapshot --bundle fixtures/calico-bgp -o snap.json\n  cnictl snapshot --bundle ./bundle | jq '.nodes | keys'"
+    )]
     Snapshot(SnapshotArgs),
     /// Write a synthetic bundle of any size for a CNI model (benchmark input).
-    #[command(after_help = "Example:\n  cnictl gen --model calico-bgp --nodes 1000 -o /tmp/bundle-1000\n  cnictl gen --model flannel-vxlan --nodes 5 --pods-per-node 2 --services 3 -o /tmp/small")]
+    #[command(
+        after_help = "Example:\n  cnictl gen --model calico-bgp --nodes 1000 -o /tmp/bundle-1000\n  cnictl gen --model flannel-vxlan --nodes 5 --pods-per-node 2 --services 3 -o /tmp/small"
+    )]
     Gen(GenArgs),
     /// Build, break, record and tear down real namespace labs (root; the only writing command).
-    #[command(after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl collect --netns cnl-node-1 --pods\n  sudo cnictl lab break vxlan-fdb-missing\n  sudo cnictl lab bundle -o /tmp/b && cnictl check --bundle /tmp/b\n  sudo cnictl lab down")]
+    #[command(
+        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl collect --netns cnl-node-1 --pods\n  sudo cnictl lab break vxlan-fdb-missing\n  sudo cnictl lab bundle -o /tmp/b && cnictl check --bundle /tmp/b\n  sudo cnictl lab down"
+    )]
     Lab(LabArgs),
     /// Read this node's dataplane over netlink (read-only) as a NodeSnapshot or bundle part.
-    #[command(after_help = "Examples:\n  sudo cnictl collect --pretty | less\n  sudo cnictl collect --netns cnl-node-1 --pods --pods-prefix cnl-node-1- -o node-1.json\n  sudo cnictl collect --bundle-dir ./bundle        # then add k8s/ with lab/collect-k8s.sh\n\nNeeds CAP_NET_ADMIN for IPVS and CAP_SYS_ADMIN to enter other namespaces; it never changes them.")]
+    #[command(
+        after_help = "Examples:\n  sudo cnictl collect --pretty | less\n  sudo cnictl collect --netns cnl-node-1 --pods --pods-prefix cnl-node-1- -o node-1.json\n  sudo cnictl collect --bundle-dir ./bundle        # then add k8s/ with lab/collect-k8s.sh\n\nNeeds CAP_NET_ADMIN for IPVS and CAP_SYS_ADMIN to enter other namespaces; it never changes them."
+    )]
     Collect(CollectArgs),
     /// Serve /metrics (Prometheus), a JSON API and the web UI for a bundle or snapshot.
-    #[command(after_help = "Examples:\n  cnictl serve --bundle fixtures/flannel-vxlan-broken-vxlan-fdb-missing\n      then open http://127.0.0.1:9640 (UI), /metrics, /api/v1/findings\n  cnictl serve --watch-dir /var/lib/cnictl/bundles --listen 0.0.0.0:9640\n\nAnalysis runs in the background when the source changes; the last good result\nstays served when a refresh fails. Read-only: no endpoint changes anything.")]
+    #[command(
+        after_help = "Examples:\n  cnictl serve --bundle fixtures/flannel-vxlan-broken-vxlan-fdb-missing\n      then open http://127.0.0.1:9640 (UI), /metrics, /api/v1/findings\n  cnictl serve --watch-dir /var/lib/cnictl/bundles --listen 0.0.0.0:9640\n\nAnalysis runs in the background when the source changes; the last good result\nstays served when a refresh fails. Read-only: no endpoint changes anything."
+    )]
     Serve(ServeArgs),
     /// Run the node agent (DaemonSet): collect this node, check it, serve its snapshot.
-    #[command(after_help = "Examples:\n  cnictl agent --kube --node-name $NODE_NAME --pods            # in the DaemonSet\n  sudo cnictl agent --netns cnl-node-1 --k8s-bundle /run/cnictl-lab/cnl --insecure-no-auth --listen 127.0.0.1:9641\n\nRead-only. Its snapshot API needs a bearer token allowed by TokenReview +\nSubjectAccessReview; /metrics and /healthz stay open.")]
+    #[command(
+        after_help = "Examples:\n  cnictl agent --kube --node-name $NODE_NAME --pods            # in the DaemonSet\n  sudo cnictl agent --netns cnl-node-1 --k8s-bundle /run/cnictl-lab/cnl --insecure-no-auth --listen 127.0.0.1:9641\n\nRead-only. Its snapshot API needs a bearer token allowed by TokenReview +\nSubjectAccessReview; /metrics and /healthz stay open."
+    )]
     Agent(AgentArgs),
     /// Write a full bundle of the live cluster (API objects + every agent's node).
-    #[command(after_help = "Examples:\n  cnictl bundle --kube -o ./incident-4711      # attach to a ticket, analyse offline\n  cnictl bundle --kube --agents 10.0.0.5:9641,10.0.0.6:9641 -o ./b\n\nNodes whose agent fails are listed; the rest are still written (exit 1 then).")]
+    #[command(
+        after_help = "Examples:\n  cnictl bundle --kube -o ./incident-4711      # attach to a ticket, analyse offline\n  cnictl bundle --kube --agents 10.0.0.5:9641,10.0.0.6:9641 -o ./b\n\nNodes whose agent fails are listed; the rest are still written (exit 1 then)."
+    )]
     Bundle(BundleArgs),
 }
 
@@ -115,7 +133,10 @@ pub struct ClusterArgs {
     #[arg(long, default_value = "cnictl")]
     pub agent_namespace: String,
     /// Label selector of the agent pods.
-    #[arg(long, default_value = "app.kubernetes.io/name=cnictl,app.kubernetes.io/component=agent")]
+    #[arg(
+        long,
+        default_value = "app.kubernetes.io/name=cnictl,app.kubernetes.io/component=agent"
+    )]
     pub agent_selector: String,
     /// Port the agents listen on.
     #[arg(long, default_value_t = 9641)]
@@ -230,7 +251,8 @@ pub struct ExplainArgs {
     /// Live, read-only: ask each hop's kernel the same routing question
     /// (RTM_GETROUTE, as `ip route get`) and mark every routing hop
     /// `✓ kernel agrees` or `✗ kernel says …`. Needs --lab or --netns-map
-    /// (and root to enter namespaces). Exit code 1 if any hop disagrees.
+    /// (and root to enter namespaces). Exit code 1 if any hop disagrees,
+    /// 2 if no hop could be checked.
     #[arg(long)]
     pub validate: bool,
     /// Live, opt-in (root / CAP_NET_RAW): send one probe (ICMP echo, or UDP
@@ -305,7 +327,9 @@ pub struct LabArgs {
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
     /// Build a lab: underlay, node and pod namespaces for MODEL, then a ping matrix.
-    #[command(after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2")]
+    #[command(
+        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2"
+    )]
     Up {
         /// flannel-vxlan, flannel-host-gw or calico-bgp (calico-bgp runs one BIRD 2 per node).
         model: String,
@@ -335,7 +359,9 @@ pub enum LabCommand {
         prefix: String,
     },
     /// Record the running lab as a bundle (DESIGN.md layout).
-    #[command(after_help = "Example:\n  sudo cnictl lab bundle -o /tmp/lab-bundle && cnictl check --bundle /tmp/lab-bundle")]
+    #[command(
+        after_help = "Example:\n  sudo cnictl lab bundle -o /tmp/lab-bundle && cnictl check --bundle /tmp/lab-bundle"
+    )]
     Bundle {
         /// The bundle directory to write.
         #[arg(long, short = 'o', value_name = "DIR")]
@@ -436,8 +462,14 @@ pub struct ServeArgs {
 
 /// `30`, `30s`, `500ms`, `5m`, `1h` → a Duration of at least 1 ms.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
-    let n: u64 = num.parse().map_err(|_| format!("{s:?}: expected a number with an optional unit (ms, s, m, h)"))?;
+    let (num, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(s.trim().len()),
+    );
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number with an optional unit (ms, s, m, h)"))?;
     let ms = match unit {
         "ms" => n,
         "" | "s" => n.saturating_mul(1000),

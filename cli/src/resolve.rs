@@ -30,7 +30,9 @@ fn load_kube(cluster: &ClusterArgs) -> Result<ClusterSnapshot> {
     let outcome = crate::cmd::cluster::pull_bundle(cluster, &dir)?;
     for (target, node, reason) in &outcome.failed {
         let node = node.as_deref().unwrap_or("?");
-        eprintln!("cnictl: warning: agent {target} (node {node}) failed: {reason}; analysing without it");
+        eprintln!(
+            "cnictl: warning: agent {target} (node {node}) failed: {reason}; analysing without it"
+        );
     }
     load_bundle(&dir)
 }
@@ -52,7 +54,8 @@ pub fn load_bundle(dir: &Path) -> Result<ClusterSnapshot> {
 }
 
 pub fn load_snapshot(file: &Path) -> Result<ClusterSnapshot> {
-    let meta = fs::metadata(file).with_context(|| format!("reading snapshot {}", file.display()))?;
+    let meta =
+        fs::metadata(file).with_context(|| format!("reading snapshot {}", file.display()))?;
     if meta.len() > MAX_SNAPSHOT_BYTES {
         bail!(
             "snapshot {} is {} bytes, more than the {} byte limit",
@@ -61,7 +64,8 @@ pub fn load_snapshot(file: &Path) -> Result<ClusterSnapshot> {
             MAX_SNAPSHOT_BYTES
         );
     }
-    let text = fs::read_to_string(file).with_context(|| format!("reading snapshot {}", file.display()))?;
+    let text =
+        fs::read_to_string(file).with_context(|| format!("reading snapshot {}", file.display()))?;
     let snap: ClusterSnapshot = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a cnictl snapshot", file.display()))?;
     if snap.schema != SCHEMA {

@@ -9,4 +9,5 @@
 pub mod bundle;
 pub mod live;
 pub mod parse;
+pub mod probe;
 pub mod write;

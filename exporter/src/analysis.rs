@@ -264,4 +264,3 @@ fn counts(n: &NodeSnapshot, pods: usize) -> NodeCounts {
         bgp_established,
     }
 }
-

@@ -168,7 +168,9 @@ fn one() -> u32 {
 }
 
 /// The route type (`rtm_type`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RouteType {
     #[default]
@@ -273,7 +275,10 @@ impl Protocol {
     }
 
     pub fn name(self) -> Option<&'static str> {
-        PROTOCOLS.iter().find(|(n, _)| *n == self.0).map(|(_, s)| *s)
+        PROTOCOLS
+            .iter()
+            .find(|(n, _)| *n == self.0)
+            .map(|(_, s)| *s)
     }
 }
 

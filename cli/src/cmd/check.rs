@@ -19,7 +19,11 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         Output::Json => out::print_json(&report)?,
         Output::Text => out::print(&render(&report, out::use_color(&args.render)))?,
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn keep(s: Severity, min: MinSeverity) -> bool {
@@ -58,7 +62,12 @@ pub fn render(report: &Report, color: bool) -> String {
         groups.entry((f.severity, node)).or_default().push(f);
     }
     for ((sev, node), findings) in &groups {
-        let _ = writeln!(s, "\n{} {}", paint_severity(color, *sev), out::paint(color, "1", node));
+        let _ = writeln!(
+            s,
+            "\n{} {}",
+            paint_severity(color, *sev),
+            out::paint(color, "1", node)
+        );
         for f in findings {
             let _ = writeln!(s, "  [{}] {}", out::paint(color, "1", &f.code), f.summary);
             for e in &f.evidence {
@@ -68,7 +77,15 @@ pub fn render(report: &Report, color: bool) -> String {
         }
     }
     if report.findings.is_empty() {
-        let _ = writeln!(s, "\n{}", out::paint(color, "32", "no findings: the dataplane matches the cluster"));
+        let _ = writeln!(
+            s,
+            "\n{}",
+            out::paint(
+                color,
+                "32",
+                "no findings: the dataplane matches the cluster"
+            )
+        );
     }
     if !report.skipped.is_empty() {
         let _ = writeln!(s, "\nskipped ({}):", report.skipped.len());

@@ -45,7 +45,9 @@ pub fn aggregator_config(c: &ClusterArgs) -> AggregatorConfig {
     let mut cfg = AggregatorConfig::new(discovery, kube);
     cfg.k8s_bundle = c.k8s_from.clone();
     cfg.token_file = c.token_file.clone().or_else(|| {
-        Path::new(SERVICE_ACCOUNT_TOKEN).exists().then(|| SERVICE_ACCOUNT_TOKEN.into())
+        Path::new(SERVICE_ACCOUNT_TOKEN)
+            .exists()
+            .then(|| SERVICE_ACCOUNT_TOKEN.into())
     });
     cfg
 }
@@ -63,18 +65,32 @@ pub fn bundle(args: BundleArgs) -> Result<ExitCode> {
         bail!("cnictl bundle needs --kube (offline bundles are written by lab/collect-node.sh)");
     }
     let outcome = pull_bundle(&args.cluster, &args.out)?;
-    eprintln!("wrote {}: {} nodes", args.out.display(), outcome.nodes_written.len());
+    eprintln!(
+        "wrote {}: {} nodes",
+        args.out.display(),
+        outcome.nodes_written.len()
+    );
     for (target, node, reason) in &outcome.failed {
-        eprintln!("  failed: {target} (node {}): {reason}", node.as_deref().unwrap_or("?"));
+        eprintln!(
+            "  failed: {target} (node {}): {reason}",
+            node.as_deref().unwrap_or("?")
+        );
     }
-    Ok(if outcome.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if outcome.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     let mut cfg = aggregator_config(&args.cluster);
     cfg.listen = args.listen;
     cfg.refresh = args.refresh;
-    eprintln!("cnictl serve --kube: aggregating agents on http://{}", args.listen);
+    eprintln!(
+        "cnictl serve --kube: aggregating agents on http://{}",
+        args.listen
+    );
     runtime()?.block_on(cnictl_agent::run_aggregator(cfg))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -28,8 +28,12 @@ pub fn run(args: CollectArgs) -> Result<ExitCode> {
         eprintln!("wrote {}/nodes/{}/", dir.display(), node.name);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut json = if args.pretty { serde_json::to_vec_pretty(&node) } else { serde_json::to_vec(&node) }
-        .context("encoding node snapshot")?;
+    let mut json = if args.pretty {
+        serde_json::to_vec_pretty(&node)
+    } else {
+        serde_json::to_vec(&node)
+    }
+    .context("encoding node snapshot")?;
     json.push(b'\n');
     match &args.out {
         Some(path) => out::write_atomic(path, &json)?,

@@ -29,14 +29,19 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let files: BTreeMap<String, String> = DemoBundle::iter()
         .filter_map(|path| {
             let file = DemoBundle::get(&path)?;
-            Some((path.to_string(), String::from_utf8_lossy(&file.data).into_owned()))
+            Some((
+                path.to_string(),
+                String::from_utf8_lossy(&file.data).into_owned(),
+            ))
         })
         .collect();
-    let snap = bundle::load(&MemSource::new("demo", files)).context("loading the embedded demo bundle")?;
+    let snap =
+        bundle::load(&MemSource::new("demo", files)).context("loading the embedded demo bundle")?;
     let inference = infer::infer(&snap);
     let report = checks::run(&snap);
     let dp = Dataplane::new(&snap);
-    let ex = explain::explain(&snap, &dp, &ExplainRequest::new(SRC, DST)).context("explaining the demo path")?;
+    let ex = explain::explain(&snap, &dp, &ExplainRequest::new(SRC, DST))
+        .context("explaining the demo path")?;
     if args.render.output == Output::Json {
         out::print_json(&json!({
             "schema": cnictl_model::SCHEMA,
@@ -49,14 +54,19 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let color = out::use_color(&args.render);
     let h = |t: &str| out::paint(color, "1;4", t);
     let mut text = String::new();
-    text.push_str("cnictl demo: a recorded 3-node Flannel VXLAN cluster, embedded in the binary,\n");
+    text.push_str(
+        "cnictl demo: a recorded 3-node Flannel VXLAN cluster, embedded in the binary,\n",
+    );
     text.push_str("with one fault seeded on node-1. The same commands work on your own bundle:\n");
     text.push_str("  cnictl model|check --bundle DIR;  cnictl explain SRC DST --bundle DIR\n\n");
     text.push_str(&format!("{}\n", h("1. cnictl model")));
     text.push_str(&model::render(&inference, color));
     text.push_str(&format!("\n{}\n", h("2. cnictl check")));
     text.push_str(&check::render(&report, color));
-    text.push_str(&format!("\n{}\n", h(&format!("3. cnictl explain {SRC} {DST}"))));
+    text.push_str(&format!(
+        "\n{}\n",
+        h(&format!("3. cnictl explain {SRC} {DST}"))
+    ));
     text.push_str(&explain::render_text(&ex));
     out::print(&text)?;
     Ok(ExitCode::SUCCESS)

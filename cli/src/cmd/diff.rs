@@ -18,8 +18,15 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         Output::Json => out::print_json(&d)?,
         Output::Text => out::print(&render(&d, out::use_color(&args.render)))?,
     }
-    let new_errors = d.findings_added.iter().any(|f| f.severity == Severity::Error);
-    Ok(if new_errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    let new_errors = d
+        .findings_added
+        .iter()
+        .any(|f| f.severity == Severity::Error);
+    Ok(if new_errors {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn render(d: &Diff, color: bool) -> String {
@@ -29,11 +36,23 @@ fn render(d: &Diff, color: bool) -> String {
     }
     for f in &d.findings_added {
         let node = f.node.as_deref().unwrap_or("cluster");
-        let _ = writeln!(s, "{} finding [{}] {node}: {}", out::paint(color, "31", "+"), f.code, f.summary);
+        let _ = writeln!(
+            s,
+            "{} finding [{}] {node}: {}",
+            out::paint(color, "31", "+"),
+            f.code,
+            f.summary
+        );
     }
     for f in &d.findings_resolved {
         let node = f.node.as_deref().unwrap_or("cluster");
-        let _ = writeln!(s, "{} finding [{}] {node}: {} (resolved)", out::paint(color, "32", "-"), f.code, f.summary);
+        let _ = writeln!(
+            s,
+            "{} finding [{}] {node}: {} (resolved)",
+            out::paint(color, "32", "-"),
+            f.code,
+            f.summary
+        );
     }
     for n in &d.nodes_added {
         let _ = writeln!(s, "+ node {n}");

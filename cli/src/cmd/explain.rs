@@ -51,7 +51,14 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         .as_deref()
         .is_some_and(validate::any_disagreement)
         || probed.as_ref().is_some_and(|p| !p.ok);
-    Ok(if live_bad {
+    // Nothing could be asked (wrong mapping, not root): an input error,
+    // not a clean bill of health.
+    let none_checked = validation.as_deref().is_some_and(|v| {
+        !v.is_empty() && v.iter().all(|h| h.status == validate::Status::Unchecked)
+    });
+    Ok(if none_checked {
+        ExitCode::from(2)
+    } else if live_bad {
         ExitCode::from(1)
     } else {
         exit_code(&ex)
@@ -76,11 +83,13 @@ fn print(
             let mut text = explain::render_text(ex);
             if let Some(v) = validation {
                 text = validate::annotate_text(&text, v);
-                let bad = v.iter().filter(|h| h.status == validate::Status::Disagree);
+                let count = |st| v.iter().filter(|h| h.status == st).count();
                 text.push_str(&format!(
-                    "validation: {} routing hops checked, {} disagree\n",
+                    "validation: {} routing hops: {} agree, {} disagree, {} not checked\n",
                     v.len(),
-                    bad.count()
+                    count(validate::Status::Agree),
+                    count(validate::Status::Disagree),
+                    count(validate::Status::Unchecked)
                 ));
             }
             for n in &live_notes {
@@ -341,10 +350,15 @@ mod probe {
             netns.push(ns);
         }
         let udp = matches!(args.proto, Some(Proto::Udp)).then_some(args.port.unwrap_or(9));
-        let dst = ex.packet.dst;
+        let spec = probe::ProbeSpec {
+            dst: ex.packet.dst,
+            udp_port: udp,
+            size: ex.packet.size,
+            df: ex.packet.df,
+        };
         let mut replied = false;
         let caps = probe::capture_while(&specs, Duration::from_millis(args.probe_timeout), || {
-            replied = probe::send_probe(&src_ns, dst, udp)?;
+            replied = probe::send_probe(&src_ns, &spec)?;
             Ok(())
         })?;
         let results: Vec<PointResult> = points
@@ -360,10 +374,18 @@ mod probe {
         })
     }
 
-    /// BPF: the outer pair where the packet is encapsulated, else the inner.
+    /// BPF: where the packet should be encapsulated, any VXLAN/IPIP
+    /// packet (so a wrong outer header is seen and reported) or the inner
+    /// packet left bare; elsewhere the inner pair.
     fn filter(p: &ProbePoint) -> String {
-        let (s, d) = p.outer.unwrap_or((p.inner_src, p.inner_dst));
-        format!("ip and src host {s} and dst host {d}")
+        let inner = format!("src host {} and dst host {}", p.inner_src, p.inner_dst);
+        match (p.outer, p.vxlan) {
+            (None, _) => format!("ip and {inner}"),
+            (Some(_), Some((_, port))) => {
+                format!("ip and (udp dst port {port} or ip proto 4 or ({inner}))")
+            }
+            (Some(_), None) => format!("ip and (ip proto 4 or ({inner}))"),
+        }
     }
 
     fn judge(

@@ -40,8 +40,18 @@ fn lab_argv(cmd: &LabCommand) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
     let prefix = |v: &mut Vec<String>, p: &str| v.extend(["--prefix".into(), p.to_string()]);
     match cmd {
-        LabCommand::Up { model, nodes, pods, prefix: p } => {
-            v.extend(["up".into(), model.clone(), "--nodes".into(), nodes.to_string()]);
+        LabCommand::Up {
+            model,
+            nodes,
+            pods,
+            prefix: p,
+        } => {
+            v.extend([
+                "up".into(),
+                model.clone(),
+                "--nodes".into(),
+                nodes.to_string(),
+            ]);
             v.extend(["--pods".into(), pods.to_string()]);
             prefix(&mut v, p);
         }
@@ -49,11 +59,19 @@ fn lab_argv(cmd: &LabCommand) -> Vec<String> {
             v.push("down".into());
             prefix(&mut v, p);
         }
-        LabCommand::Break { fault, node, prefix: p } => {
+        LabCommand::Break {
+            fault,
+            node,
+            prefix: p,
+        } => {
             v.extend(["break".into(), fault.clone(), "--node".into(), node.clone()]);
             prefix(&mut v, p);
         }
-        LabCommand::Bundle { out, force, prefix: p } => {
+        LabCommand::Bundle {
+            out,
+            force,
+            prefix: p,
+        } => {
             v.extend(["bundle".into(), out.display().to_string()]);
             if *force {
                 v.push("--force".into());

@@ -7,9 +7,9 @@ mod demo;
 mod diff;
 mod explain;
 mod gen;
+mod lab;
 mod model;
 mod serve;
-mod lab;
 mod snapshot;
 
 use std::process::ExitCode;

@@ -19,7 +19,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let mut cfg = ServeConfig::new(source, loader);
     cfg.listen = args.listen;
     cfg.refresh = args.refresh;
-    eprintln!("cnictl serve: http://{} (UI), /metrics, /api/v1 — Ctrl-C to stop", args.listen);
+    eprintln!(
+        "cnictl serve: http://{} (UI), /metrics, /api/v1 — Ctrl-C to stop",
+        args.listen
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,15 +37,24 @@ fn source(args: &ServeArgs) -> Result<(Source, Loader)> {
     Ok(match (&s.bundle, &s.snapshot, &s.watch_dir) {
         (Some(dir), _, _) => {
             let d = dir.clone();
-            (Source::Bundle(dir.clone()), loader(move || resolve::load_bundle(&d)))
+            (
+                Source::Bundle(dir.clone()),
+                loader(move || resolve::load_bundle(&d)),
+            )
         }
         (_, Some(file), _) => {
             let f = file.clone();
-            (Source::Snapshot(file.clone()), loader(move || resolve::load_snapshot(&f)))
+            (
+                Source::Snapshot(file.clone()),
+                loader(move || resolve::load_snapshot(&f)),
+            )
         }
         (_, _, Some(dir)) => {
             let d = dir.clone();
-            (Source::WatchDir(dir.clone()), loader(move || load_newest(&d)))
+            (
+                Source::WatchDir(dir.clone()),
+                loader(move || load_newest(&d)),
+            )
         }
         _ => bail!("give one of --bundle, --snapshot or --watch-dir"),
     })
@@ -76,6 +88,10 @@ fn newest_entry(dir: &Path) -> Result<PathBuf> {
             best = Some((mtime, path));
         }
     }
-    best.map(|(_, p)| p)
-        .with_context(|| format!("{} holds no bundle directory or snapshot .json file yet", dir.display()))
+    best.map(|(_, p)| p).with_context(|| {
+        format!(
+            "{} holds no bundle directory or snapshot .json file yet",
+            dir.display()
+        )
+    })
 }

@@ -14,6 +14,7 @@ mod neigh;
 mod netns;
 mod nl;
 mod route;
+mod routeget;
 mod sysctl;
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +32,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 pub use bird::{read_bird, read_bird_raw, BirdError, BirdReply};
 pub use ipvs::{decode_ipvs_dests, decode_ipvs_services, parse_proc_ip_vs};
 pub use netns::{list_named_netns, pod_of_netns, NetnsTarget, NETNS_DIRS};
+pub use routeget::{route_get, RouteGet, RouteGetReply};
 
 const RTM_NEWLINK: u16 = 16;
 const RTM_NEWADDR: u16 = 20;

@@ -1,0 +1,336 @@
+//! `cnictl explain --validate / --probe` against real namespace labs.
+//!
+//! In a flannel-vxlan and a calico-bgp lab (`cnictl lab up`), for every
+//! ordered pod pair the reference verdict must equal the real ping result
+//! (`ip netns exec <pod-ns> ping -c1 -W1`) and `--validate` must find the
+//! kernel agreeing on every routing hop. After `cnictl lab break` changes
+//! the kernel behind an older bundle, `--validate` with the OLD bundle must
+//! report the disagreement (exit 1); `--probe` must see the VXLAN packet on
+//! the underlay with the predicted outer addresses and VNI, and after the
+//! break the wrong outer destination.
+//!
+//! Each test owns a unique prefix (`cnlv`, the test process id in base 36
+//! and a letter per lab) and a [`LabGuard`] whose `Drop` runs `cnictl lab
+//! down`, so a failing assertion still tears its lab down. Runs as root;
+//! skips with a printed reason otherwise (and calico-bgp without BIRD 2).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn cnictl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cnictl"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("cnictl runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs cnictl, fails unless it exits `want`.
+fn cnictl_ok(args: &[&str], want: i32) -> Output {
+    let o = cnictl(args);
+    assert_eq!(
+        o.status.code(),
+        Some(want),
+        "cnictl {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    o
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let uid = s.lines().find(|l| l.starts_with("Uid:"))?;
+            uid.split_whitespace().nth(2).map(|e| e == "0")
+        })
+        .unwrap_or(false)
+}
+
+fn in_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false)
+}
+
+/// Why this machine cannot run the live tests, if it cannot.
+fn skip_reason(needs: &[&str]) -> Option<String> {
+    if !is_root() {
+        return Some("not root: namespace labs need root".into());
+    }
+    needs
+        .iter()
+        .find(|t| !in_path(t))
+        .map(|t| format!("{t} not installed"))
+}
+
+fn base36(mut n: u32) -> String {
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut s = Vec::new();
+    loop {
+        s.push(digits[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    s.reverse();
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+/// A running lab; `Drop` tears it down whatever happened.
+struct LabGuard {
+    prefix: String,
+    dir: tempfile::TempDir,
+}
+
+impl LabGuard {
+    fn up(model: &str, letter: char) -> LabGuard {
+        let prefix = format!("cnlv{}{letter}", base36(std::process::id()));
+        let guard = LabGuard {
+            prefix,
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        cnictl_ok(&["lab", "up", model, "--prefix", &guard.prefix], 0);
+        guard
+    }
+
+    /// `cnictl lab bundle` into a fresh directory named `name`.
+    fn bundle(&self, name: &str) -> PathBuf {
+        let out = self.dir.path().join(name);
+        let o = out.to_string_lossy().into_owned();
+        cnictl_ok(&["lab", "bundle", "-o", &o, "--prefix", &self.prefix], 0);
+        out
+    }
+
+    fn break_(&self, fault: &str) {
+        cnictl_ok(&["lab", "break", fault, "--prefix", &self.prefix], 0);
+    }
+
+    /// Pod key (`default/web-1`) → its netns, from the lab's pod maps.
+    fn pod_netns(&self) -> BTreeMap<String, String> {
+        let dir = Path::new("/run/cnictl-lab").join(&self.prefix);
+        let mut out = BTreeMap::new();
+        for e in std::fs::read_dir(&dir).expect("lab state dir").flatten() {
+            if !e.file_name().to_string_lossy().starts_with("podmap-") {
+                continue;
+            }
+            let body = std::fs::read_to_string(e.path()).expect("pod map");
+            for line in body.lines() {
+                if let Some((ns, key)) = line.split_once(' ') {
+                    out.insert(key.replacen('_', "/", 1), ns.to_string());
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let _ = cnictl(&["lab", "down", "--prefix", &self.prefix]);
+    }
+}
+
+/// Pod-network pods of a bundle (not hostNetwork DaemonSets) with their first IP.
+fn pods(bundle: &Path) -> Vec<(String, IpAddr)> {
+    let snap = cnictl_collect::bundle::load_dir(bundle).expect("bundle loads");
+    snap.k8s
+        .pods
+        .iter()
+        .filter(|p| !p.host_network)
+        .filter_map(|p| Some((format!("{}/{}", p.namespace, p.name), *p.ips.first()?)))
+        .collect()
+}
+
+fn ping(netns: &str, ip: IpAddr) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", netns, "ping", "-c1", "-W1", "-q"])
+        .arg(ip.to_string())
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// `explain SRC DST --bundle B --lab P -O json` plus `extra`; its JSON and
+/// exit code.
+fn explain(lab: &LabGuard, bundle: &Path, src: &str, dst: &str, extra: &[&str]) -> (Value, i32) {
+    let b = bundle.to_string_lossy().into_owned();
+    let mut args = vec![
+        "explain",
+        src,
+        dst,
+        "--bundle",
+        &b,
+        "--lab",
+        &lab.prefix,
+        "-O",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = cnictl(&args);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "explain {src} {dst}: not JSON ({e})\nstdout:\n{}\nstderr:\n{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        )
+    });
+    (v, o.status.code().unwrap_or(-1))
+}
+
+fn statuses(v: &Value) -> Vec<(u64, String, String)> {
+    v["validation"]
+        .as_array()
+        .expect("validation array")
+        .iter()
+        .map(|h| {
+            (
+                h["hop"].as_u64().unwrap_or(0),
+                h["status"].as_str().unwrap_or("").to_string(),
+                h["kernel"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Every ordered pod pair: the reference verdict equals the real ping and
+/// the kernel agrees with every routing hop.
+fn pairs_agree(lab: &LabGuard, bundle: &Path) {
+    let pods = pods(bundle);
+    let netns = lab.pod_netns();
+    assert!(pods.len() >= 6, "lab pods: {pods:?}");
+    for (src, _) in &pods {
+        for (dst, dst_ip) in pods.iter().filter(|(d, _)| d != src) {
+            let (v, code) = explain(lab, bundle, src, dst, &["--validate"]);
+            let st = statuses(&v);
+            let bad: Vec<_> = st.iter().filter(|(_, s, _)| s != "agree").collect();
+            assert!(!st.is_empty() && bad.is_empty(), "{src} → {dst}: {v:#}");
+            let delivered = v["verdict"] == "delivered";
+            assert_eq!(code, if delivered { 0 } else { 1 }, "{src} → {dst}");
+            let ns = netns.get(src).expect("pod netns in the lab's pod map");
+            assert_eq!(
+                ping(ns, *dst_ip),
+                delivered,
+                "{src} → {dst}: reference says {}, ping disagrees",
+                v["verdict"]
+            );
+        }
+    }
+}
+
+#[test]
+fn flannel_vxlan_validate_and_probe_against_the_kernel_and_the_wire() {
+    if let Some(why) = skip_reason(&["ip", "ping", "bash"]) {
+        eprintln!("skipping explain_live flannel-vxlan: {why}");
+        return;
+    }
+    let lab = LabGuard::up("flannel-vxlan", 'f');
+    let old = lab.bundle("healthy");
+    pairs_agree(&lab, &old);
+
+    let (v, code) = explain(
+        &lab,
+        &old,
+        "default/web-1",
+        "default/api-2",
+        &["--probe", "--probe-timeout", "400"],
+    );
+    assert_eq!(code, 0, "{v:#}");
+    let pts = v["probe"]["points"].as_array().expect("probe points");
+    let ul = pts
+        .iter()
+        .find(|p| p["role"] == "underlay")
+        .expect("underlay point");
+    assert_eq!(ul["status"], "agree", "{v:#}");
+    assert_eq!(ul["outer"], serde_json::json!(["192.0.2.11", "192.0.2.12"]));
+    assert_eq!(ul["vxlan"], serde_json::json!([1, 8472]));
+    let seen = ul["seen"].as_str().unwrap_or("");
+    assert!(
+        seen.contains("192.0.2.11 → 192.0.2.12 vxlan vni 1"),
+        "{seen}"
+    );
+    assert!(pts.iter().all(|p| p["status"] == "agree"), "{v:#}");
+
+    // node-1's route to node-2's pods now points at node-3's VTEP.
+    lab.break_("wrong-next-hop");
+    let (v, code) = explain(
+        &lab,
+        &old,
+        "default/web-1",
+        "default/api-2",
+        &["--validate"],
+    );
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(
+        v["verdict"], "delivered",
+        "the old bundle still says delivered"
+    );
+    let st = statuses(&v);
+    let bad: Vec<_> = st.iter().filter(|(_, s, _)| s == "disagree").collect();
+    assert_eq!(bad.len(), 1, "{st:?}");
+    assert!(bad[0].2.contains("via 10.244.3.0 dev flannel.1"), "{st:?}");
+
+    let (v, code) = explain(
+        &lab,
+        &old,
+        "default/web-1",
+        "default/api-2",
+        &["--probe", "--probe-timeout", "400"],
+    );
+    assert_eq!(code, 1, "{v:#}");
+    let ul = v["probe"]["points"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["role"] == "underlay").cloned())
+        .expect("underlay point");
+    assert_eq!(ul["status"], "disagree", "{v:#}");
+    assert!(
+        ul["seen"]
+            .as_str()
+            .unwrap_or("")
+            .contains("saw 192.0.2.11 → 192.0.2.13"),
+        "{ul:#}"
+    );
+}
+
+#[test]
+fn calico_bgp_validate_against_the_kernel() {
+    if let Some(why) = skip_reason(&["ip", "ping", "bash", "bird"]) {
+        eprintln!("skipping explain_live calico-bgp: {why}");
+        return;
+    }
+    let lab = LabGuard::up("calico-bgp", 'c');
+    let old = lab.bundle("healthy");
+    pairs_agree(&lab, &old);
+
+    // node-1 loses its /32 route to web-1: traffic for it now hits the
+    // IPAM block's blackhole route.
+    lab.break_("pod-route-missing");
+    let (v, code) = explain(
+        &lab,
+        &old,
+        "default/api-2",
+        "default/web-1",
+        &["--validate"],
+    );
+    assert_eq!(code, 1, "{v:#}");
+    let st = statuses(&v);
+    let bad: Vec<_> = st.iter().filter(|(_, s, _)| s == "disagree").collect();
+    assert_eq!(bad.len(), 1, "{st:?}");
+    assert!(bad[0].2.contains("refused"), "{st:?}");
+    let netns = lab.pod_netns();
+    assert!(!ping(
+        &netns["default/api-2"],
+        "10.244.1.2".parse().unwrap()
+    ));
+}
