@@ -1,6 +1,6 @@
 //! `cnictl explain --validate / --probe` against real namespace labs.
 //!
-//! In a flannel-vxlan and a calico-bgp lab (`cnictl lab up`), for every
+//! In a flannel-vxlan, a flannel-host-gw and a calico-bgp lab (`cnictl lab up`), for every
 //! ordered pod pair the reference verdict must equal the real ping result
 //! (`ip netns exec <pod-ns> ping -c1 -W1`) and `--validate` must find the
 //! kernel agreeing on every routing hop. After `cnictl lab break` changes
@@ -332,5 +332,36 @@ fn calico_bgp_validate_against_the_kernel() {
     assert!(!ping(
         &netns["default/api-2"],
         "10.244.1.2".parse().unwrap()
+    ));
+}
+
+#[test]
+fn flannel_host_gw_validate_against_the_kernel() {
+    if let Some(why) = skip_reason(&["ip", "ping", "bash"]) {
+        eprintln!("skipping explain_live flannel-host-gw: {why}");
+        return;
+    }
+    let lab = LabGuard::up("flannel-host-gw", 'h');
+    let old = lab.bundle("healthy");
+    pairs_agree(&lab, &old);
+
+    // node-1's route to node-2's pod CIDR disappears: the kernel now sends
+    // that traffic to the default gateway, which is no node.
+    lab.break_("missing-pod-route");
+    let (v, code) = explain(
+        &lab,
+        &old,
+        "default/web-1",
+        "default/api-2",
+        &["--validate"],
+    );
+    assert_eq!(code, 1, "{v:#}");
+    let st = statuses(&v);
+    let bad: Vec<_> = st.iter().filter(|(_, s, _)| s == "disagree").collect();
+    assert_eq!(bad.len(), 1, "{st:?}");
+    let netns = lab.pod_netns();
+    assert!(!ping(
+        &netns["default/web-1"],
+        "10.244.2.3".parse().unwrap()
     ));
 }
