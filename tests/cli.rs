@@ -298,6 +298,13 @@ fn demo_prints_model_findings_and_a_broken_path() {
     assert_eq!(v["model"]["model"], "flannel-vxlan");
     assert_eq!(v["explain"]["verdict"], "dropped");
     assert_eq!(v["explain"]["drop"]["code"], "vxlan-fdb-missing");
+    let hint = v["explain"]["drop"]["finding"]["hint"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        hint.contains("bridge fdb append 0e:f1:0a:f4:02:00 dev flannel.1 dst 192.0.2.12"),
+        "concrete fix: {hint}"
+    );
 }
 
 #[test]

@@ -132,6 +132,10 @@ pub struct DropInfo {
     /// The DESIGN.md finding code; `None` when the snapshot lacks the data.
     pub code: Option<String>,
     pub hint: String,
+    /// The matching finding of `check` on the drop node (same code), with
+    /// its exact evidence and concrete fix; set by [`attach_finding`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<crate::Finding>,
 }
 
 /// The packet as traced.
@@ -418,6 +422,7 @@ fn service_not_programmed(trace: &Trace, ex: &mut Explanation) {
             ex.packet.dport.unwrap_or(0)
         ),
         code: Some("ipvs-service-missing".into()),
+        finding: None,
         hint: codes::hint("ipvs-service-missing").into(),
     });
 }
@@ -512,4 +517,23 @@ fn packet_json(p: &Packet) -> PacketJson {
         size: p.size,
         df: p.df,
     }
+}
+
+/// Adds to a drop the `check` finding that names the same fault on the drop
+/// node, so the on-call engineer gets the concrete entries and command
+/// rather than the generic hint. Runs only that node's checks against the
+/// cluster's expected state (milliseconds, not a whole `check`).
+pub fn attach_finding(snap: &ClusterSnapshot, ex: &mut Explanation) {
+    let Some(drop) = ex.drop.as_mut() else { return };
+    let (Some(code), Some(node)) = (drop.code.clone(), snap.nodes.get(&drop.node)) else {
+        return;
+    };
+    let expected = crate::expected::Expected::build(snap);
+    let (findings, _) = crate::checks::run_node(&expected, node);
+    let same = |f: &&crate::Finding| f.code == code;
+    let found = findings.iter().find(same).cloned().or_else(|| {
+        // Cluster-wide causes (overlaps) are not per-node findings.
+        crate::checks::run(snap).findings.iter().find(same).cloned()
+    });
+    drop.finding = found;
 }

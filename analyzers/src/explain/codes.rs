@@ -43,6 +43,7 @@ pub(crate) fn drop_info(cx: &Cx<'_>, trace: &Trace, hops: &[Hop], base: usize) -
                 hint,
             )
             .into(),
+        finding: None,
     }
 }
 

@@ -56,8 +56,19 @@ fn write_one(out: &mut String, ex: &Explanation, ind: &str) {
                 "{ind}verdict: DROPPED at hop {} on {} ({}): {}",
                 d.hop, d.node, d.disposition, d.reason
             );
-            let _ = writeln!(out, "{ind}  finding: {code}");
-            let _ = writeln!(out, "{ind}  hint: {}", d.hint);
+            match &d.finding {
+                Some(f) => {
+                    let _ = writeln!(out, "{ind}  finding: [{code}] {}", f.summary);
+                    for e in &f.evidence {
+                        let _ = writeln!(out, "{ind}      {e}");
+                    }
+                    let _ = writeln!(out, "{ind}  hint: {}", f.hint);
+                }
+                None => {
+                    let _ = writeln!(out, "{ind}  finding: {code}");
+                    let _ = writeln!(out, "{ind}  hint: {}", d.hint);
+                }
+            }
         }
         (Verdict::Dropped, None) => {
             let _ = writeln!(out, "{ind}verdict: DROPPED");

@@ -40,8 +40,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let inference = infer::infer(&snap);
     let report = checks::run(&snap);
     let dp = Dataplane::new(&snap);
-    let ex = explain::explain(&snap, &dp, &ExplainRequest::new(SRC, DST))
+    let mut ex = explain::explain(&snap, &dp, &ExplainRequest::new(SRC, DST))
         .context("explaining the demo path")?;
+    explain::attach_finding(&snap, &mut ex);
     if args.render.output == Output::Json {
         out::print_json(&json!({
             "schema": cnictl_model::SCHEMA,

@@ -33,7 +33,8 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     let snap = resolve::load(&args.source, &args.cluster)?;
     let dp = Dataplane::new(&snap);
     let req = request(&args);
-    let ex = explain::explain(&snap, &dp, &req)?;
+    let mut ex = explain::explain(&snap, &dp, &req)?;
+    explain::attach_finding(&snap, &mut ex);
     let live = (args.validate || args.probe)
         .then(|| NetnsMap::resolve(&args))
         .transpose()?;
