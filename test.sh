@@ -11,7 +11,7 @@ if cargo fmt --version >/dev/null 2>&1; then
 fi
 if cargo clippy --version >/dev/null 2>&1; then
   echo "== cargo clippy"
-  cargo clippy --workspace --all-targets --quiet -- -D warnings
+  cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 fi
 
 echo "== architecture invariant: the pure crates pull in no IO crates"
@@ -27,7 +27,7 @@ done
 
 echo "== cargo test"
 mkdir -p target
-cargo test --workspace 2>&1 | tee target/test.log
+cargo test --workspace --all-features 2>&1 | tee target/test.log
 
 echo "== deploy/ manifests, Helm values and RBAC (offline)"
 deploy/validate.sh

@@ -8,8 +8,10 @@
 //! own thread inside the target namespace (setns on that thread only), runs
 //! the sender once every capture is live, and collects until the timeout.
 
+#[cfg(feature = "pcap")]
 use std::fs::File;
 use std::net::IpAddr;
+#[cfg(feature = "pcap")]
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::mpsc;
@@ -32,6 +34,7 @@ pub const LINKTYPE_IPV4: i32 = 228;
 pub const VXLAN_PORTS: [u16; 2] = [8472, 4789];
 
 /// How long a capture thread sleeps when nothing is queued.
+#[cfg(feature = "pcap")]
 const POLL: Duration = Duration::from_millis(5);
 
 /// Why a frame could not be decoded or a capture not run.
@@ -263,9 +266,25 @@ pub fn capture_while(
     })
 }
 
+/// Without libpcap (the default build, so that cnictl builds on a machine
+/// without libpcap-dev): every capture fails with how to get one.
+#[cfg(not(feature = "pcap"))]
+fn capture_one(
+    spec: &CaptureSpec,
+    ready: &mpsc::Sender<()>,
+    _go: &mpsc::Receiver<Instant>,
+) -> Result<Captured, ProbeError> {
+    let _ = ready.send(());
+    Err(ProbeError::Capture {
+        iface: spec.iface.clone(),
+        reason: "this cnictl was built without libpcap: rebuild with `cargo build --release --features probe` (needs libpcap-dev)".into(),
+    })
+}
+
 /// One capture thread: enter the namespace and open the capture, say
 /// ready (also on failure, so the sender never waits for a dead thread),
 /// wait for the deadline, read until it.
+#[cfg(feature = "pcap")]
 fn capture_one(
     spec: &CaptureSpec,
     ready: &mpsc::Sender<()>,
@@ -292,6 +311,7 @@ fn capture_one(
     Ok(out)
 }
 
+#[cfg(feature = "pcap")]
 fn capture_error(spec: &CaptureSpec, e: pcap::Error) -> ProbeError {
     ProbeError::Capture {
         iface: spec.iface.clone(),
@@ -301,6 +321,7 @@ fn capture_error(spec: &CaptureSpec, e: pcap::Error) -> ProbeError {
 
 /// A live capture on the spec's interface, in its namespace, filtered,
 /// non-blocking; with its link type.
+#[cfg(feature = "pcap")]
 fn open(spec: &CaptureSpec) -> Result<(pcap::Capture<pcap::Active>, i32), ProbeError> {
     if let Some(t) = &spec.netns {
         enter_netns(t)?;
@@ -322,6 +343,7 @@ fn open(spec: &CaptureSpec) -> Result<(pcap::Capture<pcap::Active>, i32), ProbeE
 }
 
 /// Moves this thread (only) into the target network namespace.
+#[cfg(feature = "pcap")]
 fn enter_netns(t: &NetnsTarget) -> Result<(), ProbeError> {
     let path = t.path();
     let io = |source| ProbeError::Netns {
