@@ -67,8 +67,16 @@ mount -t sysfs sys /newroot/sys || fail "mount guest /sys"
 mount -t devtmpfs dev /newroot/dev || fail "mount guest /dev"
 mount -t tmpfs tmpfs /newroot/run || fail "mount guest /run"
 mount -t tmpfs tmpfs /newroot/tmp || fail "mount guest /tmp"
+# A repo that lives under /tmp or /run on the host (a CI clone) is hidden
+# by those fresh tmpfs mounts: bind it back from the read-only host view.
+case "$REPO" in
+/tmp/* | /run/*)
+	mkdir -p "/newroot$REPO"
+	mount --bind "/host$REPO" "/newroot$REPO" || fail "bind $REPO"
+	;;
+esac
 mkdir -p /newroot/lib/modules /newroot/cnlvm-results
-mount --bind "/newroot$MODULES" /newroot/lib/modules || fail "bind $MODULES"
+mount --bind "/host$MODULES" /newroot/lib/modules || fail "bind $MODULES"
 mount --bind /results /newroot/cnlvm-results || fail "bind results"
 
 echo "cnlvm init: running guest.sh (uptime $(cut -d' ' -f1 /proc/uptime) s)"
