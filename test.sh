@@ -25,6 +25,15 @@ for crate in cnictl-model cnictl-dataplane cnictl-analyzers cnictl-gen; do
   done
 done
 
+if cargo deny --version >/dev/null 2>&1; then
+  # Offline: licenses, bans (no netlink writer crates), sources. Advisories
+  # need the RustSec DB from GitHub and are not checked here (SECURITY.md).
+  echo "== cargo deny (licenses, bans, sources; offline)"
+  cargo deny --offline check licenses bans sources
+else
+  echo "== cargo deny skipped: not installed (cargo install cargo-deny --locked)"
+fi
+
 echo "== cargo test"
 mkdir -p target
 cargo test --workspace --all-features 2>&1 | tee target/test.log

@@ -11,7 +11,10 @@
 //! ```
 //!
 //! An absent optional file gives `None` ("not collected"), never a guess;
-//! unknown files and dot-directories are ignored. Every bad file is
+//! a node directory holding no bundle file at all is a node not collected
+//! (checks list it as skipped); unknown files and dot-directories are
+//! ignored. Nodes or pods listed twice and node directories whose names
+//! differ only by case are errors. Every bad file is
 //! reported at once: [`BundleError`] lists each with its bundle-relative
 //! path, line, column and message. Files come through a [`BundleSource`]:
 //! a directory ([`DirSource`], which refuses files over a size limit and
@@ -74,6 +77,10 @@ pub enum FileErrorKind {
     Source(#[from] SourceError),
     #[error("{0}")]
     Parse(#[from] ParseError),
+    /// Well-formed but inconsistent (a node listed twice, node dirs that
+    /// differ only by case).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl FileError {
@@ -87,6 +94,7 @@ impl FileError {
             FileErrorKind::Source(SourceError::NotAFile) => "not_a_file",
             FileErrorKind::Source(SourceError::Io(_)) => "io",
             FileErrorKind::Parse(_) => "decode",
+            FileErrorKind::Invalid(_) => "invalid",
         }
     }
 
@@ -180,6 +188,7 @@ pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
             Vec::new()
         }
     };
+    errors.extend(case_collisions(&names));
     let (k8s, nodes) = rayon::join(
         || load_k8s(src),
         || {
@@ -192,9 +201,19 @@ pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
     let k8s = collect_errors(k8s, &mut errors);
     let mut snap = ClusterSnapshot::new(src.describe());
     for node in nodes {
-        if let Some(n) = collect_errors(node, &mut errors) {
+        // `None`: an empty node dir, i.e. not collected (checks skip it).
+        if let Some(Some(n)) = collect_errors(node, &mut errors) {
             snap.nodes.insert(n.name.clone(), n);
         }
+    }
+    if let Some(k) = &k8s {
+        errors.extend(duplicate_objects(k));
+    }
+    if !names.is_empty() && snap.nodes.is_empty() && errors.is_empty() {
+        errors.push(FileError {
+            path: "nodes/".into(),
+            kind: FileErrorKind::Invalid("every node directory is empty".into()),
+        });
     }
     if !errors.is_empty() {
         errors.sort_by(|a, b| a.path.cmp(&b.path));
@@ -202,6 +221,60 @@ pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
     }
     snap.k8s = k8s.unwrap_or_default();
     Ok(snap)
+}
+
+/// Node dirs whose names differ only by case (`node-1`, `Node-1`): node
+/// names are lower-case DNS names, so one of them is a stray copy, and
+/// analysing both would report the copy as a foreign node.
+fn case_collisions(names: &[String]) -> Vec<FileError> {
+    let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for n in names {
+        groups.entry(n.to_lowercase()).or_default().push(n);
+    }
+    let mut out = Vec::new();
+    for (lower, group) in groups.into_iter().filter(|(_, g)| g.len() > 1) {
+        // Keep the lower-case spelling (a real node name) and flag the rest.
+        let keep = group
+            .iter()
+            .copied()
+            .find(|n| *n == lower)
+            .unwrap_or(group[0]);
+        for n in group.into_iter().filter(|n| *n != keep) {
+            out.push(FileError {
+                path: format!("nodes/{n}/"),
+                kind: FileErrorKind::Invalid(format!(
+                    "differs from nodes/{keep}/ only by case (node names are lower-case)"
+                )),
+            });
+        }
+    }
+    out
+}
+
+/// Nodes or pods listed more than once: `kubectl get` never does that, so
+/// the file was concatenated or hand-edited and cannot be trusted.
+fn duplicate_objects(k: &K8s) -> Vec<FileError> {
+    let nodes = duplicates(k.nodes.iter().map(|n| n.name.clone()));
+    let pods = duplicates(k.pods.iter().map(|p| format!("{}/{}", p.namespace, p.name)));
+    let err = |path: &str, what: &str, (name, count): (String, usize)| FileError {
+        path: path.to_string(),
+        kind: FileErrorKind::Invalid(format!("{what} {name:?} is listed {count} times")),
+    };
+    let mut out: Vec<FileError> = nodes
+        .into_iter()
+        .map(|d| err("k8s/nodes.json", "node", d))
+        .collect();
+    out.extend(pods.into_iter().map(|d| err("k8s/pods.json", "pod", d)));
+    out
+}
+
+/// Names seen more than once, with their counts, sorted.
+fn duplicates(names: impl Iterator<Item = String>) -> Vec<(String, usize)> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for n in names {
+        *counts.entry(n).or_default() += 1;
+    }
+    counts.into_iter().filter(|(_, c)| *c > 1).collect()
 }
 
 fn collect_errors<T>(r: Result<T, Vec<FileError>>, errors: &mut Vec<FileError>) -> Option<T> {
@@ -218,6 +291,8 @@ fn collect_errors<T>(r: Result<T, Vec<FileError>>, errors: &mut Vec<FileError>) 
 struct Reader<'a> {
     src: &'a dyn BundleSource,
     errors: Vec<FileError>,
+    /// Files that existed (parsed or not): 0 means an empty directory.
+    found: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -225,6 +300,7 @@ impl<'a> Reader<'a> {
         Reader {
             src,
             errors: Vec::new(),
+            found: 0,
         }
     }
 
@@ -257,6 +333,7 @@ impl<'a> Reader<'a> {
             Ok(None) => return None,
             Err(e) => return self.fail(path, e.into()),
         };
+        self.found += 1;
         match parse(&text) {
             Ok(v) => Some(v),
             Err(e) => self.fail(path, e.into()),
@@ -294,8 +371,19 @@ fn load_k8s(src: &dyn BundleSource) -> Result<K8s, Vec<FileError>> {
     })
 }
 
-fn load_node(src: &dyn BundleSource, name: &str) -> Result<NodeSnapshot, Vec<FileError>> {
+/// One node dir; `Ok(None)` when it holds no bundle file at all (the
+/// collection failed there): the node is then "not collected", which the
+/// checks list as skipped, instead of failing the whole bundle.
+fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>, Vec<FileError>> {
     let dir = format!("nodes/{name}");
+    // A node dir that is a symlink out of the bundle: one error for the dir
+    // rather than one per file inside it.
+    if let Err(e) = src.subdirs(&dir) {
+        return Err(vec![FileError {
+            path: format!("{dir}/"),
+            kind: e.into(),
+        }]);
+    }
     let mut r = Reader::new(src);
     let links = r.required(&format!("{dir}/ip-link.json"), parse::parse_links);
     let addrs = r.required(&format!("{dir}/ip-addr.json"), parse::parse_addrs);
@@ -311,6 +399,10 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<NodeSnapshot, Vec<Fil
     let bird_routes = r.optional(&format!("{dir}/bird-routes.txt"), parse::parse_bird_routes);
     let sysctls = r.optional(&format!("{dir}/sysctl.txt"), parse::parse_sysctl);
     let pods = load_pods(&mut r, &dir);
+    let empty = r.found == 0 && r.errors.iter().all(|e| e.kind == FileErrorKind::Missing);
+    if empty {
+        return Ok(None);
+    }
     r.finish(|| NodeSnapshot {
         name: name.to_string(),
         links: links.unwrap_or_default(),
@@ -329,6 +421,7 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<NodeSnapshot, Vec<Fil
         sysctls,
         pods,
     })
+    .map(Some)
 }
 
 /// `pods/<namespace>_<pod>/`: namespaces and pod names are DNS labels and
