@@ -411,3 +411,39 @@ fn serve_answers_on_loopback_with_the_broken_fixture() {
     let (code, _) = http_get(&addr, "/api/v1/explain?src=default/nope&dst=default/api-2").unwrap();
     assert_eq!(code, 404);
 }
+
+#[test]
+fn explain_resolves_host_network_pods_and_names_uncollected_nodes() {
+    let fx = fixtures();
+    let healthy = fx.iter().find(|p| p.ends_with("flannel-vxlan")).unwrap();
+    let o = cnictl(&[
+        "explain",
+        "default/web-1",
+        "kube-flannel/kube-flannel-ds-430e6",
+        "--bundle",
+        healthy.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a hostNetwork pod is its node: {}",
+        text(&o.stderr)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("b");
+    copy_dir(healthy, &bundle);
+    fs::remove_dir_all(bundle.join("nodes/node-3")).unwrap();
+    let o = cnictl(&[
+        "explain",
+        "default/web-1",
+        "default/api-3",
+        "--bundle",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("node-3") && err.contains("not in the snapshot"),
+        "{err}"
+    );
+}

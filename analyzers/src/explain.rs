@@ -59,6 +59,8 @@ pub enum ExplainError {
         name: String,
         candidates: Vec<String>,
     },
+    #[error("pod {pod} runs on node {node}, whose dataplane is not in the snapshot (no nodes/{node}/ in the bundle)")]
+    NodeNotCollected { pod: String, node: String },
     #[error("unknown service {0:?} (not in services.json, or services.json was not collected)")]
     UnknownService(String),
     #[error("service {svc} has no ClusterIP (headless or ExternalName)")]
@@ -88,6 +90,7 @@ impl ExplainError {
     pub fn code(&self) -> &'static str {
         match self {
             ExplainError::Unknown { .. } | ExplainError::UnknownService(_) => "unknown_endpoint",
+            ExplainError::NodeNotCollected { .. } => "not_collected",
             ExplainError::Ambiguous { .. } => "ambiguous",
             ExplainError::NoClusterIp { .. }
             | ExplainError::NoSuchPort { .. }

@@ -19,8 +19,26 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if out::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("cnictl: error: {err:#}");
+            eprintln!("cnictl: error: {}", chain_text(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes joined by ": ", skipping a cause whose text
+/// the previous message already ends with (library errors that both print
+/// and chain their source would otherwise say it twice).
+fn chain_text(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

@@ -78,10 +78,9 @@ pub(crate) fn endpoint(
         return Ok(endpoint_for_ip(dp, ip, spec.into()));
     }
     if spec.contains('/') {
-        let id = dp.pod_id(spec).ok_or_else(|| ExplainError::Unknown {
-            role,
-            spec: spec.into(),
-        })?;
+        let Some(id) = dp.pod_id(spec) else {
+            return k8s_pod(snap, dp, spec, role);
+        };
         return pod_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown {
             role,
             spec: spec.into(),
@@ -98,10 +97,7 @@ pub(crate) fn endpoint(
                 role,
                 spec: spec.into(),
             }),
-            None => Err(ExplainError::Unknown {
-                role,
-                spec: spec.into(),
-            }),
+            None => k8s_pod(snap, dp, spec, role),
         },
         _ => {
             let mut keys: Vec<String> = candidates
@@ -151,6 +147,40 @@ fn node_endpoint(dp: &Dataplane, id: NodeId, spec: &str) -> Option<Endpoint> {
 }
 
 /// An IP: a pod's, a node's, or just an address.
+/// A pod the dataplane has no pod-network entry for: a hostNetwork pod is
+/// its node (same netns, same addresses); a pod on a node without a dump
+/// gets an error that says so rather than "unknown".
+fn k8s_pod(
+    snap: &ClusterSnapshot,
+    dp: &Dataplane,
+    spec: &str,
+    role: &'static str,
+) -> Result<Endpoint, ExplainError> {
+    let unknown = || ExplainError::Unknown {
+        role,
+        spec: spec.into(),
+    };
+    let mut found = snap.k8s.pods.iter().filter(|p| match spec.split_once('/') {
+        Some((ns, name)) => p.namespace == ns && p.name == name,
+        None => p.name == spec,
+    });
+    let pod = found.next().ok_or_else(unknown)?;
+    if found.next().is_some() {
+        return Err(unknown());
+    }
+    let node = pod.node.as_deref().ok_or_else(unknown)?;
+    let Some(id) = dp.node_id(node) else {
+        return Err(ExplainError::NodeNotCollected {
+            pod: pod.key(),
+            node: node.into(),
+        });
+    };
+    if !pod.host_network {
+        return Err(unknown());
+    }
+    node_endpoint(dp, id, spec).ok_or_else(unknown)
+}
+
 pub(crate) fn endpoint_for_ip(dp: &Dataplane, ip: IpAddr, spec: String) -> Endpoint {
     if let Some(p) = dp.pod_by_ip(ip) {
         if let Some(mut e) = pod_endpoint(dp, p, &spec) {
