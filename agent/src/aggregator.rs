@@ -641,6 +641,7 @@ async fn refresh_loop(
     let mut agents = Agents::default();
     let mut k8s = K8s::default();
     let mut first = true;
+    let mut served_findings = Vec::new();
     loop {
         let started = Instant::now();
         let mut changed = first;
@@ -667,6 +668,11 @@ async fn refresh_loop(
             .metrics
             .round(summary.up, summary.unreachable, started.elapsed());
         publish_status(&shared, &agents);
+        // An agent turning unreachable (or back) changes the served
+        // findings even when no snapshot changed.
+        let findings = agents.findings();
+        changed |= findings != served_findings;
+        served_findings = findings;
         if changed || summary.changed > 0 || summary.transitions > 0 {
             analyse(&state, &k8s, &agents).await;
         }
@@ -685,7 +691,7 @@ fn publish_status(shared: &Shared, agents: &Agents) {
 }
 
 async fn analyse(state: &AppState, k8s: &K8s, agents: &Agents) {
-    let (k8s, stored) = (k8s.clone(), agents.stored());
+    let (k8s, stored, extra) = (k8s.clone(), agents.stored(), agents.findings());
     let slot = Arc::new(Mutex::new(Some((k8s, stored))));
     let loader: Loader = Arc::new(move || {
         let (k8s, stored) = slot
@@ -700,7 +706,7 @@ async fn analyse(state: &AppState, k8s: &K8s, agents: &Agents) {
         Ok(snap)
     });
     let st = state.clone();
-    let _ = tokio::task::spawn_blocking(move || st.refresh_blocking(&loader)).await;
+    let _ = tokio::task::spawn_blocking(move || st.refresh_blocking_with(&loader, extra)).await;
 }
 
 /// What `bundle --kube` wrote and what it could not.

@@ -198,6 +198,18 @@ async fn aggregator_survives_an_agent_restart_and_writes_bundles() {
     let finding = &down["findings"][0];
     assert_eq!(finding["code"], "agent-unreachable");
     assert_eq!(finding["node"], "node-2");
+    // …and served with every other finding, after the next analysis.
+    eventually(
+        Duration::from_secs(20),
+        "agent-unreachable in /api/v1/findings",
+        || async move {
+            let doc = json(agg, "/api/v1/findings?code=agent-unreachable").await?;
+            doc.to_string()
+                .contains("\"node\":\"node-2\"")
+                .then_some(doc)
+        },
+    )
+    .await;
     let metrics = get(agg, "/metrics", &[]).await;
     assert!(
         metrics

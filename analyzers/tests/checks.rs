@@ -100,6 +100,7 @@ fn codes_table_covers_every_design_code() {
         "cni-model-mixed",
         "rp-filter-strict",
         "stale-pod-route",
+        "agent-unreachable",
     ];
     for c in design {
         assert!(

@@ -97,9 +97,20 @@ impl Analysis {
     /// Analyses a snapshot: model inference, checks, dataplane compilation,
     /// node summaries and the pairwise reachability probes.
     pub fn run(snapshot: ClusterSnapshot) -> Analysis {
+        Analysis::run_with(snapshot, Vec::new())
+    }
+
+    /// [`Analysis::run`] plus findings the caller knows of that no check
+    /// can see in a snapshot (the aggregator's `agent-unreachable`), so
+    /// they are served, filtered and counted like every other finding.
+    pub fn run_with(snapshot: ClusterSnapshot, extra: Vec<Finding>) -> Analysis {
         let started = Instant::now();
         let inference = infer::infer(&snapshot);
-        let report = checks::run(&snapshot);
+        let mut report = checks::run(&snapshot);
+        if !extra.is_empty() {
+            report.findings.extend(extra);
+            checks::sort_findings(&mut report.findings);
+        }
         let dataplane = Dataplane::new(&snapshot);
         let reachability = reach::node_pairs(&dataplane, FAILING_PAIRS_CAP);
         let nodes = summarize(&snapshot, &report, &reachability);

@@ -129,9 +129,20 @@ impl AppState {
     /// a blocking task) and installs the outcome. Panics in either are
     /// caught: the last good analysis stays served.
     pub fn refresh_blocking(&self, loader: &Loader) -> Result<(), RefreshError> {
+        self.refresh_blocking_with(loader, Vec::new())
+    }
+
+    /// [`AppState::refresh_blocking`] with extra findings added to the
+    /// analysis (see [`Analysis::run_with`]).
+    pub fn refresh_blocking_with(
+        &self,
+        loader: &Loader,
+        extra: Vec<cnictl_analyzers::Finding>,
+    ) -> Result<(), RefreshError> {
         write(&self.inner.status).attempts += 1;
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader().map(Analysis::run)));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            loader().map(|snap| Analysis::run_with(snap, extra))
+        }));
         match outcome {
             Ok(Ok(a)) => {
                 self.install(a);

@@ -168,6 +168,11 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         Severity::Warning,
         "a /32 pod route points at a missing veth or at an IP no pod on this node holds",
     ),
+    (
+        "agent-unreachable",
+        Severity::Warning,
+        "the aggregator cannot pull a node's agent; the node is analysed from its last snapshot, or not at all (raised by `serve --kube`, not by a check)",
+    ),
 ];
 
 /// The severity [`CODES`] gives a code (error for an unknown code).
