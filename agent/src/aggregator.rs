@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -631,6 +632,59 @@ async fn append_metrics(
     Response::from_parts(parts, Body::from(combined))
 }
 
+/// The longest the aggregator trusts its watches without a full re-list.
+const RELIST_EVERY: Duration = Duration::from_secs(600);
+/// A watch request's server-side lifetime before it is renewed.
+const WATCH_SECONDS: u32 = 300;
+
+/// One watch per object kind, for the life of the aggregator: any change
+/// (or any watch error — 410 Gone, a server that cannot watch) marks the
+/// objects dirty, so the refresh loop re-lists. Resumes from the last
+/// resourceVersion seen; after an error it starts again from "now" (a
+/// fresh resourceVersion), having marked dirty so nothing is missed.
+fn spawn_watches(client: kube::Client, opts: KubeOptions, dirty: Arc<AtomicBool>) {
+    use kubeapi::Resource;
+    for resource in [
+        Resource::Nodes,
+        Resource::Pods,
+        Resource::Services,
+        Resource::EndpointSlices,
+    ] {
+        let (client, opts, dirty) = (client.clone(), opts.clone(), dirty.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok(mut version) = kubeapi::current_version(&client, &opts, resource).await
+                else {
+                    dirty.store(true, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    continue;
+                };
+                // Anything between the last list and `version` is unseen.
+                dirty.store(true, Ordering::SeqCst);
+                let mark = || dirty.store(true, Ordering::SeqCst);
+                loop {
+                    let began = Instant::now();
+                    match kubeapi::watch(&client, resource, &version, WATCH_SECONDS, mark).await {
+                        Ok(out) => {
+                            version = out.resource_version.unwrap_or(version);
+                            // A server that ends watches at once must not
+                            // be asked again in a tight loop.
+                            if began.elapsed() < Duration::from_secs(1) {
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            }
+                        }
+                        Err(_) => {
+                            dirty.store(true, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_secs(10)).await;
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
 /// Discover → pull → (when anything changed) analyse, every `refresh`.
 async fn refresh_loop(
     state: AppState,
@@ -642,15 +696,29 @@ async fn refresh_loop(
     let mut k8s = K8s::default();
     let mut first = true;
     let mut served_findings = Vec::new();
+    // Watches raise `dirty`; the objects are re-listed only then (and at
+    // least every RELIST_EVERY), not on every refresh.
+    let dirty = Arc::new(AtomicBool::new(true));
+    if let (Some(c), Some(opts)) = (&client, &cfg.kube) {
+        spawn_watches(c.clone(), opts.clone(), dirty.clone());
+    }
+    let mut listed_at: Option<Instant> = None;
     loop {
         let started = Instant::now();
         let mut changed = first;
-        match read_k8s(&cfg, client.as_ref()).await {
-            Ok(next) => {
-                changed |= next != k8s;
-                k8s = next;
+        let stale = listed_at.is_none_or(|t| t.elapsed() >= RELIST_EVERY);
+        if dirty.swap(false, Ordering::SeqCst) || stale || cfg.kube.is_none() {
+            match read_k8s(&cfg, client.as_ref()).await {
+                Ok(next) => {
+                    changed |= next != k8s;
+                    k8s = next;
+                    listed_at = Some(Instant::now());
+                }
+                Err(e) => {
+                    dirty.store(true, Ordering::SeqCst);
+                    eprintln!("cnictl aggregator: reading the API objects failed: {e:#}");
+                }
             }
-            Err(e) => eprintln!("cnictl aggregator: reading the API objects failed: {e:#}"),
         }
         match discover(&cfg.discovery, client.as_ref(), cfg.kube.as_ref()).await {
             Ok(targets) => changed |= agents.reconcile(targets) > 0,

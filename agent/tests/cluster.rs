@@ -58,6 +58,24 @@ async fn api(State(api): State<Api>, req: Request) -> Response {
         .await
         .unwrap_or_default();
     let review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if line_is_watch(&api, &path) {
+        // One change on the first nodes watch, bookmarks after: the
+        // aggregator must re-list once for it and not on every refresh.
+        let first = api.seen.lock().is_ok_and(|s| {
+            s.iter()
+                .filter(|l| l.starts_with("GET /api/v1/nodes?") && l.contains("watch=true"))
+                .count()
+                == 1
+        });
+        let kind = if path == "/api/v1/nodes" && first {
+            "MODIFIED"
+        } else {
+            "BOOKMARK"
+        };
+        return json_reply(format!(
+            "{{\"type\":\"{kind}\",\"object\":{{\"metadata\":{{\"resourceVersion\":\"7\"}}}}}}\n"
+        ));
+    }
     match path.as_str() {
         "/api/v1/nodes" => json_reply(fixture("nodes.json")),
         "/api/v1/pods" => json_reply(fixture("pods.json")),
@@ -83,6 +101,14 @@ async fn api(State(api): State<Api>, req: Request) -> Response {
         }
         _ => (StatusCode::NOT_FOUND, "{}").into_response(),
     }
+}
+
+/// Whether the last request seen was a watch of `path`.
+fn line_is_watch(api: &Api, path: &str) -> bool {
+    api.seen.lock().is_ok_and(|s| {
+        s.last()
+            .is_some_and(|l| l.starts_with(&format!("GET {path}?")) && l.contains("watch=true"))
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,18 +205,42 @@ async fn aggregator_discovers_and_pulls_an_authenticated_agent_through_the_api()
     // The agent's API stays closed to callers without that token.
     assert_eq!(get(agent_addr, "/api/v1/node", &[]).await.status, 401);
 
-    let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
-    assert!(seen
+    let seen_now = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert!(seen_now
         .iter()
         .any(|l| l.starts_with("GET /api/v1/namespaces/cnictl/pods?")
             && l.contains("labelSelector=app.kubernetes.io%2Fcomponent%3Dagent")));
-    assert!(seen
+    assert!(seen_now
         .iter()
         .any(|l| l.starts_with("POST /apis/authentication.k8s.io/v1/tokenreviews")));
     assert!(
-        seen.iter().any(|l| l.starts_with("GET /api/v1/pods?")
+        seen_now.iter().any(|l| l.starts_with("GET /api/v1/pods?")
             && l.contains("fieldSelector=spec.nodeName%3Dnode-1")),
-        "the agent lists only its own node's pods: {seen:?}"
+        "the agent lists only its own node's pods: {seen_now:?}"
+    );
+    // The objects are watched, and re-listed on a change, not every refresh
+    // (300 ms here): over 3 s, the initial list plus the one the watch's
+    // MODIFIED event asked for.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let node_lists = seen
+        .iter()
+        .filter(|l| {
+            l.starts_with("GET /api/v1/nodes?")
+                && !l.contains("watch=true")
+                && !l.contains("limit=1&")
+        })
+        .filter(|l| !l.ends_with("limit=1"))
+        .count();
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("GET /api/v1/nodes?") && l.contains("watch=true")),
+        "{seen:?}"
+    );
+    eprintln!("node lists in 3 s: {node_lists}");
+    assert!(
+        (2..=4).contains(&node_lists),
+        "{node_lists} node lists in 3 s: {seen:#?}"
     );
     let _ = stop_agent.send(());
     let _ = stop_agg.send(());
