@@ -3,26 +3,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use cnictl_analyzers::checks::CODES;
 use cnictl_analyzers::Severity;
 
-fn cnictl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cnictl"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("cnictl runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+use common::*;
 
 /// Every bundle under fixtures/ (a dir holding k8s/nodes.json).
 fn fixtures() -> Vec<PathBuf> {

@@ -17,35 +17,12 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
-fn cnictl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cnictl"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("cnictl runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Runs cnictl, fails unless it exits `want`.
-fn cnictl_ok(args: &[&str], want: i32) -> Output {
-    let o = cnictl(args);
-    assert_eq!(
-        o.status.code(),
-        Some(want),
-        "cnictl {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    o
-}
+mod common;
+use common::*;
 
 /// `--probe` captures with libpcap only in builds with the `probe`
 /// feature (test.sh builds with --all-features); say so when it is off.
@@ -54,22 +31,6 @@ fn probe_built() -> bool {
         eprintln!("explain_live: --probe checks skipped: built without --features probe (libpcap)");
     }
     cfg!(feature = "probe")
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let uid = s.lines().find(|l| l.starts_with("Uid:"))?;
-            uid.split_whitespace().nth(2).map(|e| e == "0")
-        })
-        .unwrap_or(false)
-}
-
-fn in_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
 }
 
 /// Why this machine cannot run the live tests, if it cannot.
@@ -81,20 +42,6 @@ fn skip_reason(needs: &[&str]) -> Option<String> {
         .iter()
         .find(|t| !in_path(t))
         .map(|t| format!("{t} not installed"))
-}
-
-fn base36(mut n: u32) -> String {
-    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut s = Vec::new();
-    loop {
-        s.push(digits[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    s.reverse();
-    String::from_utf8_lossy(&s).into_owned()
 }
 
 /// A running lab; `Drop` tears it down whatever happened.

@@ -16,11 +16,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cnictl_collect::bundle;
 use cnictl_model::{NodeSnapshot, Route, RouteType};
+
+mod common;
+use common::*;
 
 const NODES: u32 = 3;
 /// Attempts at the live/script comparison, [`RETRY_PAUSE`] apart: the kernel
@@ -35,52 +38,6 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(6);
 
 // ---------------------------------------------------------------- running
 
-fn cnictl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cnictl"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("cnictl runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Runs cnictl and fails the test with its output unless it exits `want`.
-fn cnictl_ok(args: &[&str], want: i32) -> Output {
-    let o = cnictl(args);
-    assert_eq!(
-        o.status.code(),
-        Some(want),
-        "cnictl {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    o
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let uid = s.lines().find(|l| l.starts_with("Uid:"))?;
-            uid.split_whitespace().nth(2).map(|e| e == "0")
-        })
-        .unwrap_or(false)
-}
-
-fn in_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
-}
-
 /// Why this model's lab cannot run here, if it cannot.
 fn skip_reason(model: &str) -> Option<String> {
     if !is_root() {
@@ -94,20 +51,6 @@ fn skip_reason(model: &str) -> Option<String> {
         .into_iter()
         .find(|t| !in_path(t))
         .map(|t| format!("{t} is not installed"))
-}
-
-fn base36(mut n: u32) -> String {
-    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(digits[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 // ---------------------------------------------------------------- the lab
