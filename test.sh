@@ -1,9 +1,25 @@
 #!/usr/bin/env bash
-# The test command (README line 2). Formatting, lints, the whole workspace's
-# tests (live namespace labs run when root, and say so when skipped), then
-# the DESIGN.md contract check on every fixture.
+# The test command (README line 2), for a fresh Debian 12 machine with a Rust
+# toolchain. It installs what the tests need first (scripts/install-test-deps.sh:
+# apt packages, the UI test's npm module, cargo-deny; set CNICTL_NO_INSTALL=1
+# to skip), then: formatting, lints, the architecture gates (pure crates,
+# function/file sizes, MSRV), the whole workspace's tests, deploy/ validation
+# and the output-contract check on every fixture.
+#
+# Run it as root to run everything: the live tests build network namespaces
+# (tests/lab.rs, tests/explain_live.rs, collect/ and agent/ netlink tests),
+# start BIRD daemons and boot a QEMU VM (tests/vm.rs); as another user they
+# skip, each printing why.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+if [ "${CNICTL_NO_INSTALL:-0}" != 1 ]; then
+  scripts/install-test-deps.sh
+fi
+# Every crate for every target platform, so the offline checks below
+# (cargo deny reads the whole graph) work with an empty CARGO_HOME.
+echo "== cargo fetch"
+cargo fetch --locked --quiet
 
 if cargo fmt --version >/dev/null 2>&1; then
   echo "== cargo fmt --check"
@@ -16,6 +32,7 @@ fi
 
 echo "== architecture invariant: the pure crates pull in no IO crates"
 for crate in cnictl-model cnictl-dataplane cnictl-analyzers cnictl-gen; do
+  cargo tree -p "$crate" -e normal >/dev/null 2>&1 || { echo "pure crate $crate is not in the workspace" >&2; exit 1; }
   for io in tokio netlink-sys libc; do
     # `cargo tree -i` exits 0 with "nothing to print" when absent: test output.
     if cargo tree -p "$crate" -e normal -i "$io" 2>/dev/null | grep -q .; then
@@ -24,6 +41,9 @@ for crate in cnictl-model cnictl-dataplane cnictl-analyzers cnictl-gen; do
     fi
   done
 done
+
+echo "== MSRV: the declared rust-version covers every dependency"
+cargo run --quiet --locked -p cnictl-xtask -- msrv
 
 if cargo deny --version >/dev/null 2>&1; then
   # Offline: licenses, bans (no netlink writer crates), sources. Advisories

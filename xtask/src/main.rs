@@ -1,3 +1,10 @@
+//! `cargo run -p cnictl-xtask -- msrv`: the workspace's declared
+//! `rust-version` must be at least every locked dependency's (dev and build
+//! dependencies included: CI builds them). No older toolchain can be
+//! installed here, so the dependency side is checked from `cargo metadata`
+//! and the code side by clippy's `incompatible_msrv` lint, which reads the
+//! same `rust-version` (test.sh runs clippy with `-D warnings`).
+//!
 //! `cargo run -p cnictl-xtask -- sizes [--max-median N] [--max-p90 N] [--max-file N] [--top N] [--crate DIR]`
 //!
 //! Measures the shipped code the way the house style states its budget:
@@ -12,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use syn::visit::Visit;
+
+mod msrv;
 
 /// The crates whose `src/` ships in the binary.
 const SHIPPED: &[&str] = &[
@@ -38,8 +47,10 @@ fn main() -> Result<()> {
     let Some((cmd, rest)) = args.split_first() else {
         bail!("usage: xtask sizes [--max-median N] [--max-p90 N] [--max-file N] [--top N] [--crate DIR]");
     };
-    if cmd != "sizes" {
-        bail!("unknown command {cmd:?}: expected `sizes`");
+    match cmd.as_str() {
+        "sizes" => {}
+        "msrv" => return msrv::check(),
+        _ => bail!("unknown command {cmd:?}: expected `sizes` or `msrv`"),
     }
     let budget = Budget {
         median: flag(rest, "--max-median")?.unwrap_or(9),
