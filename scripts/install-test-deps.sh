@@ -36,7 +36,7 @@ for cmd in "${!PKG[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKG[$cmd]}")
 done
 # busybox-static specifically (the VM's initramfs needs the static binary).
-[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q static || missing+=(busybox-static)
+{ [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || missing+=(busybox-static)  # static: ldd fails
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 need_yaml=false
@@ -70,7 +70,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q >/dev/null
-  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" file >/dev/null
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if $need_yaml; then
   echo "== installing PyYAML"
@@ -84,7 +84,7 @@ fi
 if $need_deny; then
   # Built from crates.io: a few minutes on a fresh machine, once.
   echo "== installing cargo-deny (cargo install --locked)"
-  cargo install --locked -q cargo-deny@0.18.9 \
+  cargo install --locked -q cargo-deny@0.20.2 \
     || echo "cargo-deny could not be installed: test.sh will say it skipped it"
 fi
 echo "== test dependencies present"

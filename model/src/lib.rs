@@ -15,6 +15,7 @@ pub mod ipvs;
 pub mod k8s;
 pub mod link;
 pub mod neigh;
+pub mod netfilter;
 pub mod route;
 pub mod rule;
 pub mod snapshot;

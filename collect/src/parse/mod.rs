@@ -12,10 +12,14 @@
 pub mod addr;
 pub mod bird;
 pub mod fdb;
+pub mod ipset;
+pub mod iptables;
 pub mod ipvsadm;
 pub mod kubectl;
 pub mod link;
 pub mod neigh;
+pub mod nft;
+mod nft_render;
 pub mod route;
 pub mod rule;
 pub mod sysctl;
