@@ -13,6 +13,7 @@ mod build;
 mod forward;
 pub mod lpm;
 mod matrix;
+pub mod nf;
 mod render;
 mod types;
 
