@@ -10,6 +10,7 @@
 mod calico;
 mod flannel;
 mod k8s;
+pub mod kube_proxy;
 mod node;
 mod plan;
 
