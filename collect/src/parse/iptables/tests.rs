@@ -348,3 +348,14 @@ proptest::proptest! {
         let _ = parse_iptables_save(&text, Source::IptablesSave);
     }
 }
+
+#[test]
+fn legacy_dump_from_the_same_node_is_the_legacy_backend() {
+    let text = include_str!("../../../tests/data/netfilter/iptables-legacy-save.txt");
+    let tables = parse_iptables_save(text, Source::IptablesLegacySave).unwrap();
+    assert_eq!(tables[0].backend, Backend::Legacy);
+    assert_eq!(tables[0].chains[0].rules[0].exprs[1], Expr::Match(Match::Port { dir: Dir::Dst, ranges: vec![(9, 9)], neg: false }));
+    // Read as the node's plain `iptables-save` (a legacy-only node), the
+    // header without "(nf_tables)" says legacy as well.
+    assert_eq!(parse_iptables_save(text, Source::IptablesSave).unwrap()[0].backend, Backend::Legacy);
+}
