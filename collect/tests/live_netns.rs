@@ -17,7 +17,7 @@
 mod live_common;
 
 use cnictl_collect::live::{collect_node, LiveOptions, NetnsTarget};
-use cnictl_collect::parse;
+use cnictl_formats as formats;
 use live_common::{skip_reason, unique_prefix, Lab};
 
 fn fixup<T: std::fmt::Debug>(mut v: Vec<T>) -> Vec<T> {
@@ -144,14 +144,14 @@ fn live_node_equals_bundle_import_of_ip_json() {
     let live = collect_node(&opts).expect("live collection");
 
     let j = |cmd: &str| lab.exec(&a, cmd);
-    let links = parse::parse_links(&j("ip -d -j link show")).unwrap();
-    let addrs = parse::parse_addrs(&j("ip -j addr show")).unwrap();
-    let routes = parse::parse_routes(&j("ip -d -j route show table all")).unwrap();
+    let links = formats::parse_links(&j("ip -d -j link show")).unwrap();
+    let addrs = formats::parse_addrs(&j("ip -j addr show")).unwrap();
+    let routes = formats::parse_routes(&j("ip -d -j route show table all")).unwrap();
     let rules_text = j("ip -4 -j rule show") + &j("ip -6 -j rule show");
-    let rules = parse::parse_rules(&rules_text).unwrap();
-    let neigh = parse::parse_neighbours(&j("ip -j neigh show")).unwrap();
-    let fdb = parse::parse_fdb(&j("bridge -j fdb show")).unwrap();
-    let sysctl = parse::parse_sysctl(&j("sysctl -a")).unwrap();
+    let rules = formats::parse_rules(&rules_text).unwrap();
+    let neigh = formats::parse_neighbours(&j("ip -j neigh show")).unwrap();
+    let fdb = formats::parse_fdb(&j("bridge -j fdb show")).unwrap();
+    let sysctl = formats::parse_sysctl(&j("sysctl -a")).unwrap();
 
     assert_eq!(live.name, a);
     assert_eq!(fixup(live.links.clone()), fixup(links));
@@ -201,15 +201,15 @@ fn live_node_equals_bundle_import_of_ip_json() {
     let pj = |cmd: &str| lab.exec(&p, cmd);
     assert_eq!(
         fixup(pod.links.clone()),
-        fixup(parse::parse_links(&pj("ip -d -j link show")).unwrap())
+        fixup(formats::parse_links(&pj("ip -d -j link show")).unwrap())
     );
     assert_eq!(
         fixup(pod.addrs.clone()),
-        fixup(parse::parse_addrs(&pj("ip -j addr show")).unwrap())
+        fixup(formats::parse_addrs(&pj("ip -j addr show")).unwrap())
     );
     assert_eq!(
         fixup(pod.routes.clone()),
-        fixup(parse::parse_routes(&pj("ip -d -j route show table all")).unwrap())
+        fixup(formats::parse_routes(&pj("ip -d -j route show table all")).unwrap())
     );
 
     // A prefix that also matches the node's own namespace: that one is

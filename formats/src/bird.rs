@@ -23,6 +23,7 @@ use cnictl_model::{Bgp, BgpProtocol, BgpRoute};
 use ipnet::IpNet;
 
 use super::{column_of, ParseError};
+use std::fmt::Write as _;
 
 /// A line of reply text with its 1-based line number in the input.
 struct Line<'a> {
@@ -281,6 +282,101 @@ fn route_attribute(r: &mut BgpRoute, l: &Line, body: &str) -> Result<(), ParseEr
         _ => {}
     }
     Ok(())
+}
+
+// ---- writer: `birdc show protocols all`, `birdc show route all` -------------
+
+/// `bgp` as `birdc show protocols all` prints it (the subset
+/// [`parse_bird_protocols`] reads).
+pub fn write_bird_protocols(bgp: &Bgp) -> String {
+    let mut s = String::new();
+    if let Some(d) = &bgp.daemon {
+        let _ = writeln!(s, "{d} ready.");
+    }
+    s.push_str("Name       Proto      Table      State  Since         Info\n");
+    for p in &bgp.protocols {
+        protocol_text(&mut s, p);
+    }
+    s
+}
+
+fn protocol_text(s: &mut String, p: &BgpProtocol) {
+    let row = format!(
+        "{:<10} {:<10} {:<10} {:<6} {:<13} {}",
+        p.name,
+        p.proto,
+        p.table.as_deref().unwrap_or("---"),
+        p.state,
+        p.since.as_deref().unwrap_or("---"),
+        p.info
+    );
+    s.push_str(row.trim_end());
+    s.push('\n');
+    if let Some(st) = &p.bgp_state {
+        let _ = writeln!(s, "  BGP state:          {st}");
+    }
+    let mut detail = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            let _ = writeln!(s, "    {k:<17} {v}");
+        }
+    };
+    detail(
+        "Neighbor address:",
+        p.neighbor_address.map(|a| a.to_string()),
+    );
+    detail("Neighbor AS:", p.neighbor_as.map(|a| a.to_string()));
+    detail("Local AS:", p.local_as.map(|a| a.to_string()));
+    detail("Last error:", p.last_error.clone());
+    if p.routes_imported.is_some() || p.routes_exported.is_some() {
+        let _ = writeln!(
+            s,
+            "  Channel ipv4\n    State:          UP\n    Routes:         {} imported, {} exported, 0 preferred",
+            p.routes_imported.unwrap_or(0),
+            p.routes_exported.unwrap_or(0)
+        );
+    }
+    s.push('\n');
+}
+
+/// `routes` as `birdc show route all` prints them, one table per family.
+pub fn write_bird_routes(bgp: &Bgp, routes: &[BgpRoute]) -> String {
+    let mut s = String::new();
+    if let Some(d) = &bgp.daemon {
+        let _ = writeln!(s, "{d} ready.");
+    }
+    let mut table: Option<bool> = None;
+    for r in routes {
+        let v6 = r.prefix.addr().is_ipv6();
+        if table != Some(v6) {
+            let _ = writeln!(s, "Table master{}:", if v6 { 6 } else { 4 });
+            table = Some(v6);
+        }
+        route_text(&mut s, r);
+    }
+    s
+}
+
+fn route_text(s: &mut String, r: &BgpRoute) {
+    let best = if r.best { " *" } else { "" };
+    let _ = writeln!(
+        s,
+        "{:<20} {} [{} 00:00:00.000]{best} (100)",
+        r.prefix.to_string(),
+        r.kind,
+        r.protocol
+    );
+    let _ = match (r.via, &r.dev) {
+        (Some(via), Some(dev)) => writeln!(s, "\tvia {via} on {dev}"),
+        (Some(via), None) => writeln!(s, "\tvia {via}"),
+        (None, Some(dev)) => writeln!(s, "\tdev {dev}"),
+        (None, None) => Ok(()),
+    };
+    if let Some(nh) = r.bgp_next_hop {
+        let _ = writeln!(s, "\tBGP.next_hop: {nh}");
+    }
+    if let Some(path) = &r.as_path {
+        let _ = writeln!(s, "\tBGP.as_path: {path}");
+    }
 }
 
 #[cfg(test)]

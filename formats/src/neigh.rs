@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use cnictl_model::Neigh;
 use serde::Deserialize;
 
+use super::json::json_line;
 use super::json::{arrays, mac, present, string_or_list};
 use super::ParseError;
 
@@ -46,6 +47,37 @@ impl JNeigh {
             router: self.router,
             proxy: self.proxy,
         }
+    }
+}
+
+// ---- writer: `ip -j neigh` --------------------------------------------------
+
+#[derive(serde::Serialize)]
+struct NeighOut<'a> {
+    dst: IpAddr,
+    dev: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lladdr: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    router: Option<()>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proxy: Option<()>,
+    state: &'a [String],
+}
+
+/// `neighbours` as `ip -j neigh` prints them.
+pub fn write_neighbours(neighbours: &[Neigh]) -> String {
+    json_line(&neighbours.iter().map(neigh_out).collect::<Vec<_>>())
+}
+
+fn neigh_out(n: &Neigh) -> NeighOut<'_> {
+    NeighOut {
+        dst: n.dst,
+        dev: &n.dev,
+        lladdr: n.lladdr.as_deref(),
+        router: n.router.then_some(()),
+        proxy: n.proxy.then_some(()),
+        state: &n.state,
     }
 }
 

@@ -44,6 +44,16 @@ pub fn parse_sysctl(text: &str) -> Result<BTreeMap<String, String>, ParseError> 
     Ok(out)
 }
 
+// ---- writer: `sysctl -a` ----------------------------------------------------
+
+/// `key = value` lines, as `sysctl` prints them.
+pub fn write_sysctl(sysctls: &BTreeMap<String, String>) -> String {
+    sysctls
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}\n"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

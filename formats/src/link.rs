@@ -20,8 +20,10 @@ use std::net::IpAddr;
 use cnictl_model::{Link, TunnelInfo, VxlanInfo};
 use serde::Deserialize;
 
+use super::json::json_line;
 use super::json::{arrays, lenient_u32, Scalar};
 use super::ParseError;
+use serde_json::json;
 
 /// Tunnel kinds whose `info_data` has IPIP-style `local`/`remote`/`ttl`.
 const TUNNEL_KINDS: &[&str] = &[
@@ -221,6 +223,100 @@ fn tunnel_info(d: &JInfoData) -> TunnelInfo {
             .and_then(|n| u8::try_from(n).ok())
             .filter(|&t| t != 0),
     }
+}
+
+// ---- writer: `ip -d -j link` ------------------------------------------------
+
+#[derive(serde::Serialize)]
+struct LinkOut<'a> {
+    ifindex: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link_index: Option<u32>,
+    ifname: &'a str,
+    flags: &'a [String],
+    mtu: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    master: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operstate: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link_netnsid: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    linkinfo: Option<serde_json::Value>,
+}
+
+/// `links` as `ip -d -j link` prints them (one array and a newline), in
+/// the shape [`parse_links`] reads back.
+pub fn write_links(links: &[Link]) -> String {
+    json_line(&links.iter().map(link_out).collect::<Vec<_>>())
+}
+
+fn link_out(l: &Link) -> LinkOut<'_> {
+    LinkOut {
+        ifindex: l.ifindex,
+        link_index: l.peer_ifindex,
+        ifname: &l.name,
+        flags: &l.flags,
+        mtu: l.mtu,
+        master: l.master.as_deref(),
+        operstate: l.operstate.as_deref(),
+        link_type: l.link_type.as_deref(),
+        address: l.mac.as_deref(),
+        link: l.lower.as_deref(),
+        link_netnsid: l.peer_netnsid,
+        linkinfo: l.kind.as_ref().map(|k| linkinfo(k, l)),
+    }
+}
+
+/// `linkinfo` as `ip -d -j` prints it for the kinds the model details.
+fn linkinfo(kind: &str, l: &Link) -> serde_json::Value {
+    let mut data = serde_json::Map::new();
+    if let Some(v) = &l.vxlan {
+        vxlan_data(v, &mut data);
+    }
+    if let Some(t) = &l.tunnel {
+        tunnel_data(t, &mut data);
+    }
+    if data.is_empty() {
+        json!({ "info_kind": kind })
+    } else {
+        json!({ "info_kind": kind, "info_data": data })
+    }
+}
+
+fn vxlan_data(v: &VxlanInfo, data: &mut serde_json::Map<String, serde_json::Value>) {
+    data.insert("id".into(), json!(v.vni));
+    if let Some(ip) = v.local {
+        let key = if ip.is_ipv6() { "local6" } else { "local" };
+        data.insert(key.into(), json!(ip));
+    }
+    if let Some(ip) = v.remote {
+        let key = match (ip.is_multicast(), ip.is_ipv6()) {
+            (true, false) => "group",
+            (true, true) => "group6",
+            (false, false) => "remote",
+            (false, true) => "remote6",
+        };
+        data.insert(key.into(), json!(ip));
+    }
+    if let Some(dev) = &v.dev {
+        data.insert("link".into(), json!(dev));
+    }
+    data.insert("port".into(), json!(v.port));
+    data.insert("learning".into(), json!(v.learning));
+}
+
+fn tunnel_data(t: &TunnelInfo, data: &mut serde_json::Map<String, serde_json::Value>) {
+    let any = |ip: Option<IpAddr>| ip.map_or(json!("any"), |ip| json!(ip));
+    data.insert("remote".into(), any(t.remote));
+    data.insert("local".into(), any(t.local));
+    data.insert("ttl".into(), t.ttl.map_or(json!("inherit"), |t| json!(t)));
 }
 
 #[cfg(test)]

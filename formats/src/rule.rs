@@ -20,9 +20,12 @@ use ipnet::IpNet;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+use super::json::json_line;
 use super::json::{arrays, lenient_u32, present, Scalar};
 use super::route::custom_table_id;
 use super::ParseError;
+use cnictl_model::route::table_name;
+use serde_json::json;
 
 /// Parses an `ip -j rule show` dump (one or several concatenated arrays).
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, ParseError> {
@@ -142,6 +145,76 @@ fn de_rule_table<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TableId>, D::
         _ => Err(de::Error::custom(format!(
             "expected a table name or id, found {v:?}"
         ))),
+    }
+}
+
+// ---- writer: `ip -4 -j rule; ip -6 -j rule` ---------------------------------
+
+/// IPv4 rules as one array, then IPv6 rules as a second one when there are
+/// any (`ip -4 -j rule; ip -6 -j rule`).
+pub fn write_rules(rules: &[Rule]) -> String {
+    let (v6, v4): (Vec<&Rule>, Vec<&Rule>) = rules.iter().partition(|r| r.family == "inet6");
+    let mut s = json_line(&v4.iter().map(|r| rule_out(r)).collect::<Vec<_>>());
+    if !v6.is_empty() {
+        s.push_str(&json_line(
+            &v6.iter().map(|r| rule_out(r)).collect::<Vec<_>>(),
+        ));
+    }
+    s
+}
+
+type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+fn rule_out(r: &Rule) -> serde_json::Value {
+    let mut m = JsonMap::new();
+    m.insert("priority".into(), json!(r.priority));
+    if r.not {
+        m.insert("not".into(), serde_json::Value::Null);
+    }
+    selector(&mut m, "src", "srclen", &r.src);
+    selector(&mut m, "dst", "dstlen", &r.dst);
+    let mut opt = |key: &str, v: Option<serde_json::Value>| {
+        if let Some(v) = v {
+            m.insert(key.into(), v);
+        }
+    };
+    opt("iif", r.iif.as_ref().map(|i| json!(i)));
+    opt("oif", r.oif.as_ref().map(|o| json!(o)));
+    opt("fwmark", r.fwmark.map(|f| json!(format!("{f:#x}"))));
+    opt("fwmask", r.fwmask.map(|f| json!(format!("{f:#x}"))));
+    let (key, value) = action_out(&r.action);
+    m.insert(key.into(), value);
+    if let Some(n) = r.suppress_prefixlen {
+        m.insert("suppress_prefixlen".into(), json!(n));
+    }
+    serde_json::Value::Object(m)
+}
+
+/// `src`/`dst` with its length when not a host prefix; an absent `src`
+/// prints as `"all"`, an absent `dst` not at all.
+fn selector(m: &mut JsonMap, key: &str, len_key: &str, net: &Option<IpNet>) {
+    match net {
+        Some(n) => {
+            m.insert(key.into(), json!(n.trunc().addr()));
+            if n.prefix_len() != n.max_prefix_len() {
+                m.insert(len_key.into(), json!(n.prefix_len()));
+            }
+        }
+        None if key == "src" => {
+            m.insert(key.into(), json!("all"));
+        }
+        None => {}
+    }
+}
+
+fn action_out(action: &RuleAction) -> (&'static str, serde_json::Value) {
+    match *action {
+        RuleAction::Table(t) => ("table", json!(table_name(t))),
+        RuleAction::Goto(g) => ("goto", json!(g)),
+        RuleAction::Nop => ("nop", serde_json::Value::Null),
+        RuleAction::Blackhole => ("action", json!("blackhole")),
+        RuleAction::Unreachable => ("action", json!("unreachable")),
+        RuleAction::Prohibit => ("action", json!("prohibit")),
     }
 }
 

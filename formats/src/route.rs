@@ -31,8 +31,10 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+use super::json::json_line;
 use super::json::{arrays, lenient_u32, parse_net, present, Scalar};
 use super::ParseError;
+use cnictl_model::route::table_name;
 
 /// Parses an `ip -j route` dump (one or several concatenated arrays).
 pub fn parse_routes(text: &str) -> Result<Vec<Route>, ParseError> {
@@ -282,6 +284,90 @@ pub(crate) fn de_scope<'de, D: Deserializer<'de>>(d: D) -> Result<Scope, D::Erro
         _ => None,
     };
     parsed.ok_or_else(|| de::Error::custom(format!("unknown scope {v:?}")))
+}
+
+// ---- writer: `ip -j route` --------------------------------------------------
+
+#[derive(serde::Serialize)]
+struct RouteOut<'a> {
+    #[serde(rename = "type")]
+    route_type: &'static str,
+    dst: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dev: Option<&'a str>,
+    table: String,
+    protocol: String,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metric: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefsrc: Option<IpAddr>,
+    flags: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pref: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    nexthops: Vec<NextHopOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct NextHopOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dev: Option<&'a str>,
+    weight: u32,
+    flags: Vec<&'static str>,
+}
+
+/// `routes` as `ip -j route show table all` prints them (one array).
+pub fn write_routes(routes: &[Route]) -> String {
+    json_line(&routes.iter().map(route_out).collect::<Vec<_>>())
+}
+
+/// `default`, a bare address for host routes, else the prefix.
+fn dst_text(dst: &IpNet) -> String {
+    if dst.prefix_len() == 0 {
+        "default".into()
+    } else if dst.prefix_len() == dst.max_prefix_len() {
+        dst.addr().to_string()
+    } else {
+        dst.to_string()
+    }
+}
+
+fn route_out(r: &Route) -> RouteOut<'_> {
+    let v6 = r.dst.addr().is_ipv6();
+    let onlink = r.onlink.then_some("onlink");
+    RouteOut {
+        route_type: r.route_type.as_str(),
+        dst: dst_text(&r.dst),
+        gateway: r.gateway,
+        dev: r.dev.as_deref(),
+        table: table_name(r.table),
+        protocol: r.protocol.to_string(),
+        scope: r.scope.to_string(),
+        metric: (r.metric != 0 || v6).then_some(r.metric),
+        prefsrc: r.prefsrc,
+        flags: onlink
+            .into_iter()
+            .chain(r.flags.iter().map(String::as_str))
+            .collect(),
+        // iproute2 prints the router preference for IPv6 routes only; the
+        // parser uses it to tell an IPv6 `default` from an IPv4 one.
+        pref: v6.then_some("medium"),
+        nexthops: r.nexthops.iter().map(nexthop_out).collect(),
+    }
+}
+
+fn nexthop_out(n: &NextHop) -> NextHopOut<'_> {
+    NextHopOut {
+        gateway: n.gateway,
+        dev: n.dev.as_deref(),
+        weight: n.weight,
+        flags: if n.onlink { vec!["onlink"] } else { Vec::new() },
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::json::Scalar;
 use super::ParseError;
+use serde_json::{json, Value};
 
 /// Parses `kubectl get nodes -o json`.
 pub fn parse_nodes(text: &str) -> Result<Vec<K8sNode>, ParseError> {
@@ -381,6 +382,146 @@ impl JEndpoint {
                 .map(|t| format!("{}/{}", t.namespace, t.name)),
         }
     }
+}
+
+// ---- writer: `kubectl get … -o json` ----------------------------------------
+
+/// Nodes as `kubectl get nodes -o json` prints them (a `List`).
+pub fn write_nodes(nodes: &[K8sNode]) -> String {
+    list(nodes.iter().map(node_out))
+}
+
+/// Pods as `kubectl get pods -A -o json` prints them.
+pub fn write_pods(pods: &[Pod]) -> String {
+    list(pods.iter().map(pod_out))
+}
+
+/// Services as `kubectl get services -A -o json` prints them.
+pub fn write_services(services: &[Service]) -> String {
+    list(services.iter().map(service_out))
+}
+
+/// EndpointSlices as `kubectl get endpointslices -A -o json` prints them.
+pub fn write_endpointslices(slices: &[EndpointSlice]) -> String {
+    list(slices.iter().map(slice_out))
+}
+
+/// The `List` document kubectl prints around `items`, and a newline.
+fn list(items: impl Iterator<Item = Value>) -> String {
+    let doc = json!({ "apiVersion": "v1", "kind": "List", "items": items.collect::<Vec<_>>(), "metadata": { "resourceVersion": "" } });
+    let mut s = doc.to_string();
+    s.push('\n');
+    s
+}
+
+fn node_out(n: &K8sNode) -> Value {
+    let mut spec = serde_json::Map::new();
+    if let Some(first) = n.pod_cidrs.first() {
+        spec.insert("podCIDR".into(), json!(first));
+        spec.insert("podCIDRs".into(), json!(n.pod_cidrs));
+    }
+    let addresses: Vec<Value> = n
+        .internal_ips
+        .iter()
+        .map(|ip| json!({"type": "InternalIP", "address": ip}))
+        .collect();
+    let mut status = json!({ "addresses": addresses });
+    if let Some(ready) = n.ready {
+        status["conditions"] =
+            json!([{ "type": "Ready", "status": if ready { "True" } else { "False" } }]);
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": { "name": n.name, "annotations": n.annotations },
+        "spec": spec, "status": status,
+    })
+}
+
+fn pod_out(p: &Pod) -> Value {
+    let mut spec = json!({ "hostNetwork": p.host_network });
+    if let Some(node) = &p.node {
+        spec["nodeName"] = json!(node);
+    }
+    let mut status = json!({ "phase": p.phase });
+    if let Some(first) = p.ips.first() {
+        status["podIP"] = json!(first);
+        let ips: Vec<Value> = p.ips.iter().map(|ip| json!({ "ip": ip })).collect();
+        status["podIPs"] = json!(ips);
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": p.name, "namespace": p.namespace, "labels": p.labels },
+        "spec": spec, "status": status,
+    })
+}
+
+fn service_out(s: &Service) -> Value {
+    let ports: Vec<Value> = s.ports.iter().map(service_port_out).collect();
+    let mut spec = json!({ "type": s.service_type, "ports": ports, "selector": s.selector });
+    match s.cluster_ips.first() {
+        Some(first) => {
+            spec["clusterIP"] = json!(first);
+            spec["clusterIPs"] = json!(s.cluster_ips);
+        }
+        None => spec["clusterIP"] = json!("None"),
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": { "name": s.name, "namespace": s.namespace },
+        "spec": spec,
+    })
+}
+
+fn service_port_out(p: &ServicePort) -> Value {
+    let mut o = json!({ "protocol": p.protocol, "port": p.port });
+    if let Some(n) = &p.name {
+        o["name"] = json!(n);
+    }
+    if let Some(t) = &p.target_port {
+        // A numeric targetPort is a JSON number, a named one a string.
+        o["targetPort"] = match t.parse::<u32>() {
+            Ok(n) if n.to_string() == *t => json!(n),
+            _ => json!(t),
+        };
+    }
+    if let Some(np) = p.node_port {
+        o["nodePort"] = json!(np);
+    }
+    o
+}
+
+fn slice_out(e: &EndpointSlice) -> Value {
+    let mut labels = BTreeMap::new();
+    if let Some(svc) = &e.service {
+        labels.insert("kubernetes.io/service-name", svc.as_str());
+    }
+    let endpoints: Vec<Value> = e.endpoints.iter().map(endpoint_out).collect();
+    let ports: Vec<Value> = e.ports.iter().map(endpoint_port_out).collect();
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": { "name": e.name, "namespace": e.namespace, "labels": labels },
+        "addressType": e.address_type, "endpoints": endpoints, "ports": ports,
+    })
+}
+
+fn endpoint_out(ep: &Endpoint) -> Value {
+    let mut o = json!({ "addresses": ep.addresses, "conditions": { "ready": ep.ready } });
+    if let Some(n) = &ep.node {
+        o["nodeName"] = json!(n);
+    }
+    if let Some(pod) = &ep.pod {
+        let (ns, name) = pod.split_once('/').unwrap_or(("", pod));
+        o["targetRef"] = json!({ "kind": "Pod", "namespace": ns, "name": name });
+    }
+    o
+}
+
+fn endpoint_port_out(p: &EndpointPort) -> Value {
+    let mut o = json!({ "protocol": p.protocol, "port": p.port });
+    if let Some(n) = &p.name {
+        o["name"] = json!(n);
+    }
+    o
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use cnictl_model::FdbEntry;
 use serde::Deserialize;
 
+use super::json::json_line;
 use super::json::{arrays, lenient_u16, lenient_u32, mac};
 use super::ParseError;
 
@@ -57,6 +58,45 @@ impl JFdb {
             flags: self.flags,
             state: self.state.unwrap_or_default(),
         }
+    }
+}
+
+// ---- writer: `bridge -j fdb` ------------------------------------------------
+
+#[derive(serde::Serialize)]
+struct FdbOut<'a> {
+    mac: &'a str,
+    ifname: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vlan: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dst: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vni: Option<u32>,
+    flags: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    master: Option<&'a str>,
+    state: &'a str,
+}
+
+/// `fdb` as `bridge -j fdb show` prints it.
+pub fn write_fdb(fdb: &[FdbEntry]) -> String {
+    json_line(&fdb.iter().map(fdb_out).collect::<Vec<_>>())
+}
+
+fn fdb_out(f: &FdbEntry) -> FdbOut<'_> {
+    FdbOut {
+        mac: &f.mac,
+        ifname: &f.dev,
+        vlan: f.vlan,
+        dst: f.dst,
+        port: f.port,
+        vni: f.vni,
+        flags: &f.flags,
+        master: f.master.as_deref(),
+        state: &f.state,
     }
 }
 

@@ -20,6 +20,7 @@ use std::net::IpAddr;
 use cnictl_model::{Forward, IpvsProto, RealServer, VirtualService};
 
 use super::{column_of, ParseError};
+use std::fmt::Write as _;
 
 /// Parses `ipvsadm -Ln` output.
 pub fn parse_ipvsadm(text: &str) -> Result<Vec<VirtualService>, ParseError> {
@@ -184,6 +185,78 @@ fn addr_port(s: &str) -> Option<(IpAddr, u16)> {
         }
     };
     Some((ip, port.parse().ok()?))
+}
+
+// ---- writer: `ipvsadm -Ln` --------------------------------------------------
+
+const IPVSADM_HEADER: &str = "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
+
+/// `services` as `ipvsadm -Ln` prints them.
+pub fn write_ipvsadm(services: &[VirtualService]) -> String {
+    let mut s = String::from(IPVSADM_HEADER);
+    for vs in services {
+        service_line(&mut s, vs);
+        for r in &vs.reals {
+            real_line(&mut s, r);
+        }
+    }
+    s
+}
+
+fn service_line(s: &mut String, vs: &VirtualService) {
+    let addr = match (vs.proto, vs.vip) {
+        (IpvsProto::Fwmark, _) => vs.fwmark.unwrap_or(0).to_string(),
+        (_, Some(ip)) => endpoint_text(ip, vs.port),
+        (_, None) => format!("0.0.0.0:{}", vs.port),
+    };
+    let proto = match vs.proto {
+        IpvsProto::Tcp => "TCP",
+        IpvsProto::Udp => "UDP",
+        IpvsProto::Sctp => "SCTP",
+        IpvsProto::Fwmark => "FWM",
+    };
+    let _ = write!(s, "{proto}  {addr} {}", vs.scheduler);
+    if let Some(t) = vs.persistent {
+        let _ = write!(s, " persistent {t}");
+    }
+    if vs.flags.iter().any(|f| f == "ops") {
+        s.push_str(" ops");
+    }
+    let other: Vec<&str> = vs
+        .flags
+        .iter()
+        .map(String::as_str)
+        .filter(|f| *f != "ops" && *f != "persistent")
+        .collect();
+    if !other.is_empty() {
+        let _ = write!(s, " ({})", other.join(","));
+    }
+    s.push('\n');
+}
+
+fn real_line(s: &mut String, r: &RealServer) {
+    let fwd = match r.forward {
+        Forward::Masq => "Masq",
+        Forward::Route => "Route",
+        Forward::Tunnel => "Tunnel",
+        Forward::Local => "Local",
+    };
+    let line = format!(
+        "  -> {:<28} {fwd:<7} {:<6} {:<10} {:<10}",
+        endpoint_text(r.ip, r.port),
+        r.weight,
+        r.active_conns,
+        r.inactive_conns
+    );
+    s.push_str(line.trim_end());
+    s.push('\n');
+}
+
+fn endpoint_text(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v) => format!("{v}:{port}"),
+        IpAddr::V6(v) => format!("[{v}]:{port}"),
+    }
 }
 
 #[cfg(test)]

@@ -7,25 +7,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use cnictl_model::{NextHop, Protocol, Route, RouteType, Rule, RuleAction, Scope};
 use ipnet::IpNet;
 
-use super::nl::{attrs, read_ip, read_str, read_u16, read_u32};
-
-const AF_INET: u8 = libc::AF_INET as u8;
-const AF_INET6: u8 = libc::AF_INET6 as u8;
-
-const RTA_DST: u16 = 1;
-const RTA_OIF: u16 = 4;
-const RTA_GATEWAY: u16 = 5;
-const RTA_PRIORITY: u16 = 6;
-const RTA_PREFSRC: u16 = 7;
-const RTA_MULTIPATH: u16 = 9;
-const RTA_TABLE: u16 = 15;
-const RTA_VIA: u16 = 18;
-
-const RTNH_F_ONLINK: u32 = 4;
-const RTM_F_CLONED: u32 = 0x200;
+use super::consts::*;
+use super::{align4, attrs, read_ip, read_str, read_u16, read_u32};
 
 /// Ifindex → name, falling back to `ifN` as `ip` does for unknown indexes.
-pub(crate) fn dev_name(names: &HashMap<u32, String>, ifindex: u32) -> String {
+pub fn dev_name(names: &HashMap<u32, String>, ifindex: u32) -> String {
     names
         .get(&ifindex)
         .cloned()
@@ -35,7 +21,7 @@ pub(crate) fn dev_name(names: &HashMap<u32, String>, ifindex: u32) -> String {
 /// Decodes one RTM_NEWROUTE payload (rtmsg + attributes). Cloned (cache)
 /// entries are skipped as `ip route show` skips them; families other than
 /// IPv4/IPv6 (multicast routing tables) are not routes of this model.
-pub(crate) fn decode_route(payload: &[u8], names: &HashMap<u32, String>) -> Option<Route> {
+pub fn decode_route(payload: &[u8], names: &HashMap<u32, String>) -> Option<Route> {
     let hdr = payload.get(..12)?;
     let (family, dst_len) = (hdr[0], hdr[1]);
     let flags = read_u32(&hdr[8..12])?;
@@ -104,22 +90,52 @@ fn decode_multipath(mut v: &[u8], names: &HashMap<u32, String>) -> Vec<NextHop> 
             }
         }
         out.push(nh);
-        v = &v[super::nl::align4(len).min(v.len())..];
+        v = &v[align4(len).min(v.len())..];
     }
     out
 }
 
-fn route_type(t: u8) -> RouteType {
+/// Decodes the RTM_NEWROUTE answer to a route get; `dev_name` maps an
+/// ifindex to its name (`ifN` when unknown, as `ip` prints it).
+pub fn decode_route_get(
+    dst: IpAddr,
+    payload: &[u8],
+    dev_name: &dyn Fn(u32) -> Option<String>,
+) -> Option<Route> {
+    let hdr = payload.get(..12)?;
+    let bits = if dst.is_ipv4() { 32 } else { 128 };
+    let mut route = Route::unicast(IpNet::new(dst, bits).ok()?);
+    route.table = u32::from(hdr[4]);
+    route.protocol = Protocol(hdr[5]);
+    route.scope = Scope(hdr[6]);
+    route.route_type = route_type(hdr[7]);
+    let name = |i: u32| dev_name(i).unwrap_or_else(|| format!("if{i}"));
+    for (kind, v) in attrs(&payload[12..]) {
+        match kind {
+            RTA_TABLE => route.table = read_u32(v).unwrap_or(route.table),
+            RTA_OIF => route.dev = read_u32(v).map(name),
+            RTA_GATEWAY => route.gateway = read_ip(v),
+            RTA_VIA => route.gateway = v.get(2..).and_then(read_ip),
+            RTA_PREFSRC => route.prefsrc = read_ip(v),
+            _ => {}
+        }
+    }
+    Some(route)
+}
+
+/// The route type of an rtmsg's `rtm_type`: the one decoder for dumps
+/// and `ip route get` answers.
+pub fn route_type(t: u8) -> RouteType {
     match t {
-        2 => RouteType::Local,
-        3 => RouteType::Broadcast,
-        4 => RouteType::Anycast,
-        5 => RouteType::Multicast,
-        6 => RouteType::Blackhole,
-        7 => RouteType::Unreachable,
-        8 => RouteType::Prohibit,
-        9 => RouteType::Throw,
-        10 => RouteType::Nat,
+        RTN_LOCAL => RouteType::Local,
+        RTN_BROADCAST => RouteType::Broadcast,
+        RTN_ANYCAST => RouteType::Anycast,
+        RTN_MULTICAST => RouteType::Multicast,
+        RTN_BLACKHOLE => RouteType::Blackhole,
+        RTN_UNREACHABLE => RouteType::Unreachable,
+        RTN_PROHIBIT => RouteType::Prohibit,
+        RTN_THROW => RouteType::Throw,
+        RTN_NAT => RouteType::Nat,
         // RTN_UNICAST, and RTN_UNSPEC / XRESOLVE which no FIB dump carries.
         _ => RouteType::Unicast,
     }
@@ -148,23 +164,12 @@ fn route_flags(flags: u32) -> Vec<String> {
 }
 
 /// `rtnl_rtscope_n2a`.
-pub(crate) fn scope_name(s: u8) -> String {
+pub fn scope_name(s: u8) -> String {
     Scope(s).to_string()
 }
 
 /// Decodes one RTM_NEWRULE payload (fib_rule_hdr + attributes).
-pub(crate) fn decode_rule(payload: &[u8]) -> Option<Rule> {
-    const FRA_DST: u16 = 1;
-    const FRA_SRC: u16 = 2;
-    const FRA_IIFNAME: u16 = 3;
-    const FRA_GOTO: u16 = 4;
-    const FRA_PRIORITY: u16 = 6;
-    const FRA_FWMARK: u16 = 10;
-    const FRA_SUPPRESS_PREFIXLEN: u16 = 14;
-    const FRA_TABLE: u16 = 15;
-    const FRA_FWMASK: u16 = 16;
-    const FRA_OIFNAME: u16 = 17;
-    const FIB_RULE_INVERT: u32 = 2;
+pub fn decode_rule(payload: &[u8]) -> Option<Rule> {
     let hdr = payload.get(..12)?;
     let (family, dst_len, src_len) = (hdr[0], hdr[1], hdr[2]);
     let family_name = match family {
@@ -213,11 +218,11 @@ pub(crate) fn decode_rule(payload: &[u8]) -> Option<Rule> {
         rule.fwmask = mask.filter(|&m| m != u32::MAX);
     }
     rule.action = match action_code {
-        1 => RuleAction::Table(table),
-        2 => RuleAction::Goto(goto.unwrap_or(0)),
-        6 => RuleAction::Blackhole,
-        7 => RuleAction::Unreachable,
-        8 => RuleAction::Prohibit,
+        FR_ACT_TO_TBL => RuleAction::Table(table),
+        FR_ACT_GOTO => RuleAction::Goto(goto.unwrap_or(0)),
+        FR_ACT_BLACKHOLE => RuleAction::Blackhole,
+        FR_ACT_UNREACHABLE => RuleAction::Unreachable,
+        FR_ACT_PROHIBIT => RuleAction::Prohibit,
         _ => RuleAction::Nop,
     };
     if !matches!(rule.action, RuleAction::Table(_)) {
@@ -229,7 +234,7 @@ pub(crate) fn decode_rule(payload: &[u8]) -> Option<Rule> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::nl::nla;
+    use crate::netlink::nla;
 
     #[test]
     fn table_above_255_comes_from_rta_table_and_weights_are_hops_plus_one() {
@@ -288,5 +293,35 @@ mod tests {
         assert_eq!(r.action, RuleAction::Goto(32766));
         assert!(r.not);
         assert_eq!(r.suppress_prefixlen, None);
+    }
+
+    #[test]
+    fn answer_decodes_type_table_dev_gateway_and_prefsrc() {
+        // rtmsg: inet /32, table main (254), boot, universe, unicast, CLONED.
+        let mut msg = vec![AF_INET, 32, 0, 0, 254, 0, 0, 1, 0, 2, 0, 0];
+        msg.extend(nla(RTA_TABLE, &254u32.to_ne_bytes()));
+        msg.extend(nla(1, &[10, 244, 2, 3])); // RTA_DST
+        msg.extend(nla(RTA_OIF, &5u32.to_ne_bytes()));
+        msg.extend(nla(RTA_GATEWAY, &[10, 244, 2, 0]));
+        msg.extend(nla(RTA_PREFSRC, &[10, 244, 1, 0]));
+        let names = |i: u32| (i == 5).then(|| "flannel.1".to_string());
+        let r = decode_route_get("10.244.2.3".parse().unwrap(), &msg, &names).unwrap();
+        assert_eq!(r.route_type, RouteType::Unicast);
+        assert_eq!(r.table, 254);
+        assert_eq!(r.dev.as_deref(), Some("flannel.1"));
+        assert_eq!(r.gateway, Some("10.244.2.0".parse().unwrap()));
+        assert_eq!(r.prefsrc, Some("10.244.1.0".parse().unwrap()));
+        assert_eq!(r.dst.to_string(), "10.244.2.3/32");
+    }
+
+    #[test]
+    fn local_answer_and_unknown_ifindex() {
+        let mut msg = vec![AF_INET, 32, 0, 0, 255, 0, 254, 2, 0, 2, 0, 0];
+        msg.extend(nla(RTA_OIF, &9u32.to_ne_bytes()));
+        let r = decode_route_get("192.0.2.11".parse().unwrap(), &msg, &|_| None).unwrap();
+        assert_eq!(r.route_type, RouteType::Local);
+        assert_eq!(r.table, 255);
+        assert_eq!(r.dev.as_deref(), Some("if9"));
+        assert!(decode_route_get("192.0.2.11".parse().unwrap(), &msg[..8], &|_| None).is_none());
     }
 }

@@ -6,27 +6,9 @@ use std::collections::HashMap;
 
 use cnictl_model::{FdbEntry, Neigh};
 
-use super::nl::{attrs, read_be16, read_ip, read_mac, read_u16, read_u32};
+use super::consts::*;
 use super::route::dev_name;
-
-const NDA_DST: u16 = 1;
-const NDA_LLADDR: u16 = 2;
-const NDA_VLAN: u16 = 5;
-const NDA_PORT: u16 = 6;
-const NDA_VNI: u16 = 7;
-const NDA_MASTER: u16 = 9;
-
-const NUD_NOARP: u16 = 0x40;
-const NUD_PERMANENT: u16 = 0x80;
-const NUD_STALE: u16 = 0x04;
-const NUD_REACHABLE: u16 = 0x02;
-
-const NTF_SELF: u8 = 0x02;
-const NTF_PROXY: u8 = 0x08;
-const NTF_EXT_LEARNED: u8 = 0x10;
-const NTF_OFFLOADED: u8 = 0x20;
-const NTF_STICKY: u8 = 0x40;
-const NTF_ROUTER: u8 = 0x80;
+use super::{attrs, read_be16, read_ip, read_mac, read_u16, read_u32};
 
 /// The fixed ndmsg header: family, ifindex, state, flags.
 struct NdHeader {
@@ -49,7 +31,7 @@ fn header(payload: &[u8]) -> Option<NdHeader> {
 /// Decodes one neighbour entry, or `None` for entries `ip neigh show`
 /// hides by default: NOARP-only / NONE entries that are neither proxy nor
 /// externally learned.
-pub(crate) fn decode_neigh(payload: &[u8], names: &HashMap<u32, String>) -> Option<Neigh> {
+pub fn decode_neigh(payload: &[u8], names: &HashMap<u32, String>) -> Option<Neigh> {
     let h = header(payload)?;
     let shown_states = 0xff & !NUD_NOARP;
     if h.state & shown_states == 0 && h.flags & (NTF_PROXY | NTF_EXT_LEARNED) == 0 {
@@ -100,9 +82,9 @@ fn nud_names(mut state: u16) -> Vec<String> {
 }
 
 /// Decodes one AF_BRIDGE neighbour (FDB) entry.
-pub(crate) fn decode_fdb(payload: &[u8], names: &HashMap<u32, String>) -> Option<FdbEntry> {
+pub fn decode_fdb(payload: &[u8], names: &HashMap<u32, String>) -> Option<FdbEntry> {
     let h = header(payload)?;
-    if h.family != libc::AF_BRIDGE as u8 {
+    if h.family != AF_BRIDGE {
         return None;
     }
     let mut e = FdbEntry {
@@ -164,7 +146,7 @@ fn fdb_state(state: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::nl::nla;
+    use crate::netlink::nla;
 
     fn ndmsg(family: u8, ifindex: u32, state: u16, flags: u8) -> Vec<u8> {
         let mut m = vec![family, 0, 0, 0];
@@ -176,7 +158,7 @@ mod tests {
 
     #[test]
     fn flannel_fdb_entry_decodes_like_bridge_json() {
-        let mut m = ndmsg(libc::AF_BRIDGE as u8, 6, NUD_PERMANENT, NTF_SELF);
+        let mut m = ndmsg(AF_BRIDGE, 6, NUD_PERMANENT, NTF_SELF);
         m.extend(nla(NDA_LLADDR, &[0x0e, 0, 0, 0, 0, 2]));
         m.extend(nla(NDA_DST, &[192, 0, 2, 12]));
         let names = HashMap::from([(6, "flannel.1".to_string())]);
@@ -189,7 +171,7 @@ mod tests {
         assert_eq!(fdb_state(NUD_REACHABLE), "");
         // A VLAN-filtering bridge's entry (this lab kernel has no
         // CONFIG_BRIDGE_VLAN_FILTERING, so it is covered here).
-        let mut m = ndmsg(libc::AF_BRIDGE as u8, 6, NUD_NOARP, 0x04);
+        let mut m = ndmsg(AF_BRIDGE, 6, NUD_NOARP, 0x04);
         m.extend(nla(NDA_LLADDR, &[2, 0, 0, 0, 0, 3]));
         m.extend(nla(NDA_VLAN, &10u16.to_ne_bytes()));
         m.extend(nla(NDA_MASTER, &6u32.to_ne_bytes()));
@@ -204,10 +186,10 @@ mod tests {
 
     #[test]
     fn noarp_neighbours_are_hidden_as_ip_hides_them() {
-        let mut m = ndmsg(libc::AF_INET as u8, 1, NUD_NOARP, 0);
+        let mut m = ndmsg(AF_INET, 1, NUD_NOARP, 0);
         m.extend(nla(NDA_DST, &[127, 0, 0, 1]));
         assert!(decode_neigh(&m, &HashMap::new()).is_none());
-        let mut m = ndmsg(libc::AF_INET as u8, 1, NUD_REACHABLE | 0x100, NTF_ROUTER);
+        let mut m = ndmsg(AF_INET, 1, NUD_REACHABLE | 0x100, NTF_ROUTER);
         m.extend(nla(NDA_DST, &[10, 0, 0, 1]));
         let n = decode_neigh(&m, &HashMap::new()).unwrap();
         assert_eq!(n.state, vec!["REACHABLE", "0x100"]);

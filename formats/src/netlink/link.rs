@@ -6,25 +6,15 @@ use std::collections::HashMap;
 use cnictl_model::{Addr, Link, TunnelInfo, VxlanInfo};
 use ipnet::IpNet;
 
-use super::nl::{
+use super::consts::*;
+use super::{
     attrs, is_unspecified, read_be16, read_i32, read_ip, read_mac, read_str, read_u16, read_u32,
     read_u8,
 };
 
-const IFLA_ADDRESS: u16 = 1;
-const IFLA_IFNAME: u16 = 3;
-const IFLA_MTU: u16 = 4;
-const IFLA_LINK: u16 = 5;
-const IFLA_MASTER: u16 = 10;
-const IFLA_OPERSTATE: u16 = 16;
-const IFLA_LINKINFO: u16 = 18;
-const IFLA_LINK_NETNSID: u16 = 37;
-const IFLA_INFO_KIND: u16 = 1;
-const IFLA_INFO_DATA: u16 = 2;
-
 /// A link as first decoded: the names of `master` / `lower` need the whole
 /// dump (ifindex → name), so they are resolved in [`resolve_links`].
-pub(crate) struct RawLink {
+pub struct RawLink {
     pub link: Link,
     master: Option<u32>,
     iflink: Option<u32>,
@@ -32,7 +22,7 @@ pub(crate) struct RawLink {
 }
 
 /// Decodes one RTM_NEWLINK payload (ifinfomsg + attributes).
-pub(crate) fn decode_link(payload: &[u8]) -> Option<RawLink> {
+pub fn decode_link(payload: &[u8]) -> Option<RawLink> {
     let hdr = payload.get(..16)?;
     let link_type = read_u16(&hdr[2..4])?;
     let ifindex = read_i32(&hdr[4..8])? as u32;
@@ -88,9 +78,11 @@ fn decode_linkinfo(v: &[u8], raw: &mut RawLink) {
             raw.link.vxlan = Some(info);
             raw.vxlan_dev = dev;
         }
-        Some("ipip" | "sit" | "ip6tnl") => raw.link.tunnel = Some(decode_tunnel(data, IPTUN_ATTRS)),
+        Some("ipip" | "sit" | "ip6tnl") => {
+            raw.link.tunnel = Some(decode_tunnel(data, IFLA_IPTUN_ENDPOINTS))
+        }
         Some("gre" | "gretap" | "ip6gre" | "ip6gretap") => {
-            raw.link.tunnel = Some(decode_tunnel(data, GRE_ATTRS))
+            raw.link.tunnel = Some(decode_tunnel(data, IFLA_GRE_ENDPOINTS))
         }
         _ => {}
     }
@@ -99,14 +91,6 @@ fn decode_linkinfo(v: &[u8], raw: &mut RawLink) {
 /// IFLA_VXLAN_*: an unset (all-zero) local or remote is `None`, as `ip`
 /// omits it; the underlay device comes back as an ifindex.
 fn decode_vxlan(data: &[u8]) -> (VxlanInfo, Option<u32>) {
-    const ID: u16 = 1;
-    const GROUP: u16 = 2;
-    const LINK: u16 = 3;
-    const LOCAL: u16 = 4;
-    const LEARNING: u16 = 7;
-    const PORT: u16 = 15;
-    const GROUP6: u16 = 16;
-    const LOCAL6: u16 = 17;
     // Learning is the kernel default; the attribute is always sent.
     let mut info = VxlanInfo {
         learning: true,
@@ -115,21 +99,21 @@ fn decode_vxlan(data: &[u8]) -> (VxlanInfo, Option<u32>) {
     let mut dev = None;
     for (kind, v) in attrs(data) {
         match kind {
-            ID => info.vni = read_u32(v).unwrap_or(0),
-            GROUP | GROUP6 => info.remote = read_ip(v).filter(|ip| !is_unspecified(ip)),
-            LOCAL | LOCAL6 => info.local = read_ip(v).filter(|ip| !is_unspecified(ip)),
-            LINK => dev = read_u32(v).filter(|&i| i != 0),
-            LEARNING => info.learning = read_u8(v).unwrap_or(0) != 0,
-            PORT => info.port = read_be16(v).unwrap_or(0),
+            IFLA_VXLAN_ID => info.vni = read_u32(v).unwrap_or(0),
+            IFLA_VXLAN_GROUP | IFLA_VXLAN_GROUP6 => {
+                info.remote = read_ip(v).filter(|ip| !is_unspecified(ip))
+            }
+            IFLA_VXLAN_LOCAL | IFLA_VXLAN_LOCAL6 => {
+                info.local = read_ip(v).filter(|ip| !is_unspecified(ip))
+            }
+            IFLA_VXLAN_LINK => dev = read_u32(v).filter(|&i| i != 0),
+            IFLA_VXLAN_LEARNING => info.learning = read_u8(v).unwrap_or(0) != 0,
+            IFLA_VXLAN_PORT => info.port = read_be16(v).unwrap_or(0),
             _ => {}
         }
     }
     (info, dev)
 }
-
-/// (local, remote, ttl) attribute numbers of IFLA_IPTUN_* and IFLA_GRE_*.
-const IPTUN_ATTRS: (u16, u16, u16) = (2, 3, 4);
-const GRE_ATTRS: (u16, u16, u16) = (6, 7, 8);
 
 /// Point-to-point tunnel endpoints: `any` (zero) endpoints and `inherit`
 /// (zero) TTL are `None`, as the bundle importer reads `ip`'s words.
@@ -149,7 +133,7 @@ fn decode_tunnel(data: &[u8], (local, remote, ttl): (u16, u16, u16)) -> TunnelIn
 
 /// Resolves master / lower / VXLAN device ifindexes to names, and adds
 /// `M-DOWN` to ports whose master is down, as `ip` does.
-pub(crate) fn resolve_links(raws: Vec<RawLink>) -> Vec<Link> {
+pub fn resolve_links(raws: Vec<RawLink>) -> Vec<Link> {
     let names: HashMap<u32, (String, bool)> = raws
         .iter()
         .map(|r| (r.link.ifindex, (r.link.name.clone(), r.link.is_up())))
@@ -181,8 +165,6 @@ pub(crate) fn resolve_links(raws: Vec<RawLink>) -> Vec<Link> {
 
 /// `ip link`'s flag list, in its order: NO-CARRIER first, unknown bits as hex.
 fn flag_names(mut flags: u32) -> Vec<String> {
-    const IFF_UP: u32 = 0x1;
-    const IFF_RUNNING: u32 = 0x40;
     const NAMED: [(u32, &str); 18] = [
         (0x8, "LOOPBACK"),
         (0x2, "BROADCAST"),
@@ -257,9 +239,7 @@ fn link_type_name(t: u16) -> String {
 
 /// Decodes one RTM_NEWADDR payload (ifaddrmsg + attributes). `ip` shows
 /// IFA_LOCAL as the address and IFA_ADDRESS, when it differs, as the peer.
-pub(crate) fn decode_addr(payload: &[u8], names: &HashMap<u32, String>) -> Option<Addr> {
-    const IFA_ADDRESS: u16 = 1;
-    const IFA_LOCAL: u16 = 2;
+pub fn decode_addr(payload: &[u8], names: &HashMap<u32, String>) -> Option<Addr> {
     let hdr = payload.get(..8)?;
     let prefix = hdr[1];
     let scope = hdr[3];
@@ -310,7 +290,7 @@ mod tests {
     #[test]
     fn vxlan_info_data_decodes_flannel_device() {
         let mut data = Vec::new();
-        let mut put = |kind: u16, v: &[u8]| data.extend(crate::live::nl::nla(kind, v));
+        let mut put = |kind: u16, v: &[u8]| data.extend(crate::netlink::nla(kind, v));
         put(1, &1u32.to_ne_bytes());
         put(3, &2u32.to_ne_bytes());
         put(4, &[192, 0, 2, 11]);

@@ -203,6 +203,14 @@ pub(crate) fn mac(s: &str) -> String {
     cnictl_model::cidr::normalize_mac(s).unwrap_or_else(|| s.to_ascii_lowercase())
 }
 
+/// One JSON document and a newline, as `ip -j` ends its output. Model data
+/// has string keys only, so serializing cannot fail; `null` if it did.
+pub(crate) fn json_line<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let mut s = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+    s.push('\n');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,37 +1,52 @@
-//! Parsers for the text dumps a bundle holds: one module per command.
+//! Pure formats: each input format cnictl reads, its parser and its
+//! writer side by side, and the netlink decoders.
 //!
-//! Every parser is a pure function `&str -> Result<T, ParseError>`: no IO,
-//! no panics on any input. JSON parsers deserialize into typed, borrowing
+//! **Architecture Invariant:** no IO. Text or bytes in, `cnictl_model`
+//! data out; model in, text out (`test.sh` checks that no IO crate is a
+//! dependency). The collectors in `cnictl-collect` read files, sockets and
+//! netlink and hand the bytes here, so a live read and a bundle read agree
+//! by construction.
+//!
+//! Every parser is a pure function `&str -> Result<T, ParseError>`: no
+//! panics on any input. JSON parsers deserialize into typed, borrowing
 //! serde structs (fast: a 1,000-node bundle has millions of routes) and do
 //! their validation inside `Deserialize`, so a bad value is reported at the
 //! line and column serde_json was reading. The `ip -j` parsers accept one
 //! JSON array or several concatenated ones (`ip -4 -j …; ip -6 -j …` into
 //! one file), and tolerate the differences between iproute2 versions that
-//! the module docs list.
+//! the module docs list. Every writer `write_*` prints what the real tool
+//! prints, in the form its parser reads back (round trips are tested in
+//! `cnictl-collect`'s bundle tests).
 
 pub mod addr;
 pub mod bird;
 pub mod fdb;
+pub mod frame;
 pub mod ipvsadm;
 pub mod kubectl;
 pub mod link;
 pub mod neigh;
+pub mod netlink;
 pub mod route;
 pub mod rule;
 pub mod sysctl;
 
 mod json;
 
-pub use addr::parse_addrs;
-pub use bird::{parse_bird_protocols, parse_bird_routes};
-pub use fdb::parse_fdb;
-pub use ipvsadm::parse_ipvsadm;
-pub use kubectl::{parse_endpointslices, parse_nodes, parse_pods, parse_services};
-pub use link::parse_links;
-pub use neigh::parse_neighbours;
-pub use route::{custom_table_id, parse_routes, parse_routes_with_names};
-pub use rule::parse_rules;
-pub use sysctl::parse_sysctl;
+pub use addr::{parse_addrs, write_addrs};
+pub use bird::{parse_bird_protocols, parse_bird_routes, write_bird_protocols, write_bird_routes};
+pub use fdb::{parse_fdb, write_fdb};
+pub use ipvsadm::{parse_ipvsadm, write_ipvsadm};
+pub use kubectl::{
+    parse_endpointslices, parse_nodes, parse_pods, parse_services, write_endpointslices,
+    write_nodes, write_pods, write_services,
+};
+pub use link::{parse_links, write_links};
+pub use neigh::{parse_neighbours, write_neighbours};
+pub use netlink::ipvs::parse_proc_ip_vs;
+pub use route::{custom_table_id, parse_routes, parse_routes_with_names, write_routes};
+pub use rule::{parse_rules, write_rules};
+pub use sysctl::{parse_sysctl, write_sysctl};
 
 /// Why a dump could not be parsed, and where. Lines and columns count from
 /// 1; for text formats the column is that of the offending token.

@@ -10,6 +10,7 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use std::net::IpAddr;
 
+use super::json::json_line;
 use super::json::{arrays, Scalar};
 use super::ParseError;
 
@@ -112,6 +113,54 @@ fn de_scope_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
         other => Err(de::Error::custom(format!(
             "expected a scope, found {other:?}"
         ))),
+    }
+}
+
+// ---- writer: `ip -j addr` ---------------------------------------------------
+
+#[derive(serde::Serialize)]
+struct AddrLinkOut<'a> {
+    ifindex: u32,
+    ifname: &'a str,
+    addr_info: Vec<AddrOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct AddrOut<'a> {
+    family: &'static str,
+    local: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<IpAddr>,
+    prefixlen: u8,
+    scope: &'a str,
+}
+
+/// `addrs` as `ip -j addr` prints them: consecutive addresses of the same
+/// link grouped under it.
+pub fn write_addrs(addrs: &[Addr]) -> String {
+    let mut out: Vec<AddrLinkOut> = Vec::new();
+    for a in addrs {
+        let entry = addr_out(a);
+        match out.last_mut() {
+            Some(l) if l.ifindex == a.ifindex && l.ifname == a.dev => l.addr_info.push(entry),
+            _ => out.push(AddrLinkOut {
+                ifindex: a.ifindex,
+                ifname: &a.dev,
+                addr_info: vec![entry],
+            }),
+        }
+    }
+    json_line(&out)
+}
+
+fn addr_out(a: &Addr) -> AddrOut<'_> {
+    let v6 = a.addr.addr().is_ipv6();
+    AddrOut {
+        family: if v6 { "inet6" } else { "inet" },
+        local: a.addr.addr(),
+        address: a.peer.map(|p| p.addr()),
+        prefixlen: a.addr.prefix_len(),
+        scope: &a.scope,
     }
 }
 
