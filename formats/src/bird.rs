@@ -97,44 +97,49 @@ fn reply_lines(text: &str) -> Result<Vec<Line<'_>>, ParseError> {
         .is_some_and(|l| code_of(l).is_some());
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        if !raw {
-            if line.starts_with("Unable to connect") || line.starts_with("syntax error") {
-                return Err(ParseError::ToolError {
-                    line: n,
-                    message: line.trim().to_string(),
-                });
-            }
-            out.push(Line { n, text: line });
-            continue;
-        }
-        match code_of(line) {
-            Some(code) if code.starts_with(['8', '9']) => {
-                return Err(ParseError::ToolError {
-                    line: n,
-                    message: line[5..].trim().to_string(),
-                })
-            }
-            Some("0000") => continue,
-            Some(_) => out.push(Line {
-                n,
-                text: &line[5..],
-            }),
-            None => match line.strip_prefix(' ') {
-                Some(rest) => out.push(Line { n, text: rest }),
-                None if line.trim().is_empty() => continue,
-                None => {
-                    return Err(ParseError::unexpected(
-                        n,
-                        1,
-                        "a BIRD reply line (DDDD-, DDDD or space)",
-                        line,
-                    ))
-                }
-            },
-        }
+        let text = if raw {
+            raw_line(i + 1, line)?
+        } else {
+            birdc_line(i + 1, line)?
+        };
+        out.extend(text.map(|text| Line { n: i + 1, text }));
     }
     Ok(out)
+}
+
+/// A line of `birdc` output: itself, unless birdc reports an error.
+fn birdc_line(n: usize, line: &str) -> Result<Option<&str>, ParseError> {
+    if line.starts_with("Unable to connect") || line.starts_with("syntax error") {
+        let message = line.trim().to_string();
+        return Err(ParseError::ToolError { line: n, message });
+    }
+    Ok(Some(line))
+}
+
+/// A raw reply line without its code: `None` for the end (0000) and blank
+/// lines; an 8xxx/9xxx code is BIRD's error.
+fn raw_line(n: usize, line: &str) -> Result<Option<&str>, ParseError> {
+    match code_of(line) {
+        Some(code) if code.starts_with(['8', '9']) => {
+            let message = line[5..].trim().to_string();
+            Err(ParseError::ToolError { line: n, message })
+        }
+        Some("0000") => Ok(None),
+        Some(_) => Ok(Some(&line[5..])),
+        None => continuation(n, line),
+    }
+}
+
+/// A continuation line (` text`) of the previous code.
+fn continuation(n: usize, line: &str) -> Result<Option<&str>, ParseError> {
+    match line.strip_prefix(' ') {
+        Some(rest) => Ok(Some(rest)),
+        None if line.trim().is_empty() => Ok(None),
+        None => {
+            let expected = "a BIRD reply line (DDDD-, DDDD or space)";
+            Err(ParseError::unexpected(n, 1, expected, line))
+        }
+    }
 }
 
 /// The 4-digit code of a raw reply line (`1002-…`, `0000 `).
@@ -155,27 +160,27 @@ fn protocol_row(l: &Line) -> Result<BgpProtocol, ParseError> {
             t,
         ));
     }
-    let mut since_end = 5;
-    if toks[4].contains('-') && toks.get(5).is_some_and(|t| t.contains(':')) {
-        since_end = 6;
-    }
-    let since = toks[4..since_end].join(" ");
-    let last = toks[since_end - 1];
-    let info_start = column_of(l.text, last) - 1 + last.len();
+    let (since, info) = since_and_info(l.text, &toks);
     Ok(BgpProtocol {
         name: toks[0].to_string(),
         proto: toks[1].to_string(),
         table: (toks[2] != "---").then(|| toks[2].to_string()),
         state: toks[3].to_string(),
         since: (since != "---").then_some(since),
-        info: l
-            .text
-            .get(info_start..)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
+        info,
         ..BgpProtocol::default()
     })
+}
+
+/// The Since column (one token, or a date and a time) and the Info text
+/// after it, spaces kept.
+fn since_and_info(text: &str, toks: &[&str]) -> (String, String) {
+    let two = toks[4].contains('-') && toks.get(5).is_some_and(|t| t.contains(':'));
+    let since_end = if two { 6 } else { 5 };
+    let last = toks[since_end - 1];
+    let info_start = column_of(text, last) - 1 + last.len();
+    let info = text.get(info_start..).unwrap_or_default().trim();
+    (toks[4..since_end].join(" "), info.to_string())
 }
 
 fn protocol_detail(p: &mut BgpProtocol, l: &Line) -> Result<(), ParseError> {
@@ -225,18 +230,11 @@ fn route_line(l: &Line, body: &str, same_prefix: Option<IpNet>) -> Result<BgpRou
     let mut toks = head.split_whitespace().peekable();
     let prefix = match same_prefix {
         Some(p) => p,
-        None => {
-            let t = toks.next().unwrap_or(body);
-            t.parse()
-                .map_err(|_| ParseError::unexpected(l.n, column_of(l.text, t), "a prefix", t))?
-        }
+        None => route_prefix(l, toks.next().unwrap_or(body))?,
     };
     let (inside, after) = tail.split_once(']').unwrap_or((tail, ""));
-    let protocol = inside
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let protocol = inside.split_whitespace().next().unwrap_or_default();
+    let protocol = protocol.to_string();
     let mut r = BgpRoute {
         prefix,
         kind: "unicast".into(),
@@ -254,6 +252,11 @@ fn route_line(l: &Line, body: &str, same_prefix: Option<IpNet>) -> Result<BgpRou
         None => {}
     }
     Ok(r)
+}
+
+fn route_prefix(l: &Line, t: &str) -> Result<IpNet, ParseError> {
+    t.parse()
+        .map_err(|_| ParseError::unexpected(l.n, column_of(l.text, t), "a prefix", t))
 }
 
 fn route_attribute(r: &mut BgpRoute, l: &Line, body: &str) -> Result<(), ParseError> {
@@ -315,18 +318,7 @@ fn protocol_text(s: &mut String, p: &BgpProtocol) {
     if let Some(st) = &p.bgp_state {
         let _ = writeln!(s, "  BGP state:          {st}");
     }
-    let mut detail = |k: &str, v: Option<String>| {
-        if let Some(v) = v {
-            let _ = writeln!(s, "    {k:<17} {v}");
-        }
-    };
-    detail(
-        "Neighbor address:",
-        p.neighbor_address.map(|a| a.to_string()),
-    );
-    detail("Neighbor AS:", p.neighbor_as.map(|a| a.to_string()));
-    detail("Local AS:", p.local_as.map(|a| a.to_string()));
-    detail("Last error:", p.last_error.clone());
+    protocol_details(s, p);
     if p.routes_imported.is_some() || p.routes_exported.is_some() {
         let _ = writeln!(
             s,
@@ -336,6 +328,22 @@ fn protocol_text(s: &mut String, p: &BgpProtocol) {
         );
     }
     s.push('\n');
+}
+
+/// The `Neighbor …`, `Local AS` and `Last error` lines the protocol has.
+fn protocol_details(s: &mut String, p: &BgpProtocol) {
+    let details = [
+        (
+            "Neighbor address:",
+            p.neighbor_address.map(|a| a.to_string()),
+        ),
+        ("Neighbor AS:", p.neighbor_as.map(|a| a.to_string())),
+        ("Local AS:", p.local_as.map(|a| a.to_string())),
+        ("Last error:", p.last_error.clone()),
+    ];
+    for (k, v) in details.iter().filter_map(|(k, v)| Some((k, v.as_ref()?))) {
+        let _ = writeln!(s, "    {k:<17} {v}");
+    }
 }
 
 /// `routes` as `birdc show route all` prints them, one table per family.

@@ -22,6 +22,33 @@ use cnictl_model::{Forward, IpvsProto, RealServer, VirtualService};
 use super::{column_of, ParseError};
 use std::fmt::Write as _;
 
+/// The protocol column's words, for the parser and the writer.
+const PROTOCOLS: [(IpvsProto, &str); 4] = [
+    (IpvsProto::Tcp, "TCP"),
+    (IpvsProto::Udp, "UDP"),
+    (IpvsProto::Sctp, "SCTP"),
+    (IpvsProto::Fwmark, "FWM"),
+];
+
+/// The Forward column's words.
+const FORWARDS: [(Forward, &str); 4] = [
+    (Forward::Masq, "Masq"),
+    (Forward::Route, "Route"),
+    (Forward::Tunnel, "Tunnel"),
+    (Forward::Local, "Local"),
+];
+
+fn value_of<T: Copy>(table: &[(T, &str)], word: &str) -> Option<T> {
+    table.iter().find(|(_, w)| *w == word).map(|(v, _)| *v)
+}
+
+fn word_of<T: PartialEq>(table: &[(T, &'static str)], value: &T) -> &'static str {
+    table
+        .iter()
+        .find(|(v, _)| v == value)
+        .map_or("", |(_, w)| w)
+}
+
 /// Parses `ipvsadm -Ln` output.
 pub fn parse_ipvsadm(text: &str) -> Result<Vec<VirtualService>, ParseError> {
     let mut out: Vec<VirtualService> = Vec::new();
@@ -33,26 +60,16 @@ pub fn parse_ipvsadm(text: &str) -> Result<Vec<VirtualService>, ParseError> {
         }
         if let Some(rest) = t.strip_prefix("->") {
             let real = real_server(line, rest, n)?;
-            match out.last_mut() {
-                Some(vs) => vs.reals.push(real),
-                None => {
-                    return Err(ParseError::unexpected(
-                        n,
-                        1,
-                        "a service line before \"->\"",
-                        t,
-                    ))
-                }
-            }
-            continue;
+            let vs = out
+                .last_mut()
+                .ok_or_else(|| ParseError::unexpected(n, 1, "a service line before \"->\"", t))?;
+            vs.reals.push(real);
+        } else if is_tool_error(t) {
+            let message = t.to_string();
+            return Err(ParseError::ToolError { line: n, message });
+        } else {
+            out.push(service(line, n)?);
         }
-        if is_tool_error(t) {
-            return Err(ParseError::ToolError {
-                line: n,
-                message: t.to_string(),
-            });
-        }
-        out.push(service(line, n)?);
     }
     Ok(out)
 }
@@ -75,25 +92,12 @@ fn service(line: &str, n: usize) -> Result<VirtualService, ParseError> {
     let mut tok = line.split_whitespace();
     let bad = |tok: &str, what: &str| ParseError::unexpected(n, column_of(line, tok), what, tok);
     let proto_tok = tok.next().unwrap_or_default();
-    let proto = match proto_tok {
-        "TCP" => IpvsProto::Tcp,
-        "UDP" => IpvsProto::Udp,
-        "SCTP" => IpvsProto::Sctp,
-        "FWM" => IpvsProto::Fwmark,
-        other => return Err(bad(other, "TCP, UDP, SCTP or FWM")),
-    };
+    let proto =
+        value_of(&PROTOCOLS, proto_tok).ok_or_else(|| bad(proto_tok, "TCP, UDP, SCTP or FWM"))?;
     let addr = tok
         .next()
         .ok_or_else(|| bad(proto_tok, "an address after the protocol"))?;
-    let (vip, port, fwmark) = if proto == IpvsProto::Fwmark {
-        let mark = super::json::parse_u64(addr)
-            .and_then(|m| u32::try_from(m).ok())
-            .ok_or_else(|| bad(addr, "a firewall mark"))?;
-        (None, 0, Some(mark))
-    } else {
-        let (ip, port) = addr_port(addr).ok_or_else(|| bad(addr, "ADDR:PORT or [ADDR]:PORT"))?;
-        (Some(ip), port, None)
-    };
+    let (vip, port, fwmark) = service_target(proto, addr).map_err(|what| bad(addr, what))?;
     let mut sched = tok.next().ok_or_else(|| bad(addr, "a scheduler"))?;
     if proto == IpvsProto::Fwmark && sched == "IPv6" {
         sched = tok.next().ok_or_else(|| bad(sched, "a scheduler"))?;
@@ -110,6 +114,19 @@ fn service(line: &str, n: usize) -> Result<VirtualService, ParseError> {
     };
     service_options(line, n, &mut tok, &mut vs)?;
     Ok(vs)
+}
+
+/// `(vip, port, fwmark)` of a service's address column; on error, what
+/// was expected there.
+type Target = (Option<IpAddr>, u16, Option<u32>);
+
+fn service_target(proto: IpvsProto, addr: &str) -> Result<Target, &'static str> {
+    if proto == IpvsProto::Fwmark {
+        let mark = super::json::parse_u64(addr).and_then(|m| u32::try_from(m).ok());
+        return Ok((None, 0, Some(mark.ok_or("a firewall mark")?)));
+    }
+    let (ip, port) = addr_port(addr).ok_or("ADDR:PORT or [ADDR]:PORT")?;
+    Ok((Some(ip), port, None))
 }
 
 fn service_options<'a>(
@@ -131,16 +148,21 @@ fn service_options<'a>(
                 tok.next().ok_or_else(|| bad(t, "a value after mask/pe"))?;
             }
             "ops" => vs.flags.push("ops".into()),
-            flags if flags.starts_with('(') && flags.ends_with(')') => vs.flags.extend(
-                flags[1..flags.len() - 1]
-                    .split(',')
-                    .filter(|f| !f.is_empty())
-                    .map(str::to_string),
-            ),
+            flags if flags.starts_with('(') && flags.ends_with(')') => {
+                vs.flags.extend(flag_list(&flags[1..flags.len() - 1]))
+            }
             other => return Err(bad(other, "persistent, mask, ops, pe or (flags)")),
         }
     }
     Ok(())
+}
+
+/// `(sh-fallback,sh-port)` without its parentheses.
+fn flag_list(inner: &str) -> impl Iterator<Item = String> + '_ {
+    inner
+        .split(',')
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
 }
 
 fn real_server(line: &str, rest: &str, n: usize) -> Result<RealServer, ParseError> {
@@ -153,13 +175,8 @@ fn real_server(line: &str, rest: &str, n: usize) -> Result<RealServer, ParseErro
         ));
     }
     let (ip, port) = addr_port(toks[0]).ok_or_else(|| bad(toks[0], "ADDR:PORT or [ADDR]:PORT"))?;
-    let forward = match toks[1] {
-        "Masq" => Forward::Masq,
-        "Route" => Forward::Route,
-        "Tunnel" => Forward::Tunnel,
-        "Local" => Forward::Local,
-        other => return Err(bad(other, "Masq, Route, Tunnel or Local")),
-    };
+    let forward =
+        value_of(&FORWARDS, toks[1]).ok_or_else(|| bad(toks[1], "Masq, Route, Tunnel or Local"))?;
     let num = |t: &str, what: &str| t.parse::<u64>().map_err(|_| bad(t, what));
     Ok(RealServer {
         ip,
@@ -209,12 +226,7 @@ fn service_line(s: &mut String, vs: &VirtualService) {
         (_, Some(ip)) => endpoint_text(ip, vs.port),
         (_, None) => format!("0.0.0.0:{}", vs.port),
     };
-    let proto = match vs.proto {
-        IpvsProto::Tcp => "TCP",
-        IpvsProto::Udp => "UDP",
-        IpvsProto::Sctp => "SCTP",
-        IpvsProto::Fwmark => "FWM",
-    };
+    let proto = word_of(&PROTOCOLS, &vs.proto);
     let _ = write!(s, "{proto}  {addr} {}", vs.scheduler);
     if let Some(t) = vs.persistent {
         let _ = write!(s, " persistent {t}");
@@ -235,12 +247,7 @@ fn service_line(s: &mut String, vs: &VirtualService) {
 }
 
 fn real_line(s: &mut String, r: &RealServer) {
-    let fwd = match r.forward {
-        Forward::Masq => "Masq",
-        Forward::Route => "Route",
-        Forward::Tunnel => "Tunnel",
-        Forward::Local => "Local",
-    };
+    let fwd = word_of(&FORWARDS, &r.forward);
     let line = format!(
         "  -> {:<28} {fwd:<7} {:<6} {:<10} {:<10}",
         endpoint_text(r.ip, r.port),

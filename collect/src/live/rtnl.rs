@@ -25,97 +25,101 @@ pub(crate) struct Rtnl {
     sock: nl::NlSocket,
 }
 
+/// IPv4 then IPv6: the families `ip` dumps routes, rules and neighbours of.
+const FAMILIES: [AddressFamily; 2] = [AddressFamily::Inet, AddressFamily::Inet6];
+
 impl Rtnl {
     pub(crate) fn open() -> Result<Self, LiveError> {
-        Ok(Rtnl {
-            sock: nl::NlSocket::open(netlink_sys::constants::NETLINK_ROUTE)?,
+        let sock = nl::NlSocket::open(netlink_sys::constants::NETLINK_ROUTE)?;
+        Ok(Rtnl { sock })
+    }
+
+    /// Dumps `request` and decodes the replies of type `kind`.
+    fn dump<T>(
+        &mut self,
+        what: &'static str,
+        request: RouteNetlinkMessage,
+        kind: u16,
+        decode: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<Vec<T>, LiveError> {
+        let req = self.sock.request(request);
+        self.sock.dump(what, &req, |k, p, out| {
+            if k == kind {
+                out.extend(decode(p));
+            }
         })
     }
 
+    /// [`Self::dump`] once per family of [`FAMILIES`], concatenated.
+    fn dump_families<T>(
+        &mut self,
+        what: &'static str,
+        request: impl Fn(AddressFamily) -> RouteNetlinkMessage,
+        kind: u16,
+        decode: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<Vec<T>, LiveError> {
+        let mut all = Vec::new();
+        for family in FAMILIES {
+            all.extend(self.dump(what, request(family), kind, &decode)?);
+        }
+        Ok(all)
+    }
+
     pub(crate) fn links(&mut self) -> Result<Vec<Link>, LiveError> {
-        let req = self
-            .sock
-            .request(RouteNetlinkMessage::GetLink(LinkMessage::default()));
-        let raws = self.sock.dump("links", &req, |kind, p, out| {
-            if kind == RTM_NEWLINK {
-                out.extend(link::decode_link(p));
-            }
-        })?;
+        let req = RouteNetlinkMessage::GetLink(LinkMessage::default());
+        let raws = self.dump("links", req, RTM_NEWLINK, link::decode_link)?;
         Ok(link::resolve_links(raws))
     }
 
     pub(crate) fn addrs(&mut self, names: &HashMap<u32, String>) -> Result<Vec<Addr>, LiveError> {
-        let req = self
-            .sock
-            .request(RouteNetlinkMessage::GetAddress(AddressMessage::default()));
-        let mut addrs = self.sock.dump("addresses", &req, |kind, p, out| {
-            if kind == RTM_NEWADDR {
-                out.extend(link::decode_addr(p, names));
-            }
-        })?;
+        let req = RouteNetlinkMessage::GetAddress(AddressMessage::default());
+        let decode = |p: &[u8]| link::decode_addr(p, names);
+        let mut addrs = self.dump("addresses", req, RTM_NEWADDR, decode)?;
         // `ip addr` groups addresses under their link, links in ifindex order.
         addrs.sort_by_key(|a| a.ifindex);
         Ok(addrs)
     }
 
     pub(crate) fn routes(&mut self, names: &HashMap<u32, String>) -> Result<Vec<Route>, LiveError> {
-        let mut routes = Vec::new();
-        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
-            let mut msg = RouteMessage::default();
-            msg.header.address_family = family;
-            let req = self.sock.request(RouteNetlinkMessage::GetRoute(msg));
-            routes.extend(self.sock.dump("routes", &req, |kind, p, out| {
-                if kind == RTM_NEWROUTE {
-                    out.extend(route::decode_route(p, names));
-                }
-            })?);
-        }
-        Ok(routes)
+        let decode = |p: &[u8]| route::decode_route(p, names);
+        self.dump_families("routes", route_request, RTM_NEWROUTE, decode)
     }
 
     pub(crate) fn rules(&mut self) -> Result<Vec<Rule>, LiveError> {
-        let mut rules = Vec::new();
-        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
-            let mut msg = RuleMessage::default();
-            msg.header.family = family;
-            let req = self.sock.request(RouteNetlinkMessage::GetRule(msg));
-            rules.extend(self.sock.dump("rules", &req, |kind, p, out| {
-                if kind == RTM_NEWRULE {
-                    out.extend(route::decode_rule(p));
-                }
-            })?);
-        }
-        Ok(rules)
+        self.dump_families("rules", rule_request, RTM_NEWRULE, route::decode_rule)
     }
 
     pub(crate) fn neighbours(
         &mut self,
         names: &HashMap<u32, String>,
     ) -> Result<Vec<Neigh>, LiveError> {
-        let mut all = Vec::new();
-        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
-            let mut msg = NeighbourMessage::default();
-            msg.header.family = family;
-            let req = self.sock.request(RouteNetlinkMessage::GetNeighbour(msg));
-            all.extend(self.sock.dump("neighbours", &req, |kind, p, out| {
-                if kind == RTM_NEWNEIGH {
-                    out.extend(neigh::decode_neigh(p, names));
-                }
-            })?);
-        }
-        Ok(all)
+        let decode = |p: &[u8]| neigh::decode_neigh(p, names);
+        self.dump_families("neighbours", neigh_request, RTM_NEWNEIGH, decode)
     }
 
     pub(crate) fn fdb(&mut self, names: &HashMap<u32, String>) -> Result<Vec<FdbEntry>, LiveError> {
-        let mut msg = NeighbourMessage::default();
-        msg.header.family = AddressFamily::Bridge;
-        let req = self.sock.request(RouteNetlinkMessage::GetNeighbour(msg));
-        self.sock.dump("bridge fdb", &req, |kind, p, out| {
-            if kind == RTM_NEWNEIGH {
-                out.extend(neigh::decode_fdb(p, names));
-            }
-        })
+        let req = neigh_request(AddressFamily::Bridge);
+        let decode = |p: &[u8]| neigh::decode_fdb(p, names);
+        self.dump("bridge fdb", req, RTM_NEWNEIGH, decode)
     }
+}
+
+fn route_request(family: AddressFamily) -> RouteNetlinkMessage {
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = family;
+    RouteNetlinkMessage::GetRoute(msg)
+}
+
+fn rule_request(family: AddressFamily) -> RouteNetlinkMessage {
+    let mut msg = RuleMessage::default();
+    msg.header.family = family;
+    RouteNetlinkMessage::GetRule(msg)
+}
+
+fn neigh_request(family: AddressFamily) -> RouteNetlinkMessage {
+    let mut msg = NeighbourMessage::default();
+    msg.header.family = family;
+    RouteNetlinkMessage::GetNeighbour(msg)
 }
 
 /// The raw reply datagrams of each dump, back to back as received (every

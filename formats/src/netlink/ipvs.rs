@@ -30,49 +30,78 @@ pub fn decode_ipvs_services(payload: &[u8]) -> Vec<(VirtualService, Vec<u8>)> {
         .collect()
 }
 
+/// The IPVS_SVC_ATTR_* values of one service, as the kernel sent them.
+#[derive(Default)]
+struct ServiceAttrs<'a> {
+    af: u16,
+    proto: u16,
+    addr: Option<&'a [u8]>,
+    port: u16,
+    fwmark: u32,
+    sched: String,
+    flags: u32,
+    timeout: u32,
+}
+
+/// The attributes that identify a service in a GET_DEST request.
+const SERVICE_IDENTITY: [u16; 5] = [
+    IPVS_SVC_ATTR_AF,
+    IPVS_SVC_ATTR_PROTOCOL,
+    IPVS_SVC_ATTR_ADDR,
+    IPVS_SVC_ATTR_PORT,
+    IPVS_SVC_ATTR_FWMARK,
+];
+
 fn decode_service(v: &[u8]) -> Option<(VirtualService, Vec<u8>)> {
-    let (mut af, mut proto, mut addr, mut port, mut fwmark) = (0u16, 0u16, None, 0u16, 0u32);
-    let (mut sched, mut flags, mut timeout) = (String::new(), 0u32, 0u32);
+    let mut s = ServiceAttrs::default();
     let mut ident = Vec::new();
     for (kind, a) in attrs(v) {
-        match kind {
-            IPVS_SVC_ATTR_AF => af = read_u16(a).unwrap_or(0),
-            IPVS_SVC_ATTR_PROTOCOL => proto = read_u16(a).unwrap_or(0),
-            IPVS_SVC_ATTR_ADDR => addr = Some(a),
-            IPVS_SVC_ATTR_PORT => port = read_be16(a).unwrap_or(0),
-            IPVS_SVC_ATTR_FWMARK => fwmark = read_u32(a).unwrap_or(0),
-            IPVS_SVC_ATTR_SCHED_NAME => sched = read_str(a),
-            IPVS_SVC_ATTR_FLAGS => flags = read_u32(a).unwrap_or(0),
-            IPVS_SVC_ATTR_TIMEOUT => timeout = read_u32(a).unwrap_or(0),
-            _ => {}
-        }
-        if matches!(
-            kind,
-            IPVS_SVC_ATTR_AF
-                | IPVS_SVC_ATTR_PROTOCOL
-                | IPVS_SVC_ATTR_ADDR
-                | IPVS_SVC_ATTR_PORT
-                | IPVS_SVC_ATTR_FWMARK
-        ) {
+        s.read(kind, a);
+        if SERVICE_IDENTITY.contains(&kind) {
             ident.extend(nla(kind, a));
         }
     }
-    let vip = addr.and_then(|a| inet_addr(af, a));
-    let svc = VirtualService {
-        proto: if fwmark != 0 {
-            IpvsProto::Fwmark
-        } else {
-            ipvs_proto(proto)?
-        },
-        vip: if fwmark != 0 { None } else { vip },
-        port: if fwmark != 0 { 0 } else { port },
-        fwmark: (fwmark != 0).then_some(fwmark),
-        flags: service_flags(&sched, flags),
-        persistent: (flags & IP_VS_SVC_F_PERSISTENT != 0).then_some(timeout),
-        scheduler: sched,
-        reals: Vec::new(),
-    };
-    Some((svc, ident))
+    Some((s.into_service()?, ident))
+}
+
+impl<'a> ServiceAttrs<'a> {
+    fn read(&mut self, kind: u16, a: &'a [u8]) {
+        match kind {
+            IPVS_SVC_ATTR_AF => self.af = read_u16(a).unwrap_or(0),
+            IPVS_SVC_ATTR_PROTOCOL => self.proto = read_u16(a).unwrap_or(0),
+            IPVS_SVC_ATTR_ADDR => self.addr = Some(a),
+            IPVS_SVC_ATTR_PORT => self.port = read_be16(a).unwrap_or(0),
+            IPVS_SVC_ATTR_FWMARK => self.fwmark = read_u32(a).unwrap_or(0),
+            IPVS_SVC_ATTR_SCHED_NAME => self.sched = read_str(a),
+            IPVS_SVC_ATTR_FLAGS => self.flags = read_u32(a).unwrap_or(0),
+            IPVS_SVC_ATTR_TIMEOUT => self.timeout = read_u32(a).unwrap_or(0),
+            _ => {}
+        }
+    }
+
+    /// A fwmark service has no protocol, address or port; others need a
+    /// protocol the model knows.
+    fn into_service(self) -> Option<VirtualService> {
+        let by_mark = self.fwmark != 0;
+        let persistent = self.flags & IP_VS_SVC_F_PERSISTENT != 0;
+        Some(VirtualService {
+            proto: if by_mark {
+                IpvsProto::Fwmark
+            } else {
+                ipvs_proto(self.proto)?
+            },
+            vip: self
+                .addr
+                .and_then(|a| inet_addr(self.af, a))
+                .filter(|_| !by_mark),
+            port: if by_mark { 0 } else { self.port },
+            fwmark: by_mark.then_some(self.fwmark),
+            flags: service_flags(&self.sched, self.flags),
+            persistent: persistent.then_some(self.timeout),
+            scheduler: self.sched,
+            reals: Vec::new(),
+        })
+    }
 }
 
 /// `union nf_inet_addr` (16 bytes) read per the address family.
@@ -207,21 +236,32 @@ fn parse_proc_service(line: &str, hz: u32) -> Result<VirtualService, String> {
         persistent: None,
         reals: Vec::new(),
     };
+    proc_service_target(&mut svc, proto, target)?;
+    proc_service_options(&mut svc, &words.collect::<Vec<_>>(), hz)?;
+    Ok(svc)
+}
+
+/// `FWM 0000000A`, or `TCP|UDP|SCTP` and a hex endpoint.
+fn proc_service_target(svc: &mut VirtualService, proto: &str, target: &str) -> Result<(), String> {
     if proto == "FWM" {
-        svc.fwmark =
-            Some(u32::from_str_radix(target, 16).map_err(|_| format!("bad fwmark {target:?}"))?);
-    } else {
-        svc.proto = match proto {
-            "TCP" => IpvsProto::Tcp,
-            "UDP" => IpvsProto::Udp,
-            "SCTP" => IpvsProto::Sctp,
-            other => return Err(format!("unknown protocol {other:?}")),
-        };
-        let (ip, port) = parse_hex_endpoint(target)?;
-        svc.vip = Some(ip);
-        svc.port = port;
+        let mark = u32::from_str_radix(target, 16).map_err(|_| format!("bad fwmark {target:?}"))?;
+        svc.fwmark = Some(mark);
+        return Ok(());
     }
-    let rest: Vec<&str> = words.collect();
+    svc.proto = match proto {
+        "TCP" => IpvsProto::Tcp,
+        "UDP" => IpvsProto::Udp,
+        "SCTP" => IpvsProto::Sctp,
+        other => return Err(format!("unknown protocol {other:?}")),
+    };
+    let (ip, port) = parse_hex_endpoint(target)?;
+    svc.vip = Some(ip);
+    svc.port = port;
+    Ok(())
+}
+
+/// `ops`, and `persistent JIFFIES [MASK]` (the timeout divided by `hz`).
+fn proc_service_options(svc: &mut VirtualService, rest: &[&str], hz: u32) -> Result<(), String> {
     if rest.contains(&"ops") {
         svc.flags.push("ops".into());
     }
@@ -233,7 +273,7 @@ fn parse_proc_service(line: &str, hz: u32) -> Result<VirtualService, String> {
         svc.flags.insert(0, "persistent".into());
         svc.persistent = Some(jiffies / hz.max(1));
     }
-    Ok(svc)
+    Ok(())
 }
 
 fn parse_proc_real(rest: &str) -> Result<RealServer, String> {

@@ -23,21 +23,7 @@ pub struct RawLink {
 
 /// Decodes one RTM_NEWLINK payload (ifinfomsg + attributes).
 pub fn decode_link(payload: &[u8]) -> Option<RawLink> {
-    let hdr = payload.get(..16)?;
-    let link_type = read_u16(&hdr[2..4])?;
-    let ifindex = read_i32(&hdr[4..8])? as u32;
-    let flags = read_u32(&hdr[8..12])?;
-    let mut raw = RawLink {
-        link: Link {
-            ifindex,
-            link_type: Some(link_type_name(link_type)),
-            flags: flag_names(flags),
-            ..Link::default()
-        },
-        master: None,
-        iflink: None,
-        vxlan_dev: None,
-    };
+    let mut raw = link_header(payload.get(..16)?)?;
     let mut netnsid = None;
     for (kind, v) in attrs(&payload[16..]) {
         match kind {
@@ -52,14 +38,37 @@ pub fn decode_link(payload: &[u8]) -> Option<RawLink> {
             _ => {}
         }
     }
-    // `ip` prints `link_index` + `link_netnsid` for a peer in another
-    // namespace, and `link: NAME` (resolved later) for one in this one.
-    if let (Some(id), Some(peer)) = (netnsid, raw.iflink) {
-        raw.link.peer_netnsid = Some(id);
-        raw.link.peer_ifindex = Some(peer).filter(|&p| p != 0);
-        raw.iflink = None;
+    if let Some(id) = netnsid {
+        raw.peer_in_netns(id);
     }
     Some(raw)
+}
+
+/// The link the ifinfomsg alone describes: type, ifindex and flags.
+fn link_header(hdr: &[u8]) -> Option<RawLink> {
+    let link = Link {
+        ifindex: read_i32(&hdr[4..8])? as u32,
+        link_type: Some(link_type_name(read_u16(&hdr[2..4])?)),
+        flags: flag_names(read_u32(&hdr[8..12])?),
+        ..Link::default()
+    };
+    Some(RawLink {
+        link,
+        master: None,
+        iflink: None,
+        vxlan_dev: None,
+    })
+}
+
+impl RawLink {
+    /// `ip` prints `link_index` + `link_netnsid` for a peer in another
+    /// namespace, and `link: NAME` (resolved later) for one in this one.
+    fn peer_in_netns(&mut self, netnsid: i32) {
+        if let Some(peer) = self.iflink.take() {
+            self.link.peer_netnsid = Some(netnsid);
+            self.link.peer_ifindex = Some(peer).filter(|&p| p != 0);
+        }
+    }
 }
 
 fn decode_linkinfo(v: &[u8], raw: &mut RawLink) {
@@ -163,34 +172,36 @@ pub fn resolve_links(raws: Vec<RawLink>) -> Vec<Link> {
         .collect()
 }
 
+/// Link flag words in `ip link`'s print order.
+const IFF_NAMES: [(u32, &str); 18] = [
+    (0x8, "LOOPBACK"),
+    (0x2, "BROADCAST"),
+    (0x10, "POINTOPOINT"),
+    (0x1000, "MULTICAST"),
+    (0x80, "NOARP"),
+    (0x200, "ALLMULTI"),
+    (0x100, "PROMISC"),
+    (0x400, "MASTER"),
+    (0x800, "SLAVE"),
+    (0x4, "DEBUG"),
+    (0x8000, "DYNAMIC"),
+    (0x4000, "AUTOMEDIA"),
+    (0x2000, "PORTSEL"),
+    (0x20, "NOTRAILERS"),
+    (0x1, "UP"),
+    (0x10000, "LOWER_UP"),
+    (0x20000, "DORMANT"),
+    (0x40000, "ECHO"),
+];
+
 /// `ip link`'s flag list, in its order: NO-CARRIER first, unknown bits as hex.
 fn flag_names(mut flags: u32) -> Vec<String> {
-    const NAMED: [(u32, &str); 18] = [
-        (0x8, "LOOPBACK"),
-        (0x2, "BROADCAST"),
-        (0x10, "POINTOPOINT"),
-        (0x1000, "MULTICAST"),
-        (0x80, "NOARP"),
-        (0x200, "ALLMULTI"),
-        (0x100, "PROMISC"),
-        (0x400, "MASTER"),
-        (0x800, "SLAVE"),
-        (0x4, "DEBUG"),
-        (0x8000, "DYNAMIC"),
-        (0x4000, "AUTOMEDIA"),
-        (0x2000, "PORTSEL"),
-        (0x20, "NOTRAILERS"),
-        (0x1, "UP"),
-        (0x10000, "LOWER_UP"),
-        (0x20000, "DORMANT"),
-        (0x40000, "ECHO"),
-    ];
     let mut out = Vec::new();
     if flags & IFF_UP != 0 && flags & IFF_RUNNING == 0 {
         out.push("NO-CARRIER".to_string());
     }
     flags &= !IFF_RUNNING;
-    for (bit, name) in NAMED {
+    for (bit, name) in IFF_NAMES {
         if flags & bit != 0 {
             out.push(name.to_string());
             flags &= !bit;

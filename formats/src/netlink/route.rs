@@ -171,18 +171,29 @@ pub fn scope_name(s: u8) -> String {
 /// Decodes one RTM_NEWRULE payload (fib_rule_hdr + attributes).
 pub fn decode_rule(payload: &[u8]) -> Option<Rule> {
     let hdr = payload.get(..12)?;
-    let (family, dst_len, src_len) = (hdr[0], hdr[1], hdr[2]);
-    let family_name = match family {
+    let mut rule = rule_header(hdr)?;
+    let mut attrs_seen = RuleAttrs {
+        table: u32::from(hdr[4]),
+        ..RuleAttrs::default()
+    };
+    for (kind, v) in attrs(&payload[12..]) {
+        attrs_seen.read(&mut rule, (hdr[1], hdr[2]), kind, v);
+    }
+    attrs_seen.finish(&mut rule, hdr[7]);
+    Some(rule)
+}
+
+/// The rule the fib_rule_hdr alone describes: family and `not`.
+fn rule_header(hdr: &[u8]) -> Option<Rule> {
+    let family = match hdr[0] {
         AF_INET => "inet",
         AF_INET6 => "inet6",
         _ => return None,
     };
-    let mut table = u32::from(hdr[4]);
-    let action_code = hdr[7];
     let flags = read_u32(&hdr[8..12])?;
-    let mut rule = Rule {
+    Some(Rule {
         priority: 0,
-        family: family_name.into(),
+        family: family.into(),
         src: None,
         dst: None,
         iif: None,
@@ -192,19 +203,33 @@ pub fn decode_rule(payload: &[u8]) -> Option<Rule> {
         not: flags & FIB_RULE_INVERT != 0,
         action: RuleAction::Nop,
         suppress_prefixlen: None,
-    };
-    let (mut goto, mut mark, mut mask) = (None, None, None);
-    for (kind, v) in attrs(&payload[12..]) {
+    })
+}
+
+/// The attributes that only make sense together (the action's table or
+/// goto target, fwmark and mask), gathered before they are applied.
+#[derive(Default)]
+struct RuleAttrs {
+    table: u32,
+    goto: Option<u32>,
+    mark: Option<u32>,
+    mask: Option<u32>,
+}
+
+impl RuleAttrs {
+    /// One FRA_* attribute; `(dst_len, src_len)` come from the header.
+    fn read(&mut self, rule: &mut Rule, (dst_len, src_len): (u8, u8), kind: u16, v: &[u8]) {
+        let net = |len| read_ip(v).and_then(|ip| IpNet::new(ip, len).ok());
         match kind {
             FRA_PRIORITY => rule.priority = read_u32(v).unwrap_or(0),
-            FRA_SRC => rule.src = read_ip(v).and_then(|ip| IpNet::new(ip, src_len).ok()),
-            FRA_DST => rule.dst = read_ip(v).and_then(|ip| IpNet::new(ip, dst_len).ok()),
+            FRA_SRC => rule.src = net(src_len),
+            FRA_DST => rule.dst = net(dst_len),
             FRA_IIFNAME => rule.iif = Some(read_str(v)),
             FRA_OIFNAME => rule.oif = Some(read_str(v)),
-            FRA_GOTO => goto = read_u32(v),
-            FRA_TABLE => table = read_u32(v).unwrap_or(table),
-            FRA_FWMARK => mark = read_u32(v),
-            FRA_FWMASK => mask = read_u32(v),
+            FRA_GOTO => self.goto = read_u32(v),
+            FRA_TABLE => self.table = read_u32(v).unwrap_or(self.table),
+            FRA_FWMARK => self.mark = read_u32(v),
+            FRA_FWMASK => self.mask = read_u32(v),
             // `ip` hides the "unset" value, -1.
             FRA_SUPPRESS_PREFIXLEN => {
                 rule.suppress_prefixlen = read_u32(v).and_then(|n| u8::try_from(n).ok())
@@ -212,23 +237,30 @@ pub fn decode_rule(payload: &[u8]) -> Option<Rule> {
             _ => {}
         }
     }
-    // `fwmark M/MASK`, with a full mask not printed.
-    if mark.is_some() || mask.is_some() {
-        rule.fwmark = Some(mark.unwrap_or(0));
-        rule.fwmask = mask.filter(|&m| m != u32::MAX);
+
+    /// Applies the gathered attributes and the header's action code.
+    fn finish(self, rule: &mut Rule, action_code: u8) {
+        // `fwmark M/MASK`, with a full mask not printed.
+        if self.mark.is_some() || self.mask.is_some() {
+            rule.fwmark = Some(self.mark.unwrap_or(0));
+            rule.fwmask = self.mask.filter(|&m| m != u32::MAX);
+        }
+        rule.action = rule_action(action_code, self.table, self.goto);
+        if !matches!(rule.action, RuleAction::Table(_)) {
+            rule.suppress_prefixlen = None;
+        }
     }
-    rule.action = match action_code {
+}
+
+fn rule_action(code: u8, table: u32, goto: Option<u32>) -> RuleAction {
+    match code {
         FR_ACT_TO_TBL => RuleAction::Table(table),
         FR_ACT_GOTO => RuleAction::Goto(goto.unwrap_or(0)),
         FR_ACT_BLACKHOLE => RuleAction::Blackhole,
         FR_ACT_UNREACHABLE => RuleAction::Unreachable,
         FR_ACT_PROHIBIT => RuleAction::Prohibit,
         _ => RuleAction::Nop,
-    };
-    if !matches!(rule.action, RuleAction::Table(_)) {
-        rule.suppress_prefixlen = None;
     }
-    Some(rule)
 }
 
 #[cfg(test)]
