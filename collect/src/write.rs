@@ -60,9 +60,18 @@ pub fn write_dir(snap: &ClusterSnapshot, dir: &Path) -> Result<(), WriteError> {
     for name in snap.nodes.keys() {
         check_name(name)?;
     }
+    build_and_swap(dir, existing, |tmp| write_all(snap, tmp))
+}
+
+/// Builds the directory at a temporary sibling of `dir` with `build` (which
+/// creates it), then swaps it into place; the sibling is removed on failure.
+fn build_and_swap(
+    dir: &Path,
+    existing: bool,
+    build: impl FnOnce(&Path) -> Result<(), WriteError>,
+) -> Result<(), WriteError> {
     let tmp = sibling(dir, "tmp");
-    fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    let result = write_all(snap, &tmp).and_then(|()| swap_into_place(&tmp, dir, existing));
+    let result = build(&tmp).and_then(|()| swap_into_place(&tmp, dir, existing));
     if result.is_err() {
         let _ = fs::remove_dir_all(&tmp);
     }
@@ -88,11 +97,8 @@ fn check_target(dir: &Path) -> Result<bool, WriteError> {
 }
 
 fn check_name(name: &str) -> Result<(), WriteError> {
-    let bad = name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains(['/', '\0'])
-        || name.starts_with('.');
+    // A leading dot also rules out `.` and `..`.
+    let bad = name.is_empty() || name.starts_with('.') || name.contains(['/', '\0']);
     if bad {
         return Err(WriteError::BadName { name: name.into() });
     }
@@ -234,11 +240,5 @@ pub fn write_node_dir(node: &NodeSnapshot, bundle: &Path) -> Result<(), WriteErr
     let nodes = bundle.join("nodes");
     fs::create_dir_all(&nodes).map_err(io_err(&nodes))?;
     let dir = nodes.join(&node.name);
-    let existing = dir.is_dir();
-    let tmp = sibling(&dir, "tmp");
-    let result = write_node(node, &tmp).and_then(|()| swap_into_place(&tmp, &dir, existing));
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&tmp);
-    }
-    result
+    build_and_swap(&dir, dir.is_dir(), |tmp| write_node(node, tmp))
 }

@@ -153,10 +153,18 @@ pub fn write_addrs(addrs: &[Addr]) -> String {
     json_line(&out)
 }
 
+/// `ip`'s word for an address family.
+fn family_word(ip: IpAddr) -> &'static str {
+    if ip.is_ipv6() {
+        "inet6"
+    } else {
+        "inet"
+    }
+}
+
 fn addr_out(a: &Addr) -> AddrOut<'_> {
-    let v6 = a.addr.addr().is_ipv6();
     AddrOut {
-        family: if v6 { "inet6" } else { "inet" },
+        family: family_word(a.addr.addr()),
         local: a.addr.addr(),
         address: a.peer.map(|p| p.addr()),
         prefixlen: a.addr.prefix_len(),

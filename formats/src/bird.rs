@@ -110,8 +110,7 @@ fn reply_lines(text: &str) -> Result<Vec<Line<'_>>, ParseError> {
 /// A line of `birdc` output: itself, unless birdc reports an error.
 fn birdc_line(n: usize, line: &str) -> Result<Option<&str>, ParseError> {
     if line.starts_with("Unable to connect") || line.starts_with("syntax error") {
-        let message = line.trim().to_string();
-        return Err(ParseError::ToolError { line: n, message });
+        return Err(ParseError::tool(n, line));
     }
     Ok(Some(line))
 }
@@ -120,25 +119,21 @@ fn birdc_line(n: usize, line: &str) -> Result<Option<&str>, ParseError> {
 /// lines; an 8xxx/9xxx code is BIRD's error.
 fn raw_line(n: usize, line: &str) -> Result<Option<&str>, ParseError> {
     match code_of(line) {
-        Some(code) if code.starts_with(['8', '9']) => {
-            let message = line[5..].trim().to_string();
-            Err(ParseError::ToolError { line: n, message })
-        }
+        Some(code) if code.starts_with(['8', '9']) => Err(ParseError::tool(n, &line[5..])),
         Some("0000") => Ok(None),
         Some(_) => Ok(Some(&line[5..])),
         None => continuation(n, line),
     }
 }
 
+const REPLY_LINE: &str = "a BIRD reply line (DDDD-, DDDD or space)";
+
 /// A continuation line (` text`) of the previous code.
 fn continuation(n: usize, line: &str) -> Result<Option<&str>, ParseError> {
     match line.strip_prefix(' ') {
         Some(rest) => Ok(Some(rest)),
         None if line.trim().is_empty() => Ok(None),
-        None => {
-            let expected = "a BIRD reply line (DDDD-, DDDD or space)";
-            Err(ParseError::unexpected(n, 1, expected, line))
-        }
+        None => Err(ParseError::unexpected(n, 1, REPLY_LINE, line)),
     }
 }
 

@@ -65,8 +65,7 @@ pub fn parse_ipvsadm(text: &str) -> Result<Vec<VirtualService>, ParseError> {
                 .ok_or_else(|| ParseError::unexpected(n, 1, "a service line before \"->\"", t))?;
             vs.reals.push(real);
         } else if is_tool_error(t) {
-            let message = t.to_string();
-            return Err(ParseError::ToolError { line: n, message });
+            return Err(ParseError::tool(n, t));
         } else {
             out.push(service(line, n)?);
         }

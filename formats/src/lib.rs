@@ -103,6 +103,12 @@ impl ParseError {
         }
     }
 
+    /// The tool's own error message, printed at `line` instead of data.
+    pub(crate) fn tool(line: usize, message: &str) -> Self {
+        let message = message.trim().to_string();
+        ParseError::ToolError { line, message }
+    }
+
     /// A text-format error at `line` (1-based) and `column` (1-based).
     pub(crate) fn unexpected(
         line: usize,

@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use cnictl_model::cidr::normalize_mac;
 use cnictl_model::{Link, TunnelInfo, VxlanInfo};
 use serde::Deserialize;
 
@@ -119,15 +120,7 @@ impl JLink<'_> {
         let peer_ifindex = self
             .link_index
             .or_else(|| self.link.as_ref().and_then(|s| link_ifindex(s, index)));
-        // Without `-d` there is no info_data: details stay unknown (None).
-        let vxlan = data
-            .as_ref()
-            .filter(|_| kind.as_deref() == Some("vxlan"))
-            .map(|d| vxlan_info(d, index));
-        let tunnel = data
-            .as_ref()
-            .filter(|_| kind.as_deref().is_some_and(|k| TUNNEL_KINDS.contains(&k)))
-            .map(tunnel_info);
+        let (vxlan, tunnel) = kind_details(kind.as_deref(), data.as_ref(), index);
         Link {
             ifindex: self.ifindex,
             name: self.ifname,
@@ -135,9 +128,7 @@ impl JLink<'_> {
             link_type: self.link_type,
             master: self.master,
             mtu: self.mtu.unwrap_or(0),
-            mac: self
-                .address
-                .and_then(|a| cnictl_model::cidr::normalize_mac(&a)),
+            mac: self.address.and_then(|a| normalize_mac(&a)),
             flags: self.flags,
             operstate: self.operstate,
             peer_ifindex,
@@ -146,6 +137,23 @@ impl JLink<'_> {
             vxlan,
             tunnel,
         }
+    }
+}
+
+/// The VXLAN or tunnel details of `info_data`. Without `-d` there is no
+/// info_data: details stay unknown (None).
+fn kind_details(
+    kind: Option<&str>,
+    data: Option<&JInfoData>,
+    index: &HashMap<String, u32>,
+) -> (Option<VxlanInfo>, Option<TunnelInfo>) {
+    let Some(data) = data else {
+        return (None, None);
+    };
+    match kind {
+        Some("vxlan") => (Some(vxlan_info(data, index)), None),
+        Some(k) if TUNNEL_KINDS.contains(&k) => (None, Some(tunnel_info(data))),
+        _ => (None, None),
     }
 }
 
@@ -182,33 +190,31 @@ fn scalar_ip(s: &Option<Scalar>) -> Option<IpAddr> {
 
 fn vxlan_info(d: &JInfoData, index: &HashMap<String, u32>) -> VxlanInfo {
     VxlanInfo {
-        vni: d
-            .id
-            .as_ref()
-            .and_then(Scalar::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(0),
+        vni: number(&d.id).unwrap_or(0),
         local: scalar_ip(&d.local).or_else(|| scalar_ip(&d.local6)),
         remote: scalar_ip(&d.remote)
             .or_else(|| scalar_ip(&d.group))
             .or_else(|| scalar_ip(&d.remote6))
             .or_else(|| scalar_ip(&d.group6)),
-        port: d
-            .port
-            .as_ref()
-            .and_then(Scalar::as_u64)
-            .and_then(|n| u16::try_from(n).ok())
-            .unwrap_or(0),
+        port: number(&d.port).unwrap_or(0),
         learning: !matches!(d.learning, Some(Scalar::Bool(false)) | Some(Scalar::Num(0))),
-        dev: d.link.as_ref().and_then(|s| match s {
-            Scalar::Str(name) => {
-                match name.strip_prefix("if").and_then(|n| n.parse::<u64>().ok()) {
-                    Some(n) => link_name(&Scalar::Num(n), index).or(Some(name.to_string())),
-                    None => Some(name.to_string()),
-                }
-            }
-            other => link_name(other, index),
-        }),
+        dev: d.link.as_ref().and_then(|s| vxlan_dev(s, index)),
+    }
+}
+
+/// A numeric field that fits `T`.
+fn number<T: TryFrom<u64>>(s: &Option<Scalar>) -> Option<T> {
+    s.as_ref()?.as_u64().and_then(|n| T::try_from(n).ok())
+}
+
+/// The underlay device: a name, or `ifN` / N that the index may resolve.
+fn vxlan_dev(s: &Scalar, index: &HashMap<String, u32>) -> Option<String> {
+    let Scalar::Str(name) = s else {
+        return link_name(s, index);
+    };
+    match name.strip_prefix("if").and_then(|n| n.parse::<u64>().ok()) {
+        Some(n) => link_name(&Scalar::Num(n), index).or(Some(name.to_string())),
+        None => Some(name.to_string()),
     }
 }
 
@@ -216,12 +222,7 @@ fn tunnel_info(d: &JInfoData) -> TunnelInfo {
     TunnelInfo {
         local: scalar_ip(&d.local).or_else(|| scalar_ip(&d.local6)),
         remote: scalar_ip(&d.remote).or_else(|| scalar_ip(&d.remote6)),
-        ttl: d
-            .ttl
-            .as_ref()
-            .and_then(Scalar::as_u64)
-            .and_then(|n| u8::try_from(n).ok())
-            .filter(|&t| t != 0),
+        ttl: number::<u8>(&d.ttl).filter(|&t| t != 0),
     }
 }
 

@@ -154,13 +154,15 @@ fn de_rule_table<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TableId>, D::
 /// any (`ip -4 -j rule; ip -6 -j rule`).
 pub fn write_rules(rules: &[Rule]) -> String {
     let (v6, v4): (Vec<&Rule>, Vec<&Rule>) = rules.iter().partition(|r| r.family == "inet6");
-    let mut s = json_line(&v4.iter().map(|r| rule_out(r)).collect::<Vec<_>>());
+    let mut s = rule_array(&v4);
     if !v6.is_empty() {
-        s.push_str(&json_line(
-            &v6.iter().map(|r| rule_out(r)).collect::<Vec<_>>(),
-        ));
+        s.push_str(&rule_array(&v6));
     }
     s
+}
+
+fn rule_array(rules: &[&Rule]) -> String {
+    json_line(&rules.iter().map(|r| rule_out(r)).collect::<Vec<_>>())
 }
 
 type JsonMap = serde_json::Map<String, serde_json::Value>;

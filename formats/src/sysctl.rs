@@ -16,32 +16,30 @@ use super::ParseError;
 pub fn parse_sysctl(text: &str) -> Result<BTreeMap<String, String>, ParseError> {
     let mut out = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
-            continue;
+        if let Some((key, value)) = sysctl_line(i + 1, line)? {
+            out.insert(key.replace('/', "."), value.to_string());
         }
-        let Some((key, value)) = trimmed.split_once('=') else {
-            let col = super::column_of(line, trimmed);
-            return Err(ParseError::unexpected(
-                i + 1,
-                col,
-                "\"key = value\"",
-                trimmed,
-            ));
-        };
-        let key = key.trim();
-        if key.is_empty() || key.contains(char::is_whitespace) {
-            let col = super::column_of(line, trimmed);
-            return Err(ParseError::unexpected(
-                i + 1,
-                col,
-                "a sysctl key before '='",
-                key,
-            ));
-        }
-        out.insert(key.replace('/', "."), value.trim().to_string());
     }
     Ok(out)
+}
+
+/// One line's key and value; `None` for blank lines and comments.
+fn sysctl_line(n: usize, line: &str) -> Result<Option<(&str, &str)>, ParseError> {
+    let trimmed = line.trim();
+    if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+        return Ok(None);
+    }
+    let bad = |what: &str, found: &str| {
+        ParseError::unexpected(n, super::column_of(line, trimmed), what, found)
+    };
+    let (key, value) = trimmed
+        .split_once('=')
+        .ok_or_else(|| bad("\"key = value\"", trimmed))?;
+    let key = key.trim();
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        return Err(bad("a sysctl key before '='", key));
+    }
+    Ok(Some((key, value.trim())))
 }
 
 // ---- writer: `sysctl -a` ----------------------------------------------------

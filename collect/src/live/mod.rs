@@ -16,10 +16,10 @@ mod rtnl;
 mod sysctl;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cnictl_model::{Addr, Link, NodeSnapshot, PodNetns, Route};
+use cnictl_model::{Addr, Bgp, Link, NodeSnapshot, PodNetns, Route};
 
 pub use bird::{read_bird, read_bird_raw, BirdError, BirdReply};
 pub use netns::{list_named_netns, pod_of_netns, NetnsTarget, NETNS_DIRS};
@@ -142,20 +142,22 @@ pub fn collect_node(opts: &LiveOptions) -> Result<NodeSnapshot, LiveError> {
 
 /// [`collect_node`] with the notes about sections left empty.
 pub fn collect(opts: &LiveOptions) -> Result<Collected, LiveError> {
-    let mut notes = Vec::new();
-    let (mut node, ns_notes) = netns::run_in(opts.netns.as_ref(), || read_node(opts))?;
-    notes.extend(ns_notes);
+    let (mut node, mut notes) = netns::run_in(opts.netns.as_ref(), || read_node(opts))?;
     node.name = node_name(opts);
     if opts.pods {
         node.pods = collect_pods(opts)?;
     }
     if let Some(sock) = &opts.bird_socket {
-        match read_bird(sock, opts.bird_timeout) {
-            Ok(bgp) => node.bgp = Some(bgp),
-            Err(e) => notes.push(format!("bgp not collected: {e}")),
-        }
+        node.bgp = read_bgp(sock, opts.bird_timeout, &mut notes);
     }
     Ok(Collected { node, notes })
+}
+
+/// BGP state from BIRD's socket; a BIRD that does not answer is a note.
+fn read_bgp(socket: &Path, timeout: Duration, notes: &mut Vec<String>) -> Option<Bgp> {
+    read_bird(socket, timeout)
+        .map_err(|e| notes.push(format!("bgp not collected: {e}")))
+        .ok()
 }
 
 fn node_name(opts: &LiveOptions) -> String {

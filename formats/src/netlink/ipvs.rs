@@ -54,14 +54,18 @@ const SERVICE_IDENTITY: [u16; 5] = [
 
 fn decode_service(v: &[u8]) -> Option<(VirtualService, Vec<u8>)> {
     let mut s = ServiceAttrs::default();
-    let mut ident = Vec::new();
     for (kind, a) in attrs(v) {
         s.read(kind, a);
-        if SERVICE_IDENTITY.contains(&kind) {
-            ident.extend(nla(kind, a));
-        }
     }
-    Some((s.into_service()?, ident))
+    Some((s.into_service()?, service_identity(v)))
+}
+
+/// The identity attributes of a service, re-encoded for GET_DEST.
+fn service_identity(v: &[u8]) -> Vec<u8> {
+    attrs(v)
+        .filter(|(kind, _)| SERVICE_IDENTITY.contains(kind))
+        .flat_map(|(kind, a)| nla(kind, a))
+        .collect()
 }
 
 impl<'a> ServiceAttrs<'a> {

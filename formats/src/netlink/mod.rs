@@ -145,10 +145,7 @@ pub fn read_i32(v: &[u8]) -> Option<i32> {
 pub fn read_ip(v: &[u8]) -> Option<IpAddr> {
     match v.len() {
         4 => Some(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3]))),
-        16 => {
-            let octets: [u8; 16] = v.try_into().ok()?;
-            Some(IpAddr::V6(Ipv6Addr::from(octets)))
-        }
+        16 => Some(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(v).ok()?))),
         _ => None,
     }
 }
