@@ -1,4 +1,4 @@
-//! Fuzz target: `collect::parse::parse_nodes` returns Ok or Err, never panics.
+//! Fuzz target: `cnictl_formats::parse_nodes` returns Ok or Err, never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,4 +1,4 @@
-//! Fuzz target: `collect::live::parse_proc_ip_vs` (/proc/net/ip_vs text) never panics.
+//! Fuzz target: `cnictl_formats::parse_proc_ip_vs` (/proc/net/ip_vs text) never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

