@@ -31,9 +31,9 @@ if cargo clippy --version >/dev/null 2>&1; then
 fi
 
 echo "== architecture invariant: the pure crates pull in no IO crates"
-for crate in cnictl-model cnictl-dataplane cnictl-analyzers cnictl-gen; do
+for crate in cnictl-model cnictl-formats cnictl-dataplane cnictl-analyzers cnictl-gen; do
   cargo tree -p "$crate" -e normal >/dev/null 2>&1 || { echo "pure crate $crate is not in the workspace" >&2; exit 1; }
-  for io in tokio netlink-sys libc; do
+  for io in tokio netlink-sys libc pcap; do
     # `cargo tree -i` exits 0 with "nothing to print" when absent: test output.
     if cargo tree -p "$crate" -e normal -i "$io" 2>/dev/null | grep -q .; then
       echo "$crate depends on $io: the core must stay pure" >&2
@@ -41,6 +41,11 @@ for crate in cnictl-model cnictl-dataplane cnictl-analyzers cnictl-gen; do
     fi
   done
 done
+# The formats crate reads bytes it is handed: no files, sockets or processes.
+if grep -rnE 'std::(fs|process|os::unix::net)|std::net::(Tcp|Udp)' formats/src; then
+  echo "cnictl-formats does IO: files, sockets and processes belong in cnictl-collect" >&2
+  exit 1
+fi
 
 echo "== MSRV: the declared rust-version covers every dependency"
 cargo run --quiet --locked -p cnictl-xtask -- msrv

@@ -30,7 +30,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cnictl_collect::{bundle, live, parse};
+use cnictl_collect::bundle;
+use cnictl_formats as formats;
 use cnictl_model::{Bgp, NodeSnapshot, VirtualService};
 
 /// The whole test, kernel download included (run.sh bounds that to 90 s).
@@ -156,21 +157,21 @@ fn check_bird(n: u32, live: &NodeSnapshot) {
 
 /// The node's collection against the tools' output read by the parsers.
 fn check_against_tools(dir: &Path, live: &NodeSnapshot) {
-    let links = parse::parse_links(&read(&dir.join("ip-link.json"))).expect("ip-link.json");
+    let links = formats::parse_links(&read(&dir.join("ip-link.json"))).expect("ip-link.json");
     assert_eq!(
         sorted(&live.links),
         sorted(&links),
         "links of {}",
         dir.display()
     );
-    let addrs = parse::parse_addrs(&read(&dir.join("ip-addr.json"))).expect("ip-addr.json");
+    let addrs = formats::parse_addrs(&read(&dir.join("ip-addr.json"))).expect("ip-addr.json");
     assert_eq!(
         sorted(&live.addrs),
         sorted(&addrs),
         "addrs of {}",
         dir.display()
     );
-    let routes = parse::parse_routes(&read(&dir.join("ip-route.json"))).expect("ip-route.json");
+    let routes = formats::parse_routes(&read(&dir.join("ip-route.json"))).expect("ip-route.json");
     assert_eq!(
         sorted(&live.routes),
         sorted(&routes),
@@ -178,14 +179,14 @@ fn check_against_tools(dir: &Path, live: &NodeSnapshot) {
         dir.display()
     );
     let ipvs = live.ipvs.as_deref().expect("IPVS collected in the VM");
-    let ipvsadm = parse::parse_ipvsadm(&read(&dir.join("ipvsadm.txt"))).expect("ipvsadm.txt");
+    let ipvsadm = formats::parse_ipvsadm(&read(&dir.join("ipvsadm.txt"))).expect("ipvsadm.txt");
     assert_eq!(
         sorted_ipvs(ipvs),
         sorted_ipvs(&ipvsadm),
         "ipvsadm -Ln of {}",
         dir.display()
     );
-    let proc = live::parse_proc_ip_vs(&read(&dir.join("proc-ip_vs.txt")), DEBIAN_HZ)
+    let proc = formats::parse_proc_ip_vs(&read(&dir.join("proc-ip_vs.txt")), DEBIAN_HZ)
         .expect("proc-ip_vs.txt");
     assert_eq!(
         sorted_ipvs(ipvs),

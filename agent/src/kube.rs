@@ -6,15 +6,13 @@
 //! Lists are paged (`limit` + `continue`) so a 5,000-node cluster's pods
 //! never arrive as one response; each page is a List document exactly like
 //! `kubectl get … -o json`, so the bundle parsers in
-//! [`cnictl_collect::parse`] map it to the model and a live read and a
+//! [`cnictl_formats`] map it to the model and a live read and a
 //! bundle import agree by construction. Read-only: every request is a GET.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cnictl_collect::parse::{
-    parse_endpointslices, parse_nodes, parse_pods, parse_services, ParseError,
-};
+use cnictl_formats::{parse_endpointslices, parse_nodes, parse_pods, parse_services, ParseError};
 use cnictl_model::K8s;
 use futures::io::AsyncBufReadExt;
 use futures::StreamExt;

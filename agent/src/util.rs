@@ -9,9 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use cnictl_collect::parse::{
-    parse_endpointslices, parse_nodes, parse_pods, parse_services, ParseError,
-};
+use cnictl_formats::{parse_endpointslices, parse_nodes, parse_pods, parse_services, ParseError};
 use cnictl_model::K8s;
 
 /// Seconds since the Unix epoch, as f64 (0 if the clock is before 1970).

@@ -20,7 +20,7 @@ use cnictl_agent::kube::{
     self, current_version, list_agent_pods, read_calico, read_cluster, watch, KubeError,
     KubeOptions, Resource,
 };
-use cnictl_collect::parse::{parse_endpointslices, parse_nodes, parse_pods, parse_services};
+use cnictl_formats::{parse_endpointslices, parse_nodes, parse_pods, parse_services};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "test-token";

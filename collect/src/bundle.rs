@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use cnictl_model::{Bgp, ClusterSnapshot, K8s, NodeSnapshot, PodNetns};
 use rayon::prelude::*;
 
-use crate::parse::{self, ParseError};
+use cnictl_formats::{self as formats, ParseError};
 
 /// Files larger than this are refused (checked before reading).
 pub const MAX_FILE_SIZE: u64 = 512 * 1024 * 1024;
@@ -359,10 +359,10 @@ impl<'a> Reader<'a> {
 
 fn load_k8s(src: &dyn BundleSource) -> Result<K8s, Vec<FileError>> {
     let mut r = Reader::new(src);
-    let nodes = r.required("k8s/nodes.json", parse::parse_nodes);
-    let pods = r.required("k8s/pods.json", parse::parse_pods);
-    let services = r.optional("k8s/services.json", parse::parse_services);
-    let endpoint_slices = r.optional("k8s/endpointslices.json", parse::parse_endpointslices);
+    let nodes = r.required("k8s/nodes.json", formats::parse_nodes);
+    let pods = r.required("k8s/pods.json", formats::parse_pods);
+    let services = r.optional("k8s/services.json", formats::parse_services);
+    let endpoint_slices = r.optional("k8s/endpointslices.json", formats::parse_endpointslices);
     r.finish(|| K8s {
         nodes: nodes.unwrap_or_default(),
         pods: pods.unwrap_or_default(),
@@ -385,19 +385,22 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>,
         }]);
     }
     let mut r = Reader::new(src);
-    let links = r.required(&format!("{dir}/ip-link.json"), parse::parse_links);
-    let addrs = r.required(&format!("{dir}/ip-addr.json"), parse::parse_addrs);
-    let routes = r.required(&format!("{dir}/ip-route.json"), parse::parse_routes);
-    let rules = r.optional(&format!("{dir}/ip-rule.json"), parse::parse_rules);
-    let neighbours = r.optional(&format!("{dir}/ip-neigh.json"), parse::parse_neighbours);
-    let fdb = r.optional(&format!("{dir}/bridge-fdb.json"), parse::parse_fdb);
-    let ipvs = r.optional(&format!("{dir}/ipvsadm.txt"), parse::parse_ipvsadm);
+    let links = r.required(&format!("{dir}/ip-link.json"), formats::parse_links);
+    let addrs = r.required(&format!("{dir}/ip-addr.json"), formats::parse_addrs);
+    let routes = r.required(&format!("{dir}/ip-route.json"), formats::parse_routes);
+    let rules = r.optional(&format!("{dir}/ip-rule.json"), formats::parse_rules);
+    let neighbours = r.optional(&format!("{dir}/ip-neigh.json"), formats::parse_neighbours);
+    let fdb = r.optional(&format!("{dir}/bridge-fdb.json"), formats::parse_fdb);
+    let ipvs = r.optional(&format!("{dir}/ipvsadm.txt"), formats::parse_ipvsadm);
     let bgp = r.optional(
         &format!("{dir}/bird-protocols.txt"),
-        parse::parse_bird_protocols,
+        formats::parse_bird_protocols,
     );
-    let bird_routes = r.optional(&format!("{dir}/bird-routes.txt"), parse::parse_bird_routes);
-    let sysctls = r.optional(&format!("{dir}/sysctl.txt"), parse::parse_sysctl);
+    let bird_routes = r.optional(
+        &format!("{dir}/bird-routes.txt"),
+        formats::parse_bird_routes,
+    );
+    let sysctls = r.optional(&format!("{dir}/sysctl.txt"), formats::parse_sysctl);
     let pods = load_pods(&mut r, &dir);
     let empty = r.found == 0 && r.errors.iter().all(|e| e.kind == FileErrorKind::Missing);
     if empty {
@@ -442,13 +445,13 @@ fn load_pods(r: &mut Reader<'_>, dir: &str) -> BTreeMap<String, PodNetns> {
             namespace: ns.to_string(),
             name: pod.to_string(),
             links: r
-                .optional(&format!("{base}/ip-link.json"), parse::parse_links)
+                .optional(&format!("{base}/ip-link.json"), formats::parse_links)
                 .unwrap_or_default(),
             addrs: r
-                .optional(&format!("{base}/ip-addr.json"), parse::parse_addrs)
+                .optional(&format!("{base}/ip-addr.json"), formats::parse_addrs)
                 .unwrap_or_default(),
             routes: r
-                .optional(&format!("{base}/ip-route.json"), parse::parse_routes)
+                .optional(&format!("{base}/ip-route.json"), formats::parse_routes)
                 .unwrap_or_default(),
         };
         out.insert(format!("{ns}/{pod}"), pn);

@@ -1,13 +1,13 @@
 //! Collectors: the only crate that touches files, sockets, netlink and the Kubernetes API.
 //!
-//! **Architecture Invariant:** the only crate that does IO. Everything it
-//! returns is `cnictl_model` data; text dumps (`ip -j`, `bridge -j`,
-//! `ipvsadm -Ln`, `birdc`, `sysctl`, `kubectl -o json`) are parsed by the
-//! pure functions in [`parse`], and [`bundle`] / [`write`] map a bundle
-//! directory (DESIGN.md layout) to and from a `ClusterSnapshot`.
+//! **Architecture Invariant:** IO only. Everything it returns is
+//! `cnictl_model` data; the bytes it reads are decoded by the pure
+//! `cnictl-formats` (text dumps: `ip -j`, `bridge -j`, `ipvsadm -Ln`,
+//! `birdc`, `sysctl`, `kubectl -o json`; netlink replies; captured frames),
+//! and [`bundle`] / [`write`] map a bundle directory (DESIGN.md layout) to
+//! and from a `ClusterSnapshot` with the formats' parsers and writers.
 
 pub mod bundle;
 pub mod live;
-pub mod parse;
 pub mod probe;
 pub mod write;

@@ -3,8 +3,8 @@
 //! wire (Ethernet → IPv4 → UDP 8472/4789 → VXLAN → inner Ethernet → inner
 //! IPv4; IPv4 proto 4 → inner IPv4; RAW link type for tunl0).
 //!
-//! [`decode_frame`] is pure and tested on recorded pcaps
-//! (collect/tests/data/pcap/). [`capture_while`] opens each capture on its
+//! Frames are decoded by [`cnictl_formats::frame::decode_frame`] (pure,
+//! tested on recorded pcaps in collect/tests/data/pcap/). [`capture_while`] opens each capture on its
 //! own thread inside the target namespace (setns on that thread only), runs
 //! the sender once every capture is live, and collects until the timeout.
 
@@ -17,21 +17,9 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use etherparse::{Ethernet2Slice, IpNumber, Ipv4Slice, UdpSlice};
+use cnictl_formats::frame::{describe, describe_encap, Decoded, Encap, FrameError};
 
 use crate::live::NetnsTarget;
-
-/// pcap link types this decoder reads (DLT_* / LINKTYPE_* numbers).
-pub const LINKTYPE_ETHERNET: i32 = 1;
-/// DLT_RAW as libpcap reports it on Linux (tunl0).
-pub const DLT_RAW: i32 = 12;
-/// LINKTYPE_RAW as pcap files store it.
-pub const LINKTYPE_RAW: i32 = 101;
-pub const LINKTYPE_LINUX_SLL: i32 = 113;
-pub const LINKTYPE_IPV4: i32 = 228;
-
-/// UDP ports carrying VXLAN: Linux/Flannel's 8472 and IANA's 4789.
-pub const VXLAN_PORTS: [u16; 2] = [8472, 4789];
 
 /// How long a capture thread sleeps when nothing is queued.
 #[cfg(feature = "pcap")]
@@ -40,16 +28,8 @@ const POLL: Duration = Duration::from_millis(5);
 /// Why a frame could not be decoded or a capture not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
-    #[error("unsupported pcap link type {0}")]
-    LinkType(i32),
-    #[error("malformed {layer} header at byte {offset}: {reason}")]
-    Malformed {
-        layer: &'static str,
-        offset: usize,
-        reason: String,
-    },
-    #[error("not an IPv4 packet (ethertype {0:#06x})")]
-    NotIpv4(u16),
+    #[error(transparent)]
+    Frame(#[from] FrameError),
     #[error("cannot enter network namespace {path}: {source}")]
     Netns {
         path: String,
@@ -67,145 +47,13 @@ impl ProbeError {
     /// A bounded code for metrics labels and JSON errors.
     pub fn code(&self) -> &'static str {
         match self {
-            ProbeError::LinkType(_) | ProbeError::Malformed { .. } | ProbeError::NotIpv4(_) => {
-                "decode"
-            }
+            ProbeError::Frame(_) => "decode",
             ProbeError::Netns { .. } => "netns",
             ProbeError::Capture { .. } => "capture",
             ProbeError::Send(_) => "send",
             ProbeError::ThreadPanicked => "internal",
         }
     }
-}
-
-/// The encapsulation found on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase", tag = "kind")]
-pub enum Encap {
-    Vxlan { vni: u32, port: u16 },
-    Ipip,
-}
-
-/// One decoded frame: the outermost IPv4 header, and the inner one when
-/// the frame is an encapsulated packet.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Decoded {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub proto: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub encap: Option<Encap>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inner_src: Option<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inner_dst: Option<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inner_proto: Option<u8>,
-}
-
-impl Decoded {
-    /// The packet's own (innermost) source and destination.
-    pub fn innermost(&self) -> (IpAddr, IpAddr) {
-        match (self.inner_src, self.inner_dst) {
-            (Some(s), Some(d)) => (s, d),
-            _ => (self.src, self.dst),
-        }
-    }
-}
-
-/// Decodes one captured frame of `linktype`.
-pub fn decode_frame(linktype: i32, bytes: &[u8]) -> Result<Decoded, ProbeError> {
-    match linktype {
-        LINKTYPE_ETHERNET => decode_ethernet(bytes, 0),
-        DLT_RAW | LINKTYPE_RAW | LINKTYPE_IPV4 => decode_ipv4(bytes, 0),
-        LINKTYPE_LINUX_SLL => {
-            // 16-byte cooked header; the protocol is its last two bytes.
-            let proto = bytes
-                .get(14..16)
-                .map(|b| u16::from_be_bytes([b[0], b[1]]))
-                .ok_or_else(|| malformed("linux cooked", 0, "shorter than 16 bytes"))?;
-            if proto != 0x0800 {
-                return Err(ProbeError::NotIpv4(proto));
-            }
-            decode_ipv4(&bytes[16..], 16)
-        }
-        other => Err(ProbeError::LinkType(other)),
-    }
-}
-
-fn malformed(layer: &'static str, offset: usize, reason: impl ToString) -> ProbeError {
-    ProbeError::Malformed {
-        layer,
-        offset,
-        reason: reason.to_string(),
-    }
-}
-
-fn decode_ethernet(bytes: &[u8], offset: usize) -> Result<Decoded, ProbeError> {
-    let eth = Ethernet2Slice::from_slice_without_fcs(bytes)
-        .map_err(|e| malformed("ethernet", offset, e))?;
-    let et = eth.ether_type().0;
-    if et != 0x0800 {
-        return Err(ProbeError::NotIpv4(et));
-    }
-    decode_ipv4(eth.payload_slice(), offset + 14)
-}
-
-/// An IPv4 packet, looking one level into VXLAN (UDP 8472/4789) or IPIP.
-fn decode_ipv4(bytes: &[u8], offset: usize) -> Result<Decoded, ProbeError> {
-    let ip = Ipv4Slice::from_slice(bytes).map_err(|e| malformed("ipv4", offset, e))?;
-    let h = ip.header();
-    let mut d = Decoded {
-        src: IpAddr::V4(h.source_addr()),
-        dst: IpAddr::V4(h.destination_addr()),
-        proto: h.protocol().0,
-        encap: None,
-        inner_src: None,
-        inner_dst: None,
-        inner_proto: None,
-    };
-    let payload = ip.payload().payload;
-    let inner_off = offset + usize::from(h.ihl()) * 4;
-    if h.protocol() == IpNumber::IPV4 {
-        set_inner(&mut d, payload, inner_off)?;
-        d.encap = Some(Encap::Ipip);
-    } else if h.protocol() == IpNumber::UDP {
-        decode_vxlan(&mut d, payload, inner_off)?;
-    }
-    Ok(d)
-}
-
-fn set_inner(d: &mut Decoded, bytes: &[u8], offset: usize) -> Result<(), ProbeError> {
-    let ip = Ipv4Slice::from_slice(bytes).map_err(|e| malformed("inner ipv4", offset, e))?;
-    d.inner_src = Some(IpAddr::V4(ip.header().source_addr()));
-    d.inner_dst = Some(IpAddr::V4(ip.header().destination_addr()));
-    d.inner_proto = Some(ip.header().protocol().0);
-    Ok(())
-}
-
-/// UDP to a VXLAN port: the 8-byte VXLAN header (flags with the I bit,
-/// 24-bit VNI), then the inner Ethernet frame.
-fn decode_vxlan(d: &mut Decoded, bytes: &[u8], offset: usize) -> Result<(), ProbeError> {
-    let udp = UdpSlice::from_slice(bytes).map_err(|e| malformed("udp", offset, e))?;
-    let port = udp.destination_port();
-    if !VXLAN_PORTS.contains(&port) {
-        return Ok(());
-    }
-    let v = udp.payload();
-    let off = offset + 8;
-    let hdr = v
-        .get(..8)
-        .ok_or_else(|| malformed("vxlan", off, "shorter than 8 bytes"))?;
-    if hdr[0] & 0x08 == 0 {
-        return Err(malformed("vxlan", off, "VNI flag (I) not set"));
-    }
-    let vni = u32::from_be_bytes([0, hdr[4], hdr[5], hdr[6]]);
-    let inner = decode_ethernet(&v[8..], off + 8)?;
-    d.encap = Some(Encap::Vxlan { vni, port });
-    d.inner_src = Some(inner.src);
-    d.inner_dst = Some(inner.dst);
-    d.inner_proto = Some(inner.proto);
-    Ok(())
 }
 
 /// Where to capture: an interface in a namespace, with a BPF filter.
@@ -299,7 +147,7 @@ fn capture_one(
     let mut out = Captured::default();
     while Instant::now() < deadline {
         match cap.next_packet() {
-            Ok(p) => match decode_frame(linktype, p.data) {
+            Ok(p) => match cnictl_formats::frame::decode_frame(linktype, p.data) {
                 Ok(d) => out.frames.push(d),
                 Err(_) => out.undecoded += 1,
             },
@@ -441,34 +289,15 @@ pub fn check_wire(frames: &[Decoded], e: &WireExpect) -> Result<Decoded, String>
 fn describe_expect(e: &WireExpect) -> String {
     let inner = format!("{} → {}", e.inner_src, e.inner_dst);
     match (e.outer, e.encap) {
-        (Some((s, d)), Some(enc)) => format!("{s} → {d} {} [{inner}]", encap_text(enc)),
+        (Some((s, d)), Some(enc)) => format!("{s} → {d} {} [{inner}]", describe_encap(enc)),
         _ => format!("{inner} (not encapsulated)"),
-    }
-}
-
-/// One decoded frame as a line: outer, encapsulation, inner.
-pub fn describe(d: &Decoded) -> String {
-    match (d.encap, d.inner_src, d.inner_dst) {
-        (Some(enc), Some(s), Some(t)) => {
-            format!("{} → {} {} [{s} → {t}]", d.src, d.dst, encap_text(enc))
-        }
-        _ => format!(
-            "{} → {} (not encapsulated, proto {})",
-            d.src, d.dst, d.proto
-        ),
-    }
-}
-
-fn encap_text(e: Encap) -> String {
-    match e {
-        Encap::Vxlan { vni, port } => format!("vxlan vni {vni} udp/{port}"),
-        Encap::Ipip => "ipip".into(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cnictl_formats::frame::{decode_frame, DLT_RAW};
 
     fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
         let len = (20 + payload.len()) as u16;
@@ -478,24 +307,6 @@ mod tests {
         h.extend_from_slice(&dst);
         h.extend_from_slice(payload);
         h
-    }
-
-    #[test]
-    fn short_and_foreign_frames_are_named_errors() {
-        let e = decode_frame(LINKTYPE_ETHERNET, &[0; 10]).unwrap_err();
-        assert!(e.to_string().contains("ethernet"), "{e}");
-        let mut arp = vec![0u8; 42];
-        arp[12] = 0x08;
-        arp[13] = 0x06;
-        assert!(matches!(
-            decode_frame(LINKTYPE_ETHERNET, &arp),
-            Err(ProbeError::NotIpv4(0x0806))
-        ));
-        assert!(matches!(
-            decode_frame(999, &arp),
-            Err(ProbeError::LinkType(999))
-        ));
-        assert_eq!(ProbeError::LinkType(1).code(), "decode");
     }
 
     #[test]

@@ -17,11 +17,11 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cnictl_collect::parse::{self, ParseError};
-use cnictl_collect::probe::{
+use cnictl_formats::frame::{
     decode_frame, describe, DLT_RAW, LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_LINUX_SLL,
     LINKTYPE_RAW,
 };
+use cnictl_formats::{self as formats, ParseError};
 use proptest::prelude::*;
 
 type Parser = fn(&str) -> Result<(), ParseError>;
@@ -41,10 +41,10 @@ fn parsers() -> Vec<(&'static str, &'static [&'static str], Parser)> {
         (
             "ip-link.json",
             &["ip-link.json", "ip-link-odd.json", "pod-ip-link.json"],
-            |t| parse::parse_links(t).map(drop),
+            |t| formats::parse_links(t).map(drop),
         ),
         ("ip-addr.json", &["ip-addr.json", "pod-ip-addr.json"], |t| {
-            parse::parse_addrs(t).map(drop)
+            formats::parse_addrs(t).map(drop)
         }),
         (
             "ip-route.json",
@@ -54,46 +54,46 @@ fn parsers() -> Vec<(&'static str, &'static [&'static str], Parser)> {
                 "ip-route-v6.json",
                 "ip-route-nodetail.json",
             ],
-            |t| parse::parse_routes(t).map(drop),
+            |t| formats::parse_routes(t).map(drop),
         ),
         (
             "ip-rule.json",
             &["ip-rule.json", "ip-rule-old.json", "ip-rule-v6.json"],
-            |t| parse::parse_rules(t).map(drop),
+            |t| formats::parse_rules(t).map(drop),
         ),
         (
             "ip-neigh.json",
             &["ip-neigh.json", "ip-neigh-old.json", "ip-neigh-v6.json"],
-            |t| parse::parse_neighbours(t).map(drop),
+            |t| formats::parse_neighbours(t).map(drop),
         ),
         (
             "bridge-fdb.json",
             &["bridge-fdb.json", "bridge-fdb-old.json"],
-            |t| parse::parse_fdb(t).map(drop),
+            |t| formats::parse_fdb(t).map(drop),
         ),
         ("ipvsadm.txt", &["ipvsadm.txt"], |t| {
-            parse::parse_ipvsadm(t).map(drop)
+            formats::parse_ipvsadm(t).map(drop)
         }),
         ("bird-protocols.txt", &["bird-protocols.txt"], |t| {
-            parse::parse_bird_protocols(t).map(drop)
+            formats::parse_bird_protocols(t).map(drop)
         }),
         ("bird-routes.txt", &["bird-routes.txt"], |t| {
-            parse::parse_bird_routes(t).map(drop)
+            formats::parse_bird_routes(t).map(drop)
         }),
         ("sysctl.txt", &["sysctl.txt"], |t| {
-            parse::parse_sysctl(t).map(drop)
+            formats::parse_sysctl(t).map(drop)
         }),
         ("nodes.json", &["k8s-nodes.json"], |t| {
-            parse::parse_nodes(t).map(drop)
+            formats::parse_nodes(t).map(drop)
         }),
         ("pods.json", &["k8s-pods.json"], |t| {
-            parse::parse_pods(t).map(drop)
+            formats::parse_pods(t).map(drop)
         }),
         ("services.json", &["k8s-services.json"], |t| {
-            parse::parse_services(t).map(drop)
+            formats::parse_services(t).map(drop)
         }),
         ("endpointslices.json", &["k8s-endpointslices.json"], |t| {
-            parse::parse_endpointslices(t).map(drop)
+            formats::parse_endpointslices(t).map(drop)
         }),
     ]
 }
@@ -350,7 +350,7 @@ fn seeds_parse_unmutated() {
             );
         }
     }
-    assert!(cnictl_collect::live::parse_proc_ip_vs(PROC_IP_VS, 250).is_ok());
+    assert!(cnictl_formats::parse_proc_ip_vs(PROC_IP_VS, 250).is_ok());
     assert!(bird_against(bird_session()).is_ok());
     for (lt, f) in frames() {
         assert!(decode_frame(lt, &f).is_ok(), "linktype {lt}");
@@ -385,8 +385,8 @@ proptest! {
         hz in prop_oneof![Just(0u32), Just(100), Just(250), any::<u32>()],
     ) {
         for t in [String::from_utf8_lossy(&mutate(PROC_IP_VS.as_bytes(), &muts)).into_owned(), text] {
-            if let Err(cnictl_collect::live::LiveError::ProcFormat { line, .. }) =
-                cnictl_collect::live::parse_proc_ip_vs(&t, hz)
+            if let Err(cnictl_formats::netlink::ipvs::ProcIpVsError { line, .. }) =
+                cnictl_formats::parse_proc_ip_vs(&t, hz)
             {
                 prop_assert!(line >= 1 && line <= t.lines().count().max(1), "line {line}");
             }

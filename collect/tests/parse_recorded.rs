@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use cnictl_collect::parse::*;
+use cnictl_formats::*;
 use cnictl_model::route::{TABLE_LOCAL, TABLE_MAIN};
 use cnictl_model::{Forward, IpvsProto, Protocol, Route, RouteType, RuleAction, Scope};
 use ipnet::IpNet;

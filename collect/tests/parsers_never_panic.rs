@@ -2,7 +2,7 @@
 //! arbitrary text and on mutated real recordings; errors carry a position
 //! inside the input.
 
-use cnictl_collect::parse::{self, ParseError};
+use cnictl_formats::{self as formats, ParseError};
 use proptest::prelude::*;
 
 type Parser = fn(&str) -> Result<(), ParseError>;
@@ -10,31 +10,35 @@ type Parser = fn(&str) -> Result<(), ParseError>;
 /// Each parser with the recorded input it is mutated from.
 fn parsers() -> Vec<(&'static str, Parser)> {
     vec![
-        ("ip-link.json", |t| parse::parse_links(t).map(drop)),
-        ("ip-link-odd.json", |t| parse::parse_links(t).map(drop)),
-        ("ip-addr.json", |t| parse::parse_addrs(t).map(drop)),
-        ("ip-route.json", |t| parse::parse_routes(t).map(drop)),
-        ("ip-route-old.json", |t| parse::parse_routes(t).map(drop)),
-        ("ip-rule.json", |t| parse::parse_rules(t).map(drop)),
-        ("ip-neigh.json", |t| parse::parse_neighbours(t).map(drop)),
-        ("bridge-fdb.json", |t| parse::parse_fdb(t).map(drop)),
-        ("ipvsadm.txt", |t| parse::parse_ipvsadm(t).map(drop)),
+        ("ip-link.json", |t| formats::parse_links(t).map(drop)),
+        ("ip-link-odd.json", |t| formats::parse_links(t).map(drop)),
+        ("ip-addr.json", |t| formats::parse_addrs(t).map(drop)),
+        ("ip-route.json", |t| formats::parse_routes(t).map(drop)),
+        ("ip-route-old.json", |t| formats::parse_routes(t).map(drop)),
+        ("ip-rule.json", |t| formats::parse_rules(t).map(drop)),
+        ("ip-neigh.json", |t| formats::parse_neighbours(t).map(drop)),
+        ("bridge-fdb.json", |t| formats::parse_fdb(t).map(drop)),
+        ("ipvsadm.txt", |t| formats::parse_ipvsadm(t).map(drop)),
         ("bird-protocols.txt", |t| {
-            parse::parse_bird_protocols(t).map(drop)
+            formats::parse_bird_protocols(t).map(drop)
         }),
         ("bird-protocols.raw.txt", |t| {
-            parse::parse_bird_protocols(t).map(drop)
+            formats::parse_bird_protocols(t).map(drop)
         }),
-        ("bird-routes.txt", |t| parse::parse_bird_routes(t).map(drop)),
+        ("bird-routes.txt", |t| {
+            formats::parse_bird_routes(t).map(drop)
+        }),
         ("bird-routes.raw.txt", |t| {
-            parse::parse_bird_routes(t).map(drop)
+            formats::parse_bird_routes(t).map(drop)
         }),
-        ("sysctl.txt", |t| parse::parse_sysctl(t).map(drop)),
-        ("k8s-nodes.json", |t| parse::parse_nodes(t).map(drop)),
-        ("k8s-pods.json", |t| parse::parse_pods(t).map(drop)),
-        ("k8s-services.json", |t| parse::parse_services(t).map(drop)),
+        ("sysctl.txt", |t| formats::parse_sysctl(t).map(drop)),
+        ("k8s-nodes.json", |t| formats::parse_nodes(t).map(drop)),
+        ("k8s-pods.json", |t| formats::parse_pods(t).map(drop)),
+        ("k8s-services.json", |t| {
+            formats::parse_services(t).map(drop)
+        }),
         ("k8s-endpointslices.json", |t| {
-            parse::parse_endpointslices(t).map(drop)
+            formats::parse_endpointslices(t).map(drop)
         }),
     ]
 }

@@ -1,10 +1,11 @@
-//! `collect::probe::decode_frame` on frames recorded from namespace labs
+//! `cnictl_formats::frame::decode_frame` on frames recorded from namespace labs
 //! with tcpdump (and hand-made IPIP ones): see tests/data/pcap/README.md.
 
 use std::net::IpAddr;
 use std::path::Path;
 
-use cnictl_collect::probe::{check_wire, decode_frame, Decoded, Encap, WireExpect};
+use cnictl_collect::probe::{check_wire, WireExpect};
+use cnictl_formats::frame::{decode_frame, Decoded, Encap};
 
 /// The single frame of a recorded pcap, decoded with its link type.
 fn decode(file: &str) -> (i32, Decoded) {

@@ -9,8 +9,7 @@
 //! netlink IPVS) must equal what the parsers make of the tools' output, and
 //! `ipvsadm -Ln` must agree with /proc/net/ip_vs.
 
-use cnictl_collect::live::parse_proc_ip_vs;
-use cnictl_collect::parse::{parse_addrs, parse_ipvsadm, parse_links, parse_routes};
+use cnictl_formats::{parse_addrs, parse_ipvsadm, parse_links, parse_proc_ip_vs, parse_routes};
 use cnictl_model::route::{TABLE_LOCAL, TABLE_MAIN};
 use cnictl_model::{Forward, IpvsProto, NodeSnapshot, Protocol, RouteType, Scope, VirtualService};
 

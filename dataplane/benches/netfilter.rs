@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use cnictl_collect::parse::iptables::parse_iptables_save;
+use cnictl_formats::iptables::parse_iptables_save;
 use cnictl_dataplane::nf::{NfPacket, NodeView, Ruleset};
 use cnictl_model::netfilter::{AddrType, Hook, Netfilter, Source};
 use cnictl_model::k8s::{Endpoint, EndpointPort, EndpointSlice, K8s, Service, ServicePort};

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
 
-use cnictl_collect::parse::iptables::parse_iptables_save;
+use cnictl_formats::iptables::parse_iptables_save;
 use cnictl_model::netfilter::{Expr, Match, Source, Statistic, Table};
 use cnictl_model::k8s::{Endpoint, EndpointPort, EndpointSlice, K8s, Service, ServicePort};
 

@@ -1,9 +1,9 @@
-//! Fuzz target: `collect::probe::decode_frame` on arbitrary frames of each
+//! Fuzz target: `cnictl_formats::frame::decode_frame` on arbitrary frames of each
 //! link type the capture reads (first byte picks Ethernet, raw IPv4,
 //! DLT_RAW, LINKTYPE_IPV4 or Linux cooked).
 #![no_main]
 
-use cnictl_collect::probe::{
+use cnictl_formats::frame::{
     decode_frame, DLT_RAW, LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_LINUX_SLL, LINKTYPE_RAW,
 };
 use libfuzzer_sys::fuzz_target;
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some((first, frame)) = data.split_first() {
         let linktype = LINKTYPES[usize::from(*first) % LINKTYPES.len()];
         if let Ok(d) = decode_frame(linktype, frame) {
-            let _ = cnictl_collect::probe::describe(&d);
+            let _ = cnictl_formats::frame::describe(&d);
         }
     }
 });

@@ -1,9 +1,9 @@
-//! Fuzz target: `collect::parse::parse_endpointslices` returns Ok or Err, never panics.
+//! Fuzz target: `cnictl_formats::parse_endpointslices` returns Ok or Err, never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let _ = cnictl_collect::parse::parse_endpointslices(&text);
+    let _ = cnictl_formats::parse_endpointslices(&text);
 });

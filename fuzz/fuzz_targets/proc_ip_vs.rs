@@ -1,9 +1,9 @@
-//! Fuzz target: `collect::live::parse_proc_ip_vs` (/proc/net/ip_vs text) never panics.
+//! Fuzz target: `cnictl_formats::parse_proc_ip_vs` (/proc/net/ip_vs text) never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let _ = cnictl_collect::live::parse_proc_ip_vs(&text, 250);
+    let _ = cnictl_formats::parse_proc_ip_vs(&text, 250);
 });

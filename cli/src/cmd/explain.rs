@@ -278,8 +278,9 @@ mod probe {
     use cnictl_analyzers::explain::Explanation;
     use cnictl_analyzers::validate::{self, ProbePoint};
     use cnictl_collect::live::NetnsTarget;
-    use cnictl_collect::probe::{self, CaptureSpec, Encap, WireExpect};
+    use cnictl_collect::probe::{self, CaptureSpec, WireExpect};
     use cnictl_dataplane::Dataplane;
+    use cnictl_formats::frame::{describe, Encap};
     use serde::Serialize;
 
     use super::NetnsMap;
@@ -407,7 +408,7 @@ mod probe {
         let (status, seen) = match cap {
             Err(e) => ("error", e.to_string()),
             Ok(c) => match probe::check_wire(&c.frames, &expect) {
-                Ok(d) => ("agree", probe::describe(&d)),
+                Ok(d) => ("agree", describe(&d)),
                 Err(why) => ("disagree", why),
             },
         };

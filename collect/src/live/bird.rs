@@ -53,7 +53,7 @@ pub enum BirdError {
     #[error("bird reply to `{command}` could not be parsed: {source}")]
     Parse {
         command: String,
-        source: crate::parse::ParseError,
+        source: cnictl_formats::ParseError,
     },
 }
 
@@ -91,10 +91,11 @@ pub fn read_bird(socket: &Path, timeout: Duration) -> Result<Bgp, BirdError> {
         let command = command.to_string();
         move |source| BirdError::Parse { command, source }
     };
-    let mut bgp = crate::parse::parse_bird_protocols(&reply.protocols)
+    let mut bgp = cnictl_formats::parse_bird_protocols(&reply.protocols)
         .map_err(parse_err("show protocols all"))?;
-    bgp.routes =
-        Some(crate::parse::parse_bird_routes(&reply.routes).map_err(parse_err("show route all"))?);
+    bgp.routes = Some(
+        cnictl_formats::parse_bird_routes(&reply.routes).map_err(parse_err("show route all"))?,
+    );
     if bgp.daemon.is_none() {
         bgp.daemon = Some(reply.daemon);
     }

@@ -9,36 +9,24 @@
 
 mod bird;
 mod ipvs;
-mod link;
-mod neigh;
 mod netns;
 mod nl;
-mod route;
 mod routeget;
+mod rtnl;
 mod sysctl;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cnictl_model::{Addr, FdbEntry, Link, Neigh, NodeSnapshot, PodNetns, Route, Rule};
-use netlink_packet_route::address::AddressMessage;
-use netlink_packet_route::link::LinkMessage;
-use netlink_packet_route::neighbour::NeighbourMessage;
-use netlink_packet_route::route::RouteMessage;
-use netlink_packet_route::rule::RuleMessage;
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use cnictl_model::{Addr, Bgp, Link, NodeSnapshot, PodNetns, Route};
 
 pub use bird::{read_bird, read_bird_raw, BirdError, BirdReply};
-pub use ipvs::{decode_ipvs_dests, decode_ipvs_services, parse_proc_ip_vs};
 pub use netns::{list_named_netns, pod_of_netns, NetnsTarget, NETNS_DIRS};
 pub use routeget::{route_get, RouteGet, RouteGetReply};
+pub use rtnl::{record_dumps, RawDumps};
 
-const RTM_NEWLINK: u16 = 16;
-const RTM_NEWADDR: u16 = 20;
-const RTM_NEWROUTE: u16 = 24;
-const RTM_NEWNEIGH: u16 = 28;
-const RTM_NEWRULE: u16 = 32;
+use rtnl::Rtnl;
 
 /// What to collect, and where.
 #[derive(Debug, Clone)]
@@ -154,20 +142,22 @@ pub fn collect_node(opts: &LiveOptions) -> Result<NodeSnapshot, LiveError> {
 
 /// [`collect_node`] with the notes about sections left empty.
 pub fn collect(opts: &LiveOptions) -> Result<Collected, LiveError> {
-    let mut notes = Vec::new();
-    let (mut node, ns_notes) = netns::run_in(opts.netns.as_ref(), || read_node(opts))?;
-    notes.extend(ns_notes);
+    let (mut node, mut notes) = netns::run_in(opts.netns.as_ref(), || read_node(opts))?;
     node.name = node_name(opts);
     if opts.pods {
         node.pods = collect_pods(opts)?;
     }
     if let Some(sock) = &opts.bird_socket {
-        match read_bird(sock, opts.bird_timeout) {
-            Ok(bgp) => node.bgp = Some(bgp),
-            Err(e) => notes.push(format!("bgp not collected: {e}")),
-        }
+        node.bgp = read_bgp(sock, opts.bird_timeout, &mut notes);
     }
     Ok(Collected { node, notes })
+}
+
+/// BGP state from BIRD's socket; a BIRD that does not answer is a note.
+fn read_bgp(socket: &Path, timeout: Duration, notes: &mut Vec<String>) -> Option<Bgp> {
+    read_bird(socket, timeout)
+        .map_err(|e| notes.push(format!("bgp not collected: {e}")))
+        .ok()
 }
 
 fn node_name(opts: &LiveOptions) -> String {
@@ -256,99 +246,4 @@ fn read_pod() -> Result<PodParts, LiveError> {
 
 fn link_names(links: &[Link]) -> HashMap<u32, String> {
     links.iter().map(|l| (l.ifindex, l.name.clone())).collect()
-}
-
-/// An rtnetlink socket with one method per dump.
-struct Rtnl {
-    sock: nl::NlSocket,
-}
-
-impl Rtnl {
-    fn open() -> Result<Self, LiveError> {
-        Ok(Rtnl {
-            sock: nl::NlSocket::open(netlink_sys::constants::NETLINK_ROUTE)?,
-        })
-    }
-
-    fn links(&mut self) -> Result<Vec<Link>, LiveError> {
-        let req = self
-            .sock
-            .request(RouteNetlinkMessage::GetLink(LinkMessage::default()));
-        let raws = self.sock.dump("links", &req, |kind, p, out| {
-            if kind == RTM_NEWLINK {
-                out.extend(link::decode_link(p));
-            }
-        })?;
-        Ok(link::resolve_links(raws))
-    }
-
-    fn addrs(&mut self, names: &HashMap<u32, String>) -> Result<Vec<Addr>, LiveError> {
-        let req = self
-            .sock
-            .request(RouteNetlinkMessage::GetAddress(AddressMessage::default()));
-        let mut addrs = self.sock.dump("addresses", &req, |kind, p, out| {
-            if kind == RTM_NEWADDR {
-                out.extend(link::decode_addr(p, names));
-            }
-        })?;
-        // `ip addr` groups addresses under their link, links in ifindex order.
-        addrs.sort_by_key(|a| a.ifindex);
-        Ok(addrs)
-    }
-
-    fn routes(&mut self, names: &HashMap<u32, String>) -> Result<Vec<Route>, LiveError> {
-        let mut routes = Vec::new();
-        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
-            let mut msg = RouteMessage::default();
-            msg.header.address_family = family;
-            let req = self.sock.request(RouteNetlinkMessage::GetRoute(msg));
-            routes.extend(self.sock.dump("routes", &req, |kind, p, out| {
-                if kind == RTM_NEWROUTE {
-                    out.extend(route::decode_route(p, names));
-                }
-            })?);
-        }
-        Ok(routes)
-    }
-
-    fn rules(&mut self) -> Result<Vec<Rule>, LiveError> {
-        let mut rules = Vec::new();
-        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
-            let mut msg = RuleMessage::default();
-            msg.header.family = family;
-            let req = self.sock.request(RouteNetlinkMessage::GetRule(msg));
-            rules.extend(self.sock.dump("rules", &req, |kind, p, out| {
-                if kind == RTM_NEWRULE {
-                    out.extend(route::decode_rule(p));
-                }
-            })?);
-        }
-        Ok(rules)
-    }
-
-    fn neighbours(&mut self, names: &HashMap<u32, String>) -> Result<Vec<Neigh>, LiveError> {
-        let mut all = Vec::new();
-        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
-            let mut msg = NeighbourMessage::default();
-            msg.header.family = family;
-            let req = self.sock.request(RouteNetlinkMessage::GetNeighbour(msg));
-            all.extend(self.sock.dump("neighbours", &req, |kind, p, out| {
-                if kind == RTM_NEWNEIGH {
-                    out.extend(neigh::decode_neigh(p, names));
-                }
-            })?);
-        }
-        Ok(all)
-    }
-
-    fn fdb(&mut self, names: &HashMap<u32, String>) -> Result<Vec<FdbEntry>, LiveError> {
-        let mut msg = NeighbourMessage::default();
-        msg.header.family = AddressFamily::Bridge;
-        let req = self.sock.request(RouteNetlinkMessage::GetNeighbour(msg));
-        self.sock.dump("bridge fdb", &req, |kind, p, out| {
-            if kind == RTM_NEWNEIGH {
-                out.extend(neigh::decode_fdb(p, names));
-            }
-        })
-    }
 }

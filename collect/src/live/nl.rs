@@ -1,18 +1,16 @@
 //! Netlink plumbing shared by the live collectors: a blocking dump over a
-//! `netlink-sys` socket, and zero-copy attribute walking.
-//!
-//! Requests are serialized with `netlink-packet-route` / `-generic`; replies
-//! are decoded here straight from the receive buffer. A 100k-route table
-//! costs ~70 ms to dump raw but 120–300 ms when every message is parsed into
-//! owned `RouteAttribute` vectors (LAB-NOTES), and one attribute the crate
-//! fails to parse would fail the whole message — a live collector must keep
-//! going over kernel attributes it does not know.
+//! `netlink-sys` socket. Requests are serialized with
+//! `netlink-packet-route` / `-generic`; replies are walked with
+//! [`cnictl_formats::netlink::messages`] and decoded by the formats crate
+//! straight from the receive buffer.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use cnictl_formats::netlink::consts::{
+    NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_DUMP_INTR, NLM_F_MULTI,
+};
+use cnictl_formats::netlink::{align4, messages, read_i32, read_u32};
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable, NLM_F_DUMP,
-    NLM_F_DUMP_INTR, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable, NLM_F_DUMP, NLM_F_REQUEST,
 };
 use netlink_sys::Socket;
 
@@ -28,12 +26,6 @@ const RECV_BUF: usize = 1024 * 1024;
 /// Socket receive queue: large enough that a dump is never throttled by a
 /// full queue while the collector decodes.
 const RCVBUF_BYTES: usize = 4 * 1024 * 1024;
-
-const NLMSG_HDR: usize = 16;
-const NLMSG_NOOP: u16 = 1;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLMSG_OVERRUN: u16 = 4;
 
 /// Where netlink datagrams go and come from: the kernel socket, or a
 /// recorded exchange in tests.
@@ -60,6 +52,8 @@ pub(crate) struct NlSocket<T: Transport = Socket> {
     sock: T,
     seq: u32,
     buf: Vec<u8>,
+    /// A copy of every reply datagram received, while recording.
+    tape: Option<Vec<u8>>,
 }
 
 impl NlSocket<Socket> {
@@ -79,7 +73,19 @@ impl<T: Transport> NlSocket<T> {
             sock,
             seq: 0,
             buf: Vec::with_capacity(RECV_BUF),
+            tape: None,
         }
+    }
+
+    /// Starts keeping a copy of every reply datagram of the dumps that
+    /// follow (test data for the decoders).
+    pub(crate) fn start_tape(&mut self) {
+        self.tape = Some(Vec::new());
+    }
+
+    /// The datagrams kept since the last call (or [`Self::start_tape`]).
+    pub(crate) fn take_tape(&mut self) -> Vec<u8> {
+        self.tape.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Serializes `payload` as a dump request with a fresh sequence number.
@@ -150,6 +156,10 @@ impl<T: Transport> NlSocket<T> {
                     reason: format!("reply of {n} bytes truncated to {}", self.buf.len()),
                 });
             }
+            if let Some(tape) = &mut self.tape {
+                tape.extend_from_slice(&self.buf);
+                tape.resize(align4(tape.len()), 0);
+            }
             match walk_messages(what, &self.buf, seq, &mut consistent, each)? {
                 Walk::Done => return Ok(consistent),
                 Walk::More => continue,
@@ -193,7 +203,10 @@ fn request_seq(request: &[u8]) -> u32 {
 }
 
 fn is_multipart(buf: &[u8]) -> bool {
-    buf.len() >= NLMSG_HDR && u16::from_ne_bytes([buf[6], buf[7]]) & 2 != 0
+    messages(buf)
+        .next()
+        .and_then(Result::ok)
+        .is_some_and(|m| m.flags & NLM_F_MULTI != 0)
 }
 
 enum Walk {
@@ -205,53 +218,54 @@ enum Walk {
 /// our sequence to `each`; stops at NLMSG_DONE or an error.
 fn walk_messages(
     what: &'static str,
-    mut buf: &[u8],
+    buf: &[u8],
     seq: u32,
     consistent: &mut bool,
     each: &mut dyn FnMut(u16, &[u8]),
 ) -> Result<Walk, LiveError> {
-    while buf.len() >= NLMSG_HDR {
-        let len = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-        if len < NLMSG_HDR || len > buf.len() {
-            return Err(LiveError::Decode {
-                what,
-                reason: format!("netlink message length {len} with {} bytes left", buf.len()),
-            });
-        }
-        let kind = u16::from_ne_bytes([buf[4], buf[5]]);
-        let flags = u16::from_ne_bytes([buf[6], buf[7]]);
-        let msg_seq = u32::from_ne_bytes([buf[8], buf[9], buf[10], buf[11]]);
-        let payload = &buf[NLMSG_HDR..len];
-        buf = &buf[align4(len).min(buf.len())..];
-        if msg_seq != seq {
+    for msg in messages(buf) {
+        let msg = msg.map_err(|e| LiveError::Decode {
+            what,
+            reason: e.to_string(),
+        })?;
+        if msg.seq != seq {
             continue;
         }
-        if flags & NLM_F_DUMP_INTR != 0 {
+        if msg.flags & NLM_F_DUMP_INTR != 0 {
             *consistent = false;
         }
-        match kind {
-            NLMSG_NOOP => {}
-            NLMSG_DONE => return done_status(what, payload),
-            NLMSG_ERROR => {
-                let errno = read_i32(payload).unwrap_or(0);
-                if errno == 0 {
-                    return Ok(Walk::Done);
-                }
-                return Err(LiveError::Kernel {
-                    what,
-                    errno: -errno,
-                });
-            }
-            NLMSG_OVERRUN => {
-                return Err(LiveError::Decode {
-                    what,
-                    reason: "netlink overrun".into(),
-                })
-            }
-            _ => each(kind, payload),
+        if let Some(walk) = control_message(what, msg.kind, msg.payload)? {
+            return Ok(walk);
+        }
+        if msg.kind != NLMSG_NOOP {
+            each(msg.kind, msg.payload);
         }
     }
     Ok(Walk::More)
+}
+
+/// What a control message ends the walk with: `None` for data messages
+/// (and NOOP), the dump's end, or the kernel's error.
+fn control_message(
+    what: &'static str,
+    kind: u16,
+    payload: &[u8],
+) -> Result<Option<Walk>, LiveError> {
+    match kind {
+        NLMSG_DONE => done_status(what, payload).map(Some),
+        NLMSG_ERROR => match read_i32(payload).unwrap_or(0) {
+            0 => Ok(Some(Walk::Done)),
+            errno => Err(LiveError::Kernel {
+                what,
+                errno: -errno,
+            }),
+        },
+        NLMSG_OVERRUN => Err(LiveError::Decode {
+            what,
+            reason: "netlink overrun".into(),
+        }),
+        _ => Ok(None),
+    }
 }
 
 /// NLMSG_DONE of a dump carries the dump's own status (a negative errno).
@@ -262,138 +276,15 @@ fn done_status(what: &'static str, payload: &[u8]) -> Result<Walk, LiveError> {
     }
 }
 
-pub(crate) fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
-/// Encodes one attribute (header, value, padding to 4 bytes): for
-/// requests, and for building replies in tests.
-pub(crate) fn nla(kind: u16, v: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(align4(4 + v.len()));
-    let len = u16::try_from(4 + v.len()).unwrap_or(u16::MAX);
-    out.extend_from_slice(&len.to_ne_bytes());
-    out.extend_from_slice(&kind.to_ne_bytes());
-    out.extend_from_slice(v);
-    out.resize(align4(out.len()), 0);
-    out
-}
-
-/// Zero-copy iterator over netlink attributes: yields `(type, value)` with
-/// the NESTED / NET_BYTEORDER bits masked off, and stops quietly at a
-/// malformed tail (an attribute claiming more bytes than are left).
-#[derive(Clone)]
-pub(crate) struct Attrs<'a> {
-    buf: &'a [u8],
-}
-
-pub(crate) fn attrs(buf: &[u8]) -> Attrs<'_> {
-    Attrs { buf }
-}
-
-impl<'a> Iterator for Attrs<'a> {
-    type Item = (u16, &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.buf.len() < 4 {
-            return None;
-        }
-        let len = u16::from_ne_bytes([self.buf[0], self.buf[1]]) as usize;
-        let kind = u16::from_ne_bytes([self.buf[2], self.buf[3]]) & 0x3fff;
-        if len < 4 || len > self.buf.len() {
-            self.buf = &[];
-            return None;
-        }
-        let value = &self.buf[4..len];
-        self.buf = &self.buf[align4(len).min(self.buf.len())..];
-        Some((kind, value))
-    }
-}
-
-pub(crate) fn read_u8(v: &[u8]) -> Option<u8> {
-    v.first().copied()
-}
-
-pub(crate) fn read_u16(v: &[u8]) -> Option<u16> {
-    Some(u16::from_ne_bytes(v.get(..2)?.try_into().ok()?))
-}
-
-/// A port or other field the kernel stores in network byte order.
-pub(crate) fn read_be16(v: &[u8]) -> Option<u16> {
-    Some(u16::from_be_bytes(v.get(..2)?.try_into().ok()?))
-}
-
-pub(crate) fn read_u32(v: &[u8]) -> Option<u32> {
-    Some(u32::from_ne_bytes(v.get(..4)?.try_into().ok()?))
-}
-
-pub(crate) fn read_i32(v: &[u8]) -> Option<i32> {
-    Some(i32::from_ne_bytes(v.get(..4)?.try_into().ok()?))
-}
-
-/// A 4- or 16-byte address; anything else is not an IP address.
-pub(crate) fn read_ip(v: &[u8]) -> Option<IpAddr> {
-    match v.len() {
-        4 => Some(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3]))),
-        16 => {
-            let octets: [u8; 16] = v.try_into().ok()?;
-            Some(IpAddr::V6(Ipv6Addr::from(octets)))
-        }
-        _ => None,
-    }
-}
-
-/// A NUL-terminated (or not) attribute string.
-pub(crate) fn read_str(v: &[u8]) -> String {
-    let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-    String::from_utf8_lossy(&v[..end]).into_owned()
-}
-
-/// A six-byte hardware address as the model stores it (lower case, zero
-/// padded); other lengths (tunnel devices' IPv4 "addresses") are not MACs.
-pub(crate) fn read_mac(v: &[u8]) -> Option<String> {
-    if v.len() != 6 {
-        return None;
-    }
-    Some(format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        v[0], v[1], v[2], v[3], v[4], v[5]
-    ))
-}
-
-/// The all-zero address of a family is "unset" in most kernel attributes.
-pub(crate) fn is_unspecified(ip: &IpAddr) -> bool {
-    ip.is_unspecified()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn attrs_walk_aligned_values_and_stop_at_a_bad_tail() {
-        // type 1 len 5 ("a\0" padded), type 0x8002 (nested flag) len 8, then a lie.
-        let bytes = [
-            5, 0, 1, 0, b'a', 0, 0, 0, 8, 0, 2, 0x80, 1, 2, 3, 4, 40, 0, 3, 0,
-        ];
-        let got: Vec<_> = attrs(&bytes).collect();
-        assert_eq!(got, vec![(1, &b"a"[..]), (2, &[1u8, 2, 3, 4][..])]);
-    }
-
-    #[test]
-    fn addresses_macs_and_strings_decode() {
-        assert_eq!(read_ip(&[10, 0, 0, 1]), Some("10.0.0.1".parse().unwrap()));
-        assert_eq!(read_ip(&[1, 2, 3]), None);
-        assert_eq!(
-            read_mac(&[0xe, 0, 0xa, 0xb, 0xc, 0xd]).as_deref(),
-            Some("0e:00:0a:0b:0c:0d")
-        );
-        assert_eq!(read_mac(&[0, 0, 0, 0]), None);
-        assert_eq!(read_str(b"eth0\0"), "eth0");
-        assert_eq!(read_be16(&[0x21, 0x18]), Some(8472));
-    }
+    use cnictl_formats::netlink::consts::NLMSG_HDRLEN;
 
     fn message(kind: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
-        let mut m = ((NLMSG_HDR + payload.len()) as u32).to_ne_bytes().to_vec();
+        let mut m = ((NLMSG_HDRLEN + payload.len()) as u32)
+            .to_ne_bytes()
+            .to_vec();
         m.extend_from_slice(&kind.to_ne_bytes());
         m.extend_from_slice(&flags.to_ne_bytes());
         m.extend_from_slice(&seq.to_ne_bytes());
@@ -512,7 +403,7 @@ mod tests {
             (16u16, NLM_F_DUMP_INTR | 2, vec![7u8, 0, 0, 0]),
             (NLMSG_DONE, 2, vec![0, 0, 0, 0]),
         ] {
-            msg.extend_from_slice(&((NLMSG_HDR + payload.len()) as u32).to_ne_bytes());
+            msg.extend_from_slice(&((NLMSG_HDRLEN + payload.len()) as u32).to_ne_bytes());
             msg.extend_from_slice(&kind.to_ne_bytes());
             msg.extend_from_slice(&flags.to_ne_bytes());
             msg.extend_from_slice(&9u32.to_ne_bytes());

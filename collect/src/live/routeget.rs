@@ -12,22 +12,16 @@
 use std::ffi::{CStr, CString};
 use std::net::IpAddr;
 
-use cnictl_model::{Protocol, Route, RouteType, Scope};
-use ipnet::IpNet;
+use cnictl_formats::netlink::route::decode_route_get;
+use cnictl_model::Route;
 
 use super::netns::{run_in, NetnsTarget};
 use netlink_packet_core::NLM_F_REQUEST;
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use super::nl::{attrs, read_ip, read_u32, NlSocket};
+use super::nl::NlSocket;
 use super::LiveError;
-
-const RTA_OIF: u16 = 4;
-const RTA_GATEWAY: u16 = 5;
-const RTA_PREFSRC: u16 = 7;
-const RTA_TABLE: u16 = 15;
-const RTA_VIA: u16 = 18;
 
 /// One question for the kernel, as `ip route get DST [from SRC] [iif DEV |
 /// oif DEV] [mark M]` asks it. With `iif` the kernel answers as for a packet
@@ -148,55 +142,12 @@ fn decode_replies(dst: IpAddr, replies: &[Vec<u8>]) -> Result<RouteGetReply, Liv
         what: "route get",
         reason: "no RTM_NEWROUTE in the reply".into(),
     })?;
-    decode_answer(dst, payload, &|i| name_of(i))
+    decode_route_get(dst, payload, &|i| name_of(i))
         .map(RouteGetReply::Route)
         .ok_or_else(|| LiveError::Decode {
             what: "route get",
             reason: format!("short rtmsg of {} bytes", payload.len()),
         })
-}
-
-/// Decodes the RTM_NEWROUTE answer to a route get; `dev_name` maps an
-/// ifindex to its name (`ifN` when unknown, as `ip` prints it).
-pub(crate) fn decode_answer(
-    dst: IpAddr,
-    payload: &[u8],
-    dev_name: &dyn Fn(u32) -> Option<String>,
-) -> Option<Route> {
-    let hdr = payload.get(..12)?;
-    let bits = if dst.is_ipv4() { 32 } else { 128 };
-    let mut route = Route::unicast(IpNet::new(dst, bits).ok()?);
-    route.table = u32::from(hdr[4]);
-    route.protocol = Protocol(hdr[5]);
-    route.scope = Scope(hdr[6]);
-    route.route_type = route_type(hdr[7]);
-    let name = |i: u32| dev_name(i).unwrap_or_else(|| format!("if{i}"));
-    for (kind, v) in attrs(&payload[12..]) {
-        match kind {
-            RTA_TABLE => route.table = read_u32(v).unwrap_or(route.table),
-            RTA_OIF => route.dev = read_u32(v).map(name),
-            RTA_GATEWAY => route.gateway = read_ip(v),
-            RTA_VIA => route.gateway = v.get(2..).and_then(read_ip),
-            RTA_PREFSRC => route.prefsrc = read_ip(v),
-            _ => {}
-        }
-    }
-    Some(route)
-}
-
-fn route_type(t: u8) -> RouteType {
-    match t {
-        2 => RouteType::Local,
-        3 => RouteType::Broadcast,
-        4 => RouteType::Anycast,
-        5 => RouteType::Multicast,
-        6 => RouteType::Blackhole,
-        7 => RouteType::Unreachable,
-        8 => RouteType::Prohibit,
-        9 => RouteType::Throw,
-        10 => RouteType::Nat,
-        _ => RouteType::Unicast,
-    }
 }
 
 /// `if_nametoindex` in the calling thread's namespace.
@@ -223,7 +174,6 @@ fn name_of(index: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::nl::nla;
 
     fn q(dst: &str) -> RouteGet {
         RouteGet {
@@ -262,36 +212,6 @@ mod tests {
             query.command(),
             "ip route get 10.244.2.3 from 10.244.1.2 mark 0x10"
         );
-    }
-
-    #[test]
-    fn answer_decodes_type_table_dev_gateway_and_prefsrc() {
-        // rtmsg: inet /32, table main (254), boot, universe, unicast, CLONED.
-        let mut msg = vec![libc::AF_INET as u8, 32, 0, 0, 254, 0, 0, 1, 0, 2, 0, 0];
-        msg.extend(nla(RTA_TABLE, &254u32.to_ne_bytes()));
-        msg.extend(nla(1, &[10, 244, 2, 3])); // RTA_DST
-        msg.extend(nla(RTA_OIF, &5u32.to_ne_bytes()));
-        msg.extend(nla(RTA_GATEWAY, &[10, 244, 2, 0]));
-        msg.extend(nla(RTA_PREFSRC, &[10, 244, 1, 0]));
-        let names = |i: u32| (i == 5).then(|| "flannel.1".to_string());
-        let r = decode_answer("10.244.2.3".parse().unwrap(), &msg, &names).unwrap();
-        assert_eq!(r.route_type, RouteType::Unicast);
-        assert_eq!(r.table, 254);
-        assert_eq!(r.dev.as_deref(), Some("flannel.1"));
-        assert_eq!(r.gateway, Some("10.244.2.0".parse().unwrap()));
-        assert_eq!(r.prefsrc, Some("10.244.1.0".parse().unwrap()));
-        assert_eq!(r.dst.to_string(), "10.244.2.3/32");
-    }
-
-    #[test]
-    fn local_answer_and_unknown_ifindex() {
-        let mut msg = vec![libc::AF_INET as u8, 32, 0, 0, 255, 0, 254, 2, 0, 2, 0, 0];
-        msg.extend(nla(RTA_OIF, &9u32.to_ne_bytes()));
-        let r = decode_answer("192.0.2.11".parse().unwrap(), &msg, &|_| None).unwrap();
-        assert_eq!(r.route_type, RouteType::Local);
-        assert_eq!(r.table, 255);
-        assert_eq!(r.dev.as_deref(), Some("if9"));
-        assert!(decode_answer("192.0.2.11".parse().unwrap(), &msg[..8], &|_| None).is_none());
     }
 
     #[test]

@@ -1,17 +1,17 @@
 //! The evaluator on rulesets captured from iptables 1.8.9 and nft 1.0.6
-//! (collect/tests/data/netfilter/): kube-proxy's Service chains in both
+//! (formats/tests/data/netfilter/): kube-proxy's Service chains in both
 //! modes, Flannel's forward chain, a FORWARD DROP policy, rules cnictl
 //! cannot evaluate.
 
 use std::net::IpAddr;
 
-use cnictl_collect::parse::{iptables::parse_iptables_save, nft::parse_nft_ruleset};
+use cnictl_formats::{iptables::parse_iptables_save, nft::parse_nft_ruleset};
 use cnictl_model::netfilter::{AddrType, Hook, Netfilter, Source};
 
 use super::*;
 
-const IPTABLES: &str = include_str!("../../../collect/tests/data/netfilter/iptables-save-nft.txt");
-const NFT: &str = include_str!("../../../collect/tests/data/netfilter/nft-ruleset-kube-proxy.json");
+const IPTABLES: &str = include_str!("../../../formats/tests/data/netfilter/iptables-save-nft.txt");
+const NFT: &str = include_str!("../../../formats/tests/data/netfilter/nft-ruleset-kube-proxy.json");
 
 /// A node with 192.0.2.11 on eth0 and 10.244.0.1 on cni0.
 struct Node;
@@ -233,8 +233,8 @@ fn an_ipset_match_without_ipset_save_is_unknown_and_with_it_decides() {
         rs.eval_hook(Hook::Forward, &pkt, &Node, false)[0].verdict,
         HookVerdict::Unknown(..)
     ));
-    let saved = include_str!("../../../collect/tests/data/netfilter/ipset-save.txt");
-    nf.ipsets = Some(cnictl_collect::parse::ipset::parse_ipset_save(saved).unwrap());
+    let saved = include_str!("../../../formats/tests/data/netfilter/ipset-save.txt");
+    nf.ipsets = Some(cnictl_formats::ipset::parse_ipset_save(saved).unwrap());
     let rs = Ruleset::compile(&nf);
     assert_eq!(
         rs.eval_hook(Hook::Forward, &pkt, &Node, false)[0].verdict,
