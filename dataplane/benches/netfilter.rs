@@ -7,75 +7,23 @@
 //!
 //! `cargo bench -p cnictl-dataplane --bench netfilter`
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use cnictl_formats::iptables::parse_iptables_save;
 use cnictl_dataplane::nf::{NfPacket, NodeView, Ruleset};
+use cnictl_formats::iptables::parse_iptables_save;
+use cnictl_gen::kube_proxy::{bench_cluster, offset_ip};
 use cnictl_model::netfilter::{AddrType, Hook, Netfilter, Source};
-use cnictl_model::k8s::{Endpoint, EndpointPort, EndpointSlice, K8s, Service, ServicePort};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const SERVICES: usize = 10_000;
 const ENDPOINTS: usize = 5;
 
-fn cluster() -> K8s {
-    let mut k8s = K8s {
-        services: Some(Vec::new()),
-        endpoint_slices: Some(Vec::new()),
-        ..K8s::default()
-    };
-    for s in 0..SERVICES {
-        let name = format!("svc-{s}");
-        let port = |p: u16| ServicePort {
-            name: Some("http".into()),
-            protocol: "TCP".into(),
-            port: p,
-            target_port: None,
-            node_port: None,
-        };
-        k8s.services.as_mut().unwrap().push(Service {
-            namespace: "default".into(),
-            name: name.clone(),
-            service_type: "ClusterIP".into(),
-            cluster_ips: vec![service_ip(s)],
-            ports: vec![port(80)],
-            selector: BTreeMap::new(),
-        });
-        let endpoints = (0..ENDPOINTS)
-            .map(|e| Endpoint {
-                addresses: vec![pod_ip(s * ENDPOINTS + e)],
-                ready: true,
-                node: None,
-                pod: None,
-            })
-            .collect();
-        k8s.endpoint_slices.as_mut().unwrap().push(EndpointSlice {
-            namespace: "default".into(),
-            name: format!("{name}-x"),
-            service: Some(name),
-            address_type: "IPv4".into(),
-            endpoints,
-            ports: vec![EndpointPort {
-                name: Some("http".into()),
-                protocol: "TCP".into(),
-                port: 8080,
-            }],
-        });
-    }
-    k8s
-}
-
 fn service_ip(s: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(
-        u32::from(Ipv4Addr::new(10, 96, 0, 10)) + s as u32,
-    ))
+    offset_ip([10, 96, 0, 10], s)
 }
 
 fn pod_ip(i: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(
-        u32::from(Ipv4Addr::new(10, 128, 0, 2)) + i as u32,
-    ))
+    offset_ip([10, 128, 0, 2], i)
 }
 
 struct Node;
@@ -103,7 +51,10 @@ fn compile(text: &str) -> Ruleset {
 }
 
 fn bench(c: &mut Criterion) {
-    let text = cnictl_gen::kube_proxy::iptables_save(&cluster(), "10.128.0.0/9".parse().unwrap());
+    let text = cnictl_gen::kube_proxy::iptables_save(
+        &bench_cluster(SERVICES, ENDPOINTS),
+        "10.128.0.0/9".parse().unwrap(),
+    );
     let mut g = c.benchmark_group("netfilter-10k-services");
     g.sample_size(10);
     g.bench_function("parse+compile iptables-save", |b| b.iter(|| compile(&text)));

@@ -12,8 +12,8 @@ use std::net::IpAddr;
 use std::process::{Command, Stdio};
 
 use cnictl_formats::iptables::parse_iptables_save;
-use cnictl_model::netfilter::{Expr, Match, Source, Statistic, Table};
 use cnictl_model::k8s::{Endpoint, EndpointPort, EndpointSlice, K8s, Service, ServicePort};
+use cnictl_model::netfilter::{Expr, Match, Source, Statistic, Table};
 
 /// Deletes the namespace whatever the test did.
 struct Netns(String);

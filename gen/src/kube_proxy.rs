@@ -13,6 +13,7 @@
 use std::fmt::Write;
 use std::net::IpAddr;
 
+use cnictl_model::k8s::{Endpoint, EndpointPort};
 use cnictl_model::{EndpointSlice, K8s, Service, ServicePort};
 use data_encoding::BASE32;
 use ipnet::IpNet;
@@ -34,7 +35,10 @@ pub fn svc_chain(port_name: &str, proto: &str) -> String {
 
 /// `KUBE-SEP-…` of one endpoint (`ip:port`) of a service port.
 pub fn sep_chain(port_name: &str, proto: &str, endpoint: &str) -> String {
-    format!("KUBE-SEP-{}", hash16(&format!("{port_name}{proto}{endpoint}")))
+    format!(
+        "KUBE-SEP-{}",
+        hash16(&format!("{port_name}{proto}{endpoint}"))
+    )
 }
 
 /// One service port as kube-proxy programs it.
@@ -61,7 +65,9 @@ fn service_ports(k8s: &K8s) -> Vec<SvcPort> {
     let slices = k8s.endpoint_slices.as_deref().unwrap_or(&[]);
     let mut out = Vec::new();
     for svc in k8s.services.iter().flatten() {
-        let Some(ip) = svc.cluster_ips.first().copied() else { continue };
+        let Some(ip) = svc.cluster_ips.first().copied() else {
+            continue;
+        };
         for port in &svc.ports {
             out.push(svc_port(svc, port, ip, slices));
         }
@@ -75,15 +81,25 @@ fn svc_port(svc: &Service, port: &ServicePort, ip: IpAddr, slices: &[EndpointSli
         _ => format!("{}/{}", svc.namespace, svc.name),
     };
     let proto = port.protocol.to_ascii_lowercase();
-    SvcPort { endpoints: endpoints(svc, port, slices), name, proto, cluster_ip: ip, port: port.port }
+    SvcPort {
+        endpoints: endpoints(svc, port, slices),
+        name,
+        proto,
+        cluster_ip: ip,
+        port: port.port,
+    }
 }
 
 /// Ready endpoints of the slices of `svc` whose port has the same name.
 fn endpoints(svc: &Service, port: &ServicePort, slices: &[EndpointSlice]) -> Vec<String> {
     let mut out = Vec::new();
-    let mine = slices.iter().filter(|s| s.namespace == svc.namespace && s.service.as_deref() == Some(svc.name.as_str()));
+    let mine = slices.iter().filter(|s| {
+        s.namespace == svc.namespace && s.service.as_deref() == Some(svc.name.as_str())
+    });
     for slice in mine {
-        let Some(ep_port) = slice.ports.iter().find(|p| p.name == port.name) else { continue };
+        let Some(ep_port) = slice.ports.iter().find(|p| p.name == port.name) else {
+            continue;
+        };
         for ep in slice.endpoints.iter().filter(|e| e.ready) {
             out.extend(ep.addresses.iter().map(|a| format!("{a}:{}", ep_port.port)));
         }
@@ -95,7 +111,14 @@ fn endpoints(svc: &Service, port: &ServicePort, slices: &[EndpointSlice]) -> Vec
 
 fn filter_table(out: &mut String, ports: &[SvcPort]) {
     out.push_str("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
-    for chain in ["KUBE-EXTERNAL-SERVICES", "KUBE-FIREWALL", "KUBE-FORWARD", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL", "KUBE-SERVICES"] {
+    for chain in [
+        "KUBE-EXTERNAL-SERVICES",
+        "KUBE-FIREWALL",
+        "KUBE-FORWARD",
+        "KUBE-NODEPORTS",
+        "KUBE-PROXY-FIREWALL",
+        "KUBE-SERVICES",
+    ] {
         let _ = writeln!(out, ":{chain} - [0:0]");
     }
     out.push_str(FILTER_BASE_RULES);
@@ -129,7 +152,12 @@ const FILTER_BASE_RULES: &str = r#"-A INPUT -m conntrack --ctstate NEW -m commen
 
 fn nat_table(out: &mut String, ports: &[SvcPort], cluster_cidr: IpNet) {
     out.push_str("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
-    let mut chains = vec!["KUBE-MARK-MASQ".to_string(), "KUBE-NODEPORTS".into(), "KUBE-POSTROUTING".into(), "KUBE-SERVICES".into()];
+    let mut chains = vec![
+        "KUBE-MARK-MASQ".to_string(),
+        "KUBE-NODEPORTS".into(),
+        "KUBE-POSTROUTING".into(),
+        "KUBE-SERVICES".into(),
+    ];
     for p in ports.iter().filter(|p| !p.endpoints.is_empty()) {
         chains.push(svc_chain(&p.name, &p.proto));
         chains.extend(p.endpoints.iter().map(|e| sep_chain(&p.name, &p.proto, e)));
@@ -166,9 +194,15 @@ fn service_rules(out: &mut String, p: &SvcPort, cluster_cidr: IpNet) {
         let sep = sep_chain(name, proto, ep);
         let statistic = match n - i {
             1 => String::new(),
-            left => format!(" -m statistic --mode random --probability {:.11}", 1.0 / left as f64),
+            left => format!(
+                " -m statistic --mode random --probability {:.11}",
+                1.0 / left as f64
+            ),
         };
-        let _ = writeln!(out, "-A {svc} -m comment --comment \"{name} -> {ep}\"{statistic} -j {sep}");
+        let _ = writeln!(
+            out,
+            "-A {svc} -m comment --comment \"{name} -> {ep}\"{statistic} -j {sep}"
+        );
     }
     for ep in &p.endpoints {
         endpoint_rules(out, p, ep);
@@ -179,8 +213,65 @@ fn endpoint_rules(out: &mut String, p: &SvcPort, ep: &str) {
     let sep = sep_chain(&p.name, &p.proto, ep);
     let ip = ep.rsplit_once(':').map_or(ep, |(ip, _)| ip);
     let (name, proto) = (&p.name, &p.proto);
-    let _ = writeln!(out, "-A {sep} -s {ip}/32 -m comment --comment \"{name}\" -j KUBE-MARK-MASQ");
+    let _ = writeln!(
+        out,
+        "-A {sep} -s {ip}/32 -m comment --comment \"{name}\" -j KUBE-MARK-MASQ"
+    );
     let _ = writeln!(out, "-A {sep} -p {proto} -m comment --comment \"{name}\" -m {proto} -j DNAT --to-destination {ep}");
+}
+
+/// `services` ClusterIP Services (10.96.0.10 on, TCP 80) with `endpoints`
+/// ready endpoints each (10.128.0.2 on, port 8080): the benchmarks' node.
+pub fn bench_cluster(services: usize, endpoints: usize) -> K8s {
+    let mut all = Vec::with_capacity(services);
+    let mut slices = Vec::with_capacity(services);
+    for s in 0..services {
+        let name = format!("svc-{s}");
+        all.push(Service {
+            namespace: "default".into(),
+            name: name.clone(),
+            service_type: "ClusterIP".into(),
+            cluster_ips: vec![offset_ip([10, 96, 0, 10], s)],
+            ports: vec![ServicePort {
+                name: Some("http".into()),
+                protocol: "TCP".into(),
+                port: 80,
+                target_port: None,
+                node_port: None,
+            }],
+            selector: Default::default(),
+        });
+        let eps = (0..endpoints).map(|e| Endpoint {
+            addresses: vec![offset_ip([10, 128, 0, 2], s * endpoints + e)],
+            ready: true,
+            node: None,
+            pod: None,
+        });
+        slices.push(EndpointSlice {
+            namespace: "default".into(),
+            name: format!("{name}-x"),
+            service: Some(name),
+            address_type: "IPv4".into(),
+            endpoints: eps.collect(),
+            ports: vec![EndpointPort {
+                name: Some("http".into()),
+                protocol: "TCP".into(),
+                port: 8080,
+            }],
+        });
+    }
+    K8s {
+        services: Some(all),
+        endpoint_slices: Some(slices),
+        ..K8s::default()
+    }
+}
+
+/// `base` + `n` as an IPv4 address.
+pub fn offset_ip(base: [u8; 4], n: usize) -> IpAddr {
+    IpAddr::V4(std::net::Ipv4Addr::from(
+        u32::from(std::net::Ipv4Addr::from(base)) + n as u32,
+    ))
 }
 
 /// kube-proxy's mark for masquerade, as its rules match it.
@@ -195,9 +286,21 @@ mod tests {
     #[test]
     fn chain_names_are_kube_proxys() {
         // Names every kube-proxy in iptables mode writes for these Services.
-        assert_eq!(svc_chain("kube-system/kube-dns:dns", "udp"), "KUBE-SVC-TCOU7JCQXEZGVUNU");
-        assert_eq!(svc_chain("default/kubernetes:https", "tcp"), "KUBE-SVC-NPX46M4PTMTKRN6Y");
-        assert_eq!(svc_chain("kube-system/kube-dns:dns-tcp", "tcp"), "KUBE-SVC-ERIFXISQEP7F7OF4");
-        assert_eq!(svc_chain("kube-system/kube-dns:metrics", "tcp"), "KUBE-SVC-JD5MR3NA4I4DYORP");
+        assert_eq!(
+            svc_chain("kube-system/kube-dns:dns", "udp"),
+            "KUBE-SVC-TCOU7JCQXEZGVUNU"
+        );
+        assert_eq!(
+            svc_chain("default/kubernetes:https", "tcp"),
+            "KUBE-SVC-NPX46M4PTMTKRN6Y"
+        );
+        assert_eq!(
+            svc_chain("kube-system/kube-dns:dns-tcp", "tcp"),
+            "KUBE-SVC-ERIFXISQEP7F7OF4"
+        );
+        assert_eq!(
+            svc_chain("kube-system/kube-dns:metrics", "tcp"),
+            "KUBE-SVC-JD5MR3NA4I4DYORP"
+        );
     }
 }
