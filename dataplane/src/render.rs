@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::build::Dataplane;
+use crate::tables::Dataplane;
 use crate::types::*;
 
 /// One hop, rendered.
@@ -266,10 +266,12 @@ impl Dataplane {
 
     fn flood_text(&self, h: &Hop, port: Option<u32>) -> String {
         let ns = &self.ns[h.ns.0 as usize];
-        let bridge = h.in_dev.and_then(|i| ns.l[i as usize].master.or(Some(i)));
+        let bridge = h
+            .in_dev
+            .and_then(|i| ns.devices[i as usize].master.or(Some(i)));
         let ports: Vec<&str> = bridge
             .map(|b| {
-                ns.l[b as usize]
+                ns.devices[b as usize]
                     .ports
                     .iter()
                     .map(|p| ns.links[*p as usize].name.as_str())

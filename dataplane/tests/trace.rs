@@ -23,6 +23,7 @@ route 192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.11
 route 10.244.1.2 dev cali1 scope link
 route blackhole 10.244.1.0/26 proto bird
 route 10.244.2.0/26 via 192.0.2.12 dev eth0 proto bird
+hint routed 169.254.1.1 proxy-arp
 sysctl net.ipv4.ip_forward=1
 pod default/a 10.244.1.2
 {extra_a}
@@ -38,6 +39,7 @@ route 192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.12
 route 10.244.2.2 dev cali2 scope link
 route blackhole 10.244.2.0/26 proto bird
 route 10.244.1.0/26 via 192.0.2.11 dev eth0 proto bird
+hint routed 169.254.1.1 proxy-arp
 sysctl net.ipv4.ip_forward=1
 pod default/b 10.244.2.2
 {extra_b}
@@ -652,7 +654,7 @@ proptest! {
         ];
         for text in texts {
             let fx = common::parse(&text);
-            let dp = cnictl_dataplane::Dataplane::new(&fx.snap);
+            let dp = cnictl_dataplane::Dataplane::with_hints(&fx.snap, &fx.hints);
             let (pkt, ing) = common::probe_input(&dp, &fx.snap, &fx.probes[0]);
             let want = common::render(&dp, &dp.trace(&pkt, ing));
             let mut snap = fx.snap.clone();
@@ -663,7 +665,7 @@ proptest! {
                 if let Some(n) = node.neighbours.as_mut() { shuffle(n, &mut rng); }
                 if let Some(f) = node.fdb.as_mut() { shuffle(f, &mut rng); }
             }
-            let dp2 = cnictl_dataplane::Dataplane::new(&snap);
+            let dp2 = cnictl_dataplane::Dataplane::with_hints(&snap, &fx.hints);
             let (pkt2, ing2) = common::probe_input(&dp2, &snap, &fx.probes[0]);
             prop_assert_eq!(common::render(&dp2, &dp2.trace(&pkt2, ing2)), want);
         }
