@@ -717,3 +717,31 @@ fn collected_pod_without_peer_index_pairs_by_host_route() {
         ],
     );
 }
+
+#[test]
+fn routed_pod_without_a_hint_has_no_inferred_gateway() {
+    // Without the CNI's hint the snapshot cannot tell an uncollected pod's
+    // default gateway; traffic to the pod still finds its routed veth.
+    let f = calico("", "").replace("hint routed 169.254.1.1 proxy-arp\n", "");
+    check(
+        &(f.clone() + "probe from pod default/a to 10.244.2.2"),
+        "insufficient-info",
+        &["veth peer / bridge port) is not in the snapshot"],
+    );
+    check(
+        &(f + "probe from node a to 10.244.2.2"),
+        "delivered",
+        &["veth → pod default/b eth0 (pod netns inferred)"],
+    );
+}
+
+#[test]
+fn collected_proxy_arp_sysctl_wins_over_the_hint() {
+    let f = calico("sysctl net.ipv4.conf.cali1.proxy_arp=0", "")
+        + "probe from pod default/a to 10.244.2.2";
+    check(
+        &f,
+        "neighbour-unresolved",
+        &["no neighbour entry for 169.254.1.1"],
+    );
+}
