@@ -118,7 +118,12 @@ mod tests {
             ),
             ("node-1", "node-2")
         );
-        assert_eq!(node_pairs(&crate::hints::dataplane(&snap), 0).failing_pairs.len(), 0);
+        assert_eq!(
+            node_pairs(&crate::hints::dataplane(&snap), 0)
+                .failing_pairs
+                .len(),
+            0
+        );
         assert!(node_pairs(&crate::hints::dataplane(&snap), 0).truncated());
     }
 }
