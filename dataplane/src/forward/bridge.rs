@@ -5,7 +5,9 @@
 
 use super::neighbour::resolve_neigh;
 use super::netfilter::{Hook, HookPoint};
-use super::{arp_unresolved, drop_at, hop, Egress, Next, PacketState, Rec};
+use super::{
+    arp_unresolved, drop_at, hop, veth_into, veth_into_pod, Egress, Next, PacketState, Rec,
+};
 use crate::tables::{Dataplane, Mac, Peer};
 use crate::types::*;
 
@@ -150,30 +152,16 @@ fn bridge_deliver<R: Rec>(rec: &mut R, frame: BridgeFrame, port: Option<u32>) ->
     match frame.owner {
         Owner::Dev { ns: o, link } => {
             if let Some(p) = port {
-                let step = Step::Veth {
-                    to: Some(o),
-                    to_link: link,
-                    to_pod: None,
-                };
+                let step = veth_into(o, link);
                 rec.push(hop(frame.ns, None, Some(p), step));
             }
-            Next::Receive {
-                ns: o,
-                iif: Some(link),
-            }
+            Next::arrive(o, link)
         }
         Owner::Pod(pod) => {
-            let step = Step::Veth {
-                to: None,
-                to_link: 0,
-                to_pod: Some(pod),
-            };
+            let step = veth_into_pod(pod);
             rec.push(hop(frame.ns, None, port, step));
             Next::PodReceive { pod }
         }
-        Owner::Bridge { .. } | Owner::Proxy { .. } => Next::Receive {
-            ns: frame.ns,
-            iif: Some(frame.bridge),
-        },
+        Owner::Bridge { .. } | Owner::Proxy { .. } => Next::arrive(frame.ns, frame.bridge),
     }
 }

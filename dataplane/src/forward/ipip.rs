@@ -2,8 +2,8 @@
 //! node, else the device's fixed remote; the outer packet (protocol 4) is
 //! then sent from this namespace.
 
-use super::tunnel::{encapsulate, nested};
-use super::{drop_at, hop, Egress, Encapsulation, Next, PacketState, Rec};
+use super::tunnel::{encapsulate, nested, not_collected};
+use super::{hop, Egress, Encapsulation, Next, PacketState, Rec};
 use crate::tables::Dataplane;
 use crate::types::*;
 
@@ -29,8 +29,7 @@ impl Dataplane {
             false => tun.and_then(|t| t.remote),
         };
         let Some(remote) = remote else {
-            let r = Reason::NotCollected(Section::TunnelRemote);
-            return drop_at(rec, nsid, None, Disposition::InsufficientInfo, r);
+            return not_collected(rec, nsid, Section::TunnelRemote);
         };
         let outer = Outer {
             src: self.tunnel_source(ns, tun.and_then(|t| t.local), remote),
@@ -41,9 +40,6 @@ impl Dataplane {
         };
         rec.push(hop(nsid, None, Some(out.dev), Step::IpipEncap { outer }));
         encapsulate(st, outer, Proto::Other(IPPROTO_IPIP), Encapsulation::Ipip);
-        Next::Receive {
-            ns: nsid,
-            iif: None,
-        }
+        Next::sent_from(nsid)
     }
 }

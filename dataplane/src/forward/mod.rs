@@ -159,6 +159,18 @@ enum Next {
     Done(Disposition, Reason),
 }
 
+impl Next {
+    /// Arrival on `dev` of `ns`.
+    fn arrive(ns: NsId, dev: u32) -> Next {
+        Next::Receive { ns, iif: Some(dev) }
+    }
+
+    /// Sent by `ns` itself (locally originated).
+    fn sent_from(ns: NsId) -> Next {
+        Next::Receive { ns, iif: None }
+    }
+}
+
 /// The route a lookup chose.
 #[derive(Debug, Clone, Copy)]
 struct RouteChoice {
@@ -213,12 +225,9 @@ impl Dataplane {
             Ingress::Node(n) => {
                 let ns = self.nodes[n.0 as usize].root;
                 rec.push(hop(ns, None, None, Step::Origin));
-                Next::Receive { ns, iif: None }
+                Next::sent_from(ns)
             }
-            Ingress::Device { ns, link } => Next::Receive {
-                ns,
-                iif: Some(link),
-            },
+            Ingress::Device { ns, link } => Next::arrive(ns, link),
             Ingress::Pod(pod) => self.pod_egress(pod, &mut st, rec),
         };
         self.run(&mut st, next, rec)
@@ -274,6 +283,24 @@ fn drop_at<R: Rec>(rec: &mut R, ns: NsId, in_dev: Option<u32>, d: Disposition, r
 fn deliver<R: Rec>(rec: &mut R, ns: NsId, in_dev: Option<u32>, reason: Reason) -> Next {
     rec.push(hop(ns, in_dev, None, Step::Deliver { reason }));
     Next::Done(Disposition::Delivered, reason)
+}
+
+/// Across a veth into `link` of `ns`.
+fn veth_into(ns: NsId, link: u32) -> Step {
+    Step::Veth {
+        to: Some(ns),
+        to_link: link,
+        to_pod: None,
+    }
+}
+
+/// Across a veth into a pod whose netns was not collected.
+fn veth_into_pod(pod: PodId) -> Step {
+    Step::Veth {
+        to: None,
+        to_link: 0,
+        to_pod: Some(pod),
+    }
 }
 
 /// Drops with "neighbour unresolved" when nothing answers ARP for `ip`.

@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use super::netfilter::{Hook, HookPoint};
-use super::{too_big, Next, PacketState, Rec};
+use super::{too_big, veth_into, Next, PacketState, Rec};
 use crate::tables::Dataplane;
 use crate::types::*;
 
@@ -18,7 +18,7 @@ impl Dataplane {
         let root = self.nodes[p.node as usize].root;
         if let Some(ns) = p.ns {
             rec.push(hop_in(ns, None, Step::Origin));
-            return Next::Receive { ns, iif: None };
+            return Next::sent_from(ns);
         }
         let Some(gw) = p.gateway else {
             return pod_drop(
@@ -68,16 +68,9 @@ impl Dataplane {
             link: dev,
         };
         rec.push(hop_in(root, Some(pod), Step::Arp { ip: gw, owner }));
-        let step = Step::Veth {
-            to: Some(root),
-            to_link: dev,
-            to_pod: None,
-        };
+        let step = veth_into(root, dev);
         rec.push(hop_in(root, Some(pod), step));
-        Next::Receive {
-            ns: root,
-            iif: Some(dev),
-        }
+        Next::arrive(root, dev)
     }
 
     /// A packet reaches a pod whose netns was not collected.
@@ -124,10 +117,7 @@ fn bridged_pod_egress<R: Rec>(root: NsId, pod: PodId, b: u32, gw: IpAddr, rec: &
         out_dev: None,
         step: Step::BridgeLocal,
     });
-    Next::Receive {
-        ns: root,
-        iif: Some(b),
-    }
+    Next::arrive(root, b)
 }
 
 /// A hop in `ns` (in an inferred pod netns when `pod` is set).

@@ -49,10 +49,7 @@ impl Dataplane {
         rec.push(hop(nsid, iif, Some(dev), Step::Decap { vni }));
         st.wire = inner;
         st.inner = None;
-        Next::Receive {
-            ns: nsid,
-            iif: Some(dev),
-        }
+        Next::arrive(nsid, dev)
     }
 }
 
@@ -103,4 +100,10 @@ pub(super) fn nested<R: Rec>(rec: &mut R, nsid: NsId) -> Next {
         Disposition::InsufficientInfo,
         Reason::Unsupported,
     )
+}
+
+/// A section the tunnel needs was not collected.
+pub(super) fn not_collected<R: Rec>(rec: &mut R, nsid: NsId, section: Section) -> Next {
+    let r = Reason::NotCollected(section);
+    drop_at(rec, nsid, None, Disposition::InsufficientInfo, r)
 }

@@ -61,10 +61,7 @@ fn cross_underlay<R: Rec>(
         router,
     };
     rec.push(hop(out.ns, None, Some(out.dev), step));
-    Next::Receive {
-        ns: to,
-        iif: Some(to_link),
-    }
+    Next::arrive(to, to_link)
 }
 
 /// Records a usable neighbour entry for the next hop, if there is one.

@@ -74,12 +74,7 @@ impl Dataplane {
             LinkKind::Vxlan => return self.vxlan_encap(st, out, rec),
             LinkKind::Ipip => return self.ipip_encap(st, out, rec),
             LinkKind::Bridge => return self.bridge_send(st, out, rec),
-            LinkKind::Loopback => {
-                return Next::Receive {
-                    ns: out.ns,
-                    iif: Some(out.dev),
-                }
-            }
+            LinkKind::Loopback => return Next::arrive(out.ns, out.dev),
             _ => {}
         }
         match device.peer {

@@ -3,7 +3,9 @@
 
 use super::bridge::BridgeFrame;
 use super::neighbour::resolve_neigh;
-use super::{arp_unresolved, drop_at, hop, Egress, Next, PacketState, Rec};
+use super::{
+    arp_unresolved, drop_at, hop, veth_into, veth_into_pod, Egress, Next, PacketState, Rec,
+};
 use crate::tables::{Dataplane, Mac, Namespace};
 use crate::types::*;
 
@@ -23,17 +25,10 @@ impl Dataplane {
         let Some(mac) = resolve_neigh(ns, out.ns, out.dev, out.next_hop, owner, rec) else {
             return arp_unresolved(rec, out.ns, out.next_hop);
         };
-        let step = Step::Veth {
-            to: Some(pns),
-            to_link: plink,
-            to_pod: None,
-        };
+        let step = veth_into(pns, plink);
         rec.push(hop(out.ns, None, Some(out.dev), step));
         let Some(b) = bridge else {
-            return Next::Receive {
-                ns: pns,
-                iif: Some(plink),
-            };
+            return Next::arrive(pns, plink);
         };
         let arrival = BridgeArrival { port, owner, mac };
         self.enter_bridge(st, pns, b, plink, arrival, rec)
@@ -53,10 +48,7 @@ impl Dataplane {
         match arrival.owner {
             Some(Owner::Bridge { .. }) => {
                 rec.push(hop(pns, Some(plink), Some(b), Step::BridgeLocal));
-                Next::Receive {
-                    ns: pns,
-                    iif: Some(b),
-                }
+                Next::arrive(pns, b)
             }
             Some(owner) => {
                 let frame = BridgeFrame {
@@ -87,11 +79,7 @@ impl Dataplane {
         if resolve_neigh(ns, out.ns, out.dev, out.next_hop, owner, rec).is_none() {
             return arp_unresolved(rec, out.ns, out.next_hop);
         }
-        let step = Step::Veth {
-            to: None,
-            to_link: 0,
-            to_pod: Some(pod),
-        };
+        let step = veth_into_pod(pod);
         rec.push(hop(out.ns, None, Some(out.dev), step));
         Next::PodReceive { pod }
     }

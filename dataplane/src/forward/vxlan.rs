@@ -2,7 +2,9 @@
 //! node IP, or the all-zero default, or the device's fixed remote), then
 //! the outer UDP packet is sent from this namespace.
 
-use super::tunnel::{encapsulate, nested};
+use cnictl_model::VxlanInfo;
+
+use super::tunnel::{encapsulate, nested, not_collected};
 use super::{drop_at, hop, Egress, Encapsulation, Next, PacketState, Rec};
 use crate::tables::{Dataplane, Namespace};
 use crate::types::*;
@@ -17,54 +19,60 @@ impl Dataplane {
         out: Egress,
         rec: &mut R,
     ) -> Next {
-        let (nsid, dev) = (out.ns, out.dev);
-        let ns = &self.ns[nsid.0 as usize];
-        let Some(vx) = ns.vxlan_of(dev) else {
-            let r = Reason::NotCollected(Section::VxlanInfo);
-            return drop_at(rec, nsid, None, Disposition::InsufficientInfo, r);
+        let ns = &self.ns[out.ns.0 as usize];
+        let Some(vx) = ns.vxlan_of(out.dev) else {
+            return not_collected(rec, out.ns, Section::VxlanInfo);
         };
         if st.inner.is_some() {
-            return nested(rec, nsid);
+            return nested(rec, out.ns);
         }
         let neigh = match vtep_neigh(ns, out) {
             Ok(n) => n,
-            Err((d, r)) => return drop_at(rec, nsid, None, d, r),
+            Err((d, r)) => return drop_at(rec, out.ns, None, d, r),
         };
         let mac = ns.neigh_mac(neigh);
         let fdb = ns
-            .fdb_for(dev, mac)
-            .or_else(|| ns.fdb_zero.get(&dev).copied());
-        let entry = fdb.map(|f| &ns.fdb[f as usize]);
-        let Some(remote) = entry.and_then(|e| e.dst).or(vx.remote) else {
-            rec.push(hop(nsid, None, Some(dev), Step::Neigh { neigh }));
+            .fdb_for(out.dev, mac)
+            .or_else(|| ns.fdb_zero.get(&out.dev).copied());
+        let Some(outer) = self.vxlan_outer(ns, vx, fdb, st.wire.packet.size) else {
+            rec.push(hop(out.ns, None, Some(out.dev), Step::Neigh { neigh }));
             let (d, r) = fdb_missing(ns);
-            return drop_at(rec, nsid, Some(dev), d, r);
-        };
-        let vni = entry.and_then(|e| e.vni).unwrap_or(vx.vni);
-        let port = entry.and_then(|e| e.port).unwrap_or(vx.port);
-        let outer = Outer {
-            src: self.tunnel_source(ns, vx.local, remote),
-            dst: remote,
-            vni,
-            port,
-            size: st.wire.packet.size.saturating_add(VXLAN_OVERHEAD),
+            return drop_at(rec, out.ns, Some(out.dev), d, r);
         };
         rec.push(hop(
-            nsid,
+            out.ns,
             None,
-            Some(dev),
+            Some(out.dev),
             Step::VxlanEncap { neigh, fdb, outer },
         ));
+        let (vni, port) = (outer.vni, outer.port);
         encapsulate(
             st,
             outer,
             Proto::Udp,
             Encapsulation::Vxlan { vni, port, mac },
         );
-        Next::Receive {
-            ns: nsid,
-            iif: None,
-        }
+        Next::sent_from(out.ns)
+    }
+
+    /// The outer header towards the FDB entry's destination (else the
+    /// device's fixed remote), with the entry's VNI and port if it has them.
+    fn vxlan_outer(
+        &self,
+        ns: &Namespace,
+        vx: &VxlanInfo,
+        fdb: Option<u32>,
+        size: u32,
+    ) -> Option<Outer> {
+        let entry = fdb.map(|f| &ns.fdb[f as usize]);
+        let remote = entry.and_then(|e| e.dst).or(vx.remote)?;
+        Some(Outer {
+            src: self.tunnel_source(ns, vx.local, remote),
+            dst: remote,
+            vni: entry.and_then(|e| e.vni).unwrap_or(vx.vni),
+            port: entry.and_then(|e| e.port).unwrap_or(vx.port),
+            size: size.saturating_add(VXLAN_OVERHEAD),
+        })
     }
 }
 
