@@ -64,7 +64,7 @@ fn link_kind(l: &Link) -> LinkKind {
 }
 
 /// `net.ipv4.conf.<dev>.<key>` as a number; sysctl prints dots in device
-/// names as slashes (`flannel/1`), so both spellings are tried.
+/// names as slashes (`vxlan/1`), so both spellings are tried.
 pub(super) fn dev_sysctl(node: &NodeSnapshot, dev: &str, key: &str) -> Option<u8> {
     let slashed = format!("net.ipv4.conf.{}.{key}", dev.replace('.', "/"));
     let v = node

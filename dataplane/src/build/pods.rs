@@ -1,7 +1,7 @@
 //! Pods: collected pod netns (veth peers cross-linked with the node by
 //! ifindex), Kubernetes pods without a netns, and how the latter attach to
 //! their node — by a `/32 dev <veth> scope link` route (a routed veth, as
-//! Calico and Cilium program) or by a bridge whose subnet holds their IP.
+//! CNIs with routed pods program) or by a bridge whose subnet holds their IP.
 
 use std::net::IpAddr;
 
