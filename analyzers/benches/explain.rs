@@ -1,10 +1,10 @@
 //! One `explain` (resolve, trace, render hops, classify) on a generated
-//! 1,000-node Calico-BGP cluster after `Dataplane::new`; budget ≤ 1 ms.
+//! 1,000-node Calico-BGP cluster after compiling its dataplane; budget ≤ 1 ms.
 
 use std::hint::black_box;
 
 use cnictl_analyzers::explain::{explain, render_text, ExplainRequest};
-use cnictl_dataplane::Dataplane;
+use cnictl_analyzers::hints;
 use cnictl_gen::{generate, GenModel, GenSpec};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -16,7 +16,7 @@ fn bench(c: &mut Criterion) {
         services: 0,
     };
     let snap = generate(&spec).expect("generate");
-    let dp = Dataplane::new(&snap);
+    let dp = hints::dataplane(&snap);
     let pods = &snap.k8s.pods;
     let (a, b) = (
         pods.first().expect("pods").key(),

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod expected;
 pub mod explain;
 pub mod finding;
+pub mod hints;
 pub mod infer;
 pub mod reach;
 pub mod validate;

@@ -103,12 +103,12 @@ mod tests {
             services: 0,
         };
         let mut snap = generate(&spec).unwrap();
-        let r = node_pairs(&Dataplane::new(&snap), 50);
+        let r = node_pairs(&crate::hints::dataplane(&snap), 50);
         assert_eq!((r.probes, r.failing_total), (12, 0));
         let node = snap.nodes.get_mut("node-1").unwrap();
         let peer: ipnet::IpNet = "10.244.1.0/24".parse().unwrap();
         node.routes.retain(|rt| rt.dst != peer);
-        let r = node_pairs(&Dataplane::new(&snap), 50);
+        let r = node_pairs(&crate::hints::dataplane(&snap), 50);
         assert_eq!(r.failing_total, 1);
         assert_eq!(r.unreachable["node-1"], 1);
         assert_eq!(
@@ -118,7 +118,12 @@ mod tests {
             ),
             ("node-1", "node-2")
         );
-        assert_eq!(node_pairs(&Dataplane::new(&snap), 0).failing_pairs.len(), 0);
-        assert!(node_pairs(&Dataplane::new(&snap), 0).truncated());
+        assert_eq!(
+            node_pairs(&crate::hints::dataplane(&snap), 0)
+                .failing_pairs
+                .len(),
+            0
+        );
+        assert!(node_pairs(&crate::hints::dataplane(&snap), 0).truncated());
     }
 }

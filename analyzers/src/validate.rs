@@ -534,7 +534,7 @@ mod tests {
 
     fn plan(name: &str, src: &str, dst: &str) -> (Plan, Explanation) {
         let snap = fixture(name);
-        let dp = Dataplane::new(&snap);
+        let dp = crate::hints::dataplane(&snap);
         let ex = explain(&snap, &dp, &ExplainRequest::new(src, dst)).unwrap();
         (route_queries(&dp, &ex), ex)
     }
@@ -688,7 +688,7 @@ mod tests {
     #[test]
     fn probe_points_follow_the_vxlan_path_on_the_source_node() {
         let snap = fixture("flannel-vxlan");
-        let dp = Dataplane::new(&snap);
+        let dp = crate::hints::dataplane(&snap);
         let ex = explain(
             &snap,
             &dp,

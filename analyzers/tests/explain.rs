@@ -8,7 +8,7 @@ mod common;
 use cnictl_analyzers::explain::{
     explain, parse_proto, render_text, ExplainError, ExplainRequest, Explanation, Verdict,
 };
-use cnictl_dataplane::Dataplane;
+use cnictl_analyzers::hints;
 use cnictl_gen::{generate, GenModel, GenSpec};
 
 /// Two Flannel-VXLAN nodes; `a_extra` is appended to node a.
@@ -69,7 +69,7 @@ service default/db 10.96.0.20 tcp:5432
 
 fn run(text: &str, req: &ExplainRequest) -> Result<Explanation, ExplainError> {
     let fx = common::parse(text);
-    let dp = Dataplane::new(&fx.snap);
+    let dp = hints::dataplane(&fx.snap);
     explain(&fx.snap, &dp, req)
 }
 
@@ -379,7 +379,7 @@ fn every_generated_model_explains_pod_to_pod_and_service() {
             services: 1,
         })
         .expect("generate");
-        let dp = Dataplane::new(&snap);
+        let dp = hints::dataplane(&snap);
         let pods = &snap.k8s.pods;
         let (a, b) = (pods.first().unwrap().key(), pods.last().unwrap().key());
         let ex = explain(&snap, &dp, &ExplainRequest::new(a.clone(), b)).expect("explain");

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use cnictl_analyzers::explain::{explain, render_text, ExplainRequest, Explanation, Verdict};
-use cnictl_dataplane::Dataplane;
+use cnictl_analyzers::hints;
 
 fn fixture(name: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -24,7 +24,7 @@ fn run(name: &str, req: ExplainRequest) -> Option<Explanation> {
     let dir = fixture(name)?;
     let snap =
         cnictl_collect::bundle::load_dir(&dir).unwrap_or_else(|e| panic!("loading {name}: {e}"));
-    let dp = Dataplane::new(&snap);
+    let dp = hints::dataplane(&snap);
     let ex = explain(&snap, &dp, &req).unwrap_or_else(|e| panic!("{name}: {e}"));
     let v = serde_json::to_value(&ex).expect("serialize");
     assert!(

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use cnictl_analyzers::explain::{explain, parse_proto, render_text, ExplainRequest};
+use cnictl_analyzers::hints;
 use cnictl_dataplane::Dataplane;
 use cnictl_model::ClusterSnapshot;
 use proptest::prelude::*;
@@ -30,7 +31,7 @@ fn fixture() -> &'static (ClusterSnapshot, Dataplane) {
     F.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/flannel-vxlan-ipvs");
         let snap = cnictl_collect::bundle::load_dir(&dir).expect("fixture bundle loads");
-        let dp = Dataplane::new(&snap);
+        let dp = hints::dataplane(&snap);
         (snap, dp)
     })
 }

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use crate::build::Dataplane;
+use crate::tables::Dataplane;
 use crate::types::{Disposition, Ingress, Packet, PodId};
 
 impl Dataplane {

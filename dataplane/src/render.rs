@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::build::Dataplane;
+use crate::tables::{Dataplane, Namespace};
+
+/// (kind, entry, rewrite) of one hop.
+type StepText = (&'static str, String, Option<String>);
 use crate::types::*;
 
 /// One hop, rendered.
@@ -58,162 +61,75 @@ impl Dataplane {
         }
     }
 
-    fn step_text(&self, h: &Hop) -> (&'static str, String, Option<String>) {
+    fn step_text(&self, h: &Hop) -> StepText {
         let ns = &self.ns[h.ns.0 as usize];
-        let rule = |r: u32| {
-            // `ip rule` separates priority and selector with a tab; a space
-            // reads the same and keeps JSON and terminals tidy.
-            let mut s = ns.rules[r as usize].to_string().replacen(":\t", ": ", 1);
-            if ns.rules_default {
-                s.push_str(" (ip-rule.json not collected: default rules assumed)");
-            }
-            s
-        };
+        let plain = |kind: &'static str, entry: String| (kind, entry, None);
         match h.step {
-            Step::Origin => ("origin", "packet sent from this namespace".into(), None),
-            Step::InferredEgress { gw } => (
+            Step::Origin => plain("origin", "packet sent from this namespace".into()),
+            Step::InferredEgress { gw } => plain(
                 "route",
                 format!(
                     "default via {gw} dev eth0 (pod netns not collected: inferred from the node)"
                 ),
-                None,
             ),
             Step::Route {
-                rule: r,
+                rule,
                 route,
                 forwarded,
                 ..
-            } => {
-                let rt = &ns.routes[route as usize];
-                let mut e = format!("{rt}");
-                if route as usize >= ns.synthesized_from {
-                    e.push_str(" (table local not collected: derived from addresses)");
-                }
-                let _ = write!(e, "  [rule {}]", rule(r));
-                if rt.nexthops.len() > 1 {
-                    let _ = write!(
-                        e,
-                        "  [multipath: following nexthop 1 of {}]",
-                        rt.nexthops.len()
-                    );
-                }
-                if forwarded {
-                    e.push_str("  [forwarded]");
-                }
-                ("route", e, None)
-            }
-            Step::Throw { rule: r, route } => (
-                "throw",
-                format!(
-                    "{}  [rule {}] → next rule",
-                    ns.routes[route as usize],
-                    rule(r)
-                ),
-                None,
-            ),
-            Step::Suppressed { rule: r, route } => (
+            } => plain("route", route_text(ns, rule, route, forwarded)),
+            Step::Throw { rule, route } => plain("throw", skipped_text(ns, rule, route, "")),
+            Step::Suppressed { rule, route } => plain(
                 "suppressed",
-                format!(
-                    "{}  [rule {}] prefix too short → next rule",
-                    ns.routes[route as usize],
-                    rule(r)
-                ),
-                None,
+                skipped_text(ns, rule, route, " prefix too short"),
             ),
-            Step::RuleAction { rule: r } => ("rule", rule(r), None),
-            Step::Neigh { neigh } => ("neighbour", neigh_text(&ns.neighs[neigh as usize]), None),
-            Step::Arp { ip, owner } => ("arp", self.owner_text(ip, owner), None),
+            Step::RuleAction { rule } => plain("rule", rule_text(ns, rule)),
+            Step::Neigh { neigh } => plain("neighbour", neigh_text(&ns.neighs[neigh as usize])),
+            Step::Arp { ip, owner } => plain("arp", self.owner_text(ip, owner)),
             Step::Veth {
                 to,
                 to_link,
                 to_pod,
-            } => ("veth", self.veth_text(to, to_link, to_pod), None),
-            Step::BridgeLocal => (
+            } => plain("veth", self.veth_text(to, to_link, to_pod)),
+            Step::BridgeLocal => plain(
                 "bridge",
                 "frame addressed to the bridge itself: up to its IP stack".into(),
-                None,
             ),
-            Step::Fdb { fdb } => ("fdb", fdb_text(&ns.fdb[fdb as usize]), None),
-            Step::Flood { port } => ("flood", self.flood_text(h, port), None),
+            Step::Fdb { fdb } => plain("fdb", fdb_text(&ns.fdb[fdb as usize])),
+            Step::Flood { port } => plain("flood", self.flood_text(h, port)),
             Step::Underlay {
                 to,
                 to_link,
                 router,
-            } => {
-                let tn = &self.ns[to.0 as usize];
-                let mut e = format!(
-                    "underlay → node {} dev {}",
-                    self.nodes[tn.node as usize].name, tn.links[to_link as usize].name
-                );
-                if let Some(r) = router {
-                    let _ = write!(
-                        e,
-                        " via router {r} (not a node; underlay routing not modelled)"
-                    );
-                }
-                ("underlay", e, None)
-            }
-            Step::VxlanEncap { neigh, fdb, outer } => {
-                let mut e = neigh_text(&ns.neighs[neigh as usize]);
-                match fdb {
-                    Some(f) => {
-                        let _ = write!(e, "; {}", fdb_text(&ns.fdb[f as usize]));
-                    }
-                    None => e.push_str("; fixed remote of the vxlan device"),
-                }
-                let rw = format!(
-                    "vxlan encap: outer {} → {} udp dport {} vni {} (size {})",
-                    outer.src, outer.dst, outer.port, outer.vni, outer.size
-                );
-                ("vxlan-encap", e, Some(rw))
-            }
-            Step::IpipEncap { outer } => (
-                "ipip-encap",
-                "ipip tunnel".into(),
-                Some(format!(
-                    "ipip encap: outer {} → {} proto 4 (size {})",
-                    outer.src, outer.dst, outer.size
-                )),
-            ),
-            Step::Decap { vni } => {
-                let rw = match vni {
-                    Some(v) => format!("vxlan decap (vni {v})"),
-                    None => "ipip decap".into(),
-                };
-                ("decap", "tunnel device takes the packet".into(), Some(rw))
-            }
-            Step::IpvsDnat { vs, real } => {
-                let svc = &ns.ipvs[vs as usize];
-                let r = &svc.reals[real as usize];
-                let e = format!(
-                    "{} {}  -> {}:{} {:?} weight {}",
-                    svc.key(),
-                    svc.scheduler,
-                    r.ip,
-                    r.port,
-                    r.forward,
-                    r.weight
-                );
-                let rw = format!("DNAT → {}:{} (SNAT/masquerade not modelled)", r.ip, r.port);
-                ("ipvs", e, Some(rw))
-            }
-            Step::Deliver { reason } => (
-                "deliver",
-                match reason {
-                    Reason::Broadcast => "delivered (broadcast)".into(),
-                    _ => "delivered to a local address".into(),
-                },
-                None,
-            ),
+            } => plain("underlay", self.underlay_text(to, to_link, router)),
+            Step::VxlanEncap { neigh, fdb, outer } => vxlan_encap_text(ns, neigh, fdb, outer),
+            Step::IpipEncap { outer } => ipip_encap_text(outer),
+            Step::Decap { vni } => decap_text(vni),
+            Step::IpvsDnat { vs, real } => ipvs_text(ns, vs, real),
+            Step::Deliver { reason } => plain("deliver", deliver_text(reason).into()),
             Step::Drop {
                 disposition,
                 reason,
-            } => (
+            } => plain(
                 "drop",
                 format!("{disposition}: {}", self.reason_text(reason)),
-                None,
             ),
         }
+    }
+
+    fn underlay_text(&self, to: NsId, to_link: u32, router: Option<std::net::IpAddr>) -> String {
+        let tn = &self.ns[to.0 as usize];
+        let mut e = format!(
+            "underlay → node {} dev {}",
+            self.nodes[tn.node as usize].name, tn.links[to_link as usize].name
+        );
+        if let Some(r) = router {
+            let _ = write!(
+                e,
+                " via router {r} (not a node; underlay routing not modelled)"
+            );
+        }
+        e
     }
 
     fn owner_text(&self, ip: std::net::IpAddr, owner: Owner) -> String {
@@ -266,10 +182,12 @@ impl Dataplane {
 
     fn flood_text(&self, h: &Hop, port: Option<u32>) -> String {
         let ns = &self.ns[h.ns.0 as usize];
-        let bridge = h.in_dev.and_then(|i| ns.l[i as usize].master.or(Some(i)));
+        let bridge = h
+            .in_dev
+            .and_then(|i| ns.devices[i as usize].master.or(Some(i)));
         let ports: Vec<&str> = bridge
             .map(|b| {
-                ns.l[b as usize]
+                ns.devices[b as usize]
                     .ports
                     .iter()
                     .map(|p| ns.links[*p as usize].name.as_str())
@@ -367,4 +285,94 @@ fn fdb_text(e: &cnictl_model::FdbEntry) -> String {
         let _ = write!(s, " {}", e.state);
     }
     s
+}
+
+/// `ip rule` separates priority and selector with a tab; a space reads the
+/// same and keeps JSON and terminals tidy.
+fn rule_text(ns: &Namespace, rule: u32) -> String {
+    let mut s = ns.rules[rule as usize].to_string().replacen(":\t", ": ", 1);
+    if ns.rules_default {
+        s.push_str(" (ip-rule.json not collected: default rules assumed)");
+    }
+    s
+}
+
+fn route_text(ns: &Namespace, rule: u32, route: u32, forwarded: bool) -> String {
+    let rt = &ns.routes[route as usize];
+    let mut e = format!("{rt}");
+    if route as usize >= ns.synthesized_from {
+        e.push_str(" (table local not collected: derived from addresses)");
+    }
+    let _ = write!(e, "  [rule {}]", rule_text(ns, rule));
+    if rt.nexthops.len() > 1 {
+        let n = rt.nexthops.len();
+        let _ = write!(e, "  [multipath: following nexthop 1 of {n}]");
+    }
+    if forwarded {
+        e.push_str("  [forwarded]");
+    }
+    e
+}
+
+/// A throw or suppressed route: the lookup goes on with the next rule.
+fn skipped_text(ns: &Namespace, rule: u32, route: u32, why: &str) -> String {
+    format!(
+        "{}  [rule {}]{why} → next rule",
+        ns.routes[route as usize],
+        rule_text(ns, rule)
+    )
+}
+
+fn vxlan_encap_text(ns: &Namespace, neigh: u32, fdb: Option<u32>, outer: Outer) -> StepText {
+    let mut e = neigh_text(&ns.neighs[neigh as usize]);
+    match fdb {
+        Some(f) => {
+            let _ = write!(e, "; {}", fdb_text(&ns.fdb[f as usize]));
+        }
+        None => e.push_str("; fixed remote of the vxlan device"),
+    }
+    let rw = format!(
+        "vxlan encap: outer {} → {} udp dport {} vni {} (size {})",
+        outer.src, outer.dst, outer.port, outer.vni, outer.size
+    );
+    ("vxlan-encap", e, Some(rw))
+}
+
+fn ipip_encap_text(outer: Outer) -> StepText {
+    let rw = format!(
+        "ipip encap: outer {} → {} proto 4 (size {})",
+        outer.src, outer.dst, outer.size
+    );
+    ("ipip-encap", "ipip tunnel".into(), Some(rw))
+}
+
+fn decap_text(vni: Option<u32>) -> StepText {
+    let rw = match vni {
+        Some(v) => format!("vxlan decap (vni {v})"),
+        None => "ipip decap".into(),
+    };
+    ("decap", "tunnel device takes the packet".into(), Some(rw))
+}
+
+fn ipvs_text(ns: &Namespace, vs: u32, real: u32) -> StepText {
+    let svc = &ns.ipvs[vs as usize];
+    let r = &svc.reals[real as usize];
+    let e = format!(
+        "{} {}  -> {}:{} {:?} weight {}",
+        svc.key(),
+        svc.scheduler,
+        r.ip,
+        r.port,
+        r.forward,
+        r.weight
+    );
+    let rw = format!("DNAT → {}:{} (SNAT/masquerade not modelled)", r.ip, r.port);
+    ("ipvs", e, Some(rw))
+}
+
+fn deliver_text(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Broadcast => "delivered (broadcast)",
+        _ => "delivered to a local address",
+    }
 }

@@ -231,7 +231,7 @@ pub enum Owner {
     Bridge { ns: NsId, link: u32 },
     /// A pod whose netns was not collected holds it.
     Pod(PodId),
-    /// The device answers by proxy ARP (Calico's 169.254.1.1).
+    /// The device answers by proxy ARP (a routed pod's link-local gateway).
     Proxy { ns: NsId, link: u32 },
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use cnictl_dataplane::{Dataplane, Disposition, Ingress, Packet, Proto, Step};
+use cnictl_dataplane::{Dataplane, Disposition, Hints, Ingress, Packet, Proto, Step};
 use cnictl_gen::{generate, GenModel, GenSpec};
 
 fn spec(model: GenModel) -> GenSpec {
@@ -15,11 +15,21 @@ fn spec(model: GenModel) -> GenSpec {
     }
 }
 
+/// The dataplane with the pod attachment the generated model uses (the
+/// generator collects no pod netns).
+fn dataplane(model: GenModel, snap: &cnictl_model::ClusterSnapshot) -> Dataplane {
+    let hints = match model {
+        GenModel::CalicoBgp | GenModel::CalicoIpip => Hints::everywhere(common::CALICO),
+        _ => Hints::default(),
+    };
+    Dataplane::with_hints(snap, &hints)
+}
+
 #[test]
 fn every_model_delivers_every_pod_pair() {
     for model in GenModel::ALL {
         let snap = generate(&spec(model)).expect("generate");
-        let dp = Dataplane::new(&snap);
+        let dp = dataplane(model, &snap);
         assert_eq!(dp.pod_count(), 12, "{model}");
         for a in 0..dp.pod_count() as u32 {
             for b in 0..dp.pod_count() as u32 {
@@ -58,7 +68,7 @@ fn every_model_delivers_every_pod_pair() {
 fn every_model_reaches_service_backends_through_ipvs() {
     for model in GenModel::ALL {
         let snap = generate(&spec(model)).expect("generate");
-        let dp = Dataplane::new(&snap);
+        let dp = dataplane(model, &snap);
         let svc = &snap.k8s.services.as_ref().expect("services")[0];
         let a = cnictl_dataplane::PodId(0);
         let mut pkt = Packet::new(dp.pod_ips(a)[0], svc.cluster_ips[0]);
@@ -86,7 +96,7 @@ fn every_model_reaches_service_backends_through_ipvs() {
 #[test]
 fn reachability_matrix_matches_single_traces() {
     let snap = generate(&spec(GenModel::CalicoBgp)).expect("generate");
-    let dp = Dataplane::new(&snap);
+    let dp = dataplane(GenModel::CalicoBgp, &snap);
     let pods = dp.pods_by_node();
     assert_eq!(pods.len(), 4);
     let m = dp.reachability_matrix(&pods);

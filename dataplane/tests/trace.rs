@@ -23,6 +23,7 @@ route 192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.11
 route 10.244.1.2 dev cali1 scope link
 route blackhole 10.244.1.0/26 proto bird
 route 10.244.2.0/26 via 192.0.2.12 dev eth0 proto bird
+hint routed 169.254.1.1 proxy-arp
 sysctl net.ipv4.ip_forward=1
 pod default/a 10.244.1.2
 {extra_a}
@@ -38,6 +39,7 @@ route 192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.12
 route 10.244.2.2 dev cali2 scope link
 route blackhole 10.244.2.0/26 proto bird
 route 10.244.1.0/26 via 192.0.2.11 dev eth0 proto bird
+hint routed 169.254.1.1 proxy-arp
 sysctl net.ipv4.ip_forward=1
 pod default/b 10.244.2.2
 {extra_b}
@@ -652,7 +654,7 @@ proptest! {
         ];
         for text in texts {
             let fx = common::parse(&text);
-            let dp = cnictl_dataplane::Dataplane::new(&fx.snap);
+            let dp = cnictl_dataplane::Dataplane::with_hints(&fx.snap, &fx.hints);
             let (pkt, ing) = common::probe_input(&dp, &fx.snap, &fx.probes[0]);
             let want = common::render(&dp, &dp.trace(&pkt, ing));
             let mut snap = fx.snap.clone();
@@ -663,7 +665,7 @@ proptest! {
                 if let Some(n) = node.neighbours.as_mut() { shuffle(n, &mut rng); }
                 if let Some(f) = node.fdb.as_mut() { shuffle(f, &mut rng); }
             }
-            let dp2 = cnictl_dataplane::Dataplane::new(&snap);
+            let dp2 = cnictl_dataplane::Dataplane::with_hints(&snap, &fx.hints);
             let (pkt2, ing2) = common::probe_input(&dp2, &snap, &fx.probes[0]);
             prop_assert_eq!(common::render(&dp2, &dp2.trace(&pkt2, ing2)), want);
         }
@@ -713,5 +715,33 @@ fn collected_pod_without_peer_index_pairs_by_host_route() {
             "veth → node b netns default/b dev eth0",
             "deliver",
         ],
+    );
+}
+
+#[test]
+fn routed_pod_without_a_hint_has_no_inferred_gateway() {
+    // Without the CNI's hint the snapshot cannot tell an uncollected pod's
+    // default gateway; traffic to the pod still finds its routed veth.
+    let f = calico("", "").replace("hint routed 169.254.1.1 proxy-arp\n", "");
+    check(
+        &(f.clone() + "probe from pod default/a to 10.244.2.2"),
+        "insufficient-info",
+        &["veth peer / bridge port) is not in the snapshot"],
+    );
+    check(
+        &(f + "probe from node a to 10.244.2.2"),
+        "delivered",
+        &["veth → pod default/b eth0 (pod netns inferred)"],
+    );
+}
+
+#[test]
+fn collected_proxy_arp_sysctl_wins_over_the_hint() {
+    let f = calico("sysctl net.ipv4.conf.cali1.proxy_arp=0", "")
+        + "probe from pod default/a to 10.244.2.2";
+    check(
+        &f,
+        "neighbour-unresolved",
+        &["no neighbour entry for 169.254.1.1"],
     );
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use cnictl_analyzers::expected::{Expected, NodeExpect};
 use cnictl_analyzers::infer::{self, Inference};
-use cnictl_analyzers::{checks, reach, Finding, Report, Severity};
+use cnictl_analyzers::{checks, hints, reach, Finding, Report, Severity};
 use cnictl_dataplane::Dataplane;
 use cnictl_model::{ClusterSnapshot, NodeSnapshot};
 use ipnet::IpNet;
@@ -111,7 +111,7 @@ impl Analysis {
             report.findings.extend(extra);
             checks::sort_findings(&mut report.findings);
         }
-        let dataplane = Dataplane::new(&snapshot);
+        let dataplane = hints::dataplane_inferred(&snapshot, &inference);
         let reachability = reach::node_pairs(&dataplane, FAILING_PAIRS_CAP);
         let nodes = summarize(&snapshot, &report, &reachability);
         let node_index = nodes

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use axum::http::StatusCode;
 use cnictl_analyzers::explain::{explain, ExplainRequest};
-use cnictl_dataplane::Dataplane;
+use cnictl_analyzers::hints;
 use common::*;
 
 fn fixtures_dir() -> PathBuf {
@@ -126,7 +126,7 @@ async fn explain_matches_the_analyzers_for_contract_pairs() {
         let Ok(snap) = cnictl_collect::bundle::load_dir(&dir) else {
             panic!("{bundle} does not load");
         };
-        let dp = Dataplane::new(&snap);
+        let dp = hints::dataplane(&snap);
         let want = explain(&snap, &dp, &ExplainRequest::new(src.clone(), dst.clone()))
             .expect("core explains");
         let app = app(snap);

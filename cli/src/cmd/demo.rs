@@ -8,9 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use cnictl_analyzers::explain::{self, ExplainRequest};
-use cnictl_analyzers::{checks, infer};
+use cnictl_analyzers::{checks, hints, infer};
 use cnictl_collect::bundle::{self, MemSource};
-use cnictl_dataplane::Dataplane;
 use rust_embed::RustEmbed;
 use serde_json::json;
 
@@ -39,7 +38,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         bundle::load(&MemSource::new("demo", files)).context("loading the embedded demo bundle")?;
     let inference = infer::infer(&snap);
     let report = checks::run(&snap);
-    let dp = Dataplane::new(&snap);
+    let dp = hints::dataplane_inferred(&snap, &inference);
     let mut ex = explain::explain(&snap, &dp, &ExplainRequest::new(SRC, DST))
         .context("explaining the demo path")?;
     explain::attach_finding(&snap, &mut ex);

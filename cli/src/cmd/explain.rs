@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use cnictl_analyzers::explain::{self, ExplainRequest, Explanation, Verdict};
+use cnictl_analyzers::hints;
 use cnictl_analyzers::validate::{self, HopValidation, KernelAnswer, RouteQuery};
 use cnictl_collect::live::{route_get, NetnsTarget, RouteGet, RouteGetReply};
 use cnictl_dataplane::Dataplane;
@@ -31,7 +32,7 @@ struct Checked<'a> {
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     let snap = resolve::load(&args.source, &args.cluster)?;
-    let dp = Dataplane::new(&snap);
+    let dp = hints::dataplane(&snap);
     let req = request(&args);
     let mut ex = explain::explain(&snap, &dp, &req)?;
     explain::attach_finding(&snap, &mut ex);

@@ -15,6 +15,7 @@
 //! pod default/a 10.244.1.2                 # a Kubernetes pod on this node
 //! podns default/a                          # a collected pod netns follows
 //! link eth0 peer vethA                     # peer = host-side link name
+//! hint routed 169.254.1.1 proxy-arp           # the CNI's pod attachment on this node
 //! probe from pod default/a to 10.244.2.2 size 1400 nodf
 //! ```
 #![allow(dead_code)]
@@ -22,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use cnictl_dataplane::{Dataplane, Ingress, Packet, Proto};
+use cnictl_dataplane::{Dataplane, Hints, Ingress, Packet, PodAttachment, Proto};
 use cnictl_model::*;
 use ipnet::IpNet;
 
@@ -30,6 +31,35 @@ use ipnet::IpNet;
 pub struct Fixture {
     pub snap: ClusterSnapshot,
     pub probes: Vec<Probe>,
+    pub hints: Hints,
+}
+
+/// Calico's pod attachment: pods route via 169.254.1.1 (fe80::1), which
+/// the host veth answers by proxy ARP.
+pub const CALICO: PodAttachment = PodAttachment::Routed {
+    gateway_v4: Some(std::net::Ipv4Addr::new(169, 254, 1, 1)),
+    gateway_v6: Some(std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)),
+    proxy_arp: true,
+};
+
+/// `hint routed GW [proxy-arp]` or `hint bridged`.
+fn parse_hint(w: &[&str], ctx: &str) -> PodAttachment {
+    match w[0] {
+        "bridged" => PodAttachment::Bridged,
+        "routed" => {
+            let gw: std::net::IpAddr = w[1].parse().expect(ctx);
+            let (gateway_v4, gateway_v6) = match gw {
+                IpAddr::V4(v4) => (Some(v4), None),
+                IpAddr::V6(v6) => (None, Some(v6)),
+            };
+            PodAttachment::Routed {
+                gateway_v4,
+                gateway_v6,
+                proxy_arp: w.contains(&"proxy-arp"),
+            }
+        }
+        other => panic!("{ctx}: unknown hint {other}"),
+    }
 }
 
 pub struct Probe {
@@ -59,6 +89,7 @@ pub fn parse(text: &str) -> Fixture {
     let mut snap = ClusterSnapshot::new("test");
     snap.k8s.services = Some(Vec::new());
     let mut probes = Vec::new();
+    let mut hints = Hints::default();
     let mut cur = Cur::default();
     for (n, raw) in text.lines().enumerate() {
         let line = raw.split('#').next().unwrap_or("").trim();
@@ -115,6 +146,10 @@ pub fn parse(text: &str) -> Fixture {
                 });
             }
             "probe" => probes.push(parse_probe(&w[1..], &ctx)),
+            "hint" => {
+                let node = cur.node.clone().expect("node first");
+                hints.nodes.insert(node, parse_hint(&w[1..], &ctx));
+            }
             "endpoints" => {
                 // endpoints ns/svc PORT IP... (all ready)
                 let (ns, name) = w[1].split_once('/').expect(&ctx);
@@ -180,7 +215,11 @@ pub fn parse(text: &str) -> Fixture {
         let hl = n.links.iter_mut().find(|l| l.name == peer).unwrap();
         hl.peer_ifindex = Some(pif);
     }
-    Fixture { snap, probes }
+    Fixture {
+        snap,
+        probes,
+        hints,
+    }
 }
 
 fn entry(snap: &mut ClusterSnapshot, cur: &mut Cur, w: &[&str], ctx: &str) {
@@ -548,7 +587,7 @@ pub fn probe_input(dp: &Dataplane, snap: &ClusterSnapshot, p: &Probe) -> (Packet
 /// `disposition | kind: entry | kind: entry …` (one line per hop after the first).
 pub fn run(text: &str) -> Vec<String> {
     let fx = parse(text);
-    let dp = Dataplane::new(&fx.snap);
+    let dp = Dataplane::with_hints(&fx.snap, &fx.hints);
     fx.probes
         .iter()
         .map(|p| {

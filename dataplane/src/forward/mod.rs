@@ -1,0 +1,323 @@
+//! The forwarding engine: a small state machine stepping a packet through
+//! namespaces as Linux would (policy rules → LPM → route type → next hop →
+//! neighbour/ARP → veth/bridge/underlay/tunnel), recording hops as indices.
+//!
+//! One stage per file, in the order a packet meets them:
+//!
+//! | stage | file | Linux |
+//! |---|---|---|
+//! | receive or send, routing decision | `input.rs`, `route.rs` | `ip_rcv`, `ip_route_input`/`_output`, `fib_lookup` |
+//! | local delivery | `local.rs` | `ip_local_deliver` |
+//! | forward / output, then by device kind | `unicast.rs` | `ip_forward`, `ip_output` |
+//! | neighbour / ARP | `neighbour.rs` | `neigh_output`, `arp_process` |
+//! | veth, bridge, underlay | `veth.rs`, `bridge.rs`, `underlay.rs` | `veth_xmit`, `br_forward` |
+//! | tunnels | `vxlan.rs`, `ipip.rs`, `tunnel.rs` | `vxlan_xmit`, `ipip_tunnel_xmit` |
+//! | IPVS | `ipvs.rs` | `ip_vs_in` (LOCAL_IN) |
+//! | pods whose netns was not collected | `pod.rs` | — |
+//! | netfilter hooks (no-ops today) | `netfilter.rs` | `NF_HOOK` |
+//!
+//! Multipath: every next hop is listed in the route hop (the route renders
+//! them all); the first next hop is followed for the verdict, since the
+//! kernel's choice depends on a flow hash the snapshot cannot predict.
+//! IPVS: each real server is traced as its own branch.
+//! Not modelled: netfilter rules (the hooks are called, every verdict is
+//! "continue"), SNAT/masquerade, ARP for routers outside the snapshot
+//! (assumed to answer).
+
+mod bridge;
+mod input;
+mod ipip;
+mod ipvs;
+mod local;
+mod neighbour;
+mod netfilter;
+mod pod;
+mod route;
+mod tunnel;
+mod underlay;
+mod unicast;
+mod veth;
+mod vxlan;
+
+use std::net::IpAddr;
+
+use crate::tables::{Dataplane, Mac};
+use crate::types::*;
+
+pub use netfilter::{Hook, HookPoint, HookVerdict};
+
+/// Upper bound on engine steps: a safety net behind the TTL.
+const MAX_STEPS: usize = 512;
+const INITIAL_TTL: u8 = 64;
+
+/// Where the hops go: a vector when tracing, nowhere for `reachable`, only
+/// the netfilter hook points for `netfilter_path`.
+pub(crate) trait Rec: Sized {
+    fn push(&mut self, hop: Hop);
+    fn child(&self) -> Self;
+    fn branch(
+        &mut self,
+        ns: NsId,
+        vs: u32,
+        real: u32,
+        child: Self,
+        disp: Disposition,
+        reason: Reason,
+    );
+    /// The engine reached a netfilter hook (before asking for its verdict).
+    fn hook(&mut self, _point: HookPoint) {}
+}
+
+#[derive(Default)]
+pub(crate) struct TraceRec {
+    hops: Vec<Hop>,
+    branches: Vec<Branch>,
+}
+
+impl Rec for TraceRec {
+    fn push(&mut self, hop: Hop) {
+        self.hops.push(hop);
+    }
+    fn child(&self) -> Self {
+        TraceRec::default()
+    }
+    fn branch(
+        &mut self,
+        ns: NsId,
+        vs: u32,
+        real: u32,
+        child: Self,
+        disp: Disposition,
+        reason: Reason,
+    ) {
+        let trace = Trace {
+            hops: child.hops,
+            disposition: disp,
+            reason,
+            branches: child.branches,
+        };
+        self.branches.push(Branch {
+            ns,
+            vs,
+            real,
+            trace,
+        });
+    }
+}
+
+pub(crate) struct Discard;
+
+impl Rec for Discard {
+    fn push(&mut self, _: Hop) {}
+    fn child(&self) -> Self {
+        Discard
+    }
+    fn branch(&mut self, _: NsId, _: u32, _: u32, _: Self, _: Disposition, _: Reason) {}
+}
+
+/// A packet on the wire and its TTL.
+#[derive(Debug, Clone, Copy)]
+struct Datagram {
+    packet: Packet,
+    ttl: u8,
+}
+
+/// How the inner packet was wrapped, for the decapsulating side.
+#[derive(Debug, Clone, Copy)]
+enum Encapsulation {
+    Vxlan {
+        vni: u32,
+        port: u16,
+        mac: Option<Mac>,
+    },
+    Ipip,
+}
+
+/// Everything the engine carries between steps.
+#[derive(Debug, Clone, Copy)]
+struct PacketState {
+    wire: Datagram,
+    /// The inner packet while encapsulated.
+    inner: Option<(Datagram, Encapsulation)>,
+    /// Set by IPVS for one routing pass: the DNATed packet leaves through
+    /// OUTPUT/POSTROUTING (`ip_vs_nat_xmit`), not PREROUTING/FORWARD.
+    rerouted: bool,
+}
+
+/// The next engine state.
+#[derive(Debug, Clone, Copy)]
+enum Next {
+    /// IP receive on `iif` in `ns`, or local output when `iif` is None.
+    Receive {
+        ns: NsId,
+        iif: Option<u32>,
+    },
+    /// Arrival in a pod whose netns was not collected.
+    PodReceive {
+        pod: PodId,
+    },
+    Done(Disposition, Reason),
+}
+
+impl Next {
+    /// Arrival on `dev` of `ns`.
+    fn arrive(ns: NsId, dev: u32) -> Next {
+        Next::Receive { ns, iif: Some(dev) }
+    }
+
+    /// Sent by `ns` itself (locally originated).
+    fn sent_from(ns: NsId) -> Next {
+        Next::Receive { ns, iif: None }
+    }
+}
+
+/// The route a lookup chose.
+#[derive(Debug, Clone, Copy)]
+struct RouteChoice {
+    rule: u32,
+    route: u32,
+}
+
+/// Where a routed packet leaves: device and next hop in one namespace.
+#[derive(Debug, Clone, Copy)]
+struct Egress {
+    ns: NsId,
+    dev: u32,
+    next_hop: IpAddr,
+    /// The next hop is a gateway (else the destination itself).
+    via_gateway: bool,
+}
+
+impl Dataplane {
+    /// Forwards `pkt` from `ingress` and records every hop.
+    pub fn trace(&self, pkt: &Packet, ingress: Ingress) -> Trace {
+        let mut rec = TraceRec::default();
+        let (disposition, reason) = self.run_from(pkt, ingress, &mut rec);
+        Trace {
+            hops: rec.hops,
+            disposition,
+            reason,
+            branches: rec.branches,
+        }
+    }
+
+    /// The disposition `trace` would give, without recording hops.
+    pub fn reachable(&self, pkt: &Packet, ingress: Ingress) -> Disposition {
+        self.run_from(pkt, ingress, &mut Discard).0
+    }
+
+    fn run_from<R: Rec>(
+        &self,
+        pkt: &Packet,
+        ingress: Ingress,
+        rec: &mut R,
+    ) -> (Disposition, Reason) {
+        let wire = Datagram {
+            packet: *pkt,
+            ttl: INITIAL_TTL,
+        };
+        let mut st = PacketState {
+            wire,
+            inner: None,
+            rerouted: false,
+        };
+        let next = match ingress {
+            Ingress::Node(n) => {
+                let ns = self.nodes[n.0 as usize].root;
+                rec.push(hop(ns, None, None, Step::Origin));
+                Next::sent_from(ns)
+            }
+            Ingress::Device { ns, link } => Next::arrive(ns, link),
+            Ingress::Pod(pod) => self.pod_egress(pod, &mut st, rec),
+        };
+        self.run(&mut st, next, rec)
+    }
+
+    fn run<R: Rec>(
+        &self,
+        st: &mut PacketState,
+        mut next: Next,
+        rec: &mut R,
+    ) -> (Disposition, Reason) {
+        for _ in 0..MAX_STEPS {
+            next = match next {
+                Next::Done(d, r) => return (d, r),
+                Next::Receive { ns, iif } => self.ip_input(st, ns, iif, rec),
+                Next::PodReceive { pod } => self.pod_input(st, pod, rec),
+            };
+        }
+        (Disposition::Loop, Reason::TtlExpired)
+    }
+}
+
+fn hop(ns: NsId, in_dev: Option<u32>, out_dev: Option<u32>, step: Step) -> Hop {
+    Hop {
+        ns,
+        pod: None,
+        in_dev,
+        out_dev,
+        step,
+    }
+}
+
+fn route_step(choice: &RouteChoice, forwarded: bool) -> Step {
+    Step::Route {
+        rule: choice.rule,
+        route: choice.route,
+        nexthop: 0,
+        forwarded,
+    }
+}
+
+/// Records a drop in `ns` and ends the trace.
+fn drop_at<R: Rec>(rec: &mut R, ns: NsId, in_dev: Option<u32>, d: Disposition, r: Reason) -> Next {
+    let step = Step::Drop {
+        disposition: d,
+        reason: r,
+    };
+    rec.push(hop(ns, in_dev, None, step));
+    Next::Done(d, r)
+}
+
+/// Records delivery in `ns` and ends the trace.
+fn deliver<R: Rec>(rec: &mut R, ns: NsId, in_dev: Option<u32>, reason: Reason) -> Next {
+    rec.push(hop(ns, in_dev, None, Step::Deliver { reason }));
+    Next::Done(Disposition::Delivered, reason)
+}
+
+/// Across a veth into `link` of `ns`.
+fn veth_into(ns: NsId, link: u32) -> Step {
+    Step::Veth {
+        to: Some(ns),
+        to_link: link,
+        to_pod: None,
+    }
+}
+
+/// Across a veth into a pod whose netns was not collected.
+fn veth_into_pod(pod: PodId) -> Step {
+    Step::Veth {
+        to: None,
+        to_link: 0,
+        to_pod: Some(pod),
+    }
+}
+
+/// Drops with "neighbour unresolved" when nothing answers ARP for `ip`.
+fn arp_unresolved<R: Rec>(rec: &mut R, ns: NsId, ip: IpAddr) -> Next {
+    drop_at(
+        rec,
+        ns,
+        None,
+        Disposition::NeighbourUnresolved,
+        Reason::ArpUnresolved { ip },
+    )
+}
+
+/// The packet exceeds `mtu` with DF set.
+fn too_big(packet: &Packet, mtu: u32) -> Option<Reason> {
+    (packet.df && packet.size > mtu).then_some(Reason::Mtu {
+        mtu,
+        size: packet.size,
+    })
+}

@@ -1,0 +1,94 @@
+//! Out a physical/underlay device: to the node owning the next hop, via a
+//! router that is no node (when the destination is a node), or out of the
+//! cluster.
+
+use std::net::IpAddr;
+
+use super::neighbour::resolve_neigh;
+use super::{arp_unresolved, drop_at, hop, Egress, Next, PacketState, Rec};
+use crate::tables::{Dataplane, Namespace};
+use crate::types::*;
+
+impl Dataplane {
+    pub(super) fn underlay_send<R: Rec>(
+        &self,
+        st: &mut PacketState,
+        out: Egress,
+        rec: &mut R,
+    ) -> Next {
+        let ns = &self.ns[out.ns.0 as usize];
+        if let Some((to, to_link)) = self.underlay_peer(out.next_hop, out.ns) {
+            let owner = Owner::Dev {
+                ns: to,
+                link: to_link,
+            };
+            resolve_neigh(ns, out.ns, out.dev, out.next_hop, Some(owner), rec);
+            return cross_underlay(rec, out, (to, to_link), None);
+        }
+        let has_neigh = record_neigh(ns, out, rec);
+        if !has_neigh {
+            if let Some(next) = unreachable_next_hop(ns, out, rec) {
+                return next;
+            }
+        }
+        if let Some(to) = self.underlay_peer(st.wire.packet.dst, out.ns) {
+            return cross_underlay(rec, out, to, Some(out.next_hop));
+        }
+        let r = Reason::LeftCluster {
+            gw: out.via_gateway.then_some(out.next_hop),
+        };
+        drop_at(rec, out.ns, None, Disposition::LeftCluster, r)
+    }
+
+    /// The node (root ns, link) holding `ip` on the underlay, other than `from`.
+    fn underlay_peer(&self, ip: IpAddr, from: NsId) -> Option<(NsId, u32)> {
+        self.underlay
+            .get(&ip)
+            .copied()
+            .filter(|(to, _)| *to != from)
+    }
+}
+
+fn cross_underlay<R: Rec>(
+    rec: &mut R,
+    out: Egress,
+    (to, to_link): (NsId, u32),
+    router: Option<IpAddr>,
+) -> Next {
+    let step = Step::Underlay {
+        to,
+        to_link,
+        router,
+    };
+    rec.push(hop(out.ns, None, Some(out.dev), step));
+    Next::arrive(to, to_link)
+}
+
+/// Records a usable neighbour entry for the next hop, if there is one.
+fn record_neigh<R: Rec>(ns: &Namespace, out: Egress, rec: &mut R) -> bool {
+    let Some(n) = ns.usable_neigh(out.dev, out.next_hop) else {
+        return false;
+    };
+    rec.push(hop(out.ns, None, Some(out.dev), Step::Neigh { neigh: n }));
+    true
+}
+
+/// Without a neighbour entry: an onlink gateway off every connected subnet
+/// that no node owns is not adjacent; a direct destination is unresolved.
+/// A gateway on a connected subnet is assumed to answer ARP.
+fn unreachable_next_hop<R: Rec>(ns: &Namespace, out: Egress, rec: &mut R) -> Option<Next> {
+    if !out.via_gateway {
+        return Some(arp_unresolved(rec, out.ns, out.next_hop));
+    }
+    if ns.on_subnet(out.dev, out.next_hop) {
+        return None;
+    }
+    let r = Reason::GatewayNotAdjacent { gw: out.next_hop };
+    Some(drop_at(
+        rec,
+        out.ns,
+        None,
+        Disposition::NeighbourUnresolved,
+        r,
+    ))
+}
