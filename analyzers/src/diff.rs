@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use cnictl_model::{ClusterSnapshot, NodeSnapshot};
 use serde::Serialize;
 
-use crate::{Finding, Report};
+use crate::{Code, Finding, Report};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Diff {
@@ -66,8 +66,8 @@ pub fn diff(
     out
 }
 
-fn finding_key(f: &Finding) -> (String, Option<String>, String) {
-    (f.code.clone(), f.node.clone(), f.summary.clone())
+fn finding_key(f: &Finding) -> (Code, Option<String>, String) {
+    (f.code, f.node.clone(), f.summary.clone())
 }
 
 fn diff_findings(old: &[Finding], new: &[Finding]) -> (Vec<Finding>, Vec<Finding>) {
@@ -164,7 +164,7 @@ mod tests {
 
     fn finding(code: &str) -> Finding {
         Finding {
-            code: code.into(),
+            code: Code::parse(code).expect("a documented code"),
             severity: crate::Severity::Error,
             node: Some("node-1".into()),
             summary: "s".into(),

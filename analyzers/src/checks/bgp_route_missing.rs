@@ -13,34 +13,21 @@ use ipnet::IpNet;
 
 use super::fib::FastMap;
 use super::{render, NodeCx, Out};
+use crate::code::{Code, Input};
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "bgp-route-missing";
+pub(crate) const CODE: Code = Code::BgpRouteMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     if !cx.model.uses_bird() {
         return;
     }
     let Some(bgp) = &cx.node.bgp else {
-        out.skip(
-            CODE,
-            Some(cx.name()),
-            format!(
-                "{} has no bird-protocols.txt: BGP route checks skipped",
-                cx.name()
-            ),
-        );
+        out.skip_missing(CODE, cx.name(), Input::BirdProtocols, "BGP route checks");
         return;
     };
     let Some(routes) = &bgp.routes else {
-        out.skip(
-            CODE,
-            Some(cx.name()),
-            format!(
-                "{} has no bird-routes.txt: BGP route checks skipped",
-                cx.name()
-            ),
-        );
+        out.skip_missing(CODE, cx.name(), Input::BirdRoutes, "BGP route checks");
         return;
     };
     let mut by_prefix: FastMap<IpNet, &BgpRoute> = FastMap::default();

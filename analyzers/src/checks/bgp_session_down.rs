@@ -6,21 +6,15 @@
 //! error. Skipped on a BIRD-routed node without bird-protocols.txt.
 
 use super::{render, NodeCx, Out};
+use crate::code::{Code, Input};
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "bgp-session-down";
+pub(crate) const CODE: Code = Code::BgpSessionDown;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(bgp) = &cx.node.bgp else {
         if cx.model.uses_bird() {
-            out.skip(
-                CODE,
-                Some(cx.name()),
-                format!(
-                    "{} has no bird-protocols.txt: BGP session checks skipped",
-                    cx.name()
-                ),
-            );
+            out.skip_missing(CODE, cx.name(), Input::BirdProtocols, "BGP session checks");
         }
         return;
     };

@@ -11,11 +11,12 @@ use std::collections::BTreeMap;
 use cnictl_model::ClusterSnapshot;
 
 use super::Out;
+use crate::code::Code;
 use crate::expected::Expected;
 use crate::finding::Severity;
 use crate::infer::CniModel;
 
-pub(crate) const CODE: &str = "cni-model-mixed";
+pub(crate) const CODE: Code = Code::CniModelMixed;
 
 pub(crate) fn check(exp: &Expected<'_>, _snap: &ClusterSnapshot, out: &mut Out) {
     if exp.model() != CniModel::Mixed {

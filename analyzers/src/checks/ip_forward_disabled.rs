@@ -6,20 +6,17 @@
 //! sysctl.txt (or when it lacks the key).
 
 use super::{render, NodeCx, Out};
+use crate::code::{Code, Input};
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "ip-forward-disabled";
+pub(crate) const CODE: Code = Code::IpForwardDisabled;
 const KEY: &str = "net.ipv4.ip_forward";
 const ALIAS: &str = "net.ipv4.conf.all.forwarding";
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let node = cx.name();
     if cx.node.sysctls.is_none() {
-        out.skip(
-            CODE,
-            Some(node),
-            format!("{node} has no sysctl.txt: ip_forward check skipped"),
-        );
+        out.skip_missing(CODE, node, Input::Sysctl, "ip_forward check");
         return;
     }
     // `net.ipv4.conf.all.forwarding` is the same switch under another name.

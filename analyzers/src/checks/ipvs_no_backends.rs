@@ -7,9 +7,10 @@
 //! collected and it cannot be told which.
 
 use super::{ipvs, render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "ipvs-no-backends";
+pub(crate) const CODE: Code = Code::IpvsNoBackends;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(vss) = ipvs::input(cx, CODE, out) else {

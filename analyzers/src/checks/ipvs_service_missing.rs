@@ -9,9 +9,10 @@
 use std::collections::HashSet;
 
 use super::{ipvs, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "ipvs-service-missing";
+pub(crate) const CODE: Code = Code::IpvsServiceMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(vs) = ipvs::input(cx, CODE, out) else {

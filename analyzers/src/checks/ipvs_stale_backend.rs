@@ -10,9 +10,10 @@
 use std::collections::BTreeSet;
 
 use super::{ipvs, render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "ipvs-stale-backend";
+pub(crate) const CODE: Code = Code::IpvsStaleBackend;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(vss) = ipvs::input(cx, CODE, out) else {

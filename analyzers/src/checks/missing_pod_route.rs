@@ -8,9 +8,10 @@
 
 use super::remote::{peer_evidence, Issue};
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "missing-pod-route";
+pub(crate) const CODE: Code = Code::MissingPodRoute;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     if cx.route_checks_skipped(CODE, out) {

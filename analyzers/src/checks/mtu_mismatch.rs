@@ -11,10 +11,11 @@
 use cnictl_model::Link;
 
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 use crate::infer::CniModel;
 
-pub(crate) const CODE: &str = "mtu-mismatch";
+pub(crate) const CODE: Code = Code::MtuMismatch;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(ul) = cx.underlay_dev().and_then(|d| cx.link(d)) else {

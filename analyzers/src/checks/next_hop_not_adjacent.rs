@@ -12,9 +12,10 @@ use cnictl_model::Route;
 
 use super::remote::{self, peer_evidence, Issue, Verdict};
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "next-hop-not-adjacent";
+pub(crate) const CODE: Code = Code::NextHopNotAdjacent;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     if cx.route_checks_skipped(CODE, out) {

@@ -9,10 +9,11 @@ use cnictl_model::ClusterSnapshot;
 use ipnet::IpNet;
 
 use super::{overlap, Out};
+use crate::code::Code;
 use crate::expected::Expected;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "pod-cidr-overlap";
+pub(crate) const CODE: Code = Code::PodCidrOverlap;
 
 pub(crate) fn check(exp: &Expected<'_>, _snap: &ClusterSnapshot, out: &mut Out) {
     let mut nets: Vec<IpNet> = Vec::new();

@@ -12,10 +12,11 @@ use cnictl_model::{cidr, Link, Pod, Route};
 
 use super::fib::Lookup;
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 use crate::infer::CniModel;
 
-pub(crate) const CODE: &str = "pod-route-missing";
+pub(crate) const CODE: Code = Code::PodRouteMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     if cx.route_checks_skipped(CODE, out) {

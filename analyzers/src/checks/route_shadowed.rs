@@ -8,9 +8,10 @@
 
 use super::remote::{peer_evidence, Issue, Shadow, Verdict};
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "route-shadowed";
+pub(crate) const CODE: Code = Code::RouteShadowed;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     if cx.route_checks_skipped(CODE, out) {

@@ -12,17 +12,14 @@
 use cnictl_model::Link;
 
 use super::{render, NodeCx, Out};
+use crate::code::{Code, Input};
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "rp-filter-strict";
+pub(crate) const CODE: Code = Code::RpFilterStrict;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(sys) = &cx.node.sysctls else {
-        out.skip(
-            CODE,
-            Some(cx.name()),
-            format!("{} has no sysctl.txt: rp_filter check skipped", cx.name()),
-        );
+        out.skip_missing(CODE, cx.name(), Input::Sysctl, "rp_filter check");
         return;
     };
     let all = sys.get("net.ipv4.conf.all.rp_filter");

@@ -12,10 +12,11 @@ use cnictl_model::ClusterSnapshot;
 use ipnet::IpNet;
 
 use super::{overlap, Out};
+use crate::code::Code;
 use crate::expected::Expected;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "service-cidr-overlap";
+pub(crate) const CODE: Code = Code::ServiceCidrOverlap;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Tag {

@@ -10,9 +10,10 @@
 use cnictl_model::{Route, RouteType};
 
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "stale-pod-route";
+pub(crate) const CODE: Code = Code::StalePodRoute;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     for r in cx.node.routes.iter().filter(|r| is_pod_host_route(r)) {

@@ -8,9 +8,10 @@
 
 use super::vxlan::{FdbState, NeighState, PeerVtep};
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "vxlan-fdb-mismatch";
+pub(crate) const CODE: Code = Code::VxlanFdbMismatch;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(st) = cx.vxlan() else {

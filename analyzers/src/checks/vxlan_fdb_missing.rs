@@ -7,23 +7,17 @@
 
 use super::vxlan::FdbState;
 use super::{render, NodeCx, Out};
+use crate::code::{Code, Input};
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "vxlan-fdb-missing";
+pub(crate) const CODE: Code = Code::VxlanFdbMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(st) = cx.vxlan() else {
         return;
     };
     if cx.node.fdb.is_none() {
-        out.skip(
-            CODE,
-            Some(cx.name()),
-            format!(
-                "{} has no bridge-fdb.json: VXLAN FDB checks skipped",
-                cx.name()
-            ),
-        );
+        out.skip_missing(CODE, cx.name(), Input::BridgeFdb, "VXLAN FDB checks");
         return;
     }
     for p in &st.peers {

@@ -8,23 +8,17 @@
 
 use super::vxlan::NeighState;
 use super::{render, NodeCx, Out};
+use crate::code::{Code, Input};
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "vxlan-neigh-missing";
+pub(crate) const CODE: Code = Code::VxlanNeighMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(st) = cx.vxlan() else {
         return;
     };
     if cx.node.neighbours.is_none() {
-        out.skip(
-            CODE,
-            Some(cx.name()),
-            format!(
-                "{} has no ip-neigh.json: VXLAN neighbour checks skipped",
-                cx.name()
-            ),
-        );
+        out.skip_missing(CODE, cx.name(), Input::IpNeigh, "VXLAN neighbour checks");
         return;
     }
     for p in &st.peers {

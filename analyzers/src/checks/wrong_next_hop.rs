@@ -7,9 +7,10 @@
 
 use super::remote::{peer_evidence, Issue};
 use super::{missing_pod_route, render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "wrong-next-hop";
+pub(crate) const CODE: Code = Code::WrongNextHop;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     if cx.route_checks_skipped(CODE, out) {
