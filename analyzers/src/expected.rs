@@ -30,6 +30,7 @@ use cnictl_model::{
 use ipnet::IpNet;
 
 use crate::checks::fib::FastMap as HashMap;
+use crate::cni::{Ipam, NextHop};
 use crate::infer::{self, CniModel, Inference};
 
 /// Felix's route protocol number (Calico without BIRD programs `proto 80`).
@@ -353,13 +354,7 @@ fn node_expect(snap: &ClusterSnapshot, name: &str, model: CniModel) -> NodeExpec
     let internal_ips = k8s.map(|k| k.internal_ips.clone()).unwrap_or_default();
     let underlay = underlay(k8s, dump, &internal_ips);
     let pod_cidrs = pod_cidrs(k8s, dump, model);
-    let tunnel_addr = k8s.and_then(|k| {
-        let key = match model {
-            CniModel::CalicoVxlan => infer::CALICO_VXLAN_ADDR,
-            _ => infer::CALICO_IPIP_ADDR,
-        };
-        k.annotation(key)?.parse().ok()
-    });
+    let tunnel_addr = k8s.and_then(|k| k.annotation(tunnel_annotation(model))?.parse().ok());
     let vtep = vtep(k8s, dump, model, &pod_cidrs, tunnel_addr);
     NodeExpect {
         name: name.to_string(),
@@ -417,7 +412,10 @@ fn pod_cidrs(k8s: Option<&K8sNode>, dump: Option<&NodeSnapshot>, model: CniModel
             net: n.trunc(),
             source: CidrSource::PodCidr,
         }));
-        if model == CniModel::CiliumNative || model == CniModel::CiliumVxlan {
+        if model
+            .profile()
+            .is_some_and(|p| p.ipam == Ipam::PodCidrOrCiliumAnnotation)
+        {
             let ann = k
                 .annotation(infer::CILIUM_POD_CIDR)
                 .and_then(|s| s.parse::<IpNet>().ok());
@@ -522,6 +520,16 @@ fn peer_routes(dump: &NodeSnapshot) -> impl Iterator<Item = (IpAddr, IpNet)> + '
         .filter(|(_, dst)| dst.prefix_len() < dst.max_prefix_len())
 }
 
+/// The annotation naming a node's tunnel address (Calico IPIP's when the
+/// model is unknown: a dump-less Calico node).
+fn tunnel_annotation(model: CniModel) -> &'static str {
+    model
+        .profile()
+        .map_or(infer::CALICO_IPIP_ADDR, |p| p.tunnel_annotation())
+}
+
+/// The node's VTEP, for models whose routes point at a peer's VTEP: the
+/// address its VXLAN device holds, else the one the model derives.
 fn vtep(
     k8s: Option<&K8sNode>,
     dump: Option<&NodeSnapshot>,
@@ -529,30 +537,25 @@ fn vtep(
     pod_cidrs: &[PodCidr],
     tunnel_addr: Option<IpAddr>,
 ) -> Option<Vtep> {
-    let (prefix, ip) = match model {
-        CniModel::FlannelVxlan => ("flannel.", pod_cidrs.first().map(|c| c.net.network())),
-        CniModel::CalicoVxlan => ("vxlan.calico", tunnel_addr),
+    let profile = model.profile()?;
+    let ip = match profile.next_hop {
+        NextHop::VtepOnlink => pod_cidrs.first().map(|c| c.net.network()),
+        NextHop::TunnelAddrOnlink => tunnel_addr,
         _ => return None,
     };
-    let link = dump.and_then(|d| {
-        d.links
-            .iter()
-            .find(|l| l.name.starts_with(prefix) && l.is_kind("vxlan"))
-    });
-    let dump_ip = link.and_then(|l| {
-        let d = dump?;
-        d.addrs
-            .iter()
-            .find(|a| a.dev == l.name)
-            .map(|a| a.addr.addr())
-    });
-    // What the node's VXLAN device actually holds wins over the derivation.
-    let ip = dump_ip.or(ip)?;
+    let link = dump.and_then(|d| profile.vxlan_dev(d));
+    let ip = link.and_then(|l| dev_addr(dump?, &l.name)).or(ip)?;
     let mac = k8s
         .and_then(|k| k.annotation(infer::FLANNEL_BACKEND_DATA))
         .and_then(flannel_vtep_mac)
         .or_else(|| link.and_then(|l| l.mac.clone()));
     Some(Vtep { ip, mac })
+}
+
+/// The first address the node's device holds.
+fn dev_addr(dump: &NodeSnapshot, dev: &str) -> Option<IpAddr> {
+    let a = dump.addrs.iter().find(|a| a.dev == dev)?;
+    Some(a.addr.addr())
 }
 
 /// Reads `VtepMAC` out of Flannel's `backend-data` annotation.

@@ -11,6 +11,8 @@ use std::fmt;
 use cnictl_model::{ClusterSnapshot, K8sNode, Link, NodeSnapshot, Protocol, Route};
 use serde::{Deserialize, Serialize};
 
+use crate::cni::Ipam;
+
 /// Flannel's node annotation that names the backend (`vxlan`, `host-gw`).
 pub const FLANNEL_BACKEND_TYPE: &str = "flannel.alpha.coreos.com/backend-type";
 /// Flannel's node annotation holding the node's underlay IP.
@@ -60,19 +62,13 @@ impl CniModel {
         CniModel::Mixed,
     ];
 
+    /// The name (DESIGN.md "Model names"): the profile's, or `unknown` /
+    /// `mixed`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            CniModel::FlannelVxlan => "flannel-vxlan",
-            CniModel::FlannelHostGw => "flannel-host-gw",
-            CniModel::CalicoBgp => "calico-bgp",
-            CniModel::CalicoIpip => "calico-ipip",
-            CniModel::CalicoVxlan => "calico-vxlan",
-            CniModel::CiliumNative => "cilium-native",
-            CniModel::CiliumVxlan => "cilium-vxlan",
-            CniModel::Bridge => "bridge",
-            CniModel::Weave => "weave",
-            CniModel::Unknown => "unknown",
-            CniModel::Mixed => "mixed",
+        match (self.profile(), self) {
+            (Some(p), _) => p.name,
+            (None, CniModel::Mixed) => "mixed",
+            (None, _) => "unknown",
         }
     }
 
@@ -81,42 +77,27 @@ impl CniModel {
         Self::ALL.iter().copied().find(|m| m.as_str() == s)
     }
 
+    /// Calico models: pod CIDRs are IPAM blocks.
     pub fn is_calico(self) -> bool {
-        matches!(
-            self,
-            CniModel::CalicoBgp | CniModel::CalicoIpip | CniModel::CalicoVxlan
-        )
+        self.profile().is_some_and(|p| p.ipam == Ipam::CalicoBlocks)
     }
 
-    pub fn is_cilium(self) -> bool {
-        matches!(self, CniModel::CiliumNative | CniModel::CiliumVxlan)
-    }
-
-    /// Calico models whose routes BIRD programs (the VXLAN mode runs no BGP).
+    /// Models whose routes BIRD programs (Calico's VXLAN mode runs no BGP).
     pub fn uses_bird(self) -> bool {
-        matches!(self, CniModel::CalicoBgp | CniModel::CalicoIpip)
+        self.profile().is_some_and(|p| p.bgp)
     }
 
     /// Models that forward pod traffic unencapsulated to the peer node's
     /// underlay IP, so peers must share an L2 segment (host-gw semantics).
     pub fn needs_l2_adjacency(self) -> bool {
-        matches!(
-            self,
-            CniModel::FlannelHostGw | CniModel::Bridge | CniModel::CiliumNative
-        )
+        self.profile()
+            .is_some_and(|p| p.next_hop.needs_l2_adjacency())
     }
 
     /// Bytes of outer headers the model adds to a pod packet on an IPv4
-    /// underlay (VXLAN: IP 20 + UDP 8 + VXLAN 8 + Ethernet 14; IPIP: IP 20).
+    /// underlay (the profile's encapsulation).
     pub fn encap_overhead(self) -> u32 {
-        match self {
-            CniModel::FlannelVxlan
-            | CniModel::CalicoVxlan
-            | CniModel::CiliumVxlan
-            | CniModel::Weave => 50,
-            CniModel::CalicoIpip => 20,
-            _ => 0,
-        }
+        self.profile().map_or(0, |p| p.encap.overhead())
     }
 }
 

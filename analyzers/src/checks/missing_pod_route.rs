@@ -55,23 +55,9 @@ pub(crate) fn hint(cx: &NodeCx<'_>, route: &str) -> String {
 }
 
 pub(crate) fn daemon_hint(cx: &NodeCx<'_>) -> String {
-    use crate::infer::CniModel::*;
-    match cx.model {
-        FlannelVxlan | FlannelHostGw => format!(
-            "restart the kube-flannel pod on {} so it reprograms routes from the node leases",
-            cx.name()
-        ),
-        CalicoBgp | CalicoIpip => format!(
-            "check `birdc show route` and `birdc show protocols` on {}; restart calico-node there if BIRD has the route",
-            cx.name()
-        ),
-        CalicoVxlan => format!("restart calico-node on {} (Felix programs VXLAN routes)", cx.name()),
-        CiliumNative | CiliumVxlan => format!(
-            "restart the cilium agent on {} (auto-direct-node-routes / tunnel routes)",
-            cx.name()
-        ),
-        Bridge => "the node routes are static (kubenet/cloud routes): re-add them in the route controller".into(),
-        Weave => format!("restart the weave pod on {}", cx.name()),
-        Unknown | Mixed => "fix the CNI configuration".into(),
-    }
+    let fix = cx
+        .model
+        .profile()
+        .map_or("fix the CNI configuration", |p| p.route_fix);
+    crate::cni::fill(fix, &[("node", cx.name())])
 }

@@ -175,7 +175,7 @@ impl<'e> NodeCx<'e> {
             me,
             model,
             fib: fib::Fib::new(node, own),
-            vxlan_dev: vxlan_dev(node, model),
+            vxlan_dev: crate::cni::vxlan_dev(node, model).map(|l| l.name.as_str()),
             links: node.links.iter().map(|l| (l.name.as_str(), l)).collect(),
             remote: OnceCell::new(),
             vxlan: OnceCell::new(),
@@ -207,7 +207,7 @@ impl<'e> NodeCx<'e> {
 
     /// Skips a route check when the model gives no expectation.
     pub fn route_checks_skipped(&self, code: Code, out: &mut Out) -> bool {
-        if matches!(self.model, CniModel::Unknown | CniModel::Mixed) {
+        if self.model.profile().is_none() {
             out.skip(
                 code,
                 Some(self.name()),
@@ -220,20 +220,6 @@ impl<'e> NodeCx<'e> {
         }
         false
     }
-}
-
-/// The VXLAN device a model programs, lowest name first if several.
-fn vxlan_dev(node: &NodeSnapshot, model: CniModel) -> Option<&str> {
-    let prefix = match model {
-        CniModel::FlannelVxlan => "flannel.",
-        CniModel::CalicoVxlan => "vxlan.calico",
-        _ => return None,
-    };
-    node.links
-        .iter()
-        .filter(|l| l.name.starts_with(prefix) && l.is_kind("vxlan"))
-        .map(|l| l.name.as_str())
-        .min()
 }
 
 type ClusterCheck = fn(&Expected<'_>, &ClusterSnapshot, &mut Out);

@@ -13,7 +13,6 @@ use cnictl_model::Link;
 use super::{render, NodeCx, Out};
 use crate::code::Code;
 use crate::finding::Severity;
-use crate::infer::CniModel;
 
 pub(crate) const CODE: Code = Code::MtuMismatch;
 
@@ -42,17 +41,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
 }
 
 fn tunnel_dev<'e>(cx: &NodeCx<'e>) -> Option<&'e Link> {
-    match cx.model {
-        CniModel::FlannelVxlan => cx
-            .node
-            .links
-            .iter()
-            .filter(|l| l.name.starts_with("flannel.") && l.is_kind("vxlan"))
-            .min_by(|a, b| a.name.cmp(&b.name)),
-        CniModel::CalicoIpip => cx.link("tunl0"),
-        CniModel::CalicoVxlan => cx.link("vxlan.calico"),
-        _ => None,
-    }
+    cx.model.profile()?.tunnel_dev(cx.node)
 }
 
 fn tunnel_finding(cx: &NodeCx<'_>, t: &Link, ul: &Link, overhead: u32, out: &mut Out) {

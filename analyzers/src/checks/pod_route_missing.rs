@@ -12,6 +12,7 @@ use cnictl_model::{cidr, Link, Pod, Route};
 
 use super::fib::Lookup;
 use super::{render, NodeCx, Out};
+use crate::cni;
 use crate::code::Code;
 use crate::finding::Severity;
 use crate::infer::CniModel;
@@ -94,26 +95,16 @@ fn is_down(l: &Link) -> bool {
     !l.flags.is_empty() && !l.is_up()
 }
 
-/// The route's device is one pods hang off in this model.
+/// The route's device is one pods hang off in this model (any device
+/// when the model is unknown).
 fn pod_dev_ok(model: CniModel, r: &Route) -> bool {
-    if r.route_type != cnictl_model::RouteType::Unicast || r.gateway.is_some() && !model.is_cilium()
-    {
+    let side = model.profile().map(|p| p.pod_side);
+    let gateway_ok = side.is_some_and(|s| s.gateway_allowed());
+    if r.route_type != cnictl_model::RouteType::Unicast || r.gateway.is_some() && !gateway_ok {
         return false;
     }
     let dev = r.dev.as_deref().unwrap_or_default();
-    match model {
-        CniModel::CalicoBgp | CniModel::CalicoIpip | CniModel::CalicoVxlan => {
-            dev.starts_with("cali")
-        }
-        CniModel::FlannelVxlan | CniModel::FlannelHostGw | CniModel::Bridge => {
-            matches!(dev, "cni0" | "cbr0")
-        }
-        CniModel::CiliumNative | CniModel::CiliumVxlan => {
-            dev.starts_with("lxc") || dev == "cilium_host"
-        }
-        CniModel::Weave => dev == "weave",
-        CniModel::Unknown | CniModel::Mixed => true,
-    }
+    side.is_none_or(|s| s.is_pod_dev(dev))
 }
 
 /// With the pod's netns dumped: its eth0's peer must be a host veth, and
@@ -141,17 +132,16 @@ fn attachment(cx: &NodeCx<'_>, pod: &Pod, dev: &Link) -> Option<(String, Vec<Str
 }
 
 fn hint(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> String {
-    let ns = &pod.namespace;
-    let name = &pod.name;
-    match cx.model {
-        m if m.is_calico() => format!(
-            "restart calico-node on {} (Felix re-adds `{ip} dev cali… scope link`), or kubectl delete pod -n {ns} {name} to re-create its veth",
-            cx.name()
-        ),
-        CniModel::FlannelVxlan | CniModel::FlannelHostGw | CniModel::Bridge => format!(
-            "on {}: ip link set cni0 up; ip link set <pod veth> master cni0 — or kubectl delete pod -n {ns} {name}",
-            cx.name()
-        ),
-        _ => format!("kubectl delete pod -n {ns} {name} so the CNI re-creates its interface"),
-    }
+    let fix = cx.model.profile().map_or(POD_FIX, |p| p.pod_fix);
+    let ip = ip.to_string();
+    let vars = [
+        ("node", cx.name()),
+        ("ip", ip.as_str()),
+        ("ns", pod.namespace.as_str()),
+        ("name", pod.name.as_str()),
+    ];
+    cni::fill(fix, &vars)
 }
+
+/// The fix when the model is not known.
+const POD_FIX: &str = "kubectl delete pod -n {ns} {name} so the CNI re-creates its interface";
