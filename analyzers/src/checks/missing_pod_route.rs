@@ -6,7 +6,9 @@
 //! nothing of pod CIDRs), breaks every flow from this node's pods to the
 //! peer's pods: error.
 
-use super::remote::{peer_evidence, Issue};
+use cnictl_model::Route;
+
+use super::remote::{peer_evidence, Issue, Verdict};
 use super::{render, NodeCx, Out};
 use crate::code::Code;
 use crate::finding::Severity;
@@ -18,34 +20,39 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         return;
     }
     for v in cx.remote() {
-        let Issue::Missing { chosen } = &v.issue else {
-            continue;
-        };
-        let mut evidence = vec![peer_evidence(v)];
-        let tail = match chosen {
-            Some(r) => {
-                evidence.push(render::route(r));
-                format!(" (falls to the default route {})", render::route(r))
-            }
-            None => {
-                evidence.push(format!("no route in {} covers {}", cx.name(), v.cidr.net));
-                String::new()
-            }
-        };
-        out.push(
-            CODE,
-            Severity::Error,
-            Some(cx.name()),
-            format!(
-                "{} has no route to {}'s pod CIDR {}{tail}",
-                cx.name(),
-                v.peer.name,
-                v.cidr.net
-            ),
-            evidence,
-            hint(cx, &v.expected_route()),
-        );
+        if let Issue::Missing { chosen } = &v.issue {
+            missing(cx, v, *chosen, out);
+        }
     }
+}
+
+/// No route to the peer's CIDR, or only the default route (`chosen`).
+fn missing(cx: &NodeCx<'_>, v: &Verdict<'_>, chosen: Option<&Route>, out: &mut Out) {
+    let (found, tail) = match chosen {
+        Some(r) => (
+            render::route(r),
+            format!(" (falls to the default route {})", render::route(r)),
+        ),
+        None => (
+            format!("no route in {} covers {}", cx.name(), v.cidr.net),
+            String::new(),
+        ),
+    };
+    let summary = format!(
+        "{} has no route to {}'s pod CIDR {}{tail}",
+        cx.name(),
+        v.peer.name,
+        v.cidr.net
+    );
+    let evidence = vec![peer_evidence(v), found];
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        summary,
+        evidence,
+        hint(cx, &v.expected_route()),
+    );
 }
 
 /// The fix: the daemon that programs the route, and the route itself.
