@@ -222,16 +222,7 @@ impl<'a> Expected<'a> {
             .map(|nm| node_expect(snap, &nm.node, nm.model))
             .collect();
         fill_peer_blocks(snap, &mut nodes);
-        let (service_cidr, service_cidr_note) = match opts.service_cidr {
-            Some(net) => (
-                Some(ServiceCidr {
-                    net,
-                    inferred: false,
-                }),
-                None,
-            ),
-            None => infer_service_cidr(snap.k8s.services.as_deref().unwrap_or_default()),
-        };
+        let (service_cidr, service_cidr_note) = service_cidr(snap, opts);
         let services = snap
             .k8s
             .services
@@ -258,36 +249,51 @@ impl<'a> Expected<'a> {
 
     fn index(&mut self, snap: &'a ClusterSnapshot) {
         self.contested = contested(&self.nodes);
-        for (i, n) in self.nodes.iter().enumerate() {
-            self.by_name.insert(n.name.clone(), i);
-            for ip in &n.internal_ips {
-                self.by_ip.entry(*ip).or_insert(i);
-            }
-            if let Some(u) = &n.underlay {
-                self.by_ip.entry(u.ip).or_insert(i);
-            }
-            if let Some(v) = &n.vtep {
-                self.by_vtep_ip.entry(v.ip).or_insert(i);
-            }
-            if let Some(t) = n.tunnel_addr {
-                self.by_vtep_ip.entry(t).or_insert(i);
-            }
-        }
+        self.index_nodes();
         if let Some(svcs) = &self.services {
             for (i, s) in svcs.iter().enumerate() {
                 self.svc_index.insert((s.proto, s.ip, s.port), i);
             }
         }
         for pod in snap.k8s.pods.iter().filter(|p| is_live(p)) {
-            for ip in &pod.ips {
-                self.pods_by_ip.insert(*ip, pod);
+            self.index_pod(pod);
+        }
+    }
+
+    /// Nodes by name, by node IP (InternalIPs, underlay) and by VTEP or
+    /// tunnel IP; the first node wins an address.
+    fn index_nodes(&mut self) {
+        for (i, n) in self.nodes.iter().enumerate() {
+            self.by_name.insert(n.name.clone(), i);
+            let ips = n
+                .internal_ips
+                .iter()
+                .copied()
+                .chain(n.underlay.as_ref().map(|u| u.ip));
+            for ip in ips {
+                self.by_ip.entry(ip).or_insert(i);
             }
-            if let Some(node) = &pod.node {
-                self.pods_by_node
-                    .entry(node.as_str())
-                    .or_default()
-                    .push(pod);
+            let tunnel_ips = n
+                .vtep
+                .as_ref()
+                .map(|v| v.ip)
+                .into_iter()
+                .chain(n.tunnel_addr);
+            for ip in tunnel_ips {
+                self.by_vtep_ip.entry(ip).or_insert(i);
             }
+        }
+    }
+
+    fn index_pod(&mut self, pod: &'a Pod) {
+        for ip in &pod.ips {
+            self.pods_by_ip.insert(*ip, pod);
+        }
+        if let Some(node) = &pod.node {
+            self.pods_by_node
+                .entry(node.as_str())
+                .or_default()
+                .push(pod);
         }
     }
 
@@ -323,6 +329,21 @@ impl<'a> Expected<'a> {
     /// Live pods scheduled on the node (any order).
     pub fn pods_on(&self, node: &str) -> &[&'a Pod] {
         self.pods_by_node.get(node).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The service CIDR: given, or inferred from the ClusterIPs (with a note
+/// when it cannot be).
+fn service_cidr(snap: &ClusterSnapshot, opts: &Options) -> (Option<ServiceCidr>, Option<String>) {
+    match opts.service_cidr {
+        Some(net) => (
+            Some(ServiceCidr {
+                net,
+                inferred: false,
+            }),
+            None,
+        ),
+        None => infer_service_cidr(snap.k8s.services.as_deref().unwrap_or_default()),
     }
 }
 
@@ -398,36 +419,41 @@ fn underlay(
 }
 
 fn pod_cidrs(k8s: Option<&K8sNode>, dump: Option<&NodeSnapshot>, model: CniModel) -> Vec<PodCidr> {
-    let mut out = Vec::new();
-    if model.is_calico() {
-        if let Some(d) = dump {
-            out.extend(own_calico_blocks(d));
-        }
-        if !out.is_empty() {
-            return out;
+    let ipam = model.profile().map(|p| p.ipam);
+    if ipam == Some(Ipam::CalicoBlocks) {
+        let blocks = dump.map(own_calico_blocks).unwrap_or_default();
+        if !blocks.is_empty() {
+            return blocks;
         }
     }
-    if let Some(k) = k8s {
-        out.extend(k.pod_cidrs.iter().map(|n| PodCidr {
+    let Some(k) = k8s else {
+        return Vec::new();
+    };
+    let mut out: Vec<PodCidr> = k
+        .pod_cidrs
+        .iter()
+        .map(|n| PodCidr {
             net: n.trunc(),
             source: CidrSource::PodCidr,
-        }));
-        if model
-            .profile()
-            .is_some_and(|p| p.ipam == Ipam::PodCidrOrCiliumAnnotation)
-        {
-            let ann = k
-                .annotation(infer::CILIUM_POD_CIDR)
-                .and_then(|s| s.parse::<IpNet>().ok());
-            if let Some(net) = ann.filter(|n| !k.pod_cidrs.iter().any(|p| p.trunc() == n.trunc())) {
-                out.push(PodCidr {
-                    net: net.trunc(),
-                    source: CidrSource::CiliumAnnotation,
-                });
-            }
-        }
+        })
+        .collect();
+    if ipam == Some(Ipam::PodCidrOrCiliumAnnotation) {
+        out.extend(cilium_pod_cidr(k));
     }
     out
+}
+
+/// Cilium's `ipv4-pod-cidr` annotation, unless `spec.podCIDRs` has it.
+fn cilium_pod_cidr(k: &K8sNode) -> Option<PodCidr> {
+    let net = k
+        .annotation(infer::CILIUM_POD_CIDR)?
+        .parse::<IpNet>()
+        .ok()?;
+    let known = k.pod_cidrs.iter().any(|p| p.trunc() == net.trunc());
+    (!known).then(|| PodCidr {
+        net: net.trunc(),
+        source: CidrSource::CiliumAnnotation,
+    })
 }
 
 /// Calico IPAM blocks affine to the node: its own blackhole block routes.
@@ -456,29 +482,51 @@ fn own_calico_blocks(d: &NodeSnapshot) -> Vec<PodCidr> {
 /// the first dumped peers' `proto bird` routes via their IP. Scans at most
 /// two nodes' routes, so the cost stays O(routes of one node).
 fn fill_peer_blocks(snap: &ClusterSnapshot, nodes: &mut [NodeExpect]) {
-    let wanted: HashMap<IpAddr, usize> = nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.model.is_calico() || n.model == CniModel::Unknown)
-        .filter(|(_, n)| {
-            !n.pod_cidrs
-                .iter()
-                .any(|c| c.source == CidrSource::CalicoBlock)
-        })
-        .filter_map(|(i, n)| Some((n.ip()?, i)))
-        .collect();
+    let wanted = blockless(nodes);
     if wanted.is_empty() || !nodes.iter().any(|n| n.model.is_calico()) {
         return;
     }
+    for (i, (blocks, seen_on)) in learned_blocks(snap, nodes, &wanted) {
+        let source = CidrSource::CalicoPeerRoute { seen_on };
+        nodes[i].pod_cidrs = blocks
+            .into_iter()
+            .map(|net| PodCidr {
+                net,
+                source: source.clone(),
+            })
+            .collect();
+    }
+}
+
+/// Calico (or unknown) nodes without their own blocks, by node IP.
+fn blockless(nodes: &[NodeExpect]) -> HashMap<IpAddr, usize> {
+    let own_blocks = |n: &NodeExpect| {
+        n.pod_cidrs
+            .iter()
+            .any(|c| c.source == CidrSource::CalicoBlock)
+    };
+    nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.model.is_calico() || n.model == CniModel::Unknown)
+        .filter(|(_, n)| !own_blocks(n))
+        .filter_map(|(i, n)| Some((n.ip()?, i)))
+        .collect()
+}
+
+/// The blocks the first two dumped nodes route via each wanted node's IP,
+/// each node's from the first dump that names it.
+fn learned_blocks(
+    snap: &ClusterSnapshot,
+    nodes: &[NodeExpect],
+    wanted: &HashMap<IpAddr, usize>,
+) -> HashMap<usize, (BTreeSet<IpNet>, String)> {
     let mut found: HashMap<usize, (BTreeSet<IpNet>, String)> = HashMap::default();
     for dump in snap.nodes.values().take(2) {
         for (gw, dst) in peer_routes(dump) {
-            let Some(&i) = wanted.get(&gw) else {
+            let Some(&i) = wanted.get(&gw).filter(|&&i| nodes[i].name != dump.name) else {
                 continue;
             };
-            if nodes[i].name == dump.name {
-                continue;
-            }
             let e = found
                 .entry(i)
                 .or_insert_with(|| (BTreeSet::new(), dump.name.clone()));
@@ -487,17 +535,7 @@ fn fill_peer_blocks(snap: &ClusterSnapshot, nodes: &mut [NodeExpect]) {
             }
         }
     }
-    for (i, (blocks, seen_on)) in found {
-        nodes[i].pod_cidrs = blocks
-            .into_iter()
-            .map(|net| PodCidr {
-                net,
-                source: CidrSource::CalicoPeerRoute {
-                    seen_on: seen_on.clone(),
-                },
-            })
-            .collect();
-    }
+    found
 }
 
 /// (peer node IP, block) pairs a node learned: its kernel's `proto bird`

@@ -275,14 +275,26 @@ pub fn run_with(snap: &ClusterSnapshot, opts: &Options) -> Report {
     for (_, check) in CLUSTER_CHECKS {
         check(&exp, snap, &mut out);
     }
-    // Nodes are independent: check them on all cores (rayon's pool), then
-    // merge; the final sort makes the result independent of scheduling.
+    run_nodes(&exp, snap, &mut out);
+    skip_undumped(snap, &mut out);
+    let (findings, skipped) = out.sorted();
+    Report {
+        schema: SCHEMA.to_string(),
+        model: exp.model().as_str().to_string(),
+        findings,
+        skipped,
+    }
+}
+
+/// Nodes are independent: check them on all cores (rayon's pool), then
+/// merge; the final sort makes the result independent of scheduling.
+fn run_nodes(exp: &Expected<'_>, snap: &ClusterSnapshot, out: &mut Out) {
     let per_node: Vec<Out> = snap
         .nodes
         .par_iter()
         .map(|(_, node)| {
             let mut o = Out::default();
-            run_node_into(&exp, node, &mut o);
+            run_node_into(exp, node, &mut o);
             o
         })
         .collect();
@@ -290,24 +302,21 @@ pub fn run_with(snap: &ClusterSnapshot, opts: &Options) -> Report {
         out.findings.extend(o.findings);
         out.skipped.extend(o.skipped);
     }
-    for k in &snap.k8s.nodes {
-        if !snap.nodes.contains_key(&k.name) {
-            out.skip_check(
-                "*",
-                Some(&k.name),
-                format!(
-                    "{}: no dataplane dump (nodes/{}/): node checks skipped",
-                    k.name, k.name
-                ),
-            );
-        }
-    }
-    let (findings, skipped) = out.sorted();
-    Report {
-        schema: SCHEMA.to_string(),
-        model: exp.model().as_str().to_string(),
-        findings,
-        skipped,
+}
+
+/// Nodes listed in nodes.json without a dump: every node check skipped.
+fn skip_undumped(snap: &ClusterSnapshot, out: &mut Out) {
+    for k in snap
+        .k8s
+        .nodes
+        .iter()
+        .filter(|k| !snap.nodes.contains_key(&k.name))
+    {
+        let why = format!(
+            "{}: no dataplane dump (nodes/{}/): node checks skipped",
+            k.name, k.name
+        );
+        out.skip_check("*", Some(&k.name), why);
     }
 }
 
