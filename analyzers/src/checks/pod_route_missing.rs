@@ -26,26 +26,41 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     for pod in cx.exp.pods_on(cx.name()) {
         for ip in &pod.ips {
             if let Some((why, ev)) = problem(cx, pod, *ip) {
-                let mut evidence = vec![render::pod(pod)];
-                evidence.extend(ev);
-                out.push(
-                    CODE,
-                    Severity::Error,
-                    Some(cx.name()),
-                    format!(
-                        "pod {} ({ip}) on {} is unreachable from the host: {why}",
-                        pod.key(),
-                        cx.name()
-                    ),
-                    evidence,
-                    hint(cx, pod, *ip),
-                );
+                unreachable(cx, pod, *ip, why, ev, out);
             }
         }
     }
 }
 
-fn problem(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> Option<(String, Vec<String>)> {
+fn unreachable(
+    cx: &NodeCx<'_>,
+    pod: &Pod,
+    ip: std::net::IpAddr,
+    why: String,
+    ev: Vec<String>,
+    out: &mut Out,
+) {
+    let mut evidence = vec![render::pod(pod)];
+    evidence.extend(ev);
+    let summary = format!(
+        "pod {} ({ip}) on {} is unreachable from the host: {why}",
+        pod.key(),
+        cx.name()
+    );
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        summary,
+        evidence,
+        hint(cx, pod, ip),
+    );
+}
+
+type Problem = Option<(String, Vec<String>)>;
+
+/// Why the host cannot reach the pod's IP, with the entries that show it.
+fn problem(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> Problem {
     let r = match cx.fib.lookup(&cidr::host(ip)) {
         Lookup::Route(r) => r,
         Lookup::Rule(rule) => {
@@ -56,29 +71,12 @@ fn problem(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> Option<(String, 
         }
         Lookup::None => return Some(("no route".into(), vec![format!("no route to {ip}")])),
     };
-    let ev = vec![render::route(r)];
-    if r.route_type == cnictl_model::RouteType::Local {
-        return Some((
-            format!(
-                "{ip} is also a local address of the node, on {}",
-                r.dev.as_deref().unwrap_or("?")
-            ),
-            ev,
-        ));
-    }
-    if !pod_dev_ok(cx.model, r) {
-        return Some((
-            format!(
-                "its route does not lead to a pod device ({})",
-                render::route(r)
-            ),
-            ev,
-        ));
+    let why = route_problem(cx, r, ip);
+    if why.is_some() {
+        return why.map(|w| (w, vec![render::route(r)]));
     }
     let dev = r.dev.as_deref().unwrap_or_default();
-    let Some(link) = cx.link(dev) else {
-        return Some((format!("{dev} does not exist"), ev));
-    };
+    let link = cx.link(dev)?;
     if is_down(link) {
         return Some((
             format!("{dev} is down"),
@@ -89,6 +87,25 @@ fn problem(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> Option<(String, 
         more.insert(0, render::route(r));
         (why, more)
     })
+}
+
+/// The route to the pod itself is wrong: a local address, not a pod
+/// device, or a device that does not exist.
+fn route_problem(cx: &NodeCx<'_>, r: &Route, ip: std::net::IpAddr) -> Option<String> {
+    let dev = r.dev.as_deref().unwrap_or_default();
+    if r.route_type == cnictl_model::RouteType::Local {
+        let on = r.dev.as_deref().unwrap_or("?");
+        return Some(format!("{ip} is also a local address of the node, on {on}"));
+    }
+    if !pod_dev_ok(cx.model, r) {
+        return Some(format!(
+            "its route does not lead to a pod device ({})",
+            render::route(r)
+        ));
+    }
+    cx.link(dev)
+        .is_none()
+        .then(|| format!("{dev} does not exist"))
 }
 
 fn is_down(l: &Link) -> bool {

@@ -13,7 +13,7 @@ use ipnet::IpNet;
 
 use super::{overlap, Out};
 use crate::code::Code;
-use crate::expected::Expected;
+use crate::expected::{Expected, NodeExpect, ServicePortExpect};
 use crate::finding::Severity;
 
 pub(crate) const CODE: Code = Code::ServiceCidrOverlap;
@@ -97,45 +97,51 @@ fn cluster_ips(exp: &Expected<'_>, nets: &mut Vec<IpNet>, tags: &mut Vec<Tag>) {
 fn push(exp: &Expected<'_>, pod: usize, other: Tag, pn: IpNet, on: IpNet, out: &mut Out) {
     let node = &exp.nodes[pod];
     let (what, line) = match other {
-        Tag::Underlay(u) => {
-            let n = &exp.nodes[u];
-            let dev = n
-                .underlay
-                .as_ref()
-                .and_then(|u| u.dev.clone())
-                .unwrap_or_else(|| "?".into());
-            (
-                format!("{}'s node subnet {on}", n.name),
-                format!("{} subnet {on} dev {dev}", n.describe()),
-            )
-        }
-        Tag::ClusterIp(i) => {
-            let svc = exp.services.as_ref().map(|s| &s[i]);
-            let name = svc.map_or_else(String::new, |s| format!("svc/{} ", s.service));
-            (
-                format!("the ClusterIP {}{}", name, on.addr()),
-                svc.map_or_else(|| on.to_string(), |s| s.describe()),
-            )
-        }
-        _ => {
-            let how = match &exp.service_cidr {
-                Some(s) if s.inferred => "inferred from the Services' ClusterIPs",
-                _ => "given",
-            };
-            (
-                format!("the service range {on}"),
-                format!("service CIDR {on} ({how})"),
-            )
-        }
+        Tag::Underlay(u) => underlay(&exp.nodes[u], on),
+        Tag::ClusterIp(i) => cluster_ip(exp.services.as_ref().map(|s| &s[i]), on),
+        _ => service_range(exp, on),
     };
+    let summary = format!("{}'s pod CIDR {pn} overlaps {what}", node.name);
     out.push(
         CODE,
         Severity::Error,
         None,
-        format!("{}'s pod CIDR {pn} overlaps {what}", node.name),
+        summary,
         vec![node.describe(), line],
         hint(other),
     );
+}
+
+/// (what overlaps, the evidence line) for another node's subnet.
+fn underlay(n: &NodeExpect, on: IpNet) -> (String, String) {
+    let dev = n
+        .underlay
+        .as_ref()
+        .and_then(|u| u.dev.as_deref())
+        .unwrap_or("?");
+    (
+        format!("{}'s node subnet {on}", n.name),
+        format!("{} subnet {on} dev {dev}", n.describe()),
+    )
+}
+
+fn cluster_ip(svc: Option<&ServicePortExpect>, on: IpNet) -> (String, String) {
+    let name = svc.map_or_else(String::new, |s| format!("svc/{} ", s.service));
+    (
+        format!("the ClusterIP {}{}", name, on.addr()),
+        svc.map_or_else(|| on.to_string(), |s| s.describe()),
+    )
+}
+
+fn service_range(exp: &Expected<'_>, on: IpNet) -> (String, String) {
+    let how = match &exp.service_cidr {
+        Some(s) if s.inferred => "inferred from the Services' ClusterIPs",
+        _ => "given",
+    };
+    (
+        format!("the service range {on}"),
+        format!("service CIDR {on} ({how})"),
+    )
 }
 
 fn hint(other: Tag) -> String {

@@ -80,42 +80,43 @@ fn fdb_mismatch(
     let ip = p.peer.ip().map_or_else(|| "?".into(), |i| i.to_string());
     let mut lines: Vec<String> = es.iter().map(|e| render::fdb(e)).collect();
     lines.sort();
-    let wrong: Vec<String> = es
-        .iter()
-        .filter_map(|e| e.dst)
-        .map(|d| match cx.exp.node_by_ip(d) {
-            Some(n) => format!("{d} ({})", n.name),
-            None => d.to_string(),
-        })
-        .collect();
     let summary = if how == "points at" {
+        let wrong = wrong_dsts(cx, es).join(", ");
         format!(
-            "{}'s FDB entry for {}'s VTEP MAC {mac} points at {}, expected {ip}",
+            "{}'s FDB entry for {}'s VTEP MAC {mac} points at {wrong}, expected {ip}",
             cx.name(),
-            p.peer.name,
-            wrong.join(", ")
+            p.peer.name
         )
     } else {
+        let entries = lines.join("; ");
         format!(
-            "{}'s FDB {how} {}'s node IP {ip} (entries {}), VTEP MAC is {mac}",
+            "{}'s FDB {how} {}'s node IP {ip} (entries {entries}), VTEP MAC is {mac}",
             cx.name(),
-            p.peer.name,
-            lines.join("; ")
+            p.peer.name
         )
     };
     let mut evidence = vec![p.peer.describe()];
-    evidence.extend(lines.iter().cloned());
-    let stale_macs: Vec<&str> = es.iter().map(|e| e.mac.as_str()).collect();
+    evidence.extend(lines);
+    let stale = es.first().map_or(mac, |e| e.mac.as_str());
+    let hint = format!(
+        "on {}: bridge fdb del {stale} dev {dev}; bridge fdb append {mac} dev {dev} dst {ip} self permanent",
+        cx.name()
+    );
     out.push(
         CODE,
         Severity::Error,
         Some(cx.name()),
         summary,
         evidence,
-        format!(
-            "on {}: bridge fdb del {} dev {dev}; bridge fdb append {mac} dev {dev} dst {ip} self permanent",
-            cx.name(),
-            stale_macs.first().copied().unwrap_or(mac)
-        ),
+        hint,
     );
+}
+
+/// The entries' destinations, each with the node that holds it.
+fn wrong_dsts(cx: &NodeCx<'_>, es: &[&cnictl_model::FdbEntry]) -> Vec<String> {
+    let name = |d: std::net::IpAddr| match cx.exp.node_by_ip(d) {
+        Some(n) => format!("{d} ({})", n.name),
+        None => d.to_string(),
+    };
+    es.iter().filter_map(|e| e.dst).map(name).collect()
 }
