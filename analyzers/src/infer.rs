@@ -355,37 +355,52 @@ fn decide_flannel_or_bridge(
     if let Some(b) = backend {
         ev.push(format!("annotation {FLANNEL_BACKEND_TYPE}={b}"));
     }
-    if let Some(v) = s.flannel_vxlan {
-        ev.push(format!("link {}{}", v.name, vxlan_desc(v)));
-        if s.flannel_onlink_routes > 0 {
-            ev.push(format!(
-                "{} routes via {} onlink",
-                s.flannel_onlink_routes, v.name
-            ));
-        }
-        return CniModel::FlannelVxlan;
+    match s.flannel_vxlan {
+        Some(v) => flannel_vxlan(s, v, ev),
+        None => decide_by_bridge(s, backend, ev),
     }
+}
+
+fn flannel_vxlan(s: &Signals<'_>, v: &Link, ev: &mut Vec<String>) -> CniModel {
+    ev.push(format!("link {}{}", v.name, vxlan_desc(v)));
+    if s.flannel_onlink_routes > 0 {
+        let n = s.flannel_onlink_routes;
+        ev.push(format!("{n} routes via {} onlink", v.name));
+    }
+    CniModel::FlannelVxlan
+}
+
+/// No flannel.* device: the bridge and Flannel's backend annotation decide.
+fn decide_by_bridge(s: &Signals<'_>, backend: Option<&str>, ev: &mut Vec<String>) -> CniModel {
     match (s.cni_bridge, backend) {
-        (Some(br), Some("host-gw")) => {
-            ev.push(format!("bridge {}", br.name));
-            push_host_gw(s, ev);
-            CniModel::FlannelHostGw
-        }
+        (Some(br), Some("host-gw")) => bridged(
+            s,
+            format!("bridge {}", br.name),
+            CniModel::FlannelHostGw,
+            ev,
+        ),
         (_, Some("vxlan")) => {
             ev.push("flannel backend vxlan but no flannel.* vxlan device".into());
             CniModel::FlannelVxlan
         }
-        (Some(br), _) => {
-            ev.push(format!("bridge {} without flannel annotations", br.name));
-            push_host_gw(s, ev);
-            CniModel::Bridge
-        }
+        (Some(br), _) => bridged(
+            s,
+            format!("bridge {} without flannel annotations", br.name),
+            CniModel::Bridge,
+            ev,
+        ),
         (None, Some("host-gw")) => CniModel::FlannelHostGw,
         _ => {
             ev.push("no CNI device (cni0, flannel.*, cali*, tunl0, cilium_host, weave)".into());
             CniModel::Unknown
         }
     }
+}
+
+fn bridged(s: &Signals<'_>, fact: String, model: CniModel, ev: &mut Vec<String>) -> CniModel {
+    ev.push(fact);
+    push_host_gw(s, ev);
+    model
 }
 
 fn push_host_gw(s: &Signals<'_>, ev: &mut Vec<String>) {

@@ -71,6 +71,30 @@ fn in_kernel(
     if cx.fib.any_exact(&net, |r| r.protocol == Protocol::BIRD) {
         return;
     }
+    let summary = format!(
+        "BIRD on {} has {}'s block {net} but the kernel has no proto bird route for it",
+        cx.name(),
+        peer.name
+    );
+    let hint = format!("on {}: birdc show protocols all kernel1 (export filter, errors); birdc configure / restart calico-node to re-export", cx.name());
+    let evidence = kernel_evidence(cx, peer, net, routes);
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        summary,
+        evidence,
+        hint,
+    );
+}
+
+/// BIRD's routes for the block, and what the kernel has instead.
+fn kernel_evidence(
+    cx: &NodeCx<'_>,
+    peer: &crate::expected::NodeExpect,
+    net: IpNet,
+    routes: &[BgpRoute],
+) -> Vec<String> {
     let mut evidence = vec![peer.describe()];
     let mut lines: Vec<String> = routes
         .iter()
@@ -81,19 +105,5 @@ fn in_kernel(
     evidence.extend(lines);
     evidence.push(format!("no kernel route {net} proto bird"));
     evidence.extend(cx.fib.exact(&net).iter().map(|r| render::route(r)));
-    out.push(
-        CODE,
-        Severity::Error,
-        Some(cx.name()),
-        format!(
-            "BIRD on {} has {}'s block {net} but the kernel has no proto bird route for it",
-            cx.name(),
-            peer.name
-        ),
-        evidence,
-        format!(
-            "on {}: birdc show protocols all kernel1 (export filter, errors); birdc configure / restart calico-node to re-export",
-            cx.name()
-        ),
-    );
+    evidence
 }
