@@ -44,26 +44,17 @@ fn virtual_server(cx: &NodeCx<'_>, v: &VirtualService, out: &mut Out) {
     let Some(ready) = &s.endpoints else {
         return;
     };
-    let reals: BTreeSet<Backend> = v
-        .reals
-        .iter()
-        .filter(|r| r.weight > 0)
-        .map(|r| (r.ip, r.port))
-        .collect();
-    if reals.is_empty() {
-        return;
-    }
+    let reals = usable_reals(v);
     let stale: Vec<&Backend> = reals.difference(ready).collect();
     let missing: Vec<&Backend> = ready.difference(&reals).collect();
-    if stale.is_empty() && missing.is_empty() {
+    if reals.is_empty() || stale.is_empty() && missing.is_empty() {
         return;
     }
+    let (n_stale, n_missing) = (stale.len(), missing.len());
     let summary = format!(
-        "IPVS real servers for {} on {} disagree with its endpoints: {} stale, {} missing",
+        "IPVS real servers for {} on {} disagree with its endpoints: {n_stale} stale, {n_missing} missing",
         s.describe(),
         cx.name(),
-        stale.len(),
-        missing.len()
     );
     let evidence = evidence(cx, s, v, &stale, &missing);
     out.push(
@@ -74,6 +65,12 @@ fn virtual_server(cx: &NodeCx<'_>, v: &VirtualService, out: &mut Out) {
         evidence,
         hint(cx, s),
     );
+}
+
+/// Real servers with weight > 0.
+fn usable_reals(v: &VirtualService) -> BTreeSet<Backend> {
+    let usable = v.reals.iter().filter(|r| r.weight > 0);
+    usable.map(|r| (r.ip, r.port)).collect()
 }
 
 fn evidence(

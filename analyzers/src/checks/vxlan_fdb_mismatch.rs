@@ -80,28 +80,12 @@ fn fdb_mismatch(
     let ip = p.peer.ip().map_or_else(|| "?".into(), |i| i.to_string());
     let mut lines: Vec<String> = es.iter().map(|e| render::fdb(e)).collect();
     lines.sort();
-    let summary = if how == "points at" {
-        let wrong = wrong_dsts(cx, es).join(", ");
-        format!(
-            "{}'s FDB entry for {}'s VTEP MAC {mac} points at {wrong}, expected {ip}",
-            cx.name(),
-            p.peer.name
-        )
-    } else {
-        let entries = lines.join("; ");
-        format!(
-            "{}'s FDB {how} {}'s node IP {ip} (entries {entries}), VTEP MAC is {mac}",
-            cx.name(),
-            p.peer.name
-        )
-    };
+    let summary = fdb_summary(cx, p, es, how, &lines, &ip);
+    let stale = es.first().map_or(mac, |e| e.mac.as_str());
+    let fix = format!("bridge fdb del {stale} dev {dev}; bridge fdb append {mac} dev {dev} dst {ip} self permanent");
+    let hint = format!("on {}: {fix}", cx.name());
     let mut evidence = vec![p.peer.describe()];
     evidence.extend(lines);
-    let stale = es.first().map_or(mac, |e| e.mac.as_str());
-    let hint = format!(
-        "on {}: bridge fdb del {stale} dev {dev}; bridge fdb append {mac} dev {dev} dst {ip} self permanent",
-        cx.name()
-    );
     out.push(
         CODE,
         Severity::Error,
@@ -110,6 +94,27 @@ fn fdb_mismatch(
         evidence,
         hint,
     );
+}
+
+/// `how` is "points at" (the VTEP MAC's entry names another node) or says
+/// how stale entries reach the peer's node IP.
+fn fdb_summary(
+    cx: &NodeCx<'_>,
+    p: &PeerVtep<'_>,
+    es: &[&cnictl_model::FdbEntry],
+    how: &str,
+    lines: &[String],
+    ip: &str,
+) -> String {
+    let (node, peer, mac) = (cx.name(), &p.peer.name, p.mac.as_deref().unwrap_or("?"));
+    if how == "points at" {
+        let wrong = wrong_dsts(cx, es).join(", ");
+        return format!(
+            "{node}'s FDB entry for {peer}'s VTEP MAC {mac} points at {wrong}, expected {ip}"
+        );
+    }
+    let entries = lines.join("; ");
+    format!("{node}'s FDB {how} {peer}'s node IP {ip} (entries {entries}), VTEP MAC is {mac}")
 }
 
 /// The entries' destinations, each with the node that holds it.
