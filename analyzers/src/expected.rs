@@ -653,37 +653,42 @@ pub fn covering_prefix(lo: IpAddr, hi: IpAddr) -> IpNet {
 }
 
 fn service_ports(services: &[Service], slices: Option<&[EndpointSlice]>) -> Vec<ServicePortExpect> {
-    let mut by_svc: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::default();
-    for s in slices.unwrap_or_default() {
-        if let Some(svc) = &s.service {
-            by_svc
-                .entry((s.namespace.as_str(), svc.as_str()))
-                .or_default()
-                .push(s);
-        }
-    }
+    let by_svc = slices_by_service(slices.unwrap_or_default());
     let mut out = Vec::new();
     for svc in services.iter().filter(|s| s.service_type != "ExternalName") {
         let own = by_svc
             .get(&(svc.namespace.as_str(), svc.name.as_str()))
             .map_or(&[][..], Vec::as_slice);
         for ip in &svc.cluster_ips {
-            for port in &svc.ports {
-                let Some(proto) = ipvs_proto(&port.protocol) else {
-                    continue;
-                };
-                out.push(ServicePortExpect {
-                    service: svc.key(),
-                    proto,
-                    ip: *ip,
-                    port: port.port,
-                    port_name: port.name.clone(),
-                    endpoints: slices.map(|_| ready_endpoints(own, *ip, port)),
-                });
-            }
+            let ports = svc
+                .ports
+                .iter()
+                .filter_map(|p| Some((ipvs_proto(&p.protocol)?, p)));
+            out.extend(ports.map(|(proto, port)| ServicePortExpect {
+                service: svc.key(),
+                proto,
+                ip: *ip,
+                port: port.port,
+                port_name: port.name.clone(),
+                endpoints: slices.map(|_| ready_endpoints(own, *ip, port)),
+            }));
         }
     }
     out
+}
+
+type SlicesByService<'s> = HashMap<(&'s str, &'s str), Vec<&'s EndpointSlice>>;
+
+/// EndpointSlices keyed by their Service's (namespace, name).
+fn slices_by_service(slices: &[EndpointSlice]) -> SlicesByService<'_> {
+    let mut by_svc: SlicesByService<'_> = HashMap::default();
+    for s in slices {
+        if let Some(svc) = &s.service {
+            let key = (s.namespace.as_str(), svc.as_str());
+            by_svc.entry(key).or_default().push(s);
+        }
+    }
+    by_svc
 }
 
 fn ipvs_proto(p: &str) -> Option<IpvsProto> {
