@@ -22,28 +22,28 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         return;
     }
     for v in cx.remote() {
-        let Issue::NotAdjacent { route } = &v.issue else {
-            continue;
-        };
-        let mut evidence = vec![peer_evidence(v), addresses(cx)];
-        if let Some(r) = route {
-            evidence.push(render::route(r));
+        if let Issue::NotAdjacent { route } = &v.issue {
+            not_adjacent(cx, v, *route, out);
         }
-        out.push(
-            CODE,
-            Severity::Error,
-            Some(cx.name()),
-            summary(cx, v, *route),
-            evidence,
-            format!(
-                "on {}: ip route replace {}; if the nodes really are on different segments, switch to an encapsulating backend (flannel vxlan, calico ipip/vxlan, cilium tunnel) for {} <-> {}",
-                cx.name(),
-                v.expected_route(),
-                cx.name(),
-                v.peer.name
-            ),
-        );
     }
+}
+
+fn not_adjacent(cx: &NodeCx<'_>, v: &Verdict<'_>, route: Option<&Route>, out: &mut Out) {
+    let mut evidence = vec![peer_evidence(v), addresses(cx)];
+    evidence.extend(route.map(render::route));
+    let (node, peer) = (cx.name(), &v.peer.name);
+    let hint = format!(
+        "on {node}: ip route replace {}; if the nodes really are on different segments, switch to an encapsulating backend (flannel vxlan, calico ipip/vxlan, cilium tunnel) for {node} <-> {peer}",
+        v.expected_route(),
+    );
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(node),
+        summary(cx, v, route),
+        evidence,
+        hint,
+    );
 }
 
 fn summary(cx: &NodeCx<'_>, v: &Verdict<'_>, route: Option<&Route>) -> String {
