@@ -207,18 +207,24 @@ impl<'e> NodeCx<'e> {
 
     /// Skips a route check when the model gives no expectation.
     pub fn route_checks_skipped(&self, code: Code, out: &mut Out) -> bool {
-        if self.model.profile().is_none() {
-            out.skip(
-                code,
-                Some(self.name()),
-                format!(
-                    "{}: CNI model unknown, pod route checks skipped",
-                    self.name()
-                ),
+        let unknown = self.model.profile().is_none();
+        if unknown {
+            let why = format!(
+                "{}: CNI model unknown, pod route checks skipped",
+                self.name()
             );
-            return true;
+            out.skip(code, Some(self.name()), why);
         }
-        false
+        unknown
+    }
+
+    /// The route verdicts for a route check, or none after recording the
+    /// skip when the model gives no expectation.
+    pub fn route_verdicts(&self, code: Code, out: &mut Out) -> &[remote::Verdict<'e>] {
+        match self.route_checks_skipped(code, out) {
+            true => &[],
+            false => self.remote(),
+        }
     }
 }
 

@@ -18,10 +18,7 @@ use crate::finding::Severity;
 pub(crate) const CODE: Code = Code::NextHopNotAdjacent;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
-    if cx.route_checks_skipped(CODE, out) {
-        return;
-    }
-    for v in cx.remote() {
+    for v in cx.route_verdicts(CODE, out) {
         if let Issue::NotAdjacent { route } = &v.issue {
             not_adjacent(cx, v, *route, out);
         }

@@ -14,10 +14,7 @@ use crate::finding::Severity;
 pub(crate) const CODE: Code = Code::RouteShadowed;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
-    if cx.route_checks_skipped(CODE, out) {
-        return;
-    }
-    for v in cx.remote() {
+    for v in cx.route_verdicts(CODE, out) {
         if let Issue::Shadowed { by, hidden } = &v.issue {
             whole(cx, v, by, hidden, out);
         }
