@@ -359,13 +359,8 @@ impl Code {
 pub fn readme_table() -> String {
     let mut s = String::from("| code | usual severity | meaning |\n|---|---|---|\n");
     for i in &TABLE {
-        let row = format!(
-            "| `{}` | {} | {} |\n",
-            i.name,
-            i.severity.as_str(),
-            i.meaning
-        );
-        s.push_str(&row);
+        let (name, severity, meaning) = (i.name, i.severity.as_str(), i.meaning);
+        s.push_str(&format!("| `{name}` | {severity} | {meaning} |\n"));
     }
     s
 }

@@ -335,14 +335,12 @@ impl<'a> Expected<'a> {
 /// The service CIDR: given, or inferred from the ClusterIPs (with a note
 /// when it cannot be).
 fn service_cidr(snap: &ClusterSnapshot, opts: &Options) -> (Option<ServiceCidr>, Option<String>) {
+    let given = |net| ServiceCidr {
+        net,
+        inferred: false,
+    };
     match opts.service_cidr {
-        Some(net) => (
-            Some(ServiceCidr {
-                net,
-                inferred: false,
-            }),
-            None,
-        ),
+        Some(net) => (Some(given(net)), None),
         None => infer_service_cidr(snap.k8s.services.as_deref().unwrap_or_default()),
     }
 }

@@ -156,16 +156,15 @@ pub fn infer(snap: &ClusterSnapshot) -> Inference {
 
 /// The cluster verdict: the one model all known nodes agree on.
 pub fn cluster_model(per_node: &[NodeModel]) -> CniModel {
-    let mut seen: Option<CniModel> = None;
-    for m in per_node.iter().map(|n| n.model) {
-        match (m, seen) {
-            (CniModel::Unknown, _) => {}
-            (m, None) => seen = Some(m),
-            (m, Some(s)) if m != s => return CniModel::Mixed,
-            _ => {}
-        }
+    let mut known = per_node
+        .iter()
+        .map(|n| n.model)
+        .filter(|m| *m != CniModel::Unknown);
+    match known.next() {
+        Some(first) if known.all(|m| m == first) => first,
+        Some(_) => CniModel::Mixed,
+        None => CniModel::Unknown,
     }
-    seen.unwrap_or(CniModel::Unknown)
 }
 
 /// Device and route facts gathered in one pass over a node's tables.
@@ -271,17 +270,12 @@ pub fn infer_node(node: &NodeSnapshot, k8s: Option<&K8sNode>) -> NodeModel {
     }
 }
 
+/// The first rule that recognises the node, in precedence order.
 fn decide(s: &Signals<'_>, flannel_backend: Option<&str>, ev: &mut Vec<String>) -> CniModel {
-    if let Some(m) = decide_cilium(s, ev) {
-        return m;
-    }
-    if let Some(m) = decide_weave(s, ev) {
-        return m;
-    }
-    if let Some(m) = decide_calico(s, ev) {
-        return m;
-    }
-    decide_flannel_or_bridge(s, flannel_backend, ev)
+    decide_cilium(s, ev)
+        .or_else(|| decide_weave(s, ev))
+        .or_else(|| decide_calico(s, ev))
+        .unwrap_or_else(|| decide_flannel_or_bridge(s, flannel_backend, ev))
 }
 
 fn decide_cilium(s: &Signals<'_>, ev: &mut Vec<String>) -> Option<CniModel> {

@@ -19,10 +19,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(vss) = ipvs::input(cx, CODE, out) else {
         return;
     };
-    for v in vss {
-        if v.reals.iter().any(|r| r.weight > 0) {
-            continue;
-        }
+    for v in vss.iter().filter(|v| !v.reals.iter().any(|r| r.weight > 0)) {
         if let Some(s) = v.vip.and_then(|ip| cx.exp.service(v.proto, ip, v.port)) {
             no_backends(cx, v, s, out);
         }
@@ -76,10 +73,6 @@ fn hint(cx: &NodeCx<'_>, s: &ServicePortExpect, severity: Severity) -> String {
         let (ns, name) = s.service.split_once('/').unwrap_or((&s.service, ""));
         return format!("kubectl get endpointslices -n {ns} -l kubernetes.io/service-name={name}: no ready pods back this Service");
     }
-    format!(
-        "restart kube-proxy on {} so it re-syncs real servers; ipvsadm -Ln -t {}:{}",
-        cx.name(),
-        s.ip,
-        s.port
-    )
+    let (node, ip, port) = (cx.name(), s.ip, s.port);
+    format!("restart kube-proxy on {node} so it re-syncs real servers; ipvsadm -Ln -t {ip}:{port}")
 }

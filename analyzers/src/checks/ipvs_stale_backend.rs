@@ -25,12 +25,9 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     };
     if !cx.exp.endpoint_slices_collected {
         let why = "no k8s/endpointslices.json: IPVS backend checks skipped";
-        out.skip(CODE, Some(cx.name()), why.into());
-        return;
+        return out.skip(CODE, Some(cx.name()), why.into());
     }
-    for v in vss {
-        virtual_server(cx, v, out);
-    }
+    vss.iter().for_each(|v| virtual_server(cx, v, out));
 }
 
 type Backend = (IpAddr, u16);

@@ -322,12 +322,9 @@ fn vtep_hop<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Hop<'e> {
 /// hop recursively, so the kernel route goes via the node's route to the
 /// peer's IP.
 fn calico_bgp_hop<'e>(cx: &NodeCx<'e>, direct: Hop<'e>) -> Hop<'e> {
-    let Some(ip) = direct.gw else {
+    let Some(ip) = direct.gw.filter(|ip| !in_connected(cx, *ip)) else {
         return direct;
     };
-    if in_connected(cx, ip) {
-        return direct;
-    }
     match cx.fib.lookup(&cidr::host(ip)) {
         Lookup::Route(r) if r.gateway.is_some() => hop(r.gateway, r.dev.as_deref(), false),
         _ => direct,

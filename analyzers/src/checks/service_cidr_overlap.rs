@@ -83,10 +83,8 @@ fn collect(exp: &Expected<'_>) -> (Vec<IpNet>, Vec<Tag>) {
 fn cluster_ips(exp: &Expected<'_>, nets: &mut Vec<IpNet>, tags: &mut Vec<Tag>) {
     let mut seen = std::collections::HashSet::new();
     for (i, s) in exp.services.iter().flatten().enumerate() {
-        let covered = exp
-            .service_cidr
-            .as_ref()
-            .is_some_and(|c| c.net.contains(&s.ip));
+        let range = exp.service_cidr.as_ref();
+        let covered = range.is_some_and(|c| c.net.contains(&s.ip));
         if !covered && seen.insert(s.ip) {
             nets.push(cnictl_model::cidr::host(s.ip));
             tags.push(Tag::ClusterIp(i));
