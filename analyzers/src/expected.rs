@@ -290,10 +290,8 @@ impl<'a> Expected<'a> {
             self.pods_by_ip.insert(*ip, pod);
         }
         if let Some(node) = &pod.node {
-            self.pods_by_node
-                .entry(node.as_str())
-                .or_default()
-                .push(pod);
+            let on_node = self.pods_by_node.entry(node.as_str()).or_default();
+            on_node.push(pod);
         }
     }
 

@@ -261,12 +261,13 @@ fn is_host_gw_route(r: &Route, connected: &[ipnet::IpNet]) -> bool {
 pub fn infer_node(node: &NodeSnapshot, k8s: Option<&K8sNode>) -> NodeModel {
     let s = gather(node);
     let backend = k8s.and_then(|k| k.annotation(FLANNEL_BACKEND_TYPE));
-    let mut ev = Vec::new();
-    let model = decide(&s, backend, &mut ev);
+    let mut evidence = Vec::new();
+    let model = decide(&s, backend, &mut evidence);
+    let node = node.name.clone();
     NodeModel {
-        node: node.name.clone(),
+        node,
         model,
-        evidence: ev,
+        evidence,
     }
 }
 

@@ -65,9 +65,6 @@ fn hint(cx: &NodeCx<'_>, p: &BgpProtocol) -> String {
     let nc = p
         .neighbor_address
         .map_or_else(String::new, |ip| format!(" (nc -zv {ip} 179)"));
-    format!(
-        "on {}: birdc show protocols all {}; check BIRD (calico-node) runs on the peer and TCP 179 is open between them{nc}",
-        cx.name(),
-        p.name,
-    )
+    let (node, session) = (cx.name(), &p.name);
+    format!("on {node}: birdc show protocols all {session}; check BIRD (calico-node) runs on the peer and TCP 179 is open between them{nc}")
 }

@@ -68,11 +68,8 @@ fn summary(cx: &NodeCx<'_>, v: &Verdict<'_>, route: Option<&Route>) -> String {
 
 /// `node-1 addresses: 192.0.2.11/24 dev eth0, …`.
 fn addresses(cx: &NodeCx<'_>) -> String {
-    let mut subnets: Vec<String> = cx
-        .node
-        .addrs
-        .iter()
-        .filter(|a| a.scope == "global")
+    let global = cx.node.addrs.iter().filter(|a| a.scope == "global");
+    let mut subnets: Vec<String> = global
         .map(|a| format!("{} dev {}", a.addr, a.dev))
         .collect();
     subnets.sort();

@@ -151,12 +151,8 @@ fn attachment(cx: &NodeCx<'_>, pod: &Pod, dev: &Link) -> Option<(String, Vec<Str
 fn hint(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> String {
     let fix = cx.model.profile().map_or(POD_FIX, |p| p.pod_fix);
     let ip = ip.to_string();
-    let vars = [
-        ("node", cx.name()),
-        ("ip", ip.as_str()),
-        ("ns", pod.namespace.as_str()),
-        ("name", pod.name.as_str()),
-    ];
+    let (ns, name) = (pod.namespace.as_str(), pod.name.as_str());
+    let vars = [("node", cx.name()), ("ip", &ip), ("ns", ns), ("name", name)];
     cni::fill(fix, &vars)
 }
 
