@@ -444,12 +444,11 @@ fn cilium_pod_cidr(k: &K8sNode) -> Option<PodCidr> {
     let net = k
         .annotation(infer::CILIUM_POD_CIDR)?
         .parse::<IpNet>()
-        .ok()?;
-    let known = k.pod_cidrs.iter().any(|p| p.trunc() == net.trunc());
-    (!known).then(|| PodCidr {
-        net: net.trunc(),
-        source: CidrSource::CiliumAnnotation,
-    })
+        .ok()?
+        .trunc();
+    let known = k.pod_cidrs.iter().any(|p| p.trunc() == net);
+    let source = CidrSource::CiliumAnnotation;
+    (!known).then_some(PodCidr { net, source })
 }
 
 /// Calico IPAM blocks affine to the node: its own blackhole block routes.

@@ -65,11 +65,12 @@ impl Reachability {
         *self.unreachable.entry(src.clone()).or_default() += 1;
         self.failing_total += 1;
         if self.failing_pairs.len() < cap {
-            self.failing_pairs.push(FailingPair {
+            let pair = FailingPair {
                 src,
                 dst,
                 disposition,
-            });
+            };
+            self.failing_pairs.push(pair);
         }
     }
 }

@@ -51,11 +51,13 @@ fn groups(known: &[&NodeModel]) -> Vec<String> {
     for n in known {
         groups.entry(n.model).or_default().push(&n.node);
     }
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
-    let group = |(m, ns): (&CniModel, &Vec<&str>)| {
-        format!("{m} ({} node{}: {})", ns.len(), plural(ns.len()), first(ns))
-    };
-    groups.iter().map(group).collect()
+    groups.iter().map(|(m, ns)| group(*m, ns)).collect()
+}
+
+/// `flannel-vxlan (2 nodes: node-1, node-2)`.
+fn group(m: CniModel, ns: &[&str]) -> String {
+    let plural = if ns.len() == 1 { "" } else { "s" };
+    format!("{m} ({} node{plural}: {})", ns.len(), first(ns))
 }
 
 fn node_evidence(n: &NodeModel) -> String {

@@ -112,15 +112,9 @@ fn push(exp: &Expected<'_>, pod: usize, other: Tag, pn: IpNet, on: IpNet, out: &
 
 /// (what overlaps, the evidence line) for another node's subnet.
 fn underlay(n: &NodeExpect, on: IpNet) -> (String, String) {
-    let dev = n
-        .underlay
-        .as_ref()
-        .and_then(|u| u.dev.as_deref())
-        .unwrap_or("?");
-    (
-        format!("{}'s node subnet {on}", n.name),
-        format!("{} subnet {on} dev {dev}", n.describe()),
-    )
+    let dev = n.underlay.as_ref().and_then(|u| u.dev.as_deref());
+    let line = format!("{} subnet {on} dev {}", n.describe(), dev.unwrap_or("?"));
+    (format!("{}'s node subnet {on}", n.name), line)
 }
 
 fn cluster_ip(svc: Option<&ServicePortExpect>, on: IpNet) -> (String, String) {
@@ -136,10 +130,8 @@ fn service_range(exp: &Expected<'_>, on: IpNet) -> (String, String) {
         Some(s) if s.inferred => "inferred from the Services' ClusterIPs",
         _ => "given",
     };
-    (
-        format!("the service range {on}"),
-        format!("service CIDR {on} ({how})"),
-    )
+    let line = format!("service CIDR {on} ({how})");
+    (format!("the service range {on}"), line)
 }
 
 fn hint(other: Tag) -> String {
