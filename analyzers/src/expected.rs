@@ -333,12 +333,9 @@ impl<'a> Expected<'a> {
 /// The service CIDR: given, or inferred from the ClusterIPs (with a note
 /// when it cannot be).
 fn service_cidr(snap: &ClusterSnapshot, opts: &Options) -> (Option<ServiceCidr>, Option<String>) {
-    let given = |net| ServiceCidr {
-        net,
-        inferred: false,
-    };
+    let inferred = false;
     match opts.service_cidr {
-        Some(net) => (Some(given(net)), None),
+        Some(net) => (Some(ServiceCidr { net, inferred }), None),
         None => infer_service_cidr(snap.k8s.services.as_deref().unwrap_or_default()),
     }
 }
@@ -678,10 +675,8 @@ type SlicesByService<'s> = HashMap<(&'s str, &'s str), Vec<&'s EndpointSlice>>;
 fn slices_by_service(slices: &[EndpointSlice]) -> SlicesByService<'_> {
     let mut by_svc: SlicesByService<'_> = HashMap::default();
     for s in slices {
-        if let Some(svc) = &s.service {
-            let key = (s.namespace.as_str(), svc.as_str());
-            by_svc.entry(key).or_default().push(s);
-        }
+        let Some(svc) = &s.service else { continue };
+        by_svc.entry((&s.namespace, svc)).or_default().push(s);
     }
     by_svc
 }

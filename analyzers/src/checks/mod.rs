@@ -209,11 +209,9 @@ impl<'e> NodeCx<'e> {
     pub fn route_checks_skipped(&self, code: Code, out: &mut Out) -> bool {
         let unknown = self.model.profile().is_none();
         if unknown {
-            let why = format!(
-                "{}: CNI model unknown, pod route checks skipped",
-                self.name()
-            );
-            out.skip(code, Some(self.name()), why);
+            let node = self.name();
+            let why = format!("{node}: CNI model unknown, pod route checks skipped");
+            out.skip(code, Some(node), why);
         }
         unknown
     }
