@@ -2,6 +2,8 @@
 //! VXLAN triplet (route via flannel.1 onlink, neighbour, FDB) or a host-gw
 //! route via the peer's underlay IP.
 
+use std::net::Ipv4Addr;
+
 use cnictl_model::{FdbEntry, Link, NodeSnapshot, Route, VxlanInfo};
 use ipnet::{IpAdd, IpNet, Ipv4Net};
 
@@ -121,32 +123,46 @@ fn bridge_fdb(mac: &str, dev: &str, state: &str) -> FdbEntry {
 
 fn peer_entries(plan: &Plan, peer: usize, vxlan: bool, n: &mut NodeSnapshot) {
     let cidr = plan.node_cidr(peer);
-    let mut r = Route::unicast(IpNet::V4(cidr));
-    if vxlan {
-        r.gateway = Some(v4(cidr.network()));
-        r.dev = Some("flannel.1".into());
-        r.onlink = true;
-        let vtep = mac(2, peer, 0);
-        n.neighbours.get_or_insert_with(Vec::new).push(neigh(
-            cidr.network(),
-            "flannel.1",
-            &vtep,
-            "PERMANENT",
-        ));
-        n.fdb.get_or_insert_with(Vec::new).push(FdbEntry {
-            mac: vtep,
-            dev: "flannel.1".into(),
-            dst: Some(v4(plan.node_ip(peer))),
-            vlan: None,
-            vni: None,
-            port: None,
-            master: None,
-            flags: flags(&["self"]),
-            state: "permanent".into(),
-        });
-    } else {
-        r.gateway = Some(v4(plan.node_ip(peer)));
-        r.dev = Some("eth0".into());
+    let route = match vxlan {
+        true => vxlan_peer(plan, peer, n),
+        false => via(IpNet::V4(cidr), plan.node_ip(peer), "eth0"),
+    };
+    n.routes.push(route);
+}
+
+/// `P via <gw> dev <dev>`.
+fn via(dst: IpNet, gw: Ipv4Addr, dev: &str) -> Route {
+    let mut r = Route::unicast(dst);
+    r.gateway = Some(v4(gw));
+    r.dev = Some(dev.into());
+    r
+}
+
+/// The peer's VTEP: its neighbour and FDB entries, and the onlink route.
+fn vxlan_peer(plan: &Plan, peer: usize, n: &mut NodeSnapshot) -> Route {
+    let cidr = plan.node_cidr(peer);
+    let vtep = mac(2, peer, 0);
+    let neighbour = neigh(cidr.network(), "flannel.1", &vtep, "PERMANENT");
+    n.neighbours.get_or_insert_with(Vec::new).push(neighbour);
+    n.fdb
+        .get_or_insert_with(Vec::new)
+        .push(vtep_fdb(vtep, plan.node_ip(peer)));
+    let mut r = via(IpNet::V4(cidr), cidr.network(), "flannel.1");
+    r.onlink = true;
+    r
+}
+
+/// `<VTEP MAC> dev flannel.1 dst <node IP> self permanent`.
+fn vtep_fdb(mac: String, dst: Ipv4Addr) -> FdbEntry {
+    FdbEntry {
+        mac,
+        dev: "flannel.1".into(),
+        dst: Some(v4(dst)),
+        vlan: None,
+        vni: None,
+        port: None,
+        master: None,
+        flags: flags(&["self"]),
+        state: "permanent".into(),
     }
-    n.routes.push(r);
 }
