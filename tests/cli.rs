@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cnictl_analyzers::checks::CODES;
+use cnictl_analyzers::Code;
 use cnictl_analyzers::Severity;
 
 mod common;
@@ -75,11 +75,8 @@ fn healthy_fixtures_exit_0_and_broken_ones_report_their_seeded_code() {
             None => 0,
             Some(code) => {
                 assert!(codes.contains(&code), "{name}: {code} not in {codes:?}");
-                let (_, sev, _) = CODES
-                    .iter()
-                    .find(|(c, _, _)| *c == code)
-                    .expect("a documented code");
-                i32::from(*sev == Severity::Error)
+                let sev = Code::parse(code).expect("a documented code").severity();
+                i32::from(sev == Severity::Error)
             }
         };
         assert_eq!(
@@ -94,8 +91,8 @@ fn healthy_fixtures_exit_0_and_broken_ones_report_their_seeded_code() {
 #[test]
 fn readme_documents_every_finding_code() {
     let readme = fs::read_to_string(repo().join("README.md")).unwrap();
-    for (code, sev, _) in CODES {
-        let row = format!("| `{code}` | {} |", sev.as_str());
+    for code in Code::ALL {
+        let row = format!("| `{code}` | {} |", code.severity().as_str());
         assert!(
             readme.contains(&row),
             "README lacks the row for {code}: {row}"

@@ -421,7 +421,7 @@ fn publish(live: &LiveOptions, k8s: &K8s) -> Result<(Published, Counts), Collect
     let counts = report
         .findings
         .iter()
-        .map(|f| (f.code.clone(), f.severity.as_str()))
+        .map(|f| (f.code.to_string(), f.severity.as_str()))
         .collect();
     let findings_json = serde_json::to_vec(&report)?;
     let node_gzip = gzip(&node_json)?;

@@ -430,7 +430,7 @@ fn unreachable_finding(a: &AgentStatus) -> Finding {
         "the node has never been collected"
     };
     Finding {
-        code: "agent-unreachable".to_string(),
+        code: cnictl_analyzers::Code::AgentUnreachable,
         severity: Severity::Warning,
         node: node.clone(),
         summary: format!(

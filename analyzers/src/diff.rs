@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cnictl_model::{ClusterSnapshot, NodeSnapshot};
+use cnictl_model::{Bgp, BgpProtocol, ClusterSnapshot, NodeSnapshot, VirtualService};
 use serde::Serialize;
 
-use crate::{Finding, Report};
+use crate::{Code, Finding, Report};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Diff {
@@ -66,8 +66,8 @@ pub fn diff(
     out
 }
 
-fn finding_key(f: &Finding) -> (String, Option<String>, String) {
-    (f.code.clone(), f.node.clone(), f.summary.clone())
+fn finding_key(f: &Finding) -> (Code, Option<String>, String) {
+    (f.code, f.node.clone(), f.summary.clone())
 }
 
 fn diff_findings(old: &[Finding], new: &[Finding]) -> (Vec<Finding>, Vec<Finding>) {
@@ -90,32 +90,6 @@ fn diff_findings(old: &[Finding], new: &[Finding]) -> (Vec<Finding>, Vec<Finding
 /// Sections that were not collected on either side are left out rather
 /// than reported as wholly removed.
 fn tables(n: &NodeSnapshot) -> BTreeMap<&'static str, Option<BTreeSet<String>>> {
-    fn set<T: ToString>(items: &[T]) -> Option<BTreeSet<String>> {
-        Some(items.iter().map(ToString::to_string).collect())
-    }
-    let ipvs = n.ipvs.as_ref().map(|services| {
-        services
-            .iter()
-            .flat_map(|s| {
-                std::iter::once(s.to_string())
-                    .chain(s.reals.iter().map(move |r| format!("{} {r}", s.key())))
-            })
-            .collect()
-    });
-    let bgp = n.bgp.as_ref().map(|b| {
-        b.protocols
-            .iter()
-            .map(|p| {
-                format!("{} {} {} {}", p.name, p.proto, p.state, p.info)
-                    .trim_end()
-                    .to_string()
-            })
-            .collect()
-    });
-    let sysctls = n
-        .sysctls
-        .as_ref()
-        .map(|s| s.iter().map(|(k, v)| format!("{k} = {v}")).collect());
     BTreeMap::from([
         ("links", set(&n.links)),
         ("addrs", set(&n.addrs)),
@@ -123,10 +97,38 @@ fn tables(n: &NodeSnapshot) -> BTreeMap<&'static str, Option<BTreeSet<String>>> 
         ("rules", n.rules.as_deref().and_then(set)),
         ("neighbours", n.neighbours.as_deref().and_then(set)),
         ("fdb", n.fdb.as_deref().and_then(set)),
-        ("ipvs", ipvs),
-        ("bgp", bgp),
-        ("sysctls", sysctls),
+        ("ipvs", n.ipvs.as_deref().map(ipvs_lines)),
+        ("bgp", n.bgp.as_ref().map(bgp_lines)),
+        (
+            "sysctls",
+            n.sysctls
+                .as_ref()
+                .map(|s| s.iter().map(|(k, v)| format!("{k} = {v}")).collect()),
+        ),
     ])
+}
+
+fn set<T: ToString>(items: &[T]) -> Option<BTreeSet<String>> {
+    Some(items.iter().map(ToString::to_string).collect())
+}
+
+/// Each virtual service, and each real server under its key.
+fn ipvs_lines(services: &[VirtualService]) -> BTreeSet<String> {
+    services.iter().flat_map(virtual_service_lines).collect()
+}
+
+fn virtual_service_lines(s: &VirtualService) -> impl Iterator<Item = String> + '_ {
+    let reals = s.reals.iter().map(move |r| format!("{} {r}", s.key()));
+    std::iter::once(s.to_string()).chain(reals)
+}
+
+fn bgp_lines(b: &Bgp) -> BTreeSet<String> {
+    let line = |p: &BgpProtocol| {
+        format!("{} {} {} {}", p.name, p.proto, p.state, p.info)
+            .trim_end()
+            .to_string()
+    };
+    b.protocols.iter().map(line).collect()
 }
 
 fn diff_node(old: &NodeSnapshot, new: &NodeSnapshot) -> BTreeMap<&'static str, Change> {
@@ -164,7 +166,7 @@ mod tests {
 
     fn finding(code: &str) -> Finding {
         Finding {
-            code: code.into(),
+            code: Code::parse(code).expect("a documented code"),
             severity: crate::Severity::Error,
             node: Some("node-1".into()),
             summary: "s".into(),

@@ -30,6 +30,7 @@ use cnictl_model::{
 use ipnet::IpNet;
 
 use crate::checks::fib::FastMap as HashMap;
+use crate::cni::{Ipam, NextHop};
 use crate::infer::{self, CniModel, Inference};
 
 /// Felix's route protocol number (Calico without BIRD programs `proto 80`).
@@ -221,16 +222,7 @@ impl<'a> Expected<'a> {
             .map(|nm| node_expect(snap, &nm.node, nm.model))
             .collect();
         fill_peer_blocks(snap, &mut nodes);
-        let (service_cidr, service_cidr_note) = match opts.service_cidr {
-            Some(net) => (
-                Some(ServiceCidr {
-                    net,
-                    inferred: false,
-                }),
-                None,
-            ),
-            None => infer_service_cidr(snap.k8s.services.as_deref().unwrap_or_default()),
-        };
+        let (service_cidr, service_cidr_note) = service_cidr(snap, opts);
         let services = snap
             .k8s
             .services
@@ -257,36 +249,49 @@ impl<'a> Expected<'a> {
 
     fn index(&mut self, snap: &'a ClusterSnapshot) {
         self.contested = contested(&self.nodes);
-        for (i, n) in self.nodes.iter().enumerate() {
-            self.by_name.insert(n.name.clone(), i);
-            for ip in &n.internal_ips {
-                self.by_ip.entry(*ip).or_insert(i);
-            }
-            if let Some(u) = &n.underlay {
-                self.by_ip.entry(u.ip).or_insert(i);
-            }
-            if let Some(v) = &n.vtep {
-                self.by_vtep_ip.entry(v.ip).or_insert(i);
-            }
-            if let Some(t) = n.tunnel_addr {
-                self.by_vtep_ip.entry(t).or_insert(i);
-            }
-        }
+        self.index_nodes();
         if let Some(svcs) = &self.services {
             for (i, s) in svcs.iter().enumerate() {
                 self.svc_index.insert((s.proto, s.ip, s.port), i);
             }
         }
         for pod in snap.k8s.pods.iter().filter(|p| is_live(p)) {
-            for ip in &pod.ips {
-                self.pods_by_ip.insert(*ip, pod);
+            self.index_pod(pod);
+        }
+    }
+
+    /// Nodes by name, by node IP (InternalIPs, underlay) and by VTEP or
+    /// tunnel IP; the first node wins an address.
+    fn index_nodes(&mut self) {
+        for (i, n) in self.nodes.iter().enumerate() {
+            self.by_name.insert(n.name.clone(), i);
+            let ips = n
+                .internal_ips
+                .iter()
+                .copied()
+                .chain(n.underlay.as_ref().map(|u| u.ip));
+            for ip in ips {
+                self.by_ip.entry(ip).or_insert(i);
             }
-            if let Some(node) = &pod.node {
-                self.pods_by_node
-                    .entry(node.as_str())
-                    .or_default()
-                    .push(pod);
+            let tunnel_ips = n
+                .vtep
+                .as_ref()
+                .map(|v| v.ip)
+                .into_iter()
+                .chain(n.tunnel_addr);
+            for ip in tunnel_ips {
+                self.by_vtep_ip.entry(ip).or_insert(i);
             }
+        }
+    }
+
+    fn index_pod(&mut self, pod: &'a Pod) {
+        for ip in &pod.ips {
+            self.pods_by_ip.insert(*ip, pod);
+        }
+        if let Some(node) = &pod.node {
+            let on_node = self.pods_by_node.entry(node.as_str()).or_default();
+            on_node.push(pod);
         }
     }
 
@@ -325,6 +330,16 @@ impl<'a> Expected<'a> {
     }
 }
 
+/// The service CIDR: given, or inferred from the ClusterIPs (with a note
+/// when it cannot be).
+fn service_cidr(snap: &ClusterSnapshot, opts: &Options) -> (Option<ServiceCidr>, Option<String>) {
+    let inferred = false;
+    match opts.service_cidr {
+        Some(net) => (Some(ServiceCidr { net, inferred }), None),
+        None => infer_service_cidr(snap.k8s.services.as_deref().unwrap_or_default()),
+    }
+}
+
 /// Pod CIDRs of one node that overlap a pod CIDR of another node.
 fn contested(nodes: &[NodeExpect]) -> HashSet<IpNet> {
     let (nets, owner): (Vec<IpNet>, Vec<usize>) = nodes
@@ -353,13 +368,7 @@ fn node_expect(snap: &ClusterSnapshot, name: &str, model: CniModel) -> NodeExpec
     let internal_ips = k8s.map(|k| k.internal_ips.clone()).unwrap_or_default();
     let underlay = underlay(k8s, dump, &internal_ips);
     let pod_cidrs = pod_cidrs(k8s, dump, model);
-    let tunnel_addr = k8s.and_then(|k| {
-        let key = match model {
-            CniModel::CalicoVxlan => infer::CALICO_VXLAN_ADDR,
-            _ => infer::CALICO_IPIP_ADDR,
-        };
-        k.annotation(key)?.parse().ok()
-    });
+    let tunnel_addr = k8s.and_then(|k| k.annotation(tunnel_annotation(model))?.parse().ok());
     let vtep = vtep(k8s, dump, model, &pod_cidrs, tunnel_addr);
     NodeExpect {
         name: name.to_string(),
@@ -403,33 +412,40 @@ fn underlay(
 }
 
 fn pod_cidrs(k8s: Option<&K8sNode>, dump: Option<&NodeSnapshot>, model: CniModel) -> Vec<PodCidr> {
-    let mut out = Vec::new();
-    if model.is_calico() {
-        if let Some(d) = dump {
-            out.extend(own_calico_blocks(d));
-        }
-        if !out.is_empty() {
-            return out;
+    let ipam = model.profile().map(|p| p.ipam);
+    if ipam == Some(Ipam::CalicoBlocks) {
+        let blocks = dump.map(own_calico_blocks).unwrap_or_default();
+        if !blocks.is_empty() {
+            return blocks;
         }
     }
-    if let Some(k) = k8s {
-        out.extend(k.pod_cidrs.iter().map(|n| PodCidr {
+    let Some(k) = k8s else {
+        return Vec::new();
+    };
+    let mut out: Vec<PodCidr> = k
+        .pod_cidrs
+        .iter()
+        .map(|n| PodCidr {
             net: n.trunc(),
             source: CidrSource::PodCidr,
-        }));
-        if model == CniModel::CiliumNative || model == CniModel::CiliumVxlan {
-            let ann = k
-                .annotation(infer::CILIUM_POD_CIDR)
-                .and_then(|s| s.parse::<IpNet>().ok());
-            if let Some(net) = ann.filter(|n| !k.pod_cidrs.iter().any(|p| p.trunc() == n.trunc())) {
-                out.push(PodCidr {
-                    net: net.trunc(),
-                    source: CidrSource::CiliumAnnotation,
-                });
-            }
-        }
+        })
+        .collect();
+    if ipam == Some(Ipam::PodCidrOrCiliumAnnotation) {
+        out.extend(cilium_pod_cidr(k));
     }
     out
+}
+
+/// Cilium's `ipv4-pod-cidr` annotation, unless `spec.podCIDRs` has it.
+fn cilium_pod_cidr(k: &K8sNode) -> Option<PodCidr> {
+    let net = k
+        .annotation(infer::CILIUM_POD_CIDR)?
+        .parse::<IpNet>()
+        .ok()?
+        .trunc();
+    let known = k.pod_cidrs.iter().any(|p| p.trunc() == net);
+    let source = CidrSource::CiliumAnnotation;
+    (!known).then_some(PodCidr { net, source })
 }
 
 /// Calico IPAM blocks affine to the node: its own blackhole block routes.
@@ -458,29 +474,51 @@ fn own_calico_blocks(d: &NodeSnapshot) -> Vec<PodCidr> {
 /// the first dumped peers' `proto bird` routes via their IP. Scans at most
 /// two nodes' routes, so the cost stays O(routes of one node).
 fn fill_peer_blocks(snap: &ClusterSnapshot, nodes: &mut [NodeExpect]) {
-    let wanted: HashMap<IpAddr, usize> = nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.model.is_calico() || n.model == CniModel::Unknown)
-        .filter(|(_, n)| {
-            !n.pod_cidrs
-                .iter()
-                .any(|c| c.source == CidrSource::CalicoBlock)
-        })
-        .filter_map(|(i, n)| Some((n.ip()?, i)))
-        .collect();
+    let wanted = blockless(nodes);
     if wanted.is_empty() || !nodes.iter().any(|n| n.model.is_calico()) {
         return;
     }
+    for (i, (blocks, seen_on)) in learned_blocks(snap, nodes, &wanted) {
+        let source = CidrSource::CalicoPeerRoute { seen_on };
+        nodes[i].pod_cidrs = blocks
+            .into_iter()
+            .map(|net| PodCidr {
+                net,
+                source: source.clone(),
+            })
+            .collect();
+    }
+}
+
+/// Calico (or unknown) nodes without their own blocks, by node IP.
+fn blockless(nodes: &[NodeExpect]) -> HashMap<IpAddr, usize> {
+    let own_blocks = |n: &NodeExpect| {
+        n.pod_cidrs
+            .iter()
+            .any(|c| c.source == CidrSource::CalicoBlock)
+    };
+    nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.model.is_calico() || n.model == CniModel::Unknown)
+        .filter(|(_, n)| !own_blocks(n))
+        .filter_map(|(i, n)| Some((n.ip()?, i)))
+        .collect()
+}
+
+/// The blocks the first two dumped nodes route via each wanted node's IP,
+/// each node's from the first dump that names it.
+fn learned_blocks(
+    snap: &ClusterSnapshot,
+    nodes: &[NodeExpect],
+    wanted: &HashMap<IpAddr, usize>,
+) -> HashMap<usize, (BTreeSet<IpNet>, String)> {
     let mut found: HashMap<usize, (BTreeSet<IpNet>, String)> = HashMap::default();
     for dump in snap.nodes.values().take(2) {
         for (gw, dst) in peer_routes(dump) {
-            let Some(&i) = wanted.get(&gw) else {
+            let Some(&i) = wanted.get(&gw).filter(|&&i| nodes[i].name != dump.name) else {
                 continue;
             };
-            if nodes[i].name == dump.name {
-                continue;
-            }
             let e = found
                 .entry(i)
                 .or_insert_with(|| (BTreeSet::new(), dump.name.clone()));
@@ -489,17 +527,7 @@ fn fill_peer_blocks(snap: &ClusterSnapshot, nodes: &mut [NodeExpect]) {
             }
         }
     }
-    for (i, (blocks, seen_on)) in found {
-        nodes[i].pod_cidrs = blocks
-            .into_iter()
-            .map(|net| PodCidr {
-                net,
-                source: CidrSource::CalicoPeerRoute {
-                    seen_on: seen_on.clone(),
-                },
-            })
-            .collect();
-    }
+    found
 }
 
 /// (peer node IP, block) pairs a node learned: its kernel's `proto bird`
@@ -522,6 +550,16 @@ fn peer_routes(dump: &NodeSnapshot) -> impl Iterator<Item = (IpAddr, IpNet)> + '
         .filter(|(_, dst)| dst.prefix_len() < dst.max_prefix_len())
 }
 
+/// The annotation naming a node's tunnel address (Calico IPIP's when the
+/// model is unknown: a dump-less Calico node).
+fn tunnel_annotation(model: CniModel) -> &'static str {
+    model
+        .profile()
+        .map_or(infer::CALICO_IPIP_ADDR, |p| p.tunnel_annotation())
+}
+
+/// The node's VTEP, for models whose routes point at a peer's VTEP: the
+/// address its VXLAN device holds, else the one the model derives.
 fn vtep(
     k8s: Option<&K8sNode>,
     dump: Option<&NodeSnapshot>,
@@ -529,30 +567,25 @@ fn vtep(
     pod_cidrs: &[PodCidr],
     tunnel_addr: Option<IpAddr>,
 ) -> Option<Vtep> {
-    let (prefix, ip) = match model {
-        CniModel::FlannelVxlan => ("flannel.", pod_cidrs.first().map(|c| c.net.network())),
-        CniModel::CalicoVxlan => ("vxlan.calico", tunnel_addr),
+    let profile = model.profile()?;
+    let ip = match profile.next_hop {
+        NextHop::VtepOnlink => pod_cidrs.first().map(|c| c.net.network()),
+        NextHop::TunnelAddrOnlink => tunnel_addr,
         _ => return None,
     };
-    let link = dump.and_then(|d| {
-        d.links
-            .iter()
-            .find(|l| l.name.starts_with(prefix) && l.is_kind("vxlan"))
-    });
-    let dump_ip = link.and_then(|l| {
-        let d = dump?;
-        d.addrs
-            .iter()
-            .find(|a| a.dev == l.name)
-            .map(|a| a.addr.addr())
-    });
-    // What the node's VXLAN device actually holds wins over the derivation.
-    let ip = dump_ip.or(ip)?;
+    let link = dump.and_then(|d| profile.vxlan_dev(d));
+    let ip = link.and_then(|l| dev_addr(dump?, &l.name)).or(ip)?;
     let mac = k8s
         .and_then(|k| k.annotation(infer::FLANNEL_BACKEND_DATA))
         .and_then(flannel_vtep_mac)
         .or_else(|| link.and_then(|l| l.mac.clone()));
     Some(Vtep { ip, mac })
+}
+
+/// The first address the node's device holds.
+fn dev_addr(dump: &NodeSnapshot, dev: &str) -> Option<IpAddr> {
+    let a = dump.addrs.iter().find(|a| a.dev == dev)?;
+    Some(a.addr.addr())
 }
 
 /// Reads `VtepMAC` out of Flannel's `backend-data` annotation.
@@ -612,37 +645,40 @@ pub fn covering_prefix(lo: IpAddr, hi: IpAddr) -> IpNet {
 }
 
 fn service_ports(services: &[Service], slices: Option<&[EndpointSlice]>) -> Vec<ServicePortExpect> {
-    let mut by_svc: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::default();
-    for s in slices.unwrap_or_default() {
-        if let Some(svc) = &s.service {
-            by_svc
-                .entry((s.namespace.as_str(), svc.as_str()))
-                .or_default()
-                .push(s);
-        }
-    }
+    let by_svc = slices_by_service(slices.unwrap_or_default());
     let mut out = Vec::new();
     for svc in services.iter().filter(|s| s.service_type != "ExternalName") {
         let own = by_svc
             .get(&(svc.namespace.as_str(), svc.name.as_str()))
             .map_or(&[][..], Vec::as_slice);
         for ip in &svc.cluster_ips {
-            for port in &svc.ports {
-                let Some(proto) = ipvs_proto(&port.protocol) else {
-                    continue;
-                };
-                out.push(ServicePortExpect {
-                    service: svc.key(),
-                    proto,
-                    ip: *ip,
-                    port: port.port,
-                    port_name: port.name.clone(),
-                    endpoints: slices.map(|_| ready_endpoints(own, *ip, port)),
-                });
-            }
+            let ports = svc
+                .ports
+                .iter()
+                .filter_map(|p| Some((ipvs_proto(&p.protocol)?, p)));
+            out.extend(ports.map(|(proto, port)| ServicePortExpect {
+                service: svc.key(),
+                proto,
+                ip: *ip,
+                port: port.port,
+                port_name: port.name.clone(),
+                endpoints: slices.map(|_| ready_endpoints(own, *ip, port)),
+            }));
         }
     }
     out
+}
+
+type SlicesByService<'s> = HashMap<(&'s str, &'s str), Vec<&'s EndpointSlice>>;
+
+/// EndpointSlices keyed by their Service's (namespace, name).
+fn slices_by_service(slices: &[EndpointSlice]) -> SlicesByService<'_> {
+    let mut by_svc: SlicesByService<'_> = HashMap::default();
+    for s in slices {
+        let Some(svc) = &s.service else { continue };
+        by_svc.entry((&s.namespace, svc)).or_default().push(s);
+    }
+    by_svc
 }
 
 fn ipvs_proto(p: &str) -> Option<IpvsProto> {

@@ -13,6 +13,8 @@ use cnictl_dataplane::{Dataplane, Disposition, Hop, Ingress, Packet, Proto, Trac
 use cnictl_model::ClusterSnapshot;
 use serde::Serialize;
 
+use crate::code::Code;
+
 pub use resolve::{parse_proto, Endpoint, EndpointKind};
 pub use text::render_text;
 
@@ -133,7 +135,7 @@ pub struct DropInfo {
     pub disposition: String,
     pub reason: String,
     /// The DESIGN.md finding code; `None` when the snapshot lacks the data.
-    pub code: Option<String>,
+    pub code: Option<Code>,
     pub hint: String,
     /// The matching finding of `check` on the drop node (same code), with
     /// its exact evidence and concrete fix; set by [`attach_finding`].
@@ -424,9 +426,9 @@ fn service_not_programmed(trace: &Trace, ex: &mut Explanation) {
             ex.packet.dst,
             ex.packet.dport.unwrap_or(0)
         ),
-        code: Some("ipvs-service-missing".into()),
+        code: Some(Code::IpvsServiceMissing),
         finding: None,
-        hint: codes::hint("ipvs-service-missing").into(),
+        hint: Code::IpvsServiceMissing.hint().into(),
     });
 }
 
@@ -528,7 +530,7 @@ fn packet_json(p: &Packet) -> PacketJson {
 /// cluster's expected state (milliseconds, not a whole `check`).
 pub fn attach_finding(snap: &ClusterSnapshot, ex: &mut Explanation) {
     let Some(drop) = ex.drop.as_mut() else { return };
-    let (Some(code), Some(node)) = (drop.code.clone(), snap.nodes.get(&drop.node)) else {
+    let (Some(code), Some(node)) = (drop.code, snap.nodes.get(&drop.node)) else {
         return;
     };
     let expected = crate::expected::Expected::build(snap);

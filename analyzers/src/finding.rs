@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::code::Code;
+
 /// How bad a finding is. `check` exits 1 when any finding is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -22,11 +24,11 @@ impl Severity {
 }
 
 /// One problem found in the dataplane. `code` is one of the documented,
-/// stable finding codes (README "Finding codes"); `evidence` holds the exact
+/// stable finding codes (README "Finding codes"), serialized as its string; `evidence` holds the exact
 /// entries involved, printed as `ip`/`bridge`/`ipvsadm`/`birdc` would.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
-    pub code: String,
+    pub code: Code,
     pub severity: Severity,
     /// The node the finding is about; `None` for cluster-wide findings.
     pub node: Option<String>,

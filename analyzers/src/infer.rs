@@ -11,6 +11,8 @@ use std::fmt;
 use cnictl_model::{ClusterSnapshot, K8sNode, Link, NodeSnapshot, Protocol, Route};
 use serde::{Deserialize, Serialize};
 
+use crate::cni::Ipam;
+
 /// Flannel's node annotation that names the backend (`vxlan`, `host-gw`).
 pub const FLANNEL_BACKEND_TYPE: &str = "flannel.alpha.coreos.com/backend-type";
 /// Flannel's node annotation holding the node's underlay IP.
@@ -60,19 +62,13 @@ impl CniModel {
         CniModel::Mixed,
     ];
 
+    /// The name (DESIGN.md "Model names"): the profile's, or `unknown` /
+    /// `mixed`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            CniModel::FlannelVxlan => "flannel-vxlan",
-            CniModel::FlannelHostGw => "flannel-host-gw",
-            CniModel::CalicoBgp => "calico-bgp",
-            CniModel::CalicoIpip => "calico-ipip",
-            CniModel::CalicoVxlan => "calico-vxlan",
-            CniModel::CiliumNative => "cilium-native",
-            CniModel::CiliumVxlan => "cilium-vxlan",
-            CniModel::Bridge => "bridge",
-            CniModel::Weave => "weave",
-            CniModel::Unknown => "unknown",
-            CniModel::Mixed => "mixed",
+        match (self.profile(), self) {
+            (Some(p), _) => p.name,
+            (None, CniModel::Mixed) => "mixed",
+            (None, _) => "unknown",
         }
     }
 
@@ -81,42 +77,27 @@ impl CniModel {
         Self::ALL.iter().copied().find(|m| m.as_str() == s)
     }
 
+    /// Calico models: pod CIDRs are IPAM blocks.
     pub fn is_calico(self) -> bool {
-        matches!(
-            self,
-            CniModel::CalicoBgp | CniModel::CalicoIpip | CniModel::CalicoVxlan
-        )
+        self.profile().is_some_and(|p| p.ipam == Ipam::CalicoBlocks)
     }
 
-    pub fn is_cilium(self) -> bool {
-        matches!(self, CniModel::CiliumNative | CniModel::CiliumVxlan)
-    }
-
-    /// Calico models whose routes BIRD programs (the VXLAN mode runs no BGP).
+    /// Models whose routes BIRD programs (Calico's VXLAN mode runs no BGP).
     pub fn uses_bird(self) -> bool {
-        matches!(self, CniModel::CalicoBgp | CniModel::CalicoIpip)
+        self.profile().is_some_and(|p| p.bgp)
     }
 
     /// Models that forward pod traffic unencapsulated to the peer node's
     /// underlay IP, so peers must share an L2 segment (host-gw semantics).
     pub fn needs_l2_adjacency(self) -> bool {
-        matches!(
-            self,
-            CniModel::FlannelHostGw | CniModel::Bridge | CniModel::CiliumNative
-        )
+        self.profile()
+            .is_some_and(|p| p.next_hop.needs_l2_adjacency())
     }
 
     /// Bytes of outer headers the model adds to a pod packet on an IPv4
-    /// underlay (VXLAN: IP 20 + UDP 8 + VXLAN 8 + Ethernet 14; IPIP: IP 20).
+    /// underlay (the profile's encapsulation).
     pub fn encap_overhead(self) -> u32 {
-        match self {
-            CniModel::FlannelVxlan
-            | CniModel::CalicoVxlan
-            | CniModel::CiliumVxlan
-            | CniModel::Weave => 50,
-            CniModel::CalicoIpip => 20,
-            _ => 0,
-        }
+        self.profile().map_or(0, |p| p.encap.overhead())
     }
 }
 
@@ -175,16 +156,15 @@ pub fn infer(snap: &ClusterSnapshot) -> Inference {
 
 /// The cluster verdict: the one model all known nodes agree on.
 pub fn cluster_model(per_node: &[NodeModel]) -> CniModel {
-    let mut seen: Option<CniModel> = None;
-    for m in per_node.iter().map(|n| n.model) {
-        match (m, seen) {
-            (CniModel::Unknown, _) => {}
-            (m, None) => seen = Some(m),
-            (m, Some(s)) if m != s => return CniModel::Mixed,
-            _ => {}
-        }
+    let mut known = per_node
+        .iter()
+        .map(|n| n.model)
+        .filter(|m| *m != CniModel::Unknown);
+    match known.next() {
+        Some(first) if known.all(|m| m == first) => first,
+        Some(_) => CniModel::Mixed,
+        None => CniModel::Unknown,
     }
-    seen.unwrap_or(CniModel::Unknown)
 }
 
 /// Device and route facts gathered in one pass over a node's tables.
@@ -281,26 +261,22 @@ fn is_host_gw_route(r: &Route, connected: &[ipnet::IpNet]) -> bool {
 pub fn infer_node(node: &NodeSnapshot, k8s: Option<&K8sNode>) -> NodeModel {
     let s = gather(node);
     let backend = k8s.and_then(|k| k.annotation(FLANNEL_BACKEND_TYPE));
-    let mut ev = Vec::new();
-    let model = decide(&s, backend, &mut ev);
+    let mut evidence = Vec::new();
+    let model = decide(&s, backend, &mut evidence);
+    let node = node.name.clone();
     NodeModel {
-        node: node.name.clone(),
+        node,
         model,
-        evidence: ev,
+        evidence,
     }
 }
 
+/// The first rule that recognises the node, in precedence order.
 fn decide(s: &Signals<'_>, flannel_backend: Option<&str>, ev: &mut Vec<String>) -> CniModel {
-    if let Some(m) = decide_cilium(s, ev) {
-        return m;
-    }
-    if let Some(m) = decide_weave(s, ev) {
-        return m;
-    }
-    if let Some(m) = decide_calico(s, ev) {
-        return m;
-    }
-    decide_flannel_or_bridge(s, flannel_backend, ev)
+    decide_cilium(s, ev)
+        .or_else(|| decide_weave(s, ev))
+        .or_else(|| decide_calico(s, ev))
+        .unwrap_or_else(|| decide_flannel_or_bridge(s, flannel_backend, ev))
 }
 
 fn decide_cilium(s: &Signals<'_>, ev: &mut Vec<String>) -> Option<CniModel> {
@@ -374,37 +350,52 @@ fn decide_flannel_or_bridge(
     if let Some(b) = backend {
         ev.push(format!("annotation {FLANNEL_BACKEND_TYPE}={b}"));
     }
-    if let Some(v) = s.flannel_vxlan {
-        ev.push(format!("link {}{}", v.name, vxlan_desc(v)));
-        if s.flannel_onlink_routes > 0 {
-            ev.push(format!(
-                "{} routes via {} onlink",
-                s.flannel_onlink_routes, v.name
-            ));
-        }
-        return CniModel::FlannelVxlan;
+    match s.flannel_vxlan {
+        Some(v) => flannel_vxlan(s, v, ev),
+        None => decide_by_bridge(s, backend, ev),
     }
+}
+
+fn flannel_vxlan(s: &Signals<'_>, v: &Link, ev: &mut Vec<String>) -> CniModel {
+    ev.push(format!("link {}{}", v.name, vxlan_desc(v)));
+    if s.flannel_onlink_routes > 0 {
+        let n = s.flannel_onlink_routes;
+        ev.push(format!("{n} routes via {} onlink", v.name));
+    }
+    CniModel::FlannelVxlan
+}
+
+/// No flannel.* device: the bridge and Flannel's backend annotation decide.
+fn decide_by_bridge(s: &Signals<'_>, backend: Option<&str>, ev: &mut Vec<String>) -> CniModel {
     match (s.cni_bridge, backend) {
-        (Some(br), Some("host-gw")) => {
-            ev.push(format!("bridge {}", br.name));
-            push_host_gw(s, ev);
-            CniModel::FlannelHostGw
-        }
+        (Some(br), Some("host-gw")) => bridged(
+            s,
+            format!("bridge {}", br.name),
+            CniModel::FlannelHostGw,
+            ev,
+        ),
         (_, Some("vxlan")) => {
             ev.push("flannel backend vxlan but no flannel.* vxlan device".into());
             CniModel::FlannelVxlan
         }
-        (Some(br), _) => {
-            ev.push(format!("bridge {} without flannel annotations", br.name));
-            push_host_gw(s, ev);
-            CniModel::Bridge
-        }
+        (Some(br), _) => bridged(
+            s,
+            format!("bridge {} without flannel annotations", br.name),
+            CniModel::Bridge,
+            ev,
+        ),
         (None, Some("host-gw")) => CniModel::FlannelHostGw,
         _ => {
             ev.push("no CNI device (cni0, flannel.*, cali*, tunl0, cilium_host, weave)".into());
             CniModel::Unknown
         }
     }
+}
+
+fn bridged(s: &Signals<'_>, fact: String, model: CniModel, ev: &mut Vec<String>) -> CniModel {
+    ev.push(fact);
+    push_host_gw(s, ev);
+    model
 }
 
 fn push_host_gw(s: &Signals<'_>, ev: &mut Vec<String>) {

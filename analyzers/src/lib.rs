@@ -5,6 +5,8 @@
 //! had to skip, and the shells turn that into output, exit codes and metrics.
 
 pub mod checks;
+pub mod cni;
+pub mod code;
 pub mod diff;
 pub mod expected;
 pub mod explain;
@@ -14,4 +16,5 @@ pub mod infer;
 pub mod reach;
 pub mod validate;
 
+pub use code::{Code, Input};
 pub use finding::{Finding, Report, Severity, Skipped};

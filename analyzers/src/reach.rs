@@ -48,27 +48,31 @@ pub fn node_pairs(dp: &Dataplane, cap: usize) -> Reachability {
     }
     let n = probes.len();
     for (i, &src) in probes.iter().enumerate() {
-        for (j, &dst) in probes.iter().enumerate() {
-            if i == j {
-                continue;
-            }
+        for (j, &dst) in probes.iter().enumerate().filter(|&(j, _)| j != i) {
             r.probes += 1;
             let disposition = matrix[i * n + j];
-            if disposition == Disposition::Delivered {
-                continue;
-            }
-            *r.unreachable.entry(name(src)).or_default() += 1;
-            r.failing_total += 1;
-            if r.failing_pairs.len() < cap {
-                r.failing_pairs.push(FailingPair {
-                    src: name(src),
-                    dst: name(dst),
-                    disposition,
-                });
+            if disposition != Disposition::Delivered {
+                r.fail(name(src), name(dst), disposition, cap);
             }
         }
     }
     r
+}
+
+impl Reachability {
+    /// Counts a failing pair, listing it while fewer than `cap` are.
+    fn fail(&mut self, src: String, dst: String, disposition: Disposition, cap: usize) {
+        *self.unreachable.entry(src.clone()).or_default() += 1;
+        self.failing_total += 1;
+        if self.failing_pairs.len() < cap {
+            let pair = FailingPair {
+                src,
+                dst,
+                disposition,
+            };
+            self.failing_pairs.push(pair);
+        }
+    }
 }
 
 /// One probe pod per node, indexed by node: the first pod with an address

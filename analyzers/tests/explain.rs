@@ -100,10 +100,10 @@ fn assert_contract(ex: &Explanation) {
     }
 }
 
-fn code(ex: &Explanation) -> &str {
+fn code(ex: &Explanation) -> &'static str {
     ex.drop
         .as_ref()
-        .and_then(|d| d.code.as_deref())
+        .and_then(|d| d.code.map(cnictl_analyzers::Code::as_str))
         .unwrap_or("-")
 }
 

@@ -47,7 +47,10 @@ fn expect(
     code: Option<&str>,
 ) -> Option<Explanation> {
     let ex = run(name, ExplainRequest::new(src, dst))?;
-    let got = ex.drop.as_ref().and_then(|d| d.code.as_deref());
+    let got = ex
+        .drop
+        .as_ref()
+        .and_then(|d| d.code.map(cnictl_analyzers::Code::as_str));
     assert_eq!(
         (ex.verdict, got),
         (verdict, code),
@@ -218,7 +221,10 @@ fn broken_mtu_drops_a_full_size_packet() {
     let mut req = ExplainRequest::new("web-1", "web-2");
     req.size = Some(1500);
     if let Some(ex) = run("flannel-vxlan-broken-mtu-mismatch", req) {
-        let code = ex.drop.as_ref().and_then(|d| d.code.as_deref());
+        let code = ex
+            .drop
+            .as_ref()
+            .and_then(|d| d.code.map(cnictl_analyzers::Code::as_str));
         assert_eq!(code, Some("mtu-mismatch"), "{}", render_text(&ex));
     }
 }
@@ -233,7 +239,11 @@ fn wrong_next_hop_is_a_detour_or_a_drop() {
             continue;
         };
         let flagged = ex.notes.iter().any(|n| n.contains("wrong-next-hop"))
-            || ex.drop.as_ref().and_then(|d| d.code.as_deref()) == Some("wrong-next-hop");
+            || ex
+                .drop
+                .as_ref()
+                .and_then(|d| d.code.map(cnictl_analyzers::Code::as_str))
+                == Some("wrong-next-hop");
         assert!(flagged, "{name}:\n{}", render_text(&ex));
     }
 }

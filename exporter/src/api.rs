@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cnictl_analyzers::checks::CODES;
+use cnictl_analyzers::Code;
 use cnictl_analyzers::{Finding, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -163,7 +163,7 @@ pub struct FindingsQuery {
 
 struct FindingFilter {
     severity: Option<Severity>,
-    code: Option<String>,
+    code: Option<Code>,
     node: Option<String>,
     text: Option<String>,
 }
@@ -181,12 +181,13 @@ impl FindingFilter {
                 )))
             }
         };
-        let code = q.code.clone().filter(|c| !c.is_empty());
-        if let Some(c) = &code {
-            if !CODES.iter().any(|(k, _, _)| k == c) {
-                return Err(ApiError::bad_request(format!("unknown finding code {c:?}")));
-            }
-        }
+        let code = match q.code.as_deref().filter(|c| !c.is_empty()) {
+            Some(c) => Some(
+                Code::parse(c)
+                    .ok_or_else(|| ApiError::bad_request(format!("unknown finding code {c:?}")))?,
+            ),
+            None => None,
+        };
         let node = q.node.clone().filter(|n| !n.is_empty());
         if let Some(n) = &node {
             if a.node(n).is_none() {
@@ -210,7 +211,7 @@ impl FindingFilter {
 
     fn matches(&self, f: &Finding) -> bool {
         self.severity.is_none_or(|s| s == f.severity)
-            && self.code.as_ref().is_none_or(|c| *c == f.code)
+            && self.code.is_none_or(|c| c == f.code)
             && self
                 .node
                 .as_ref()
@@ -221,7 +222,7 @@ impl FindingFilter {
 
 fn text_matches(f: &Finding, needle: &str) -> bool {
     let has = |s: &str| s.to_lowercase().contains(needle);
-    has(&f.code)
+    has(f.code.as_str())
         || f.node.as_deref().is_some_and(has)
         || has(&f.summary)
         || has(&f.hint)

@@ -164,7 +164,7 @@ fn register_findings(reg: &mut Registry, a: &Analysis) {
     let fam = Family::<FindingLabels, Gauge>::default();
     for f in &a.report.findings {
         fam.get_or_create(&FindingLabels {
-            code: f.code.clone(),
+            code: f.code.as_str().to_string(),
             severity: f.severity.as_str().to_string(),
             node: f.node.clone().unwrap_or_default(),
         })

@@ -125,34 +125,47 @@ fn bird(plan: &Plan, i: usize, ipip: bool) -> Bgp {
         simple("kernel1", "Kernel", Some("master4")),
         simple("static1", "Static", Some("master4")),
     ];
-    let blocks_per_node = plan.blocks_per_node as u64;
-    for &p in &peers {
-        let ip = plan.node_ip(p);
-        let name = format!("Mesh_{}", ip.to_string().replace('.', "_"));
-        protocols.push(BgpProtocol {
-            name,
-            proto: "BGP".into(),
-            table: Some("master4".into()),
-            state: "up".into(),
-            since: Some("2026-11-01 00:00:00".into()),
-            info: "Established".into(),
-            bgp_state: Some("Established".into()),
-            neighbor_address: Some(v4(ip)),
-            neighbor_as: Some(AS),
-            local_as: Some(AS),
-            routes_imported: Some(if peers.len() == plan.spec.nodes - 1 {
-                blocks_per_node
-            } else {
-                blocks_per_node * (plan.spec.nodes as u64 - 1) / peers.len() as u64
-            }),
-            routes_exported: Some(blocks_per_node),
-            last_error: None,
-        });
-    }
+    let imported = imported_routes(plan, peers.len());
+    protocols.extend(peers.iter().map(|&p| mesh_session(plan, p, imported)));
     Bgp {
         daemon: Some("BIRD 2.0.12".into()),
         protocols,
         routes: Some(bird_routes(plan, i, &peers, ipip)),
+    }
+}
+
+/// Routes each session imports: a peer's blocks in a full mesh, a share of
+/// all the other nodes' blocks through a reflector.
+fn imported_routes(plan: &Plan, peers: usize) -> u64 {
+    let blocks_per_node = plan.blocks_per_node as u64;
+    if peers == plan.spec.nodes - 1 {
+        blocks_per_node
+    } else {
+        blocks_per_node * (plan.spec.nodes as u64 - 1) / peers as u64
+    }
+}
+
+fn session_name(plan: &Plan, p: usize) -> String {
+    format!("Mesh_{}", plan.node_ip(p).to_string().replace('.', "_"))
+}
+
+/// The Established iBGP session to node `p`.
+fn mesh_session(plan: &Plan, p: usize, imported: u64) -> BgpProtocol {
+    let ip = plan.node_ip(p);
+    BgpProtocol {
+        name: session_name(plan, p),
+        proto: "BGP".into(),
+        table: Some("master4".into()),
+        state: "up".into(),
+        since: Some("2026-11-01 00:00:00".into()),
+        info: "Established".into(),
+        bgp_state: Some("Established".into()),
+        neighbor_address: Some(v4(ip)),
+        neighbor_as: Some(AS),
+        local_as: Some(AS),
+        routes_imported: Some(imported),
+        routes_exported: Some(plan.blocks_per_node as u64),
+        last_error: None,
     }
 }
 
@@ -168,19 +181,7 @@ fn simple(name: &str, proto: &str, table: Option<&str>) -> BgpProtocol {
 }
 
 fn bird_routes(plan: &Plan, i: usize, peers: &[usize], ipip: bool) -> Vec<BgpRoute> {
-    let mut out = Vec::new();
-    for block in plan.node_blocks(i) {
-        out.push(BgpRoute {
-            prefix: IpNet::V4(block),
-            kind: "blackhole".into(),
-            via: None,
-            dev: None,
-            protocol: "static1".into(),
-            bgp_next_hop: None,
-            best: true,
-            as_path: None,
-        });
-    }
+    let mut out: Vec<BgpRoute> = plan.node_blocks(i).into_iter().map(own_block).collect();
     for peer in (0..plan.spec.nodes).filter(|&p| p != i) {
         // Learned directly from the peer in a mesh, or via the first reflector.
         let from = if peers.contains(&peer) {
@@ -188,19 +189,37 @@ fn bird_routes(plan: &Plan, i: usize, peers: &[usize], ipip: bool) -> Vec<BgpRou
         } else {
             peers[0]
         };
-        let from_name = format!("Mesh_{}", plan.node_ip(from).to_string().replace('.', "_"));
-        for block in plan.node_blocks(peer) {
-            out.push(BgpRoute {
-                prefix: IpNet::V4(block),
-                kind: "unicast".into(),
-                via: Some(v4(plan.node_ip(peer))),
-                dev: Some(if ipip { "tunl0" } else { "eth0" }.into()),
-                protocol: from_name.clone(),
-                bgp_next_hop: Some(v4(plan.node_ip(peer))),
-                best: true,
-                as_path: Some(String::new()),
-            });
-        }
+        let from_name = session_name(plan, from);
+        let learned = plan.node_blocks(peer).into_iter();
+        out.extend(learned.map(|b| learned_block(plan, peer, b, &from_name, ipip)));
     }
     out
+}
+
+/// The node's own block, a static blackhole BIRD announces.
+fn own_block(block: Ipv4Net) -> BgpRoute {
+    BgpRoute {
+        prefix: IpNet::V4(block),
+        kind: "blackhole".into(),
+        via: None,
+        dev: None,
+        protocol: "static1".into(),
+        bgp_next_hop: None,
+        best: true,
+        as_path: None,
+    }
+}
+
+/// A peer's block learned over the session `from`.
+fn learned_block(plan: &Plan, peer: usize, block: Ipv4Net, from: &str, ipip: bool) -> BgpRoute {
+    BgpRoute {
+        prefix: IpNet::V4(block),
+        kind: "unicast".into(),
+        via: Some(v4(plan.node_ip(peer))),
+        dev: Some(if ipip { "tunl0" } else { "eth0" }.into()),
+        protocol: from.to_string(),
+        bgp_next_hop: Some(v4(plan.node_ip(peer))),
+        best: true,
+        as_path: Some(String::new()),
+    }
 }

@@ -47,38 +47,13 @@ pub fn objects(plan: &Plan) -> K8s {
 
 fn k8s_node(plan: &Plan, i: usize) -> K8sNode {
     let ip = plan.node_ip(i);
-    let mut annotations = BTreeMap::new();
-    let mut pod_cidrs = Vec::new();
-    match plan.model() {
-        GenModel::FlannelVxlan | GenModel::FlannelHostGw => {
-            pod_cidrs.push(IpNet::V4(plan.node_cidr(i)));
-            let vxlan = plan.model() == GenModel::FlannelVxlan;
-            let kind = if vxlan { "vxlan" } else { "host-gw" };
-            annotations.insert("flannel.alpha.coreos.com/backend-type".into(), kind.into());
-            let data = if vxlan {
-                format!("{{\"VNI\":1,\"VtepMAC\":\"{}\"}}", mac(2, i, 0))
-            } else {
-                "null".into()
-            };
-            annotations.insert("flannel.alpha.coreos.com/backend-data".into(), data);
-            annotations.insert("flannel.alpha.coreos.com/public-ip".into(), ip.to_string());
-            annotations.insert(
-                "flannel.alpha.coreos.com/kube-subnet-manager".into(),
-                "true".into(),
-            );
-        }
-        GenModel::CalicoBgp | GenModel::CalicoIpip => {
-            let addr = format!("{}/{}", ip, plan.underlay.prefix_len());
-            annotations.insert("projectcalico.org/IPv4Address".into(), addr);
-            if plan.model() == GenModel::CalicoIpip {
-                let tun = plan.node_blocks(i)[0].network();
-                annotations.insert(
-                    "projectcalico.org/IPv4IPIPTunnelAddr".into(),
-                    tun.to_string(),
-                );
-            }
-        }
-    }
+    let (annotations, pod_cidrs) = match plan.model() {
+        GenModel::FlannelVxlan | GenModel::FlannelHostGw => (
+            flannel_annotations(plan, i),
+            vec![IpNet::V4(plan.node_cidr(i))],
+        ),
+        GenModel::CalicoBgp | GenModel::CalicoIpip => (calico_annotations(plan, i), Vec::new()),
+    };
     K8sNode {
         name: plan.node_name(i),
         internal_ips: vec![v4(ip)],
@@ -86,6 +61,36 @@ fn k8s_node(plan: &Plan, i: usize) -> K8sNode {
         annotations,
         ready: Some(true),
     }
+}
+
+/// Flannel's backend type and data, public IP and subnet-manager flag.
+fn flannel_annotations(plan: &Plan, i: usize) -> BTreeMap<String, String> {
+    let vxlan = plan.model() == GenModel::FlannelVxlan;
+    let (kind, data) = match vxlan {
+        true => (
+            "vxlan",
+            format!("{{\"VNI\":1,\"VtepMAC\":\"{}\"}}", mac(2, i, 0)),
+        ),
+        false => ("host-gw", "null".to_string()),
+    };
+    let key = |k: &str| format!("flannel.alpha.coreos.com/{k}");
+    BTreeMap::from([
+        (key("backend-type"), kind.to_string()),
+        (key("backend-data"), data),
+        (key("public-ip"), plan.node_ip(i).to_string()),
+        (key("kube-subnet-manager"), "true".to_string()),
+    ])
+}
+
+/// Calico's node address and, in IPIP mode, its tunnel address.
+fn calico_annotations(plan: &Plan, i: usize) -> BTreeMap<String, String> {
+    let addr = format!("{}/{}", plan.node_ip(i), plan.underlay.prefix_len());
+    let mut annotations = BTreeMap::from([("projectcalico.org/IPv4Address".to_string(), addr)]);
+    if plan.model() == GenModel::CalicoIpip {
+        let tun = plan.node_blocks(i)[0].network().to_string();
+        annotations.insert("projectcalico.org/IPv4IPIPTunnelAddr".into(), tun);
+    }
+    annotations
 }
 
 /// Service `s` is backed by pod `s % pods` on the `BACKENDS` nodes after `s`.
@@ -96,50 +101,61 @@ fn backends(plan: &Plan, s: usize) -> Vec<(usize, usize)> {
 }
 
 fn services(plan: &Plan) -> (Vec<Service>, Vec<EndpointSlice>) {
-    let mut services = Vec::new();
-    let mut slices = Vec::new();
     if plan.spec.pods_per_node == 0 {
-        return (services, slices);
+        return (Vec::new(), Vec::new());
     }
-    for s in 0..plan.spec.services {
-        let name = format!("svc-{}", s + 1);
-        services.push(Service {
-            namespace: "default".into(),
-            name: name.clone(),
-            service_type: "ClusterIP".into(),
-            cluster_ips: vec![v4(plan.service_ip(s))],
-            ports: vec![ServicePort {
-                name: Some("http".into()),
-                protocol: "TCP".into(),
-                port: SERVICE_PORT,
-                target_port: Some(TARGET_PORT.to_string()),
-                node_port: None,
-            }],
-            selector: BTreeMap::new(),
-        });
-        let endpoints = backends(plan, s)
+    (0..plan.spec.services)
+        .map(|s| (service(plan, s), endpoint_slice(plan, s)))
+        .unzip()
+}
+
+fn service_name(s: usize) -> String {
+    format!("svc-{}", s + 1)
+}
+
+fn service(plan: &Plan, s: usize) -> Service {
+    Service {
+        namespace: "default".into(),
+        name: service_name(s),
+        service_type: "ClusterIP".into(),
+        cluster_ips: vec![v4(plan.service_ip(s))],
+        ports: vec![ServicePort {
+            name: Some("http".into()),
+            protocol: "TCP".into(),
+            port: SERVICE_PORT,
+            target_port: Some(TARGET_PORT.to_string()),
+            node_port: None,
+        }],
+        selector: BTreeMap::new(),
+    }
+}
+
+fn endpoint_slice(plan: &Plan, s: usize) -> EndpointSlice {
+    let name = service_name(s);
+    EndpointSlice {
+        namespace: "default".into(),
+        name: format!("{name}-abcde"),
+        service: Some(name),
+        address_type: "IPv4".into(),
+        endpoints: backends(plan, s)
             .into_iter()
-            .map(|(i, k)| Endpoint {
-                addresses: vec![v4(plan.pod_ip(i, k))],
-                ready: true,
-                node: Some(plan.node_name(i)),
-                pod: Some(format!("default/{}", plan.pod_name(i, k))),
-            })
-            .collect();
-        slices.push(EndpointSlice {
-            namespace: "default".into(),
-            name: format!("{name}-abcde"),
-            service: Some(name),
-            address_type: "IPv4".into(),
-            endpoints,
-            ports: vec![EndpointPort {
-                name: Some("http".into()),
-                protocol: "TCP".into(),
-                port: TARGET_PORT,
-            }],
-        });
+            .map(|(i, k)| endpoint(plan, i, k))
+            .collect(),
+        ports: vec![EndpointPort {
+            name: Some("http".into()),
+            protocol: "TCP".into(),
+            port: TARGET_PORT,
+        }],
     }
-    (services, slices)
+}
+
+fn endpoint(plan: &Plan, i: usize, k: usize) -> Endpoint {
+    Endpoint {
+        addresses: vec![v4(plan.pod_ip(i, k))],
+        ready: true,
+        node: Some(plan.node_name(i)),
+        pod: Some(format!("default/{}", plan.pod_name(i, k))),
+    }
 }
 
 /// kube-proxy IPVS mode on a node: every ClusterIP bound to kube-ipvs0 and a
@@ -148,7 +164,21 @@ pub fn ipvs(plan: &Plan, n: &mut NodeSnapshot) {
     if plan.spec.services == 0 || plan.spec.pods_per_node == 0 {
         return;
     }
-    n.links.push(Link {
+    n.links.push(kube_ipvs0());
+    let mut table = Vec::with_capacity(plan.spec.services);
+    for s in 0..plan.spec.services {
+        let vip = plan.service_ip(s);
+        n.addrs
+            .push(addr(KUBE_IPVS0, "kube-ipvs0", host(vip), "global"));
+        n.routes.extend(node::local_table(vip, "kube-ipvs0"));
+        table.push(virtual_service(plan, s));
+    }
+    n.ipvs = Some(table);
+}
+
+/// The dummy device kube-proxy binds every ClusterIP to.
+fn kube_ipvs0() -> Link {
+    Link {
         ifindex: KUBE_IPVS0,
         name: "kube-ipvs0".into(),
         kind: Some("dummy".into()),
@@ -158,34 +188,27 @@ pub fn ipvs(plan: &Plan, n: &mut NodeSnapshot) {
         flags: flags(&["BROADCAST", "NOARP"]),
         operstate: Some("DOWN".into()),
         ..Link::default()
-    });
-    let mut table = Vec::with_capacity(plan.spec.services);
-    for s in 0..plan.spec.services {
-        let vip = plan.service_ip(s);
-        n.addrs
-            .push(addr(KUBE_IPVS0, "kube-ipvs0", host(vip), "global"));
-        n.routes.extend(node::local_table(vip, "kube-ipvs0"));
-        let reals = backends(plan, s)
-            .into_iter()
-            .map(|(i, k)| RealServer {
-                ip: IpAddr::V4(plan.pod_ip(i, k)),
-                port: TARGET_PORT,
-                forward: Forward::Masq,
-                weight: 1,
-                active_conns: 0,
-                inactive_conns: 0,
-            })
-            .collect();
-        table.push(VirtualService {
-            proto: IpvsProto::Tcp,
-            vip: Some(v4(vip)),
-            port: SERVICE_PORT,
-            fwmark: None,
-            scheduler: "rr".into(),
-            flags: Vec::new(),
-            persistent: None,
-            reals,
-        });
     }
-    n.ipvs = Some(table);
+}
+
+/// Service `s`'s virtual server, one masqueraded real server per backend.
+fn virtual_service(plan: &Plan, s: usize) -> VirtualService {
+    let real = |(i, k): (usize, usize)| RealServer {
+        ip: IpAddr::V4(plan.pod_ip(i, k)),
+        port: TARGET_PORT,
+        forward: Forward::Masq,
+        weight: 1,
+        active_conns: 0,
+        inactive_conns: 0,
+    };
+    VirtualService {
+        proto: IpvsProto::Tcp,
+        vip: Some(v4(plan.service_ip(s))),
+        port: SERVICE_PORT,
+        fwmark: None,
+        scheduler: "rr".into(),
+        flags: Vec::new(),
+        persistent: None,
+        reals: backends(plan, s).into_iter().map(real).collect(),
+    }
 }

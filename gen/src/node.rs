@@ -14,43 +14,40 @@ pub const ETH0: u32 = 2;
 
 pub fn base(plan: &Plan, i: usize) -> NodeSnapshot {
     let ip = plan.node_ip(i);
-    let mut n = NodeSnapshot {
+    let eth0_net = IpNet::V4(Ipv4Net::new(ip, plan.underlay.prefix_len()).expect("prefix"));
+    let gateway = neigh(plan.gateway(), "eth0", &mac(0, 0, 1), "REACHABLE");
+    let mut routes = vec![
+        default_route(plan, ip),
+        connected(IpNet::V4(plan.underlay), "eth0", ip),
+    ];
+    routes.extend(local_table(ip, "eth0"));
+    NodeSnapshot {
         name: plan.node_name(i),
         links: vec![loopback(), eth0(i)],
         addrs: vec![
             addr(1, "lo", "127.0.0.1/8".parse().expect("constant"), "host"),
-            addr(
-                ETH0,
-                "eth0",
-                IpNet::V4(Ipv4Net::new(ip, plan.underlay.prefix_len()).expect("prefix")),
-                "global",
-            ),
+            addr(ETH0, "eth0", eth0_net, "global"),
         ],
-        routes: Vec::new(),
+        routes,
         rules: Some(cnictl_model::Rule::defaults_v4()),
-        neighbours: Some(vec![neigh(
-            plan.gateway(),
-            "eth0",
-            &mac(0, 0, 1),
-            "REACHABLE",
-        )]),
+        neighbours: Some(vec![gateway]),
         fdb: Some(Vec::new()),
         ipvs: None,
         bgp: None,
         sysctls: Some(sysctls()),
         pods: BTreeMap::new(),
-    };
+    }
+}
+
+/// `default via <gateway> dev eth0 proto dhcp src <ip> metric 100`.
+fn default_route(plan: &Plan, ip: Ipv4Addr) -> Route {
     let mut default = Route::unicast("0.0.0.0/0".parse().expect("constant"));
     default.gateway = Some(v4(plan.gateway()));
     default.dev = Some("eth0".into());
     default.protocol = Protocol(16); // dhcp
     default.prefsrc = Some(v4(ip));
     default.metric = 100;
-    n.routes.push(default);
-    n.routes
-        .push(connected(IpNet::V4(plan.underlay), "eth0", ip));
-    n.routes.extend(local_table(ip, "eth0"));
-    n
+    default
 }
 
 fn loopback() -> Link {

@@ -24,6 +24,14 @@ pub struct Plan {
     pub blocks_per_node: usize,
 }
 
+/// At most 60,000 of `what`.
+fn at_most(n: usize, what: &str) -> Result<(), GenError> {
+    match n > 60_000 {
+        true => Err(GenError::TooLarge(format!("{n} {what}: at most 60000"))),
+        false => Ok(()),
+    }
+}
+
 impl Plan {
     pub fn new(spec: &GenSpec) -> Result<Plan, GenError> {
         // Slot 0 of the first block is the node's tunnel address (IPIP), so
@@ -52,32 +60,30 @@ impl Plan {
         if s.nodes == 0 {
             return Err(GenError::TooLarge("--nodes must be at least 1".into()));
         }
-        if s.nodes > 60_000 {
-            return Err(GenError::TooLarge(format!(
-                "{} nodes: at most 60000",
-                s.nodes
-            )));
+        at_most(s.nodes, "nodes")?;
+        self.pods_fit()?;
+        at_most(s.services, "services")
+    }
+
+    /// Every node's pods fit the pod range, at most 250 per node.
+    fn pods_fit(&self) -> Result<(), GenError> {
+        let s = &self.spec;
+        let range = 1usize << (32 - self.pod_range.prefix_len());
+        if s.pods_per_node <= 250 && s.nodes * self.addresses_per_node() <= range {
+            return Ok(());
         }
-        let per_node = if self.spec.model.is_calico() {
-            self.blocks_per_node * BLOCK_SIZE
-        } else {
-            256
-        };
-        if s.pods_per_node > 250
-            || s.nodes * per_node > (1usize << (32 - self.pod_range.prefix_len()))
-        {
-            return Err(GenError::TooLarge(format!(
-                "{} pods per node on {} nodes does not fit {} (at most 250 pods per node)",
-                s.pods_per_node, s.nodes, self.pod_range
-            )));
+        let (pods, nodes, r) = (s.pods_per_node, s.nodes, self.pod_range);
+        Err(GenError::TooLarge(format!(
+            "{pods} pods per node on {nodes} nodes does not fit {r} (at most 250 pods per node)"
+        )))
+    }
+
+    /// Pod addresses a node takes: its blocks (Calico) or a /24.
+    fn addresses_per_node(&self) -> usize {
+        match self.spec.model.is_calico() {
+            true => self.blocks_per_node * BLOCK_SIZE,
+            false => 256,
         }
-        if s.services > 60_000 {
-            return Err(GenError::TooLarge(format!(
-                "{} services: at most 60000",
-                s.services
-            )));
-        }
-        Ok(())
     }
 
     pub fn node_name(&self, i: usize) -> String {

@@ -13,34 +13,21 @@ use ipnet::IpNet;
 
 use super::fib::FastMap;
 use super::{render, NodeCx, Out};
+use crate::code::{Code, Input};
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "bgp-route-missing";
+pub(crate) const CODE: Code = Code::BgpRouteMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     if !cx.model.uses_bird() {
         return;
     }
     let Some(bgp) = &cx.node.bgp else {
-        out.skip(
-            CODE,
-            Some(cx.name()),
-            format!(
-                "{} has no bird-protocols.txt: BGP route checks skipped",
-                cx.name()
-            ),
-        );
+        out.skip_missing(CODE, cx.name(), Input::BirdProtocols, "BGP route checks");
         return;
     };
     let Some(routes) = &bgp.routes else {
-        out.skip(
-            CODE,
-            Some(cx.name()),
-            format!(
-                "{} has no bird-routes.txt: BGP route checks skipped",
-                cx.name()
-            ),
-        );
+        out.skip_missing(CODE, cx.name(), Input::BirdRoutes, "BGP route checks");
         return;
     };
     let mut by_prefix: FastMap<IpNet, &BgpRoute> = FastMap::default();
@@ -84,6 +71,30 @@ fn in_kernel(
     if cx.fib.any_exact(&net, |r| r.protocol == Protocol::BIRD) {
         return;
     }
+    let summary = format!(
+        "BIRD on {} has {}'s block {net} but the kernel has no proto bird route for it",
+        cx.name(),
+        peer.name
+    );
+    let hint = format!("on {}: birdc show protocols all kernel1 (export filter, errors); birdc configure / restart calico-node to re-export", cx.name());
+    let evidence = kernel_evidence(cx, peer, net, routes);
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        summary,
+        evidence,
+        hint,
+    );
+}
+
+/// BIRD's routes for the block, and what the kernel has instead.
+fn kernel_evidence(
+    cx: &NodeCx<'_>,
+    peer: &crate::expected::NodeExpect,
+    net: IpNet,
+    routes: &[BgpRoute],
+) -> Vec<String> {
     let mut evidence = vec![peer.describe()];
     let mut lines: Vec<String> = routes
         .iter()
@@ -94,19 +105,5 @@ fn in_kernel(
     evidence.extend(lines);
     evidence.push(format!("no kernel route {net} proto bird"));
     evidence.extend(cx.fib.exact(&net).iter().map(|r| render::route(r)));
-    out.push(
-        CODE,
-        Severity::Error,
-        Some(cx.name()),
-        format!(
-            "BIRD on {} has {}'s block {net} but the kernel has no proto bird route for it",
-            cx.name(),
-            peer.name
-        ),
-        evidence,
-        format!(
-            "on {}: birdc show protocols all kernel1 (export filter, errors); birdc configure / restart calico-node to re-export",
-            cx.name()
-        ),
-    );
+    evidence
 }

@@ -11,58 +11,62 @@ use std::collections::BTreeMap;
 use cnictl_model::ClusterSnapshot;
 
 use super::Out;
+use crate::code::Code;
 use crate::expected::Expected;
 use crate::finding::Severity;
-use crate::infer::CniModel;
+use crate::infer::{CniModel, NodeModel};
 
-pub(crate) const CODE: &str = "cni-model-mixed";
+pub(crate) const CODE: Code = Code::CniModelMixed;
 
 pub(crate) fn check(exp: &Expected<'_>, _snap: &ClusterSnapshot, out: &mut Out) {
     if exp.model() != CniModel::Mixed {
         return;
     }
-    let mut groups: BTreeMap<CniModel, Vec<&str>> = BTreeMap::new();
-    for n in exp
+    let known: Vec<&NodeModel> = exp
         .inference
         .per_node
         .iter()
         .filter(|n| n.model != CniModel::Unknown)
-    {
-        groups.entry(n.model).or_default().push(&n.node);
-    }
-    let parts: Vec<String> = groups
-        .iter()
-        .map(|(m, ns)| {
-            format!(
-                "{m} ({} node{}: {})",
-                ns.len(),
-                if ns.len() == 1 { "" } else { "s" },
-                first(ns)
-            )
-        })
         .collect();
-    let evidence = exp
-        .inference
-        .per_node
-        .iter()
-        .filter(|n| n.model != CniModel::Unknown)
-        .map(|n| {
-            format!(
-                "node/{} model {}: {}",
-                n.node,
-                n.model,
-                n.evidence.join("; ")
-            )
-        })
-        .collect();
+    let summary = format!(
+        "nodes run different CNI models: {}",
+        groups(&known).join(", ")
+    );
+    let evidence = known.iter().map(|n| node_evidence(n)).collect();
     out.push(
         CODE,
         Severity::Warning,
         None,
-        format!("nodes run different CNI models: {}", parts.join(", ")),
+        summary,
         super::render::capped(evidence, 20),
-        "run one CNI configuration on every node (one file in /etc/cni/net.d, one backend in the CNI's ConfigMap), then restart its agent on the odd nodes".into(),
+        HINT.into(),
     );
+}
+
+const HINT: &str = "run one CNI configuration on every node (one file in /etc/cni/net.d, one backend in the CNI's ConfigMap), then restart its agent on the odd nodes";
+
+/// `flannel-vxlan (2 nodes: node-1, node-2)` per model.
+fn groups(known: &[&NodeModel]) -> Vec<String> {
+    let mut groups: BTreeMap<CniModel, Vec<&str>> = BTreeMap::new();
+    for n in known {
+        groups.entry(n.model).or_default().push(&n.node);
+    }
+    groups.iter().map(|(m, ns)| group(*m, ns)).collect()
+}
+
+/// `flannel-vxlan (2 nodes: node-1, node-2)`.
+fn group(m: CniModel, ns: &[&str]) -> String {
+    let plural = if ns.len() == 1 { "" } else { "s" };
+    format!("{m} ({} node{plural}: {})", ns.len(), first(ns))
+}
+
+fn node_evidence(n: &NodeModel) -> String {
+    format!(
+        "node/{} model {}: {}",
+        n.node,
+        n.model,
+        n.evidence.join("; ")
+    )
 }
 
 fn first(ns: &[&str]) -> String {

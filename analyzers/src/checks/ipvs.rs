@@ -1,21 +1,18 @@
 //! Shared input guards for the IPVS checks.
 
 use super::{NodeCx, Out};
+use crate::code::{Code, Input};
 
 /// The node's virtual servers, or `None` after recording why the IPVS
 /// checks cannot run (no ipvsadm.txt, no services.json, an empty table).
 pub(crate) fn input<'e>(
     cx: &NodeCx<'e>,
-    code: &str,
+    code: Code,
     out: &mut Out,
 ) -> Option<&'e [cnictl_model::VirtualService]> {
     let node = cx.name();
     let Some(vs) = &cx.node.ipvs else {
-        out.skip(
-            code,
-            Some(node),
-            format!("{node} has no ipvsadm.txt: IPVS checks skipped"),
-        );
+        out.skip_missing(code, node, Input::Ipvsadm, "IPVS checks");
         return None;
     };
     let Some(svcs) = &cx.exp.services else {

@@ -9,9 +9,11 @@
 use std::collections::HashSet;
 
 use super::{ipvs, NodeCx, Out};
+use crate::code::Code;
+use crate::expected::ServicePortExpect;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "ipvs-service-missing";
+pub(crate) const CODE: Code = Code::IpvsServiceMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(vs) = ipvs::input(cx, CODE, out) else {
@@ -21,27 +23,34 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         .iter()
         .filter_map(|v| Some((v.proto, v.vip?, v.port)))
         .collect();
-    for s in cx.exp.services.iter().flatten() {
-        if have.contains(&(s.proto, s.ip, s.port)) {
-            continue;
-        }
-        let flag = match s.proto {
-            cnictl_model::IpvsProto::Udp => "-u",
-            cnictl_model::IpvsProto::Sctp => "--sctp-service",
-            _ => "-t",
-        };
-        out.push(
-            CODE,
-            Severity::Error,
-            Some(cx.name()),
-            format!("{} has no IPVS virtual server for {}", cx.name(), s.describe()),
-            vec![s.describe(), format!("ipvsadm -Ln on {}: no {} {}:{}", cx.name(), flag, s.ip, s.port)],
-            format!(
-                "check kube-proxy on {} (logs, --proxy-mode=ipvs) and restart it; by hand: ipvsadm -A {flag} {}:{} -s rr",
-                cx.name(),
-                s.ip,
-                s.port
-            ),
-        );
+    let missing = cx
+        .exp
+        .services
+        .iter()
+        .flatten()
+        .filter(|s| !have.contains(&(s.proto, s.ip, s.port)));
+    for s in missing {
+        service(cx, s, out);
     }
+}
+
+/// A Service port with no virtual server on the node.
+fn service(cx: &NodeCx<'_>, s: &ServicePortExpect, out: &mut Out) {
+    let flag = match s.proto {
+        cnictl_model::IpvsProto::Udp => "-u",
+        cnictl_model::IpvsProto::Sctp => "--sctp-service",
+        _ => "-t",
+    };
+    let node = cx.name();
+    let summary = format!("{node} has no IPVS virtual server for {}", s.describe());
+    let evidence = vec![
+        s.describe(),
+        format!("ipvsadm -Ln on {node}: no {flag} {}:{}", s.ip, s.port),
+    ];
+    let hint = format!(
+        "check kube-proxy on {node} (logs, --proxy-mode=ipvs) and restart it; by hand: ipvsadm -A {flag} {}:{} -s rr",
+        s.ip,
+        s.port
+    );
+    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint);
 }

@@ -6,45 +6,50 @@
 //! nothing of pod CIDRs), breaks every flow from this node's pods to the
 //! peer's pods: error.
 
-use super::remote::{peer_evidence, Issue};
+use cnictl_model::Route;
+
+use super::remote::{peer_evidence, Issue, Verdict};
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "missing-pod-route";
+pub(crate) const CODE: Code = Code::MissingPodRoute;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
-    if cx.route_checks_skipped(CODE, out) {
-        return;
+    for v in cx.route_verdicts(CODE, out) {
+        if let Issue::Missing { chosen } = &v.issue {
+            missing(cx, v, *chosen, out);
+        }
     }
-    for v in cx.remote() {
-        let Issue::Missing { chosen } = &v.issue else {
-            continue;
-        };
-        let mut evidence = vec![peer_evidence(v)];
-        let tail = match chosen {
-            Some(r) => {
-                evidence.push(render::route(r));
-                format!(" (falls to the default route {})", render::route(r))
-            }
-            None => {
-                evidence.push(format!("no route in {} covers {}", cx.name(), v.cidr.net));
-                String::new()
-            }
-        };
-        out.push(
-            CODE,
-            Severity::Error,
-            Some(cx.name()),
-            format!(
-                "{} has no route to {}'s pod CIDR {}{tail}",
-                cx.name(),
-                v.peer.name,
-                v.cidr.net
-            ),
-            evidence,
-            hint(cx, &v.expected_route()),
-        );
-    }
+}
+
+/// No route to the peer's CIDR, or only the default route (`chosen`).
+fn missing(cx: &NodeCx<'_>, v: &Verdict<'_>, chosen: Option<&Route>, out: &mut Out) {
+    let (found, tail) = match chosen {
+        Some(r) => (
+            render::route(r),
+            format!(" (falls to the default route {})", render::route(r)),
+        ),
+        None => (
+            format!("no route in {} covers {}", cx.name(), v.cidr.net),
+            String::new(),
+        ),
+    };
+    let summary = format!(
+        "{} has no route to {}'s pod CIDR {}{tail}",
+        cx.name(),
+        v.peer.name,
+        v.cidr.net
+    );
+    let evidence = vec![peer_evidence(v), found];
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        summary,
+        evidence,
+        hint(cx, &v.expected_route()),
+    );
 }
 
 /// The fix: the daemon that programs the route, and the route itself.
@@ -54,23 +59,9 @@ pub(crate) fn hint(cx: &NodeCx<'_>, route: &str) -> String {
 }
 
 pub(crate) fn daemon_hint(cx: &NodeCx<'_>) -> String {
-    use crate::infer::CniModel::*;
-    match cx.model {
-        FlannelVxlan | FlannelHostGw => format!(
-            "restart the kube-flannel pod on {} so it reprograms routes from the node leases",
-            cx.name()
-        ),
-        CalicoBgp | CalicoIpip => format!(
-            "check `birdc show route` and `birdc show protocols` on {}; restart calico-node there if BIRD has the route",
-            cx.name()
-        ),
-        CalicoVxlan => format!("restart calico-node on {} (Felix programs VXLAN routes)", cx.name()),
-        CiliumNative | CiliumVxlan => format!(
-            "restart the cilium agent on {} (auto-direct-node-routes / tunnel routes)",
-            cx.name()
-        ),
-        Bridge => "the node routes are static (kubenet/cloud routes): re-add them in the route controller".into(),
-        Weave => format!("restart the weave pod on {}", cx.name()),
-        Unknown | Mixed => "fix the CNI configuration".into(),
-    }
+    let fix = cx
+        .model
+        .profile()
+        .map_or("fix the CNI configuration", |p| p.route_fix);
+    crate::cni::fill(fix, &[("node", cx.name())])
 }

@@ -1,6 +1,7 @@
 //! Checks: one file per finding code, each headed `//! Check: <code>` with
-//! the rule it enforces. [`CODES`] lists every code with its meaning and
-//! usual severity (README and metrics are generated from it).
+//! the rule it enforces, registered below with the [`Code`] it emits. The
+//! codes' meanings, severities and inputs live in one table
+//! ([`crate::code::TABLE`]).
 //!
 //! [`run`] checks a whole cluster; [`run_node`] is the per-node part a node
 //! agent runs alone: one node's tables against the cluster's [`Expected`]
@@ -60,128 +61,10 @@ use cnictl_model::{ClusterSnapshot, Link, NodeSnapshot, SCHEMA};
 use ipnet::IpNet;
 use rayon::prelude::*;
 
+use crate::code::{Code, Input};
 use crate::expected::{Expected, NodeExpect, Options};
 use crate::finding::{Finding, Report, Severity, Skipped};
 use crate::infer::{self, CniModel};
-
-/// Every finding code: (code, usual severity, meaning). Some checks lower
-/// the severity case by case (e.g. `ipvs-no-backends` is info when the
-/// Service itself has no ready endpoint); the table gives the usual one.
-pub const CODES: &[(&str, Severity, &str)] = &[
-    (
-        "pod-cidr-overlap",
-        Severity::Error,
-        "two nodes' pod CIDRs (or IPAM blocks) overlap",
-    ),
-    (
-        "service-cidr-overlap",
-        Severity::Error,
-        "a pod CIDR overlaps the service range or a node subnet",
-    ),
-    (
-        "missing-pod-route",
-        Severity::Error,
-        "a node has no usable route to another node's pod CIDR",
-    ),
-    (
-        "wrong-next-hop",
-        Severity::Error,
-        "the route exists but points at the wrong node / VTEP / device",
-    ),
-    (
-        "next-hop-not-adjacent",
-        Severity::Error,
-        "host-gw / native-routing next hop is not on a directly connected subnet",
-    ),
-    (
-        "vxlan-fdb-missing",
-        Severity::Error,
-        "no FDB entry maps a remote VTEP MAC to its node IP",
-    ),
-    (
-        "vxlan-neigh-missing",
-        Severity::Error,
-        "no neighbour entry for a remote VTEP IP on the VXLAN device",
-    ),
-    (
-        "vxlan-fdb-mismatch",
-        Severity::Error,
-        "the FDB/neighbour entry points at the wrong node or MAC",
-    ),
-    (
-        "mtu-mismatch",
-        Severity::Error,
-        "pod/tunnel MTU leaves no room for the encapsulation on the underlay",
-    ),
-    (
-        "bgp-session-down",
-        Severity::Error,
-        "a BGP peer is not Established",
-    ),
-    (
-        "bgp-route-missing",
-        Severity::Error,
-        "a peer's pod CIDR/block is not learned, or learned but not in the kernel",
-    ),
-    (
-        "ipvs-service-missing",
-        Severity::Error,
-        "a Service ClusterIP:port has no IPVS virtual server",
-    ),
-    (
-        "ipvs-no-backends",
-        Severity::Error,
-        "a virtual server has no real servers (or all weight 0)",
-    ),
-    (
-        "ipvs-stale-backend",
-        Severity::Warning,
-        "a real server is not a ready endpoint of the Service (or one is missing)",
-    ),
-    (
-        "route-shadowed",
-        Severity::Error,
-        "a more specific or blackhole/unreachable route hides a pod route",
-    ),
-    (
-        "pod-route-missing",
-        Severity::Error,
-        "a local pod has no route/bridge attachment reaching its veth",
-    ),
-    (
-        "ip-forward-disabled",
-        Severity::Error,
-        "net.ipv4.ip_forward is 0 on a node that must forward",
-    ),
-    (
-        "cni-model-mixed",
-        Severity::Warning,
-        "nodes run different CNI models",
-    ),
-    (
-        "rp-filter-strict",
-        Severity::Warning,
-        "strict rp_filter on a tunnel or pod-facing device where paths can be asymmetric",
-    ),
-    (
-        "stale-pod-route",
-        Severity::Warning,
-        "a /32 pod route points at a missing veth or at an IP no pod on this node holds",
-    ),
-    (
-        "agent-unreachable",
-        Severity::Warning,
-        "the aggregator cannot pull a node's agent; the node is analysed from its last snapshot, or not at all (raised by `serve --kube`, not by a check)",
-    ),
-];
-
-/// The severity [`CODES`] gives a code (error for an unknown code).
-pub fn severity_of(code: &str) -> Severity {
-    CODES
-        .iter()
-        .find(|(c, _, _)| *c == code)
-        .map_or(Severity::Error, |(_, s, _)| *s)
-}
 
 /// Findings and skips accumulated by the checks.
 #[derive(Debug, Default)]
@@ -193,7 +76,7 @@ pub(crate) struct Out {
 impl Out {
     pub fn push(
         &mut self,
-        code: &str,
+        code: Code,
         severity: Severity,
         node: Option<&str>,
         summary: String,
@@ -201,7 +84,7 @@ impl Out {
         hint: String,
     ) {
         self.findings.push(Finding {
-            code: code.to_string(),
+            code,
             severity,
             node: node.map(str::to_string),
             summary,
@@ -210,7 +93,18 @@ impl Out {
         });
     }
 
-    pub fn skip(&mut self, check: &str, node: Option<&str>, reason: String) {
+    pub fn skip(&mut self, code: Code, node: Option<&str>, reason: String) {
+        self.skip_check(code.as_str(), node, reason);
+    }
+
+    /// Skips `code` on `node` for lack of `input`: "{node} has no {file}:
+    /// {what} skipped".
+    pub fn skip_missing(&mut self, code: Code, node: &str, input: Input, what: &str) {
+        let reason = format!("{node} has no {}: {what} skipped", input.file());
+        self.skip(code, Some(node), reason);
+    }
+
+    fn skip_check(&mut self, check: &str, node: Option<&str>, reason: String) {
         self.skipped.push(Skipped {
             check: check.to_string(),
             node: node.map(str::to_string),
@@ -281,7 +175,7 @@ impl<'e> NodeCx<'e> {
             me,
             model,
             fib: fib::Fib::new(node, own),
-            vxlan_dev: vxlan_dev(node, model),
+            vxlan_dev: crate::cni::vxlan_dev(node, model).map(|l| l.name.as_str()),
             links: node.links.iter().map(|l| (l.name.as_str(), l)).collect(),
             remote: OnceCell::new(),
             vxlan: OnceCell::new(),
@@ -312,66 +206,65 @@ impl<'e> NodeCx<'e> {
     }
 
     /// Skips a route check when the model gives no expectation.
-    pub fn route_checks_skipped(&self, code: &str, out: &mut Out) -> bool {
-        if matches!(self.model, CniModel::Unknown | CniModel::Mixed) {
-            out.skip(
-                code,
-                Some(self.name()),
-                format!(
-                    "{}: CNI model unknown, pod route checks skipped",
-                    self.name()
-                ),
-            );
-            return true;
+    pub fn route_checks_skipped(&self, code: Code, out: &mut Out) -> bool {
+        let unknown = self.model.profile().is_none();
+        if unknown {
+            let node = self.name();
+            let why = format!("{node}: CNI model unknown, pod route checks skipped");
+            out.skip(code, Some(node), why);
         }
-        false
+        unknown
     }
-}
 
-/// The VXLAN device a model programs, lowest name first if several.
-fn vxlan_dev(node: &NodeSnapshot, model: CniModel) -> Option<&str> {
-    let prefix = match model {
-        CniModel::FlannelVxlan => "flannel.",
-        CniModel::CalicoVxlan => "vxlan.calico",
-        _ => return None,
-    };
-    node.links
-        .iter()
-        .filter(|l| l.name.starts_with(prefix) && l.is_kind("vxlan"))
-        .map(|l| l.name.as_str())
-        .min()
+    /// The route verdicts for a route check, or none after recording the
+    /// skip when the model gives no expectation.
+    pub fn route_verdicts(&self, code: Code, out: &mut Out) -> &[remote::Verdict<'e>] {
+        match self.route_checks_skipped(code, out) {
+            true => &[],
+            false => self.remote(),
+        }
+    }
 }
 
 type ClusterCheck = fn(&Expected<'_>, &ClusterSnapshot, &mut Out);
 type NodeCheck = fn(&NodeCx<'_>, &mut Out);
 
+/// A check registered with the code it emits (each file's `CODE`).
+type Registered<F> = (Code, F);
+
 /// Checks over the whole cluster (Kubernetes objects, all nodes).
-const CLUSTER_CHECKS: &[ClusterCheck] = &[
-    pod_cidr_overlap::check,
-    service_cidr_overlap::check,
-    cni_model_mixed::check,
+const CLUSTER_CHECKS: &[Registered<ClusterCheck>] = &[
+    (pod_cidr_overlap::CODE, pod_cidr_overlap::check),
+    (service_cidr_overlap::CODE, service_cidr_overlap::check),
+    (cni_model_mixed::CODE, cni_model_mixed::check),
 ];
 
 /// Checks of one node's tables against the expected state.
-const NODE_CHECKS: &[NodeCheck] = &[
-    missing_pod_route::check,
-    wrong_next_hop::check,
-    next_hop_not_adjacent::check,
-    route_shadowed::check,
-    vxlan_fdb_missing::check,
-    vxlan_neigh_missing::check,
-    vxlan_fdb_mismatch::check,
-    mtu_mismatch::check,
-    bgp_session_down::check,
-    bgp_route_missing::check,
-    ipvs_service_missing::check,
-    ipvs_no_backends::check,
-    ipvs_stale_backend::check,
-    pod_route_missing::check,
-    stale_pod_route::check,
-    ip_forward_disabled::check,
-    rp_filter_strict::check,
+const NODE_CHECKS: &[Registered<NodeCheck>] = &[
+    (missing_pod_route::CODE, missing_pod_route::check),
+    (wrong_next_hop::CODE, wrong_next_hop::check),
+    (next_hop_not_adjacent::CODE, next_hop_not_adjacent::check),
+    (route_shadowed::CODE, route_shadowed::check),
+    (vxlan_fdb_missing::CODE, vxlan_fdb_missing::check),
+    (vxlan_neigh_missing::CODE, vxlan_neigh_missing::check),
+    (vxlan_fdb_mismatch::CODE, vxlan_fdb_mismatch::check),
+    (mtu_mismatch::CODE, mtu_mismatch::check),
+    (bgp_session_down::CODE, bgp_session_down::check),
+    (bgp_route_missing::CODE, bgp_route_missing::check),
+    (ipvs_service_missing::CODE, ipvs_service_missing::check),
+    (ipvs_no_backends::CODE, ipvs_no_backends::check),
+    (ipvs_stale_backend::CODE, ipvs_stale_backend::check),
+    (pod_route_missing::CODE, pod_route_missing::check),
+    (stale_pod_route::CODE, stale_pod_route::check),
+    (ip_forward_disabled::CODE, ip_forward_disabled::check),
+    (rp_filter_strict::CODE, rp_filter_strict::check),
 ];
+
+/// Every code a registered check emits, cluster checks first.
+pub fn registered_codes() -> impl Iterator<Item = Code> {
+    let cluster = CLUSTER_CHECKS.iter().map(|(c, _)| *c);
+    cluster.chain(NODE_CHECKS.iter().map(|(c, _)| *c))
+}
 
 /// Checks a whole cluster: builds the expected state once, then runs the
 /// cluster-wide checks and every node's checks.
@@ -383,17 +276,29 @@ pub fn run(snap: &ClusterSnapshot) -> Report {
 pub fn run_with(snap: &ClusterSnapshot, opts: &Options) -> Report {
     let exp = Expected::build_with(snap, opts);
     let mut out = Out::default();
-    for check in CLUSTER_CHECKS {
+    for (_, check) in CLUSTER_CHECKS {
         check(&exp, snap, &mut out);
     }
-    // Nodes are independent: check them on all cores (rayon's pool), then
-    // merge; the final sort makes the result independent of scheduling.
+    run_nodes(&exp, snap, &mut out);
+    skip_undumped(snap, &mut out);
+    let (findings, skipped) = out.sorted();
+    Report {
+        schema: SCHEMA.to_string(),
+        model: exp.model().as_str().to_string(),
+        findings,
+        skipped,
+    }
+}
+
+/// Nodes are independent: check them on all cores (rayon's pool), then
+/// merge; the final sort makes the result independent of scheduling.
+fn run_nodes(exp: &Expected<'_>, snap: &ClusterSnapshot, out: &mut Out) {
     let per_node: Vec<Out> = snap
         .nodes
         .par_iter()
         .map(|(_, node)| {
             let mut o = Out::default();
-            run_node_into(&exp, node, &mut o);
+            run_node_into(exp, node, &mut o);
             o
         })
         .collect();
@@ -401,24 +306,21 @@ pub fn run_with(snap: &ClusterSnapshot, opts: &Options) -> Report {
         out.findings.extend(o.findings);
         out.skipped.extend(o.skipped);
     }
-    for k in &snap.k8s.nodes {
-        if !snap.nodes.contains_key(&k.name) {
-            out.skip(
-                "*",
-                Some(&k.name),
-                format!(
-                    "{}: no dataplane dump (nodes/{}/): node checks skipped",
-                    k.name, k.name
-                ),
-            );
-        }
-    }
-    let (findings, skipped) = out.sorted();
-    Report {
-        schema: SCHEMA.to_string(),
-        model: exp.model().as_str().to_string(),
-        findings,
-        skipped,
+}
+
+/// Nodes listed in nodes.json without a dump: every node check skipped.
+fn skip_undumped(snap: &ClusterSnapshot, out: &mut Out) {
+    for k in snap
+        .k8s
+        .nodes
+        .iter()
+        .filter(|k| !snap.nodes.contains_key(&k.name))
+    {
+        let why = format!(
+            "{}: no dataplane dump (nodes/{}/): node checks skipped",
+            k.name, k.name
+        );
+        out.skip_check("*", Some(&k.name), why);
     }
 }
 
@@ -432,7 +334,26 @@ pub fn run_node(exp: &Expected<'_>, node: &NodeSnapshot) -> (Vec<Finding>, Vec<S
 
 fn run_node_into(exp: &Expected<'_>, node: &NodeSnapshot, out: &mut Out) {
     let cx = NodeCx::new(exp, node);
-    for check in NODE_CHECKS {
+    for (_, check) in NODE_CHECKS {
         check(&cx, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::{Source, TABLE};
+
+    #[test]
+    fn every_check_code_is_registered_once() {
+        let mut registered: Vec<Code> = registered_codes().collect();
+        registered.sort();
+        let mut want: Vec<Code> = TABLE
+            .iter()
+            .filter(|i| i.source == Source::Check)
+            .map(|i| i.code)
+            .collect();
+        want.sort();
+        assert_eq!(registered, want);
     }
 }

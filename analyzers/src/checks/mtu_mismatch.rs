@@ -11,10 +11,10 @@
 use cnictl_model::Link;
 
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
-use crate::infer::CniModel;
 
-pub(crate) const CODE: &str = "mtu-mismatch";
+pub(crate) const CODE: Code = Code::MtuMismatch;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(ul) = cx.underlay_dev().and_then(|d| cx.link(d)) else {
@@ -41,17 +41,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
 }
 
 fn tunnel_dev<'e>(cx: &NodeCx<'e>) -> Option<&'e Link> {
-    match cx.model {
-        CniModel::FlannelVxlan => cx
-            .node
-            .links
-            .iter()
-            .filter(|l| l.name.starts_with("flannel.") && l.is_kind("vxlan"))
-            .min_by(|a, b| a.name.cmp(&b.name)),
-        CniModel::CalicoIpip => cx.link("tunl0"),
-        CniModel::CalicoVxlan => cx.link("vxlan.calico"),
-        _ => None,
-    }
+    cx.model.profile()?.tunnel_dev(cx.node)
 }
 
 fn tunnel_finding(cx: &NodeCx<'_>, t: &Link, ul: &Link, overhead: u32, out: &mut Out) {
@@ -80,56 +70,64 @@ fn tunnel_finding(cx: &NodeCx<'_>, t: &Link, ul: &Link, overhead: u32, out: &mut
 
 /// Devices pods send through: the bridge, pod veth host ends, pods' eth0.
 fn pod_facing(cx: &NodeCx<'_>, ul: &Link, tunnel: Option<&Link>, path_mtu: u32, out: &mut Out) {
-    let mut over: Vec<(String, String)> = cx
-        .node
-        .links
-        .iter()
-        .filter(|l| is_pod_facing(l) && l.mtu > path_mtu)
-        .map(|l| (l.name.clone(), render::link(l)))
-        .collect();
-    for (key, pod) in &cx.node.pods {
-        for l in pod
-            .links
-            .iter()
-            // Only devices that carry traffic: a kernel with ipip loaded
-            // puts a DOWN tunl0 (MTU 1480) in every pod netns.
-            .filter(|l| l.name != "lo" && l.is_up() && l.mtu > path_mtu)
-        {
-            over.push((
-                format!("{key}:{}", l.name),
-                format!("pod/{key} {}", render::link(l)),
-            ));
-        }
-    }
+    let mut over = too_big(cx, path_mtu);
     if over.is_empty() {
         return;
     }
     over.sort();
     let names: Vec<&str> = over.iter().take(3).map(|(n, _)| n.as_str()).collect();
-    let via = tunnel.map_or_else(|| ul.name.clone(), |t| t.name.clone());
+    let more = if over.len() > 3 { ", …" } else { "" };
+    let via = tunnel.map_or(&ul.name, |t| &t.name);
+    let summary = format!(
+        "{} pod-facing device(s) on {} ({}{more}) have an MTU above the {path_mtu} bytes the path via {via} carries",
+        over.len(),
+        cx.name(),
+        names.join(", "),
+    );
     let mut evidence: Vec<String> = tunnel.iter().map(|t| render::link(t)).collect();
     evidence.push(render::link(ul));
     evidence.extend(render::capped(
-        over.iter().map(|(_, l)| l.clone()).collect(),
+        over.into_iter().map(|(_, l)| l).collect(),
         10,
     ));
+    let hint = format!(
+        "set the CNI's MTU to {path_mtu} (flannel: FLANNEL_MTU / calico: veth_mtu in calico-config / cilium: --mtu) and recreate the pods on {}",
+        cx.name()
+    );
     out.push(
         CODE,
         Severity::Error,
         Some(cx.name()),
-        format!(
-            "{} pod-facing device(s) on {} ({}{}) have an MTU above the {path_mtu} bytes the path via {via} carries",
-            over.len(),
-            cx.name(),
-            names.join(", "),
-            if over.len() > 3 { ", …" } else { "" }
-        ),
+        summary,
         evidence,
-        format!(
-            "set the CNI's MTU to {path_mtu} (flannel: FLANNEL_MTU / calico: veth_mtu in calico-config / cilium: --mtu) and recreate the pods on {}",
-            cx.name()
-        ),
+        hint,
     );
+}
+
+/// (name, rendered link) of every pod-facing device, on the host and in
+/// the collected pod netns, whose MTU exceeds the path's.
+fn too_big(cx: &NodeCx<'_>, path_mtu: u32) -> Vec<(String, String)> {
+    let host = cx
+        .node
+        .links
+        .iter()
+        .filter(|l| is_pod_facing(l) && l.mtu > path_mtu);
+    let mut over: Vec<(String, String)> = host.map(|l| (l.name.clone(), render::link(l))).collect();
+    for (key, pod) in &cx.node.pods {
+        // Only devices that carry traffic: a kernel with ipip loaded puts a
+        // DOWN tunl0 (MTU 1480) in every pod netns.
+        let carrying = pod
+            .links
+            .iter()
+            .filter(|l| l.name != "lo" && l.is_up() && l.mtu > path_mtu);
+        over.extend(carrying.map(|l| {
+            (
+                format!("{key}:{}", l.name),
+                format!("pod/{key} {}", render::link(l)),
+            )
+        }));
+    }
+    over
 }
 
 fn is_pod_facing(l: &Link) -> bool {

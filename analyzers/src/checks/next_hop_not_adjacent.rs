@@ -12,37 +12,35 @@ use cnictl_model::Route;
 
 use super::remote::{self, peer_evidence, Issue, Verdict};
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "next-hop-not-adjacent";
+pub(crate) const CODE: Code = Code::NextHopNotAdjacent;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
-    if cx.route_checks_skipped(CODE, out) {
-        return;
-    }
-    for v in cx.remote() {
-        let Issue::NotAdjacent { route } = &v.issue else {
-            continue;
-        };
-        let mut evidence = vec![peer_evidence(v), addresses(cx)];
-        if let Some(r) = route {
-            evidence.push(render::route(r));
+    for v in cx.route_verdicts(CODE, out) {
+        if let Issue::NotAdjacent { route } = &v.issue {
+            not_adjacent(cx, v, *route, out);
         }
-        out.push(
-            CODE,
-            Severity::Error,
-            Some(cx.name()),
-            summary(cx, v, *route),
-            evidence,
-            format!(
-                "on {}: ip route replace {}; if the nodes really are on different segments, switch to an encapsulating backend (flannel vxlan, calico ipip/vxlan, cilium tunnel) for {} <-> {}",
-                cx.name(),
-                v.expected_route(),
-                cx.name(),
-                v.peer.name
-            ),
-        );
     }
+}
+
+fn not_adjacent(cx: &NodeCx<'_>, v: &Verdict<'_>, route: Option<&Route>, out: &mut Out) {
+    let mut evidence = vec![peer_evidence(v), addresses(cx)];
+    evidence.extend(route.map(render::route));
+    let (node, peer) = (cx.name(), &v.peer.name);
+    let hint = format!(
+        "on {node}: ip route replace {}; if the nodes really are on different segments, switch to an encapsulating backend (flannel vxlan, calico ipip/vxlan, cilium tunnel) for {node} <-> {peer}",
+        v.expected_route(),
+    );
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(node),
+        summary(cx, v, route),
+        evidence,
+        hint,
+    );
 }
 
 fn summary(cx: &NodeCx<'_>, v: &Verdict<'_>, route: Option<&Route>) -> String {
@@ -70,11 +68,8 @@ fn summary(cx: &NodeCx<'_>, v: &Verdict<'_>, route: Option<&Route>) -> String {
 
 /// `node-1 addresses: 192.0.2.11/24 dev eth0, …`.
 fn addresses(cx: &NodeCx<'_>) -> String {
-    let mut subnets: Vec<String> = cx
-        .node
-        .addrs
-        .iter()
-        .filter(|a| a.scope == "global")
+    let global = cx.node.addrs.iter().filter(|a| a.scope == "global");
+    let mut subnets: Vec<String> = global
         .map(|a| format!("{} dev {}", a.addr, a.dev))
         .collect();
     subnets.sort();

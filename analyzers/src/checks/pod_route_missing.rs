@@ -12,10 +12,12 @@ use cnictl_model::{cidr, Link, Pod, Route};
 
 use super::fib::Lookup;
 use super::{render, NodeCx, Out};
+use crate::cni;
+use crate::code::Code;
 use crate::finding::Severity;
 use crate::infer::CniModel;
 
-pub(crate) const CODE: &str = "pod-route-missing";
+pub(crate) const CODE: Code = Code::PodRouteMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     if cx.route_checks_skipped(CODE, out) {
@@ -24,26 +26,41 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     for pod in cx.exp.pods_on(cx.name()) {
         for ip in &pod.ips {
             if let Some((why, ev)) = problem(cx, pod, *ip) {
-                let mut evidence = vec![render::pod(pod)];
-                evidence.extend(ev);
-                out.push(
-                    CODE,
-                    Severity::Error,
-                    Some(cx.name()),
-                    format!(
-                        "pod {} ({ip}) on {} is unreachable from the host: {why}",
-                        pod.key(),
-                        cx.name()
-                    ),
-                    evidence,
-                    hint(cx, pod, *ip),
-                );
+                unreachable(cx, pod, *ip, why, ev, out);
             }
         }
     }
 }
 
-fn problem(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> Option<(String, Vec<String>)> {
+fn unreachable(
+    cx: &NodeCx<'_>,
+    pod: &Pod,
+    ip: std::net::IpAddr,
+    why: String,
+    ev: Vec<String>,
+    out: &mut Out,
+) {
+    let mut evidence = vec![render::pod(pod)];
+    evidence.extend(ev);
+    let summary = format!(
+        "pod {} ({ip}) on {} is unreachable from the host: {why}",
+        pod.key(),
+        cx.name()
+    );
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        summary,
+        evidence,
+        hint(cx, pod, ip),
+    );
+}
+
+type Problem = Option<(String, Vec<String>)>;
+
+/// Why the host cannot reach the pod's IP, with the entries that show it.
+fn problem(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> Problem {
     let r = match cx.fib.lookup(&cidr::host(ip)) {
         Lookup::Route(r) => r,
         Lookup::Rule(rule) => {
@@ -54,29 +71,12 @@ fn problem(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> Option<(String, 
         }
         Lookup::None => return Some(("no route".into(), vec![format!("no route to {ip}")])),
     };
-    let ev = vec![render::route(r)];
-    if r.route_type == cnictl_model::RouteType::Local {
-        return Some((
-            format!(
-                "{ip} is also a local address of the node, on {}",
-                r.dev.as_deref().unwrap_or("?")
-            ),
-            ev,
-        ));
-    }
-    if !pod_dev_ok(cx.model, r) {
-        return Some((
-            format!(
-                "its route does not lead to a pod device ({})",
-                render::route(r)
-            ),
-            ev,
-        ));
+    let why = route_problem(cx, r, ip);
+    if why.is_some() {
+        return why.map(|w| (w, vec![render::route(r)]));
     }
     let dev = r.dev.as_deref().unwrap_or_default();
-    let Some(link) = cx.link(dev) else {
-        return Some((format!("{dev} does not exist"), ev));
-    };
+    let link = cx.link(dev)?;
     if is_down(link) {
         return Some((
             format!("{dev} is down"),
@@ -89,30 +89,39 @@ fn problem(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> Option<(String, 
     })
 }
 
+/// The route to the pod itself is wrong: a local address, not a pod
+/// device, or a device that does not exist.
+fn route_problem(cx: &NodeCx<'_>, r: &Route, ip: std::net::IpAddr) -> Option<String> {
+    let dev = r.dev.as_deref().unwrap_or_default();
+    if r.route_type == cnictl_model::RouteType::Local {
+        let on = r.dev.as_deref().unwrap_or("?");
+        return Some(format!("{ip} is also a local address of the node, on {on}"));
+    }
+    if !pod_dev_ok(cx.model, r) {
+        return Some(format!(
+            "its route does not lead to a pod device ({})",
+            render::route(r)
+        ));
+    }
+    cx.link(dev)
+        .is_none()
+        .then(|| format!("{dev} does not exist"))
+}
+
 fn is_down(l: &Link) -> bool {
     !l.flags.is_empty() && !l.is_up()
 }
 
-/// The route's device is one pods hang off in this model.
+/// The route's device is one pods hang off in this model (any device
+/// when the model is unknown).
 fn pod_dev_ok(model: CniModel, r: &Route) -> bool {
-    if r.route_type != cnictl_model::RouteType::Unicast || r.gateway.is_some() && !model.is_cilium()
-    {
+    let side = model.profile().map(|p| p.pod_side);
+    let gateway_ok = side.is_some_and(|s| s.gateway_allowed());
+    if r.route_type != cnictl_model::RouteType::Unicast || r.gateway.is_some() && !gateway_ok {
         return false;
     }
     let dev = r.dev.as_deref().unwrap_or_default();
-    match model {
-        CniModel::CalicoBgp | CniModel::CalicoIpip | CniModel::CalicoVxlan => {
-            dev.starts_with("cali")
-        }
-        CniModel::FlannelVxlan | CniModel::FlannelHostGw | CniModel::Bridge => {
-            matches!(dev, "cni0" | "cbr0")
-        }
-        CniModel::CiliumNative | CniModel::CiliumVxlan => {
-            dev.starts_with("lxc") || dev == "cilium_host"
-        }
-        CniModel::Weave => dev == "weave",
-        CniModel::Unknown | CniModel::Mixed => true,
-    }
+    side.is_none_or(|s| s.is_pod_dev(dev))
 }
 
 /// With the pod's netns dumped: its eth0's peer must be a host veth, and
@@ -140,17 +149,12 @@ fn attachment(cx: &NodeCx<'_>, pod: &Pod, dev: &Link) -> Option<(String, Vec<Str
 }
 
 fn hint(cx: &NodeCx<'_>, pod: &Pod, ip: std::net::IpAddr) -> String {
-    let ns = &pod.namespace;
-    let name = &pod.name;
-    match cx.model {
-        m if m.is_calico() => format!(
-            "restart calico-node on {} (Felix re-adds `{ip} dev cali… scope link`), or kubectl delete pod -n {ns} {name} to re-create its veth",
-            cx.name()
-        ),
-        CniModel::FlannelVxlan | CniModel::FlannelHostGw | CniModel::Bridge => format!(
-            "on {}: ip link set cni0 up; ip link set <pod veth> master cni0 — or kubectl delete pod -n {ns} {name}",
-            cx.name()
-        ),
-        _ => format!("kubectl delete pod -n {ns} {name} so the CNI re-creates its interface"),
-    }
+    let fix = cx.model.profile().map_or(POD_FIX, |p| p.pod_fix);
+    let ip = ip.to_string();
+    let (ns, name) = (pod.namespace.as_str(), pod.name.as_str());
+    let vars = [("node", cx.name()), ("ip", &ip), ("ns", ns), ("name", name)];
+    cni::fill(fix, &vars)
 }
+
+/// The fix when the model is not known.
+const POD_FIX: &str = "kubectl delete pod -n {ns} {name} so the CNI re-creates its interface";

@@ -19,8 +19,8 @@ use cnictl_model::{cidr, Route, RouteType};
 
 use super::fib::{self, Lookup};
 use super::NodeCx;
+use crate::cni::NextHop;
 use crate::expected::{NodeExpect, PodCidr};
-use crate::infer::CniModel;
 
 /// One acceptable next hop: `None` fields match anything.
 #[derive(Debug, Clone, Copy, Default)]
@@ -121,7 +121,7 @@ impl Verdict<'_> {
 
 pub(crate) fn verdicts<'e>(cx: &NodeCx<'e>) -> Vec<Verdict<'e>> {
     let mut out = Vec::with_capacity(cx.exp.nodes.len());
-    if matches!(cx.model, CniModel::Unknown | CniModel::Mixed) {
+    if cx.model.profile().is_none() {
         return out;
     }
     for peer in cx.exp.nodes.iter().filter(|p| p.name != cx.node.name) {
@@ -238,7 +238,8 @@ pub(crate) fn matches(r: &Route, hops: &[Hop<'_>]) -> bool {
 
 /// Models whose next hop is resolved by ARP on the underlay.
 fn needs_adjacent_gw(cx: &NodeCx<'_>) -> bool {
-    cx.model.needs_l2_adjacency() || cx.model == CniModel::CalicoBgp
+    let profile = cx.model.profile();
+    profile.is_some_and(|p| p.next_hop.needs_adjacent_gateway())
 }
 
 /// Every gateway of the route lies in a connected subnet (an `onlink`
@@ -269,6 +270,8 @@ fn hop(gw: Option<IpAddr>, dev: Option<&str>, onlink: bool) -> Hop<'_> {
     Hop { gw, dev, onlink }
 }
 
+/// The acceptable next hops toward the peer's CIDR, in the shape the
+/// model's profile gives.
 fn expected_hops<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Hops<'e> {
     let ip = peer.ip_for(&c.net);
     let same_family = ip.is_some_and(|i| Some(i) == peer.ip());
@@ -281,46 +284,47 @@ fn expected_hops<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Hops<'e
         }
         v
     };
-    match cx.model {
-        CniModel::FlannelVxlan => {
-            // flannel.1 carries IPv4; an IPv6 CIDR goes over flannel-v6.1
-            // via the network address of the peer's IPv6 subnet.
-            let v4 = matches!(c.net, ipnet::IpNet::V4(_));
-            let dev = if v4 {
-                cx.vxlan_dev.or(Some("flannel.1"))
-            } else {
-                None
-            };
-            let vtep = peer
-                .vtep
-                .as_ref()
-                .map(|v| v.ip)
-                .filter(|ip| ip.is_ipv4() == v4);
-            Hops::of(hop(Some(vtep.unwrap_or(c.net.network())), dev, true))
+    let Some(profile) = cx.model.profile() else {
+        return Hops::default();
+    };
+    match profile.next_hop {
+        NextHop::VtepOnlink => Hops::of(vtep_hop(cx, peer, c)),
+        NextHop::NodeIp => Hops::of(direct),
+        NextHop::NodeIpRecursive => Hops::of(calico_bgp_hop(cx, direct)),
+        NextHop::NodeIpTunl0Onlink => tunnel_or_direct(hop(ip, Some("tunl0"), true)),
+        NextHop::TunnelAddrOnlink => {
+            let dev = cx.vxlan_dev.or(profile.tunnel.map(|t| t.name));
+            tunnel_or_direct(hop(peer.tunnel_addr, dev, true))
         }
-        CniModel::FlannelHostGw | CniModel::Bridge | CniModel::CiliumNative => Hops::of(direct),
-        CniModel::CalicoBgp => Hops::of(calico_bgp_hop(cx, direct)),
-        CniModel::CalicoIpip => tunnel_or_direct(hop(ip, Some("tunl0"), true)),
-        CniModel::CalicoVxlan => {
-            let dev = cx.vxlan_dev.unwrap_or("vxlan.calico");
-            tunnel_or_direct(hop(peer.tunnel_addr, Some(dev), true))
-        }
-        CniModel::CiliumVxlan => Hops::of(hop(None, Some("cilium_host"), false)),
-        CniModel::Weave => Hops::of(hop(None, Some("weave"), false)),
-        CniModel::Unknown | CniModel::Mixed => Hops::default(),
+        NextHop::Device(dev) => Hops::of(hop(None, Some(dev), false)),
     }
+}
+
+/// Flannel VXLAN: via the peer's VTEP on flannel.1. flannel.1 carries
+/// IPv4; an IPv6 CIDR goes over flannel-v6.1 via the network address of
+/// the peer's IPv6 subnet.
+fn vtep_hop<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Hop<'e> {
+    let v4 = matches!(c.net, ipnet::IpNet::V4(_));
+    let dev = if v4 {
+        cx.vxlan_dev.or(Some("flannel.1"))
+    } else {
+        None
+    };
+    let vtep = peer
+        .vtep
+        .as_ref()
+        .map(|v| v.ip)
+        .filter(|ip| ip.is_ipv4() == v4);
+    hop(Some(vtep.unwrap_or(c.net.network())), dev, true)
 }
 
 /// Calico BGP toward a peer on another subnet: BIRD resolves the BGP next
 /// hop recursively, so the kernel route goes via the node's route to the
 /// peer's IP.
 fn calico_bgp_hop<'e>(cx: &NodeCx<'e>, direct: Hop<'e>) -> Hop<'e> {
-    let Some(ip) = direct.gw else {
+    let Some(ip) = direct.gw.filter(|ip| !in_connected(cx, *ip)) else {
         return direct;
     };
-    if in_connected(cx, ip) {
-        return direct;
-    }
     match cx.fib.lookup(&cidr::host(ip)) {
         Lookup::Route(r) if r.gateway.is_some() => hop(r.gateway, r.dev.as_deref(), false),
         _ => direct,

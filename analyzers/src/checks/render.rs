@@ -14,49 +14,46 @@ pub(crate) fn route(r: &Route) -> String {
 /// `10.244.2.0 dev flannel.1 lladdr 0a:…:01 PERMANENT` (`ip neigh`).
 pub(crate) fn neigh(n: &Neigh) -> String {
     let mut s = format!("{} dev {}", n.dst, n.dev);
-    if let Some(mac) = &n.lladdr {
-        s.push_str(&format!(" lladdr {mac}"));
-    }
-    if n.router {
-        s.push_str(" router");
-    }
-    if n.proxy {
-        s.push_str(" proxy");
-    }
-    for st in &n.state {
-        s.push(' ');
-        s.push_str(st);
-    }
+    opt(&mut s, "lladdr", n.lladdr.as_ref());
+    flag(&mut s, "router", n.router);
+    flag(&mut s, "proxy", n.proxy);
+    words(&mut s, &n.state);
     s
 }
 
 /// `0a:…:01 dev flannel.1 dst 192.0.2.12 self permanent` (`bridge fdb`).
 pub(crate) fn fdb(e: &FdbEntry) -> String {
     let mut s = format!("{} dev {}", e.mac, e.dev);
-    if let Some(v) = e.vlan {
-        s.push_str(&format!(" vlan {v}"));
-    }
-    if let Some(d) = e.dst {
-        s.push_str(&format!(" dst {d}"));
-    }
-    if let Some(p) = e.port {
-        s.push_str(&format!(" port {p}"));
-    }
-    if let Some(v) = e.vni {
-        s.push_str(&format!(" vni {v}"));
-    }
-    if let Some(m) = &e.master {
-        s.push_str(&format!(" master {m}"));
-    }
-    for f in &e.flags {
-        s.push(' ');
-        s.push_str(f);
-    }
-    if !e.state.is_empty() {
-        s.push(' ');
-        s.push_str(&e.state);
-    }
+    opt(&mut s, "vlan", e.vlan);
+    opt(&mut s, "dst", e.dst);
+    opt(&mut s, "port", e.port);
+    opt(&mut s, "vni", e.vni);
+    opt(&mut s, "master", e.master.as_ref());
+    words(&mut s, &e.flags);
+    flag(&mut s, &e.state, !e.state.is_empty());
     s
+}
+
+/// Appends ` key value` when there is a value.
+fn opt(s: &mut String, key: &str, value: Option<impl std::fmt::Display>) {
+    if let Some(v) = value {
+        s.push_str(&format!(" {key} {v}"));
+    }
+}
+
+/// Appends ` word` when `on`.
+fn flag(s: &mut String, word: &str, on: bool) {
+    if on {
+        s.push(' ');
+        s.push_str(word);
+    }
+}
+
+/// Appends each word after a space.
+fn words<'a>(s: &mut String, ws: impl IntoIterator<Item = &'a String>) {
+    for w in ws {
+        flag(s, w, true);
+    }
 }
 
 /// `TCP  10.96.0.10:53 rr` (`ipvsadm -Ln` service line).
@@ -68,13 +65,8 @@ pub(crate) fn virtual_service(v: &VirtualService) -> String {
         (_, None, _) => format!("?:{}", v.port),
     };
     let mut s = format!("{}  {} {}", proto(v.proto), addr, v.scheduler);
-    for f in &v.flags {
-        s.push(' ');
-        s.push_str(f);
-    }
-    if let Some(p) = v.persistent {
-        s.push_str(&format!(" persistent {p}"));
-    }
+    words(&mut s, &v.flags);
+    opt(&mut s, "persistent", v.persistent);
     s
 }
 
@@ -151,36 +143,25 @@ pub(crate) fn bird_route(r: &BgpRoute) -> String {
 /// `4: flannel.1: <BROADCAST,UP> mtu 1450 vxlan id 1 local 192.0.2.11 dev eth0 dstport 8472`
 /// (`ip -d link`, folded onto one line).
 pub(crate) fn link(l: &Link) -> String {
-    let mut s = format!(
-        "{}: {}: <{}> mtu {}",
-        l.ifindex,
-        l.name,
-        l.flags.join(","),
-        l.mtu
-    );
-    if let Some(m) = &l.master {
-        s.push_str(&format!(" master {m}"));
-    }
-    if let Some(st) = &l.operstate {
-        s.push_str(&format!(" state {st}"));
-    }
-    if let Some(mac) = &l.mac {
-        s.push_str(&format!(" link/ether {mac}"));
-    }
-    if let Some(v) = &l.vxlan {
-        s.push_str(&format!(" vxlan id {}", v.vni));
-        if let Some(local) = v.local {
-            s.push_str(&format!(" local {local}"));
-        }
-        if let Some(dev) = &v.dev {
-            s.push_str(&format!(" dev {dev}"));
-        }
-        s.push_str(&format!(" dstport {}", v.port));
-    } else if let Some(k) = &l.kind {
-        s.push(' ');
-        s.push_str(k);
+    let flags = l.flags.join(",");
+    let mut s = format!("{}: {}: <{flags}> mtu {}", l.ifindex, l.name, l.mtu);
+    opt(&mut s, "master", l.master.as_ref());
+    opt(&mut s, "state", l.operstate.as_ref());
+    opt(&mut s, "link/ether", l.mac.as_ref());
+    match (&l.vxlan, &l.kind) {
+        (Some(v), _) => vxlan(&mut s, v),
+        (None, Some(k)) => flag(&mut s, k, true),
+        (None, None) => {}
     }
     s
+}
+
+/// ` vxlan id 1 local 192.0.2.11 dev eth0 dstport 8472`.
+fn vxlan(s: &mut String, v: &cnictl_model::VxlanInfo) {
+    s.push_str(&format!(" vxlan id {}", v.vni));
+    opt(s, "local", v.local);
+    opt(s, "dev", v.dev.as_ref());
+    s.push_str(&format!(" dstport {}", v.port));
 }
 
 /// `pod/kube-system/coredns-x 10.244.1.5 on node-1`.

@@ -8,15 +8,13 @@
 
 use super::remote::{peer_evidence, Issue, Shadow, Verdict};
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "route-shadowed";
+pub(crate) const CODE: Code = Code::RouteShadowed;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
-    if cx.route_checks_skipped(CODE, out) {
-        return;
-    }
-    for v in cx.remote() {
+    for v in cx.route_verdicts(CODE, out) {
         if let Issue::Shadowed { by, hidden } = &v.issue {
             whole(cx, v, by, hidden, out);
         }
@@ -33,7 +31,23 @@ fn whole(
     hidden: &[&cnictl_model::Route],
     out: &mut Out,
 ) {
-    let (what, line, fix) = match by {
+    let (what, line, fix) = shadow(by);
+    let mut evidence = vec![peer_evidence(v), line];
+    let mut h: Vec<String> = hidden
+        .iter()
+        .map(|r| format!("hidden: {}", render::route(r)))
+        .collect();
+    h.sort();
+    evidence.extend(h);
+    let (node, peer, net) = (cx.name(), &v.peer.name, v.cidr.net);
+    let summary = format!("on {node} the {what} hides the route to {peer}'s pod CIDR {net}");
+    let hint = format!("on {node}: {fix} (expected route: {})", v.expected_route());
+    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint);
+}
+
+/// What shadows the route: (description, the entry, the command removing it).
+fn shadow(by: &Shadow<'_>) -> (String, String, String) {
+    match by {
         Shadow::Route(r) => (
             format!("{} route {}", r.route_type, r.dst),
             render::route(r),
@@ -44,31 +58,7 @@ fn whole(
             rule.to_string(),
             format!("ip rule del priority {}", rule.priority),
         ),
-    };
-    let mut evidence = vec![peer_evidence(v), line];
-    let mut h: Vec<String> = hidden
-        .iter()
-        .map(|r| format!("hidden: {}", render::route(r)))
-        .collect();
-    h.sort();
-    evidence.extend(h);
-    out.push(
-        CODE,
-        Severity::Error,
-        Some(cx.name()),
-        format!(
-            "on {} the {what} hides the route to {}'s pod CIDR {}",
-            cx.name(),
-            v.peer.name,
-            v.cidr.net
-        ),
-        evidence,
-        format!(
-            "on {}: {fix} (expected route: {})",
-            cx.name(),
-            v.expected_route()
-        ),
-    );
+    }
 }
 
 fn narrower(cx: &NodeCx<'_>, v: &Verdict<'_>, out: &mut Out) {

@@ -12,17 +12,14 @@
 use cnictl_model::Link;
 
 use super::{render, NodeCx, Out};
+use crate::code::{Code, Input};
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "rp-filter-strict";
+pub(crate) const CODE: Code = Code::RpFilterStrict;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(sys) = &cx.node.sysctls else {
-        out.skip(
-            CODE,
-            Some(cx.name()),
-            format!("{} has no sysctl.txt: rp_filter check skipped", cx.name()),
-        );
+        out.skip_missing(CODE, cx.name(), Input::Sysctl, "rp_filter check");
         return;
     };
     let all = sys.get("net.ipv4.conf.all.rp_filter");
@@ -56,21 +53,10 @@ fn finding(
     (all, dev_key, dev): (Option<&String>, &str, Option<&String>),
     out: &mut Out,
 ) {
-    let mut other: Vec<String> = cx
-        .remote()
-        .iter()
-        .filter_map(|v| v.chosen)
-        .filter(|r| super::fib::paths(r).any(|(_, dev)| dev != Some(t.name.as_str())))
-        .map(|r| r.to_string())
-        .collect();
-    other.sort();
+    let other = asymmetric_routes(cx, t);
     let mut evidence = vec![render::link(t)];
-    if let Some(a) = all {
-        evidence.push(render::sysctl("net.ipv4.conf.all.rp_filter", a));
-    }
-    if let Some(d) = dev {
-        evidence.push(render::sysctl(dev_key, d));
-    }
+    evidence.extend(all.map(|a| render::sysctl("net.ipv4.conf.all.rp_filter", a)));
+    evidence.extend(dev.map(|d| render::sysctl(dev_key, d)));
     let (severity, tail) = if other.is_empty() {
         (Severity::Info, "routes are symmetric today".to_string())
     } else {
@@ -78,15 +64,26 @@ fn finding(
         evidence.extend(render::capped(other, 5));
         (Severity::Warning, format!("{n} peer pod route(s) leave by another device, so their replies arriving on {} are dropped", t.name))
     };
-    out.push(
-        CODE,
-        severity,
-        Some(cx.name()),
-        format!("strict rp_filter on {} on {}: {tail}", t.name, cx.name()),
-        evidence,
-        format!(
-            "on {}: sysctl -w net.ipv4.conf.all.rp_filter=2 {dev_key}=2 (loose) or 0",
-            cx.name()
-        ),
+    let summary = format!("strict rp_filter on {} on {}: {tail}", t.name, cx.name());
+    let hint = format!(
+        "on {}: sysctl -w net.ipv4.conf.all.rp_filter=2 {dev_key}=2 (loose) or 0",
+        cx.name()
     );
+    out.push(CODE, severity, Some(cx.name()), summary, evidence, hint);
+}
+
+/// Routes to peers' pods that leave by a device other than the tunnel.
+fn asymmetric_routes(cx: &NodeCx<'_>, t: &Link) -> Vec<String> {
+    let elsewhere = |r: &&cnictl_model::Route| {
+        super::fib::paths(r).any(|(_, dev)| dev != Some(t.name.as_str()))
+    };
+    let mut other: Vec<String> = cx
+        .remote()
+        .iter()
+        .filter_map(|v| v.chosen)
+        .filter(elsewhere)
+        .map(|r| r.to_string())
+        .collect();
+    other.sort();
+    other
 }

@@ -12,10 +12,11 @@ use cnictl_model::ClusterSnapshot;
 use ipnet::IpNet;
 
 use super::{overlap, Out};
-use crate::expected::Expected;
+use crate::code::Code;
+use crate::expected::{Expected, NodeExpect, ServicePortExpect};
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "service-cidr-overlap";
+pub(crate) const CODE: Code = Code::ServiceCidrOverlap;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Tag {
@@ -82,10 +83,8 @@ fn collect(exp: &Expected<'_>) -> (Vec<IpNet>, Vec<Tag>) {
 fn cluster_ips(exp: &Expected<'_>, nets: &mut Vec<IpNet>, tags: &mut Vec<Tag>) {
     let mut seen = std::collections::HashSet::new();
     for (i, s) in exp.services.iter().flatten().enumerate() {
-        let covered = exp
-            .service_cidr
-            .as_ref()
-            .is_some_and(|c| c.net.contains(&s.ip));
+        let range = exp.service_cidr.as_ref();
+        let covered = range.is_some_and(|c| c.net.contains(&s.ip));
         if !covered && seen.insert(s.ip) {
             nets.push(cnictl_model::cidr::host(s.ip));
             tags.push(Tag::ClusterIp(i));
@@ -96,45 +95,43 @@ fn cluster_ips(exp: &Expected<'_>, nets: &mut Vec<IpNet>, tags: &mut Vec<Tag>) {
 fn push(exp: &Expected<'_>, pod: usize, other: Tag, pn: IpNet, on: IpNet, out: &mut Out) {
     let node = &exp.nodes[pod];
     let (what, line) = match other {
-        Tag::Underlay(u) => {
-            let n = &exp.nodes[u];
-            let dev = n
-                .underlay
-                .as_ref()
-                .and_then(|u| u.dev.clone())
-                .unwrap_or_else(|| "?".into());
-            (
-                format!("{}'s node subnet {on}", n.name),
-                format!("{} subnet {on} dev {dev}", n.describe()),
-            )
-        }
-        Tag::ClusterIp(i) => {
-            let svc = exp.services.as_ref().map(|s| &s[i]);
-            let name = svc.map_or_else(String::new, |s| format!("svc/{} ", s.service));
-            (
-                format!("the ClusterIP {}{}", name, on.addr()),
-                svc.map_or_else(|| on.to_string(), |s| s.describe()),
-            )
-        }
-        _ => {
-            let how = match &exp.service_cidr {
-                Some(s) if s.inferred => "inferred from the Services' ClusterIPs",
-                _ => "given",
-            };
-            (
-                format!("the service range {on}"),
-                format!("service CIDR {on} ({how})"),
-            )
-        }
+        Tag::Underlay(u) => underlay(&exp.nodes[u], on),
+        Tag::ClusterIp(i) => cluster_ip(exp.services.as_ref().map(|s| &s[i]), on),
+        _ => service_range(exp, on),
     };
+    let summary = format!("{}'s pod CIDR {pn} overlaps {what}", node.name);
     out.push(
         CODE,
         Severity::Error,
         None,
-        format!("{}'s pod CIDR {pn} overlaps {what}", node.name),
+        summary,
         vec![node.describe(), line],
         hint(other),
     );
+}
+
+/// (what overlaps, the evidence line) for another node's subnet.
+fn underlay(n: &NodeExpect, on: IpNet) -> (String, String) {
+    let dev = n.underlay.as_ref().and_then(|u| u.dev.as_deref());
+    let line = format!("{} subnet {on} dev {}", n.describe(), dev.unwrap_or("?"));
+    (format!("{}'s node subnet {on}", n.name), line)
+}
+
+fn cluster_ip(svc: Option<&ServicePortExpect>, on: IpNet) -> (String, String) {
+    let name = svc.map_or_else(String::new, |s| format!("svc/{} ", s.service));
+    (
+        format!("the ClusterIP {}{}", name, on.addr()),
+        svc.map_or_else(|| on.to_string(), |s| s.describe()),
+    )
+}
+
+fn service_range(exp: &Expected<'_>, on: IpNet) -> (String, String) {
+    let how = match &exp.service_cidr {
+        Some(s) if s.inferred => "inferred from the Services' ClusterIPs",
+        _ => "given",
+    };
+    let line = format!("service CIDR {on} ({how})");
+    (format!("the service range {on}"), line)
 }
 
 fn hint(other: Tag) -> String {

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use cnictl_model::{FdbEntry, Link, Neigh};
 
 use super::NodeCx;
+use crate::cni;
 use crate::expected::NodeExpect;
-use crate::infer::CniModel;
 
 /// What the node holds for one peer VTEP.
 #[derive(Debug)]
@@ -51,17 +51,7 @@ pub(crate) struct VxlanState<'a> {
 }
 
 pub(crate) fn state<'e>(cx: &NodeCx<'e>) -> Option<VxlanState<'e>> {
-    let prefix = match cx.model {
-        CniModel::FlannelVxlan => "flannel.",
-        CniModel::CalicoVxlan => "vxlan.calico",
-        _ => return None,
-    };
-    let dev = cx
-        .node
-        .links
-        .iter()
-        .filter(|l| l.name.starts_with(prefix) && l.is_kind("vxlan"))
-        .min_by(|a, b| a.name.cmp(&b.name))?;
+    let dev = cni::vxlan_dev(cx.node, cx.model)?;
     let neigh: Option<HashMap<IpAddr, Vec<&Neigh>>> = cx.node.neighbours.as_ref().map(|ns| {
         let mut m: HashMap<IpAddr, Vec<&Neigh>> = HashMap::new();
         for n in ns.iter().filter(|n| n.dev == dev.name) {

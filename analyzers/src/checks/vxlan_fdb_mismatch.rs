@@ -8,9 +8,10 @@
 
 use super::vxlan::{FdbState, NeighState, PeerVtep};
 use super::{render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "vxlan-fdb-mismatch";
+pub(crate) const CODE: Code = Code::VxlanFdbMismatch;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(st) = cx.vxlan() else {
@@ -79,42 +80,48 @@ fn fdb_mismatch(
     let ip = p.peer.ip().map_or_else(|| "?".into(), |i| i.to_string());
     let mut lines: Vec<String> = es.iter().map(|e| render::fdb(e)).collect();
     lines.sort();
-    let wrong: Vec<String> = es
-        .iter()
-        .filter_map(|e| e.dst)
-        .map(|d| match cx.exp.node_by_ip(d) {
-            Some(n) => format!("{d} ({})", n.name),
-            None => d.to_string(),
-        })
-        .collect();
-    let summary = if how == "points at" {
-        format!(
-            "{}'s FDB entry for {}'s VTEP MAC {mac} points at {}, expected {ip}",
-            cx.name(),
-            p.peer.name,
-            wrong.join(", ")
-        )
-    } else {
-        format!(
-            "{}'s FDB {how} {}'s node IP {ip} (entries {}), VTEP MAC is {mac}",
-            cx.name(),
-            p.peer.name,
-            lines.join("; ")
-        )
-    };
+    let summary = fdb_summary(cx, p, es, how, &lines, &ip);
+    let stale = es.first().map_or(mac, |e| e.mac.as_str());
+    let fix = format!("bridge fdb del {stale} dev {dev}; bridge fdb append {mac} dev {dev} dst {ip} self permanent");
+    let hint = format!("on {}: {fix}", cx.name());
     let mut evidence = vec![p.peer.describe()];
-    evidence.extend(lines.iter().cloned());
-    let stale_macs: Vec<&str> = es.iter().map(|e| e.mac.as_str()).collect();
+    evidence.extend(lines);
     out.push(
         CODE,
         Severity::Error,
         Some(cx.name()),
         summary,
         evidence,
-        format!(
-            "on {}: bridge fdb del {} dev {dev}; bridge fdb append {mac} dev {dev} dst {ip} self permanent",
-            cx.name(),
-            stale_macs.first().copied().unwrap_or(mac)
-        ),
+        hint,
     );
+}
+
+/// `how` is "points at" (the VTEP MAC's entry names another node) or says
+/// how stale entries reach the peer's node IP.
+fn fdb_summary(
+    cx: &NodeCx<'_>,
+    p: &PeerVtep<'_>,
+    es: &[&cnictl_model::FdbEntry],
+    how: &str,
+    lines: &[String],
+    ip: &str,
+) -> String {
+    let (node, peer, mac) = (cx.name(), &p.peer.name, p.mac.as_deref().unwrap_or("?"));
+    if how == "points at" {
+        let wrong = wrong_dsts(cx, es).join(", ");
+        return format!(
+            "{node}'s FDB entry for {peer}'s VTEP MAC {mac} points at {wrong}, expected {ip}"
+        );
+    }
+    let entries = lines.join("; ");
+    format!("{node}'s FDB {how} {peer}'s node IP {ip} (entries {entries}), VTEP MAC is {mac}")
+}
+
+/// The entries' destinations, each with the node that holds it.
+fn wrong_dsts(cx: &NodeCx<'_>, es: &[&cnictl_model::FdbEntry]) -> Vec<String> {
+    let name = |d: std::net::IpAddr| match cx.exp.node_by_ip(d) {
+        Some(n) => format!("{d} ({})", n.name),
+        None => d.to_string(),
+    };
+    es.iter().filter_map(|e| e.dst).map(name).collect()
 }

@@ -5,52 +5,44 @@
 //! entry: the kernel cannot encapsulate toward that node and pod traffic to
 //! it is dropped: error. Skipped without bridge-fdb.json.
 
-use super::vxlan::FdbState;
+use cnictl_model::Link;
+
+use super::vxlan::{FdbState, PeerVtep};
 use super::{render, NodeCx, Out};
+use crate::code::{Code, Input};
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "vxlan-fdb-missing";
+pub(crate) const CODE: Code = Code::VxlanFdbMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(st) = cx.vxlan() else {
         return;
     };
     if cx.node.fdb.is_none() {
-        out.skip(
-            CODE,
-            Some(cx.name()),
-            format!(
-                "{} has no bridge-fdb.json: VXLAN FDB checks skipped",
-                cx.name()
-            ),
-        );
+        out.skip_missing(CODE, cx.name(), Input::BridgeFdb, "VXLAN FDB checks");
         return;
     }
     for p in &st.peers {
-        let (Some(FdbState::Missing), Some(mac)) = (&p.fdb, &p.mac) else {
-            continue;
-        };
-        let ip = p.peer.ip().map_or_else(|| "?".into(), |i| i.to_string());
-        out.push(
-            CODE,
-            Severity::Error,
-            Some(cx.name()),
-            format!(
-                "{} has no FDB entry for {}'s VTEP MAC {mac} on {}",
-                cx.name(),
-                p.peer.name,
-                st.dev.name
-            ),
-            vec![
-                p.peer.describe(),
-                render::link(st.dev),
-                format!("no `bridge fdb` entry {mac} dev {} dst {ip}", st.dev.name),
-            ],
-            format!(
-                "on {}: bridge fdb append {mac} dev {} dst {ip} self permanent (or restart the CNI agent there)",
-                cx.name(),
-                st.dev.name
-            ),
-        );
+        if let (Some(FdbState::Missing), Some(mac)) = (&p.fdb, &p.mac) {
+            peer(cx, st.dev, p, mac, out);
+        }
     }
+}
+
+/// One peer VTEP whose MAC has no FDB entry on the VXLAN device.
+fn peer(cx: &NodeCx<'_>, dev: &Link, p: &PeerVtep<'_>, mac: &str, out: &mut Out) {
+    let ip = p.peer.ip().map_or_else(|| "?".into(), |i| i.to_string());
+    let node = cx.name();
+    let dev_name = &dev.name;
+    let summary = format!(
+        "{node} has no FDB entry for {}'s VTEP MAC {mac} on {dev_name}",
+        p.peer.name
+    );
+    let evidence = vec![
+        p.peer.describe(),
+        render::link(dev),
+        format!("no `bridge fdb` entry {mac} dev {dev_name} dst {ip}"),
+    ];
+    let hint = format!("on {node}: bridge fdb append {mac} dev {dev_name} dst {ip} self permanent (or restart the CNI agent there)");
+    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint);
 }

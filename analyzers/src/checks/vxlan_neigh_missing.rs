@@ -6,25 +6,21 @@
 //! cannot be resolved and traffic to the peer's pods is dropped: error.
 //! Skipped without ip-neigh.json.
 
-use super::vxlan::NeighState;
+use cnictl_model::{Link, Neigh};
+
+use super::vxlan::{NeighState, PeerVtep};
 use super::{render, NodeCx, Out};
+use crate::code::{Code, Input};
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "vxlan-neigh-missing";
+pub(crate) const CODE: Code = Code::VxlanNeighMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(st) = cx.vxlan() else {
         return;
     };
     if cx.node.neighbours.is_none() {
-        out.skip(
-            CODE,
-            Some(cx.name()),
-            format!(
-                "{} has no ip-neigh.json: VXLAN neighbour checks skipped",
-                cx.name()
-            ),
-        );
+        out.skip_missing(CODE, cx.name(), Input::IpNeigh, "VXLAN neighbour checks");
         return;
     }
     for p in &st.peers {
@@ -33,33 +29,40 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
             Some(NeighState::Unusable(n)) => Some(*n),
             _ => continue,
         };
-        let mac = p.mac.as_deref().unwrap_or("<peer VTEP MAC>");
-        let mut evidence = vec![p.peer.describe(), render::link(st.dev)];
-        match bad {
-            Some(n) => evidence.push(render::neigh(n)),
-            None => evidence.push(format!(
-                "no `ip neigh` entry {} dev {}",
-                p.vtep_ip, st.dev.name
-            )),
-        }
-        out.push(
-            CODE,
-            Severity::Error,
-            Some(cx.name()),
-            format!(
-                "{} has no usable neighbour entry for {}'s VTEP {} on {}",
-                cx.name(),
-                p.peer.name,
-                p.vtep_ip,
-                st.dev.name
-            ),
-            evidence,
-            format!(
-                "on {}: ip neigh replace {} lladdr {mac} dev {} nud permanent (or restart the CNI agent there)",
-                cx.name(),
-                p.vtep_ip,
-                st.dev.name
-            ),
-        );
+        peer(cx, st.dev, p, bad, out);
     }
+}
+
+/// One peer VTEP without a usable neighbour entry (`bad`: the unusable one).
+fn peer(cx: &NodeCx<'_>, dev: &Link, p: &PeerVtep<'_>, bad: Option<&Neigh>, out: &mut Out) {
+    let mut evidence = vec![p.peer.describe(), render::link(dev)];
+    evidence.push(match bad {
+        Some(n) => render::neigh(n),
+        None => format!("no `ip neigh` entry {} dev {}", p.vtep_ip, dev.name),
+    });
+    let summary = format!(
+        "{} has no usable neighbour entry for {}'s VTEP {} on {}",
+        cx.name(),
+        p.peer.name,
+        p.vtep_ip,
+        dev.name
+    );
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(cx.name()),
+        summary,
+        evidence,
+        hint(cx, dev, p),
+    );
+}
+
+fn hint(cx: &NodeCx<'_>, dev: &Link, p: &PeerVtep<'_>) -> String {
+    let mac = p.mac.as_deref().unwrap_or("<peer VTEP MAC>");
+    format!(
+        "on {}: ip neigh replace {} lladdr {mac} dev {} nud permanent (or restart the CNI agent there)",
+        cx.name(),
+        p.vtep_ip,
+        dev.name
+    )
 }

@@ -5,41 +5,40 @@
 //! tunnel), or a local delivery. The peer's pods are unreachable from this
 //! node (or reached through a node that may drop them): error.
 
-use super::remote::{peer_evidence, Issue};
+use cnictl_model::Route;
+
+use super::remote::{peer_evidence, Issue, Verdict};
 use super::{missing_pod_route, render, NodeCx, Out};
+use crate::code::Code;
 use crate::finding::Severity;
 
-pub(crate) const CODE: &str = "wrong-next-hop";
+pub(crate) const CODE: Code = Code::WrongNextHop;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
-    if cx.route_checks_skipped(CODE, out) {
-        return;
-    }
-    for v in cx.remote() {
-        let Issue::Wrong { route } = &v.issue else {
-            continue;
-        };
-        let expected = v.expected_route();
-        out.push(
-            CODE,
-            Severity::Error,
-            Some(cx.name()),
-            format!(
-                "{} routes {}'s pod CIDR {} {}, expected {}",
-                cx.name(),
-                v.peer.name,
-                v.cidr.net,
-                describe_hop(cx, route),
-                expected
-            ),
-            vec![peer_evidence(v), render::route(route)],
-            missing_pod_route::hint(cx, &expected),
-        );
+    for v in cx.route_verdicts(CODE, out) {
+        if let Issue::Wrong { route } = &v.issue {
+            wrong(cx, v, route, out);
+        }
     }
 }
 
+fn wrong(cx: &NodeCx<'_>, v: &Verdict<'_>, route: &Route, out: &mut Out) {
+    let expected = v.expected_route();
+    let (node, peer, net, hop) = (cx.name(), &v.peer.name, v.cidr.net, describe_hop(cx, route));
+    let summary = format!("{node} routes {peer}'s pod CIDR {net} {hop}, expected {expected}");
+    let evidence = vec![peer_evidence(v), render::route(route)];
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(node),
+        summary,
+        evidence,
+        missing_pod_route::hint(cx, &expected),
+    );
+}
+
 /// `via 192.0.2.13 (node-3) dev eth0`: names the node a wrong gateway is.
-fn describe_hop(cx: &NodeCx<'_>, r: &cnictl_model::Route) -> String {
+fn describe_hop(cx: &NodeCx<'_>, r: &Route) -> String {
     if r.route_type != cnictl_model::RouteType::Unicast {
         return format!("as {} ({})", r.route_type, render::route(r));
     }

@@ -6,6 +6,7 @@ use cnictl_model::{ClusterSnapshot, Protocol, Route};
 
 use super::resolve::{Endpoint, EndpointKind};
 use super::DropInfo;
+use crate::code::Code;
 
 /// What classification needs to know about the request.
 pub(crate) struct Cx<'a> {
@@ -36,11 +37,11 @@ pub(crate) fn drop_info(cx: &Cx<'_>, trace: &Trace, hops: &[Hop], base: usize) -
         node,
         disposition: trace.disposition.as_str().into(),
         reason,
-        code: code.map(String::from),
+        code,
         hint: code
             .map_or(
                 "collect the missing bundle files (see notes) and explain again",
-                hint,
+                Code::hint,
             )
             .into(),
         finding: None,
@@ -55,7 +56,7 @@ fn deciding_route<'a>(dp: &'a Dataplane, hops: &[Hop]) -> Option<&'a Route> {
     })
 }
 
-fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<&'static str> {
+fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
     let drop_node = hops.last().map(|h| cx.dp.ns_node(h.ns));
     let dst_node = cx.dst.pod_id.map(|p| cx.dp.pod_node(p));
     let at_dst_node = drop_node.is_some() && drop_node == dst_node;
@@ -64,36 +65,36 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<&'static str> {
     use Disposition as D;
     Some(match (trace.disposition, trace.reason) {
         (D::Delivered, _) | (D::InsufficientInfo, _) => return None,
-        (_, Reason::Mtu { .. }) => "mtu-mismatch",
-        (_, Reason::GatewayNotAdjacent { .. }) => "next-hop-not-adjacent",
-        (_, Reason::IpvsNoBackends) => "ipvs-no-backends",
-        (_, Reason::IpForwardOff) => "ip-forward-disabled",
-        (_, Reason::RpFilter { .. }) => "rp-filter-strict",
-        (_, Reason::VxlanFdbMissing) => "vxlan-fdb-missing",
-        (_, Reason::VtepMacMismatch) => "vxlan-fdb-mismatch",
-        (_, Reason::VxlanNeighMissing { .. }) => "vxlan-neigh-missing",
-        _ if wrong_node => "wrong-next-hop",
+        (_, Reason::Mtu { .. }) => Code::MtuMismatch,
+        (_, Reason::GatewayNotAdjacent { .. }) => Code::NextHopNotAdjacent,
+        (_, Reason::IpvsNoBackends) => Code::IpvsNoBackends,
+        (_, Reason::IpForwardOff) => Code::IpForwardDisabled,
+        (_, Reason::RpFilter { .. }) => Code::RpFilterStrict,
+        (_, Reason::VxlanFdbMissing) => Code::VxlanFdbMissing,
+        (_, Reason::VtepMacMismatch) => Code::VxlanFdbMismatch,
+        (_, Reason::VxlanNeighMissing { .. }) => Code::VxlanNeighMissing,
+        _ if wrong_node => Code::WrongNextHop,
         (D::NullRouted, Reason::RouteType(_)) => null_route_code(cx, hops, at_dst_node),
-        (D::NullRouted, _) => "route-shadowed",
-        (D::NoRoute, Reason::NoMatchingRoute) if at_dst_node => "pod-route-missing",
-        (D::NoRoute, Reason::NoMatchingRoute) => "missing-pod-route",
-        (D::NeighbourUnresolved, _) if at_dst_node => "pod-route-missing",
-        (D::LeftCluster, _) if cx.dst.kind == EndpointKind::Service => "ipvs-service-missing",
-        (D::LeftCluster, _) if drop_node.is_some_and(|n| bgp_down(cx, n)) => "bgp-session-down",
-        (D::LeftCluster, _) if drop_node.is_some_and(|n| runs_bird(cx, n)) => "bgp-route-missing",
-        (D::LeftCluster, _) => "missing-pod-route",
-        _ => "wrong-next-hop",
+        (D::NullRouted, _) => Code::RouteShadowed,
+        (D::NoRoute, Reason::NoMatchingRoute) if at_dst_node => Code::PodRouteMissing,
+        (D::NoRoute, Reason::NoMatchingRoute) => Code::MissingPodRoute,
+        (D::NeighbourUnresolved, _) if at_dst_node => Code::PodRouteMissing,
+        (D::LeftCluster, _) if cx.dst.kind == EndpointKind::Service => Code::IpvsServiceMissing,
+        (D::LeftCluster, _) if drop_node.is_some_and(|n| bgp_down(cx, n)) => Code::BgpSessionDown,
+        (D::LeftCluster, _) if drop_node.is_some_and(|n| runs_bird(cx, n)) => Code::BgpRouteMissing,
+        (D::LeftCluster, _) => Code::MissingPodRoute,
+        _ => Code::WrongNextHop,
     })
 }
 
 /// A blackhole from BIRD is Calico's own-block aggregate: hitting it for a
 /// local pod means the pod's /32 is gone; for a remote pod, the peer's block
 /// was not learned. Any other null route hides the pod route.
-fn null_route_code(cx: &Cx<'_>, hops: &[Hop], at_dst_node: bool) -> &'static str {
+fn null_route_code(cx: &Cx<'_>, hops: &[Hop], at_dst_node: bool) -> Code {
     match deciding_route(cx.dp, hops) {
-        Some(r) if r.protocol == Protocol::BIRD && at_dst_node => "pod-route-missing",
-        Some(r) if r.protocol == Protocol::BIRD => "bgp-route-missing",
-        _ => "route-shadowed",
+        Some(r) if r.protocol == Protocol::BIRD && at_dst_node => Code::PodRouteMissing,
+        Some(r) if r.protocol == Protocol::BIRD => Code::BgpRouteMissing,
+        _ => Code::RouteShadowed,
     }
 }
 
@@ -114,28 +115,6 @@ fn runs_bird(cx: &Cx<'_>, node: NodeId) -> bool {
         return false;
     };
     n.bgp.is_some() || n.routes.iter().any(|r| r.protocol == Protocol::BIRD)
-}
-
-/// One hint per finding code (kept in step with the README's code table).
-pub(crate) fn hint(code: &str) -> &'static str {
-    match code {
-        "missing-pod-route" => "add the route to the destination pod CIDR on this node: check the CNI agent there (flanneld / calico-node / BIRD) and `ip route get <dst>`",
-        "wrong-next-hop" => "the route points at the wrong node, VTEP or device: compare it with the destination node's IP / VTEP and let the CNI agent reprogram it",
-        "next-hop-not-adjacent" => "host-gw/native routing needs the next hop on a directly connected subnet: put the nodes on one L2 segment or switch to an overlay (VXLAN/IPIP)",
-        "vxlan-fdb-missing" => "add `bridge fdb append <VTEP-MAC> dev <vxlan-dev> dst <node-ip>` (restart flanneld/calico-node to reprogram)",
-        "vxlan-neigh-missing" => "add `ip neigh replace <VTEP-IP> lladdr <VTEP-MAC> dev <vxlan-dev> nud permanent` (restart the CNI agent to reprogram)",
-        "vxlan-fdb-mismatch" => "the FDB/neighbour entry names another node's VTEP: fix it to the destination node's VTEP MAC and IP",
-        "mtu-mismatch" => "lower the pod/veth MTU to the underlay MTU minus the encapsulation (VXLAN 50, IPIP 20), or raise the underlay MTU",
-        "ip-forward-disabled" => "set `sysctl -w net.ipv4.ip_forward=1` on this node (and persist it)",
-        "route-shadowed" => "a more specific or blackhole/unreachable route (or rule) hides the pod route: remove it or fix its prefix",
-        "pod-route-missing" => "the destination pod has no route/bridge attachment on its node: restore its /32 route (Calico) or enslave its veth to the bridge (`ip link set <veth> master cni0`)",
-        "rp-filter-strict" => "the route back to the source leaves through another device: set rp_filter to 2 (loose) or 0 on this device and conf.all, or make the routes symmetric",
-        "bgp-session-down" => "a BGP peer is not Established, so its pod blocks are not learned: check `birdc show protocols all` on both ends (enabled? reachable on TCP 179? AS numbers?)",
-        "bgp-route-missing" => "the peer's pod block is not learned: check `birdc show protocols` / `show route` on this node and the peer's export filter",
-        "ipvs-service-missing" => "kube-proxy has not programmed this Service: check kube-proxy's logs and `ipvsadm -Ln -t <vip>:<port>`",
-        "ipvs-no-backends" => "the Service has no real servers: check its endpoints (`kubectl get endpointslices`) and pod readiness",
-        _ => "see the finding codes table in the README",
-    }
 }
 
 /// A delivered path that crosses a node that is neither the source's nor

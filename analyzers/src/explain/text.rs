@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Endpoint, Explanation, HopJson, Verdict};
+use crate::code::Code;
 
 /// Renders an explanation for a terminal.
 pub fn render_text(ex: &Explanation) -> String {
@@ -50,7 +51,7 @@ fn write_one(out: &mut String, ex: &Explanation, ind: &str) {
             let _ = writeln!(out, "{ind}verdict: delivered");
         }
         (Verdict::Dropped, Some(d)) => {
-            let code = d.code.as_deref().unwrap_or("insufficient-info");
+            let code = d.code.map_or("insufficient-info", Code::as_str);
             let _ = writeln!(
                 out,
                 "{ind}verdict: DROPPED at hop {} on {} ({}): {}",

@@ -69,7 +69,12 @@ pub fn render(report: &Report, color: bool) -> String {
             out::paint(color, "1", node)
         );
         for f in findings {
-            let _ = writeln!(s, "  [{}] {}", out::paint(color, "1", &f.code), f.summary);
+            let _ = writeln!(
+                s,
+                "  [{}] {}",
+                out::paint(color, "1", f.code.as_str()),
+                f.summary
+            );
             for e in &f.evidence {
                 let _ = writeln!(s, "      {}", out::paint(color, "2", e));
             }

@@ -1,0 +1,442 @@
+//! Finding codes: one typed table that the checks, explain's drop
+//! classification, the README's code table and the metrics all read.
+//!
+//! Adding a code is one variant of [`Code`] plus one row of [`TABLE`] (in
+//! the same order; a test holds them in step). The string a code prints as
+//! is the stable contract (`{"code": "vxlan-fdb-missing", …}`), so a
+//! [`Code`] serializes as that string and sorts by it.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::finding::Severity;
+
+/// One documented, stable finding code (README "Finding codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    PodCidrOverlap,
+    ServiceCidrOverlap,
+    MissingPodRoute,
+    WrongNextHop,
+    NextHopNotAdjacent,
+    VxlanFdbMissing,
+    VxlanNeighMissing,
+    VxlanFdbMismatch,
+    MtuMismatch,
+    BgpSessionDown,
+    BgpRouteMissing,
+    IpvsServiceMissing,
+    IpvsNoBackends,
+    IpvsStaleBackend,
+    RouteShadowed,
+    PodRouteMissing,
+    IpForwardDisabled,
+    CniModelMixed,
+    RpFilterStrict,
+    StalePodRoute,
+    AgentUnreachable,
+}
+
+/// A bundle section a check reads (DESIGN.md "The bundle"): what a node or
+/// the cluster must have collected for the check to run in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Input {
+    K8sNodes,
+    K8sPods,
+    K8sServices,
+    K8sEndpointSlices,
+    IpLink,
+    IpAddr,
+    IpRoute,
+    IpRule,
+    IpNeigh,
+    BridgeFdb,
+    Ipvsadm,
+    BirdProtocols,
+    BirdRoutes,
+    Sysctl,
+    PodNetns,
+}
+
+impl Input {
+    /// The bundle file that holds the section, as skip reasons name it.
+    pub fn file(self) -> &'static str {
+        match self {
+            Input::K8sNodes => "k8s/nodes.json",
+            Input::K8sPods => "k8s/pods.json",
+            Input::K8sServices => "k8s/services.json",
+            Input::K8sEndpointSlices => "k8s/endpointslices.json",
+            Input::IpLink => "ip-link.json",
+            Input::IpAddr => "ip-addr.json",
+            Input::IpRoute => "ip-route.json",
+            Input::IpRule => "ip-rule.json",
+            Input::IpNeigh => "ip-neigh.json",
+            Input::BridgeFdb => "bridge-fdb.json",
+            Input::Ipvsadm => "ipvsadm.txt",
+            Input::BirdProtocols => "bird-protocols.txt",
+            Input::BirdRoutes => "bird-routes.txt",
+            Input::Sysctl => "sysctl.txt",
+            Input::PodNetns => "pods/<namespace>_<pod>/",
+        }
+    }
+}
+
+/// Who raises a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A check in `checks/` (registered in its registry).
+    Check,
+    /// The aggregator of `serve --kube`, not a check.
+    Serve,
+}
+
+/// Everything known about one code: one row of [`TABLE`].
+#[derive(Debug, Clone, Copy)]
+pub struct CodeInfo {
+    pub code: Code,
+    /// The stable string (`vxlan-fdb-missing`).
+    pub name: &'static str,
+    /// The usual severity; some checks lower it case by case (e.g.
+    /// `ipvs-no-backends` is info when the Service has no ready endpoint).
+    pub severity: Severity,
+    /// One line for the README table.
+    pub meaning: &'static str,
+    /// The generic fix, where no check formats a node-specific one
+    /// (explain's drop verdict).
+    pub hint: &'static str,
+    /// The bundle sections the code's check reads.
+    pub inputs: &'static [Input],
+    pub source: Source,
+}
+
+use Input as I;
+
+const ROUTES: &[Input] = &[I::K8sNodes, I::IpRoute, I::IpAddr, I::IpRule];
+const IPVS: &[Input] = &[I::K8sServices, I::Ipvsadm];
+
+/// The table, in [`Code`]'s variant order.
+pub const TABLE: [CodeInfo; 21] = [
+    CodeInfo {
+        code: Code::PodCidrOverlap,
+        name: "pod-cidr-overlap",
+        severity: Severity::Error,
+        meaning: "two nodes' pod CIDRs (or IPAM blocks) overlap",
+        hint: "give every node a disjoint pod CIDR (kube-controller-manager --cluster-cidr / the IPAM pool) and recreate the affected nodes' pods",
+        inputs: &[I::K8sNodes, I::IpRoute],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::ServiceCidrOverlap,
+        name: "service-cidr-overlap",
+        severity: Severity::Error,
+        meaning: "a pod CIDR overlaps the service range or a node subnet",
+        hint: "move the pod CIDR out of the service range and the node subnets",
+        inputs: &[I::K8sNodes, I::K8sServices, I::IpAddr],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::MissingPodRoute,
+        name: "missing-pod-route",
+        severity: Severity::Error,
+        meaning: "a node has no usable route to another node's pod CIDR",
+        hint: "add the route to the destination pod CIDR on this node: check the CNI agent there (flanneld / calico-node / BIRD) and `ip route get <dst>`",
+        inputs: ROUTES,
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::WrongNextHop,
+        name: "wrong-next-hop",
+        severity: Severity::Error,
+        meaning: "the route exists but points at the wrong node / VTEP / device",
+        hint: "the route points at the wrong node, VTEP or device: compare it with the destination node's IP / VTEP and let the CNI agent reprogram it",
+        inputs: ROUTES,
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::NextHopNotAdjacent,
+        name: "next-hop-not-adjacent",
+        severity: Severity::Error,
+        meaning: "host-gw / native-routing next hop is not on a directly connected subnet",
+        hint: "host-gw/native routing needs the next hop on a directly connected subnet: put the nodes on one L2 segment or switch to an overlay (VXLAN/IPIP)",
+        inputs: ROUTES,
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::VxlanFdbMissing,
+        name: "vxlan-fdb-missing",
+        severity: Severity::Error,
+        meaning: "no FDB entry maps a remote VTEP MAC to its node IP",
+        hint: "add `bridge fdb append <VTEP-MAC> dev <vxlan-dev> dst <node-ip>` (restart flanneld/calico-node to reprogram)",
+        inputs: &[I::K8sNodes, I::IpLink, I::IpAddr, I::BridgeFdb],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::VxlanNeighMissing,
+        name: "vxlan-neigh-missing",
+        severity: Severity::Error,
+        meaning: "no neighbour entry for a remote VTEP IP on the VXLAN device",
+        hint: "add `ip neigh replace <VTEP-IP> lladdr <VTEP-MAC> dev <vxlan-dev> nud permanent` (restart the CNI agent to reprogram)",
+        inputs: &[I::K8sNodes, I::IpLink, I::IpAddr, I::IpNeigh],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::VxlanFdbMismatch,
+        name: "vxlan-fdb-mismatch",
+        severity: Severity::Error,
+        meaning: "the FDB/neighbour entry points at the wrong node or MAC",
+        hint: "the FDB/neighbour entry names another node's VTEP: fix it to the destination node's VTEP MAC and IP",
+        inputs: &[I::K8sNodes, I::IpLink, I::IpAddr, I::BridgeFdb, I::IpNeigh],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::MtuMismatch,
+        name: "mtu-mismatch",
+        severity: Severity::Error,
+        meaning: "pod/tunnel MTU leaves no room for the encapsulation on the underlay",
+        hint: "lower the pod/veth MTU to the underlay MTU minus the encapsulation (VXLAN 50, IPIP 20), or raise the underlay MTU",
+        inputs: &[I::K8sNodes, I::IpLink, I::IpAddr, I::PodNetns],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::BgpSessionDown,
+        name: "bgp-session-down",
+        severity: Severity::Error,
+        meaning: "a BGP peer is not Established",
+        hint: "a BGP peer is not Established, so its pod blocks are not learned: check `birdc show protocols all` on both ends (enabled? reachable on TCP 179? AS numbers?)",
+        inputs: &[I::BirdProtocols],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::BgpRouteMissing,
+        name: "bgp-route-missing",
+        severity: Severity::Error,
+        meaning: "a peer's pod CIDR/block is not learned, or learned but not in the kernel",
+        hint: "the peer's pod block is not learned: check `birdc show protocols` / `show route` on this node and the peer's export filter",
+        inputs: &[I::K8sNodes, I::IpRoute, I::BirdProtocols, I::BirdRoutes],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::IpvsServiceMissing,
+        name: "ipvs-service-missing",
+        severity: Severity::Error,
+        meaning: "a Service ClusterIP:port has no IPVS virtual server",
+        hint: "kube-proxy has not programmed this Service: check kube-proxy's logs and `ipvsadm -Ln -t <vip>:<port>`",
+        inputs: IPVS,
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::IpvsNoBackends,
+        name: "ipvs-no-backends",
+        severity: Severity::Error,
+        meaning: "a virtual server has no real servers (or all weight 0)",
+        hint: "the Service has no real servers: check its endpoints (`kubectl get endpointslices`) and pod readiness",
+        inputs: &[I::K8sServices, I::K8sEndpointSlices, I::Ipvsadm],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::IpvsStaleBackend,
+        name: "ipvs-stale-backend",
+        severity: Severity::Warning,
+        meaning: "a real server is not a ready endpoint of the Service (or one is missing)",
+        hint: "kube-proxy's real servers differ from the ready endpoints: check kube-proxy's logs and resync it",
+        inputs: &[I::K8sServices, I::K8sEndpointSlices, I::Ipvsadm],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::RouteShadowed,
+        name: "route-shadowed",
+        severity: Severity::Error,
+        meaning: "a more specific or blackhole/unreachable route hides a pod route",
+        hint: "a more specific or blackhole/unreachable route (or rule) hides the pod route: remove it or fix its prefix",
+        inputs: ROUTES,
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::PodRouteMissing,
+        name: "pod-route-missing",
+        severity: Severity::Error,
+        meaning: "a local pod has no route/bridge attachment reaching its veth",
+        hint: "the destination pod has no route/bridge attachment on its node: restore its /32 route (Calico) or enslave its veth to the bridge (`ip link set <veth> master cni0`)",
+        inputs: &[I::K8sPods, I::IpRoute, I::IpLink, I::PodNetns],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::IpForwardDisabled,
+        name: "ip-forward-disabled",
+        severity: Severity::Error,
+        meaning: "net.ipv4.ip_forward is 0 on a node that must forward",
+        hint: "set `sysctl -w net.ipv4.ip_forward=1` on this node (and persist it)",
+        inputs: &[I::Sysctl],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::CniModelMixed,
+        name: "cni-model-mixed",
+        severity: Severity::Warning,
+        meaning: "nodes run different CNI models",
+        hint: "run one CNI on every node (or finish the migration)",
+        inputs: &[I::K8sNodes, I::IpLink, I::IpRoute],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::RpFilterStrict,
+        name: "rp-filter-strict",
+        severity: Severity::Warning,
+        meaning: "strict rp_filter on a tunnel or pod-facing device where paths can be asymmetric",
+        hint: "the route back to the source leaves through another device: set rp_filter to 2 (loose) or 0 on this device and conf.all, or make the routes symmetric",
+        inputs: &[I::Sysctl, I::IpLink, I::IpRoute],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::StalePodRoute,
+        name: "stale-pod-route",
+        severity: Severity::Warning,
+        meaning: "a /32 pod route points at a missing veth or at an IP no pod on this node holds",
+        hint: "delete the stale /32 route (the CNI agent left it behind)",
+        inputs: &[I::K8sPods, I::IpRoute, I::IpLink],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::AgentUnreachable,
+        name: "agent-unreachable",
+        severity: Severity::Warning,
+        meaning: "the aggregator cannot pull a node's agent; the node is analysed from its last snapshot, or not at all (raised by `serve --kube`, not by a check)",
+        hint: "check the node's cnictl agent pod (running? reachable on its port? token accepted?)",
+        inputs: &[],
+        source: Source::Serve,
+    },
+];
+
+impl Code {
+    /// Every code, in table order (metrics and the README enumerate this).
+    pub const ALL: [Code; 21] = {
+        let mut all = [Code::PodCidrOverlap; 21];
+        let mut i = 0;
+        while i < TABLE.len() {
+            all[i] = TABLE[i].code;
+            i += 1;
+        }
+        all
+    };
+
+    /// The code's row of [`TABLE`].
+    pub fn info(self) -> &'static CodeInfo {
+        &TABLE[self as usize]
+    }
+
+    /// The stable string (`vxlan-fdb-missing`).
+    pub fn as_str(self) -> &'static str {
+        self.info().name
+    }
+
+    /// The usual severity.
+    pub fn severity(self) -> Severity {
+        self.info().severity
+    }
+
+    pub fn meaning(self) -> &'static str {
+        self.info().meaning
+    }
+
+    pub fn hint(self) -> &'static str {
+        self.info().hint
+    }
+
+    pub fn inputs(self) -> &'static [Input] {
+        self.info().inputs
+    }
+
+    /// Parses a code as [`Code::as_str`] prints it.
+    pub fn parse(s: &str) -> Option<Code> {
+        TABLE.iter().find(|i| i.name == s).map(|i| i.code)
+    }
+}
+
+/// The README's "Finding codes" table, generated from [`TABLE`] (a test
+/// fails when README.md differs).
+pub fn readme_table() -> String {
+    let mut s = String::from("| code | usual severity | meaning |\n|---|---|---|\n");
+    for i in &TABLE {
+        let (name, severity, meaning) = (i.name, i.severity.as_str(), i.meaning);
+        s.push_str(&format!("| `{name}` | {severity} | {meaning} |\n"));
+    }
+    s
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Codes sort by their string, so the report order stays what it was when
+/// codes were strings.
+impl Ord for Code {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Code {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq<str> for Code {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Code {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Code::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown finding code {s:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_rows_are_in_variant_order() {
+        for (i, row) in TABLE.iter().enumerate() {
+            assert_eq!(row.code as usize, i, "{}", row.name);
+            assert_eq!(Code::parse(row.name), Some(row.code));
+        }
+    }
+
+    #[test]
+    fn serializes_as_the_stable_string() {
+        let j = serde_json::to_string(&Code::VxlanFdbMissing).unwrap();
+        assert_eq!(j, "\"vxlan-fdb-missing\"");
+        assert_eq!(
+            serde_json::from_str::<Code>(&j).unwrap(),
+            Code::VxlanFdbMissing
+        );
+        assert!(serde_json::from_str::<Code>("\"no-such-code\"").is_err());
+    }
+}
