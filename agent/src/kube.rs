@@ -387,15 +387,12 @@ fn list_meta(text: &str) -> Result<Option<String>, ParseError> {
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass):
 /// `continue` tokens are base64 and carry `+`, `/` and `=`.
 fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 /// One agent pod found by [`list_agent_pods`].

@@ -172,9 +172,14 @@ async fn aggregator_discovers_and_pulls_an_authenticated_agent_through_the_api()
         .expect("bind");
     let agg = listener.local_addr().expect("addr");
     let (stop_agg, rx) = oneshot::channel::<()>();
-    tokio::spawn(run_aggregator_on(listener, gcfg, async move {
-        let _ = rx.await;
-    }));
+    tokio::spawn(run_aggregator_on(
+        listener,
+        gcfg,
+        common::exporter(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
 
     let nodes = eventually(
         Duration::from_secs(30),

@@ -10,6 +10,7 @@ pub mod expected;
 pub mod explain;
 pub mod finding;
 pub mod infer;
+pub mod pipeline;
 pub mod reach;
 pub mod validate;
 

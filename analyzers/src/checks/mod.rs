@@ -381,10 +381,15 @@ pub fn run(snap: &ClusterSnapshot) -> Report {
 
 /// [`run`] with caller-supplied knobs (e.g. the real service CIDR).
 pub fn run_with(snap: &ClusterSnapshot, opts: &Options) -> Report {
-    let exp = Expected::build_with(snap, opts);
+    run_expected(&Expected::build_with(snap, opts), snap)
+}
+
+/// [`run`] against an expected state the caller already built from `snap`
+/// (the pipeline builds it once and reuses its inference and nodes).
+pub fn run_expected(exp: &Expected<'_>, snap: &ClusterSnapshot) -> Report {
     let mut out = Out::default();
     for check in CLUSTER_CHECKS {
-        check(&exp, snap, &mut out);
+        check(exp, snap, &mut out);
     }
     // Nodes are independent: check them on all cores (rayon's pool), then
     // merge; the final sort makes the result independent of scheduling.
@@ -393,7 +398,7 @@ pub fn run_with(snap: &ClusterSnapshot, opts: &Options) -> Report {
         .par_iter()
         .map(|(_, node)| {
             let mut o = Out::default();
-            run_node_into(&exp, node, &mut o);
+            run_node_into(exp, node, &mut o);
             o
         })
         .collect();

@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use cnictl_analyzers::explain::{self, ExplainRequest};
-use cnictl_analyzers::{checks, infer};
+use cnictl_analyzers::pipeline::Analysis;
 use cnictl_collect::bundle::{self, MemSource};
-use cnictl_dataplane::Dataplane;
 use rust_embed::RustEmbed;
 use serde_json::json;
 
@@ -37,16 +37,15 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         .collect();
     let snap =
         bundle::load(&MemSource::new("demo", files)).context("loading the embedded demo bundle")?;
-    let inference = infer::infer(&snap);
-    let report = checks::run(&snap);
-    let dp = Dataplane::new(&snap);
-    let mut ex = explain::explain(&snap, &dp, &ExplainRequest::new(SRC, DST))
+    let analysis = Analysis::new(Arc::new(snap));
+    let (inference, report) = (analysis.inference(), analysis.report());
+    let ex = analysis
+        .explain(&ExplainRequest::new(SRC, DST))
         .context("explaining the demo path")?;
-    explain::attach_finding(&snap, &mut ex);
     if args.render.output == Output::Json {
         out::print_json(&json!({
             "schema": cnictl_model::SCHEMA,
-            "model": model::to_json(&inference),
+            "model": model::to_json(inference),
             "check": report,
             "explain": ex,
         }))?;
@@ -61,9 +60,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     text.push_str("with one fault seeded on node-1. The same commands work on your own bundle:\n");
     text.push_str("  cnictl model|check --bundle DIR;  cnictl explain SRC DST --bundle DIR\n\n");
     text.push_str(&format!("{}\n", h("1. cnictl model")));
-    text.push_str(&model::render(&inference, color));
+    text.push_str(&model::render(inference, color));
     text.push_str(&format!("\n{}\n", h("2. cnictl check")));
-    text.push_str(&check::render(&report, color));
+    text.push_str(&check::render(report, color));
     text.push_str(&format!(
         "\n{}\n",
         h(&format!("3. cnictl explain {SRC} {DST}"))

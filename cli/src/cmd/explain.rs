@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use cnictl_analyzers::explain::{self, ExplainRequest, Explanation, Verdict};
+use cnictl_analyzers::pipeline::Analysis;
 use cnictl_analyzers::validate::{self, HopValidation, KernelAnswer, RouteQuery};
 use cnictl_collect::live::{route_get, NetnsTarget, RouteGet, RouteGetReply};
 use cnictl_dataplane::Dataplane;
@@ -31,20 +33,19 @@ struct Checked<'a> {
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     let snap = resolve::load(&args.source, &args.cluster)?;
-    let dp = Dataplane::new(&snap);
-    let req = request(&args);
-    let mut ex = explain::explain(&snap, &dp, &req)?;
-    explain::attach_finding(&snap, &mut ex);
+    let analysis = Analysis::new(Arc::new(snap));
+    let ex = analysis.explain(&request(&args))?;
+    let dp = analysis.dataplane();
     let live = (args.validate || args.probe)
         .then(|| NetnsMap::resolve(&args))
         .transpose()?;
     let mut notes = Vec::new();
     let validation = match (&live, args.validate) {
-        (Some(map), true) => Some(validate_live(&dp, &ex, map, &mut notes)),
+        (Some(map), true) => Some(validate_live(dp, &ex, map, &mut notes)),
         _ => None,
     };
     let probed = match (&live, args.probe) {
-        (Some(map), true) => Some(probe::run(&dp, &ex, map, &args)?),
+        (Some(map), true) => Some(probe::run(dp, &ex, map, &args)?),
         _ => None,
     };
     print(&args, &ex, validation.as_deref(), probed.as_ref(), notes)?;
