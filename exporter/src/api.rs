@@ -143,41 +143,12 @@ struct FindingFilter {
 
 impl FindingFilter {
     fn parse(q: &FindingsQuery, a: &Analysis) -> Result<Self, ApiError> {
-        let severity = match q.severity.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some("error") => Some(Severity::Error),
-            Some("warning") => Some(Severity::Warning),
-            Some("info") => Some(Severity::Info),
-            Some(s) => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown severity {s:?} (expected error, warning or info)"
-                )))
-            }
-        };
-        let code = q.code.clone().filter(|c| !c.is_empty());
-        if let Some(c) = &code {
-            if !CODES.iter().any(|(k, _, _)| k == c) {
-                return Err(ApiError::bad_request(format!("unknown finding code {c:?}")));
-            }
-        }
-        let node = q.node.clone().filter(|n| !n.is_empty());
-        if let Some(n) = &node {
-            if a.node(n).is_none() {
-                return Err(ApiError::not_found(
-                    "unknown_node",
-                    format!("no node {n:?}"),
-                ));
-            }
-        }
-        let text =
-            q.q.as_deref()
-                .filter(|t| !t.is_empty())
-                .map(str::to_lowercase);
+        let nonempty = |o: &Option<String>| o.clone().filter(|s| !s.is_empty());
         Ok(FindingFilter {
-            severity,
-            code,
-            node,
-            text,
+            severity: severity(q.severity.as_deref())?,
+            code: nonempty(&q.code).map(known_code).transpose()?,
+            node: nonempty(&q.node).map(|n| known_node(a, n)).transpose()?,
+            text: nonempty(&q.q).map(|t| t.to_lowercase()),
         })
     }
 
@@ -189,6 +160,36 @@ impl FindingFilter {
                 .as_ref()
                 .is_none_or(|n| f.node.as_ref() == Some(n))
             && self.text.as_ref().is_none_or(|t| text_matches(f, t))
+    }
+}
+
+fn severity(s: Option<&str>) -> Result<Option<Severity>, ApiError> {
+    match s.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some("error") => Ok(Some(Severity::Error)),
+        Some("warning") => Ok(Some(Severity::Warning)),
+        Some("info") => Ok(Some(Severity::Info)),
+        Some(s) => Err(ApiError::bad_request(format!(
+            "unknown severity {s:?} (expected error, warning or info)"
+        ))),
+    }
+}
+
+fn known_code(c: String) -> Result<String, ApiError> {
+    if CODES.iter().any(|(k, _, _)| *k == c) {
+        Ok(c)
+    } else {
+        Err(ApiError::bad_request(format!("unknown finding code {c:?}")))
+    }
+}
+
+fn known_node(a: &Analysis, n: String) -> Result<String, ApiError> {
+    match a.node(&n) {
+        Some(_) => Ok(n),
+        None => Err(ApiError::not_found(
+            "unknown_node",
+            format!("no node {n:?}"),
+        )),
     }
 }
 
@@ -223,10 +224,7 @@ pub async fn findings(
         .filter(|f| filter.matches(f))
         .collect();
     let page: Vec<&Finding> = matching.iter().skip(offset).take(limit).copied().collect();
-    let codes: BTreeMap<&str, usize> = matching.iter().fold(BTreeMap::new(), |mut m, f| {
-        *m.entry(f.code.as_str()).or_default() += 1;
-        m
-    });
+    let codes = by_code(&matching);
     Ok(Json(json!({
         "schema": cnictl_model::SCHEMA,
         "model": a.model(),
@@ -238,6 +236,14 @@ pub async fn findings(
         "skipped": a.report().skipped,
     }))
     .into_response())
+}
+
+fn by_code<'a>(findings: &[&'a Finding]) -> BTreeMap<&'a str, usize> {
+    let mut m = BTreeMap::new();
+    for f in findings {
+        *m.entry(f.code.as_str()).or_default() += 1;
+    }
+    m
 }
 
 /// `/api/v1/nodes`: one summary per node.
@@ -286,29 +292,38 @@ pub async fn node(
     let summary = a
         .node(&name)
         .ok_or_else(|| ApiError::not_found("unknown_node", format!("no node {name:?}")))?;
-    let dump = a.snapshot().nodes.get(&name);
-    let out = NodeDetail {
-        schema: cnictl_model::SCHEMA,
-        summary,
-        model_evidence: a.inference().node(&name).map(|m| m.evidence.as_slice()),
-        links: dump.map(|d| d.links.as_slice()),
-        addrs: dump.map(|d| d.addrs.as_slice()),
-        routes: dump.map(|d| lines(&d.routes)).unwrap_or_default(),
-        rules: dump.and_then(|d| d.rules.as_deref().map(lines)),
-        neighbours: dump.and_then(|d| d.neighbours.as_deref().map(lines)),
-        fdb: dump.and_then(|d| d.fdb.as_deref().map(lines)),
-        bgp: dump.and_then(|d| d.bgp.as_ref()),
-        ipvs: dump.and_then(|d| d.ipvs.as_ref()).map(|v| {
-            v.iter()
-                .map(|s| IpvsOut {
-                    service: s.to_string(),
-                    reals: lines(&s.reals),
-                })
-                .collect()
-        }),
-        findings: a.findings_of(&name).collect(),
-    };
-    Ok(Json(out).into_response())
+    Ok(Json(NodeDetail::of(&a, &name, summary)).into_response())
+}
+
+impl<'a> NodeDetail<'a> {
+    /// The node's tables as text, its model evidence and its findings.
+    fn of(a: &'a Analysis, name: &str, summary: &'a NodeSummary) -> Self {
+        let dump = a.snapshot().nodes.get(name);
+        NodeDetail {
+            schema: cnictl_model::SCHEMA,
+            summary,
+            model_evidence: a.inference().node(name).map(|m| m.evidence.as_slice()),
+            links: dump.map(|d| d.links.as_slice()),
+            addrs: dump.map(|d| d.addrs.as_slice()),
+            routes: dump.map(|d| lines(&d.routes)).unwrap_or_default(),
+            rules: dump.and_then(|d| d.rules.as_deref().map(lines)),
+            neighbours: dump.and_then(|d| d.neighbours.as_deref().map(lines)),
+            fdb: dump.and_then(|d| d.fdb.as_deref().map(lines)),
+            bgp: dump.and_then(|d| d.bgp.as_ref()),
+            ipvs: dump.and_then(|d| d.ipvs.as_deref()).map(ipvs_lines),
+            findings: a.findings_of(name).collect(),
+        }
+    }
+}
+
+fn ipvs_lines(services: &[cnictl_model::VirtualService]) -> Vec<IpvsOut> {
+    services
+        .iter()
+        .map(|s| IpvsOut {
+            service: s.to_string(),
+            reals: lines(&s.reals),
+        })
+        .collect()
 }
 
 fn lines<T: std::fmt::Display>(v: &[T]) -> Vec<String> {

@@ -125,6 +125,11 @@ fn register_process(reg: &mut Registry, status: &Status, errors: &BTreeMap<Refre
             version: env!("CARGO_PKG_VERSION").to_string(),
         }),
     );
+    register_errors(reg, errors);
+    register_refresh(reg, status);
+}
+
+fn register_errors(reg: &mut Registry, errors: &BTreeMap<RefreshError, u64>) {
     let errs = Family::<ErrorLabels, Counter>::default();
     for code in [RefreshError::Load, RefreshError::Panic] {
         let n = errors.get(&code).copied().unwrap_or(0);
@@ -132,6 +137,9 @@ fn register_process(reg: &mut Registry, status: &Status, errors: &BTreeMap<Refre
             .inc_by(n);
     }
     reg.register("analysis_errors", "Failed refreshes by error code", errs);
+}
+
+fn register_refresh(reg: &mut Registry, status: &Status) {
     let last = FloatGauge::default();
     last.set(status.last_success.unwrap_or(0.0));
     reg.register(
@@ -208,51 +216,53 @@ fn node_gauge(a: &Served, value: impl Fn(&NodeSummary) -> Option<usize>) -> Node
     fam
 }
 
-fn register_tables(reg: &mut Registry, a: &Served) {
-    let tables: [(&str, &str, NodeValue); 6] = [
-        ("node_routes", "Routes in all tables of the node", |n| {
-            Some(n.counts.routes)
-        }),
-        ("node_neighbours", "Neighbour entries of the node", |n| {
-            n.counts.neighbours
-        }),
-        ("node_fdb_entries", "Bridge FDB entries of the node", |n| {
-            n.counts.fdb_entries
-        }),
-        (
-            "node_pods",
-            "Pods scheduled on the node (host-network excluded)",
-            |n| Some(n.counts.pods),
-        ),
-        (
-            "ipvs_virtual_services",
-            "IPVS virtual services on the node",
-            |n| n.counts.ipvs_virtual_services,
-        ),
-        (
-            "ipvs_real_servers",
-            "IPVS real servers on the node, over all virtual services",
-            |n| n.counts.ipvs_real_servers,
-        ),
-    ];
-    for (name, help, f) in tables {
-        reg.register(name, help, node_gauge(a, f));
-    }
-    reg.register(
+/// The per-node table gauges: name, help, value.
+const TABLES: [(&str, &str, NodeValue); 9] = [
+    ("node_routes", "Routes in all tables of the node", |n| {
+        Some(n.counts.routes)
+    }),
+    ("node_neighbours", "Neighbour entries of the node", |n| {
+        n.counts.neighbours
+    }),
+    ("node_fdb_entries", "Bridge FDB entries of the node", |n| {
+        n.counts.fdb_entries
+    }),
+    (
+        "node_pods",
+        "Pods scheduled on the node (host-network excluded)",
+        |n| Some(n.counts.pods),
+    ),
+    (
+        "ipvs_virtual_services",
+        "IPVS virtual services on the node",
+        |n| n.counts.ipvs_virtual_services,
+    ),
+    (
+        "ipvs_real_servers",
+        "IPVS real servers on the node, over all virtual services",
+        |n| n.counts.ipvs_real_servers,
+    ),
+    (
         "node_unreachable_peers",
         "Other nodes whose pods this node's pods cannot reach (reference dataplane probe)",
-        node_gauge(a, |n| n.unreachable_peers),
-    );
-    reg.register(
+        |n| n.unreachable_peers,
+    ),
+    (
         "bgp_peers",
         "BGP protocols configured in the node's BGP daemon",
-        node_gauge(a, |n| n.counts.bgp_peers),
-    );
-    reg.register(
+        |n| n.counts.bgp_peers,
+    ),
+    (
         "bgp_peers_established",
         "BGP protocols in state Established",
-        node_gauge(a, |n| n.counts.bgp_established),
-    );
+        |n| n.counts.bgp_established,
+    ),
+];
+
+fn register_tables(reg: &mut Registry, a: &Served) {
+    for (name, help, f) in TABLES {
+        reg.register(name, help, node_gauge(a, f));
+    }
 }
 
 fn register_bgp(reg: &mut Registry, a: &Served) {

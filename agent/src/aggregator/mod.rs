@@ -311,60 +311,112 @@ async fn refresh_loop(
     cfg: AggregatorConfig,
     client: Option<kube::Client>,
 ) {
-    let mut agents = Agents::default();
-    let mut k8s = K8s::default();
-    let mut first = true;
-    let mut served_findings = Vec::new();
-    // Watches raise `dirty`; the objects are re-listed only then (and at
-    // least every RELIST_EVERY), not on every refresh.
-    let dirty = Arc::new(AtomicBool::new(true));
-    if let (Some(c), Some(opts)) = (&client, &cfg.kube) {
-        spawn_watches(c.clone(), opts.clone(), dirty.clone());
-    }
-    let mut listed_at: Option<Instant> = None;
+    let mut round = Rounds::new(cfg, client);
     loop {
         let started = Instant::now();
-        let mut changed = first;
-        let stale = listed_at.is_none_or(|t| t.elapsed() >= RELIST_EVERY);
-        if dirty.swap(false, Ordering::SeqCst) || stale || cfg.kube.is_none() {
-            match read_k8s(&cfg, client.as_ref()).await {
-                Ok(next) => {
-                    changed |= next != k8s;
-                    k8s = next;
-                    listed_at = Some(Instant::now());
-                }
-                Err(e) => {
-                    dirty.store(true, Ordering::SeqCst);
-                    eprintln!("cnictl aggregator: reading the API objects failed: {e:#}");
-                }
-            }
-        }
-        match discover(&cfg.discovery, client.as_ref(), cfg.kube.as_ref()).await {
-            Ok(targets) => changed |= agents.reconcile(targets) > 0,
-            Err(e) => eprintln!("cnictl aggregator: agent discovery failed: {e:#}"),
-        }
-        let token = read_token(&cfg).unwrap_or_else(|e| {
-            eprintln!("cnictl aggregator: {e:#}");
-            None
-        });
-        let puller = Puller::new(cfg.timeout, token);
-        let summary = agents
-            .pull_round(&puller, cfg.concurrency, Some(&shared.metrics))
-            .await;
+        let mut changed = round.relist().await;
+        changed |= round.discover().await;
+        let summary = round.pull(&shared.metrics).await;
         shared
             .metrics
             .round(summary.up, summary.unreachable, started.elapsed());
-        publish_status(&shared, &agents);
-        // An agent turning unreachable (or back) changes the served
-        // findings even when no snapshot changed.
-        let findings = agents.findings();
-        changed |= findings != served_findings;
-        served_findings = findings;
+        publish_status(&shared, &round.agents);
+        changed |= round.findings_changed();
         if changed || summary.changed > 0 || summary.transitions > 0 {
-            analyse(&frontend, &k8s, &agents).await;
+            analyse(&frontend, &round.k8s, &round.agents).await;
         }
-        first = false;
-        tokio::time::sleep(cfg.refresh).await;
+        tokio::time::sleep(round.cfg.refresh).await;
+    }
+}
+
+/// What the refresh loop carries from one round to the next.
+struct Rounds {
+    cfg: AggregatorConfig,
+    client: Option<kube::Client>,
+    agents: Agents,
+    k8s: K8s,
+    /// True until the first round analysed.
+    first: bool,
+    served_findings: Vec<Finding>,
+    /// Raised by the watches: the objects are re-listed only then (and at
+    /// least every RELIST_EVERY), not on every refresh.
+    dirty: Arc<AtomicBool>,
+    listed_at: Option<Instant>,
+}
+
+impl Rounds {
+    fn new(cfg: AggregatorConfig, client: Option<kube::Client>) -> Self {
+        let dirty = Arc::new(AtomicBool::new(true));
+        if let (Some(c), Some(opts)) = (&client, &cfg.kube) {
+            spawn_watches(c.clone(), opts.clone(), dirty.clone());
+        }
+        Rounds {
+            cfg,
+            client,
+            agents: Agents::default(),
+            k8s: K8s::default(),
+            first: true,
+            served_findings: Vec::new(),
+            dirty,
+            listed_at: None,
+        }
+    }
+
+    /// Re-reads the API objects when due; true when they changed (or on
+    /// the first round).
+    async fn relist(&mut self) -> bool {
+        let first = std::mem::replace(&mut self.first, false);
+        let stale = self.listed_at.is_none_or(|t| t.elapsed() >= RELIST_EVERY);
+        let due = self.dirty.swap(false, Ordering::SeqCst) || stale || self.cfg.kube.is_none();
+        if !due {
+            return first;
+        }
+        match read_k8s(&self.cfg, self.client.as_ref()).await {
+            Ok(next) => {
+                let changed = next != self.k8s;
+                self.k8s = next;
+                self.listed_at = Some(Instant::now());
+                first || changed
+            }
+            Err(e) => {
+                self.dirty.store(true, Ordering::SeqCst);
+                eprintln!("cnictl aggregator: reading the API objects failed: {e:#}");
+                first
+            }
+        }
+    }
+
+    /// Reconciles the agent set with discovery; true when it changed.
+    async fn discover(&mut self) -> bool {
+        let cfg = &self.cfg;
+        match discover(&cfg.discovery, self.client.as_ref(), cfg.kube.as_ref()).await {
+            Ok(targets) => self.agents.reconcile(targets) > 0,
+            Err(e) => {
+                eprintln!("cnictl aggregator: agent discovery failed: {e:#}");
+                false
+            }
+        }
+    }
+
+    /// Pulls every agent once (the token is re-read: it rotates).
+    async fn pull(&mut self, metrics: &AggregatorMetrics) -> agents::RoundSummary {
+        let token = read_token(&self.cfg).unwrap_or_else(|e| {
+            eprintln!("cnictl aggregator: {e:#}");
+            None
+        });
+        let puller = Puller::new(self.cfg.timeout, token);
+        self.agents
+            .pull_round(&puller, self.cfg.concurrency, Some(metrics))
+            .await
+    }
+
+    /// An agent turning unreachable (or back) changes the served findings
+    /// even when no snapshot changed.
+    fn findings_changed(&mut self) -> bool {
+        let findings = self.agents.findings();
+        let changed = findings != self.served_findings;
+        self.served_findings = findings;
+        changed
     }
 }
 

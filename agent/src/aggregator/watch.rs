@@ -28,34 +28,40 @@ pub(super) fn spawn_watches(client: kube::Client, opts: KubeOptions, dirty: Arc<
         let (client, opts, dirty) = (client.clone(), opts.clone(), dirty.clone());
         tokio::spawn(async move {
             loop {
-                let Ok(mut version) = kubeapi::current_version(&client, &opts, resource).await
-                else {
+                let Ok(version) = kubeapi::current_version(&client, &opts, resource).await else {
                     dirty.store(true, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_secs(10)).await;
                     continue;
                 };
                 // Anything between the last list and `version` is unseen.
                 dirty.store(true, Ordering::SeqCst);
-                let mark = || dirty.store(true, Ordering::SeqCst);
-                loop {
-                    let began = Instant::now();
-                    match kubeapi::watch(&client, resource, &version, WATCH_SECONDS, mark).await {
-                        Ok(out) => {
-                            version = out.resource_version.unwrap_or(version);
-                            // A server that ends watches at once must not
-                            // be asked again in a tight loop.
-                            if began.elapsed() < Duration::from_secs(1) {
-                                tokio::time::sleep(Duration::from_secs(1)).await;
-                            }
-                        }
-                        Err(_) => {
-                            dirty.store(true, Ordering::SeqCst);
-                            tokio::time::sleep(Duration::from_secs(10)).await;
-                            break;
-                        }
-                    }
-                }
+                watch_from(&client, resource, version, &dirty).await;
+                dirty.store(true, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(10)).await;
             }
         });
+    }
+}
+
+/// Watches `resource` from `version`, renewing the watch as it ends,
+/// until it fails; every event raises `dirty`.
+async fn watch_from(
+    client: &kube::Client,
+    resource: kubeapi::Resource,
+    mut version: String,
+    dirty: &AtomicBool,
+) {
+    let mark = || dirty.store(true, Ordering::SeqCst);
+    loop {
+        let began = Instant::now();
+        let Ok(out) = kubeapi::watch(client, resource, &version, WATCH_SECONDS, mark).await else {
+            return;
+        };
+        version = out.resource_version.unwrap_or(version);
+        // A server that ends watches at once must not be asked again in
+        // a tight loop.
+        if began.elapsed() < Duration::from_secs(1) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 }
