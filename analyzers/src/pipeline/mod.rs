@@ -213,3 +213,55 @@ fn index_findings(findings: &[Finding]) -> HashMap<String, Vec<usize>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cnictl_gen::{generate, GenModel, GenSpec};
+
+    fn analysis(nodes: usize) -> Analysis {
+        let spec = GenSpec::new(GenModel::FlannelVxlan, nodes);
+        Analysis::new(Arc::new(generate(&spec).expect("generate")))
+    }
+
+    #[test]
+    fn one_value_answers_every_shell() {
+        let a = analysis(4);
+        assert_eq!(a.nodes().len(), 4);
+        assert_eq!(a.model(), a.inference().model.as_str());
+        assert_eq!(a.reachability().failing_total, 0);
+        assert!(a.node("node-1").is_some_and(|n| n.has_dump));
+        assert_eq!(a.counts_by_severity().error, 0);
+    }
+
+    #[test]
+    fn explain_attaches_the_finding_of_the_drop() {
+        let spec = GenSpec::new(GenModel::FlannelVxlan, 3);
+        let mut snap = generate(&spec).expect("generate");
+        let node = snap.nodes.get_mut("node-1").expect("node-1");
+        node.fdb = Some(Vec::new());
+        let a = Analysis::new(Arc::new(snap));
+        let pods: Vec<String> = a
+            .snapshot()
+            .k8s
+            .pods
+            .iter()
+            .filter(|p| !p.host_network && p.node.as_deref() != Some("node-1"))
+            .map(|p| format!("{}/{}", p.namespace, p.name))
+            .collect();
+        let src = a
+            .snapshot()
+            .k8s
+            .pods
+            .iter()
+            .find(|p| !p.host_network && p.node.as_deref() == Some("node-1"))
+            .map(|p| format!("{}/{}", p.namespace, p.name))
+            .expect("a pod on node-1");
+        let ex = a
+            .explain(&ExplainRequest::new(&src, &pods[0]))
+            .expect("explains");
+        let drop = ex.drop.expect("dropped without an FDB");
+        let finding = drop.finding.expect("finding attached");
+        assert_eq!(Some(finding.code), drop.code);
+    }
+}
