@@ -256,18 +256,7 @@ async fn node(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
     } else {
         p.node_etag.clone()
     };
-    let common = [
-        (header::ETAG, tag.clone()),
-        (header::VARY, "accept-encoding".to_string()),
-        (
-            header::HeaderName::from_static(crate::aggregator::NODE_HEADER),
-            p.node_name.clone(),
-        ),
-        (
-            header::HeaderName::from_static("x-cnictl-collected-at"),
-            p.collected_at.clone(),
-        ),
-    ];
+    let common = node_headers(&p, tag.clone());
     if if_none_match(&headers, &tag) {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
@@ -286,6 +275,23 @@ async fn node(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
         );
     }
     res
+}
+
+/// The headers of both a 200 and a 304: the representation's tag, the
+/// node and when it was collected.
+fn node_headers(p: &Published, tag: String) -> [(header::HeaderName, String); 4] {
+    [
+        (header::ETAG, tag),
+        (header::VARY, "accept-encoding".to_string()),
+        (
+            header::HeaderName::from_static(crate::aggregator::NODE_HEADER),
+            p.node_name.clone(),
+        ),
+        (
+            header::HeaderName::from_static("x-cnictl-collected-at"),
+            p.collected_at.clone(),
+        ),
+    ]
 }
 
 /// True when `If-None-Match` names `tag` (or `*`).
@@ -418,16 +424,8 @@ async fn expected_loop(shared: Arc<Shared>, cfg: AgentConfig, wake: Arc<Notify>)
             opts.pods_on_node.clone_from(&cfg.live.node_name);
         }
     }
-    let client = match &cfg.expected {
-        ExpectedSource::Kube(opts) => match kubeapi::client(opts).await {
-            Ok(c) => Some(c),
-            Err(e) => {
-                shared.metrics.k8s_failed(e.code());
-                eprintln!("cnictl agent: cannot read the cluster's expected state: {e}");
-                return;
-            }
-        },
-        _ => None,
+    let Ok(client) = expected_client(&shared, &cfg.expected).await else {
+        return;
     };
     loop {
         let k8s = match (&cfg.expected, &client) {
@@ -437,22 +435,43 @@ async fn expected_loop(shared: Arc<Shared>, cfg: AgentConfig, wake: Arc<Notify>)
             (ExpectedSource::Bundle(dir), _) => read_bundle_k8s(dir.clone()).await,
             _ => return,
         };
-        match k8s {
-            Ok(k8s) => {
-                if let Ok(mut slot) = shared.k8s.write() {
-                    *slot = Arc::new(k8s);
-                }
-                wake.notify_one();
-            }
-            Err((code, message)) => {
-                shared.metrics.k8s_failed(code);
-                eprintln!("cnictl agent: reading expected state failed: {message}");
-            }
-        }
+        install_expected(&shared, k8s, &wake);
         if matches!(cfg.expected, ExpectedSource::Bundle(_)) {
             return;
         }
         tokio::time::sleep(cfg.k8s_refresh).await;
+    }
+}
+
+/// The API client for the expected state (`None` for other sources);
+/// `Err` when it cannot be built (counted and said).
+async fn expected_client(
+    shared: &Shared,
+    source: &ExpectedSource,
+) -> Result<Option<kube::Client>, ()> {
+    let ExpectedSource::Kube(opts) = source else {
+        return Ok(None);
+    };
+    kubeapi::client(opts).await.map(Some).map_err(|e| {
+        shared.metrics.k8s_failed(e.code());
+        eprintln!("cnictl agent: cannot read the cluster's expected state: {e}");
+    })
+}
+
+/// Publishes a fresh expected state (and wakes the collector), or counts
+/// why it could not be read.
+fn install_expected(shared: &Shared, k8s: Result<K8s, (&'static str, String)>, wake: &Notify) {
+    match k8s {
+        Ok(k8s) => {
+            if let Ok(mut slot) = shared.k8s.write() {
+                *slot = Arc::new(k8s);
+            }
+            wake.notify_one();
+        }
+        Err((code, message)) => {
+            shared.metrics.k8s_failed(code);
+            eprintln!("cnictl agent: reading expected state failed: {message}");
+        }
     }
 }
 

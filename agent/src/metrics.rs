@@ -74,8 +74,7 @@ pub struct AgentMetrics {
 
 impl Default for AgentMetrics {
     fn default() -> Self {
-        let mut registry = Registry::default();
-        let m = AgentMetrics {
+        let mut m = AgentMetrics {
             collections: Family::default(),
             collect_errors: Family::default(),
             duration: Gauge::default(),
@@ -87,47 +86,66 @@ impl Default for AgentMetrics {
             lock: Mutex::new(()),
             registry: Registry::default(),
         };
-        registry.register(
+        m.register_collection();
+        m.register_inputs();
+        m
+    }
+}
+
+impl AgentMetrics {
+    /// The collection's series: results, errors, timing, findings.
+    fn register_collection(&mut self) {
+        let r = &mut self.registry;
+        let collections = self.collections.clone();
+        r.register(
             "cnictl_agent_collections",
             "Node collections by result",
-            m.collections.clone(),
+            collections,
         );
-        registry.register(
+        let errors = self.collect_errors.clone();
+        r.register(
             "cnictl_agent_collect_errors",
             "Failed collections by error code",
-            m.collect_errors.clone(),
+            errors,
         );
-        registry.register(
+        r.register(
             "cnictl_agent_collect_duration_seconds",
             "Duration of the last successful collection and checks",
-            m.duration.clone(),
+            self.duration.clone(),
         );
-        registry.register(
+        r.register(
             "cnictl_agent_last_success_timestamp_seconds",
             "Unix time of the last successful collection",
-            m.last_success.clone(),
+            self.last_success.clone(),
         );
-        registry.register(
+        let findings = self.findings.clone();
+        r.register(
             "cnictl_agent_findings",
             "Findings on this node by code and severity",
-            m.findings.clone(),
+            findings,
         );
-        registry.register(
+    }
+
+    /// What the agent hears: netlink, API callers, the expected state.
+    fn register_inputs(&mut self) {
+        let r = &mut self.registry;
+        let netlink = self.netlink.clone();
+        r.register(
             "cnictl_agent_netlink_events",
             "Netlink notification datagrams received",
-            m.netlink.clone(),
+            netlink,
         );
-        registry.register(
+        let auth = self.auth.clone();
+        r.register(
             "cnictl_agent_auth_requests",
             "API requests by authentication result",
-            m.auth.clone(),
+            auth,
         );
-        registry.register(
+        r.register(
             "cnictl_agent_k8s_errors",
             "Failed reads of the expected state by error code",
-            m.k8s_errors.clone(),
+            self.k8s_errors.clone(),
         );
-        AgentMetrics { registry, ..m }
     }
 }
 

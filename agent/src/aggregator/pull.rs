@@ -86,15 +86,7 @@ impl Puller {
     }
 
     async fn pull_inner(&self, target: &str, etag: Option<&str>) -> Pulled {
-        let mut req = http::Request::get(format!("http://{target}/api/v1/node"));
-        if let Some(t) = etag {
-            req = req.header(header::IF_NONE_MATCH, t);
-        }
-        if let Some(token) = &self.token {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        req = req.header(header::ACCEPT_ENCODING, "gzip");
-        let Ok(req) = req.body(Empty::new()) else {
+        let Some(req) = self.request(target, etag) else {
             return Pulled::Failed("request", format!("invalid agent address {target:?}"));
         };
         let res = match self.http.request(req).await {
@@ -106,35 +98,53 @@ impl Puller {
             return Pulled::NotModified;
         }
         let headers = res.headers().clone();
-        let text = |name: header::HeaderName| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let body = match res.into_body().collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(e) => return Pulled::Failed("read", e.to_string()),
-        };
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
-            return Pulled::Failed(http_code(status), format!("{status}: {text}"));
+        match res.into_body().collect().await {
+            Ok(b) if status.is_success() => received(&headers, b.to_bytes()),
+            Ok(b) => {
+                let body = b.to_bytes();
+                let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
+                Pulled::Failed(http_code(status), format!("{status}: {text}"))
+            }
+            Err(e) => Pulled::Failed("read", e.to_string()),
         }
-        let stored = Stored {
-            gzip: text(header::CONTENT_ENCODING).is_some_and(|e| e.eq_ignore_ascii_case("gzip")),
-            bytes: body,
-        };
-        // The agent names its node in a header; without it (another
-        // implementation), parse once to learn the name and validate.
-        let node = match text(header::HeaderName::from_static(NODE_HEADER)) {
-            Some(n) => n,
-            None => match stored.decode() {
-                Ok(n) => n.name,
-                Err(e) => return Pulled::Failed("decode", e),
-            },
-        };
-        Pulled::Changed(text(header::ETAG).unwrap_or_default(), node, stored)
     }
+
+    /// `GET /api/v1/node`, conditional on `etag`, with the bearer token.
+    fn request(&self, target: &str, etag: Option<&str>) -> Option<http::Request<Empty<Bytes>>> {
+        let mut req = http::Request::get(format!("http://{target}/api/v1/node"))
+            .header(header::ACCEPT_ENCODING, "gzip");
+        if let Some(t) = etag {
+            req = req.header(header::IF_NONE_MATCH, t);
+        }
+        if let Some(token) = &self.token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        req.body(Empty::new()).ok()
+    }
+}
+
+/// A snapshot answer: kept as sent, named by the agent's header or, from
+/// another implementation without it, by parsing it once (which also
+/// validates it).
+fn received(headers: &http::HeaderMap, body: Bytes) -> Pulled {
+    let text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let stored = Stored {
+        gzip: text(header::CONTENT_ENCODING).is_some_and(|e| e.eq_ignore_ascii_case("gzip")),
+        bytes: body,
+    };
+    let node = match text(header::HeaderName::from_static(NODE_HEADER)) {
+        Some(n) => n,
+        None => match stored.decode() {
+            Ok(n) => n.name,
+            Err(e) => return Pulled::Failed("decode", e),
+        },
+    };
+    Pulled::Changed(text(header::ETAG).unwrap_or_default(), node, stored)
 }
 
 /// Bounded codes for HTTP failures.
