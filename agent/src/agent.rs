@@ -142,20 +142,7 @@ pub async fn run_agent_on(
     });
     let addr = listener.local_addr().unwrap_or(cfg.listen);
     eprintln!("cnictl agent: listening on {addr}");
-    let wake = Arc::new(Notify::new());
-    let mut tasks = vec![tokio::spawn(expected_loop(
-        shared.clone(),
-        cfg.clone(),
-        wake.clone(),
-    ))];
-    if cfg.watch_netlink {
-        tasks.push(tokio::spawn(netlink_loop(
-            shared.clone(),
-            cfg.clone(),
-            wake.clone(),
-        )));
-    }
-    tasks.push(tokio::spawn(collect_loop(shared.clone(), cfg, wake)));
+    let tasks = spawn_loops(&shared, cfg);
     let result = axum::serve(listener, router(shared))
         .with_graceful_shutdown(shutdown)
         .await;
@@ -163,6 +150,19 @@ pub async fn run_agent_on(
         t.abort();
     }
     result.with_context(|| format!("agent server on {addr} failed"))
+}
+
+/// The background loops: expected state, netlink (when asked), collection.
+fn spawn_loops(shared: &Arc<Shared>, cfg: AgentConfig) -> Vec<tokio::task::JoinHandle<()>> {
+    let wake = Arc::new(Notify::new());
+    let (s, w) = (shared.clone(), wake.clone());
+    let mut tasks = vec![tokio::spawn(expected_loop(s, cfg.clone(), w))];
+    if cfg.watch_netlink {
+        let (s, w) = (shared.clone(), wake.clone());
+        tasks.push(tokio::spawn(netlink_loop(s, cfg.clone(), w)));
+    }
+    tasks.push(tokio::spawn(collect_loop(shared.clone(), cfg, wake)));
+    tasks
 }
 
 async fn authenticator(cfg: &AgentConfig) -> anyhow::Result<Option<Authenticator>> {
@@ -214,27 +214,33 @@ async fn authorize(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         Some(token) => auth.check(token, req.uri().path()).await,
     };
     shared.metrics.auth(verdict);
-    match verdict {
-        Verdict::Allowed => next.run(req).await,
-        Verdict::Unauthenticated => ApiError::new(
+    match refusal(verdict, req.uri().path()) {
+        None => next.run(req).await,
+        Some(e) => e.into_response(),
+    }
+}
+
+/// Why a request is refused; `None` when it may proceed.
+fn refusal(verdict: Verdict, path: &str) -> Option<ApiError> {
+    let (status, code, message) = match verdict {
+        Verdict::Allowed => return None,
+        Verdict::Unauthenticated => (
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
-            "a bearer token the Kubernetes API accepts is required",
-        )
-        .into_response(),
-        Verdict::Forbidden => ApiError::new(
+            "a bearer token the Kubernetes API accepts is required".to_string(),
+        ),
+        Verdict::Forbidden => (
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("the caller may not get {}", req.uri().path()),
-        )
-        .into_response(),
-        Verdict::Unavailable => ApiError::new(
+            format!("the caller may not get {path}"),
+        ),
+        Verdict::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             "auth_unavailable",
-            "the Kubernetes API did not answer the token or access review",
-        )
-        .into_response(),
-    }
+            "the Kubernetes API did not answer the token or access review".to_string(),
+        ),
+    };
+    Some(ApiError::new(status, code, message))
 }
 
 fn current(shared: &Shared) -> Option<Arc<Published>> {

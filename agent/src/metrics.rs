@@ -162,7 +162,7 @@ impl AgentMetrics {
             self.findings
                 .get_or_create(&FindingLabels {
                     code: code.clone(),
-                    severity: *severity,
+                    severity,
                 })
                 .inc();
         }

@@ -141,7 +141,7 @@ impl Agents {
     }
 }
 
-fn apply(
+pub(super) fn apply(
     agent: &mut AgentStatus,
     pulled: Pulled,
     now: f64,
@@ -149,12 +149,31 @@ fn apply(
     metrics: Option<&AggregatorMetrics>,
 ) {
     let was_up = agent.state == "up";
-    let result = match pulled {
+    if matches!(pulled, Pulled::Changed(..)) {
+        summary.changed += 1;
+    }
+    let result = record(agent, pulled, now);
+    if let Some(m) = metrics {
+        m.pull(result);
+    }
+    let up = agent.state == "up";
+    if up {
+        summary.up += 1;
+    } else {
+        summary.unreachable += 1;
+    }
+    if was_up != up {
+        summary.transitions += 1;
+    }
+}
+
+/// Updates the agent from one pull; the pull's result code.
+fn record(agent: &mut AgentStatus, pulled: Pulled, now: f64) -> &'static str {
+    match pulled {
         Pulled::Changed(etag, node, stored) => {
             agent.etag = (!etag.is_empty()).then_some(etag);
             agent.node = Some(node);
             agent.stored = Some(stored);
-            summary.changed += 1;
             mark_up(agent, now);
             "ok"
         }
@@ -169,17 +188,6 @@ fn apply(
             agent.last_error_message = Some(message);
             code
         }
-    };
-    if let Some(m) = metrics {
-        m.pull(result);
-    }
-    if agent.state == "up" {
-        summary.up += 1;
-    } else {
-        summary.unreachable += 1;
-    }
-    if was_up != (agent.state == "up") {
-        summary.transitions += 1;
     }
 }
 
@@ -213,12 +221,17 @@ fn unreachable_finding(a: &AgentStatus) -> Finding {
             a.last_error.as_deref().unwrap_or("error"),
             a.last_error_message.as_deref().unwrap_or("")
         )],
-        hint: format!(
-            "kubectl -n <namespace> get pods -o wide --field-selector spec.nodeName={} (is the agent running and its port {} reachable from the aggregator?)",
-            node.as_deref().unwrap_or("<node>"),
-            a.target.rsplit(':').next().unwrap_or("")
-        ),
+        hint: unreachable_hint(a),
     }
+}
+
+/// Where to look: the agent pod on that node, and its port.
+fn unreachable_hint(a: &AgentStatus) -> String {
+    format!(
+        "kubectl -n <namespace> get pods -o wide --field-selector spec.nodeName={} (is the agent running and its port {} reachable from the aggregator?)",
+        a.node.as_deref().unwrap_or("<node>"),
+        a.target.rsplit(':').next().unwrap_or("")
+    )
 }
 
 #[cfg(test)]

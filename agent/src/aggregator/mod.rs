@@ -291,17 +291,23 @@ async fn append_metrics(
     let Ok(bytes) = axum::body::to_bytes(body, 256 << 20).await else {
         return ApiError::internal("metrics", "cannot read the metrics body").into_response();
     };
-    let text = String::from_utf8_lossy(&bytes);
-    let (head, eof) = match text.strip_suffix("# EOF\n") {
-        Some(h) => (h, "# EOF\n"),
-        None => (text.as_ref(), ""),
-    };
-    let combined = format!("{head}{}{eof}", shared.metrics.render_body());
+    let combined = before_eof(
+        &String::from_utf8_lossy(&bytes),
+        &shared.metrics.render_body(),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     parts
         .headers
         .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     Response::from_parts(parts, Body::from(combined))
+}
+
+/// `text` with `more` inserted before its closing `# EOF` line.
+fn before_eof(text: &str, more: &str) -> String {
+    match text.strip_suffix("# EOF\n") {
+        Some(head) => format!("{head}{more}# EOF\n"),
+        None => format!("{text}{more}"),
+    }
 }
 
 /// Discover → pull → (when anything changed) analyse, every `refresh`.

@@ -49,22 +49,29 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         _ => None,
     };
     print(&args, &ex, validation.as_deref(), probed.as_ref(), notes)?;
-    let live_bad = validation
-        .as_deref()
-        .is_some_and(validate::any_disagreement)
-        || probed.as_ref().is_some_and(|p| !p.ok);
-    // Nothing could be asked (wrong mapping, not root): an input error,
-    // not a clean bill of health.
-    let none_checked = validation.as_deref().is_some_and(|v| {
+    Ok(live_exit_code(&ex, validation.as_deref(), probed.as_ref()))
+}
+
+/// 2 when no hop could be checked live (wrong mapping, not root: an input
+/// error, not a clean bill of health), 1 when the kernel or the wire
+/// disagrees, else the verdict's code.
+fn live_exit_code(
+    ex: &Explanation,
+    validation: Option<&[HopValidation]>,
+    probed: Option<&probe::ProbeReport>,
+) -> ExitCode {
+    let live_bad =
+        validation.is_some_and(validate::any_disagreement) || probed.is_some_and(|p| !p.ok);
+    let none_checked = validation.is_some_and(|v| {
         !v.is_empty() && v.iter().all(|h| h.status == validate::Status::Unchecked)
     });
-    Ok(if none_checked {
+    if none_checked {
         ExitCode::from(2)
     } else if live_bad {
         ExitCode::from(1)
     } else {
-        exit_code(&ex)
-    })
+        exit_code(ex)
+    }
 }
 
 fn print(
