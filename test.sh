@@ -50,6 +50,12 @@ fi
 echo "== MSRV: the declared rust-version covers every dependency"
 cargo run --quiet --locked -p cnictl-xtask -- msrv
 
+echo "== the node agent does not depend on the exporter (shared HTTP: httpkit)"
+if cargo tree -p cnictl-agent -e normal -i cnictl-exporter 2>/dev/null | grep -q .; then
+  echo "cnictl-agent depends on cnictl-exporter: share through httpkit or analyzers::pipeline" >&2
+  exit 1
+fi
+
 if cargo deny --version >/dev/null 2>&1; then
   # Offline: licenses, bans (no netlink writer crates), sources. Advisories
   # need the RustSec DB from GitHub and are not checked here (SECURITY.md).

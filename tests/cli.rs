@@ -396,6 +396,73 @@ fn serve_answers_on_loopback_with_the_broken_fixture() {
     assert_eq!(code, 404);
 }
 
+/// `/api/v1/explain` and `cnictl explain --output json` answer the same
+/// question with the same document: both go through the analysis
+/// pipeline, so a drop carries its `check` finding in either.
+#[test]
+fn serve_and_cli_explain_return_the_same_document() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let bundle = repo().join("fixtures/flannel-vxlan-broken-vxlan-fdb-missing");
+    let _server = serve_bundle(&bundle, &addr);
+    let broken = ("default/web-1", "default/api-2");
+    let healthy = ("default/web-2", "default/api-2");
+    for (src, dst) in [broken, healthy] {
+        let o = cnictl(&[
+            "explain",
+            src,
+            dst,
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--output",
+            "json",
+        ]);
+        let cli: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let (code, res) = http_get(&addr, &format!("/api/v1/explain?src={src}&dst={dst}")).unwrap();
+        assert_eq!(code, 200, "{res}");
+        let body = res.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let api: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(api, cli, "{src} → {dst}");
+        let finding = &cli["drop"]["finding"];
+        if (src, dst) == broken {
+            assert_eq!(finding["code"], "vxlan-fdb-missing", "{cli}");
+        } else {
+            assert_eq!(cli["verdict"], "delivered", "{cli}");
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `cnictl serve --bundle DIR` on `addr`, once ready.
+fn serve_bundle(bundle: &Path, addr: &str) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_cnictl"))
+        .args([
+            "serve",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--listen",
+            addr,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    for _ in 0..100 {
+        if matches!(http_get(addr, "/readyz"), Some((200, _))) {
+            return server;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("serve became ready on {addr}");
+}
+
 #[test]
 fn explain_resolves_host_network_pods_and_names_uncollected_nodes() {
     let fx = fixtures();

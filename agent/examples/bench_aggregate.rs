@@ -51,10 +51,14 @@ async fn main() -> anyhow::Result<()> {
     let snap = tokio::task::spawn_blocking(move || assemble(k8s, stored, "bench").0).await?;
     let routes: usize = snap.nodes.values().map(|n| n.routes.len()).sum();
     eprintln!("rss after assemble: {} KiB", status_kib("VmRSS:"));
-    let analysis =
-        tokio::task::spawn_blocking(move || cnictl_exporter::analysis::Analysis::run(snap)).await?;
+    let analysis = tokio::task::spawn_blocking(move || {
+        let a = cnictl_analyzers::pipeline::Analysis::new(std::sync::Arc::new(snap));
+        a.warm();
+        a
+    })
+    .await?;
     let analyse = t1.elapsed();
-    let findings = analysis.report.findings.len();
+    let findings = analysis.report().findings.len();
     eprintln!("rss after analysis: {} KiB", status_kib("VmRSS:"));
     drop(analysis);
     let t2 = Instant::now();

@@ -20,20 +20,18 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
-use cnictl_analyzers::checks::run_node;
-use cnictl_analyzers::expected::Expected;
-use cnictl_analyzers::finding::{Finding, Skipped};
+use axum::{Json, Router};
+use cnictl_analyzers::pipeline::NodeReport;
 use cnictl_collect::live::{collect, LiveOptions};
-use cnictl_model::{ClusterSnapshot, K8s, NodeSnapshot, SCHEMA};
-use serde::{Deserialize, Serialize};
+use cnictl_httpkit::{ApiError, Limits, Precompressed};
+use cnictl_model::{K8s, NodeSnapshot};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::auth::{bearer, Authenticator, CacheTtl, Verdict};
 use crate::kube::{self as kubeapi, KubeOptions};
 use crate::metrics::AgentMetrics;
-use crate::util::{etag, json_error, now_rfc3339, unix_now};
+use crate::util::{etag, now_rfc3339, unix_now};
 
 /// Default agent port (the aggregator serves on 9640).
 pub const DEFAULT_AGENT_PORT: u16 = 9641;
@@ -97,24 +95,16 @@ impl AgentConfig {
     }
 }
 
-/// The findings document of `/api/v1/findings`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodeFindings {
-    pub schema: String,
-    pub node: String,
-    pub model: String,
-    pub collected_at: String,
-    pub findings: Vec<Finding>,
-    pub skipped: Vec<Skipped>,
-}
+/// The findings document of `/api/v1/findings` (the pipeline's per-node
+/// report).
+pub type NodeFindings = NodeReport;
 
 /// What the last collection published, pre-serialized.
 struct Published {
     node_name: String,
-    node_json: Bytes,
-    /// The same JSON gzip-compressed (level 1): ~16x smaller for a node
-    /// with 1,000 routes, which is what a 1,000-node aggregator pulls.
-    node_gzip: Bytes,
+    /// The node's JSON, also gzip-compressed: ~16x smaller for a node with
+    /// 1,000 routes, which is what a 1,000-node aggregator pulls.
+    node: Precompressed,
     node_etag: String,
     findings_json: Bytes,
     collected_at: String,
@@ -133,7 +123,7 @@ pub async fn run_agent(cfg: AgentConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-    run_agent_on(listener, cfg, cnictl_exporter::shutdown_signal()).await
+    run_agent_on(listener, cfg, cnictl_httpkit::shutdown_signal()).await
 }
 
 /// [`run_agent`] on a bound listener until `shutdown` resolves (tests).
@@ -152,20 +142,7 @@ pub async fn run_agent_on(
     });
     let addr = listener.local_addr().unwrap_or(cfg.listen);
     eprintln!("cnictl agent: listening on {addr}");
-    let wake = Arc::new(Notify::new());
-    let mut tasks = vec![tokio::spawn(expected_loop(
-        shared.clone(),
-        cfg.clone(),
-        wake.clone(),
-    ))];
-    if cfg.watch_netlink {
-        tasks.push(tokio::spawn(netlink_loop(
-            shared.clone(),
-            cfg.clone(),
-            wake.clone(),
-        )));
-    }
-    tasks.push(tokio::spawn(collect_loop(shared.clone(), cfg, wake)));
+    let tasks = spawn_loops(&shared, cfg);
     let result = axum::serve(listener, router(shared))
         .with_graceful_shutdown(shutdown)
         .await;
@@ -173,6 +150,19 @@ pub async fn run_agent_on(
         t.abort();
     }
     result.with_context(|| format!("agent server on {addr} failed"))
+}
+
+/// The background loops: expected state, netlink (when asked), collection.
+fn spawn_loops(shared: &Arc<Shared>, cfg: AgentConfig) -> Vec<tokio::task::JoinHandle<()>> {
+    let wake = Arc::new(Notify::new());
+    let (s, w) = (shared.clone(), wake.clone());
+    let mut tasks = vec![tokio::spawn(expected_loop(s, cfg.clone(), w))];
+    if cfg.watch_netlink {
+        let (s, w) = (shared.clone(), wake.clone());
+        tasks.push(tokio::spawn(netlink_loop(s, cfg.clone(), w)));
+    }
+    tasks.push(tokio::spawn(collect_loop(shared.clone(), cfg, wake)));
+    tasks
 }
 
 async fn authenticator(cfg: &AgentConfig) -> anyhow::Result<Option<Authenticator>> {
@@ -204,14 +194,14 @@ fn router(shared: Arc<Shared>) -> Router {
     };
     let protected = protected.layer(middleware::from_fn_with_state(shared.clone(), authorize));
     let open = Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(cnictl_httpkit::healthz))
         .route("/readyz", get(readyz));
     let open = if shared.open_metrics {
         open.route("/metrics", get(metrics))
     } else {
         open
     };
-    protected.merge(open).with_state(shared)
+    cnictl_httpkit::bounded(protected.merge(open).with_state(shared), Limits::default())
 }
 
 /// Bearer token → TokenReview → SubjectAccessReview (cached).
@@ -224,24 +214,33 @@ async fn authorize(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         Some(token) => auth.check(token, req.uri().path()).await,
     };
     shared.metrics.auth(verdict);
-    match verdict {
-        Verdict::Allowed => next.run(req).await,
-        Verdict::Unauthenticated => json_error(
+    match refusal(verdict, req.uri().path()) {
+        None => next.run(req).await,
+        Some(e) => e.into_response(),
+    }
+}
+
+/// Why a request is refused; `None` when it may proceed.
+fn refusal(verdict: Verdict, path: &str) -> Option<ApiError> {
+    let (status, code, message) = match verdict {
+        Verdict::Allowed => return None,
+        Verdict::Unauthenticated => (
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
-            "a bearer token the Kubernetes API accepts is required",
+            "a bearer token the Kubernetes API accepts is required".to_string(),
         ),
-        Verdict::Forbidden => json_error(
+        Verdict::Forbidden => (
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("the caller may not get {}", req.uri().path()),
+            format!("the caller may not get {path}"),
         ),
-        Verdict::Unavailable => json_error(
+        Verdict::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             "auth_unavailable",
-            "the Kubernetes API did not answer the token or access review",
+            "the Kubernetes API did not answer the token or access review".to_string(),
         ),
-    }
+    };
+    Some(ApiError::new(status, code, message))
 }
 
 fn current(shared: &Shared) -> Option<Arc<Published>> {
@@ -249,29 +248,45 @@ fn current(shared: &Shared) -> Option<Arc<Published>> {
 }
 
 fn not_ready() -> Response {
-    json_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "not_ready",
-        "the node has not been collected yet",
-    )
+    ApiError::not_ready("the node has not been collected yet").into_response()
 }
 
 async fn node(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let Some(p) = current(&shared) else {
         return not_ready();
     };
-    let gzip = accepts_gzip(&headers);
+    let (body, gzip) = p.node.pick(&headers);
     // Each representation has its own entity tag (RFC 9110 8.8.3).
     let tag = if gzip {
         format!("{}-gzip\"", p.node_etag.trim_end_matches('"'))
     } else {
         p.node_etag.clone()
     };
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
-    let common = [
+    let common = node_headers(&p, tag.clone());
+    if if_none_match(&headers, &tag) {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    let encoding = if gzip { "gzip" } else { "identity" };
+    let mut res = (
+        StatusCode::OK,
+        common,
+        [(header::CONTENT_TYPE, cnictl_httpkit::JSON)],
+        body,
+    )
+        .into_response();
+    if gzip {
+        res.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static(encoding),
+        );
+    }
+    res
+}
+
+/// The headers of both a 200 and a 304: the representation's tag, the
+/// node and when it was collected.
+fn node_headers(p: &Published, tag: String) -> [(header::HeaderName, String); 4] {
+    [
         (header::ETAG, tag),
         (header::VARY, "accept-encoding".to_string()),
         (
@@ -282,51 +297,22 @@ async fn node(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
             header::HeaderName::from_static("x-cnictl-collected-at"),
             p.collected_at.clone(),
         ),
-    ];
-    if matches {
-        return (StatusCode::NOT_MODIFIED, common).into_response();
-    }
-    let (body, encoding) = if gzip {
-        (p.node_gzip.clone(), "gzip")
-    } else {
-        (p.node_json.clone(), "identity")
-    };
-    let mut res = (
-        StatusCode::OK,
-        common,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response();
-    if encoding == "gzip" {
-        res.headers_mut().insert(
-            header::CONTENT_ENCODING,
-            header::HeaderValue::from_static("gzip"),
-        );
-    }
-    res
+    ]
 }
 
-/// True when `Accept-Encoding` lists gzip (without `q=0`).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
+/// True when `If-None-Match` names `tag` (or `*`).
+fn if_none_match(headers: &HeaderMap, tag: &str) -> bool {
     headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let name = parts.next().unwrap_or("");
-            let q0 = parts.any(|p| p.replace(' ', "") == "q=0");
-            name.eq_ignore_ascii_case("gzip") && !q0
-        })
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
 }
 
 async fn findings(State(shared): State<Arc<Shared>>) -> Response {
     match current(&shared) {
         None => not_ready(),
         Some(p) => (
-            [(header::CONTENT_TYPE, "application/json")],
+            [(header::CONTENT_TYPE, cnictl_httpkit::JSON)],
             p.findings_json.clone(),
         )
             .into_response(),
@@ -335,19 +321,15 @@ async fn findings(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     (
-        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        [(header::CONTENT_TYPE, cnictl_httpkit::OPENMETRICS)],
         shared.metrics.render(),
     )
         .into_response()
 }
 
-async fn healthz() -> Response {
-    (StatusCode::OK, "ok\n").into_response()
-}
-
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     match current(&shared) {
-        Some(_) => (StatusCode::OK, "ready\n").into_response(),
+        Some(_) => Json(serde_json::json!({"ready": true})).into_response(),
         None => not_ready(),
     }
 }
@@ -398,15 +380,13 @@ enum CollectError {
     Live(#[from] cnictl_collect::live::LiveError),
     #[error("cannot serialize the snapshot: {0}")]
     Encode(#[from] serde_json::Error),
-    #[error("cannot compress the snapshot: {0}")]
-    Compress(#[from] std::io::Error),
 }
 
 impl CollectError {
     fn code(&self) -> &'static str {
         match self {
             CollectError::Live(_) => "collect",
-            CollectError::Encode(_) | CollectError::Compress(_) => "encode",
+            CollectError::Encode(_) => "encode",
         }
     }
 }
@@ -414,62 +394,30 @@ impl CollectError {
 /// Blocking: collect the node, run its checks, serialize both.
 fn publish(live: &LiveOptions, k8s: &K8s) -> Result<(Published, Counts), CollectError> {
     let collected = collect(live)?;
-    let node = collected.node;
     let collected_at = now_rfc3339();
-    let node_json = serde_json::to_vec(&node)?;
-    let report = check_node(k8s, node, &collected_at);
+    let node_json = serde_json::to_vec(&collected.node)?;
+    let report = check_node(k8s, collected.node, &collected_at);
     let counts = report
         .findings
         .iter()
         .map(|f| (f.code.to_string(), f.severity.as_str()))
         .collect();
-    let findings_json = serde_json::to_vec(&report)?;
-    let node_gzip = gzip(&node_json)?;
     Ok((
         Published {
             node_name: report.node.clone(),
-            node_gzip: Bytes::from(node_gzip),
             node_etag: etag(&node_json),
-            node_json: Bytes::from(node_json),
-            findings_json: Bytes::from(findings_json),
+            node: Precompressed::new(node_json),
+            findings_json: Bytes::from(serde_json::to_vec(&report)?),
             collected_at,
         },
         counts,
     ))
 }
 
-/// gzip level 1: most of the size win for a fraction of level 6's CPU.
-fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 8),
-        flate2::Compression::fast(),
-    );
-    enc.write_all(bytes)?;
-    enc.finish()
-}
-
 /// The node's checks against the expected state of `k8s` (the rest of the
 /// cluster is known only through the API objects).
 pub fn check_node(k8s: &K8s, node: NodeSnapshot, collected_at: &str) -> NodeFindings {
-    let name = node.name.clone();
-    let mut snap = ClusterSnapshot::new(format!("agent:{name}"));
-    snap.collected_at = Some(collected_at.to_string());
-    snap.k8s = k8s.clone();
-    snap.nodes.insert(name.clone(), node);
-    let exp = Expected::build(&snap);
-    let (findings, skipped) = match snap.nodes.get(&name) {
-        Some(n) => run_node(&exp, n),
-        None => (Vec::new(), Vec::new()),
-    };
-    NodeFindings {
-        schema: SCHEMA.to_string(),
-        node: name,
-        model: exp.model().as_str().to_string(),
-        collected_at: collected_at.to_string(),
-        findings,
-        skipped,
-    }
+    NodeReport::build(k8s, node, collected_at)
 }
 
 /// Keeps the expected state fresh; the first success triggers a
@@ -482,16 +430,8 @@ async fn expected_loop(shared: Arc<Shared>, cfg: AgentConfig, wake: Arc<Notify>)
             opts.pods_on_node.clone_from(&cfg.live.node_name);
         }
     }
-    let client = match &cfg.expected {
-        ExpectedSource::Kube(opts) => match kubeapi::client(opts).await {
-            Ok(c) => Some(c),
-            Err(e) => {
-                shared.metrics.k8s_failed(e.code());
-                eprintln!("cnictl agent: cannot read the cluster's expected state: {e}");
-                return;
-            }
-        },
-        _ => None,
+    let Ok(client) = expected_client(&shared, &cfg.expected).await else {
+        return;
     };
     loop {
         let k8s = match (&cfg.expected, &client) {
@@ -501,22 +441,43 @@ async fn expected_loop(shared: Arc<Shared>, cfg: AgentConfig, wake: Arc<Notify>)
             (ExpectedSource::Bundle(dir), _) => read_bundle_k8s(dir.clone()).await,
             _ => return,
         };
-        match k8s {
-            Ok(k8s) => {
-                if let Ok(mut slot) = shared.k8s.write() {
-                    *slot = Arc::new(k8s);
-                }
-                wake.notify_one();
-            }
-            Err((code, message)) => {
-                shared.metrics.k8s_failed(code);
-                eprintln!("cnictl agent: reading expected state failed: {message}");
-            }
-        }
+        install_expected(&shared, k8s, &wake);
         if matches!(cfg.expected, ExpectedSource::Bundle(_)) {
             return;
         }
         tokio::time::sleep(cfg.k8s_refresh).await;
+    }
+}
+
+/// The API client for the expected state (`None` for other sources);
+/// `Err` when it cannot be built (counted and said).
+async fn expected_client(
+    shared: &Shared,
+    source: &ExpectedSource,
+) -> Result<Option<kube::Client>, ()> {
+    let ExpectedSource::Kube(opts) = source else {
+        return Ok(None);
+    };
+    kubeapi::client(opts).await.map(Some).map_err(|e| {
+        shared.metrics.k8s_failed(e.code());
+        eprintln!("cnictl agent: cannot read the cluster's expected state: {e}");
+    })
+}
+
+/// Publishes a fresh expected state (and wakes the collector), or counts
+/// why it could not be read.
+fn install_expected(shared: &Shared, k8s: Result<K8s, (&'static str, String)>, wake: &Notify) {
+    match k8s {
+        Ok(k8s) => {
+            if let Ok(mut slot) = shared.k8s.write() {
+                *slot = Arc::new(k8s);
+            }
+            wake.notify_one();
+        }
+        Err((code, message)) => {
+            shared.metrics.k8s_failed(code);
+            eprintln!("cnictl agent: reading expected state failed: {message}");
+        }
     }
 }
 

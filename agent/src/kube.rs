@@ -385,15 +385,12 @@ fn list_meta(text: &str) -> Result<Option<String>, ParseError> {
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass):
 /// `continue` tokens are base64 and carry `+`, `/` and `=`.
 fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 /// One agent pod found by [`list_agent_pods`].
@@ -431,17 +428,7 @@ pub async fn list_agent_pods(
             page,
             source,
         };
-        let pods = parse_pods(&text).map_err(decode)?;
-        out.extend(
-            pods.into_iter()
-                .filter(|p| p.phase == "Running")
-                .filter_map(|p| {
-                    Some(AgentPod {
-                        node: p.node?,
-                        ip: *p.ips.first()?,
-                    })
-                }),
-        );
+        out.extend(running_agents(parse_pods(&text).map_err(decode)?));
         token = list_meta(&text).map_err(decode)?;
         if token.is_none() {
             return Ok(out);
@@ -466,6 +453,18 @@ pub struct WatchOutcome {
 /// stream (after `timeout_seconds`), calling `on_change` for each change so
 /// the caller can schedule a re-read. An `ERROR` event with code 410 is
 /// [`KubeError::Gone`]: the caller re-lists.
+/// The running pods with a node and an address.
+fn running_agents(pods: Vec<cnictl_model::Pod>) -> impl Iterator<Item = AgentPod> {
+    pods.into_iter()
+        .filter(|p| p.phase == "Running")
+        .filter_map(|p| {
+            Some(AgentPod {
+                node: p.node?,
+                ip: *p.ips.first()?,
+            })
+        })
+}
+
 pub async fn watch(
     client: &Client,
     resource: Resource,
@@ -493,24 +492,57 @@ pub async fn watch(
     let mut outcome = WatchOutcome::default();
     loop {
         let next = tokio::time::timeout(deadline, lines.next()).await;
-        let line = match next {
-            Err(_) => {
-                return Err(KubeError::Timeout {
-                    resource: resource.name(),
-                    timeout: deadline,
-                })
-            }
-            Ok(None) => return Ok(outcome),
-            Ok(Some(line)) => line.map_err(|e| KubeError::Transport {
-                resource: resource.name(),
-                reason: e.to_string(),
-            })?,
+        let Some(line) = next_line(resource, deadline, next)? else {
+            return Ok(outcome);
         };
-        if line.trim().is_empty() {
-            continue;
+        if !line.trim().is_empty() {
+            watch_event(resource, &line, &mut outcome, &mut on_change)?;
         }
-        watch_event(resource, &line, &mut outcome, &mut on_change)?;
     }
+}
+
+/// The next line of a watch stream, `None` at its end.
+fn next_line<E: std::fmt::Display>(
+    resource: Resource,
+    deadline: Duration,
+    next: Result<Option<Result<String, E>>, tokio::time::error::Elapsed>,
+) -> Result<Option<String>, KubeError> {
+    match next {
+        Err(_) => Err(KubeError::Timeout {
+            resource: resource.name(),
+            timeout: deadline,
+        }),
+        Ok(None) => Ok(None),
+        Ok(Some(line)) => line.map(Some).map_err(|e| KubeError::Transport {
+            resource: resource.name(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// One line of a watch stream.
+#[derive(Deserialize)]
+struct Event {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    object: EventObject,
+}
+
+#[derive(Deserialize, Default)]
+struct EventObject {
+    #[serde(default)]
+    metadata: EventMeta,
+    #[serde(default)]
+    code: Option<u16>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct EventMeta {
+    #[serde(default, rename = "resourceVersion")]
+    resource_version: Option<String>,
 }
 
 /// Decodes one watch event line into `outcome`.
@@ -520,45 +552,13 @@ fn watch_event(
     outcome: &mut WatchOutcome,
     on_change: &mut impl FnMut(),
 ) -> Result<(), KubeError> {
-    #[derive(Deserialize)]
-    struct Event {
-        #[serde(rename = "type")]
-        kind: String,
-        #[serde(default)]
-        object: EventObject,
-    }
-    #[derive(Deserialize, Default)]
-    struct EventObject {
-        #[serde(default)]
-        metadata: ObjectMeta,
-        #[serde(default)]
-        code: Option<u16>,
-        #[serde(default)]
-        message: Option<String>,
-    }
-    #[derive(Deserialize, Default)]
-    struct ObjectMeta {
-        #[serde(default, rename = "resourceVersion")]
-        resource_version: Option<String>,
-    }
     let event: Event = serde_json::from_str(line).map_err(|e| KubeError::Decode {
         resource: resource.name(),
         page: 0,
         source: json_error(&e),
     })?;
     if event.kind == "ERROR" {
-        let code = event.object.code.unwrap_or(500);
-        if code == 410 {
-            return Err(KubeError::Gone {
-                resource: resource.name(),
-                version: outcome.resource_version.clone().unwrap_or_default(),
-            });
-        }
-        return Err(KubeError::Api {
-            resource: resource.name(),
-            code,
-            message: event.object.message.unwrap_or_default(),
-        });
+        return Err(event_error(resource, event.object, outcome));
     }
     if let Some(rv) = event.object.metadata.resource_version {
         outcome.resource_version = Some(rv);
@@ -568,6 +568,21 @@ fn watch_event(
         on_change();
     }
     Ok(())
+}
+
+/// An ERROR event: 410 means the version is too old to resume from.
+fn event_error(resource: Resource, object: EventObject, outcome: &WatchOutcome) -> KubeError {
+    match object.code.unwrap_or(500) {
+        410 => KubeError::Gone {
+            resource: resource.name(),
+            version: outcome.resource_version.clone().unwrap_or_default(),
+        },
+        code => KubeError::Api {
+            resource: resource.name(),
+            code,
+            message: object.message.unwrap_or_default(),
+        },
+    }
 }
 
 /// The resourceVersion of a collection right now (a one-item list), where

@@ -16,6 +16,7 @@ mod util;
 
 pub use agent::{run_agent, run_agent_on, AgentConfig, ExpectedSource, NodeFindings};
 pub use aggregator::{
-    run_aggregator, run_aggregator_on, write_bundle, AggregatorConfig, Discovery,
+    run_aggregator, run_aggregator_on, write_bundle, AggregatorConfig, Discovery, Frontend,
+    SnapshotLoader,
 };
 pub use kube::{read_cluster, KubeError, KubeOptions};

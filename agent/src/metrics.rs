@@ -1,14 +1,14 @@
 //! The agent's and the aggregator's own metrics (prometheus-client, typed
-//! label sets over bounded sets: result codes, finding codes, severities,
-//! agent states — never a node or peer name, so an agent's series count
-//! does not grow with the cluster).
+//! label sets over bounded sets: result and error codes as static strings,
+//! severities and agent states as enums, finding codes — never a node or
+//! peer name, so an agent's series count does not grow with the cluster).
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -17,27 +17,44 @@ use prometheus_client::registry::Registry;
 use crate::auth::Verdict;
 
 /// The content type of the metrics text.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const CONTENT_TYPE: &str = cnictl_httpkit::OPENMETRICS;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
-    result: String,
+    result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
-    error_code: String,
+    error_code: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FindingLabels {
     code: String,
-    severity: String,
+    severity: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
-    state: String,
+    state: AgentState,
+}
+
+/// An agent as the aggregator counts it.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+enum AgentState {
+    Up,
+    Unreachable,
+}
+
+impl EncodeLabelValue for AgentState {
+    fn encode(&self, enc: &mut LabelValueEncoder) -> std::fmt::Result {
+        let name = match self {
+            AgentState::Up => "up",
+            AgentState::Unreachable => "unreachable",
+        };
+        std::fmt::Write::write_str(enc, name)
+    }
 }
 
 /// Node-level metrics of `cnictl agent`.
@@ -57,8 +74,7 @@ pub struct AgentMetrics {
 
 impl Default for AgentMetrics {
     fn default() -> Self {
-        let mut registry = Registry::default();
-        let m = AgentMetrics {
+        let mut m = AgentMetrics {
             collections: Family::default(),
             collect_errors: Family::default(),
             duration: Gauge::default(),
@@ -70,56 +86,73 @@ impl Default for AgentMetrics {
             lock: Mutex::new(()),
             registry: Registry::default(),
         };
-        registry.register(
+        m.register_collection();
+        m.register_inputs();
+        m
+    }
+}
+
+impl AgentMetrics {
+    /// The collection's series: results, errors, timing, findings.
+    fn register_collection(&mut self) {
+        let r = &mut self.registry;
+        let collections = self.collections.clone();
+        r.register(
             "cnictl_agent_collections",
             "Node collections by result",
-            m.collections.clone(),
+            collections,
         );
-        registry.register(
+        let errors = self.collect_errors.clone();
+        r.register(
             "cnictl_agent_collect_errors",
             "Failed collections by error code",
-            m.collect_errors.clone(),
+            errors,
         );
-        registry.register(
+        r.register(
             "cnictl_agent_collect_duration_seconds",
             "Duration of the last successful collection and checks",
-            m.duration.clone(),
+            self.duration.clone(),
         );
-        registry.register(
+        r.register(
             "cnictl_agent_last_success_timestamp_seconds",
             "Unix time of the last successful collection",
-            m.last_success.clone(),
+            self.last_success.clone(),
         );
-        registry.register(
+        let findings = self.findings.clone();
+        r.register(
             "cnictl_agent_findings",
             "Findings on this node by code and severity",
-            m.findings.clone(),
+            findings,
         );
-        registry.register(
+    }
+
+    /// What the agent hears: netlink, API callers, the expected state.
+    fn register_inputs(&mut self) {
+        let r = &mut self.registry;
+        let netlink = self.netlink.clone();
+        r.register(
             "cnictl_agent_netlink_events",
             "Netlink notification datagrams received",
-            m.netlink.clone(),
+            netlink,
         );
-        registry.register(
+        let auth = self.auth.clone();
+        r.register(
             "cnictl_agent_auth_requests",
             "API requests by authentication result",
-            m.auth.clone(),
+            auth,
         );
-        registry.register(
+        r.register(
             "cnictl_agent_k8s_errors",
             "Failed reads of the expected state by error code",
-            m.k8s_errors.clone(),
+            self.k8s_errors.clone(),
         );
-        AgentMetrics { registry, ..m }
     }
 }
 
 impl AgentMetrics {
     pub(crate) fn collected(&self, took: Duration, counts: &[(String, &'static str)], now: f64) {
         self.collections
-            .get_or_create(&ResultLabels {
-                result: "ok".into(),
-            })
+            .get_or_create(&ResultLabels { result: "ok" })
             .inc();
         self.duration.set(took.as_secs_f64());
         self.last_success.set(now);
@@ -129,7 +162,7 @@ impl AgentMetrics {
             self.findings
                 .get_or_create(&FindingLabels {
                     code: code.clone(),
-                    severity: (*severity).to_string(),
+                    severity,
                 })
                 .inc();
         }
@@ -137,14 +170,10 @@ impl AgentMetrics {
 
     pub(crate) fn collect_failed(&self, code: &'static str) {
         self.collections
-            .get_or_create(&ResultLabels {
-                result: "error".into(),
-            })
+            .get_or_create(&ResultLabels { result: "error" })
             .inc();
         self.collect_errors
-            .get_or_create(&ErrorLabels {
-                error_code: code.into(),
-            })
+            .get_or_create(&ErrorLabels { error_code: code })
             .inc();
     }
 
@@ -155,16 +184,14 @@ impl AgentMetrics {
     pub(crate) fn auth(&self, verdict: Verdict) {
         self.auth
             .get_or_create(&ResultLabels {
-                result: verdict.as_str().into(),
+                result: verdict.as_str(),
             })
             .inc();
     }
 
     pub(crate) fn k8s_failed(&self, code: &'static str) {
         self.k8s_errors
-            .get_or_create(&ErrorLabels {
-                error_code: code.into(),
-            })
+            .get_or_create(&ErrorLabels { error_code: code })
             .inc();
     }
 
@@ -218,22 +245,16 @@ impl Default for AggregatorMetrics {
 
 impl AggregatorMetrics {
     pub(crate) fn round(&self, up: usize, unreachable: usize, took: Duration) {
-        for (state, n) in [("up", up), ("unreachable", unreachable)] {
+        for (state, n) in [(AgentState::Up, up), (AgentState::Unreachable, unreachable)] {
             self.agents
-                .get_or_create(&StateLabels {
-                    state: state.into(),
-                })
+                .get_or_create(&StateLabels { state })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         self.refresh.set(took.as_secs_f64());
     }
 
     pub(crate) fn pull(&self, result: &'static str) {
-        self.pulls
-            .get_or_create(&ResultLabels {
-                result: result.into(),
-            })
-            .inc();
+        self.pulls.get_or_create(&ResultLabels { result }).inc();
     }
 
     /// OpenMetrics text without the trailing `# EOF` (it is appended to

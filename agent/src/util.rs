@@ -1,14 +1,12 @@
 //! Small shared helpers: wall-clock timestamps for the documents the agent
 //! and aggregator publish (analysis itself never reads the clock), entity
-//! tags, JSON error bodies, and a bundle's `k8s/` objects.
+//! tags, and a bundle's `k8s/` objects.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::Hasher;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use cnictl_formats::{parse_endpointslices, parse_nodes, parse_pods, parse_services, ParseError};
 use cnictl_model::K8s;
 
@@ -19,30 +17,16 @@ pub fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (UTC; civil-from-days).
-pub fn rfc3339(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+/// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (UTC).
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// The current time in RFC 3339.
 pub fn now_rfc3339() -> String {
-    rfc3339(unix_now() as u64)
+    rfc3339(unix_now() as i64)
 }
 
 /// A strong entity tag over a document's bytes.
@@ -50,17 +34,6 @@ pub fn etag(bytes: &[u8]) -> String {
     let mut h = DefaultHasher::new();
     h.write(bytes);
     format!("\"{:016x}-{:x}\"", h.finish(), bytes.len())
-}
-
-/// `{"error": {"code", "message"}}` with `status`, like the exporter's API.
-pub fn json_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({"error": {"code": code, "message": message.into()}});
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
 }
 
 /// The API objects of a bundle's `k8s/` directory (nodes.json and

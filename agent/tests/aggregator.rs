@@ -150,9 +150,14 @@ async fn aggregator_survives_an_agent_restart_and_writes_bundles() {
         .expect("bind");
     let agg = listener.local_addr().expect("addr");
     let (stop_agg, agg_rx) = oneshot::channel::<()>();
-    tokio::spawn(run_aggregator_on(listener, cfg.clone(), async move {
-        let _ = agg_rx.await;
-    }));
+    tokio::spawn(run_aggregator_on(
+        listener,
+        cfg.clone(),
+        common::exporter(),
+        async move {
+            let _ = agg_rx.await;
+        },
+    ));
 
     // All three up, the cluster analysed as one Flannel VXLAN cluster.
     eventually(

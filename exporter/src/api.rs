@@ -15,17 +15,18 @@ use cnictl_analyzers::{Finding, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::analysis::{Analysis, NodeSummary, SeverityCounts};
-use crate::error::ApiError;
+use cnictl_analyzers::pipeline::{Analysis, NodeSummary, SeverityCounts};
+use cnictl_analyzers::reach::FailingPair;
+use cnictl_httpkit::ApiError;
+
 use crate::explain::{self, ExplainQuery};
-use crate::metrics;
-use crate::state::AppState;
+use crate::state::{AppState, Served};
 
 /// Default and largest page of `/api/v1/findings`.
 pub const FINDINGS_PAGE: usize = 500;
 pub const FINDINGS_PAGE_MAX: usize = 5000;
 
-fn ready(state: &AppState) -> Result<Arc<Analysis>, ApiError> {
+fn ready(state: &AppState) -> Result<Arc<Served>, ApiError> {
     state.current().ok_or_else(|| {
         let why = state
             .status()
@@ -38,11 +39,6 @@ fn ready(state: &AppState) -> Result<Arc<Analysis>, ApiError> {
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t)
         .map_err(|e| ApiError::bad_request(format!("malformed query: {}", e.body_text())))
-}
-
-/// `/healthz`: the process is up and serving.
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
 }
 
 /// `/readyz`: 200 once an analysis succeeded (a later failure is reported
@@ -66,42 +62,18 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// `/metrics`: the text rendered at the last refresh, gzip-compressed
 /// (also at refresh) when the client accepts it.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let gz = accepts_gzip(&headers)
-        .then(|| state.metrics_gzip())
-        .flatten();
-    let mut res = match gz {
-        Some(body) => (
-            [
-                (header::CONTENT_TYPE, metrics::CONTENT_TYPE),
-                (header::CONTENT_ENCODING, "gzip"),
-            ],
-            Body::from(body),
-        )
-            .into_response(),
-        None => (
-            [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-            Body::from(state.metrics_text()),
-        )
-            .into_response(),
-    };
-    res.headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    let (body, gzip) = state.metrics_for(&headers);
+    let mut res = (
+        [(header::CONTENT_TYPE, cnictl_httpkit::OPENMETRICS)],
+        Body::from(body),
+    )
+        .into_response();
+    let h = res.headers_mut();
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     res
-}
-
-/// True when `Accept-Encoding` lists gzip without `q=0`.
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tok| {
-            let mut parts = tok.split(';').map(str::trim);
-            let name = parts.next().unwrap_or("");
-            let q0 = parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q0
-        })
 }
 
 #[derive(Serialize)]
@@ -121,7 +93,7 @@ struct ModelOut<'a> {
 struct ReachOut<'a> {
     probes: usize,
     failing_total: usize,
-    failing_pairs: &'a [crate::analysis::FailingPair],
+    failing_pairs: &'a [FailingPair],
     truncated: bool,
 }
 
@@ -129,20 +101,21 @@ struct ReachOut<'a> {
 /// and the overview numbers.
 pub async fn model(State(state): State<AppState>) -> Result<Response, ApiError> {
     let a = ready(&state)?;
+    let reach = a.reachability();
     let out = ModelOut {
         schema: cnictl_model::SCHEMA,
-        model: &a.report.model,
-        source: &a.snapshot.source,
-        collected_at: a.snapshot.collected_at.as_deref(),
-        nodes: a.nodes.len(),
+        model: a.model(),
+        source: &a.snapshot().source,
+        collected_at: a.snapshot().collected_at.as_deref(),
+        nodes: a.nodes().len(),
         findings: a.counts_by_severity(),
-        per_node: &a.inference.per_node,
+        per_node: &a.inference().per_node,
         analysis_seconds: a.duration.as_secs_f64(),
         reachability: ReachOut {
-            probes: a.reachability.probes,
-            failing_total: a.reachability.failing_total,
-            failing_pairs: &a.reachability.failing_pairs,
-            truncated: a.reachability.truncated(),
+            probes: reach.probes,
+            failing_total: reach.failing_total,
+            failing_pairs: &reach.failing_pairs,
+            truncated: reach.truncated(),
         },
     };
     Ok(Json(out).into_response())
@@ -170,42 +143,12 @@ struct FindingFilter {
 
 impl FindingFilter {
     fn parse(q: &FindingsQuery, a: &Analysis) -> Result<Self, ApiError> {
-        let severity = match q.severity.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some("error") => Some(Severity::Error),
-            Some("warning") => Some(Severity::Warning),
-            Some("info") => Some(Severity::Info),
-            Some(s) => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown severity {s:?} (expected error, warning or info)"
-                )))
-            }
-        };
-        let code = match q.code.as_deref().filter(|c| !c.is_empty()) {
-            Some(c) => Some(
-                Code::parse(c)
-                    .ok_or_else(|| ApiError::bad_request(format!("unknown finding code {c:?}")))?,
-            ),
-            None => None,
-        };
-        let node = q.node.clone().filter(|n| !n.is_empty());
-        if let Some(n) = &node {
-            if a.node(n).is_none() {
-                return Err(ApiError::not_found(
-                    "unknown_node",
-                    format!("no node {n:?}"),
-                ));
-            }
-        }
-        let text =
-            q.q.as_deref()
-                .filter(|t| !t.is_empty())
-                .map(str::to_lowercase);
+        let nonempty = |o: &Option<String>| o.clone().filter(|s| !s.is_empty());
         Ok(FindingFilter {
-            severity,
-            code,
-            node,
-            text,
+            severity: severity(q.severity.as_deref())?,
+            code: nonempty(&q.code).map(known_code).transpose()?,
+            node: nonempty(&q.node).map(|n| known_node(a, n)).transpose()?,
+            text: nonempty(&q.q).map(|t| t.to_lowercase()),
         })
     }
 
@@ -217,6 +160,32 @@ impl FindingFilter {
                 .as_ref()
                 .is_none_or(|n| f.node.as_ref() == Some(n))
             && self.text.as_ref().is_none_or(|t| text_matches(f, t))
+    }
+}
+
+fn severity(s: Option<&str>) -> Result<Option<Severity>, ApiError> {
+    match s.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some("error") => Ok(Some(Severity::Error)),
+        Some("warning") => Ok(Some(Severity::Warning)),
+        Some("info") => Ok(Some(Severity::Info)),
+        Some(s) => Err(ApiError::bad_request(format!(
+            "unknown severity {s:?} (expected error, warning or info)"
+        ))),
+    }
+}
+
+fn known_code(c: String) -> Result<Code, ApiError> {
+    Code::parse(&c).ok_or_else(|| ApiError::bad_request(format!("unknown finding code {c:?}")))
+}
+
+fn known_node(a: &Analysis, n: String) -> Result<String, ApiError> {
+    match a.node(&n) {
+        Some(_) => Ok(n),
+        None => Err(ApiError::not_found(
+            "unknown_node",
+            format!("no node {n:?}"),
+        )),
     }
 }
 
@@ -245,27 +214,32 @@ pub async fn findings(
     }
     let offset = q.offset.unwrap_or(0);
     let matching: Vec<&Finding> = a
-        .report
+        .report()
         .findings
         .iter()
         .filter(|f| filter.matches(f))
         .collect();
     let page: Vec<&Finding> = matching.iter().skip(offset).take(limit).copied().collect();
-    let codes: BTreeMap<&str, usize> = matching.iter().fold(BTreeMap::new(), |mut m, f| {
-        *m.entry(f.code.as_str()).or_default() += 1;
-        m
-    });
+    let codes = by_code(&matching);
     Ok(Json(json!({
         "schema": cnictl_model::SCHEMA,
-        "model": a.report.model,
+        "model": a.model(),
         "total": matching.len(),
         "offset": offset,
         "limit": limit,
         "by_code": codes,
         "findings": page,
-        "skipped": a.report.skipped,
+        "skipped": a.report().skipped,
     }))
     .into_response())
+}
+
+fn by_code<'a>(findings: &[&'a Finding]) -> BTreeMap<&'a str, usize> {
+    let mut m = BTreeMap::new();
+    for f in findings {
+        *m.entry(f.code.as_str()).or_default() += 1;
+    }
+    m
 }
 
 /// `/api/v1/nodes`: one summary per node.
@@ -273,8 +247,8 @@ pub async fn nodes(State(state): State<AppState>) -> Result<Response, ApiError> 
     let a = ready(&state)?;
     Ok(Json(json!({
         "schema": cnictl_model::SCHEMA,
-        "model": a.report.model,
-        "nodes": a.nodes,
+        "model": a.model(),
+        "nodes": a.nodes(),
     }))
     .into_response())
 }
@@ -314,29 +288,38 @@ pub async fn node(
     let summary = a
         .node(&name)
         .ok_or_else(|| ApiError::not_found("unknown_node", format!("no node {name:?}")))?;
-    let dump = a.snapshot.nodes.get(&name);
-    let out = NodeDetail {
-        schema: cnictl_model::SCHEMA,
-        summary,
-        model_evidence: a.inference.node(&name).map(|m| m.evidence.as_slice()),
-        links: dump.map(|d| d.links.as_slice()),
-        addrs: dump.map(|d| d.addrs.as_slice()),
-        routes: dump.map(|d| lines(&d.routes)).unwrap_or_default(),
-        rules: dump.and_then(|d| d.rules.as_deref().map(lines)),
-        neighbours: dump.and_then(|d| d.neighbours.as_deref().map(lines)),
-        fdb: dump.and_then(|d| d.fdb.as_deref().map(lines)),
-        bgp: dump.and_then(|d| d.bgp.as_ref()),
-        ipvs: dump.and_then(|d| d.ipvs.as_ref()).map(|v| {
-            v.iter()
-                .map(|s| IpvsOut {
-                    service: s.to_string(),
-                    reals: lines(&s.reals),
-                })
-                .collect()
-        }),
-        findings: a.findings_of(&name).collect(),
-    };
-    Ok(Json(out).into_response())
+    Ok(Json(NodeDetail::of(&a, &name, summary)).into_response())
+}
+
+impl<'a> NodeDetail<'a> {
+    /// The node's tables as text, its model evidence and its findings.
+    fn of(a: &'a Analysis, name: &str, summary: &'a NodeSummary) -> Self {
+        let dump = a.snapshot().nodes.get(name);
+        NodeDetail {
+            schema: cnictl_model::SCHEMA,
+            summary,
+            model_evidence: a.inference().node(name).map(|m| m.evidence.as_slice()),
+            links: dump.map(|d| d.links.as_slice()),
+            addrs: dump.map(|d| d.addrs.as_slice()),
+            routes: dump.map(|d| lines(&d.routes)).unwrap_or_default(),
+            rules: dump.and_then(|d| d.rules.as_deref().map(lines)),
+            neighbours: dump.and_then(|d| d.neighbours.as_deref().map(lines)),
+            fdb: dump.and_then(|d| d.fdb.as_deref().map(lines)),
+            bgp: dump.and_then(|d| d.bgp.as_ref()),
+            ipvs: dump.and_then(|d| d.ipvs.as_deref()).map(ipvs_lines),
+            findings: a.findings_of(name).collect(),
+        }
+    }
+}
+
+fn ipvs_lines(services: &[cnictl_model::VirtualService]) -> Vec<IpvsOut> {
+    services
+        .iter()
+        .map(|s| IpvsOut {
+            service: s.to_string(),
+            reals: lines(&s.reals),
+        })
+        .collect()
 }
 
 fn lines<T: std::fmt::Display>(v: &[T]) -> Vec<String> {
@@ -358,13 +341,7 @@ pub async fn explain(
         .map_err(|_| ApiError::busy("explain"))?;
     let out = tokio::task::spawn_blocking(move || explain::run(&a, &q))
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "explain task failed",
-            )
-        })??;
+        .map_err(|_| ApiError::internal("internal", "explain task failed"))??;
     Ok(Json(out).into_response())
 }
 
@@ -377,18 +354,12 @@ pub async fn snapshot(State(state): State<AppState>) -> Result<Response, ApiErro
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::busy("snapshot"))?;
-    let bytes = tokio::task::spawn_blocking(move || serde_json::to_vec(a.snapshot.as_ref()))
+    let bytes = tokio::task::spawn_blocking(move || serde_json::to_vec(a.snapshot().as_ref()))
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "snapshot task failed",
-            )
-        })?
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "encode", e.to_string()))?;
+        .map_err(|_| ApiError::internal("internal", "snapshot task failed"))?
+        .map_err(|e| ApiError::internal("encode", e.to_string()))?;
     Ok((
-        [(header::CONTENT_TYPE, "application/json")],
+        [(header::CONTENT_TYPE, cnictl_httpkit::JSON)],
         Body::from(bytes),
     )
         .into_response())

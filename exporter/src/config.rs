@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cnictl_httpkit::Limits;
 use cnictl_model::ClusterSnapshot;
 
 /// Loads a snapshot from wherever the caller decided (bundle dir, snapshot
@@ -34,34 +35,6 @@ impl Source {
     pub fn path(&self) -> &std::path::Path {
         match self {
             Source::Bundle(p) | Source::Snapshot(p) | Source::WatchDir(p) => p,
-        }
-    }
-}
-
-/// Request limits. Defaults suit an on-call laptop and a cluster aggregator
-/// alike; every one bounds memory or CPU a client can make the server spend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Longest accepted query string, in bytes (longer: 414).
-    pub max_query: usize,
-    /// Largest accepted request body (there are no write endpoints, so small).
-    pub max_body: usize,
-    /// Per-request deadline (exceeded: 408).
-    pub request_timeout: Duration,
-    /// Explains running at once; more are refused with 429, never queued.
-    pub explain_concurrency: usize,
-    /// Full-snapshot downloads at once (each serializes the whole cluster).
-    pub snapshot_concurrency: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_query: 4096,
-            max_body: 16 * 1024,
-            request_timeout: Duration::from_secs(30),
-            explain_concurrency: 4,
-            snapshot_concurrency: 1,
         }
     }
 }

@@ -1,15 +1,14 @@
 //! `/api/v1/explain`: turns the query into an
-//! [`ExplainRequest`] and calls [`cnictl_analyzers::explain::explain`] on the
-//! analysis' dataplane. The document is the analyzers' (DESIGN.md
+//! [`ExplainRequest`] and asks the analysis ([`Analysis::explain`], which
+//! attaches the drop's finding exactly as `cnictl explain` does). The document is the analyzers' (DESIGN.md
 //! `{verdict, disposition, hops, drop}`); this module only maps query
 //! errors to 400 and unknown endpoints to 404.
 
 use axum::http::StatusCode;
 use cnictl_analyzers::explain::{self, ExplainError, ExplainRequest, Explanation};
+use cnictl_analyzers::pipeline::Analysis;
+use cnictl_httpkit::ApiError;
 use serde::Deserialize;
-
-use crate::analysis::Analysis;
-use crate::error::ApiError;
 
 /// Longest accepted SRC/DST spec (a pod key is at most 253 + 1 + 253).
 const MAX_SPEC: usize = 600;
@@ -69,7 +68,7 @@ impl ExplainQuery {
 /// Answers an explain query over one analysis.
 pub fn run(a: &Analysis, q: &ExplainQuery) -> Result<Explanation, ApiError> {
     let req = q.to_request()?;
-    explain::explain(&a.snapshot, &a.dataplane, &req).map_err(to_api)
+    a.explain(&req).map_err(to_api)
 }
 
 /// Unknown pods/services are 404; everything else the user got wrong is 400.

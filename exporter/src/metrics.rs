@@ -1,24 +1,26 @@
 //! `/metrics`: rendered once per refresh into OpenMetrics text, then served
 //! as cached bytes so a scrape never waits on analysis. Labels are typed
-//! label sets over bounded sets (finding codes, severities, node names,
-//! capped peer and pair lists). See the README ("Serve") for every metric.
+//! label sets over bounded sets (finding codes, severities and refresh
+//! error codes as enums; node names, capped peer and pair lists). See the
+//! README ("Serve") for every metric.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
+use cnictl_analyzers::pipeline::NodeSummary;
+use cnictl_analyzers::Severity;
 use cnictl_model::NodeSnapshot;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::analysis::{Analysis, NodeSummary};
-use crate::state::{RefreshError, Status};
+use crate::state::{RefreshError, Served, Status};
 
 /// The content type of the metrics text.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const CONTENT_TYPE: &str = cnictl_httpkit::OPENMETRICS;
 
 /// Per node, at most this many `cnictl_bgp_session_up` series: all peers
 /// when a node has this many or fewer, else only the sessions that are not
@@ -28,8 +30,24 @@ pub const BGP_PEER_SERIES_CAP: usize = 16;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FindingLabels {
     code: String,
-    severity: String,
+    severity: SeverityLabel,
     node: String,
+}
+
+/// A finding's severity as a label value (`error`, `warning`, `info`).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+struct SeverityLabel(Severity);
+
+impl EncodeLabelValue for SeverityLabel {
+    fn encode(&self, enc: &mut LabelValueEncoder) -> std::fmt::Result {
+        std::fmt::Write::write_str(enc, self.0.as_str())
+    }
+}
+
+impl EncodeLabelValue for RefreshError {
+    fn encode(&self, enc: &mut LabelValueEncoder) -> std::fmt::Result {
+        std::fmt::Write::write_str(enc, self.as_str())
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -56,7 +74,7 @@ struct ModelLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
-    error_code: String,
+    error_code: RefreshError,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -84,7 +102,7 @@ type NodeValue = fn(&NodeSummary) -> Option<usize>;
 
 /// Renders the whole metrics text for the current state.
 pub fn render(
-    current: Option<&Analysis>,
+    current: Option<&Served>,
     status: &Status,
     errors: &BTreeMap<RefreshError, u64>,
 ) -> String {
@@ -107,15 +125,21 @@ fn register_process(reg: &mut Registry, status: &Status, errors: &BTreeMap<Refre
             version: env!("CARGO_PKG_VERSION").to_string(),
         }),
     );
+    register_errors(reg, errors);
+    register_refresh(reg, status);
+}
+
+fn register_errors(reg: &mut Registry, errors: &BTreeMap<RefreshError, u64>) {
     let errs = Family::<ErrorLabels, Counter>::default();
     for code in [RefreshError::Load, RefreshError::Panic] {
         let n = errors.get(&code).copied().unwrap_or(0);
-        errs.get_or_create(&ErrorLabels {
-            error_code: code.as_str().to_string(),
-        })
-        .inc_by(n);
+        errs.get_or_create(&ErrorLabels { error_code: code })
+            .inc_by(n);
     }
     reg.register("analysis_errors", "Failed refreshes by error code", errs);
+}
+
+fn register_refresh(reg: &mut Registry, status: &Status) {
     let last = FloatGauge::default();
     last.set(status.last_success.unwrap_or(0.0));
     reg.register(
@@ -132,7 +156,7 @@ fn register_process(reg: &mut Registry, status: &Status, errors: &BTreeMap<Refre
     );
 }
 
-fn register_analysis(reg: &mut Registry, a: &Analysis) {
+fn register_analysis(reg: &mut Registry, a: &Served) {
     let dur = FloatGauge::default();
     dur.set(a.duration.as_secs_f64());
     reg.register(
@@ -144,11 +168,11 @@ fn register_analysis(reg: &mut Registry, a: &Analysis) {
         "model_info",
         "The CNI model cnictl recognised for the cluster (always 1)",
         info(ModelLabels {
-            model: a.report.model.clone(),
+            model: a.model().to_string(),
         }),
     );
     let nodes = Gauge::<i64>::default();
-    nodes.set(a.nodes.len() as i64);
+    nodes.set(a.nodes().len() as i64);
     reg.register(
         "nodes",
         "Nodes known (dumped or listed in nodes.json)",
@@ -160,12 +184,12 @@ fn register_analysis(reg: &mut Registry, a: &Analysis) {
     register_pairs(reg, a);
 }
 
-fn register_findings(reg: &mut Registry, a: &Analysis) {
+fn register_findings(reg: &mut Registry, a: &Served) {
     let fam = Family::<FindingLabels, Gauge>::default();
-    for f in &a.report.findings {
+    for f in &a.report().findings {
         fam.get_or_create(&FindingLabels {
             code: f.code.as_str().to_string(),
-            severity: f.severity.as_str().to_string(),
+            severity: SeverityLabel(f.severity),
             node: f.node.clone().unwrap_or_default(),
         })
         .inc();
@@ -179,9 +203,9 @@ fn register_findings(reg: &mut Registry, a: &Analysis) {
 
 /// A per-node gauge over the summaries; `None` values are omitted (section
 /// not collected), so absence and zero stay distinct.
-fn node_gauge(a: &Analysis, value: impl Fn(&NodeSummary) -> Option<usize>) -> NodeGauge {
+fn node_gauge(a: &Served, value: impl Fn(&NodeSummary) -> Option<usize>) -> NodeGauge {
     let fam = NodeGauge::default();
-    for n in a.nodes.iter().filter(|n| n.has_dump) {
+    for n in a.nodes().iter().filter(|n| n.has_dump) {
         if let Some(v) = value(n) {
             fam.get_or_create(&NodeLabels {
                 node: n.name.clone(),
@@ -192,56 +216,58 @@ fn node_gauge(a: &Analysis, value: impl Fn(&NodeSummary) -> Option<usize>) -> No
     fam
 }
 
-fn register_tables(reg: &mut Registry, a: &Analysis) {
-    let tables: [(&str, &str, NodeValue); 6] = [
-        ("node_routes", "Routes in all tables of the node", |n| {
-            Some(n.counts.routes)
-        }),
-        ("node_neighbours", "Neighbour entries of the node", |n| {
-            n.counts.neighbours
-        }),
-        ("node_fdb_entries", "Bridge FDB entries of the node", |n| {
-            n.counts.fdb_entries
-        }),
-        (
-            "node_pods",
-            "Pods scheduled on the node (host-network excluded)",
-            |n| Some(n.counts.pods),
-        ),
-        (
-            "ipvs_virtual_services",
-            "IPVS virtual services on the node",
-            |n| n.counts.ipvs_virtual_services,
-        ),
-        (
-            "ipvs_real_servers",
-            "IPVS real servers on the node, over all virtual services",
-            |n| n.counts.ipvs_real_servers,
-        ),
-    ];
-    for (name, help, f) in tables {
-        reg.register(name, help, node_gauge(a, f));
-    }
-    reg.register(
+/// The per-node table gauges: name, help, value.
+const TABLES: [(&str, &str, NodeValue); 9] = [
+    ("node_routes", "Routes in all tables of the node", |n| {
+        Some(n.counts.routes)
+    }),
+    ("node_neighbours", "Neighbour entries of the node", |n| {
+        n.counts.neighbours
+    }),
+    ("node_fdb_entries", "Bridge FDB entries of the node", |n| {
+        n.counts.fdb_entries
+    }),
+    (
+        "node_pods",
+        "Pods scheduled on the node (host-network excluded)",
+        |n| Some(n.counts.pods),
+    ),
+    (
+        "ipvs_virtual_services",
+        "IPVS virtual services on the node",
+        |n| n.counts.ipvs_virtual_services,
+    ),
+    (
+        "ipvs_real_servers",
+        "IPVS real servers on the node, over all virtual services",
+        |n| n.counts.ipvs_real_servers,
+    ),
+    (
         "node_unreachable_peers",
         "Other nodes whose pods this node's pods cannot reach (reference dataplane probe)",
-        node_gauge(a, |n| n.unreachable_peers),
-    );
-    reg.register(
+        |n| n.unreachable_peers,
+    ),
+    (
         "bgp_peers",
         "BGP protocols configured in the node's BGP daemon",
-        node_gauge(a, |n| n.counts.bgp_peers),
-    );
-    reg.register(
+        |n| n.counts.bgp_peers,
+    ),
+    (
         "bgp_peers_established",
         "BGP protocols in state Established",
-        node_gauge(a, |n| n.counts.bgp_established),
-    );
+        |n| n.counts.bgp_established,
+    ),
+];
+
+fn register_tables(reg: &mut Registry, a: &Served) {
+    for (name, help, f) in TABLES {
+        reg.register(name, help, node_gauge(a, f));
+    }
 }
 
-fn register_bgp(reg: &mut Registry, a: &Analysis) {
+fn register_bgp(reg: &mut Registry, a: &Served) {
     let fam = Family::<PeerLabels, Gauge>::default();
-    for node in a.snapshot.nodes.values() {
+    for node in a.snapshot().nodes.values() {
         for (peer, up) in session_series(node) {
             fam.get_or_create(&PeerLabels {
                 node: node.name.clone(),
@@ -281,9 +307,9 @@ fn session_series(node: &NodeSnapshot) -> Vec<(String, bool)> {
     all
 }
 
-fn register_pairs(reg: &mut Registry, a: &Analysis) {
+fn register_pairs(reg: &mut Registry, a: &Served) {
     let fam = Family::<PairLabels, Gauge>::default();
-    for p in &a.reachability.failing_pairs {
+    for p in &a.reachability().failing_pairs {
         fam.get_or_create(&PairLabels {
             src: p.src.clone(),
             dst: p.dst.clone(),
@@ -296,13 +322,13 @@ fn register_pairs(reg: &mut Registry, a: &Analysis) {
         fam,
     );
     let trunc = Gauge::<i64>::default();
-    trunc.set(i64::from(a.reachability.truncated()));
+    trunc.set(i64::from(a.reachability().truncated()));
     reg.register(
         "failing_pairs_truncated",
         "1 when more failing pairs exist than cnictl_failing_pair lists",
         trunc,
     );
     let total = Gauge::<i64>::default();
-    total.set(a.reachability.failing_total as i64);
+    total.set(a.reachability().failing_total as i64);
     reg.register("failing_pairs", "Failing node pairs in total", total);
 }

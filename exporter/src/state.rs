@@ -2,20 +2,58 @@
 //! pre-rendered metrics. Requests only read it; the refresh task writes it.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
+use axum::http::HeaderMap;
+use cnictl_analyzers::pipeline::Analysis;
+use cnictl_analyzers::Finding;
+use cnictl_httpkit::{Limits, Precompressed};
 use cnictl_model::ClusterSnapshot;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::analysis::Analysis;
-use crate::config::{Limits, Loader};
+use crate::config::Loader;
 use crate::metrics;
 
+/// The analysis being served, with the shell-side clock readings the
+/// metrics report (the analysis itself never reads the clock).
+#[derive(Debug)]
+pub struct Served {
+    pub analysis: Analysis,
+    /// Wall time the analysis took (reachability and summaries included).
+    pub duration: Duration,
+    /// Wall-clock end of the analysis.
+    pub finished_at: SystemTime,
+}
+
+impl Served {
+    /// Analyses `snap` (with `extra` findings) and times it; everything
+    /// is computed here, in the caller's blocking task, not in a request.
+    pub fn analyse(snap: ClusterSnapshot, extra: Vec<Finding>) -> Served {
+        let started = Instant::now();
+        let analysis = Analysis::with_findings(Arc::new(snap), extra);
+        analysis.warm();
+        Served {
+            analysis,
+            duration: started.elapsed(),
+            finished_at: SystemTime::now(),
+        }
+    }
+}
+
+impl Deref for Served {
+    type Target = Analysis;
+
+    fn deref(&self) -> &Analysis {
+        &self.analysis
+    }
+}
+
 /// Why a refresh failed, as a bounded code (the `error_code` label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefreshError {
     /// The loader returned an error (unreadable or malformed input).
@@ -58,9 +96,9 @@ pub struct AppState {
 }
 
 struct Inner {
-    current: RwLock<Option<Arc<Analysis>>>,
+    current: RwLock<Option<Arc<Served>>>,
     status: RwLock<Status>,
-    metrics: RwLock<Rendered>,
+    metrics: RwLock<Precompressed>,
     errors: Mutex<BTreeMap<RefreshError, u64>>,
     limits: Limits,
     explain_permits: Arc<Semaphore>,
@@ -74,7 +112,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 current: RwLock::new(None),
                 status: RwLock::new(Status::default()),
-                metrics: RwLock::new(Rendered::default()),
+                metrics: RwLock::new(Precompressed::default()),
                 errors: Mutex::new(BTreeMap::new()),
                 limits,
                 explain_permits: Arc::new(Semaphore::new(limits.explain_concurrency)),
@@ -88,7 +126,7 @@ impl AppState {
     /// A ready state holding the analysis of `snap` (tests, one-shot use).
     pub fn from_snapshot(snap: ClusterSnapshot, limits: Limits) -> Self {
         let state = AppState::new(limits);
-        state.install(Analysis::run(snap));
+        state.install(Served::analyse(snap, Vec::new()));
         state
     }
 
@@ -97,7 +135,7 @@ impl AppState {
     }
 
     /// The last good analysis, if any.
-    pub fn current(&self) -> Option<Arc<Analysis>> {
+    pub fn current(&self) -> Option<Arc<Served>> {
         read(&self.inner.current).clone()
     }
 
@@ -106,15 +144,12 @@ impl AppState {
     }
 
     /// The metrics text of the last refresh (rendered then, never per
-    /// scrape); cloning shares the buffer, so a scrape copies nothing.
-    pub fn metrics_text(&self) -> Bytes {
-        read(&self.inner.metrics).plain.clone()
-    }
-
-    /// The same text gzip-compressed at render time (Prometheus asks for
-    /// gzip; ~10x smaller at 1,000 nodes). `None` if compression failed.
-    pub fn metrics_gzip(&self) -> Option<Bytes> {
-        read(&self.inner.metrics).gzip.clone()
+    /// scrape; gzip-compressed then too, as Prometheus asks for gzip and
+    /// it is ~10x smaller at 1,000 nodes), in the representation the
+    /// request accepts, and whether that is gzip. Cloning shares the
+    /// buffer, so a scrape copies nothing.
+    pub fn metrics_for(&self, headers: &HeaderMap) -> (Bytes, bool) {
+        read(&self.inner.metrics).pick(headers)
     }
 
     pub(crate) fn explain_permits(&self) -> &Arc<Semaphore> {
@@ -133,15 +168,15 @@ impl AppState {
     }
 
     /// [`AppState::refresh_blocking`] with extra findings added to the
-    /// analysis (see [`Analysis::run_with`]).
+    /// analysis (see [`Analysis::with_findings`]).
     pub fn refresh_blocking_with(
         &self,
         loader: &Loader,
-        extra: Vec<cnictl_analyzers::Finding>,
+        extra: Vec<Finding>,
     ) -> Result<(), RefreshError> {
         write(&self.inner.status).attempts += 1;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            loader().map(|snap| Analysis::run_with(snap, extra))
+            loader().map(|snap| Served::analyse(snap, extra))
         }));
         match outcome {
             Ok(Ok(a)) => {
@@ -159,7 +194,7 @@ impl AppState {
         }
     }
 
-    fn install(&self, a: Analysis) {
+    fn install(&self, a: Served) {
         let at = epoch_secs(a.finished_at);
         *write(&self.inner.current) = Some(Arc::new(a));
         {
@@ -186,26 +221,8 @@ impl AppState {
         let errors = lock(&self.inner.errors).clone();
         let status = self.status();
         let text = metrics::render(current.as_deref(), &status, &errors);
-        let gzip = gzip(text.as_bytes()).map(Bytes::from);
-        *write(&self.inner.metrics) = Rendered {
-            plain: Bytes::from(text),
-            gzip,
-        };
+        *write(&self.inner.metrics) = Precompressed::new(text);
     }
-}
-
-/// The metrics text, plain and compressed.
-#[derive(Default)]
-struct Rendered {
-    plain: Bytes,
-    gzip: Option<Bytes>,
-}
-
-fn gzip(data: &[u8]) -> Option<Vec<u8>> {
-    use std::io::Write as _;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(data).ok()?;
-    enc.finish().ok()
 }
 
 fn epoch_secs(t: SystemTime) -> f64 {

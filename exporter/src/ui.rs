@@ -7,7 +7,7 @@ use axum::http::{header, Uri};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
-use crate::error::ApiError;
+use cnictl_httpkit::ApiError;
 
 #[derive(RustEmbed)]
 #[folder = "../web/"]

@@ -124,8 +124,10 @@ async fn explain_matches_the_analyzers_for_contract_pairs() {
             panic!("{bundle} does not load");
         };
         let dp = hints::dataplane(&snap);
-        let want = explain(&snap, &dp, &ExplainRequest::new(src.clone(), dst.clone()))
+        let mut want = explain(&snap, &dp, &ExplainRequest::new(src.clone(), dst.clone()))
             .expect("core explains");
+        // The API attaches the drop's finding as `cnictl explain` does.
+        cnictl_analyzers::explain::attach_finding(&snap, &mut want);
         let app = app(snap);
         let r = get(&app, &format!("/api/v1/explain?src={src}&dst={dst}")).await;
         assert_eq!(r.status, StatusCode::OK, "{bundle}: {}", r.text());

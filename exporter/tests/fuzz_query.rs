@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use axum::extract::Query;
 use axum::http::Uri;
 use axum::response::IntoResponse;
-use cnictl_exporter::analysis::Analysis;
+use cnictl_analyzers::pipeline::Analysis;
 use cnictl_exporter::explain::{run, ExplainQuery};
 use proptest::prelude::*;
 
@@ -30,7 +30,7 @@ fn analysis() -> &'static Analysis {
     A.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/flannel-vxlan-ipvs");
         let snap = cnictl_collect::bundle::load_dir(&dir).expect("fixture bundle loads");
-        Analysis::run(snap)
+        Analysis::new(std::sync::Arc::new(snap))
     })
 }
 

@@ -153,3 +153,24 @@ pub fn run(args: &[&str]) {
         .expect("spawn");
     assert!(status.success(), "{args:?} failed: {status}");
 }
+
+/// The exporter's HTTP surface over the aggregator's analysis, as
+/// `cnictl serve --kube` wires it.
+pub struct Exporter(pub cnictl_exporter::AppState);
+
+impl cnictl_agent::Frontend for Exporter {
+    fn router(&self) -> axum::Router {
+        cnictl_exporter::router(self.0.clone())
+    }
+
+    fn refresh(&self, load: &cnictl_agent::SnapshotLoader, extra: Vec<cnictl_analyzers::Finding>) {
+        let _ = self.0.refresh_blocking_with(load, extra);
+    }
+}
+
+/// A frontend with default limits.
+pub fn exporter() -> std::sync::Arc<dyn cnictl_agent::Frontend> {
+    std::sync::Arc::new(Exporter(cnictl_exporter::AppState::new(
+        cnictl_exporter::Limits::default(),
+    )))
+}

@@ -274,12 +274,17 @@ pub fn run(snap: &ClusterSnapshot) -> Report {
 
 /// [`run`] with caller-supplied knobs (e.g. the real service CIDR).
 pub fn run_with(snap: &ClusterSnapshot, opts: &Options) -> Report {
-    let exp = Expected::build_with(snap, opts);
+    run_expected(&Expected::build_with(snap, opts), snap)
+}
+
+/// [`run`] against an expected state the caller already built from `snap`
+/// (the pipeline builds it once and reuses its inference and nodes).
+pub fn run_expected(exp: &Expected<'_>, snap: &ClusterSnapshot) -> Report {
     let mut out = Out::default();
     for (_, check) in CLUSTER_CHECKS {
-        check(&exp, snap, &mut out);
+        check(exp, snap, &mut out);
     }
-    run_nodes(&exp, snap, &mut out);
+    run_nodes(exp, snap, &mut out);
     skip_undumped(snap, &mut out);
     let (findings, skipped) = out.sorted();
     Report {

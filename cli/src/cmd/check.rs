@@ -56,6 +56,17 @@ pub fn render(report: &Report, color: bool) -> String {
         count(Severity::Warning),
         count(Severity::Info)
     );
+    render_findings(&mut s, report, color);
+    if report.findings.is_empty() {
+        let ok = "no findings: the dataplane matches the cluster";
+        let _ = writeln!(s, "\n{}", out::paint(color, "32", ok));
+    }
+    render_skipped(&mut s, report);
+    s
+}
+
+/// Findings grouped by severity and node, each with evidence and hint.
+fn render_findings(s: &mut String, report: &Report, color: bool) {
     let mut groups: BTreeMap<(Severity, String), Vec<&Finding>> = BTreeMap::new();
     for f in &report.findings {
         let node = f.node.clone().unwrap_or_else(|| "cluster".into());
@@ -69,45 +80,40 @@ pub fn render(report: &Report, color: bool) -> String {
             out::paint(color, "1", node)
         );
         for f in findings {
-            let _ = writeln!(
-                s,
-                "  [{}] {}",
-                out::paint(color, "1", f.code.as_str()),
-                f.summary
-            );
-            for e in &f.evidence {
-                let _ = writeln!(s, "      {}", out::paint(color, "2", e));
-            }
-            let _ = writeln!(s, "      hint: {}", f.hint);
+            render_finding(s, f, color);
         }
     }
-    if report.findings.is_empty() {
-        let _ = writeln!(
-            s,
-            "\n{}",
-            out::paint(
-                color,
-                "32",
-                "no findings: the dataplane matches the cluster"
-            )
-        );
-    }
-    if !report.skipped.is_empty() {
-        let _ = writeln!(s, "\nskipped ({}):", report.skipped.len());
-        for (reason, (checks, nodes)) in group_skipped(report) {
-            let nodes = match nodes.len() {
-                0 => String::new(),
-                1..=6 => format!(" on {}", nodes.join(", ")),
-                n => format!(" on {} and {} more nodes", nodes[..5].join(", "), n - 5),
-            };
-            let _ = writeln!(s, "  {}{nodes}: {reason}", checks.join(", "));
-        }
-    }
-    s
 }
 
-/// Skips that say the same thing about several nodes or checks, folded into
-/// one line each ("ipvs-… on node-1, node-2: no ipvsadm.txt …").
+fn render_finding(s: &mut String, f: &Finding, color: bool) {
+    let _ = writeln!(
+        s,
+        "  [{}] {}",
+        out::paint(color, "1", f.code.as_str()),
+        f.summary
+    );
+    for e in &f.evidence {
+        let _ = writeln!(s, "      {}", out::paint(color, "2", e));
+    }
+    let _ = writeln!(s, "      hint: {}", f.hint);
+}
+
+/// What was skipped, one line per reason with its checks and nodes.
+fn render_skipped(s: &mut String, report: &Report) {
+    if report.skipped.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\nskipped ({}):", report.skipped.len());
+    for (reason, (checks, nodes)) in group_skipped(report) {
+        let nodes = match nodes.len() {
+            0 => String::new(),
+            1..=6 => format!(" on {}", nodes.join(", ")),
+            n => format!(" on {} and {} more nodes", nodes[..5].join(", "), n - 5),
+        };
+        let _ = writeln!(s, "  {}{nodes}: {reason}", checks.join(", "));
+    }
+}
+
 fn group_skipped(report: &Report) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
     let mut out: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for k in &report.skipped {

@@ -5,11 +5,16 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use cnictl_agent::aggregator::SERVICE_ACCOUNT_TOKEN;
-use cnictl_agent::{AgentConfig, AggregatorConfig, Discovery, ExpectedSource, KubeOptions};
+use cnictl_agent::{
+    AgentConfig, AggregatorConfig, Discovery, ExpectedSource, Frontend, KubeOptions, SnapshotLoader,
+};
+use cnictl_analyzers::Finding;
 use cnictl_collect::live::{LiveOptions, NetnsTarget};
+use cnictl_exporter::AppState;
 
 use crate::args::{AgentArgs, BundleArgs, ClusterArgs, ServeArgs};
 
@@ -91,8 +96,23 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         "cnictl serve --kube: aggregating agents on http://{}",
         args.listen
     );
-    runtime()?.block_on(cnictl_agent::run_aggregator(cfg))?;
+    let frontend = Arc::new(Exporter(AppState::new(cfg.limits)));
+    runtime()?.block_on(cnictl_agent::run_aggregator(cfg, frontend))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The aggregator's analysis served by the exporter's HTTP surface.
+struct Exporter(AppState);
+
+impl Frontend for Exporter {
+    fn router(&self) -> axum::Router {
+        cnictl_exporter::router(self.0.clone())
+    }
+
+    fn refresh(&self, load: &SnapshotLoader, extra: Vec<Finding>) {
+        // Failures are kept in the state (`/readyz`, metrics).
+        let _ = self.0.refresh_blocking_with(load, extra);
+    }
 }
 
 pub fn agent(args: AgentArgs) -> Result<ExitCode> {

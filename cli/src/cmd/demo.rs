@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use cnictl_analyzers::explain::{self, ExplainRequest};
-use cnictl_analyzers::{checks, hints, infer};
+use cnictl_analyzers::explain::{self, ExplainRequest, Explanation};
+use cnictl_analyzers::pipeline::Analysis;
 use cnictl_collect::bundle::{self, MemSource};
+use cnictl_model::ClusterSnapshot;
 use rust_embed::RustEmbed;
 use serde_json::json;
 
@@ -25,33 +27,37 @@ const SRC: &str = "default/web-1";
 const DST: &str = "default/api-2";
 
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
-    let files: BTreeMap<String, String> = DemoBundle::iter()
-        .filter_map(|path| {
-            let file = DemoBundle::get(&path)?;
-            Some((
-                path.to_string(),
-                String::from_utf8_lossy(&file.data).into_owned(),
-            ))
-        })
-        .collect();
-    let snap =
-        bundle::load(&MemSource::new("demo", files)).context("loading the embedded demo bundle")?;
-    let inference = infer::infer(&snap);
-    let report = checks::run(&snap);
-    let dp = hints::dataplane_inferred(&snap, &inference);
-    let mut ex = explain::explain(&snap, &dp, &ExplainRequest::new(SRC, DST))
+    let analysis = Analysis::new(Arc::new(load()?));
+    let ex = analysis
+        .explain(&ExplainRequest::new(SRC, DST))
         .context("explaining the demo path")?;
-    explain::attach_finding(&snap, &mut ex);
     if args.render.output == Output::Json {
         out::print_json(&json!({
             "schema": cnictl_model::SCHEMA,
-            "model": model::to_json(&inference),
-            "check": report,
+            "model": model::to_json(analysis.inference()),
+            "check": analysis.report(),
             "explain": ex,
         }))?;
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        out::print(&text(&analysis, &ex, out::use_color(&args.render)))?;
     }
-    let color = out::use_color(&args.render);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The embedded bundle as a snapshot.
+fn load() -> Result<ClusterSnapshot> {
+    let files: BTreeMap<String, String> = DemoBundle::iter()
+        .filter_map(|path| {
+            let file = DemoBundle::get(&path)?;
+            let text = String::from_utf8_lossy(&file.data).into_owned();
+            Some((path.to_string(), text))
+        })
+        .collect();
+    bundle::load(&MemSource::new("demo", files)).context("loading the embedded demo bundle")
+}
+
+/// The three commands' text output, one after the other.
+fn text(analysis: &Analysis, ex: &Explanation, color: bool) -> String {
     let h = |t: &str| out::paint(color, "1;4", t);
     let mut text = String::new();
     text.push_str(
@@ -60,14 +66,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     text.push_str("with one fault seeded on node-1. The same commands work on your own bundle:\n");
     text.push_str("  cnictl model|check --bundle DIR;  cnictl explain SRC DST --bundle DIR\n\n");
     text.push_str(&format!("{}\n", h("1. cnictl model")));
-    text.push_str(&model::render(&inference, color));
+    text.push_str(&model::render(analysis.inference(), color));
     text.push_str(&format!("\n{}\n", h("2. cnictl check")));
-    text.push_str(&check::render(&report, color));
-    text.push_str(&format!(
-        "\n{}\n",
-        h(&format!("3. cnictl explain {SRC} {DST}"))
-    ));
-    text.push_str(&explain::render_text(&ex));
-    out::print(&text)?;
-    Ok(ExitCode::SUCCESS)
+    text.push_str(&check::render(analysis.report(), color));
+    let third = h(&format!("3. cnictl explain {SRC} {DST}"));
+    text.push_str(&format!("\n{third}\n"));
+    text.push_str(&explain::render_text(ex));
+    text
 }

@@ -30,28 +30,22 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
 }
 
 fn render(d: &Diff, color: bool) -> String {
-    let mut s = String::new();
     if d.is_empty() {
         return "no changes: same findings, same dataplane entries\n".into();
     }
+    let mut s = String::new();
+    let added = out::paint(color, "31", "+");
     for f in &d.findings_added {
         let node = f.node.as_deref().unwrap_or("cluster");
-        let _ = writeln!(
-            s,
-            "{} finding [{}] {node}: {}",
-            out::paint(color, "31", "+"),
-            f.code,
-            f.summary
-        );
+        let _ = writeln!(s, "{added} finding [{}] {node}: {}", f.code, f.summary);
     }
+    let resolved = out::paint(color, "32", "-");
     for f in &d.findings_resolved {
         let node = f.node.as_deref().unwrap_or("cluster");
         let _ = writeln!(
             s,
-            "{} finding [{}] {node}: {} (resolved)",
-            out::paint(color, "32", "-"),
-            f.code,
-            f.summary
+            "{resolved} finding [{}] {node}: {} (resolved)",
+            f.code, f.summary
         );
     }
     for n in &d.nodes_added {
@@ -60,16 +54,22 @@ fn render(d: &Diff, color: bool) -> String {
     for n in &d.nodes_removed {
         let _ = writeln!(s, "- node {n}");
     }
+    render_tables(&mut s, d, color);
+    s
+}
+
+/// Per node, the table entries that went away and those that appeared.
+fn render_tables(s: &mut String, d: &Diff, color: bool) {
+    let (minus, plus) = (out::paint(color, "31", "-"), out::paint(color, "32", "+"));
     for (node, tables) in &d.nodes {
         let _ = writeln!(s, "\n{}", out::paint(color, "1", node));
         for (kind, change) in tables {
             for line in &change.removed {
-                let _ = writeln!(s, "  {} {kind}: {line}", out::paint(color, "31", "-"));
+                let _ = writeln!(s, "  {minus} {kind}: {line}");
             }
             for line in &change.added {
-                let _ = writeln!(s, "  {} {kind}: {line}", out::paint(color, "32", "+"));
+                let _ = writeln!(s, "  {plus} {kind}: {line}");
             }
         }
     }
-    s
 }

@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use cnictl_analyzers::explain::{self, ExplainRequest, Explanation, Verdict};
-use cnictl_analyzers::hints;
+use cnictl_analyzers::pipeline::Analysis;
 use cnictl_analyzers::validate::{self, HopValidation, KernelAnswer, RouteQuery};
 use cnictl_collect::live::{route_get, NetnsTarget, RouteGet, RouteGetReply};
 use cnictl_dataplane::Dataplane;
@@ -32,39 +33,45 @@ struct Checked<'a> {
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     let snap = resolve::load(&args.source, &args.cluster)?;
-    let dp = hints::dataplane(&snap);
-    let req = request(&args);
-    let mut ex = explain::explain(&snap, &dp, &req)?;
-    explain::attach_finding(&snap, &mut ex);
+    let analysis = Analysis::new(Arc::new(snap));
+    let ex = analysis.explain(&request(&args))?;
+    let dp = analysis.dataplane();
     let live = (args.validate || args.probe)
         .then(|| NetnsMap::resolve(&args))
         .transpose()?;
     let mut notes = Vec::new();
     let validation = match (&live, args.validate) {
-        (Some(map), true) => Some(validate_live(&dp, &ex, map, &mut notes)),
+        (Some(map), true) => Some(validate_live(dp, &ex, map, &mut notes)),
         _ => None,
     };
     let probed = match (&live, args.probe) {
-        (Some(map), true) => Some(probe::run(&dp, &ex, map, &args)?),
+        (Some(map), true) => Some(probe::run(dp, &ex, map, &args)?),
         _ => None,
     };
     print(&args, &ex, validation.as_deref(), probed.as_ref(), notes)?;
-    let live_bad = validation
-        .as_deref()
-        .is_some_and(validate::any_disagreement)
-        || probed.as_ref().is_some_and(|p| !p.ok);
-    // Nothing could be asked (wrong mapping, not root): an input error,
-    // not a clean bill of health.
-    let none_checked = validation.as_deref().is_some_and(|v| {
+    Ok(live_exit_code(&ex, validation.as_deref(), probed.as_ref()))
+}
+
+/// 2 when no hop could be checked live (wrong mapping, not root: an input
+/// error, not a clean bill of health), 1 when the kernel or the wire
+/// disagrees, else the verdict's code.
+fn live_exit_code(
+    ex: &Explanation,
+    validation: Option<&[HopValidation]>,
+    probed: Option<&probe::ProbeReport>,
+) -> ExitCode {
+    let live_bad =
+        validation.is_some_and(validate::any_disagreement) || probed.is_some_and(|p| !p.ok);
+    let none_checked = validation.is_some_and(|v| {
         !v.is_empty() && v.iter().all(|h| h.status == validate::Status::Unchecked)
     });
-    Ok(if none_checked {
+    if none_checked {
         ExitCode::from(2)
     } else if live_bad {
         ExitCode::from(1)
     } else {
-        exit_code(&ex)
-    })
+        exit_code(ex)
+    }
 }
 
 fn print(

@@ -33,7 +33,7 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
-    /// No successful analysis yet (503): the client should retry.
+    /// Nothing to serve yet (503): the client should retry.
     pub fn not_ready(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message)
     }
@@ -45,6 +45,11 @@ impl ApiError {
             "too_many_requests",
             format!("too many concurrent {what} requests: retry shortly"),
         )
+    }
+
+    /// A bug or a failed background task (500).
+    pub fn internal(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
     }
 }
 
