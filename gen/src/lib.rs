@@ -10,6 +10,7 @@
 mod calico;
 mod flannel;
 mod k8s;
+pub mod lab;
 mod node;
 mod plan;
 
@@ -18,6 +19,7 @@ use std::str::FromStr;
 
 use cnictl_model::ClusterSnapshot;
 
+pub use lab::LabPlan;
 pub use plan::Plan;
 
 /// Which CNI dataplane to synthesise.
