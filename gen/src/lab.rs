@@ -380,7 +380,11 @@ impl LabPlan {
         let mut out = vec![slice("kubernetes", "kubernetes", vec![api_server], 6443)];
         for svc in self.services() {
             if let Some((_, Some(p))) = svc.selects {
-                let name = format!("{}-{}", svc.name, hash_hex(&format!("slice/{}", svc.name), 5));
+                let name = format!(
+                    "{}-{}",
+                    svc.name,
+                    hash_hex(&format!("slice/{}", svc.name), 5)
+                );
                 let endpoints = self.node_indices().map(|n| self.endpoint(n, p)).collect();
                 out.push(slice(svc.name, &name, endpoints, svc.target));
             }
@@ -456,7 +460,10 @@ fn flannel_annotations(kind: &str, data: String, ip: Ipv4Addr) -> Vec<(&'static 
     vec![
         ("flannel.alpha.coreos.com/backend-data", data),
         ("flannel.alpha.coreos.com/backend-type", kind.into()),
-        ("flannel.alpha.coreos.com/kube-subnet-manager", "true".into()),
+        (
+            "flannel.alpha.coreos.com/kube-subnet-manager",
+            "true".into(),
+        ),
         ("flannel.alpha.coreos.com/public-ip", ip.to_string()),
     ]
 }
@@ -475,7 +482,9 @@ fn pod(ns: &str, name: String, n: u32, ip: Ipv4Addr, app: String, host_network: 
 }
 
 fn k8s_service(s: &LabService) -> Service {
-    let selector = s.selects.map(|(app, _)| ("app".to_string(), app.to_string()));
+    let selector = s
+        .selects
+        .map(|(app, _)| ("app".to_string(), app.to_string()));
     Service {
         namespace: "default".into(),
         name: s.name.into(),
@@ -538,7 +547,13 @@ fn hash_hex(s: &str, len: usize) -> String {
 }
 
 fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476, 0xc3d2_e1f0];
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xefcd_ab89,
+        0x98ba_dcfe,
+        0x1032_5476,
+        0xc3d2_e1f0,
+    ];
     let mut msg = data.to_vec();
     msg.push(0x80);
     while msg.len() % 64 != 56 {
@@ -604,10 +619,7 @@ mod tests {
 
     #[test]
     fn sha1_matches_sha1sum() {
-        assert_eq!(
-            hash_hex("", 40),
-            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
-        );
+        assert_eq!(hash_hex("", 40), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
         let long = "x".repeat(100);
         assert_eq!(hash_hex(&long, 12), "50e483690ec4");
     }
@@ -667,8 +679,14 @@ mod tests {
             LabPlan::new("calico-ipip", 3, 2, "cnl"),
             Err(LabError::UnknownModel("calico-ipip".into()))
         );
-        assert_eq!(LabPlan::new("calico-bgp", 1, 2, "cnl"), Err(LabError::Nodes));
-        assert_eq!(LabPlan::new("calico-bgp", 3, 51, "cnl"), Err(LabError::Pods));
+        assert_eq!(
+            LabPlan::new("calico-bgp", 1, 2, "cnl"),
+            Err(LabError::Nodes)
+        );
+        assert_eq!(
+            LabPlan::new("calico-bgp", 3, 51, "cnl"),
+            Err(LabError::Pods)
+        );
         assert!(LabPlan::new("calico-bgp", 3, 2, "cnl-x").is_err());
         assert!(LabPlan::new("calico-bgp", 3, 2, "xcnl").is_err());
         assert!(LabPlan::new("calico-bgp", 3, 2, "cnlabcdefgh").is_ok());
