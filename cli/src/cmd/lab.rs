@@ -398,7 +398,16 @@ mod tests {
     /// k8s/*.json that lab.sh wrote before its objects moved to Rust
     /// (lab/testdata/k8s/CASE), and the lab each came from: model, nodes,
     /// pods per node, faults injected (on node N).
-    const RECORDED: &[(&str, &str, u32, u32, &[(&str, u32)])] = &[
+    /// (case, model, nodes, pods per node, [(fault, node)]).
+    type Recorded = (
+        &'static str,
+        &'static str,
+        u32,
+        u32,
+        &'static [(&'static str, u32)],
+    );
+
+    const RECORDED: &[Recorded] = &[
         ("flannel-vxlan-3x2", "flannel-vxlan", 3, 2, &[]),
         ("flannel-host-gw-3x2", "flannel-host-gw", 3, 2, &[]),
         ("calico-bgp-3x2", "calico-bgp", 3, 2, &[]),
