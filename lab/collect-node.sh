@@ -4,7 +4,8 @@
 # Runs as root on a Kubernetes node (or inside `ip netns exec NODE`) with only
 # iproute2 (plus ipvsadm / birdc when present). It never changes the
 # dataplane: every command it runs is a read (`show`, `-L`, /proc/sys reads).
-# The layout is DESIGN.md's "bundle" layout for BUNDLE/nodes/<node>/.
+# The layout is the bundle layout of the README's "Bundles" section, for
+# BUNDLE/nodes/<node>/.
 #
 # Choices made here (the only differences from running the commands by hand):
 #   * ip-route.json holds IPv4 and IPv6: `ip -4 -d -j route show table all`

@@ -11,13 +11,21 @@
 # root namespace), and it kills only the BIRD daemons it started (by pidfile,
 # after checking the pid's command line names this lab's config).
 #
-# `cnictl lab` embeds this file; run standalone it finds collect-node.sh next
-# to itself (override with CNICTL_COLLECT_NODE). State lives in
-# $CNICTL_LAB_RUN (default /run/cnictl-lab): <prefix>.state plus <prefix>/
-# (k8s/*.json, pod maps, BIRD configs, sockets, pidfiles, logs).
+# Only the choreography is shell (ip, bridge, sysctl, BIRD). The address
+# plan, the Kubernetes objects and the state file are cnictl's (Rust, one
+# source with `cnictl gen` and the bundle writer): `cnictl lab plan` prints
+# the plan as bash assignments, `lab init` / `lab fault` write the state,
+# `lab k8s` writes k8s/*.json. Those commands are hidden and need no root.
+#
+# `cnictl lab` embeds this file and sets CNICTL to itself; run standalone it
+# uses $CNICTL, else this source tree's cnictl (built with cargo), else
+# cnictl on PATH, and finds collect-node.sh next to itself (override with
+# CNICTL_COLLECT_NODE). State lives in $CNICTL_LAB_RUN (default
+# /run/cnictl-lab): <prefix>.state (JSON) plus <prefix>/ (k8s/*.json, pod
+# maps, BIRD configs, sockets, pidfiles, logs).
 #
 # Layout of a lab with prefix P, N nodes, M pods per node (node index n,
-# pod index p):
+# pod index p; planned by cnictl, gen/src/lab.rs):
 #   P-ul                 underlay netns: bridge br0, 192.0.2.1/24 (gateway)
 #   P-node-n             node netns, Kubernetes node "node-n", eth0 192.0.2.(10+n)/24
 #   P-node-n-<pod>       pod netns; pods are default/web-n (p=1), default/api-n
@@ -66,7 +74,9 @@ commands:
 
 exit status: 0 ok, 1 ping matrix failed, 2 usage error or failed command.
 Environment: CNICTL_LAB_RUN (state dir, default /run/cnictl-lab),
-CNICTL_COLLECT_NODE (path of collect-node.sh, default next to lab.sh).
+CNICTL_COLLECT_NODE (path of collect-node.sh, default next to lab.sh),
+CNICTL (the cnictl binary that plans the lab; default: this source tree's
+build, else cnictl on PATH).
 
 examples:
   sudo lab.sh up flannel-vxlan
@@ -96,81 +106,51 @@ x() {
 	"$@" || die "failed ($?): $*"
 }
 
-# ---------------------------------------------------------------- naming
+# ---------------------------------------------------------------- plan
 
-node_ns() { printf '%s-node-%s' "$PREFIX" "$1"; }
-ul_ns() { printf '%s-ul' "$PREFIX"; }
-node_ip() { printf '192.0.2.%s' "$((10 + $1))"; }
-node_mac() { printf '52:54:00:00:02:%02x' "$((10 + $1))"; }
-vtep_ip() { printf '10.244.%s.0' "$1"; }
-vtep_mac() { printf '0e:f1:0a:f4:%02x:00' "$1"; }
-pod_cidr() { printf '10.244.%s.0/24' "$1"; }
-calico_block() { printf '10.244.%s.0/26' "$1"; }
-pod_ip() { printf '10.244.%s.%s' "$1" "$((1 + $2))"; }
-pod_mac() { printf '0a:58:0a:f4:%02x:%02x' "$1" "$((1 + $2))"; }
-cni0_mac() { printf '0a:58:0a:f4:%02x:01' "$1"; }
+# The plan comes from cnictl as variables (see `cnictl lab plan --format
+# json`): PREFIX MODEL NODES PODS DIR CREATED FAULTS BIRD_REJECT UL_NS
+# GATEWAY POD_RANGE POD_MTU OVERLAP_NODE OVERLAP_CIDR; per node n, ${X[n]}
+# for X in NODE_NS NODE_IP NODE_MAC VTEP_IP VTEP_MAC POD_CIDR BLOCK CNI0_IP
+# CNI0_MAC MESH PEER THIRD OFFLINK_IP SHADOW_NET SVC_OVERLAP_IP; per pod p of
+# node n, ${X[n.p]} for X in POD_NS POD_NAME POD_IP POD_MAC HOST_VETH.
 
-# pod_app P: the app label (and name stem) of pod index P on every node.
-pod_app() {
-	case $1 in
-	1) echo web ;;
-	2) echo api ;;
-	3) echo db ;;
-	4) echo cache ;;
-	*) echo "app$1" ;;
-	esac
-}
-pod_name() { printf '%s-%s' "$(pod_app "$2")" "$1"; }
-pod_ns() { printf '%s-node-%s-%s' "$PREFIX" "$1" "$(pod_name "$1" "$2")"; }
-
-hash_hex() { printf '%s' "$1" | sha1sum | cut -c1-"$2"; }
-
-# uuid_of NAME: a stable UUID-shaped id, so re-recorded objects keep theirs.
-uuid_of() {
-	local h
-	h=$(hash_hex "$1" 32)
-	printf '%s-%s-%s-%s-%s' "${h:0:8}" "${h:8:4}" "${h:12:4}" "${h:16:4}" "${h:20:12}"
+# find_cnictl: prints the path of the cnictl that plans the lab.
+find_cnictl() {
+	local root=$SELF_DIR/.. cargo=${CARGO:-cargo}
+	if [ -f "$root/Cargo.toml" ] && [ -d "$root/gen" ] && command -v "$cargo" >/dev/null; then
+		"$cargo" build -q --manifest-path "$root/Cargo.toml" -p cnictl --bin cnictl >&2 || return 1
+		printf '%s/debug/cnictl' "${CARGO_TARGET_DIR:-$root/target}"
+		return 0
+	fi
+	command -v cnictl
 }
 
-# host_veth N P: the node-side veth name, as the CNI plugin would pick it
-# (Calico: "cali" + 11 hex of the workload id; bridge plugin: "veth" + 8 hex).
-host_veth() {
-	case $MODEL in
-	calico-*) printf 'cali%s' "$(hash_hex "default.$(pod_name "$1" "$2")" 11)" ;;
-	*) printf 'veth%s' "$(hash_hex "$(pod_ns "$1" "$2")" 8)" ;;
-	esac
+use_cnictl() {
+	[ -n "${CNICTL:-}" ] || CNICTL=$(find_cnictl) ||
+		die "cnictl not found: set CNICTL to the cnictl binary (it plans the lab)"
+}
+
+# load_plan ARGS...: evaluate `cnictl lab plan ARGS` (exits on its error).
+load_plan() {
+	local vars
+	vars=$("$CNICTL" lab plan "$@" --format shell) || exit 2
+	eval "$vars"
 }
 
 bird_conf() { printf '%s/bird/node-%s.conf' "$DIR" "$1"; }
 bird_ctl() { printf '%s/bird/node-%s.ctl' "$DIR" "$1"; }
 bird_pid() { printf '%s/bird/node-%s.pid' "$DIR" "$1"; }
-mesh_name() { printf 'Mesh_%s' "$(node_ip "$1" | tr . _)"; }
 
 # ---------------------------------------------------------------- state
 
 state_file() { printf '%s/%s.state' "$LAB_RUN" "$PREFIX"; }
 
-# save_state: the state file is sourced by later commands; values are
-# printf %q-quoted.
-save_state() {
-	local v
-	mkdir -p "$LAB_RUN"
-	{
-		for v in PREFIX MODEL NODES PODS DIR CREATED FAULTS K8S_OVERLAP K8S_EXTRA_SVC BIRD_REJECT; do
-			printf '%s=%q\n' "$v" "${!v}"
-		done
-		printf 'NETNS=%q\n' "$(lab_netns | tr '\n' ' ')"
-		printf 'BIRD_PIDS=%q\n' "$(cat "$DIR"/bird/*.pid 2>/dev/null | tr '\n' ' ')"
-	} >"$(state_file).tmp"
-	mv "$(state_file).tmp" "$(state_file)"
-}
-
 load_state() {
 	local f
 	f=$(state_file)
 	[ -f "$f" ] || die "no lab with prefix $PREFIX (no $f; run: lab.sh up MODEL --prefix $PREFIX)"
-	# shellcheck disable=SC1090
-	. "$f"
+	load_plan --state "$f"
 }
 
 # lab_netns: every netns of this lab's naming scheme that exists now.
@@ -184,6 +164,8 @@ in_range() {
 	[[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
 }
 
+# check_prefix: kept here too, so `down` (which needs no plan) never
+# matches namespaces outside the lab's scheme.
 check_prefix() {
 	[[ $PREFIX =~ ^cnl[a-z0-9]{0,8}$ ]] ||
 		die "prefix must be 'cnl' followed by up to 8 of [a-z0-9], got '$PREFIX'"
@@ -192,85 +174,76 @@ check_prefix() {
 # ---------------------------------------------------------------- building
 
 build_underlay() {
-	local ul
-	ul=$(ul_ns)
+	local ul=$UL_NS
 	ip netns add "$ul"
 	ip -n "$ul" link set lo up
 	ip -n "$ul" link add br0 type bridge
-	ip -n "$ul" addr add 192.0.2.1/24 dev br0
+	ip -n "$ul" addr add "$GATEWAY/24" dev br0
 	ip -n "$ul" link set br0 up
 }
 
 # build_node N: the node netns with eth0 on the underlay, forwarding on and
 # rp_filter off (as kubeadm-prepared nodes have), default via the underlay.
 build_node() {
-	local n=$1 ns ul
-	ns=$(node_ns "$n")
-	ul=$(ul_ns)
+	local n=$1 ns=${NODE_NS[$1]} ul=$UL_NS
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
-	ip link add "ul$n" netns "$ul" type veth peer name eth0 netns "$ns" address "$(node_mac "$n")"
+	ip link add "ul$n" netns "$ul" type veth peer name eth0 netns "$ns" address "${NODE_MAC[$n]}"
 	ip -n "$ul" link set "ul$n" master br0 up
-	ip -n "$ns" addr add "$(node_ip "$n")/24" dev eth0
+	ip -n "$ns" addr add "${NODE_IP[$n]}/24" dev eth0
 	ip -n "$ns" link set eth0 up
-	ip -n "$ns" route add default via 192.0.2.1 dev eth0
+	ip -n "$ns" route add default via "$GATEWAY" dev eth0
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 }
 
-# build_flannel_node N MTU: cni0 bridge and pods as Flannel's CNI (the bridge
+# build_flannel_node N: cni0 bridge and pods as Flannel's CNI (the bridge
 # plugin with host-local IPAM, isDefaultGateway, hairpin) sets them up.
 build_flannel_node() {
-	local n=$1 mtu=$2 ns p
-	ns=$(node_ns "$n")
-	ip -n "$ns" link add cni0 address "$(cni0_mac "$n")" type bridge
-	ip -n "$ns" addr add "10.244.$n.1/24" dev cni0
+	local n=$1 ns=${NODE_NS[$1]} p
+	ip -n "$ns" link add cni0 address "${CNI0_MAC[$n]}" type bridge
+	ip -n "$ns" addr add "${CNI0_IP[$n]}/24" dev cni0
 	ip -n "$ns" link set cni0 up
 	for ((p = 1; p <= PODS; p++)); do
-		build_flannel_pod "$n" "$p" "$mtu"
+		build_flannel_pod "$n" "$p"
 	done
 }
 
 build_flannel_pod() {
-	local n=$1 p=$2 mtu=$3 ns pns hv
-	ns=$(node_ns "$n")
-	pns=$(pod_ns "$n" "$p")
-	hv=$(host_veth "$n" "$p")
+	local n=$1 p=$2 mtu=$POD_MTU ns=${NODE_NS[$1]} pns=${POD_NS[$1.$2]} hv=${HOST_VETH[$1.$2]}
 	ip netns add "$pns"
 	ip -n "$pns" link set lo up
 	ip link add "$hv" netns "$ns" mtu "$mtu" type veth peer name eth0 netns "$pns" \
-		mtu "$mtu" address "$(pod_mac "$n" "$p")"
+		mtu "$mtu" address "${POD_MAC[$n.$p]}"
 	ip -n "$ns" link set "$hv" master cni0 up
 	bridge -n "$ns" link set dev "$hv" hairpin on
-	ip -n "$pns" addr add "$(pod_ip "$n" "$p")/24" dev eth0
+	ip -n "$pns" addr add "${POD_IP[$n.$p]}/24" dev eth0
 	ip -n "$pns" link set eth0 up
-	ip -n "$pns" route add default via "10.244.$n.1" dev eth0
-	ip -n "$pns" route add 10.244.0.0/16 via "10.244.$n.1" dev eth0
+	ip -n "$pns" route add default via "${CNI0_IP[$n]}" dev eth0
+	ip -n "$pns" route add "$POD_RANGE" via "${CNI0_IP[$n]}" dev eth0
 }
 
 # build_vxlan N: flannel.1 exactly as flanneld programs it, plus one
 # neighbour, FDB entry and onlink route per peer node.
 build_vxlan() {
-	local n=$1 ns m
-	ns=$(node_ns "$n")
-	ip -n "$ns" link add flannel.1 address "$(vtep_mac "$n")" type vxlan id 1 \
-		local "$(node_ip "$n")" dev eth0 dstport 8472 nolearning
+	local n=$1 ns=${NODE_NS[$1]} m
+	ip -n "$ns" link add flannel.1 address "${VTEP_MAC[$n]}" type vxlan id 1 \
+		local "${NODE_IP[$n]}" dev eth0 dstport 8472 nolearning
 	ip -n "$ns" link set flannel.1 mtu 1450 up
-	ip -n "$ns" addr add "$(vtep_ip "$n")/32" dev flannel.1
+	ip -n "$ns" addr add "${VTEP_IP[$n]}/32" dev flannel.1
 	for ((m = 1; m <= NODES; m++)); do
 		[ "$m" = "$n" ] && continue
-		ip -n "$ns" neigh replace "$(vtep_ip "$m")" lladdr "$(vtep_mac "$m")" dev flannel.1 nud permanent
-		bridge -n "$ns" fdb append "$(vtep_mac "$m")" dev flannel.1 dst "$(node_ip "$m")" self permanent
-		ip -n "$ns" route add "$(pod_cidr "$m")" via "$(vtep_ip "$m")" dev flannel.1 onlink
+		ip -n "$ns" neigh replace "${VTEP_IP[$m]}" lladdr "${VTEP_MAC[$m]}" dev flannel.1 nud permanent
+		bridge -n "$ns" fdb append "${VTEP_MAC[$m]}" dev flannel.1 dst "${NODE_IP[$m]}" self permanent
+		ip -n "$ns" route add "${POD_CIDR[$m]}" via "${VTEP_IP[$m]}" dev flannel.1 onlink
 	done
 }
 
 build_host_gw() {
-	local n=$1 ns m
-	ns=$(node_ns "$n")
+	local n=$1 ns=${NODE_NS[$1]} m
 	for ((m = 1; m <= NODES; m++)); do
 		[ "$m" = "$n" ] && continue
-		ip -n "$ns" route add "$(pod_cidr "$m")" via "$(node_ip "$m")" dev eth0
+		ip -n "$ns" route add "${POD_CIDR[$m]}" via "${NODE_IP[$m]}" dev eth0
 	done
 }
 
@@ -278,11 +251,7 @@ build_host_gw() {
 # for 169.254.1.1, and a /32 scope-link route, as Felix and the Calico CNI
 # plugin program them.
 build_calico_pod() {
-	local n=$1 p=$2 ns pns hv ip
-	ns=$(node_ns "$n")
-	pns=$(pod_ns "$n" "$p")
-	hv=$(host_veth "$n" "$p")
-	ip=$(pod_ip "$n" "$p")
+	local ns=${NODE_NS[$1]} pns=${POD_NS[$1.$2]} hv=${HOST_VETH[$1.$2]} ip=${POD_IP[$1.$2]}
 	ip netns add "$pns"
 	ip -n "$pns" link set lo up
 	ip link add "$hv" netns "$ns" address ee:ee:ee:ee:ee:ee type veth peer name eth0 netns "$pns"
@@ -301,8 +270,7 @@ build_calico_pod() {
 # BIRD_REJECT="N:M" adds an import filter on node N rejecting node M's block
 # (the bgp-route-missing fault).
 write_bird_conf() {
-	local n=$1 m ip
-	ip=$(node_ip "$n")
+	local n=$1 m ip=${NODE_IP[$1]}
 	mkdir -p "$DIR/bird"
 	{
 		printf 'log "%s/bird/node-%s.log" all;\n' "$DIR" "$n"
@@ -318,13 +286,13 @@ template bgp bgp_template { local as 64512;
   ipv4 { gateway recursive; import all; export filter calico_export_to_bgp_peers; };
   graceful restart; connect delay time 1; connect retry time 2; error wait time 2,10; }
 EOF
-		printf 'protocol static { ipv4; route %s blackhole; }\n' "$(calico_block "$n")"
+		printf 'protocol static { ipv4; route %s blackhole; }\n' "${BLOCK[$n]}"
 		for ((m = 1; m <= NODES; m++)); do
 			[ "$m" = "$n" ] && continue
 			printf 'protocol bgp %s from bgp_template { neighbor %s as 64512; source address %s;' \
-				"$(mesh_name "$m")" "$(node_ip "$m")" "$ip"
+				"${MESH[$m]}" "${NODE_IP[$m]}" "$ip"
 			if [ "$BIRD_REJECT" = "$n:$m" ]; then
-				printf ' ipv4 { import filter { if net = %s then reject; accept; }; };' "$(calico_block "$m")"
+				printf ' ipv4 { import filter { if net = %s then reject; accept; }; };' "${BLOCK[$m]}"
 			fi
 			printf ' }\n'
 		done
@@ -335,7 +303,7 @@ EOF
 start_bird() {
 	local n=$1
 	write_bird_conf "$n"
-	ip netns exec "$(node_ns "$n")" bird -c "$(bird_conf "$n")" -s "$(bird_ctl "$n")" -P "$(bird_pid "$n")"
+	ip netns exec "${NODE_NS[$n]}" bird -c "$(bird_conf "$n")" -s "$(bird_ctl "$n")" -P "$(bird_pid "$n")"
 }
 
 # calico_converged: every node has all its BGP sessions Established and one
@@ -345,7 +313,7 @@ calico_converged() {
 	want=$((NODES - 1))
 	for ((n = 1; n <= NODES; n++)); do
 		[ "$(birdc -s "$(bird_ctl "$n")" show protocols 2>/dev/null | grep -c ' Established')" = "$want" ] || return 1
-		[ "$(ip -n "$(node_ns "$n")" route show proto bird | grep -c ' via ')" = "$want" ] || return 1
+		[ "$(ip -n "${NODE_NS[$n]}" route show proto bird | grep -c ' via ')" = "$want" ] || return 1
 	done
 }
 
@@ -361,14 +329,13 @@ wait_for() {
 }
 
 build_lab() {
-	local n mtu=1500
-	[ "$MODEL" = flannel-vxlan ] && mtu=1450
+	local n
 	build_underlay
 	for ((n = 1; n <= NODES; n++)); do
 		build_node "$n"
 		case $MODEL in
-		flannel-vxlan) build_flannel_node "$n" "$mtu"; build_vxlan "$n" ;;
-		flannel-host-gw) build_flannel_node "$n" "$mtu"; build_host_gw "$n" ;;
+		flannel-vxlan) build_flannel_node "$n"; build_vxlan "$n" ;;
+		flannel-host-gw) build_flannel_node "$n"; build_host_gw "$n" ;;
 		calico-bgp) build_calico_node "$n" ;;
 		esac
 	done
@@ -385,141 +352,10 @@ build_calico_node() {
 
 # ---------------------------------------------------------------- k8s objects
 
-# node_pod_cidr N: the node's spec.podCIDR (pod-cidr-overlap widens one).
-node_pod_cidr() {
-	if [ -n "$K8S_OVERLAP" ] && [ "${K8S_OVERLAP%%=*}" = "$1" ]; then
-		printf '%s' "${K8S_OVERLAP#*=}"
-	else
-		pod_cidr "$1"
-	fi
-}
-
-node_annotations() {
-	local n=$1
-	case $MODEL in
-	flannel-vxlan)
-		printf '"flannel.alpha.coreos.com/backend-data":"{\\"VNI\\":1,\\"VtepMAC\\":\\"%s\\"}","flannel.alpha.coreos.com/backend-type":"vxlan",' "$(vtep_mac "$n")" ;;
-	flannel-host-gw)
-		printf '"flannel.alpha.coreos.com/backend-data":"null","flannel.alpha.coreos.com/backend-type":"host-gw",' ;;
-	calico-bgp)
-		printf '"projectcalico.org/IPv4Address":"%s/24",' "$(node_ip "$n")" ;;
-	esac
-	case $MODEL in
-	flannel-*)
-		printf '"flannel.alpha.coreos.com/kube-subnet-manager":"true","flannel.alpha.coreos.com/public-ip":"%s",' "$(node_ip "$n")" ;;
-	esac
-	printf '"node.alpha.kubernetes.io/ttl":"0","volumes.kubernetes.io/controller-managed-attach-detach":"true"'
-}
-
-k8s_node() {
-	local n=$1 name="node-$1" spec='{}' role=''
-	case $MODEL in
-	flannel-*) spec=$(printf '{"podCIDR":"%s","podCIDRs":["%s"]}' "$(node_pod_cidr "$n")" "$(node_pod_cidr "$n")") ;;
-	esac
-	[ "$n" = 1 ] && role=',"node-role.kubernetes.io/control-plane":""'
-	printf '{"apiVersion":"v1","kind":"Node","metadata":{"annotations":{%s},"creationTimestamp":"%s","labels":{"beta.kubernetes.io/arch":"amd64","beta.kubernetes.io/os":"linux","kubernetes.io/arch":"amd64","kubernetes.io/hostname":"%s","kubernetes.io/os":"linux"%s},"name":"%s","resourceVersion":"%s","uid":"%s"},"spec":%s,' \
-		"$(node_annotations "$n")" "$CREATED" "$name" "$role" "$name" "$((1000 + n))" "$(uuid_of "node/$name")" "$spec"
-	printf '"status":{"addresses":[{"address":"%s","type":"InternalIP"},{"address":"%s","type":"Hostname"}],"conditions":[{"lastHeartbeatTime":"%s","lastTransitionTime":"%s","message":"kubelet is posting ready status","reason":"KubeletReady","status":"True","type":"Ready"}],"nodeInfo":{"architecture":"amd64","containerRuntimeVersion":"containerd://1.7.13","kernelVersion":"%s","kubeProxyVersion":"v1.30.2","kubeletVersion":"v1.30.2","operatingSystem":"linux","osImage":"Debian GNU/Linux 12 (bookworm)"}}}' \
-		"$(node_ip "$n")" "$name" "$CREATED" "$CREATED" "$(uname -r)"
-}
-
-# k8s_pod NS NAME NODE IP APP HOSTNET: one Running, Ready pod.
-k8s_pod() {
-	local ns=$1 name=$2 node=$3 ip=$4 app=$5 hostnet=$6 host labels image
-	case $app in
-	flannel) image=docker.io/flannel/flannel:v0.25.1 ;;
-	calico-node) image=docker.io/calico/node:v3.27.0 ;;
-	*) image=registry.k8s.io/e2e-test-images/agnhost:2.47 ;;
-	esac
-	host=$(node_ip "${node#node-}")
-	labels=$(printf '"app":"%s"' "$app")
-	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"creationTimestamp":"%s","labels":{%s},"name":"%s","namespace":"%s","resourceVersion":"%s","uid":"%s"},' \
-		"$CREATED" "$labels" "$name" "$ns" "$((2000 + ${#name}))" "$(uuid_of "pod/$ns/$name")"
-	printf '"spec":{"containers":[{"image":"%s","name":"%s","ports":[{"containerPort":8080,"protocol":"TCP"}]}],%s"nodeName":"%s","restartPolicy":"Always"},' \
-		"$image" "$app" "$([ "$hostnet" = true ] && printf '"hostNetwork":true,')" "$node"
-	printf '"status":{"conditions":[{"lastTransitionTime":"%s","status":"True","type":"Ready"}],"hostIP":"%s","hostIPs":[{"ip":"%s"}],"phase":"Running","podIP":"%s","podIPs":[{"ip":"%s"}],"qosClass":"BestEffort","startTime":"%s"}}' \
-		"$CREATED" "$host" "$host" "$ip" "$ip" "$CREATED"
-}
-
-# cni_daemon_pod N: the CNI's own DaemonSet pod on node N (hostNetwork).
-cni_daemon_pod() {
-	local n=$1 suffix
-	suffix=$(hash_hex "ds/node-$n" 5)
-	case $MODEL in
-	flannel-*) k8s_pod kube-flannel "kube-flannel-ds-$suffix" "node-$n" "$(node_ip "$n")" flannel true ;;
-	calico-*) k8s_pod kube-system "calico-node-$suffix" "node-$n" "$(node_ip "$n")" calico-node true ;;
-	esac
-}
-
-k8s_list() {
-	local IFS=,
-	printf '{"apiVersion":"v1","items":[%s],"kind":"List","metadata":{"resourceVersion":""}}\n' "$*"
-}
-
-# k8s_service NAME IP PORT TARGET SELECTOR-APP: SELECTOR-APP empty = no selector.
-k8s_service() {
-	local name=$1 ip=$2 port=$3 target=$4 app=$5 pname=http sel=''
-	[ "$name" = kubernetes ] && pname=https
-	[ -n "$app" ] && sel=$(printf '"selector":{"app":"%s"},' "$app")
-	printf '{"apiVersion":"v1","kind":"Service","metadata":{"creationTimestamp":"%s","name":"%s","namespace":"default","resourceVersion":"%s","uid":"%s"},' \
-		"$CREATED" "$name" "$((3000 + ${#name}))" "$(uuid_of "svc/default/$name")"
-	printf '"spec":{"clusterIP":"%s","clusterIPs":["%s"],"internalTrafficPolicy":"Cluster","ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack","ports":[{"name":"%s","port":%s,"protocol":"TCP","targetPort":%s}],%s"sessionAffinity":"None","type":"ClusterIP"},"status":{"loadBalancer":{}}}' \
-		"$ip" "$ip" "$pname" "$port" "$target" "$sel"
-}
-
-# k8s_slice SERVICE PORT ENDPOINTS...: ENDPOINTS are JSON endpoint objects.
-k8s_slice() {
-	local svc=$1 port=$2 name pname=http IFS=,
-	shift 2
-	name=$svc
-	[ "$svc" = kubernetes ] || name="$svc-$(hash_hex "slice/$svc" 5)"
-	[ "$svc" = kubernetes ] && pname=https
-	printf '{"addressType":"IPv4","apiVersion":"discovery.k8s.io/v1","endpoints":[%s],"kind":"EndpointSlice","metadata":{"creationTimestamp":"%s","labels":{"endpointslice.kubernetes.io/managed-by":"endpointslice-controller.k8s.io","kubernetes.io/service-name":"%s"},"name":"%s","namespace":"default","resourceVersion":"%s","uid":"%s"},"ports":[{"name":"%s","port":%s,"protocol":"TCP"}]}' \
-		"$*" "$CREATED" "$svc" "$name" "$((4000 + ${#name}))" "$(uuid_of "slice/$svc")" "$pname" "$port"
-}
-
-# pod_endpoint N P: the EndpointSlice entry for pod P on node N (ready).
-pod_endpoint() {
-	local n=$1 p=$2 name
-	name=$(pod_name "$n" "$p")
-	printf '{"addresses":["%s"],"conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":"node-%s","targetRef":{"kind":"Pod","name":"%s","namespace":"default","uid":"%s"}}' \
-		"$(pod_ip "$n" "$p")" "$n" "$name" "$(uuid_of "pod/default/$name")"
-}
-
-# emit FILE: write stdin (one JSON document) to FILE, pretty-printed and
-# validated by jq when it is installed (kubectl prints 4-space indents).
-emit() {
-	if command -v jq >/dev/null 2>&1; then
-		jq --indent 4 . >"$1.tmp"
-	else
-		cat >"$1.tmp"
-	fi
-	mv "$1.tmp" "$1"
-}
-
+# write_k8s: the lab's Nodes, Pods, Services and EndpointSlices (as the
+# plan and its faults say) into $DIR/k8s/, by cnictl's bundle writer.
 write_k8s() {
-	local out="$DIR/k8s" n p items=() svcs=() web=() api=()
-	mkdir -p "$out"
-	for ((n = 1; n <= NODES; n++)); do items+=("$(k8s_node "$n")"); done
-	k8s_list "${items[@]}" | emit "$out/nodes.json"
-	items=()
-	for ((n = 1; n <= NODES; n++)); do
-		for ((p = 1; p <= PODS; p++)); do
-			items+=("$(k8s_pod default "$(pod_name "$n" "$p")" "node-$n" "$(pod_ip "$n" "$p")" "$(pod_app "$p")" false)")
-			[ "$p" = 1 ] && web+=("$(pod_endpoint "$n" "$p")")
-			[ "$p" = 2 ] && api+=("$(pod_endpoint "$n" "$p")")
-		done
-		items+=("$(cni_daemon_pod "$n")")
-	done
-	k8s_list "${items[@]}" | emit "$out/pods.json"
-	svcs=("$(k8s_service kubernetes 10.96.0.1 443 6443 '')" "$(k8s_service web 10.96.100.10 80 8080 web)")
-	[ "$PODS" -ge 2 ] && svcs+=("$(k8s_service api 10.96.200.20 8080 8080 api)")
-	[ -n "$K8S_EXTRA_SVC" ] && svcs+=("$(k8s_service legacy "$K8S_EXTRA_SVC" 80 8080 legacy)")
-	k8s_list "${svcs[@]}" | emit "$out/services.json"
-	items=("$(k8s_slice kubernetes 6443 '{"addresses":["192.0.2.11"],"conditions":{"ready":true}}')")
-	items+=("$(k8s_slice web 8080 "${web[@]}")")
-	[ "$PODS" -ge 2 ] && items+=("$(k8s_slice api 8080 "${api[@]}")")
-	k8s_list "${items[@]}" | emit "$out/endpointslices.json"
+	"$CNICTL" lab k8s --state "$(state_file)" -o "$DIR" || die "writing $DIR/k8s failed"
 }
 
 # write_pod_maps: per node, "NETNS NAMESPACE_POD" lines for collect-node.sh.
@@ -527,7 +363,7 @@ write_pod_maps() {
 	local n p
 	for ((n = 1; n <= NODES; n++)); do
 		for ((p = 1; p <= PODS; p++)); do
-			printf '%s default_%s\n' "$(pod_ns "$n" "$p")" "$(pod_name "$n" "$p")"
+			printf '%s default_%s\n' "${POD_NS[$n.$p]}" "${POD_NAME[$n.$p]}"
 		done >"$DIR/podmap-node-$n"
 	done
 }
@@ -535,7 +371,6 @@ write_pod_maps() {
 # ---------------------------------------------------------------- commands
 
 cmd_up() {
-	local arg
 	MODEL=
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -547,19 +382,17 @@ cmd_up() {
 		esac
 	done
 	[ -n "$MODEL" ] || die "up: MODEL missing (one of: $MODELS)"
-	for arg in $MODELS; do [ "$arg" = "$MODEL" ] && break; done
-	[ "$arg" = "$MODEL" ] || die "up: unknown model '$MODEL' (one of: $MODELS)"
-	in_range "$NODES" 2 50 || die "up: --nodes must be 2..50"
-	in_range "$PODS" 1 50 || die "up: --pods must be 1..50"
-	check_prefix
+	# cnictl checks the model, --nodes, --pods and the prefix.
+	load_plan "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX"
 	[ ! -e "$(state_file)" ] || die "a lab with prefix $PREFIX exists ($(state_file)); run: lab.sh down --prefix $PREFIX"
 	[ -z "$(lab_netns)" ] || die "namespaces with prefix $PREFIX- exist; run: lab.sh down --prefix $PREFIX"
 	command -v ping >/dev/null || die "ping not found (Debian package iputils-ping)"
 	[ "$MODEL" != calico-bgp ] || command -v bird >/dev/null || die "calico-bgp needs BIRD 2 (Debian package bird2)"
-	DIR="$LAB_RUN/$PREFIX" CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ) FAULTS='' K8S_OVERLAP='' K8S_EXTRA_SVC='' BIRD_REJECT=''
+	DIR="$LAB_RUN/$PREFIX" CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ) FAULTS=''
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
-	save_state
+	"$CNICTL" lab init "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" \
+		--state "$(state_file)" --dir "$DIR" --created "$CREATED" || exit 2
 	# Any failure while building (set -e, die) exits through this trap, so a
 	# half-built lab never stays behind.
 	trap 'log "lab.sh: up failed, tearing down"; cmd_down >/dev/null 2>&1 || true' EXIT
@@ -567,7 +400,6 @@ cmd_up() {
 	trap - EXIT
 	write_k8s
 	write_pod_maps
-	save_state
 	print_summary
 	cmd_ping
 }
@@ -575,11 +407,11 @@ cmd_up() {
 print_summary() {
 	local n p
 	printf 'lab %s: %s, %s nodes x %s pods (state %s)\n' "$PREFIX" "$MODEL" "$NODES" "$PODS" "$(state_file)"
-	printf '  underlay  %-28s 192.0.2.1/24 (br0)\n' "$(ul_ns)"
+	printf '  underlay  %-28s %s/24 (br0)\n' "$UL_NS" "$GATEWAY"
 	for ((n = 1; n <= NODES; n++)); do
-		printf '  node-%-4s %-28s %s\n' "$n" "$(node_ns "$n")" "$(node_ip "$n")"
+		printf '  node-%-4s %-28s %s\n' "$n" "${NODE_NS[$n]}" "${NODE_IP[$n]}"
 		for ((p = 1; p <= PODS; p++)); do
-			printf '    %-13s %-26s %s\n' "default/$(pod_name "$n" "$p")" "$(pod_ns "$n" "$p")" "$(pod_ip "$n" "$p")"
+			printf '    %-13s %-26s %s\n' "default/${POD_NAME[$n.$p]}" "${POD_NS[$n.$p]}" "${POD_IP[$n.$p]}"
 		done
 	done
 	printf '  k8s objects in %s/k8s\n' "$DIR"
@@ -594,7 +426,7 @@ all_pods() {
 }
 
 # short_name N.P: the pod's name (web-1).
-short_name() { pod_name "${1%.*}" "${1#*.}"; }
+short_name() { printf '%s' "${POD_NAME[$1]}"; }
 
 # cmd_ping: every pod pings every other pod once (all pairs in parallel, one
 # retry for a pair that fails, so a slow first ARP does not count).
@@ -606,7 +438,7 @@ cmd_ping() {
 	for src in $pods; do
 		for dst in $pods; do
 			[ "$src" = "$dst" ] && continue
-			(ping_pair "$(pod_ns "${src%.*}" "${src#*.}")" "$(pod_ip "${dst%.*}" "${dst#*.}")" &&
+			(ping_pair "${POD_NS[$src]}" "${POD_IP[$dst]}" &&
 				touch "$out/$src-$dst") &
 		done
 	done
@@ -670,9 +502,9 @@ collect_one() {
 	local n=$1 dest=$2
 	local args=(--pod-map "$DIR/podmap-node-$n" --no-ipvs)
 	if [ "$MODEL" = calico-bgp ]; then
-		BIRD_SOCKET=$(bird_ctl "$n") ip netns exec "$(node_ns "$n")" sh "$COLLECT" "${args[@]}" "$dest"
+		BIRD_SOCKET=$(bird_ctl "$n") ip netns exec "${NODE_NS[$n]}" sh "$COLLECT" "${args[@]}" "$dest"
 	else
-		ip netns exec "$(node_ns "$n")" sh "$COLLECT" "${args[@]}" --no-bird "$dest"
+		ip netns exec "${NODE_NS[$n]}" sh "$COLLECT" "${args[@]}" --no-bird "$dest"
 	fi
 }
 
@@ -814,48 +646,48 @@ cmd_break() {
 		die "break: $fault does not apply to $MODEL (applies: $(faults_for "$MODEL"))"
 	in_range "$node" 1 "$NODES" || die "break: no node-$node in this lab"
 	[ "$NODES" -ge 3 ] || die "break: faults need at least 3 nodes"
-	S=$node T=$((node % NODES + 1))
-	W=$((T % NODES + 1))
+	S=$node T=${PEER[$node]} W=${THIRD[$node]}
 	printf 'lab %s: injecting %s on node-%s (peer node-%s, third node node-%s):\n' "$PREFIX" "$fault" "$S" "$T" "$W"
 	TRACE=1
 	local out="$DIR/.fault.out"
 	: >"$out"
-	# Not a pipeline: the fault functions set state (K8S_OVERLAP, …) that
-	# save_state must see in this shell.
 	"fault_${fault//-/_}" 3>>"$out" >>"$out" || { cat "$out"; die "break: $fault failed"; }
 	cat "$out"
 	cat "$out" >>"$DIR/faults.log"
 	rm -f "$out"
 	TRACE=0
-	FAULTS="${FAULTS:+$FAULTS }$fault@node-$S"
-	save_state
+	# Only a fault that took effect is recorded; cnictl applies what it
+	# changes in the objects (and BIRD's config) to the state, and k8s/
+	# follows the state.
+	"$CNICTL" lab fault "$fault" --node "$S" --state "$(state_file)" || die "break: recording $fault failed"
+	write_k8s
 }
 
 fault_missing_pod_route() {
-	x ip -n "$(node_ns "$S")" route del "$(pod_cidr "$T")"
+	x ip -n "${NODE_NS[$S]}" route del "${POD_CIDR[$T]}"
 }
 
 fault_wrong_next_hop() {
 	case $MODEL in
-	flannel-vxlan) x ip -n "$(node_ns "$S")" route replace "$(pod_cidr "$T")" via "$(vtep_ip "$W")" dev flannel.1 onlink ;;
-	flannel-host-gw) x ip -n "$(node_ns "$S")" route replace "$(pod_cidr "$T")" via "$(node_ip "$W")" dev eth0 ;;
+	flannel-vxlan) x ip -n "${NODE_NS[$S]}" route replace "${POD_CIDR[$T]}" via "${VTEP_IP[$W]}" dev flannel.1 onlink ;;
+	flannel-host-gw) x ip -n "${NODE_NS[$S]}" route replace "${POD_CIDR[$T]}" via "${NODE_IP[$W]}" dev eth0 ;;
 	esac
 }
 
 fault_next_hop_not_adjacent() {
-	x ip -n "$(node_ns "$S")" route replace "$(pod_cidr "$T")" via "198.51.100.$((10 + T))" dev eth0 onlink
+	x ip -n "${NODE_NS[$S]}" route replace "${POD_CIDR[$T]}" via "${OFFLINK_IP[$T]}" dev eth0 onlink
 }
 
 fault_vxlan_fdb_missing() {
-	x bridge -n "$(node_ns "$S")" fdb del "$(vtep_mac "$T")" dev flannel.1 dst "$(node_ip "$T")" self
+	x bridge -n "${NODE_NS[$S]}" fdb del "${VTEP_MAC[$T]}" dev flannel.1 dst "${NODE_IP[$T]}" self
 }
 
 fault_vxlan_neigh_missing() {
-	x ip -n "$(node_ns "$S")" neigh del "$(vtep_ip "$T")" dev flannel.1
+	x ip -n "${NODE_NS[$S]}" neigh del "${VTEP_IP[$T]}" dev flannel.1
 }
 
 fault_vxlan_fdb_mismatch() {
-	x bridge -n "$(node_ns "$S")" fdb replace "$(vtep_mac "$T")" dev flannel.1 dst "$(node_ip "$W")" self permanent
+	x bridge -n "${NODE_NS[$S]}" fdb replace "${VTEP_MAC[$T]}" dev flannel.1 dst "${NODE_IP[$W]}" self permanent
 }
 
 # mtu-mismatch: pod web-S gets MTU 1500 (both veth ends, as a CNI config
@@ -863,75 +695,73 @@ fault_vxlan_fdb_mismatch() {
 # flannel.1 at 1500 on a 1500 underlay, cannot be built: the kernel refuses
 # a VXLAN MTU that leaves no room for the 50-byte header.
 fault_mtu_mismatch() {
-	x ip -n "$(pod_ns "$S" 1)" link set eth0 mtu 1500
-	x ip -n "$(node_ns "$S")" link set "$(host_veth "$S" 1)" mtu 1500
+	x ip -n "${POD_NS[$S.1]}" link set eth0 mtu 1500
+	x ip -n "${NODE_NS[$S]}" link set "${HOST_VETH[$S.1]}" mtu 1500
 }
 
+# route-shadowed: a blackhole more specific than node-T's pod route (/25 of
+# its /24, /27 of its Calico /26).
 fault_route_shadowed() {
-	case $MODEL in
-	calico-bgp) x ip -n "$(node_ns "$S")" route add blackhole "10.244.$T.0/27" ;;
-	*) x ip -n "$(node_ns "$S")" route add blackhole "10.244.$T.0/25" ;;
-	esac
+	x ip -n "${NODE_NS[$S]}" route add blackhole "${SHADOW_NET[$T]}"
 }
 
 fault_pod_route_missing() {
 	case $MODEL in
-	calico-bgp) x ip -n "$(node_ns "$S")" route del "$(pod_ip "$S" 1)" dev "$(host_veth "$S" 1)" ;;
-	*) x ip -n "$(node_ns "$S")" link set "$(host_veth "$S" 1)" nomaster ;;
+	calico-bgp) x ip -n "${NODE_NS[$S]}" route del "${POD_IP[$S.1]}" dev "${HOST_VETH[$S.1]}" ;;
+	*) x ip -n "${NODE_NS[$S]}" link set "${HOST_VETH[$S.1]}" nomaster ;;
 	esac
 }
 
 fault_ip_forward_disabled() {
-	x ip netns exec "$(node_ns "$S")" sysctl -qw net.ipv4.ip_forward=0
+	x ip netns exec "${NODE_NS[$S]}" sysctl -qw net.ipv4.ip_forward=0
 }
 
 fault_bgp_session_down() {
-	x birdc -s "$(bird_ctl "$S")" disable "$(mesh_name "$T")" >/dev/null
+	x birdc -s "$(bird_ctl "$S")" disable "${MESH[$T]}" >/dev/null
 	wait_for "the session to node-$T to drop" 10 session_not_established "$T"
 }
 
 session_not_established() {
-	! birdc -s "$(bird_ctl "$1")" show protocols "$(mesh_name "$S")" | grep -q Established
+	! birdc -s "$(bird_ctl "$1")" show protocols "${MESH[$S]}" | grep -q Established
 }
 
 fault_bgp_route_missing() {
 	BIRD_REJECT="$S:$T"
 	write_bird_conf "$S"
 	printf '  + edit %s: protocol bgp %s gets: ipv4 { import filter { if net = %s then reject; accept; }; };\n' \
-		"$(bird_conf "$S")" "$(mesh_name "$T")" "$(calico_block "$T")"
+		"$(bird_conf "$S")" "${MESH[$T]}" "${BLOCK[$T]}"
 	x birdc -s "$(bird_ctl "$S")" configure >/dev/null
 	wait_for "node-$T's block to leave node-$S's kernel table" 10 block_gone
 }
 
 block_gone() {
-	! ip -n "$(node_ns "$S")" route show proto bird | grep -q "^$(calico_block "$T") via"
+	! ip -n "${NODE_NS[$S]}" route show proto bird | grep -q "^${BLOCK[$T]} via"
 }
 
-# pod-cidr-overlap: node-3 (fixed: the /23 must cover node-2's /24) is given
-# 10.244.2.0/23 in nodes.json, and every other node's route to node-3's pods
-# becomes a route for that /23, as Flannel would program the lease.
+# pod-cidr-overlap: node OVERLAP_NODE (node-3, whatever --node says: the
+# /23 must cover node-2's /24) is given OVERLAP_CIDR in nodes.json, and every
+# other node's route to its pods becomes a route for that /23, as Flannel
+# would program the lease.
 fault_pod_cidr_overlap() {
-	local m ns
-	K8S_OVERLAP="3=10.244.2.0/23"
+	local m ns o=$OVERLAP_NODE
 	for ((m = 1; m <= NODES; m++)); do
-		[ "$m" = 3 ] && continue
-		ns=$(node_ns "$m")
-		x ip -n "$ns" route del "$(pod_cidr 3)"
+		[ "$m" = "$o" ] && continue
+		ns=${NODE_NS[$m]}
+		x ip -n "$ns" route del "${POD_CIDR[$o]}"
 		case $MODEL in
-		flannel-vxlan) x ip -n "$ns" route add 10.244.2.0/23 via "$(vtep_ip 3)" dev flannel.1 onlink ;;
-		flannel-host-gw) x ip -n "$ns" route add 10.244.2.0/23 via "$(node_ip 3)" dev eth0 ;;
+		flannel-vxlan) x ip -n "$ns" route add "$OVERLAP_CIDR" via "${VTEP_IP[$o]}" dev flannel.1 onlink ;;
+		flannel-host-gw) x ip -n "$ns" route add "$OVERLAP_CIDR" via "${NODE_IP[$o]}" dev eth0 ;;
 		esac
 	done
-	write_k8s
-	printf '  + k8s/nodes.json: node-3 spec.podCIDR(s) %s -> 10.244.2.0/23 (overlaps node-2 %s)\n' "$(pod_cidr 3)" "$(pod_cidr 2)"
+	printf '  + k8s/nodes.json: node-%s spec.podCIDR(s) %s -> %s (overlaps node-%s %s)\n' \
+		"$o" "${POD_CIDR[$o]}" "$OVERLAP_CIDR" "$((o - 1))" "${POD_CIDR[$((o - 1))]}"
 }
 
 # service-cidr-overlap (k8s objects only): a Service whose ClusterIP lies
 # inside node-S's pod CIDR, as a service range overlapping the pod range gives.
 fault_service_cidr_overlap() {
-	K8S_EXTRA_SVC="10.244.$S.250"
-	write_k8s
-	printf '  + k8s/services.json: added Service default/legacy clusterIP %s (inside node-%s pod CIDR 10.244.%s.0/24)\n' "$K8S_EXTRA_SVC" "$S" "$S"
+	printf '  + k8s/services.json: added Service default/legacy clusterIP %s (inside node-%s pod CIDR %s)\n' \
+		"${SVC_OVERLAP_IP[$S]}" "$S" "${POD_CIDR[$S]}"
 }
 
 # ---------------------------------------------------------------- main
@@ -940,13 +770,14 @@ main() {
 	local cmd=${1:-}
 	[ $# -gt 0 ] && shift
 	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS=''
-	K8S_OVERLAP='' K8S_EXTRA_SVC='' BIRD_REJECT='' PING_RETRY=1
+	BIRD_REJECT='' PING_RETRY=1
 	[[ " $* " == *" --prefix "* ]] && PREFIX_SET=1
 	case $cmd in
 	-h | --help | help) usage; return 0 ;;
 	"") usage >&2; return 2 ;;
 	esac
 	[ "$(id -u)" = 0 ] || [ "$cmd" = faults ] || die "must run as root (network namespaces)"
+	case $cmd in up | ping | break | bundle | status) use_cnictl ;; esac
 	case $cmd in
 	up) cmd_up "$@" ;;
 	ping) parse_ping_args "$@"; load_state; cmd_ping ;;

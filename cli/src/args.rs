@@ -358,7 +358,7 @@ pub enum LabCommand {
         #[arg(long, default_value = "cnl")]
         prefix: String,
     },
-    /// Record the running lab as a bundle (DESIGN.md layout).
+    /// Record the running lab as a bundle (the layout in the README, "Bundles").
     #[command(
         after_help = "Example:\n  sudo cnictl lab bundle -o /tmp/lab-bundle && cnictl check --bundle /tmp/lab-bundle"
     )]
@@ -382,6 +382,81 @@ pub enum LabCommand {
         #[arg(long)]
         prefix: Option<String>,
     },
+    /// Internal (lab.sh): print a lab's plan, from its state file or for a
+    /// new lab of MODEL.
+    #[command(hide = true)]
+    Plan(LabPlanArgs),
+    /// Internal (lab.sh): write a new lab's state file.
+    #[command(hide = true)]
+    Init {
+        #[command(flatten)]
+        shape: LabShape,
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// The lab's directory (k8s/, pod maps, BIRD files).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Creation time (RFC 3339).
+        #[arg(long)]
+        created: String,
+    },
+    /// Internal (lab.sh): record an injected fault in the state file.
+    #[command(hide = true)]
+    Fault {
+        fault: String,
+        /// The node index it was injected on.
+        #[arg(long)]
+        node: u32,
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+    },
+    /// Internal (lab.sh): write the lab's Kubernetes objects to DIR/k8s/.
+    #[command(hide = true)]
+    K8s {
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        #[arg(long, short = 'o', value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+/// A new lab's shape, as `lab up` takes it.
+#[derive(Debug, Args)]
+pub struct LabShape {
+    pub model: String,
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u32,
+    #[arg(long, default_value_t = 2)]
+    pub pods: u32,
+    #[arg(long, default_value = "cnl")]
+    pub prefix: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LabPlanArgs {
+    /// The lab's state file.
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub state: Option<PathBuf>,
+    /// A new lab instead: flannel-vxlan, flannel-host-gw or calico-bgp.
+    #[arg(required_unless_present = "state")]
+    pub model: Option<String>,
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u32,
+    #[arg(long, default_value_t = 2)]
+    pub pods: u32,
+    #[arg(long, default_value = "cnl")]
+    pub prefix: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+}
+
+/// How `lab plan` prints: bash assignments (arrays indexed by node, and by
+/// "node.pod" for pods) or the same variables as JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    #[default]
+    Shell,
+    Json,
 }
 
 const LAB_BREAK_AFTER: &str = concat!(

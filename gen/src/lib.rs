@@ -11,6 +11,7 @@ mod calico;
 mod flannel;
 mod k8s;
 pub mod kube_proxy;
+pub mod lab;
 mod node;
 mod plan;
 
@@ -19,6 +20,7 @@ use std::str::FromStr;
 
 use cnictl_model::ClusterSnapshot;
 
+pub use lab::LabPlan;
 pub use plan::Plan;
 
 /// Which CNI dataplane to synthesise.

@@ -1,0 +1,647 @@
+//! The namespace lab's plan (`cnictl lab`): every name, address, MAC, veth
+//! name and Kubernetes object of a lab with N nodes × M pods per node.
+//!
+//! One source for both sides of a lab: lab/lab.sh builds its namespaces
+//! from this plan (through `cnictl lab plan --format shell`) and the lab's
+//! k8s/*.json are these objects written by the bundle writer. The lab keeps
+//! its own small fixed numbering (underlay 192.0.2.0/24, node n at
+//! 192.0.2.(10+n), pod CIDR 10.244.n.0/24) rather than [`crate::Plan`]'s,
+//! which widens its ranges with cluster size: recorded fixtures and the live
+//! tests depend on the lab's names. Nodes and pods count from 1 here, as in
+//! the shell.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use cnictl_model::k8s::{Endpoint, EndpointPort};
+use cnictl_model::{EndpointSlice, K8s, K8sNode, Pod, Service, ServicePort};
+use ipnet::{IpNet, Ipv4Net};
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+use crate::plan::v4;
+use crate::GenModel;
+
+/// The models a namespace lab can build (no IPIP: the lab kernel lacks it).
+pub const LAB_MODELS: [GenModel; 3] = [
+    GenModel::FlannelVxlan,
+    GenModel::FlannelHostGw,
+    GenModel::CalicoBgp,
+];
+
+/// The node pod-cidr-overlap widens, and to what: node-3's /24 becomes a
+/// /23 that also covers node-2's.
+const OVERLAP_NODE: u32 = 3;
+const OVERLAP_CIDR: Ipv4Addr = Ipv4Addr::new(10, 244, 2, 0);
+
+/// Why a lab cannot be planned (the text is what `lab up` prints).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LabError {
+    #[error("unknown model '{0}' (one of: flannel-vxlan flannel-host-gw calico-bgp)")]
+    UnknownModel(String),
+    #[error("--nodes must be 2..50")]
+    Nodes,
+    #[error("--pods must be 1..50")]
+    Pods,
+    #[error("prefix must be 'cnl' followed by up to 8 of [a-z0-9], got '{0}'")]
+    Prefix(String),
+}
+
+/// A lab: its shape plus the faults that change its objects or BIRD config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabPlan {
+    #[serde(with = "model_name")]
+    pub model: GenModel,
+    pub nodes: u32,
+    pub pods_per_node: u32,
+    pub prefix: String,
+    #[serde(default)]
+    pub faults: LabFaults,
+}
+
+/// Fault effects beyond the kernel: what `lab break` changes in the
+/// Kubernetes objects (pod-cidr-overlap, service-cidr-overlap) and in BIRD's
+/// config (bgp-route-missing).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabFaults {
+    /// A node whose `spec.podCIDR` overlaps another node's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_cidr_overlap: Option<NodeCidr>,
+    /// ClusterIP of an extra Service `default/legacy` inside a pod CIDR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_service_ip: Option<Ipv4Addr>,
+    /// BIRD on `node` rejects the block announced by `peer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bird_reject: Option<NodePair>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeCidr {
+    pub node: u32,
+    pub cidr: Ipv4Net,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodePair {
+    pub node: u32,
+    pub peer: u32,
+}
+
+/// A Service of the lab and, when it has a selector, the pod index it selects.
+struct LabService {
+    name: &'static str,
+    ip: Ipv4Addr,
+    port: u16,
+    target: u16,
+    selects: Option<(&'static str, Option<u32>)>,
+}
+
+impl LabPlan {
+    /// A healthy lab, checked against the limits `lab up` enforces.
+    pub fn new(model: &str, nodes: u32, pods: u32, prefix: &str) -> Result<LabPlan, LabError> {
+        let model = lab_model(model)?;
+        if !(2..=50).contains(&nodes) {
+            return Err(LabError::Nodes);
+        }
+        if !(1..=50).contains(&pods) {
+            return Err(LabError::Pods);
+        }
+        check_prefix(prefix)?;
+        Ok(LabPlan {
+            model,
+            nodes,
+            pods_per_node: pods,
+            prefix: prefix.to_string(),
+            faults: LabFaults::default(),
+        })
+    }
+
+    pub fn node_indices(&self) -> impl Iterator<Item = u32> {
+        1..=self.nodes
+    }
+
+    pub fn pod_indices(&self) -> impl Iterator<Item = u32> {
+        1..=self.pods_per_node
+    }
+
+    pub fn is_calico(&self) -> bool {
+        self.model == GenModel::CalicoBgp
+    }
+
+    // ---- names
+
+    pub fn ul_ns(&self) -> String {
+        format!("{}-ul", self.prefix)
+    }
+
+    pub fn node_ns(&self, n: u32) -> String {
+        format!("{}-node-{n}", self.prefix)
+    }
+
+    pub fn node_name(&self, n: u32) -> String {
+        format!("node-{n}")
+    }
+
+    pub fn pod_name(&self, n: u32, p: u32) -> String {
+        format!("{}-{n}", pod_app(p))
+    }
+
+    pub fn pod_ns(&self, n: u32, p: u32) -> String {
+        format!("{}-{}", self.node_ns(n), self.pod_name(n, p))
+    }
+
+    /// The node-side veth, named as the CNI plugin would name it: Calico
+    /// "cali" + 11 hex of the workload id, the bridge plugin "veth" + 8 hex.
+    pub fn host_veth(&self, n: u32, p: u32) -> String {
+        if self.is_calico() {
+            let id = format!("default.{}", self.pod_name(n, p));
+            format!("cali{}", hash_hex(&id, 11))
+        } else {
+            format!("veth{}", hash_hex(&self.pod_ns(n, p), 8))
+        }
+    }
+
+    /// BIRD's name for the session to node n.
+    pub fn mesh_name(&self, n: u32) -> String {
+        format!("Mesh_{}", self.node_ip(n).to_string().replace('.', "_"))
+    }
+
+    // ---- addresses
+
+    pub fn gateway(&self) -> Ipv4Addr {
+        Ipv4Addr::new(192, 0, 2, 1)
+    }
+
+    pub fn node_ip(&self, n: u32) -> Ipv4Addr {
+        Ipv4Addr::new(192, 0, 2, byte(10 + n))
+    }
+
+    pub fn node_mac(&self, n: u32) -> String {
+        format!("52:54:00:00:02:{:02x}", 10 + n)
+    }
+
+    pub fn vtep_ip(&self, n: u32) -> Ipv4Addr {
+        Ipv4Addr::new(10, 244, byte(n), 0)
+    }
+
+    pub fn vtep_mac(&self, n: u32) -> String {
+        format!("0e:f1:0a:f4:{n:02x}:00")
+    }
+
+    /// The pod range every pod routes through its gateway.
+    pub fn pod_range(&self) -> Ipv4Net {
+        Ipv4Net::new(Ipv4Addr::new(10, 244, 0, 0), 16).expect("valid /16")
+    }
+
+    /// Node n's /24 as the kernel routes it (Flannel's lease).
+    pub fn pod_cidr(&self, n: u32) -> Ipv4Net {
+        net(self.vtep_ip(n), 24)
+    }
+
+    /// Node n's `spec.podCIDR` (pod-cidr-overlap widens one).
+    pub fn node_pod_cidr(&self, n: u32) -> Ipv4Net {
+        match self.faults.pod_cidr_overlap {
+            Some(o) if o.node == n => o.cidr,
+            _ => self.pod_cidr(n),
+        }
+    }
+
+    /// Calico: node n's IPAM block.
+    pub fn calico_block(&self, n: u32) -> Ipv4Net {
+        net(self.vtep_ip(n), 26)
+    }
+
+    /// Flannel's cni0 bridge address, the pods' gateway.
+    pub fn cni0_ip(&self, n: u32) -> Ipv4Addr {
+        Ipv4Addr::new(10, 244, byte(n), 1)
+    }
+
+    pub fn cni0_mac(&self, n: u32) -> String {
+        format!("0a:58:0a:f4:{n:02x}:01")
+    }
+
+    pub fn pod_ip(&self, n: u32, p: u32) -> Ipv4Addr {
+        Ipv4Addr::new(10, 244, byte(n), byte(1 + p))
+    }
+
+    pub fn pod_mac(&self, n: u32, p: u32) -> String {
+        format!("0a:58:0a:f4:{n:02x}:{:02x}", 1 + p)
+    }
+
+    /// The pods' MTU: VXLAN leaves 50 bytes for its header.
+    pub fn pod_mtu(&self) -> u32 {
+        if self.model == GenModel::FlannelVxlan {
+            1450
+        } else {
+            1500
+        }
+    }
+
+    // ---- faults
+
+    /// A fault on node s involves its peer t = s+1 and a third node w = t+1
+    /// (both wrapping around).
+    pub fn peers(&self, s: u32) -> (u32, u32) {
+        let t = s % self.nodes + 1;
+        (t, t % self.nodes + 1)
+    }
+
+    /// next-hop-not-adjacent: a gateway for node n's pods off every subnet.
+    pub fn offlink_ip(&self, n: u32) -> Ipv4Addr {
+        Ipv4Addr::new(198, 51, 100, byte(10 + n))
+    }
+
+    /// route-shadowed: a more specific blackhole inside node n's pods.
+    pub fn shadow_net(&self, n: u32) -> Ipv4Net {
+        net(self.vtep_ip(n), if self.is_calico() { 27 } else { 25 })
+    }
+
+    /// service-cidr-overlap: a ClusterIP inside node n's pod CIDR.
+    pub fn service_overlap_ip(&self, n: u32) -> Ipv4Addr {
+        Ipv4Addr::new(10, 244, byte(n), 250)
+    }
+
+    /// pod-cidr-overlap: the node whose podCIDR is widened, and to what.
+    pub fn overlap(&self) -> NodeCidr {
+        NodeCidr {
+            node: OVERLAP_NODE,
+            cidr: net(OVERLAP_CIDR, 23),
+        }
+    }
+
+    /// Records what `fault` injected on node s changes outside the kernel.
+    pub fn apply_fault(&mut self, fault: &str, s: u32) {
+        match fault {
+            "pod-cidr-overlap" => self.faults.pod_cidr_overlap = Some(self.overlap()),
+            "service-cidr-overlap" => {
+                self.faults.extra_service_ip = Some(self.service_overlap_ip(s));
+            }
+            "bgp-route-missing" => {
+                let peer = self.peers(s).0;
+                self.faults.bird_reject = Some(NodePair { node: s, peer });
+            }
+            _ => {}
+        }
+    }
+
+    // ---- Kubernetes objects
+
+    /// The lab's Nodes, Pods, Services and EndpointSlices.
+    pub fn k8s(&self) -> K8s {
+        K8s {
+            nodes: self.node_indices().map(|n| self.k8s_node(n)).collect(),
+            pods: self.k8s_pods(),
+            services: Some(self.services().iter().map(k8s_service).collect()),
+            endpoint_slices: Some(self.slices()),
+        }
+    }
+
+    fn k8s_node(&self, n: u32) -> K8sNode {
+        let pod_cidrs = if self.is_calico() {
+            Vec::new()
+        } else {
+            vec![IpNet::V4(self.node_pod_cidr(n))]
+        };
+        K8sNode {
+            name: self.node_name(n),
+            internal_ips: vec![v4(self.node_ip(n))],
+            pod_cidrs,
+            annotations: self.node_annotations(n),
+            ready: Some(true),
+        }
+    }
+
+    /// The CNI's node annotations, as flanneld / calico-node write them.
+    fn node_annotations(&self, n: u32) -> BTreeMap<String, String> {
+        let ip = self.node_ip(n);
+        let pairs = match self.model {
+            GenModel::FlannelVxlan => {
+                let data = format!("{{\"VNI\":1,\"VtepMAC\":\"{}\"}}", self.vtep_mac(n));
+                flannel_annotations("vxlan", data, ip)
+            }
+            GenModel::FlannelHostGw => flannel_annotations("host-gw", "null".into(), ip),
+            _ => vec![("projectcalico.org/IPv4Address", format!("{ip}/24"))],
+        };
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    /// Node by node: its workload pods, then the CNI's DaemonSet pod.
+    fn k8s_pods(&self) -> Vec<Pod> {
+        let mut pods = Vec::new();
+        for n in self.node_indices() {
+            for p in self.pod_indices() {
+                let ip = self.pod_ip(n, p);
+                let name = self.pod_name(n, p);
+                pods.push(pod("default", name, n, ip, pod_app(p), false));
+            }
+            pods.push(self.cni_daemon_pod(n));
+        }
+        pods
+    }
+
+    /// The CNI's own DaemonSet pod on node n (hostNetwork).
+    fn cni_daemon_pod(&self, n: u32) -> Pod {
+        let suffix = hash_hex(&format!("ds/node-{n}"), 5);
+        let (ns, stem, app) = if self.is_calico() {
+            ("kube-system", "calico-node", "calico-node")
+        } else {
+            ("kube-flannel", "kube-flannel-ds", "flannel")
+        };
+        let name = format!("{stem}-{suffix}");
+        pod(ns, name, n, self.node_ip(n), app.to_string(), true)
+    }
+
+    /// default/kubernetes, default/web (pods p=1), default/api (p=2, with
+    /// two pods per node or more) and service-cidr-overlap's default/legacy.
+    fn services(&self) -> Vec<LabService> {
+        let mut all = vec![
+            LabService::new("kubernetes", [10, 96, 0, 1], 443, 6443, None),
+            LabService::new("web", [10, 96, 100, 10], 80, 8080, Some(("web", Some(1)))),
+        ];
+        if self.pods_per_node >= 2 {
+            let api = Some(("api", Some(2)));
+            all.push(LabService::new("api", [10, 96, 200, 20], 8080, 8080, api));
+        }
+        if let Some(ip) = self.faults.extra_service_ip {
+            let legacy = Some(("legacy", None));
+            all.push(LabService::new("legacy", ip.octets(), 80, 8080, legacy));
+        }
+        all
+    }
+
+    /// One EndpointSlice per Service with endpoints: the API server on
+    /// node-1, and every node's pod of the selected index.
+    fn slices(&self) -> Vec<EndpointSlice> {
+        let api_server = Endpoint {
+            addresses: vec![v4(self.node_ip(1))],
+            ready: true,
+            node: None,
+            pod: None,
+        };
+        let mut out = vec![slice("kubernetes", "kubernetes", vec![api_server], 6443)];
+        for svc in self.services() {
+            if let Some((_, Some(p))) = svc.selects {
+                let name = format!(
+                    "{}-{}",
+                    svc.name,
+                    hash_hex(&format!("slice/{}", svc.name), 5)
+                );
+                let endpoints = self.node_indices().map(|n| self.endpoint(n, p)).collect();
+                out.push(slice(svc.name, &name, endpoints, svc.target));
+            }
+        }
+        out
+    }
+
+    fn endpoint(&self, n: u32, p: u32) -> Endpoint {
+        Endpoint {
+            addresses: vec![v4(self.pod_ip(n, p))],
+            ready: true,
+            node: Some(self.node_name(n)),
+            pod: Some(format!("default/{}", self.pod_name(n, p))),
+        }
+    }
+}
+
+impl LabService {
+    fn new(
+        name: &'static str,
+        ip: [u8; 4],
+        port: u16,
+        target: u16,
+        selects: Option<(&'static str, Option<u32>)>,
+    ) -> Self {
+        let ip = Ipv4Addr::from(ip);
+        LabService {
+            name,
+            ip,
+            port,
+            target,
+            selects,
+        }
+    }
+
+    fn port_name(&self) -> &'static str {
+        port_name(self.name)
+    }
+}
+
+/// Parses and checks a lab model name.
+pub fn lab_model(name: &str) -> Result<GenModel, LabError> {
+    LAB_MODELS
+        .into_iter()
+        .find(|m| m.as_str() == name)
+        .ok_or_else(|| LabError::UnknownModel(name.to_string()))
+}
+
+/// A prefix is "cnl" plus up to 8 of [a-z0-9]: every namespace the lab
+/// creates or deletes carries it, so nothing else can match.
+pub fn check_prefix(prefix: &str) -> Result<(), LabError> {
+    let rest = prefix.strip_prefix("cnl").unwrap_or("!");
+    let ok = rest.len() <= 8
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    ok.then_some(())
+        .ok_or_else(|| LabError::Prefix(prefix.to_string()))
+}
+
+/// The app label (and name stem) of pod index p on every node.
+pub fn pod_app(p: u32) -> String {
+    match p {
+        1 => "web".into(),
+        2 => "api".into(),
+        3 => "db".into(),
+        4 => "cache".into(),
+        _ => format!("app{p}"),
+    }
+}
+
+fn flannel_annotations(kind: &str, data: String, ip: Ipv4Addr) -> Vec<(&'static str, String)> {
+    vec![
+        ("flannel.alpha.coreos.com/backend-data", data),
+        ("flannel.alpha.coreos.com/backend-type", kind.into()),
+        (
+            "flannel.alpha.coreos.com/kube-subnet-manager",
+            "true".into(),
+        ),
+        ("flannel.alpha.coreos.com/public-ip", ip.to_string()),
+    ]
+}
+
+/// A Running pod with label app=`app`.
+fn pod(ns: &str, name: String, n: u32, ip: Ipv4Addr, app: String, host_network: bool) -> Pod {
+    Pod {
+        namespace: ns.into(),
+        name,
+        node: Some(format!("node-{n}")),
+        ips: vec![v4(ip)],
+        host_network,
+        phase: "Running".into(),
+        labels: BTreeMap::from([("app".to_string(), app)]),
+    }
+}
+
+fn k8s_service(s: &LabService) -> Service {
+    let selector = s
+        .selects
+        .map(|(app, _)| ("app".to_string(), app.to_string()));
+    Service {
+        namespace: "default".into(),
+        name: s.name.into(),
+        service_type: "ClusterIP".into(),
+        cluster_ips: vec![IpAddr::V4(s.ip)],
+        ports: vec![ServicePort {
+            name: Some(s.port_name().into()),
+            protocol: "TCP".into(),
+            port: s.port,
+            target_port: Some(s.target.to_string()),
+            node_port: None,
+        }],
+        selector: selector.into_iter().collect(),
+    }
+}
+
+fn slice(service: &str, name: &str, endpoints: Vec<Endpoint>, port: u16) -> EndpointSlice {
+    EndpointSlice {
+        namespace: "default".into(),
+        name: name.into(),
+        service: Some(service.into()),
+        address_type: "IPv4".into(),
+        endpoints,
+        ports: vec![EndpointPort {
+            name: Some(port_name(service).into()),
+            protocol: "TCP".into(),
+            port,
+        }],
+    }
+}
+
+/// The API server's port is "https", every other "http".
+fn port_name(service: &str) -> &'static str {
+    if service == "kubernetes" {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+fn net(ip: Ipv4Addr, len: u8) -> Ipv4Net {
+    Ipv4Net::new(ip, len).expect("prefix length ≤ 32")
+}
+
+/// An address octet; node and pod indices are at most 50 (checked by
+/// [`LabPlan::new`]), so 10 + n and 1 + p always fit.
+fn byte(v: u32) -> u8 {
+    u8::try_from(v).expect("lab indices fit an octet")
+}
+
+/// The first `len` hex digits of SHA-1(`s`): the lab's names hash with
+/// `sha1sum`, so earlier recordings keep their veth and object names. A
+/// naming scheme, not a security boundary.
+fn hash_hex(s: &str, len: usize) -> String {
+    let digest = Sha1::digest(s.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex[..len].to_string()
+}
+
+/// [`GenModel`] as its name in the lab's state file.
+mod model_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::GenModel;
+
+    pub fn serialize<S: Serializer>(m: &GenModel, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(m.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<GenModel, D::Error> {
+        let name = String::deserialize(d)?;
+        super::lab_model(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab(model: &str) -> LabPlan {
+        LabPlan::new(model, 3, 2, "cnlrf1").expect("valid lab")
+    }
+
+    #[test]
+    fn hash_matches_sha1sum() {
+        assert_eq!(hash_hex("", 40), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        let long = "x".repeat(100);
+        assert_eq!(hash_hex(&long, 12), "50e483690ec4");
+    }
+
+    #[test]
+    fn names_are_the_recorded_ones() {
+        let f = lab("flannel-vxlan");
+        assert_eq!(f.host_veth(1, 1), "veth99cef5e9");
+        assert_eq!(f.host_veth(1, 2), "veth4671e8e2");
+        assert_eq!(f.pod_ns(2, 2), "cnlrf1-node-2-api-2");
+        assert_eq!(f.mesh_name(2), "Mesh_192_0_2_12");
+        let c = lab("calico-bgp");
+        assert_eq!(c.host_veth(1, 1), "cali0761ccbeace");
+        assert_eq!(c.calico_block(3).to_string(), "10.244.3.0/26");
+        assert_eq!(c.shadow_net(1).to_string(), "10.244.1.0/27");
+    }
+
+    #[test]
+    fn addresses_and_macs() {
+        let f = lab("flannel-host-gw");
+        assert_eq!(f.node_ip(3).to_string(), "192.0.2.13");
+        assert_eq!(f.node_mac(3), "52:54:00:00:02:0d");
+        assert_eq!(f.vtep_mac(2), "0e:f1:0a:f4:02:00");
+        assert_eq!(f.pod_ip(2, 2).to_string(), "10.244.2.3");
+        assert_eq!(f.pod_mac(2, 2), "0a:58:0a:f4:02:03");
+        assert_eq!(f.peers(3), (1, 2));
+        assert_eq!(pod_app(7), "app7");
+    }
+
+    #[test]
+    fn object_names_hash_like_the_shell() {
+        let k = lab("flannel-vxlan").k8s();
+        let pods: Vec<&str> = k.pods.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(pods[2], "kube-flannel-ds-430e6");
+        let slices = k.endpoint_slices.expect("slices");
+        let names: Vec<&str> = slices.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["kubernetes", "web-f8e2c", "api-25a9d"]);
+    }
+
+    #[test]
+    fn faults_change_objects() {
+        let mut f = lab("flannel-vxlan");
+        f.apply_fault("pod-cidr-overlap", 1);
+        f.apply_fault("service-cidr-overlap", 2);
+        let k = f.k8s();
+        assert_eq!(k.nodes[2].pod_cidrs[0].to_string(), "10.244.2.0/23");
+        let svc = k.services.expect("services");
+        assert_eq!(svc[3].cluster_ips[0].to_string(), "10.244.2.250");
+        let mut c = lab("calico-bgp");
+        c.apply_fault("bgp-route-missing", 2);
+        assert_eq!(c.faults.bird_reject, Some(NodePair { node: 2, peer: 3 }));
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(
+            LabPlan::new("calico-ipip", 3, 2, "cnl"),
+            Err(LabError::UnknownModel("calico-ipip".into()))
+        );
+        assert_eq!(
+            LabPlan::new("calico-bgp", 1, 2, "cnl"),
+            Err(LabError::Nodes)
+        );
+        assert_eq!(
+            LabPlan::new("calico-bgp", 3, 51, "cnl"),
+            Err(LabError::Pods)
+        );
+        assert!(LabPlan::new("calico-bgp", 3, 2, "cnl-x").is_err());
+        assert!(LabPlan::new("calico-bgp", 3, 2, "xcnl").is_err());
+        assert!(LabPlan::new("calico-bgp", 3, 2, "cnlabcdefgh").is_ok());
+        assert!(LabPlan::new("calico-bgp", 3, 2, "cnlabcdefghi").is_err());
+    }
+}
