@@ -47,6 +47,9 @@ if grep -rnE 'std::(fs|process|os::unix::net)|std::net::(Tcp|Udp)' formats/src; 
   exit 1
 fi
 
+echo "== function and file sizes of shipped code (median <= 9 lines, p90 <= 30, files <= 900 lines)"
+cargo run --quiet --locked -p cnictl-xtask -- sizes --top 5
+
 echo "== MSRV: the declared rust-version covers every dependency"
 cargo run --quiet --locked -p cnictl-xtask -- msrv
 
@@ -74,7 +77,7 @@ deploy/validate.sh
 
 contract=../shared/tools/contract-check
 if [ -x "$contract" ]; then
-  echo "== DESIGN.md contract check on every fixture"
+  echo "== output contract check (shared/tools/contract-check) on every fixture"
   cargo build --quiet --bin cnictl
   while read -r bundle src dst; do
     [ -n "$bundle" ] || continue

@@ -39,7 +39,7 @@ pub enum Code {
     AgentUnreachable,
 }
 
-/// A bundle section a check reads (DESIGN.md "The bundle"): what a node or
+/// A bundle section a check reads (README "Bundles"): what a node or
 /// the cluster must have collected for the check to run in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Input {

@@ -1,6 +1,6 @@
 //! Explain: one packet's path from SRC to DST, hop by hop, on top of the
 //! reference dataplane — with a verdict, and for a drop the finding code and
-//! a hint. The JSON shape (`verdict`, `hops`, `drop`) is the DESIGN.md
+//! a hint. The JSON shape (`verdict`, `hops`, `drop`) is the README's
 //! contract; [`render_text`] is the on-call view.
 
 mod codes;
@@ -134,7 +134,7 @@ pub struct DropInfo {
     pub node: String,
     pub disposition: String,
     pub reason: String,
-    /// The DESIGN.md finding code; `None` when the snapshot lacks the data.
+    /// The finding code (README "Finding codes"); `None` when the snapshot lacks the data.
     pub code: Option<Code>,
     pub hint: String,
     /// The matching finding of `check` on the drop node (same code), with

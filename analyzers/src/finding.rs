@@ -47,7 +47,7 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// Everything `check` reports: the DESIGN.md `check --output json` document.
+/// Everything `check` reports: the `check --output json` document (README "Exit codes" and "Finding codes").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub schema: String,

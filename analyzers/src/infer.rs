@@ -29,7 +29,7 @@ pub const CALICO_VXLAN_ADDR: &str = "projectcalico.org/IPv4VXLANTunnelAddr";
 pub const CILIUM_POD_CIDR: &str = "network.cilium.io/ipv4-pod-cidr";
 
 /// The dataplane models cnictl recognises. `as_str` gives the names used in
-/// output, JSON and metrics (DESIGN.md "Model names").
+/// output, JSON and metrics (README "Models").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CniModel {
@@ -62,7 +62,7 @@ impl CniModel {
         CniModel::Mixed,
     ];
 
-    /// The name (DESIGN.md "Model names"): the profile's, or `unknown` /
+    /// The name (README "Models"): the profile's, or `unknown` /
     /// `mixed`.
     pub fn as_str(self) -> &'static str {
         match (self.profile(), self) {

@@ -77,7 +77,7 @@ fn ok(text: &str, src: &str, dst: &str) -> Explanation {
     run(text, &ExplainRequest::new(src, dst)).expect("explain")
 }
 
-/// The DESIGN.md JSON contract: verdict, non-empty hops, drop when dropped.
+/// The explain JSON contract (README "Explain"): verdict, non-empty hops, drop when dropped.
 fn assert_contract(ex: &Explanation) {
     let v = serde_json::to_value(ex).expect("serialize");
     let verdict = v["verdict"].as_str().expect("verdict");

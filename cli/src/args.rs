@@ -108,7 +108,7 @@ Exit codes: 0 delivered, 1 dropped, 2 usage or input error.";
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false)]
 pub struct Source {
-    /// A bundle directory (DESIGN.md layout: k8s/*.json, nodes/<node>/*).
+    /// A bundle directory (README "Bundles": k8s/*.json, nodes/<node>/*).
     #[arg(long, value_name = "DIR")]
     pub bundle: Option<PathBuf>,
     /// A snapshot JSON written by `cnictl snapshot`.

@@ -1,4 +1,4 @@
-//! Bundle import: a directory of standard command outputs (DESIGN.md
+//! Bundle import: a directory of standard command outputs (README "Bundles"
 //! layout) → [`ClusterSnapshot`].
 //!
 //! ```text

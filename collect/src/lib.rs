@@ -4,7 +4,7 @@
 //! `cnictl_model` data; the bytes it reads are decoded by the pure
 //! `cnictl-formats` (text dumps: `ip -j`, `bridge -j`, `ipvsadm -Ln`,
 //! `birdc`, `sysctl`, `kubectl -o json`; netlink replies; captured frames),
-//! and [`bundle`] / [`write`] map a bundle directory (DESIGN.md layout) to
+//! and [`bundle`] / [`write`] map a bundle directory (README "Bundles" layout) to
 //! and from a `ClusterSnapshot` with the formats' parsers and writers.
 
 pub mod bundle;

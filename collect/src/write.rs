@@ -1,4 +1,4 @@
-//! Bundle export: [`ClusterSnapshot`] → a bundle directory (DESIGN.md
+//! Bundle export: [`ClusterSnapshot`] → a bundle directory (README "Bundles"
 //! layout). The text of each file comes from the `write_*` serializers of
 //! `cnictl-formats` (what `ip -j`, `bridge -j`, `ipvsadm -Ln`, `birdc`,
 //! `sysctl` and `kubectl -o json` print), so that

@@ -22,7 +22,7 @@ pub const DEFAULT_LISTEN: SocketAddr =
 /// What is watched for changes (the loader decides how it is read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// A bundle directory (DESIGN.md "The bundle").
+    /// A bundle directory (README "Bundles").
     Bundle(PathBuf),
     /// A snapshot JSON file (`cnictl/v1`).
     Snapshot(PathBuf),

@@ -1,6 +1,6 @@
 //! `/api/v1/explain`: turns the query into an
 //! [`ExplainRequest`] and asks the analysis ([`Analysis::explain`], which
-//! attaches the drop's finding exactly as `cnictl explain` does). The document is the analyzers' (DESIGN.md
+//! attaches the drop's finding exactly as `cnictl explain` does). The document is the analyzers' (README "Bundles"
 //! `{verdict, disposition, hops, drop}`); this module only maps query
 //! errors to 400 and unknown endpoints to 404.
 

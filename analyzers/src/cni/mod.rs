@@ -39,7 +39,7 @@ pub const PROFILES: &[&Profile] = &[
 #[derive(Debug)]
 pub struct Profile {
     pub model: CniModel,
-    /// The stable model name (DESIGN.md "Model names").
+    /// The stable model name (README "Models").
     pub name: &'static str,
     /// Devices whose presence recognises the model (see `infer.rs`).
     pub devices: &'static [DevMatch],

@@ -1,4 +1,4 @@
-//! From a drop to a DESIGN.md finding code and a hint an on-call engineer
+//! From a drop to a finding code (README "Finding codes") and a hint an on-call engineer
 //! can act on.
 
 use cnictl_dataplane::{Dataplane, Disposition, Hop, NodeId, Reason, Step, Trace};

@@ -146,7 +146,7 @@ impl Analysis {
 
     /// Explains one path through the reference dataplane. A drop carries
     /// the `check` finding that names the same fault, so every shell
-    /// returns the same document (DESIGN.md "explain").
+    /// returns the same document (README "Explain").
     pub fn explain(&self, req: &ExplainRequest) -> Result<Explanation, ExplainError> {
         let mut ex = explain::explain(&self.snapshot, &self.dataplane, req)?;
         self.attach_finding(&mut ex);

@@ -1,0 +1,360 @@
+//! One rule line: its words, its options, and the expressions they make.
+
+use std::collections::HashMap;
+
+use cnictl_model::netfilter::{Dir, Expr, Match, PhysDev, Rule, Verdict};
+
+use crate::{column_of, ParseError};
+
+use super::matches::*;
+use super::target::target;
+
+/// Splits a rule into words; `"…"` quotes (with `\"` and `\\` escapes) make
+/// one word, as iptables-save quotes comments and log prefixes.
+pub(super) fn tokenize(no: usize, line: &str, text: &str) -> Result<Vec<String>, ParseError> {
+    let mut out = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some(&(start, c)) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '"' {
+            chars.next();
+            out.push(quoted(&mut chars).ok_or_else(|| {
+                ParseError::unexpected(
+                    no,
+                    column_of(line, &text[start..]),
+                    "a closing '\"'",
+                    &text[start..],
+                )
+            })?);
+        } else {
+            let end = text[start..]
+                .find(char::is_whitespace)
+                .map_or(text.len(), |i| start + i);
+            out.push(text[start..end].to_string());
+            while chars.peek().is_some_and(|&(i, _)| i < end) {
+                chars.next();
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn quoted(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Option<String> {
+    let mut word = String::new();
+    while let Some((_, c)) = chars.next() {
+        match c {
+            '"' => return Some(word),
+            '\\' => word.push(chars.next()?.1),
+            _ => word.push(c),
+        }
+    }
+    None
+}
+
+/// One option as written: `[!] --name value…` (or `-s addr`).
+#[derive(Debug)]
+pub(super) struct Opt<'a> {
+    pub(super) neg: bool,
+    pub(super) name: &'a str,
+    pub(super) values: Vec<&'a str>,
+}
+
+/// Cuts the tokens after `-A CHAIN` into options. Values run until the next
+/// word that starts with `-` (and is not a negative number) or a `!`.
+pub(super) fn options(tokens: &[String]) -> Vec<Opt<'_>> {
+    let mut out: Vec<Opt<'_>> = Vec::new();
+    let mut neg = false;
+    for t in tokens {
+        if t == "!" {
+            neg = true;
+        } else if is_option(t) {
+            out.push(Opt {
+                neg,
+                name: t,
+                values: Vec::new(),
+            });
+            neg = false;
+        } else if let Some(last) = out.last_mut() {
+            last.values.push(t);
+        }
+    }
+    out
+}
+
+pub(super) fn is_option(t: &str) -> bool {
+    t.len() > 1 && t.starts_with('-') && !t.as_bytes()[1].is_ascii_digit()
+}
+
+/// What `-m`/`-j` opened: options after it belong to that extension.
+pub(super) enum Scope<'a> {
+    Base,
+    Module(&'a str),
+    Target,
+}
+
+/// A target's options as written: (negated, name, values).
+pub(super) type TargetOpt = (bool, String, Vec<String>);
+
+/// A rule's words → (chain, rule). The rule's text and counters are filled
+/// in by the caller.
+pub(super) fn parse_rule<'t>(
+    no: usize,
+    line: &str,
+    tokens: &'t [String],
+    chains: &HashMap<String, usize>,
+) -> Result<(&'t str, Rule), ParseError> {
+    let err = |what: &str, found: &str| {
+        ParseError::unexpected(no, column_of(line, found).max(1), what, found)
+    };
+    if tokens.first().map(String::as_str) != Some("-A")
+        && tokens.first().map(String::as_str) != Some("--append")
+    {
+        return Err(err(
+            "'-A CHAIN' (or a '*table', ':chain', COMMIT line)",
+            tokens.first().map_or("", |s| s),
+        ));
+    }
+    let chain = tokens
+        .get(1)
+        .ok_or_else(|| err("a chain name after -A", line))?;
+    let mut b = RuleBuilder::default();
+    let mut scope = Scope::Base;
+    for opt in options(&tokens[2..]) {
+        scope = b
+            .option(opt, scope)
+            .map_err(|(what, found)| err(&what, &found))?;
+    }
+    Ok((chain, b.finish(chains)))
+}
+
+/// Collects the expressions of one rule.
+#[derive(Default)]
+pub(super) struct RuleBuilder {
+    exprs: Vec<Expr>,
+    comment: Option<String>,
+    /// Pending `-m statistic` / `-m physdev` options, merged per module.
+    statistic: Option<(bool, Vec<(String, String)>)>,
+    physdev: Option<PhysDev>,
+    target: Option<(String, Vec<TargetOpt>)>,
+}
+
+pub(super) type OptError = (String, String);
+
+impl RuleBuilder {
+    fn option<'a>(&mut self, opt: Opt<'a>, scope: Scope<'a>) -> Result<Scope<'a>, OptError> {
+        match opt.name {
+            "-m" | "--match" => {
+                self.flush_module();
+                let name = *opt
+                    .values
+                    .first()
+                    .ok_or(("a module name after -m".to_string(), String::new()))?;
+                Ok(Scope::Module(name))
+            }
+            "-j" | "--jump" | "-g" | "--goto" => {
+                self.flush_module();
+                let name = *opt
+                    .values
+                    .first()
+                    .ok_or(("a target after -j".to_string(), String::new()))?;
+                if opt.name.starts_with("-g") || opt.name == "--goto" {
+                    self.exprs
+                        .push(Expr::Verdict(Verdict::Goto(name.to_string())));
+                    return Ok(Scope::Base);
+                }
+                self.target = Some((name.to_string(), Vec::new()));
+                Ok(Scope::Target)
+            }
+            _ => {
+                self.scoped(&opt, &scope)?;
+                Ok(scope)
+            }
+        }
+    }
+
+    fn scoped(&mut self, opt: &Opt<'_>, scope: &Scope<'_>) -> Result<(), OptError> {
+        match scope {
+            Scope::Base => self.base(opt),
+            Scope::Module(m) => self.module(m, opt),
+            Scope::Target => {
+                let values = opt.values.iter().map(|v| v.to_string()).collect();
+                if let Some((_, opts)) = self.target.as_mut() {
+                    opts.push((opt.neg, opt.name.to_string(), values));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// `-s -d -i -o -p -f`, before or between modules.
+    fn base(&mut self, opt: &Opt<'_>) -> Result<(), OptError> {
+        let value = || {
+            opt.values
+                .first()
+                .copied()
+                .ok_or((format!("a value after {}", opt.name), String::new()))
+        };
+        let m = match opt.name {
+            "-s" | "--source" | "--src" => Match::Addr {
+                dir: Dir::Src,
+                nets: nets(value()?)?,
+                neg: opt.neg,
+            },
+            "-d" | "--destination" | "--dst" => Match::Addr {
+                dir: Dir::Dst,
+                nets: nets(value()?)?,
+                neg: opt.neg,
+            },
+            "-i" | "--in-interface" => Match::Iface {
+                dir: Dir::Src,
+                name: value()?.to_string(),
+                neg: opt.neg,
+            },
+            "-o" | "--out-interface" => Match::Iface {
+                dir: Dir::Dst,
+                name: value()?.to_string(),
+                neg: opt.neg,
+            },
+            "-p" | "--protocol" => match proto(value()?)? {
+                Some(p) => Match::Proto {
+                    protos: vec![p],
+                    neg: opt.neg,
+                },
+                None => return Ok(()),
+            },
+            _ => Match::Unknown {
+                text: opt_text(opt),
+            },
+        };
+        self.exprs.push(Expr::Match(m));
+        Ok(())
+    }
+
+    fn module(&mut self, module: &str, opt: &Opt<'_>) -> Result<(), OptError> {
+        let m = match module {
+            "tcp" | "udp" | "sctp" | "udplite" | "dccp" => port_match(opt)?,
+            "multiport" => multiport(opt)?,
+            "conntrack" | "state" => ct_match(opt),
+            "comment" => {
+                self.comment = opt.values.first().map(|v| v.to_string());
+                return Ok(());
+            }
+            "mark" => mark_match(opt, false)?,
+            "connmark" => mark_match(opt, true)?,
+            "addrtype" => return self.addrtype(opt),
+            "physdev" => return self.physdev_opt(opt),
+            "statistic" => {
+                let (_, opts) = self.statistic.get_or_insert((false, Vec::new()));
+                opts.push((
+                    opt.name.to_string(),
+                    opt.values.first().unwrap_or(&"").to_string(),
+                ));
+                if let (true, Some(s)) = (opt.neg, self.statistic.as_mut()) {
+                    s.0 = true;
+                }
+                return Ok(());
+            }
+            "set" => set_match(opt),
+            "icmp" | "icmp6" | "icmpv6" => icmp_match(opt),
+            _ => Match::Unknown {
+                text: format!("-m {module} {}", opt_text(opt)),
+            },
+        };
+        self.exprs.push(Expr::Match(m));
+        Ok(())
+    }
+
+    fn addrtype(&mut self, opt: &Opt<'_>) -> Result<(), OptError> {
+        let dir = match opt.name {
+            "--src-type" => Dir::Src,
+            "--dst-type" => Dir::Dst,
+            "--limit-iface-in" | "--limit-iface-out" => {
+                let limit = if opt.name.ends_with("in") {
+                    Dir::Src
+                } else {
+                    Dir::Dst
+                };
+                if let Some(Expr::Match(Match::AddrType { limit_iface, .. })) =
+                    self.exprs.last_mut()
+                {
+                    *limit_iface = Some(limit);
+                }
+                return Ok(());
+            }
+            _ => {
+                self.exprs.push(Expr::Match(Match::Unknown {
+                    text: format!("-m addrtype {}", opt_text(opt)),
+                }));
+                return Ok(());
+            }
+        };
+        let types = addr_types(opt.values.first().copied().unwrap_or(""))?;
+        self.exprs.push(Expr::Match(Match::AddrType {
+            dir,
+            types,
+            neg: opt.neg,
+            limit_iface: None,
+        }));
+        Ok(())
+    }
+
+    fn physdev_opt(&mut self, opt: &Opt<'_>) -> Result<(), OptError> {
+        let p = self.physdev.get_or_insert_with(PhysDev::default);
+        let name = || {
+            (
+                opt.values.first().copied().unwrap_or("").to_string(),
+                opt.neg,
+            )
+        };
+        match opt.name {
+            "--physdev-in" => p.physdev_in = Some(name()),
+            "--physdev-out" => p.physdev_out = Some(name()),
+            "--physdev-is-in" => p.is_in = Some(!opt.neg),
+            "--physdev-is-out" => p.is_out = Some(!opt.neg),
+            "--physdev-is-bridged" => p.is_bridged = Some(!opt.neg),
+            _ => return Err(("a physdev option".into(), opt.name.to_string())),
+        }
+        Ok(())
+    }
+
+    /// Ends the current `-m` module: merges its collected options.
+    fn flush_module(&mut self) {
+        if let Some(p) = self.physdev.take() {
+            self.exprs.push(Expr::Match(Match::PhysDev(p)));
+        }
+        if let Some((neg, opts)) = self.statistic.take() {
+            self.exprs.push(Expr::Match(statistic(neg, &opts)));
+        }
+    }
+
+    fn finish(mut self, chains: &HashMap<String, usize>) -> Rule {
+        self.flush_module();
+        if let Some((name, opts)) = self.target.take() {
+            let is_chain = chains.contains_key(&name);
+            self.exprs.extend(target(&name, &opts, is_chain));
+        }
+        Rule {
+            text: String::new(),
+            position: 0,
+            handle: None,
+            comment: self.comment,
+            counters: None,
+            exprs: self.exprs,
+        }
+    }
+}
+
+/// The option as written, for `Unknown` (what the user sees in explain).
+pub(super) fn opt_text(opt: &Opt<'_>) -> String {
+    let mut s = String::new();
+    if opt.neg {
+        s.push_str("! ");
+    }
+    s.push_str(opt.name);
+    for v in &opt.values {
+        s.push(' ');
+        s.push_str(v);
+    }
+    s
+}
