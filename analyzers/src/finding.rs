@@ -4,24 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::code::Code;
 
-/// How bad a finding is. `check` exits 1 when any finding is an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
+pub use crate::code::Severity;
 
 /// One problem found in the dataplane. `code` is one of the documented,
 /// stable finding codes (README "Finding codes"), serialized as its string; `evidence` holds the exact

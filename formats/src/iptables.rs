@@ -29,6 +29,7 @@ use cnictl_model::netfilter::{
 use super::{column_of, ParseError};
 
 mod matches;
+mod opt;
 mod rule;
 mod target;
 

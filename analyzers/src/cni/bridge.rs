@@ -1,8 +1,8 @@
 //! A plain CNI bridge (kubenet, the bridge plugin) with static or cloud
 //! routes `P via <peer node IP>`: host-gw semantics without Flannel.
 
+use super::model::CniModel;
 use super::{DevMatch, Encap, Ipam, NextHop, PodSide, Profile, CNI_BRIDGES};
-use crate::infer::CniModel;
 
 pub(super) const PROFILE: Profile = Profile {
     model: CniModel::Bridge,

@@ -2,8 +2,8 @@
 //! routes, pods' default via 169.254.1.1 (proxy ARP), peers' blocks
 //! `proto bird` via their node IP (recursively for other subnets).
 
+use super::model::CniModel;
 use super::{DevMatch, Encap, Ipam, NextHop, PodSide, Profile, CALICO_POD_GATEWAY};
-use crate::infer::CniModel;
 
 /// The host ends of Calico's pod veths.
 pub(super) const CALI_VETH: DevMatch = DevMatch {

@@ -2,8 +2,8 @@
 //! onlink` (direct for same-subnet peers in CrossSubnet mode).
 
 use super::calico_bgp::{BIRD_ROUTE_FIX, CALICO_POD_FIX, CALICO_POD_SIDE, CALI_VETH};
+use super::model::CniModel;
 use super::{DevMatch, Encap, Ipam, NextHop, Profile};
-use crate::infer::CniModel;
 
 const TUNL0: DevMatch = DevMatch {
     name: "tunl0",

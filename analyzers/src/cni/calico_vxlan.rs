@@ -2,8 +2,8 @@
 //! `P via <peer tunnel IP> dev vxlan.calico onlink` programmed by Felix.
 
 use super::calico_bgp::{CALICO_POD_FIX, CALICO_POD_SIDE, CALI_VETH};
+use super::model::{self, CniModel};
 use super::{DevMatch, Encap, Ipam, NextHop, Profile};
-use crate::infer::{self, CniModel};
 
 const VXLAN_CALICO: DevMatch = DevMatch {
     name: "vxlan.calico",
@@ -24,7 +24,7 @@ pub(super) const PROFILE: Profile = Profile {
     pod_side: CALICO_POD_SIDE,
     ipam: Ipam::CalicoBlocks,
     bgp: false,
-    tunnel_annotation: Some(infer::CALICO_VXLAN_ADDR),
+    tunnel_annotation: Some(model::CALICO_VXLAN_ADDR),
     route_fix: "restart calico-node on {node} (Felix programs VXLAN routes)",
     pod_fix: CALICO_POD_FIX,
 };

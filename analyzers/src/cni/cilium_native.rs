@@ -1,8 +1,8 @@
 //! Cilium with native routing: lxc* endpoint veths, cilium_host as the
 //! pods' router, routes `P via <peer node IP>` (auto-direct-node-routes).
 
+use super::model::CniModel;
 use super::{DevMatch, Encap, Ipam, NextHop, PodSide, Profile};
-use crate::infer::CniModel;
 
 pub(super) const CILIUM_HOST: DevMatch = DevMatch {
     name: "cilium_host",

@@ -2,8 +2,8 @@
 //! `P … dev cilium_host`. The tunnel map is eBPF, so no FDB is checked.
 
 use super::cilium_native::{CILIUM_HOST, CILIUM_POD_SIDE, CILIUM_ROUTE_FIX, POD_FIX};
+use super::model::CniModel;
 use super::{DevMatch, Encap, Ipam, NextHop, Profile};
-use crate::infer::CniModel;
 
 pub(super) const PROFILE: Profile = Profile {
     model: CniModel::CiliumVxlan,

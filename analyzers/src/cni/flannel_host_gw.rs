@@ -1,8 +1,8 @@
 //! Flannel with the host-gw backend: pods on cni0, routes
 //! `P via <peer node IP> dev eth0`; nodes must share an L2 segment.
 
+use super::model::CniModel;
 use super::{DevMatch, Encap, Ipam, NextHop, PodSide, Profile, CNI_BRIDGES};
-use crate::infer::CniModel;
 
 pub(super) const PROFILE: Profile = Profile {
     model: CniModel::FlannelHostGw,

@@ -1,8 +1,8 @@
 //! Flannel with the VXLAN backend: flannel.1 (VNI 1, UDP 8472), pods on
 //! cni0, routes `P via <peer VTEP> dev flannel.1 onlink`.
 
+use super::model::CniModel;
 use super::{DevMatch, Encap, Ipam, NextHop, PodSide, Profile, CNI_BRIDGES};
-use crate::infer::CniModel;
 
 const FLANNEL_1: DevMatch = DevMatch {
     name: "flannel.",

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 
 use cnictl_model::{Link, NodeSnapshot};
 
-use crate::infer::{self, CniModel};
+use self::model::CniModel;
 
 mod bridge;
 mod calico_bgp;
@@ -20,6 +20,7 @@ mod cilium_native;
 mod cilium_vxlan;
 mod flannel_host_gw;
 mod flannel_vxlan;
+pub mod model;
 mod weave;
 
 /// Every model's profile (`unknown` and `mixed` have none).
@@ -217,7 +218,7 @@ impl Profile {
 
     /// The annotation naming the node's tunnel address.
     pub fn tunnel_annotation(&self) -> &'static str {
-        self.tunnel_annotation.unwrap_or(infer::CALICO_IPIP_ADDR)
+        self.tunnel_annotation.unwrap_or(model::CALICO_IPIP_ADDR)
     }
 }
 

@@ -2,8 +2,8 @@
 //! run by the weave router, routes `P dev weave`.
 
 use super::cilium_native::POD_FIX;
+use super::model::CniModel;
 use super::{DevMatch, Encap, Ipam, NextHop, PodSide, Profile};
-use crate::infer::CniModel;
 
 pub(super) const PROFILE: Profile = Profile {
     model: CniModel::Weave,

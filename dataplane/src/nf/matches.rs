@@ -1,12 +1,9 @@
 //! One match against one packet.
 
-use std::net::IpAddr;
-
 use cnictl_model::netfilter::{AddrType, CtState, Dir, Lookup, Match, PhysDev, Statistic};
-use ipnet::IpNet;
 
 use super::compile::{ChainId, Ruleset};
-use super::packet::{NfPacket, NodeView};
+use super::packet::{addr, iface_matches, NfPacket, NodeView};
 use super::sets;
 
 /// What a match says about the packet.
@@ -78,13 +75,6 @@ pub(super) fn eval(m: &Match, p: &NfPacket, cx: &MatchCx<'_>) -> Outcome {
     }
 }
 
-pub(super) fn addr(p: &NfPacket, dir: Dir) -> IpAddr {
-    match dir {
-        Dir::Src => p.src,
-        Dir::Dst => p.dst,
-    }
-}
-
 /// `-i`/`-o`: a trailing `+` matches every name with that prefix. A device
 /// not known at this hook (no in device on output) does not match.
 fn iface(p: &NfPacket, dir: Dir, pattern: &str) -> Outcome {
@@ -93,13 +83,6 @@ fn iface(p: &NfPacket, dir: Dir, pattern: &str) -> Outcome {
         Dir::Dst => p.oif.as_deref(),
     };
     Outcome::from(dev.is_some_and(|d| iface_matches(d, pattern)))
-}
-
-pub(super) fn iface_matches(dev: &str, pattern: &str) -> bool {
-    match pattern.strip_suffix('+') {
-        Some(prefix) => dev.starts_with(prefix),
-        None => dev == pattern,
-    }
 }
 
 /// Ports match only on protocols that have them (iptables' `-m tcp`
@@ -182,9 +165,4 @@ fn set_lookup(p: &NfPacket, cx: &MatchCx<'_>, lookup: &Lookup) -> Outcome {
 fn icmp_type(p: &NfPacket, icmp: u8, code: Option<u8>) -> Outcome {
     let is_icmp = p.proto == 1 || p.proto == 58;
     Outcome::from(is_icmp && p.icmp_type == Some(icmp) && code.is_none_or(|c| c == 0))
-}
-
-/// Whether `net` holds `addr` (used by set element matching).
-pub(super) fn net_contains(net: &IpNet, addr: IpAddr) -> bool {
-    net.contains(&addr)
 }

@@ -2,7 +2,8 @@
 
 use std::net::IpAddr;
 
-use cnictl_model::netfilter::{AddrType, CtState};
+use cnictl_model::netfilter::{AddrType, CtState, Dir};
+use ipnet::IpNet;
 
 /// The packet as a rule sees it at one hook: header fields, the devices it
 /// came in and goes out on, its mark and its connection's state.
@@ -77,4 +78,23 @@ pub trait NodeView {
     fn addr_type(&self, addr: IpAddr, dev: Option<&str>) -> AddrType;
     /// The address MASQUERADE would pick on `dev` for a packet to `dst`.
     fn primary_addr(&self, dev: &str, dst: IpAddr) -> Option<IpAddr>;
+}
+
+pub(super) fn addr(p: &NfPacket, dir: Dir) -> IpAddr {
+    match dir {
+        Dir::Src => p.src,
+        Dir::Dst => p.dst,
+    }
+}
+
+pub(super) fn iface_matches(dev: &str, pattern: &str) -> bool {
+    match pattern.strip_suffix('+') {
+        Some(prefix) => dev.starts_with(prefix),
+        None => dev == pattern,
+    }
+}
+
+/// Whether `net` holds `addr` (used by set element matching).
+pub(super) fn net_contains(net: &IpNet, addr: IpAddr) -> bool {
+    net.contains(&addr)
 }

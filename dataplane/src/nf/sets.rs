@@ -5,8 +5,7 @@ use std::net::IpAddr;
 use cnictl_model::netfilter::{Dir, Element, IpSet, Key, Lookup, SetRef, Value};
 
 use super::compile::{ChainId, Ruleset};
-use super::matches::{addr, iface_matches, net_contains};
-use super::packet::NfPacket;
+use super::packet::{addr, iface_matches, net_contains, NfPacket};
 
 /// The element a packet's key finds in the lookup's set or map, `Ok(None)`
 /// when none, `Err` when the key reads a field cnictl does not model or the

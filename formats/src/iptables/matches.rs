@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use cnictl_model::netfilter::{proto_number, AddrType, CtState, Dir, Match, Statistic};
 use ipnet::IpNet;
 
-use super::rule::{opt_text, Opt, OptError};
+use super::opt::{opt_text, Opt, OptError};
 
 /// `10.0.0.0/8`, `10.0.0.1`, `a,b` (iptables 1.4.6+ comma lists), `/255.255.0.0` masks.
 pub(super) fn nets(text: &str) -> Result<Vec<IpNet>, OptError> {

@@ -7,6 +7,7 @@ use cnictl_model::netfilter::{Dir, Expr, Match, PhysDev, Rule, Verdict};
 use crate::{column_of, ParseError};
 
 use super::matches::*;
+use super::opt::{opt_text, options, Opt, OptError, TargetOpt};
 use super::target::target;
 
 /// Splits a rule into words; `"…"` quotes (with `\"` and `\\` escapes) make
@@ -52,49 +53,12 @@ pub(super) fn quoted(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>)
     None
 }
 
-/// One option as written: `[!] --name value…` (or `-s addr`).
-#[derive(Debug)]
-pub(super) struct Opt<'a> {
-    pub(super) neg: bool,
-    pub(super) name: &'a str,
-    pub(super) values: Vec<&'a str>,
-}
-
-/// Cuts the tokens after `-A CHAIN` into options. Values run until the next
-/// word that starts with `-` (and is not a negative number) or a `!`.
-pub(super) fn options(tokens: &[String]) -> Vec<Opt<'_>> {
-    let mut out: Vec<Opt<'_>> = Vec::new();
-    let mut neg = false;
-    for t in tokens {
-        if t == "!" {
-            neg = true;
-        } else if is_option(t) {
-            out.push(Opt {
-                neg,
-                name: t,
-                values: Vec::new(),
-            });
-            neg = false;
-        } else if let Some(last) = out.last_mut() {
-            last.values.push(t);
-        }
-    }
-    out
-}
-
-pub(super) fn is_option(t: &str) -> bool {
-    t.len() > 1 && t.starts_with('-') && !t.as_bytes()[1].is_ascii_digit()
-}
-
 /// What `-m`/`-j` opened: options after it belong to that extension.
 pub(super) enum Scope<'a> {
     Base,
     Module(&'a str),
     Target,
 }
-
-/// A target's options as written: (negated, name, values).
-pub(super) type TargetOpt = (bool, String, Vec<String>);
 
 /// A rule's words → (chain, rule). The rule's text and counters are filled
 /// in by the caller.
@@ -138,8 +102,6 @@ pub(super) struct RuleBuilder {
     physdev: Option<PhysDev>,
     target: Option<(String, Vec<TargetOpt>)>,
 }
-
-pub(super) type OptError = (String, String);
 
 impl RuleBuilder {
     fn option<'a>(&mut self, opt: Opt<'a>, scope: Scope<'a>) -> Result<Scope<'a>, OptError> {
@@ -343,18 +305,4 @@ impl RuleBuilder {
             exprs: self.exprs,
         }
     }
-}
-
-/// The option as written, for `Unknown` (what the user sees in explain).
-pub(super) fn opt_text(opt: &Opt<'_>) -> String {
-    let mut s = String::new();
-    if opt.neg {
-        s.push_str("! ");
-    }
-    s.push_str(opt.name);
-    for v in &opt.values {
-        s.push(' ');
-        s.push_str(v);
-    }
-    s
 }

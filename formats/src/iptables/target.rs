@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use cnictl_model::netfilter::{ConnMarkOp, Expr, NatTarget, Stmt, Verdict};
 
 use super::matches::{number, value_mask};
-use super::rule::TargetOpt;
+use super::opt::TargetOpt;
 
 /// `-j TARGET [options]` → statements and verdict.
 pub(super) fn target(name: &str, opts: &[TargetOpt], is_chain: bool) -> Vec<Expr> {
