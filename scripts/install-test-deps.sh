@@ -44,7 +44,7 @@ python3 -c 'import yaml' 2>/dev/null || need_yaml=true
 need_npm=false
 [ -f web/tests/node_modules/playwright-core/package.json ] || need_npm=true
 need_deny=false
-command -v cargo-deny >/dev/null 2>&1 || need_deny=true
+cargo deny --version >/dev/null 2>&1 || need_deny=true  # cargo also looks in $CARGO_HOME/bin
 
 if $check_only; then
   [ ${#missing[@]} -eq 0 ] || echo "missing Debian packages: ${missing[*]}"
