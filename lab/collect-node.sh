@@ -2,8 +2,9 @@
 # collect-node.sh — write one node's part of a cnictl bundle.
 #
 # Runs as root on a Kubernetes node (or inside `ip netns exec NODE`) with only
-# iproute2 (plus ipvsadm / birdc when present). It never changes the
-# dataplane: every command it runs is a read (`show`, `-L`, /proc/sys reads).
+# iproute2 (plus ipvsadm / birdc / iptables / nft / ipset when present). It
+# never changes the dataplane: every command it runs is a read (`show`, `-L`,
+# `iptables-save`, `nft list`, `ipset save`, /proc/sys reads).
 # The layout is the bundle layout of the README's "Bundles" section, for
 # BUNDLE/nodes/<node>/.
 #
@@ -44,6 +45,7 @@ options:
   --no-pods          collect no pod network namespaces
   --no-bird          do not ask BIRD (no bird-*.txt), even if a socket exists
   --no-ipvs          do not run ipvsadm (no ipvsadm.txt)
+  --no-netfilter     do not run iptables-save, nft, ipset (no netfilter files)
   --force            replace an existing non-empty OUTDIR
   -h, --help         this help
 
@@ -180,6 +182,42 @@ collect_ipvs() {
 	optional ipvsadm.txt ipvsadm -Ln
 }
 
+# collect_netfilter: the node's own list commands (iptables-save -c,
+# ip6tables-save -c, nft -j list ruleset, ipset save), each bounded by a
+# timeout. iptables-legacy-save runs only when the node's iptables is the
+# nft backend and the legacy backend holds tables too (a mixed node). On a
+# node where nf_tables is not loaded yet, `nft` and iptables-nft may load
+# it (as kube-proxy would): --no-netfilter skips them all.
+collect_netfilter() {
+	tmo=""
+	command -v timeout >/dev/null 2>&1 && tmo="timeout 20"
+	if command -v iptables-save >/dev/null 2>&1; then
+		optional iptables-save.txt $tmo iptables-save -c
+		optional ip6tables-save.txt $tmo ip6tables-save -c
+		if iptables-save -V 2>/dev/null | grep -q nf_tables; then
+			collect_legacy ip iptables-legacy-save.txt iptables-legacy-save
+			collect_legacy ip6 ip6tables-legacy-save.txt ip6tables-legacy-save
+		fi
+	fi
+	if command -v nft >/dev/null 2>&1; then
+		optional nft-ruleset.json $tmo nft -j list ruleset
+	fi
+	if command -v ipset >/dev/null 2>&1; then
+		optional ipset-save.txt $tmo ipset save
+	fi
+	{ iptables -V; nft -v; ip -V; } >"$WORK/tool-versions.txt" 2>/dev/null || true
+}
+
+# collect_legacy FAMILY FILE TOOL: the legacy dump, when that backend has
+# tables in this namespace (/proc/net/ip_tables_names or
+# ip6_tables_names lists some).
+collect_legacy() {
+	command -v "$3" >/dev/null 2>&1 || return 0
+	# /proc files report size 0: read them (test -s would always fail).
+	grep -q . "/proc/net/$1_tables_names" 2>/dev/null || return 0
+	optional "$2" $tmo "$3" -c
+}
+
 collect_node() {
 	ip -d -j link show >"$WORK/ip-link.json"
 	ip -j addr show >"$WORK/ip-addr.json"
@@ -191,6 +229,7 @@ collect_node() {
 	fi
 	collect_sysctls >"$WORK/sysctl.txt"
 	[ "$NO_IPVS" = 1 ] || collect_ipvs
+	[ "$NO_NETFILTER" = 1 ] || collect_netfilter
 	[ "$NO_BIRD" = 1 ] || collect_bird
 }
 
@@ -272,6 +311,7 @@ POD_MAP=
 NO_PODS=0
 NO_BIRD=0
 NO_IPVS=0
+NO_NETFILTER=0
 FORCE=0
 OUT=
 while [ $# -gt 0 ]; do
@@ -282,6 +322,7 @@ while [ $# -gt 0 ]; do
 	--no-pods) NO_PODS=1; shift ;;
 	--no-bird) NO_BIRD=1; shift ;;
 	--no-ipvs) NO_IPVS=1; shift ;;
+	--no-netfilter) NO_NETFILTER=1; shift ;;
 	--force) FORCE=1; shift ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) [ -z "$OUT" ] || die "only one OUTDIR"; OUT=$1; shift ;;

@@ -490,6 +490,9 @@ pub struct CollectArgs {
     /// Do not read IPVS.
     #[arg(long)]
     pub no_ipvs: bool,
+    /// Do not run the node's iptables-save / nft / ipset list commands
+    #[arg(long)]
+    pub no_netfilter: bool,
     /// Write the NodeSnapshot JSON here (atomically) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE", conflicts_with = "bundle_dir")]
     pub out: Option<PathBuf>,

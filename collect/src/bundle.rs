@@ -7,6 +7,9 @@
 //! nodes/<node>/ip-link.json ip-addr.json ip-route.json   required per node
 //! nodes/<node>/ip-rule.json ip-neigh.json bridge-fdb.json ipvsadm.txt
 //!   bird-protocols.txt bird-routes.txt sysctl.txt        optional
+//!   iptables-save.txt ip6tables-save.txt iptables-legacy-save.txt
+//!   ip6tables-legacy-save.txt nft-ruleset.json ipset-save.txt
+//!   tool-versions.txt                                    optional (netfilter)
 //! nodes/<node>/pods/<namespace>_<pod>/ip-{addr,route,link}.json  optional
 //! ```
 //!
@@ -27,6 +30,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use cnictl_model::netfilter::{Netfilter, Source, Table};
 use cnictl_model::{Bgp, ClusterSnapshot, K8s, NodeSnapshot, PodNetns};
 use rayon::prelude::*;
 
@@ -401,6 +405,7 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>,
         formats::parse_bird_routes,
     );
     let sysctls = r.optional(&format!("{dir}/sysctl.txt"), formats::parse_sysctl);
+    let netfilter = load_netfilter(&mut r, &dir);
     let pods = load_pods(&mut r, &dir);
     let empty = r.found == 0 && r.errors.iter().all(|e| e.kind == FileErrorKind::Missing);
     if empty {
@@ -423,8 +428,44 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>,
         }),
         sysctls,
         pods,
+        netfilter,
     })
     .map(Some)
+}
+
+/// The netfilter files of a node dir: `None` when none of them is there.
+/// A bad file is an error naming it, its line and what was expected.
+fn load_netfilter(r: &mut Reader<'_>, dir: &str) -> Option<Netfilter> {
+    let mut nf = Netfilter::default();
+    for source in Source::IPTABLES {
+        let parse = |t: &str| formats::iptables::parse_iptables_save(t, source);
+        add_tables(
+            &mut nf,
+            source,
+            r.optional(&format!("{dir}/{}", source.file()), parse),
+        );
+    }
+    let nft = r.optional(
+        &format!("{dir}/nft-ruleset.json"),
+        formats::nft::parse_nft_ruleset,
+    );
+    add_tables(&mut nf, Source::NftRuleset, nft);
+    nf.ipsets = r.optional(
+        &format!("{dir}/ipset-save.txt"),
+        formats::ipset::parse_ipset_save,
+    );
+    nf.tool_versions = r.optional(&format!("{dir}/tool-versions.txt"), |t| {
+        Ok(t.trim().to_string())
+    });
+    let collected = !nf.sources.is_empty() || nf.ipsets.is_some();
+    collected.then_some(nf)
+}
+
+fn add_tables(nf: &mut Netfilter, source: Source, tables: Option<Vec<Table>>) {
+    if let Some(tables) = tables {
+        nf.tables.extend(tables);
+        nf.sources.push(source);
+    }
 }
 
 /// `pods/<namespace>_<pod>/`: namespaces and pod names are DNS labels and

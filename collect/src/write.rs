@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use cnictl_formats as formats;
+use cnictl_model::netfilter::{Netfilter, Source, Table};
 use cnictl_model::{Bgp, ClusterSnapshot, NodeSnapshot, PodNetns};
 use rayon::prelude::*;
 
@@ -200,7 +201,38 @@ fn write_optional(dir: &Path, node: &NodeSnapshot) -> Result<(), WriteError> {
     put(
         "sysctl.txt",
         node.sysctls.as_ref().map(formats::write_sysctl),
-    )
+    )?;
+    match &node.netfilter {
+        Some(nf) => write_netfilter(nf, dir),
+        None => Ok(()),
+    }
+}
+
+/// The iptables dumps (one file per source), `ipset save` and the tool
+/// versions. `nft-ruleset.json` is not written back: the model keeps nft's
+/// rules as cnictl evaluates them, not nft's JSON expressions (the
+/// snapshot JSON keeps them whole).
+fn write_netfilter(nf: &Netfilter, dir: &Path) -> Result<(), WriteError> {
+    for source in Source::IPTABLES
+        .into_iter()
+        .filter(|s| nf.sources.contains(s))
+    {
+        let tables: Vec<&Table> = nf.tables.iter().filter(|t| t.source == source).collect();
+        write_text(
+            &dir.join(source.file()),
+            &formats::write_iptables_save(&tables),
+        )?;
+    }
+    if let Some(sets) = &nf.ipsets {
+        write_text(
+            &dir.join("ipset-save.txt"),
+            &formats::write_ipset_save(sets),
+        )?;
+    }
+    match &nf.tool_versions {
+        Some(v) => write_text(&dir.join("tool-versions.txt"), &format!("{v}\n")),
+        None => Ok(()),
+    }
 }
 
 fn write_pod(pod: &PodNetns, node_dir: &Path) -> Result<(), WriteError> {

@@ -293,3 +293,114 @@ fn directory_listing_skips_files_and_dot_dirs() {
     assert_eq!(src.subdirs("nodes/node-9").unwrap(), Vec::<String>::new());
     assert_eq!(src.read("nodes/node-9/ip-link.json").unwrap(), None);
 }
+
+/// The netfilter dumps captured from the real tools
+/// (formats/tests/data/netfilter), added to node-1 of the recorded bundle.
+fn with_netfilter(mut files: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let nf = |name: &str| {
+        let path = format!(
+            "{}/../formats/tests/data/netfilter/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let n1 = "nodes/node-1";
+    files.insert(
+        format!("{n1}/iptables-save.txt"),
+        nf("iptables-save-nft.txt"),
+    );
+    files.insert(
+        format!("{n1}/iptables-legacy-save.txt"),
+        nf("iptables-legacy-save.txt"),
+    );
+    files.insert(format!("{n1}/ipset-save.txt"), nf("ipset-save.txt"));
+    files.insert(
+        format!("{n1}/nft-ruleset.json"),
+        nf("nft-ruleset-kube-proxy.json"),
+    );
+    files.insert(
+        format!("{n1}/tool-versions.txt"),
+        "iptables v1.8.9 (nf_tables)\nnftables v1.0.6 (Lester Gooch #5)\n".into(),
+    );
+    files
+}
+
+#[test]
+fn netfilter_files_load_per_node_and_absence_means_not_collected() {
+    use cnictl_model::netfilter::{Backend, Source};
+    let snap = load(&MemSource::new("m", with_netfilter(recorded_files()))).unwrap();
+    let nf = snap.nodes["node-1"].netfilter.as_ref().expect("collected");
+    assert_eq!(
+        nf.sources,
+        [
+            Source::IptablesSave,
+            Source::IptablesLegacySave,
+            Source::NftRuleset
+        ]
+    );
+    let backends: Vec<Backend> = nf.tables.iter().map(|t| t.backend).collect();
+    assert!(
+        backends.contains(&Backend::Legacy)
+            && backends.contains(&Backend::IptablesNft)
+            && backends.contains(&Backend::Nftables)
+    );
+    assert_eq!(nf.ipsets.as_ref().map(Vec::len), Some(1));
+    assert!(nf
+        .tool_versions
+        .as_deref()
+        .unwrap()
+        .starts_with("iptables v1.8.9"));
+    assert_eq!(
+        snap.nodes["node-2"].netfilter, None,
+        "no file: not collected, not empty"
+    );
+}
+
+#[test]
+fn a_bad_netfilter_file_is_named_with_its_line() {
+    let mut files = with_netfilter(recorded_files());
+    files.insert(
+        "nodes/node-1/iptables-save.txt".into(),
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.999 -j DROP\nCOMMIT\n".into(),
+    );
+    files.insert(
+        "nodes/node-1/ipset-save.txt".into(),
+        "add nope 1.2.3.4\n".into(),
+    );
+    let err = load(&MemSource::new("m", files)).unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.contains("nodes/node-1/iptables-save.txt:3:"),
+        "{shown}"
+    );
+    assert!(shown.contains("an address or prefix"), "{shown}");
+    assert!(shown.contains("nodes/node-1/ipset-save.txt:1:"), "{shown}");
+}
+
+#[test]
+fn writer_keeps_the_iptables_dumps_ipsets_and_tool_versions() {
+    use cnictl_model::netfilter::Source;
+    let snap = load(&MemSource::new("m", with_netfilter(recorded_files()))).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bundle");
+    write_dir(&snap, &out).unwrap();
+    let back = load_dir(&out).unwrap();
+    let (was, now) = (
+        snap.nodes["node-1"].netfilter.clone().unwrap(),
+        back.nodes["node-1"].netfilter.clone().unwrap(),
+    );
+    let iptables = |nf: &cnictl_model::netfilter::Netfilter| {
+        nf.tables
+            .iter()
+            .filter(|t| t.source != Source::NftRuleset)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(iptables(&now), iptables(&was));
+    assert_eq!(
+        (now.ipsets, now.tool_versions),
+        (was.ipsets, was.tool_versions)
+    );
+    // nft's JSON is not regenerated from the model (README "Bundles").
+    assert!(!now.sources.contains(&Source::NftRuleset));
+}

@@ -544,6 +544,7 @@ fn node(name: String) -> impl Strategy<Value = NodeSnapshot> {
                     .into_iter()
                     .map(|p| (format!("{}/{}", p.namespace, p.name), p))
                     .collect(),
+                netfilter: None,
             }
         },
     )

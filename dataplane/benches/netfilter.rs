@@ -47,6 +47,7 @@ fn compile(text: &str) -> Ruleset {
         tables,
         ipsets: None,
         sources: vec![Source::IptablesSave],
+        tool_versions: None,
     })
 }
 

@@ -31,6 +31,7 @@ fn main() {
         tables,
         ipsets: None,
         sources: vec![],
+        tool_versions: None,
     };
     let t = Instant::now();
     let rs = cnictl_dataplane::nf::Ruleset::compile(&nf);

@@ -101,6 +101,57 @@ fn add<'a>(
     Ok(())
 }
 
+/// Sets back in `ipset save` form (what `ipset restore` reads, and what
+/// [`parse_ipset_save`] reads back to the same sets).
+pub fn write_ipset_save(sets: &[IpSet]) -> String {
+    let mut out = String::new();
+    for set in sets {
+        let family = set
+            .family
+            .as_deref()
+            .map(|f| format!(" family {f}"))
+            .unwrap_or_default();
+        out.push_str(&format!("create {} {}{family}\n", set.name, set.kind));
+        for m in &set.members {
+            let values: Vec<String> = m.values.iter().map(value_text).collect();
+            let nomatch = if m.nomatch { " nomatch" } else { "" };
+            out.push_str(&format!("add {} {}{nomatch}\n", set.name, values.join(",")));
+        }
+    }
+    out
+}
+
+/// One dimension as ipset prints it: a host without `/32`, `udp:53`.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Net(n) if n.prefix_len() == n.max_prefix_len() => n.addr().to_string(),
+        Value::Net(n) => n.to_string(),
+        Value::AddrRange(a, b) => format!("{a}-{b}"),
+        Value::ProtoPort(proto, lo, hi) => {
+            let ports = if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            };
+            format!("{}:{ports}", proto_name(*proto))
+        }
+        Value::Num(a, b) if a == b => a.to_string(),
+        Value::Num(a, b) => format!("{a}-{b}"),
+        Value::Str(s) => s.clone(),
+    }
+}
+
+fn proto_name(p: u8) -> String {
+    match p {
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        132 => "sctp".into(),
+        1 => "icmp".into(),
+        58 => "icmpv6".into(),
+        n => n.to_string(),
+    }
+}
+
 /// `10.96.0.10,udp:53` for `hash:ip,port` → [ip, proto:port].
 fn member(kind: &str, value: &str) -> Option<Vec<Value>> {
     let dims = kind.split_once(':').map_or(kind, |(_, d)| d);
@@ -156,6 +207,13 @@ mod tests {
     use super::*;
 
     const CAPTURED: &str = include_str!("../tests/data/netfilter/ipset-save.txt");
+
+    #[test]
+    fn written_sets_read_back_the_same() {
+        let text = "create a hash:net family inet\nadd a 10.244.0.0/16\nadd a 10.244.5.7 nomatch\ncreate b hash:ip,port\nadd b 10.0.0.1-10.0.0.5,tcp:80-90\n";
+        let sets = parse_ipset_save(&format!("{CAPTURED}\n{text}")).unwrap();
+        assert_eq!(parse_ipset_save(&write_ipset_save(&sets)).unwrap(), sets);
+    }
 
     #[test]
     fn captured_kube_proxy_set() {

@@ -40,6 +40,8 @@ mod json;
 pub use addr::{parse_addrs, write_addrs};
 pub use bird::{parse_bird_protocols, parse_bird_routes, write_bird_protocols, write_bird_routes};
 pub use fdb::{parse_fdb, write_fdb};
+pub use ipset::{parse_ipset_save, write_ipset_save};
+pub use iptables::{parse_iptables_save, write_iptables_save};
 pub use ipvsadm::{parse_ipvsadm, write_ipvsadm};
 pub use kubectl::{
     parse_endpointslices, parse_nodes, parse_pods, parse_services, write_endpointslices,
@@ -48,6 +50,7 @@ pub use kubectl::{
 pub use link::{parse_links, write_links};
 pub use neigh::{parse_neighbours, write_neighbours};
 pub use netlink::ipvs::parse_proc_ip_vs;
+pub use nft::parse_nft_ruleset;
 pub use route::{custom_table_id, parse_routes, parse_routes_with_names, write_routes};
 pub use rule::{parse_rules, write_rules};
 pub use sysctl::{parse_sysctl, write_sysctl};

@@ -36,6 +36,7 @@ pub fn base(plan: &Plan, i: usize) -> NodeSnapshot {
         bgp: None,
         sysctls: Some(sysctls()),
         pods: BTreeMap::new(),
+        netfilter: None,
     }
 }
 

@@ -26,6 +26,31 @@ pub struct Netfilter {
     pub ipsets: Option<Vec<IpSet>>,
     /// Which sources were collected (the bundle files that were present).
     pub sources: Vec<Source>,
+    /// `tool-versions.txt` as collected (`iptables -V`, `nft -v`, `ip -V`):
+    /// the JSON schema and the iptables-nft translation differ by release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_versions: Option<String>,
+}
+
+impl Source {
+    /// The bundle file this source is read from and written to.
+    pub fn file(self) -> &'static str {
+        match self {
+            Source::IptablesSave => "iptables-save.txt",
+            Source::Ip6tablesSave => "ip6tables-save.txt",
+            Source::IptablesLegacySave => "iptables-legacy-save.txt",
+            Source::Ip6tablesLegacySave => "ip6tables-legacy-save.txt",
+            Source::NftRuleset => "nft-ruleset.json",
+        }
+    }
+
+    /// The `iptables-save` dumps, in the order they are read.
+    pub const IPTABLES: [Source; 4] = [
+        Source::IptablesSave,
+        Source::Ip6tablesSave,
+        Source::IptablesLegacySave,
+        Source::Ip6tablesLegacySave,
+    ];
 }
 
 /// Where a table came from: the bundle file, and so the kernel backend.

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::netfilter::Netfilter;
 use crate::{Addr, Bgp, FdbEntry, K8s, Link, Neigh, Route, Rule, VirtualService};
 
 /// The schema tag written into every snapshot and JSON document.
@@ -65,6 +66,12 @@ pub struct NodeSnapshot {
     /// Pod network namespaces collected on this node, keyed `namespace/name`.
     #[serde(default)]
     pub pods: BTreeMap<String, PodNetns>,
+    /// Netfilter (`iptables-save`, `ip6tables-save`, their legacy twins,
+    /// `nft -j list ruleset`, `ipset save`); `None` when none of those files
+    /// was collected. Absent from the JSON when `None`, so snapshots of
+    /// earlier versions read and write unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netfilter: Option<Netfilter>,
 }
 
 impl NodeSnapshot {

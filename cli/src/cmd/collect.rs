@@ -58,6 +58,7 @@ fn options(args: &CollectArgs) -> LiveOptions {
         pods: args.pods,
         pod_prefix: args.pods_prefix.clone(),
         ipvs: !args.no_ipvs,
+        netfilter: !args.no_netfilter,
         bird_socket,
         ..LiveOptions::default()
     }

@@ -9,6 +9,7 @@
 
 mod bird;
 mod ipvs;
+mod netfilter;
 mod netns;
 mod nl;
 mod routeget;
@@ -43,6 +44,8 @@ pub struct LiveOptions {
     pub ipvs: bool,
     /// Read forwarding / rp_filter / proxy_arp sysctls.
     pub sysctls: bool,
+    /// Run the node's netfilter list commands (iptables-save, nft, ipset).
+    pub netfilter: bool,
     /// BIRD's control socket, when the node runs BIRD.
     pub bird_socket: Option<PathBuf>,
     /// Connect / read timeout for the BIRD socket.
@@ -58,6 +61,7 @@ impl Default for LiveOptions {
             pod_prefix: None,
             ipvs: true,
             sysctls: true,
+            netfilter: true,
             bird_socket: None,
             bird_timeout: Duration::from_secs(5),
         }
@@ -188,6 +192,9 @@ fn read_node(opts: &LiveOptions) -> Result<(NodeSnapshot, Vec<String>), LiveErro
     };
     if opts.sysctls {
         node.sysctls = Some(sysctl::read_sysctls(&links));
+    }
+    if opts.netfilter {
+        node.netfilter = netfilter::read_netfilter(&mut notes);
     }
     if opts.ipvs {
         match ipvs::read_ipvs()? {

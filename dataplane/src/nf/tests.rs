@@ -42,6 +42,7 @@ fn iptables() -> Ruleset {
         tables,
         ipsets: None,
         sources: vec![Source::IptablesSave],
+        tool_versions: None,
     })
 }
 
@@ -51,6 +52,7 @@ fn nft() -> Ruleset {
         tables,
         ipsets: None,
         sources: vec![Source::NftRuleset],
+        tool_versions: None,
     })
 }
 
@@ -204,6 +206,7 @@ fn a_reachable_rule_that_cannot_be_evaluated_makes_the_hook_unknown() {
         tables,
         ipsets: None,
         sources: vec![],
+        tool_versions: None,
     });
     let paths = rs.eval_hook(Hook::Forward, &pod_packet("10.244.1.5", 1, 0), &Node, true);
     let HookVerdict::Unknown(r, why) = &paths[0].verdict else {
@@ -226,6 +229,7 @@ fn an_ipset_match_without_ipset_save_is_unknown_and_with_it_decides() {
         tables,
         ipsets: None,
         sources: vec![],
+        tool_versions: None,
     };
     let pkt = pod_packet("10.96.0.10", 17, 53);
     let rs = Ruleset::compile(&nf);
