@@ -6,14 +6,22 @@
 //! nothing cnictl runs changes the ruleset: `iptables-save`,
 //! `iptables-legacy-save`, `nft list ruleset` and `ipset save` are
 //! byte-identical before and after the live collector and
-//! `lab/collect-node.sh` ran. Needs root, iproute2, iptables, nftables and
-//! ipset; skips with a printed reason otherwise.
+//! `lab/collect-node.sh` ran. Also (3): the kube-proxy iptables-mode rules
+//! `cnictl_gen::kube_proxy` writes load with `iptables-restore`, and what
+//! `iptables-save -c` then prints parses to the same rules as the text
+//! that was loaded. Needs root, iproute2, iptables, nftables and ipset;
+//! skips with a printed reason otherwise.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
 use cnictl_collect::live::{collect, LiveOptions, NetnsTarget};
-use cnictl_model::netfilter::{Backend, Source};
+use cnictl_formats::iptables::parse_iptables_save;
+use cnictl_model::k8s::{Endpoint, EndpointPort, EndpointSlice, K8s, Service, ServicePort};
+use cnictl_model::netfilter::{Backend, Expr, Match, Source, Statistic, Table};
 
 struct Netns(String);
 
@@ -188,4 +196,132 @@ fn live_netfilter_reads_every_backend_and_changes_nothing() {
         "a mixed node gets the legacy dump"
     );
     assert_eq!(rulesets(&ns.0), before, "collecting changed the ruleset");
+}
+
+fn service(
+    name: &str,
+    ip: &str,
+    port: u16,
+    proto: &str,
+    endpoints: &[&str],
+) -> (Service, EndpointSlice) {
+    let svc = Service {
+        namespace: "default".into(),
+        name: name.into(),
+        service_type: "ClusterIP".into(),
+        cluster_ips: vec![ip.parse().unwrap()],
+        ports: vec![ServicePort {
+            name: Some("p".into()),
+            protocol: proto.into(),
+            port,
+            target_port: None,
+            node_port: None,
+        }],
+        selector: BTreeMap::new(),
+    };
+    let eps = endpoints.iter().map(|e| Endpoint {
+        addresses: vec![e.parse::<IpAddr>().unwrap()],
+        ready: true,
+        node: None,
+        pod: None,
+    });
+    let slice = EndpointSlice {
+        namespace: "default".into(),
+        name: format!("{name}-x"),
+        service: Some(name.into()),
+        address_type: "IPv4".into(),
+        endpoints: eps.collect(),
+        ports: vec![EndpointPort {
+            name: Some("p".into()),
+            protocol: proto.into(),
+            port: 8080,
+        }],
+    };
+    (svc, slice)
+}
+
+fn cluster() -> K8s {
+    let all = [
+        service(
+            "web",
+            "10.96.0.20",
+            80,
+            "TCP",
+            &["10.244.1.2", "10.244.2.2", "10.244.3.2"],
+        ),
+        service("dns", "10.96.0.10", 53, "UDP", &["10.244.1.3"]),
+        service("empty", "10.96.0.30", 443, "TCP", &[]),
+    ];
+    let (services, slices) = all.into_iter().unzip();
+    K8s {
+        services: Some(services),
+        endpoint_slices: Some(slices),
+        ..K8s::default()
+    }
+}
+
+/// Rules without their text and counters, probabilities to 1e-6: the
+/// kernel keeps a probability as a 32-bit fraction (1/3 prints back as
+/// 0.33333333349).
+fn shapes(tables: &[Table]) -> Vec<(String, String, Vec<String>)> {
+    let mut out: Vec<_> = tables
+        .iter()
+        .flat_map(|t| {
+            t.chains.iter().map(move |c| {
+                (
+                    t.name.clone(),
+                    c.name.clone(),
+                    c.rules.iter().map(|r| shape(&r.exprs)).collect(),
+                )
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn shape(exprs: &[Expr]) -> String {
+    let rounded: Vec<Expr> = exprs
+        .iter()
+        .map(|e| match e {
+            Expr::Match(Match::Statistic {
+                mode: Statistic::Random { probability },
+                neg,
+            }) => {
+                let probability = (probability * 1e6).round() / 1e6;
+                Expr::Match(Match::Statistic {
+                    mode: Statistic::Random { probability },
+                    neg: *neg,
+                })
+            }
+            other => other.clone(),
+        })
+        .collect();
+    format!("{rounded:?}")
+}
+
+#[test]
+fn generated_kube_proxy_rules_load_and_read_back_the_same() {
+    if let Some(why) = why_not() {
+        eprintln!("skipping generated_kube_proxy_rules_load_and_read_back_the_same: {why}");
+        return;
+    }
+    let ns = Netns(format!("cnl-nft-{}", std::process::id()));
+    let _ = Command::new("ip").args(["netns", "del", &ns.0]).status();
+    assert!(Command::new("ip")
+        .args(["netns", "add", &ns.0])
+        .status()
+        .unwrap()
+        .success());
+    let text = cnictl_gen::kube_proxy::iptables_save(&cluster(), "10.244.0.0/16".parse().unwrap());
+    run(&ns.0, &["iptables-restore"], Some(&text));
+    let saved = run(&ns.0, &["iptables-save", "-c"], None);
+    let ours = parse_iptables_save(&text, Source::IptablesSave).unwrap();
+    let theirs = parse_iptables_save(&saved, Source::IptablesSave).unwrap();
+    assert_eq!(shapes(&ours), shapes(&theirs));
+    assert!(saved.contains("-A KUBE-SERVICES -d 10.96.0.30/32 -p tcp -m comment --comment \"default/empty:p has no endpoints\""), "{saved}");
+    assert!(
+        saved.contains("--probability 0.33333333349"),
+        "three endpoints: the first branch takes a third: {saved}"
+    );
 }
