@@ -343,6 +343,52 @@ fn huge_sparse_file_is_refused_without_being_read() {
     assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
 }
 
+/// `--snapshot` names something that is not a regular file: refused at
+/// once (a FIFO would block for ever, `/dev/zero` grow without end).
+#[test]
+fn snapshot_that_is_not_a_regular_file_is_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("snap.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    let mut paths = vec![PathBuf::from("/dev/zero")];
+    if made.is_ok_and(|s| s.success()) {
+        paths.push(fifo);
+    }
+    for p in paths {
+        let start = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cnictl"))
+            .args(["check", "--snapshot"])
+            .arg(&p)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("cnictl check --snapshot {} did not return", p.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(2), "{}: {err}", p.display());
+        assert!(
+            err.contains("is not a regular file"),
+            "{}: {err}",
+            p.display()
+        );
+    }
+}
+
 #[test]
 fn a_directory_where_a_file_belongs_is_an_error() {
     let (_t, b) = bundle("flannel-vxlan");

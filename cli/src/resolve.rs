@@ -2,6 +2,7 @@
 //! binary that reads files.
 
 use std::fs;
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -54,18 +55,7 @@ pub fn load_bundle(dir: &Path) -> Result<ClusterSnapshot> {
 }
 
 pub fn load_snapshot(file: &Path) -> Result<ClusterSnapshot> {
-    let meta =
-        fs::metadata(file).with_context(|| format!("reading snapshot {}", file.display()))?;
-    if meta.len() > MAX_SNAPSHOT_BYTES {
-        bail!(
-            "snapshot {} is {} bytes, more than the {} byte limit",
-            file.display(),
-            meta.len(),
-            MAX_SNAPSHOT_BYTES
-        );
-    }
-    let text =
-        fs::read_to_string(file).with_context(|| format!("reading snapshot {}", file.display()))?;
+    let text = read_bounded(file, MAX_SNAPSHOT_BYTES)?;
     let snap: ClusterSnapshot = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a cnictl snapshot", file.display()))?;
     if snap.schema != SCHEMA {
@@ -77,4 +67,33 @@ pub fn load_snapshot(file: &Path) -> Result<ClusterSnapshot> {
         );
     }
     Ok(snap)
+}
+
+/// A snapshot file's text, bounded: what is not a regular file is refused
+/// before it is opened (a FIFO would block for ever, `/dev/zero` never
+/// ends), and the read itself stops past `limit` (the size on disk can
+/// change while it is read).
+fn read_bounded(file: &Path, limit: u64) -> Result<String> {
+    let shown = file.display();
+    let meta = fs::metadata(file).with_context(|| format!("reading snapshot {shown}"))?;
+    if !meta.is_file() {
+        bail!(
+            "snapshot {shown} is not a regular file: give the JSON file `cnictl snapshot -o` wrote"
+        );
+    }
+    if meta.len() > limit {
+        bail!(
+            "snapshot {shown} is {} bytes, more than the {limit} byte limit",
+            meta.len()
+        );
+    }
+    let mut buf = Vec::new();
+    let f = fs::File::open(file).with_context(|| format!("reading snapshot {shown}"))?;
+    f.take(limit + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("reading snapshot {shown}"))?;
+    if buf.len() as u64 > limit {
+        bail!("snapshot {shown} grew past the {limit} byte limit while it was read");
+    }
+    String::from_utf8(buf).with_context(|| format!("snapshot {shown} is not UTF-8 text"))
 }
