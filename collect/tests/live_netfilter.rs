@@ -25,6 +25,18 @@ use cnictl_model::netfilter::{Backend, Expr, Match, Source, Statistic, Table};
 
 struct Netns(String);
 
+impl Netns {
+    /// A new empty namespace `PREFIX-<pid>` (a leftover of a crashed run
+    /// with the same pid is deleted first).
+    fn fresh(prefix: &str) -> Self {
+        let ns = Netns(format!("{prefix}-{}", std::process::id()));
+        let _ = Command::new("ip").args(["netns", "del", &ns.0]).status();
+        let added = Command::new("ip").args(["netns", "add", &ns.0]).status();
+        assert!(added.is_ok_and(|s| s.success()), "ip netns add {}", ns.0);
+        ns
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
@@ -149,13 +161,7 @@ fn live_netfilter_reads_every_backend_and_changes_nothing() {
         eprintln!("skipping live_netfilter_reads_every_backend_and_changes_nothing: {why}");
         return;
     }
-    let ns = Netns(format!("cnl-nfl-{}", std::process::id()));
-    let _ = Command::new("ip").args(["netns", "del", &ns.0]).status();
-    assert!(Command::new("ip")
-        .args(["netns", "add", &ns.0])
-        .status()
-        .unwrap()
-        .success());
+    let ns = Netns::fresh("cnl-nfl");
     load_rules(&ns.0);
     let before = rulesets(&ns.0);
     let opts = LiveOptions {
@@ -306,13 +312,7 @@ fn generated_kube_proxy_rules_load_and_read_back_the_same() {
         eprintln!("skipping generated_kube_proxy_rules_load_and_read_back_the_same: {why}");
         return;
     }
-    let ns = Netns(format!("cnl-nft-{}", std::process::id()));
-    let _ = Command::new("ip").args(["netns", "del", &ns.0]).status();
-    assert!(Command::new("ip")
-        .args(["netns", "add", &ns.0])
-        .status()
-        .unwrap()
-        .success());
+    let ns = Netns::fresh("cnl-nft");
     let text = cnictl_gen::kube_proxy::iptables_save(&cluster(), "10.244.0.0/16".parse().unwrap());
     run(&ns.0, &["iptables-restore"], Some(&text));
     let saved = run(&ns.0, &["iptables-save", "-c"], None);

@@ -40,6 +40,7 @@ fn cni0(plan: &Plan, i: usize, mtu: u32, n: &mut NodeSnapshot) {
     let cidr = plan.node_cidr(i);
     let gw = cidr.network().saturating_add(1);
     n.links.push(bridge(i, mtu));
+    // Cannot fail: Ipv4Net::new only rejects prefix lengths over 32.
     let net = IpNet::V4(Ipv4Net::new(gw, 24).expect("/24"));
     n.addrs.push(addr(CNI0, "cni0", net, "global"));
     n.routes.push(connected(IpNet::V4(cidr), "cni0", gw));

@@ -190,6 +190,7 @@ impl LabPlan {
 
     /// The pod range every pod routes through its gateway.
     pub fn pod_range(&self) -> Ipv4Net {
+        // Cannot fail: a literal prefix length of 16 (only > 32 is rejected).
         Ipv4Net::new(Ipv4Addr::new(10, 244, 0, 0), 16).expect("valid /16")
     }
 
@@ -526,12 +527,15 @@ fn port_name(service: &str) -> &'static str {
     }
 }
 
+/// Callers pass literal prefix lengths (23 to 27): `Ipv4Net::new` rejects
+/// only lengths over 32, so the `expect` cannot fire.
 fn net(ip: Ipv4Addr, len: u8) -> Ipv4Net {
     Ipv4Net::new(ip, len).expect("prefix length ≤ 32")
 }
 
 /// An address octet; node and pod indices are at most 50 (checked by
-/// [`LabPlan::new`]), so 10 + n and 1 + p always fit.
+/// [`LabPlan::new`], the only constructor), so 10 + n and 1 + p always fit
+/// and the `expect` cannot fire.
 fn byte(v: u32) -> u8 {
     u8::try_from(v).expect("lab indices fit an octet")
 }

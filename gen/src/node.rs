@@ -14,6 +14,7 @@ pub const ETH0: u32 = 2;
 
 pub fn base(plan: &Plan, i: usize) -> NodeSnapshot {
     let ip = plan.node_ip(i);
+    // Cannot fail: the length comes from a valid Ipv4Net (≤ 32).
     let eth0_net = IpNet::V4(Ipv4Net::new(ip, plan.underlay.prefix_len()).expect("prefix"));
     let gateway = neigh(plan.gateway(), "eth0", &mac(0, 0, 1), "REACHABLE");
     let mut routes = vec![
@@ -25,6 +26,7 @@ pub fn base(plan: &Plan, i: usize) -> NodeSnapshot {
         name: plan.node_name(i),
         links: vec![loopback(), eth0(i)],
         addrs: vec![
+            // Cannot fail: a literal address or prefix.
             addr(1, "lo", "127.0.0.1/8".parse().expect("constant"), "host"),
             addr(ETH0, "eth0", eth0_net, "global"),
         ],
@@ -42,6 +44,7 @@ pub fn base(plan: &Plan, i: usize) -> NodeSnapshot {
 
 /// `default via <gateway> dev eth0 proto dhcp src <ip> metric 100`.
 fn default_route(plan: &Plan, ip: Ipv4Addr) -> Route {
+    // Cannot fail: a literal address or prefix.
     let mut default = Route::unicast("0.0.0.0/0".parse().expect("constant"));
     default.gateway = Some(v4(plan.gateway()));
     default.dev = Some("eth0".into());
@@ -120,14 +123,17 @@ pub fn connected(subnet: IpNet, dev: &str, src: Ipv4Addr) -> Route {
 pub fn local_table(ip: Ipv4Addr, dev: &str) -> Vec<Route> {
     let mut out = Vec::new();
     if dev == "eth0" {
+        // Cannot fail: a literal address or prefix.
         let mut lo = Route::unicast("127.0.0.0/8".parse().expect("constant"));
         lo.route_type = RouteType::Local;
         lo.dev = Some("lo".into());
         lo.table = TABLE_LOCAL;
         lo.protocol = Protocol::KERNEL;
         lo.scope = Scope::HOST;
+        // Cannot fail: a literal address or prefix.
         lo.prefsrc = Some("127.0.0.1".parse().expect("constant"));
         out.push(lo.clone());
+        // Cannot fail: a literal address or prefix.
         lo.dst = "127.0.0.1/32".parse().expect("constant");
         out.push(lo);
     }

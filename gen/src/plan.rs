@@ -101,6 +101,7 @@ impl Plan {
 
     /// Flannel: node `i`'s /24.
     pub fn node_cidr(&self, i: usize) -> Ipv4Net {
+        // Cannot fail: a literal prefix length (only > 32 is rejected).
         Ipv4Net::new(add(self.pod_range.network(), (i as u32) << 8), 24).expect("valid /24")
     }
 
@@ -113,6 +114,7 @@ impl Plan {
                     add(self.pod_range.network(), idx * BLOCK_SIZE as u32),
                     BLOCK_PREFIX,
                 )
+                // Cannot fail: a literal prefix length (only > 32 is rejected).
                 .expect("valid /26")
             })
             .collect()
@@ -174,5 +176,6 @@ fn add(base: Ipv4Addr, n: u32) -> Ipv4Addr {
 }
 
 fn net(s: &str) -> Ipv4Net {
+    // Cannot fail: callers pass literal CIDRs.
     s.parse().expect("constant CIDR")
 }

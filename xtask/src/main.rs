@@ -206,6 +206,24 @@ impl Collector<'_> {
     }
 }
 
+impl Collector<'_> {
+    /// Records a function with a body unless it is test code; says whether
+    /// to look inside it (nested functions count on their own).
+    fn record_fn(
+        &mut self,
+        attrs: &[syn::Attribute],
+        sig: &syn::Signature,
+        block: &syn::Block,
+    ) -> bool {
+        if is_test(attrs) {
+            return false;
+        }
+        let span = syn::spanned::Spanned::span(sig);
+        self.record(sig.ident.to_string(), span, block.brace_token.span.close());
+        true
+    }
+}
+
 /// `#[cfg(test)]`, `#[test]` and `#[cfg(all(test, …))]` mark test code.
 fn is_test(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
@@ -231,28 +249,14 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         }
     }
     fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
-        if is_test(&f.attrs) {
-            return;
+        if self.record_fn(&f.attrs, &f.sig, &f.block) {
+            syn::visit::visit_item_fn(self, f);
         }
-        let span = syn::spanned::Spanned::span(&f.sig);
-        self.record(
-            f.sig.ident.to_string(),
-            span,
-            f.block.brace_token.span.close(),
-        );
-        syn::visit::visit_item_fn(self, f);
     }
     fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
-        if is_test(&f.attrs) {
-            return;
+        if self.record_fn(&f.attrs, &f.sig, &f.block) {
+            syn::visit::visit_impl_item_fn(self, f);
         }
-        let span = syn::spanned::Spanned::span(&f.sig);
-        self.record(
-            f.sig.ident.to_string(),
-            span,
-            f.block.brace_token.span.close(),
-        );
-        syn::visit::visit_impl_item_fn(self, f);
     }
     fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
         if let Some(block) = &f.default {

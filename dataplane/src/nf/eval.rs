@@ -75,7 +75,13 @@ struct Frame {
 struct Walk {
     share: f64,
     packet: NfPacket,
-    frames: Vec<Frame>,
+    /// Where the walk is. Always present: a walk is only stepped after
+    /// `run_base` has put it at the start of a base chain.
+    frame: Frame,
+    /// Where each `jump` returns to, innermost last.
+    callers: Vec<Frame>,
+    /// The base chain whose policy applies when the walk runs off its end.
+    base: ChainId,
     rewrites: Vec<Rewrite>,
     visits: Vec<Visit>,
     /// A NAT mapping was bound at this hook: later nat chains are skipped.
@@ -122,11 +128,20 @@ impl Ruleset {
 }
 
 impl Walk {
+    /// A walk not yet in a chain: `enter_base` places it (the chain given
+    /// here is only a placeholder until then).
     fn new(packet: NfPacket) -> Self {
+        let start = ChainId { table: 0, chain: 0 };
         Walk {
             share: 1.0,
             packet,
-            frames: Vec::new(),
+            frame: Frame {
+                chain: start,
+                rule: 0,
+                expr: 0,
+            },
+            callers: Vec::new(),
+            base: start,
             rewrites: Vec::new(),
             visits: Vec::new(),
             nat_bound: false,
@@ -143,17 +158,25 @@ impl Walk {
         }
     }
 
+    /// Puts the walk at the first rule of `base`, with no callers.
+    fn enter_base(&mut self, base: ChainId) {
+        self.frame = Frame {
+            chain: base,
+            rule: 0,
+            expr: 0,
+        };
+        self.callers.clear();
+        self.base = base;
+    }
+
     fn top(&mut self) -> &mut Frame {
-        self.frames
-            .last_mut()
-            .expect("a walk in a chain has a frame")
+        &mut self.frame
     }
 
     fn here(&self) -> RuleRef {
-        let f = self.frames.last().expect("a walk in a chain has a frame");
         RuleRef {
-            chain: f.chain,
-            rule: Some(f.rule as u32),
+            chain: self.frame.chain,
+            rule: Some(self.frame.rule as u32),
         }
     }
 
@@ -180,11 +203,7 @@ impl Hooker<'_> {
                 next.push(w);
                 continue;
             }
-            w.frames = vec![Frame {
-                chain: base,
-                rule: 0,
-                expr: 0,
-            }];
+            w.enter_base(base);
             work.push(w);
         }
         while let Some(w) = work.pop() {
@@ -240,28 +259,21 @@ impl Hooker<'_> {
 
     /// The end of a chain: back to the caller, or the base chain's policy.
     fn chain_end(&self, mut w: Walk) -> Step {
-        let frame = w.frames.pop().expect("a walk in a chain has a frame");
-        if !w.frames.is_empty() {
+        if let Some(caller) = w.callers.pop() {
+            w.frame = caller;
             return Step::Running(w);
         }
         let policy = RuleRef {
-            chain: frame.chain,
+            chain: w.base,
             rule: None,
         };
-        w.frames.push(frame);
         if self.record {
             w.visits.push(Visit {
                 rule: policy,
                 matched: Some(true),
             });
         }
-        match self
-            .rules
-            .chain(frame.chain)
-            .base
-            .as_ref()
-            .map(|b| &b.policy)
-        {
+        match self.rules.chain(w.base).base.as_ref().map(|b| &b.policy) {
             Some(Verdict::Drop) => Step::Done(w, HookVerdict::Drop(policy)),
             _ => Step::Done(w, HookVerdict::Accept),
         }
@@ -333,13 +345,11 @@ impl Hooker<'_> {
             Verdict::Drop => Step::Done(w, HookVerdict::Drop(here)),
             Verdict::Reject(with) => Step::Done(w, HookVerdict::Reject(here, with.clone())),
             Verdict::Return => {
-                w.frames.pop();
-                if w.frames.is_empty() {
-                    w.frames.push(Frame {
-                        chain: here.chain,
-                        rule: usize::MAX,
-                        expr: 0,
-                    });
+                // Back to the caller; with none, past the last rule, where
+                // `chain_end` applies the base chain's policy.
+                match w.callers.pop() {
+                    Some(caller) => w.frame = caller,
+                    None => w.frame.rule = usize::MAX,
                 }
                 Step::Running(w)
             }
@@ -353,7 +363,8 @@ impl Hooker<'_> {
         }
     }
 
-    /// `jump`: the caller resumes at its next rule; `goto`: at its caller's.
+    /// `jump`: the caller resumes at its next rule; `goto`: at its caller's
+    /// (from a base chain: its policy, as `iptables -g` does).
     fn enter(&self, mut w: Walk, to: &str, goto: bool) -> Step {
         let here = w.here();
         let Some(target) = self.rules.lookup_chain(here.chain, to) else {
@@ -365,22 +376,23 @@ impl Hooker<'_> {
                 ),
             );
         };
-        if goto && w.frames.len() > 1 {
-            w.frames.pop();
-        } else {
+        // A jump returns here (next rule); a goto leaves this chain for good:
+        // the target's end returns to our caller, or to the base policy.
+        if !goto {
             w.next_rule();
+            w.callers.push(w.frame);
         }
-        if w.frames.len() >= MAX_DEPTH {
+        if w.callers.len() >= MAX_DEPTH {
             return Step::Done(
                 w,
                 HookVerdict::Unknown(here, "jumps nested deeper than 64 chains".into()),
             );
         }
-        w.frames.push(Frame {
+        w.frame = Frame {
             chain: target,
             rule: 0,
             expr: 0,
-        });
+        };
         Step::Running(w)
     }
 

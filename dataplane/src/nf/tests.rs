@@ -347,3 +347,26 @@ fn shares_of_every_hook_sum_to_one() {
         }
     }
 }
+
+#[test]
+fn goto_does_not_return_and_jump_does() {
+    // `-g X` from a built-in chain: when X ends, the built-in chain's policy
+    // decides (the rules after the goto are not reached); `-j X` returns.
+    for (how, want_drop) in [("-g", true), ("-j", false)] {
+        let text = format!("*filter\n:FORWARD DROP [0:0]\n:X - [0:0]\n-A FORWARD {how} X\n-A FORWARD -j ACCEPT\nCOMMIT\n");
+        let tables = parse_iptables_save(&text, Source::IptablesSave).unwrap();
+        let rs = Ruleset::compile(&Netfilter {
+            tables,
+            ipsets: None,
+            sources: vec![],
+            tool_versions: None,
+        });
+        let v =
+            &rs.eval_hook(Hook::Forward, &pod_packet("10.244.1.5", 1, 0), &Node, false)[0].verdict;
+        assert_eq!(
+            matches!(v, HookVerdict::Drop(RuleRef { rule: None, .. })),
+            want_drop,
+            "{how}: {v:?}"
+        );
+    }
+}
