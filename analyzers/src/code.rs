@@ -54,6 +54,11 @@ pub enum Code {
     RpFilterStrict,
     StalePodRoute,
     AgentUnreachable,
+    NetfilterForwardDrop,
+    NetfilterBlocksOverlay,
+    IptablesBackendMixed,
+    BrNetfilterMissing,
+    ConntrackNearFull,
 }
 
 /// A bundle section a check reads (README "Bundles"): what a node or
@@ -75,6 +80,10 @@ pub enum Input {
     BirdRoutes,
     Sysctl,
     PodNetns,
+    /// Any of the netfilter files (iptables-save, nft ruleset, ipsets).
+    Netfilter,
+    /// The legacy backend's dump (present only when it holds rules).
+    IptablesLegacy,
 }
 
 impl Input {
@@ -96,6 +105,8 @@ impl Input {
             Input::BirdRoutes => "bird-routes.txt",
             Input::Sysctl => "sysctl.txt",
             Input::PodNetns => "pods/<namespace>_<pod>/",
+            Input::Netfilter => "iptables-save.txt / nft-ruleset.json",
+            Input::IptablesLegacy => "iptables-legacy-save.txt",
         }
     }
 }
@@ -134,7 +145,7 @@ const ROUTES: &[Input] = &[I::K8sNodes, I::IpRoute, I::IpAddr, I::IpRule];
 const IPVS: &[Input] = &[I::K8sServices, I::Ipvsadm];
 
 /// The table, in [`Code`]'s variant order.
-pub const TABLE: [CodeInfo; 21] = [
+pub const TABLE: [CodeInfo; 26] = [
     CodeInfo {
         code: Code::PodCidrOverlap,
         name: "pod-cidr-overlap",
@@ -324,12 +335,57 @@ pub const TABLE: [CodeInfo; 21] = [
         inputs: &[],
         source: Source::Serve,
     },
+    CodeInfo {
+        code: Code::NetfilterForwardDrop,
+        name: "netfilter-forward-drop",
+        severity: Severity::Error,
+        meaning: "a netfilter verdict on the forward path drops pod traffic the CNI model must pass, and no NetworkPolicy accounts for it",
+        hint: "a netfilter rule or chain policy drops forwarded pod traffic: accept the pod CIDR in FORWARD (e.g. `iptables -A FORWARD -s <pod-cidr> -j ACCEPT` and the reverse), or remove the rule that drops it",
+        inputs: &[I::K8sNodes, I::Netfilter],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::NetfilterBlocksOverlay,
+        name: "netfilter-blocks-overlay",
+        severity: Severity::Error,
+        meaning: "a netfilter rule on a node drops or rejects the inter-node transport itself: VXLAN UDP to the VTEP port, IPIP, BGP 179/tcp from a peer",
+        hint: "a firewall rule drops the overlay between nodes: allow the VXLAN port (udp 8472 flannel, 4789 Calico), IP protocol 4 (IPIP) or tcp 179 (BGP) from the other nodes",
+        inputs: &[I::K8sNodes, I::Netfilter],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::IptablesBackendMixed,
+        name: "iptables-backend-mixed",
+        severity: Severity::Warning,
+        meaning: "rules in both the iptables-legacy and the iptables-nft backends",
+        hint: "components on this node write to different iptables backends: both rule sets run, so rules in one are invisible to tools using the other; move every component to one backend and flush the other",
+        inputs: &[I::Netfilter, I::IptablesLegacy],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::BrNetfilterMissing,
+        name: "br-netfilter-missing",
+        severity: Severity::Warning,
+        meaning: "bridged pods and Service NAT rules, but net.bridge.bridge-nf-call-iptables is 0 or absent: same-node Service traffic bypasses the NAT",
+        hint: "load br_netfilter and set `sysctl -w net.bridge.bridge-nf-call-iptables=1` (kube-proxy and most CNIs require it)",
+        inputs: &[I::IpLink, I::Netfilter, I::Sysctl],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::ConntrackNearFull,
+        name: "conntrack-near-full",
+        severity: Severity::Warning,
+        meaning: "nf_conntrack_count is at least 90 % of nf_conntrack_max: new connections are about to be dropped",
+        hint: "the conntrack table is nearly full: raise net.netfilter.nf_conntrack_max, or find what opens so many connections",
+        inputs: &[I::Sysctl],
+        source: Source::Check,
+    },
 ];
 
 impl Code {
     /// Every code, in table order (metrics and the README enumerate this).
-    pub const ALL: [Code; 21] = {
-        let mut all = [Code::PodCidrOverlap; 21];
+    pub const ALL: [Code; 26] = {
+        let mut all = [Code::PodCidrOverlap; 26];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].code;
