@@ -414,6 +414,9 @@ pub struct Branch {
     /// Set for a netfilter split: its share of new connections, in parts
     /// per million (IPVS branches: `None`, the scheduler decides).
     pub share_ppm: Option<u32>,
+    /// Set for a netfilter split: the destination (address, port) after
+    /// the branch's rewrites (a DNAT picks an endpoint).
+    pub to: Option<(IpAddr, u16)>,
     pub trace: Trace,
 }
 

@@ -82,18 +82,19 @@ pub(crate) trait Rec: Sized {
     /// Something the verdict depends on that was not evaluated.
     fn note(&mut self, _text: String) {}
     /// One way a netfilter split sends new connections, traced to its end.
-    fn split_branch(
-        &mut self,
-        ns: NsId,
-        path: u32,
-        share_ppm: u32,
-        child: Self,
-        disp: Disposition,
-        reason: Reason,
-    ) {
-        let _ = share_ppm;
-        self.branch(ns, u32::MAX, path, child, disp, reason);
+    fn split_branch(&mut self, split: Split, child: Self, disp: Disposition, reason: Reason) {
+        self.branch(split.ns, u32::MAX, split.path, child, disp, reason);
     }
+}
+
+/// One way a netfilter split goes: where, which path, its share, and the
+/// destination after its rewrites.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Split {
+    pub ns: NsId,
+    pub path: u32,
+    pub share_ppm: u32,
+    pub to: (IpAddr, u16),
 }
 
 #[derive(Default)]
@@ -142,21 +143,14 @@ impl Rec for TraceRec {
             self.notes.push(text);
         }
     }
-    fn split_branch(
-        &mut self,
-        ns: NsId,
-        path: u32,
-        share_ppm: u32,
-        child: Self,
-        disp: Disposition,
-        reason: Reason,
-    ) {
+    fn split_branch(&mut self, split: Split, child: Self, disp: Disposition, reason: Reason) {
         let trace = child.into_trace(disp, reason);
         self.branches.push(Branch {
-            ns,
+            ns: split.ns,
             vs: u32::MAX,
-            real: path,
-            share_ppm: Some(share_ppm),
+            real: split.path,
+            share_ppm: Some(split.share_ppm),
+            to: Some(split.to),
             trace,
         });
     }
@@ -175,6 +169,7 @@ impl Rec for TraceRec {
             vs,
             real,
             share_ppm: None,
+            to: None,
             trace,
         });
     }

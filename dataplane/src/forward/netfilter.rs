@@ -21,7 +21,7 @@ use crate::tables::Dataplane;
 use crate::types::{HookEval, Ingress, NfAction, NsId, Packet, PodId};
 
 use super::nfview::{action_of, nf_packet, NsView};
-use super::{hop, Disposition, Next, PacketState, Reason, Rec, Step};
+use super::{hop, Disposition, Next, PacketState, Reason, Rec, Split, Step};
 
 /// A netfilter hook, in the kernel's names (`NF_INET_*`; the bridge ones are
 /// `NF_BR_*` as br_netfilter runs the IP tables on them).
@@ -258,8 +258,15 @@ impl Dataplane {
             let next = self
                 .apply_path(&mut branch, point, path, &mut child)
                 .unwrap_or_else(|| resume(&mut branch, point, &mut child));
+            let to = (branch.wire.packet.dst, branch.wire.packet.dport);
             let (d, r) = self.run(&mut branch, next, &mut child);
-            rec.split_branch(point.ns, i as u32, share, child, d, r);
+            let split = Split {
+                ns: point.ns,
+                path: i as u32,
+                share_ppm: share,
+                to,
+            };
+            rec.split_branch(split, child, d, r);
             if d != Disposition::Delivered && worst.is_none() {
                 worst = Some((d, r));
             }
