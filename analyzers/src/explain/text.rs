@@ -127,17 +127,12 @@ fn write_hook(out: &mut String, h: &HookJson) {
             Some(false) => "no match",
             None => "not evaluable (cannot change the path)",
         };
-        let rule = r.rule.rule.clone().unwrap_or_else(|| "policy".into());
-        let _ = writeln!(
-            out,
-            "      {} {} {} {}: {rule}  → {mark}",
-            r.rule.family,
-            r.rule.table,
-            r.rule.chain,
-            r.rule
-                .position
-                .map_or_else(String::new, |p| format!("#{p}"))
-        );
+        let rule = match (&r.rule.rule, r.rule.position) {
+            (Some(text), Some(p)) => format!("#{p}: {text}"),
+            _ => "policy".into(),
+        };
+        let (family, table, chain) = (r.rule.family, &r.rule.table, &r.rule.chain);
+        let _ = writeln!(out, "      {family} {table} {chain} {rule}  → {mark}");
     }
 }
 
