@@ -329,6 +329,47 @@ fn explain_exit_codes_follow_the_verdict() {
     assert!(text(&unknown.stderr).contains("default/nope"));
 }
 
+/// A copy of the flannel-vxlan fixture with `rules` as node-2's
+/// iptables-save.txt (the format `iptables-save -c` writes).
+fn with_node2_rules(rules: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("fixtures/flannel-vxlan"), dir.path());
+    std::fs::write(dir.path().join("nodes/node-2/iptables-save.txt"), rules).unwrap();
+    dir
+}
+
+#[test]
+fn explain_names_the_netfilter_rule_and_exits_3_when_it_cannot_evaluate_one() {
+    let drop = with_node2_rules(
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [12:1008]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+    );
+    let b = drop.path().to_str().unwrap();
+    let out = cnictl(&[
+        "explain",
+        "default/web-1",
+        "default/api-2",
+        "--bundle",
+        b,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["drop"]["disposition"], "netfilter-drop");
+    assert_eq!(v["drop"]["code"], "netfilter-forward-drop");
+    let hop = &v["hops"][v["drop"]["hop"].as_u64().unwrap() as usize - 1];
+    assert_eq!(hop["netfilter"]["chain"], "FORWARD");
+    assert_eq!(hop["netfilter"]["rule"], serde_json::Value::Null);
+    let unknown = with_node2_rules(
+        "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m u32 --u32 \"0>>22&0x3C@4>>16=0x1F90\" -j DROP\nCOMMIT\n",
+    );
+    let b = unknown.path().to_str().unwrap();
+    let out = cnictl(&["explain", "default/web-1", "default/api-2", "--bundle", b]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("verdict: UNKNOWN"));
+    assert!(text(&out.stdout).contains("-m u32"));
+}
+
 /// Kills the child on drop so a failing assertion never leaves a server behind.
 struct Server(std::process::Child);
 
