@@ -537,3 +537,25 @@ fn reverse_traces_the_reply_as_established() {
         "a new connection into b's pods is dropped"
     );
 }
+
+#[test]
+fn a_path_that_needs_uncollected_data_is_unknown_not_dropped() {
+    // Node b's neighbour table was not collected: whether b reaches a's
+    // VTEP cannot be known, and the answer says so instead of "dropped".
+    let text = flannel(true, true, "").replace(
+        "neigh 10.244.1.0 dev flannel.1 lladdr 0a:0a:0a:0a:0a:01 PERMANENT\n",
+        "",
+    );
+    let ex = ok(&text, "default/db", "default/web");
+    assert_contract(&ex);
+    assert_eq!(ex.verdict, Verdict::Unknown, "{}", render_text(&ex));
+    assert_eq!(ex.disposition, "insufficient-info");
+    let u = ex.unknown.as_ref().unwrap();
+    assert_eq!(u.node, "b");
+    assert!(
+        u.reason.contains("ip-neigh.json was not collected"),
+        "{}",
+        u.reason
+    );
+    assert!(ex.drop.is_none());
+}
