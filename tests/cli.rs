@@ -539,3 +539,44 @@ fn explain_resolves_host_network_pods_and_names_uncollected_nodes() {
         "{err}"
     );
 }
+
+#[test]
+fn check_says_incomplete_when_checks_were_skipped_and_strict_exits_3() {
+    let b = repo().join("fixtures/flannel-vxlan");
+    let b = b.to_str().unwrap();
+    // The fixture has no ipvsadm.txt: the IPVS checks are skipped, so the
+    // headline must not claim a healthy dataplane.
+    let out = cnictl(&["check", "--bundle", b]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("incomplete:") && t.contains("ipvs-service-missing"),
+        "{t}"
+    );
+    assert!(!t.contains("the dataplane matches the cluster"), "{t}");
+    let strict = cnictl(&["check", "--bundle", b, "--strict"]);
+    assert_eq!(strict.status.code(), Some(3));
+    // A broken fixture still exits 1 with --strict (errors come first).
+    let broken = repo().join("fixtures/flannel-vxlan-broken-mtu-mismatch");
+    let out = cnictl(&["check", "--bundle", broken.to_str().unwrap(), "--strict"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn check_severity_says_how_many_findings_it_hid() {
+    // The stale-backend fixture's one finding is a warning.
+    let b = repo().join("fixtures/flannel-vxlan-ipvs-broken-ipvs-stale-backend");
+    let b = b.to_str().unwrap();
+    let out = cnictl(&["check", "--bundle", b, "--severity", "error"]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("1 finding(s) below --severity error hidden"),
+        "{t}"
+    );
+    let all = text(&cnictl(&["check", "--bundle", b]).stdout);
+    assert!(
+        all.contains("ipvs-stale-backend") && !all.contains("hidden"),
+        "{all}"
+    );
+}
