@@ -621,16 +621,56 @@ fn packet_json(p: &Packet) -> PacketJson {
 /// rather than the generic hint. Runs only that node's checks against the
 /// cluster's expected state (milliseconds, not a whole `check`).
 pub fn attach_finding(snap: &ClusterSnapshot, ex: &mut Explanation) {
-    let Some(drop) = ex.drop.as_mut() else { return };
-    let (Some(code), Some(node)) = (drop.code, snap.nodes.get(&drop.node)) else {
+    let Some(drop) = ex.drop.as_ref() else { return };
+    let Some(node) = snap.nodes.get(&drop.node) else {
         return;
     };
     let expected = crate::expected::Expected::build(snap);
-    let (findings, _) = crate::checks::run_node(&expected, node);
-    let same = |f: &&crate::Finding| f.code == code;
-    let found = findings.iter().find(same).cloned().or_else(|| {
-        // Cluster-wide causes (overlaps) are not per-node findings.
-        crate::checks::run(snap).findings.iter().find(same).cloned()
-    });
-    drop.finding = found;
+    let (mut findings, _) = crate::checks::run_node(&expected, node);
+    // Cluster-wide causes (overlaps) are not per-node findings.
+    findings.extend(crate::checks::run(snap).findings);
+    let found = matching_finding(ex, &findings).cloned();
+    if let Some(d) = ex.drop.as_mut() {
+        d.finding = found;
+    }
+}
+
+/// The `check` finding that is about this drop: the same code, on the drop
+/// node or another node the path crossed (a misdirecting FDB entry lives on
+/// the sender, the drop happens at the receiver), or cluster-wide for a
+/// cluster-wide code such as an overlap; for a netfilter drop, naming the
+/// same rule. A finding about a node off the path or another rule is never
+/// attached: no finding beats a wrong one.
+pub fn matching_finding<'f>(
+    ex: &Explanation,
+    findings: &'f [crate::Finding],
+) -> Option<&'f crate::Finding> {
+    let drop = ex.drop.as_ref()?;
+    let code = drop.code?;
+    let rule = ex
+        .hops
+        .iter()
+        .find(|h| h.index == drop.hop)
+        .and_then(|h| h.netfilter.as_ref());
+    let on_path = |n: &String| *n == drop.node || ex.hops.iter().any(|h| h.node == *n);
+    let node_ok = |f: &crate::Finding| match &f.node {
+        Some(n) => on_path(n),
+        None => matches!(code, Code::PodCidrOverlap | Code::ServiceCidrOverlap),
+    };
+    let candidates = || findings.iter().filter(|f| f.code == code && node_ok(f));
+    // The drop node's own finding first, then one elsewhere on the path.
+    candidates()
+        .filter(|f| rule.is_none_or(|r| names_rule(f, r)))
+        .min_by_key(|f| f.node.as_deref() != Some(drop.node.as_str()))
+}
+
+/// A netfilter finding names the rule (as iptables-save prints it) or,
+/// for a chain policy, the chain and its policy.
+fn names_rule(f: &crate::Finding, r: &NfHopText) -> bool {
+    let needle = match &r.rule {
+        Some(text) => text.clone(),
+        None => format!("{} DROP", r.chain),
+    };
+    let hay = |s: &String| s.contains(&needle) || s.contains(&format!(":{needle}"));
+    f.evidence.iter().any(hay) || hay(&f.summary)
 }

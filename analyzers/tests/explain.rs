@@ -370,7 +370,9 @@ fn text_view_numbers_hops_and_ends_with_the_verdict() {
     );
     assert!(text.contains("verdict: DROPPED at hop"), "{text}");
     assert!(
-        text.contains("  finding: vxlan-fdb-missing\n  hint: add `bridge fdb append"),
+        text.contains(
+            "  finding: no matching finding on a (the drop is of the vxlan-fdb-missing kind"
+        ) && text.contains("\n  hint: add `bridge fdb append"),
         "{text}"
     );
 }
@@ -558,4 +560,29 @@ fn a_path_that_needs_uncollected_data_is_unknown_not_dropped() {
         u.reason
     );
     assert!(ex.drop.is_none());
+}
+
+#[test]
+fn a_finding_about_another_rule_is_not_attached_to_a_netfilter_drop() {
+    use cnictl_analyzers::{Code, Finding, Severity};
+    let text = flannel_b_rules("*filter\n:FORWARD DROP [0:0]\nCOMMIT");
+    let ex = ok(&text, "default/web", "default/db");
+    let finding = |node: &str, evidence: &str| Finding {
+        code: Code::NetfilterForwardDrop,
+        severity: Severity::Error,
+        node: Some(node.into()),
+        summary: "forward drop".into(),
+        evidence: vec![evidence.into()],
+        hint: String::new(),
+    };
+    let other_rule = [finding(
+        "b",
+        "filter FORWARD #2: -A FORWARD -d 10.0.0.0/8 -j DROP",
+    )];
+    assert!(cnictl_analyzers::explain::matching_finding(&ex, &other_rule).is_none());
+    let off_path = [finding("c", ":FORWARD DROP [0:0]")];
+    assert!(cnictl_analyzers::explain::matching_finding(&ex, &off_path).is_none());
+    let same = [finding("b", ":FORWARD DROP [0:0]")];
+    assert!(cnictl_analyzers::explain::matching_finding(&ex, &same).is_some());
+    assert!(render_text(&ex).contains("no matching finding on b"));
 }

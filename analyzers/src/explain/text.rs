@@ -70,7 +70,11 @@ fn write_one(out: &mut String, ex: &Explanation, ind: &str) {
                     let _ = writeln!(out, "{ind}  hint: {}", f.hint);
                 }
                 None => {
-                    let _ = writeln!(out, "{ind}  finding: {code}");
+                    let _ = writeln!(
+                        out,
+                        "{ind}  finding: no matching finding on {} (the drop is of the {code} kind: {})",
+                        d.node, d.reason
+                    );
                     let _ = writeln!(out, "{ind}  hint: {}", d.hint);
                 }
             }
