@@ -667,10 +667,14 @@ pub fn matching_finding<'f>(
 /// A netfilter finding names the rule (as iptables-save prints it) or,
 /// for a chain policy, the chain and its policy.
 fn names_rule(f: &crate::Finding, r: &NfHopText) -> bool {
-    let needle = match &r.rule {
-        Some(text) => text.clone(),
-        None => format!("{} DROP", r.chain),
+    let needles = match &r.rule {
+        Some(text) => vec![text.clone()],
+        // `:FORWARD DROP [0:0]` as iptables-save prints a policy, or prose.
+        None => vec![
+            format!(":{} DROP", r.chain),
+            format!("{} policy DROP", r.chain),
+        ],
     };
-    let hay = |s: &String| s.contains(&needle) || s.contains(&format!(":{needle}"));
+    let hay = |s: &String| needles.iter().any(|n| s.contains(n.as_str()));
     f.evidence.iter().any(hay) || hay(&f.summary)
 }
