@@ -559,6 +559,19 @@ fn add_reverse(
         ingress,
         trace_opts(req, true),
     );
+    ex.asymmetric = asymmetry(ex, &back);
+    ex.reverse = Some(Box::new(back));
+}
+
+/// Whether the way back crosses other nodes than the way out — assessed
+/// only when both were delivered: a dropped path is cut short, not routed
+/// differently.
+fn asymmetry(ex: &mut Explanation, back: &Explanation) -> Option<bool> {
+    if ex.verdict != Verdict::Delivered || back.verdict != Verdict::Delivered {
+        ex.notes
+            .push("asymmetry not assessed: one of the two directions was not delivered".into());
+        return None;
+    }
     let out_nodes = node_path(&ex.hops);
     let mut back_nodes = node_path(&back.hops);
     back_nodes.reverse();
@@ -570,8 +583,7 @@ fn add_reverse(
             back_nodes.join(", ")
         ));
     }
-    ex.asymmetric = Some(asym);
-    ex.reverse = Some(Box::new(back));
+    Some(asym)
 }
 
 fn node_path(hops: &[HopJson]) -> Vec<String> {

@@ -586,3 +586,24 @@ fn a_finding_about_another_rule_is_not_attached_to_a_netfilter_drop() {
     assert!(cnictl_analyzers::explain::matching_finding(&ex, &same).is_some());
     assert!(render_text(&ex).contains("no matching finding on b"));
 }
+
+#[test]
+fn reverse_does_not_call_a_dropped_direction_asymmetric() {
+    // The way out dies at node a (no FDB entry); the way back is fine.
+    // The paths differ because one was cut short, not because the return
+    // is routed differently.
+    let mut req = ExplainRequest::new("default/web", "default/db");
+    req.reverse = true;
+    let ex = run(&flannel(true, false, ""), &req).unwrap();
+    assert_eq!(ex.verdict, Verdict::Dropped);
+    assert_eq!(ex.asymmetric, None);
+    assert!(
+        !ex.notes.iter().any(|n| n.starts_with("asymmetric")),
+        "{:?}",
+        ex.notes
+    );
+    assert!(ex
+        .notes
+        .iter()
+        .any(|n| n.contains("asymmetry not assessed")));
+}
