@@ -231,7 +231,13 @@ pub fn explain(
     req: &ExplainRequest,
 ) -> Result<Explanation, ExplainError> {
     let src = resolve::endpoint(snap, dp, &req.src, "source")?;
-    let dst = resolve::endpoint(snap, dp, &req.dst, "destination")?;
+    let as_service = resolve::cluster_ip_spec(snap, &req.dst, req.port);
+    let mut dst = resolve::endpoint(
+        snap,
+        dp,
+        as_service.as_deref().unwrap_or(&req.dst),
+        "destination",
+    )?;
     if src.kind == EndpointKind::Service {
         return Err(ExplainError::ServiceAsSource(req.src.clone()));
     }
@@ -240,6 +246,9 @@ pub fn explain(
         ip: src.ip,
     })?;
     let pkt = resolve::packet(req, &src, &dst)?;
+    if as_service.is_some() {
+        dst.spec = req.dst.clone();
+    }
     let mut ex = one_way(
         snap,
         dp,
@@ -248,6 +257,10 @@ pub fn explain(
         ingress,
         trace_opts(req, false),
     );
+    if let Some(svc) = &as_service {
+        let note = format!("{} is a Service's ClusterIP: explained as {svc}", req.dst);
+        ex.notes.insert(0, note);
+    }
     if req.reverse {
         add_reverse(snap, dp, req, &mut ex, &pkt);
     }
@@ -491,7 +504,7 @@ fn finish_slices(cx: &codes::Cx<'_>, pkt: &Packet, ingress: Ingress, ex: &mut Ex
     ex.hops.clear();
     let items = traces.iter().map(|(ip, port, t)| (*ip, *port, t)).collect();
     add_backends(cx, ex, items, 0);
-    ex.notes.push("ipvsadm.txt not collected on the source node: Service DNAT modelled from its ready EndpointSlice endpoints (iptables/nftables kube-proxy rules are not read)".into());
+    ex.notes.push("neither ipvsadm.txt nor netfilter rules were collected on the source node: Service DNAT modelled from its ready EndpointSlice endpoints".into());
     true
 }
 

@@ -607,3 +607,39 @@ fn reverse_does_not_call_a_dropped_direction_asymmetric() {
         .iter()
         .any(|n| n.contains("asymmetry not assessed")));
 }
+
+#[test]
+fn an_address_no_pod_has_is_dropped_without_blaming_the_dataplane() {
+    let text = flannel(true, true, "").replace(
+        "internal-ip 192.0.2.12\n",
+        "internal-ip 192.0.2.12\npod-cidr 10.244.2.0/24\n",
+    );
+    let ex = ok(&text, "default/web", "10.244.2.99");
+    assert_contract(&ex);
+    assert_eq!(ex.verdict, Verdict::Dropped);
+    let d = ex.drop.as_ref().unwrap();
+    assert_eq!(d.code, None, "no fault code for an unused address");
+    assert!(d.reason.contains("no pod has it"), "{}", d.reason);
+    assert!(d.hint.contains("no pod has 10.244.2.99"), "{}", d.hint);
+}
+
+#[test]
+fn a_cluster_ip_typed_as_an_ip_is_explained_as_its_service() {
+    let text = flannel(true, true, "") + "endpoints default/db 5432 10.244.2.2\n";
+    let ex = ok(&text, "default/web", "10.96.0.20");
+    assert_ne!(ex.disposition, "left-cluster");
+    assert_eq!(
+        ex.dst.kind,
+        cnictl_analyzers::explain::EndpointKind::Service
+    );
+    assert_eq!(ex.dst.spec, "10.96.0.20");
+    assert!(
+        ex.notes[0].contains("10.96.0.20 is a Service's ClusterIP: explained as svc/default/db"),
+        "{:?}",
+        ex.notes
+    );
+    assert!(
+        ex.backends.iter().any(|b| b.ip.to_string() == "10.244.2.2"),
+        "{ex:#?}"
+    );
+}
