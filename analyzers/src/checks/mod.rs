@@ -29,6 +29,8 @@
 
 pub(crate) mod fib;
 mod ipvs;
+mod nf;
+mod nfview;
 pub mod overlap;
 mod remote;
 mod render;
@@ -36,13 +38,18 @@ mod vxlan;
 
 mod bgp_route_missing;
 mod bgp_session_down;
+mod br_netfilter_missing;
 mod cni_model_mixed;
+mod conntrack_near_full;
 mod ip_forward_disabled;
+mod iptables_backend_mixed;
 mod ipvs_no_backends;
 mod ipvs_service_missing;
 mod ipvs_stale_backend;
 mod missing_pod_route;
 mod mtu_mismatch;
+mod netfilter_blocks_overlay;
+mod netfilter_forward_drop;
 mod next_hop_not_adjacent;
 mod pod_cidr_overlap;
 mod pod_route_missing;
@@ -157,6 +164,7 @@ pub(crate) struct NodeCx<'e> {
     links: fib::FastMap<&'e str, &'e Link>,
     remote: OnceCell<Vec<remote::Verdict<'e>>>,
     vxlan: OnceCell<Option<vxlan::VxlanState<'e>>>,
+    nf: OnceCell<Option<nf::NodeNf<'e>>>,
 }
 
 impl<'e> NodeCx<'e> {
@@ -179,6 +187,7 @@ impl<'e> NodeCx<'e> {
             links: node.links.iter().map(|l| (l.name.as_str(), l)).collect(),
             remote: OnceCell::new(),
             vxlan: OnceCell::new(),
+            nf: OnceCell::new(),
         }
     }
 
@@ -203,6 +212,12 @@ impl<'e> NodeCx<'e> {
 
     pub fn vxlan(&self) -> Option<&vxlan::VxlanState<'e>> {
         self.vxlan.get_or_init(|| vxlan::state(self)).as_ref()
+    }
+
+    /// The node's netfilter ruleset, compiled once for the checks that
+    /// evaluate it (`None`: not collected).
+    pub fn nf(&self) -> Option<&nf::NodeNf<'e>> {
+        self.nf.get_or_init(|| nf::NodeNf::new(self)).as_ref()
     }
 
     /// Skips a route check when the model gives no expectation.
@@ -258,6 +273,11 @@ const NODE_CHECKS: &[Registered<NodeCheck>] = &[
     (stale_pod_route::CODE, stale_pod_route::check),
     (ip_forward_disabled::CODE, ip_forward_disabled::check),
     (rp_filter_strict::CODE, rp_filter_strict::check),
+    (netfilter_forward_drop::CODE, netfilter_forward_drop::check),
+    (netfilter_blocks_overlay::CODE, netfilter_blocks_overlay::check),
+    (iptables_backend_mixed::CODE, iptables_backend_mixed::check),
+    (br_netfilter_missing::CODE, br_netfilter_missing::check),
+    (conntrack_near_full::CODE, conntrack_near_full::check),
 ];
 
 /// Every code a registered check emits, cluster checks first.

@@ -1,0 +1,329 @@
+//! Check: netfilter-forward-drop
+//!
+//! Every CNI model forwards pod traffic between nodes through the host's
+//! netfilter hooks (PREROUTING, FORWARD, POSTROUTING), so a node's rules
+//! must pass it: a `FORWARD DROP` policy (what Docker sets on install) with
+//! no accept for the pod CIDRs, or a rule dropping pod traffic, breaks
+//! every pod pair through the node while routes, FDB and BGP look healthy.
+//! For each of the node's pod CIDRs and each other node's, both ways (local
+//! → remote leaving, remote → local arriving), the first packet of an ICMP
+//! echo, a TCP connection to port 80 and a UDP flow to port 53 — between
+//! real pod IPs when the cluster has pods there, else an address inside the
+//! CIDR — is evaluated with conntrack state NEW, the in and out devices the
+//! node's own routes give (in: the route back to the source, the device the
+//! packet arrives on; out: the route to the destination). A drop or reject:
+//! error, one finding per deciding rule (or chain policy), listing the
+//! flows it stops.
+//!
+//! Not raised when the deciding rule lives in a NetworkPolicy agent's chain
+//! (Calico's `cali-pi-*`, `cali-tw-*`, `cali-fw-*`, …, kube-router's
+//! `KUBE-NWPLCY-*`, `KUBE-POD-FW-*`): that is policy, and NetworkPolicy
+//! objects are read in a later issue, which will say whether a policy
+//! accounts for the drop. A flow that reaches a rule cnictl cannot evaluate
+//! is no finding: the check is skipped for it, naming the rule. Skipped
+//! without netfilter dumps or a CNI model; a flow whose route is missing is
+//! left to the route checks. Cilium nodes are skipped: its eBPF datapath
+//! can forward without the FORWARD hook.
+
+use std::net::IpAddr;
+
+use cnictl_dataplane::nf::{NfPacket, RuleRef};
+use cnictl_model::netfilter::{Family, Hook, Verdict};
+use ipnet::IpNet;
+
+use super::nf::{self, End, NodeNf, Tally};
+use super::{render, NodeCx, Out};
+use crate::code::Code;
+use crate::expected::NodeExpect;
+use crate::infer::CniModel;
+use crate::finding::Severity;
+
+pub(crate) const CODE: Code = Code::NetfilterForwardDrop;
+const WHAT: &str = "netfilter forward-path check";
+const HOOKS: [Hook; 3] = [Hook::Prerouting, Hook::Forward, Hook::Postrouting];
+
+/// The first packets tried per flow: (label, IP protocol (IPv4), port).
+const PROBES: [(&str, u8, u16); 3] = [("icmp echo", 1, 0), ("tcp/80", 6, 80), ("udp/53", 17, 53)];
+/// A client's source port.
+const SPORT: u16 = 40000;
+
+/// One direction between one local and one remote pod CIDR.
+#[derive(Debug)]
+struct Flow<'e> {
+    src: IpAddr,
+    dst: IpAddr,
+    iif: &'e str,
+    oif: &'e str,
+    from: (&'e str, IpNet),
+    to: (&'e str, IpNet),
+}
+
+impl Flow<'_> {
+    /// `10.244.1.2 → 10.244.2.2 in cni0 out flannel.1 (node-1 10.244.1.0/24 → node-2 10.244.2.0/24)`.
+    fn describe(&self) -> String {
+        format!(
+            "{} → {} in {} out {} ({} {} → {} {})",
+            self.src, self.dst, self.iif, self.oif, self.from.0, self.from.1, self.to.0, self.to.1
+        )
+    }
+}
+
+/// What the walks found, by deciding rule: (flow index, probe index).
+#[derive(Default)]
+struct Found {
+    stopped: Tally<(usize, usize)>,
+    unknown: Vec<(RuleRef, String, usize)>,
+}
+
+pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
+    let Some(nf) = nf::ready(cx, CODE, WHAT, out) else {
+        return;
+    };
+    let node = cx.name();
+    if bypasses_netfilter(cx.model) {
+        let why = format!("{node}: {} forwards pod traffic in eBPF, which can bypass netfilter's FORWARD chain: {WHAT} skipped", cx.model);
+        out.skip(CODE, Some(node), why);
+        return;
+    }
+    let Some(me) = cx.me.filter(|m| !m.pod_cidrs.is_empty()) else {
+        let why = format!("{node}: no pod CIDR known for the node: {WHAT} skipped");
+        out.skip(CODE, Some(node), why);
+        return;
+    };
+    let (flows, unrouted) = flows(cx, me);
+    if unrouted > 0 {
+        let why = format!("{node}: {unrouted} pod CIDR flow(s) have no route to take (left to the route checks): {WHAT} skipped for them");
+        out.skip(CODE, Some(node), why);
+    }
+    let found = evaluate(nf, &flows, cx);
+    report(cx, nf, &flows, found, out);
+}
+
+/// Cilium's eBPF datapath (BPF host routing, its default on current
+/// kernels) hands pod packets between devices without the FORWARD hook,
+/// so a FORWARD verdict would be a confident guess.
+fn bypasses_netfilter(model: CniModel) -> bool {
+    matches!(model, CniModel::CiliumNative | CniModel::CiliumVxlan)
+}
+
+/// Both directions between each local pod CIDR and each other node's of
+/// the same family; the count of flows without routed devices.
+fn flows<'e>(cx: &NodeCx<'e>, me: &'e NodeExpect) -> (Vec<Flow<'e>>, usize) {
+    let mut out = Vec::new();
+    let mut unrouted = 0;
+    let peers = cx.exp.nodes.iter().filter(|p| p.name != me.name);
+    for peer in peers {
+        for (l, r) in pairs(cx, me, peer) {
+            let lip = sample(cx, &me.name, l);
+            let rip = sample(cx, &peer.name, r);
+            match (nf::dev_to(cx, lip), nf::dev_to(cx, rip)) {
+                (Some(ldev), Some(rdev)) => {
+                    let local = (me.name.as_str(), l);
+                    let remote = (peer.name.as_str(), r);
+                    out.push(flow((lip, ldev, local), (rip, rdev, remote)));
+                    out.push(flow((rip, rdev, remote), (lip, ldev, local)));
+                }
+                _ => unrouted += 1,
+            }
+        }
+    }
+    (out, unrouted)
+}
+
+/// A flow's end: address, the device routed toward it, node and CIDR.
+type FlowEnd<'e> = (IpAddr, &'e str, (&'e str, IpNet));
+
+/// From `a` (arriving on the device routed toward it) to `b`.
+fn flow<'e>(a: FlowEnd<'e>, b: FlowEnd<'e>) -> Flow<'e> {
+    Flow {
+        src: a.0,
+        dst: b.0,
+        iif: a.1,
+        oif: b.1,
+        from: a.2,
+        to: b.2,
+    }
+}
+
+/// (local CIDR, remote CIDR) of one family; contested CIDRs are left to
+/// pod-cidr-overlap.
+fn pairs(cx: &NodeCx<'_>, me: &NodeExpect, peer: &NodeExpect) -> Vec<(IpNet, IpNet)> {
+    let ok = |n: &IpNet| !cx.exp.contested.contains(n);
+    let mut v = Vec::new();
+    for l in me.pod_cidrs.iter().map(|c| c.net).filter(ok) {
+        for r in peer.pod_cidrs.iter().map(|c| c.net).filter(ok) {
+            if l.addr().is_ipv4() == r.addr().is_ipv4() {
+                v.push((l, r));
+            }
+        }
+    }
+    v
+}
+
+/// The lowest IP of a live pod of `node` inside `net`, else the CIDR's
+/// second host address (the first is the gateway on bridge models).
+fn sample(cx: &NodeCx<'_>, node: &str, net: IpNet) -> IpAddr {
+    let pods = cx.exp.pods_on(node).iter().flat_map(|p| p.ips.iter());
+    let real = pods.filter(|ip| net.contains(*ip)).min().copied();
+    real.unwrap_or_else(|| nth_host(net, 2))
+}
+
+fn nth_host(net: IpNet, n: u32) -> IpAddr {
+    let inside = |ip: IpAddr| if net.contains(&ip) { ip } else { net.network() };
+    match net {
+        IpNet::V4(v) => inside(IpAddr::V4((u32::from(v.network()).saturating_add(n)).into())),
+        IpNet::V6(v) => inside(IpAddr::V6(
+            (u128::from(v.network()).saturating_add(u128::from(n))).into(),
+        )),
+    }
+}
+
+fn evaluate(nf: &NodeNf<'_>, flows: &[Flow<'_>], cx: &NodeCx<'_>) -> Found {
+    let route = |ip: IpAddr| nf::dev_to(cx, ip).map(str::to_string);
+    let mut found = Found::default();
+    for (fi, f) in flows.iter().enumerate() {
+        for (pi, probe) in PROBES.iter().enumerate() {
+            for end in nf::walk(nf, &HOOKS, packet(f, probe), &route) {
+                record(nf, &mut found, end, (fi, pi));
+            }
+        }
+    }
+    found
+}
+
+fn packet(f: &Flow<'_>, &(_, proto, port): &(&str, u8, u16)) -> NfPacket {
+    let proto = match (proto, f.src) {
+        (1, IpAddr::V6(_)) => 58,
+        (p, _) => p,
+    };
+    let sport = if port == 0 { 0 } else { SPORT };
+    let mut p = NfPacket::new(f.src, f.dst, proto, sport, port);
+    p.iif = Some(f.iif.to_string());
+    p
+}
+
+fn record(nf: &NodeNf<'_>, found: &mut Found, end: End, at: (usize, usize)) {
+    match end {
+        End::Accept => {}
+        End::Drop(r) | End::Reject(r) => {
+            if !nf::is_policy_chain(nf::chain_name(&nf.rules, r)) {
+                found.stopped.add(r, at);
+            }
+        }
+        End::Unknown(r, why) => match found.unknown.iter_mut().find(|u| u.0 == r) {
+            Some(u) => u.2 += 1,
+            None => found.unknown.push((r, why, 1)),
+        },
+    }
+}
+
+fn report(cx: &NodeCx<'_>, nf: &NodeNf<'_>, flows: &[Flow<'_>], found: Found, out: &mut Out) {
+    let node = cx.name();
+    for (r, why, n) in found.unknown {
+        let why = format!(
+            "{node}: {n} pod flow probe(s) reach a rule cnictl cannot evaluate, {} ({why}): {WHAT} skipped for them",
+            nf::rule_line(&nf.rules, r)
+        );
+        out.skip(CODE, Some(node), why);
+    }
+    for (r, hits) in found.stopped.entries {
+        finding(cx, nf, flows, r, &hits, out);
+    }
+}
+
+fn finding(
+    cx: &NodeCx<'_>,
+    nf: &NodeNf<'_>,
+    flows: &[Flow<'_>],
+    r: RuleRef,
+    hits: &[(usize, usize)],
+    out: &mut Out,
+) {
+    let node = cx.name();
+    let rs = &nf.rules;
+    let lines = flow_lines(flows, hits);
+    let verb = verb(nf, r);
+    let mut peers: Vec<&str> = hits
+        .iter()
+        .map(|&(fi, _)| flows[fi].other_end(node))
+        .collect();
+    peers.sort_unstable();
+    peers.dedup();
+    let summary = format!(
+        "{} on {node} {verb} forwarded pod traffic: {} of {} pod CIDR flow(s) to and from {}",
+        nf::rule_short(rs, r),
+        lines.len(),
+        flows.len(),
+        peers.join(", ")
+    );
+    let mut evidence = vec![nf::rule_line(rs, r)];
+    evidence.extend(render::capped(lines, 8));
+    let hint = hint(cx, nf, r);
+    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint);
+}
+
+impl Flow<'_> {
+    /// The node at the other end from `node`.
+    fn other_end(&self, node: &str) -> &str {
+        if self.from.0 == node {
+            self.to.0
+        } else {
+            self.from.0
+        }
+    }
+}
+
+/// `drops` or `rejects`, from the deciding rule's verdict.
+fn verb(nf: &NodeNf<'_>, r: RuleRef) -> &'static str {
+    let rule = r.rule.map(|i| nf.rules.rule(r.chain, i as usize));
+    match rule.and_then(|rule| rule.verdict()) {
+        Some(Verdict::Reject(_)) => "rejects",
+        _ => "drops",
+    }
+}
+
+/// One line per stopped flow with the probes stopped, in flow order.
+fn flow_lines(flows: &[Flow<'_>], hits: &[(usize, usize)]) -> Vec<String> {
+    let mut by_flow: Vec<(usize, Vec<&str>)> = Vec::new();
+    for &(fi, pi) in hits {
+        match by_flow.iter_mut().find(|(f, _)| *f == fi) {
+            Some((_, v)) => v.push(PROBES[pi].0),
+            None => by_flow.push((fi, vec![PROBES[pi].0])),
+        }
+    }
+    by_flow.sort_by_key(|(f, _)| *f);
+    by_flow
+        .into_iter()
+        .map(|(fi, probes)| format!("{}: {}", flows[fi].describe(), probes.join(", ")))
+        .collect()
+}
+
+/// Insert an accept for the node's pod CIDRs before what decided, or
+/// delete the deciding rule.
+fn hint(cx: &NodeCx<'_>, nf: &NodeNf<'_>, r: RuleRef) -> String {
+    let node = cx.name();
+    let family = nf.rules.table(r.chain).family;
+    let cidrs = cx.me.map(|m| m.pod_cidrs.as_slice()).unwrap_or_default();
+    let mut accepts = Vec::new();
+    for c in cidrs.iter().map(|c| c.net) {
+        let kw = match (c, family) {
+            (IpNet::V4(_), Family::Ip | Family::Inet) => "ip",
+            (IpNet::V6(_), Family::Ip6 | Family::Inet) => "ip6",
+            _ => continue,
+        };
+        for (flag, dir) in [("-s", "saddr"), ("-d", "daddr")] {
+            let ipt = format!("{flag} {c}");
+            let nft = format!("{kw} {dir} {c}");
+            let what = nf::Accept {
+                iptables: &ipt,
+                nft: &nft,
+            };
+            accepts.push(nf::accept_cmd(&nf.rules, r, &what));
+        }
+    }
+    let accept = accepts.join("; ");
+    match nf::delete_cmd(&nf.rules, r) {
+        Some(del) => format!("on {node}: delete the rule ({del}) or accept the node's pod CIDRs before it ({accept}); the component that wrote it may add it again"),
+        None => format!("on {node}: accept the node's pod CIDRs before the policy applies ({accept}), as flannel's FLANNEL-FWD does for the cluster CIDR"),
+    }
+}
