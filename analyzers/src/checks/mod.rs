@@ -30,6 +30,8 @@
 pub(crate) mod fib;
 mod ipvs;
 mod nf;
+#[cfg(test)]
+mod nftest;
 mod nfview;
 pub mod overlap;
 mod remote;

@@ -330,3 +330,98 @@ fn hint(cx: &NodeCx<'_>, nf: &NodeNf<'_>, r: RuleRef) -> String {
         None => format!("on {node}: accept the node's pod CIDRs before the policy applies ({accept}), as flannel's FLANNEL-FWD does for the cluster CIDR"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cnictl_gen::GenModel;
+
+    use super::CODE;
+    use crate::checks::nftest::*;
+
+    #[test]
+    fn docker_forward_drop_without_a_pod_cidr_accept_is_one_finding_per_node() {
+        let mut snap = cluster(GenModel::FlannelVxlan);
+        rules_everywhere(&mut snap, "docker-forward-drop");
+        let f = findings(&snap, CODE);
+        assert_eq!(f.len(), 3, "{f:#?}");
+        let n1 = f.iter().find(|f| f.node.as_deref() == Some("node-1")).unwrap();
+        assert_eq!(
+            n1.evidence[0],
+            "ip filter FORWARD policy DROP (iptables-save.txt, iptables-nft)"
+        );
+        assert!(
+            n1.summary
+                .starts_with("ip filter FORWARD policy DROP on node-1 drops forwarded pod traffic: 4 of 4 pod CIDR flow(s) to and from node-2, node-3"),
+            "{}",
+            n1.summary
+        );
+        let out = "10.244.0.2 → 10.244.1.2 in cni0 out flannel.1 (node-1 10.244.0.0/24 → node-2 10.244.1.0/24): icmp echo, tcp/80, udp/53";
+        let back = "10.244.1.2 → 10.244.0.2 in flannel.1 out cni0 (node-2 10.244.1.0/24 → node-1 10.244.0.0/24): icmp echo, tcp/80, udp/53";
+        assert!(n1.evidence.iter().any(|e| e == out), "{:#?}", n1.evidence);
+        assert!(n1.evidence.iter().any(|e| e == back), "{:#?}", n1.evidence);
+        assert!(
+            n1.hint
+                .contains("iptables -t filter -I FORWARD -s 10.244.0.0/24 -j ACCEPT"),
+            "{}",
+            n1.hint
+        );
+    }
+
+    #[test]
+    fn flannel_fwd_accepting_the_cluster_cidr_passes() {
+        let mut snap = cluster(GenModel::FlannelVxlan);
+        rules_everywhere(&mut snap, "flannel-fwd");
+        assert!(findings(&snap, CODE).is_empty());
+        assert!(skips(&snap, CODE).is_empty(), "{:#?}", skips(&snap, CODE));
+    }
+
+    #[test]
+    fn a_drop_in_calicos_workload_policy_chain_is_policy_not_a_finding() {
+        let mut snap = cluster(GenModel::CalicoIpip);
+        rules_everywhere(&mut snap, "calico-tw-drop");
+        let f = findings(&snap, CODE);
+        assert!(f.is_empty(), "{f:#?}");
+    }
+
+    #[test]
+    fn the_same_drop_outside_a_policy_chain_is_a_finding() {
+        let mut snap = cluster(GenModel::CalicoIpip);
+        rules_everywhere(&mut snap, "calico-dispatch-drop");
+        let f = findings(&snap, CODE);
+        let n1 = f.iter().find(|f| f.node.as_deref() == Some("node-1")).unwrap();
+        assert_eq!(
+            n1.evidence[0],
+            "ip filter cali-to-wl-dispatch #1: -A cali-to-wl-dispatch -o cali00000000000 -m comment --comment \"cali:sL7pXmCEtEd8w8hw\" -j DROP (iptables-save.txt, iptables-nft)"
+        );
+        // Only traffic toward the pod behind cali00000000000 is dropped.
+        assert!(n1.summary.contains("2 of 4 pod CIDR flow(s)"), "{}", n1.summary);
+        assert!(n1.evidence[1].starts_with("10.244.0.65 → 10.244.0.1 in tunl0 out cali00000000000"), "{:#?}", n1.evidence);
+        assert!(n1.hint.contains("iptables -t filter -D cali-to-wl-dispatch 1"), "{}", n1.hint);
+    }
+
+    #[test]
+    fn a_rule_that_cannot_be_evaluated_is_a_skip_naming_it_not_a_finding() {
+        let mut snap = cluster(GenModel::FlannelVxlan);
+        rules_everywhere(&mut snap, "forward-limit-unknown");
+        assert!(findings(&snap, CODE).is_empty());
+        let s = skips(&snap, CODE);
+        assert_eq!(s.len(), 3, "{s:#?}");
+        assert!(
+            s[0].reason.contains("ip filter FORWARD #1: -A FORWARD -m limit --limit 5/sec -j ACCEPT"),
+            "{}",
+            s[0].reason
+        );
+    }
+
+    #[test]
+    fn skipped_when_netfilter_was_not_collected() {
+        let snap = cluster(GenModel::FlannelVxlan);
+        assert!(findings(&snap, CODE).is_empty());
+        let s = skips(&snap, CODE);
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            s[0].reason,
+            "node-1 has no iptables-save.txt / nft-ruleset.json: netfilter forward-path check skipped"
+        );
+    }
+}

@@ -130,13 +130,13 @@ pub(crate) fn dev_to<'e>(cx: &NodeCx<'e>, ip: IpAddr) -> Option<&'e str> {
 
 /// Whether the deciding rule lives in a NetworkPolicy agent's chain, whose
 /// drops are policy, not a fault: Calico's policy, profile and endpoint
-/// chains (felix/rules/rule_defs.go, Calico v3.28: `cali` + `pi-`, `po-`,
-/// `pri-`, `pro-`, `gi-`, `go-`, `tw-`, `fw-`) and kube-router's
+/// chains (felix/rules/rule_defs.go, Calico v3.28: `ChainNamePrefix`
+/// `cali-` + `pi-`, `po-`, `pri-`, `pro-`, `gi-`, `go-`, `tw-`, `fw-`) and kube-router's
 /// (pkg/controllers/netpol, v2.1: `KUBE-NWPLCY-`, `KUBE-POD-FW-`).
 pub(crate) fn is_policy_chain(name: &str) -> bool {
     const CALICO: [&str; 8] = ["pi-", "po-", "pri-", "pro-", "gi-", "go-", "tw-", "fw-"];
     let calico = name
-        .strip_prefix("cali")
+        .strip_prefix("cali-")
         .is_some_and(|rest| CALICO.iter().any(|p| rest.starts_with(p)));
     calico || name.starts_with("KUBE-NWPLCY-") || name.starts_with("KUBE-POD-FW-")
 }
@@ -296,6 +296,28 @@ impl<K: PartialEq> Tally<K> {
         match self.entries.iter_mut().find(|(k, _)| *k == r) {
             Some((_, v)) => push_unique(v, what),
             None => self.entries.push((r, vec![what])),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_policy_chain;
+
+    #[test]
+    fn policy_agents_chains_by_name() {
+        for c in [
+            "cali-pi-_4yqLUaG2Ge2Mq9nHAei",
+            "cali-tw-cali1234567890a",
+            "cali-fw-cali1234567890a",
+            "cali-pri-kns.default",
+            "KUBE-NWPLCY-OKTTFTLCVDRLYOL3",
+            "KUBE-POD-FW-DNBQP4JV4XJIJWLS",
+        ] {
+            assert!(is_policy_chain(c), "{c}");
+        }
+        for c in ["cali-FORWARD", "cali-to-wl-dispatch", "FORWARD", "KUBE-FORWARD", "FLANNEL-FWD"] {
+            assert!(!is_policy_chain(c), "{c}");
         }
     }
 }
