@@ -306,3 +306,84 @@ fn hint(cx: &NodeCx<'_>, nf: &NodeNf<'_>, r: RuleRef, hits: &[&Probe<'_>]) -> St
         None => format!("on {node}: accept the overlay from the peers before the policy applies ({accept})"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cnictl_gen::GenModel;
+    use cnictl_model::netfilter::Source;
+
+    use super::CODE;
+    use crate::checks::nftest::*;
+
+    #[test]
+    fn a_vxlan_drop_from_one_peer_names_that_peer_only() {
+        let mut snap = cluster(GenModel::FlannelVxlan);
+        rules_everywhere(&mut snap, "flannel-fwd");
+        let text = dump("block-vxlan-one-peer");
+        set_rules(&mut snap, "node-1", &[(Source::IptablesSave, &text)]);
+        let f = findings(&snap, CODE);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].node.as_deref(), Some("node-1"));
+        assert_eq!(
+            f[0].summary,
+            "ip filter INPUT #1 on node-1 drops VXLAN udp/8472 with node-2: pod traffic between them cannot cross"
+        );
+        assert_eq!(
+            f[0].evidence[0],
+            "ip filter INPUT #1: -A INPUT -s 192.168.0.12/32 -p udp -m udp --dport 8472 -j DROP (iptables-save.txt, iptables-nft)"
+        );
+        assert!(f[0].evidence[1].contains("flannel.1") && f[0].evidence[1].contains("dstport 8472"));
+        assert_eq!(
+            f[0].evidence[2],
+            "VXLAN udp/8472 192.168.0.12 → 192.168.0.11 in on eth0 (from node-2)"
+        );
+        assert!(
+            f[0].hint.contains("iptables -t filter -D INPUT 1")
+                && f[0].hint.contains("iptables -t filter -I INPUT 1 -p udp --dport 8472 -s 192.168.0.12 -j ACCEPT"),
+            "{}",
+            f[0].hint
+        );
+    }
+
+    #[test]
+    fn healthy_rules_and_a_vxlan_reject_on_forward_do_not_block_the_overlay() {
+        let mut snap = cluster(GenModel::FlannelVxlan);
+        rules_everywhere(&mut snap, "flannel-fwd");
+        assert!(findings(&snap, CODE).is_empty());
+        // FORWARD rejects udp/8472, but the outer packet is for the node
+        // itself (INPUT), not forwarded.
+        let text = formats_dump("iptables-save-nft.txt");
+        set_rules(&mut snap, "node-2", &[(Source::IptablesSave, &text)]);
+        assert!(findings(&snap, CODE).is_empty());
+        assert!(skips(&snap, CODE).is_empty(), "{:#?}", skips(&snap, CODE));
+    }
+
+    #[test]
+    fn ipip_dropped_in_and_bgp_rejected_out_on_a_calico_node() {
+        let mut snap = cluster(GenModel::CalicoIpip);
+        rules_everywhere(&mut snap, "calico-tw-drop");
+        let text = dump("block-ipip-bgp");
+        set_rules(&mut snap, "node-1", &[(Source::IptablesSave, &text)]);
+        let f = findings(&snap, CODE);
+        let summaries: Vec<&str> = f.iter().map(|f| f.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            vec![
+                "ip filter INPUT #1 on node-1 drops IPIP (protocol 4) with node-2, node-3: pod traffic between them cannot cross",
+                "ip filter OUTPUT #1 on node-1 rejects BGP tcp/179 with node-2, node-3: pod traffic between them cannot cross",
+            ]
+        );
+        assert!(f[1].evidence.iter().any(|e| e == "BGP tcp/179 192.168.0.11 → 192.168.0.13 out on eth0 (to node-3)"), "{:#?}", f[1].evidence);
+    }
+
+    #[test]
+    fn skipped_when_netfilter_was_not_collected() {
+        let snap = cluster(GenModel::CalicoIpip);
+        let s = skips(&snap, CODE);
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            s[0].reason,
+            "node-1 has no iptables-save.txt / nft-ruleset.json: netfilter overlay transport check skipped"
+        );
+    }
+}
