@@ -132,3 +132,55 @@ fn missing(cx: &NodeCx<'_>, b: &PodBridge<'_>, nat: String, value: Option<&str>,
     );
     out.push(CODE, Severity::Warning, Some(node), summary, evidence, hint);
 }
+
+#[cfg(test)]
+mod tests {
+    use cnictl_gen::GenModel;
+    use cnictl_model::netfilter::Source;
+    use cnictl_model::ClusterSnapshot;
+
+    use super::{CODE, KEY};
+    use crate::checks::nftest::*;
+
+    /// node-1 with kube-proxy's Service NAT (the captured dump) and the
+    /// sysctl set to `value` (`None`: absent).
+    fn node1(model: GenModel, value: Option<&str>) -> ClusterSnapshot {
+        let mut snap = cluster(model);
+        let text = formats_dump("iptables-save-nft.txt");
+        set_rules(&mut snap, "node-1", &[(Source::IptablesSave, &text)]);
+        let sys = snap.nodes.get_mut("node-1").unwrap().sysctls.as_mut().unwrap();
+        if let Some(v) = value {
+            sys.insert(KEY.to_string(), v.to_string());
+        }
+        snap
+    }
+
+    #[test]
+    fn bridged_pods_and_service_nat_without_the_key_is_a_finding() {
+        let f = findings(&node1(GenModel::FlannelVxlan, None), CODE);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].summary, "node-1 bridges pods on cni0 and has Service NAT rules, but net.bridge.bridge-nf-call-iptables absent: Service traffic between pods on cni0 bypasses the NAT");
+        assert_eq!(f[0].evidence[1], "cni0 ports: veth00000000 veth00000001");
+        assert!(f[0].evidence[2].starts_with("ip nat KUBE-SERVICES: 2 rule(s), first: -A KUBE-SERVICES -d 10.96.0.10/32"), "{}", f[0].evidence[2]);
+        assert!(f[0].evidence[3].contains("exists only once br_netfilter is loaded"));
+    }
+
+    #[test]
+    fn zero_is_a_finding_and_one_is_not() {
+        let f = findings(&node1(GenModel::FlannelVxlan, Some("0")), CODE);
+        assert_eq!(f[0].evidence[3], "net.bridge.bridge-nf-call-iptables = 0");
+        assert!(findings(&node1(GenModel::FlannelVxlan, Some("1")), CODE).is_empty());
+    }
+
+    #[test]
+    fn routed_pods_need_no_bridge_netfilter() {
+        assert!(findings(&node1(GenModel::CalicoIpip, None), CODE).is_empty());
+    }
+
+    #[test]
+    fn no_service_nat_no_finding() {
+        let mut snap = cluster(GenModel::FlannelVxlan);
+        rules_everywhere(&mut snap, "flannel-fwd");
+        assert!(findings(&snap, CODE).is_empty());
+    }
+}

@@ -63,3 +63,53 @@ fn near_full(cx: &NodeCx<'_>, count: u64, (max_key, max): (&str, u64), out: &mut
     );
     out.push(CODE, Severity::Warning, Some(node), summary, evidence, hint);
 }
+
+#[cfg(test)]
+mod tests {
+    use cnictl_gen::GenModel;
+    use cnictl_model::ClusterSnapshot;
+
+    use super::{CODE, COUNT, MAX};
+    use crate::checks::nftest::*;
+
+    fn with(count: Option<&str>, max: Option<&str>) -> ClusterSnapshot {
+        let mut snap = cluster(GenModel::FlannelHostGw);
+        let sys = snap.nodes.get_mut("node-1").unwrap().sysctls.as_mut().unwrap();
+        for (k, v) in [(COUNT, count), (MAX, max)] {
+            if let Some(v) = v {
+                sys.insert(k.to_string(), v.to_string());
+            }
+        }
+        snap
+    }
+
+    #[test]
+    fn ninety_percent_is_a_warning() {
+        let f = findings(&with(Some("235930"), Some("262144")), CODE);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].summary, "node-1's conntrack table is 90 % full (235930 of 262144 entries): new connections are dropped once it is full");
+        assert_eq!(
+            f[0].evidence,
+            vec![
+                "net.netfilter.nf_conntrack_count = 235930",
+                "net.netfilter.nf_conntrack_max = 262144"
+            ]
+        );
+        assert!(findings(&with(Some("1000"), Some("262144")), CODE).is_empty());
+    }
+
+    #[test]
+    fn skipped_when_either_key_is_missing() {
+        let snap = with(Some("10"), None);
+        assert!(findings(&snap, CODE).is_empty());
+        let s: Vec<_> = skips(&snap, CODE)
+            .into_iter()
+            .filter(|s| s.node.as_deref() == Some("node-1"))
+            .collect();
+        assert!(s[0].reason.contains("lacks net.netfilter.nf_conntrack_count or net.netfilter.nf_conntrack_max"), "{s:?}");
+        let mut snap = with(None, None);
+        snap.nodes.get_mut("node-1").unwrap().sysctls = None;
+        let s = skips(&snap, CODE);
+        assert_eq!(s[0].reason, "node-1 has no sysctl.txt: conntrack table check skipped");
+    }
+}

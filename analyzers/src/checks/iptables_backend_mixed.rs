@@ -120,3 +120,62 @@ fn policy(c: &Chain) -> &'static str {
         _ => "other",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cnictl_gen::GenModel;
+    use cnictl_model::netfilter::Source;
+
+    use super::CODE;
+    use crate::checks::nftest::*;
+
+    #[test]
+    fn rules_in_legacy_and_nft_backends_are_mixed() {
+        let mut snap = cluster(GenModel::FlannelVxlan);
+        let nft = formats_dump("iptables-save-nft.txt");
+        let legacy = formats_dump("iptables-legacy-save.txt");
+        set_rules(
+            &mut snap,
+            "node-1",
+            &[
+                (Source::IptablesSave, &nft),
+                (Source::IptablesLegacySave, &legacy),
+            ],
+        );
+        let f = findings(&snap, CODE);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(
+            f[0].summary,
+            "node-1 has rules in both the legacy iptables backend (ip filter) and nf_tables (ip filter, ip nat): both run, each invisible to the other's tools"
+        );
+        assert!(f[0].evidence.contains(&"ip filter INPUT (iptables-legacy-save.txt, legacy): 1 rule(s), first: -A INPUT -p tcp -m tcp --dport 9 -j DROP".to_string()), "{:#?}", f[0].evidence);
+        let forward = "ip filter FORWARD (iptables-save.txt, iptables-nft): 7 rule(s), first: -A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD";
+        assert!(f[0].evidence.iter().any(|e| e == forward), "{:#?}", f[0].evidence);
+    }
+
+    #[test]
+    fn empty_accept_chains_of_the_legacy_backend_do_not_count() {
+        let mut snap = cluster(GenModel::FlannelVxlan);
+        let nft = formats_dump("iptables-save-nft.txt");
+        let legacy = dump("legacy-empty-filter");
+        set_rules(
+            &mut snap,
+            "node-1",
+            &[
+                (Source::IptablesSave, &nft),
+                (Source::IptablesLegacySave, &legacy),
+            ],
+        );
+        assert!(findings(&snap, CODE).is_empty());
+    }
+
+    #[test]
+    fn skipped_when_netfilter_was_not_collected() {
+        let snap = cluster(GenModel::FlannelVxlan);
+        let s = skips(&snap, CODE);
+        assert_eq!(
+            s[0].reason,
+            "node-1 has no iptables-save.txt / nft-ruleset.json: iptables backend check skipped"
+        );
+    }
+}
