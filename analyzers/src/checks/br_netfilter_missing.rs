@@ -26,7 +26,7 @@ const KEY: &str = "net.bridge.bridge-nf-call-iptables";
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let node = cx.name();
     let Some(netfilter) = &cx.node.netfilter else {
-        out.skip_missing(CODE, node, Input::Netfilter, "br_netfilter check");
+        out.skip_missing(CODE, node, Input::Netfilter, nf::MISSING);
         return;
     };
     if cx.node.sysctls.is_none() {
@@ -148,7 +148,13 @@ mod tests {
         let mut snap = cluster(model);
         let text = formats_dump("iptables-save-nft.txt");
         set_rules(&mut snap, "node-1", &[(Source::IptablesSave, &text)]);
-        let sys = snap.nodes.get_mut("node-1").unwrap().sysctls.as_mut().unwrap();
+        let sys = snap
+            .nodes
+            .get_mut("node-1")
+            .unwrap()
+            .sysctls
+            .as_mut()
+            .unwrap();
         if let Some(v) = value {
             sys.insert(KEY.to_string(), v.to_string());
         }
@@ -161,7 +167,13 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].summary, "node-1 bridges pods on cni0 and has Service NAT rules, but net.bridge.bridge-nf-call-iptables absent: Service traffic between pods on cni0 bypasses the NAT");
         assert_eq!(f[0].evidence[1], "cni0 ports: veth00000000 veth00000001");
-        assert!(f[0].evidence[2].starts_with("ip nat KUBE-SERVICES: 2 rule(s), first: -A KUBE-SERVICES -d 10.96.0.10/32"), "{}", f[0].evidence[2]);
+        assert!(
+            f[0].evidence[2].starts_with(
+                "ip nat KUBE-SERVICES: 2 rule(s), first: -A KUBE-SERVICES -d 10.96.0.10/32"
+            ),
+            "{}",
+            f[0].evidence[2]
+        );
         assert!(f[0].evidence[3].contains("exists only once br_netfilter is loaded"));
     }
 

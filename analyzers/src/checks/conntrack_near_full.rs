@@ -34,7 +34,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         }
         _ => {
             let why = format!(
-                "{node}'s sysctl.txt lacks {COUNT} or {MAX} (or holds no usable number): conntrack table check skipped"
+                "{node} has no usable {COUNT} and {MAX} in sysctl.txt: conntrack table check skipped"
             );
             out.skip(CODE, Some(node), why);
         }
@@ -74,7 +74,13 @@ mod tests {
 
     fn with(count: Option<&str>, max: Option<&str>) -> ClusterSnapshot {
         let mut snap = cluster(GenModel::FlannelHostGw);
-        let sys = snap.nodes.get_mut("node-1").unwrap().sysctls.as_mut().unwrap();
+        let sys = snap
+            .nodes
+            .get_mut("node-1")
+            .unwrap()
+            .sysctls
+            .as_mut()
+            .unwrap();
         for (k, v) in [(COUNT, count), (MAX, max)] {
             if let Some(v) = v {
                 sys.insert(k.to_string(), v.to_string());
@@ -106,10 +112,18 @@ mod tests {
             .into_iter()
             .filter(|s| s.node.as_deref() == Some("node-1"))
             .collect();
-        assert!(s[0].reason.contains("lacks net.netfilter.nf_conntrack_count or net.netfilter.nf_conntrack_max"), "{s:?}");
+        assert!(
+            s[0].reason.contains(
+                "has no usable net.netfilter.nf_conntrack_count and net.netfilter.nf_conntrack_max in sysctl.txt"
+            ),
+            "{s:?}"
+        );
         let mut snap = with(None, None);
         snap.nodes.get_mut("node-1").unwrap().sysctls = None;
         let s = skips(&snap, CODE);
-        assert_eq!(s[0].reason, "node-1 has no sysctl.txt: conntrack table check skipped");
+        assert_eq!(
+            s[0].reason,
+            "node-1 has no sysctl.txt: conntrack table check skipped"
+        );
     }
 }

@@ -22,7 +22,7 @@ pub(crate) const CODE: Code = Code::IptablesBackendMixed;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(netfilter) = &cx.node.netfilter else {
-        out.skip_missing(CODE, cx.name(), Input::Netfilter, "iptables backend check");
+        out.skip_missing(CODE, cx.name(), Input::Netfilter, nf::MISSING);
         return;
     };
     let used: Vec<&Table> = netfilter
@@ -42,9 +42,9 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
 fn twice(all: &[Table], t: &Table) -> bool {
     t.source == Source::NftRuleset
         && t.backend == Backend::IptablesNft
-        && all.iter().any(|o| {
-            o.source != Source::NftRuleset && o.family == t.family && o.name == t.name
-        })
+        && all
+            .iter()
+            .any(|o| o.source != Source::NftRuleset && o.family == t.family && o.name == t.name)
 }
 
 fn holds_rules(t: &Table) -> bool {
@@ -53,10 +53,7 @@ fn holds_rules(t: &Table) -> bool {
 
 /// A chain with rules, or a built-in chain whose policy drops.
 fn counts(c: &Chain) -> bool {
-    let policy_set = c
-        .base
-        .as_ref()
-        .is_some_and(|b| b.policy != Verdict::Accept);
+    let policy_set = c.base.as_ref().is_some_and(|b| b.policy != Verdict::Accept);
     !c.rules.is_empty() || policy_set
 }
 
@@ -150,7 +147,11 @@ mod tests {
         );
         assert!(f[0].evidence.contains(&"ip filter INPUT (iptables-legacy-save.txt, legacy): 1 rule(s), first: -A INPUT -p tcp -m tcp --dport 9 -j DROP".to_string()), "{:#?}", f[0].evidence);
         let forward = "ip filter FORWARD (iptables-save.txt, iptables-nft): 7 rule(s), first: -A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD";
-        assert!(f[0].evidence.iter().any(|e| e == forward), "{:#?}", f[0].evidence);
+        assert!(
+            f[0].evidence.iter().any(|e| e == forward),
+            "{:#?}",
+            f[0].evidence
+        );
     }
 
     #[test]
@@ -175,7 +176,7 @@ mod tests {
         let s = skips(&snap, CODE);
         assert_eq!(
             s[0].reason,
-            "node-1 has no iptables-save.txt / nft-ruleset.json: iptables backend check skipped"
+            "node-1 has no iptables-save.txt / nft-ruleset.json: netfilter checks skipped"
         );
     }
 }

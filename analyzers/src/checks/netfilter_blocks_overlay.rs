@@ -68,7 +68,10 @@ impl Transport {
                 format!("udp dport {port}"),
             ),
             Transport::Ipip => ("-p 4".to_string(), "meta l4proto 4".to_string()),
-            Transport::Bgp => ("-p tcp --dport 179".to_string(), "tcp dport 179".to_string()),
+            Transport::Bgp => (
+                "-p tcp --dport 179".to_string(),
+                "tcp dport 179".to_string(),
+            ),
         }
     }
 }
@@ -137,7 +140,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     }
     let node = cx.name();
     let Some(me) = cx.me.and_then(NodeExpect::ip) else {
-        let why = format!("{node}: the node's underlay IP is unknown: {WHAT} skipped");
+        let why = format!("{node} has no known underlay IP: {WHAT} skipped");
         out.skip(CODE, Some(node), why);
         return;
     };
@@ -159,7 +162,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     }
     for (r, why, n) in unknown {
         let why = format!(
-            "{node}: {n} overlay probe(s) reach a rule cnictl cannot evaluate, {} ({why}): {WHAT} skipped for them",
+            "{node} has {n} overlay probe(s) reaching a rule cnictl cannot evaluate, {} ({why}): {WHAT} skipped for them",
             nf::rule_line(&nf.rules, r)
         );
         out.skip(CODE, Some(node), why);
@@ -266,7 +269,14 @@ fn finding(
         hits.iter().map(|p| p.describe(me)).collect(),
         8,
     ));
-    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint(cx, nf, r, hits));
+    out.push(
+        CODE,
+        Severity::Error,
+        Some(node),
+        summary,
+        evidence,
+        hint(cx, nf, r, hits),
+    );
 }
 
 fn verb(nf: &NodeNf<'_>, r: RuleRef) -> &'static str {
@@ -332,14 +342,18 @@ mod tests {
             f[0].evidence[0],
             "ip filter INPUT #1: -A INPUT -s 192.168.0.12/32 -p udp -m udp --dport 8472 -j DROP (iptables-save.txt, iptables-nft)"
         );
-        assert!(f[0].evidence[1].contains("flannel.1") && f[0].evidence[1].contains("dstport 8472"));
+        assert!(
+            f[0].evidence[1].contains("flannel.1") && f[0].evidence[1].contains("dstport 8472")
+        );
         assert_eq!(
             f[0].evidence[2],
             "VXLAN udp/8472 192.168.0.12 → 192.168.0.11 in on eth0 (from node-2)"
         );
         assert!(
             f[0].hint.contains("iptables -t filter -D INPUT 1")
-                && f[0].hint.contains("iptables -t filter -I INPUT 1 -p udp --dport 8472 -s 192.168.0.12 -j ACCEPT"),
+                && f[0].hint.contains(
+                    "iptables -t filter -I INPUT 1 -p udp --dport 8472 -s 192.168.0.12 -j ACCEPT"
+                ),
             "{}",
             f[0].hint
         );
@@ -373,7 +387,13 @@ mod tests {
                 "ip filter OUTPUT #1 on node-1 rejects BGP tcp/179 with node-2, node-3: pod traffic between them cannot cross",
             ]
         );
-        assert!(f[1].evidence.iter().any(|e| e == "BGP tcp/179 192.168.0.11 → 192.168.0.13 out on eth0 (to node-3)"), "{:#?}", f[1].evidence);
+        assert!(
+            f[1].evidence
+                .iter()
+                .any(|e| e == "BGP tcp/179 192.168.0.11 → 192.168.0.13 out on eth0 (to node-3)"),
+            "{:#?}",
+            f[1].evidence
+        );
     }
 
     #[test]
@@ -383,7 +403,7 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert_eq!(
             s[0].reason,
-            "node-1 has no iptables-save.txt / nft-ruleset.json: netfilter overlay transport check skipped"
+            "node-1 has no iptables-save.txt / nft-ruleset.json: netfilter checks skipped"
         );
     }
 }

@@ -37,8 +37,8 @@ use super::nf::{self, End, NodeNf, Tally};
 use super::{render, NodeCx, Out};
 use crate::code::Code;
 use crate::expected::NodeExpect;
-use crate::infer::CniModel;
 use crate::finding::Severity;
+use crate::infer::CniModel;
 
 pub(crate) const CODE: Code = Code::NetfilterForwardDrop;
 const WHAT: &str = "netfilter forward-path check";
@@ -88,14 +88,14 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(me) = cx.me.filter(|m| !m.pod_cidrs.is_empty()) else {
         // Weave's IPAM gives nodes no pod CIDRs: nothing per node to try.
         if cx.exp.nodes.iter().any(|n| !n.pod_cidrs.is_empty()) {
-            let why = format!("{node}: no pod CIDR known for the node: {WHAT} skipped");
+            let why = format!("{node} has no known pod CIDR: {WHAT} skipped");
             out.skip(CODE, Some(node), why);
         }
         return;
     };
     let (flows, unrouted) = flows(cx, me);
     if unrouted > 0 {
-        let why = format!("{node}: {unrouted} pod CIDR flow(s) have no route to take (left to the route checks): {WHAT} skipped for them");
+        let why = format!("{node} has no route for {unrouted} pod CIDR pair(s) (left to the route checks): {WHAT} skipped for them");
         out.skip(CODE, Some(node), why);
     }
     let found = evaluate(nf, &flows, cx);
@@ -174,7 +174,9 @@ fn sample(cx: &NodeCx<'_>, node: &str, net: IpNet) -> IpAddr {
 fn nth_host(net: IpNet, n: u32) -> IpAddr {
     let inside = |ip: IpAddr| if net.contains(&ip) { ip } else { net.network() };
     match net {
-        IpNet::V4(v) => inside(IpAddr::V4((u32::from(v.network()).saturating_add(n)).into())),
+        IpNet::V4(v) => inside(IpAddr::V4(
+            (u32::from(v.network()).saturating_add(n)).into(),
+        )),
         IpNet::V6(v) => inside(IpAddr::V6(
             (u128::from(v.network()).saturating_add(u128::from(n))).into(),
         )),
@@ -224,7 +226,7 @@ fn report(cx: &NodeCx<'_>, nf: &NodeNf<'_>, flows: &[Flow<'_>], found: Found, ou
     let node = cx.name();
     for (r, why, n) in found.unknown {
         let why = format!(
-            "{node}: {n} pod flow probe(s) reach a rule cnictl cannot evaluate, {} ({why}): {WHAT} skipped for them",
+            "{node} has {n} pod flow probe(s) reaching a rule cnictl cannot evaluate, {} ({why}): {WHAT} skipped for them",
             nf::rule_line(&nf.rules, r)
         );
         out.skip(CODE, Some(node), why);
@@ -344,7 +346,10 @@ mod tests {
         rules_everywhere(&mut snap, "docker-forward-drop");
         let f = findings(&snap, CODE);
         assert_eq!(f.len(), 3, "{f:#?}");
-        let n1 = f.iter().find(|f| f.node.as_deref() == Some("node-1")).unwrap();
+        let n1 = f
+            .iter()
+            .find(|f| f.node.as_deref() == Some("node-1"))
+            .unwrap();
         assert_eq!(
             n1.evidence[0],
             "ip filter FORWARD policy DROP (iptables-save.txt, iptables-nft)"
@@ -388,15 +393,31 @@ mod tests {
         let mut snap = cluster(GenModel::CalicoIpip);
         rules_everywhere(&mut snap, "calico-dispatch-drop");
         let f = findings(&snap, CODE);
-        let n1 = f.iter().find(|f| f.node.as_deref() == Some("node-1")).unwrap();
+        let n1 = f
+            .iter()
+            .find(|f| f.node.as_deref() == Some("node-1"))
+            .unwrap();
         assert_eq!(
             n1.evidence[0],
             "ip filter cali-to-wl-dispatch #1: -A cali-to-wl-dispatch -o cali00000000000 -m comment --comment \"cali:sL7pXmCEtEd8w8hw\" -j DROP (iptables-save.txt, iptables-nft)"
         );
         // Only traffic toward the pod behind cali00000000000 is dropped.
-        assert!(n1.summary.contains("2 of 4 pod CIDR flow(s)"), "{}", n1.summary);
-        assert!(n1.evidence[1].starts_with("10.244.0.65 → 10.244.0.1 in tunl0 out cali00000000000"), "{:#?}", n1.evidence);
-        assert!(n1.hint.contains("iptables -t filter -D cali-to-wl-dispatch 1"), "{}", n1.hint);
+        assert!(
+            n1.summary.contains("2 of 4 pod CIDR flow(s)"),
+            "{}",
+            n1.summary
+        );
+        assert!(
+            n1.evidence[1].starts_with("10.244.0.65 → 10.244.0.1 in tunl0 out cali00000000000"),
+            "{:#?}",
+            n1.evidence
+        );
+        assert!(
+            n1.hint
+                .contains("iptables -t filter -D cali-to-wl-dispatch 1"),
+            "{}",
+            n1.hint
+        );
     }
 
     #[test]
@@ -407,7 +428,8 @@ mod tests {
         let s = skips(&snap, CODE);
         assert_eq!(s.len(), 3, "{s:#?}");
         assert!(
-            s[0].reason.contains("ip filter FORWARD #1: -A FORWARD -m limit --limit 5/sec -j ACCEPT"),
+            s[0].reason
+                .contains("ip filter FORWARD #1: -A FORWARD -m limit --limit 5/sec -j ACCEPT"),
             "{}",
             s[0].reason
         );
@@ -421,7 +443,7 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert_eq!(
             s[0].reason,
-            "node-1 has no iptables-save.txt / nft-ruleset.json: netfilter forward-path check skipped"
+            "node-1 has no iptables-save.txt / nft-ruleset.json: netfilter checks skipped"
         );
     }
 }

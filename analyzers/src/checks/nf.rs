@@ -15,6 +15,10 @@ use super::nfview::NodeAddrs;
 use super::{NodeCx, Out};
 use crate::code::{Code, Input};
 
+/// What every netfilter check says it skipped without netfilter dumps (one
+/// wording, so `check` folds them into one line).
+pub(crate) const MISSING: &str = "netfilter checks";
+
 /// A node's compiled ruleset and what its rules may ask of the node.
 pub(crate) struct NodeNf<'a> {
     pub rules: Ruleset,
@@ -42,11 +46,13 @@ pub(crate) fn ready<'c, 'e>(
 ) -> Option<&'c NodeNf<'e>> {
     let node = cx.name();
     if cx.node.netfilter.is_none() {
-        out.skip_missing(code, node, Input::Netfilter, what);
+        out.skip_missing(code, node, Input::Netfilter, MISSING);
         return None;
     }
     if cx.model.profile().is_none() {
-        let why = format!("{node}: CNI model unknown, so what netfilter must pass is unknown: {what} skipped");
+        let why = format!(
+            "{node} has no known CNI model, so what netfilter must pass is unknown: {what} skipped"
+        );
         out.skip(code, Some(node), why);
         return None;
     }
@@ -316,7 +322,13 @@ mod tests {
         ] {
             assert!(is_policy_chain(c), "{c}");
         }
-        for c in ["cali-FORWARD", "cali-to-wl-dispatch", "FORWARD", "KUBE-FORWARD", "FLANNEL-FWD"] {
+        for c in [
+            "cali-FORWARD",
+            "cali-to-wl-dispatch",
+            "FORWARD",
+            "KUBE-FORWARD",
+            "FLANNEL-FWD",
+        ] {
             assert!(!is_policy_chain(c), "{c}");
         }
     }

@@ -19,7 +19,10 @@ pub(crate) fn dump(name: &str) -> String {
 
 /// The formats crate's captured dumps (formats/tests/data/netfilter/).
 pub(crate) fn formats_dump(file: &str) -> String {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../formats/tests/data/netfilter");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../formats/tests/data/netfilter"
+    );
     let path = format!("{dir}/{file}");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

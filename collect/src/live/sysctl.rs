@@ -32,9 +32,9 @@ pub(crate) fn read_sysctls(links: &[Link]) -> BTreeMap<String, String> {
 
 fn read_sysctls_under(root: &Path, links: &[Link]) -> BTreeMap<String, String> {
     let mut keys: Vec<(String, PathBuf)> = GLOBAL_KEYS
-    .iter()
-    .map(|p| (p.replace('/', "."), PathBuf::from(p)))
-    .collect();
+        .iter()
+        .map(|p| (p.replace('/', "."), PathBuf::from(p)))
+        .collect();
     let devs = ["all", "default"]
         .into_iter()
         .map(str::to_string)
@@ -77,7 +77,10 @@ mod tests {
         let got = read_sysctls_under(dir.path(), &links);
         let want = BTreeMap::from([
             ("net.ipv4.ip_forward".to_string(), "1".to_string()),
-            ("net.netfilter.nf_conntrack_count".to_string(), "7".to_string()),
+            (
+                "net.netfilter.nf_conntrack_count".to_string(),
+                "7".to_string(),
+            ),
             (
                 "net.netfilter.nf_conntrack_max".to_string(),
                 "262144".to_string(),
