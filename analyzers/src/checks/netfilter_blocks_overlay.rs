@@ -20,9 +20,9 @@
 use std::net::IpAddr;
 
 use cnictl_dataplane::nf::{NfPacket, RuleRef};
-use cnictl_model::netfilter::{Hook, Verdict};
+use cnictl_model::netfilter::Hook;
 
-use super::nf::{self, End, NodeNf, Tally};
+use super::nf::{self, NodeNf, Outcomes};
 use super::{fib, render, NodeCx, Out};
 use crate::cni::Encap;
 use crate::code::Code;
@@ -145,32 +145,24 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         return;
     };
     let probes = probes(cx, me, &transports);
-    let mut stopped: Tally<usize> = Tally::default();
-    let mut unknown: Vec<(RuleRef, String, usize)> = Vec::new();
-    let route = |ip: IpAddr| nf::dev_to(cx, ip).map(str::to_string);
-    for (i, p) in probes.iter().enumerate() {
-        for end in nf::walk(nf, &p.hooks(), p.packet(me), &route) {
-            match end {
-                End::Accept => {}
-                End::Drop(r) | End::Reject(r) => stopped.add(r, i),
-                End::Unknown(r, why) => match unknown.iter_mut().find(|u| u.0 == r) {
-                    Some(u) => u.2 += 1,
-                    None => unknown.push((r, why, 1)),
-                },
-            }
-        }
-    }
-    for (r, why, n) in unknown {
-        let why = format!(
-            "{node} has {n} overlay probe(s) reaching a rule cnictl cannot evaluate, {} ({why}): {WHAT} skipped for them",
-            nf::rule_line(&nf.rules, r)
-        );
-        out.skip(CODE, Some(node), why);
-    }
-    for (r, hits) in stopped.entries {
+    let found = evaluate(cx, nf, me, &probes);
+    found.skip_unknown(&nf.rules, (CODE, node, WHAT), out);
+    for (r, hits) in found.stopped.entries {
         let hit: Vec<&Probe<'_>> = hits.iter().map(|&i| &probes[i]).collect();
         finding(cx, nf, me, r, &hit, out);
     }
+}
+
+/// Every probe walked through its hooks, outcomes by probe index.
+fn evaluate(cx: &NodeCx<'_>, nf: &NodeNf<'_>, me: IpAddr, probes: &[Probe<'_>]) -> Outcomes<usize> {
+    let route = |ip: IpAddr| nf::dev_to(cx, ip).map(str::to_string);
+    let mut found = Outcomes::default();
+    for (i, p) in probes.iter().enumerate() {
+        for end in nf::walk(nf, &p.hooks(), p.packet(me), &route) {
+            found.record(end, i, |_| true);
+        }
+    }
+    found
 }
 
 /// The transports the node's model uses between nodes.
@@ -248,43 +240,29 @@ fn finding(
 ) {
     let node = cx.name();
     let rs = &nf.rules;
-    let mut peers: Vec<&str> = hits.iter().map(|p| p.peer.name.as_str()).collect();
-    peers.sort_unstable();
-    peers.dedup();
-    let mut what: Vec<String> = hits.iter().map(|p| p.transport.label()).collect();
-    what.sort();
-    what.dedup();
-    let summary = format!(
-        "{} on {node} {} {} with {}: pod traffic between them cannot cross",
-        nf::rule_short(rs, r),
-        verb(nf, r),
-        what.join(" and "),
-        peers.join(", ")
-    );
     let mut evidence = vec![nf::rule_line(rs, r)];
     if let Some(l) = cx.vxlan_dev.and_then(|d| cx.link(d)) {
         evidence.push(render::link(l));
     }
-    evidence.extend(render::capped(
-        hits.iter().map(|p| p.describe(me)).collect(),
-        8,
-    ));
-    out.push(
-        CODE,
-        Severity::Error,
-        Some(node),
-        summary,
-        evidence,
-        hint(cx, nf, r, hits),
-    );
+    let probes = hits.iter().map(|p| p.describe(me)).collect();
+    evidence.extend(render::capped(probes, 8));
+    let summary = summary(cx, nf, r, hits);
+    let hint = hint(cx, nf, r, hits);
+    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint);
 }
 
-fn verb(nf: &NodeNf<'_>, r: RuleRef) -> &'static str {
-    let rule = r.rule.map(|i| nf.rules.rule(r.chain, i as usize));
-    match rule.and_then(|rule| rule.verdict()) {
-        Some(Verdict::Reject(_)) => "rejects",
-        _ => "drops",
-    }
+/// `ip filter INPUT #1 on node-1 drops VXLAN udp/8472 with node-2: …`.
+fn summary(cx: &NodeCx<'_>, nf: &NodeNf<'_>, r: RuleRef, hits: &[&Probe<'_>]) -> String {
+    let peers = nf::distinct(hits.iter().map(|p| p.peer.name.as_str()).collect());
+    let what = nf::distinct(hits.iter().map(|p| p.transport.label()).collect());
+    format!(
+        "{} on {} {} {} with {}: pod traffic between them cannot cross",
+        nf::rule_short(&nf.rules, r),
+        cx.name(),
+        nf::verb(&nf.rules, r),
+        what.join(" and "),
+        peers.join(", ")
+    )
 }
 
 /// Delete the rule, or accept each stopped transport from (to) the peers

@@ -30,10 +30,10 @@
 use std::net::IpAddr;
 
 use cnictl_dataplane::nf::{NfPacket, RuleRef};
-use cnictl_model::netfilter::{Family, Hook, Verdict};
+use cnictl_model::netfilter::{Family, Hook};
 use ipnet::IpNet;
 
-use super::nf::{self, End, NodeNf, Tally};
+use super::nf::{self, NodeNf, Outcomes};
 use super::{render, NodeCx, Out};
 use crate::code::Code;
 use crate::expected::NodeExpect;
@@ -70,12 +70,8 @@ impl Flow<'_> {
     }
 }
 
-/// What the walks found, by deciding rule: (flow index, probe index).
-#[derive(Default)]
-struct Found {
-    stopped: Tally<(usize, usize)>,
-    unknown: Vec<(RuleRef, String, usize)>,
-}
+/// A probe: (flow index, probe index).
+type At = (usize, usize);
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some(nf) = nf::ready(cx, CODE, WHAT, out) else {
@@ -183,13 +179,15 @@ fn nth_host(net: IpNet, n: u32) -> IpAddr {
     }
 }
 
-fn evaluate(nf: &NodeNf<'_>, flows: &[Flow<'_>], cx: &NodeCx<'_>) -> Found {
+/// Every flow × probe walked; drops in NetworkPolicy chains are policy.
+fn evaluate(nf: &NodeNf<'_>, flows: &[Flow<'_>], cx: &NodeCx<'_>) -> Outcomes<At> {
     let route = |ip: IpAddr| nf::dev_to(cx, ip).map(str::to_string);
-    let mut found = Found::default();
+    let not_policy = |r: RuleRef| !nf::is_policy_chain(nf::chain_name(&nf.rules, r));
+    let mut found = Outcomes::default();
     for (fi, f) in flows.iter().enumerate() {
         for (pi, probe) in PROBES.iter().enumerate() {
             for end in nf::walk(nf, &HOOKS, packet(f, probe), &route) {
-                record(nf, &mut found, end, (fi, pi));
+                found.record(end, (fi, pi), not_policy);
             }
         }
     }
@@ -207,30 +205,14 @@ fn packet(f: &Flow<'_>, &(_, proto, port): &(&str, u8, u16)) -> NfPacket {
     p
 }
 
-fn record(nf: &NodeNf<'_>, found: &mut Found, end: End, at: (usize, usize)) {
-    match end {
-        End::Accept => {}
-        End::Drop(r) | End::Reject(r) => {
-            if !nf::is_policy_chain(nf::chain_name(&nf.rules, r)) {
-                found.stopped.add(r, at);
-            }
-        }
-        End::Unknown(r, why) => match found.unknown.iter_mut().find(|u| u.0 == r) {
-            Some(u) => u.2 += 1,
-            None => found.unknown.push((r, why, 1)),
-        },
-    }
-}
-
-fn report(cx: &NodeCx<'_>, nf: &NodeNf<'_>, flows: &[Flow<'_>], found: Found, out: &mut Out) {
-    let node = cx.name();
-    for (r, why, n) in found.unknown {
-        let why = format!(
-            "{node} has {n} pod flow probe(s) reaching a rule cnictl cannot evaluate, {} ({why}): {WHAT} skipped for them",
-            nf::rule_line(&nf.rules, r)
-        );
-        out.skip(CODE, Some(node), why);
-    }
+fn report(
+    cx: &NodeCx<'_>,
+    nf: &NodeNf<'_>,
+    flows: &[Flow<'_>],
+    found: Outcomes<At>,
+    out: &mut Out,
+) {
+    found.skip_unknown(&nf.rules, (CODE, cx.name(), WHAT), out);
     for (r, hits) in found.stopped.entries {
         finding(cx, nf, flows, r, &hits, out);
     }
@@ -241,19 +223,18 @@ fn finding(
     nf: &NodeNf<'_>,
     flows: &[Flow<'_>],
     r: RuleRef,
-    hits: &[(usize, usize)],
+    hits: &[At],
     out: &mut Out,
 ) {
     let node = cx.name();
     let rs = &nf.rules;
     let lines = flow_lines(flows, hits);
-    let verb = verb(nf, r);
-    let mut peers: Vec<&str> = hits
-        .iter()
-        .map(|&(fi, _)| flows[fi].other_end(node))
-        .collect();
-    peers.sort_unstable();
-    peers.dedup();
+    let verb = nf::verb(rs, r);
+    let peers = nf::distinct(
+        hits.iter()
+            .map(|&(fi, _)| flows[fi].other_end(node))
+            .collect(),
+    );
     let summary = format!(
         "{} on {node} {verb} forwarded pod traffic: {} of {} pod CIDR flow(s) to and from {}",
         nf::rule_short(rs, r),
@@ -278,17 +259,8 @@ impl Flow<'_> {
     }
 }
 
-/// `drops` or `rejects`, from the deciding rule's verdict.
-fn verb(nf: &NodeNf<'_>, r: RuleRef) -> &'static str {
-    let rule = r.rule.map(|i| nf.rules.rule(r.chain, i as usize));
-    match rule.and_then(|rule| rule.verdict()) {
-        Some(Verdict::Reject(_)) => "rejects",
-        _ => "drops",
-    }
-}
-
 /// One line per stopped flow with the probes stopped, in flow order.
-fn flow_lines(flows: &[Flow<'_>], hits: &[(usize, usize)]) -> Vec<String> {
+fn flow_lines(flows: &[Flow<'_>], hits: &[At]) -> Vec<String> {
     let mut by_flow: Vec<(usize, Vec<&str>)> = Vec::new();
     for &(fi, pi) in hits {
         match by_flow.iter_mut().find(|(f, _)| *f == fi) {

@@ -291,6 +291,76 @@ pub(crate) fn vxlan_port(dev: Option<&Link>, default: u16) -> u16 {
         .unwrap_or(default)
 }
 
+/// The walks' outcomes: the probes each rule stopped, and the rules that
+/// could not be evaluated with how many probes reached them.
+#[derive(Debug)]
+pub(crate) struct Outcomes<K> {
+    pub stopped: Tally<K>,
+    pub unknown: Vec<(RuleRef, String, usize)>,
+}
+
+impl<K> Default for Outcomes<K> {
+    fn default() -> Self {
+        Outcomes {
+            stopped: Tally {
+                entries: Vec::new(),
+            },
+            unknown: Vec::new(),
+        }
+    }
+}
+
+impl<K: PartialEq> Outcomes<K> {
+    /// Records how probe `key` ended; a drop or reject counts only when
+    /// `counts` says the deciding rule is the check's business.
+    pub fn record(&mut self, end: End, key: K, counts: impl Fn(RuleRef) -> bool) {
+        match end {
+            End::Accept => {}
+            End::Drop(r) | End::Reject(r) => {
+                if counts(r) {
+                    self.stopped.add(r, key);
+                }
+            }
+            End::Unknown(r, why) => match self.unknown.iter_mut().find(|u| u.0 == r) {
+                Some(u) => u.2 += 1,
+                None => self.unknown.push((r, why, 1)),
+            },
+        }
+    }
+
+    /// One skip per rule that could not be evaluated, naming it.
+    pub fn skip_unknown(
+        &self,
+        rs: &Ruleset,
+        (code, node, what): (Code, &str, &str),
+        out: &mut Out,
+    ) {
+        for (r, why, n) in &self.unknown {
+            let why = format!(
+                "{node} has {n} probe(s) reaching a rule cnictl cannot evaluate, {} ({why}): {what} skipped for them",
+                rule_line(rs, *r)
+            );
+            out.skip(code, Some(node), why);
+        }
+    }
+}
+
+/// `drops` or `rejects`, from the deciding rule's verdict (a policy drops).
+pub(crate) fn verb(rs: &Ruleset, r: RuleRef) -> &'static str {
+    let rule = r.rule.map(|i| rs.rule(r.chain, i as usize));
+    match rule.and_then(|rule| rule.verdict()) {
+        Some(Verdict::Reject(_)) => "rejects",
+        _ => "drops",
+    }
+}
+
+/// The distinct values, sorted.
+pub(crate) fn distinct<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// Groups outcomes by the rule that decided them, in first-seen order.
 #[derive(Debug, Default)]
 pub(crate) struct Tally<K> {
