@@ -106,7 +106,7 @@ fn bypasses_netfilter(model: CniModel) -> bool {
 }
 
 /// Both directions between each local pod CIDR and each other node's of
-/// the same family; the count of flows without routed devices.
+/// the same family; the count of CIDR pairs without routed devices.
 fn flows<'e>(cx: &NodeCx<'e>, me: &'e NodeExpect) -> (Vec<Flow<'e>>, usize) {
     let mut out = Vec::new();
     let mut unrouted = 0;
@@ -122,6 +122,8 @@ fn flows<'e>(cx: &NodeCx<'e>, me: &'e NodeExpect) -> (Vec<Flow<'e>>, usize) {
                     out.push(flow((lip, ldev, local), (rip, rdev, remote)));
                     out.push(flow((rip, rdev, remote), (lip, ldev, local)));
                 }
+                // Calico's own empty block: no pod there to forward to.
+                _ if nf::blackholed(cx, lip) => {}
                 _ => unrouted += 1,
             }
         }
@@ -416,6 +418,42 @@ mod tests {
         assert_eq!(
             s[0].reason,
             "node-1 has no iptables-save.txt / nft-ruleset.json: netfilter checks skipped"
+        );
+    }
+
+    #[test]
+    fn an_empty_calico_block_is_no_pair_to_try() {
+        let mut snap = cluster(GenModel::CalicoIpip);
+        rules_everywhere(&mut snap, "docker-forward-drop");
+        // node-1's pods are gone: its block is all blackhole.
+        snap.k8s
+            .pods
+            .retain(|p| p.node.as_deref() != Some("node-1"));
+        let n1 = snap.nodes.get_mut("node-1").unwrap();
+        n1.routes
+            .retain(|r| !r.dev.as_deref().is_some_and(|d| d.starts_with("cali")));
+        let f = findings(&snap, CODE);
+        assert!(
+            f.iter().all(|f| f.node.as_deref() != Some("node-1")),
+            "{f:#?}"
+        );
+        assert!(skips(&snap, CODE).is_empty(), "{:#?}", skips(&snap, CODE));
+    }
+
+    #[test]
+    fn a_pair_without_any_route_is_left_to_the_route_checks() {
+        let mut snap = cluster(GenModel::CalicoIpip);
+        rules_everywhere(&mut snap, "flannel-fwd");
+        let n1 = snap.nodes.get_mut("node-1").unwrap();
+        n1.routes.retain(|r| {
+            let dst = r.dst.to_string();
+            dst != "10.244.0.64/26" && dst != "0.0.0.0/0"
+        });
+        let s = skips(&snap, CODE);
+        assert_eq!(s.len(), 1, "{s:#?}");
+        assert_eq!(
+            s[0].reason,
+            "node-1 has no route for 1 pod CIDR pair(s) (left to the route checks): netfilter forward-path check skipped for them"
         );
     }
 }

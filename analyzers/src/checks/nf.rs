@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use cnictl_dataplane::nf::{HookVerdict, NfPacket, RuleRef, Ruleset};
 use cnictl_model::netfilter::{Backend, Family, Hook, Source, Verdict};
-use cnictl_model::{cidr, Link};
+use cnictl_model::{cidr, Link, RouteType};
 
 use super::fib::{self, Lookup};
 use super::nfview::NodeAddrs;
@@ -132,6 +132,12 @@ pub(crate) fn dev_to<'e>(cx: &NodeCx<'e>, ip: IpAddr) -> Option<&'e str> {
         Lookup::Route(r) => fib::paths(r).find_map(|(_, dev)| dev),
         _ => None,
     }
+}
+
+/// Whether the node's routes blackhole `ip` (Calico's block routes: the
+/// addresses of its block no pod holds).
+pub(crate) fn blackholed(cx: &NodeCx<'_>, ip: IpAddr) -> bool {
+    matches!(cx.fib.lookup(&cidr::host(ip)), Lookup::Route(r) if r.route_type == RouteType::Blackhole)
 }
 
 /// Whether the deciding rule lives in a NetworkPolicy agent's chain, whose
