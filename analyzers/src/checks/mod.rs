@@ -34,7 +34,11 @@
 //!
 //! Measured (criterion, 2 cores, generated calico-bgp, 110 pods/node):
 //! `run` 100 nodes 6 ms, 500 nodes 160 ms, 1,000 nodes (~2M routes) 0.69 s;
-//! `run_node` for one node of a 5,000-node cluster 3 ms.
+//! `run_node` for one node of a 5,000-node cluster 3 ms. Netfilter:
+//! `run_node` for a node of a 100-node flannel-vxlan cluster carrying
+//! kube-proxy's iptables rules for 10,000 Services 1.9 s (compile once,
+//! then ~600 forward-path walks each through the 10,000-rule
+//! KUBE-SERVICES chain): the walks dominate, so they scale with peers × W.
 
 pub(crate) mod fib;
 mod ipvs;
