@@ -43,6 +43,7 @@
 pub(crate) mod fib;
 mod ipvs;
 mod nf;
+mod nfclass;
 #[cfg(test)]
 mod nftest;
 mod nfview;

@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use cnictl_dataplane::nf::{NfPacket, RuleRef};
 use cnictl_model::netfilter::Hook;
 
-use super::nf::{self, NodeNf, Outcomes};
+use super::nf::{self, Memo, NodeNf, Outcomes};
 use super::{fib, render, NodeCx, Out};
 use crate::cni::Encap;
 use crate::code::Code;
@@ -35,7 +35,7 @@ const WHAT: &str = "netfilter overlay transport check";
 const SPORT: u16 = 40000;
 
 /// What carries pod traffic (or its routes) between two nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Transport {
     Vxlan(u16),
     Ipip,
@@ -77,7 +77,7 @@ impl Transport {
 }
 
 /// Received from the peer, or sent to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Dir {
     In,
     Out,
@@ -153,12 +153,18 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     }
 }
 
-/// Every probe walked through its hooks, outcomes by probe index.
+/// Every probe walked through its hooks, once per class of probes the
+/// rules cannot tell apart (nfclass.rs); outcomes by probe index.
 fn evaluate(cx: &NodeCx<'_>, nf: &NodeNf<'_>, me: IpAddr, probes: &[Probe<'_>]) -> Outcomes<usize> {
     let route = |ip: IpAddr| nf::dev_to(cx, ip).map(str::to_string);
     let mut found = Outcomes::default();
+    let mut memo = Memo::new();
+    let my_class = nf.class_of(me);
     for (i, p) in probes.iter().enumerate() {
-        for end in nf::walk(nf, &p.hooks(), p.packet(me), &route) {
+        let class = my_class.clone().zip(nf.class_of(p.peer_ip));
+        let key = class.map(|c| (c, p.dev, p.transport, p.dir));
+        let walk = || nf::walk(nf, &p.hooks(), p.packet(me), &route);
+        for end in memo.ends(key, walk) {
             found.record(end, i, |_| true);
         }
     }

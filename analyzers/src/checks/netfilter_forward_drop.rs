@@ -33,7 +33,7 @@ use cnictl_dataplane::nf::{NfPacket, RuleRef};
 use cnictl_model::netfilter::{Family, Hook};
 use ipnet::IpNet;
 
-use super::nf::{self, NodeNf, Outcomes};
+use super::nf::{self, Memo, NodeNf, Outcomes};
 use super::{render, NodeCx, Out};
 use crate::code::Code;
 use crate::expected::NodeExpect;
@@ -181,14 +181,19 @@ fn nth_host(net: IpNet, n: u32) -> IpAddr {
     }
 }
 
-/// Every flow × probe walked; drops in NetworkPolicy chains are policy.
+/// Every flow × probe walked, once per class of flows the rules cannot
+/// tell apart (nfclass.rs); drops in NetworkPolicy chains are policy.
 fn evaluate(nf: &NodeNf<'_>, flows: &[Flow<'_>], cx: &NodeCx<'_>) -> Outcomes<At> {
     let route = |ip: IpAddr| nf::dev_to(cx, ip).map(str::to_string);
     let not_policy = |r: RuleRef| !nf::is_policy_chain(nf::chain_name(&nf.rules, r));
     let mut found = Outcomes::default();
+    let mut memo = Memo::new();
     for (fi, f) in flows.iter().enumerate() {
+        let class = nf.class_of(f.src).zip(nf.class_of(f.dst));
         for (pi, probe) in PROBES.iter().enumerate() {
-            for end in nf::walk(nf, &HOOKS, packet(f, probe), &route) {
+            let key = class.clone().map(|c| (c, f.iif, f.oif, pi));
+            let walk = || nf::walk(nf, &HOOKS, packet(f, probe), &route);
+            for end in memo.ends(key, walk) {
                 found.record(end, (fi, pi), not_policy);
             }
         }

@@ -4,6 +4,7 @@
 //! deciding rule rendered as `iptables-save` / `nft` print it, with the
 //! command that removes it.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use cnictl_dataplane::nf::{HookVerdict, NfPacket, RuleRef, Ruleset};
@@ -11,6 +12,7 @@ use cnictl_model::netfilter::{Backend, Family, Hook, Source, Verdict};
 use cnictl_model::{cidr, Link, RouteType};
 
 use super::fib::{self, Lookup};
+use super::nfclass::{AddrClasses, Class};
 use super::nfview::NodeAddrs;
 use super::{NodeCx, Out};
 use crate::code::{Code, Input};
@@ -19,19 +21,51 @@ use crate::code::{Code, Input};
 /// wording, so `check` folds them into one line).
 pub(crate) const MISSING: &str = "netfilter checks";
 
-/// A node's compiled ruleset and what its rules may ask of the node.
+/// A node's compiled ruleset, what its rules may ask of the node, and
+/// which addresses they can tell apart.
 pub(crate) struct NodeNf<'a> {
     pub rules: Ruleset,
     pub view: NodeAddrs<'a>,
+    classes: Option<AddrClasses>,
 }
 
 impl<'a> NodeNf<'a> {
     pub fn new(cx: &NodeCx<'a>) -> Option<Self> {
         let nf = cx.node.netfilter.as_ref()?;
+        let rules = Ruleset::compile(nf);
+        let classes = AddrClasses::new(&rules);
         Some(NodeNf {
-            rules: Ruleset::compile(nf),
+            rules,
             view: NodeAddrs::new(cx.node),
+            classes,
         })
+    }
+
+    /// The class of `ip` for this ruleset (`None`: no grouping).
+    pub fn class_of(&self, ip: IpAddr) -> Option<Class> {
+        Some(self.classes.as_ref()?.of(ip, &self.view))
+    }
+}
+
+/// Walks kept by the class of their probe: one walk per class.
+pub(crate) struct Memo<K> {
+    ends: HashMap<K, Vec<End>>,
+}
+
+impl<K: std::hash::Hash + Eq> Memo<K> {
+    pub fn new() -> Self {
+        Memo {
+            ends: HashMap::new(),
+        }
+    }
+
+    /// The ends of the probe whose class is `key`, walking only the first
+    /// time a class is seen (`None`: no class, always walk).
+    pub fn ends(&mut self, key: Option<K>, walk: impl FnOnce() -> Vec<End>) -> Vec<End> {
+        match key {
+            Some(k) => self.ends.entry(k).or_insert_with(walk).clone(),
+            None => walk(),
+        }
     }
 }
 
