@@ -461,4 +461,27 @@ mod tests {
             "node-1 has no route for 1 pod CIDR pair(s) (left to the route checks): netfilter forward-path check skipped for them"
         );
     }
+
+    #[test]
+    fn a_drop_toward_one_cidr_names_only_its_flows_and_probe() {
+        let mut snap = cluster(GenModel::FlannelVxlan);
+        rules_everywhere(&mut snap, "drop-one-cidr");
+        let f = findings(&snap, CODE);
+        let n1 = f
+            .iter()
+            .find(|f| f.node.as_deref() == Some("node-1"))
+            .unwrap();
+        assert!(
+            n1.summary
+                .ends_with("1 of 4 pod CIDR flow(s) to and from node-3"),
+            "{}",
+            n1.summary
+        );
+        assert_eq!(
+            n1.evidence[1..],
+            ["10.244.0.2 → 10.244.2.2 in cni0 out flannel.1 (node-1 10.244.0.0/24 → node-3 10.244.2.0/24): tcp/80"]
+        );
+        // node-1 and node-2 forward toward node-3's CIDR, node-3 into it.
+        assert_eq!(f.len(), 3, "{f:#?}");
+    }
 }
