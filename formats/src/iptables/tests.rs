@@ -393,3 +393,20 @@ fn written_dumps_read_back_the_same() {
         tables
     );
 }
+
+#[test]
+fn quoted_words_keep_escaped_quotes_and_backslashes() {
+    let text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"say \\\"hi\\\" \\\\ to ünïcode\" -j ACCEPT\n-A INPUT -m comment --comment \"\" -j DROP\nCOMMIT\n";
+    let tables = parse_iptables_save(text, Source::IptablesSave).unwrap();
+    let rules = &tables[0].chains[0].rules;
+    assert_eq!(
+        rules[0].comment.as_deref(),
+        Some("say \"hi\" \\ to ünïcode")
+    );
+    assert_eq!(rules[0].verdict(), Some(&Verdict::Accept));
+    assert_eq!(rules[1].comment.as_deref(), Some(""));
+    // An escape that runs off the end leaves the quote open.
+    let open = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"a\\\nCOMMIT\n";
+    let err = parse_iptables_save(open, Source::IptablesSave).unwrap_err();
+    assert_eq!((err.line(), err.column()), (3, 31), "{err}");
+}
