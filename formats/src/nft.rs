@@ -20,33 +20,112 @@ use cnictl_model::netfilter::{
     Set, SetRef, Source, Stmt, Table, Value as NfValue, Verdict,
 };
 use ipnet::IpNet;
+use serde::de::{
+    DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::{Map, Value};
 
 use super::nft_render;
 use super::ParseError;
 
 /// Parses `nft -j list ruleset` output into its native nftables tables.
+///
+/// The `nftables` array is read one item at a time, each converted and
+/// dropped before the next is read: a 10,000-Service node in kube-proxy's
+/// nftables mode lists ~47 MB of JSON, which as one `Value` tree took 2 GB.
+/// An error inside an item names it (`nftables[i]`) at the position where
+/// the item ends.
 pub fn parse_nft_ruleset(text: &str) -> Result<Vec<Table>, ParseError> {
-    let doc: Value = serde_json::from_str(text)?;
-    let items = doc
-        .get("nftables")
-        .and_then(Value::as_array)
-        .ok_or_else(|| shape_error("a top-level object {\"nftables\": [...]}", &doc))?;
-    let mut doc = Doc::default();
-    let mut compat = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        doc.add_item(item).map_err(|e| item_error(i, e))?;
-        if item.get("rule").is_some_and(has_xt) {
-            compat.push(table_key(&item["rule"]));
-        }
+    let mut reader = Reader::default();
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.deserialize_map(TopLevel(&mut reader))?;
+    de.end()?;
+    if !reader.seen {
+        return Err(shape_error(
+            "a top-level object {\"nftables\": [...]}",
+            &Value::String("an object without \"nftables\"".into()),
+        ));
     }
-    let mut tables = doc.tables;
+    let mut tables = reader.doc.tables;
     for t in &mut tables {
-        if compat.contains(&Some((t.family, t.name.clone()))) || is_iptables_table(t) {
+        if reader.compat.contains(&Some((t.family, t.name.clone()))) || is_iptables_table(t) {
             t.backend = Backend::IptablesNft;
         }
     }
     Ok(tables)
+}
+
+/// What the items read so far made.
+#[derive(Default)]
+struct Reader {
+    doc: Doc,
+    /// Tables with iptables-nft's `xt` expressions.
+    compat: Vec<Option<(Family, String)>>,
+    /// Whether the `nftables` array was there.
+    seen: bool,
+}
+
+impl Reader {
+    fn add(&mut self, item: &Value) -> Res<()> {
+        self.doc.add_item(item)?;
+        if item.get("rule").is_some_and(has_xt) {
+            self.compat.push(table_key(&item["rule"]));
+        }
+        Ok(())
+    }
+}
+
+/// `{"nftables": [...]}`: other top-level keys are skipped.
+struct TopLevel<'r>(&'r mut Reader);
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a top-level object {\"nftables\": [...]}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "nftables" {
+                map.next_value_seed(Items(&mut *self.0))?;
+                self.0.seen = true;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `nftables` array, converted item by item.
+struct Items<'r>(&'r mut Reader);
+
+impl<'de> DeserializeSeed<'de> for Items<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Items<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("the \"nftables\" array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while let Some(item) = seq.next_element::<Value>()? {
+            self.0
+                .add(&item)
+                .map_err(|e| A::Error::custom(format!("nftables[{i}]: {e}")))?;
+            i += 1;
+        }
+        Ok(())
+    }
 }
 
 /// A rule with an `xt` compat expression: written by iptables-nft.
@@ -61,15 +140,6 @@ fn table_key(body: &Value) -> Option<(Family, String)> {
         family(body.get("family")?.as_str()?).ok()?,
         body.get("table")?.as_str()?.to_string(),
     ))
-}
-
-/// An error inside the document: which item of the `nftables` array.
-fn item_error(index: usize, what: String) -> ParseError {
-    ParseError::Json {
-        line: 1,
-        column: 1,
-        message: format!("nftables[{index}]: {what}"),
-    }
 }
 
 fn shape_error(expected: &str, found: &Value) -> ParseError {

@@ -28,6 +28,7 @@
 //! Not modelled: NodePorts, external IPs, load balancers, session affinity,
 //! traffic policies, IPv6 (as the iptables generator).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use cnictl_model::K8s;
@@ -76,14 +77,15 @@ pub fn nft_json(k8s: &K8s, cluster_cidr: IpNet, node_ip: IpAddr) -> String {
     w.finish()
 }
 
-/// Objects in listing order, handles in creation order.
+/// Objects in listing order. Rules are kept serialized (a 10,000-Service
+/// listing as one `Value` tree took 2 GB).
 #[derive(Default)]
 struct Writer {
     sets: Vec<Value>,
     chains: Vec<Value>,
     /// (chain, rule body, holds an anonymous map): handles are given in
     /// `finish`, once the rules are in listing order.
-    rules: Vec<(String, Value, bool)>,
+    rules: Vec<(String, String, bool)>,
     handle: u64,
 }
 
@@ -250,7 +252,8 @@ impl Writer {
             body["comment"] = json!(c);
         }
         body["expr"] = Value::Array(expr);
-        self.rules.push((chain.to_string(), body, anonymous));
+        self.rules
+            .push((chain.to_string(), body.to_string(), anonymous));
     }
 
     /// The rules `setupNFTables` writes whatever the Services.
@@ -354,32 +357,32 @@ impl Writer {
 
     /// `{"nftables": [metainfo, table, sets, chains, rules by chain]}`.
     fn finish(mut self) -> String {
-        let order: std::collections::HashMap<String, usize> = self
-            .chains
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c["chain"]["name"].as_str().unwrap_or("").to_string(), i))
+        let order: HashMap<&str, usize> = (self.chains.iter().enumerate())
+            .map(|(i, c)| (c["chain"]["name"].as_str().unwrap_or(""), i))
             .collect();
-        self.rules
-            .sort_by_key(|(chain, _, _)| order.get(chain).copied());
-        let rules: Vec<Value> = std::mem::take(&mut self.rules)
-            .into_iter()
-            .map(|(_, mut body, anonymous)| {
-                if anonymous {
-                    self.next_handle();
-                }
-                body["handle"] = json!(self.next_handle());
-                json!({ "rule": body })
-            })
-            .collect();
-        let mut items = vec![
-            json!({"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}),
-            json!({"table": {"family": "ip", "name": TABLE, "handle": 1}}),
-        ];
-        items.extend(self.sets);
-        items.extend(self.chains);
-        items.extend(rules);
-        json!({ "nftables": items }).to_string()
+        let mut rules = std::mem::take(&mut self.rules);
+        rules.sort_by_key(|(chain, _, _)| order.get(chain.as_str()).copied());
+        drop(order);
+        let meta = json!({"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}});
+        let table = json!({"table": {"family": "ip", "name": TABLE, "handle": 1}});
+        let mut out = format!("{{\"nftables\":[{meta},{table}");
+        for item in self.sets.iter().chain(&self.chains) {
+            out.push(',');
+            out.push_str(&item.to_string());
+        }
+        for (_, body, anonymous) in rules {
+            if anonymous {
+                self.next_handle();
+            }
+            // `body` is `{…}`: the handle goes in first.
+            let handle = self.next_handle();
+            out.push_str(&format!(
+                ",{{\"rule\":{{\"handle\":{handle},{}}}",
+                &body[1..]
+            ));
+        }
+        out.push_str("]}");
+        out
     }
 }
 
