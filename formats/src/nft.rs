@@ -20,113 +20,14 @@ use cnictl_model::netfilter::{
     Set, SetRef, Source, Stmt, Table, Value as NfValue, Verdict,
 };
 use ipnet::IpNet;
-use serde::de::{
-    DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
 use serde_json::{Map, Value};
 
 use super::nft_render;
 use super::ParseError;
 
-/// Parses `nft -j list ruleset` output into its native nftables tables.
-///
-/// The `nftables` array is read one item at a time, each converted and
-/// dropped before the next is read: a 10,000-Service node in kube-proxy's
-/// nftables mode lists ~47 MB of JSON, which as one `Value` tree took 2 GB.
-/// An error inside an item names it (`nftables[i]`) at the position where
-/// the item ends.
-pub fn parse_nft_ruleset(text: &str) -> Result<Vec<Table>, ParseError> {
-    let mut reader = Reader::default();
-    let mut de = serde_json::Deserializer::from_str(text);
-    de.deserialize_map(TopLevel(&mut reader))?;
-    de.end()?;
-    if !reader.seen {
-        return Err(shape_error(
-            "a top-level object {\"nftables\": [...]}",
-            &Value::String("an object without \"nftables\"".into()),
-        ));
-    }
-    let mut tables = reader.doc.tables;
-    for t in &mut tables {
-        if reader.compat.contains(&Some((t.family, t.name.clone()))) || is_iptables_table(t) {
-            t.backend = Backend::IptablesNft;
-        }
-    }
-    Ok(tables)
-}
+mod read;
 
-/// What the items read so far made.
-#[derive(Default)]
-struct Reader {
-    doc: Doc,
-    /// Tables with iptables-nft's `xt` expressions.
-    compat: Vec<Option<(Family, String)>>,
-    /// Whether the `nftables` array was there.
-    seen: bool,
-}
-
-impl Reader {
-    fn add(&mut self, item: &Value) -> Res<()> {
-        self.doc.add_item(item)?;
-        if item.get("rule").is_some_and(has_xt) {
-            self.compat.push(table_key(&item["rule"]));
-        }
-        Ok(())
-    }
-}
-
-/// `{"nftables": [...]}`: other top-level keys are skipped.
-struct TopLevel<'r>(&'r mut Reader);
-
-impl<'de> Visitor<'de> for TopLevel<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a top-level object {\"nftables\": [...]}")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if key == "nftables" {
-                map.next_value_seed(Items(&mut *self.0))?;
-                self.0.seen = true;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The `nftables` array, converted item by item.
-struct Items<'r>(&'r mut Reader);
-
-impl<'de> DeserializeSeed<'de> for Items<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Items<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("the \"nftables\" array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut i = 0;
-        while let Some(item) = seq.next_element::<Value>()? {
-            self.0
-                .add(&item)
-                .map_err(|e| A::Error::custom(format!("nftables[{i}]: {e}")))?;
-            i += 1;
-        }
-        Ok(())
-    }
-}
+pub use read::parse_nft_ruleset;
 
 /// A rule with an `xt` compat expression: written by iptables-nft.
 fn has_xt(rule: &Value) -> bool {
@@ -175,7 +76,10 @@ impl Doc {
                 let t = find_table(&self.tables, body)?;
                 self.tables[t].sets.push(set);
             }
-            "rule" => self.add_rule(body)?,
+            "rule" => {
+                let (family, table, chain) = rule_place(body)?;
+                self.add_rule(family, table, chain, rule(body)?)?;
+            }
             _ => {} // metainfo, flowtables, counters, quotas, ct helpers: no effect on a path
         }
         Ok(())
@@ -190,15 +94,30 @@ impl Doc {
         Ok(())
     }
 
-    fn add_rule(&mut self, body: &Value) -> Res<()> {
-        let t = find_table(&self.tables, body)?;
-        let name = str_field(body, "chain")?;
+    /// A rule converted ahead (see `read`) joins its chain.
+    fn add_rule(&mut self, family_name: &str, table: &str, chain: &str, mut rule: Rule) -> Res<()> {
+        let fam = family(family_name)?;
+        let t = (self.tables.iter())
+            .rposition(|t| t.family == fam && t.name == table)
+            .ok_or_else(|| format!("table {table} is not declared before its contents"))?;
         let at = *self
             .chains
-            .get(&(t, name.to_string()))
-            .ok_or_else(|| format!("rule for undeclared chain {name:?}"))?;
-        rule(&mut self.tables[t].chains[at], body)
+            .get(&(t, chain.to_string()))
+            .ok_or_else(|| format!("rule for undeclared chain {chain:?}"))?;
+        let chain = &mut self.tables[t].chains[at];
+        rule.position = chain.rules.len() as u32 + 1;
+        chain.rules.push(rule);
+        Ok(())
     }
+}
+
+/// A rule's (family, table, chain).
+fn rule_place(body: &Value) -> Res<(&str, &str, &str)> {
+    Ok((
+        str_field(body, "family")?,
+        str_field(body, "table")?,
+        str_field(body, "chain")?,
+    ))
 }
 
 fn str_field<'a>(body: &'a Value, key: &str) -> Res<&'a str> {
@@ -282,7 +201,8 @@ fn base_chain(body: &Value, hook: &str) -> Res<BaseChain> {
     })
 }
 
-fn rule(chain: &mut Chain, body: &Value) -> Res<()> {
+/// One rule of a chain; its position is set when it joins the chain.
+fn rule(body: &Value) -> Res<Rule> {
     let exprs_json = body
         .get("expr")
         .and_then(Value::as_array)
@@ -301,19 +221,18 @@ fn rule(chain: &mut Chain, body: &Value) -> Res<()> {
         .get("comment")
         .and_then(Value::as_str)
         .map(str::to_string);
-    chain.rules.push(Rule {
+    Ok(Rule {
         text: text
             .into_iter()
             .filter(|t| !t.is_empty())
             .collect::<Vec<_>>()
             .join(" "),
-        position: chain.rules.len() as u32 + 1,
+        position: 0,
         handle: body.get("handle").and_then(Value::as_u64),
         comment,
         counters,
         exprs,
-    });
-    Ok(())
+    })
 }
 
 fn counter(c: &Value) -> Counters {

@@ -167,65 +167,40 @@ impl Writer {
 
     /// `setupNFTables`' sets and maps, filled as `syncProxyRules` fills them.
     fn sets(&mut self, ports: &[SvcPort], node_ip: IpAddr) {
-        let cluster_ips: Vec<Value> = ports.iter().map(|p| json!(p.cluster_ip)).collect();
-        let served = ports.iter().filter(|p| !p.endpoints.is_empty());
-        let service_ips = served.map(|p| json!([concat_key(p), goto(&svc_chain(p))]));
-        let unserved = ports.iter().filter(|p| p.endpoints.is_empty());
-        let no_endpoints = unserved.map(|p| {
-            let key = json!({"elem": {"val": concat_key(p), "comment": p.name}});
-            json!([key, goto("reject-chain")])
-        });
-        let vmap3 = || json!(["ipv4_addr", "inet_proto", "inet_service"]);
-        let vmap2 = || json!(["inet_proto", "inet_service"]);
+        let [cluster_ips, node_ips, no_endpoints, service_ips] = elements(ports, node_ip);
+        let (addr, vmap3, vmap2) = (json!("ipv4_addr"), dispatch_type(), port_type());
+        let empty = Vec::new;
         self.set(
             "set",
             "cluster-ips",
-            json!("ipv4_addr"),
-            "Active ClusterIPs",
+            addr.clone(),
+            SET_COMMENTS[0],
             cluster_ips,
         );
-        self.set(
-            "set",
-            "nodeport-ips",
-            json!("ipv4_addr"),
-            "IPs that accept NodePort traffic",
-            vec![json!(node_ip)],
-        );
+        self.set("set", "nodeport-ips", addr, SET_COMMENTS[1], node_ips);
         self.set(
             "map",
             "no-endpoint-services",
-            vmap3(),
-            "vmap to drop or reject packets to services with no endpoints",
-            no_endpoints.collect(),
+            vmap3.clone(),
+            SET_COMMENTS[2],
+            no_endpoints,
         );
         self.set(
             "map",
             "no-endpoint-nodeports",
-            vmap2(),
-            "vmap to drop or reject packets to service nodeports with no endpoints",
-            vec![],
+            vmap2.clone(),
+            SET_COMMENTS[3],
+            empty(),
         );
         self.set(
             "map",
             "firewall-ips",
-            vmap3(),
-            "destinations that are subject to LoadBalancerSourceRanges",
-            vec![],
+            vmap3.clone(),
+            SET_COMMENTS[4],
+            empty(),
         );
-        self.set(
-            "map",
-            "service-ips",
-            vmap3(),
-            "ClusterIP, ExternalIP and LoadBalancer IP traffic",
-            service_ips.collect(),
-        );
-        self.set(
-            "map",
-            "service-nodeports",
-            vmap2(),
-            "NodePort traffic",
-            vec![],
-        );
+        self.set("map", "service-ips", vmap3, SET_COMMENTS[5], service_ips);
+        self.set("map", "service-nodeports", vmap2, SET_COMMENTS[6], empty());
     }
 
     fn set(&mut self, kind: &str, name: &str, key_type: Value, comment: &str, elem: Vec<Value>) {
@@ -263,6 +238,20 @@ impl Writer {
             expr.push(json!({"jump": {"target": to}}));
             self.rule(from, None, expr);
         }
+        self.masquerade_rules();
+        let reject = || json!({"reject": {"type": "icmp", "expr": "port-unreachable"}});
+        let invalid_ports = Some("Reject traffic to invalid ports of ClusterIPs");
+        self.rule(
+            "cluster-ips-check",
+            invalid_ports,
+            vec![daddr_in("@cluster-ips"), reject()],
+        );
+        self.rule("reject-chain", None, vec![reject()]);
+        self.dispatch_rules();
+    }
+
+    /// `mark-for-masquerade` and `masquerading`: masquerade by mark.
+    fn masquerade_rules(&mut self) {
         self.rule("mark-for-masquerade", None, vec![mark_op("|")]);
         let unmarked =
             json!({"match": {"op": "==", "left": {"&": [meta("mark"), MASQ_MARK]}, "right": 0}});
@@ -272,45 +261,27 @@ impl Writer {
             vec![unmarked, json!({"return": null})],
         );
         self.rule("masquerading", None, vec![mark_op("^")]);
-        self.rule(
-            "masquerading",
-            None,
-            vec![json!({"masquerade": {"flags": "fully-random"}})],
-        );
-        let reject = || json!({"reject": {"type": "icmp", "expr": "port-unreachable"}});
-        self.rule(
-            "cluster-ips-check",
-            Some("Reject traffic to invalid ports of ClusterIPs"),
-            vec![daddr_in("@cluster-ips"), reject()],
-        );
-        self.rule("reject-chain", None, vec![reject()]);
+        let masquerade = json!({"masquerade": {"flags": "fully-random"}});
+        self.rule("masquerading", None, vec![masquerade]);
+    }
+
+    /// The verdict-map lookups: endpoints checks, firewall, dispatch.
+    fn dispatch_rules(&mut self) {
+        let by_port = |map: &str| vec![daddr_in("@nodeport-ips"), vmap(port_key(), map)];
+        let by_ip = |map: &str| vec![vmap(dispatch_key(), map)];
         self.rule(
             "service-endpoints-check",
             None,
-            vec![vmap(dispatch_key(), "@no-endpoint-services")],
+            by_ip("@no-endpoint-services"),
         );
         self.rule(
             "nodeport-endpoints-check",
             None,
-            vec![
-                daddr_in("@nodeport-ips"),
-                vmap(port_key(), "@no-endpoint-nodeports"),
-            ],
+            by_port("@no-endpoint-nodeports"),
         );
-        self.rule(
-            "firewall-check",
-            None,
-            vec![vmap(dispatch_key(), "@firewall-ips")],
-        );
-        self.rule("services", None, vec![vmap(dispatch_key(), "@service-ips")]);
-        self.rule(
-            "services",
-            None,
-            vec![
-                daddr_in("@nodeport-ips"),
-                vmap(port_key(), "@service-nodeports"),
-            ],
-        );
+        self.rule("firewall-check", None, by_ip("@firewall-ips"));
+        self.rule("services", None, by_ip("@service-ips"));
+        self.rule("services", None, by_port("@service-nodeports"));
     }
 
     /// A service port's chain and its endpoints' chains.
@@ -384,6 +355,45 @@ impl Writer {
         out.push_str("]}");
         out
     }
+}
+
+/// The comments `setupNFTables` gives its sets and maps, in order.
+const SET_COMMENTS: [&str; 7] = [
+    "Active ClusterIPs",
+    "IPs that accept NodePort traffic",
+    "vmap to drop or reject packets to services with no endpoints",
+    "vmap to drop or reject packets to service nodeports with no endpoints",
+    "destinations that are subject to LoadBalancerSourceRanges",
+    "ClusterIP, ExternalIP and LoadBalancer IP traffic",
+    "NodePort traffic",
+];
+
+/// Elements of `cluster-ips`, `nodeport-ips`, `no-endpoint-services` and
+/// `service-ips`.
+fn elements(ports: &[SvcPort], node_ip: IpAddr) -> [Vec<Value>; 4] {
+    let cluster_ips = ports.iter().map(|p| json!(p.cluster_ip)).collect();
+    let (served, unserved): (Vec<&SvcPort>, Vec<&SvcPort>) =
+        ports.iter().partition(|p| !p.endpoints.is_empty());
+    let service_ips = (served.iter())
+        .map(|p| json!([concat_key(p), goto(&svc_chain(p))]))
+        .collect();
+    let no_endpoints = (unserved.iter())
+        .map(|p| {
+            let key = json!({"elem": {"val": concat_key(p), "comment": p.name}});
+            json!([key, goto("reject-chain")])
+        })
+        .collect();
+    [cluster_ips, vec![json!(node_ip)], no_endpoints, service_ips]
+}
+
+/// `ipv4_addr . inet_proto . inet_service`.
+fn dispatch_type() -> Value {
+    json!(["ipv4_addr", "inet_proto", "inet_service"])
+}
+
+/// `inet_proto . inet_service`.
+fn port_type() -> Value {
+    json!(["inet_proto", "inet_service"])
 }
 
 fn svc_chain(p: &SvcPort) -> String {

@@ -104,7 +104,21 @@ impl Ruleset {
             if let Some(base) = &chain.base {
                 self.hooks.entry(base.hook).or_default().push(id);
             }
+        }
+        self.index(t, &table);
+        self.tables.push(table);
+        self.chains.push(names);
+        self.sets.push(sets);
+    }
+
+    /// Indexes table `t`'s long chains and large sets.
+    fn index(&mut self, t: u32, table: &Table) {
+        for (i, chain) in table.chains.iter().enumerate() {
             if let Some(index) = DstIndex::build(chain) {
+                let id = ChainId {
+                    table: t,
+                    chain: i as u32,
+                };
                 self.dst_index.insert(id, index);
             }
         }
@@ -113,9 +127,6 @@ impl Ruleset {
                 self.set_index.insert((t, i as u32), index);
             }
         }
-        self.tables.push(table);
-        self.chains.push(names);
-        self.sets.push(sets);
     }
 
     pub fn is_empty(&self) -> bool {
