@@ -131,3 +131,91 @@ proptest! {
         }
     }
 }
+
+fn nft(json: &str) -> Ruleset {
+    let tables = cnictl_formats::nft::parse_nft_ruleset(json).unwrap();
+    Ruleset::compile_owned(Netfilter {
+        tables,
+        ipsets: None,
+        sources: vec![Source::NftRuleset],
+        tool_versions: None,
+    })
+}
+
+#[test]
+fn kube_proxy_nft_maps_answer_the_same_with_and_without_the_index() {
+    let mut k8s = bench_cluster(40, 2);
+    // Every fourth Service without endpoints: no-endpoint-services.
+    for (i, slice) in k8s.endpoint_slices.iter_mut().flatten().enumerate() {
+        if i % 4 == 0 {
+            slice.endpoints.clear();
+        }
+    }
+    let json = cnictl_gen::kube_proxy_nft::nft_json(
+        &k8s,
+        "10.128.0.0/9".parse().unwrap(),
+        "192.0.2.11".parse().unwrap(),
+    );
+    let (rs, plain) = (nft(&json), nft(&json).without_indexes());
+    let pod: IpAddr = "10.128.0.2".parse().unwrap();
+    for s in [0, 1, 4, 39, 77] {
+        for (proto, dport) in [(6, 80), (6, 81), (17, 80)] {
+            let mut p = NfPacket::new(pod, offset_ip([10, 96, 0, 10], s), proto, 40000, dport);
+            p.iif = Some("cni0".into());
+            assert_same(&rs, &plain, &p);
+        }
+    }
+}
+
+/// A verdict map of exact, prefix and range elements, looked up by address
+/// and port: overlapping elements answer differently, so the index must
+/// find the element a scan finds first, not just any element.
+fn map_json(elements: &[String]) -> String {
+    let key = r#"{"concat": [{"payload": {"protocol": "ip", "field": "daddr"}}, {"payload": {"protocol": "th", "field": "dport"}}]}"#;
+    format!(
+        r#"{{"nftables": [{{"table": {{"family": "ip", "name": "t"}}}},
+        {{"map": {{"family": "ip", "table": "t", "name": "m", "type": ["ipv4_addr", "inet_service"], "map": "verdict", "flags": ["interval"], "elem": [{}]}}}},
+        {{"chain": {{"family": "ip", "table": "t", "name": "c", "type": "filter", "hook": "prerouting", "prio": 0, "policy": "accept"}}}},
+        {{"rule": {{"family": "ip", "table": "t", "chain": "c", "expr": [{{"vmap": {{"key": {key}, "data": "@m"}}}}]}}}}]}}"#,
+        elements.join(", ")
+    )
+}
+
+fn element() -> impl Strategy<Value = String> {
+    let addr = prop_oneof![
+        (0u8..8).prop_map(|h| format!("\"10.0.0.{h}\"")),
+        Just(r#"{"prefix": {"addr": "10.0.0.0", "len": 30}}"#.to_string()),
+        Just(r#"{"range": ["10.0.0.2", "10.0.0.5"]}"#.to_string()),
+    ];
+    let port = prop_oneof![
+        (79u16..83).prop_map(|p| p.to_string()),
+        Just(r#"{"range": [80, 81]}"#.to_string()),
+    ];
+    let verdict = prop_oneof![Just(r#"{"accept": null}"#), Just(r#"{"drop": null}"#)];
+    (addr, port, verdict).prop_map(|(a, p, v)| format!(r#"[{{"concat": [{a}, {p}]}}, {v}]"#))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn random_maps_answer_the_same(
+        elements in prop::collection::vec(element(), 16..40),
+        host in 0u8..9,
+        dport in 78u16..84,
+    ) {
+        let json = map_json(&elements);
+        let (rs, plain) = (nft(&json), nft(&json).without_indexes());
+        let p = NfPacket::new(
+            "10.1.0.1".parse().unwrap(),
+            format!("10.0.0.{host}").parse().unwrap(),
+            6,
+            40000,
+            dport,
+        );
+        prop_assert_eq!(
+            rs.eval_hook(Hook::Prerouting, &p, &Node, true),
+            plain.eval_hook(Hook::Prerouting, &p, &Node, true)
+        );
+    }
+}
