@@ -407,8 +407,9 @@ function pathDiagram(ex) {
     const fail = i === dropIdx;
     const ok = !ex.drop && i === hops.length - 1 && ex.verdict === "delivered";
     const devs = [h.in_dev ? "in " + h.in_dev : null, h.out_dev ? "out " + h.out_dev : null].filter(Boolean).join(" → ");
-    const g = sv("g", { class: "hop" + (fail ? " fail" : "") + (ok ? " ok" : "") + (h.inferred ? " inferred" : ""), "data-index": h.index },
-      sv("title", {}, `${h.index}. ${h.kind}: ${h.entry}${h.rewrite ? "\n" + h.rewrite : ""}${h.inferred ? "\n(inferred)" : ""}`),
+    const nf = h.netfilter ? ` netfilter nf-${h.netfilter.action}` : "";
+    const g = sv("g", { class: "hop" + nf + (fail ? " fail" : "") + (ok ? " ok" : "") + (h.inferred ? " inferred" : ""), "data-index": h.index },
+      sv("title", {}, `${h.index}. ${h.kind}: ${h.entry}${h.rewrite ? "\n" + h.rewrite : ""}${nfWhere(h)}${h.inferred ? "\n(inferred)" : ""}`),
       sv("rect", { x: p.x, y: p.y, width: BW, height: BH, rx: 6 }),
       sv("text", { x: p.x + 8, y: p.y + 17, class: "kind" }, `${fail ? "✗ " : ok ? "✓ " : ""}${h.index}. ${h.kind}${devs ? "  " + devs : ""}`),
       sv("text", { x: p.x + 8, y: p.y + 36, class: "entry" }, trunc(h.entry, 40)));
@@ -426,6 +427,13 @@ function pathDiagram(ex) {
   }
   return svg;
 }
+// A netfilter hop's rule, located: hook, backend and the bundle file it came from.
+function nfWhere(h) {
+  const n = h.netfilter;
+  if (!n) return "";
+  return `\n${n.hook} · ${n.family} ${n.table} ${n.chain}${n.position ? " #" + n.position : n.rule ? "" : " policy"} · ${n.backend} (${n.source})${n.comment ? "\ncomment: " + n.comment : ""}`;
+}
+
 // `drop.hop` is the hop's `index` field when hops carry one; else a position.
 function dropHopPos(ex) {
   if (!ex.drop) return -1;
@@ -442,6 +450,11 @@ function verdictBanner(ex) {
   if (ex.verdict === "delivered") {
     return el("div", { class: "banner ok", id: "verdict" }, `DELIVERED  ${head}`, el("span", { class: "sub" }, `${(ex.hops || []).length} hops`));
   }
+  if (ex.verdict === "unknown") {
+    const u = ex.unknown || {};
+    return el("div", { class: "banner unknown", id: "verdict" }, `UNKNOWN at hop ${u.hop} on ${u.node}  (${head})`,
+      el("span", { class: "sub" }, u.reason || "the answer depends on data cnictl could not evaluate"));
+  }
   const dr = ex.drop || {};
   return el("div", { class: "banner err", id: "verdict" }, `DROPPED at hop ${dr.hop} on ${dr.node}: ${dr.disposition}  (${head})`,
     el("span", { class: "sub" }, `${dr.reason}${dr.code ? " — finding " + dr.code : ""}`),
@@ -456,7 +469,7 @@ function hopTable(ex) {
       el("td", { class: "idx" }, h.index),
       el("td", { class: "mono" }, laneOf(h)),
       el("td", { class: "mono" }, [h.in_dev, h.out_dev].map((x) => x || "·").join(" → ")),
-      el("td", { class: "mono" }, h.kind + (h.inferred ? " (inferred)" : "")),
+      el("td", { class: "mono" }, h.kind + (h.netfilter ? ` (${h.netfilter.hook}, ${h.netfilter.backend})` : "") + (h.inferred ? " (inferred)" : "")),
       el("td", { class: "mono" }, h.entry),
       el("td", { class: "mono" }, h.rewrite || "")))));
 }

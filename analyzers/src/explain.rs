@@ -4,19 +4,23 @@
 //! contract; [`render_text`] is the on-call view.
 
 mod codes;
+mod netfilter;
 mod resolve;
 mod text;
 
 use std::net::IpAddr;
 
-use cnictl_dataplane::{Dataplane, Disposition, Hop, Ingress, Packet, Proto, Trace};
+use cnictl_dataplane::{
+    Dataplane, Disposition, Hop, Ingress, NfHopText, Packet, Proto, Trace, TraceOptions,
+};
 use cnictl_model::ClusterSnapshot;
 use serde::Serialize;
 
 use crate::code::Code;
 
+pub use netfilter::{HookJson, RuleJson, UnknownInfo};
 pub use resolve::{parse_proto, Endpoint, EndpointKind};
-pub use text::render_text;
+pub use text::{render_netfilter, render_text};
 
 /// What to explain (the `explain` subcommand's flags).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +38,8 @@ pub struct ExplainRequest {
     pub no_df: bool,
     /// Also trace the way back and flag asymmetry.
     pub reverse: bool,
+    /// List every netfilter rule evaluated (`--verbose`).
+    pub verbose: bool,
 }
 
 impl ExplainRequest {
@@ -46,6 +52,7 @@ impl ExplainRequest {
             size: None,
             no_df: false,
             reverse: false,
+            verbose: false,
         }
     }
 }
@@ -103,12 +110,25 @@ impl ExplainError {
     }
 }
 
-/// `delivered` or `dropped`, for the one-way trip.
+/// `delivered`, `dropped` or `unknown`, for the one-way trip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Delivered,
     Dropped,
+    /// The answer depends on something cnictl could not evaluate (a rule it
+    /// cannot read, a split it does not follow): named in `unknown`.
+    Unknown,
+}
+
+impl Verdict {
+    fn of(d: Disposition) -> Verdict {
+        match d {
+            Disposition::Delivered => Verdict::Delivered,
+            Disposition::Unknown => Verdict::Unknown,
+            _ => Verdict::Dropped,
+        }
+    }
 }
 
 /// One hop as JSON (1-based `index`, continuous across a service's backend).
@@ -124,6 +144,10 @@ pub struct HopJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrite: Option<String>,
     pub inferred: bool,
+    /// For a netfilter hop: the rule, located (family, table, chain,
+    /// position or handle, comment) and what it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netfilter: Option<NfHopText>,
 }
 
 /// Where and why the packet was dropped.
@@ -156,7 +180,7 @@ pub struct PacketJson {
 }
 
 /// One IPVS real server (or EndpointSlice endpoint) of a Service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Backend {
     pub ip: IpAddr,
     pub port: u16,
@@ -166,10 +190,13 @@ pub struct Backend {
     pub hops: Vec<HopJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drop: Option<DropInfo>,
+    /// Set for a netfilter split: this branch's share of new connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
 }
 
 /// The explain document (`explain --output json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
     pub schema: &'static str,
     pub verdict: Verdict,
@@ -180,6 +207,11 @@ pub struct Explanation {
     pub hops: Vec<HopJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drop: Option<DropInfo>,
+    /// Set when the verdict is `unknown`: where, and what is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<UnknownInfo>,
+    /// Every netfilter hook the packet passed, in order.
+    pub netfilter: Vec<HookJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reverse: Option<Box<Explanation>>,
     /// Set with `reverse`: the way back crosses other nodes than the way out.
@@ -206,21 +238,35 @@ pub fn explain(
         ip: src.ip,
     })?;
     let pkt = resolve::packet(req, &src, &dst)?;
-    let mut ex = one_way(snap, dp, &src, &dst, &pkt, ingress);
+    let mut ex = one_way(
+        snap,
+        dp,
+        (&src, &dst),
+        &pkt,
+        ingress,
+        trace_opts(req, false),
+    );
     if req.reverse {
         add_reverse(snap, dp, req, &mut ex, &pkt);
     }
     Ok(ex)
 }
 
+fn trace_opts(req: &ExplainRequest, reply: bool) -> TraceOptions {
+    TraceOptions {
+        rules: req.verbose,
+        reply,
+    }
+}
+
 /// Traces one direction and builds its document.
 fn one_way(
     snap: &ClusterSnapshot,
     dp: &Dataplane,
-    src: &Endpoint,
-    dst: &Endpoint,
+    (src, dst): (&Endpoint, &Endpoint),
     pkt: &Packet,
     ingress: Ingress,
+    opts: TraceOptions,
 ) -> Explanation {
     let mut notes = Vec::new();
     if let Ingress::Pod(p) = ingress {
@@ -241,12 +287,13 @@ fn one_way(
             ));
         }
     }
-    let trace = dp.trace(pkt, ingress);
+    let trace = dp.trace_with(pkt, ingress, opts);
     let cx = codes::Cx {
         snap,
         dp,
         dst,
         src_node,
+        opts,
     };
     let mut ex = Explanation {
         schema: cnictl_model::SCHEMA,
@@ -257,15 +304,19 @@ fn one_way(
         packet: packet_json(pkt),
         hops: hops_json(dp, &trace.hops, 1),
         drop: None,
+        unknown: None,
+        netfilter: netfilter::hooks_json(dp, &trace, 0, opts.rules),
         reverse: None,
         asymmetric: None,
         backends: Vec::new(),
         notes,
     };
+    // No IPVS table and no netfilter rules on the source node: nothing
+    // says how the Service is NATed there.
     let ipvs_missing = src_node.is_some_and(|n| {
         snap.nodes
             .get(dp.node_name(n))
-            .is_some_and(|ns| ns.ipvs.is_none())
+            .is_some_and(|ns| ns.ipvs.is_none() && ns.netfilter.is_none())
     });
     let via_slices = dst.kind == EndpointKind::Service
         && trace.branches.is_empty()
@@ -285,12 +336,14 @@ fn one_way(
         service_not_programmed(&trace, &mut ex);
     }
     ex.notes.extend(codes::detour_note(&cx, &trace));
-    ex.disposition = if ex.verdict == Verdict::Delivered {
-        "delivered".into()
-    } else {
-        ex.drop
+    ex.notes.extend(trace.notes.iter().cloned());
+    ex.notes.extend(netfilter::not_collected_note(dp, &trace));
+    ex.disposition = match (ex.verdict, &ex.drop) {
+        (Verdict::Delivered, _) => "delivered".into(),
+        (Verdict::Unknown, _) => "unknown".into(),
+        (Verdict::Dropped, d) => d
             .as_ref()
-            .map_or_else(String::new, |d| d.disposition.clone())
+            .map_or_else(String::new, |d| d.disposition.clone()),
     };
     ex
 }
@@ -308,26 +361,46 @@ fn finish_plain(cx: &codes::Cx<'_>, trace: &Trace, ex: &mut Explanation) {
         ));
         return;
     }
-    if trace.disposition != Disposition::Delivered {
-        ex.verdict = Verdict::Dropped;
-        ex.drop = Some(codes::drop_info(cx, trace, &trace.hops, 0));
+    ex.verdict = Verdict::of(trace.disposition);
+    match ex.verdict {
+        Verdict::Delivered => {}
+        Verdict::Unknown => ex.unknown = netfilter::unknown_info(cx.dp, trace, 0),
+        Verdict::Dropped => ex.drop = Some(codes::drop_info(cx, trace, &trace.hops, 0)),
     }
 }
 
-/// A Service through IPVS: every real server is a backend; `hops` continues
+/// A Service through IPVS, or a netfilter split (kube-proxy's statistic
+/// rules): every real server or endpoint is a backend; `hops` continues
 /// with the first failing backend (or the first one) so it reads as one path.
 fn finish_service(cx: &codes::Cx<'_>, trace: &Trace, ex: &mut Explanation) {
     let items = trace
         .branches
         .iter()
-        .map(|b| {
-            let real = &cx.dp.virtual_services(b.ns)[b.vs as usize].reals[b.real as usize];
-            (real.ip, real.port, &b.trace)
+        .map(|b| match b.to {
+            Some((ip, port)) => (ip, port, &b.trace),
+            None => {
+                let real = &cx.dp.virtual_services(b.ns)[b.vs as usize].reals[b.real as usize];
+                (real.ip, real.port, &b.trace)
+            }
         })
         .collect();
     add_backends(cx, ex, items, trace.hops.len());
-    ex.notes
-        .push("IPVS DNAT modelled; SNAT/masquerade and conntrack are not".into());
+    for (b, branch) in ex.backends.iter_mut().zip(&trace.branches) {
+        b.share = branch.share_ppm.map(|p| f64::from(p) / 1e6);
+    }
+    for b in &trace.branches {
+        ex.netfilter.extend(netfilter::hooks_json(
+            cx.dp,
+            &b.trace,
+            trace.hops.len(),
+            cx.opts.rules,
+        ));
+        ex.notes.extend(b.trace.notes.iter().cloned());
+    }
+    if trace.branches.iter().any(|b| b.to.is_none()) {
+        ex.notes
+            .push("IPVS DNAT modelled; SNAT/masquerade and conntrack are not".into());
+    }
 }
 
 /// Fills `backends`, extends `hops` with the shown backend's path and sets
@@ -340,23 +413,22 @@ fn add_backends(
 ) {
     let mut shown: Option<usize> = None;
     for (i, (ip, port, t)) in items.iter().enumerate() {
-        let delivered = t.disposition == Disposition::Delivered;
-        let drop = (!delivered).then(|| codes::drop_info(cx, t, &t.hops, base));
-        if !delivered && shown.is_none_or(|s| items[s].2.disposition == Disposition::Delivered) {
+        let verdict = Verdict::of(t.disposition);
+        let drop = (verdict == Verdict::Dropped).then(|| codes::drop_info(cx, t, &t.hops, base));
+        if verdict != Verdict::Delivered
+            && shown.is_none_or(|s| items[s].2.disposition == Disposition::Delivered)
+        {
             shown = Some(i);
         }
         ex.backends.push(Backend {
             ip: *ip,
             port: *port,
             pod: cx.dp.pod_by_ip(*ip).map(|p| cx.dp.pod_key(p).to_string()),
-            verdict: if delivered {
-                Verdict::Delivered
-            } else {
-                Verdict::Dropped
-            },
+            verdict,
             disposition: t.disposition.as_str().into(),
             hops: hops_json(cx.dp, &t.hops, base + 1),
             drop,
+            share: None,
         });
     }
     if ex.backends.is_empty() {
@@ -366,7 +438,13 @@ fn add_backends(
     let (ip, port) = (ex.backends[shown].ip, ex.backends[shown].port);
     ex.hops.extend(ex.backends[shown].hops.iter().cloned());
     let total = ex.backends.len();
-    if let Some(d) = ex.backends[shown].drop.clone() {
+    if ex.backends[shown].verdict == Verdict::Unknown {
+        ex.verdict = Verdict::Unknown;
+        ex.unknown = netfilter::unknown_info(cx.dp, items[shown].2, base);
+        ex.notes.push(format!(
+            "backend {ip}:{port}: the verdict depends on a rule cnictl cannot evaluate"
+        ));
+    } else if let Some(d) = ex.backends[shown].drop.clone() {
         ex.verdict = Verdict::Dropped;
         ex.drop = Some(d);
         let failing = ex
@@ -467,7 +545,14 @@ fn add_reverse(
         rpkt.sport = ex.backends.first().map_or(pkt.dport, |b| b.port);
         rpkt.dport = pkt.sport;
     }
-    let back = one_way(snap, dp, &back_from, &ex.src, &rpkt, ingress);
+    let back = one_way(
+        snap,
+        dp,
+        (&back_from, &ex.src),
+        &rpkt,
+        ingress,
+        trace_opts(req, true),
+    );
     let out_nodes = node_path(&ex.hops);
     let mut back_nodes = node_path(&back.hops);
     back_nodes.reverse();
@@ -508,6 +593,7 @@ fn hops_json(dp: &Dataplane, hops: &[Hop], first: usize) -> Vec<HopJson> {
                 entry: t.entry,
                 rewrite: t.rewrite,
                 inferred: t.inferred,
+                netfilter: t.netfilter,
             }
         })
         .collect()

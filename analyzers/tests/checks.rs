@@ -102,6 +102,11 @@ fn codes_table_covers_every_design_code() {
         "rp-filter-strict",
         "stale-pod-route",
         "agent-unreachable",
+        "netfilter-forward-drop",
+        "netfilter-blocks-overlay",
+        "iptables-backend-mixed",
+        "br-netfilter-missing",
+        "conntrack-near-full",
     ];
     for c in design {
         assert!(Code::parse(c).is_some(), "{c} missing from Code");

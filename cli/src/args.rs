@@ -101,8 +101,15 @@ Examples:
   cnictl explain default/web-1 default/api-2 --bundle ./bundle
   cnictl explain web-1 svc/default/api:80 --proto tcp --bundle ./bundle
   cnictl explain 10.244.1.2 10.244.2.3 --size 1500 --reverse --snapshot snap.json
+  cnictl explain web-1 api-2 --port 8080 --verbose --bundle ./bundle   # every netfilter rule evaluated
 
-Exit codes: 0 delivered, 1 dropped, 2 usage or input error.";
+Netfilter: at every hook the node's iptables (legacy and nft backends) and nftables rules
+are evaluated for the first packet of a connection (--reverse: its reply); a hop names the
+rule that dropped, rejected, rewrote or marked the packet. A rule cnictl cannot evaluate
+makes the verdict `unknown`, naming the rule.
+
+Exit codes: 0 delivered, 1 dropped, 2 usage or input error, 3 unknown (the answer depends
+on something cnictl could not evaluate or that was not collected).";
 
 /// Where the cluster comes from. Exactly one source.
 #[derive(Debug, Clone, Args)]
@@ -248,6 +255,10 @@ pub struct ExplainArgs {
     /// Also trace the way back and flag asymmetry.
     #[arg(long)]
     pub reverse: bool,
+    /// List every netfilter hook passed and every rule evaluated there,
+    /// matched or not (text; in JSON the `netfilter[].evaluated` lists).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// Live, read-only: ask each hop's kernel the same routing question
     /// (RTM_GETROUTE, as `ip route get`) and mark every routing hop
     /// `✓ kernel agrees` or `✗ kernel says …`. Needs --lab or --netns-map

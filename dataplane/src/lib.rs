@@ -19,11 +19,13 @@ mod matrix;
 pub mod nf;
 mod query;
 mod render;
+mod render_nf;
 mod tables;
 mod types;
 
 pub use forward::{Hook, HookPoint, HookVerdict};
 pub use hints::{Hints, PodAttachment};
 pub use render::HopText;
+pub use render_nf::{NfHopText, NfRuleText};
 pub use tables::Dataplane;
 pub use types::*;

@@ -28,6 +28,9 @@ pub struct HopText {
     pub rewrite: Option<String>,
     /// True when this hop was inferred rather than read from a dump.
     pub inferred: bool,
+    /// For a netfilter hop: the rule, located, and what it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netfilter: Option<crate::render_nf::NfHopText>,
 }
 
 impl Dataplane {
@@ -58,6 +61,12 @@ impl Dataplane {
             entry,
             rewrite,
             inferred: h.pod.is_some() || synthesized,
+            netfilter: match h.step {
+                Step::Netfilter { hook, at, action } => {
+                    Some(self.nf_hop_text(h.ns, hook, at, action))
+                }
+                _ => None,
+            },
         }
     }
 
@@ -106,6 +115,10 @@ impl Dataplane {
             Step::IpipEncap { outer } => ipip_encap_text(outer),
             Step::Decap { vni } => decap_text(vni),
             Step::IpvsDnat { vs, real } => ipvs_text(ns, vs, real),
+            Step::Netfilter { at, action, .. } => {
+                let (entry, rw) = self.nf_step_text(h.ns, at, action);
+                ("netfilter", entry, rw)
+            }
             Step::Deliver { reason } => plain("deliver", deliver_text(reason).into()),
             Step::Drop {
                 disposition,
@@ -242,6 +255,7 @@ impl Dataplane {
             Reason::PeerUnknown => "the device's other end (veth peer / bridge port) is not in the snapshot".into(),
             Reason::IpvsNoBackends => "the IPVS virtual service has no real servers".into(),
             Reason::Unsupported => "not modelled by the reference dataplane (multicast, NAT route or nested encapsulation)".into(),
+            Reason::Netfilter { ns, hook, at } => self.nf_reason_text(ns, hook, at),
         }
     }
 }

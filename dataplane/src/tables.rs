@@ -117,6 +117,9 @@ pub(crate) struct Namespace {
     pub fdb_collected: bool,
     pub ipvs: Vec<VirtualService>,
     pub ipvs_idx: FxHashMap<(IpAddr, u16, u8), u32>,
+    /// The node's netfilter rules, compiled (root namespaces; `None` when
+    /// not collected, and for pod netns, whose rules are not collected).
+    pub nf: Option<std::sync::Arc<crate::nf::Ruleset>>,
     /// `Some(false)` when forwarding is off (pod netns: assumed off).
     pub ip_forward: Option<bool>,
     pub bridge_netfilter: BridgeNetfilter,

@@ -9,6 +9,39 @@ use std::net::IpAddr;
 use cnictl_model::RouteType;
 use serde::Serialize;
 
+pub use crate::forward::Hook;
+pub use crate::nf::RuleRef;
+
+/// What a netfilter hop did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NfAction {
+    Drop,
+    Reject,
+    Dnat,
+    Snat,
+    Masquerade,
+    Redirect,
+    Mark,
+    /// The rule cannot be evaluated (an unknown match or target, a set
+    /// that was not collected): the trace ends as `unknown`.
+    Unknown,
+}
+
+impl NfAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NfAction::Drop => "drop",
+            NfAction::Reject => "reject",
+            NfAction::Dnat => "dnat",
+            NfAction::Snat => "snat",
+            NfAction::Masquerade => "masquerade",
+            NfAction::Redirect => "redirect",
+            NfAction::Mark => "mark",
+            NfAction::Unknown => "unknown",
+        }
+    }
+}
+
 /// A node, by index into the dataplane (stable for one `Dataplane`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(pub u32);
@@ -110,6 +143,13 @@ pub enum Disposition {
     LeftCluster,
     Loop,
     InsufficientInfo,
+    /// A netfilter rule or chain policy dropped the packet.
+    NetfilterDrop,
+    /// A netfilter rule rejected it (the sender gets an ICMP error or RST).
+    NetfilterReject,
+    /// The packet reached a netfilter rule cnictl cannot evaluate: where it
+    /// goes from there is not known.
+    Unknown,
 }
 
 impl Disposition {
@@ -125,6 +165,9 @@ impl Disposition {
             Disposition::LeftCluster => "left-cluster",
             Disposition::Loop => "loop",
             Disposition::InsufficientInfo => "insufficient-info",
+            Disposition::NetfilterDrop => "netfilter-drop",
+            Disposition::NetfilterReject => "netfilter-reject",
+            Disposition::Unknown => "unknown",
         }
     }
 }
@@ -189,6 +232,9 @@ pub enum Reason {
     /// Something the reference dataplane does not model (multicast, NAT routes,
     /// nested encapsulation).
     Unsupported,
+    /// A netfilter rule (or, `rule: None`, a chain's policy) dropped,
+    /// rejected, or could not be evaluated.
+    Netfilter { ns: NsId, hook: Hook, at: RuleRef },
 }
 
 /// A snapshot section that may be absent.
@@ -290,6 +336,13 @@ pub enum Step {
     Decap { vni: Option<u32> },
     /// IPVS virtual service → real server DNAT (one branch per real).
     IpvsDnat { vs: u32, real: u32 },
+    /// A netfilter rule changed the packet (DNAT, SNAT, MASQUERADE,
+    /// REDIRECT, MARK) or decided its fate (drop, reject, not evaluable).
+    Netfilter {
+        hook: Hook,
+        at: RuleRef,
+        action: NfAction,
+    },
     /// Delivered to a local address (or a pod, when inferred).
     Deliver { reason: Reason },
     /// Dropped here.
@@ -317,16 +370,53 @@ pub struct Trace {
     pub hops: Vec<Hop>,
     pub disposition: Disposition,
     pub reason: Reason,
-    /// IPVS: one sub-trace per real server, continuing after the DNAT hop.
+    /// IPVS: one sub-trace per real server, continuing after the DNAT hop;
+    /// netfilter: one per way a `statistic`/`numgen` rule splits traffic.
     pub branches: Vec<Branch>,
+    /// Every netfilter hook evaluated, in order (rules only when traced
+    /// with [`TraceOptions::rules`]).
+    pub netfilter: Vec<HookEval>,
+    /// Why the trace ended `unknown`, or what was not evaluated on the way
+    /// (e.g. a node whose netfilter rules were not collected).
+    pub notes: Vec<String>,
 }
 
-/// One IPVS real server's continuation of a trace.
+/// How much to record while tracing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TraceOptions {
+    /// Keep every netfilter rule evaluated (explain `--verbose`).
+    pub rules: bool,
+    /// Trace the reply of a connection (`--reverse`): conntrack state
+    /// ESTABLISHED, NAT chains not traversed.
+    pub reply: bool,
+}
+
+/// One netfilter hook the packet passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookEval {
+    /// Hops recorded before the hook ran (its place in the path).
+    pub after_hop: usize,
+    pub ns: NsId,
+    pub hook: Hook,
+    /// How the hook ended (for a split hook: the path followed).
+    pub action: Option<NfAction>,
+    /// `None` when the node's rules were not collected.
+    pub evaluated: Option<Vec<crate::nf::Visit>>,
+}
+
+/// One continuation of a split trace: an IPVS real server, or one way a
+/// netfilter `statistic`/`numgen` rule sends new connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Branch {
     pub ns: NsId,
     pub vs: u32,
     pub real: u32,
+    /// Set for a netfilter split: its share of new connections, in parts
+    /// per million (IPVS branches: `None`, the scheduler decides).
+    pub share_ppm: Option<u32>,
+    /// Set for a netfilter split: the destination (address, port) after
+    /// the branch's rewrites (a DNAT picks an endpoint).
+    pub to: Option<(IpAddr, u16)>,
     pub trace: Trace,
 }
 

@@ -30,6 +30,8 @@ pub struct ExplainQuery {
     pub df: Option<bool>,
     /// Also trace the way back.
     pub reverse: Option<bool>,
+    /// List every netfilter rule evaluated (`netfilter[].evaluated`).
+    pub verbose: Option<bool>,
 }
 
 impl ExplainQuery {
@@ -61,6 +63,7 @@ impl ExplainQuery {
         req.size = self.size;
         req.no_df = self.df == Some(false);
         req.reverse = self.reverse.unwrap_or(false);
+        req.verbose = self.verbose.unwrap_or(false);
         Ok(req)
     }
 }

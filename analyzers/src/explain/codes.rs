@@ -14,6 +14,7 @@ pub(crate) struct Cx<'a> {
     pub dp: &'a Dataplane,
     pub dst: &'a Endpoint,
     pub src_node: Option<NodeId>,
+    pub opts: cnictl_dataplane::TraceOptions,
 }
 
 /// The drop object for a trace ending in `hops` (numbered after `base`).
@@ -64,7 +65,11 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
         drop_node.is_some() && dst_node.is_some() && !at_dst_node && drop_node != cx.src_node;
     use Disposition as D;
     Some(match (trace.disposition, trace.reason) {
-        (D::Delivered, _) | (D::InsufficientInfo, _) => return None,
+        (D::Delivered, _) | (D::InsufficientInfo, _) | (D::Unknown, _) => return None,
+        (D::NetfilterDrop | D::NetfilterReject, _) if encapsulated(hops) => {
+            Code::NetfilterBlocksOverlay
+        }
+        (D::NetfilterDrop | D::NetfilterReject, _) => Code::NetfilterForwardDrop,
         (_, Reason::Mtu { .. }) => Code::MtuMismatch,
         (_, Reason::GatewayNotAdjacent { .. }) => Code::NextHopNotAdjacent,
         (_, Reason::IpvsNoBackends) => Code::IpvsNoBackends,
@@ -85,6 +90,16 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
         (D::LeftCluster, _) => Code::MissingPodRoute,
         _ => Code::WrongNextHop,
     })
+}
+
+/// Whether the packet was inside a tunnel header when it was dropped (the
+/// drop is of the overlay's outer packet, not of the pod's).
+fn encapsulated(hops: &[Hop]) -> bool {
+    hops.iter().rev().find_map(|h| match h.step {
+        Step::VxlanEncap { .. } | Step::IpipEncap { .. } => Some(true),
+        Step::Decap { .. } => Some(false),
+        _ => None,
+    }) == Some(true)
 }
 
 /// A blackhole from BIRD is Calico's own-block aggregate: hitting it for a

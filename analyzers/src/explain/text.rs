@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Endpoint, Explanation, HopJson, Verdict};
+use super::{Endpoint, Explanation, HookJson, HopJson, Verdict};
 use crate::code::Code;
 
 /// Renders an explanation for a terminal.
@@ -39,11 +39,15 @@ fn write_one(out: &mut String, ex: &Explanation, ind: &str) {
                 .pod
                 .as_deref()
                 .map_or_else(String::new, |p| format!(" ({p})"));
-            let how = match &b.drop {
-                Some(d) => format!("dropped at hop {} on {}: {}", d.hop, d.node, d.reason),
-                None => "delivered".into(),
+            let how = match (&b.drop, b.verdict) {
+                (Some(d), _) => format!("dropped at hop {} on {}: {}", d.hop, d.node, d.reason),
+                (None, Verdict::Unknown) => "unknown".into(),
+                (None, _) => "delivered".into(),
             };
-            let _ = writeln!(out, "{ind}  {}:{}{pod}: {how}", b.ip, b.port);
+            let share = b.share.map_or_else(String::new, |s| {
+                format!(" [{:.1} % of new connections]", s * 100.0)
+            });
+            let _ = writeln!(out, "{ind}  {}:{}{pod}{share}: {how}", b.ip, b.port);
         }
     }
     match (&ex.verdict, &ex.drop) {
@@ -74,9 +78,61 @@ fn write_one(out: &mut String, ex: &Explanation, ind: &str) {
         (Verdict::Dropped, None) => {
             let _ = writeln!(out, "{ind}verdict: DROPPED");
         }
+        (Verdict::Unknown, _) => {
+            let _ = writeln!(out, "{ind}verdict: UNKNOWN");
+            if let Some(u) = &ex.unknown {
+                let _ = writeln!(out, "{ind}  at hop {} on {}: {}", u.hop, u.node, u.reason);
+            }
+        }
     }
     for n in &ex.notes {
         let _ = writeln!(out, "{ind}note: {n}");
+    }
+}
+
+/// `--verbose`: every netfilter hook the packet passed and the rules
+/// evaluated there, so a user sees why a rule did not match.
+pub fn render_netfilter(ex: &Explanation) -> String {
+    let mut out = String::new();
+    if !ex.netfilter.is_empty() {
+        out.push_str("netfilter hooks evaluated:\n");
+    }
+    for h in &ex.netfilter {
+        write_hook(&mut out, h);
+    }
+    if let Some(back) = &ex.reverse {
+        if !back.netfilter.is_empty() {
+            out.push_str("reverse path netfilter hooks:\n");
+        }
+        for h in &back.netfilter {
+            write_hook(&mut out, h);
+        }
+    }
+    out
+}
+
+fn write_hook(out: &mut String, h: &HookJson) {
+    let place = match &h.netns {
+        Some(ns) => format!("{} pod {ns}", h.node),
+        None => h.node.clone(),
+    };
+    let _ = writeln!(
+        out,
+        "  after hop {}: [{place}] {}: {}",
+        h.after_hop, h.hook, h.verdict
+    );
+    for r in h.evaluated.iter().flatten() {
+        let mark = match r.matched {
+            Some(true) => "match",
+            Some(false) => "no match",
+            None => "not evaluable (cannot change the path)",
+        };
+        let rule = match (&r.rule.rule, r.rule.position) {
+            (Some(text), Some(p)) => format!("#{p}: {text}"),
+            _ => "policy".into(),
+        };
+        let (family, table, chain) = (r.rule.family, &r.rule.table, &r.rule.chain);
+        let _ = writeln!(out, "      {family} {table} {chain} {rule}  → {mark}");
     }
 }
 

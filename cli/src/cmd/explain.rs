@@ -90,6 +90,9 @@ fn print(
         }),
         Output::Text => {
             let mut text = explain::render_text(ex);
+            if args.verbose {
+                text.push_str(&explain::render_netfilter(ex));
+            }
             if let Some(v) = validation {
                 text = validate::annotate_text(&text, v);
                 let count = |st| v.iter().filter(|h| h.status == st).count();
@@ -123,19 +126,21 @@ pub fn request(args: &ExplainArgs) -> ExplainRequest {
     req.size = Some(u32::from(args.size));
     req.no_df = args.no_df;
     req.reverse = args.reverse;
+    req.verbose = args.verbose;
     req
 }
 
-/// 0 when the packet (and, with --reverse, its answer) is delivered.
+/// 0 when the packet (and, with --reverse, its answer) is delivered, 1
+/// when either is dropped, 3 when neither is dropped but one is unknown.
 pub fn exit_code(ex: &explain::Explanation) -> ExitCode {
-    let back_ok = ex
-        .reverse
-        .as_ref()
-        .is_none_or(|r| r.verdict == Verdict::Delivered);
-    if ex.verdict == Verdict::Delivered && back_ok {
-        ExitCode::SUCCESS
-    } else {
+    let verdicts = [Some(ex.verdict), ex.reverse.as_ref().map(|r| r.verdict)];
+    let any = |v: Verdict| verdicts.contains(&Some(v));
+    if any(Verdict::Dropped) {
         ExitCode::from(1)
+    } else if any(Verdict::Unknown) {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -80,6 +80,10 @@ pub(super) fn compile(src: NamespaceSource<'_>) -> Namespace {
         fdb_collected: extra.fdb.is_some(),
         ipvs_idx: neighbours::index_ipvs(&ipvs),
         ipvs,
+        nf: extra
+            .netfilter
+            .as_ref()
+            .map(|n| std::sync::Arc::new(crate::nf::Ruleset::compile(n))),
         ip_forward: extra.sysctl("net.ipv4.ip_forward").map(|v| v.trim() != "0"),
         bridge_netfilter: links::bridge_netfilter(extra),
         segment_owners: FxHashMap::default(),

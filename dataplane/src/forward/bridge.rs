@@ -141,7 +141,10 @@ impl Dataplane {
         if !(on && bridged && frame.in_port.is_some()) {
             return None;
         }
-        let at = HookPoint::new(Hook::BridgePrerouting, frame.ns, frame.in_port, port);
+        let at = HookPoint {
+            bridge: Some(frame.bridge),
+            ..HookPoint::new(Hook::BridgePrerouting, frame.ns, frame.in_port, port)
+        };
         self.netfilter_each(st, at, BRIDGED_HOOKS, rec)
     }
 }

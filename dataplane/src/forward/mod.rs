@@ -14,15 +14,16 @@
 //! | tunnels | `vxlan.rs`, `ipip.rs`, `tunnel.rs` | `vxlan_xmit`, `ipip_tunnel_xmit` |
 //! | IPVS | `ipvs.rs` | `ip_vs_in` (LOCAL_IN) |
 //! | pods whose netns was not collected | `pod.rs` | — |
-//! | netfilter hooks (no-ops today) | `netfilter.rs` | `NF_HOOK` |
+//! | netfilter hooks: the node's rules | `netfilter.rs`, `nfview.rs` | `NF_HOOK` |
 //!
 //! Multipath: every next hop is listed in the route hop (the route renders
 //! them all); the first next hop is followed for the verdict, since the
 //! kernel's choice depends on a flow hash the snapshot cannot predict.
-//! IPVS: each real server is traced as its own branch.
-//! Not modelled: netfilter rules (the hooks are called, every verdict is
-//! "continue"), SNAT/masquerade, ARP for routers outside the snapshot
-//! (assumed to answer).
+//! IPVS: each real server is traced as its own branch; so is each way a
+//! netfilter `statistic`/`numgen` rule splits new connections.
+//! Netfilter: the node's rules at every hook (`netfilter.rs`); pod netns
+//! rules are not collected. Not modelled: ARP for routers outside the
+//! snapshot (assumed to answer).
 
 mod bridge;
 mod input;
@@ -31,6 +32,7 @@ mod ipvs;
 mod local;
 mod neighbour;
 mod netfilter;
+mod nfview;
 mod pod;
 mod route;
 mod tunnel;
@@ -45,6 +47,7 @@ use crate::tables::{Dataplane, Mac};
 use crate::types::*;
 
 pub use netfilter::{Hook, HookPoint, HookVerdict};
+pub(crate) use nfview::{family_name, policy_name, rule_label};
 
 /// Upper bound on engine steps: a safety net behind the TTL.
 const MAX_STEPS: usize = 512;
@@ -66,12 +69,54 @@ pub(crate) trait Rec: Sized {
     );
     /// The engine reached a netfilter hook (before asking for its verdict).
     fn hook(&mut self, _point: HookPoint) {}
+    /// Whether to keep every netfilter rule evaluated.
+    fn records_rules(&self) -> bool {
+        false
+    }
+    /// Hops recorded so far.
+    fn hops_len(&self) -> usize {
+        0
+    }
+    /// A netfilter hook was evaluated.
+    fn hook_eval(&mut self, _eval: HookEval) {}
+    /// Something the verdict depends on that was not evaluated.
+    fn note(&mut self, _text: String) {}
+    /// One way a netfilter split sends new connections, traced to its end.
+    fn split_branch(&mut self, split: Split, child: Self, disp: Disposition, reason: Reason) {
+        self.branch(split.ns, u32::MAX, split.path, child, disp, reason);
+    }
+}
+
+/// One way a netfilter split goes: where, which path, its share, and the
+/// destination after its rewrites.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Split {
+    pub ns: NsId,
+    pub path: u32,
+    pub share_ppm: u32,
+    pub to: (IpAddr, u16),
 }
 
 #[derive(Default)]
 pub(crate) struct TraceRec {
+    opts: TraceOptions,
     hops: Vec<Hop>,
     branches: Vec<Branch>,
+    netfilter: Vec<HookEval>,
+    notes: Vec<String>,
+}
+
+impl TraceRec {
+    fn into_trace(self, disposition: Disposition, reason: Reason) -> Trace {
+        Trace {
+            hops: self.hops,
+            disposition,
+            reason,
+            branches: self.branches,
+            netfilter: self.netfilter,
+            notes: self.notes,
+        }
+    }
 }
 
 impl Rec for TraceRec {
@@ -79,7 +124,35 @@ impl Rec for TraceRec {
         self.hops.push(hop);
     }
     fn child(&self) -> Self {
-        TraceRec::default()
+        TraceRec {
+            opts: self.opts,
+            ..TraceRec::default()
+        }
+    }
+    fn records_rules(&self) -> bool {
+        self.opts.rules
+    }
+    fn hops_len(&self) -> usize {
+        self.hops.len()
+    }
+    fn hook_eval(&mut self, eval: HookEval) {
+        self.netfilter.push(eval);
+    }
+    fn note(&mut self, text: String) {
+        if !self.notes.contains(&text) {
+            self.notes.push(text);
+        }
+    }
+    fn split_branch(&mut self, split: Split, child: Self, disp: Disposition, reason: Reason) {
+        let trace = child.into_trace(disp, reason);
+        self.branches.push(Branch {
+            ns: split.ns,
+            vs: u32::MAX,
+            real: split.path,
+            share_ppm: Some(split.share_ppm),
+            to: Some(split.to),
+            trace,
+        });
     }
     fn branch(
         &mut self,
@@ -90,16 +163,13 @@ impl Rec for TraceRec {
         disp: Disposition,
         reason: Reason,
     ) {
-        let trace = Trace {
-            hops: child.hops,
-            disposition: disp,
-            reason,
-            branches: child.branches,
-        };
+        let trace = child.into_trace(disp, reason);
         self.branches.push(Branch {
             ns,
             vs,
             real,
+            share_ppm: None,
+            to: None,
             trace,
         });
     }
@@ -142,6 +212,25 @@ struct PacketState {
     /// Set by IPVS for one routing pass: the DNATed packet leaves through
     /// OUTPUT/POSTROUTING (`ip_vs_nat_xmit`), not PREROUTING/FORWARD.
     rerouted: bool,
+    /// The connection as conntrack holds it in the current namespace.
+    ct: Conntrack,
+    /// The reply of a connection (`--reverse`), not its first packet.
+    reply: bool,
+    /// A hook that already ran for this packet when its stage is entered
+    /// again (after a netfilter split or an OUTPUT re-route).
+    skip: Option<Hook>,
+}
+
+/// Conntrack's view of the packet's connection in one namespace.
+#[derive(Debug, Clone, Copy, Default)]
+struct Conntrack {
+    /// (namespace, encapsulated?): a new key is a new connection.
+    key: Option<(NsId, bool)>,
+    dst_nat_done: bool,
+    src_nat_done: bool,
+    ctmark: u32,
+    /// `NOTRACK` in the raw table: no connection, no NAT.
+    untracked: bool,
 }
 
 /// The next engine state.
@@ -191,25 +280,31 @@ struct Egress {
 impl Dataplane {
     /// Forwards `pkt` from `ingress` and records every hop.
     pub fn trace(&self, pkt: &Packet, ingress: Ingress) -> Trace {
-        let mut rec = TraceRec::default();
-        let (disposition, reason) = self.run_from(pkt, ingress, &mut rec);
-        Trace {
-            hops: rec.hops,
-            disposition,
-            reason,
-            branches: rec.branches,
-        }
+        self.trace_with(pkt, ingress, TraceOptions::default())
+    }
+
+    /// [`Dataplane::trace`], recording as `opts` asks (every netfilter rule
+    /// evaluated; the reply direction of a connection).
+    pub fn trace_with(&self, pkt: &Packet, ingress: Ingress, opts: TraceOptions) -> Trace {
+        let mut rec = TraceRec {
+            opts,
+            ..TraceRec::default()
+        };
+        let (disposition, reason) = self.run_from(pkt, ingress, opts, &mut rec);
+        rec.into_trace(disposition, reason)
     }
 
     /// The disposition `trace` would give, without recording hops.
     pub fn reachable(&self, pkt: &Packet, ingress: Ingress) -> Disposition {
-        self.run_from(pkt, ingress, &mut Discard).0
+        self.run_from(pkt, ingress, TraceOptions::default(), &mut Discard)
+            .0
     }
 
     fn run_from<R: Rec>(
         &self,
         pkt: &Packet,
         ingress: Ingress,
+        opts: TraceOptions,
         rec: &mut R,
     ) -> (Disposition, Reason) {
         let wire = Datagram {
@@ -220,6 +315,9 @@ impl Dataplane {
             wire,
             inner: None,
             rerouted: false,
+            ct: Conntrack::default(),
+            reply: opts.reply,
+            skip: None,
         };
         let next = match ingress {
             Ingress::Node(n) => {

@@ -7,7 +7,7 @@
 //! table drops. nat chains run for a connection's first packet only until
 //! one of them binds a NAT mapping, as `nf_nat_inet_fn` does.
 
-use cnictl_model::netfilter::{ChainKind, Expr, Hook, MapValue, Rule, Stmt, Verdict};
+use cnictl_model::netfilter::{ChainKind, CtState, Expr, Hook, MapValue, Rule, Stmt, Verdict};
 
 use super::compile::{ChainId, Ruleset};
 use super::matches::{self, MatchCx, Outcome};
@@ -21,7 +21,7 @@ pub const MAX_PATHS: usize = 256;
 const MAX_DEPTH: usize = 64;
 
 /// A rule of a chain, or (`rule: None`) the chain's policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RuleRef {
     pub chain: ChainId,
     pub rule: Option<u32>,
@@ -199,7 +199,7 @@ impl Hooker<'_> {
         let mut next = Vec::new();
         let mut work: Vec<Walk> = Vec::new();
         for mut w in open {
-            if nat && w.nat_bound {
+            if nat && (w.nat_bound || w.packet.nat_done || w.packet.ct != CtState::New) {
                 next.push(w);
                 continue;
             }

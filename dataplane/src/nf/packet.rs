@@ -28,6 +28,9 @@ pub struct NfPacket {
     pub ctmark: u32,
     /// NEW for the first packet of a connection, ESTABLISHED for its reply.
     pub ct: CtState,
+    /// The connection's NAT for this hook's manip type is already set up
+    /// (an earlier hook, or a reply): nat chains do not run.
+    pub nat_done: bool,
 }
 
 impl NfPacket {
@@ -47,6 +50,7 @@ impl NfPacket {
             mark: 0,
             ctmark: 0,
             ct: CtState::New,
+            nat_done: false,
         }
     }
 

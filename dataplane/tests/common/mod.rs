@@ -83,6 +83,9 @@ struct Cur {
     node: Option<String>,
     pod: Option<String>,
     peers: Vec<(String, String, String, String)>,
+    /// `iptables LINE` / `iptables-legacy LINE`: iptables-save text per
+    /// (node, legacy?).
+    nf: BTreeMap<(String, bool), String>,
 }
 
 pub fn parse(text: &str) -> Fixture {
@@ -197,8 +200,18 @@ pub fn parse(text: &str) -> Fixture {
                         ..Default::default()
                     });
             }
+            "iptables" | "iptables-legacy" => {
+                let node = cur.node.clone().expect("node first");
+                let rest = raw.trim().split_once(' ').map_or("", |(_, r)| r);
+                let buf = cur.nf.entry((node, w[0] == "iptables-legacy")).or_default();
+                buf.push_str(rest);
+                buf.push('\n');
+            }
             _ => entry(&mut snap, &mut cur, &w, &ctx),
         }
+    }
+    for ((node, legacy), text) in std::mem::take(&mut cur.nf) {
+        add_netfilter(snap.nodes.get_mut(&node).unwrap(), &text, legacy);
     }
     for (node, pod, link, peer) in std::mem::take(&mut cur.peers) {
         let n = snap.nodes.get_mut(&node).unwrap();
@@ -347,6 +360,22 @@ fn entry(snap: &mut ClusterSnapshot, cur: &mut Cur, w: &[&str], ctx: &str) {
         }
         other => panic!("{ctx}: unknown keyword {other}"),
     }
+}
+
+/// Parses a fixture's iptables-save text into the node's netfilter state,
+/// as the bundle loader does.
+fn add_netfilter(node: &mut NodeSnapshot, text: &str, legacy: bool) {
+    use cnictl_model::netfilter::{Netfilter, Source};
+    let source = if legacy {
+        Source::IptablesLegacySave
+    } else {
+        Source::IptablesSave
+    };
+    let tables = cnictl_formats::iptables::parse_iptables_save(text, source)
+        .unwrap_or_else(|e| panic!("fixture iptables on {}: {e}", node.name));
+    let nf = node.netfilter.get_or_insert_with(Netfilter::default);
+    nf.tables.extend(tables);
+    nf.sources.push(source);
 }
 
 fn kv<'a>(w: &[&'a str], key: &str) -> Option<&'a str> {

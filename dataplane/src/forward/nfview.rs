@@ -1,0 +1,164 @@
+//! What the netfilter evaluator sees of the engine: the packet at a hook
+//! (devices by name, marks, conntrack state) and the node it runs on
+//! (address types from the local routing table, MASQUERADE's address).
+
+use std::net::IpAddr;
+
+use cnictl_model::netfilter::{AddrType, CtState, Expr, Stmt};
+use cnictl_model::RouteType;
+
+use crate::nf::{NfPacket, NodeView, RuleRef, Ruleset};
+use crate::tables::Namespace;
+use crate::types::{NfAction, Proto};
+
+use super::netfilter::HookPoint;
+use super::PacketState;
+
+/// The kernel's `local` table: local and broadcast addresses.
+const LOCAL_TABLE: u32 = 255;
+
+/// A namespace as netfilter's address-type and MASQUERADE lookups see it.
+pub(super) struct NsView<'a>(pub &'a Namespace);
+
+impl NodeView for NsView<'_> {
+    fn addr_type(&self, addr: IpAddr, dev: Option<&str>) -> AddrType {
+        let ns = self.0;
+        if addr.is_multicast() {
+            return AddrType::Multicast;
+        }
+        let on_dev = |link: u32| dev.is_none_or(|d| ns.links[link as usize].name == d);
+        if ns.local.get(&addr).is_some_and(|&l| on_dev(l)) {
+            return AddrType::Local;
+        }
+        match local_route_type(ns, addr) {
+            Some(RouteType::Broadcast) => AddrType::Broadcast,
+            Some(RouteType::Local) if dev.is_none() => AddrType::Local,
+            _ => AddrType::Unicast,
+        }
+    }
+
+    fn primary_addr(&self, dev: &str, dst: IpAddr) -> Option<IpAddr> {
+        let ns = self.0;
+        let link = *ns.by_name.get(dev)?;
+        let same_family: Vec<_> = ns
+            .addrs_of(link)
+            .filter(|a| a.addr().is_ipv4() == dst.is_ipv4())
+            .collect();
+        // inet_select_addr: an address on the destination's subnet first,
+        // else the device's first (primary) address.
+        same_family
+            .iter()
+            .find(|a| a.contains(&dst))
+            .or(same_family.first())
+            .map(|a| a.addr())
+    }
+}
+
+/// The type of the local-table route covering `addr` (a whole local
+/// prefix such as 127.0.0.0/8, or a broadcast address).
+fn local_route_type(ns: &Namespace, addr: IpAddr) -> Option<RouteType> {
+    let route = ns.table(LOCAL_TABLE)?.lookup(addr)?;
+    Some(ns.routes[route as usize].route_type)
+}
+
+/// The packet as the rules at `point` see it.
+pub(super) fn nf_packet(ns: &Namespace, point: HookPoint, st: &PacketState) -> NfPacket {
+    let p = &st.wire.packet;
+    let mut n = NfPacket::new(p.src, p.dst, p.proto.number(), p.sport, p.dport);
+    if st.reply && n.icmp_type.is_some() {
+        n.icmp_type = Some(if p.proto == Proto::Icmp { 0 } else { 129 });
+    }
+    let name = |i: Option<u32>| i.map(|i| ns.links[i as usize].name.clone());
+    match point.bridge {
+        // br_netfilter: `-i`/`-o` see the bridge, `--physdev-in/out` the ports.
+        Some(br) => {
+            n.iif = point.in_dev.and(name(Some(br)));
+            n.oif = point.out_dev.and(name(Some(br)));
+            n.physdev_in = name(point.in_dev);
+            n.physdev_out = name(point.out_dev);
+        }
+        None => {
+            n.iif = name(point.in_dev);
+            n.oif = name(point.out_dev);
+        }
+    }
+    n.mark = p.fwmark;
+    n.ctmark = st.ct.ctmark;
+    n.ct = conntrack_state(st);
+    n
+}
+
+fn conntrack_state(st: &PacketState) -> CtState {
+    if st.ct.untracked {
+        CtState::Untracked
+    } else if st.reply {
+        CtState::Established
+    } else {
+        CtState::New
+    }
+}
+
+/// What the rule at `at` does to a packet it rewrites.
+pub(super) fn action_of(rules: &Ruleset, at: RuleRef) -> NfAction {
+    let Some(i) = at.rule else {
+        return NfAction::Mark;
+    };
+    let rule = rules.rule(at.chain, i as usize);
+    rule.exprs
+        .iter()
+        .find_map(|e| match e {
+            Expr::Stmt(s) => stmt_action(s),
+            _ => None,
+        })
+        .unwrap_or(NfAction::Mark)
+}
+
+fn stmt_action(s: &Stmt) -> Option<NfAction> {
+    Some(match s {
+        Stmt::Dnat(_) => NfAction::Dnat,
+        Stmt::Snat(_) => NfAction::Snat,
+        Stmt::Masquerade { .. } => NfAction::Masquerade,
+        Stmt::Redirect { .. } => NfAction::Redirect,
+        Stmt::Mark { .. } | Stmt::ConnMark(_) => NfAction::Mark,
+        _ => return None,
+    })
+}
+
+/// `ip filter FORWARD #3: -A FORWARD … -j DROP`, or `… policy DROP`.
+pub(crate) fn rule_label(rules: &Ruleset, at: RuleRef) -> String {
+    let table = rules.table(at.chain);
+    let chain = rules.chain(at.chain);
+    let head = format!(
+        "{} {} {}",
+        family_name(table.family),
+        table.name,
+        chain.name
+    );
+    match at.rule {
+        Some(i) => {
+            let r = &chain.rules[i as usize];
+            format!("{head} #{}: {}", r.position, r.text)
+        }
+        None => format!("{head} policy {}", policy_name(rules, at)),
+    }
+}
+
+pub(crate) fn family_name(f: cnictl_model::netfilter::Family) -> &'static str {
+    use cnictl_model::netfilter::Family as F;
+    match f {
+        F::Ip => "ip",
+        F::Ip6 => "ip6",
+        F::Inet => "inet",
+        F::Bridge => "bridge",
+        F::Arp => "arp",
+        F::Netdev => "netdev",
+    }
+}
+
+pub(crate) fn policy_name(rules: &Ruleset, at: RuleRef) -> &'static str {
+    use cnictl_model::netfilter::Verdict;
+    match rules.chain(at.chain).base.as_ref().map(|b| &b.policy) {
+        Some(Verdict::Drop) => "DROP",
+        _ => "ACCEPT",
+    }
+}
