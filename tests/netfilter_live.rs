@@ -22,7 +22,6 @@
 //! listeners are killed by PID. Runs as root; skips with a printed reason
 //! otherwise (and calico-bgp without BIRD 2).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -92,11 +91,9 @@ struct LabGuard {
     dir: tempfile::TempDir,
 }
 
-/// A pod of the lab: `default/web-1`, its node, netns and address.
-#[derive(Clone)]
+/// A pod of the lab: `default/web-1`, its netns and address.
 struct Pod {
     key: String,
-    node: String,
     netns: String,
     ip: String,
 }
@@ -144,14 +141,10 @@ impl LabGuard {
         let names = plan["POD_NAME"].as_object().expect("POD_NAME");
         let mut out: Vec<Pod> = names
             .iter()
-            .map(|(k, name)| {
-                let n = k.split('.').next().unwrap_or("0");
-                Pod {
-                    key: format!("default/{}", name.as_str().unwrap_or("")),
-                    node: format!("node-{n}"),
-                    netns: plan["POD_NS"][k].as_str().unwrap_or("").to_string(),
-                    ip: plan["POD_IP"][k].as_str().unwrap_or("").to_string(),
-                }
+            .map(|(k, name)| Pod {
+                key: format!("default/{}", name.as_str().unwrap_or("")),
+                netns: plan["POD_NS"][k].as_str().unwrap_or("").to_string(),
+                ip: plan["POD_IP"][k].as_str().unwrap_or("").to_string(),
             })
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
