@@ -12,22 +12,26 @@
 //!   since this iptables supports it; the kube-proxy mark is
 //!   `trafficmngr.KubeProxyMark` = 0x4000/0x4000). flanneld appends its rules
 //!   with `-A` after kube-proxy's, so they come second here too.
-//! - Calico: kube-proxy only; felix's hooks are not installed (see
-//!   lab/README.md, "Netfilter").
+//! - Calico (calico-bgp): Felix v3.28's filter FORWARD chains that decide
+//!   workload forwarding ([`crate::lab_felix`]), after kube-proxy's rules
+//!   (Felix inserts its jump at the top of FORWARD and appends its accept).
 
 use std::fmt::Write;
 
 use ipnet::IpNet;
 
-use crate::kube_proxy;
 use crate::lab::LabPlan;
+use crate::{kube_proxy, lab_felix};
 
 impl LabPlan {
     /// Node n's rules, kube-proxy's then the CNI's, for one
     /// `iptables-restore --noflush` into the node's still empty tables.
     pub fn iptables_restore(&self, n: u32) -> String {
         let mut out = kube_proxy::iptables_save(&self.k8s(), IpNet::V4(self.pod_range()));
-        if !self.is_calico() {
+        if self.is_calico() {
+            let ifaces: Vec<String> = self.pod_indices().map(|p| self.host_veth(n, p)).collect();
+            out.push_str(&lab_felix::forward_rules(&ifaces));
+        } else {
             out.push_str(&self.flannel_rules(n));
         }
         out
@@ -85,10 +89,13 @@ mod tests {
     }
 
     #[test]
-    fn calico_nodes_carry_kube_proxy_only() {
+    fn calico_nodes_carry_kube_proxy_then_felix() {
         let plan = LabPlan::new("calico-bgp", 3, 2, "cnlt").expect("valid lab");
         let rules = plan.iptables_restore(1);
         assert!(!rules.contains("FLANNEL"));
-        assert!(rules.contains("KUBE-SERVICES"));
+        let kp = rules.find("KUBE-SERVICES").expect("kube-proxy's rules");
+        let felix = rules.find("-I FORWARD 1").expect("felix's FORWARD jump");
+        assert!(kp < felix, "{rules}");
+        assert!(rules.contains("--goto cali-fw-cali0761ccbeace"), "{rules}");
     }
 }

@@ -12,6 +12,7 @@ mod flannel;
 mod k8s;
 pub mod kube_proxy;
 pub mod lab;
+mod lab_felix;
 mod lab_netfilter;
 mod node;
 mod plan;
