@@ -349,9 +349,10 @@ build_lab() {
 }
 
 # load_rules N: the netfilter rules node N's components install
-# (kube-proxy's Service rules, then Flannel's FLANNEL-FWD / FLANNEL-POSTRTG;
-# cnictl prints them, modelled on those projects' sources, see
-# gen/src/lab_netfilter.rs), loaded with the node's own iptables-restore.
+# (kube-proxy's Service rules, then Flannel's FLANNEL-FWD / FLANNEL-POSTRTG
+# or Felix's FORWARD chains; cnictl prints them, modelled on those projects'
+# sources, see gen/src/lab_netfilter.rs and lab_felix.rs), loaded with the
+# node's own iptables-restore.
 load_rules() {
 	local n=$1
 	"$CNICTL" lab rules --node "$n" --state "$(state_file)" |
@@ -794,9 +795,11 @@ nf() {
 # forward-drop: what installing Docker does to a node, the FORWARD policy
 # becomes DROP; on Flannel nodes FLANNEL-FWD is also flushed, as a firewall
 # reload leaves it until flanneld's next resync. Nothing accepts the pod
-# traffic node-S forwards any more: every packet between a pod of node-S
-# and any other pod (same node too: bridged traffic crosses FORWARD with
-# bridge-nf-call-iptables=1) ends at the FORWARD policy.
+# traffic a Flannel node-S forwards any more: every packet between a pod of
+# node-S and any other pod (same node too: bridged traffic crosses FORWARD
+# with bridge-nf-call-iptables=1) ends at the FORWARD policy. On calico-bgp
+# Felix's own rules still accept workload traffic (its cali-FORWARD marks
+# it, its appended FORWARD rule accepts it): nothing changes for pods.
 fault_forward_drop() {
 	nf "$S" -P FORWARD DROP
 	[ "$MODEL" = calico-bgp ] || nf "$S" -F FLANNEL-FWD
