@@ -329,6 +329,47 @@ fn explain_exit_codes_follow_the_verdict() {
     assert!(text(&unknown.stderr).contains("default/nope"));
 }
 
+/// A copy of the flannel-vxlan fixture with `rules` as node-2's
+/// iptables-save.txt (the format `iptables-save -c` writes).
+fn with_node2_rules(rules: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("fixtures/flannel-vxlan"), dir.path());
+    std::fs::write(dir.path().join("nodes/node-2/iptables-save.txt"), rules).unwrap();
+    dir
+}
+
+#[test]
+fn explain_names_the_netfilter_rule_and_exits_3_when_it_cannot_evaluate_one() {
+    let drop = with_node2_rules(
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [12:1008]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+    );
+    let b = drop.path().to_str().unwrap();
+    let out = cnictl(&[
+        "explain",
+        "default/web-1",
+        "default/api-2",
+        "--bundle",
+        b,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["drop"]["disposition"], "netfilter-drop");
+    assert_eq!(v["drop"]["code"], "netfilter-forward-drop");
+    let hop = &v["hops"][v["drop"]["hop"].as_u64().unwrap() as usize - 1];
+    assert_eq!(hop["netfilter"]["chain"], "FORWARD");
+    assert_eq!(hop["netfilter"]["rule"], serde_json::Value::Null);
+    let unknown = with_node2_rules(
+        "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m u32 --u32 \"0>>22&0x3C@4>>16=0x1F90\" -j DROP\nCOMMIT\n",
+    );
+    let b = unknown.path().to_str().unwrap();
+    let out = cnictl(&["explain", "default/web-1", "default/api-2", "--bundle", b]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("verdict: UNKNOWN"));
+    assert!(text(&out.stdout).contains("-m u32"));
+}
+
 /// Kills the child on drop so a failing assertion never leaves a server behind.
 struct Server(std::process::Child);
 
@@ -496,5 +537,46 @@ fn explain_resolves_host_network_pods_and_names_uncollected_nodes() {
     assert!(
         err.contains("node-3") && err.contains("not in the snapshot"),
         "{err}"
+    );
+}
+
+#[test]
+fn check_says_incomplete_when_checks_were_skipped_and_strict_exits_3() {
+    let b = repo().join("fixtures/flannel-vxlan");
+    let b = b.to_str().unwrap();
+    // The fixture has no ipvsadm.txt: the IPVS checks are skipped, so the
+    // headline must not claim a healthy dataplane.
+    let out = cnictl(&["check", "--bundle", b]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("incomplete:") && t.contains("ipvs-service-missing"),
+        "{t}"
+    );
+    assert!(!t.contains("the dataplane matches the cluster"), "{t}");
+    let strict = cnictl(&["check", "--bundle", b, "--strict"]);
+    assert_eq!(strict.status.code(), Some(3));
+    // A broken fixture still exits 1 with --strict (errors come first).
+    let broken = repo().join("fixtures/flannel-vxlan-broken-mtu-mismatch");
+    let out = cnictl(&["check", "--bundle", broken.to_str().unwrap(), "--strict"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn check_severity_says_how_many_findings_it_hid() {
+    // The stale-backend fixture's one finding is a warning.
+    let b = repo().join("fixtures/flannel-vxlan-ipvs-broken-ipvs-stale-backend");
+    let b = b.to_str().unwrap();
+    let out = cnictl(&["check", "--bundle", b, "--severity", "error"]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("1 finding(s) below --severity error hidden"),
+        "{t}"
+    );
+    let all = text(&cnictl(&["check", "--bundle", b]).stdout);
+    assert!(
+        all.contains("ipvs-stale-backend") && !all.contains("hidden"),
+        "{all}"
     );
 }

@@ -125,7 +125,9 @@ impl Verdict {
     fn of(d: Disposition) -> Verdict {
         match d {
             Disposition::Delivered => Verdict::Delivered,
-            Disposition::Unknown => Verdict::Unknown,
+            // Data that decides the path was not collected: not a drop
+            // the kernel made, an answer cnictl cannot give.
+            Disposition::Unknown | Disposition::InsufficientInfo => Verdict::Unknown,
             _ => Verdict::Dropped,
         }
     }
@@ -340,6 +342,7 @@ fn one_way(
     ex.notes.extend(netfilter::not_collected_note(dp, &trace));
     ex.disposition = match (ex.verdict, &ex.drop) {
         (Verdict::Delivered, _) => "delivered".into(),
+        (Verdict::Unknown, _) if !ex.disposition.is_empty() => ex.disposition.clone(),
         (Verdict::Unknown, _) => "unknown".into(),
         (Verdict::Dropped, d) => d
             .as_ref()
@@ -364,7 +367,10 @@ fn finish_plain(cx: &codes::Cx<'_>, trace: &Trace, ex: &mut Explanation) {
     ex.verdict = Verdict::of(trace.disposition);
     match ex.verdict {
         Verdict::Delivered => {}
-        Verdict::Unknown => ex.unknown = netfilter::unknown_info(cx.dp, trace, 0),
+        Verdict::Unknown => {
+            ex.unknown = netfilter::unknown_info(cx.dp, trace, 0);
+            ex.disposition = trace.disposition.as_str().into();
+        }
         Verdict::Dropped => ex.drop = Some(codes::drop_info(cx, trace, &trace.hops, 0)),
     }
 }

@@ -81,7 +81,13 @@ fn ok(text: &str, src: &str, dst: &str) -> Explanation {
 fn assert_contract(ex: &Explanation) {
     let v = serde_json::to_value(ex).expect("serialize");
     let verdict = v["verdict"].as_str().expect("verdict");
-    assert!(verdict == "delivered" || verdict == "dropped");
+    assert!(["delivered", "dropped", "unknown"].contains(&verdict));
+    assert_eq!(
+        verdict == "unknown",
+        v.get("unknown").is_some(),
+        "unknown iff unknown: {v:#}"
+    );
+    assert!(v["netfilter"].is_array(), "netfilter hooks listed: {v:#}");
     assert!(!v["hops"].as_array().expect("hops").is_empty());
     assert_eq!(
         verdict == "dropped",
@@ -396,4 +402,160 @@ fn every_generated_model_explains_pod_to_pod_and_service() {
         assert_contract(&ex);
         assert!(!ex.backends.is_empty(), "{model}\n{}", render_text(&ex));
     }
+}
+
+// ---- netfilter -----------------------------------------------------------
+
+/// `flannel` with iptables-save lines on node b (after its sysctl line).
+fn flannel_b_rules(rules: &str) -> String {
+    let lines: String = rules
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("iptables {l}\n"))
+        .collect();
+    flannel(true, true, "").replacen(
+        "sysctl net.ipv4.ip_forward=1\npod default/db",
+        &format!("sysctl net.ipv4.ip_forward=1\n{lines}pod default/db"),
+        1,
+    )
+}
+
+#[test]
+fn a_forward_drop_policy_is_a_netfilter_forward_drop_naming_the_policy() {
+    let text = flannel_b_rules("*filter\n:FORWARD DROP [0:0]\nCOMMIT");
+    let ex = ok(&text, "default/web", "default/db");
+    assert_contract(&ex);
+    assert_eq!(
+        (ex.verdict, ex.disposition.as_str()),
+        (Verdict::Dropped, "netfilter-drop")
+    );
+    assert_eq!(code(&ex), "netfilter-forward-drop");
+    let hop = ex.hops.last().unwrap();
+    assert_eq!(hop.kind, "netfilter");
+    let nf = hop.netfilter.as_ref().expect("netfilter detail");
+    assert_eq!(
+        (
+            nf.hook,
+            nf.table.as_str(),
+            nf.chain.as_str(),
+            nf.rule.as_deref(),
+            nf.action
+        ),
+        ("forward", "filter", "FORWARD", None, "drop")
+    );
+    assert_eq!(
+        (nf.backend, nf.source),
+        ("iptables-nft", "iptables-save.txt")
+    );
+    let text_view = render_text(&ex);
+    assert!(
+        text_view.contains("ip filter FORWARD policy DROP"),
+        "{text_view}"
+    );
+    // Node a's rules were not collected: the answer says so.
+    assert!(
+        ex.notes.iter().any(|n| n.contains("not collected on a")),
+        "{:?}",
+        ex.notes
+    );
+}
+
+#[test]
+fn a_firewall_on_the_vxlan_port_is_netfilter_blocks_overlay() {
+    let text = flannel_b_rules(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp -m udp --dport 8472 -m comment --comment \"block vxlan\" -j DROP\nCOMMIT",
+    );
+    let ex = ok(&text, "default/web", "default/db");
+    assert_contract(&ex);
+    assert_eq!(code(&ex), "netfilter-blocks-overlay");
+    let nf = ex.hops.last().unwrap().netfilter.clone().unwrap();
+    assert_eq!(
+        (nf.hook, nf.chain.as_str(), nf.position),
+        ("input", "INPUT", Some(1))
+    );
+    assert_eq!(nf.comment.as_deref(), Some("block vxlan"));
+}
+
+#[test]
+fn a_rule_cnictl_cannot_evaluate_is_an_unknown_verdict_naming_it() {
+    let text = flannel_b_rules(
+        "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m u32 --u32 \"0>>22&0x3C@4>>16=0x1F90\" -j DROP\nCOMMIT",
+    );
+    let ex = ok(&text, "default/web", "default/db");
+    assert_contract(&ex);
+    assert_eq!(
+        (ex.verdict, ex.disposition.as_str()),
+        (Verdict::Unknown, "unknown")
+    );
+    let u = ex.unknown.as_ref().unwrap();
+    assert_eq!(u.node, "b");
+    assert!(u.reason.contains("-m u32"), "{}", u.reason);
+    assert!(render_text(&ex).contains("verdict: UNKNOWN"));
+}
+
+#[test]
+fn verbose_lists_every_rule_evaluated_and_plain_does_not() {
+    let text = flannel_b_rules(
+        "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -s 10.244.9.0/24 -j ACCEPT\n-A FORWARD -d 10.244.2.0/24 -j ACCEPT\nCOMMIT",
+    );
+    let mut req = ExplainRequest::new("default/web", "default/db");
+    let plain = run(&text, &req).unwrap();
+    assert_eq!(plain.verdict, Verdict::Delivered);
+    assert!(plain.netfilter.iter().all(|h| h.evaluated.is_none()));
+    req.verbose = true;
+    let verbose = run(&text, &req).unwrap();
+    let fwd = verbose
+        .netfilter
+        .iter()
+        .find(|h| h.node == "b" && h.hook == "forward")
+        .expect("node b forward");
+    let rules: Vec<_> = fwd
+        .evaluated
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|r| (r.rule.position, r.matched))
+        .collect();
+    assert_eq!(rules, [(Some(1), Some(false)), (Some(2), Some(true))]);
+}
+
+#[test]
+fn reverse_traces_the_reply_as_established() {
+    // Node b forwards new connections only outward; replies pass by state.
+    let text = flannel_b_rules(
+        "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A FORWARD -i cni0 -j ACCEPT\nCOMMIT",
+    );
+    let mut req = ExplainRequest::new("default/db", "default/web");
+    req.reverse = true;
+    let ex = run(&text, &req).unwrap();
+    assert_eq!(ex.verdict, Verdict::Delivered, "{}", render_text(&ex));
+    assert_eq!(ex.reverse.as_ref().unwrap().verdict, Verdict::Delivered);
+    let first = ok(&text, "default/web", "default/db");
+    assert_eq!(
+        first.verdict,
+        Verdict::Dropped,
+        "a new connection into b's pods is dropped"
+    );
+}
+
+#[test]
+fn a_path_that_needs_uncollected_data_is_unknown_not_dropped() {
+    // Node b's neighbour table was not collected: whether b reaches a's
+    // VTEP cannot be known, and the answer says so instead of "dropped".
+    let text = flannel(true, true, "").replace(
+        "neigh 10.244.1.0 dev flannel.1 lladdr 0a:0a:0a:0a:0a:01 PERMANENT\n",
+        "",
+    );
+    let ex = ok(&text, "default/db", "default/web");
+    assert_contract(&ex);
+    assert_eq!(ex.verdict, Verdict::Unknown, "{}", render_text(&ex));
+    assert_eq!(ex.disposition, "insufficient-info");
+    let u = ex.unknown.as_ref().unwrap();
+    assert_eq!(u.node, "b");
+    assert!(
+        u.reason.contains("ip-neigh.json was not collected"),
+        "{}",
+        u.reason
+    );
+    assert!(ex.drop.is_none());
 }

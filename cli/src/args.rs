@@ -89,8 +89,13 @@ const CHECK_AFTER: &str = "\
 Examples:
   cnictl check --bundle ./bundle
   cnictl check --bundle ./bundle --severity error --output json | jq '.findings[].code'
+  cnictl check --bundle ./bundle --strict      # exit 3 if a check was skipped for missing inputs
 
-Exit codes: 0 no error-severity finding, 1 at least one, 2 usage or input error.
+Checks whose inputs were not collected are skipped and listed (JSON: `skipped`); the
+headline then says \"incomplete\" rather than claiming a healthy dataplane.
+
+Exit codes: 0 no error-severity finding, 1 at least one, 2 usage or input error,
+3 (with --strict) no error finding but checks were skipped.
 Finding codes are listed in the README (\"Finding codes\").";
 
 const EXPLAIN_AFTER: &str = "\
@@ -216,9 +221,15 @@ pub struct CheckArgs {
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub render: Render,
-    /// Show only findings at this severity or worse.
+    /// Show only findings at this severity or worse (the text says how
+    /// many were hidden; the exit code still counts every error).
     #[arg(long, value_enum, default_value = "info")]
     pub severity: MinSeverity,
+    /// Exit 3 when any check was skipped for missing inputs (and there is
+    /// no error finding, which exits 1): a clean bill of health must cover
+    /// every check.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

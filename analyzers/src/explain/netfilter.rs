@@ -96,13 +96,19 @@ fn rules_json(
 
 /// The `unknown` object of a trace that ended `unknown`.
 pub(crate) fn unknown_info(dp: &Dataplane, trace: &Trace, base: usize) -> Option<UnknownInfo> {
-    if trace.disposition != Disposition::Unknown {
+    if !matches!(
+        trace.disposition,
+        Disposition::Unknown | Disposition::InsufficientInfo
+    ) {
         return None;
     }
     let last = trace.hops.last()?;
     let reason = match trace.notes.first() {
         Some(n) => n.clone(),
-        None => dp.reason_text(trace.reason),
+        None => format!(
+            "{}: collect it (README \"Bundles\") and explain again",
+            dp.reason_text(trace.reason)
+        ),
     };
     Some(UnknownInfo {
         hop: base + trace.hops.len(),

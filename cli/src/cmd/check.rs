@@ -14,16 +14,38 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let snap = resolve::load(&args.source, &args.cluster)?;
     let mut report = checks::run(&snap);
     let failed = report.has_errors();
+    let before = report.findings.len();
     report.findings.retain(|f| keep(f.severity, args.severity));
+    let hidden = before - report.findings.len();
     match args.render.output {
         Output::Json => out::print_json(&report)?,
-        Output::Text => out::print(&render(&report, out::use_color(&args.render)))?,
+        Output::Text => {
+            let mut text = render(&report, out::use_color(&args.render));
+            if hidden > 0 {
+                let _ = writeln!(
+                    text,
+                    "\n{hidden} finding(s) below --severity {} hidden (--severity info shows them)",
+                    severity_name(args.severity)
+                );
+            }
+            out::print(&text)?
+        }
     }
     Ok(if failed {
         ExitCode::from(1)
+    } else if args.strict && !report.skipped.is_empty() {
+        ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn severity_name(min: MinSeverity) -> &'static str {
+    match min {
+        MinSeverity::Error => "error",
+        MinSeverity::Warning => "warning",
+        MinSeverity::Info => "info",
+    }
 }
 
 fn keep(s: Severity, min: MinSeverity) -> bool {
@@ -57,9 +79,17 @@ pub fn render(report: &Report, color: bool) -> String {
         count(Severity::Info)
     );
     render_findings(&mut s, report, color);
-    if report.findings.is_empty() {
+    let skipped = skipped_checks(report);
+    if report.findings.is_empty() && skipped.is_empty() {
         let ok = "no findings: the dataplane matches the cluster";
         let _ = writeln!(s, "\n{}", out::paint(color, "32", ok));
+    } else if report.findings.is_empty() {
+        let head = format!(
+            "incomplete: no findings in what was checked, but {} check(s) skipped ({}): inputs missing, see below",
+            skipped.len(),
+            skipped.join(", ")
+        );
+        let _ = writeln!(s, "\n{}", out::paint(color, "33", &head));
     }
     render_skipped(&mut s, report);
     s
@@ -96,6 +126,14 @@ fn render_finding(s: &mut String, f: &Finding, color: bool) {
         let _ = writeln!(s, "      {}", out::paint(color, "2", e));
     }
     let _ = writeln!(s, "      hint: {}", f.hint);
+}
+
+/// The distinct checks that were skipped somewhere, sorted.
+fn skipped_checks(report: &Report) -> Vec<&str> {
+    let mut v: Vec<&str> = report.skipped.iter().map(|k| k.check.as_str()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// What was skipped, one line per reason with its checks and nodes.

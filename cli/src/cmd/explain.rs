@@ -307,6 +307,10 @@ mod probe {
         /// Whether ping got its echo reply (ICMP only).
         pub replied: bool,
         pub points: Vec<PointResult>,
+        /// For a netfilter drop: the deciding rule's packet counter around
+        /// the probe.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub counter: Option<crate::cmd::nfcount::CounterCheck>,
     }
 
     #[derive(Debug, Serialize)]
@@ -334,6 +338,9 @@ mod probe {
                 "no echo reply"
             };
             s.push_str(&format!("  {reply}\n"));
+            if let Some(c) = &self.counter {
+                s.push_str(&c.text());
+            }
             s
         }
     }
@@ -372,10 +379,12 @@ mod probe {
             df: ex.packet.df,
         };
         let mut replied = false;
+        let target = crate::cmd::nfcount::before(ex, map)?;
         let caps = probe::capture_while(&specs, Duration::from_millis(args.probe_timeout), || {
             replied = probe::send_probe(&src_ns, &spec)?;
             Ok(())
         })?;
+        let counter = target.map(crate::cmd::nfcount::after).transpose()?;
         let results: Vec<PointResult> = points
             .into_iter()
             .zip(caps)
@@ -383,9 +392,11 @@ mod probe {
             .map(|((point, cap), ns)| judge(point, cap, ns))
             .collect();
         Ok(ProbeReport {
-            ok: results.iter().all(|r| r.status == "agree"),
+            ok: results.iter().all(|r| r.status == "agree")
+                && counter.as_ref().is_none_or(|c| c.moved),
             replied,
             points: results,
+            counter,
         })
     }
 

@@ -9,6 +9,7 @@ mod explain;
 mod gen;
 mod lab;
 mod model;
+mod nfcount;
 mod serve;
 mod snapshot;
 

@@ -157,6 +157,19 @@ pub fn collect(opts: &LiveOptions) -> Result<Collected, LiveError> {
     Ok(Collected { node, notes })
 }
 
+/// The netfilter state (with counters) of one namespace, by the same list
+/// commands as [`collect`]: what `explain --probe` reads before and after
+/// its probe to see which rule's counter moved. Read-only.
+pub fn read_netfilter_in(
+    netns: Option<&NetnsTarget>,
+) -> Result<(Option<cnictl_model::netfilter::Netfilter>, Vec<String>), LiveError> {
+    netns::run_in(netns, || {
+        let mut notes = Vec::new();
+        let nf = netfilter::read_netfilter(&mut notes);
+        Ok((nf, notes))
+    })
+}
+
 /// BGP state from BIRD's socket; a BIRD that does not answer is a note.
 fn read_bgp(socket: &Path, timeout: Duration, notes: &mut Vec<String>) -> Option<Bgp> {
     read_bird(socket, timeout)
