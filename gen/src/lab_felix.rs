@@ -226,9 +226,9 @@ fn bins(names: &[String], at: usize) -> Vec<(String, Vec<&String>)> {
     out
 }
 
-/// Felix's forwarding rules for a node whose workload interfaces are
-/// `ifaces`, as `iptables-restore --noflush` input for the filter table.
-pub fn forward_rules(ifaces: &[String]) -> String {
+/// Every Felix chain a node with workload interfaces `ifaces` holds, in
+/// the order Felix's renderer lists them.
+fn chains(ifaces: &[String]) -> Vec<(String, Vec<Rule>)> {
     let mut chains: Vec<(String, Vec<Rule>)> = vec![("cali-FORWARD".into(), cali_forward())];
     for name in [
         "cali-from-hep-forward",
@@ -247,6 +247,13 @@ pub fn forward_rules(ifaces: &[String]) -> String {
         chains.push((format!("cali-{dir}-kns.default"), allow_all_profile()));
         chains.push((format!("cali-{dir}-ksa.default.default"), Vec::new()));
     }
+    chains
+}
+
+/// Felix's forwarding rules for a node whose workload interfaces are
+/// `ifaces`, as `iptables-restore --noflush` input for the filter table.
+pub fn forward_rules(ifaces: &[String]) -> String {
+    let chains = chains(ifaces);
     let mut out = String::from("*filter\n");
     for (name, _) in &chains {
         let _ = writeln!(out, ":{name} - [0:0]");
