@@ -405,6 +405,7 @@ pub enum LabCommand {
         prefix: Option<String>,
     },
     /// List the faults `lab break` can inject into a lab of MODEL (or of every model).
+    #[command(after_help = "Example:\n  cnictl lab faults calico-bgp")]
     Faults {
         /// flannel-vxlan, flannel-host-gw or calico-bgp.
         model: Option<String>,
