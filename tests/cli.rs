@@ -595,3 +595,36 @@ fn check_severity_says_how_many_findings_it_hid() {
         "{all}"
     );
 }
+
+#[test]
+fn a_bundle_directory_holding_only_the_bundle_folder_loads() {
+    // An archive unpacked by a ticket system: wrap/incident-4711/{k8s,nodes}.
+    let dir = tempfile::tempdir().unwrap();
+    let inner = dir.path().join("incident-4711");
+    copy_dir(
+        &repo().join("fixtures/flannel-vxlan-broken-vxlan-fdb-missing"),
+        &inner,
+    );
+    let out = cnictl(&["check", "--bundle", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("vxlan-fdb-missing"));
+    // A snapshot file given as a bundle says where it belongs.
+    let snap = dir.path().join("s.json");
+    cnictl_ok(
+        &[
+            "snapshot",
+            "--bundle",
+            inner.to_str().unwrap(),
+            "-o",
+            snap.to_str().unwrap(),
+        ],
+        0,
+    );
+    let out = cnictl(&["check", "--bundle", snap.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--snapshot"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -231,7 +231,13 @@ pub fn explain(
     req: &ExplainRequest,
 ) -> Result<Explanation, ExplainError> {
     let src = resolve::endpoint(snap, dp, &req.src, "source")?;
-    let dst = resolve::endpoint(snap, dp, &req.dst, "destination")?;
+    let as_service = resolve::cluster_ip_spec(snap, &req.dst, req.port);
+    let mut dst = resolve::endpoint(
+        snap,
+        dp,
+        as_service.as_deref().unwrap_or(&req.dst),
+        "destination",
+    )?;
     if src.kind == EndpointKind::Service {
         return Err(ExplainError::ServiceAsSource(req.src.clone()));
     }
@@ -240,6 +246,9 @@ pub fn explain(
         ip: src.ip,
     })?;
     let pkt = resolve::packet(req, &src, &dst)?;
+    if as_service.is_some() {
+        dst.spec = req.dst.clone();
+    }
     let mut ex = one_way(
         snap,
         dp,
@@ -248,6 +257,10 @@ pub fn explain(
         ingress,
         trace_opts(req, false),
     );
+    if let Some(svc) = &as_service {
+        let note = format!("{} is a Service's ClusterIP: explained as {svc}", req.dst);
+        ex.notes.insert(0, note);
+    }
     if req.reverse {
         add_reverse(snap, dp, req, &mut ex, &pkt);
     }
@@ -491,7 +504,7 @@ fn finish_slices(cx: &codes::Cx<'_>, pkt: &Packet, ingress: Ingress, ex: &mut Ex
     ex.hops.clear();
     let items = traces.iter().map(|(ip, port, t)| (*ip, *port, t)).collect();
     add_backends(cx, ex, items, 0);
-    ex.notes.push("ipvsadm.txt not collected on the source node: Service DNAT modelled from its ready EndpointSlice endpoints (iptables/nftables kube-proxy rules are not read)".into());
+    ex.notes.push("neither ipvsadm.txt nor netfilter rules were collected on the source node: Service DNAT modelled from its ready EndpointSlice endpoints".into());
     true
 }
 
@@ -559,6 +572,19 @@ fn add_reverse(
         ingress,
         trace_opts(req, true),
     );
+    ex.asymmetric = asymmetry(ex, &back);
+    ex.reverse = Some(Box::new(back));
+}
+
+/// Whether the way back crosses other nodes than the way out — assessed
+/// only when both were delivered: a dropped path is cut short, not routed
+/// differently.
+fn asymmetry(ex: &mut Explanation, back: &Explanation) -> Option<bool> {
+    if ex.verdict != Verdict::Delivered || back.verdict != Verdict::Delivered {
+        ex.notes
+            .push("asymmetry not assessed: one of the two directions was not delivered".into());
+        return None;
+    }
     let out_nodes = node_path(&ex.hops);
     let mut back_nodes = node_path(&back.hops);
     back_nodes.reverse();
@@ -570,8 +596,7 @@ fn add_reverse(
             back_nodes.join(", ")
         ));
     }
-    ex.asymmetric = Some(asym);
-    ex.reverse = Some(Box::new(back));
+    Some(asym)
 }
 
 fn node_path(hops: &[HopJson]) -> Vec<String> {
@@ -621,16 +646,60 @@ fn packet_json(p: &Packet) -> PacketJson {
 /// rather than the generic hint. Runs only that node's checks against the
 /// cluster's expected state (milliseconds, not a whole `check`).
 pub fn attach_finding(snap: &ClusterSnapshot, ex: &mut Explanation) {
-    let Some(drop) = ex.drop.as_mut() else { return };
-    let (Some(code), Some(node)) = (drop.code, snap.nodes.get(&drop.node)) else {
+    let Some(drop) = ex.drop.as_ref() else { return };
+    let Some(node) = snap.nodes.get(&drop.node) else {
         return;
     };
     let expected = crate::expected::Expected::build(snap);
-    let (findings, _) = crate::checks::run_node(&expected, node);
-    let same = |f: &&crate::Finding| f.code == code;
-    let found = findings.iter().find(same).cloned().or_else(|| {
-        // Cluster-wide causes (overlaps) are not per-node findings.
-        crate::checks::run(snap).findings.iter().find(same).cloned()
-    });
-    drop.finding = found;
+    let (mut findings, _) = crate::checks::run_node(&expected, node);
+    // Cluster-wide causes (overlaps) are not per-node findings.
+    findings.extend(crate::checks::run(snap).findings);
+    let found = matching_finding(ex, &findings).cloned();
+    if let Some(d) = ex.drop.as_mut() {
+        d.finding = found;
+    }
+}
+
+/// The `check` finding that is about this drop: the same code, on the drop
+/// node or another node the path crossed (a misdirecting FDB entry lives on
+/// the sender, the drop happens at the receiver), or cluster-wide for a
+/// cluster-wide code such as an overlap; for a netfilter drop, naming the
+/// same rule. A finding about a node off the path or another rule is never
+/// attached: no finding beats a wrong one.
+pub fn matching_finding<'f>(
+    ex: &Explanation,
+    findings: &'f [crate::Finding],
+) -> Option<&'f crate::Finding> {
+    let drop = ex.drop.as_ref()?;
+    let code = drop.code?;
+    let rule = ex
+        .hops
+        .iter()
+        .find(|h| h.index == drop.hop)
+        .and_then(|h| h.netfilter.as_ref());
+    let on_path = |n: &String| *n == drop.node || ex.hops.iter().any(|h| h.node == *n);
+    let node_ok = |f: &crate::Finding| match &f.node {
+        Some(n) => on_path(n),
+        None => matches!(code, Code::PodCidrOverlap | Code::ServiceCidrOverlap),
+    };
+    let candidates = || findings.iter().filter(|f| f.code == code && node_ok(f));
+    // The drop node's own finding first, then one elsewhere on the path.
+    candidates()
+        .filter(|f| rule.is_none_or(|r| names_rule(f, r)))
+        .min_by_key(|f| f.node.as_deref() != Some(drop.node.as_str()))
+}
+
+/// A netfilter finding names the rule (as iptables-save prints it) or,
+/// for a chain policy, the chain and its policy.
+fn names_rule(f: &crate::Finding, r: &NfHopText) -> bool {
+    let needles = match &r.rule {
+        Some(text) => vec![text.clone()],
+        // `:FORWARD DROP [0:0]` as iptables-save prints a policy, or prose.
+        None => vec![
+            format!(":{} DROP", r.chain),
+            format!("{} policy DROP", r.chain),
+        ],
+    };
+    let hay = |s: &String| needles.iter().any(|n| s.contains(n.as_str()));
+    f.evidence.iter().any(hay) || hay(&f.summary)
 }

@@ -370,7 +370,9 @@ fn text_view_numbers_hops_and_ends_with_the_verdict() {
     );
     assert!(text.contains("verdict: DROPPED at hop"), "{text}");
     assert!(
-        text.contains("  finding: vxlan-fdb-missing\n  hint: add `bridge fdb append"),
+        text.contains(
+            "  finding: no matching finding on a (the drop is of the vxlan-fdb-missing kind"
+        ) && text.contains("\n  hint: add `bridge fdb append"),
         "{text}"
     );
 }
@@ -558,4 +560,86 @@ fn a_path_that_needs_uncollected_data_is_unknown_not_dropped() {
         u.reason
     );
     assert!(ex.drop.is_none());
+}
+
+#[test]
+fn a_finding_about_another_rule_is_not_attached_to_a_netfilter_drop() {
+    use cnictl_analyzers::{Code, Finding, Severity};
+    let text = flannel_b_rules("*filter\n:FORWARD DROP [0:0]\nCOMMIT");
+    let ex = ok(&text, "default/web", "default/db");
+    let finding = |node: &str, evidence: &str| Finding {
+        code: Code::NetfilterForwardDrop,
+        severity: Severity::Error,
+        node: Some(node.into()),
+        summary: "forward drop".into(),
+        evidence: vec![evidence.into()],
+        hint: String::new(),
+    };
+    let other_rule = [finding(
+        "b",
+        "filter FORWARD #2: -A FORWARD -d 10.0.0.0/8 -j DROP",
+    )];
+    assert!(cnictl_analyzers::explain::matching_finding(&ex, &other_rule).is_none());
+    let off_path = [finding("c", ":FORWARD DROP [0:0]")];
+    assert!(cnictl_analyzers::explain::matching_finding(&ex, &off_path).is_none());
+    let same = [finding("b", ":FORWARD DROP [0:0]")];
+    assert!(cnictl_analyzers::explain::matching_finding(&ex, &same).is_some());
+    assert!(render_text(&ex).contains("no matching finding on b"));
+}
+
+#[test]
+fn reverse_does_not_call_a_dropped_direction_asymmetric() {
+    // The way out dies at node a (no FDB entry); the way back is fine.
+    // The paths differ because one was cut short, not because the return
+    // is routed differently.
+    let mut req = ExplainRequest::new("default/web", "default/db");
+    req.reverse = true;
+    let ex = run(&flannel(true, false, ""), &req).unwrap();
+    assert_eq!(ex.verdict, Verdict::Dropped);
+    assert_eq!(ex.asymmetric, None);
+    assert!(
+        !ex.notes.iter().any(|n| n.starts_with("asymmetric")),
+        "{:?}",
+        ex.notes
+    );
+    assert!(ex
+        .notes
+        .iter()
+        .any(|n| n.contains("asymmetry not assessed")));
+}
+
+#[test]
+fn an_address_no_pod_has_is_dropped_without_blaming_the_dataplane() {
+    let text = flannel(true, true, "").replace(
+        "internal-ip 192.0.2.12\n",
+        "internal-ip 192.0.2.12\npod-cidr 10.244.2.0/24\n",
+    );
+    let ex = ok(&text, "default/web", "10.244.2.99");
+    assert_contract(&ex);
+    assert_eq!(ex.verdict, Verdict::Dropped);
+    let d = ex.drop.as_ref().unwrap();
+    assert_eq!(d.code, None, "no fault code for an unused address");
+    assert!(d.reason.contains("no pod has it"), "{}", d.reason);
+    assert!(d.hint.contains("no pod has 10.244.2.99"), "{}", d.hint);
+}
+
+#[test]
+fn a_cluster_ip_typed_as_an_ip_is_explained_as_its_service() {
+    let text = flannel(true, true, "") + "endpoints default/db 5432 10.244.2.2\n";
+    let ex = ok(&text, "default/web", "10.96.0.20");
+    assert_ne!(ex.disposition, "left-cluster");
+    assert_eq!(
+        ex.dst.kind,
+        cnictl_analyzers::explain::EndpointKind::Service
+    );
+    assert_eq!(ex.dst.spec, "10.96.0.20");
+    assert!(
+        ex.notes[0].contains("10.96.0.20 is a Service's ClusterIP: explained as svc/default/db"),
+        "{:?}",
+        ex.notes
+    );
+    assert!(
+        ex.backends.iter().any(|b| b.ip.to_string() == "10.244.2.2"),
+        "{ex:#?}"
+    );
 }

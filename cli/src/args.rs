@@ -120,10 +120,12 @@ on something cnictl could not evaluate or that was not collected).";
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false)]
 pub struct Source {
-    /// A bundle directory (README "Bundles": k8s/*.json, nodes/<node>/*).
-    #[arg(long, value_name = "DIR")]
+    /// A bundle directory (README "Bundles": k8s/*.json, nodes/<node>/*),
+    /// or a .tar, .tar.gz/.tgz or .zip of one (read in memory; one
+    /// top-level folder around the bundle is fine).
+    #[arg(long, value_name = "DIR|ARCHIVE")]
     pub bundle: Option<PathBuf>,
-    /// A snapshot JSON written by `cnictl snapshot`.
+    /// A snapshot JSON written by `cnictl snapshot` (or gzipped: .json.gz).
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
     /// The live cluster: objects from the Kubernetes API, each node's

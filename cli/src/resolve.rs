@@ -49,13 +49,48 @@ pub fn load_path(path: &Path) -> Result<ClusterSnapshot> {
     }
 }
 
-pub fn load_bundle(dir: &Path) -> Result<ClusterSnapshot> {
-    cnictl_collect::bundle::load_dir(dir)
-        .with_context(|| format!("reading bundle {}", dir.display()))
+/// A bundle directory, an archive of one (`.tar`, `.tar.gz`/`.tgz`,
+/// `.zip`, read in memory), or a directory whose only content is the
+/// bundle's folder (an unpacked archive).
+pub fn load_bundle(path: &Path) -> Result<ClusterSnapshot> {
+    let shown = path.display();
+    if path.is_file() && cnictl_collect::archive::is_archive(path) {
+        let src = cnictl_collect::archive::archive_source(path)
+            .with_context(|| format!("reading bundle archive {shown}"))?;
+        return cnictl_collect::bundle::load(&src)
+            .with_context(|| format!("reading bundle {shown}"));
+    }
+    if path.is_file() {
+        bail!("bundle {shown} is a file: give the bundle directory or a .tar, .tar.gz, .tgz or .zip of it (a snapshot JSON goes to --snapshot)");
+    }
+    let dir = inner_bundle_dir(path);
+    cnictl_collect::bundle::load_dir(&dir).with_context(|| format!("reading bundle {shown}"))
+}
+
+/// `path` itself, or its single subdirectory when `path` holds no bundle
+/// sections (`k8s/`, `nodes/`) and nothing else: the folder an archive
+/// unpacked into.
+fn inner_bundle_dir(path: &Path) -> std::path::PathBuf {
+    let is_bundle = |p: &Path| p.join("k8s").is_dir() || p.join("nodes").is_dir();
+    if is_bundle(path) {
+        return path.to_path_buf();
+    }
+    let entries: Vec<_> = fs::read_dir(path)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    match entries.as_slice() {
+        [only] if only.is_dir() && is_bundle(only) => only.clone(),
+        _ => path.to_path_buf(),
+    }
 }
 
 pub fn load_snapshot(file: &Path) -> Result<ClusterSnapshot> {
-    let text = read_bounded(file, MAX_SNAPSHOT_BYTES)?;
+    let mut bytes = read_bounded(file, MAX_SNAPSHOT_BYTES)?;
+    if file.extension().is_some_and(|e| e == "gz") {
+        bytes = gunzip_bounded(file, bytes, MAX_SNAPSHOT_BYTES)?;
+    }
+    let text = String::from_utf8(bytes)
+        .with_context(|| format!("snapshot {} is not UTF-8 text", file.display()))?;
     let snap: ClusterSnapshot = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a cnictl snapshot", file.display()))?;
     if snap.schema != SCHEMA {
@@ -73,7 +108,7 @@ pub fn load_snapshot(file: &Path) -> Result<ClusterSnapshot> {
 /// before it is opened (a FIFO would block for ever, `/dev/zero` never
 /// ends), and the read itself stops past `limit` (the size on disk can
 /// change while it is read).
-fn read_bounded(file: &Path, limit: u64) -> Result<String> {
+fn read_bounded(file: &Path, limit: u64) -> Result<Vec<u8>> {
     let shown = file.display();
     let meta = fs::metadata(file).with_context(|| format!("reading snapshot {shown}"))?;
     if !meta.is_file() {
@@ -95,5 +130,20 @@ fn read_bounded(file: &Path, limit: u64) -> Result<String> {
     if buf.len() as u64 > limit {
         bail!("snapshot {shown} grew past the {limit} byte limit while it was read");
     }
-    String::from_utf8(buf).with_context(|| format!("snapshot {shown} is not UTF-8 text"))
+    Ok(buf)
+}
+
+/// A `.json.gz` snapshot, inflated up to `limit` bytes (a small file can
+/// inflate without end).
+fn gunzip_bounded(file: &Path, gz: Vec<u8>, limit: u64) -> Result<Vec<u8>> {
+    let shown = file.display();
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(gz.as_slice())
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .with_context(|| format!("snapshot {shown}: not gzip data"))?;
+    if out.len() as u64 > limit {
+        bail!("snapshot {shown} inflates past the {limit} byte limit");
+    }
+    Ok(out)
 }

@@ -7,6 +7,7 @@
 //! and [`bundle`] / [`write`] map a bundle directory (README "Bundles" layout) to
 //! and from a `ClusterSnapshot` with the formats' parsers and writers.
 
+pub mod archive;
 pub mod bundle;
 pub mod live;
 pub mod probe;

@@ -23,8 +23,19 @@ pub(crate) fn drop_info(cx: &Cx<'_>, trace: &Trace, hops: &[Hop], base: usize) -
     let node = last.map_or_else(String::new, |h| {
         cx.dp.node_name(cx.dp.ns_node(h.ns)).to_string()
     });
-    let code = classify(cx, trace, hops);
+    let unused = unused_pod_ip(cx, trace);
+    let code = if unused {
+        None
+    } else {
+        classify(cx, trace, hops)
+    };
     let mut reason = cx.dp.reason_text(trace.reason);
+    if unused {
+        reason = format!(
+            "{} lies in a pod CIDR but no pod has it: ARP for it gets no answer ({reason})",
+            cx.dst.ip
+        );
+    }
     if let Some(r) = deciding_route(cx.dp, hops) {
         if matches!(
             trace.disposition,
@@ -39,14 +50,31 @@ pub(crate) fn drop_info(cx: &Cx<'_>, trace: &Trace, hops: &[Hop], base: usize) -
         disposition: trace.disposition.as_str().into(),
         reason,
         code,
-        hint: code
-            .map_or(
-                "collect the missing bundle files (see notes) and explain again",
-                Code::hint,
-            )
-            .into(),
+        hint: match code {
+            Some(c) => c.hint().into(),
+            None if unused => format!(
+                "no pod has {}: check the address (`kubectl get pods -A -o wide`); the dataplane is not at fault",
+                cx.dst.ip
+            ),
+            None => "collect the missing bundle files (see notes) and explain again".into(),
+        },
         finding: None,
     }
+}
+
+/// The destination is an address no pod has, inside a pod CIDR: the
+/// kernel drops the packet (nobody answers ARP), and that is no fault.
+fn unused_pod_ip(cx: &Cx<'_>, trace: &Trace) -> bool {
+    cx.dst.kind == EndpointKind::Ip
+        && cx.dst.pod_id.is_none()
+        && matches!(trace.reason, Reason::ArpUnresolved { ip } if ip == cx.dst.ip)
+        && cx
+            .snap
+            .k8s
+            .nodes
+            .iter()
+            .flat_map(|n| &n.pod_cidrs)
+            .any(|c| c.contains(&cx.dst.ip))
 }
 
 /// The last route hop before the drop.

@@ -208,6 +208,26 @@ pub(crate) fn endpoint_for_ip(dp: &Dataplane, ip: IpAddr, spec: String) -> Endpo
     }
 }
 
+/// A destination typed as a Service's ClusterIP (copied from `kubectl get
+/// svc`), as the `svc/ns/name[:port]` spec it stands for.
+pub(crate) fn cluster_ip_spec(
+    snap: &ClusterSnapshot,
+    spec: &str,
+    port: Option<u16>,
+) -> Option<String> {
+    let ip: IpAddr = spec.parse().ok()?;
+    let svc = snap
+        .k8s
+        .services
+        .iter()
+        .flatten()
+        .find(|s| s.cluster_ips.contains(&ip))?;
+    Some(match port {
+        Some(p) => format!("svc/{}:{p}", svc.key()),
+        None => format!("svc/{}", svc.key()),
+    })
+}
+
 /// `svc/ns/name[:port]` → the ClusterIP and the port (given, or the only one).
 fn service(snap: &ClusterSnapshot, spec: &str, rest: &str) -> Result<Endpoint, ExplainError> {
     let (key, port) = match rest.rsplit_once(':') {

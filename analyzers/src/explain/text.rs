@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use super::{Endpoint, Explanation, HookJson, HopJson, Verdict};
-use crate::code::Code;
 
 /// Renders an explanation for a terminal.
 pub fn render_text(ex: &Explanation) -> String {
@@ -55,25 +54,12 @@ fn write_one(out: &mut String, ex: &Explanation, ind: &str) {
             let _ = writeln!(out, "{ind}verdict: delivered");
         }
         (Verdict::Dropped, Some(d)) => {
-            let code = d.code.map_or("insufficient-info", Code::as_str);
             let _ = writeln!(
                 out,
                 "{ind}verdict: DROPPED at hop {} on {} ({}): {}",
                 d.hop, d.node, d.disposition, d.reason
             );
-            match &d.finding {
-                Some(f) => {
-                    let _ = writeln!(out, "{ind}  finding: [{code}] {}", f.summary);
-                    for e in &f.evidence {
-                        let _ = writeln!(out, "{ind}      {e}");
-                    }
-                    let _ = writeln!(out, "{ind}  hint: {}", f.hint);
-                }
-                None => {
-                    let _ = writeln!(out, "{ind}  finding: {code}");
-                    let _ = writeln!(out, "{ind}  hint: {}", d.hint);
-                }
-            }
+            write_finding(out, d, ind);
         }
         (Verdict::Dropped, None) => {
             let _ = writeln!(out, "{ind}verdict: DROPPED");
@@ -134,6 +120,33 @@ fn write_hook(out: &mut String, h: &HookJson) {
         let (family, table, chain) = (r.rule.family, &r.rule.table, &r.rule.chain);
         let _ = writeln!(out, "      {family} {table} {chain} {rule}  → {mark}");
     }
+}
+
+/// The drop's finding: the matching `check` finding with its evidence, or
+/// the drop's class when no finding is about this drop.
+fn write_finding(out: &mut String, d: &super::DropInfo, ind: &str) {
+    match (&d.finding, d.code) {
+        (Some(f), _) => {
+            let _ = writeln!(out, "{ind}  finding: [{}] {}", f.code.as_str(), f.summary);
+            for e in &f.evidence {
+                let _ = writeln!(out, "{ind}      {e}");
+            }
+            let _ = writeln!(out, "{ind}  hint: {}", f.hint);
+            return;
+        }
+        (None, Some(code)) => {
+            let _ = writeln!(
+                out,
+                "{ind}  finding: no matching finding on {} (the drop is of the {} kind)",
+                d.node,
+                code.as_str()
+            );
+        }
+        (None, None) => {
+            let _ = writeln!(out, "{ind}  finding: none (no fault code applies)");
+        }
+    }
+    let _ = writeln!(out, "{ind}  hint: {}", d.hint);
 }
 
 fn write_hop(out: &mut String, h: &HopJson, ind: &str) {

@@ -157,16 +157,14 @@ impl Analysis {
     /// that code anywhere (cluster-wide causes such as overlaps). A drop
     /// on a node without a dump gets none: no check ran there.
     fn attach_finding(&self, ex: &mut Explanation) {
-        let Some(drop) = ex.drop.as_mut() else { return };
-        let Some(code) = drop.code else {
-            return;
-        };
+        let Some(drop) = ex.drop.as_ref() else { return };
         if !self.snapshot.nodes.contains_key(&drop.node) {
             return;
         }
-        let on_node = self.findings_of(&drop.node).find(|f| f.code == code);
-        let anywhere = || self.report.findings.iter().find(|f| f.code == code);
-        drop.finding = on_node.or_else(anywhere).cloned();
+        let found = explain::matching_finding(ex, &self.report.findings).cloned();
+        if let Some(d) = ex.drop.as_mut() {
+            d.finding = found;
+        }
     }
 
     fn derived(&self) -> &Derived {

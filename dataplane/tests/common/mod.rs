@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! node a                                   # a node's root namespace
+//! pod-cidr 10.244.1.0/24                   # its Kubernetes podCIDR
 //! link eth0 mtu 1500 mac 02:00:00:00:00:01 # kind/master/mtu/mac/peer optional
 //! addr 192.0.2.11/24 dev eth0
 //! route 10.244.2.0/24 via 192.0.2.12 dev eth0
@@ -122,6 +123,11 @@ pub fn parse(text: &str) -> Fixture {
                 let node = cur.node.clone().expect("node first");
                 let k = snap.k8s.nodes.iter_mut().find(|k| k.name == node).unwrap();
                 k.internal_ips.push(w[1].parse().expect(&ctx));
+            }
+            "pod-cidr" => {
+                let node = cur.node.clone().expect("node first");
+                let k = snap.k8s.nodes.iter_mut().find(|k| k.name == node).unwrap();
+                k.pod_cidrs.push(w[1].parse().expect(&ctx));
             }
             "podns" => {
                 let node = cur.node.clone().expect("node first");
