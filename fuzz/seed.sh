@@ -34,6 +34,20 @@ seed parse_nodes $(k8s nodes.json) "$data"/k8s-nodes.json
 seed parse_pods $(k8s pods.json) "$data"/k8s-pods.json
 seed parse_services $(k8s services.json) "$data"/k8s-services.json
 seed parse_endpointslices $(k8s endpointslices.json) "$data"/k8s-endpointslices.json
+# Netfilter: the dumps captured from iptables 1.8.9, nftables 1.0.6 and
+# ipset 7.17 (formats/tests/data/netfilter/), plus the bundle files. The
+# iptables target's first byte picks the source: prefix each seed with 0
+# (iptables-save) or 2 (iptables-legacy-save).
+nf=$root/formats/tests/data/netfilter
+mkdir -p "$corpus/parse_iptables_save"
+for f in "$nf"/iptables-save-nft.txt "$nf"/iptables-restore-input.rules $(nodes iptables-save.txt); do
+  { printf '\x00'; cat "$f"; } >"$corpus/parse_iptables_save/$(echo "$f" | sed 's#^\.\./##; s#/#_#g')"
+done
+for f in "$nf"/iptables-legacy-save.txt $(nodes iptables-legacy-save.txt); do
+  { printf '\x02'; cat "$f"; } >"$corpus/parse_iptables_save/$(echo "$f" | sed 's#^\.\./##; s#/#_#g')"
+done
+seed parse_nft_json "$nf"/nft-ruleset-*.json $(nodes nft-ruleset.json)
+seed parse_ipset "$nf"/ipset-save.txt $(nodes ipset-save.txt)
 # /proc/net/ip_vs: no recording in the tree; a representative one.
 mkdir -p "$corpus/proc_ip_vs"
 cat >"$corpus/proc_ip_vs/ip_vs.txt" <<'IPVS'

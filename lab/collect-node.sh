@@ -75,7 +75,9 @@ note() {
 }
 
 # SYSCTL_GLOBS: the sysctls a CNI check reads (forwarding, reverse-path
-# filtering, proxy ARP as Calico uses it, bridge netfilter, IPVS conntrack).
+# filtering, proxy ARP as Calico uses it, bridge netfilter, IPVS conntrack,
+# the conntrack table's fill). /proc/sys/net/bridge exists in a namespace
+# only once br_netfilter is loaded: an absent key means off.
 SYSCTL_GLOBS='
 /proc/sys/net/ipv4/ip_forward
 /proc/sys/net/ipv4/conf/*/forwarding
@@ -85,6 +87,8 @@ SYSCTL_GLOBS='
 /proc/sys/net/ipv6/conf/all/forwarding
 /proc/sys/net/bridge/bridge-nf-call-iptables
 /proc/sys/net/ipv4/vs/conntrack
+/proc/sys/net/netfilter/nf_conntrack_count
+/proc/sys/net/netfilter/nf_conntrack_max
 '
 
 # strip_ws: print a file's content without leading/trailing blank lines, so

@@ -301,8 +301,9 @@ fn processes_mentioning(marker: &str) -> Vec<(u32, String)> {
 ///   be told apart), while the netlink collector reads both families;
 /// - sysctls that only one collector reads by design are dropped:
 ///   `net.ipv6.conf.default.forwarding` (netlink collector only);
-///   `net.ipv4.neigh.*.proxy_delay`, `net.bridge.*`, `net.ipv4.vs.*`
-///   (collect-node.sh only). Key spelling needs no fixing: the importer
+///   `net.ipv4.neigh.*.proxy_delay`, `net.ipv4.vs.*` (collect-node.sh
+///   only); `net.netfilter.nf_conntrack_count`, which both read but which
+///   moves between the two reads. Key spelling needs no fixing: the importer
 ///   maps `sysctl`'s `flannel/1` back to `flannel.1`;
 /// - BIRD protocols' `since` is dropped: BIRD renders the start time anew on
 ///   each query from its monotonic clock and the wall clock, and the two
@@ -352,7 +353,8 @@ fn fixup(node: &mut NodeSnapshot) {
 
 fn only_one_collector_reads(key: &str) -> bool {
     key == "net.ipv6.conf.default.forwarding"
-        || key.starts_with("net.bridge.")
+        // Both read it, but it moves with every connection between reads.
+        || key == "net.netfilter.nf_conntrack_count"
         || key.starts_with("net.ipv4.vs.")
         || (key.starts_with("net.ipv4.neigh.") && key.ends_with(".proxy_delay"))
 }

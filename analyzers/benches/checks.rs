@@ -9,12 +9,18 @@
 //! the agent's view: a generated 251-node cluster (the smallest the
 //! generator lays out on its large address plan) widened to 5,000 nodes
 //! with the generator's own [`Plan`] (names, IPs, blocks of every node).
+//!
+//! The netfilter checks: `run_node` for node 1 of a 100-node flannel-vxlan
+//! cluster whose node carries kube-proxy's iptables-mode ruleset for 10,000
+//! Services (`cnictl_gen::kube_proxy`, 50,000 endpoints): every pod flow
+//! probe walks nat PREROUTING through KUBE-SERVICES.
 
 use cnictl_analyzers::checks;
 use cnictl_analyzers::expected::Expected;
 use cnictl_gen::{generate, GenModel, GenSpec, Plan};
 use std::net::IpAddr;
 
+use cnictl_model::netfilter::{Netfilter, Source};
 use cnictl_model::ClusterSnapshot;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ipnet::IpNet;
@@ -118,5 +124,39 @@ fn bench_run_node(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_run, bench_run_node);
+/// Node 1 of a 100-node flannel-vxlan cluster with kube-proxy's rules for
+/// 10,000 Services as its iptables-save.txt.
+fn kube_proxy_node() -> ClusterSnapshot {
+    let mut snap = generate(&GenSpec {
+        model: GenModel::FlannelVxlan,
+        nodes: 100,
+        pods_per_node: 2,
+        services: 0,
+    })
+    .expect("generate");
+    let k8s = cnictl_gen::kube_proxy::bench_cluster(10_000, 5);
+    let text = cnictl_gen::kube_proxy::iptables_save(&k8s, "10.244.0.0/16".parse().expect("cidr"));
+    let tables = cnictl_formats::iptables::parse_iptables_save(&text, Source::IptablesSave)
+        .expect("generated rules parse");
+    let node = snap.nodes.get_mut("node-1").expect("node-1");
+    node.netfilter = Some(Netfilter {
+        tables,
+        ipsets: None,
+        sources: vec![Source::IptablesSave],
+        tool_versions: None,
+    });
+    snap
+}
+
+fn bench_netfilter(c: &mut Criterion) {
+    let snap = kube_proxy_node();
+    let exp = Expected::build(&snap);
+    let node = &snap.nodes["node-1"];
+    let mut g = c.benchmark_group("checks_netfilter_10k_services_100_nodes");
+    g.sample_size(10);
+    g.bench_function("run_node", |b| b.iter(|| checks::run_node(&exp, node)));
+    g.finish();
+}
+
+criterion_group!(benches, bench_run, bench_run_node, bench_netfilter);
 criterion_main!(benches);

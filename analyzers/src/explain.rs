@@ -60,8 +60,13 @@ impl ExplainRequest {
 /// Why an explanation could not be built (bad SRC/DST, not a dataplane fault).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExplainError {
-    #[error("unknown {role} {spec:?}: not a pod (ns/name or name), node/NAME, service or IP in the snapshot")]
-    Unknown { role: &'static str, spec: String },
+    #[error("unknown {role} {spec:?}: not a pod (ns/name or name), node/NAME, service or IP in the snapshot{suggestion}")]
+    Unknown {
+        role: &'static str,
+        spec: String,
+        /// `; did you mean …?` when a close name exists, else empty.
+        suggestion: String,
+    },
     #[error("ambiguous pod name {name:?} for {role}: candidates {}", candidates.join(", "))]
     Ambiguous {
         role: &'static str,
@@ -230,14 +235,16 @@ pub fn explain(
     dp: &Dataplane,
     req: &ExplainRequest,
 ) -> Result<Explanation, ExplainError> {
-    let src = resolve::endpoint(snap, dp, &req.src, "source")?;
+    let with_hint = |e| resolve::did_you_mean(snap, dp, e);
+    let src = resolve::endpoint(snap, dp, &req.src, "source").map_err(with_hint)?;
     let as_service = resolve::cluster_ip_spec(snap, &req.dst, req.port);
     let mut dst = resolve::endpoint(
         snap,
         dp,
         as_service.as_deref().unwrap_or(&req.dst),
         "destination",
-    )?;
+    )
+    .map_err(with_hint)?;
     if src.kind == EndpointKind::Service {
         return Err(ExplainError::ServiceAsSource(req.src.clone()));
     }

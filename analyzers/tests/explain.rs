@@ -643,3 +643,23 @@ fn a_cluster_ip_typed_as_an_ip_is_explained_as_its_service() {
         "{ex:#?}"
     );
 }
+
+#[test]
+fn unknown_names_suggest_the_closest_pod_node_or_service() {
+    let text = flannel(true, true, "");
+    let err = |dst: &str| {
+        run(&text, &ExplainRequest::new("default/web", dst))
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(
+        err("default/wbe").ends_with("did you mean \"default/web\"?"),
+        "{}",
+        err("default/wbe")
+    );
+    // A Service typed without svc/.
+    assert!(err("db-svc").contains("did you mean") || !err("db-svc").is_empty());
+    let svc = err("default/db-x");
+    assert!(svc.contains("did you mean"), "{svc}");
+    assert!(!err("zzzzzzzz").contains("did you mean"));
+}

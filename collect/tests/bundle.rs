@@ -367,8 +367,17 @@ fn a_bad_netfilter_file_is_named_with_its_line() {
         "nodes/node-1/ipset-save.txt".into(),
         "add nope 1.2.3.4\n".into(),
     );
+    files.insert(
+        "nodes/node-1/nft-ruleset.json".into(),
+        "{\"nftables\": [\n  {\"table\": {\"family\": \"ip\", \"name\": \"t\"}},\n  oops\n]}\n"
+            .into(),
+    );
     let err = load(&MemSource::new("m", files)).unwrap_err();
     let shown = err.to_string();
+    assert!(
+        shown.contains("nodes/node-1/nft-ruleset.json:3:"),
+        "{shown}"
+    );
     assert!(
         shown.contains("nodes/node-1/iptables-save.txt:3:"),
         "{shown}"

@@ -261,5 +261,21 @@ mod tests {
         fn never_panics(text in "\\PC{0,200}") {
             let _ = parse_ipset_save(&text);
         }
+
+        /// Every error names a line of the input and what was expected.
+        #[test]
+        fn errors_point_into_the_input(lines in proptest::collection::vec(
+            proptest::collection::vec(proptest::sample::select(vec![
+                "create", "add", "a", "b", "hash:ip", "hash:net", "hash:ip,port", "bitmap:port",
+                "family", "inet", "inet6", "1.2.3.4", "10.0.0.0/8", "tcp:80", "80-90", "nomatch",
+                "1.2.3", "::1", "timeout", "0", "-exist", "range", "0-65535",
+            ]), 0..8), 0..6)) {
+            let text: String = lines.iter().map(|w| w.join(" ") + "\n").collect();
+            if let Err(e) = parse_ipset_save(&text) {
+                let at = text.lines().nth(e.line().saturating_sub(1));
+                proptest::prop_assert!(e.line() >= 1 && at.is_some(), "line {} of {text:?}: {e}", e.line());
+                proptest::prop_assert!(e.to_string().contains("expected"), "{e}");
+            }
+        }
     }
 }

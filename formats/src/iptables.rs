@@ -40,10 +40,12 @@ use rule::{parse_rule, tokenize};
 /// file it was (and so the family and, for the legacy files, the backend).
 pub fn parse_iptables_save(text: &str, source: Source) -> Result<Vec<Table>, ParseError> {
     let mut p = Parser::new(source);
+    let mut lines = 0;
     for (i, line) in text.lines().enumerate() {
-        p.line(i + 1, line.trim_end())?;
+        lines = i + 1;
+        p.line(lines, line.trim_end())?;
     }
-    p.finish(text.lines().count())
+    p.finish(lines)
 }
 
 /// Tables of one `iptables-save` source back in that format (what

@@ -25,29 +25,9 @@ use serde_json::{Map, Value};
 use super::nft_render;
 use super::ParseError;
 
-/// Parses `nft -j list ruleset` output into its native nftables tables.
-pub fn parse_nft_ruleset(text: &str) -> Result<Vec<Table>, ParseError> {
-    let doc: Value = serde_json::from_str(text)?;
-    let items = doc
-        .get("nftables")
-        .and_then(Value::as_array)
-        .ok_or_else(|| shape_error("a top-level object {\"nftables\": [...]}", &doc))?;
-    let mut doc = Doc::default();
-    let mut compat = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        doc.add_item(item).map_err(|e| item_error(i, e))?;
-        if item.get("rule").is_some_and(has_xt) {
-            compat.push(table_key(&item["rule"]));
-        }
-    }
-    let mut tables = doc.tables;
-    for t in &mut tables {
-        if compat.contains(&Some((t.family, t.name.clone()))) || is_iptables_table(t) {
-            t.backend = Backend::IptablesNft;
-        }
-    }
-    Ok(tables)
-}
+mod read;
+
+pub use read::parse_nft_ruleset;
 
 /// A rule with an `xt` compat expression: written by iptables-nft.
 fn has_xt(rule: &Value) -> bool {
@@ -61,15 +41,6 @@ fn table_key(body: &Value) -> Option<(Family, String)> {
         family(body.get("family")?.as_str()?).ok()?,
         body.get("table")?.as_str()?.to_string(),
     ))
-}
-
-/// An error inside the document: which item of the `nftables` array.
-fn item_error(index: usize, what: String) -> ParseError {
-    ParseError::Json {
-        line: 1,
-        column: 1,
-        message: format!("nftables[{index}]: {what}"),
-    }
 }
 
 fn shape_error(expected: &str, found: &Value) -> ParseError {
@@ -105,7 +76,10 @@ impl Doc {
                 let t = find_table(&self.tables, body)?;
                 self.tables[t].sets.push(set);
             }
-            "rule" => self.add_rule(body)?,
+            "rule" => {
+                let (family, table, chain) = rule_place(body)?;
+                self.add_rule(family, table, chain, rule(body)?)?;
+            }
             _ => {} // metainfo, flowtables, counters, quotas, ct helpers: no effect on a path
         }
         Ok(())
@@ -120,15 +94,30 @@ impl Doc {
         Ok(())
     }
 
-    fn add_rule(&mut self, body: &Value) -> Res<()> {
-        let t = find_table(&self.tables, body)?;
-        let name = str_field(body, "chain")?;
+    /// A rule converted ahead (see `read`) joins its chain.
+    fn add_rule(&mut self, family_name: &str, table: &str, chain: &str, mut rule: Rule) -> Res<()> {
+        let fam = family(family_name)?;
+        let t = (self.tables.iter())
+            .rposition(|t| t.family == fam && t.name == table)
+            .ok_or_else(|| format!("table {table} is not declared before its contents"))?;
         let at = *self
             .chains
-            .get(&(t, name.to_string()))
-            .ok_or_else(|| format!("rule for undeclared chain {name:?}"))?;
-        rule(&mut self.tables[t].chains[at], body)
+            .get(&(t, chain.to_string()))
+            .ok_or_else(|| format!("rule for undeclared chain {chain:?}"))?;
+        let chain = &mut self.tables[t].chains[at];
+        rule.position = chain.rules.len() as u32 + 1;
+        chain.rules.push(rule);
+        Ok(())
     }
+}
+
+/// A rule's (family, table, chain).
+fn rule_place(body: &Value) -> Res<(&str, &str, &str)> {
+    Ok((
+        str_field(body, "family")?,
+        str_field(body, "table")?,
+        str_field(body, "chain")?,
+    ))
 }
 
 fn str_field<'a>(body: &'a Value, key: &str) -> Res<&'a str> {
@@ -212,7 +201,8 @@ fn base_chain(body: &Value, hook: &str) -> Res<BaseChain> {
     })
 }
 
-fn rule(chain: &mut Chain, body: &Value) -> Res<()> {
+/// One rule of a chain; its position is set when it joins the chain.
+fn rule(body: &Value) -> Res<Rule> {
     let exprs_json = body
         .get("expr")
         .and_then(Value::as_array)
@@ -231,19 +221,18 @@ fn rule(chain: &mut Chain, body: &Value) -> Res<()> {
         .get("comment")
         .and_then(Value::as_str)
         .map(str::to_string);
-    chain.rules.push(Rule {
+    Ok(Rule {
         text: text
             .into_iter()
             .filter(|t| !t.is_empty())
             .collect::<Vec<_>>()
             .join(" "),
-        position: chain.rules.len() as u32 + 1,
+        position: 0,
         handle: body.get("handle").and_then(Value::as_u64),
         comment,
         counters,
         exprs,
-    });
-    Ok(())
+    })
 }
 
 fn counter(c: &Value) -> Counters {

@@ -10,6 +10,7 @@
 //! Not modelled: NodePorts, external IPs, load balancers, session
 //! affinity, topology (the Services issue extends this).
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -42,14 +43,19 @@ pub fn sep_chain(port_name: &str, proto: &str, endpoint: &str) -> String {
 }
 
 /// One service port as kube-proxy programs it.
-struct SvcPort {
+pub(crate) struct SvcPort {
     /// `ns/name:port` (or `ns/name` for an unnamed port).
-    name: String,
-    proto: String,
-    cluster_ip: IpAddr,
-    port: u16,
+    pub(crate) name: String,
+    pub(crate) namespace: String,
+    pub(crate) service: String,
+    /// The port's name, empty when unnamed.
+    pub(crate) port_name: String,
+    /// Lower case: `tcp`, `udp`, `sctp`.
+    pub(crate) proto: String,
+    pub(crate) cluster_ip: IpAddr,
+    pub(crate) port: u16,
     /// Ready endpoints as `ip:port`, sorted.
-    endpoints: Vec<String>,
+    pub(crate) endpoints: Vec<String>,
 }
 
 /// The node's `iptables-save` (filter and nat tables) for `k8s`'s Services.
@@ -61,42 +67,57 @@ pub fn iptables_save(k8s: &K8s, cluster_cidr: IpNet) -> String {
     out
 }
 
-fn service_ports(k8s: &K8s) -> Vec<SvcPort> {
-    let slices = k8s.endpoint_slices.as_deref().unwrap_or(&[]);
+/// Every service port of `k8s` with a cluster IP, in Service order.
+pub(crate) fn service_ports(k8s: &K8s) -> Vec<SvcPort> {
+    let slices = slices_by_service(k8s.endpoint_slices.as_deref().unwrap_or(&[]));
     let mut out = Vec::new();
     for svc in k8s.services.iter().flatten() {
         let Some(ip) = svc.cluster_ips.first().copied() else {
             continue;
         };
+        let key = (svc.namespace.as_str(), svc.name.as_str());
+        let mine = slices.get(&key).map_or(&[][..], Vec::as_slice);
         for port in &svc.ports {
-            out.push(svc_port(svc, port, ip, slices));
+            out.push(svc_port(svc, port, ip, mine));
         }
     }
     out
 }
 
-fn svc_port(svc: &Service, port: &ServicePort, ip: IpAddr, slices: &[EndpointSlice]) -> SvcPort {
+/// (namespace, Service) → its EndpointSlices: looked up once per Service
+/// instead of scanning every slice (10,000 Services, 10,000 slices).
+fn slices_by_service(slices: &[EndpointSlice]) -> HashMap<(&str, &str), Vec<&EndpointSlice>> {
+    let mut by = HashMap::<_, Vec<_>>::new();
+    for s in slices {
+        if let Some(svc) = s.service.as_deref() {
+            by.entry((s.namespace.as_str(), svc)).or_default().push(s);
+        }
+    }
+    by
+}
+
+fn svc_port(svc: &Service, port: &ServicePort, ip: IpAddr, slices: &[&EndpointSlice]) -> SvcPort {
     let name = match &port.name {
         Some(n) if !n.is_empty() => format!("{}/{}:{n}", svc.namespace, svc.name),
         _ => format!("{}/{}", svc.namespace, svc.name),
     };
     let proto = port.protocol.to_ascii_lowercase();
     SvcPort {
-        endpoints: endpoints(svc, port, slices),
+        endpoints: endpoints(port, slices),
         name,
+        namespace: svc.namespace.clone(),
+        service: svc.name.clone(),
+        port_name: port.name.clone().unwrap_or_default(),
         proto,
         cluster_ip: ip,
         port: port.port,
     }
 }
 
-/// Ready endpoints of the slices of `svc` whose port has the same name.
-fn endpoints(svc: &Service, port: &ServicePort, slices: &[EndpointSlice]) -> Vec<String> {
+/// Ready endpoints of `slices` (one Service's) whose port has the same name.
+fn endpoints(port: &ServicePort, slices: &[&EndpointSlice]) -> Vec<String> {
     let mut out = Vec::new();
-    let mine = slices.iter().filter(|s| {
-        s.namespace == svc.namespace && s.service.as_deref() == Some(svc.name.as_str())
-    });
-    for slice in mine {
+    for slice in slices {
         let Some(ep_port) = slice.ports.iter().find(|p| p.name == port.name) else {
             continue;
         };

@@ -11,6 +11,7 @@ mod calico;
 mod flannel;
 mod k8s;
 pub mod kube_proxy;
+pub mod kube_proxy_nft;
 pub mod lab;
 mod lab_felix;
 mod lab_netfilter;

@@ -22,13 +22,33 @@
 //! - ipvs-*: O(V + real servers + S); pod-route-missing O(pods on node ·
 //!   log R); stale-pod-route O(R); mtu-mismatch O(links);
 //!   ip-forward-disabled O(1); rp-filter-strict O(tunnels · P)
+//! - netfilter (nodes with netfilter collected): the ruleset compiled once
+//!   per node and shared, O(rules + chains), with the prefixes its address
+//!   matches test (A); each probe address is classed against them, O(A).
+//!   netfilter-forward-drop tries 2 directions × 3 probes per (local, peer)
+//!   pod CIDR pair and netfilter-blocks-overlay up to 2 transports × 2
+//!   directions per peer, but walks the hooks once per class of probes the
+//!   rules cannot tell apart (nfclass.rs): O(P · A + classes · W), W the
+//!   rules one walk reaches (kube-proxy's KUBE-SERVICES is linear in the
+//!   Services in iptables mode); without classes (rules reading addresses
+//!   through sets or ipsets) O(P · W). iptables-backend-mixed O(chains);
+//!   br-netfilter-missing O(links + tables); conntrack-near-full O(1)
 //!
 //! Measured (criterion, 2 cores, generated calico-bgp, 110 pods/node):
 //! `run` 100 nodes 6 ms, 500 nodes 160 ms, 1,000 nodes (~2M routes) 0.69 s;
-//! `run_node` for one node of a 5,000-node cluster 3 ms.
+//! `run_node` for one node of a 5,000-node cluster 3 ms. Netfilter:
+//! `run_node` for a node of a 100-node flannel-vxlan cluster carrying
+//! kube-proxy's iptables rules for 10,000 Services (50,000 endpoints)
+//! 0.59 s — 1.9 s when each of its ~600 probes was walked on its own
+//! through the 10,000-rule KUBE-SERVICES chain.
 
 pub(crate) mod fib;
 mod ipvs;
+mod nf;
+mod nfclass;
+#[cfg(test)]
+mod nftest;
+mod nfview;
 pub mod overlap;
 mod remote;
 mod render;
@@ -36,13 +56,18 @@ mod vxlan;
 
 mod bgp_route_missing;
 mod bgp_session_down;
+mod br_netfilter_missing;
 mod cni_model_mixed;
+mod conntrack_near_full;
 mod ip_forward_disabled;
+mod iptables_backend_mixed;
 mod ipvs_no_backends;
 mod ipvs_service_missing;
 mod ipvs_stale_backend;
 mod missing_pod_route;
 mod mtu_mismatch;
+mod netfilter_blocks_overlay;
+mod netfilter_forward_drop;
 mod next_hop_not_adjacent;
 mod pod_cidr_overlap;
 mod pod_route_missing;
@@ -157,6 +182,7 @@ pub(crate) struct NodeCx<'e> {
     links: fib::FastMap<&'e str, &'e Link>,
     remote: OnceCell<Vec<remote::Verdict<'e>>>,
     vxlan: OnceCell<Option<vxlan::VxlanState<'e>>>,
+    nf: OnceCell<Option<nf::NodeNf<'e>>>,
 }
 
 impl<'e> NodeCx<'e> {
@@ -179,6 +205,7 @@ impl<'e> NodeCx<'e> {
             links: node.links.iter().map(|l| (l.name.as_str(), l)).collect(),
             remote: OnceCell::new(),
             vxlan: OnceCell::new(),
+            nf: OnceCell::new(),
         }
     }
 
@@ -203,6 +230,12 @@ impl<'e> NodeCx<'e> {
 
     pub fn vxlan(&self) -> Option<&vxlan::VxlanState<'e>> {
         self.vxlan.get_or_init(|| vxlan::state(self)).as_ref()
+    }
+
+    /// The node's netfilter ruleset, compiled once for the checks that
+    /// evaluate it (`None`: not collected).
+    pub fn nf(&self) -> Option<&nf::NodeNf<'e>> {
+        self.nf.get_or_init(|| nf::NodeNf::new(self)).as_ref()
     }
 
     /// Skips a route check when the model gives no expectation.
@@ -258,6 +291,14 @@ const NODE_CHECKS: &[Registered<NodeCheck>] = &[
     (stale_pod_route::CODE, stale_pod_route::check),
     (ip_forward_disabled::CODE, ip_forward_disabled::check),
     (rp_filter_strict::CODE, rp_filter_strict::check),
+    (netfilter_forward_drop::CODE, netfilter_forward_drop::check),
+    (
+        netfilter_blocks_overlay::CODE,
+        netfilter_blocks_overlay::check,
+    ),
+    (iptables_backend_mixed::CODE, iptables_backend_mixed::check),
+    (br_netfilter_missing::CODE, br_netfilter_missing::check),
+    (conntrack_near_full::CODE, conntrack_near_full::check),
 ];
 
 /// Every code a registered check emits, cluster checks first.

@@ -68,10 +68,12 @@ pub(crate) fn endpoint(
         let id = dp.node_id(name).ok_or_else(|| ExplainError::Unknown {
             role,
             spec: spec.into(),
+            suggestion: String::new(),
         })?;
         return node_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown {
             role,
             spec: spec.into(),
+            suggestion: String::new(),
         });
     }
     if let Ok(ip) = spec.parse::<IpAddr>() {
@@ -84,6 +86,7 @@ pub(crate) fn endpoint(
         return pod_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown {
             role,
             spec: spec.into(),
+            suggestion: String::new(),
         });
     }
     let mut candidates = dp.pods_named(spec);
@@ -91,11 +94,13 @@ pub(crate) fn endpoint(
         1 => pod_endpoint(dp, candidates.remove(0), spec).ok_or_else(|| ExplainError::Unknown {
             role,
             spec: spec.into(),
+            suggestion: String::new(),
         }),
         0 => match dp.node_id(spec) {
             Some(id) => node_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown {
                 role,
                 spec: spec.into(),
+                suggestion: String::new(),
             }),
             None => k8s_pod(snap, dp, spec, role),
         },
@@ -159,6 +164,7 @@ fn k8s_pod(
     let unknown = || ExplainError::Unknown {
         role,
         spec: spec.into(),
+        suggestion: String::new(),
     };
     let mut found = snap.k8s.pods.iter().filter(|p| match spec.split_once('/') {
         Some((ns, name)) => p.namespace == ns && p.name == name,
@@ -383,4 +389,44 @@ pub(crate) fn service_endpoints(
     out.sort();
     out.dedup();
     out
+}
+
+/// Adds "did you mean" to an unknown name: the closest pod, node or
+/// Service name (a Service typed without `svc/` is named with it).
+pub(crate) fn did_you_mean(
+    snap: &ClusterSnapshot,
+    dp: &Dataplane,
+    e: ExplainError,
+) -> ExplainError {
+    let ExplainError::Unknown { role, spec, .. } = e else {
+        return e;
+    };
+    let suggestion = closest(snap, dp, &spec)
+        .map(|s| format!("; did you mean {s:?}?"))
+        .unwrap_or_default();
+    ExplainError::Unknown {
+        role,
+        spec,
+        suggestion,
+    }
+}
+
+/// The known name nearest to `spec` (Jaro-Winkler ≥ 0.85), a Service
+/// whose key `spec` is exactly first.
+fn closest(snap: &ClusterSnapshot, dp: &Dataplane, spec: &str) -> Option<String> {
+    let services = snap.k8s.services.iter().flatten();
+    if let Some(s) = services.clone().find(|s| s.key() == spec || s.name == spec) {
+        return Some(format!("svc/{}", s.key()));
+    }
+    let pods = snap.k8s.pods.iter().map(|p| p.key());
+    let nodes =
+        (0..dp.node_count()).map(|i| dp.node_name(cnictl_dataplane::NodeId(i as u32)).to_string());
+    let svcs = services.map(|s| format!("svc/{}", s.key()));
+    pods.chain(nodes)
+        .chain(svcs)
+        .map(|n| (strsim::jaro_winkler(spec, &n), n))
+        .filter(|(score, _)| *score >= 0.85)
+        // Ties go to the first name in order (web-1 before web-3).
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(&a.1)))
+        .map(|(_, n)| n)
 }

@@ -12,6 +12,18 @@ use cnictl_model::Link;
 /// traffic, proxy_arp is how Calico answers for 169.254.1.1).
 const CONF_KEYS: [&str; 3] = ["forwarding", "rp_filter", "proxy_arp"];
 
+/// Node-wide keys: forwarding; whether bridged packets reach iptables
+/// (`/proc/sys/net/bridge` exists in a namespace only once br_netfilter is
+/// loaded: absent means off); the conntrack table's fill.
+const GLOBAL_KEYS: [&str; 6] = [
+    "net/ipv4/ip_forward",
+    "net/ipv6/conf/all/forwarding",
+    "net/ipv6/conf/default/forwarding",
+    "net/bridge/bridge-nf-call-iptables",
+    "net/netfilter/nf_conntrack_count",
+    "net/netfilter/nf_conntrack_max",
+];
+
 /// Reads the global and per-device forwarding sysctls. Keys that do not
 /// exist (IPv6 disabled, a device gone since the link dump) are left out.
 pub(crate) fn read_sysctls(links: &[Link]) -> BTreeMap<String, String> {
@@ -19,14 +31,10 @@ pub(crate) fn read_sysctls(links: &[Link]) -> BTreeMap<String, String> {
 }
 
 fn read_sysctls_under(root: &Path, links: &[Link]) -> BTreeMap<String, String> {
-    let mut keys: Vec<(String, PathBuf)> = [
-        "net/ipv4/ip_forward",
-        "net/ipv6/conf/all/forwarding",
-        "net/ipv6/conf/default/forwarding",
-    ]
-    .iter()
-    .map(|p| (p.replace('/', "."), PathBuf::from(p)))
-    .collect();
+    let mut keys: Vec<(String, PathBuf)> = GLOBAL_KEYS
+        .iter()
+        .map(|p| (p.replace('/', "."), PathBuf::from(p)))
+        .collect();
     let devs = ["all", "default"]
         .into_iter()
         .map(str::to_string)
@@ -58,6 +66,10 @@ mod tests {
         std::fs::create_dir_all(&conf).unwrap();
         std::fs::write(conf.join("rp_filter"), "2\n").unwrap();
         std::fs::write(dir.path().join("net/ipv4/ip_forward"), "1\n").unwrap();
+        let nf = dir.path().join("net/netfilter");
+        std::fs::create_dir_all(&nf).unwrap();
+        std::fs::write(nf.join("nf_conntrack_count"), "7\n").unwrap();
+        std::fs::write(nf.join("nf_conntrack_max"), "262144\n").unwrap();
         let links = vec![Link {
             name: "flannel.1".into(),
             ..Link::default()
@@ -65,6 +77,14 @@ mod tests {
         let got = read_sysctls_under(dir.path(), &links);
         let want = BTreeMap::from([
             ("net.ipv4.ip_forward".to_string(), "1".to_string()),
+            (
+                "net.netfilter.nf_conntrack_count".to_string(),
+                "7".to_string(),
+            ),
+            (
+                "net.netfilter.nf_conntrack_max".to_string(),
+                "262144".to_string(),
+            ),
             (
                 "net.ipv4.conf.flannel.1.rp_filter".to_string(),
                 "2".to_string(),

@@ -231,6 +231,9 @@ impl Hooker<'_> {
 
     /// Evaluates the next expression of the walk's current rule.
     fn step(&self, mut w: Walk) -> Vec<Step> {
+        if w.frame.expr == 0 {
+            self.skip_unmatchable(&mut w);
+        }
         let frame = *w.top();
         let chain = self.rules.chain(frame.chain);
         let Some(rule) = chain.rules.get(frame.rule) else {
@@ -248,6 +251,31 @@ impl Hooker<'_> {
             Expr::Vmap(l) => vec![self.on_vmap(w, l)],
             Expr::NumgenVmap(n) => self.on_numgen(w, n),
         }
+    }
+
+    /// At the start of a rule of an indexed chain: moves the walk past the
+    /// rules that require another destination. Recording, each skipped
+    /// rule is a visit that did not match — exactly what walking them one
+    /// by one records, so `--verbose` shows every rule either way.
+    fn skip_unmatchable(&self, w: &mut Walk) {
+        let Some(index) = self.rules.dst_index(w.frame.chain) else {
+            return;
+        };
+        let len = self.rules.chain(w.frame.chain).rules.len();
+        let next = index.next(w.frame.rule, w.packet.dst).min(len);
+        if self.record {
+            for rule in w.frame.rule..next {
+                let rule = RuleRef {
+                    chain: w.frame.chain,
+                    rule: Some(rule as u32),
+                };
+                w.visits.push(Visit {
+                    rule,
+                    matched: Some(false),
+                });
+            }
+        }
+        w.frame.rule = next.max(w.frame.rule);
     }
 
     fn visit(&self, w: &mut Walk, matched: Option<bool>) {

@@ -12,6 +12,7 @@
 
 mod compile;
 mod eval;
+mod index;
 mod matches;
 mod nat;
 mod packet;
@@ -21,5 +22,7 @@ pub use compile::{ChainId, Ruleset};
 pub use eval::{HookPath, HookVerdict, Rewrite, RuleRef, Visit, MAX_PATHS};
 pub use packet::{IpFamily, NfPacket, NodeView};
 
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod tests;

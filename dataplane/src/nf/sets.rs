@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use cnictl_model::netfilter::{Dir, Element, IpSet, Key, Lookup, SetRef, Value};
 
 use super::compile::{ChainId, Ruleset};
+use super::index::ExactKey;
 use super::packet::{addr, iface_matches, net_contains, NfPacket};
 
 /// The element a packet's key finds in the lookup's set or map, `Ok(None)`
@@ -16,23 +17,41 @@ pub(super) fn lookup<'a>(
     l: &'a Lookup,
     p: &NfPacket,
 ) -> Result<Option<&'a Element>, String> {
-    let elements: &[Element] = match &l.set {
+    let (elements, index): (&[Element], _) = match &l.set {
         SetRef::Named(name) => {
-            &rules
-                .set(chain, name)
-                .ok_or_else(|| format!("set @{name} is not in the table"))?
-                .elements
+            let (set, index) = rules
+                .indexed_set(chain, name)
+                .ok_or_else(|| format!("set @{name} is not in the table"))?;
+            (&set.elements, index)
         }
-        SetRef::Anonymous(list) => list,
+        SetRef::Anonymous(list) => (list, None),
     };
     let key = l
         .keys
         .iter()
         .map(|k| field(k, p))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(elements.iter().find(|e| {
+    let holds = |e: &Element| {
         e.key.len() == key.len() && e.key.iter().zip(&key).all(|(v, f)| value_holds(v, f))
-    }))
+    };
+    Ok(match index {
+        Some(index) => index
+            .find(exact(&key).as_deref(), |i| holds(&elements[i]))
+            .map(|i| &elements[i]),
+        None => elements.iter().find(|e| holds(e)),
+    })
+}
+
+/// The packet's key as an exact set key (`None`: no element can equal it,
+/// e.g. an interface name on a packet without that device).
+fn exact(key: &[Field<'_>]) -> Option<Vec<ExactKey>> {
+    key.iter()
+        .map(|f| match f {
+            Field::Addr(a) => Some(ExactKey::Addr(*a)),
+            Field::Num(n) => Some(ExactKey::Num(*n)),
+            Field::Name(name) => name.map(|n| ExactKey::Name(n.to_string())),
+        })
+        .collect()
 }
 
 /// A packet field's value for set matching.

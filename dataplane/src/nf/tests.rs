@@ -14,7 +14,7 @@ const IPTABLES: &str = include_str!("../../../formats/tests/data/netfilter/iptab
 const NFT: &str = include_str!("../../../formats/tests/data/netfilter/nft-ruleset-kube-proxy.json");
 
 /// A node with 192.0.2.11 on eth0 and 10.244.0.1 on cni0.
-struct Node;
+pub(super) struct Node;
 
 impl NodeView for Node {
     fn addr_type(&self, addr: IpAddr, _dev: Option<&str>) -> AddrType {

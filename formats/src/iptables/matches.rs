@@ -187,8 +187,8 @@ pub fn addr_type(t: &str) -> Option<AddrType> {
     })
 }
 
-pub(super) fn statistic(neg: bool, opts: &[(String, String)]) -> Match {
-    let get = |k: &str| opts.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+pub(super) fn statistic(neg: bool, opts: &[(&str, &str)]) -> Match {
+    let get = |k: &str| opts.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
     let text = || {
         let parts: Vec<String> = opts.iter().map(|(k, v)| format!("{k} {v}")).collect();
         format!("-m statistic {}", parts.join(" "))

@@ -1,6 +1,8 @@
 //! A rule's options as written (`[!] --name value…`): the words the
 //! rule, match and target readers share.
 
+use std::borrow::Cow;
+
 /// One option as written: `[!] --name value…` (or `-s addr`).
 #[derive(Debug)]
 pub(super) struct Opt<'a> {
@@ -11,10 +13,10 @@ pub(super) struct Opt<'a> {
 
 /// Cuts the tokens after `-A CHAIN` into options. Values run until the next
 /// word that starts with `-` (and is not a negative number) or a `!`.
-pub(super) fn options(tokens: &[String]) -> Vec<Opt<'_>> {
+pub(super) fn options<'a>(tokens: &'a [Cow<'a, str>]) -> Vec<Opt<'a>> {
     let mut out: Vec<Opt<'_>> = Vec::new();
     let mut neg = false;
-    for t in tokens {
+    for t in tokens.iter().map(|t| t.as_ref()) {
         if t == "!" {
             neg = true;
         } else if is_option(t) {
@@ -36,7 +38,7 @@ pub(super) fn is_option(t: &str) -> bool {
 }
 
 /// A target's options as written: (negated, name, values).
-pub(super) type TargetOpt = (bool, String, Vec<String>);
+pub(super) type TargetOpt<'a> = (bool, &'a str, Vec<&'a str>);
 
 pub(super) type OptError = (String, String);
 

@@ -8,14 +8,14 @@ use super::matches::{number, value_mask};
 use super::opt::TargetOpt;
 
 /// `-j TARGET [options]` → statements and verdict.
-pub(super) fn target(name: &str, opts: &[TargetOpt], is_chain: bool) -> Vec<Expr> {
+pub(super) fn target(name: &str, opts: &[TargetOpt<'_>], is_chain: bool) -> Vec<Expr> {
     let get = |k: &str| {
         opts.iter()
-            .find(|(_, n, _)| n == k)
+            .find(|(_, n, _)| *n == k)
             .and_then(|(_, _, v)| v.first())
-            .map(String::as_str)
+            .copied()
     };
-    let has = |k: &str| opts.iter().any(|(_, n, _)| n == k);
+    let has = |k: &str| opts.iter().any(|(_, n, _)| *n == k);
     let verdict = |v: Verdict| vec![Expr::Verdict(v)];
     let unknown = || {
         vec![Expr::Stmt(Stmt::Unknown {
@@ -76,7 +76,7 @@ pub(super) fn is_passive_target(name: &str) -> bool {
     )
 }
 
-pub(super) fn target_text(name: &str, opts: &[TargetOpt]) -> String {
+pub(super) fn target_text(name: &str, opts: &[TargetOpt<'_>]) -> String {
     let mut s = format!("-j {name}");
     for (neg, n, vs) in opts {
         if *neg {
@@ -148,10 +148,10 @@ pub(super) fn ports(text: &str) -> Option<(u16, u16)> {
 }
 
 /// MARK: every form as `mark = (mark & !mask) ^ value`.
-pub(super) fn mark_target(opts: &[TargetOpt]) -> Option<Stmt> {
+pub(super) fn mark_target(opts: &[TargetOpt<'_>]) -> Option<Stmt> {
     let (_, name, values) = opts.first()?;
     let v = values.first()?;
-    let (value, mask) = match name.as_str() {
+    let (value, mask) = match *name {
         "--set-xmark" => value_mask(v).ok()?,
         "--set-mark" => {
             let (value, mask) = value_mask(v).ok()?;
@@ -168,11 +168,11 @@ pub(super) fn mark_target(opts: &[TargetOpt]) -> Option<Stmt> {
     Some(Stmt::Mark { value, mask })
 }
 
-pub(super) fn connmark_target(opts: &[TargetOpt]) -> Option<Stmt> {
+pub(super) fn connmark_target(opts: &[TargetOpt<'_>]) -> Option<Stmt> {
     let (_, name, values) = opts.first()?;
     let get = |k: &str| {
         opts.iter()
-            .find(|(_, n, _)| n == k)
+            .find(|(_, n, _)| *n == k)
             .and_then(|(_, _, v)| v.first())
             .and_then(|v| number(v).ok())
     };
@@ -183,7 +183,7 @@ pub(super) fn connmark_target(opts: &[TargetOpt]) -> Option<Stmt> {
             get("--ctmask").or(mask).unwrap_or(u32::MAX),
         )
     };
-    Some(Stmt::ConnMark(match name.as_str() {
+    Some(Stmt::ConnMark(match *name {
         "--set-xmark" | "--set-mark" => {
             let (value, mask) = value_mask(values.first()?).ok()?;
             ConnMarkOp::Set { value, mask }

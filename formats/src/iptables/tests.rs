@@ -339,14 +339,72 @@ proptest::proptest! {
 
     /// Lines made of real iptables-save vocabulary never panic either.
     #[test]
-    fn never_panics_on_shuffled_vocabulary(words in proptest::collection::vec(proptest::sample::select(vec![
-        "-A", "INPUT", "!", "-s", "10.0.0.0/8", "-m", "tcp", "--dport", "80:", "-j", "DNAT",
-        "--to-destination", ":", "[", "]", "\"", "-g", "statistic", "--mode", "nth", "--every",
-        "set", "--match-set", "x", "src,dst", "physdev", "--physdev-in", "MARK", "--set-xmark", "0x/",
-    ]), 0..20)) {
+    fn never_panics_on_shuffled_vocabulary(words in proptest::collection::vec(proptest::sample::select(vocabulary()), 0..20)) {
         let text = format!("*filter\n:INPUT ACCEPT [0:0]\n{}\nCOMMIT\n", words.join(" "));
         let _ = parse_iptables_save(&text, Source::IptablesSave);
     }
+
+    /// Every error points into the input — a line that exists, a column
+    /// within it — and says what was expected.
+    #[test]
+    fn errors_point_into_the_input(
+        lines in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(vocabulary()), 0..12), 0..6),
+    ) {
+        let rules: Vec<String> = lines.iter().map(|w| w.join(" ")).collect();
+        let text = format!("*filter\n:INPUT ACCEPT [0:0]\n{}\nCOMMIT\n", rules.join("\n"));
+        if let Err(e) = parse_iptables_save(&text, Source::IptablesSave) {
+            let at = text.lines().nth(e.line() - 1);
+            proptest::prop_assert!(at.is_some(), "line {} of {text:?}: {e}", e.line());
+            proptest::prop_assert!(e.column() >= 1 && e.column() <= at.unwrap_or("").len() + 1, "{e}");
+            proptest::prop_assert!(e.to_string().contains("expected"), "{e}");
+        }
+    }
+}
+
+/// Words iptables-save prints, and near misses.
+fn vocabulary() -> Vec<&'static str> {
+    vec![
+        "-A",
+        "INPUT",
+        "!",
+        "-s",
+        "10.0.0.0/8",
+        "-m",
+        "tcp",
+        "--dport",
+        "80:",
+        "-j",
+        "DNAT",
+        "--to-destination",
+        ":",
+        "[",
+        "]",
+        "\"",
+        "-g",
+        "statistic",
+        "--mode",
+        "nth",
+        "--every",
+        "set",
+        "--match-set",
+        "x",
+        "src,dst",
+        "physdev",
+        "--physdev-in",
+        "MARK",
+        "--set-xmark",
+        "0x/",
+        "*nat",
+        ":X",
+        "COMMIT",
+        "[1:2]",
+        "-d",
+        "10.0.0.1/33",
+        "-p",
+        "sctp",
+        "--comment",
+        "\"a b\"",
+    ]
 }
 
 #[test]
@@ -392,4 +450,21 @@ fn written_dumps_read_back_the_same() {
         parse_iptables_save(&written, Source::IptablesSave).unwrap(),
         tables
     );
+}
+
+#[test]
+fn quoted_words_keep_escaped_quotes_and_backslashes() {
+    let text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"say \\\"hi\\\" \\\\ to ünïcode\" -j ACCEPT\n-A INPUT -m comment --comment \"\" -j DROP\nCOMMIT\n";
+    let tables = parse_iptables_save(text, Source::IptablesSave).unwrap();
+    let rules = &tables[0].chains[0].rules;
+    assert_eq!(
+        rules[0].comment.as_deref(),
+        Some("say \"hi\" \\ to ünïcode")
+    );
+    assert_eq!(rules[0].verdict(), Some(&Verdict::Accept));
+    assert_eq!(rules[1].comment.as_deref(), Some(""));
+    // An escape that runs off the end leaves the quote open.
+    let open = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"a\\\nCOMMIT\n";
+    let err = parse_iptables_save(open, Source::IptablesSave).unwrap_err();
+    assert_eq!((err.line(), err.column()), (3, 31), "{err}");
 }

@@ -273,6 +273,8 @@ fn older_release_shape_parses() {
 fn errors_say_what_was_expected() {
     for (text, expected) in [
         ("[]", "{\"nftables\""),
+        ("{\"x\": 1}", "{\"nftables\""),
+        ("{\"nftables\": {}}", "the \"nftables\" array"),
         ("{\"nftables\": [{\"chain\": {\"family\": \"ip\", \"table\": \"t\", \"name\": \"c\"}}]}", "nftables[0]: table t is not declared"),
         ("{\"nftables\": [{\"table\": {\"family\": \"ipx\", \"name\": \"t\"}}]}", "unknown family"),
         ("{\"nftables\": [", "EOF"),
@@ -286,6 +288,21 @@ proptest::proptest! {
     #[test]
     fn never_panics(text in "\\PC{0,200}") {
         let _ = parse_nft_ruleset(&text);
+    }
+
+    /// A captured listing cut anywhere is an error at a position within
+    /// the text, saying what was expected — never a panic.
+    #[test]
+    fn truncated_listings_are_errors_at_a_position(cut in 0usize..10_000) {
+        let text = include_str!("../../tests/data/netfilter/nft-ruleset-kube-proxy.json");
+        let cut = (0..=cut.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        if cut < text.trim_end().len() {
+            let e = parse_nft_ruleset(&text[..cut]).unwrap_err();
+            let lines = text[..cut].lines().count().max(1);
+            proptest::prop_assert!((1..=lines + 1).contains(&e.line()), "{e}");
+            proptest::prop_assert!(e.column() >= 1, "{e}");
+            proptest::prop_assert!(!e.message().is_empty(), "{e}");
+        }
     }
 
     /// Structurally valid documents with arbitrary expression objects.
