@@ -853,13 +853,10 @@ fault_backend_mixed() {
 
 # other_iptables: the iptables binary of the backend `iptables` is not.
 other_iptables() {
-	if iptables -V | grep -q nf_tables; then
-		command -v iptables-legacy >/dev/null || die "backend-mixed needs iptables-legacy"
-		echo iptables-legacy
-	else
-		command -v iptables-nft >/dev/null || die "backend-mixed needs iptables-nft"
-		echo iptables-nft
-	fi
+	local other=iptables-nft
+	iptables -V | grep -q nf_tables && other=iptables-legacy
+	command -v "$other" >/dev/null || die "backend-mixed needs $other"
+	echo "$other"
 }
 
 # ---------------------------------------------------------------- main
