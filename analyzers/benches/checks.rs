@@ -141,10 +141,8 @@ fn kube_proxy_node() -> ClusterSnapshot {
     let node = snap.nodes.get_mut("node-1").expect("node-1");
     node.netfilter = Some(Netfilter {
         tables,
-        ipsets: None,
         sources: vec![Source::IptablesSave],
-        tool_versions: None,
-        nft_json: None,
+        ..Default::default()
     });
     snap
 }

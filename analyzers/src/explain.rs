@@ -290,25 +290,7 @@ fn one_way(
     ingress: Ingress,
     opts: TraceOptions,
 ) -> Explanation {
-    let mut notes = Vec::new();
-    if let Ingress::Pod(p) = ingress {
-        if !dp.pod_collected(p) {
-            notes.push(format!(
-                "pod {}'s netns was not collected: its side is inferred from node {}",
-                dp.pod_key(p),
-                dp.node_name(dp.pod_node(p))
-            ));
-        }
-    }
     let src_node = resolve::ingress_node(dp, ingress);
-    if let Some(n) = src_node {
-        if dp.rules_assumed(dp.root_ns(n)) {
-            notes.push(format!(
-                "node {}: ip-rule.json not collected, default rules (local, main, default) assumed",
-                dp.node_name(n)
-            ));
-        }
-    }
     let trace = dp.trace_with(pkt, ingress, opts);
     let cx = codes::Cx {
         snap,
@@ -317,58 +299,97 @@ fn one_way(
         src_node,
         opts,
     };
-    let mut ex = Explanation {
+    let mut ex = document(&cx, src, pkt, &trace);
+    ex.notes = input_notes(dp, ingress, src_node);
+    finish(&cx, &trace, pkt, ingress, &mut ex);
+    ex.notes.extend(codes::detour_note(&cx, &trace));
+    ex.notes.extend(trace.notes.iter().cloned());
+    ex.notes.extend(netfilter::not_collected_note(dp, &trace));
+    ex.disposition = disposition(&ex);
+    ex
+}
+
+/// The document before its verdict: endpoints, packet, hops, hooks.
+fn document(cx: &codes::Cx<'_>, src: &Endpoint, pkt: &Packet, trace: &Trace) -> Explanation {
+    Explanation {
         schema: cnictl_model::SCHEMA,
         verdict: Verdict::Delivered,
         disposition: String::new(),
         src: src.clone(),
-        dst: dst.clone(),
+        dst: cx.dst.clone(),
         packet: packet_json(pkt),
-        hops: hops_json(dp, &trace.hops, 1),
+        hops: hops_json(cx.dp, &trace.hops, 1),
         drop: None,
         unknown: None,
-        netfilter: netfilter::hooks_json(dp, &trace, 0, opts.rules),
+        netfilter: netfilter::hooks_json(cx.dp, trace, 0, cx.opts.rules),
         reverse: None,
         asymmetric: None,
         backends: Vec::new(),
-        notes,
-    };
-    // No IPVS table and no netfilter rules on the source node: nothing
-    // says how the Service is NATed there.
-    let ipvs_missing = src_node.is_some_and(|n| {
-        snap.nodes
-            .get(dp.node_name(n))
-            .is_some_and(|ns| ns.ipvs.is_none() && ns.netfilter.is_none())
-    });
-    let via_slices = dst.kind == EndpointKind::Service
+        notes: Vec::new(),
+    }
+}
+
+/// What the answer assumed for lack of input on the source side.
+fn input_notes(
+    dp: &Dataplane,
+    ingress: Ingress,
+    src_node: Option<cnictl_dataplane::NodeId>,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Ingress::Pod(p) = ingress {
+        if !dp.pod_collected(p) {
+            let (pod, node) = (dp.pod_key(p), dp.node_name(dp.pod_node(p)));
+            notes.push(format!(
+                "pod {pod}'s netns was not collected: its side is inferred from node {node}"
+            ));
+        }
+    }
+    if let Some(n) = src_node.filter(|n| dp.rules_assumed(dp.root_ns(*n))) {
+        let node = dp.node_name(n);
+        notes.push(format!(
+            "node {node}: ip-rule.json not collected, default rules (local, main, default) assumed"
+        ));
+    }
+    notes
+}
+
+/// The verdict: a plain path's own, a Service's backends', or the
+/// EndpointSlices' when nothing on the source node says how it is NATed.
+fn finish(cx: &codes::Cx<'_>, trace: &Trace, pkt: &Packet, ingress: Ingress, ex: &mut Explanation) {
+    let service = cx.dst.kind == EndpointKind::Service;
+    let via_slices = service
         && trace.branches.is_empty()
-        && ipvs_missing
-        && finish_slices(&cx, pkt, ingress, &mut ex);
+        && nat_unknown(cx)
+        && finish_slices(cx, pkt, ingress, ex);
     if via_slices {
         // Backends were traced from EndpointSlices.
     } else if trace.branches.is_empty() {
-        finish_plain(&cx, &trace, &mut ex);
+        finish_plain(cx, trace, ex);
     } else {
-        finish_service(&cx, &trace, &mut ex);
+        finish_service(cx, trace, ex);
     }
-    if dst.kind == EndpointKind::Service
-        && ex.backends.is_empty()
-        && ex.verdict == Verdict::Delivered
-    {
-        service_not_programmed(&trace, &mut ex);
+    if service && ex.backends.is_empty() && ex.verdict == Verdict::Delivered {
+        service_not_programmed(trace, ex);
     }
-    ex.notes.extend(codes::detour_note(&cx, &trace));
-    ex.notes.extend(trace.notes.iter().cloned());
-    ex.notes.extend(netfilter::not_collected_note(dp, &trace));
-    ex.disposition = match (ex.verdict, &ex.drop) {
-        (Verdict::Delivered, _) => "delivered".into(),
-        (Verdict::Unknown, _) if !ex.disposition.is_empty() => ex.disposition.clone(),
-        (Verdict::Unknown, _) => "unknown".into(),
-        (Verdict::Dropped, d) => d
-            .as_ref()
-            .map_or_else(String::new, |d| d.disposition.clone()),
-    };
-    ex
+}
+
+/// No IPVS table and no netfilter rules on the source node: nothing says
+/// how a Service is NATed there.
+fn nat_unknown(cx: &codes::Cx<'_>) -> bool {
+    cx.src_node.is_some_and(|n| {
+        let node = cx.snap.nodes.get(cx.dp.node_name(n));
+        node.is_some_and(|ns| ns.ipvs.is_none() && ns.netfilter.is_none())
+    })
+}
+
+fn disposition(ex: &Explanation) -> String {
+    let dropped = || ex.drop.as_ref().map(|d| d.disposition.clone());
+    match ex.verdict {
+        Verdict::Delivered => "delivered".into(),
+        Verdict::Unknown if !ex.disposition.is_empty() => ex.disposition.clone(),
+        Verdict::Unknown => "unknown".into(),
+        Verdict::Dropped => dropped().unwrap_or_default(),
+    }
 }
 
 /// A trace without IPVS branches: its own verdict.
@@ -437,55 +458,68 @@ fn add_backends(
     items: Vec<(IpAddr, u16, &Trace)>,
     base: usize,
 ) {
-    let mut shown: Option<usize> = None;
-    for (i, (ip, port, t)) in items.iter().enumerate() {
-        let verdict = Verdict::of(t.disposition);
-        let drop = (verdict == Verdict::Dropped).then(|| codes::drop_info(cx, t, &t.hops, base));
-        if verdict != Verdict::Delivered
-            && shown.is_none_or(|s| items[s].2.disposition == Disposition::Delivered)
-        {
-            shown = Some(i);
-        }
-        ex.backends.push(Backend {
-            ip: *ip,
-            port: *port,
-            pod: cx.dp.pod_by_ip(*ip).map(|p| cx.dp.pod_key(p).to_string()),
-            verdict,
-            disposition: t.disposition.as_str().into(),
-            hops: hops_json(cx.dp, &t.hops, base + 1),
-            drop,
-            share: None,
-        });
+    for (ip, port, t) in &items {
+        ex.backends.push(backend(cx, (*ip, *port), t, base));
     }
     if ex.backends.is_empty() {
         return;
     }
-    let shown = shown.unwrap_or(0);
-    let (ip, port) = (ex.backends[shown].ip, ex.backends[shown].port);
+    let shown = shown_backend(&items);
     ex.hops.extend(ex.backends[shown].hops.iter().cloned());
-    let total = ex.backends.len();
-    if ex.backends[shown].verdict == Verdict::Unknown {
-        ex.verdict = Verdict::Unknown;
-        ex.unknown = netfilter::unknown_info(cx.dp, items[shown].2, base);
-        ex.notes.push(format!(
-            "backend {ip}:{port}: the verdict depends on a rule cnictl cannot evaluate"
-        ));
-    } else if let Some(d) = ex.backends[shown].drop.clone() {
-        ex.verdict = Verdict::Dropped;
-        ex.drop = Some(d);
-        let failing = ex
-            .backends
-            .iter()
-            .filter(|b| b.verdict == Verdict::Dropped)
-            .count();
-        ex.notes.push(format!(
-            "{failing} of {total} backends are unreachable; hops show backend {ip}:{port}"
-        ));
-    } else {
-        ex.notes.push(format!(
-            "all {total} backends reachable; hops show backend {ip}:{port}"
-        ));
+    take_backend_verdict(cx, ex, shown, items[shown].2, base);
+}
+
+/// One backend's own verdict and path.
+fn backend(cx: &codes::Cx<'_>, (ip, port): (IpAddr, u16), t: &Trace, base: usize) -> Backend {
+    let verdict = Verdict::of(t.disposition);
+    Backend {
+        ip,
+        port,
+        pod: cx.dp.pod_by_ip(ip).map(|p| cx.dp.pod_key(p).to_string()),
+        verdict,
+        disposition: t.disposition.as_str().into(),
+        hops: hops_json(cx.dp, &t.hops, base + 1),
+        drop: (verdict == Verdict::Dropped).then(|| codes::drop_info(cx, t, &t.hops, base)),
+        share: None,
     }
+}
+
+/// The backend `hops` continues with: the first that is not delivered,
+/// else the first.
+fn shown_backend(items: &[(IpAddr, u16, &Trace)]) -> usize {
+    let failing = |(_, _, t): &&(IpAddr, u16, &Trace)| t.disposition != Disposition::Delivered;
+    items.iter().position(|i| failing(&i)).unwrap_or(0)
+}
+
+/// The document's verdict from the shown backend, with a note saying how
+/// many backends fail.
+fn take_backend_verdict(
+    cx: &codes::Cx<'_>,
+    ex: &mut Explanation,
+    shown: usize,
+    t: &Trace,
+    base: usize,
+) {
+    let b = &ex.backends[shown];
+    let (ip, port, total) = (b.ip, b.port, ex.backends.len());
+    let failing = ex
+        .backends
+        .iter()
+        .filter(|b| b.verdict == Verdict::Dropped)
+        .count();
+    let note = match (b.verdict, b.drop.clone()) {
+        (Verdict::Unknown, _) => {
+            ex.unknown = netfilter::unknown_info(cx.dp, t, base);
+            format!("backend {ip}:{port}: the verdict depends on a rule cnictl cannot evaluate")
+        }
+        (_, Some(d)) => {
+            ex.drop = Some(d);
+            format!("{failing} of {total} backends are unreachable; hops show backend {ip}:{port}")
+        }
+        _ => format!("all {total} backends reachable; hops show backend {ip}:{port}"),
+    };
+    ex.verdict = ex.backends[shown].verdict;
+    ex.notes.push(note);
 }
 
 /// No IPVS table on the source node (not collected, or kube-proxy in

@@ -49,10 +49,8 @@ impl NodeView for Node {
 fn netfilter(tables: Vec<Table>, source: Source) -> Netfilter {
     Netfilter {
         tables,
-        ipsets: None,
         sources: vec![source],
-        tool_versions: None,
-        nft_json: None,
+        ..Default::default()
     }
 }
 

@@ -82,10 +82,8 @@ fn netfilter(text: &str, nft: bool) -> Netfilter {
     };
     Netfilter {
         tables,
-        ipsets: None,
         sources: vec![source],
-        tool_versions: None,
-        nft_json: None,
+        ..Default::default()
     }
 }
 

@@ -40,13 +40,8 @@ impl Dataplane {
 
     /// Pods with this bare name (`web-1`), in any namespace, sorted by key.
     pub fn pods_named(&self, name: &str) -> Vec<PodId> {
-        let mut v: Vec<PodId> = self
-            .pod_by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .map(|&i| PodId(i))
-            .collect();
+        let ids = self.pod_by_name.get(name).into_iter().flatten();
+        let mut v: Vec<PodId> = ids.map(|&i| PodId(i)).collect();
         v.sort_by(|a, b| self.pod_key(*a).cmp(self.pod_key(*b)));
         v
     }

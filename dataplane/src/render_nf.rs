@@ -93,17 +93,17 @@ impl Dataplane {
         &self,
         ns: NsId,
         at: RuleRef,
-        action: NfAction,
+        a: NfAction,
     ) -> (String, Option<String>) {
         let rules = self.ruleset(ns).expect("a netfilter hop has rules");
         let mut entry = rule_label(rules, at);
-        if let Some(c) = at
+        let comment = at
             .rule
-            .and_then(|i| rules.rule(at.chain, i as usize).comment.as_ref())
-        {
+            .and_then(|i| rules.rule(at.chain, i as usize).comment.as_ref());
+        if let Some(c) = comment {
             let _ = write!(entry, "  [comment: {c}]");
         }
-        (entry, rewrite_text(rules, at, action))
+        (entry, rewrite_text(rules, at, a))
     }
 
     /// One line for a netfilter drop/reject/unknown reason.
@@ -116,11 +116,8 @@ impl Dataplane {
             None if policy_name(rules, at) == "DROP" => "chain policy",
             None => "chain",
         };
-        format!(
-            "netfilter {what} at {}: {}",
-            hook.ip_hook_name(),
-            rule_label(rules, at)
-        )
+        let (hook, rule) = (hook.ip_hook_name(), rule_label(rules, at));
+        format!("netfilter {what} at {hook}: {rule}")
     }
 }
 

@@ -164,15 +164,13 @@ impl FindingFilter {
 }
 
 fn severity(s: Option<&str>) -> Result<Option<Severity>, ApiError> {
-    match s.filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some("error") => Ok(Some(Severity::Error)),
-        Some("warning") => Ok(Some(Severity::Warning)),
-        Some("info") => Ok(Some(Severity::Info)),
-        Some(s) => Err(ApiError::bad_request(format!(
-            "unknown severity {s:?} (expected error, warning or info)"
-        ))),
-    }
+    let Some(s) = s.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let all = [Severity::Error, Severity::Warning, Severity::Info];
+    let found = all.into_iter().find(|v| v.as_str() == s);
+    let why = format!("unknown severity {s:?} (expected error, warning or info)");
+    found.map(Some).ok_or_else(|| ApiError::bad_request(why))
 }
 
 fn known_code(c: String) -> Result<Code, ApiError> {

@@ -90,7 +90,9 @@ struct FnSize {
 fn sizes(root: &Path, budget: &Budget, top: usize, only: Option<&str>) -> Result<()> {
     let mut fns = Vec::new();
     let mut long_files = Vec::new();
-    for file in source_files(root, only)? {
+    let files = source_files(root, only)?;
+    let test_files = test_modules(&files)?;
+    for file in files.into_iter().filter(|f| !test_files.contains(f)) {
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
         let rel = file.strip_prefix(root).unwrap_or(&file).to_path_buf();
@@ -106,6 +108,40 @@ fn sizes(root: &Path, budget: &Budget, top: usize, only: Option<&str>) -> Result
         v.visit_file(&ast);
     }
     report(fns, long_files, budget, top)
+}
+
+/// Files that hold `#[cfg(test)] mod name;` modules (unit tests kept
+/// beside the code under another name than `tests.rs`): not shipped.
+fn test_modules(files: &[PathBuf]) -> Result<std::collections::HashSet<PathBuf>> {
+    let mut out = std::collections::HashSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)?;
+        let ast = syn::parse_file(&text).with_context(|| format!("parsing {}", file.display()))?;
+        let dir = module_dir(file);
+        for m in ast.items.iter().filter_map(test_mod_decl) {
+            out.insert(dir.join(format!("{m}.rs")));
+            out.insert(dir.join(&m).join("mod.rs"));
+        }
+    }
+    Ok(out)
+}
+
+/// `name` of an out-of-line `#[cfg(test)] mod name;`.
+fn test_mod_decl(item: &syn::Item) -> Option<String> {
+    match item {
+        syn::Item::Mod(m) if m.content.is_none() && is_test(&m.attrs) => Some(m.ident.to_string()),
+        _ => None,
+    }
+}
+
+/// Where a file's child modules live: beside `lib.rs`/`main.rs`/`mod.rs`,
+/// else in the directory named after the file.
+fn module_dir(file: &Path) -> PathBuf {
+    let parent = file.parent().unwrap_or(Path::new("."));
+    match file.file_stem().and_then(|s| s.to_str()) {
+        Some("lib" | "main" | "mod") | None => parent.to_path_buf(),
+        Some(stem) => parent.join(stem),
+    }
 }
 
 fn report(

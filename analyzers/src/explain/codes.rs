@@ -143,14 +143,13 @@ fn null_route_code(cx: &Cx<'_>, hops: &[Hop], at_dst_node: bool) -> Code {
 
 /// A BGP peer of this node is not Established (so routes are not learned).
 fn bgp_down(cx: &Cx<'_>, node: NodeId) -> bool {
-    let Some(n) = cx.snap.nodes.get(cx.dp.node_name(node)) else {
-        return false;
-    };
-    n.bgp.as_ref().is_some_and(|b| {
-        b.protocols
-            .iter()
-            .any(|p| p.is_bgp() && !p.is_established())
-    })
+    let down = |p: &cnictl_model::BgpProtocol| p.is_bgp() && !p.is_established();
+    let bgp = cx
+        .snap
+        .nodes
+        .get(cx.dp.node_name(node))
+        .and_then(|n| n.bgp.as_ref());
+    bgp.is_some_and(|b| b.protocols.iter().any(down))
 }
 
 fn runs_bird(cx: &Cx<'_>, node: NodeId) -> bool {

@@ -40,17 +40,9 @@ pub struct UnknownInfo {
 }
 
 /// The hooks of `trace` as JSON; `verbose` keeps the rules evaluated.
-pub(crate) fn hooks_json(
-    dp: &Dataplane,
-    trace: &Trace,
-    base: usize,
-    verbose: bool,
-) -> Vec<HookJson> {
-    trace
-        .netfilter
-        .iter()
-        .map(|e| hook_json(dp, e, base, verbose))
-        .collect()
+pub(crate) fn hooks_json(dp: &Dataplane, t: &Trace, base: usize, verbose: bool) -> Vec<HookJson> {
+    let one = |e| hook_json(dp, e, base, verbose);
+    t.netfilter.iter().map(one).collect()
 }
 
 fn hook_json(dp: &Dataplane, e: &HookEval, base: usize, verbose: bool) -> HookJson {

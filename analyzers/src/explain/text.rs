@@ -17,62 +17,73 @@ pub fn render_text(ex: &Explanation) -> String {
 }
 
 fn write_one(out: &mut String, ex: &Explanation, ind: &str) {
-    let p = &ex.packet;
-    let port = p.dport.map_or_else(String::new, |d| format!(" port {d}"));
-    let df = if p.df { "DF" } else { "no DF" };
-    let _ = writeln!(
-        out,
-        "{ind}explain {} → {}: {}{port}, {} bytes, {df}",
-        label(&ex.src),
-        label(&ex.dst),
-        p.proto,
-        p.size
-    );
+    write_header(out, ex, ind);
     for h in &ex.hops {
         write_hop(out, h, ind);
     }
     if ex.backends.len() > 1 {
         let _ = writeln!(out, "{ind}backends:");
         for b in &ex.backends {
-            let pod = b
-                .pod
-                .as_deref()
-                .map_or_else(String::new, |p| format!(" ({p})"));
-            let how = match (&b.drop, b.verdict) {
-                (Some(d), _) => format!("dropped at hop {} on {}: {}", d.hop, d.node, d.reason),
-                (None, Verdict::Unknown) => "unknown".into(),
-                (None, _) => "delivered".into(),
-            };
-            let share = b.share.map_or_else(String::new, |s| {
-                format!(" [{:.1} % of new connections]", s * 100.0)
-            });
-            let _ = writeln!(out, "{ind}  {}:{}{pod}{share}: {how}", b.ip, b.port);
+            write_backend(out, b, ind);
         }
     }
+    write_verdict(out, ex, ind);
+    for n in &ex.notes {
+        let _ = writeln!(out, "{ind}note: {n}");
+    }
+}
+
+/// `explain SRC → DST: proto port, size, DF`.
+fn write_header(out: &mut String, ex: &Explanation, ind: &str) {
+    let p = &ex.packet;
+    let port = p.dport.map_or_else(String::new, |d| format!(" port {d}"));
+    let df = if p.df { "DF" } else { "no DF" };
+    let (src, dst, size, proto) = (label(&ex.src), label(&ex.dst), p.size, &p.proto);
+    let what = format!("{src} → {dst}: {proto}{port}, {size} bytes, {df}");
+    let _ = writeln!(out, "{ind}explain {what}");
+}
+
+/// One backend: address, pod, share of new connections, how it ended.
+fn write_backend(out: &mut String, b: &super::Backend, ind: &str) {
+    let pod = b
+        .pod
+        .as_deref()
+        .map_or_else(String::new, |p| format!(" ({p})"));
+    let how = match (&b.drop, b.verdict) {
+        (Some(d), _) => format!("dropped at hop {} on {}: {}", d.hop, d.node, d.reason),
+        (None, Verdict::Unknown) => "unknown".into(),
+        (None, _) => "delivered".into(),
+    };
+    let share = b.share.map_or_else(String::new, |s| {
+        format!(" [{:.1} % of new connections]", s * 100.0)
+    });
+    let _ = writeln!(out, "{ind}  {}:{}{pod}{share}: {how}", b.ip, b.port);
+}
+
+fn write_verdict(out: &mut String, ex: &Explanation, ind: &str) {
     match (&ex.verdict, &ex.drop) {
         (Verdict::Delivered, _) => {
             let _ = writeln!(out, "{ind}verdict: delivered");
         }
         (Verdict::Dropped, Some(d)) => {
+            let (hop, node, disp, reason) = (d.hop, &d.node, &d.disposition, &d.reason);
             let _ = writeln!(
                 out,
-                "{ind}verdict: DROPPED at hop {} on {} ({}): {}",
-                d.hop, d.node, d.disposition, d.reason
+                "{ind}verdict: DROPPED at hop {hop} on {node} ({disp}): {reason}"
             );
             write_finding(out, d, ind);
         }
         (Verdict::Dropped, None) => {
             let _ = writeln!(out, "{ind}verdict: DROPPED");
         }
-        (Verdict::Unknown, _) => {
-            let _ = writeln!(out, "{ind}verdict: UNKNOWN");
-            if let Some(u) = &ex.unknown {
-                let _ = writeln!(out, "{ind}  at hop {} on {}: {}", u.hop, u.node, u.reason);
-            }
-        }
+        (Verdict::Unknown, _) => write_unknown(out, ex, ind),
     }
-    for n in &ex.notes {
-        let _ = writeln!(out, "{ind}note: {n}");
+}
+
+fn write_unknown(out: &mut String, ex: &Explanation, ind: &str) {
+    let _ = writeln!(out, "{ind}verdict: UNKNOWN");
+    if let Some(u) = &ex.unknown {
+        let _ = writeln!(out, "{ind}  at hop {} on {}: {}", u.hop, u.node, u.reason);
     }
 }
 

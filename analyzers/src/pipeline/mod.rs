@@ -153,15 +153,15 @@ impl Analysis {
         Ok(ex)
     }
 
-    /// The finding of the drop's code on the drop node, else the first of
-    /// that code anywhere (cluster-wide causes such as overlaps). A drop
-    /// on a node without a dump gets none: no check ran there.
+    /// The finding about the drop (`explain::matching_finding`). A drop on
+    /// a node without a dump gets none: no check ran there.
     fn attach_finding(&self, ex: &mut Explanation) {
-        let Some(drop) = ex.drop.as_ref() else { return };
-        if !self.snapshot.nodes.contains_key(&drop.node) {
-            return;
-        }
-        let found = explain::matching_finding(ex, &self.report.findings).cloned();
+        let collected = |d: &explain::DropInfo| self.snapshot.nodes.contains_key(&d.node);
+        let found = ex
+            .drop
+            .as_ref()
+            .filter(|d| collected(d))
+            .and(explain::matching_finding(ex, &self.report.findings).cloned());
         if let Some(d) = ex.drop.as_mut() {
             d.finding = found;
         }

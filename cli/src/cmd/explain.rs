@@ -135,13 +135,11 @@ pub fn request(args: &ExplainArgs) -> ExplainRequest {
 pub fn exit_code(ex: &explain::Explanation) -> ExitCode {
     let verdicts = [Some(ex.verdict), ex.reverse.as_ref().map(|r| r.verdict)];
     let any = |v: Verdict| verdicts.contains(&Some(v));
-    if any(Verdict::Dropped) {
-        ExitCode::from(1)
-    } else if any(Verdict::Unknown) {
-        ExitCode::from(3)
-    } else {
-        ExitCode::SUCCESS
-    }
+    ExitCode::from(match (any(Verdict::Dropped), any(Verdict::Unknown)) {
+        (true, _) => 1,
+        (false, true) => 3,
+        (false, false) => 0,
+    })
 }
 
 /// Snapshot node / pod → live network namespace name.
@@ -405,12 +403,13 @@ mod probe {
     /// packet left bare; elsewhere the inner pair.
     fn filter(p: &ProbePoint) -> String {
         let inner = format!("src host {} and dst host {}", p.inner_src, p.inner_dst);
-        match (p.outer, p.vxlan) {
-            (None, _) => format!("ip and {inner}"),
-            (Some(_), Some((_, port))) => {
-                format!("ip and (udp dst port {port} or ip proto 4 or ({inner}))")
-            }
-            (Some(_), None) => format!("ip and (ip proto 4 or ({inner}))"),
+        let vxlan = p.vxlan.map(|(_, port)| format!("udp dst port {port} or "));
+        match p.outer {
+            None => format!("ip and {inner}"),
+            Some(_) => format!(
+                "ip and ({}ip proto 4 or ({inner}))",
+                vxlan.unwrap_or_default()
+            ),
         }
     }
 

@@ -140,14 +140,9 @@ fn write_exec(path: &Path, text: &str) -> Result<()> {
 
 fn is_root() -> bool {
     // /proc/self/status "Uid:" line: real, effective, saved, fs.
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid = status.lines().find(|l| l.starts_with("Uid:"));
+    uid.and_then(|l| l.split_whitespace().nth(2)) == Some("0")
 }
 
 // ---------------------------------------------------------------- state

@@ -39,17 +39,20 @@ pub enum Hook {
 }
 
 impl Hook {
+    /// The hook's name, in the variants' order.
+    const NAMES: [&'static str; 8] = [
+        "prerouting",
+        "input",
+        "forward",
+        "output",
+        "postrouting",
+        "bridge-prerouting",
+        "bridge-forward",
+        "bridge-postrouting",
+    ];
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            Hook::Prerouting => "prerouting",
-            Hook::Input => "input",
-            Hook::Forward => "forward",
-            Hook::Output => "output",
-            Hook::Postrouting => "postrouting",
-            Hook::BridgePrerouting => "bridge-prerouting",
-            Hook::BridgeForward => "bridge-forward",
-            Hook::BridgePostrouting => "bridge-postrouting",
-        }
+        Self::NAMES[self as usize]
     }
 
     /// The IP hook's name (`forward` for the bridged FORWARD too).
@@ -201,8 +204,7 @@ impl Dataplane {
         };
         let mut pkt = nf_packet(ns, point, st);
         pkt.nat_done = st.nat_done(point.hook.nat_manip());
-        let view = NsView(ns);
-        HookVerdict::Paths(rules.eval_hook(point.hook.ip_hook(), &pkt, &view, record))
+        HookVerdict::Paths(rules.eval_hook(point.hook.ip_hook(), &pkt, &NsView(ns), record))
     }
 
     /// Applies one path: its rewrites as hops and on the packet, then its
@@ -348,16 +350,9 @@ fn reason(point: HookPoint, at: RuleRef) -> Reason {
 }
 
 fn nf_hop(point: HookPoint, at: RuleRef, action: NfAction) -> crate::Hop {
-    let mut h = hop(
-        point.ns,
-        point.in_dev.or(point.bridge),
-        point.out_dev,
-        Step::Netfilter {
-            hook: point.hook,
-            at,
-            action,
-        },
-    );
+    let hook = point.hook;
+    let step = Step::Netfilter { hook, at, action };
+    let mut h = hop(point.ns, point.in_dev.or(point.bridge), point.out_dev, step);
     h.pod = point.pod;
     h
 }
@@ -372,19 +367,10 @@ fn record_visits<R: Rec>(rec: &R, path: &HookPath) -> Option<Vec<crate::nf::Visi
 
 /// Why a path ended `unknown`: the node, hook, rule and the evaluator's
 /// reason.
-fn unknown_note(
-    dp: &Dataplane,
-    point: HookPoint,
-    rules: &Ruleset,
-    at: RuleRef,
-    why: &str,
-) -> String {
-    let node = dp.node_name(dp.ns_node(point.ns));
-    format!(
-        "{node} {}: {} — {why}; the verdict depends on it",
-        point.hook.as_str(),
-        super::nfview::rule_label(rules, at)
-    )
+fn unknown_note(dp: &Dataplane, p: HookPoint, rules: &Ruleset, at: RuleRef, why: &str) -> String {
+    let node = dp.node_name(dp.ns_node(p.ns));
+    let (hook, rule) = (p.hook.as_str(), super::nfview::rule_label(rules, at));
+    format!("{node} {hook}: {rule} — {why}; the verdict depends on it")
 }
 
 /// Records the hook points only.

@@ -103,14 +103,19 @@ pub(super) fn action_of(rules: &Ruleset, at: RuleRef) -> NfAction {
     let Some(i) = at.rule else {
         return NfAction::Mark;
     };
-    let rule = rules.rule(at.chain, i as usize);
-    rule.exprs
+    let mut stmts = rules
+        .rule(at.chain, i as usize)
+        .exprs
         .iter()
-        .find_map(|e| match e {
-            Expr::Stmt(s) => stmt_action(s),
-            _ => None,
-        })
-        .unwrap_or(NfAction::Mark)
+        .filter_map(as_stmt);
+    stmts.find_map(stmt_action).unwrap_or(NfAction::Mark)
+}
+
+fn as_stmt(e: &Expr) -> Option<&Stmt> {
+    match e {
+        Expr::Stmt(s) => Some(s),
+        _ => None,
+    }
 }
 
 fn stmt_action(s: &Stmt) -> Option<NfAction> {
@@ -143,16 +148,11 @@ pub(crate) fn rule_label(rules: &Ruleset, at: RuleRef) -> String {
     }
 }
 
+/// nft's family names, in `Family`'s variant order.
+const FAMILIES: [&str; 6] = ["ip", "ip6", "inet", "bridge", "arp", "netdev"];
+
 pub(crate) fn family_name(f: cnictl_model::netfilter::Family) -> &'static str {
-    use cnictl_model::netfilter::Family as F;
-    match f {
-        F::Ip => "ip",
-        F::Ip6 => "ip6",
-        F::Inet => "inet",
-        F::Bridge => "bridge",
-        F::Arp => "arp",
-        F::Netdev => "netdev",
-    }
+    FAMILIES[f as usize]
 }
 
 pub(crate) fn policy_name(rules: &Ruleset, at: RuleRef) -> &'static str {

@@ -17,10 +17,8 @@ fn compile(text: &str) -> Ruleset {
     let tables = parse_iptables_save(text, Source::IptablesSave).unwrap();
     Ruleset::compile_owned(Netfilter {
         tables,
-        ipsets: None,
         sources: vec![Source::IptablesSave],
-        tool_versions: None,
-        nft_json: None,
+        ..Default::default()
     })
 }
 
@@ -137,10 +135,8 @@ fn nft(json: &str) -> Ruleset {
     let tables = cnictl_formats::nft::parse_nft_ruleset(json).unwrap();
     Ruleset::compile_owned(Netfilter {
         tables,
-        ipsets: None,
         sources: vec![Source::NftRuleset],
-        tool_versions: None,
-        nft_json: None,
+        ..Default::default()
     })
 }
 

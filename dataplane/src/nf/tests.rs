@@ -40,10 +40,8 @@ fn iptables() -> Ruleset {
     let tables = parse_iptables_save(IPTABLES, Source::IptablesSave).unwrap();
     Ruleset::compile(&Netfilter {
         tables,
-        ipsets: None,
         sources: vec![Source::IptablesSave],
-        tool_versions: None,
-        nft_json: None,
+        ..Default::default()
     })
 }
 
@@ -51,10 +49,8 @@ fn nft() -> Ruleset {
     let tables = parse_nft_ruleset(NFT).unwrap();
     Ruleset::compile(&Netfilter {
         tables,
-        ipsets: None,
         sources: vec![Source::NftRuleset],
-        tool_versions: None,
-        nft_json: None,
+        ..Default::default()
     })
 }
 
@@ -206,10 +202,8 @@ fn a_reachable_rule_that_cannot_be_evaluated_makes_the_hook_unknown() {
     let tables = parse_iptables_save(text, Source::IptablesSave).unwrap();
     let rs = Ruleset::compile(&Netfilter {
         tables,
-        ipsets: None,
         sources: vec![],
-        tool_versions: None,
-        nft_json: None,
+        ..Default::default()
     });
     let paths = rs.eval_hook(Hook::Forward, &pod_packet("10.244.1.5", 1, 0), &Node, true);
     let HookVerdict::Unknown(r, why) = &paths[0].verdict else {
@@ -230,10 +224,8 @@ fn an_ipset_match_without_ipset_save_is_unknown_and_with_it_decides() {
     let tables = parse_iptables_save(text, Source::IptablesSave).unwrap();
     let mut nf = Netfilter {
         tables,
-        ipsets: None,
         sources: vec![],
-        tool_versions: None,
-        nft_json: None,
+        ..Default::default()
     };
     let pkt = pod_packet("10.96.0.10", 17, 53);
     let rs = Ruleset::compile(&nf);
@@ -361,10 +353,8 @@ fn goto_does_not_return_and_jump_does() {
         let tables = parse_iptables_save(&text, Source::IptablesSave).unwrap();
         let rs = Ruleset::compile(&Netfilter {
             tables,
-            ipsets: None,
             sources: vec![],
-            tool_versions: None,
-            nft_json: None,
+            ..Default::default()
         });
         let v =
             &rs.eval_hook(Hook::Forward, &pod_packet("10.244.1.5", 1, 0), &Node, false)[0].verdict;
