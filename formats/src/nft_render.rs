@@ -1,20 +1,20 @@
 //! nft JSON statements back to nft's text syntax, near enough to what
 //! `nft list ruleset` prints for a user to recognise and grep the rule.
 
-use serde_json::Value;
+use super::nft::Json;
 
 /// One statement of a rule's `expr` array.
-pub fn statement(e: &Value) -> String {
-    let Some((kind, body)) = e.as_object().and_then(|o| o.iter().next()) else {
+pub fn statement(e: &Json) -> String {
+    let Some((kind, body)) = e.first_entry() else {
         return e.to_string();
     };
-    match kind.as_str() {
+    match kind {
         "match" => match_text(body),
         "counter" => "counter".to_string(),
-        "accept" | "drop" | "return" | "continue" | "notrack" => kind.clone(),
+        "accept" | "drop" | "return" | "continue" | "notrack" => kind.to_string(),
         "jump" | "goto" => format!(
             "{kind} {}",
-            body.get("target").and_then(Value::as_str).unwrap_or("?")
+            body.get("target").and_then(Json::as_str).unwrap_or("?")
         ),
         "reject" => reject(body),
         "vmap" => format!("{} vmap {}", expr(&body["key"]), expr(&body["data"])),
@@ -31,8 +31,8 @@ pub fn statement(e: &Value) -> String {
     }
 }
 
-fn match_text(body: &Value) -> String {
-    let op = body.get("op").and_then(Value::as_str).unwrap_or("==");
+fn match_text(body: &Json) -> String {
+    let op = body.get("op").and_then(Json::as_str).unwrap_or("==");
     let op = if op == "==" || op == "in" {
         String::new()
     } else {
@@ -41,17 +41,17 @@ fn match_text(body: &Value) -> String {
     format!("{} {op}{}", expr(&body["left"]), expr(&body["right"]))
 }
 
-fn reject(body: &Value) -> String {
-    match body.get("expr").and_then(Value::as_str) {
+fn reject(body: &Json) -> String {
+    match body.get("expr").and_then(Json::as_str) {
         Some(what) => format!(
             "reject with {} type {what}",
-            body.get("type").and_then(Value::as_str).unwrap_or("icmp")
+            body.get("type").and_then(Json::as_str).unwrap_or("icmp")
         ),
         None => "reject".to_string(),
     }
 }
 
-fn nat(kind: &str, body: &Value) -> String {
+fn nat(kind: &str, body: &Json) -> String {
     let addr = body.get("addr").map(expr).unwrap_or_default();
     match body.get("port") {
         Some(p) => format!("{kind} to {addr}:{}", expr(p)),
@@ -59,36 +59,36 @@ fn nat(kind: &str, body: &Value) -> String {
     }
 }
 
-fn flagged(kind: &str, body: &Value) -> String {
+fn flagged(kind: &str, body: &Json) -> String {
     let mut s = kind.to_string();
     if let Some(p) = body.get("port") {
         s.push_str(&format!(" to :{}", expr(p)));
     }
     match body.get("flags") {
-        Some(Value::String(f)) => s.push_str(&format!(" {f}")),
-        Some(Value::Array(a)) => a
+        Some(Json::Str(f)) => s.push_str(&format!(" {f}")),
+        Some(Json::Arr(a)) => a
             .iter()
-            .filter_map(Value::as_str)
+            .filter_map(Json::as_str)
             .for_each(|f| s.push_str(&format!(" {f}"))),
         _ => {}
     }
     s
 }
 
-fn log(body: &Value) -> String {
-    match body.get("prefix").and_then(Value::as_str) {
+fn log(body: &Json) -> String {
+    match body.get("prefix").and_then(Json::as_str) {
         Some(p) => format!("log prefix {p:?}"),
         None => "log".to_string(),
     }
 }
 
 /// An expression (the left or right side of a match, a key, a value).
-pub fn expr(v: &Value) -> String {
+pub fn expr(v: &Json) -> String {
     match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Array(a) => a.iter().map(expr).collect::<Vec<_>>().join(", "),
-        Value::Object(o) => match o.iter().next() {
+        Json::Str(s) => s.to_string(),
+        Json::Num(n) => n.to_string(),
+        Json::Arr(a) => a.iter().map(expr).collect::<Vec<_>>().join(", "),
+        Json::Obj(_) => match v.first_entry() {
             Some((k, body)) => object(k, body),
             None => "{}".into(),
         },
@@ -96,7 +96,7 @@ pub fn expr(v: &Value) -> String {
     }
 }
 
-fn object(kind: &str, body: &Value) -> String {
+fn object(kind: &str, body: &Json) -> String {
     match kind {
         "payload" => format!(
             "{} {}",
@@ -139,7 +139,7 @@ fn meta(key: &str) -> String {
 }
 
 /// `{ a, b }`, map entries `k : v`.
-fn set(body: &Value) -> String {
+fn set(body: &Json) -> String {
     let items: Vec<String> = body
         .as_array()
         .map(|a| {

@@ -10,6 +10,8 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::Json;
+
 use super::{has_xt, is_iptables_table, rule, rule_place, shape_error, table_key, Doc, Res};
 use crate::ParseError;
 use cnictl_model::netfilter::{Backend, Family, Rule, Table};
@@ -50,18 +52,18 @@ fn raw_items(text: &str) -> Result<Vec<&RawValue>, ParseError> {
 
 /// An item, parsed: rules converted, the rest left for `Doc::add_item`
 /// (tables, chains and sets depend on what came before them).
-enum Prepared {
+enum Prepared<'a> {
     Rule {
         place: (String, String, String),
         rule: Rule,
         /// Written by iptables-nft (`xt` expressions).
         xt: Option<(Family, String)>,
     },
-    Other(Value),
+    Other(Json<'a>),
 }
 
-fn prepare(raw: &str) -> Res<Prepared> {
-    let item: Value = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+fn prepare(raw: &str) -> Res<Prepared<'_>> {
+    let item: Json = serde_json::from_str(raw).map_err(|e| e.to_string())?;
     let Some(body) = item
         .get("rule")
         .filter(|_| item.as_object().is_some_and(|o| o.len() == 1))
@@ -85,7 +87,7 @@ struct Reader {
 }
 
 impl Reader {
-    fn add(&mut self, item: Prepared) -> Res<()> {
+    fn add(&mut self, item: Prepared<'_>) -> Res<()> {
         match item {
             Prepared::Other(v) => {
                 if v.get("rule").is_some_and(has_xt) {
