@@ -209,11 +209,11 @@ fn rule(body: &Json) -> Res<Rule> {
         .get("expr")
         .and_then(Json::as_array)
         .ok_or("a rule without \"expr\"")?;
-    let mut text = Vec::new();
+    let mut text = String::with_capacity(TEXT_PER_STATEMENT * exprs_json.len());
     let mut exprs = Vec::new();
     let mut counters = None;
     for e in exprs_json {
-        text.push(render(e));
+        append_statement(&mut text, e);
         if let Some(c) = e.get("counter") {
             counters = Some(counter(c));
         }
@@ -224,11 +224,7 @@ fn rule(body: &Json) -> Res<Rule> {
         .and_then(Json::as_str)
         .map(str::to_string);
     Ok(Rule {
-        text: text
-            .into_iter()
-            .filter(|t| !t.is_empty())
-            .collect::<Vec<_>>()
-            .join(" "),
+        text,
         position: 0,
         handle: body.get("handle").and_then(Json::as_u64),
         comment,
@@ -826,7 +822,27 @@ fn is_iptables_table(t: &Table) -> bool {
 }
 
 fn render(e: &Json) -> String {
-    nft_render::statement(e)
+    let mut text = String::new();
+    nft_render::statement(&mut text, e);
+    text
+}
+
+/// Room for a statement of a rule's text (`ip daddr 10.96.0.10` and the
+/// like), so that most rules' text is allocated once.
+const TEXT_PER_STATEMENT: usize = 24;
+
+/// A statement's text joins the rule's, space-separated; one with no text
+/// leaves none.
+fn append_statement(text: &mut String, e: &Json) {
+    let start = text.len();
+    if start > 0 {
+        text.push(' ');
+    }
+    let blank = text.len();
+    nft_render::statement(text, e);
+    if text.len() == blank {
+        text.truncate(start);
+    }
 }
 
 #[cfg(test)]
