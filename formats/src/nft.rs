@@ -11,6 +11,7 @@
 //! prints their matches as opaque `{"xt": {"name": "conntrack"}}`, so they
 //! are read from `iptables-save`, which prints them in full.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -62,7 +63,8 @@ type Res<T> = Result<T, String>;
 #[derive(Default)]
 struct Doc {
     tables: Vec<Table>,
-    chains: HashMap<(usize, String), usize>,
+    /// Per table (by index), each chain's index by name.
+    chains: Vec<HashMap<String, usize>>,
 }
 
 impl Doc {
@@ -90,8 +92,10 @@ impl Doc {
     fn add_chain(&mut self, body: &Json) -> Res<()> {
         let t = find_table(&self.tables, body)?;
         let c = chain(body)?;
-        self.chains
-            .insert((t, c.name.clone()), self.tables[t].chains.len());
+        if self.chains.len() <= t {
+            self.chains.resize_with(t + 1, HashMap::new);
+        }
+        self.chains[t].insert(c.name.clone(), self.tables[t].chains.len());
         self.tables[t].chains.push(c);
         Ok(())
     }
@@ -102,9 +106,8 @@ impl Doc {
         let t = (self.tables.iter())
             .rposition(|t| t.family == fam && t.name == table)
             .ok_or_else(|| format!("table {table} is not declared before its contents"))?;
-        let at = *self
-            .chains
-            .get(&(t, chain.to_string()))
+        let at = *(self.chains.get(t))
+            .and_then(|names| names.get(chain))
             .ok_or_else(|| format!("rule for undeclared chain {chain:?}"))?;
         let chain = &mut self.tables[t].chains[at];
         rule.position = chain.rules.len() as u32 + 1;
@@ -126,6 +129,14 @@ fn str_field<'a>(body: &'a Json, key: &str) -> Res<&'a str> {
     body.get(key)
         .and_then(Json::as_str)
         .ok_or_else(|| format!("missing string field {key:?}"))
+}
+
+/// A string field, borrowed from the listing when it has no escapes.
+fn str_cow<'a>(body: &Json<'a>, key: &str) -> Res<Cow<'a, str>> {
+    match body.get(key) {
+        Some(Json::Str(s)) => Ok(s.clone()),
+        _ => Err(format!("missing string field {key:?}")),
+    }
 }
 
 fn family(name: &str) -> Res<Family> {

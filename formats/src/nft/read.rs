@@ -10,9 +10,11 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use std::borrow::Cow;
+
 use super::Json;
 
-use super::{has_xt, is_iptables_table, rule, rule_place, shape_error, table_key, Doc, Res};
+use super::{has_xt, is_iptables_table, rule, shape_error, str_cow, table_key, Doc, Res};
 use crate::ParseError;
 use cnictl_model::netfilter::{Backend, Family, Rule, Table};
 
@@ -54,7 +56,7 @@ fn raw_items(text: &str) -> Result<Vec<&RawValue>, ParseError> {
 /// (tables, chains and sets depend on what came before them).
 enum Prepared<'a> {
     Rule {
-        place: (String, String, String),
+        place: Place<'a>,
         rule: Rule,
         /// Written by iptables-nft (`xt` expressions).
         xt: Option<(Family, String)>,
@@ -70,12 +72,24 @@ fn prepare(raw: &str) -> Res<Prepared<'_>> {
     else {
         return Ok(Prepared::Other(item));
     };
-    let (family, table, chain) = rule_place(body)?;
+    let (family, table, chain) = rule_place_cow(body)?;
     Ok(Prepared::Rule {
-        place: (family.into(), table.into(), chain.into()),
+        place: (family, table, chain),
         rule: rule(body)?,
         xt: has_xt(body).then(|| table_key(body)).flatten(),
     })
+}
+
+/// A rule's (family, table, chain), borrowed from the text where they
+/// have no escapes.
+type Place<'a> = (Cow<'a, str>, Cow<'a, str>, Cow<'a, str>);
+
+fn rule_place_cow<'a>(body: &Json<'a>) -> Res<Place<'a>> {
+    Ok((
+        str_cow(body, "family")?,
+        str_cow(body, "table")?,
+        str_cow(body, "chain")?,
+    ))
 }
 
 /// What the items read so far made.
