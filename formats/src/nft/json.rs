@@ -139,13 +139,29 @@ impl Serialize for Json<'_> {
 
 impl<'de> Deserialize<'de> for Json<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JsonVisitor)
+        Seed(&mut Scratch::default()).deserialize(d)
     }
 }
 
-struct JsonVisitor;
+/// Items of the arrays and objects being read, innermost last: each
+/// container is then allocated once, at its exact size.
+#[derive(Default)]
+struct Scratch<'de> {
+    items: Vec<Json<'de>>,
+    entries: Vec<(Cow<'de, str>, Json<'de>)>,
+}
 
-impl<'de> Visitor<'de> for JsonVisitor {
+struct Seed<'s, 'de>(&'s mut Scratch<'de>);
+
+impl<'de> DeserializeSeed<'de> for Seed<'_, 'de> {
+    type Value = Json<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Json<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_, 'de> {
     type Value = Json<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -185,19 +201,20 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
+        let mark = self.0.items.len();
+        while let Some(item) = seq.next_element_seed(Seed(self.0))? {
+            self.0.items.push(item);
         }
-        Ok(Json::Arr(items))
+        Ok(Json::Arr(self.0.items.drain(mark..).collect()))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        let mut entries = Vec::with_capacity(1);
+        let mark = self.0.entries.len();
         while let Some(key) = map.next_key_seed(Key)? {
-            entries.push((key, map.next_value()?));
+            let value = map.next_value_seed(Seed(self.0))?;
+            self.0.entries.push((key, value));
         }
-        Ok(Json::Obj(sorted(entries)))
+        Ok(Json::Obj(sorted(self.0.entries.drain(mark..).collect())))
     }
 }
 
