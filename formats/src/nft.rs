@@ -1,10 +1,11 @@
 //! `nft -j list ruleset` → netfilter tables (libnftables JSON schema 1).
 //!
-//! Read through `serde_json::Value` rather than typed structs: the schema is
-//! a tree of single-key objects whose shapes vary between nftables releases
-//! (`op` is omitted for implicit equality; set types and flags are a string
-//! or an array; elements with comments are wrapped in `{"elem": …}`), and a
-//! construct cnictl does not know must be kept verbatim, not rejected.
+//! Read through a generic JSON tree (`json::Json`, borrowed from the text)
+//! rather than typed structs: the schema is a tree of single-key objects
+//! whose shapes vary between nftables releases (`op` is omitted for
+//! implicit equality; set types and flags are a string or an array;
+//! elements with comments are wrapped in `{"elem": …}`), and a construct
+//! cnictl does not know must be kept verbatim, not rejected.
 //!
 //! Tables that iptables-nft owns (`ip`/`ip6` tables named like iptables'
 //! tables whose rules hold `xt` compat expressions) are skipped here: nft
