@@ -63,6 +63,8 @@ commands:
                 mtu-mismatch bgp-session-down bgp-route-missing
                 route-shadowed pod-route-missing ip-forward-disabled
                 pod-cidr-overlap service-cidr-overlap
+                forward-drop block-vxlan block-bgp backend-mixed
+        (netfilter faults: see "Netfilter faults" in lab/README.md)
   bundle OUT [--prefix PFX] [--force]
         record the lab as a cnictl bundle in OUT
   down [--prefix PFX]
@@ -338,11 +340,23 @@ build_lab() {
 		flannel-host-gw) build_flannel_node "$n"; build_host_gw "$n" ;;
 		calico-bgp) build_calico_node "$n" ;;
 		esac
+		load_rules "$n"
 	done
 	if [ "$MODEL" = calico-bgp ]; then
 		for ((n = 1; n <= NODES; n++)); do start_bird "$n"; done
 		wait_for "BIRD mesh to converge" 20 calico_converged
 	fi
+}
+
+# load_rules N: the netfilter rules node N's components install
+# (kube-proxy's Service rules, then Flannel's FLANNEL-FWD / FLANNEL-POSTRTG
+# or Felix's FORWARD chains; cnictl prints them, modelled on those projects'
+# sources, see gen/src/lab_netfilter.rs and lab_felix.rs), loaded with the
+# node's own iptables-restore.
+load_rules() {
+	local n=$1
+	"$CNICTL" lab rules --node "$n" --state "$(state_file)" |
+		ip netns exec "${NODE_NS[$n]}" iptables-restore --noflush
 }
 
 build_calico_node() {
@@ -388,6 +402,7 @@ cmd_up() {
 	[ -z "$(lab_netns)" ] || die "namespaces with prefix $PREFIX- exist; run: lab.sh down --prefix $PREFIX"
 	command -v ping >/dev/null || die "ping not found (Debian package iputils-ping)"
 	[ "$MODEL" != calico-bgp ] || command -v bird >/dev/null || die "calico-bgp needs BIRD 2 (Debian package bird2)"
+	command -v iptables-restore >/dev/null || die "iptables-restore not found (Debian package iptables)"
 	DIR="$LAB_RUN/$PREFIX" CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ) FAULTS=''
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
@@ -609,14 +624,14 @@ status_one() {
 
 # ---------------------------------------------------------------- faults
 
-FAULTS_ALL="missing-pod-route wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap"
+FAULTS_ALL="missing-pod-route wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed"
 
 # faults_for MODEL: the faults a live lab of MODEL can show.
 faults_for() {
 	case $1 in
-	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap" ;;
-	flannel-host-gw) echo "missing-pod-route wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap" ;;
-	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap" ;;
+	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed" ;;
+	flannel-host-gw) echo "missing-pod-route wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed" ;;
+	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed" ;;
 	*) return 1 ;;
 	esac
 }
@@ -762,6 +777,86 @@ fault_pod_cidr_overlap() {
 fault_service_cidr_overlap() {
 	printf '  + k8s/services.json: added Service default/legacy clusterIP %s (inside node-%s pod CIDR %s)\n' \
 		"${SVC_OVERLAP_IP[$S]}" "$S" "${POD_CIDR[$S]}"
+}
+
+# ---------------------------------------------------------------- netfilter faults
+#
+# Injected with the node's own iptables binaries, inside its netns, on top
+# of the rules load_rules installed (lab/README.md, "Netfilter faults").
+
+# nf N ARGS...: `iptables ARGS` in node N's netns (the iptables-nft backend
+# here), echoed like every fault command.
+nf() {
+	local n=$1
+	shift
+	x ip netns exec "${NODE_NS[$n]}" iptables -w "$@"
+}
+
+# forward-drop: what installing Docker does to a node, the FORWARD policy
+# becomes DROP; on Flannel nodes FLANNEL-FWD is also flushed, as a firewall
+# reload leaves it until flanneld's next resync. Nothing accepts the pod
+# traffic a Flannel node-S forwards any more: every packet between a pod of
+# node-S and any other pod (same node too: bridged traffic crosses FORWARD
+# with bridge-nf-call-iptables=1) ends at the FORWARD policy. On calico-bgp
+# Felix's own rules still accept workload traffic (its cali-FORWARD marks
+# it, its appended FORWARD rule accepts it): nothing changes for pods.
+fault_forward_drop() {
+	nf "$S" -P FORWARD DROP
+	[ "$MODEL" = calico-bgp ] || nf "$S" -F FLANNEL-FWD
+}
+
+# block-vxlan: a host firewall rule dropping Flannel's VXLAN port in INPUT:
+# node-S receives no encapsulated packet (its pods can send, nothing returns).
+fault_block_vxlan() {
+	nf "$S" -A INPUT -p udp -m udp --dport 8472 -j DROP
+}
+
+# block-bgp: node-S's firewall drops TCP port 179 from its peers in INPUT
+# (both directions of the conversation: to its port 179 and from theirs),
+# and its sessions are reset: they cannot come back, every node withdraws
+# node-S's block and node-S loses every peer's.
+fault_block_bgp() {
+	local m
+	for ((m = 1; m <= NODES; m++)); do
+		[ "$m" = "$S" ] && continue
+		nf "$S" -A INPUT -s "${NODE_IP[$m]}/32" -p tcp -m tcp --dport 179 -j DROP
+		nf "$S" -A INPUT -s "${NODE_IP[$m]}/32" -p tcp -m tcp --sport 179 -j DROP
+	done
+	for ((m = 1; m <= NODES; m++)); do
+		[ "$m" = "$S" ] && continue
+		x birdc -s "$(bird_ctl "$S")" restart "${MESH[$m]}" >/dev/null
+	done
+	wait_for "node-$S's BGP routes to be withdrawn" 20 bgp_isolated
+}
+
+# bgp_isolated: node-S has no BGP route and no peer has node-S's block.
+bgp_isolated() {
+	local m
+	! ip -n "${NODE_NS[$S]}" route show proto bird | grep -q ' via ' || return 1
+	for ((m = 1; m <= NODES; m++)); do
+		[ "$m" = "$S" ] && continue
+		! ip -n "${NODE_NS[$m]}" route show proto bird | grep -q "^${BLOCK[$S]} via" || return 1
+	done
+}
+
+# backend-mixed: a stale rule in the other iptables backend (this lab
+# loads its rules with iptables-nft, so: iptables-legacy) dropping what
+# node-S forwards to its pod web-S, as an old firewall script run with the
+# legacy binary leaves behind. Both backends' FORWARD hooks run: the nft
+# ruleset accepts, the legacy rule drops.
+fault_backend_mixed() {
+	local other
+	other=$(other_iptables)
+	x ip netns exec "${NODE_NS[$S]}" "$other" -w -A FORWARD -d "${POD_IP[$S.1]}/32" \
+		-m comment --comment stale:old-firewall-script -j DROP
+}
+
+# other_iptables: the iptables binary of the backend `iptables` is not.
+other_iptables() {
+	local other=iptables-nft
+	iptables -V | grep -q nf_tables && other=iptables-legacy
+	command -v "$other" >/dev/null || die "backend-mixed needs $other"
+	echo "$other"
 }
 
 # ---------------------------------------------------------------- main

@@ -260,6 +260,21 @@ fn every_subcommand_has_help_with_an_example() {
 }
 
 #[test]
+fn lab_faults_lists_each_models_netfilter_faults() {
+    let o = cnictl(&["lab", "faults", "flannel-vxlan"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let vxlan: Vec<String> = text(&o.stdout).lines().map(String::from).collect();
+    for f in ["forward-drop", "block-vxlan", "backend-mixed"] {
+        assert!(vxlan.iter().any(|l| l == f), "{f} in {vxlan:?}");
+    }
+    assert!(!vxlan.iter().any(|l| l == "block-bgp"), "{vxlan:?}");
+    let calico = text(&cnictl(&["lab", "faults", "calico-bgp"]).stdout);
+    assert!(calico.lines().any(|l| l == "block-bgp"), "{calico}");
+    assert!(!calico.lines().any(|l| l == "block-vxlan"), "{calico}");
+    assert_eq!(cnictl(&["lab", "faults", "weave"]).status.code(), Some(2));
+}
+
+#[test]
 fn kubectl_plugin_binary_is_the_same_tool() {
     let o = Command::new(env!("CARGO_BIN_EXE_kubectl-cnictl"))
         .arg("--version")

@@ -307,10 +307,24 @@ fn processes_mentioning(marker: &str) -> Vec<(u32, String)> {
 ///   maps `sysctl`'s `flannel/1` back to `flannel.1`;
 /// - BIRD protocols' `since` is dropped: BIRD renders the start time anew on
 ///   each query from its monotonic clock and the wall clock, and the two
-///   can drift apart by milliseconds between the two collectors' queries.
+///   can drift apart by milliseconds between the two collectors' queries;
+/// - netfilter packet and byte counters are dropped: the lab nodes' rules
+///   count live traffic (BGP keepalives cross INPUT and OUTPUT), so they
+///   move between the two collectors' dumps.
 fn fixup(node: &mut NodeSnapshot) {
     if let Some(rules) = &mut node.rules {
         rules.retain(|r| r.family == "inet");
+    }
+    for chain in node
+        .netfilter
+        .iter_mut()
+        .flat_map(|nf| nf.tables.iter_mut())
+        .flat_map(|t| t.chains.iter_mut())
+    {
+        if let Some(base) = &mut chain.base {
+            base.counters = None;
+        }
+        chain.rules.iter_mut().for_each(|r| r.counters = None);
     }
     if let Some(s) = &mut node.sysctls {
         s.retain(|k, _| !only_one_collector_reads(k));

@@ -144,6 +144,7 @@ fn kube_proxy_node() -> ClusterSnapshot {
         ipsets: None,
         sources: vec![Source::IptablesSave],
         tool_versions: None,
+        nft_json: None,
     });
     snap
 }

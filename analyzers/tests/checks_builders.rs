@@ -252,7 +252,7 @@ pub fn open_filter_table() -> Netfilter {
         tables,
         ipsets: None,
         sources: vec![Source::IptablesSave],
-        tool_versions: None,
+        ..Netfilter::default()
     }
 }
 

@@ -406,6 +406,12 @@ pub enum LabCommand {
         #[arg(long)]
         prefix: Option<String>,
     },
+    /// List the faults `lab break` can inject into a lab of MODEL (or of every model).
+    #[command(after_help = "Example:\n  cnictl lab faults calico-bgp")]
+    Faults {
+        /// flannel-vxlan, flannel-host-gw or calico-bgp.
+        model: Option<String>,
+    },
     /// Internal (lab.sh): print a lab's plan, from its state file or for a
     /// new lab of MODEL.
     #[command(hide = true)]
@@ -429,6 +435,16 @@ pub enum LabCommand {
     Fault {
         fault: String,
         /// The node index it was injected on.
+        #[arg(long)]
+        node: u32,
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+    },
+    /// Internal (lab.sh): print node N's netfilter rules (kube-proxy's,
+    /// then the CNI's) as `iptables-restore --noflush` input.
+    #[command(hide = true)]
+    Rules {
+        /// The node index.
         #[arg(long)]
         node: u32,
         #[arg(long, value_name = "FILE")]
@@ -484,11 +500,17 @@ pub enum PlanFormat {
 }
 
 const LAB_BREAK_AFTER: &str = concat!(
-        "Faults: ",
-        "missing-pod-route, wrong-next-hop, next-hop-not-adjacent, vxlan-fdb-missing, ",
-        "vxlan-neigh-missing, vxlan-fdb-mismatch, mtu-mismatch, bgp-session-down, bgp-route-missing, ",
-        "route-shadowed, pod-route-missing, ip-forward-disabled, pod-cidr-overlap, service-cidr-overlap",
-    "\n\nExample:\n  sudo cnictl lab break vxlan-fdb-missing --node node-1"
+    "Faults (`cnictl lab faults MODEL` lists those that apply): ",
+    "missing-pod-route, wrong-next-hop, next-hop-not-adjacent, vxlan-fdb-missing, ",
+    "vxlan-neigh-missing, vxlan-fdb-mismatch, mtu-mismatch, bgp-session-down, bgp-route-missing, ",
+    "route-shadowed, pod-route-missing, ip-forward-disabled, pod-cidr-overlap, service-cidr-overlap",
+    "\n\nNetfilter faults, injected with the node's own iptables in its namespace:\n",
+    "  forward-drop    FORWARD policy DROP, as Docker sets it (Flannel: FLANNEL-FWD flushed too)\n",
+    "  block-vxlan     INPUT drops udp/8472, Flannel's VXLAN port (flannel-vxlan)\n",
+    "  block-bgp       INPUT drops tcp/179 from the BGP peers; sessions reset (calico-bgp)\n",
+    "  backend-mixed   a stale iptables-legacy FORWARD rule drops traffic to pod web-N",
+    "\n\nExample:\n  sudo cnictl lab break vxlan-fdb-missing --node node-1",
+    "\n  sudo cnictl lab break forward-drop --node node-2"
 );
 
 #[derive(Debug, Args)]

@@ -35,7 +35,12 @@ fn load_kube(cluster: &ClusterArgs) -> Result<ClusterSnapshot> {
             "cnictl: warning: agent {target} (node {node}) failed: {reason}; analysing without it"
         );
     }
-    load_bundle(&dir)
+    // Errors name the files inside the bundle, never this temporary path;
+    // neither does the snapshot's source label.
+    let mut snap = cnictl_collect::bundle::load_dir(&dir)
+        .context("reading what the cluster's agents and API sent")?;
+    snap.source = "kube".into();
+    Ok(snap)
 }
 
 /// A path given without saying what it is (diff): a directory is a

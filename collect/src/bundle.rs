@@ -445,11 +445,12 @@ fn load_netfilter(r: &mut Reader<'_>, dir: &str) -> Option<Netfilter> {
             r.optional(&format!("{dir}/{}", source.file()), parse),
         );
     }
-    let nft = r.optional(
-        &format!("{dir}/nft-ruleset.json"),
-        formats::nft::parse_nft_ruleset,
-    );
-    add_tables(&mut nf, Source::NftRuleset, nft);
+    let nft = r.optional(&format!("{dir}/nft-ruleset.json"), |t| {
+        formats::nft::parse_nft_ruleset(t).map(|tables| (tables, t.to_string()))
+    });
+    let (tables, raw) = nft.unzip();
+    add_tables(&mut nf, Source::NftRuleset, tables);
+    nf.nft_json = raw;
     nf.ipsets = r.optional(
         &format!("{dir}/ipset-save.txt"),
         formats::ipset::parse_ipset_save,

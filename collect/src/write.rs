@@ -208,10 +208,8 @@ fn write_optional(dir: &Path, node: &NodeSnapshot) -> Result<(), WriteError> {
     }
 }
 
-/// The iptables dumps (one file per source), `ipset save` and the tool
-/// versions. `nft-ruleset.json` is not written back: the model keeps nft's
-/// rules as cnictl evaluates them, not nft's JSON expressions (the
-/// snapshot JSON keeps them whole).
+/// The iptables dumps (one file per source), `nft -j list ruleset` as it
+/// was collected, `ipset save` and the tool versions.
 fn write_netfilter(nf: &Netfilter, dir: &Path) -> Result<(), WriteError> {
     for source in Source::IPTABLES
         .into_iter()
@@ -222,6 +220,9 @@ fn write_netfilter(nf: &Netfilter, dir: &Path) -> Result<(), WriteError> {
             &dir.join(source.file()),
             &formats::write_iptables_save(&tables),
         )?;
+    }
+    if let Some(json) = &nf.nft_json {
+        write_text(&dir.join(Source::NftRuleset.file()), json)?;
     }
     if let Some(sets) = &nf.ipsets {
         write_text(

@@ -52,6 +52,7 @@ fn netfilter(tables: Vec<Table>, source: Source) -> Netfilter {
         ipsets: None,
         sources: vec![source],
         tool_versions: None,
+        nft_json: None,
     }
 }
 

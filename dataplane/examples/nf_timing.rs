@@ -85,6 +85,7 @@ fn netfilter(text: &str, nft: bool) -> Netfilter {
         ipsets: None,
         sources: vec![source],
         tool_versions: None,
+        nft_json: None,
     }
 }
 

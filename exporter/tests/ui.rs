@@ -56,6 +56,24 @@ fn healthy_sized(nodes: usize) -> cnictl_model::ClusterSnapshot {
     cnictl_gen::generate(&spec).expect("generate")
 }
 
+/// The healthy flannel-vxlan fixture with node-2's FORWARD policy DROP, as
+/// `iptables-save -c` prints it: a netfilter drop for the path diagram.
+fn forward_drop_cluster() -> cnictl_model::ClusterSnapshot {
+    use cnictl_model::netfilter::{Netfilter, Source};
+    let bundle = repo_root().join("fixtures/flannel-vxlan");
+    let mut snap = cnictl_collect::bundle::load_dir(&bundle).expect("fixture bundle loads");
+    let text =
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [7:588]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+    let tables = cnictl_formats::parse_iptables_save(text, Source::IptablesSave).expect("rules");
+    let node = snap.nodes.get_mut("node-2").expect("node-2");
+    node.netfilter = Some(Netfilter {
+        tables,
+        sources: vec![Source::IptablesSave],
+        ..Netfilter::default()
+    });
+    snap
+}
+
 /// Starts the real server (serve_on) on 127.0.0.1:0; returns its URL.
 async fn start_server(
     snap: cnictl_model::ClusterSnapshot,
@@ -110,6 +128,7 @@ async fn ui_in_headless_chromium() {
     let snap = cnictl_collect::bundle::load_dir(&bundle).expect("fixture bundle loads");
     let (url, stop) = start_server(snap).await;
     let (scale_url, stop_scale) = start_server(healthy_sized(300)).await;
+    let (nf_url, stop_nf) = start_server(forward_drop_cluster()).await;
     let profile = tempfile::tempdir().expect("profile dir");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -127,6 +146,7 @@ async fn ui_in_headless_chromium() {
         .env("CNICTL_BROKEN_NODE", "node-1")
         .env("CNICTL_MODEL", "flannel-vxlan")
         .env("CNICTL_SCALE_URL", &scale_url)
+        .env("CNICTL_NF_URL", &nf_url)
         .env("CNICTL_SCREENSHOT", &shot)
         .env("CNICTL_PROFILE", profile.path())
         .kill_on_drop(true)
@@ -137,6 +157,7 @@ async fn ui_in_headless_chromium() {
         .expect("node runs");
     let _ = stop.send(());
     let _ = stop_scale.send(());
+    let _ = stop_nf.send(());
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -13,6 +13,8 @@ mod k8s;
 pub mod kube_proxy;
 pub mod kube_proxy_nft;
 pub mod lab;
+mod lab_felix;
+mod lab_netfilter;
 mod node;
 mod plan;
 

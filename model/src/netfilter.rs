@@ -30,6 +30,12 @@ pub struct Netfilter {
     /// the JSON schema and the iptables-nft translation differ by release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_versions: Option<String>,
+    /// `nft -j list ruleset` as collected, written back verbatim to
+    /// `nft-ruleset.json`: the tables above keep nft's rules as cnictl
+    /// evaluates them, not nft's JSON expressions, so a bundle written from
+    /// a snapshot (`bundle --kube`) carries the original.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nft_json: Option<String>,
 }
 
 impl Source {

@@ -6,6 +6,7 @@
 //   CNICTL_BROKEN_NODE        the node with the fault
 //   CNICTL_MODEL              the cluster's model name
 //   CNICTL_SCALE_URL          (optional) a server on a large generated cluster
+//   CNICTL_NF_URL             (optional) a server whose node-2 FORWARD policy drops pods' traffic
 //   CNICTL_SCREENSHOT         where to save the explain screenshot
 //   CNICTL_PROFILE            a fresh, empty chromium profile directory
 import { chromium } from "playwright-core";
@@ -36,7 +37,7 @@ page.on("console", (m) => { if (m.type() === "error") failures.push(`console err
 // Nothing but the server under test may be contacted.
 await page.route("**/*", (route) => {
   const u = route.request().url();
-  const allowed = [base, process.env.CNICTL_SCALE_URL].filter(Boolean);
+  const allowed = [base, process.env.CNICTL_SCALE_URL, process.env.CNICTL_NF_URL].filter(Boolean);
   if (allowed.some((a) => u.startsWith(a)) || u.startsWith("data:")) return route.continue();
   failures.push(`external request blocked: ${u}`);
   return route.abort();
@@ -134,6 +135,25 @@ try {
     await page.locator("#explain-out .banner.err").waitFor();
     assert.match(await page.locator("#explain-out").textContent(), /unknown/);
   });
+
+  if (process.env.CNICTL_NF_URL) {
+    await step("explain draws a netfilter drop as a gate naming the rule", async () => {
+      const nf = process.env.CNICTL_NF_URL;
+      await page.goto(`${nf}/#/explain?src=default%2Fweb-1&dst=default%2Fapi-2`);
+      await page.locator("#path-svg").waitFor();
+      assert.match(await page.locator("#verdict").textContent(), /DROPPED .*netfilter-drop/);
+      const gate = page.locator("#path-svg g.hop.netfilter.nf-drop");
+      assert.equal(await gate.count(), 1, "one netfilter gate");
+      assert.equal(await page.locator("#path-svg g.hop.netfilter.fail").count(), 1, "the gate is the failing hop");
+      const title = await gate.locator("title").textContent();
+      assert.match(title, /ip filter FORWARD policy DROP/);
+      assert.match(title, /forward · ip filter FORWARD policy · iptables-nft \(iptables-save\.txt\)/);
+      const failText = (await page.locator("#path-svg .fail-text").allTextContents()).join(" ");
+      assert.match(failText, /finding netfilter-forward-drop/);
+      const row = page.locator("table.hops tr.fail");
+      assert.match(await row.textContent(), /netfilter \(forward, iptables-nft\)/);
+    });
+  }
 
   if (process.env.CNICTL_SCALE_URL) {
     await step("a large cluster stays usable (paged tables)", async () => {

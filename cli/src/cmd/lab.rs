@@ -27,8 +27,10 @@ const LAB_SH: &str = include_str!("../../../lab/lab.sh");
 const COLLECT_NODE_SH: &str = include_str!("../../../lab/collect-node.sh");
 
 pub fn run(args: LabArgs) -> Result<ExitCode> {
+    // Listing faults reads nothing of a lab: no root needed.
+    let needs_root = !matches!(args.command, LabCommand::Faults { .. });
     match lab_argv(&args.command) {
-        Some(argv) => run_script(&argv),
+        Some(argv) => run_script(&argv, needs_root),
         None => internal(args.command).map(|()| ExitCode::SUCCESS),
     }
 }
@@ -46,12 +48,13 @@ fn internal(cmd: LabCommand) -> Result<()> {
         } => init(&shape, &state, dir, created),
         LabCommand::Fault { fault, node, state } => record_fault(&fault, node, &state),
         LabCommand::K8s { state, out } => write_k8s(&LabState::load(&state)?.plan, &out),
+        LabCommand::Rules { node, state } => print_rules(&LabState::load(&state)?.plan, node),
         _ => unreachable!("lab_argv maps every script command"),
     }
 }
 
-fn run_script(argv: &[String]) -> Result<ExitCode> {
-    if !is_root() {
+fn run_script(argv: &[String], needs_root: bool) -> Result<ExitCode> {
+    if needs_root && !is_root() {
         bail!("cnictl lab creates network namespaces and needs root (try: sudo cnictl lab …)");
     }
     let me = std::env::current_exe().context("finding the cnictl binary")?;
@@ -89,6 +92,11 @@ fn lab_argv(cmd: &LabCommand) -> Option<Vec<String>> {
         LabCommand::Bundle { out, force, prefix } => (bundle_argv(out, *force), Some(prefix)),
         LabCommand::Ping { prefix } => (strings(&["ping"]), Some(prefix)),
         LabCommand::Status { prefix } => (strings(&["status"]), prefix.as_ref()),
+        LabCommand::Faults { model } => {
+            let mut v = strings(&["faults"]);
+            v.extend(model.iter().cloned());
+            (v, None)
+        }
         _ => return None,
     };
     if let Some(p) = prefix {
@@ -203,6 +211,15 @@ fn record_fault(fault: &str, node: u32, state: &Path) -> Result<()> {
     st.plan.apply_fault(fault, node);
     st.injected.push(format!("{fault}@node-{node}"));
     st.save(state)
+}
+
+/// Node `node`'s netfilter rules, for lab.sh to load into its namespace.
+fn print_rules(plan: &LabPlan, node: u32) -> Result<()> {
+    if !plan.node_indices().any(|n| n == node) {
+        bail!("no node-{node} in this lab");
+    }
+    print!("{}", plan.iptables_restore(node));
+    Ok(())
 }
 
 /// Writes the lab's objects with the bundle writer into a scratch bundle

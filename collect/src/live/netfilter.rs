@@ -37,7 +37,11 @@ pub(super) fn read_netfilter(notes: &mut Vec<String>) -> Option<Netfilter> {
             Source::NftRuleset => formats::parse_nft_ruleset(&text),
             _ => formats::parse_iptables_save(&text, source),
         };
+        let ok = parsed.is_ok();
         add(&mut nf, source, parsed, notes);
+        if ok && source == Source::NftRuleset {
+            nf.nft_json = Some(text);
+        }
     }
     nf.ipsets = run("ipset", &["save"], notes).and_then(|t| ipsets(&t, notes));
     nf.tool_versions = tool_versions();

@@ -20,6 +20,7 @@ fn compile(text: &str) -> Ruleset {
         ipsets: None,
         sources: vec![Source::IptablesSave],
         tool_versions: None,
+        nft_json: None,
     })
 }
 
@@ -139,6 +140,7 @@ fn nft(json: &str) -> Ruleset {
         ipsets: None,
         sources: vec![Source::NftRuleset],
         tool_versions: None,
+        nft_json: None,
     })
 }
 

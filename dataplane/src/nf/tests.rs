@@ -43,6 +43,7 @@ fn iptables() -> Ruleset {
         ipsets: None,
         sources: vec![Source::IptablesSave],
         tool_versions: None,
+        nft_json: None,
     })
 }
 
@@ -53,6 +54,7 @@ fn nft() -> Ruleset {
         ipsets: None,
         sources: vec![Source::NftRuleset],
         tool_versions: None,
+        nft_json: None,
     })
 }
 
@@ -207,6 +209,7 @@ fn a_reachable_rule_that_cannot_be_evaluated_makes_the_hook_unknown() {
         ipsets: None,
         sources: vec![],
         tool_versions: None,
+        nft_json: None,
     });
     let paths = rs.eval_hook(Hook::Forward, &pod_packet("10.244.1.5", 1, 0), &Node, true);
     let HookVerdict::Unknown(r, why) = &paths[0].verdict else {
@@ -230,6 +233,7 @@ fn an_ipset_match_without_ipset_save_is_unknown_and_with_it_decides() {
         ipsets: None,
         sources: vec![],
         tool_versions: None,
+        nft_json: None,
     };
     let pkt = pod_packet("10.96.0.10", 17, 53);
     let rs = Ruleset::compile(&nf);
@@ -360,6 +364,7 @@ fn goto_does_not_return_and_jump_does() {
             ipsets: None,
             sources: vec![],
             tool_versions: None,
+            nft_json: None,
         });
         let v =
             &rs.eval_hook(Hook::Forward, &pod_packet("10.244.1.5", 1, 0), &Node, false)[0].verdict;
