@@ -1,16 +1,18 @@
 //! `nft -j list ruleset` → netfilter tables (libnftables JSON schema 1).
 //!
-//! Read through `serde_json::Value` rather than typed structs: the schema is
-//! a tree of single-key objects whose shapes vary between nftables releases
-//! (`op` is omitted for implicit equality; set types and flags are a string
-//! or an array; elements with comments are wrapped in `{"elem": …}`), and a
-//! construct cnictl does not know must be kept verbatim, not rejected.
+//! Read through a generic JSON tree (`json::Json`, borrowed from the text)
+//! rather than typed structs: the schema is a tree of single-key objects
+//! whose shapes vary between nftables releases (`op` is omitted for
+//! implicit equality; set types and flags are a string or an array;
+//! elements with comments are wrapped in `{"elem": …}`), and a construct
+//! cnictl does not know must be kept verbatim, not rejected.
 //!
 //! Tables that iptables-nft owns (`ip`/`ip6` tables named like iptables'
 //! tables whose rules hold `xt` compat expressions) are skipped here: nft
 //! prints their matches as opaque `{"xt": {"name": "conntrack"}}`, so they
 //! are read from `iptables-save`, which prints them in full.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -20,30 +22,32 @@ use cnictl_model::netfilter::{
     Set, SetRef, Source, Stmt, Table, Value as NfValue, Verdict,
 };
 use ipnet::IpNet;
-use serde_json::{Map, Value};
 
 use super::nft_render;
 use super::ParseError;
 
+mod json;
 mod read;
+
+pub(crate) use json::Json;
 
 pub use read::parse_nft_ruleset;
 
 /// A rule with an `xt` compat expression: written by iptables-nft.
-fn has_xt(rule: &Value) -> bool {
+fn has_xt(rule: &Json) -> bool {
     rule.get("expr")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .is_some_and(|e| e.iter().any(|x| x.get("xt").is_some()))
 }
 
-fn table_key(body: &Value) -> Option<(Family, String)> {
+fn table_key(body: &Json) -> Option<(Family, String)> {
     Some((
         family(body.get("family")?.as_str()?).ok()?,
         body.get("table")?.as_str()?.to_string(),
     ))
 }
 
-fn shape_error(expected: &str, found: &Value) -> ParseError {
+fn shape_error(expected: &str, found: &serde_json::Value) -> ParseError {
     let found: String = found.to_string().chars().take(80).collect();
     ParseError::Json {
         line: 1,
@@ -60,15 +64,16 @@ type Res<T> = Result<T, String>;
 #[derive(Default)]
 struct Doc {
     tables: Vec<Table>,
-    chains: HashMap<(usize, String), usize>,
+    /// Per table (by index), each chain's index by name.
+    chains: Vec<HashMap<String, usize>>,
 }
 
 impl Doc {
-    fn add_item(&mut self, item: &Value) -> Res<()> {
-        let Some((kind, body)) = item.as_object().and_then(|o| o.iter().next()) else {
+    fn add_item(&mut self, item: &Json) -> Res<()> {
+        let Some((kind, body)) = item.first_entry() else {
             return Err(format!("expected an object with one key, found {item}"));
         };
-        match kind.as_str() {
+        match kind {
             "table" => self.tables.push(table(body)?),
             "chain" => self.add_chain(body)?,
             "set" | "map" => {
@@ -85,11 +90,13 @@ impl Doc {
         Ok(())
     }
 
-    fn add_chain(&mut self, body: &Value) -> Res<()> {
+    fn add_chain(&mut self, body: &Json) -> Res<()> {
         let t = find_table(&self.tables, body)?;
         let c = chain(body)?;
-        self.chains
-            .insert((t, c.name.clone()), self.tables[t].chains.len());
+        if self.chains.len() <= t {
+            self.chains.resize_with(t + 1, HashMap::new);
+        }
+        self.chains[t].insert(c.name.clone(), self.tables[t].chains.len());
         self.tables[t].chains.push(c);
         Ok(())
     }
@@ -100,9 +107,8 @@ impl Doc {
         let t = (self.tables.iter())
             .rposition(|t| t.family == fam && t.name == table)
             .ok_or_else(|| format!("table {table} is not declared before its contents"))?;
-        let at = *self
-            .chains
-            .get(&(t, chain.to_string()))
+        let at = *(self.chains.get(t))
+            .and_then(|names| names.get(chain))
             .ok_or_else(|| format!("rule for undeclared chain {chain:?}"))?;
         let chain = &mut self.tables[t].chains[at];
         rule.position = chain.rules.len() as u32 + 1;
@@ -112,7 +118,7 @@ impl Doc {
 }
 
 /// A rule's (family, table, chain).
-fn rule_place(body: &Value) -> Res<(&str, &str, &str)> {
+fn rule_place<'v>(body: &'v Json) -> Res<(&'v str, &'v str, &'v str)> {
     Ok((
         str_field(body, "family")?,
         str_field(body, "table")?,
@@ -120,10 +126,18 @@ fn rule_place(body: &Value) -> Res<(&str, &str, &str)> {
     ))
 }
 
-fn str_field<'a>(body: &'a Value, key: &str) -> Res<&'a str> {
+fn str_field<'a>(body: &'a Json, key: &str) -> Res<&'a str> {
     body.get(key)
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| format!("missing string field {key:?}"))
+}
+
+/// A string field, borrowed from the listing when it has no escapes.
+fn str_cow<'a>(body: &Json<'a>, key: &str) -> Res<Cow<'a, str>> {
+    match body.get(key) {
+        Some(Json::Str(s)) => Ok(s.clone()),
+        _ => Err(format!("missing string field {key:?}")),
+    }
 }
 
 fn family(name: &str) -> Res<Family> {
@@ -138,7 +152,7 @@ fn family(name: &str) -> Res<Family> {
     })
 }
 
-fn table(body: &Value) -> Res<Table> {
+fn table(body: &Json) -> Res<Table> {
     Ok(Table {
         family: family(str_field(body, "family")?)?,
         name: str_field(body, "name")?.to_string(),
@@ -149,7 +163,7 @@ fn table(body: &Value) -> Res<Table> {
     })
 }
 
-fn find_table(tables: &[Table], body: &Value) -> Res<usize> {
+fn find_table(tables: &[Table], body: &Json) -> Res<usize> {
     let fam = family(str_field(body, "family")?)?;
     let name = str_field(body, "table")?;
     tables
@@ -158,9 +172,9 @@ fn find_table(tables: &[Table], body: &Value) -> Res<usize> {
         .ok_or_else(|| format!("table {name} is not declared before its contents"))
 }
 
-fn chain(body: &Value) -> Res<Chain> {
+fn chain(body: &Json) -> Res<Chain> {
     let name = str_field(body, "name")?.to_string();
-    let base = match body.get("hook").and_then(Value::as_str) {
+    let base = match body.get("hook").and_then(Json::as_str) {
         Some(hook) => Some(base_chain(body, hook)?),
         None => None,
     };
@@ -171,7 +185,7 @@ fn chain(body: &Value) -> Res<Chain> {
     })
 }
 
-fn base_chain(body: &Value, hook: &str) -> Res<BaseChain> {
+fn base_chain(body: &Json, hook: &str) -> Res<BaseChain> {
     let hook = match hook {
         "prerouting" => Hook::Prerouting,
         "input" => Hook::Input,
@@ -182,16 +196,16 @@ fn base_chain(body: &Value, hook: &str) -> Res<BaseChain> {
         "egress" => Hook::Egress,
         _ => return Err(format!("unknown hook {hook:?}")),
     };
-    let kind = match body.get("type").and_then(Value::as_str) {
+    let kind = match body.get("type").and_then(Json::as_str) {
         Some("nat") => ChainKind::Nat,
         Some("route") => ChainKind::Route,
         _ => ChainKind::Filter,
     };
-    let policy = match body.get("policy").and_then(Value::as_str) {
+    let policy = match body.get("policy").and_then(Json::as_str) {
         Some("drop") => Verdict::Drop,
         _ => Verdict::Accept,
     };
-    let priority = body.get("prio").and_then(Value::as_i64).unwrap_or(0) as i32;
+    let priority = body.get("prio").and_then(Json::as_i64).unwrap_or(0) as i32;
     Ok(BaseChain {
         hook,
         priority,
@@ -202,16 +216,16 @@ fn base_chain(body: &Value, hook: &str) -> Res<BaseChain> {
 }
 
 /// One rule of a chain; its position is set when it joins the chain.
-fn rule(body: &Value) -> Res<Rule> {
+fn rule(body: &Json) -> Res<Rule> {
     let exprs_json = body
         .get("expr")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .ok_or("a rule without \"expr\"")?;
-    let mut text = Vec::new();
+    let mut text = String::with_capacity(TEXT_PER_STATEMENT * exprs_json.len());
     let mut exprs = Vec::new();
     let mut counters = None;
     for e in exprs_json {
-        text.push(render(e));
+        append_statement(&mut text, e);
         if let Some(c) = e.get("counter") {
             counters = Some(counter(c));
         }
@@ -219,36 +233,32 @@ fn rule(body: &Value) -> Res<Rule> {
     }
     let comment = body
         .get("comment")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .map(str::to_string);
     Ok(Rule {
-        text: text
-            .into_iter()
-            .filter(|t| !t.is_empty())
-            .collect::<Vec<_>>()
-            .join(" "),
+        text,
         position: 0,
-        handle: body.get("handle").and_then(Value::as_u64),
+        handle: body.get("handle").and_then(Json::as_u64),
         comment,
         counters,
         exprs,
     })
 }
 
-fn counter(c: &Value) -> Counters {
+fn counter(c: &Json) -> Counters {
     Counters {
-        packets: c.get("packets").and_then(Value::as_u64).unwrap_or(0),
-        bytes: c.get("bytes").and_then(Value::as_u64).unwrap_or(0),
+        packets: c.get("packets").and_then(Json::as_u64).unwrap_or(0),
+        bytes: c.get("bytes").and_then(Json::as_u64).unwrap_or(0),
     }
 }
 
 /// One JSON statement → model expressions (a NAT statement also ends the
 /// rule with accept, as the kernel's nat expressions do).
-fn expr(e: &Value) -> Vec<Expr> {
-    let Some((kind, body)) = e.as_object().and_then(|o| o.iter().next()) else {
+fn expr(e: &Json) -> Vec<Expr> {
+    let Some((kind, body)) = e.first_entry() else {
         return vec![unknown_stmt(e)];
     };
-    match kind.as_str() {
+    match kind {
         "match" => vec![match_expr(body).map_or_else(
             || Expr::Match(Match::Unknown { text: render(e) }),
             Expr::Match,
@@ -269,7 +279,7 @@ fn expr(e: &Value) -> Vec<Expr> {
     }
 }
 
-fn unknown_stmt(e: &Value) -> Expr {
+fn unknown_stmt(e: &Json) -> Expr {
     Expr::Stmt(Stmt::Unknown { text: render(e) })
 }
 
@@ -277,18 +287,18 @@ fn nat_end(stmt: Stmt) -> Vec<Expr> {
     vec![Expr::Stmt(stmt), Expr::Verdict(Verdict::Accept)]
 }
 
-fn has_flag(body: &Value, flag: &str) -> bool {
+fn has_flag(body: &Json, flag: &str) -> bool {
     match body.get("flags") {
-        Some(Value::String(s)) => s == flag,
-        Some(Value::Array(a)) => a.iter().any(|f| f.as_str() == Some(flag)),
+        Some(Json::Str(s)) => s == flag,
+        Some(Json::Arr(a)) => a.iter().any(|f| f.as_str() == Some(flag)),
         _ => false,
     }
 }
 
-fn verdict(kind: &str, body: &Value) -> Option<Verdict> {
+fn verdict(kind: &str, body: &Json) -> Option<Verdict> {
     let target = || {
         body.get("target")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .map(str::to_string)
     };
     Some(match kind {
@@ -298,15 +308,15 @@ fn verdict(kind: &str, body: &Value) -> Option<Verdict> {
         "continue" => return None,
         "jump" => Verdict::Jump(target()?),
         "goto" => Verdict::Goto(target()?),
-        "reject" => Verdict::Reject(body.get("expr").and_then(Value::as_str).map(str::to_string)),
+        "reject" => Verdict::Reject(body.get("expr").and_then(Json::as_str).map(str::to_string)),
         "queue" => Verdict::Other("queue".into()),
         _ => return None,
     })
 }
 
 /// `{"match": {"op", "left", "right"}}` → a match cnictl evaluates.
-fn match_expr(body: &Value) -> Option<Match> {
-    let op = body.get("op").and_then(Value::as_str).unwrap_or("==");
+fn match_expr(body: &Json) -> Option<Match> {
+    let op = body.get("op").and_then(Json::as_str).unwrap_or("==");
     let neg = match op {
         "==" | "in" => false,
         "!=" => true,
@@ -329,7 +339,7 @@ fn match_expr(body: &Value) -> Option<Match> {
 }
 
 /// `meta mark & M == V` / `ct mark & M == V`.
-fn masked_mark(left: &Value, right: &Value, neg: bool) -> Option<Match> {
+fn masked_mark(left: &Json, right: &Json, neg: bool) -> Option<Match> {
     let and = left.get("&")?.as_array()?;
     let key = mark_key(and.first()?)?;
     let mask = and.get(1)?.as_u64()? as u32;
@@ -342,7 +352,7 @@ fn masked_mark(left: &Value, right: &Value, neg: bool) -> Option<Match> {
 }
 
 /// Some(false) for `meta mark`, Some(true) for `ct mark`.
-fn mark_key(v: &Value) -> Option<bool> {
+fn mark_key(v: &Json) -> Option<bool> {
     let (holder, conn) = match (v.get("meta"), v.get("ct")) {
         (Some(m), _) => (m, false),
         (None, Some(c)) => (c, true),
@@ -351,7 +361,7 @@ fn mark_key(v: &Value) -> Option<bool> {
     (holder.get("key")?.as_str()? == "mark").then_some(conn)
 }
 
-fn field_match(left: &Value, right: &Value, neg: bool) -> Option<Match> {
+fn field_match(left: &Json, right: &Json, neg: bool) -> Option<Match> {
     if let Some(p) = left.get("payload") {
         return payload_match(p, right, neg);
     }
@@ -367,7 +377,7 @@ fn field_match(left: &Value, right: &Value, neg: bool) -> Option<Match> {
     None
 }
 
-fn payload_match(p: &Value, right: &Value, neg: bool) -> Option<Match> {
+fn payload_match(p: &Json, right: &Json, neg: bool) -> Option<Match> {
     let proto = p.get("protocol")?.as_str()?;
     let field = p.get("field")?.as_str()?;
     match (proto, field) {
@@ -392,8 +402,8 @@ fn payload_match(p: &Value, right: &Value, neg: bool) -> Option<Match> {
         }
         ("icmp" | "icmpv6", "type") => {
             let icmp = match right {
-                Value::Number(n) => n.as_u64()? as u8,
-                Value::String(s) => icmp_type(s)?,
+                Json::Num(n) => n.as_u64()? as u8,
+                Json::Str(s) => icmp_type(s)?,
                 _ => return None,
             };
             Some(Match::IcmpType {
@@ -416,7 +426,7 @@ fn icmp_type(name: &str) -> Option<u8> {
     })
 }
 
-fn meta_match(key: &str, right: &Value, neg: bool) -> Option<Match> {
+fn meta_match(key: &str, right: &Json, neg: bool) -> Option<Match> {
     match key {
         "iifname" | "oifname" | "iif" | "oif" => {
             let dir = if key.starts_with('i') {
@@ -440,11 +450,11 @@ fn meta_match(key: &str, right: &Value, neg: bool) -> Option<Match> {
     }
 }
 
-fn ct_match(key: &str, right: &Value, neg: bool) -> Option<Match> {
+fn ct_match(key: &str, right: &Json, neg: bool) -> Option<Match> {
     match key {
         "state" => {
-            let list: Vec<&Value> = match right {
-                Value::Array(a) => a.iter().collect(),
+            let list: Vec<&Json> = match right {
+                Json::Arr(a) => a.iter().collect(),
                 other => vec![other],
             };
             let states = list
@@ -474,13 +484,13 @@ fn ct_state(s: &str) -> Option<CtState> {
 }
 
 /// `fib daddr type local` (flags may include `iif`/`oif`: not modelled).
-fn fib_match(fib: &Value, right: &Value, neg: bool) -> Option<Match> {
+fn fib_match(fib: &Json, right: &Json, neg: bool) -> Option<Match> {
     if fib.get("result")?.as_str()? != "type" {
         return None;
     }
     let flags: Vec<&str> = match fib.get("flags")? {
-        Value::String(s) => vec![s.as_str()],
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        Json::Str(s) => vec![s.as_ref()],
+        Json::Arr(a) => a.iter().filter_map(Json::as_str).collect(),
         _ => return None,
     };
     let dir = match flags.as_slice() {
@@ -488,9 +498,9 @@ fn fib_match(fib: &Value, right: &Value, neg: bool) -> Option<Match> {
         ["saddr"] => Dir::Src,
         _ => return None,
     };
-    let names: Vec<&Value> = match right {
-        Value::Array(a) => a.iter().collect(),
-        Value::Object(o) => o.get("set")?.as_array()?.iter().collect(),
+    let names: Vec<&Json> = match right {
+        Json::Arr(a) => a.iter().collect(),
+        obj @ Json::Obj(_) => obj.get("set")?.as_array()?.iter().collect(),
         other => vec![other],
     };
     let types = names
@@ -505,15 +515,15 @@ fn fib_match(fib: &Value, right: &Value, neg: bool) -> Option<Match> {
     })
 }
 
-fn protos(right: &Value) -> Option<Vec<u8>> {
-    let one = |v: &Value| -> Option<u8> {
+fn protos(right: &Json) -> Option<Vec<u8>> {
+    let one = |v: &Json| -> Option<u8> {
         match v {
-            Value::String(s) => proto_number(s),
-            Value::Number(n) => n.as_u64().map(|n| n as u8),
+            Json::Str(s) => proto_number(s),
+            Json::Num(n) => n.as_u64().map(|n| n as u8),
             _ => None,
         }
     };
-    match right.get("set").and_then(Value::as_array) {
+    match right.get("set").and_then(Json::as_array) {
         Some(list) => list.iter().map(one).collect(),
         None => one(right).map(|p| vec![p]),
     }
@@ -521,14 +531,14 @@ fn protos(right: &Value) -> Option<Vec<u8>> {
 
 /// An address, a `{"prefix"}`, a `{"range"}` (as the prefixes it spans is
 /// not needed: kept as its ends) or an anonymous set of those.
-fn nets(right: &Value) -> Option<Vec<IpNet>> {
-    match right.get("set").and_then(Value::as_array) {
+fn nets(right: &Json) -> Option<Vec<IpNet>> {
+    match right.get("set").and_then(Json::as_array) {
         Some(list) => list.iter().map(single_net).collect(),
         None => single_net(right).map(|n| vec![n]),
     }
 }
 
-fn single_net(v: &Value) -> Option<IpNet> {
+fn single_net(v: &Json) -> Option<IpNet> {
     if let Some(s) = v.as_str() {
         return s.parse::<IpAddr>().ok().map(IpNet::from);
     }
@@ -537,29 +547,29 @@ fn single_net(v: &Value) -> Option<IpNet> {
     IpNet::new(addr, p.get("len")?.as_u64()? as u8).ok()
 }
 
-fn num_ranges(right: &Value) -> Option<Vec<(u64, u64)>> {
-    let one = |v: &Value| -> Option<(u64, u64)> {
+fn num_ranges(right: &Json) -> Option<Vec<(u64, u64)>> {
+    let one = |v: &Json| -> Option<(u64, u64)> {
         if let Some(n) = v.as_u64() {
             return Some((n, n));
         }
         let r = v.get("range")?.as_array()?;
         Some((r.first()?.as_u64()?, r.get(1)?.as_u64()?))
     };
-    match right.get("set").and_then(Value::as_array) {
+    match right.get("set").and_then(Json::as_array) {
         Some(list) => list.iter().map(one).collect(),
         None => one(right).map(|r| vec![r]),
     }
 }
 
 /// The packet fields of a lookup key (`ip daddr . meta l4proto . th dport`).
-fn keys(left: &Value) -> Option<Vec<Key>> {
-    match left.get("concat").and_then(Value::as_array) {
+fn keys(left: &Json) -> Option<Vec<Key>> {
+    match left.get("concat").and_then(Json::as_array) {
         Some(parts) => parts.iter().map(key).collect(),
         None => key(left).map(|k| vec![k]),
     }
 }
 
-fn key(v: &Value) -> Option<Key> {
+fn key(v: &Json) -> Option<Key> {
     if let Some(p) = v.get("payload") {
         return Some(
             match (p.get("protocol")?.as_str()?, p.get("field")?.as_str()?) {
@@ -584,14 +594,14 @@ fn key(v: &Value) -> Option<Key> {
 /// `"@name"` or an anonymous `{"set": [...]}` used as a set (not a value
 /// list of a plain field match, which `field_match` handles first for
 /// single fields).
-fn set_ref(right: &Value) -> Option<SetRef> {
+fn set_ref(right: &Json) -> Option<SetRef> {
     if let Some(name) = right.as_str().and_then(|s| s.strip_prefix('@')) {
         return Some(SetRef::Named(name.to_string()));
     }
     None
 }
 
-fn vmap(body: &Value) -> Option<Expr> {
+fn vmap(body: &Json) -> Option<Expr> {
     let key_json = body.get("key")?;
     let data = body.get("data")?;
     if let Some(numgen) = key_json.get("numgen") {
@@ -600,20 +610,20 @@ fn vmap(body: &Value) -> Option<Expr> {
     let keys = keys(key_json)?;
     let set = match data.as_str().and_then(|s| s.strip_prefix('@')) {
         Some(name) => SetRef::Named(name.to_string()),
-        None => SetRef::Anonymous(map_elements(data.get("set")?)?),
+        None => SetRef::Anonymous(map_elements(data.get("set")?.as_array()?)?),
     };
     Some(Expr::Vmap(Lookup { keys, set }))
 }
 
-fn numgen_vmap(numgen: &Value, data: &Value) -> Option<Expr> {
+fn numgen_vmap(numgen: &Json, data: &Json) -> Option<Expr> {
     if numgen.get("mode")?.as_str()? != "random" {
         return None;
     }
     let modulus = numgen.get("mod")?.as_u64()? as u32;
-    let offset = numgen.get("offset").and_then(Value::as_u64).unwrap_or(0) as u32;
+    let offset = numgen.get("offset").and_then(Json::as_u64).unwrap_or(0) as u32;
     let mut arms = Vec::new();
     for pair in data.get("set")?.as_array()? {
-        let (k, v) = (pair.get(0)?, pair.get(1)?);
+        let (k, v) = (pair.at(0)?, pair.at(1)?);
         let (lo, hi) = num_ranges(k)?.first().copied()?;
         arms.push((lo as u32, hi as u32, verdict_value(v)?));
     }
@@ -624,13 +634,13 @@ fn numgen_vmap(numgen: &Value, data: &Value) -> Option<Expr> {
     }))
 }
 
-fn verdict_value(v: &Value) -> Option<Verdict> {
-    let (kind, body) = v.as_object()?.iter().next()?;
+fn verdict_value(v: &Json) -> Option<Verdict> {
+    let (kind, body) = v.first_entry()?;
     verdict(kind, body)
 }
 
 /// `meta mark set …` / `ct mark set …`.
-fn mangle(body: &Value) -> Option<Stmt> {
+fn mangle(body: &Json) -> Option<Stmt> {
     let key = body.get("key")?;
     let value = body.get("value")?;
     if let Some(ct) = key.get("ct") {
@@ -649,18 +659,18 @@ fn mangle(body: &Value) -> Option<Stmt> {
 }
 
 /// `mark | V` → xmark V/V; `mark ^ V` → V/0; `mark & V` → 0/!V; `V` → V/all.
-fn mark_value(value: &Value) -> Option<Stmt> {
+fn mark_value(value: &Json) -> Option<Stmt> {
     if let Some(n) = value.as_u64() {
         return Some(Stmt::Mark {
             value: n as u32,
             mask: u32::MAX,
         });
     }
-    let (op, args) = value.as_object()?.iter().next()?;
+    let (op, args) = value.first_entry()?;
     let args = args.as_array()?;
     mark_key(args.first()?)?;
     let n = args.get(1)?.as_u64()? as u32;
-    Some(match op.as_str() {
+    Some(match op {
         "|" => Stmt::Mark { value: n, mask: n },
         "^" => Stmt::Mark { value: n, mask: 0 },
         "&" => Stmt::Mark { value: 0, mask: !n },
@@ -668,9 +678,9 @@ fn mark_value(value: &Value) -> Option<Stmt> {
     })
 }
 
-fn nat(kind: &str, body: &Value) -> Option<Vec<Expr>> {
+fn nat(kind: &str, body: &Json) -> Option<Vec<Expr>> {
     let addr = match body.get("addr") {
-        Some(Value::String(s)) => {
+        Some(Json::Str(s)) => {
             let a: IpAddr = s.parse().ok()?;
             Some((a, a))
         }
@@ -694,7 +704,7 @@ fn nat(kind: &str, body: &Value) -> Option<Vec<Expr>> {
     }))
 }
 
-fn port_range(v: Option<&Value>) -> Option<(u16, u16)> {
+fn port_range(v: Option<&Json>) -> Option<(u16, u16)> {
     let v = v?;
     if let Some(p) = v.as_u64() {
         return Some((p as u16, p as u16));
@@ -704,20 +714,20 @@ fn port_range(v: Option<&Value>) -> Option<(u16, u16)> {
 }
 
 /// A set or map declaration with its elements.
-fn set(body: &Value) -> Res<Set> {
+fn set(body: &Json) -> Res<Set> {
     let name = str_field(body, "name")?.to_string();
     let key_types = match body.get("type") {
-        Some(Value::String(s)) => s.split(" . ").map(str::to_string).collect(),
-        Some(Value::Array(a)) => a
+        Some(Json::Str(s)) => s.split(" . ").map(str::to_string).collect(),
+        Some(Json::Arr(a)) => a
             .iter()
-            .filter_map(Value::as_str)
+            .filter_map(Json::as_str)
             .map(str::to_string)
             .collect(),
         _ => return Err(format!("set {name} without a type")),
     };
-    let map_type = body.get("map").and_then(Value::as_str).map(str::to_string);
+    let map_type = body.get("map").and_then(Json::as_str).map(str::to_string);
     let elements = match body.get("elem") {
-        Some(Value::Array(list)) => elements(list, map_type.is_some())
+        Some(Json::Arr(list)) => elements(list, map_type.is_some())
             .ok_or_else(|| format!("set {name}: elements of an unknown shape"))?,
         _ => Vec::new(),
     };
@@ -729,9 +739,9 @@ fn set(body: &Value) -> Res<Set> {
     })
 }
 
-fn elements(list: &[Value], is_map: bool) -> Option<Vec<Element>> {
+fn elements(list: &[Json], is_map: bool) -> Option<Vec<Element>> {
     if is_map {
-        return map_elements(&Value::Array(list.to_vec()));
+        return map_elements(list);
     }
     list.iter()
         .map(|v| {
@@ -743,13 +753,13 @@ fn elements(list: &[Value], is_map: bool) -> Option<Vec<Element>> {
         .collect()
 }
 
-fn map_elements(list: &Value) -> Option<Vec<Element>> {
+fn map_elements(list: &[Json]) -> Option<Vec<Element>> {
     let mut out = Vec::new();
-    for pair in list.as_array()? {
-        let key = key_values(unwrap_elem(pair.get(0)?))?;
-        let value = match verdict_value(pair.get(1)?) {
+    for pair in list {
+        let key = key_values(unwrap_elem(pair.at(0)?))?;
+        let value = match verdict_value(pair.at(1)?) {
             Some(v) => MapValue::Verdict(v),
-            None => MapValue::Other(pair.get(1)?.to_string()),
+            None => MapValue::Other(pair.at(1)?.to_string()),
         };
         out.push(Element {
             key,
@@ -760,22 +770,22 @@ fn map_elements(list: &Value) -> Option<Vec<Element>> {
 }
 
 /// Elements with a comment or timeout come as `{"elem": {"val": …}}`.
-fn unwrap_elem(v: &Value) -> &Value {
+fn unwrap_elem<'v, 'a>(v: &'v Json<'a>) -> &'v Json<'a> {
     v.get("elem").and_then(|e| e.get("val")).unwrap_or(v)
 }
 
-fn key_values(v: &Value) -> Option<Vec<NfValue>> {
-    match v.get("concat").and_then(Value::as_array) {
+fn key_values(v: &Json) -> Option<Vec<NfValue>> {
+    match v.get("concat").and_then(Json::as_array) {
         Some(parts) => parts.iter().map(key_value).collect(),
         None => key_value(v).map(|k| vec![k]),
     }
 }
 
-fn key_value(v: &Value) -> Option<NfValue> {
+fn key_value(v: &Json) -> Option<NfValue> {
     match v {
-        Value::Number(n) => n.as_u64().map(|n| NfValue::Num(n, n)),
-        Value::String(s) => Some(string_value(s)),
-        Value::Object(o) => object_value(o),
+        Json::Num(n) => n.as_u64().map(|n| NfValue::Num(n, n)),
+        Json::Str(s) => Some(string_value(s)),
+        Json::Obj(_) => object_value(v),
         _ => None,
     }
 }
@@ -790,7 +800,7 @@ fn string_value(s: &str) -> NfValue {
     }
 }
 
-fn object_value(o: &Map<String, Value>) -> Option<NfValue> {
+fn object_value(o: &Json) -> Option<NfValue> {
     if let Some(p) = o.get("prefix") {
         let addr: IpAddr = p.get("addr")?.as_str()?.parse().ok()?;
         return IpNet::new(addr, p.get("len")?.as_u64()? as u8)
@@ -823,8 +833,28 @@ fn is_iptables_table(t: &Table) -> bool {
     family && name && !t.chains.is_empty() && t.chains.iter().all(builtin)
 }
 
-fn render(e: &Value) -> String {
-    nft_render::statement(e)
+fn render(e: &Json) -> String {
+    let mut text = String::new();
+    nft_render::statement(&mut text, e);
+    text
+}
+
+/// Room for a statement of a rule's text (`ip daddr 10.96.0.10` and the
+/// like), so that most rules' text is allocated once.
+const TEXT_PER_STATEMENT: usize = 24;
+
+/// A statement's text joins the rule's, space-separated; one with no text
+/// leaves none.
+fn append_statement(text: &mut String, e: &Json) {
+    let start = text.len();
+    if start > 0 {
+        text.push(' ');
+    }
+    let blank = text.len();
+    nft_render::statement(text, e);
+    if text.len() == blank {
+        text.truncate(start);
+    }
 }
 
 #[cfg(test)]
