@@ -17,7 +17,8 @@
 //! failure the test prints the whole table (fault, pair, proto, kernel,
 //! explain).
 //!
-//! Each lab owns a unique prefix (`cnln`, the test process id in base 36, a
+//! Each lab owns a unique prefix (`cnln`, the test process id in base 36, the
+//! model's last letter, a
 //! letter) and a [`LabGuard`] whose `Drop` runs `cnictl lab down`; the
 //! listeners are killed by PID. Runs as root; skips with a printed reason
 //! otherwise (and calico-bgp without BIRD 2).
@@ -100,7 +101,10 @@ struct Pod {
 
 impl LabGuard {
     fn up(model: &str, letter: char) -> LabGuard {
-        let prefix = format!("cnln{}{letter}", base36(std::process::id()));
+        // The three models' tests run at once: each needs its own prefixes
+        // (the model's last letter: n, w, p).
+        let m = model.chars().last().unwrap_or('x');
+        let prefix = format!("cnln{}{m}{letter}", base36(std::process::id()));
         let guard = LabGuard {
             prefix,
             dir: tempfile::tempdir().expect("temp dir"),
@@ -611,7 +615,45 @@ fn scenario(model: &str, fault: Option<&str>, letter: char) -> (Vec<Row>, Vec<St
         }
         _ => {}
     }
-    (measure_all(&lab, &bundle, &name), problems)
+    let rows = measure_all(&lab, &bundle, &name);
+    problems.extend(probe_counter_problem(&lab, &bundle, &rows));
+    (rows, problems)
+}
+
+/// `explain --probe` on the first ICMP pair explain says a netfilter rule
+/// drops: the probe must see the named rule's counter move (builds with
+/// the `probe` feature; test.sh builds with --all-features).
+fn probe_counter_problem(lab: &LabGuard, bundle: &Path, rows: &[Row]) -> Option<String> {
+    if !cfg!(feature = "probe") {
+        eprintln!("netfilter_live: --probe counter check skipped: built without --features probe");
+        return None;
+    }
+    let row = rows
+        .iter()
+        .find(|r| r.proto == Proto::Icmp && r.verdict == "dropped" && !r.rules.is_empty())?;
+    let (src, dst) = row.pair.split_once(" → ")?;
+    let b = bundle.to_string_lossy().into_owned();
+    let args = [
+        "explain",
+        src,
+        dst,
+        "--bundle",
+        &b,
+        "--lab",
+        &lab.prefix,
+        "--probe",
+        "-O",
+        "json",
+    ];
+    let o = cnictl(&args);
+    let v: Value = serde_json::from_slice(&o.stdout).ok()?;
+    let moved = v["probe"]["counter"]["moved"].as_bool();
+    (moved != Some(true)).then(|| {
+        format!(
+            "{}: --probe {src} → {dst}: the named rule's counter did not move: {}",
+            row.scenario, v["probe"]
+        )
+    })
 }
 
 /// The bundle holds each node's netfilter dumps (non-empty where rules
