@@ -18,10 +18,9 @@
 //! explain).
 //!
 //! Each lab owns a unique prefix (`cnln`, the test process id in base 36, the
-//! model's last letter, a
-//! letter) and a [`LabGuard`] whose `Drop` runs `cnictl lab down`; the
-//! listeners are killed by PID. Runs as root; skips with a printed reason
-//! otherwise (and calico-bgp without BIRD 2).
+//! model's last letter, a letter) and a [`LabGuard`] whose `Drop` runs
+//! `cnictl lab down`; the listeners are killed by PID. Runs as root; skips
+//! with a printed reason otherwise (and calico-bgp without BIRD 2).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
