@@ -326,6 +326,11 @@ fn fixup(node: &mut NodeSnapshot) {
         }
         chain.rules.iter_mut().for_each(|r| r.counters = None);
     }
+    // nft's JSON as collected carries the same counters: its tables are
+    // compared above, parsed.
+    if let Some(nf) = &mut node.netfilter {
+        nf.nft_json = None;
+    }
     if let Some(s) = &mut node.sysctls {
         s.retain(|k, _| !only_one_collector_reads(k));
     }

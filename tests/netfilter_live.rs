@@ -645,8 +645,21 @@ fn probe_counter_problem(lab: &LabGuard, bundle: &Path, rows: &[Row]) -> Option<
         "json",
     ];
     let o = cnictl(&args);
-    let v: Value = serde_json::from_slice(&o.stdout).ok()?;
+    let v: Value = match serde_json::from_slice(&o.stdout) {
+        Ok(v) => v,
+        Err(e) => {
+            let err = text(&o.stderr);
+            return Some(format!(
+                "{}: --probe {src} → {dst}: no JSON ({e}): {err}",
+                row.scenario
+            ));
+        }
+    };
     let moved = v["probe"]["counter"]["moved"].as_bool();
+    eprintln!(
+        "{}: --probe {src} → {dst}: counter {}",
+        row.scenario, v["probe"]["counter"]
+    );
     (moved != Some(true)).then(|| {
         format!(
             "{}: --probe {src} → {dst}: the named rule's counter did not move: {}",
