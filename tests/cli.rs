@@ -628,3 +628,53 @@ fn a_bundle_directory_holding_only_the_bundle_folder_loads() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn kubectl_conventions_short_output_namespace_and_completions() {
+    let b = repo().join("fixtures/flannel-vxlan");
+    let b = b.to_str().unwrap();
+    // -o json as kubectl; -O stays an alias.
+    for flag in ["-o", "-O"] {
+        let out = cnictl_ok(&["check", "--bundle", b, flag, "json"], 0);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["schema"], "cnictl/v1");
+    }
+    // -n: bare names are pods (and Services) of that namespace.
+    let out = cnictl_ok(
+        &[
+            "explain", "web-1", "svc/api", "-n", "default", "--bundle", b, "-o", "json",
+        ],
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["src"]["pod"], "default/web-1");
+    assert_eq!(v["dst"]["service"], "default/api");
+    let wrong = cnictl(&[
+        "explain",
+        "web-1",
+        "api-2",
+        "-n",
+        "kube-system",
+        "--bundle",
+        b,
+    ]);
+    assert_eq!(wrong.status.code(), Some(2), "web-1 is not in kube-system");
+    // Completion scripts: bash parses it, every subcommand is offered.
+    let script = cnictl_ok(&["completion", "bash"], 0).stdout;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cnictl.bash");
+    std::fs::write(&path, &script).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(syntax.success(), "bash -n accepts the completion script");
+    let text = text(&script);
+    for sub in ["explain", "check", "lab", "completion"] {
+        assert!(text.contains(sub), "{sub} offered");
+    }
+    for shell in ["zsh", "fish"] {
+        assert!(!cnictl_ok(&["completion", shell], 0).stdout.is_empty());
+    }
+}

@@ -83,6 +83,18 @@ pub enum Command {
         after_help = "Examples:\n  cnictl bundle --kube -o ./incident-4711      # attach to a ticket, analyse offline\n  cnictl bundle --kube --agents 10.0.0.5:9641,10.0.0.6:9641 -o ./b\n\nNodes whose agent fails are listed; the rest are still written (exit 1 then)."
     )]
     Bundle(BundleArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  cnictl completion bash > /etc/bash_completion.d/cnictl\n  cnictl completion zsh > \"${fpath[1]}/_cnictl\"\n  cnictl completion fish > ~/.config/fish/completions/cnictl.fish"
+    )]
+    Completion(CompletionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 const CHECK_AFTER: &str = "\
@@ -184,8 +196,8 @@ pub enum Color {
 
 #[derive(Debug, Args)]
 pub struct Render {
-    /// Output format.
-    #[arg(long, short = 'O', value_enum, default_value_t)]
+    /// Output format (`-o json` as kubectl; `-O` still works).
+    #[arg(long, short = 'o', short_alias = 'O', value_enum, default_value_t)]
     pub output: Output,
     /// Colour in text output (auto: only on a terminal, and not with NO_COLOR).
     #[arg(long, value_enum, default_value_t)]
@@ -268,6 +280,10 @@ pub struct ExplainArgs {
     /// Also trace the way back and flag asymmetry.
     #[arg(long)]
     pub reverse: bool,
+    /// The namespace of pods and Services given by bare name (as kubectl's
+    /// -n): `web-1` is then `NS/web-1`.
+    #[arg(long, short = 'n', value_name = "NS")]
+    pub namespace: Option<String>,
     /// List every netfilter hook passed and every rule evaluated there,
     /// matched or not (text; in JSON the `netfilter[].evaluated` lists).
     #[arg(long, short = 'v')]

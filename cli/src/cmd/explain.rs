@@ -115,8 +115,23 @@ fn print(
     }
 }
 
+/// A bare pod or Service name in `--namespace` (`-n NS web-1` is
+/// `NS/web-1`, `svc/api` is `svc/NS/api`); IPs, `node/…` and qualified
+/// names stay as given.
+fn in_namespace(spec: &str, ns: Option<&str>) -> String {
+    let (prefix, name) = spec
+        .strip_prefix("svc/")
+        .map_or(("", spec), |n| ("svc/", n));
+    let bare = !name.contains('/') && name.parse::<std::net::IpAddr>().is_err();
+    match ns {
+        Some(ns) if bare => format!("{prefix}{ns}/{name}"),
+        _ => spec.to_string(),
+    }
+}
+
 pub fn request(args: &ExplainArgs) -> ExplainRequest {
-    let mut req = ExplainRequest::new(&args.src, &args.dst);
+    let ns = args.namespace.as_deref();
+    let mut req = ExplainRequest::new(in_namespace(&args.src, ns), in_namespace(&args.dst, ns));
     req.port = args.port;
     req.proto = args.proto.map(|p| match p {
         Proto::Icmp => cnictl_dataplane::Proto::Icmp,

@@ -19,6 +19,15 @@ use anyhow::Result;
 
 use crate::args::Command;
 
+/// `cnictl completion SHELL`: the script clap generates from the CLI.
+fn completion(a: crate::args::CompletionArgs) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut cmd = crate::args::Cli::command();
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(a.shell, &mut cmd, "cnictl", &mut out);
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Snapshot(a) => snapshot::run(a),
@@ -34,5 +43,6 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Serve(a) => serve::run(a),
         Command::Agent(a) => cluster::agent(a),
         Command::Bundle(a) => cluster::bundle(a),
+        Command::Completion(a) => completion(a),
     }
 }
