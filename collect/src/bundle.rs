@@ -87,6 +87,31 @@ pub enum FileErrorKind {
     Invalid(String),
 }
 
+/// Each iproute2 file: the command people paste (text) and the one that
+/// writes the JSON the bundle wants (as `lab/collect-node.sh` runs them).
+const JSON_COMMANDS: [(&str, &str, &str); 6] = [
+    ("ip-link.json", "ip link", "`ip -d -j link show`"),
+    ("ip-addr.json", "ip addr", "`ip -j addr show`"),
+    (
+        "ip-route.json",
+        "ip route",
+        "`ip -4 -d -j route show table all` and `ip -6 -d -j route show table all` joined into one JSON array (lab/collect-node.sh does it)",
+    ),
+    ("ip-rule.json", "ip rule", "`ip -j rule show`"),
+    ("ip-neigh.json", "ip neigh", "`ip -j neigh show`"),
+    ("bridge-fdb.json", "bridge fdb", "`bridge -j fdb show`"),
+];
+
+/// Tickets carry `ip route` as people read it: a JSON file that holds the
+/// text form is named as such, with the command that writes the JSON.
+fn text_form(path: &str, text: &str) -> Option<String> {
+    let name = path.rsplit('/').next()?;
+    let (_, shown, json) = JSON_COMMANDS.iter().find(|(f, _, _)| *f == name)?;
+    let first = text.trim_start().chars().next()?;
+    let msg = format!("holds `{shown}` text output, not JSON: write it with {json}");
+    (first != '[' && first != '{').then_some(msg)
+}
+
 impl FileError {
     /// A bounded code for metrics labels.
     pub fn code(&self) -> &'static str {
@@ -340,7 +365,10 @@ impl<'a> Reader<'a> {
         self.found += 1;
         match parse(&text) {
             Ok(v) => Some(v),
-            Err(e) => self.fail(path, e.into()),
+            Err(e) => match text_form(path, &text) {
+                Some(why) => self.fail(path, FileErrorKind::Invalid(why)),
+                None => self.fail(path, e.into()),
+            },
         }
     }
 

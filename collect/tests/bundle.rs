@@ -403,3 +403,25 @@ fn writer_keeps_every_netfilter_dump_ipsets_and_tool_versions() {
     assert!(now.sources.contains(&Source::NftRuleset));
     assert_eq!(now, was);
 }
+
+#[test]
+fn text_output_where_json_belongs_names_the_command_that_writes_the_json() {
+    let mut files = recorded_files();
+    let key = files
+        .keys()
+        .find(|k| k.ends_with("/ip-route.json"))
+        .cloned()
+        .unwrap();
+    // What `ip route` prints, pasted into a ticket.
+    files.insert(
+        key.clone(),
+        "default via 192.0.2.1 dev eth0 proto static\n10.244.1.0/24 dev cni0 proto kernel scope link src 10.244.1.1\n".into(),
+    );
+    let err = load(&MemSource::new("m", files)).unwrap_err().to_string();
+    assert!(err.contains(&key), "{err}");
+    assert!(
+        err.contains("holds `ip route` text output, not JSON"),
+        "{err}"
+    );
+    assert!(err.contains("`ip -4 -d -j route show table all`"), "{err}");
+}
