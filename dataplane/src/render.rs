@@ -62,9 +62,7 @@ impl Dataplane {
             rewrite,
             inferred: h.pod.is_some() || synthesized,
             netfilter: match h.step {
-                Step::Netfilter { hook, at, action } => {
-                    Some(self.nf_hop_text(h.ns, hook, at, action))
-                }
+                Step::Netfilter { hook, at, action } => self.nf_hop_text(h.ns, hook, at, action),
                 _ => None,
             },
         }

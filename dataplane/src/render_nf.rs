@@ -69,11 +69,18 @@ impl Dataplane {
     }
 
     /// The netfilter detail of a hop.
-    pub fn nf_hop_text(&self, ns: NsId, hook: Hook, at: RuleRef, action: NfAction) -> NfHopText {
-        let rules = self.ruleset(ns).expect("a netfilter hop has rules");
-        let table = rules.table(at.chain);
-        let r = self.nf_rule_text(ns, at).expect("rules");
-        NfHopText {
+    /// `None` for a namespace without rules (no netfilter hop is recorded
+    /// there).
+    pub fn nf_hop_text(
+        &self,
+        ns: NsId,
+        hook: Hook,
+        at: RuleRef,
+        action: NfAction,
+    ) -> Option<NfHopText> {
+        let table = self.ruleset(ns)?.table(at.chain);
+        let r = self.nf_rule_text(ns, at)?;
+        Some(NfHopText {
             hook: hook.ip_hook_name(),
             family: r.family,
             table: r.table,
@@ -85,7 +92,7 @@ impl Dataplane {
             handle: r.handle,
             comment: r.comment,
             action: action.as_str(),
-        }
+        })
     }
 
     /// (entry, rewrite) of a netfilter hop.
@@ -95,7 +102,10 @@ impl Dataplane {
         at: RuleRef,
         a: NfAction,
     ) -> (String, Option<String>) {
-        let rules = self.ruleset(ns).expect("a netfilter hop has rules");
+        // Netfilter hops are recorded only where rules were evaluated.
+        let Some(rules) = self.ruleset(ns) else {
+            return ("netfilter rules not collected here".into(), None);
+        };
         let mut entry = rule_label(rules, at);
         let comment = at
             .rule

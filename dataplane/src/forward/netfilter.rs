@@ -174,9 +174,10 @@ impl Dataplane {
                 });
                 None
             }
-            HookVerdict::Paths(mut paths) if paths.len() == 1 => {
-                let path = paths.pop().expect("one path");
-                self.apply_path(st, point, path, rec)
+            // `eval_hook` gives at least one path; none would mean nothing
+            // ran, and the packet continues.
+            HookVerdict::Paths(mut paths) if paths.len() <= 1 => {
+                self.apply_path(st, point, paths.pop()?, rec)
             }
             HookVerdict::Paths(paths) => Some(self.split(st, point, paths, rec)),
         }
@@ -217,7 +218,8 @@ impl Dataplane {
         rec: &mut R,
     ) -> Option<Next> {
         let ns = &self.ns[point.ns.0 as usize];
-        let rules = ns.nf.as_deref().expect("evaluated rules");
+        // The path was evaluated from these rules (`hook_verdict`).
+        let rules = ns.nf.as_deref()?;
         let ended = ending(&path.verdict);
         rec.hook_eval(HookEval {
             after_hop: rec.hops_len(),
