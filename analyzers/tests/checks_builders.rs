@@ -502,6 +502,7 @@ fn services(snap: &mut ClusterSnapshot) {
             node_port: None,
         }],
         selector: BTreeMap::new(),
+        ..Default::default()
     };
     snap.k8s.services = Some(vec![
         svc("kubernetes", "10.96.0.1", 443),

@@ -228,6 +228,7 @@ fn service(
             node_port: None,
         }],
         selector: BTreeMap::new(),
+        ..Default::default()
     };
     let eps = endpoints.iter().map(|e| Endpoint {
         addresses: vec![e.parse::<IpAddr>().unwrap()],

@@ -636,6 +636,7 @@ fn service_obj() -> impl Strategy<Value = Service> {
                 cluster_ips,
                 ports,
                 selector,
+                ..Default::default()
             },
         )
 }

@@ -213,6 +213,27 @@ struct JService<'a> {
     metadata: Meta,
     #[serde(default, borrow)]
     spec: ServiceSpec<'a>,
+    #[serde(default)]
+    status: ServiceStatus,
+}
+
+/// `status.loadBalancer.ingress[].ip` (a hostname-only ingress has none).
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ServiceStatus {
+    load_balancer: LbStatus,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LbStatus {
+    ingress: Vec<LbIngress>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LbIngress {
+    ip: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -227,6 +248,9 @@ struct ServiceSpec<'a> {
     #[serde(borrow)]
     ports: Vec<JServicePort<'a>>,
     selector: BTreeMap<String, String>,
+    external_traffic_policy: Option<String>,
+    #[serde(rename = "externalIPs")]
+    external_ips: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -261,8 +285,19 @@ impl JService<'_> {
                 .map(JServicePort::into_model)
                 .collect(),
             selector: self.spec.selector,
+            external_traffic_policy: self.spec.external_traffic_policy,
+            external_ips: parse_ips(&self.spec.external_ips),
+            load_balancer_ips: parse_ips(
+                self.status.load_balancer.ingress.iter().filter_map(|i| i.ip.as_ref()),
+            ),
         }
     }
+}
+
+/// The addresses of `ips` that parse; an unparsable one is not an address
+/// the dataplane can hold, so it is left out like a hostname.
+fn parse_ips<'a>(ips: impl IntoIterator<Item = &'a String>) -> Vec<IpAddr> {
+    ips.into_iter().filter_map(|ip| ip.parse().ok()).collect()
 }
 
 impl JServicePort<'_> {
@@ -465,11 +500,22 @@ fn service_out(s: &Service) -> Value {
         }
         None => spec["clusterIP"] = json!("None"),
     }
-    json!({
+    if let Some(p) = &s.external_traffic_policy {
+        spec["externalTrafficPolicy"] = json!(p);
+    }
+    if !s.external_ips.is_empty() {
+        spec["externalIPs"] = json!(s.external_ips);
+    }
+    let mut out = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": { "name": s.name, "namespace": s.namespace },
         "spec": spec,
-    })
+    });
+    if !s.load_balancer_ips.is_empty() {
+        let ingress: Vec<Value> = s.load_balancer_ips.iter().map(|ip| json!({ "ip": ip })).collect();
+        out["status"] = json!({ "loadBalancer": { "ingress": ingress } });
+    }
+    out
 }
 
 fn service_port_out(p: &ServicePort) -> Value {

@@ -127,6 +127,7 @@ fn service(plan: &Plan, s: usize) -> Service {
             node_port: None,
         }],
         selector: BTreeMap::new(),
+        ..Default::default()
     }
 }
 

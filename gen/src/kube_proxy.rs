@@ -261,6 +261,7 @@ pub fn bench_cluster(services: usize, endpoints: usize) -> K8s {
                 node_port: None,
             }],
             selector: Default::default(),
+            ..Default::default()
         });
         let eps = (0..endpoints).map(|e| Endpoint {
             addresses: vec![offset_ip([10, 128, 0, 2], s * endpoints + e)],

@@ -500,6 +500,7 @@ fn k8s_service(s: &LabService) -> Service {
             node_port: None,
         }],
         selector: selector.into_iter().collect(),
+        ..Default::default()
     }
 }
 

@@ -97,9 +97,25 @@ pub struct Service {
     pub ports: Vec<ServicePort>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub selector: BTreeMap<String, String>,
+    /// `externalTrafficPolicy` (`Cluster` or `Local`) of a NodePort or
+    /// LoadBalancer Service; `None` when not set (Kubernetes: `Cluster`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_traffic_policy: Option<String>,
+    /// `spec.externalIPs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_ips: Vec<IpAddr>,
+    /// `status.loadBalancer.ingress[].ip`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancer_ips: Vec<IpAddr>,
 }
 
 impl Service {
+    /// Whether external traffic only goes to endpoints on the node it
+    /// entered (`externalTrafficPolicy: Local`).
+    pub fn local_external_traffic(&self) -> bool {
+        self.external_traffic_policy.as_deref() == Some("Local")
+    }
+
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
