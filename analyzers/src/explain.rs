@@ -5,7 +5,9 @@
 
 mod codes;
 mod netfilter;
+mod outside;
 mod resolve;
+mod service;
 mod text;
 
 use std::net::IpAddr;
@@ -40,6 +42,12 @@ pub struct ExplainRequest {
     pub reverse: bool,
     /// List every netfilter rule evaluated (`--verbose`).
     pub verbose: bool,
+    /// The source is a client outside the cluster with this address
+    /// (`--from-outside`); `src` is then ignored.
+    pub from_outside: Option<IpAddr>,
+    /// The node an outside client's packet enters (`--via`), when the
+    /// destination is no node's address (a LoadBalancer or external IP).
+    pub via: Option<String>,
 }
 
 impl ExplainRequest {
@@ -53,6 +61,8 @@ impl ExplainRequest {
             no_df: false,
             reverse: false,
             verbose: false,
+            from_outside: None,
+            via: None,
         }
     }
 }
@@ -91,6 +101,14 @@ pub enum ExplainError {
     SourceNotInSnapshot { spec: String, ip: IpAddr },
     #[error("source {0:?} cannot be a service")]
     ServiceAsSource(String),
+    #[error("service {svc} has no LoadBalancer ingress IP or external IP: from outside, explain its NodePort as node/NAME:NODEPORT")]
+    NotReachableFromOutside { svc: String },
+    #[error("from outside, {dst} is no node's address: say which node the load balancer or router sends it to with --via NODE")]
+    ViaNeeded { dst: String },
+    #[error(
+        "node {node} has no underlay address in the snapshot: an outside packet cannot enter it"
+    )]
+    NoEntry { node: String },
     #[error("invalid {what} {value:?}: {reason}")]
     Invalid {
         what: &'static str,
@@ -110,6 +128,9 @@ impl ExplainError {
             | ExplainError::NoSuchPort { .. }
             | ExplainError::PortNeeded { .. } => "service",
             ExplainError::SourceNotInSnapshot { .. } | ExplainError::ServiceAsSource(_) => "source",
+            ExplainError::NotReachableFromOutside { .. }
+            | ExplainError::ViaNeeded { .. }
+            | ExplainError::NoEntry { .. } => "outside",
             ExplainError::Invalid { .. } => "usage",
         }
     }
@@ -226,6 +247,15 @@ pub struct Explanation {
     pub asymmetric: Option<bool>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<Backend>,
+    /// Set when the packet left the cluster (its destination is outside):
+    /// where, and its source on the wire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<outside::EgressJson>,
+    /// Set when part of the answer was modelled rather than read: the
+    /// bundle files that would have decided it (e.g. a Service's DNAT on a
+    /// node whose rules were not collected).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inferred: Vec<String>,
     pub notes: Vec<String>,
 }
 
@@ -236,34 +266,23 @@ pub fn explain(
     req: &ExplainRequest,
 ) -> Result<Explanation, ExplainError> {
     let with_hint = |e| resolve::did_you_mean(snap, dp, e);
-    let src = resolve::endpoint(snap, dp, &req.src, "source").map_err(with_hint)?;
+    let src = match req.from_outside {
+        Some(ip) => outside::client(dp, ip)?,
+        None => resolve::endpoint(snap, dp, &req.src, "source").map_err(with_hint)?,
+    };
     let as_service = resolve::cluster_ip_spec(snap, &req.dst, req.port);
-    let mut dst = resolve::endpoint(
-        snap,
-        dp,
-        as_service.as_deref().unwrap_or(&req.dst),
-        "destination",
-    )
-    .map_err(with_hint)?;
+    let dst_spec = as_service.as_deref().unwrap_or(&req.dst);
+    let mut dst = resolve::endpoint(snap, dp, dst_spec, "destination").map_err(with_hint)?;
     if src.kind == EndpointKind::Service {
         return Err(ExplainError::ServiceAsSource(req.src.clone()));
     }
-    let ingress = resolve::ingress(&src).ok_or_else(|| ExplainError::SourceNotInSnapshot {
-        spec: req.src.clone(),
-        ip: src.ip,
-    })?;
+    let ingress = source_ingress(snap, dp, req, &src, &mut dst)?;
     let pkt = resolve::packet(req, &src, &dst)?;
     if as_service.is_some() {
         dst.spec = req.dst.clone();
     }
-    let mut ex = one_way(
-        snap,
-        dp,
-        (&src, &dst),
-        &pkt,
-        ingress,
-        trace_opts(req, false),
-    );
+    let opts = trace_opts(req, false);
+    let mut ex = one_way(snap, dp, (&src, &dst), &pkt, ingress, opts);
     if let Some(svc) = &as_service {
         let note = format!("{} is a Service's ClusterIP: explained as {svc}", req.dst);
         ex.notes.insert(0, note);
@@ -272,6 +291,26 @@ pub fn explain(
         add_reverse(snap, dp, req, &mut ex, &pkt);
     }
     Ok(ex)
+}
+
+/// Where the source's packet enters the dataplane: its pod or node, or for
+/// an outside client the node it is sent to (which also retargets a
+/// Service to its outside address).
+fn source_ingress(
+    snap: &ClusterSnapshot,
+    dp: &Dataplane,
+    req: &ExplainRequest,
+    src: &Endpoint,
+    dst: &mut Endpoint,
+) -> Result<Ingress, ExplainError> {
+    if src.kind == EndpointKind::Outside {
+        outside::retarget(snap, dst)?;
+        return outside::entry(dp, dst, req.via.as_deref());
+    }
+    resolve::ingress(src).ok_or_else(|| ExplainError::SourceNotInSnapshot {
+        spec: req.src.clone(),
+        ip: src.ip,
+    })
 }
 
 fn trace_opts(req: &ExplainRequest, reply: bool) -> TraceOptions {
@@ -325,6 +364,8 @@ fn document(cx: &codes::Cx<'_>, src: &Endpoint, pkt: &Packet, trace: &Trace) -> 
         reverse: None,
         asymmetric: None,
         backends: Vec::new(),
+        egress: None,
+        inferred: Vec::new(),
         notes: Vec::new(),
     }
 }
@@ -356,20 +397,24 @@ fn input_notes(
 /// The verdict: a plain path's own, a Service's backends', or the
 /// EndpointSlices' when nothing on the source node says how it is NATed.
 fn finish(cx: &codes::Cx<'_>, trace: &Trace, pkt: &Packet, ingress: Ingress, ex: &mut Explanation) {
-    let service = cx.dst.kind == EndpointKind::Service;
+    // A Service, or a node port that is some Service's NodePort.
+    let service = cx.dst.service.is_some();
     let via_slices = service
         && trace.branches.is_empty()
         && nat_unknown(cx)
-        && finish_slices(cx, pkt, ingress, ex);
+        && service::finish_slices(cx, pkt, ingress, ex);
     if via_slices {
         // Backends were traced from EndpointSlices.
     } else if trace.branches.is_empty() {
-        finish_plain(cx, trace, ex);
+        finish_plain(cx, trace, pkt, ex);
+        if service {
+            service::single_backend(cx, trace, ex);
+        }
     } else {
-        finish_service(cx, trace, ex);
+        service::finish_service(cx, trace, ex);
     }
     if service && ex.backends.is_empty() && ex.verdict == Verdict::Delivered {
-        service_not_programmed(trace, ex);
+        service::service_not_programmed(cx, trace, ex);
     }
 }
 
@@ -378,7 +423,10 @@ fn finish(cx: &codes::Cx<'_>, trace: &Trace, pkt: &Packet, ingress: Ingress, ex:
 fn nat_unknown(cx: &codes::Cx<'_>) -> bool {
     cx.src_node.is_some_and(|n| {
         let node = cx.snap.nodes.get(cx.dp.node_name(n));
-        node.is_some_and(|ns| ns.ipvs.is_none() && ns.netfilter.is_none())
+        let no_rules = |ns: &cnictl_model::NodeSnapshot| {
+            ns.netfilter.as_ref().is_none_or(|nf| nf.tables.is_empty())
+        };
+        node.is_some_and(|ns| ns.ipvs.is_none() && no_rules(ns))
     })
 }
 
@@ -393,13 +441,15 @@ fn disposition(ex: &Explanation) -> String {
 }
 
 /// A trace without IPVS branches: its own verdict.
-fn finish_plain(cx: &codes::Cx<'_>, trace: &Trace, ex: &mut Explanation) {
+fn finish_plain(cx: &codes::Cx<'_>, trace: &Trace, pkt: &Packet, ex: &mut Explanation) {
     if trace.disposition == Disposition::LeftCluster
         && cx.dst.kind == EndpointKind::Ip
         && !in_pod_cidr(cx.snap, cx.dst.ip)
     {
+        ex.egress = trace.exit.as_ref().map(|e| outside::egress(cx.dp, pkt, e));
+        outside::mark_leaving(ex);
         ex.notes.push(format!(
-            "{} is outside the cluster: the packet leaves it ({}); beyond that is not modelled",
+            "{} is outside the cluster: the packet leaves it ({}); what happens beyond the cluster's edge is not modelled",
             cx.dst.ip,
             cx.dp.reason_text(trace.reason)
         ));
@@ -414,160 +464,6 @@ fn finish_plain(cx: &codes::Cx<'_>, trace: &Trace, ex: &mut Explanation) {
         }
         Verdict::Dropped => ex.drop = Some(codes::drop_info(cx, trace, &trace.hops, 0)),
     }
-}
-
-/// A Service through IPVS, or a netfilter split (kube-proxy's statistic
-/// rules): every real server or endpoint is a backend; `hops` continues
-/// with the first failing backend (or the first one) so it reads as one path.
-fn finish_service(cx: &codes::Cx<'_>, trace: &Trace, ex: &mut Explanation) {
-    let items = trace
-        .branches
-        .iter()
-        .map(|b| match b.to {
-            Some((ip, port)) => (ip, port, &b.trace),
-            None => {
-                let real = &cx.dp.virtual_services(b.ns)[b.vs as usize].reals[b.real as usize];
-                (real.ip, real.port, &b.trace)
-            }
-        })
-        .collect();
-    add_backends(cx, ex, items, trace.hops.len());
-    for (b, branch) in ex.backends.iter_mut().zip(&trace.branches) {
-        b.share = branch.share_ppm.map(|p| f64::from(p) / 1e6);
-    }
-    for b in &trace.branches {
-        ex.netfilter.extend(netfilter::hooks_json(
-            cx.dp,
-            &b.trace,
-            trace.hops.len(),
-            cx.opts.rules,
-        ));
-        ex.notes.extend(b.trace.notes.iter().cloned());
-    }
-    if trace.branches.iter().any(|b| b.to.is_none()) {
-        ex.notes
-            .push("IPVS DNAT modelled; SNAT/masquerade and conntrack are not".into());
-    }
-}
-
-/// Fills `backends`, extends `hops` with the shown backend's path and sets
-/// the verdict: dropped when any backend is unreachable.
-fn add_backends(
-    cx: &codes::Cx<'_>,
-    ex: &mut Explanation,
-    items: Vec<(IpAddr, u16, &Trace)>,
-    base: usize,
-) {
-    for (ip, port, t) in &items {
-        ex.backends.push(backend(cx, (*ip, *port), t, base));
-    }
-    if ex.backends.is_empty() {
-        return;
-    }
-    let shown = shown_backend(&items);
-    ex.hops.extend(ex.backends[shown].hops.iter().cloned());
-    take_backend_verdict(cx, ex, shown, items[shown].2, base);
-}
-
-/// One backend's own verdict and path.
-fn backend(cx: &codes::Cx<'_>, (ip, port): (IpAddr, u16), t: &Trace, base: usize) -> Backend {
-    let verdict = Verdict::of(t.disposition);
-    Backend {
-        ip,
-        port,
-        pod: cx.dp.pod_by_ip(ip).map(|p| cx.dp.pod_key(p).to_string()),
-        verdict,
-        disposition: t.disposition.as_str().into(),
-        hops: hops_json(cx.dp, &t.hops, base + 1),
-        drop: (verdict == Verdict::Dropped).then(|| codes::drop_info(cx, t, &t.hops, base)),
-        share: None,
-    }
-}
-
-/// The backend `hops` continues with: the first that is not delivered,
-/// else the first.
-fn shown_backend(items: &[(IpAddr, u16, &Trace)]) -> usize {
-    let failing = |(_, _, t): &&(IpAddr, u16, &Trace)| t.disposition != Disposition::Delivered;
-    items.iter().position(|i| failing(&i)).unwrap_or(0)
-}
-
-/// The document's verdict from the shown backend, with a note saying how
-/// many backends fail.
-fn take_backend_verdict(
-    cx: &codes::Cx<'_>,
-    ex: &mut Explanation,
-    shown: usize,
-    t: &Trace,
-    base: usize,
-) {
-    let b = &ex.backends[shown];
-    let (ip, port, total) = (b.ip, b.port, ex.backends.len());
-    let failing = ex
-        .backends
-        .iter()
-        .filter(|b| b.verdict == Verdict::Dropped)
-        .count();
-    let note = match (b.verdict, b.drop.clone()) {
-        (Verdict::Unknown, _) => {
-            ex.unknown = netfilter::unknown_info(cx.dp, t, base);
-            format!("backend {ip}:{port}: the verdict depends on a rule cnictl cannot evaluate")
-        }
-        (_, Some(d)) => {
-            ex.drop = Some(d);
-            format!("{failing} of {total} backends are unreachable; hops show backend {ip}:{port}")
-        }
-        _ => format!("all {total} backends reachable; hops show backend {ip}:{port}"),
-    };
-    ex.verdict = ex.backends[shown].verdict;
-    ex.notes.push(note);
-}
-
-/// No IPVS table on the source node (not collected, or kube-proxy in
-/// iptables/nftables mode): model the Service's DNAT from its ready
-/// EndpointSlice endpoints and trace to each.
-fn finish_slices(cx: &codes::Cx<'_>, pkt: &Packet, ingress: Ingress, ex: &mut Explanation) -> bool {
-    let Some(svc_key) = cx.dst.service.as_deref() else {
-        return false;
-    };
-    let eps = resolve::service_endpoints(cx.snap, svc_key, cx.dst.port);
-    if eps.is_empty() {
-        return false;
-    }
-    let traces: Vec<(IpAddr, u16, Trace)> = eps
-        .into_iter()
-        .map(|(ip, port)| {
-            let mut p = *pkt;
-            p.dst = ip;
-            p.dport = port;
-            (ip, port, cx.dp.trace(&p, ingress))
-        })
-        .collect();
-    ex.hops.clear();
-    let items = traces.iter().map(|(ip, port, t)| (*ip, *port, t)).collect();
-    add_backends(cx, ex, items, 0);
-    ex.notes.push("neither ipvsadm.txt nor netfilter rules were collected on the source node: Service DNAT modelled from its ready EndpointSlice endpoints".into());
-    true
-}
-
-/// Delivered to the ClusterIP itself without any IPVS virtual service:
-/// the node would answer (or refuse) the connection, no backend sees it.
-fn service_not_programmed(trace: &Trace, ex: &mut Explanation) {
-    let idx = trace.hops.len();
-    ex.verdict = Verdict::Dropped;
-    ex.drop = Some(DropInfo {
-        hop: idx,
-        node: ex.hops.last().map_or_else(String::new, |h| h.node.clone()),
-        disposition: "no-route".into(),
-        reason: format!(
-            "{} is local on the node but no IPVS virtual service {}:{} exists",
-            ex.packet.dst,
-            ex.packet.dst,
-            ex.packet.dport.unwrap_or(0)
-        ),
-        code: Some(Code::IpvsServiceMissing),
-        finding: None,
-        hint: Code::IpvsServiceMissing.hint().into(),
-    });
 }
 
 /// Whether `ip` lies in some node's pod CIDR (Kubernetes `podCIDRs`).
@@ -587,6 +483,9 @@ fn add_reverse(
     ex: &mut Explanation,
     pkt: &Packet,
 ) {
+    if let Some(e) = ex.egress.clone() {
+        return reverse_egress(snap, dp, req, ex, pkt, &e);
+    }
     let back_from = match (&ex.dst.kind, ex.backends.first()) {
         (EndpointKind::Service, Some(b)) => resolve::endpoint_for_ip(dp, b.ip, b.ip.to_string()),
         _ => ex.dst.clone(),
@@ -614,6 +513,30 @@ fn add_reverse(
         trace_opts(req, true),
     );
     ex.asymmetric = asymmetry(ex, &back);
+    ex.reverse = Some(Box::new(back));
+}
+
+/// The reply from an outside address: it enters where the request left;
+/// without SNAT it is addressed to a pod IP the outside cannot route.
+fn reverse_egress(
+    snap: &ClusterSnapshot,
+    dp: &Dataplane,
+    req: &ExplainRequest,
+    ex: &mut Explanation,
+    pkt: &Packet,
+    e: &outside::EgressJson,
+) {
+    let back = match outside::reply(snap, dp, pkt, e) {
+        Ok(r) => {
+            let from = Endpoint::ip(pkt.dst);
+            let opts = trace_opts(req, true);
+            let mut back = one_way(snap, dp, (&from, &ex.src), &r.packet, r.ingress, opts);
+            back.notes.splice(0..0, r.note);
+            back
+        }
+        Err(why) => outside::unreturned(snap, dp, ex, why),
+    };
+    ex.asymmetric = None;
     ex.reverse = Some(Box::new(back));
 }
 

@@ -255,10 +255,25 @@ pub enum Proto {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// Source: a pod (ns/name or unique name) or an IP.
+    /// Source: a pod (ns/name or unique name), node/NAME (its host network)
+    /// or an IP. With --from-outside give only DST.
+    #[arg(value_name = "SRC")]
     pub src: String,
-    /// Destination: a pod, an IP, or a Service as svc/ns/name[:port].
-    pub dst: String,
+    /// Destination: a pod, node/NAME[:NODEPORT], an IP (a ClusterIP is
+    /// explained as its Service; an address outside the cluster is egress),
+    /// or a Service as svc/ns/name[:port].
+    #[arg(value_name = "DST", required_unless_present = "from_outside")]
+    pub dst: Option<String>,
+    /// The source is a client outside the cluster with this address: it
+    /// enters the node DST names (node/NAME:NODEPORT, a node IP), or with a
+    /// LoadBalancer or external IP (svc/ns/name gives the first) the node
+    /// --via names. E.g. `--from-outside 203.0.113.10 node/node-1:30080`.
+    #[arg(long, value_name = "IP")]
+    pub from_outside: Option<std::net::IpAddr>,
+    /// With --from-outside: the node the load balancer or router sends the
+    /// packet to, when DST is no node's address.
+    #[arg(long, value_name = "NODE", requires = "from_outside")]
+    pub via: Option<String>,
     #[command(flatten)]
     pub source: Source,
     #[command(flatten)]

@@ -34,6 +34,13 @@ impl Dataplane {
             .map(|(ns, _)| NodeId(self.ns[ns.0 as usize].node))
     }
 
+    /// Where a packet from outside the cluster addressed to a node's
+    /// underlay address `ip` enters: the device holding it.
+    pub fn underlay_entry(&self, ip: IpAddr) -> Option<crate::Ingress> {
+        let &(ns, link) = self.underlay.get(&ip)?;
+        Some(crate::Ingress::Device { ns, link })
+    }
+
     pub fn pod_id(&self, key: &str) -> Option<PodId> {
         self.pod_by_key.get(key).map(|&i| PodId(i))
     }

@@ -379,6 +379,24 @@ pub struct Trace {
     /// Why the trace ended `unknown`, or what was not evaluated on the way
     /// (e.g. a node whose netfilter rules were not collected).
     pub notes: Vec<String>,
+    /// Set when the packet left the cluster: how it looked on the wire then
+    /// (after SNAT/MASQUERADE), for egress answers and the reply's way back.
+    pub exit: Option<Exit>,
+    /// The destination (address, port) after the last DNAT of a path
+    /// that did not split: a Service with one endpoint.
+    pub dnat: Option<(IpAddr, u16)>,
+}
+
+/// A packet leaving the cluster through a node's device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The namespace and device it left by.
+    pub ns: NsId,
+    pub dev: u32,
+    /// The gateway it was sent to (`None`: on-link).
+    pub gw: Option<IpAddr>,
+    /// The packet as it left: source and ports after every rewrite.
+    pub packet: Packet,
 }
 
 /// How much to record while tracing.

@@ -17,7 +17,9 @@ const MAX_SPEC: usize = 600;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExplainQuery {
-    /// `ns/name`, a unique pod `name`, `node/NAME` or an IP.
+    /// `ns/name`, a unique pod `name`, `node/NAME` or an IP; absent with
+    /// `from_outside`.
+    #[serde(default)]
     pub src: String,
     /// As `src`, or a Service `svc/ns/name[:port]`.
     pub dst: String,
@@ -32,13 +34,33 @@ pub struct ExplainQuery {
     pub reverse: Option<bool>,
     /// List every netfilter rule evaluated (`netfilter[].evaluated`).
     pub verbose: Option<bool>,
+    /// The source is a client outside the cluster (`--from-outside`).
+    pub from_outside: Option<std::net::IpAddr>,
+    /// The node an outside packet enters (`--via`).
+    pub via: Option<String>,
 }
 
 impl ExplainQuery {
     /// The analyzers' request, after checking what HTTP adds (empty or
     /// oversized specs, the protocol name).
     pub fn to_request(&self) -> Result<ExplainRequest, ApiError> {
-        for (what, s) in [("src", &self.src), ("dst", &self.dst)] {
+        let outside = self.from_outside.is_some();
+        if outside && !self.src.trim().is_empty() {
+            return Err(ApiError::bad_request(
+                "give src or from_outside, not both: from_outside is the source",
+            ));
+        }
+        if self.via.as_ref().is_some_and(|v| v.len() > MAX_SPEC) {
+            return Err(ApiError::bad_request(format!(
+                "via must be a node name of at most {MAX_SPEC} bytes"
+            )));
+        }
+        let src = if outside {
+            "outside"
+        } else {
+            self.src.as_str()
+        };
+        for (what, s) in [("src", src), ("dst", self.dst.as_str())] {
             let s = s.trim();
             // U+FFFD: the query was not valid UTF-8 (decoded lossily).
             let garbled = s.chars().any(|c| c.is_control() || c == '\u{FFFD}');
@@ -57,7 +79,9 @@ impl ExplainQuery {
             Some(p) => Some(explain::parse_proto(p).map_err(to_api)?),
             None => None,
         };
-        let mut req = ExplainRequest::new(self.src.trim(), self.dst.trim());
+        let mut req = ExplainRequest::new(src.trim(), self.dst.trim());
+        req.from_outside = self.from_outside;
+        req.via = self.via.as_deref().map(str::trim).map(String::from);
         req.port = self.port;
         req.proto = proto;
         req.size = self.size;

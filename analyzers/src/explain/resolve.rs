@@ -16,6 +16,8 @@ pub enum EndpointKind {
     Node,
     Service,
     Ip,
+    /// A client or server outside the cluster (`--from-outside`).
+    Outside,
 }
 
 /// A resolved SRC or DST.
@@ -64,17 +66,8 @@ pub(crate) fn endpoint(
     if let Some(rest) = spec.strip_prefix("svc/") {
         return service(snap, spec, rest);
     }
-    if let Some(name) = spec.strip_prefix("node/") {
-        let id = dp.node_id(name).ok_or_else(|| ExplainError::Unknown {
-            role,
-            spec: spec.into(),
-            suggestion: String::new(),
-        })?;
-        return node_endpoint(dp, id, spec).ok_or_else(|| ExplainError::Unknown {
-            role,
-            spec: spec.into(),
-            suggestion: String::new(),
-        });
+    if let Some(rest) = spec.strip_prefix("node/") {
+        return node_spec(snap, dp, spec, rest, role);
     }
     if let Ok(ip) = spec.parse::<IpAddr>() {
         return Ok(endpoint_for_ip(dp, ip, spec.into()));
@@ -117,6 +110,52 @@ pub(crate) fn endpoint(
             })
         }
     }
+}
+
+/// `node/NAME` or `node/NAME:PORT`; a port that is some Service's
+/// NodePort names that Service (its rules decide where the packet goes).
+fn node_spec(
+    snap: &ClusterSnapshot,
+    dp: &Dataplane,
+    spec: &str,
+    rest: &str,
+    role: &'static str,
+) -> Result<Endpoint, ExplainError> {
+    let (name, port) = match rest.rsplit_once(':') {
+        Some((n, p)) => (n, Some(parse_port(p, "node port")?)),
+        None => (rest, None),
+    };
+    let unknown = || ExplainError::Unknown {
+        role,
+        spec: spec.into(),
+        suggestion: String::new(),
+    };
+    let id = dp.node_id(name).ok_or_else(unknown)?;
+    let mut e = node_endpoint(dp, id, spec).ok_or_else(unknown)?;
+    if let Some(p) = port {
+        e.port = Some(p);
+        if let Some((key, udp)) = node_port_service(snap, p) {
+            e.proto = Some(if udp { Proto::Udp } else { Proto::Tcp });
+            e.service = Some(key);
+        }
+    }
+    Ok(e)
+}
+
+/// The Service whose NodePort is `port`, and whether that port is UDP.
+fn node_port_service(snap: &ClusterSnapshot, port: u16) -> Option<(String, bool)> {
+    snap.k8s.services.iter().flatten().find_map(|s| {
+        let sp = s.ports.iter().find(|p| p.node_port == Some(port))?;
+        Some((s.key(), sp.protocol.eq_ignore_ascii_case("udp")))
+    })
+}
+
+fn parse_port(p: &str, what: &'static str) -> Result<u16, ExplainError> {
+    p.parse::<u16>().map_err(|_| ExplainError::Invalid {
+        what,
+        value: p.into(),
+        reason: "not a number 0-65535",
+    })
 }
 
 fn pod_endpoint(dp: &Dataplane, id: PodId, spec: &str) -> Option<Endpoint> {
@@ -202,15 +241,25 @@ pub(crate) fn endpoint_for_ip(dp: &Dataplane, ip: IpAddr, spec: String) -> Endpo
     }
     Endpoint {
         spec,
-        kind: EndpointKind::Ip,
-        ip,
-        pod: None,
-        node: None,
-        service: None,
-        port: None,
-        proto: None,
-        pod_id: None,
-        node_id: None,
+        ..Endpoint::ip(ip)
+    }
+}
+
+impl Endpoint {
+    /// Just an address: no pod, node or Service behind it.
+    pub(crate) fn ip(ip: IpAddr) -> Endpoint {
+        Endpoint {
+            spec: ip.to_string(),
+            kind: EndpointKind::Ip,
+            ip,
+            pod: None,
+            node: None,
+            service: None,
+            port: None,
+            proto: None,
+            pod_id: None,
+            node_id: None,
+        }
     }
 }
 
@@ -237,14 +286,7 @@ pub(crate) fn cluster_ip_spec(
 /// `svc/ns/name[:port]` → the ClusterIP and the port (given, or the only one).
 fn service(snap: &ClusterSnapshot, spec: &str, rest: &str) -> Result<Endpoint, ExplainError> {
     let (key, port) = match rest.rsplit_once(':') {
-        Some((k, p)) => {
-            let port = p.parse::<u16>().map_err(|_| ExplainError::Invalid {
-                what: "service port",
-                value: p.into(),
-                reason: "not a number 0-65535",
-            })?;
-            (k, Some(port))
-        }
+        Some((k, p)) => (k, Some(parse_port(p, "service port")?)),
         None => (rest, None),
     };
     let svc = snap

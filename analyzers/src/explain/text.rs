@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Endpoint, Explanation, HookJson, HopJson, Verdict};
+use super::{Endpoint, EndpointKind, Explanation, HookJson, HopJson, Verdict};
 
 /// Renders an explanation for a terminal.
 pub fn render_text(ex: &Explanation) -> String {
@@ -62,6 +62,13 @@ fn write_backend(out: &mut String, b: &super::Backend, ind: &str) {
 
 fn write_verdict(out: &mut String, ex: &Explanation, ind: &str) {
     match (&ex.verdict, &ex.drop) {
+        (Verdict::Delivered, _) if !ex.inferred.is_empty() => {
+            let files = ex.inferred.join(", ");
+            let _ = writeln!(
+                out,
+                "{ind}verdict: delivered (inferred: {files} not collected)"
+            );
+        }
         (Verdict::Delivered, _) => {
             let _ = writeln!(out, "{ind}verdict: delivered");
         }
@@ -185,8 +192,10 @@ fn write_hop(out: &mut String, h: &HopJson, ind: &str) {
 fn label(e: &Endpoint) -> String {
     match (&e.pod, &e.service, &e.node) {
         (Some(p), _, Some(n)) => format!("{p} ({}, {n})", e.ip),
+        (None, Some(s), Some(n)) => format!("node {n} ({}), NodePort of svc/{s}", e.ip),
         (_, Some(s), _) => format!("svc/{s} ({})", e.ip),
         (None, None, Some(n)) => format!("node {n} ({})", e.ip),
+        _ if e.kind == EndpointKind::Outside => format!("{} (outside the cluster)", e.ip),
         _ => e.ip.to_string(),
     }
 }

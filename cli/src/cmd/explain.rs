@@ -32,9 +32,10 @@ struct Checked<'a> {
 }
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode> {
+    let req = request(&args)?;
     let snap = resolve::load(&args.source, &args.cluster)?;
     let analysis = Analysis::new(Arc::new(snap));
-    let ex = analysis.explain(&request(&args))?;
+    let ex = analysis.explain(&req)?;
     let dp = analysis.dataplane();
     let live = (args.validate || args.probe)
         .then(|| NetnsMap::resolve(&args))
@@ -129,9 +130,21 @@ fn in_namespace(spec: &str, ns: Option<&str>) -> String {
     }
 }
 
-pub fn request(args: &ExplainArgs) -> ExplainRequest {
+/// The request: SRC DST, or with --from-outside only DST (which clap puts
+/// in the first positional).
+pub fn request(args: &ExplainArgs) -> Result<ExplainRequest> {
     let ns = args.namespace.as_deref();
-    let mut req = ExplainRequest::new(in_namespace(&args.src, ns), in_namespace(&args.dst, ns));
+    let (src, dst) = match (args.from_outside, &args.dst) {
+        (Some(ip), None) => (format!("outside/{ip}"), args.src.as_str()),
+        (Some(_), Some(_)) => {
+            bail!("with --from-outside give only DST: the source is the outside address")
+        }
+        (None, Some(dst)) => (in_namespace(&args.src, ns), dst.as_str()),
+        (None, None) => bail!("DST missing: cnictl explain SRC DST"),
+    };
+    let mut req = ExplainRequest::new(src, in_namespace(dst, ns));
+    req.from_outside = args.from_outside;
+    req.via = args.via.clone();
     req.port = args.port;
     req.proto = args.proto.map(|p| match p {
         Proto::Icmp => cnictl_dataplane::Proto::Icmp,
@@ -142,7 +155,7 @@ pub fn request(args: &ExplainArgs) -> ExplainRequest {
     req.no_df = args.no_df;
     req.reverse = args.reverse;
     req.verbose = args.verbose;
-    req
+    Ok(req)
 }
 
 /// 0 when the packet (and, with --reverse, its answer) is delivered, 1

@@ -81,6 +81,10 @@ pub(crate) trait Rec: Sized {
     fn hook_eval(&mut self, _eval: HookEval) {}
     /// Something the verdict depends on that was not evaluated.
     fn note(&mut self, _text: String) {}
+    /// The packet left the cluster, as it was on the wire.
+    fn left(&mut self, _exit: Exit) {}
+    /// A netfilter rule rewrote the destination to `to`.
+    fn dnat(&mut self, _to: (IpAddr, u16)) {}
     /// One way a netfilter split sends new connections, traced to its end.
     fn split_branch(&mut self, split: Split, child: Self, disp: Disposition, reason: Reason) {
         self.branch(split.ns, u32::MAX, split.path, child, disp, reason);
@@ -104,6 +108,8 @@ pub(crate) struct TraceRec {
     branches: Vec<Branch>,
     netfilter: Vec<HookEval>,
     notes: Vec<String>,
+    exit: Option<Exit>,
+    dnat: Option<(IpAddr, u16)>,
 }
 
 impl TraceRec {
@@ -115,6 +121,8 @@ impl TraceRec {
             branches: self.branches,
             netfilter: self.netfilter,
             notes: self.notes,
+            exit: self.exit,
+            dnat: self.dnat,
         }
     }
 }
@@ -142,6 +150,12 @@ impl Rec for TraceRec {
         if !self.notes.contains(&text) {
             self.notes.push(text);
         }
+    }
+    fn left(&mut self, exit: Exit) {
+        self.exit = Some(exit);
+    }
+    fn dnat(&mut self, to: (IpAddr, u16)) {
+        self.dnat = Some(to);
     }
     fn split_branch(&mut self, split: Split, child: Self, disp: Disposition, reason: Reason) {
         let trace = child.into_trace(disp, reason);

@@ -232,13 +232,17 @@ impl Dataplane {
             let action = action_of(rules, rw.rule);
             rec.push(nf_hop(point, rw.rule, action));
         }
-        let dst_before = st.wire.packet.dst;
+        let before = (st.wire.packet.dst, st.wire.packet.dport);
         st.take_rewrites(&path.packet, point.hook.nat_manip());
+        let after = (st.wire.packet.dst, st.wire.packet.dport);
+        if after != before {
+            rec.dnat(after);
+        }
         if let NfVerdict::Unknown(at, why) = &path.verdict {
             rec.note(unknown_note(self, point, rules, *at, why));
         }
         let Some((action, at)) = ended else {
-            let rerouted = point.hook == Hook::Output && st.wire.packet.dst != dst_before;
+            let rerouted = point.hook == Hook::Output && after.0 != before.0;
             return rerouted.then(|| reroute(st, point));
         };
         rec.push(nf_hop(point, at, action));

@@ -34,9 +34,14 @@ impl Dataplane {
         if let Some(to) = self.underlay_peer(st.wire.packet.dst, out.ns) {
             return cross_underlay(rec, out, to, Some(out.next_hop));
         }
-        let r = Reason::LeftCluster {
-            gw: out.via_gateway.then_some(out.next_hop),
-        };
+        let gw = out.via_gateway.then_some(out.next_hop);
+        rec.left(Exit {
+            ns: out.ns,
+            dev: out.dev,
+            gw,
+            packet: st.wire.packet,
+        });
+        let r = Reason::LeftCluster { gw };
         drop_at(rec, out.ns, None, Disposition::LeftCluster, r)
     }
 
