@@ -385,6 +385,60 @@ fn explain_names_the_netfilter_rule_and_exits_3_when_it_cannot_evaluate_one() {
     assert!(text(&out.stdout).contains("-m u32"));
 }
 
+/// A Service whose rules on node-1 send half the new connections to an
+/// address no pod holds (a stale endpoint): explain lists both backends
+/// with their shares, says which half fails, and exits 1 — a partly
+/// working Service is a dropped answer (README "Services").
+#[test]
+fn a_partly_working_service_exits_1_with_its_delivered_share() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("fixtures/flannel-vxlan"), dir.path());
+    let rules = r#"*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-WEB - [0:0]
+:KUBE-SEP-LIVE - [0:0]
+:KUBE-SEP-STALE - [0:0]
+-A PREROUTING -j KUBE-SERVICES
+-A OUTPUT -j KUBE-SERVICES
+-A KUBE-SERVICES -d 10.96.100.10/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-WEB
+-A KUBE-SVC-WEB -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-LIVE
+-A KUBE-SVC-WEB -j KUBE-SEP-STALE
+-A KUBE-SEP-LIVE -p tcp -m tcp -j DNAT --to-destination 10.244.2.2:8080
+-A KUBE-SEP-STALE -p tcp -m tcp -j DNAT --to-destination 10.244.2.99:8080
+COMMIT
+"#;
+    std::fs::write(dir.path().join("nodes/node-1/iptables-save.txt"), rules).unwrap();
+    let b = dir.path().to_str().unwrap();
+    let args = ["explain", "default/web-1", "svc/default/web", "--bundle", b];
+    let out = cnictl(&[&args[..], &["-o", "json"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "dropped");
+    assert_eq!(v["delivered_share"], 0.5, "{v:#}");
+    let mut verdicts: Vec<(&str, &str)> = v["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["ip"].as_str().unwrap(), b["verdict"].as_str().unwrap()))
+        .collect();
+    verdicts.sort();
+    assert_eq!(
+        verdicts,
+        [("10.244.2.2", "delivered"), ("10.244.2.99", "dropped")]
+    );
+    let shown = cnictl(&args);
+    assert_eq!(shown.status.code(), Some(1));
+    let t = text(&shown.stdout);
+    assert!(
+        t.contains("partly working: 50.0 % of new connections reach a backend"),
+        "{t}"
+    );
+}
+
 /// Kills the child on drop so a failing assertion never leaves a server behind.
 struct Server(std::process::Child);
 

@@ -247,6 +247,11 @@ pub struct Explanation {
     pub asymmetric: Option<bool>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<Backend>,
+    /// For a Service whose backends carry shares: the fraction of new
+    /// connections that reach a backend (0 < x < 1: a partly working
+    /// Service, verdict `dropped`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_share: Option<f64>,
     /// Set when the packet left the cluster (its destination is outside):
     /// where, and its source on the wire.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -364,6 +369,7 @@ fn document(cx: &codes::Cx<'_>, src: &Endpoint, pkt: &Packet, trace: &Trace) -> 
         reverse: None,
         asymmetric: None,
         backends: Vec::new(),
+        delivered_share: None,
         egress: None,
         inferred: Vec::new(),
         notes: Vec::new(),
@@ -416,6 +422,7 @@ fn finish(cx: &codes::Cx<'_>, trace: &Trace, pkt: &Packet, ingress: Ingress, ex:
     if service && ex.backends.is_empty() && ex.verdict == Verdict::Delivered {
         service::service_not_programmed(cx, trace, ex);
     }
+    ex.delivered_share = service::delivered_share(&ex.backends);
 }
 
 /// No IPVS table and no netfilter rules on the source node: nothing says

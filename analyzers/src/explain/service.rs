@@ -54,6 +54,19 @@ pub(super) fn single_backend(cx: &Cx<'_>, trace: &Trace, ex: &mut Explanation) {
     ex.backends.push(b);
 }
 
+/// The share of new connections that reach a backend, when every backend
+/// has a share (IPVS schedulers give none).
+pub(super) fn delivered_share(backends: &[Backend]) -> Option<f64> {
+    let mut sum = 0.0;
+    for b in backends {
+        let share = b.share?;
+        if b.verdict == Verdict::Delivered {
+            sum += share;
+        }
+    }
+    (!backends.is_empty()).then_some(sum)
+}
+
 /// Fills `backends`, extends `hops` with the shown backend's path and sets
 /// the verdict: dropped when any backend is unreachable.
 fn add_backends(cx: &Cx<'_>, ex: &mut Explanation, items: Vec<(IpAddr, u16, &Trace)>, base: usize) {

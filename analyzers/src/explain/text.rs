@@ -79,6 +79,13 @@ fn write_verdict(out: &mut String, ex: &Explanation, ind: &str) {
                 "{ind}verdict: DROPPED at hop {hop} on {node} ({disp}): {reason}"
             );
             write_finding(out, d, ind);
+            if let Some(x) = ex.delivered_share.filter(|x| *x > 0.0) {
+                let pct = x * 100.0;
+                let _ = writeln!(
+                    out,
+                    "{ind}  partly working: {pct:.1} % of new connections reach a backend"
+                );
+            }
         }
         (Verdict::Dropped, None) => {
             let _ = writeln!(out, "{ind}verdict: DROPPED");

@@ -45,12 +45,35 @@ impl NodeView for NsView<'_> {
             .filter(|a| a.addr().is_ipv4() == dst.is_ipv4())
             .collect();
         // inet_select_addr: an address on the destination's subnet first,
-        // else the device's first (primary) address.
-        same_family
+        // else the device's first (primary) address ...
+        let on_dev = same_family
             .iter()
             .find(|a| a.contains(&dst))
             .or(same_family.first())
+            .map(|a| a.addr());
+        on_dev.or_else(|| any_global_addr(ns, dst))
+    }
+}
+
+/// ... and for a device without one (Calico's cali* veths), the first
+/// global-scope address of the family on any device of the namespace, in
+/// device order (`inet_select_addr`'s `for_each_netdev` fallback): a pod
+/// masqueraded towards its own Service takes the node's address.
+fn any_global_addr(ns: &Namespace, dst: IpAddr) -> Option<IpAddr> {
+    let mut links: Vec<u32> = (0..ns.links.len() as u32).collect();
+    links.sort_by_key(|&l| ns.links[l as usize].ifindex);
+    links.into_iter().find_map(|l| {
+        ns.addrs_of(l)
             .map(|a| a.addr())
+            .find(|a| a.is_ipv4() == dst.is_ipv4() && global_scope(*a))
+    })
+}
+
+/// Not loopback or link-local: what RT_SCOPE_UNIVERSE admits.
+fn global_scope(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local(),
+        IpAddr::V6(v6) => !v6.is_loopback() && (v6.segments()[0] & 0xffc0) != 0xfe80,
     }
 }
 
