@@ -15,6 +15,7 @@ pub mod kube_proxy_nft;
 pub mod lab;
 mod lab_felix;
 mod lab_netfilter;
+mod lab_services;
 mod node;
 mod plan;
 
