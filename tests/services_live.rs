@@ -331,9 +331,13 @@ struct Row {
     ok: bool,
 }
 
+/// One connector run: its kind, client, targets (HOST:PORT, count) and
+/// what explain is asked for each target.
+type Job = (Kind, String, Vec<(String, u32)>, Vec<String>);
+
 /// Every measurement of one lab, all clients at once.
 fn measure(plan: &Plan, scenario: &str) -> Vec<Row> {
-    let mut jobs: Vec<(Kind, String, Vec<(String, u32)>, Vec<String>)> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     for pod in &plan.pods {
         let mut targets: Vec<(String, u32)> = SERVICES
             .iter()

@@ -347,6 +347,17 @@ mod tests {
         );
         assert!(with.contains("-m set --match-set cali40masq-ipam-pools src -m set ! --match-set cali40all-ipam-pools dst --jump MASQUERADE --random-fully"));
         assert!(with.contains("-I POSTROUTING 1 -m comment --comment \"cali:"));
+        // The hashes real Felix nodes show (iptables-save on clusters with
+        // natOutgoing pools).
+        for (chain, hash) in [
+            ("POSTROUTING", "O3lYWMrLQYEMJtB5"),
+            ("cali-POSTROUTING", "Z-c7XtVd2Bq7s_hA"),
+            ("cali-POSTROUTING", "nYKhEzDlr11Jccal"),
+            ("cali-nat-outgoing", "flqWnvo8yq4ULQLa"),
+        ] {
+            let line = with.lines().find(|l| l.contains(hash));
+            assert!(line.is_some_and(|l| l.contains(&format!(" {chain} "))), "{hash}\n{with}");
+        }
         let without = nat_outgoing_rules(false);
         assert!(!without.contains("MASQUERADE") && without.contains(":cali-nat-outgoing - [0:0]"));
         let sets = ipam_pool_sets(&["10.244.0.0/16".parse().expect("cidr")]);
