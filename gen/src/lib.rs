@@ -12,6 +12,9 @@ mod flannel;
 mod k8s;
 pub mod kube_proxy;
 pub mod kube_proxy_nft;
+mod kube_proxy_ports;
+#[cfg(test)]
+mod kube_proxy_tests;
 pub mod lab;
 mod lab_felix;
 mod lab_netfilter;
