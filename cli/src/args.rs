@@ -55,7 +55,7 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Write a synthetic bundle of any size for a CNI model (benchmark input).
     #[command(
-        after_help = "Example:\n  cnictl gen --model calico-bgp --nodes 1000 -o /tmp/bundle-1000\n  cnictl gen --model flannel-vxlan --nodes 5 --pods-per-node 2 --services 3 -o /tmp/small"
+        after_help = "Examples:\n  cnictl gen --model calico-bgp --nodes 1000 -o /tmp/bundle-1000\n  cnictl gen --model flannel-vxlan --nodes 5 --pods-per-node 2 --services 3 -o /tmp/small\n  cnictl gen --model calico-bgp --nodes 3 --services 10000 --kube-proxy nftables --endpoints-per-service 5 -o /tmp/svc10k\n\nWith --kube-proxy, every 10th Service is a NodePort (every 20th also externalTrafficPolicy\nLocal) and each node gets the rules kube-proxy writes in that mode: iptables-save.txt,\nnft-ruleset.json, or ipvsadm.txt + iptables-save.txt + ipset-save.txt. Without it,\n--services gives IPVS tables alone (ipvsadm.txt), as before."
     )]
     Gen(GenArgs),
     /// Build, break, record and tear down real namespace labs (root; the only writing command).
@@ -350,9 +350,16 @@ pub struct GenArgs {
     /// Pods per node (Kubernetes' default maximum is 110).
     #[arg(long, default_value_t = 110)]
     pub pods_per_node: usize,
-    /// ClusterIP Services (each node then gets kube-proxy IPVS tables).
+    /// Services (each node then gets kube-proxy IPVS tables, or the rules of --kube-proxy).
     #[arg(long, default_value_t = 0)]
     pub services: usize,
+    /// kube-proxy mode whose rules each node gets: iptables, nftables or ipvs.
+    /// When omitted, --services gives IPVS tables only (no NodePorts, no rules).
+    #[arg(long, value_name = "MODE")]
+    pub kube_proxy: Option<String>,
+    /// Ready endpoints per Service (default: 3, at most one per node).
+    #[arg(long, value_name = "M")]
+    pub endpoints_per_service: Option<usize>,
     /// The bundle directory to write (must not exist, or be empty).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,

@@ -356,7 +356,10 @@ mod tests {
             ("cali-nat-outgoing", "flqWnvo8yq4ULQLa"),
         ] {
             let line = with.lines().find(|l| l.contains(hash));
-            assert!(line.is_some_and(|l| l.contains(&format!(" {chain} "))), "{hash}\n{with}");
+            assert!(
+                line.is_some_and(|l| l.contains(&format!(" {chain} "))),
+                "{hash}\n{with}"
+            );
         }
         let without = nat_outgoing_rules(false);
         assert!(!without.contains("MASQUERADE") && without.contains(":cali-nat-outgoing - [0:0]"));

@@ -23,8 +23,6 @@
 
 use std::fmt::Write;
 
-use ipnet::IpNet;
-
 use crate::lab::{KubeProxyMode, LabPlan};
 use crate::{kube_proxy, lab_felix};
 
@@ -36,8 +34,7 @@ impl LabPlan {
     pub fn iptables_restore(&self, n: u32) -> String {
         let mut out = match self.kube_proxy {
             KubeProxyMode::Iptables => {
-                let pods = IpNet::V4(self.pod_range());
-                kube_proxy::iptables_save(&self.kube_proxy_k8s(n), pods)
+                kube_proxy::iptables_save_for(&self.kube_proxy_k8s(n), &self.kube_proxy_node(n))
             }
             KubeProxyMode::Nftables => String::new(),
         };

@@ -19,6 +19,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::kube_proxy::KpNode;
 use crate::kube_proxy_nft;
 use crate::lab::{LabPlan, NodePair};
 
@@ -128,11 +129,21 @@ impl LabPlan {
     pub fn nft_ruleset(&self, n: u32) -> String {
         match self.kube_proxy {
             KubeProxyMode::Iptables => String::new(),
-            KubeProxyMode::Nftables => loadable(&kube_proxy_nft::nft_json(
+            KubeProxyMode::Nftables => loadable(&kube_proxy_nft::nft_json_for(
                 &self.kube_proxy_k8s(n),
-                IpNet::V4(self.pod_range()),
-                IpAddr::V4(self.node_ip(n)),
+                &self.kube_proxy_node(n),
             )),
+        }
+    }
+
+    /// Node n as its kube-proxy knows itself: its name (which endpoints
+    /// are local, for externalTrafficPolicy Local), its address (NodePorts)
+    /// and `--cluster-cidr` (the lab's pod range).
+    pub fn kube_proxy_node(&self, n: u32) -> KpNode {
+        KpNode {
+            name: Some(self.node_name(n)),
+            addresses: vec![IpAddr::V4(self.node_ip(n))],
+            cluster_cidr: IpNet::V4(self.pod_range()),
         }
     }
 }
