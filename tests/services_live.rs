@@ -550,8 +550,32 @@ fn scenario(model: &str, mode: &str, fault: Option<&str>, letter: char) -> Vec<R
     let mut rows = measure(&plan, &name);
     drop(listeners);
     let bundle = lab.bundle();
+    let missing = bundle_problems(&bundle, model, mode);
+    assert!(missing.is_empty(), "{name}: {missing:?}");
     judge(&bundle, &mut rows);
     rows
+}
+
+/// What a bundle of this lab must carry for explain to follow kube-proxy
+/// and the CNI's masquerade: kube-proxy's table in nftables mode
+/// (`nft-ruleset.json`), its chains in iptables mode, Felix's ipsets on
+/// Calico (`ipset-save.txt`).
+fn bundle_problems(bundle: &Path, model: &str, mode: &str) -> Vec<String> {
+    let node = bundle.join("nodes/node-1");
+    let read = |f: &str| std::fs::read_to_string(node.join(f)).unwrap_or_default();
+    let mut wants = vec![match mode {
+        "nftables" => ("nft-ruleset.json", "\"kube-proxy\""),
+        _ => ("iptables-save.txt", "KUBE-SERVICES"),
+    }];
+    if model == "calico-bgp" {
+        wants.push(("ipset-save.txt", "cali40masq-ipam-pools"));
+        wants.push(("iptables-save.txt", "cali-nat-outgoing"));
+    }
+    wants
+        .into_iter()
+        .filter(|(f, want)| !read(f).contains(want))
+        .map(|(f, want)| format!("node-1's {f} lacks {want}"))
+        .collect()
 }
 
 fn run_model(model: &str) {
