@@ -452,6 +452,22 @@ fn delivered_share(ex: &Value) -> (Option<f64>, String) {
     (p, format!("{verdict}: {}", parts.join(" ")))
 }
 
+/// [`delivered_share`], times the reply's chance when explain traced it
+/// (`--reverse`: a reply that cannot return makes every connect fail).
+fn round_trip(ex: &Value) -> (Option<f64>, String) {
+    let (p, said) = delivered_share(ex);
+    let Some(reply) = ex["reverse"]["verdict"].as_str() else {
+        return (p, said);
+    };
+    let back = match reply {
+        "delivered" => Some(1.0),
+        "dropped" => Some(0.0),
+        _ => None,
+    };
+    let p = p.zip(back).map(|(p, b)| p * b);
+    (p, format!("{said}; reply {reply}"))
+}
+
 fn fmt_share(s: Option<f64>) -> String {
     s.map_or("null".into(), |s| format!("{s:.3}"))
 }
@@ -475,7 +491,7 @@ fn judge(bundle: &Path, rows: &mut [Row]) {
                 continue;
             }
         };
-        let (p, said) = delivered_share(&ex);
+        let (p, said) = round_trip(&ex);
         row.explain = said;
         row.p = p;
         row.ok = p.is_some_and(|p| within(row.k, row.n, p));
