@@ -629,7 +629,9 @@ fn flannel_vxlan_services_match_the_kernel() {
 /// verdict depends on it". The kernel's MASQUERADE picks its source with
 /// inet_select_addr, which falls back to another device's address (eth0's
 /// 192.0.2.11) when the output device (a cali veth) has none, so the
-/// hairpin connection is delivered. Every other row of the 12 scenarios
+/// hairpin connection is delivered (the dataplane's side:
+/// `dataplane/src/nf/nat.rs` `masquerade`, `NodeView::primary_addr` of the
+/// out device only). Every other row of the 12 scenarios
 /// matched (service-stale-backend from node-1: 13–15/24 against 2/3). Run
 /// it with `--ignored` once the dataplane's MASQUERADE address follows the
 /// kernel.
