@@ -10,8 +10,16 @@ use common::*;
 
 /// (mode, files every node must have, what explain's DNAT hop shows).
 const MODES: [(&str, &[&str], &str); 3] = [
-    ("iptables", &["iptables-save.txt"], "netfilter: ip nat KUBE-SEP-"),
-    ("nftables", &["nft-ruleset.json"], "netfilter: ip kube-proxy endpoint-"),
+    (
+        "iptables",
+        &["iptables-save.txt"],
+        "netfilter: ip nat KUBE-SEP-",
+    ),
+    (
+        "nftables",
+        &["nft-ruleset.json"],
+        "netfilter: ip kube-proxy endpoint-",
+    ),
     (
         "ipvs",
         &["ipvsadm.txt", "iptables-save.txt", "ipset-save.txt"],
@@ -21,9 +29,21 @@ const MODES: [(&str, &[&str], &str); 3] = [
 
 fn gen(out: &Path, mode: &str) {
     let o = cnictl(&[
-        "gen", "--model", "flannel-vxlan", "--nodes", "3", "--pods-per-node", "2",
-        "--services", "20", "--endpoints-per-service", "2", "--kube-proxy", mode,
-        "-o", out.to_str().unwrap(),
+        "gen",
+        "--model",
+        "flannel-vxlan",
+        "--nodes",
+        "3",
+        "--pods-per-node",
+        "2",
+        "--services",
+        "20",
+        "--endpoints-per-service",
+        "2",
+        "--kube-proxy",
+        mode,
+        "-o",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "gen {mode}: {}", text(&o.stderr));
 }
@@ -42,8 +62,19 @@ fn every_mode_writes_its_rules_and_explain_follows_them() {
         }
         let bundle = out.to_str().unwrap();
         let check = cnictl(&["check", "--bundle", bundle]);
-        assert_eq!(check.status.code(), Some(0), "{mode}: {}", text(&check.stdout));
-        let args = ["explain", "default/web-1-1", "svc/default/svc-2", "--bundle", bundle];
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{mode}: {}",
+            text(&check.stdout)
+        );
+        let args = [
+            "explain",
+            "default/web-1-1",
+            "svc/default/svc-2",
+            "--bundle",
+            bundle,
+        ];
         let explain = cnictl(&args);
         let shown = text(&explain.stdout);
         assert_eq!(explain.status.code(), Some(0), "{mode}: {shown}");
@@ -57,9 +88,20 @@ fn unknown_kube_proxy_mode_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("b");
     let o = cnictl(&[
-        "gen", "--model", "flannel-vxlan", "--services", "2", "--kube-proxy", "userspace",
-        "-o", out.to_str().unwrap(),
+        "gen",
+        "--model",
+        "flannel-vxlan",
+        "--services",
+        "2",
+        "--kube-proxy",
+        "userspace",
+        "-o",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("expected iptables, nftables or ipvs"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("expected iptables, nftables or ipvs"),
+        "{}",
+        text(&o.stderr)
+    );
 }

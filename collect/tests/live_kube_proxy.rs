@@ -29,7 +29,9 @@ impl Netns {
     /// crashed run with the same pid is deleted first).
     fn fresh(what: &str) -> Self {
         let ns = Netns(format!("cnlg-kp-{what}-{}", std::process::id()));
-        let _ = Command::new("ip").args(["netns", "del", &ns.0]).status();
+        let _ = (Command::new("ip").args(["netns", "del", &ns.0]))
+            .stderr(Stdio::null())
+            .status();
         let added = Command::new("ip").args(["netns", "add", &ns.0]).status();
         assert!(added.is_ok_and(|s| s.success()), "ip netns add {}", ns.0);
         ns
