@@ -288,7 +288,11 @@ impl JService<'_> {
             external_traffic_policy: self.spec.external_traffic_policy,
             external_ips: parse_ips(&self.spec.external_ips),
             load_balancer_ips: parse_ips(
-                self.status.load_balancer.ingress.iter().filter_map(|i| i.ip.as_ref()),
+                self.status
+                    .load_balancer
+                    .ingress
+                    .iter()
+                    .filter_map(|i| i.ip.as_ref()),
             ),
         }
     }
@@ -512,7 +516,11 @@ fn service_out(s: &Service) -> Value {
         "spec": spec,
     });
     if !s.load_balancer_ips.is_empty() {
-        let ingress: Vec<Value> = s.load_balancer_ips.iter().map(|ip| json!({ "ip": ip })).collect();
+        let ingress: Vec<Value> = s
+            .load_balancer_ips
+            .iter()
+            .map(|ip| json!({ "ip": ip }))
+            .collect();
         out["status"] = json!({ "loadBalancer": { "ingress": ingress } });
     }
     out

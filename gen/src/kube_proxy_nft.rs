@@ -47,9 +47,11 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::kube_proxy::{service_ports, KpNode, SvcPort};
+use crate::kube_proxy_nft_elements::{elements, Elements};
+use crate::kube_proxy_nft_expr::*;
 
 /// kube-proxy's masquerade mark (`1 << 14`).
-const MASQ_MARK: u32 = 0x4000;
+pub(crate) const MASQ_MARK: u32 = 0x4000;
 const TABLE: &str = "kube-proxy";
 
 /// `hashAndTruncate`: `HASH8-name` (names here never reach the 240-byte cut).
@@ -452,89 +454,11 @@ const SET_COMMENTS: [&str; 7] = [
     "NodePort traffic",
 ];
 
-/// The elements `syncProxyRules` puts in the sets and maps.
-struct Elements {
-    cluster_ips: Vec<Value>,
-    no_endpoints: Vec<Value>,
-    no_endpoint_nodeports: Vec<Value>,
-    service_ips: Vec<Value>,
-    service_nodeports: Vec<Value>,
-}
-
-/// Per service port: its cluster IP; `service-ips` entries for the cluster
-/// IP (→ service chain) and external/LB IPs (→ external chain) when it has
-/// endpoints; `no-endpoint-services` entries for what has no endpoint to
-/// go to; the NodePort in `service-nodeports` / `no-endpoint-nodeports`.
-fn elements(ports: &[SvcPort]) -> Elements {
-    let mut e = Elements {
-        cluster_ips: ports.iter().map(|p| json!(p.cluster_ip)).collect(),
-        no_endpoints: Vec::new(),
-        no_endpoint_nodeports: Vec::new(),
-        service_ips: Vec::new(),
-        service_nodeports: Vec::new(),
-    };
-    for p in ports {
-        e.add(p);
-    }
-    e
-}
-
-impl Elements {
-    fn add(&mut self, p: &SvcPort) {
-        let served = !p.endpoints.is_empty();
-        let key = |ip: IpAddr| json!({"concat": [ip, p.proto, p.port]});
-        let commented = |k: Value| json!({"elem": {"val": k, "comment": p.name}});
-        match served {
-            true => self
-                .service_ips
-                .push(json!([key(p.cluster_ip), goto(&svc_chain(p))])),
-            false => (self.no_endpoints)
-                .push(json!([commented(key(p.cluster_ip)), goto("reject-chain")])),
-        }
-        let verdict = no_endpoint_verdict(p);
-        for (ip, _) in p.external_dsts() {
-            if served {
-                (self.service_ips).push(json!([key(ip), goto(&ext_chain_of(p))]));
-            }
-            if !p.has_external_endpoints() {
-                (self.no_endpoints).push(json!([commented(key(ip)), verdict.clone()]));
-            }
-        }
-        let Some(np) = p.node_port else { return };
-        let key = json!({"concat": [p.proto, np]});
-        if served {
-            (self.service_nodeports).push(json!([key.clone(), goto(&ext_chain_of(p))]));
-        }
-        if !p.has_external_endpoints() {
-            (self.no_endpoint_nodeports).push(json!([commented(key), verdict]));
-        }
-    }
-}
-
-/// `goto reject-chain` when the Service has no endpoint, `drop` when only
-/// this node has none for external traffic (eTP Local).
-fn no_endpoint_verdict(p: &SvcPort) -> Value {
-    match p.endpoints.is_empty() {
-        true => goto("reject-chain"),
-        false => json!({"drop": null}),
-    }
-}
-
-/// `ipv4_addr . inet_proto . inet_service`.
-fn dispatch_type() -> Value {
-    json!(["ipv4_addr", "inet_proto", "inet_service"])
-}
-
-/// `inet_proto . inet_service`.
-fn port_type() -> Value {
-    json!(["inet_proto", "inet_service"])
-}
-
-fn svc_chain(p: &SvcPort) -> String {
+pub(crate) fn svc_chain(p: &SvcPort) -> String {
     service_chain(&p.namespace, &p.service, &p.proto, &p.port_name)
 }
 
-fn ext_chain_of(p: &SvcPort) -> String {
+pub(crate) fn ext_chain_of(p: &SvcPort) -> String {
     external_chain(&p.namespace, &p.service, &p.proto, &p.port_name)
 }
 
@@ -554,56 +478,8 @@ fn service_chains(p: &SvcPort) -> Vec<String> {
     out
 }
 
-/// `fib saddr type local`.
-fn fib_saddr_local() -> Value {
-    json!({"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["saddr"]}}, "right": "local"}})
-}
-
 fn ep_chain(p: &SvcPort, ep: &str) -> String {
     endpoint_chain(&p.namespace, &p.service, &p.proto, &p.port_name, ep)
-}
-
-fn goto(chain: &str) -> Value {
-    json!({"goto": {"target": chain}})
-}
-
-fn meta(key: &str) -> Value {
-    json!({"meta": {"key": key}})
-}
-
-fn payload(protocol: &str, field: &str) -> Value {
-    json!({"payload": {"protocol": protocol, "field": field}})
-}
-
-fn prefix(net: IpNet) -> Value {
-    json!({"prefix": {"addr": net.network(), "len": net.prefix_len()}})
-}
-
-fn ct_new() -> Value {
-    json!({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}})
-}
-
-/// `meta mark set meta mark OP 0x4000`.
-fn mark_op(op: &str) -> Value {
-    json!({"mangle": {"key": meta("mark"), "value": { op: [meta("mark"), MASQ_MARK] }}})
-}
-
-fn daddr_in(set: &str) -> Value {
-    json!({"match": {"op": "==", "left": payload("ip", "daddr"), "right": set}})
-}
-
-/// `ip daddr . meta l4proto . th dport`.
-fn dispatch_key() -> Value {
-    json!({"concat": [payload("ip", "daddr"), meta("l4proto"), payload("th", "dport")]})
-}
-
-/// `meta l4proto . th dport`.
-fn port_key() -> Value {
-    json!({"concat": [meta("l4proto"), payload("th", "dport")]})
-}
-
-fn vmap(key: Value, map: &str) -> Value {
-    json!({"vmap": {"key": key, "data": map}})
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ pub mod kube_proxy;
 mod kube_proxy_gen;
 pub mod kube_proxy_ipvs;
 pub mod kube_proxy_nft;
+mod kube_proxy_nft_elements;
+mod kube_proxy_nft_expr;
 mod kube_proxy_ports;
 #[cfg(test)]
 mod kube_proxy_tests;
