@@ -232,6 +232,25 @@ mod tests {
         assert_eq!(plan.nft_ruleset(1), "");
         let nft = plan.with_kube_proxy(KubeProxyMode::Nftables).nft_ruleset(1);
         assert!(nft.contains("\"kube-proxy\""), "{nft}");
+        // Loadable order: table, chains, sets and maps, rules.
+        let v: Value = serde_json::from_str(&nft).expect("JSON");
+        let kinds: Vec<&str> = v["nftables"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i.as_object()?.keys().next().map(String::as_str))
+            .filter(|k| *k != "metainfo")
+            .collect();
+        let rank = |k: &str| {
+            ["table", "chain", "set", "map", "rule"]
+                .iter()
+                .position(|x| *x == k)
+        };
+        assert!(
+            kinds.windows(2).all(|w| rank(w[0]) <= rank(w[1])),
+            "{kinds:?}"
+        );
+        assert_eq!(kinds.last(), Some(&"rule"));
         assert_eq!(
             KubeProxyMode::parse("nftables"),
             Some(KubeProxyMode::Nftables)
