@@ -27,6 +27,12 @@ build_outside() {
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 }
 
+# need_rule_tools: the tools load_rules needs beyond iptables.
+need_rule_tools() {
+	[ "$KUBE_PROXY" != nftables ] || command -v nft >/dev/null || die "--kube-proxy nftables needs nft (Debian package nftables)"
+	[ "$MODEL" != calico-bgp ] || command -v ipset >/dev/null || die "calico-bgp needs ipset (Debian package ipset)"
+}
+
 # rules FORMAT N: node N's rules from cnictl (iptables | nft | ipset).
 rules() {
 	"$CNICTL" lab rules --format "$1" --node "$2" --state "$(state_file)"

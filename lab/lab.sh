@@ -33,13 +33,9 @@
 #   pod IP               10.244.n.(1+p); node pod CIDR 10.244.n.0/24 (Flannel),
 #                        IPAM block 10.244.n.0/26 (Calico)
 #   Services             default/kubernetes 10.96.0.1:443, default/web
-#                        10.96.100.10:80 (app=web; NodePort 30080,
-#                        externalTrafficPolicy Cluster), default/api
-#                        10.96.200.20:8080; kube-proxy in iptables (default)
-#                        or nftables mode (up --kube-proxy)
-#   P-out                the outside: eth0 203.0.113.10/24, default via the
-#                        underlay's out0 203.0.113.1 (the underlay routes it
-#                        and the nodes; no route to pods), see lab-services.sh
+#                        10.96.100.10:80 (app=web, NodePort 30080), default/api
+#                        10.96.200.20:8080; kube-proxy: up --kube-proxy
+#   P-out                the outside, 203.0.113.10/24 (see lab-services.sh)
 set -euo pipefail
 
 LAB_RUN=${CNICTL_LAB_RUN:-/run/cnictl-lab}
@@ -47,7 +43,6 @@ SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 COLLECT=${CNICTL_COLLECT_NODE:-$SELF_DIR/collect-node.sh}
 MODELS="flannel-vxlan flannel-host-gw calico-bgp"
 TRACE=0
-# shellcheck source=lab-services.sh
 . "$SELF_DIR/lab-services.sh"
 
 usage() {
@@ -73,9 +68,8 @@ commands:
                 route-shadowed pod-route-missing ip-forward-disabled
                 pod-cidr-overlap service-cidr-overlap
                 forward-drop block-vxlan block-bgp backend-mixed
-                service-stale-backend service-no-backends
-                service-rules-missing masquerade-missing nodeport-local
-        (netfilter and Service faults: see lab/README.md)
+                service-stale-backend service-no-backends service-rules-missing
+                masquerade-missing nodeport-local (netfilter, Service faults: lab/README.md)
   bundle OUT [--prefix PFX] [--force]
         record the lab as a cnictl bundle in OUT
   down [--prefix PFX]
@@ -406,8 +400,7 @@ cmd_up() {
 	command -v ping >/dev/null || die "ping not found (Debian package iputils-ping)"
 	[ "$MODEL" != calico-bgp ] || command -v bird >/dev/null || die "calico-bgp needs BIRD 2 (Debian package bird2)"
 	command -v iptables-restore >/dev/null || die "iptables-restore not found (Debian package iptables)"
-	[ "$KUBE_PROXY" != nftables ] || command -v nft >/dev/null || die "--kube-proxy nftables needs nft (Debian package nftables)"
-	[ "$MODEL" != calico-bgp ] || command -v ipset >/dev/null || die "calico-bgp needs ipset (Debian package ipset)"
+	need_rule_tools
 	DIR="$LAB_RUN/$PREFIX" CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ) FAULTS=''
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
@@ -442,9 +435,7 @@ print_summary() {
 all_pods() {
 	local n p
 	for ((n = 1; n <= NODES; n++)); do
-		for ((p = 1; p <= PODS; p++)); do
-			[ "${POD_GONE[$n.$p]}" = 1 ] || printf '%s.%s\n' "$n" "$p"
-		done
+		for ((p = 1; p <= PODS; p++)); do [ "${POD_GONE[$n.$p]}" = 1 ] || printf '%s.%s\n' "$n" "$p"; done
 	done
 }
 
@@ -682,8 +673,7 @@ cmd_break() {
 	# Only a fault that took effect is recorded; cnictl applies what it
 	# changes in the objects (and BIRD's config) to the state, and k8s/
 	# follows the state.
-	[ "$RECORDED" = 1 ] || "$CNICTL" lab fault "$fault" --node "$S" --state "$(state_file)" ||
-		die "break: recording $fault failed"
+	[ "$RECORDED" = 1 ] || "$CNICTL" lab fault "$fault" --node "$S" --state "$(state_file)" || die "break: recording $fault failed"
 	load_state
 	write_k8s
 	write_pod_maps
