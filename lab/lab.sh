@@ -33,7 +33,9 @@
 #   pod IP               10.244.n.(1+p); node pod CIDR 10.244.n.0/24 (Flannel),
 #                        IPAM block 10.244.n.0/26 (Calico)
 #   Services             default/kubernetes 10.96.0.1:443, default/web
-#                        10.96.100.10:80 (app=web), default/api 10.96.200.20:8080
+#                        10.96.100.10:80 (app=web, NodePort 30080), default/api
+#                        10.96.200.20:8080; kube-proxy: up --kube-proxy
+#   P-out                the outside, 203.0.113.10/24 (see lab-services.sh)
 set -euo pipefail
 
 LAB_RUN=${CNICTL_LAB_RUN:-/run/cnictl-lab}
@@ -41,15 +43,17 @@ SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 COLLECT=${CNICTL_COLLECT_NODE:-$SELF_DIR/collect-node.sh}
 MODELS="flannel-vxlan flannel-host-gw calico-bgp"
 TRACE=0
+. "$SELF_DIR/lab-services.sh"
 
 usage() {
 	cat <<'EOF'
 usage: lab.sh COMMAND [options]
 
 commands:
-  up MODEL [--nodes N] [--pods P] [--prefix PFX]
+  up MODEL [--nodes N] [--pods P] [--prefix PFX] [--kube-proxy iptables|nftables]
         build a lab (MODEL: flannel-vxlan | flannel-host-gw | calico-bgp;
-        defaults: 3 nodes, 2 pods per node, prefix cnl), write its state and
+        defaults: 3 nodes, 2 pods per node, prefix cnl, kube-proxy in
+        iptables mode) with an outside namespace, write its state and
         k8s/*.json, print a summary and run the ping matrix (exit 1 if it
         fails; the lab then stays up for inspection). A failure while
         building tears the half-built lab down.
@@ -64,7 +68,8 @@ commands:
                 route-shadowed pod-route-missing ip-forward-disabled
                 pod-cidr-overlap service-cidr-overlap
                 forward-drop block-vxlan block-bgp backend-mixed
-        (netfilter faults: see "Netfilter faults" in lab/README.md)
+                service-stale-backend service-no-backends service-rules-missing
+                masquerade-missing nodeport-local (netfilter, Service faults: lab/README.md)
   bundle OUT [--prefix PFX] [--force]
         record the lab as a cnictl bundle in OUT
   down [--prefix PFX]
@@ -158,7 +163,7 @@ load_state() {
 # lab_netns: every netns of this lab's naming scheme that exists now.
 lab_netns() {
 	ip netns list 2>/dev/null | awk '{print $1}' |
-		grep -E "^${PREFIX}-(ul|node-[0-9]+(-[a-z0-9-]+)?)$" || true
+		grep -E "^${PREFIX}-(ul|out|node-[0-9]+(-[a-z0-9-]+)?)$" || true
 }
 
 # in_range V LO HI: V is a decimal number in [LO, HI].
@@ -182,6 +187,7 @@ build_underlay() {
 	ip -n "$ul" link add br0 type bridge
 	ip -n "$ul" addr add "$GATEWAY/24" dev br0
 	ip -n "$ul" link set br0 up
+	build_outside
 }
 
 # build_node N: the node netns with eth0 on the underlay, forwarding on and
@@ -348,17 +354,6 @@ build_lab() {
 	fi
 }
 
-# load_rules N: the netfilter rules node N's components install
-# (kube-proxy's Service rules, then Flannel's FLANNEL-FWD / FLANNEL-POSTRTG
-# or Felix's FORWARD chains; cnictl prints them, modelled on those projects'
-# sources, see gen/src/lab_netfilter.rs and lab_felix.rs), loaded with the
-# node's own iptables-restore.
-load_rules() {
-	local n=$1
-	"$CNICTL" lab rules --node "$n" --state "$(state_file)" |
-		ip netns exec "${NODE_NS[$n]}" iptables-restore --noflush
-}
-
 build_calico_node() {
 	local n=$1 p
 	for ((p = 1; p <= PODS; p++)); do build_calico_pod "$n" "$p"; done
@@ -377,6 +372,7 @@ write_pod_maps() {
 	local n p
 	for ((n = 1; n <= NODES; n++)); do
 		for ((p = 1; p <= PODS; p++)); do
+			[ "${POD_GONE[$n.$p]}" = 1 ] && continue
 			printf '%s default_%s\n' "${POD_NS[$n.$p]}" "${POD_NAME[$n.$p]}"
 		done >"$DIR/podmap-node-$n"
 	done
@@ -391,23 +387,25 @@ cmd_up() {
 		--nodes) NODES=${2:-}; shift 2 ;;
 		--pods) PODS=${2:-}; shift 2 ;;
 		--prefix) PREFIX=${2:-}; shift 2 ;;
+		--kube-proxy) KUBE_PROXY=${2:-}; shift 2 ;;
 		-*) die "up: unknown option $1" ;;
 		*) [ -z "$MODEL" ] || die "up: one MODEL only"; MODEL=$1; shift ;;
 		esac
 	done
 	[ -n "$MODEL" ] || die "up: MODEL missing (one of: $MODELS)"
 	# cnictl checks the model, --nodes, --pods and the prefix.
-	load_plan "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX"
+	load_plan "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" --kube-proxy "$KUBE_PROXY"
 	[ ! -e "$(state_file)" ] || die "a lab with prefix $PREFIX exists ($(state_file)); run: lab.sh down --prefix $PREFIX"
 	[ -z "$(lab_netns)" ] || die "namespaces with prefix $PREFIX- exist; run: lab.sh down --prefix $PREFIX"
 	command -v ping >/dev/null || die "ping not found (Debian package iputils-ping)"
 	[ "$MODEL" != calico-bgp ] || command -v bird >/dev/null || die "calico-bgp needs BIRD 2 (Debian package bird2)"
 	command -v iptables-restore >/dev/null || die "iptables-restore not found (Debian package iptables)"
+	need_rule_tools
 	DIR="$LAB_RUN/$PREFIX" CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ) FAULTS=''
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
 	"$CNICTL" lab init "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" \
-		--state "$(state_file)" --dir "$DIR" --created "$CREATED" || exit 2
+		--kube-proxy "$KUBE_PROXY" --state "$(state_file)" --dir "$DIR" --created "$CREATED" || exit 2
 	# Any failure while building (set -e, die) exits through this trap, so a
 	# half-built lab never stays behind.
 	trap 'log "lab.sh: up failed, tearing down"; cmd_down >/dev/null 2>&1 || true' EXIT
@@ -421,8 +419,9 @@ cmd_up() {
 
 print_summary() {
 	local n p
-	printf 'lab %s: %s, %s nodes x %s pods (state %s)\n' "$PREFIX" "$MODEL" "$NODES" "$PODS" "$(state_file)"
+	printf 'lab %s: %s, %s nodes x %s pods, kube-proxy %s (state %s)\n' "$PREFIX" "$MODEL" "$NODES" "$PODS" "$KUBE_PROXY" "$(state_file)"
 	printf '  underlay  %-28s %s/24 (br0)\n' "$UL_NS" "$GATEWAY"
+	printf '  outside   %-28s %s/24 (via %s)\n' "$OUT_NS" "$OUT_IP" "$OUT_GW"
 	for ((n = 1; n <= NODES; n++)); do
 		printf '  node-%-4s %-28s %s\n' "$n" "${NODE_NS[$n]}" "${NODE_IP[$n]}"
 		for ((p = 1; p <= PODS; p++)); do
@@ -436,7 +435,7 @@ print_summary() {
 all_pods() {
 	local n p
 	for ((n = 1; n <= NODES; n++)); do
-		for ((p = 1; p <= PODS; p++)); do printf '%s.%s\n' "$n" "$p"; done
+		for ((p = 1; p <= PODS; p++)); do [ "${POD_GONE[$n.$p]}" = 1 ] || printf '%s.%s\n' "$n" "$p"; done
 	done
 }
 
@@ -609,7 +608,7 @@ cmd_status() {
 status_one() {
 	local n pid st
 	load_state
-	printf 'lab %s: %s, %s nodes x %s pods, created %s\n' "$PREFIX" "$MODEL" "$NODES" "$PODS" "$CREATED"
+	printf 'lab %s: %s, %s nodes x %s pods, kube-proxy %s, created %s\n' "$PREFIX" "$MODEL" "$NODES" "$PODS" "$KUBE_PROXY" "$CREATED"
 	printf '  faults: %s\n' "${FAULTS:-none}"
 	printf '  namespaces: %s present\n' "$(lab_netns | wc -l)"
 	if [ "$MODEL" = calico-bgp ]; then
@@ -624,14 +623,14 @@ status_one() {
 
 # ---------------------------------------------------------------- faults
 
-FAULTS_ALL="missing-pod-route wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed"
+FAULTS_ALL="missing-pod-route wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed $SERVICE_FAULTS"
 
 # faults_for MODEL: the faults a live lab of MODEL can show.
 faults_for() {
 	case $1 in
-	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed" ;;
-	flannel-host-gw) echo "missing-pod-route wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed" ;;
-	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed" ;;
+	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS" ;;
+	flannel-host-gw) echo "missing-pod-route wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS" ;;
+	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS" ;;
 	*) return 1 ;;
 	esac
 }
@@ -663,7 +662,7 @@ cmd_break() {
 	[ "$NODES" -ge 3 ] || die "break: faults need at least 3 nodes"
 	S=$node T=${PEER[$node]} W=${THIRD[$node]}
 	printf 'lab %s: injecting %s on node-%s (peer node-%s, third node node-%s):\n' "$PREFIX" "$fault" "$S" "$T" "$W"
-	TRACE=1
+	TRACE=1 RECORDED=0
 	local out="$DIR/.fault.out"
 	: >"$out"
 	"fault_${fault//-/_}" 3>>"$out" >>"$out" || { cat "$out"; die "break: $fault failed"; }
@@ -674,8 +673,10 @@ cmd_break() {
 	# Only a fault that took effect is recorded; cnictl applies what it
 	# changes in the objects (and BIRD's config) to the state, and k8s/
 	# follows the state.
-	"$CNICTL" lab fault "$fault" --node "$S" --state "$(state_file)" || die "break: recording $fault failed"
+	[ "$RECORDED" = 1 ] || "$CNICTL" lab fault "$fault" --node "$S" --state "$(state_file)" || die "break: recording $fault failed"
+	load_state
 	write_k8s
+	write_pod_maps
 }
 
 fault_missing_pod_route() {
@@ -864,7 +865,7 @@ other_iptables() {
 main() {
 	local cmd=${1:-}
 	[ $# -gt 0 ] && shift
-	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS=''
+	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS='' KUBE_PROXY=iptables
 	BIRD_REJECT='' PING_RETRY=1
 	[[ " $* " == *" --prefix "* ]] && PREFIX_SET=1
 	case $cmd in

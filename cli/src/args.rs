@@ -55,7 +55,7 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Write a synthetic bundle of any size for a CNI model (benchmark input).
     #[command(
-        after_help = "Example:\n  cnictl gen --model calico-bgp --nodes 1000 -o /tmp/bundle-1000\n  cnictl gen --model flannel-vxlan --nodes 5 --pods-per-node 2 --services 3 -o /tmp/small"
+        after_help = "Examples:\n  cnictl gen --model calico-bgp --nodes 1000 -o /tmp/bundle-1000\n  cnictl gen --model flannel-vxlan --nodes 5 --pods-per-node 2 --services 3 -o /tmp/small\n  cnictl gen --model calico-bgp --nodes 3 --services 10000 --kube-proxy nftables --endpoints-per-service 5 -o /tmp/svc10k\n\nWith --kube-proxy, every 10th Service is a NodePort (every 20th also externalTrafficPolicy\nLocal) and each node gets the rules kube-proxy writes in that mode: iptables-save.txt,\nnft-ruleset.json, or ipvsadm.txt + iptables-save.txt + ipset-save.txt. Without it,\n--services gives IPVS tables alone (ipvsadm.txt), as before."
     )]
     Gen(GenArgs),
     /// Build, break, record and tear down real namespace labs (root; the only writing command).
@@ -365,9 +365,16 @@ pub struct GenArgs {
     /// Pods per node (Kubernetes' default maximum is 110).
     #[arg(long, default_value_t = 110)]
     pub pods_per_node: usize,
-    /// ClusterIP Services (each node then gets kube-proxy IPVS tables).
+    /// Services (each node then gets kube-proxy IPVS tables, or the rules of --kube-proxy).
     #[arg(long, default_value_t = 0)]
     pub services: usize,
+    /// kube-proxy mode whose rules each node gets: iptables, nftables or ipvs.
+    /// When omitted, --services gives IPVS tables only (no NodePorts, no rules).
+    #[arg(long, value_name = "MODE")]
+    pub kube_proxy: Option<String>,
+    /// Ready endpoints per Service (default: 3, at most one per node).
+    #[arg(long, value_name = "M")]
+    pub endpoints_per_service: Option<usize>,
     /// The bundle directory to write (must not exist, or be empty).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
@@ -383,7 +390,7 @@ pub struct LabArgs {
 pub enum LabCommand {
     /// Build a lab: underlay, node and pod namespaces for MODEL, then a ping matrix.
     #[command(
-        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2"
+        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2\n  sudo cnictl lab up flannel-vxlan --kube-proxy nftables"
     )]
     Up {
         /// flannel-vxlan, flannel-host-gw or calico-bgp (calico-bgp runs one BIRD 2 per node).
@@ -396,6 +403,9 @@ pub enum LabCommand {
         /// Name prefix of every namespace the lab creates (must start with "cnl").
         #[arg(long, default_value = "cnl")]
         prefix: String,
+        /// kube-proxy's mode: iptables (KUBE-* chains) or nftables (its `ip kube-proxy` table).
+        #[arg(long = "kube-proxy", default_value = "iptables", value_parser = ["iptables", "nftables"])]
+        kube_proxy: String,
     },
     /// Remove everything the lab created (namespaces, BIRD daemons, state), even after a crash.
     Down {
@@ -480,6 +490,11 @@ pub enum LabCommand {
         node: u32,
         #[arg(long, value_name = "FILE")]
         state: PathBuf,
+        /// iptables: `iptables-restore` input; nft: kube-proxy's table as
+        /// `nft -j` input (nftables mode; empty otherwise); ipset: `ipset
+        /// restore` input.
+        #[arg(long, value_enum, default_value_t)]
+        format: RulesFormat,
     },
     /// Internal (lab.sh): write the lab's Kubernetes objects to DIR/k8s/.
     #[command(hide = true)]
@@ -501,6 +516,17 @@ pub struct LabShape {
     pub pods: u32,
     #[arg(long, default_value = "cnl")]
     pub prefix: String,
+    #[arg(long = "kube-proxy", default_value = "iptables", value_parser = ["iptables", "nftables"])]
+    pub kube_proxy: String,
+}
+
+/// Which of a lab node's rules `lab rules` prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    #[default]
+    Iptables,
+    Nft,
+    Ipset,
 }
 
 #[derive(Debug, Args)]
@@ -517,6 +543,8 @@ pub struct LabPlanArgs {
     pub pods: u32,
     #[arg(long, default_value = "cnl")]
     pub prefix: String,
+    #[arg(long = "kube-proxy", default_value = "iptables", value_parser = ["iptables", "nftables"])]
+    pub kube_proxy: String,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
 }
@@ -540,6 +568,12 @@ const LAB_BREAK_AFTER: &str = concat!(
     "  block-vxlan     INPUT drops udp/8472, Flannel's VXLAN port (flannel-vxlan)\n",
     "  block-bgp       INPUT drops tcp/179 from the BGP peers; sessions reset (calico-bgp)\n",
     "  backend-mixed   a stale iptables-legacy FORWARD rule drops traffic to pod web-N",
+    "\n\nService faults (either kube-proxy mode; kube-proxy's rules resynced as it would):\n",
+    "  service-stale-backend  pod web on the next node deleted; node-N's kube-proxy keeps its endpoint\n",
+    "  service-no-backends    every default/api pod not ready: every node rejects its ClusterIP\n",
+    "  service-rules-missing  node-N's kube-proxy has no rules for default/web\n",
+    "  masquerade-missing     node-N's CNI rule masquerading pod traffic to the outside deleted\n",
+    "  nodeport-local         default/web's NodePort switched to externalTrafficPolicy Local",
     "\n\nExample:\n  sudo cnictl lab break vxlan-fdb-missing --node node-1",
     "\n  sudo cnictl lab break forward-drop --node node-2"
 );

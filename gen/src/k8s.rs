@@ -13,14 +13,14 @@ use ipnet::IpNet;
 
 use crate::node::{self, addr, flags};
 use crate::plan::{host, mac, v4, Plan};
-use crate::GenModel;
+use crate::{GenModel, ServiceSpec};
 
 const KUBE_IPVS0: u32 = 5;
 const BACKENDS: usize = 3;
 const SERVICE_PORT: u16 = 80;
 const TARGET_PORT: u16 = 8080;
 
-pub fn objects(plan: &Plan) -> K8s {
+pub fn objects(plan: &Plan, svc: &ServiceSpec) -> K8s {
     let nodes = (0..plan.spec.nodes).map(|i| k8s_node(plan, i)).collect();
     let mut pods = Vec::with_capacity(plan.spec.nodes * plan.spec.pods_per_node);
     for i in 0..plan.spec.nodes {
@@ -36,7 +36,7 @@ pub fn objects(plan: &Plan) -> K8s {
             });
         }
     }
-    let (services, slices) = services(plan);
+    let (services, slices) = services(plan, svc);
     K8s {
         nodes,
         pods,
@@ -93,52 +93,72 @@ fn calico_annotations(plan: &Plan, i: usize) -> BTreeMap<String, String> {
     annotations
 }
 
-/// Service `s` is backed by pod `s % pods` on the `BACKENDS` nodes after `s`.
-fn backends(plan: &Plan, s: usize) -> Vec<(usize, usize)> {
-    let n = plan.spec.nodes;
-    let k = s % plan.spec.pods_per_node.max(1);
-    (0..BACKENDS.min(n)).map(|b| ((s + b) % n, k)).collect()
+/// Service `s` is backed by pod `s % pods` on the `BACKENDS` nodes after
+/// `s`; with `endpoints_per_service` M, by M pods taken round the nodes
+/// from there (pod `s % pods`, then `s + 1`, … once every node has one).
+pub(crate) fn backends(plan: &Plan, svc: &ServiceSpec, s: usize) -> Vec<(usize, usize)> {
+    let (n, pods) = (plan.spec.nodes, plan.spec.pods_per_node.max(1));
+    let m = match svc.endpoints_per_service {
+        Some(m) => m.min(n * pods),
+        None => BACKENDS.min(n),
+    };
+    (0..m).map(|b| ((s + b) % n, (s + b / n) % pods)).collect()
 }
 
-fn services(plan: &Plan) -> (Vec<Service>, Vec<EndpointSlice>) {
+fn services(plan: &Plan, svc: &ServiceSpec) -> (Vec<Service>, Vec<EndpointSlice>) {
     if plan.spec.pods_per_node == 0 {
         return (Vec::new(), Vec::new());
     }
     (0..plan.spec.services)
-        .map(|s| (service(plan, s), endpoint_slice(plan, s)))
+        .map(|s| (service(plan, svc, s), endpoint_slice(plan, svc, s)))
         .unzip()
+}
+
+/// With `node_ports`, every 10th Service is a NodePort (30000 on) and
+/// every 20th also has externalTrafficPolicy Local.
+pub(crate) fn node_port(svc: &ServiceSpec, s: usize) -> Option<u16> {
+    let port = 30000 + (s / 10) % 2768;
+    (svc.node_ports && s.is_multiple_of(10)).then_some(port as u16)
 }
 
 fn service_name(s: usize) -> String {
     format!("svc-{}", s + 1)
 }
 
-fn service(plan: &Plan, s: usize) -> Service {
+fn service(plan: &Plan, svc: &ServiceSpec, s: usize) -> Service {
+    let node_port = node_port(svc, s);
+    let local = node_port.is_some() && s.is_multiple_of(20);
     Service {
         namespace: "default".into(),
         name: service_name(s),
-        service_type: "ClusterIP".into(),
+        service_type: if node_port.is_some() {
+            "NodePort"
+        } else {
+            "ClusterIP"
+        }
+        .into(),
+        external_traffic_policy: local.then(|| "Local".to_string()),
         cluster_ips: vec![v4(plan.service_ip(s))],
         ports: vec![ServicePort {
             name: Some("http".into()),
             protocol: "TCP".into(),
             port: SERVICE_PORT,
             target_port: Some(TARGET_PORT.to_string()),
-            node_port: None,
+            node_port,
         }],
         selector: BTreeMap::new(),
         ..Default::default()
     }
 }
 
-fn endpoint_slice(plan: &Plan, s: usize) -> EndpointSlice {
+fn endpoint_slice(plan: &Plan, svc: &ServiceSpec, s: usize) -> EndpointSlice {
     let name = service_name(s);
     EndpointSlice {
         namespace: "default".into(),
         name: format!("{name}-abcde"),
         service: Some(name),
         address_type: "IPv4".into(),
-        endpoints: backends(plan, s)
+        endpoints: backends(plan, svc, s)
             .into_iter()
             .map(|(i, k)| endpoint(plan, i, k))
             .collect(),
@@ -159,9 +179,10 @@ fn endpoint(plan: &Plan, i: usize, k: usize) -> Endpoint {
     }
 }
 
-/// kube-proxy IPVS mode on a node: every ClusterIP bound to kube-ipvs0 and a
-/// virtual server per Service port with one real server per endpoint.
-pub fn ipvs(plan: &Plan, n: &mut NodeSnapshot) {
+/// kube-proxy IPVS mode on node `i`: every ClusterIP bound to kube-ipvs0
+/// and a virtual server per Service port with one real server per
+/// endpoint, and one on the node's address per NodePort.
+pub fn ipvs(plan: &Plan, svc: &ServiceSpec, i: usize, n: &mut NodeSnapshot) {
     if plan.spec.services == 0 || plan.spec.pods_per_node == 0 {
         return;
     }
@@ -172,7 +193,16 @@ pub fn ipvs(plan: &Plan, n: &mut NodeSnapshot) {
         n.addrs
             .push(addr(KUBE_IPVS0, "kube-ipvs0", host(vip), "global"));
         n.routes.extend(node::local_table(vip, "kube-ipvs0"));
-        table.push(virtual_service(plan, s));
+        let vs = virtual_service(plan, svc, s);
+        if let Some(port) = node_port(svc, s) {
+            let vip = Some(v4(plan.node_ip(i)));
+            table.push(VirtualService {
+                vip,
+                port,
+                ..vs.clone()
+            });
+        }
+        table.push(vs);
     }
     n.ipvs = Some(table);
 }
@@ -193,7 +223,7 @@ fn kube_ipvs0() -> Link {
 }
 
 /// Service `s`'s virtual server, one masqueraded real server per backend.
-fn virtual_service(plan: &Plan, s: usize) -> VirtualService {
+fn virtual_service(plan: &Plan, svc: &ServiceSpec, s: usize) -> VirtualService {
     let real = |(i, k): (usize, usize)| RealServer {
         ip: IpAddr::V4(plan.pod_ip(i, k)),
         port: TARGET_PORT,
@@ -210,6 +240,6 @@ fn virtual_service(plan: &Plan, s: usize) -> VirtualService {
         scheduler: "rr".into(),
         flags: Vec::new(),
         persistent: None,
-        reals: backends(plan, s).into_iter().map(real).collect(),
+        reals: backends(plan, svc, s).into_iter().map(real).collect(),
     }
 }

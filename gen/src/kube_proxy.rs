@@ -1,29 +1,40 @@
-//! kube-proxy's iptables-mode rules for one node, written as `iptables-save`
-//! prints them: for the benchmarks (a 10,000-Service node) and the labs.
+//! kube-proxy's iptables-mode rules for one node, as `iptables-restore`
+//! input (what kube-proxy writes and `iptables-save` reads back): for the
+//! benchmarks (a 10,000-Service node), `cnictl gen --kube-proxy iptables`
+//! and the labs.
 //!
 //! Modelled on kube-proxy v1.31 `pkg/proxy/iptables/proxier.go`
-//! (`syncProxyRules`): the same chains, rule order, matches and comments,
-//! and chain names computed as kube-proxy computes them
-//! (`servicePortChainName`, `servicePortEndpointChainName`: the first 16
-//! characters of base32(SHA-256(service port name + protocol [+ endpoint])),
-//! e.g. `KUBE-SVC-TCOU7JCQXEZGVUNU` for `kube-system/kube-dns:dns` udp).
-//! Not modelled: NodePorts, external IPs, load balancers, session
-//! affinity, topology (the Services issue extends this).
+//! (`syncProxyRules`, `writeServiceToEndpointRules`): the same chains, rule
+//! order, matches and comments, and chain names computed as kube-proxy
+//! computes them (`portProtoHash`: the first 16 characters of
+//! base32(SHA-256(service port name + protocol)), prefixed `KUBE-SVC-`
+//! (`servicePortPolicyClusterChain`), `KUBE-SVL-`
+//! (`servicePortPolicyLocalChainName`), `KUBE-EXT-`
+//! (`serviceExternalChainName`), `KUBE-FW-` (`serviceFirewallChainName`);
+//! `servicePortEndpointChainName` hashes name + protocol + `ip:port`).
+//! Covered: ClusterIP, NodePorts (`KUBE-NODEPORTS` → `KUBE-EXT-*`),
+//! external IPs and load-balancer ingress IPs, externalTrafficPolicy
+//! Cluster (masquerade, then `KUBE-SVC-*`) and Local (the short-circuit
+//! rules, then `KUBE-SVL-*` with this node's endpoints, or the filter
+//! "has no local endpoints" DROP), the "has no endpoints" REJECTs.
+//! Not modelled: `loadBalancerSourceRanges` (the model has none, so no
+//! `KUBE-FW-*` chain is ever needed), health-check NodePorts, session
+//! affinity, internalTrafficPolicy Local, terminating endpoints, IPv6.
 
-use std::collections::HashMap;
 use std::fmt::Write;
-use std::net::IpAddr;
 
-use cnictl_model::k8s::{Endpoint, EndpointPort};
-use cnictl_model::{EndpointSlice, K8s, Service, ServicePort};
+use cnictl_model::K8s;
 use data_encoding::BASE32;
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
+pub use crate::kube_proxy_ports::{bench_cluster, offset_ip, KpNode};
+pub(crate) use crate::kube_proxy_ports::{service_ports, SvcPort};
+
 /// kube-proxy's masquerade mark bit (`--masquerade-bit 14`).
 const MASQ_MARK: &str = "0x4000/0x4000";
 
-/// The first 16 base32 characters of SHA-256(`input`).
+/// `portProtoHash`: the first 16 base32 characters of SHA-256(`input`).
 fn hash16(input: &str) -> String {
     let digest = Sha256::digest(input.as_bytes());
     BASE32.encode(&digest)[..16].to_string()
@@ -34,6 +45,22 @@ pub fn svc_chain(port_name: &str, proto: &str) -> String {
     format!("KUBE-SVC-{}", hash16(&format!("{port_name}{proto}")))
 }
 
+/// `KUBE-SVL-…`: the service port's local-endpoints chain.
+pub fn svl_chain(port_name: &str, proto: &str) -> String {
+    format!("KUBE-SVL-{}", hash16(&format!("{port_name}{proto}")))
+}
+
+/// `KUBE-EXT-…`: the service port's external-destinations chain.
+pub fn ext_chain(port_name: &str, proto: &str) -> String {
+    format!("KUBE-EXT-{}", hash16(&format!("{port_name}{proto}")))
+}
+
+/// `KUBE-FW-…`: the service port's loadBalancerSourceRanges chain (named
+/// for completeness; never written, see the module comment).
+pub fn fw_chain(port_name: &str, proto: &str) -> String {
+    format!("KUBE-FW-{}", hash16(&format!("{port_name}{proto}")))
+}
+
 /// `KUBE-SEP-…` of one endpoint (`ip:port`) of a service port.
 pub fn sep_chain(port_name: &str, proto: &str, endpoint: &str) -> String {
     format!(
@@ -42,91 +69,18 @@ pub fn sep_chain(port_name: &str, proto: &str, endpoint: &str) -> String {
     )
 }
 
-/// One service port as kube-proxy programs it.
-pub(crate) struct SvcPort {
-    /// `ns/name:port` (or `ns/name` for an unnamed port).
-    pub(crate) name: String,
-    pub(crate) namespace: String,
-    pub(crate) service: String,
-    /// The port's name, empty when unnamed.
-    pub(crate) port_name: String,
-    /// Lower case: `tcp`, `udp`, `sctp`.
-    pub(crate) proto: String,
-    pub(crate) cluster_ip: IpAddr,
-    pub(crate) port: u16,
-    /// Ready endpoints as `ip:port`, sorted.
-    pub(crate) endpoints: Vec<String>,
+/// The node's `iptables-save` (filter and nat tables) for `k8s`'s Services,
+/// on a node that owns no endpoint.
+pub fn iptables_save(k8s: &K8s, cluster_cidr: IpNet) -> String {
+    iptables_save_for(k8s, &KpNode::anonymous(cluster_cidr))
 }
 
-/// The node's `iptables-save` (filter and nat tables) for `k8s`'s Services.
-pub fn iptables_save(k8s: &K8s, cluster_cidr: IpNet) -> String {
-    let ports = service_ports(k8s);
+/// `node`'s `iptables-save` (filter and nat tables) for `k8s`'s Services.
+pub fn iptables_save_for(k8s: &K8s, node: &KpNode) -> String {
+    let ports = service_ports(k8s, node);
     let mut out = String::new();
     filter_table(&mut out, &ports);
-    nat_table(&mut out, &ports, cluster_cidr);
-    out
-}
-
-/// Every service port of `k8s` with a cluster IP, in Service order.
-pub(crate) fn service_ports(k8s: &K8s) -> Vec<SvcPort> {
-    let slices = slices_by_service(k8s.endpoint_slices.as_deref().unwrap_or(&[]));
-    let mut out = Vec::new();
-    for svc in k8s.services.iter().flatten() {
-        let Some(ip) = svc.cluster_ips.first().copied() else {
-            continue;
-        };
-        let key = (svc.namespace.as_str(), svc.name.as_str());
-        let mine = slices.get(&key).map_or(&[][..], Vec::as_slice);
-        for port in &svc.ports {
-            out.push(svc_port(svc, port, ip, mine));
-        }
-    }
-    out
-}
-
-/// (namespace, Service) → its EndpointSlices: looked up once per Service
-/// instead of scanning every slice (10,000 Services, 10,000 slices).
-fn slices_by_service(slices: &[EndpointSlice]) -> HashMap<(&str, &str), Vec<&EndpointSlice>> {
-    let mut by = HashMap::<_, Vec<_>>::new();
-    for s in slices {
-        if let Some(svc) = s.service.as_deref() {
-            by.entry((s.namespace.as_str(), svc)).or_default().push(s);
-        }
-    }
-    by
-}
-
-fn svc_port(svc: &Service, port: &ServicePort, ip: IpAddr, slices: &[&EndpointSlice]) -> SvcPort {
-    let name = match &port.name {
-        Some(n) if !n.is_empty() => format!("{}/{}:{n}", svc.namespace, svc.name),
-        _ => format!("{}/{}", svc.namespace, svc.name),
-    };
-    let proto = port.protocol.to_ascii_lowercase();
-    SvcPort {
-        endpoints: endpoints(port, slices),
-        name,
-        namespace: svc.namespace.clone(),
-        service: svc.name.clone(),
-        port_name: port.name.clone().unwrap_or_default(),
-        proto,
-        cluster_ip: ip,
-        port: port.port,
-    }
-}
-
-/// Ready endpoints of `slices` (one Service's) whose port has the same name.
-fn endpoints(port: &ServicePort, slices: &[&EndpointSlice]) -> Vec<String> {
-    let mut out = Vec::new();
-    for slice in slices {
-        let Some(ep_port) = slice.ports.iter().find(|p| p.name == port.name) else {
-            continue;
-        };
-        for ep in slice.endpoints.iter().filter(|e| e.ready) {
-            out.extend(ep.addresses.iter().map(|a| format!("{a}:{}", ep_port.port)));
-        }
-    }
-    out.sort();
-    out.dedup();
+    nat_table(&mut out, &ports, node.cluster_cidr);
     out
 }
 
@@ -143,14 +97,33 @@ fn filter_table(out: &mut String, ports: &[SvcPort]) {
         let _ = writeln!(out, ":{chain} - [0:0]");
     }
     out.push_str(FILTER_BASE_RULES);
-    for p in ports.iter().filter(|p| p.endpoints.is_empty()) {
-        let _ = writeln!(
-            out,
-            "-A KUBE-SERVICES -d {}/32 -p {proto} -m comment --comment \"{} has no endpoints\" -m {proto} --dport {} -j REJECT --reject-with icmp-port-unreachable",
-            p.cluster_ip, p.name, p.port, proto = p.proto
-        );
+    for p in ports {
+        no_endpoint_rules(out, p);
     }
     out.push_str("COMMIT\n");
+}
+
+/// The filter rules for traffic that has no endpoint to go to: REJECT when
+/// the Service has none, DROP for external traffic when eTP Local and this
+/// node has none (what the `KUBE-EXT-*` short-circuits let through).
+fn no_endpoint_rules(out: &mut String, p: &SvcPort) {
+    let (proto, comment) = (&p.proto, p.no_endpoints_comment());
+    let verdict = match p.endpoints.is_empty() {
+        true => "REJECT --reject-with icmp-port-unreachable",
+        false => "DROP",
+    };
+    if p.endpoints.is_empty() {
+        let _ = writeln!(out, "-A KUBE-SERVICES -d {}/32 -p {proto} -m comment --comment \"{comment}\" -m {proto} --dport {} -j {verdict}", p.cluster_ip, p.port);
+    }
+    if p.has_external_endpoints() {
+        return;
+    }
+    for (ip, _) in p.external_dsts() {
+        let _ = writeln!(out, "-A KUBE-EXTERNAL-SERVICES -d {ip}/32 -p {proto} -m comment --comment \"{comment}\" -m {proto} --dport {} -j {verdict}", p.port);
+    }
+    if let Some(np) = p.node_port {
+        let _ = writeln!(out, "-A KUBE-EXTERNAL-SERVICES -p {proto} -m comment --comment \"{comment}\" -m addrtype --dst-type LOCAL -m {proto} --dport {np} -j {verdict}");
+    }
 }
 
 /// The filter rules kube-proxy writes whatever the Services.
@@ -180,8 +153,7 @@ fn nat_table(out: &mut String, ports: &[SvcPort], cluster_cidr: IpNet) {
         "KUBE-SERVICES".into(),
     ];
     for p in ports.iter().filter(|p| !p.endpoints.is_empty()) {
-        chains.push(svc_chain(&p.name, &p.proto));
-        chains.extend(p.endpoints.iter().map(|e| sep_chain(&p.name, &p.proto, e)));
+        chains.extend(nat_chains(p));
     }
     chains.sort();
     for c in &chains {
@@ -194,6 +166,20 @@ fn nat_table(out: &mut String, ports: &[SvcPort], cluster_cidr: IpNet) {
     out.push_str("-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\nCOMMIT\n");
 }
 
+/// The nat chains of a service port with endpoints: SVC, EXT if reachable
+/// from outside, SVL if eTP Local with local endpoints, one SEP each.
+fn nat_chains(p: &SvcPort) -> Vec<String> {
+    let mut chains = vec![svc_chain(&p.name, &p.proto)];
+    if p.external() {
+        chains.push(ext_chain(&p.name, &p.proto));
+    }
+    if p.local_external && !p.local_endpoints.is_empty() {
+        chains.push(svl_chain(&p.name, &p.proto));
+    }
+    chains.extend(p.endpoints.iter().map(|e| sep_chain(&p.name, &p.proto, e)));
+    chains
+}
+
 const NAT_BASE_RULES: &str = r#"-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
 -A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
 -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
@@ -203,15 +189,68 @@ const NAT_BASE_RULES: &str = r#"-A PREROUTING -m comment --comment "kubernetes s
 -A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
 "#;
 
-/// KUBE-SERVICES → KUBE-SVC (masquerade mark for off-cluster sources, one
-/// statistic branch per endpoint) → KUBE-SEP (hairpin mark, DNAT).
+/// One service port with endpoints, in `syncProxyRules`' order: the
+/// captures (cluster IP, external IPs, LB IPs, NodePort), the SVC chain's
+/// masquerade rule, the EXT chain, the SVC and SVL dispatch, the SEPs.
 fn service_rules(out: &mut String, p: &SvcPort, cluster_cidr: IpNet) {
     let svc = svc_chain(&p.name, &p.proto);
     let (ip, port, proto, name) = (p.cluster_ip, p.port, &p.proto, &p.name);
     let _ = writeln!(out, "-A KUBE-SERVICES -d {ip}/32 -p {proto} -m comment --comment \"{name} cluster IP\" -m {proto} --dport {port} -j {svc}");
+    capture_external(out, p);
     let _ = writeln!(out, "-A {svc} ! -s {cluster_cidr} -d {ip}/32 -p {proto} -m comment --comment \"{name} cluster IP\" -m {proto} --dport {port} -j KUBE-MARK-MASQ");
-    let n = p.endpoints.len();
-    for (i, ep) in p.endpoints.iter().enumerate() {
+    if p.external() {
+        external_chain_rules(out, p, cluster_cidr);
+    }
+    dispatch(out, p, &svc, &p.endpoints);
+    if p.local_external && !p.local_endpoints.is_empty() {
+        dispatch(out, p, &svl_chain(name, proto), &p.local_endpoints);
+    }
+    for ep in &p.endpoints {
+        endpoint_rules(out, p, ep);
+    }
+}
+
+/// `KUBE-SERVICES -d IP … -j KUBE-EXT-*` per external and LB IP, and
+/// `KUBE-NODEPORTS … --dport NODEPORT -j KUBE-EXT-*`.
+fn capture_external(out: &mut String, p: &SvcPort) {
+    let ext = ext_chain(&p.name, &p.proto);
+    let (port, proto, name) = (p.port, &p.proto, &p.name);
+    for (ip, what) in p.external_dsts() {
+        let _ = writeln!(out, "-A KUBE-SERVICES -d {ip}/32 -p {proto} -m comment --comment \"{name} {what}\" -m {proto} --dport {port} -j {ext}");
+    }
+    if let Some(np) = p.node_port {
+        let _ = writeln!(out, "-A KUBE-NODEPORTS -p {proto} -m comment --comment \"{name}\" -m {proto} --dport {np} -j {ext}");
+    }
+}
+
+/// `KUBE-EXT-*`: Cluster policy masquerades everything then goes to SVC;
+/// Local short-circuits pod and node traffic to SVC and sends the rest to
+/// SVL (nothing when this node has no endpoint: the filter DROP decides).
+fn external_chain_rules(out: &mut String, p: &SvcPort, cluster_cidr: IpNet) {
+    let (ext, svc, name) = (
+        ext_chain(&p.name, &p.proto),
+        svc_chain(&p.name, &p.proto),
+        &p.name,
+    );
+    if !p.local_external {
+        let _ = writeln!(out, "-A {ext} -m comment --comment \"masquerade traffic for {name} external destinations\" -j KUBE-MARK-MASQ");
+        let _ = writeln!(out, "-A {ext} -j {svc}");
+        return;
+    }
+    let _ = writeln!(out, "-A {ext} -s {cluster_cidr} -m comment --comment \"pod traffic for {name} external destinations\" -j {svc}");
+    let _ = writeln!(out, "-A {ext} -m comment --comment \"masquerade LOCAL traffic for {name} external destinations\" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ");
+    let _ = writeln!(out, "-A {ext} -m comment --comment \"route LOCAL traffic for {name} external destinations\" -m addrtype --src-type LOCAL -j {svc}");
+    if !p.local_endpoints.is_empty() {
+        let _ = writeln!(out, "-A {ext} -j {}", svl_chain(name, &p.proto));
+    }
+}
+
+/// `writeServiceToEndpointRules`: one `statistic` branch per endpoint, the
+/// last taking what is left.
+fn dispatch(out: &mut String, p: &SvcPort, chain: &str, endpoints: &[String]) {
+    let (name, proto) = (&p.name, &p.proto);
+    let n = endpoints.len();
+    for (i, ep) in endpoints.iter().enumerate() {
         let sep = sep_chain(name, proto, ep);
         let statistic = match n - i {
             1 => String::new(),
@@ -222,11 +261,8 @@ fn service_rules(out: &mut String, p: &SvcPort, cluster_cidr: IpNet) {
         };
         let _ = writeln!(
             out,
-            "-A {svc} -m comment --comment \"{name} -> {ep}\"{statistic} -j {sep}"
+            "-A {chain} -m comment --comment \"{name} -> {ep}\"{statistic} -j {sep}"
         );
-    }
-    for ep in &p.endpoints {
-        endpoint_rules(out, p, ep);
     }
 }
 
@@ -239,61 +275,6 @@ fn endpoint_rules(out: &mut String, p: &SvcPort, ep: &str) {
         "-A {sep} -s {ip}/32 -m comment --comment \"{name}\" -j KUBE-MARK-MASQ"
     );
     let _ = writeln!(out, "-A {sep} -p {proto} -m comment --comment \"{name}\" -m {proto} -j DNAT --to-destination {ep}");
-}
-
-/// `services` ClusterIP Services (10.96.0.10 on, TCP 80) with `endpoints`
-/// ready endpoints each (10.128.0.2 on, port 8080): the benchmarks' node.
-pub fn bench_cluster(services: usize, endpoints: usize) -> K8s {
-    let mut all = Vec::with_capacity(services);
-    let mut slices = Vec::with_capacity(services);
-    for s in 0..services {
-        let name = format!("svc-{s}");
-        all.push(Service {
-            namespace: "default".into(),
-            name: name.clone(),
-            service_type: "ClusterIP".into(),
-            cluster_ips: vec![offset_ip([10, 96, 0, 10], s)],
-            ports: vec![ServicePort {
-                name: Some("http".into()),
-                protocol: "TCP".into(),
-                port: 80,
-                target_port: None,
-                node_port: None,
-            }],
-            selector: Default::default(),
-            ..Default::default()
-        });
-        let eps = (0..endpoints).map(|e| Endpoint {
-            addresses: vec![offset_ip([10, 128, 0, 2], s * endpoints + e)],
-            ready: true,
-            node: None,
-            pod: None,
-        });
-        slices.push(EndpointSlice {
-            namespace: "default".into(),
-            name: format!("{name}-x"),
-            service: Some(name),
-            address_type: "IPv4".into(),
-            endpoints: eps.collect(),
-            ports: vec![EndpointPort {
-                name: Some("http".into()),
-                protocol: "TCP".into(),
-                port: 8080,
-            }],
-        });
-    }
-    K8s {
-        services: Some(all),
-        endpoint_slices: Some(slices),
-        ..K8s::default()
-    }
-}
-
-/// `base` + `n` as an IPv4 address.
-pub fn offset_ip(base: [u8; 4], n: usize) -> IpAddr {
-    IpAddr::V4(std::net::Ipv4Addr::from(
-        u32::from(std::net::Ipv4Addr::from(base)) + n as u32,
-    ))
 }
 
 /// kube-proxy's mark for masquerade, as its rules match it.

@@ -25,8 +25,17 @@
 //! as the kernel numbers them when this listing is loaded back chains
 //! first (a verdict map's elements name chains): chains, sets, then rules
 //! in listing order, an anonymous map taking the handle before its rule.
-//! Not modelled: NodePorts, external IPs, load balancers, session affinity,
-//! traffic policies, IPv6 (as the iptables generator).
+//! External traffic as `syncProxyRules` writes it: `service-nodeports`
+//! (NodePort → `external-<hash>-…`), external and load-balancer IPs in
+//! `service-ips` → `external-…`; the external chain masquerades and goes to
+//! the service chain (externalTrafficPolicy Cluster) or short-circuits pod
+//! and node traffic and goes to the `local-<hash>-…` chain, the `numgen`
+//! dispatch over this node's endpoints (Local; with no local endpoint it
+//! ends there and the `no-endpoint-nodeports` / `no-endpoint-services`
+//! entry drops what is left). Services with no endpoint at all go to
+//! `reject-chain` through the same maps. Not modelled (as the iptables
+//! generator): `loadBalancerSourceRanges` (so `firewall-ips` stays empty),
+//! session affinity, internalTrafficPolicy Local, IPv6.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -37,10 +46,12 @@ use ipnet::IpNet;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::kube_proxy::{service_ports, SvcPort};
+use crate::kube_proxy::{service_ports, KpNode, SvcPort};
+use crate::kube_proxy_nft_elements::{elements, Elements};
+use crate::kube_proxy_nft_expr::*;
 
 /// kube-proxy's masquerade mark (`1 << 14`).
-const MASQ_MARK: u32 = 0x4000;
+pub(crate) const MASQ_MARK: u32 = 0x4000;
 const TABLE: &str = "kube-proxy";
 
 /// `hashAndTruncate`: `HASH8-name` (names here never reach the 240-byte cut).
@@ -55,6 +66,18 @@ pub fn service_chain(namespace: &str, service: &str, proto: &str, port: &str) ->
     format!("service-{}", hash_and_truncate(&base))
 }
 
+/// `local-HASH-ns/name/proto/port`: a service port's local-endpoints chain.
+pub fn local_chain(namespace: &str, service: &str, proto: &str, port: &str) -> String {
+    let base = format!("{namespace}/{service}/{proto}/{port}");
+    format!("local-{}", hash_and_truncate(&base))
+}
+
+/// `external-HASH-ns/name/proto/port`: a service port's external chain.
+pub fn external_chain(namespace: &str, service: &str, proto: &str, port: &str) -> String {
+    let base = format!("{namespace}/{service}/{proto}/{port}");
+    format!("external-{}", hash_and_truncate(&base))
+}
+
 /// `endpoint-HASH-ns/name/proto/port__ip/port` (IPv6 colons as dots).
 pub fn endpoint_chain(namespace: &str, service: &str, proto: &str, port: &str, ep: &str) -> String {
     let (ip, ep_port) = ep.rsplit_once(':').unwrap_or((ep, ""));
@@ -66,13 +89,21 @@ pub fn endpoint_chain(namespace: &str, service: &str, proto: &str, port: &str, e
 /// The node's `nft -j list ruleset` for `k8s`'s Services: pods in
 /// `cluster_cidr` are local (not masqueraded), `node_ip` takes NodePorts.
 pub fn nft_json(k8s: &K8s, cluster_cidr: IpNet, node_ip: IpAddr) -> String {
-    let ports = service_ports(k8s);
+    let mut node = KpNode::anonymous(cluster_cidr);
+    node.addresses.push(node_ip);
+    nft_json_for(k8s, &node)
+}
+
+/// `node`'s `nft -j list ruleset` for `k8s`'s Services (NodePorts on its
+/// first address, `--nodeport-addresses primary`).
+pub fn nft_json_for(k8s: &K8s, node: &KpNode) -> String {
+    let ports = service_ports(k8s, node);
     let mut w = Writer::default();
     w.chains(&ports);
-    w.sets(&ports, node_ip);
+    w.sets(&ports, node.addresses.first().copied());
     w.base_rules();
     for p in ports.iter().filter(|p| !p.endpoints.is_empty()) {
-        w.service_rules(p, cluster_cidr);
+        w.service_rules(p, node.cluster_cidr);
     }
     w.finish()
 }
@@ -155,8 +186,10 @@ impl Writer {
                 let c = self.chain(&ep_chain(p, ep));
                 self.chains.push(c);
             }
-            let c = self.chain(&svc_chain(p));
-            self.chains.push(c);
+            for name in service_chains(p) {
+                let c = self.chain(&name);
+                self.chains.push(c);
+            }
         }
     }
 
@@ -166,8 +199,15 @@ impl Writer {
     }
 
     /// `setupNFTables`' sets and maps, filled as `syncProxyRules` fills them.
-    fn sets(&mut self, ports: &[SvcPort], node_ip: IpAddr) {
-        let [cluster_ips, node_ips, no_endpoints, service_ips] = elements(ports, node_ip);
+    fn sets(&mut self, ports: &[SvcPort], node_ip: Option<IpAddr>) {
+        let Elements {
+            cluster_ips,
+            no_endpoints,
+            no_endpoint_nodeports,
+            service_ips,
+            service_nodeports,
+        } = elements(ports);
+        let node_ips = node_ip.iter().map(|ip| json!(ip)).collect();
         let (addr, vmap3, vmap2) = (json!("ipv4_addr"), dispatch_type(), port_type());
         let empty = Vec::new;
         self.set(
@@ -190,7 +230,7 @@ impl Writer {
             "no-endpoint-nodeports",
             vmap2.clone(),
             SET_COMMENTS[3],
-            empty(),
+            no_endpoint_nodeports,
         );
         self.set(
             "map",
@@ -200,7 +240,13 @@ impl Writer {
             empty(),
         );
         self.set("map", "service-ips", vmap3, SET_COMMENTS[5], service_ips);
-        self.set("map", "service-nodeports", vmap2, SET_COMMENTS[6], empty());
+        self.set(
+            "map",
+            "service-nodeports",
+            vmap2,
+            SET_COMMENTS[6],
+            service_nodeports,
+        );
     }
 
     fn set(&mut self, kind: &str, name: &str, key_type: Value, comment: &str, elem: Vec<Value>) {
@@ -294,17 +340,57 @@ impl Writer {
             json!({"jump": {"target": "mark-for-masquerade"}}),
         ];
         self.rule(&chain, None, masq);
-        let arms: Vec<Value> = (p.endpoints.iter().enumerate())
+        self.numgen(&chain, p, &p.endpoints);
+        if p.external() {
+            self.external_rules(p, cluster_cidr);
+        }
+        if p.local_external && !p.local_endpoints.is_empty() {
+            let local = ports_local_chain(p);
+            self.numgen(&local, p, &p.local_endpoints);
+        }
+        for ep in &p.endpoints {
+            self.endpoint_rules(p, ep);
+        }
+    }
+
+    /// `numgen random mod N vmap { i : goto endpoint-… }` in `chain`.
+    fn numgen(&mut self, chain: &str, p: &SvcPort, endpoints: &[String]) {
+        let arms: Vec<Value> = (endpoints.iter().enumerate())
             .map(|(i, ep)| json!([i, goto(&ep_chain(p, ep))]))
             .collect();
         let numgen = json!({"numgen": {"mode": "random", "mod": arms.len(), "offset": 0}});
         self.rule(
-            &chain,
+            chain,
             None,
             vec![json!({"vmap": {"key": numgen, "data": {"set": arms}}})],
         );
-        for ep in &p.endpoints {
-            self.endpoint_rules(p, ep);
+    }
+
+    /// The `external-…` chain: masquerade then the service chain (Cluster),
+    /// or the pod/node short-circuits then the local chain (Local).
+    fn external_rules(&mut self, p: &SvcPort, cluster_cidr: IpNet) {
+        let (ext, svc) = (ext_chain_of(p), svc_chain(p));
+        let masq = json!({"jump": {"target": "mark-for-masquerade"}});
+        if !p.local_external {
+            self.rule(&ext, None, vec![masq]);
+            self.rule(&ext, None, vec![goto(&svc)]);
+            return;
+        }
+        let pods = json!({"match": {"op": "==", "left": payload("ip", "saddr"), "right": prefix(cluster_cidr)}});
+        self.rule(
+            &ext,
+            Some("short-circuit pod traffic"),
+            vec![pods, goto(&svc)],
+        );
+        self.rule(
+            &ext,
+            Some("masquerade local traffic"),
+            vec![fib_saddr_local(), masq],
+        );
+        let short = vec![fib_saddr_local(), goto(&svc)];
+        self.rule(&ext, Some("short-circuit local traffic"), short);
+        if !p.local_endpoints.is_empty() {
+            self.rule(&ext, None, vec![goto(&ports_local_chain(p))]);
         }
     }
 
@@ -368,87 +454,32 @@ const SET_COMMENTS: [&str; 7] = [
     "NodePort traffic",
 ];
 
-/// Elements of `cluster-ips`, `nodeport-ips`, `no-endpoint-services` and
-/// `service-ips`.
-fn elements(ports: &[SvcPort], node_ip: IpAddr) -> [Vec<Value>; 4] {
-    let cluster_ips = ports.iter().map(|p| json!(p.cluster_ip)).collect();
-    let (served, unserved): (Vec<&SvcPort>, Vec<&SvcPort>) =
-        ports.iter().partition(|p| !p.endpoints.is_empty());
-    let service_ips = (served.iter())
-        .map(|p| json!([concat_key(p), goto(&svc_chain(p))]))
-        .collect();
-    let no_endpoints = (unserved.iter())
-        .map(|p| {
-            let key = json!({"elem": {"val": concat_key(p), "comment": p.name}});
-            json!([key, goto("reject-chain")])
-        })
-        .collect();
-    [cluster_ips, vec![json!(node_ip)], no_endpoints, service_ips]
-}
-
-/// `ipv4_addr . inet_proto . inet_service`.
-fn dispatch_type() -> Value {
-    json!(["ipv4_addr", "inet_proto", "inet_service"])
-}
-
-/// `inet_proto . inet_service`.
-fn port_type() -> Value {
-    json!(["inet_proto", "inet_service"])
-}
-
-fn svc_chain(p: &SvcPort) -> String {
+pub(crate) fn svc_chain(p: &SvcPort) -> String {
     service_chain(&p.namespace, &p.service, &p.proto, &p.port_name)
+}
+
+pub(crate) fn ext_chain_of(p: &SvcPort) -> String {
+    external_chain(&p.namespace, &p.service, &p.proto, &p.port_name)
+}
+
+fn ports_local_chain(p: &SvcPort) -> String {
+    local_chain(&p.namespace, &p.service, &p.proto, &p.port_name)
+}
+
+/// A service port's chains after its endpoints': service, local, external.
+fn service_chains(p: &SvcPort) -> Vec<String> {
+    let mut out = vec![svc_chain(p)];
+    if p.local_external && !p.local_endpoints.is_empty() {
+        out.push(ports_local_chain(p));
+    }
+    if p.external() {
+        out.push(ext_chain_of(p));
+    }
+    out
 }
 
 fn ep_chain(p: &SvcPort, ep: &str) -> String {
     endpoint_chain(&p.namespace, &p.service, &p.proto, &p.port_name, ep)
-}
-
-fn concat_key(p: &SvcPort) -> Value {
-    json!({"concat": [p.cluster_ip, p.proto, p.port]})
-}
-
-fn goto(chain: &str) -> Value {
-    json!({"goto": {"target": chain}})
-}
-
-fn meta(key: &str) -> Value {
-    json!({"meta": {"key": key}})
-}
-
-fn payload(protocol: &str, field: &str) -> Value {
-    json!({"payload": {"protocol": protocol, "field": field}})
-}
-
-fn prefix(net: IpNet) -> Value {
-    json!({"prefix": {"addr": net.network(), "len": net.prefix_len()}})
-}
-
-fn ct_new() -> Value {
-    json!({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}})
-}
-
-/// `meta mark set meta mark OP 0x4000`.
-fn mark_op(op: &str) -> Value {
-    json!({"mangle": {"key": meta("mark"), "value": { op: [meta("mark"), MASQ_MARK] }}})
-}
-
-fn daddr_in(set: &str) -> Value {
-    json!({"match": {"op": "==", "left": payload("ip", "daddr"), "right": set}})
-}
-
-/// `ip daddr . meta l4proto . th dport`.
-fn dispatch_key() -> Value {
-    json!({"concat": [payload("ip", "daddr"), meta("l4proto"), payload("th", "dport")]})
-}
-
-/// `meta l4proto . th dport`.
-fn port_key() -> Value {
-    json!({"concat": [meta("l4proto"), payload("th", "dport")]})
-}
-
-fn vmap(key: Value, map: &str) -> Value {
-    json!({"vmap": {"key": key, "data": map}})
 }
 
 #[cfg(test)]

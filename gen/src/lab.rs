@@ -19,6 +19,8 @@ use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
+pub use crate::lab_services::KubeProxyMode;
+use crate::lab_services::WEB_NODE_PORT;
 use crate::plan::v4;
 use crate::GenModel;
 
@@ -57,6 +59,10 @@ pub struct LabPlan {
     pub prefix: String,
     #[serde(default)]
     pub faults: LabFaults,
+    /// How kube-proxy programs the Services (a state file from before the
+    /// flag existed reads as iptables, what those labs ran).
+    #[serde(default)]
+    pub kube_proxy: KubeProxyMode,
 }
 
 /// Fault effects beyond the kernel: what `lab break` changes in the
@@ -73,6 +79,22 @@ pub struct LabFaults {
     /// BIRD on `node` rejects the block announced by `peer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bird_reject: Option<NodePair>,
+    /// service-stale-backend: web's pod on `peer` is gone, but `node`'s
+    /// kube-proxy still sends to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_backend: Option<NodePair>,
+    /// service-no-backends: every endpoint of default/api is not ready.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_backends: bool,
+    /// service-rules-missing: this node's kube-proxy has no rules for web.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_missing: Option<u32>,
+    /// masquerade-missing: this node's CNI egress masquerade rule is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masquerade_missing: Option<u32>,
+    /// nodeport-local: web's externalTrafficPolicy is Local.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nodeport_local: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +116,8 @@ struct LabService {
     port: u16,
     target: u16,
     selects: Option<(&'static str, Option<u32>)>,
+    /// NodePort Services: the port, and whether externalTrafficPolicy is Local.
+    node_port: Option<(u16, bool)>,
 }
 
 impl LabPlan {
@@ -113,7 +137,14 @@ impl LabPlan {
             pods_per_node: pods,
             prefix: prefix.to_string(),
             faults: LabFaults::default(),
+            kube_proxy: KubeProxyMode::default(),
         })
+    }
+
+    /// The same lab with kube-proxy in `mode`.
+    pub fn with_kube_proxy(mut self, mode: KubeProxyMode) -> LabPlan {
+        self.kube_proxy = mode;
+        self
     }
 
     pub fn node_indices(&self) -> impl Iterator<Item = u32> {
@@ -281,7 +312,7 @@ impl LabPlan {
                 let peer = self.peers(s).0;
                 self.faults.bird_reject = Some(NodePair { node: s, peer });
             }
-            _ => {}
+            _ => self.apply_service_fault(fault, s),
         }
     }
 
@@ -330,7 +361,7 @@ impl LabPlan {
     fn k8s_pods(&self) -> Vec<Pod> {
         let mut pods = Vec::new();
         for n in self.node_indices() {
-            for p in self.pod_indices() {
+            for p in self.pod_indices().filter(|&p| !self.pod_gone(n, p)) {
                 let ip = self.pod_ip(n, p);
                 let name = self.pod_name(n, p);
                 pods.push(pod("default", name, n, ip, pod_app(p), false));
@@ -357,7 +388,8 @@ impl LabPlan {
     fn services(&self) -> Vec<LabService> {
         let mut all = vec![
             LabService::new("kubernetes", [10, 96, 0, 1], 443, 6443, None),
-            LabService::new("web", [10, 96, 100, 10], 80, 8080, Some(("web", Some(1)))),
+            LabService::new("web", [10, 96, 100, 10], 80, 8080, Some(("web", Some(1))))
+                .node_port(WEB_NODE_PORT, self.faults.nodeport_local),
         ];
         if self.pods_per_node >= 2 {
             let api = Some(("api", Some(2)));
@@ -387,17 +419,21 @@ impl LabPlan {
                     svc.name,
                     hash_hex(&format!("slice/{}", svc.name), 5)
                 );
-                let endpoints = self.node_indices().map(|n| self.endpoint(n, p)).collect();
+                let endpoints = self
+                    .node_indices()
+                    .filter(|&n| !self.pod_gone(n, p))
+                    .map(|n| self.endpoint(n, p))
+                    .collect();
                 out.push(slice(svc.name, &name, endpoints, svc.target));
             }
         }
         out
     }
 
-    fn endpoint(&self, n: u32, p: u32) -> Endpoint {
+    pub(crate) fn endpoint(&self, n: u32, p: u32) -> Endpoint {
         Endpoint {
             addresses: vec![v4(self.pod_ip(n, p))],
-            ready: true,
+            ready: self.endpoint_ready(p),
             node: Some(self.node_name(n)),
             pod: Some(format!("default/{}", self.pod_name(n, p))),
         }
@@ -419,6 +455,14 @@ impl LabService {
             port,
             target,
             selects,
+            node_port: None,
+        }
+    }
+
+    fn node_port(self, port: u16, local: bool) -> Self {
+        LabService {
+            node_port: Some((port, local)),
+            ..self
         }
     }
 
@@ -487,19 +531,24 @@ fn k8s_service(s: &LabService) -> Service {
     let selector = s
         .selects
         .map(|(app, _)| ("app".to_string(), app.to_string()));
+    let (service_type, policy) = match s.node_port {
+        Some((_, local)) => ("NodePort", Some(if local { "Local" } else { "Cluster" })),
+        None => ("ClusterIP", None),
+    };
     Service {
         namespace: "default".into(),
         name: s.name.into(),
-        service_type: "ClusterIP".into(),
+        service_type: service_type.into(),
         cluster_ips: vec![IpAddr::V4(s.ip)],
         ports: vec![ServicePort {
             name: Some(s.port_name().into()),
             protocol: "TCP".into(),
             port: s.port,
             target_port: Some(s.target.to_string()),
-            node_port: None,
+            node_port: s.node_port.map(|(p, _)| p),
         }],
         selector: selector.into_iter().collect(),
+        external_traffic_policy: policy.map(String::from),
         ..Default::default()
     }
 }

@@ -14,9 +14,18 @@
 //! computed as Felix computes it (SHA-224 chained over the chain name and
 //! each rule as Felix renders it, URL-safe base64, 16 characters); the
 //! static hashes equal those seen on real clusters (e.g. `cali-FORWARD`'s
-//! first rule is `cali:vjrMJCRpqwy5oRoX`). Not installed: Felix's INPUT,
-//! OUTPUT, raw, mangle and nat chains and its ipsets (they do not decide
-//! forwarding between workloads).
+//! first rule is `cali:vjrMJCRpqwy5oRoX`). Outgoing NAT too
+//! ([`nat_outgoing_rules`]): `felix/rules/static.go`
+//! `StaticNATPostroutingChains` (cali-POSTROUTING: jump to cali-fip-snat,
+//! then cali-nat-outgoing; no IPIP or VXLAN tunnel rules) and
+//! `felix/rules/nat.go` `NATOutgoingChain` (one MASQUERADE for sources in
+//! the `cali40masq-ipam-pools` ipset going to no address in
+//! `cali40all-ipam-pools`; `--random-fully` as Felix adds it when the
+//! iptables supports it), with the two ipsets as Felix's ipset manager
+//! creates them (`hash:net`, maxelem 1048576; [`ipam_pool_sets`]). Not
+//! installed: Felix's INPUT, OUTPUT, raw and mangle chains, its nat
+//! PREROUTING/OUTPUT chains (they do not decide forwarding or egress NAT
+//! between workloads and the outside).
 
 use std::fmt::Write;
 
@@ -268,9 +277,98 @@ pub fn forward_rules(ifaces: &[String]) -> String {
     out
 }
 
+/// Felix's IPAM pool ipsets (`IPSetIDNATOutgoingMasqPools`,
+/// `IPSetIDNATOutgoingAllPools`, v4 names) holding `pools` (every pool
+/// with natOutgoing), as `ipset restore` input.
+pub fn ipam_pool_sets(pools: &[ipnet::Ipv4Net]) -> String {
+    let mut out = String::new();
+    for set in [MASQ_POOLS, ALL_POOLS] {
+        let _ = writeln!(
+            out,
+            "create {set} hash:net family inet hashsize 1024 maxelem 1048576"
+        );
+        for p in pools {
+            let _ = writeln!(out, "add {set} {p}");
+        }
+    }
+    out
+}
+
+const MASQ_POOLS: &str = "cali40masq-ipam-pools";
+const ALL_POOLS: &str = "cali40all-ipam-pools";
+
+/// `cali-nat-outgoing`: masquerade pod traffic leaving every IP pool (no
+/// rule when `masquerade` is false: masquerade-missing's node).
+fn nat_outgoing(masquerade: bool) -> Vec<Rule> {
+    let m = format!("-m set --match-set {MASQ_POOLS} src -m set ! --match-set {ALL_POOLS} dst");
+    match masquerade {
+        true => vec![rule(m, "--jump MASQUERADE --random-fully")],
+        false => Vec::new(),
+    }
+}
+
+/// Felix's nat table chains for outgoing NAT, as `iptables-restore
+/// --noflush` input (its jump inserted at the top of POSTROUTING).
+pub fn nat_outgoing_rules(masquerade: bool) -> String {
+    let chains = [
+        (
+            "cali-POSTROUTING",
+            vec![
+                rule("", "--jump cali-fip-snat"),
+                rule("", "--jump cali-nat-outgoing"),
+            ],
+        ),
+        ("cali-fip-snat", Vec::new()),
+        ("cali-nat-outgoing", nat_outgoing(masquerade)),
+    ];
+    let mut out = String::from("*nat\n");
+    for (name, _) in &chains {
+        let _ = writeln!(out, ":{name} - [0:0]");
+    }
+    let insert = [rule("", "--jump cali-POSTROUTING")];
+    lines(&mut out, "-I POSTROUTING 1", "POSTROUTING", &insert);
+    for (name, rules) in &chains {
+        lines(&mut out, &format!("-A {name}"), name, rules);
+    }
+    out.push_str("COMMIT\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nat_outgoing_masquerades_pool_sources_leaving_the_pools() {
+        let with = nat_outgoing_rules(true);
+        assert!(
+            with.contains("-A cali-nat-outgoing -m comment --comment \"cali:"),
+            "{with}"
+        );
+        assert!(with.contains("-m set --match-set cali40masq-ipam-pools src -m set ! --match-set cali40all-ipam-pools dst --jump MASQUERADE --random-fully"));
+        assert!(with.contains("-I POSTROUTING 1 -m comment --comment \"cali:"));
+        // The hashes real Felix nodes show (iptables-save on clusters with
+        // natOutgoing pools).
+        for (chain, hash) in [
+            ("POSTROUTING", "O3lYWMrLQYEMJtB5"),
+            ("cali-POSTROUTING", "Z-c7XtVd2Bq7s_hA"),
+            ("cali-POSTROUTING", "nYKhEzDlr11Jccal"),
+            ("cali-nat-outgoing", "flqWnvo8yq4ULQLa"),
+        ] {
+            let line = with.lines().find(|l| l.contains(hash));
+            assert!(
+                line.is_some_and(|l| l.contains(&format!(" {chain} "))),
+                "{hash}\n{with}"
+            );
+        }
+        let without = nat_outgoing_rules(false);
+        assert!(!without.contains("MASQUERADE") && without.contains(":cali-nat-outgoing - [0:0]"));
+        let sets = ipam_pool_sets(&["10.244.0.0/16".parse().expect("cidr")]);
+        assert!(
+            sets.contains("add cali40all-ipam-pools 10.244.0.0/16\n"),
+            "{sets}"
+        );
+    }
 
     /// Hashes as real Felix-programmed nodes show them in `iptables-save`.
     #[test]

@@ -14,23 +14,34 @@
 //!   with `-A` after kube-proxy's, so they come second here too.
 //! - Calico (calico-bgp): Felix v3.28's filter FORWARD chains that decide
 //!   workload forwarding ([`crate::lab_felix`]), after kube-proxy's rules
-//!   (Felix inserts its jump at the top of FORWARD and appends its accept).
+//!   (Felix inserts its jump at the top of FORWARD and appends its accept),
+//!   and its outgoing NAT (`cali-nat-outgoing`, matching its IPAM pool
+//!   ipsets, [`LabPlan::ipset_restore`]).
+//! - In nftables mode kube-proxy's rules are its own nftables table
+//!   ([`LabPlan::nft_ruleset`]); the CNI's stay iptables, as flanneld and
+//!   Felix write them.
 
 use std::fmt::Write;
 
-use ipnet::IpNet;
-
-use crate::lab::LabPlan;
+use crate::lab::{KubeProxyMode, LabPlan};
 use crate::{kube_proxy, lab_felix};
 
 impl LabPlan {
     /// Node n's rules, kube-proxy's then the CNI's, for one
     /// `iptables-restore --noflush` into the node's still empty tables.
+    /// In nftables mode kube-proxy's rules are [`LabPlan::nft_ruleset`]
+    /// and this holds only the CNI's.
     pub fn iptables_restore(&self, n: u32) -> String {
-        let mut out = kube_proxy::iptables_save(&self.k8s(), IpNet::V4(self.pod_range()));
+        let mut out = match self.kube_proxy {
+            KubeProxyMode::Iptables => {
+                kube_proxy::iptables_save_for(&self.kube_proxy_k8s(n), &self.kube_proxy_node(n))
+            }
+            KubeProxyMode::Nftables => String::new(),
+        };
         if self.is_calico() {
             let ifaces: Vec<String> = self.pod_indices().map(|p| self.host_veth(n, p)).collect();
             out.push_str(&lab_felix::forward_rules(&ifaces));
+            out.push_str(&lab_felix::nat_outgoing_rules(self.masquerades(n)));
         } else {
             out.push_str(&self.flannel_rules(n));
         }
@@ -38,6 +49,15 @@ impl LabPlan {
     }
 
     /// flanneld's FLANNEL-FWD (filter) and FLANNEL-POSTRTG (nat) for node n.
+    /// The ipsets node n's rules match (`ipset restore` input, loaded
+    /// before the rules): Felix's IPAM pool sets on Calico nodes.
+    pub fn ipset_restore(&self, _n: u32) -> String {
+        match self.is_calico() {
+            true => lab_felix::ipam_pool_sets(&[self.pod_range()]),
+            false => String::new(),
+        }
+    }
+
     fn flannel_rules(&self, n: u32) -> String {
         let cluster = self.pod_range();
         let pod = self.pod_cidr(n);
@@ -57,7 +77,11 @@ impl LabPlan {
             format!("-s {cluster} ! -d 224.0.0.0/4 {masq} -j MASQUERADE --random-fully"),
             format!("! -s {cluster} -d {cluster} {masq} -j MASQUERADE --random-fully"),
         ];
-        for r in rules {
+        // masquerade-missing: the rule that SNATs pod traffic leaving the
+        // cluster (the fifth) is deleted.
+        let keep = self.masquerades(n);
+        let rules = rules.into_iter().enumerate();
+        for (_, r) in rules.filter(|(i, _)| *i != 4 || keep) {
             let _ = writeln!(out, "-A FLANNEL-POSTRTG {r}");
         }
         out.push_str("COMMIT\n");

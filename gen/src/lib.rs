@@ -11,10 +11,18 @@ mod calico;
 mod flannel;
 mod k8s;
 pub mod kube_proxy;
+mod kube_proxy_gen;
+pub mod kube_proxy_ipvs;
 pub mod kube_proxy_nft;
+mod kube_proxy_nft_elements;
+mod kube_proxy_nft_expr;
+mod kube_proxy_ports;
+#[cfg(test)]
+mod kube_proxy_tests;
 pub mod lab;
 mod lab_felix;
 mod lab_netfilter;
+mod lab_services;
 mod node;
 mod plan;
 
@@ -23,6 +31,7 @@ use std::str::FromStr;
 
 use cnictl_model::ClusterSnapshot;
 
+pub use kube_proxy_gen::{KubeProxyMode, ServiceSpec};
 pub use lab::LabPlan;
 pub use plan::Plan;
 
@@ -80,8 +89,10 @@ pub struct GenSpec {
     pub model: GenModel,
     pub nodes: usize,
     pub pods_per_node: usize,
-    /// ClusterIP services; when > 0 every node also gets kube-proxy IPVS
-    /// tables and a kube-ipvs0 device holding the ClusterIPs.
+    /// Services (every 10th a NodePort, every 20th of those with
+    /// externalTrafficPolicy Local); when > 0 every node also gets
+    /// kube-proxy's rules for them, in the mode [`ServiceSpec`] names (IPVS
+    /// tables and a kube-ipvs0 device holding the ClusterIPs by default).
     pub services: usize,
 }
 
@@ -104,20 +115,35 @@ pub enum GenError {
     UnknownModel(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("unknown kube-proxy mode {0:?} (expected iptables, nftables or ipvs)")]
+    UnknownKubeProxyMode(String),
+    /// A generator wrote rules cnictl's own parser rejects (a bug here).
+    #[error("generated {file} of {node} does not parse: {reason}")]
+    Rules {
+        node: String,
+        file: &'static str,
+        reason: String,
+    },
 }
 
-/// Builds the snapshot for `spec`.
+/// Builds the snapshot for `spec`, Services in kube-proxy IPVS mode with
+/// three endpoints each.
 pub fn generate(spec: &GenSpec) -> Result<ClusterSnapshot, GenError> {
+    generate_with(spec, &ServiceSpec::default())
+}
+
+/// Builds the snapshot for `spec` with `services` saying how kube-proxy
+/// programs the Services.
+pub fn generate_with(spec: &GenSpec, services: &ServiceSpec) -> Result<ClusterSnapshot, GenError> {
     let plan = Plan::new(spec)?;
     let mut snap = ClusterSnapshot::new(format!("gen:{}", spec.model));
-    snap.k8s = k8s::objects(&plan);
+    snap.k8s = k8s::objects(&plan, services);
     for i in 0..spec.nodes {
-        let node = match spec.model {
+        let mut node = match spec.model {
             GenModel::FlannelVxlan | GenModel::FlannelHostGw => flannel::node(&plan, i),
             GenModel::CalicoBgp | GenModel::CalicoIpip => calico::node(&plan, i),
         };
-        let mut node = node;
-        k8s::ipvs(&plan, &mut node);
+        kube_proxy_gen::program(&plan, i, &snap.k8s, services, &mut node)?;
         snap.nodes.insert(node.name.clone(), node);
     }
     Ok(snap)

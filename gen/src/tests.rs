@@ -93,3 +93,75 @@ fn refuses_what_does_not_fit() {
 }
 
 use ipnet::IpNet;
+
+/// Every kube-proxy mode gives each node rules that parse, NodePorts for
+/// every 10th Service, and eTP Local DROPs only where no endpoint is local.
+#[test]
+fn kube_proxy_modes_write_parsed_rules() {
+    use cnictl_model::netfilter::Source;
+    for mode in KubeProxyMode::ALL {
+        let svc = ServiceSpec {
+            kube_proxy: mode,
+            endpoints_per_service: Some(2),
+            node_ports: true,
+        };
+        let snap = generate_with(&spec(GenModel::FlannelVxlan, 4, 2, 40), &svc).unwrap();
+        let svcs = snap.k8s.services.as_ref().unwrap();
+        assert_eq!(
+            svcs.iter().filter(|s| s.service_type == "NodePort").count(),
+            4
+        );
+        for node in snap.nodes.values() {
+            let nf = node.netfilter.as_ref().expect("rules");
+            let want = match mode {
+                KubeProxyMode::Nftables => Source::NftRuleset,
+                _ => Source::IptablesSave,
+            };
+            assert_eq!(nf.sources, [want], "{mode}");
+            assert_eq!(node.ipvs.is_some(), mode == KubeProxyMode::Ipvs);
+            assert_eq!(nf.ipsets.is_some(), mode == KubeProxyMode::Ipvs);
+        }
+    }
+}
+
+#[test]
+fn endpoints_per_service_spreads_round_the_nodes() {
+    let svc = ServiceSpec {
+        kube_proxy: KubeProxyMode::Iptables,
+        endpoints_per_service: Some(5),
+        node_ports: false,
+    };
+    let snap = generate_with(&spec(GenModel::CalicoBgp, 3, 4, 2), &svc).unwrap();
+    for slice in snap.k8s.endpoint_slices.as_ref().unwrap() {
+        let ips: HashSet<_> = slice.endpoints.iter().map(|e| e.addresses[0]).collect();
+        assert_eq!(ips.len(), 5, "{}", slice.name);
+    }
+}
+
+#[test]
+fn local_policy_node_port_drops_only_without_a_local_endpoint() {
+    let svc = ServiceSpec {
+        kube_proxy: KubeProxyMode::Iptables,
+        endpoints_per_service: Some(1),
+        node_ports: true,
+    };
+    let snap = generate_with(&spec(GenModel::FlannelVxlan, 3, 2, 1), &svc).unwrap();
+    // svc-1 (Local, NodePort 30000) has its one endpoint on node 1.
+    let ep_node = snap.k8s.endpoint_slices.as_ref().unwrap()[0].endpoints[0]
+        .node
+        .clone()
+        .unwrap();
+    for node in snap.nodes.values() {
+        let text = cnictl_formats::write_iptables_save(
+            &node
+                .netfilter
+                .as_ref()
+                .unwrap()
+                .tables
+                .iter()
+                .collect::<Vec<_>>(),
+        );
+        let drops = text.contains("has no local endpoints");
+        assert_eq!(drops, node.name != ep_node, "{}:\n{text}", node.name);
+    }
+}

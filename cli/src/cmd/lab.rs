@@ -16,14 +16,16 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 use cnictl_collect::write;
+use cnictl_gen::lab::KubeProxyMode;
 use cnictl_gen::LabPlan;
 use cnictl_model::ClusterSnapshot;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::args::{LabArgs, LabCommand, LabPlanArgs, LabShape, PlanFormat};
+use crate::args::{LabArgs, LabCommand, LabPlanArgs, LabShape, PlanFormat, RulesFormat};
 
 const LAB_SH: &str = include_str!("../../../lab/lab.sh");
+const LAB_SERVICES_SH: &str = include_str!("../../../lab/lab-services.sh");
 const COLLECT_NODE_SH: &str = include_str!("../../../lab/collect-node.sh");
 
 pub fn run(args: LabArgs) -> Result<ExitCode> {
@@ -48,7 +50,11 @@ fn internal(cmd: LabCommand) -> Result<()> {
         } => init(&shape, &state, dir, created),
         LabCommand::Fault { fault, node, state } => record_fault(&fault, node, &state),
         LabCommand::K8s { state, out } => write_k8s(&LabState::load(&state)?.plan, &out),
-        LabCommand::Rules { node, state } => print_rules(&LabState::load(&state)?.plan, node),
+        LabCommand::Rules {
+            node,
+            state,
+            format,
+        } => print_rules(&LabState::load(&state)?.plan, node, format),
         _ => unreachable!("lab_argv maps every script command"),
     }
 }
@@ -82,7 +88,8 @@ fn lab_argv(cmd: &LabCommand) -> Option<Vec<String>> {
             nodes,
             pods,
             prefix,
-        } => (up_argv(model, *nodes, *pods), Some(prefix)),
+            kube_proxy,
+        } => (up_argv(model, *nodes, *pods, kube_proxy), Some(prefix)),
         LabCommand::Down { prefix } => (strings(&["down"]), Some(prefix)),
         LabCommand::Break {
             fault,
@@ -105,9 +112,10 @@ fn lab_argv(cmd: &LabCommand) -> Option<Vec<String>> {
     Some(v)
 }
 
-fn up_argv(model: &str, nodes: u32, pods: u32) -> Vec<String> {
+fn up_argv(model: &str, nodes: u32, pods: u32, kube_proxy: &str) -> Vec<String> {
     let (nodes, pods) = (nodes.to_string(), pods.to_string());
-    strings(&["up", model, "--nodes", &nodes, "--pods", &pods])
+    let (n, p, k) = (&nodes, &pods, kube_proxy);
+    strings(&["up", model, "--nodes", n, "--pods", p, "--kube-proxy", k])
 }
 
 fn bundle_argv(out: &Path, force: bool) -> Vec<String> {
@@ -128,6 +136,7 @@ fn unpack() -> Result<PathBuf> {
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
     write_exec(&dir.join("lab.sh"), LAB_SH)?;
+    write_exec(&dir.join("lab-services.sh"), LAB_SERVICES_SH)?;
     write_exec(&dir.join("collect-node.sh"), COLLECT_NODE_SH)?;
     Ok(dir)
 }
@@ -179,12 +188,11 @@ impl LabState {
 }
 
 fn new_plan(shape: &LabShape) -> Result<LabPlan> {
-    Ok(LabPlan::new(
-        &shape.model,
-        shape.nodes,
-        shape.pods,
-        &shape.prefix,
-    )?)
+    let plan = LabPlan::new(&shape.model, shape.nodes, shape.pods, &shape.prefix)?;
+    let Some(mode) = KubeProxyMode::parse(&shape.kube_proxy) else {
+        bail!("--kube-proxy must be iptables or nftables");
+    };
+    Ok(plan.with_kube_proxy(mode))
 }
 
 fn init(shape: &LabShape, state: &Path, dir: PathBuf, created: String) -> Result<()> {
@@ -208,12 +216,18 @@ fn record_fault(fault: &str, node: u32, state: &Path) -> Result<()> {
     st.save(state)
 }
 
-/// Node `node`'s netfilter rules, for lab.sh to load into its namespace.
-fn print_rules(plan: &LabPlan, node: u32) -> Result<()> {
+/// Node `node`'s netfilter rules, for lab.sh to load into its namespace
+/// (iptables-restore, `nft -j -f` or `ipset restore` input).
+fn print_rules(plan: &LabPlan, node: u32, format: RulesFormat) -> Result<()> {
     if !plan.node_indices().any(|n| n == node) {
         bail!("no node-{node} in this lab");
     }
-    print!("{}", plan.iptables_restore(node));
+    let text = match format {
+        RulesFormat::Iptables => plan.iptables_restore(node),
+        RulesFormat::Nft => plan.nft_ruleset(node),
+        RulesFormat::Ipset => plan.ipset_restore(node),
+    };
+    print!("{text}");
     Ok(())
 }
 
@@ -262,6 +276,7 @@ fn plan_for(a: &LabPlanArgs, model: &str) -> Result<LabPlan> {
         nodes: a.nodes,
         pods: a.pods,
         prefix: a.prefix.clone(),
+        kube_proxy: a.kube_proxy.clone(),
     })
 }
 
@@ -294,6 +309,10 @@ fn scalar_vars(plan: &LabPlan, state: Option<&LabState>) -> Vars {
         ("POD_MTU", one(&plan.pod_mtu())),
         ("OVERLAP_NODE", one(&overlap.node)),
         ("OVERLAP_CIDR", one(&overlap.cidr)),
+        ("KUBE_PROXY", one(&plan.kube_proxy.as_str())),
+        ("OUT_NS", one(&plan.outside_ns())),
+        ("OUT_IP", one(&plan.outside_ip())),
+        ("OUT_GW", one(&plan.outside_gateway())),
     ];
     if let Some(st) = state {
         vars.push(("DIR", one(&st.dir.display())));
@@ -340,6 +359,10 @@ fn pod_vars(plan: &LabPlan) -> Vars {
         ("POD_IP", per_pod(&|n, p| plan.pod_ip(n, p).to_string())),
         ("POD_MAC", per_pod(&|n, p| plan.pod_mac(n, p))),
         ("HOST_VETH", per_pod(&|n, p| plan.host_veth(n, p))),
+        (
+            "POD_GONE",
+            per_pod(&|n, p| u8::from(plan.pod_gone(n, p)).to_string()),
+        ),
     ]
 }
 
@@ -473,6 +496,19 @@ mod tests {
         }
     }
 
+    /// The recordings predate web's NodePort (30080, externalTrafficPolicy
+    /// Cluster): everything else must be as recorded, web as the
+    /// ClusterIP Service it was then.
+    fn as_recorded(mut k: K8s) -> K8s {
+        for s in k.services.iter_mut().flatten().filter(|s| s.name == "web") {
+            assert_eq!(s.ports[0].node_port, Some(30080));
+            s.service_type = "ClusterIP".into();
+            s.external_traffic_policy = None;
+            s.ports[0].node_port = None;
+        }
+        k
+    }
+
     fn recorded_dir(case: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../lab/testdata/k8s")
@@ -486,7 +522,11 @@ mod tests {
             for &(fault, node) in faults {
                 plan.apply_fault(fault, node);
             }
-            assert_eq!(plan.k8s(), read_k8s(&recorded_dir(case)), "{case}");
+            assert_eq!(
+                as_recorded(plan.k8s()),
+                read_k8s(&recorded_dir(case)),
+                "{case}"
+            );
             let out = tempfile::tempdir().expect("temp dir");
             write_k8s(&plan, out.path()).expect("k8s written");
             let written = read_k8s(&out.path().join("k8s"));
@@ -503,6 +543,7 @@ mod tests {
             nodes: 3,
             pods: 2,
             prefix: "cnlt".into(),
+            kube_proxy: "nftables".into(),
         };
         init(&shape, &path, dir.path().join("cnlt"), "now".into()).expect("init");
         record_fault("bgp-route-missing", 1, &path).expect("fault");
@@ -512,6 +553,7 @@ mod tests {
         let vars = shell(&scalar_vars(&st.plan, Some(&st)));
         assert!(vars.contains("BIRD_REJECT=1:2\n"), "{vars}");
         assert!(vars.contains("FAULTS=bgp-route-missing@node-1\n"), "{vars}");
+        assert!(vars.contains("KUBE_PROXY=nftables\n"), "{vars}");
     }
 
     #[test]
