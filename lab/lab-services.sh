@@ -140,10 +140,12 @@ fault_masquerade_missing() {
 	esac
 }
 
-# nodeport-local: default/web's externalTrafficPolicy becomes Local; every
-# kube-proxy resyncs (a NodePort then only reaches the node's own web pod).
+# nodeport-local: default/web's externalTrafficPolicy becomes Local and node
+# S's web pod fails its readiness probe; every kube-proxy resyncs: a NodePort
+# only reaches the node's own web pod, and node S, which has none, drops it.
 fault_nodeport_local() {
 	printf '  + k8s/services.json: default/web externalTrafficPolicy Cluster -> Local\n'
+	printf '  + k8s/endpointslices.json: web'"'"'s endpoint on node-%s ready=false\n' "$S"
 	record_now nodeport-local
 	resync_all
 }

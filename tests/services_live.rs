@@ -18,10 +18,9 @@
 //!
 //! From the outside namespace: [`CONNECTS`] connects to each node's
 //! NodePort (web, 30080); from every pod: [`EGRESS_CONNECTS`] connects to the
-//! outside server. Both are measured and printed in every table; they are
-//! compared with explain (`--from-outside 203.0.113.10 node/node-N:30080`,
-//! and the pod → outside trip with `--reverse`) only once
-//! [`OUTSIDE_PATHS_EXPLAINED`] is on: that explain syntax is being built.
+//! outside server. Both are compared with explain (`--from-outside
+//! 203.0.113.10 node/node-N:30080`, and the pod → outside trip with
+//! `--reverse`: a connect needs the reply too).
 //!
 //! Each scenario builds its own lab (prefix `cnlb`, the test process id in
 //! base 36, the model's last letter and a scenario letter) behind a
@@ -52,12 +51,6 @@ const NODE_PORT: u16 = 30080;
 
 /// Where faults are injected.
 const BROKEN: &str = "node-1";
-
-/// Whether NodePort and egress measurements are compared with explain:
-/// off until `explain --from-outside IP node/NAME:PORT` and the reply of a
-/// pod → outside trip (`--reverse`) are in explain. The kernel side is
-/// measured and printed either way.
-const OUTSIDE_PATHS_EXPLAINED: bool = false;
 
 /// The Service ports every client connects to: (Service, port).
 const SERVICES: [(&str, u16); 2] = [("web", 80), ("api", 8080)];
@@ -472,23 +465,16 @@ fn fmt_share(s: Option<f64>) -> String {
     s.map_or("null".into(), |s| format!("{s:.3}"))
 }
 
-/// Compares each ClusterIP row (and, once explained, NodePort and egress
-/// rows) with explain.
+/// Compares each row (ClusterIP, NodePort, egress) with explain.
 fn judge(bundle: &Path, rows: &mut [Row]) {
     for row in rows.iter_mut() {
         let ex = match row.path {
             Kind::ClusterIp => explain(bundle, &[&row.client, &row.dst]),
-            Kind::NodePort if OUTSIDE_PATHS_EXPLAINED => {
-                explain(bundle, &["--from-outside", "203.0.113.10", &row.dst])
-            }
-            Kind::Egress if OUTSIDE_PATHS_EXPLAINED => {
+            Kind::NodePort => explain(bundle, &["--from-outside", "203.0.113.10", &row.dst]),
+            Kind::Egress => {
                 let port = PORT.to_string();
                 let args = [&row.client, &row.dst, "--proto", "tcp", "--port", &port];
                 explain(bundle, &[&args[..], &["--reverse"]].concat())
-            }
-            _ => {
-                row.explain = "(not compared yet)".into();
-                continue;
             }
         };
         let (p, said) = round_trip(&ex);
@@ -618,25 +604,10 @@ fn flannel_vxlan_services_match_the_kernel() {
     run_model("flannel-vxlan");
 }
 
-/// Ignored: explain answers `unknown` where the kernel delivers, for one
-/// case only, a pod whose Service connection is DNATed back to itself
-/// (hairpin) on Calico. Evidence (lab calico-bgp, both kube-proxy modes,
-/// healthy): default/web-1 → svc/default/web:80 measured 24/24 connects;
-/// explain: 10.244.3.2 delivered 1/3, 10.244.2.2 delivered 1/3, 10.244.1.2
-/// (web-1 itself) unknown 1/3, "at hop 14 on node-1: ip nat
-/// KUBE-POSTROUTING #3 … -j MASQUERADE --random-fully — MASQUERADE on
-/// cali0761ccbeace, which has no address of the packet's family; the
-/// verdict depends on it". The kernel's MASQUERADE picks its source with
-/// inet_select_addr, which falls back to another device's address (eth0's
-/// 192.0.2.11) when the output device (a cali veth) has none, so the
-/// hairpin connection is delivered (the dataplane's side:
-/// `dataplane/src/nf/nat.rs` `masquerade`, `NodeView::primary_addr` of the
-/// out device only). Every other row of the 12 scenarios
-/// matched (service-stale-backend from node-1: 13–15/24 against 2/3). Run
-/// it with `--ignored` once the dataplane's MASQUERADE address follows the
-/// kernel.
+/// Calico: a pod's connection to its own Service is masqueraded out a
+/// cali veth that has no address; the kernel (inet_select_addr) takes the
+/// node's, and so does the dataplane.
 #[test]
-#[ignore = "explain: MASQUERADE out a cali veth (no IPv4 address) is unknown; the kernel uses another device's address (hairpin pod → own Service on Calico)"]
 fn calico_bgp_services_match_the_kernel() {
     run_model("calico-bgp");
 }

@@ -573,7 +573,7 @@ const LAB_BREAK_AFTER: &str = concat!(
     "  service-no-backends    every default/api pod not ready: every node rejects its ClusterIP\n",
     "  service-rules-missing  node-N's kube-proxy has no rules for default/web\n",
     "  masquerade-missing     node-N's CNI rule masquerading pod traffic to the outside deleted\n",
-    "  nodeport-local         default/web's NodePort switched to externalTrafficPolicy Local",
+    "  nodeport-local         default/web's NodePort switched to externalTrafficPolicy Local, web's pod on the node not ready",
     "\n\nExample:\n  sudo cnictl lab break vxlan-fdb-missing --node node-1",
     "\n  sudo cnictl lab break forward-drop --node node-2"
 );

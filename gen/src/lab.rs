@@ -92,9 +92,10 @@ pub struct LabFaults {
     /// masquerade-missing: this node's CNI egress masquerade rule is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masquerade_missing: Option<u32>,
-    /// nodeport-local: web's externalTrafficPolicy is Local.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub nodeport_local: bool,
+    /// nodeport-local: web's externalTrafficPolicy is Local, and this
+    /// node's web pod is not ready (the node has no local endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodeport_local: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -389,7 +390,7 @@ impl LabPlan {
         let mut all = vec![
             LabService::new("kubernetes", [10, 96, 0, 1], 443, 6443, None),
             LabService::new("web", [10, 96, 100, 10], 80, 8080, Some(("web", Some(1))))
-                .node_port(WEB_NODE_PORT, self.faults.nodeport_local),
+                .node_port(WEB_NODE_PORT, self.faults.nodeport_local.is_some()),
         ];
         if self.pods_per_node >= 2 {
             let api = Some(("api", Some(2)));
@@ -433,7 +434,7 @@ impl LabPlan {
     pub(crate) fn endpoint(&self, n: u32, p: u32) -> Endpoint {
         Endpoint {
             addresses: vec![v4(self.pod_ip(n, p))],
-            ready: self.endpoint_ready(p),
+            ready: self.endpoint_ready(n, p),
             node: Some(self.node_name(n)),
             pod: Some(format!("default/{}", self.pod_name(n, p))),
         }

@@ -85,7 +85,7 @@ impl LabPlan {
             "service-no-backends" => f.no_backends = true,
             "service-rules-missing" => f.rules_missing = Some(s),
             "masquerade-missing" => f.masquerade_missing = Some(s),
-            "nodeport-local" => f.nodeport_local = true,
+            "nodeport-local" => f.nodeport_local = Some(s),
             _ => {}
         }
     }
@@ -95,10 +95,13 @@ impl LabPlan {
         p == WEB_POD && self.faults.stale_backend.is_some_and(|s| s.peer == n)
     }
 
-    /// Whether the endpoints of pod index p are ready (service-no-backends
-    /// makes every api pod not ready).
-    pub(crate) fn endpoint_ready(&self, p: u32) -> bool {
-        !(p == API_POD && self.faults.no_backends)
+    /// Whether the endpoint of pod p of node n is ready: service-no-backends
+    /// makes every api pod not ready; nodeport-local makes node s's web pod
+    /// not ready, so node s has no local endpoint for the Local NodePort.
+    pub(crate) fn endpoint_ready(&self, n: u32, p: u32) -> bool {
+        let no_api = p == API_POD && self.faults.no_backends;
+        let no_local_web = p == WEB_POD && self.faults.nodeport_local == Some(n);
+        !(no_api || no_local_web)
     }
 
     /// Whether node n's CNI masquerades pod traffic leaving the cluster.

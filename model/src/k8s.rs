@@ -110,6 +110,13 @@ pub struct Service {
 }
 
 impl Service {
+    /// Whether `key` is this Service's `ns/name`, without building the key
+    /// (explain looks a Service up among tens of thousands).
+    pub fn is(&self, key: &str) -> bool {
+        key.split_once('/')
+            .is_some_and(|(ns, name)| ns == self.namespace && name == self.name)
+    }
+
     /// Whether external traffic only goes to endpoints on the node it
     /// entered (`externalTrafficPolicy: Local`).
     pub fn local_external_traffic(&self) -> bool {

@@ -59,7 +59,7 @@ pub(crate) fn retarget(snap: &ClusterSnapshot, dst: &mut Endpoint) -> Result<(),
     else {
         return Ok(());
     };
-    let svc = snap.k8s.services.iter().flatten().find(|s| s.key() == key);
+    let svc = snap.k8s.services.iter().flatten().find(|s| s.is(key));
     let ip = svc.and_then(|s| s.load_balancer_ips.first().or(s.external_ips.first()));
     dst.ip = *ip.ok_or_else(|| ExplainError::NotReachableFromOutside { svc: key.into() })?;
     Ok(())
@@ -176,10 +176,12 @@ pub(crate) fn reply(
 }
 
 /// Whether the outside network can route a reply to `ip` without SNAT: a
-/// node address is on the underlay; a pod address only if the cluster
-/// tells routers outside about pod routes (a BGP peer that is no node).
+/// node address is on the underlay; a pod's address (Calico nodes often
+/// carry no podCIDR, so the pod itself counts) only if the cluster tells
+/// routers outside about pod routes (a BGP peer that is no node).
 fn routable_outside(snap: &ClusterSnapshot, dp: &Dataplane, ip: IpAddr) -> bool {
-    dp.node_by_ip(ip).is_some() || !in_pod_network(snap, ip)
+    let pod = dp.pod_by_ip(ip).is_some() || in_pod_network(snap, ip);
+    dp.node_by_ip(ip).is_some() || !pod
 }
 
 fn in_pod_network(snap: &ClusterSnapshot, ip: IpAddr) -> bool {
@@ -207,9 +209,12 @@ fn unreturnable(snap: &ClusterSnapshot, ip: IpAddr) -> String {
         .nodes
         .iter()
         .flat_map(|n| &n.pod_cidrs)
-        .find(|c| c.contains(&ip))
-        .map_or_else(|| ip.to_string(), ToString::to_string);
-    format!("the request left the cluster with its pod source {ip} (no SNAT on the way out): the network outside has no route back to the pod network ({cidr})")
+        .find(|c| c.contains(&ip));
+    let net = cidr.map_or_else(
+        || "pod addresses".into(),
+        |c| format!("the pod network ({c})"),
+    );
+    format!("the request left the cluster with its pod source {ip} (no SNAT on the way out): the network outside has no route back to {net}")
 }
 
 /// The reverse document for a reply that cannot come back: dropped where

@@ -294,7 +294,7 @@ fn service(snap: &ClusterSnapshot, spec: &str, rest: &str) -> Result<Endpoint, E
         .services
         .iter()
         .flatten()
-        .find(|s| s.key() == key)
+        .find(|s| s.is(key))
         .ok_or_else(|| ExplainError::UnknownService(key.into()))?;
     let ip = *svc
         .cluster_ips
@@ -393,13 +393,7 @@ pub(crate) fn service_endpoints(
     svc_key: &str,
     port: Option<u16>,
 ) -> Vec<(IpAddr, u16)> {
-    let Some(svc) = snap
-        .k8s
-        .services
-        .iter()
-        .flatten()
-        .find(|s| s.key() == svc_key)
-    else {
+    let Some(svc) = snap.k8s.services.iter().flatten().find(|s| s.is(svc_key)) else {
         return Vec::new();
     };
     let sp = svc
