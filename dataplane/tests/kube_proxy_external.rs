@@ -18,6 +18,8 @@ use cnictl_model::K8s;
 
 const NODE_IP: &str = "192.168.0.11";
 const OUTSIDE: &str = "203.0.113.5";
+const LB_IP: &str = "198.51.100.21";
+const POD: &str = "10.244.0.2";
 
 struct Node;
 
@@ -39,7 +41,7 @@ fn ip(s: &str) -> IpAddr {
 
 /// 30 Services, one endpoint each on node `s % 3`: svc-1 (NodePort 30000,
 /// Local) on node-1, svc-11 (30001, Cluster) on node-2, svc-21 (30002,
-/// Local) on node-3.
+/// Local, LB IP 198.51.100.21) on node-3.
 fn cluster() -> K8s {
     let spec = GenSpec {
         model: GenModel::FlannelVxlan,
@@ -52,7 +54,10 @@ fn cluster() -> K8s {
         endpoints_per_service: Some(1),
         node_ports: true,
     };
-    generate_with(&spec, &svc).unwrap().k8s
+    let mut k8s = generate_with(&spec, &svc).unwrap().k8s;
+    // svc-21 also gets a load-balancer IP.
+    k8s.services.as_mut().unwrap()[20].load_balancer_ips = vec![ip(LB_IP)];
+    k8s
 }
 
 fn node_1() -> KpNode {
@@ -142,5 +147,74 @@ fn cluster_node_port_is_dnated_and_marked_for_masquerade() {
         let paths = rs.eval_hook(Hook::Prerouting, &from_outside(30001), &Node, false);
         assert_eq!(paths[0].packet.dst, endpoint(&k8s, "svc-11"), "{mode}");
         assert_eq!(paths[0].packet.mark & 0x4000, 0x4000, "{mode}: {paths:?}");
+    }
+}
+
+fn to_lb(src: &str, iif: Option<&str>) -> NfPacket {
+    let mut p = NfPacket::new(ip(src), ip(LB_IP), 6, 40000, 80);
+    p.iif = iif.map(String::from);
+    p
+}
+
+#[test]
+fn local_lb_ip_from_a_pod_is_short_circuited_to_the_service() {
+    for (mode, rs, k8s) in rulesets() {
+        let paths = rs.eval_hook(Hook::Prerouting, &to_lb(POD, Some("cni0")), &Node, false);
+        assert_eq!(
+            paths[0].packet.dst,
+            endpoint(&k8s, "svc-21"),
+            "{mode}: {paths:?}"
+        );
+        assert_eq!(
+            paths[0].packet.mark & 0x4000,
+            0,
+            "{mode}: pods keep their source"
+        );
+    }
+}
+
+/// iptables mode: the node's own traffic to the LB IP is masqueraded and
+/// short-circuited to the Service (filter OUTPUT never consults
+/// KUBE-EXTERNAL-SERVICES). nftables mode as v1.31 writes it: the LB IP's
+/// `no-endpoint-services` entry (`drop`, no local endpoint) is looked up
+/// from `filter-output` (priority dstnat - 10), before `nat-output` could
+/// short-circuit, so the packet is dropped — what those rules say.
+#[test]
+fn local_lb_ip_from_the_node_without_a_local_endpoint() {
+    for (mode, rs, k8s) in rulesets() {
+        let paths = rs.eval_hook(Hook::Output, &to_lb(NODE_IP, None), &Node, false);
+        if mode == "nftables" {
+            assert!(
+                matches!(paths[0].verdict, HookVerdict::Drop(_)),
+                "{paths:?}"
+            );
+            continue;
+        }
+        assert_eq!(
+            paths[0].packet.dst,
+            endpoint(&k8s, "svc-21"),
+            "{mode}: {paths:?}"
+        );
+        assert_eq!(paths[0].packet.mark & 0x4000, 0x4000, "{mode}: {paths:?}");
+    }
+}
+
+#[test]
+fn local_lb_ip_from_outside_without_a_local_endpoint_is_dropped() {
+    for (mode, rs, _) in rulesets() {
+        let paths = rs.eval_hook(
+            Hook::Prerouting,
+            &to_lb(OUTSIDE, Some("eth0")),
+            &Node,
+            false,
+        );
+        assert_eq!(paths[0].packet.dst, ip(LB_IP), "{mode}: no DNAT: {paths:?}");
+        let mut fwd = paths[0].packet.clone();
+        fwd.oif = Some("eth0".into());
+        let forward = rs.eval_hook(Hook::Forward, &fwd, &Node, false);
+        assert!(
+            matches!(forward[0].verdict, HookVerdict::Drop(_)),
+            "{mode}: {forward:?}"
+        );
     }
 }
