@@ -61,7 +61,23 @@ fn every_mode_writes_its_rules_and_explain_follows_them() {
             }
         }
         let bundle = out.to_str().unwrap();
-        let check = cnictl(&["check", "--bundle", bundle]);
+        let check = cnictl(&["check", "--bundle", bundle, "--output", "json"]);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{mode}: {}",
+            text(&check.stdout)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+        let findings = report["findings"].as_array().unwrap();
+        let bad: Vec<_> = findings
+            .iter()
+            .filter(|f| f["severity"] != "info")
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{mode}: a generated cluster is healthy: {bad:?}"
+        );
         assert_eq!(
             check.status.code(),
             Some(0),

@@ -83,7 +83,8 @@ fn run(ns: &str, args: &[&str], input: Option<&str>) -> String {
 }
 
 /// A 3-node cluster with 40 Services (2 endpoints each, every 10th a
-/// NodePort, every 20th eTP Local) and node-1 as kube-proxy sees it.
+/// NodePort, every 20th eTP Local, one external IP, one LB IP) and node-1
+/// as kube-proxy sees it.
 fn cluster() -> (K8s, KpNode) {
     let spec = GenSpec {
         model: GenModel::FlannelVxlan,
@@ -96,7 +97,12 @@ fn cluster() -> (K8s, KpNode) {
         endpoints_per_service: Some(2),
         node_ports: true,
     };
-    let snap = generate_with(&spec, &svc).unwrap();
+    let mut snap = generate_with(&spec, &svc).unwrap();
+    // External destinations too: an external IP on svc-2 (Cluster), a
+    // load-balancer IP on svc-1 (NodePort, eTP Local).
+    let services = snap.k8s.services.as_mut().unwrap();
+    services[1].external_ips = vec!["198.51.100.7".parse().unwrap()];
+    services[0].load_balancer_ips = vec!["198.51.100.8".parse().unwrap()];
     let node = KpNode {
         name: Some("node-1".into()),
         addresses: vec!["192.168.0.11".parse().unwrap()],
@@ -160,6 +166,7 @@ fn iptables_mode_with_node_ports_loads_and_reads_back() {
     let saved = iptables_round_trip(&ns.0, &iptables_save_for(&k8s, &node));
     assert!(saved.contains("-A KUBE-NODEPORTS -p tcp -m comment --comment \"default/svc-1:http\" -m tcp --dport 30000 -j KUBE-EXT-"), "{saved}");
     assert!(saved.contains("masquerade LOCAL traffic for default/svc-1:http external destinations"));
+    assert!(saved.contains("-A KUBE-SERVICES -d 198.51.100.7/32 -p tcp -m comment --comment \"default/svc-2:http external IP\""), "{saved}");
 }
 
 /// nft lists a table's sets before its chains, but verdict-map elements

@@ -89,6 +89,12 @@ pub(crate) fn program(
         addresses: vec![v4(plan.node_ip(i))],
         cluster_cidr: plan.pod_range.into(),
     };
+    if svc.node_ports || svc.kube_proxy != KubeProxyMode::Ipvs {
+        // kube-proxy needs bridged pod traffic to cross iptables (it warns
+        // and the Service hairpin fails without): br_netfilter is loaded.
+        let sysctls = node.sysctls.get_or_insert_with(Default::default);
+        sysctls.insert("net.bridge.bridge-nf-call-iptables".into(), "1".into());
+    }
     node.netfilter = match svc.kube_proxy {
         KubeProxyMode::Iptables => Some(iptables(&node.name, &iptables_save_for(objects, &kp))?),
         KubeProxyMode::Nftables => Some(nftables(&node.name, nft_json_for(objects, &kp))?),

@@ -250,3 +250,43 @@ fn nft_local_policy_with_local_endpoint_goes_to_local_chain() {
     );
     assert!(!nft_elems(&v, "no-endpoint-nodeports").contains("30002"));
 }
+
+/// `ipset save` members of `set`.
+fn members<'a>(sets: &'a str, set: &str) -> Vec<&'a str> {
+    let prefix = format!("add {set} ");
+    sets.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .collect()
+}
+
+#[test]
+fn ipvs_companions_fill_kube_proxys_sets() {
+    let (rules, sets) = crate::kube_proxy_ipvs::ipvs_companions(&cluster(), &node("node-b"));
+    assert_eq!(
+        members(&sets, "KUBE-LOOP-BACK"),
+        ["10.244.2.2,tcp:8080,10.244.2.2"]
+    );
+    assert_eq!(
+        members(&sets, "KUBE-CLUSTER-IP"),
+        ["10.96.0.1,tcp:80", "10.96.0.2,tcp:80", "10.96.0.3,tcp:80"]
+    );
+    assert_eq!(members(&sets, "KUBE-NODE-PORT-TCP"), ["30002", "30003"]);
+    assert_eq!(members(&sets, "KUBE-NODE-PORT-LOCAL-TCP"), ["30002"]);
+    assert_eq!(members(&sets, "KUBE-EXTERNAL-IP"), ["192.168.99.22,tcp:80"]);
+    assert_eq!(
+        members(&sets, "KUBE-LOAD-BALANCER-LOCAL"),
+        ["1.2.3.4,tcp:80"]
+    );
+    let local = rules.find("--match-set KUBE-NODE-PORT-LOCAL-TCP dst -j RETURN");
+    let masq = rules.find("--match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ");
+    assert!(
+        local.is_some() && local < masq,
+        "eTP Local NodePorts return first:\n{rules}"
+    );
+    assert!(rules.contains("-A KUBE-SERVICES ! -s 10.244.0.0/16 -m comment --comment \"Kubernetes service cluster ip + port for masquerade purpose\" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\n"));
+    let (_, other) = crate::kube_proxy_ipvs::ipvs_companions(&cluster(), &node("node-a"));
+    assert_eq!(
+        members(&other, "KUBE-LOOP-BACK"),
+        ["10.244.1.2,tcp:8080,10.244.1.2"]
+    );
+}

@@ -89,10 +89,11 @@ pub struct GenSpec {
     pub model: GenModel,
     pub nodes: usize,
     pub pods_per_node: usize,
-    /// Services (every 10th a NodePort, every 20th of those with
-    /// externalTrafficPolicy Local); when > 0 every node also gets
-    /// kube-proxy's rules for them, in the mode [`ServiceSpec`] names (IPVS
-    /// tables and a kube-ipvs0 device holding the ClusterIPs by default).
+    /// Services; when > 0 every node also gets kube-proxy's state for
+    /// them in the mode [`ServiceSpec`] names (by default IPVS tables and a
+    /// kube-ipvs0 device holding the ClusterIPs; with
+    /// `ServiceSpec::node_ports`, every 10th a NodePort, every 20th with
+    /// externalTrafficPolicy Local).
     pub services: usize,
 }
 
