@@ -52,6 +52,9 @@ mod nfview;
 pub mod overlap;
 mod remote;
 mod render;
+#[cfg(test)]
+mod svctest;
+mod svcview;
 mod vxlan;
 
 mod bgp_route_missing;
@@ -64,16 +67,22 @@ mod iptables_backend_mixed;
 mod ipvs_no_backends;
 mod ipvs_service_missing;
 mod ipvs_stale_backend;
+mod masquerade_missing;
 mod missing_pod_route;
 mod mtu_mismatch;
 mod netfilter_blocks_overlay;
 mod netfilter_forward_drop;
 mod next_hop_not_adjacent;
+mod nodeport_no_local_endpoint;
 mod pod_cidr_overlap;
 mod pod_route_missing;
 mod route_shadowed;
 mod rp_filter_strict;
+mod service_backend_missing;
 mod service_cidr_overlap;
+mod service_no_backends;
+mod service_rules_missing;
+mod service_stale_backend;
 mod stale_pod_route;
 mod vxlan_fdb_mismatch;
 mod vxlan_fdb_missing;
@@ -183,6 +192,7 @@ pub(crate) struct NodeCx<'e> {
     remote: OnceCell<Vec<remote::Verdict<'e>>>,
     vxlan: OnceCell<Option<vxlan::VxlanState<'e>>>,
     nf: OnceCell<Option<nf::NodeNf<'e>>>,
+    svc: OnceCell<Option<svcview::NodeServices>>,
 }
 
 impl<'e> NodeCx<'e> {
@@ -206,6 +216,7 @@ impl<'e> NodeCx<'e> {
             remote: OnceCell::new(),
             vxlan: OnceCell::new(),
             nf: OnceCell::new(),
+            svc: OnceCell::new(),
         }
     }
 
@@ -236,6 +247,14 @@ impl<'e> NodeCx<'e> {
     /// evaluate it (`None`: not collected).
     pub fn nf(&self) -> Option<&nf::NodeNf<'e>> {
         self.nf.get_or_init(|| nf::NodeNf::new(self)).as_ref()
+    }
+
+    /// What the node's rules do to each Service port, evaluated once for
+    /// the Service checks (`None`: no netfilter dump or no Services).
+    pub fn services(&self) -> Option<&svcview::NodeServices> {
+        self.svc
+            .get_or_init(|| svcview::NodeServices::new(self))
+            .as_ref()
     }
 
     /// Skips a route check when the model gives no expectation.
@@ -270,6 +289,12 @@ const CLUSTER_CHECKS: &[Registered<ClusterCheck>] = &[
     (pod_cidr_overlap::CODE, pod_cidr_overlap::check),
     (service_cidr_overlap::CODE, service_cidr_overlap::check),
     (cni_model_mixed::CODE, cni_model_mixed::check),
+    (service_no_backends::CODE, service_no_backends::check),
+    (
+        nodeport_no_local_endpoint::CODE,
+        nodeport_no_local_endpoint::check,
+    ),
+    (masquerade_missing::CODE, masquerade_missing::check),
 ];
 
 /// Checks of one node's tables against the expected state.
@@ -299,6 +324,12 @@ const NODE_CHECKS: &[Registered<NodeCheck>] = &[
     (iptables_backend_mixed::CODE, iptables_backend_mixed::check),
     (br_netfilter_missing::CODE, br_netfilter_missing::check),
     (conntrack_near_full::CODE, conntrack_near_full::check),
+    (service_stale_backend::CODE, service_stale_backend::check),
+    (
+        service_backend_missing::CODE,
+        service_backend_missing::check,
+    ),
+    (service_rules_missing::CODE, service_rules_missing::check),
 ];
 
 /// Every code a registered check emits, cluster checks first.
