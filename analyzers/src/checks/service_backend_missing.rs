@@ -6,8 +6,15 @@
 //! rules DNAT to none of the ready endpoints (a REJECT "has no endpoints"
 //! left behind, or only stale targets) every connection from the node
 //! fails: error. Ports the rules do not handle at all are
-//! service-rules-missing's. Skipped without a netfilter dump, services or
+//! service-rules-missing's. Rules that DNAT only to the node's own
+//! endpoints are `internalTrafficPolicy: Local` and not flagged. Not
+//! recognised (the snapshot lacks them): EndpointSlice zone hints
+//! (topology-aware routing), where each node's rules hold only its zone's
+//! endpoints. Skipped without a netfilter dump, services or
 //! EndpointSlices; IPVS nodes are ipvs-stale-backend's.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use super::svcview::{self, Backend, Dispatch};
 use super::{nf, NodeCx, Out};
@@ -36,7 +43,7 @@ fn port(cx: &NodeCx<'_>, s: &ServicePortExpect, d: &Dispatch, out: &mut Out) {
     }
     let have = d.backends();
     let missing: Vec<Backend> = ready.difference(&have).copied().collect();
-    if missing.is_empty() {
+    if missing.is_empty() || node_local(cx, &have, &missing) {
         return;
     }
     let none = missing.len() == ready.len();
@@ -63,6 +70,17 @@ fn port(cx: &NodeCx<'_>, s: &ServicePortExpect, d: &Dispatch, out: &mut Out) {
     );
     let evidence = evidence(cx, s, d, &missing);
     out.push(CODE, severity, Some(node), summary, evidence, hint);
+}
+
+/// Rules that DNAT only to this node's endpoints and leave out only other
+/// nodes' are `internalTrafficPolicy: Local` as kube-proxy writes it (the
+/// policy is not in the snapshot): not a fault.
+fn node_local(cx: &NodeCx<'_>, have: &BTreeSet<Backend>, missing: &[Backend]) -> bool {
+    let here = |ip: &IpAddr| {
+        let pod = cx.exp.pod_by_ip(*ip);
+        pod.and_then(|p| p.node.as_deref()) == Some(cx.name())
+    };
+    !have.is_empty() && have.iter().all(|b| here(&b.0)) && !missing.iter().any(|b| here(&b.0))
 }
 
 fn evidence(

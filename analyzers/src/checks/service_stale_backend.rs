@@ -5,7 +5,9 @@
 //! endpoints. A DNAT target that is not one (a deleted pod, an unready
 //! one, kube-proxy not re-synced) takes its share of new connections,
 //! which then fail: error. Ready endpoints absent from the rules are
-//! service-backend-missing's. Skipped without a netfilter dump, services
+//! service-backend-missing's. With no ready endpoint, kube-proxy falls
+//! back to serving terminating ones (v1.26+): then only targets no live
+//! pod holds are stale. Skipped without a netfilter dump, services
 //! or EndpointSlices; IPVS nodes are ipvs-stale-backend's.
 
 use super::svcview::{self, Backend, Dispatch};
@@ -30,7 +32,12 @@ fn port(cx: &NodeCx<'_>, s: &ServicePortExpect, d: &Dispatch, out: &mut Out) {
     let Some(ready) = &s.endpoints else {
         return;
     };
-    let stale: Vec<Backend> = d.backends().difference(ready).copied().collect();
+    let mut stale: Vec<Backend> = d.backends().difference(ready).copied().collect();
+    if ready.is_empty() {
+        // No ready endpoint: kube-proxy (v1.26+, ProxyTerminatingEndpoints)
+        // falls back to serving terminating ones, still live pods.
+        stale.retain(|(ip, _)| cx.exp.pod_by_ip(*ip).is_none());
+    }
     if stale.is_empty() {
         return;
     }

@@ -396,3 +396,42 @@ fn local_traffic_policy_nodeport_names_nodes_without_a_local_endpoint() {
         f[0].evidence
     );
 }
+
+#[test]
+fn rules_holding_only_the_nodes_own_endpoints_are_internal_traffic_local() {
+    for mode in MODES {
+        let mut snap = healthy(mode);
+        let mut local = snap.k8s.clone();
+        let slices = local.endpoint_slices.as_mut().expect("slices");
+        let eps = &mut slices[0].endpoints;
+        eps.retain(|e| e.node.as_deref() == Some("node-1"));
+        assert_eq!(eps.len(), 1, "one endpoint of svc-1 on node-1");
+        program(&mut snap, "node-1", &local, mode, &|t| t);
+        assert_eq!(
+            findings(&snap, Code::ServiceBackendMissing),
+            vec![],
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn terminating_endpoints_kube_proxy_falls_back_to_are_not_stale() {
+    let mut snap = healthy(Mode::Iptables);
+    let slices = snap.k8s.endpoint_slices.as_mut().expect("slices");
+    slices[0].endpoints.iter_mut().for_each(|e| e.ready = false);
+    assert_eq!(findings(&snap, Code::ServiceStaleBackend), vec![]);
+    // A target no live pod holds stays stale.
+    let mut stale = snap.k8s.clone();
+    let slices = stale.endpoint_slices.as_mut().expect("slices");
+    slices[0].endpoints[0].addresses = vec!["10.244.2.99".parse().unwrap()];
+    slices[0].endpoints[0].ready = true;
+    program(&mut snap, "node-2", &stale, Mode::Iptables, &|t| t);
+    let f = findings(&snap, Code::ServiceStaleBackend);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].summary.contains("1 of 1 new connections"),
+        "{}",
+        f[0].summary
+    );
+}
