@@ -109,35 +109,42 @@ fn node_masq(cx: &NodeCx<'_>) -> NodeMasq {
     }
 }
 
-/// The node's own connection to the first Service its rules DNAT and mark
-/// for masquerade, then POSTROUTING.
+/// The node's own connection to the first Service its rules DNAT to
+/// another host and mark for masquerade, then POSTROUTING.
 fn kube_probe(cx: &NodeCx<'_>, nf: &NodeNf<'_>) -> Option<Probe> {
     let src = cx.me?.ip()?;
     let svcs = cx.exp.services.as_deref()?;
     let tcp = svcs
         .iter()
         .filter(|s| s.proto == cnictl_model::IpvsProto::Tcp);
-    let marked = tcp
+    let (s, marked) = tcp
         .filter(|s| s.ip.is_ipv4() == src.is_ipv4())
-        .find_map(|s| marked_dnat(cx, nf, NfPacket::new(src, s.ip, 6, PROBE_SPORT, s.port)))?;
-    postrouting(
-        cx,
-        nf,
-        marked,
-        "marked for masquerade by kube-proxy's rules",
-    )
+        .find_map(|s| {
+            let p = NfPacket::new(src, s.ip, 6, PROBE_SPORT, s.port);
+            Some((s, marked_dnat(cx, nf, p)?))
+        })?;
+    let why = format!(
+        "from {} to {}, DNATed and marked {:#x} in nat OUTPUT",
+        cx.name(),
+        s.describe(),
+        marked.mark
+    );
+    postrouting(cx, nf, marked, &why)
 }
 
-/// The packet after nat OUTPUT when a rule DNATed it and set a mark.
+/// The packet after nat OUTPUT when a rule DNATed it to an address not
+/// on this node (a local endpoint never leaves through POSTROUTING's
+/// out device) and set a mark.
 fn marked_dnat(cx: &NodeCx<'_>, nf: &NodeNf<'_>, mut p: NfPacket) -> Option<NfPacket> {
     p.oif = nf::dev_to(cx, p.dst).map(str::to_string);
     let (dst, dport) = (p.dst, p.dport);
     let paths = nf.rules.eval_hook(Hook::Output, &p, &nf.view, false);
     let ok = |h: &HookPath| h.verdict == HookVerdict::Accept;
+    let remote = |h: &HookPath| !cx.node.addrs.iter().any(|a| a.addr.addr() == h.packet.dst);
+    let rewritten = |h: &HookPath| (h.packet.dst, h.packet.dport) != (dst, dport);
     let dnat = paths
         .into_iter()
-        .filter(ok)
-        .find(|h| (h.packet.dst, h.packet.dport) != (dst, dport))?;
+        .find(|h| ok(h) && rewritten(h) && remote(h))?;
     (dnat.packet.mark != 0).then_some(dnat.packet)
 }
 
