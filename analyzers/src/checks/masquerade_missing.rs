@@ -18,22 +18,20 @@
 //!   should is a cluster setting, so a node is flagged when it does not
 //!   while its peers do.
 //!
-//! Error: replies to the un-NATed connections cannot return. Cluster-wide
-//! (the egress part compares nodes): each node's ruleset is compiled and
-//! its FIB built here, O(rules + routes) per node, in parallel. Nodes
-//! without a netfilter dump are skipped.
+//! Error: replies to the un-NATed connections cannot return. A node check
+//! on the node's shared compiled ruleset: the kube-proxy part is decided
+//! per node; the egress part records each node's answer, compared once
+//! every node is checked ([`compare`], in `checks::run`; a node checked
+//! alone has no peers). Nodes without a netfilter dump are skipped.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use cnictl_dataplane::nf::{HookPath, HookVerdict, NfPacket, RuleRef, Ruleset};
 use cnictl_model::netfilter::{Expr, Hook, Stmt};
-use cnictl_model::ClusterSnapshot;
-use rayon::prelude::*;
 
 use super::nf::{self, NodeNf};
 use super::{svcview, NodeCx, Out};
 use crate::code::{Code, Input};
-use crate::expected::Expected;
 use crate::finding::Severity;
 
 pub(crate) const CODE: Code = Code::MasqueradeMissing;
@@ -51,61 +49,39 @@ struct Probe {
     snat: Option<String>,
 }
 
-/// One node's two answers (`None`: the probe could not be made, e.g. no
-/// Service DNATed, no mark set, no default route, a drop on the way).
-#[derive(Debug, Default)]
-struct NodeMasq {
-    name: String,
-    missing_dump: bool,
-    kube: Option<Probe>,
-    egress: Option<Probe>,
+/// One node's pod-egress answer, compared across nodes by [`compare`].
+#[derive(Debug)]
+pub(crate) struct Egress {
+    node: String,
+    probe: Probe,
 }
 
-pub(crate) fn check(exp: &Expected<'_>, snap: &ClusterSnapshot, out: &mut Out) {
-    let nodes: Vec<NodeMasq> = snap
-        .nodes
-        .par_iter()
-        .map(|(_, node)| node_masq(&NodeCx::new(exp, node)))
-        .collect();
-    let peers_snat: Vec<&str> = nodes
-        .iter()
-        .filter(|n| n.egress.as_ref().is_some_and(|p| p.snat.is_some()))
-        .map(|n| n.name.as_str())
-        .collect();
-    for n in &nodes {
-        report(n, &peers_snat, out);
-    }
-}
-
-fn report(n: &NodeMasq, peers_snat: &[&str], out: &mut Out) {
-    if n.missing_dump {
-        return out.skip_missing(CODE, &n.name, Input::Netfilter, nf::MISSING);
-    }
-    if let Some(p) = n.kube.as_ref().filter(|p| p.snat.is_none()) {
-        kube_finding(&n.name, p, out);
-    }
-    if let Some(p) = n.egress.as_ref().filter(|p| p.snat.is_none()) {
-        if !peers_snat.is_empty() {
-            egress_finding(&n.name, p, peers_snat, out);
-        }
-    }
-}
-
-fn node_masq(cx: &NodeCx<'_>) -> NodeMasq {
-    let name = cx.name().to_string();
+pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
+    let node = cx.name();
     let Some(nf) = cx.nf() else {
-        let missing_dump = cx.node.netfilter.is_none();
-        return NodeMasq {
-            name,
-            missing_dump,
-            ..NodeMasq::default()
-        };
+        return out.skip_missing(CODE, node, Input::Netfilter, nf::MISSING);
     };
-    NodeMasq {
-        name,
-        missing_dump: false,
-        kube: kube_probe(cx, nf),
-        egress: egress_probe(cx, nf),
+    if let Some(p) = kube_probe(cx, nf).filter(|p| p.snat.is_none()) {
+        kube_finding(node, &p, out);
+    }
+    if let Some(probe) = egress_probe(cx, nf) {
+        let node = node.to_string();
+        out.egress.push(Egress { node, probe });
+    }
+}
+
+/// Flags the nodes whose pod egress leaves un-NATed while a peer's is
+/// SNATed; consumes the recorded answers.
+pub(crate) fn compare(out: &mut Out) {
+    let all = std::mem::take(&mut out.egress);
+    let snat = |e: &&Egress| e.probe.snat.is_some();
+    let mut peers: Vec<&str> = all.iter().filter(snat).map(|e| e.node.as_str()).collect();
+    peers.sort_unstable();
+    if peers.is_empty() {
+        return;
+    }
+    for e in all.iter().filter(|e| e.probe.snat.is_none()) {
+        egress_finding(&e.node, &e.probe, &peers, out);
     }
 }
 
