@@ -28,6 +28,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some((svcs, ns)) = svcview::input_with_endpoints(cx, CODE, out) else {
         return;
     };
+    svcview::skip_unclear(cx, CODE, ns, out);
     for (s, d) in svcs.iter().zip(&ns.ports) {
         port(cx, s, d, out);
     }

@@ -22,6 +22,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     let Some((svcs, ns)) = svcview::input(cx, CODE, out) else {
         return;
     };
+    svcview::skip_unclear(cx, CODE, ns, out);
     let missing = svcs.iter().zip(&ns.ports).filter(|(_, d)| unhandled(d));
     for (s, _) in missing {
         port(cx, s, out);

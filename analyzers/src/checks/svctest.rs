@@ -435,3 +435,44 @@ fn terminating_endpoints_kube_proxy_falls_back_to_are_not_stale() {
         f[0].summary
     );
 }
+
+/// kube-proxy's session affinity rule (`sessionAffinity: ClientIP`,
+/// proxier.go `writeServiceToEndpointRules`) in front of the first
+/// Service chain's endpoint jumps.
+fn with_session_affinity(text: String) -> String {
+    let svc_rule = text
+        .lines()
+        .find(|l| l.starts_with("-A KUBE-SVC-") && l.contains("-j KUBE-SEP-"));
+    let svc_rule = svc_rule.expect("a KUBE-SVC rule jumping to an endpoint");
+    let chain = svc_rule.split_whitespace().nth(1).expect("chain");
+    let sep = svc_rule
+        .rsplit("-j ")
+        .next()
+        .expect("target")
+        .split_whitespace()
+        .next()
+        .expect("sep");
+    let affinity = format!("-A {chain} -m comment --comment \"affinity\" -m recent --name {sep} --mask 255.255.255.255 --rsource --rcheck --seconds 10800 --reap -j {sep}\n");
+    let at = text.find(svc_rule).expect("rule in text");
+    format!("{}{affinity}{}", &text[..at], &text[at..])
+}
+
+#[test]
+fn ports_reaching_a_rule_cnictl_cannot_evaluate_are_skipped_not_judged() {
+    let mut snap = healthy(Mode::Iptables);
+    let k8s = snap.k8s.clone();
+    program(
+        &mut snap,
+        "node-1",
+        &k8s,
+        Mode::Iptables,
+        &with_session_affinity,
+    );
+    for code in [Code::ServiceBackendMissing, Code::ServiceRulesMissing] {
+        assert_eq!(findings(&snap, code), vec![], "{code}");
+        let s = skips(&snap, code);
+        assert_eq!(s.len(), 1, "{code}: {s:#?}");
+        assert!(s[0].reason.contains("1 Service port(s)"), "{}", s[0].reason);
+    }
+    assert_eq!(findings(&snap, Code::ServiceStaleBackend), vec![]);
+}

@@ -162,6 +162,18 @@ pub(crate) fn input_with_endpoints<'c, 'e>(
     Some(got)
 }
 
+/// Records that `code` could not judge the node's ports whose walk ended
+/// at a drop or at a rule cnictl cannot evaluate (session affinity's
+/// `-m recent`, for one), instead of passing them silently.
+pub(crate) fn skip_unclear(cx: &NodeCx<'_>, code: Code, ns: &NodeServices, out: &mut Out) {
+    let n = ns.ports.iter().filter(|d| !d.clear()).count();
+    if n > 0 {
+        let node = cx.name();
+        let why = format!("{node}: {n} Service port(s) reach a rule cnictl cannot evaluate (e.g. session affinity's -m recent) or a drop by another component: Service rule checks skipped for them");
+        out.skip(code, Some(node), why);
+    }
+}
+
 /// The IP protocol number of a Service port.
 fn proto_num(p: IpvsProto) -> Option<u8> {
     match p {
