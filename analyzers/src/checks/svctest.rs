@@ -476,3 +476,23 @@ fn ports_reaching_a_rule_cnictl_cannot_evaluate_are_skipped_not_judged() {
     }
     assert_eq!(findings(&snap, Code::ServiceStaleBackend), vec![]);
 }
+
+#[test]
+fn an_ipvs_node_without_ipvsadm_is_recognised_by_its_dummy_device() {
+    let mut spec = GenSpec::new(GenModel::FlannelVxlan, 3);
+    spec.pods_per_node = 2;
+    spec.services = 3;
+    let mut snap = generate(&spec).expect("generate");
+    let mut some = snap.k8s.clone();
+    some.services.as_mut().expect("services").truncate(1);
+    // Rules that handle one Service only, as if kube-proxy wrote them.
+    program(&mut snap, "node-1", &some, Mode::Iptables, &|t| t);
+    snap.nodes.get_mut("node-1").expect("node").ipvs = None;
+    assert_eq!(findings(&snap, Code::ServiceRulesMissing), vec![]);
+    snap.nodes
+        .get_mut("node-1")
+        .expect("node")
+        .links
+        .retain(|l| l.name != "kube-ipvs0");
+    assert_eq!(findings(&snap, Code::ServiceRulesMissing).len(), 2);
+}

@@ -107,10 +107,14 @@ impl NodeServices {
         })
     }
 
-    /// Whether the node runs kube-proxy in IPVS mode (virtual servers in
-    /// its ipvsadm dump): the `ipvs-*` checks compare its table.
+    /// Whether the node runs kube-proxy in IPVS mode: virtual servers in
+    /// its ipvsadm dump, or the dummy device IPVS mode binds the ClusterIPs
+    /// to (`kube-ipvs0`, proxier.go `defaultDummyDevice`) when ipvsadm.txt
+    /// was not collected. Its Services are the `ipvs-*` checks': the
+    /// netfilter rules beside the IPVS table DNAT nothing.
     pub fn ipvs(cx: &NodeCx<'_>) -> bool {
-        cx.node.ipvs.as_ref().is_some_and(|v| !v.is_empty())
+        let table = cx.node.ipvs.as_ref().is_some_and(|v| !v.is_empty());
+        table || cx.link("kube-ipvs0").is_some()
     }
 }
 
