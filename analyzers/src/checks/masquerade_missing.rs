@@ -24,6 +24,7 @@
 //! every node is checked ([`compare`], in `checks::run`; a node checked
 //! alone has no peers). Nodes without a netfilter dump are skipped.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use cnictl_dataplane::nf::{HookPath, HookVerdict, NfPacket, RuleRef, Ruleset};
@@ -33,6 +34,7 @@ use super::nf::{self, NodeNf};
 use super::{svcview, NodeCx, Out};
 use crate::code::{Code, Input};
 use crate::finding::Severity;
+use crate::infer::CniModel;
 
 pub(crate) const CODE: Code = Code::MasqueradeMissing;
 
@@ -53,6 +55,9 @@ struct Probe {
 #[derive(Debug)]
 pub(crate) struct Egress {
     node: String,
+    /// Compared only with peers of the same CNI model (a mixed cluster is
+    /// cni-model-mixed's).
+    model: CniModel,
     probe: Probe,
 }
 
@@ -66,7 +71,8 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
     }
     if let Some(probe) = egress_probe(cx, nf) {
         let node = node.to_string();
-        out.egress.push(Egress { node, probe });
+        let model = cx.model;
+        out.egress.push(Egress { node, model, probe });
     }
 }
 
@@ -74,14 +80,15 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
 /// SNATed; consumes the recorded answers.
 pub(crate) fn compare(out: &mut Out) {
     let all = std::mem::take(&mut out.egress);
-    let snat = |e: &&Egress| e.probe.snat.is_some();
-    let mut peers: Vec<&str> = all.iter().filter(snat).map(|e| e.node.as_str()).collect();
-    peers.sort_unstable();
-    if peers.is_empty() {
-        return;
+    let mut snat: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for e in all.iter().filter(|e| e.probe.snat.is_some()) {
+        snat.entry(e.model.as_str()).or_default().push(&e.node);
     }
+    snat.values_mut().for_each(|v| v.sort_unstable());
     for e in all.iter().filter(|e| e.probe.snat.is_none()) {
-        egress_finding(&e.node, &e.probe, &peers, out);
+        if let Some(peers) = snat.get(e.model.as_str()) {
+            egress_finding(&e.node, &e.probe, peers, out);
+        }
     }
 }
 
