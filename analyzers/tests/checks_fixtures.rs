@@ -30,6 +30,11 @@ const CONSEQUENCES: &[(&str, &[&str])] = &[
         "flannel-vxlan-broken-service-cidr-overlap",
         &["service-no-backends"],
     ),
+    // The stale DNAT replaced api-3's: that ready endpoint is missing too.
+    (
+        "flannel-vxlan-broken-service-stale-backend",
+        &["service-backend-missing"],
+    ),
 ];
 
 /// A loaded fixture: its name, the codes seeded (`faults = code@node …` in
