@@ -8,9 +8,11 @@
 //!   in nat OUTPUT (iptables KUBE-MARK-MASQ, nftables `mark-for-masquerade`,
 //!   mark 0x4000 by default, whatever the node's rules set is used); in
 //!   POSTROUTING the marked packet must be SNATed (KUBE-POSTROUTING /
-//!   `masquerading`). When a rule marks it and none SNATs it, the node
-//!   itself shows the fault: the endpoint answers the node IP directly and
-//!   the reply misses the reverse DNAT.
+//!   `masquerading`). When a rule marks it and none SNATs it, every marked
+//!   connection is un-NATed: NodePort and external traffic sent to another
+//!   node's endpoint (the endpoint replies straight to the client, past
+//!   the reverse DNAT) and hairpin connections fail. The node's own
+//!   connection is only the probe that shows the rules.
 //! - the CNI's egress masquerade: a packet from a pod on the node to an
 //!   address outside the cluster, routed by the node's default route, is
 //!   SNATed in POSTROUTING where the CNI masquerades (Flannel `--ip-masq`
@@ -192,13 +194,13 @@ fn snat_rule(rs: &Ruleset, h: &HookPath) -> Option<RuleRef> {
 }
 
 fn kube_finding(node: &str, p: &Probe, out: &mut Out) {
-    let summary = format!("{node}'s rules mark Service traffic for masquerade but no rule in POSTROUTING SNATs it: replies to it cannot return");
+    let summary = format!("{node}'s rules mark Service traffic for masquerade but no rule in POSTROUTING SNATs it: NodePort and external connections sent to another node's endpoint, and hairpin connections, get replies that bypass the reverse DNAT and fail");
     let evidence = vec![
         p.what.clone(),
         "nat POSTROUTING: no SNAT/MASQUERADE matched the marked packet".into(),
     ];
     let hint = format!(
-        "restart kube-proxy on {node} to rewrite KUBE-POSTROUTING (iptables: `-A KUBE-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE`) or its nftables `masquerading` chain"
+        "restart kube-proxy on {node} to rewrite KUBE-POSTROUTING (iptables: `-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully` after the mark test) or its nftables `masquerading` chain"
     );
     out.push(CODE, Severity::Error, Some(node), summary, evidence, hint);
 }
