@@ -633,19 +633,21 @@ fn check_says_incomplete_when_checks_were_skipped_and_strict_exits_3() {
 
 #[test]
 fn check_severity_says_how_many_findings_it_hid() {
-    // The stale-backend fixture's one finding is a warning.
-    let b = repo().join("fixtures/flannel-vxlan-ipvs-broken-ipvs-stale-backend");
+    // The overlap fixture's hand-added Service selects no pod: beside the
+    // overlap (an error) it has one warning, service-no-backends.
+    let b = repo().join("fixtures/flannel-vxlan-broken-service-cidr-overlap");
     let b = b.to_str().unwrap();
     let out = cnictl(&["check", "--bundle", b, "--severity", "error"]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1));
     let t = text(&out.stdout);
     assert!(
-        t.contains("1 finding(s) below --severity error hidden"),
+        t.contains("1 finding(s) below --severity error hidden")
+            && !t.contains("service-no-backends"),
         "{t}"
     );
     let all = text(&cnictl(&["check", "--bundle", b]).stdout);
     assert!(
-        all.contains("ipvs-stale-backend") && !all.contains("hidden"),
+        all.contains("service-no-backends") && !all.contains("hidden"),
         "{all}"
     );
 }

@@ -107,6 +107,12 @@ fn codes_table_covers_every_design_code() {
         "iptables-backend-mixed",
         "br-netfilter-missing",
         "conntrack-near-full",
+        "service-no-backends",
+        "service-stale-backend",
+        "service-backend-missing",
+        "service-rules-missing",
+        "masquerade-missing",
+        "nodeport-no-local-endpoint",
     ];
     for c in design {
         assert!(Code::parse(c).is_some(), "{c} missing from Code");

@@ -24,6 +24,17 @@ const CONSEQUENCES: &[(&str, &[&str])] = &[
         "calico-bgp-broken-bgp-session-down",
         &["bgp-route-missing", "missing-pod-route"],
     ),
+    // The Service added by hand selects `app: legacy`, which no pod has:
+    // it has no ready endpoint, so every connection to it is refused.
+    (
+        "flannel-vxlan-broken-service-cidr-overlap",
+        &["service-no-backends"],
+    ),
+    // The stale DNAT replaced api-3's: that ready endpoint is missing too.
+    (
+        "flannel-vxlan-broken-service-stale-backend",
+        &["service-backend-missing"],
+    ),
 ];
 
 /// A loaded fixture: its name, the codes seeded (`faults = code@node …` in
