@@ -8,6 +8,7 @@ mod netfilter;
 mod outside;
 mod resolve;
 mod service;
+mod svccode;
 mod text;
 
 use std::net::IpAddr;
@@ -617,6 +618,9 @@ fn packet_json(p: &Packet) -> PacketJson {
 /// rather than the generic hint. Runs only that node's checks against the
 /// cluster's expected state (milliseconds, not a whole `check`).
 pub fn attach_finding(snap: &ClusterSnapshot, ex: &mut Explanation) {
+    if let Some(back) = ex.reverse.as_deref_mut() {
+        attach_finding(snap, back);
+    }
     let Some(drop) = ex.drop.as_ref() else { return };
     let Some(node) = snap.nodes.get(&drop.node) else {
         return;

@@ -27,7 +27,7 @@ pub(crate) fn drop_info(cx: &Cx<'_>, trace: &Trace, hops: &[Hop], base: usize) -
     let code = if unused {
         None
     } else {
-        classify(cx, trace, hops)
+        super::svccode::service_code(cx, trace).or_else(|| classify(cx, trace, hops))
     };
     let mut reason = cx.dp.reason_text(trace.reason);
     if unused {
@@ -112,7 +112,6 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
         (D::NoRoute, Reason::NoMatchingRoute) if at_dst_node => Code::PodRouteMissing,
         (D::NoRoute, Reason::NoMatchingRoute) => Code::MissingPodRoute,
         (D::NeighbourUnresolved, _) if at_dst_node => Code::PodRouteMissing,
-        (D::LeftCluster, _) if cx.dst.kind == EndpointKind::Service => Code::IpvsServiceMissing,
         (D::LeftCluster, _) if drop_node.is_some_and(|n| bgp_down(cx, n)) => Code::BgpSessionDown,
         (D::LeftCluster, _) if drop_node.is_some_and(|n| runs_bird(cx, n)) => Code::BgpRouteMissing,
         (D::LeftCluster, _) => Code::MissingPodRoute,

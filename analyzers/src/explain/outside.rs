@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::resolve::{Endpoint, EndpointKind};
 use super::{DropInfo, ExplainError, Explanation, HopJson, Verdict};
+use crate::code::Code;
 
 /// How a packet left the cluster (`explain -o json`: `egress`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -276,11 +277,14 @@ fn outside_hop(fwd: &Explanation) -> HopJson {
 fn unreturned_drop(fwd: &Explanation, why: String) -> DropInfo {
     DropInfo {
         hop: 1,
-        node: fwd.egress.as_ref().map_or_else(String::new, |e| e.node.clone()),
+        node: fwd
+            .egress
+            .as_ref()
+            .map_or_else(String::new, |e| e.node.clone()),
         disposition: "left-cluster".into(),
         reason: why,
-        code: None,
-        hint: "masquerade pod traffic that leaves the cluster (the CNI's ip-masq / natOutgoing, or kube-proxy's --cluster-cidr)".into(),
+        code: Some(Code::MasqueradeMissing),
+        hint: Code::MasqueradeMissing.hint().into(),
         finding: None,
     }
 }

@@ -84,6 +84,13 @@ fn add_backends(cx: &Cx<'_>, ex: &mut Explanation, items: Vec<(IpAddr, u16, &Tra
 /// One backend's own verdict and path.
 fn backend(cx: &Cx<'_>, (ip, port): (IpAddr, u16), t: &Trace, base: usize) -> Backend {
     let verdict = Verdict::of(t.disposition);
+    let mut drop = (verdict == Verdict::Dropped).then(|| codes::drop_info(cx, t, &t.hops, base));
+    if let Some(d) = drop.as_mut() {
+        if let Some(code) = super::svccode::stale_backend(cx, (ip, port)) {
+            d.code = Some(code);
+            d.hint = code.hint().into();
+        }
+    }
     Backend {
         ip,
         port,
@@ -91,7 +98,7 @@ fn backend(cx: &Cx<'_>, (ip, port): (IpAddr, u16), t: &Trace, base: usize) -> Ba
         verdict,
         disposition: t.disposition.as_str().into(),
         hops: hops_json(cx.dp, &t.hops, base + 1),
-        drop: (verdict == Verdict::Dropped).then(|| codes::drop_info(cx, t, &t.hops, base)),
+        drop,
         share: None,
     }
 }
