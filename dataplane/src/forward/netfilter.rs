@@ -164,6 +164,10 @@ impl Dataplane {
         let verdict = self.hook_verdict(point, st, rec.records_rules());
         let after_hop = rec.hops_len();
         match verdict {
+            // A pod's own hooks: cnictl collects no pod netns rulesets, and
+            // an inferred pod's hops run in its node's namespace, so a
+            // record here would read as the node's rules missing.
+            HookVerdict::NotEvaluated if point.pod.is_some() => None,
             HookVerdict::NotEvaluated => {
                 rec.hook_eval(HookEval {
                     after_hop,
