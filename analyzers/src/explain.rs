@@ -6,6 +6,7 @@
 mod codes;
 mod netfilter;
 mod outside;
+mod reply;
 mod resolve;
 mod service;
 mod svccode;
@@ -222,6 +223,10 @@ pub struct Backend {
     /// Set for a netfilter split: this branch's share of new connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub share: Option<f64>,
+    /// The request's source as the backend saw it, when a rule SNATed it
+    /// (where the reply goes).
+    #[serde(skip)]
+    pub(crate) wire_src: Option<(IpAddr, u16)>,
 }
 
 /// The explain document (`explain --output json`).
@@ -451,7 +456,7 @@ fn disposition(ex: &Explanation) -> String {
 /// A trace without IPVS branches: its own verdict.
 fn finish_plain(cx: &codes::Cx<'_>, trace: &Trace, pkt: &Packet, ex: &mut Explanation) {
     if trace.disposition == Disposition::LeftCluster
-        && cx.dst.kind == EndpointKind::Ip
+        && matches!(cx.dst.kind, EndpointKind::Ip | EndpointKind::Outside)
         && !in_pod_cidr(cx.snap, cx.dst.ip)
     {
         ex.egress = trace.exit.as_ref().map(|e| outside::egress(cx.dp, pkt, e));
@@ -494,10 +499,18 @@ fn add_reverse(
     if let Some(e) = ex.egress.clone() {
         return reverse_egress(snap, dp, req, ex, pkt, &e);
     }
-    let back_from = match (&ex.dst.kind, ex.backends.first()) {
-        (EndpointKind::Service, Some(b)) => resolve::endpoint_for_ip(dp, b.ip, b.ip.to_string()),
-        _ => ex.dst.clone(),
-    };
+    if ex.dst.service.is_some() && !ex.backends.is_empty() {
+        let fwd = reply::Forward { ex, pkt };
+        match reply::service_reverse(snap, dp, req, fwd) {
+            Ok(back) => {
+                ex.asymmetric = asymmetry(ex, &back);
+                ex.reverse = Some(Box::new(back));
+            }
+            Err(why) => ex.notes.push(format!("reverse not traced: {why}")),
+        }
+        return;
+    }
+    let back_from = ex.dst.clone();
     let Some(ingress) = resolve::ingress(&back_from) else {
         ex.notes.push(format!(
             "reverse not traced: {} is not a pod or node in the snapshot",

@@ -254,3 +254,59 @@ fn a_service_without_collected_rules_is_inferred_and_says_so() {
     let text = cnictl_analyzers::explain::render_text(&ex);
     assert!(text.contains("verdict: delivered (inferred:"), "{text}");
 }
+
+#[test]
+fn a_nodeport_reply_goes_back_through_the_node_that_translated_it() {
+    let mut req = from_outside("node/a:30080");
+    req.reverse = true;
+    let ex = run(&cluster(NODEPORT), &req).unwrap();
+    let back = ex.reverse.as_ref().expect("reverse");
+    assert_eq!(back.verdict, Verdict::Delivered, "{back:#?}");
+    assert_eq!(back.src.ip.to_string(), "10.244.2.2");
+    assert_eq!(
+        back.packet.dst.to_string(),
+        "192.0.2.11",
+        "to the masqueraded source"
+    );
+    let ct = back
+        .hops
+        .iter()
+        .find(|h| h.kind == "conntrack")
+        .expect("a conntrack hop");
+    assert_eq!(ct.node, "a");
+    let last = back.hops.last().unwrap();
+    assert_eq!(last.kind, "leave");
+    assert!(last.entry.contains("as 192.0.2.11:30080"), "{}", last.entry);
+}
+
+#[test]
+fn a_nodeport_reply_that_bypasses_the_translating_node_is_dropped() {
+    let no_masq: String = NODEPORT
+        .lines()
+        .filter(|l| !l.contains("-j MASQUERADE"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut req = from_outside("node/a:30080");
+    req.reverse = true;
+    let ex = run(&cluster(&no_masq), &req).unwrap();
+    assert_eq!(ex.verdict, Verdict::Delivered);
+    let back = ex.reverse.as_ref().expect("reverse");
+    assert_eq!(back.verdict, Verdict::Dropped, "{back:#?}");
+    let d = back.drop.as_ref().unwrap();
+    assert_eq!(d.disposition, "nat-bypassed");
+    assert_eq!(d.node, "a");
+    assert_eq!(d.code.map(|c| c.as_str()), Some("masquerade-missing"));
+    assert!(back.hops.iter().all(|h| h.node == "b"), "never crosses a");
+}
+
+#[test]
+fn a_pod_to_service_reply_crosses_the_pods_node_and_is_delivered() {
+    let mut req = ExplainRequest::new("default/web", "svc/default/api");
+    req.reverse = true;
+    let ex = run(&cluster(NODEPORT), &req).unwrap();
+    assert_eq!(ex.verdict, Verdict::Delivered);
+    assert_eq!(ex.backends.len(), 1);
+    let back = ex.reverse.as_ref().unwrap();
+    assert_eq!(back.verdict, Verdict::Delivered, "{back:#?}");
+    assert_eq!(back.packet.dst.to_string(), "10.244.1.2");
+}

@@ -385,6 +385,9 @@ pub struct Trace {
     /// The destination (address, port) after the last DNAT of a path
     /// that did not split: a Service with one endpoint.
     pub dnat: Option<(IpAddr, u16)>,
+    /// The source (address, port) after the last SNAT/MASQUERADE: where
+    /// the reply will be sent.
+    pub snat: Option<(IpAddr, u16)>,
 }
 
 /// A packet leaving the cluster through a node's device.

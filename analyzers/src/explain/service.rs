@@ -100,6 +100,7 @@ fn backend(cx: &Cx<'_>, (ip, port): (IpAddr, u16), t: &Trace, base: usize) -> Ba
         hops: hops_json(cx.dp, &t.hops, base + 1),
         drop,
         share: None,
+        wire_src: t.snat,
     }
 }
 

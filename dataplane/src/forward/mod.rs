@@ -85,6 +85,8 @@ pub(crate) trait Rec: Sized {
     fn left(&mut self, _exit: Exit) {}
     /// A netfilter rule rewrote the destination to `to`.
     fn dnat(&mut self, _to: (IpAddr, u16)) {}
+    /// A netfilter rule rewrote the source to `to`.
+    fn snat(&mut self, _to: (IpAddr, u16)) {}
     /// One way a netfilter split sends new connections, traced to its end.
     fn split_branch(&mut self, split: Split, child: Self, disp: Disposition, reason: Reason) {
         self.branch(split.ns, u32::MAX, split.path, child, disp, reason);
@@ -110,6 +112,7 @@ pub(crate) struct TraceRec {
     notes: Vec<String>,
     exit: Option<Exit>,
     dnat: Option<(IpAddr, u16)>,
+    snat: Option<(IpAddr, u16)>,
 }
 
 impl TraceRec {
@@ -123,6 +126,7 @@ impl TraceRec {
             notes: self.notes,
             exit: self.exit,
             dnat: self.dnat,
+            snat: self.snat,
         }
     }
 }
@@ -156,6 +160,9 @@ impl Rec for TraceRec {
     }
     fn dnat(&mut self, to: (IpAddr, u16)) {
         self.dnat = Some(to);
+    }
+    fn snat(&mut self, to: (IpAddr, u16)) {
+        self.snat = Some(to);
     }
     fn split_branch(&mut self, split: Split, child: Self, disp: Disposition, reason: Reason) {
         let trace = child.into_trace(disp, reason);

@@ -236,11 +236,16 @@ impl Dataplane {
             let action = action_of(rules, rw.rule);
             rec.push(nf_hop(point, rw.rule, action));
         }
-        let before = (st.wire.packet.dst, st.wire.packet.dport);
+        let p = &st.wire.packet;
+        let (before, src_before) = ((p.dst, p.dport), (p.src, p.sport));
         st.take_rewrites(&path.packet, point.hook.nat_manip());
-        let after = (st.wire.packet.dst, st.wire.packet.dport);
+        let p = &st.wire.packet;
+        let (after, src_after) = ((p.dst, p.dport), (p.src, p.sport));
         if after != before {
             rec.dnat(after);
+        }
+        if src_after != src_before {
+            rec.snat(src_after);
         }
         if let NfVerdict::Unknown(at, why) = &path.verdict {
             rec.note(unknown_note(self, point, rules, *at, why));
