@@ -19,8 +19,9 @@
 //! From the outside namespace: [`CONNECTS`] connects to each node's
 //! NodePort (web, 30080); from every pod: [`EGRESS_CONNECTS`] connects to the
 //! outside server. Both are compared with explain (`--from-outside
-//! 203.0.113.10 node/node-N:30080`, and the pod → outside trip with
-//! `--reverse`: a connect needs the reply too).
+//! 203.0.113.10 node/node-N:30080`, and the pod → outside trip). Every
+//! explain runs with `--reverse`: a connect needs the reply too, and the
+//! reply must cross the node that translated the request.
 //!
 //! Each scenario builds its own lab (prefix `cnlb`, the test process id in
 //! base 36, the model's last letter and a scenario letter) behind a
@@ -469,8 +470,11 @@ fn fmt_share(s: Option<f64>) -> String {
 fn judge(bundle: &Path, rows: &mut [Row]) {
     for row in rows.iter_mut() {
         let ex = match row.path {
-            Kind::ClusterIp => explain(bundle, &[&row.client, &row.dst]),
-            Kind::NodePort => explain(bundle, &["--from-outside", "203.0.113.10", &row.dst]),
+            Kind::ClusterIp => explain(bundle, &[&row.client, &row.dst, "--reverse"]),
+            Kind::NodePort => explain(
+                bundle,
+                &["--from-outside", "203.0.113.10", &row.dst, "--reverse"],
+            ),
             Kind::Egress => {
                 let port = PORT.to_string();
                 let args = [&row.client, &row.dst, "--proto", "tcp", "--port", &port];
