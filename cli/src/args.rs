@@ -111,22 +111,29 @@ Exit codes: 0 no error-severity finding, 1 at least one, 2 usage or input error,
 Finding codes are listed in the README (\"Finding codes\").";
 
 const EXPLAIN_AFTER: &str = "\
-SRC is a pod (ns/name or a unique name) or an IP; DST is a pod, an IP or a Service
-(svc/ns/name[:port]).
+SRC is a pod (ns/name or a unique name), node/NAME or an IP; DST is a pod, an IP, a
+Service (svc/ns/name[:port]) or its ClusterIP, a NodePort (node/NAME:NODEPORT), or an
+address outside the cluster (egress). --from-outside IP makes the source a client outside
+the cluster; then give only DST.
 
 Examples:
   cnictl explain default/web-1 default/api-2 --bundle ./bundle
-  cnictl explain web-1 svc/default/api:80 --proto tcp --bundle ./bundle
+  cnictl explain web-1 svc/default/api:80 --reverse --bundle ./bundle  # every backend, and the reply
+  cnictl explain --from-outside 203.0.113.10 node/node-1:30080 --bundle ./bundle
+  cnictl explain web-1 203.0.113.10 --port 443 --reverse --bundle ./bundle  # egress: SNAT, reply
   cnictl explain 10.244.1.2 10.244.2.3 --size 1500 --reverse --snapshot snap.json
   cnictl explain web-1 api-2 --port 8080 --verbose --bundle ./bundle   # every netfilter rule evaluated
 
 Netfilter: at every hook the node's iptables (legacy and nft backends) and nftables rules
 are evaluated for the first packet of a connection (--reverse: its reply); a hop names the
 rule that dropped, rejected, rewrote or marked the packet. A rule cnictl cannot evaluate
-makes the verdict `unknown`, naming the rule.
+makes the verdict `unknown`, naming the rule. A Service is followed through the rules
+kube-proxy wrote (iptables, nftables or IPVS mode), one backend per endpoint with its
+share of new connections.
 
-Exit codes: 0 delivered, 1 dropped, 2 usage or input error, 3 unknown (the answer depends
-on something cnictl could not evaluate or that was not collected).";
+Exit codes: 0 delivered, 1 dropped (for a Service: any backend dropped; JSON
+delivered_share says how much still works), 2 usage or input error, 3 unknown (the answer
+depends on something cnictl could not evaluate or that was not collected).";
 
 /// Where the cluster comes from. Exactly one source.
 #[derive(Debug, Clone, Args)]
