@@ -325,3 +325,46 @@ fn flannel_host_gw_validate_against_the_kernel() {
         "10.244.2.3".parse().unwrap()
     ));
 }
+
+/// Every ordered pod pair: the reference verdict equals the real ping
+/// (no `--validate`: the point is the verdict).
+fn verdicts_match_ping(lab: &LabGuard, bundle: &Path) {
+    let netns = lab.pod_netns();
+    for (src, _) in &pods(bundle) {
+        for (dst, dst_ip) in pods(bundle).iter().filter(|(d, _)| d != src) {
+            let (v, _) = explain(lab, bundle, src, dst, &[]);
+            let ns = netns.get(src).expect("pod netns in the lab's pod map");
+            let delivered = v["verdict"] == "delivered";
+            assert_eq!(ping(ns, *dst_ip), delivered, "{src} → {dst}: explain {v:#}");
+        }
+    }
+}
+
+/// A VXLAN device set down on the receiving node: the kernel closes its
+/// UDP socket, so what other nodes encapsulate towards it is dropped there
+/// (and its own routes through the device are gone). explain must say
+/// dropped — at the receiving node — wherever ping fails.
+#[test]
+fn a_vxlan_device_down_drops_what_arrives_for_it() {
+    if let Some(why) = skip_reason(&["ip", "ping"]) {
+        eprintln!("explain_live: skipped: {why}");
+        return;
+    }
+    let lab = LabGuard::up("flannel-vxlan", 't');
+    let node2 = format!("{}-node-2", lab.prefix);
+    let down = Command::new("ip")
+        .args(["-n", &node2, "link", "set", "flannel.1", "down"])
+        .status()
+        .expect("ip runs");
+    assert!(down.success(), "ip -n {node2} link set flannel.1 down");
+    let bundle = lab.bundle("tunnel-down");
+    verdicts_match_ping(&lab, &bundle);
+    let (v, code) = explain(&lab, &bundle, "default/web-1", "default/web-2", &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["drop"]["node"], "node-2", "{v:#}");
+    let reason = v["drop"]["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("tunnel device") && reason.contains("down"),
+        "{reason}"
+    );
+}

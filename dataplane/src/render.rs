@@ -241,6 +241,7 @@ impl Dataplane {
             Reason::VxlanFdbMissing => "no FDB entry (nor all-zero default) maps the VTEP MAC of the neighbour entry to a node IP".into(),
             Reason::VtepMacMismatch => "the inner destination MAC is not this node's VTEP MAC".into(),
             Reason::NoTunnelDevice => "no tunnel device with that VNI/port (or IPIP) on this node to decapsulate".into(),
+            Reason::TunnelDown => "the tunnel device for this VNI/port (or IPIP) is down on this node: the kernel drops what arrives for it".into(),
             Reason::IpForwardOff => "net.ipv4.ip_forward = 0 on a node that has to forward".into(),
             Reason::PodDoesNotForward => "the packet reached a pod that is not its destination (pods do not forward)".into(),
             Reason::Mtu { mtu, size } => format!("packet of {size} bytes with DF exceeds MTU {mtu}"),

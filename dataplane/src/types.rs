@@ -209,6 +209,10 @@ pub enum Reason {
     VtepMacMismatch,
     /// No VXLAN/IPIP device to decapsulate on the receiving node.
     NoTunnelDevice,
+    /// The receiving node's tunnel device is administratively down: its
+    /// VXLAN socket (or IPIP handler) is closed, the kernel drops what
+    /// arrives for it.
+    TunnelDown,
     /// `net.ipv4.ip_forward = 0` on a node that had to forward.
     IpForwardOff,
     /// A pod netns received a packet for someone else (pods do not forward).

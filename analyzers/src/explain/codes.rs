@@ -56,10 +56,15 @@ pub(crate) fn drop_info(cx: &Cx<'_>, trace: &Trace, hops: &[Hop], base: usize) -
                 "no pod has {}: check the address (`kubectl get pods -A -o wide`); the dataplane is not at fault",
                 cx.dst.ip
             ),
+            None if tunnel_reason(trace.reason) => "bring the tunnel device up on that node (`ip link set <dev> up`, or restart the CNI agent, which recreates it)".into(),
             None => "collect the missing bundle files (see notes) and explain again".into(),
         },
         finding: None,
     }
+}
+
+fn tunnel_reason(r: Reason) -> bool {
+    matches!(r, Reason::TunnelDown | Reason::NoTunnelDevice)
 }
 
 /// The destination is an address no pod has, inside a pod CIDR: the
@@ -94,6 +99,8 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
     use Disposition as D;
     Some(match (trace.disposition, trace.reason) {
         (D::Delivered, _) | (D::InsufficientInfo, _) | (D::Unknown, _) => return None,
+        // No check raises these: no code rather than a wrong one.
+        (_, Reason::TunnelDown | Reason::NoTunnelDevice) => return None,
         (D::NetfilterDrop | D::NetfilterReject, _) if encapsulated(hops) => {
             Code::NetfilterBlocksOverlay
         }

@@ -36,6 +36,9 @@ impl Dataplane {
         let Some(dev) = tunnel_device(ns, encap) else {
             return drop_at(rec, nsid, iif, Disposition::NoRoute, Reason::NoTunnelDevice);
         };
+        if admin_down(&ns.links[dev as usize]) {
+            return drop_at(rec, nsid, iif, Disposition::NoRoute, Reason::TunnelDown);
+        }
         if let Encapsulation::Vxlan { mac: Some(m), .. } = encap {
             if ns.device(dev).mac.is_some_and(|own| own != m) {
                 let r = Reason::VtepMacMismatch;
@@ -51,6 +54,12 @@ impl Dataplane {
         st.inner = None;
         Next::arrive(nsid, dev)
     }
+}
+
+/// A device whose flags were collected and lack `UP` (`ip link set …
+/// down`). Without flags the state is not known and the device counts as up.
+fn admin_down(link: &cnictl_model::Link) -> bool {
+    !link.flags.is_empty() && !link.flags.iter().any(|f| f == "UP")
 }
 
 fn tunnel_device(ns: &Namespace, encap: Encapsulation) -> Option<u32> {
