@@ -12,7 +12,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cnictl_formats::{parse_endpointslices, parse_nodes, parse_pods, parse_services, ParseError};
+use cnictl_formats::{
+    parse_endpointslices, parse_namespaces, parse_networkpolicies, parse_nodes, parse_pods,
+    parse_services, ParseError,
+};
 use cnictl_model::K8s;
 use futures::io::AsyncBufReadExt;
 use futures::StreamExt;
@@ -125,6 +128,8 @@ pub enum Resource {
     Pods,
     Services,
     EndpointSlices,
+    NetworkPolicies,
+    Namespaces,
     IpPools,
     BlockAffinities,
 }
@@ -137,6 +142,8 @@ impl Resource {
             Resource::Pods => "/api/v1/pods",
             Resource::Services => "/api/v1/services",
             Resource::EndpointSlices => "/apis/discovery.k8s.io/v1/endpointslices",
+            Resource::NetworkPolicies => "/apis/networking.k8s.io/v1/networkpolicies",
+            Resource::Namespaces => "/api/v1/namespaces",
             Resource::IpPools => "/apis/crd.projectcalico.org/v1/ippools",
             Resource::BlockAffinities => "/apis/crd.projectcalico.org/v1/blockaffinities",
         }
@@ -148,6 +155,8 @@ impl Resource {
             Resource::Pods => "pods",
             Resource::Services => "services",
             Resource::EndpointSlices => "endpointslices",
+            Resource::NetworkPolicies => "networkpolicies",
+            Resource::Namespaces => "namespaces",
             Resource::IpPools => "ippools",
             Resource::BlockAffinities => "blockaffinities",
         }
@@ -200,18 +209,45 @@ pub async fn read_cluster(opts: &KubeOptions) -> Result<K8s, KubeError> {
 /// [`read_cluster`] with an existing client (the agent and aggregator keep
 /// one). The four lists run concurrently.
 pub async fn read_cluster_with(client: &Client, opts: &KubeOptions) -> Result<K8s, KubeError> {
-    let (nodes, pods, services, slices) = tokio::try_join!(
+    let (nodes, pods, services, slices, policies, namespaces) = tokio::try_join!(
         list_all(client, opts, Resource::Nodes, parse_nodes),
         list_all(client, opts, Resource::Pods, parse_pods),
         list_all(client, opts, Resource::Services, parse_services),
         list_all(client, opts, Resource::EndpointSlices, parse_endpointslices),
+        unless_forbidden(list_all(
+            client,
+            opts,
+            Resource::NetworkPolicies,
+            parse_networkpolicies
+        )),
+        unless_forbidden(list_all(
+            client,
+            opts,
+            Resource::Namespaces,
+            parse_namespaces
+        )),
     )?;
     Ok(K8s {
         nodes,
         pods,
         services: Some(services),
         endpoint_slices: Some(slices),
+        network_policies: policies,
+        namespaces,
     })
+}
+
+/// A list the dataplane checks do not need (NetworkPolicies, Namespaces):
+/// when an older RBAC role forbids it, it is "not collected" (`None`, and
+/// policy answers say what is missing) rather than a failed read.
+async fn unless_forbidden<T>(
+    list: impl std::future::Future<Output = Result<T, KubeError>>,
+) -> Result<Option<T>, KubeError> {
+    match list.await {
+        Ok(v) => Ok(Some(v)),
+        Err(KubeError::Forbidden { .. } | KubeError::Api { code: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Calico's IPAM objects. The model has no section for them yet; callers

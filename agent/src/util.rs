@@ -7,7 +7,10 @@ use std::hash::Hasher;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cnictl_formats::{parse_endpointslices, parse_nodes, parse_pods, parse_services, ParseError};
+use cnictl_formats::{
+    parse_endpointslices, parse_namespaces, parse_networkpolicies, parse_nodes, parse_pods,
+    parse_services, ParseError,
+};
 use cnictl_model::K8s;
 
 /// Seconds since the Unix epoch, as f64 (0 if the clock is before 1970).
@@ -60,6 +63,12 @@ pub fn read_k8s_dir(bundle: &Path) -> Result<K8s, String> {
             .transpose()?,
         endpoint_slices: read("endpointslices.json", false)?
             .map(|t| parse_endpointslices(&t).map_err(|e| bad("endpointslices.json", e)))
+            .transpose()?,
+        network_policies: read("networkpolicies.json", false)?
+            .map(|t| parse_networkpolicies(&t).map_err(|e| bad("networkpolicies.json", e)))
+            .transpose()?,
+        namespaces: read("namespaces.json", false)?
+            .map(|t| parse_namespaces(&t).map_err(|e| bad("namespaces.json", e)))
             .transpose()?,
     })
 }

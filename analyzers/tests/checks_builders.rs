@@ -145,6 +145,7 @@ fn pod(model: &str, i: usize, p: usize) -> Pod {
             "app".to_string(),
             if p == 0 { "web" } else { "db" }.to_string(),
         )]),
+        ..Pod::default()
     }
 }
 

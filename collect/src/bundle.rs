@@ -4,6 +4,9 @@
 //! ```text
 //! k8s/nodes.json k8s/pods.json                       required
 //! k8s/services.json k8s/endpointslices.json          optional
+//! k8s/networkpolicies.json k8s/namespaces.json        optional
+//! (a bundle of k8s/ alone, without nodes/ and nodes.json, loads with no
+//! node: NetworkPolicy intent only)
 //! nodes/<node>/ip-link.json ip-addr.json ip-route.json   required per node
 //! nodes/<node>/ip-rule.json ip-neigh.json bridge-fdb.json ipvsadm.txt
 //!   bird-protocols.txt bird-routes.txt sysctl.txt        optional
@@ -201,6 +204,7 @@ pub fn load_dir(dir: &Path) -> Result<ClusterSnapshot, BundleError> {
 pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
     let mut errors = Vec::new();
     let names = match src.subdirs("nodes") {
+        Ok(n) if n.is_empty() && policy_only(src) => n,
         Ok(n) if n.is_empty() => {
             errors.push(FileError {
                 path: "nodes/".into(),
@@ -219,7 +223,7 @@ pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
     };
     errors.extend(case_collisions(&names));
     let (k8s, nodes) = rayon::join(
-        || load_k8s(src),
+        || load_k8s(src, !names.is_empty()),
         || {
             names
                 .par_iter()
@@ -389,17 +393,29 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn load_k8s(src: &dyn BundleSource) -> Result<K8s, Vec<FileError>> {
+/// A bundle of Kubernetes objects only (`k8s/pods.json`, no `nodes/`): what
+/// a policy author has before anything runs. It loads with no node, so
+/// only intent (NetworkPolicy) questions can be answered from it.
+fn policy_only(src: &dyn BundleSource) -> bool {
+    matches!(src.read("k8s/pods.json"), Ok(Some(_)))
+}
+
+/// `k8s/nodes.json` is required when there are node dumps to tie to it.
+fn load_k8s(src: &dyn BundleSource, with_nodes: bool) -> Result<K8s, Vec<FileError>> {
     let mut r = Reader::new(src);
-    let nodes = r.required("k8s/nodes.json", formats::parse_nodes);
+    let nodes = r.read("k8s/nodes.json", with_nodes, formats::parse_nodes);
     let pods = r.required("k8s/pods.json", formats::parse_pods);
     let services = r.optional("k8s/services.json", formats::parse_services);
     let endpoint_slices = r.optional("k8s/endpointslices.json", formats::parse_endpointslices);
+    let network_policies = r.optional("k8s/networkpolicies.json", formats::parse_networkpolicies);
+    let namespaces = r.optional("k8s/namespaces.json", formats::parse_namespaces);
     r.finish(|| K8s {
         nodes: nodes.unwrap_or_default(),
         pods: pods.unwrap_or_default(),
         services,
         endpoint_slices,
+        network_policies,
+        namespaces,
     })
 }
 

@@ -145,6 +145,13 @@ fn write_all(snap: &ClusterSnapshot, root: &Path) -> Result<(), WriteError> {
     if let Some(s) = &snap.k8s.services {
         write_text(&k8s.join("services.json"), &formats::write_services(s))?;
     }
+    if let Some(p) = &snap.k8s.network_policies {
+        let text = formats::write_networkpolicies(p);
+        write_text(&k8s.join("networkpolicies.json"), &text)?;
+    }
+    if let Some(n) = &snap.k8s.namespaces {
+        write_text(&k8s.join("namespaces.json"), &formats::write_namespaces(n))?;
+    }
     if let Some(s) = &snap.k8s.endpoint_slices {
         let text = formats::write_endpointslices(s);
         write_text(&k8s.join("endpointslices.json"), &text)?;

@@ -589,9 +589,11 @@ fn pod() -> impl Strategy<Value = Pod> {
         any::<bool>(),
         select(vec!["Running", "Pending", ""]),
         btree_map(name(), name(), 0..2),
+        vec(container_port(), 0..3),
+        of((select(vec!["ReplicaSet", "DaemonSet"]), name())),
     )
         .prop_map(
-            |(namespace, name, node, ips, host_network, phase, labels)| Pod {
+            |(namespace, name, node, ips, host_network, phase, labels, ports, owner)| Pod {
                 namespace,
                 name,
                 node,
@@ -599,8 +601,105 @@ fn pod() -> impl Strategy<Value = Pod> {
                 host_network,
                 phase: phase.into(),
                 labels,
+                container_ports: ports,
+                owner: owner.map(|(kind, name)| OwnerRef {
+                    kind: kind.into(),
+                    name,
+                }),
             },
         )
+}
+
+fn container_port() -> impl Strategy<Value = ContainerPort> {
+    (of(name()), any::<u16>(), select(vec!["TCP", "UDP", "SCTP"])).prop_map(
+        |(name, port, protocol)| ContainerPort {
+            name,
+            port,
+            protocol: protocol.into(),
+        },
+    )
+}
+
+fn selector() -> impl Strategy<Value = netpol::LabelSelector> {
+    use netpol::{Operator, Requirement};
+    let op = select(vec![
+        Operator::In,
+        Operator::NotIn,
+        Operator::Exists,
+        Operator::DoesNotExist,
+    ]);
+    let req = (name(), op, vec(name(), 0..2)).prop_map(|(key, operator, values)| Requirement {
+        key,
+        operator,
+        values,
+    });
+    (btree_map(name(), name(), 0..2), vec(req, 0..2)).prop_map(
+        |(match_labels, match_expressions)| netpol::LabelSelector {
+            match_labels,
+            match_expressions,
+        },
+    )
+}
+
+fn policy_rule() -> impl Strategy<Value = netpol::PolicyRule> {
+    use netpol::{Peer, PolicyPort, PortRef};
+    let pods = (of(selector()), of(selector())).prop_map(|(p, n)| Peer::Pods {
+        pod_selector: p,
+        namespace_selector: n,
+    });
+    let block = Just(Peer::IpBlock {
+        cidr: "10.0.0.0/8".parse().unwrap(),
+        except: vec!["10.1.0.0/16".parse().unwrap()],
+    });
+    let port_ref = prop_oneof![
+        any::<u16>().prop_map(PortRef::Number),
+        "[a-z]{1,8}".prop_map(PortRef::Name)
+    ];
+    let port = (
+        select(vec!["TCP", "UDP", "SCTP"]),
+        of(port_ref),
+        of(any::<u16>()),
+    )
+        .prop_map(|(protocol, port, end_port)| PolicyPort {
+            protocol: protocol.into(),
+            port,
+            end_port,
+        });
+    (vec(prop_oneof![pods, block], 0..3), vec(port, 0..2))
+        .prop_map(|(peers, ports)| netpol::PolicyRule { peers, ports })
+}
+
+fn network_policy() -> impl Strategy<Value = NetworkPolicy> {
+    let types = select(vec![
+        vec![PolicyType::Ingress],
+        vec![PolicyType::Egress],
+        vec![PolicyType::Ingress, PolicyType::Egress],
+    ]);
+    (
+        name(),
+        name(),
+        selector(),
+        types,
+        vec(policy_rule(), 0..2),
+        vec(policy_rule(), 0..2),
+    )
+        .prop_map(
+            |(namespace, name, pod_selector, policy_types, ingress, egress)| NetworkPolicy {
+                namespace,
+                name,
+                pod_selector,
+                policy_types,
+                ingress,
+                egress,
+            },
+        )
+}
+
+fn namespace() -> impl Strategy<Value = Namespace> {
+    (name(), btree_map(name(), name(), 0..2)).prop_map(|(name, mut labels)| {
+        labels.insert(netpol::NAMESPACE_NAME_LABEL.into(), name.clone());
+        Namespace { name, labels }
+    })
 }
 
 fn service_obj() -> impl Strategy<Value = Service> {
@@ -688,13 +787,19 @@ fn cluster() -> impl Strategy<Value = ClusterSnapshot> {
         vec(pod(), 0..3),
         of(vec(service_obj(), 0..3)),
         of(vec(slice(), 0..3)),
+        of(vec(network_policy(), 0..3)),
+        of(vec(namespace(), 0..3)),
     )
-        .prop_map(|(nodes, pods, services, endpoint_slices)| K8s {
-            nodes,
-            pods,
-            services,
-            endpoint_slices,
-        });
+        .prop_map(
+            |(nodes, pods, services, endpoint_slices, network_policies, namespaces)| K8s {
+                nodes,
+                pods,
+                services,
+                endpoint_slices,
+                network_policies,
+                namespaces,
+            },
+        );
     let nodes =
         prop::sample::subsequence(vec!["node-1", "node-2", "n3"], 1..=3).prop_flat_map(|names| {
             names

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use cnictl_model::k8s::{Endpoint, EndpointPort, KEPT_ANNOTATION_PREFIXES};
-use cnictl_model::{EndpointSlice, K8sNode, Pod, Service, ServicePort};
+use cnictl_model::{ContainerPort, EndpointSlice, K8sNode, OwnerRef, Pod, Service, ServicePort};
 use ipnet::IpNet;
 use serde::Deserialize;
 
@@ -55,7 +55,7 @@ pub fn parse_endpointslices(text: &str) -> Result<Vec<EndpointSlice>, ParseError
 /// A List's `items`, or the document itself when it is a single object.
 /// Lists (the usual, possibly huge case) are read in one pass; only a
 /// single object is read twice.
-fn items<'a, T: Deserialize<'a>>(text: &'a str) -> Result<Vec<T>, ParseError> {
+pub(crate) fn items<'a, T: Deserialize<'a>>(text: &'a str) -> Result<Vec<T>, ParseError> {
     #[derive(Deserialize)]
     struct List<'k, T> {
         #[serde(default, borrow)]
@@ -78,6 +78,28 @@ struct Meta {
     namespace: String,
     labels: BTreeMap<String, String>,
     annotations: BTreeMap<String, String>,
+    #[serde(rename = "ownerReferences")]
+    owner_references: Vec<JOwner>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct JOwner {
+    kind: String,
+    name: String,
+    controller: bool,
+}
+
+impl Meta {
+    /// The controlling owner, as the garbage collector and `kubectl`
+    /// understand it (`controller: true`).
+    fn controller(&self) -> Option<OwnerRef> {
+        let o = self.owner_references.iter().find(|o| o.controller)?;
+        Some(OwnerRef {
+            kind: o.kind.clone(),
+            name: o.name.clone(),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -158,7 +180,7 @@ impl JNode {
 }
 
 #[derive(Deserialize)]
-struct JPod {
+pub(crate) struct JPod {
     #[serde(default)]
     metadata: Meta,
     #[serde(default)]
@@ -169,9 +191,39 @@ struct JPod {
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct PodSpec {
+pub(crate) struct PodSpec {
     node_name: Option<String>,
     host_network: bool,
+    containers: Vec<JContainer>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct JContainer {
+    ports: Vec<JContainerPort>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JContainerPort {
+    #[serde(default)]
+    name: Option<String>,
+    container_port: u16,
+    #[serde(default)]
+    protocol: Option<String>,
+}
+
+impl PodSpec {
+    fn container_ports(&self) -> Vec<ContainerPort> {
+        let ports = self.containers.iter().flat_map(|c| &c.ports);
+        ports
+            .map(|p| ContainerPort {
+                name: p.name.clone().filter(|n| !n.is_empty()),
+                port: p.container_port,
+                protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+            })
+            .collect()
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -190,12 +242,14 @@ struct PodIp {
 }
 
 impl JPod {
-    fn into_model(self) -> Pod {
+    pub(crate) fn into_model(self) -> Pod {
         let mut ips: Vec<IpAddr> = self.status.pod_ips.into_iter().map(|p| p.ip).collect();
         if ips.is_empty() {
             ips.extend(self.status.pod_ip);
         }
         Pod {
+            container_ports: self.spec.container_ports(),
+            owner: self.metadata.controller(),
             namespace: self.metadata.namespace,
             name: self.metadata.name,
             node: self.spec.node_name.filter(|n| !n.is_empty()),
@@ -487,11 +541,22 @@ fn pod_out(p: &Pod) -> Value {
         let ips: Vec<Value> = p.ips.iter().map(|ip| json!({ "ip": ip })).collect();
         status["podIPs"] = json!(ips);
     }
-    json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": { "name": p.name, "namespace": p.namespace, "labels": p.labels },
-        "spec": spec, "status": status,
-    })
+    if !p.container_ports.is_empty() {
+        spec["containers"] = json!([{ "name": "main", "ports": p.container_ports.iter().map(container_port_out).collect::<Vec<_>>() }]);
+    }
+    let mut meta = json!({ "name": p.name, "namespace": p.namespace, "labels": p.labels });
+    if let Some(o) = &p.owner {
+        meta["ownerReferences"] = json!([{ "kind": o.kind, "name": o.name, "controller": true }]);
+    }
+    json!({ "apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status })
+}
+
+fn container_port_out(c: &ContainerPort) -> Value {
+    let mut v = json!({ "containerPort": c.port, "protocol": c.protocol });
+    if let Some(name) = &c.name {
+        v["name"] = json!(name);
+    }
+    v
 }
 
 fn service_out(s: &Service) -> Value {

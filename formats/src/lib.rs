@@ -29,6 +29,7 @@ pub mod kubectl;
 pub mod link;
 pub mod neigh;
 pub mod netlink;
+pub mod netpol;
 pub mod nft;
 mod nft_render;
 pub mod route;
@@ -50,6 +51,9 @@ pub use kubectl::{
 pub use link::{parse_links, write_links};
 pub use neigh::{parse_neighbours, write_neighbours};
 pub use netlink::ipvs::parse_proc_ip_vs;
+pub use netpol::{
+    parse_namespaces, parse_networkpolicies, write_namespaces, write_networkpolicies,
+};
 pub use nft::parse_nft_ruleset;
 pub use route::{custom_table_id, parse_routes, parse_routes_with_names, write_routes};
 pub use rule::{parse_rules, write_rules};

@@ -33,6 +33,7 @@ pub fn objects(plan: &Plan, svc: &ServiceSpec) -> K8s {
                 host_network: false,
                 phase: "Running".into(),
                 labels: BTreeMap::from([("app".to_string(), "web".to_string())]),
+                ..Pod::default()
             });
         }
     }
@@ -42,6 +43,7 @@ pub fn objects(plan: &Plan, svc: &ServiceSpec) -> K8s {
         pods,
         services: Some(services),
         endpoint_slices: Some(slices),
+        ..K8s::default()
     }
 }
 

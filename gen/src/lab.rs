@@ -326,6 +326,7 @@ impl LabPlan {
             pods: self.k8s_pods(),
             services: Some(self.services().iter().map(k8s_service).collect()),
             endpoint_slices: Some(self.slices()),
+            ..K8s::default()
         }
     }
 
@@ -525,6 +526,7 @@ fn pod(ns: &str, name: String, n: u32, ip: Ipv4Addr, app: String, host_network: 
         host_network,
         phase: "Running".into(),
         labels: BTreeMap::from([("app".to_string(), app)]),
+        ..Pod::default()
     }
 }
 

@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::netpol::{Namespace, NetworkPolicy};
+
 /// The cluster's objects. `services` and `endpoint_slices` are `None` when
 /// not collected (optional bundle files).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -16,6 +18,14 @@ pub struct K8s {
     pub services: Option<Vec<Service>>,
     #[serde(default)]
     pub endpoint_slices: Option<Vec<EndpointSlice>>,
+    /// `k8s/networkpolicies.json`; `None`: not collected (policy intent
+    /// unknown), `Some(empty)`: no policy, every pod is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policies: Option<Vec<NetworkPolicy>>,
+    /// `k8s/namespaces.json`, for namespace labels; `None`: only the
+    /// automatic `kubernetes.io/metadata.name` label is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<Namespace>>,
 }
 
 impl K8s {
@@ -75,6 +85,29 @@ pub struct Pod {
     /// Labels, used to match Services' selectors.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Its containers' declared ports, to resolve named ports of
+    /// NetworkPolicies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_ports: Vec<ContainerPort>,
+    /// The controlling owner (`ownerReferences` with `controller: true`):
+    /// matrices group replicas by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<OwnerRef>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerPort {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub port: u16,
+    /// `TCP` (the default), `UDP` or `SCTP`.
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerRef {
+    pub kind: String,
+    pub name: String,
 }
 
 impl Pod {

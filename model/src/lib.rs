@@ -16,15 +16,17 @@ pub mod k8s;
 pub mod link;
 pub mod neigh;
 pub mod netfilter;
+pub mod netpol;
 pub mod route;
 pub mod rule;
 pub mod snapshot;
 
 pub use bgp::{Bgp, BgpProtocol, BgpRoute};
 pub use ipvs::{Forward, IpvsProto, RealServer, VirtualService};
-pub use k8s::{EndpointSlice, K8s, K8sNode, Pod, Service, ServicePort};
+pub use k8s::{ContainerPort, EndpointSlice, K8s, K8sNode, OwnerRef, Pod, Service, ServicePort};
 pub use link::{Addr, Link, TunnelInfo, VxlanInfo};
 pub use neigh::{FdbEntry, Neigh};
+pub use netpol::{Namespace, NetworkPolicy, PolicyType};
 pub use route::{NextHop, Protocol, Route, RouteType, Scope, TableId};
 pub use rule::{Rule, RuleAction};
 pub use snapshot::{ClusterSnapshot, NodeSnapshot, PodNetns, SCHEMA};

@@ -24,11 +24,19 @@ pub(super) fn spawn_watches(client: kube::Client, opts: KubeOptions, dirty: Arc<
         Resource::Pods,
         Resource::Services,
         Resource::EndpointSlices,
+        Resource::NetworkPolicies,
+        Resource::Namespaces,
     ] {
         let (client, opts, dirty) = (client.clone(), opts.clone(), dirty.clone());
         tokio::spawn(async move {
             loop {
-                let Ok(version) = kubeapi::current_version(&client, &opts, resource).await else {
+                let version = kubeapi::current_version(&client, &opts, resource).await;
+                if matches!(version, Err(kubeapi::KubeError::Forbidden { .. })) {
+                    // Optional kinds under an older role: listed as "not
+                    // collected"; re-listing every 10 s would change nothing.
+                    return;
+                }
+                let Ok(version) = version else {
                     dirty.store(true, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_secs(10)).await;
                     continue;

@@ -493,6 +493,7 @@ mod tests {
             endpoint_slices: Some(
                 kubectl::parse_endpointslices(&read("endpointslices.json")).expect("slices"),
             ),
+            ..K8s::default()
         }
     }
 
