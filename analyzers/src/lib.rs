@@ -14,6 +14,7 @@ pub mod finding;
 pub mod hints;
 pub mod infer;
 pub mod pipeline;
+pub mod policy;
 pub mod reach;
 pub mod validate;
 

@@ -10,5 +10,6 @@
 pub mod archive;
 pub mod bundle;
 pub mod live;
+pub mod manifests;
 pub mod probe;
 pub mod write;

@@ -27,6 +27,7 @@ pub mod iptables;
 pub mod ipvsadm;
 pub mod kubectl;
 pub mod link;
+pub mod manifests;
 pub mod neigh;
 pub mod netlink;
 pub mod netpol;
