@@ -43,6 +43,9 @@ pub enum Command {
     /// Explain a path from SRC to DST hop by hop through the reference dataplane.
     #[command(after_help = EXPLAIN_AFTER)]
     Explain(ExplainArgs),
+    /// NetworkPolicy matrix: what the policies intend for every pod pair, beside what the dataplane does.
+    #[command(after_help = MATRIX_AFTER)]
+    Matrix(MatrixArgs),
     /// Compare two snapshots or bundles: findings added/resolved, dataplane entries changed.
     #[command(
         after_help = "Example:\n  cnictl diff yesterday.json ./bundle-now\n\nEach side is a bundle directory or a snapshot JSON file.\nExit codes: 0 no new error finding, 1 new error findings, 2 input error."
@@ -96,6 +99,31 @@ pub struct CompletionArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
+
+const MATRIX_AFTER: &str = "\
+Examples:
+  cnictl matrix --manifests ./k8s-manifests --proto tcp --port 5432   # review, before deploying
+  cnictl matrix --bundle ./bundle                   # every port a policy names, intent vs dataplane
+  cnictl matrix --bundle ./bundle --by namespace --proto tcp --port 80
+  cnictl matrix --bundle ./bundle -o json | jq '.cells[] | select(.intended != (if .dataplane == \"delivered\" then \"allowed\" else .intended end))'
+
+Intent follows the Kubernetes NetworkPolicy semantics: a pod selected by a policy
+of a direction accepts only what some selecting policy's rule allows; a connection
+needs the source's egress and the destination's ingress. The dataplane column is
+the reference dataplane's verdict on the connection's first packet (TCP/UDP/SCTP
+to the port; ICMP echo when no policy names a port); `not-evaluated` without node
+dumps (--manifests, a bundle of k8s/ alone).
+
+Without --proto/--port there is one cell per pair for each (protocol, port) any
+policy names (numbers, range ends, named ports resolved on the pods), or a single
+protocol-independent cell when no policy names a port. Host-network and finished
+pods are left out (no agent polices them as pods). Manifests: workloads
+(Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) stand for up to 10
+pods named <workload>-0, -1, …; Services, ConfigMaps and other kinds are skipped.
+
+Exit codes: 0 intent and dataplane agree (or no dataplane), 1 some cell disagrees
+(a policy not enforced, or a drop no policy asks for), 2 usage or input error
+(including a bundle without k8s/networkpolicies.json).";
 
 const CHECK_AFTER: &str = "\
 Examples:
@@ -258,6 +286,57 @@ pub enum Proto {
     Icmp,
     Tcp,
     Udp,
+}
+
+/// Protocols a NetworkPolicy port names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyProto {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum MatrixBy {
+    #[default]
+    Pod,
+    Namespace,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "input", required = true, multiple = false, args = ["bundle", "snapshot", "kube", "manifests"])]
+pub struct MatrixArgs {
+    /// A bundle directory or archive (k8s/networkpolicies.json needed; a
+    /// bundle of k8s/ alone gives intent only).
+    #[arg(long, value_name = "DIR|ARCHIVE")]
+    pub bundle: Option<PathBuf>,
+    /// A snapshot JSON written by `cnictl snapshot` (or .json.gz).
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// The live cluster (API objects and every agent's node).
+    #[arg(long)]
+    pub kube: bool,
+    /// A file or directory of Kubernetes manifests (YAML or JSON: Pods,
+    /// workloads, Namespaces, NetworkPolicies): intent before deploying.
+    #[arg(long, value_name = "PATH")]
+    pub manifests: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub render: Render,
+    /// Protocol of the connection [default with --port: tcp].
+    #[arg(long, value_enum)]
+    pub proto: Option<PolicyProto>,
+    /// Destination port of the connection.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// One cell per ordered pod pair, or per ordered namespace pair
+    /// (`partial` when only some of its pod pairs are allowed).
+    #[arg(long, value_enum, default_value_t)]
+    pub by: MatrixBy,
+    /// Only intent: skip the dataplane column even when nodes were collected.
+    #[arg(long)]
+    pub no_dataplane: bool,
 }
 
 #[derive(Debug, Args)]

@@ -208,7 +208,9 @@ struct JContainer {
 struct JContainerPort {
     #[serde(default)]
     name: Option<String>,
-    container_port: u16,
+    /// Required by the API; a manifest without it declares no port.
+    #[serde(default)]
+    container_port: Option<u16>,
     #[serde(default)]
     protocol: Option<String>,
 }
@@ -217,10 +219,12 @@ impl PodSpec {
     fn container_ports(&self) -> Vec<ContainerPort> {
         let ports = self.containers.iter().flat_map(|c| &c.ports);
         ports
-            .map(|p| ContainerPort {
-                name: p.name.clone().filter(|n| !n.is_empty()),
-                port: p.container_port,
-                protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+            .filter_map(|p| {
+                Some(ContainerPort {
+                    name: p.name.clone().filter(|n| !n.is_empty()),
+                    port: p.container_port?,
+                    protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                })
             })
             .collect()
     }

@@ -175,8 +175,11 @@ boot() {
 	mkdir -p "$OUT"
 	printf 'REPO=%q\nCNICTL=%q\nNODES=%q\nPODS=%q\n' "$REPO" "$CNICTL" "$NODES" "$PODS" >"$OUT/guest.env"
 	local start=$SECONDS rc=0
+	# KVM when the host offers it (seconds instead of minutes), else TCG.
+	local accel=(-accel tcg,thread=multi)
+	[ -w /dev/kvm ] && accel=(-accel kvm "${accel[@]}")
 	timeout --kill-after=10 "$BUDGET" qemu-system-x86_64 \
-		-accel tcg,thread=multi -m 768 -smp 2 -nodefaults -nographic -no-reboot \
+		"${accel[@]}" -m 768 -smp 2 -nodefaults -nographic -no-reboot \
 		-serial "file:$OUT/console.log" -monitor none -net none \
 		-kernel "$kdir/vmlinuz" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 quiet cnlvm.repo=$REPO cnlvm.modules=$kdir/lib/modules cnlvm.timeout=$((BUDGET - 30))" \

@@ -26,9 +26,11 @@ mod matrix;
 mod pair;
 mod ports;
 mod probes;
+mod report;
 
 pub use index::{Endpoint, PolicyIndex};
 pub use matrix::{IntentMatrix, MatrixRow};
 pub use pair::{Assumption, PairVerdict, RuleRef, Side};
 pub use ports::Probe;
 pub use probes::probes;
+pub use report::{build, Cell, DataplaneVerdict, PolicyMatrix};

@@ -8,6 +8,7 @@ mod diff;
 mod explain;
 mod gen;
 mod lab;
+mod matrix;
 mod model;
 mod nfcount;
 mod serve;
@@ -37,6 +38,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Check(a) => check::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Matrix(a) => matrix::run(a),
         Command::Collect(a) => collect::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Serve(a) if a.source.kube => cluster::serve(a),

@@ -1,0 +1,452 @@
+//! `cnictl matrix`: the NetworkPolicy matrix (analyzers::policy) rendered
+//! as a grid or a list, or streamed as JSON (a million cells do not fit
+//! comfortably in one `serde_json::Value`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use cnictl_analyzers::pipeline::Analysis;
+use cnictl_analyzers::policy::{self, Cell, PolicyMatrix, Probe};
+use cnictl_model::ClusterSnapshot;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::args::{MatrixArgs, MatrixBy, Output, PolicyProto};
+use crate::{out, resolve};
+
+/// Pods above this many get a summary instead of a grid in text.
+const GRID_MAX: usize = 30;
+/// Disagreements listed in text before "… and N more".
+const LIST_MAX: usize = 50;
+
+pub fn run(args: MatrixArgs) -> Result<ExitCode> {
+    let snap = load(&args)?;
+    if snap.k8s.network_policies.is_none() {
+        bail!("{}: no NetworkPolicies collected (k8s/networkpolicies.json: `kubectl get networkpolicies -A -o json`; lab/collect-k8s.sh writes it)", snap.source);
+    }
+    let evaluate = !args.no_dataplane && !snap.nodes.is_empty();
+    let analysis = Analysis::new(Arc::new(snap));
+    let snap = analysis.snapshot();
+    let probes = probes(&args, &snap.k8s)?;
+    let dp = evaluate.then(|| analysis.dataplane());
+    let m = policy::build(&snap.k8s, dp, probes).context("NetworkPolicies not collected")?;
+    let notes = notes(&m, snap, evaluate, &args);
+    let disagreements = match (args.render.output, args.by) {
+        (Output::Json, MatrixBy::Pod) => json_pods(&m, &header(&m, &notes, "pod", &snap.source))?,
+        (Output::Json, MatrixBy::Namespace) => {
+            json_namespaces(&m, &header(&m, &notes, "namespace", &snap.source), evaluate)?
+        }
+        (Output::Text, by) => text(&m, &notes, by, out::use_color(&args.render))?,
+    };
+    Ok(ExitCode::from(u8::from(disagreements > 0)))
+}
+
+fn load(args: &MatrixArgs) -> Result<ClusterSnapshot> {
+    let Some(path) = &args.manifests else {
+        let source = crate::args::Source {
+            bundle: args.bundle.clone(),
+            snapshot: args.snapshot.clone(),
+            kube: args.kube,
+        };
+        return resolve::load(&source, &args.cluster);
+    };
+    let k8s = cnictl_collect::manifests::load(path)
+        .with_context(|| format!("reading manifests {}", path.display()))?;
+    let mut snap = ClusterSnapshot::new(format!("manifests:{}", path.display()));
+    snap.k8s = k8s;
+    Ok(snap)
+}
+
+fn probes(args: &MatrixArgs, k8s: &cnictl_model::K8s) -> Result<Vec<Probe>> {
+    let proto = |p: PolicyProto| match p {
+        PolicyProto::Tcp => "TCP",
+        PolicyProto::Udp => "UDP",
+        PolicyProto::Sctp => "SCTP",
+    };
+    match (args.proto, args.port) {
+        (p, Some(port)) => Ok(vec![Probe::new(proto(p.unwrap_or(PolicyProto::Tcp)), port)]),
+        (Some(_), None) => bail!("--proto needs --port (the verdict depends on the port)"),
+        (None, None) => Ok(policy::probes(k8s)),
+    }
+}
+
+fn notes(
+    m: &PolicyMatrix,
+    snap: &ClusterSnapshot,
+    evaluated: bool,
+    args: &MatrixArgs,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !m.index.namespaces_known {
+        notes.push("namespaces.json was not collected: namespaceSelectors see only the kubernetes.io/metadata.name label".into());
+    }
+    let left_out = snap.k8s.pods.len() - m.pod_count();
+    if left_out > 0 {
+        notes.push(format!("{left_out} host-network or finished pods left out (no policy agent polices them as pods)"));
+    }
+    match (evaluated, args.no_dataplane) {
+        (true, _) => {}
+        (false, true) => notes.push("dataplane not evaluated (--no-dataplane)".into()),
+        (false, false) => {
+            notes.push("dataplane not evaluated: no node dumps in this input (intent only)".into())
+        }
+    }
+    notes
+}
+
+// ---- JSON -------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct Header<'a> {
+    schema: &'static str,
+    source: &'a str,
+    by: &'static str,
+    protocol: Option<&'a str>,
+    port: Option<u16>,
+    pods: usize,
+    policies: usize,
+    notes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonCell<'a> {
+    src: &'a str,
+    dst: &'a str,
+    protocol: Option<&'a str>,
+    port: Option<u16>,
+    intended: &'static str,
+    by: Vec<String>,
+    dataplane: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pairs: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_pairs: Option<usize>,
+}
+
+fn header<'a>(
+    m: &'a PolicyMatrix,
+    notes: &'a [String],
+    by: &'static str,
+    source: &'a str,
+) -> Header<'a> {
+    let single = (m.results.len() == 1).then(|| &m.results[0].probe);
+    Header {
+        schema: cnictl_model::SCHEMA,
+        source,
+        by,
+        protocol: single.and_then(|p| p.protocol.as_deref()),
+        port: single.and_then(|p| p.port),
+        pods: m.pod_count(),
+        policies: m.index.policy_count(),
+        notes,
+    }
+}
+
+/// `{"schema", …, "cells": [` then the cells, row by row, each row built
+/// in parallel; returns the number of disagreeing cells.
+fn json_pods(m: &PolicyMatrix, head: &Header) -> Result<usize> {
+    let keys: Vec<String> = (0..m.pod_count()).map(|i| m.pod_key(i)).collect();
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    open_doc(&mut w, head)?;
+    let mut first = true;
+    let mut disagreements = 0;
+    for (r, res) in m.results.iter().enumerate() {
+        let rows: Vec<(String, usize)> = (0..keys.len())
+            .into_par_iter()
+            .map(|s| json_row(m, r, &res.probe, &keys, s))
+            .collect();
+        for (chunk, n) in rows.into_iter().filter(|(c, _)| !c.is_empty()) {
+            w.write_all(if first { b"\n" } else { b",\n" })?;
+            w.write_all(chunk.as_bytes())?;
+            first = false;
+            disagreements += n;
+        }
+    }
+    close_doc(&mut w)?;
+    Ok(disagreements)
+}
+
+fn json_row(
+    m: &PolicyMatrix,
+    r: usize,
+    probe: &Probe,
+    keys: &[String],
+    s: usize,
+) -> (String, usize) {
+    let mut cells = Vec::new();
+    let mut disagree = 0;
+    for d in (0..keys.len()).filter(|&d| d != s) {
+        let c = m.cell(r, s, d);
+        disagree += usize::from(c.disagrees());
+        cells.push(json_cell(&keys[s], &keys[d], probe, c, None));
+    }
+    (cells.join(",\n"), disagree)
+}
+
+fn json_cell(
+    src: &str,
+    dst: &str,
+    probe: &Probe,
+    c: Cell,
+    counts: Option<(usize, usize)>,
+) -> String {
+    let cell = JsonCell {
+        src,
+        dst,
+        protocol: probe.protocol.as_deref(),
+        port: probe.port,
+        intended: c.intended,
+        by: c.by,
+        dataplane: c.dataplane.as_str(),
+        pairs: counts.map(|c| c.0),
+        allowed_pairs: counts.map(|c| c.1),
+    };
+    serde_json::to_string(&cell).unwrap_or_default()
+}
+
+fn open_doc(w: &mut impl Write, h: &Header) -> Result<()> {
+    let mut head = serde_json::to_string(h)?;
+    head.pop(); // the closing brace: the cells follow
+    write!(w, "{head},\"cells\":[")?;
+    Ok(())
+}
+
+fn close_doc(w: &mut impl Write) -> Result<()> {
+    writeln!(w, "\n]}}")?;
+    w.flush()?;
+    Ok(())
+}
+
+// ---- by namespace -----------------------------------------------------------
+
+/// One ordered namespace pair under one probe.
+#[derive(Default)]
+struct NsCell {
+    pairs: usize,
+    allowed: usize,
+    delivered: usize,
+    dropped: usize,
+    disagree: usize,
+    by: Vec<String>,
+}
+
+impl NsCell {
+    fn add(&mut self, c: Cell) {
+        self.pairs += 1;
+        self.allowed += usize::from(c.intended == "allowed");
+        self.disagree += usize::from(c.disagrees());
+        match c.dataplane {
+            policy::DataplaneVerdict::Delivered => self.delivered += 1,
+            policy::DataplaneVerdict::Dropped => self.dropped += 1,
+            _ => {}
+        }
+        self.by.extend(c.by);
+    }
+
+    fn intended(&self) -> &'static str {
+        match self.allowed {
+            0 => "denied",
+            a if a == self.pairs => "allowed",
+            _ => "partial",
+        }
+    }
+
+    fn dataplane(&self, evaluated: bool) -> &'static str {
+        match (evaluated, self.delivered, self.dropped) {
+            (false, _, _) => "not-evaluated",
+            (_, d, 0) if d == self.pairs => "delivered",
+            (_, 0, d) if d == self.pairs => "dropped",
+            (_, 0, 0) => "unknown",
+            _ => "partial",
+        }
+    }
+}
+
+type NsGrid = BTreeMap<(String, String), NsCell>;
+
+fn namespace_grid(m: &PolicyMatrix, r: usize) -> NsGrid {
+    let mut grid = NsGrid::new();
+    let ns = |i: usize| m.index.pods()[i].namespace.clone();
+    for s in 0..m.pod_count() {
+        for d in (0..m.pod_count()).filter(|&d| d != s) {
+            grid.entry((ns(s), ns(d))).or_default().add(m.cell(r, s, d));
+        }
+    }
+    for c in grid.values_mut() {
+        c.by.sort();
+        c.by.dedup();
+    }
+    grid
+}
+
+fn json_namespaces(m: &PolicyMatrix, head: &Header, evaluated: bool) -> Result<usize> {
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    open_doc(&mut w, head)?;
+    let (mut first, mut disagreements) = (true, 0);
+    for (r, res) in m.results.iter().enumerate() {
+        for ((src, dst), c) in namespace_grid(m, r) {
+            let cell = JsonCell {
+                src: &src,
+                dst: &dst,
+                protocol: res.probe.protocol.as_deref(),
+                port: res.probe.port,
+                intended: c.intended(),
+                by: c.by.clone(),
+                dataplane: c.dataplane(evaluated),
+                pairs: Some(c.pairs),
+                allowed_pairs: Some(c.allowed),
+            };
+            w.write_all(if first { b"\n" } else { b",\n" })?;
+            serde_json::to_writer(&mut w, &cell)?;
+            first = false;
+            disagreements += c.disagree;
+        }
+    }
+    close_doc(&mut w)?;
+    Ok(disagreements)
+}
+
+// ---- text -------------------------------------------------------------------
+
+fn text(m: &PolicyMatrix, notes: &[String], by: MatrixBy, color: bool) -> Result<usize> {
+    let mut s = String::new();
+    let mut disagreements = 0;
+    for (r, res) in m.results.iter().enumerate() {
+        s += &format!(
+            "NetworkPolicy matrix, {}: {} pods, {} policies\n",
+            res.probe.label(),
+            m.pod_count(),
+            m.index.policy_count()
+        );
+        disagreements += match by {
+            MatrixBy::Pod => text_pods(m, r, color, &mut s),
+            MatrixBy::Namespace => text_namespaces(m, r, color, &mut s),
+        };
+        s.push('\n');
+    }
+    for n in notes {
+        s += &format!("note: {n}\n");
+    }
+    s += &match disagreements {
+        0 => "intent and dataplane agree on every evaluated cell\n".to_string(),
+        n => format!("{n} cells where the dataplane disagrees with the policies (marked !)\n"),
+    };
+    out::print(&s)?;
+    Ok(disagreements)
+}
+
+/// `✓` allowed, `·` denied, `!` the dataplane disagrees, `?` dataplane
+/// unknown; rows are sources, columns destinations.
+fn symbol(c: &Cell) -> char {
+    match (c.disagrees(), c.intended, c.dataplane) {
+        (true, _, _) => '!',
+        (_, _, policy::DataplaneVerdict::Unknown) => '?',
+        (_, "allowed", _) => '✓',
+        _ => '·',
+    }
+}
+
+fn text_pods(m: &PolicyMatrix, r: usize, color: bool, s: &mut String) -> usize {
+    let n = m.pod_count();
+    let cells: Vec<Vec<Option<Cell>>> = (0..n)
+        .map(|a| (0..n).map(|b| (a != b).then(|| m.cell(r, a, b))).collect())
+        .collect();
+    let disagree: Vec<(usize, usize)> = pairs(n)
+        .filter(|&(a, b)| cells[a][b].as_ref().is_some_and(Cell::disagrees))
+        .collect();
+    if n <= GRID_MAX {
+        grid(m, &cells, color, s);
+    } else {
+        summary(&cells, s);
+    }
+    for &(a, b) in disagree.iter().take(LIST_MAX) {
+        let c = cells[a][b].as_ref().expect("off-diagonal");
+        *s += &format!(
+            "  ! {} → {}: intended {} ({}), dataplane {}\n",
+            m.pod_key(a),
+            m.pod_key(b),
+            c.intended,
+            by_text(&c.by),
+            c.dataplane.as_str()
+        );
+    }
+    if disagree.len() > LIST_MAX {
+        *s += &format!(
+            "  … and {} more (-o json lists every cell)\n",
+            disagree.len() - LIST_MAX
+        );
+    }
+    disagree.len()
+}
+
+fn pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).flat_map(move |a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
+}
+
+fn by_text(by: &[String]) -> String {
+    match by.len() {
+        0 => "no policy selects either pod".into(),
+        _ => by.join(", "),
+    }
+}
+
+fn grid(m: &PolicyMatrix, cells: &[Vec<Option<Cell>>], color: bool, s: &mut String) {
+    let n = cells.len();
+    let width = (0..n).map(|i| m.pod_key(i).len()).max().unwrap_or(0);
+    *s += &format!(
+        "  {:width$}    {}\n",
+        "src \\ dst",
+        (1..=n).map(|i| format!("{:>3}", i)).collect::<String>()
+    );
+    for (a, row) in cells.iter().enumerate() {
+        let marks: String = row
+            .iter()
+            .map(|c| match c {
+                None => "  ╲".to_string(),
+                Some(c) if c.disagrees() => format!("  {}", out::paint(color, "1;31", "!")),
+                Some(c) => format!("  {}", symbol(c)),
+            })
+            .collect();
+        *s += &format!("  {:width$} {:>3}{marks}\n", m.pod_key(a), a + 1);
+    }
+    *s += "  ✓ allowed  · denied  ! dataplane disagrees  ? dataplane unknown\n";
+}
+
+fn summary(cells: &[Vec<Option<Cell>>], s: &mut String) {
+    let all = cells.iter().flatten().flatten();
+    let (mut allowed, mut denied, mut unknown) = (0, 0, 0);
+    for c in all {
+        match symbol(c) {
+            '✓' => allowed += 1,
+            '?' => unknown += 1,
+            _ => denied += 1,
+        }
+    }
+    *s += &format!("  {allowed} pairs allowed, {denied} denied or disagreeing, {unknown} with an unknown dataplane (-o json for every cell)\n");
+}
+
+fn text_namespaces(m: &PolicyMatrix, r: usize, color: bool, s: &mut String) -> usize {
+    let mut disagreements = 0;
+    for ((src, dst), c) in namespace_grid(m, r) {
+        let mark = if c.disagree > 0 {
+            out::paint(color, "1;31", "!")
+        } else {
+            " ".into()
+        };
+        *s += &format!(
+            "  {mark} {src} → {dst}: {} ({}/{} pod pairs allowed){}\n",
+            c.intended(),
+            c.allowed,
+            c.pairs,
+            match c.disagree {
+                0 => String::new(),
+                d => format!(", dataplane disagrees on {d}"),
+            }
+        );
+        disagreements += c.disagree;
+    }
+    disagreements
+}
