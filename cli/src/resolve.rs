@@ -43,6 +43,21 @@ fn load_kube(cluster: &ClusterArgs) -> Result<ClusterSnapshot> {
     Ok(snap)
 }
 
+/// For questions of intent only (`matrix`): as [`load`], but a bundle
+/// directory without `nodes/` is read for its Kubernetes objects alone.
+pub fn load_for_intent(source: &Source, cluster: &ClusterArgs) -> Result<ClusterSnapshot> {
+    let Some(path) = source.bundle.as_deref().filter(|p| p.is_dir()) else {
+        return load(source, cluster);
+    };
+    let dir = inner_bundle_dir(path);
+    if dir.join("nodes").is_dir() {
+        return load_bundle(path);
+    }
+    let src = cnictl_collect::bundle::DirSource::new(&dir);
+    cnictl_collect::bundle::load_objects(&src)
+        .with_context(|| format!("reading bundle {}", path.display()))
+}
+
 /// A path given without saying what it is (diff): a directory is a
 /// bundle, a file a snapshot.
 pub fn load_path(path: &Path) -> Result<ClusterSnapshot> {

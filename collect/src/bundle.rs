@@ -5,8 +5,8 @@
 //! k8s/nodes.json k8s/pods.json                       required
 //! k8s/services.json k8s/endpointslices.json          optional
 //! k8s/networkpolicies.json k8s/namespaces.json        optional
-//! (a bundle of k8s/ alone, without nodes/ and nodes.json, loads with no
-//! node: NetworkPolicy intent only)
+//! (`load_objects` reads k8s/ alone, nodes.json optional: NetworkPolicy
+//! intent needs no dataplane)
 //! nodes/<node>/ip-link.json ip-addr.json ip-route.json   required per node
 //! nodes/<node>/ip-rule.json ip-neigh.json bridge-fdb.json ipvsadm.txt
 //!   bird-protocols.txt bird-routes.txt sysctl.txt        optional
@@ -204,7 +204,6 @@ pub fn load_dir(dir: &Path) -> Result<ClusterSnapshot, BundleError> {
 pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
     let mut errors = Vec::new();
     let names = match src.subdirs("nodes") {
-        Ok(n) if n.is_empty() && policy_only(src) => n,
         Ok(n) if n.is_empty() => {
             errors.push(FileError {
                 path: "nodes/".into(),
@@ -393,11 +392,18 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A bundle of Kubernetes objects only (`k8s/pods.json`, no `nodes/`): what
-/// a policy author has before anything runs. It loads with no node, so
-/// only intent (NetworkPolicy) questions can be answered from it.
-fn policy_only(src: &dyn BundleSource) -> bool {
-    matches!(src.read("k8s/pods.json"), Ok(Some(_)))
+/// A bundle's Kubernetes objects alone (`k8s/`; `nodes.json` optional), for
+/// questions of intent (NetworkPolicy) that need no dataplane: what a
+/// policy author has before anything runs. Node directories are ignored.
+pub fn load_objects(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
+    let mut snap = ClusterSnapshot::new(src.describe());
+    match load_k8s(src, false) {
+        Ok(k8s) => {
+            snap.k8s = k8s;
+            Ok(snap)
+        }
+        Err(errors) => Err(BundleError { errors }),
+    }
 }
 
 /// `k8s/nodes.json` is required when there are node dumps to tie to it.

@@ -51,7 +51,7 @@ fn load(args: &MatrixArgs) -> Result<ClusterSnapshot> {
             snapshot: args.snapshot.clone(),
             kube: args.kube,
         };
-        return resolve::load(&source, &args.cluster);
+        return resolve::load_for_intent(&source, &args.cluster);
     };
     let k8s = cnictl_collect::manifests::load(path)
         .with_context(|| format!("reading manifests {}", path.display()))?;
