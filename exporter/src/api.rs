@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cnictl_analyzers::Code;
@@ -59,21 +59,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (code, Json(body)).into_response()
 }
 
-/// `/metrics`: the text rendered at the last refresh, gzip-compressed
-/// (also at refresh) when the client accepts it.
+/// `/metrics`: the text rendered at the last refresh, in the format the
+/// scraper negotiates, gzip-compressed (also at refresh) when accepted.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (body, gzip) = state.metrics_for(&headers);
-    let mut res = (
-        [(header::CONTENT_TYPE, cnictl_httpkit::OPENMETRICS)],
-        Body::from(body),
-    )
-        .into_response();
-    let h = res.headers_mut();
-    if gzip {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    res
+    state.metrics_response(&headers)
 }
 
 #[derive(Serialize)]
@@ -82,6 +71,9 @@ struct ModelOut<'a> {
     model: &'a str,
     source: &'a str,
     collected_at: Option<&'a str>,
+    /// When the data were collected and how that is known (README
+    /// "Operating cnictl": timestamps).
+    data_time: Option<crate::state::DataTime>,
     nodes: usize,
     findings: SeverityCounts,
     per_node: &'a [cnictl_analyzers::infer::NodeModel],
@@ -107,6 +99,7 @@ pub async fn model(State(state): State<AppState>) -> Result<Response, ApiError> 
         model: a.model(),
         source: &a.snapshot().source,
         collected_at: a.snapshot().collected_at.as_deref(),
+        data_time: a.data_time,
         nodes: a.nodes().len(),
         findings: a.counts_by_severity(),
         per_node: &a.inference().per_node,
