@@ -189,7 +189,7 @@ fn every_alert_is_unit_tested_both_ways_and_has_a_runbook() {
         })
         .collect();
     let names = alert_names(&rules);
-    assert!(names.len() >= 13, "{names:?}");
+    assert!(names.len() >= 12, "{names:?}");
     for name in &names {
         let key = format!("alertname: {name}");
         let (mut quiet, mut fires) = (false, false);
