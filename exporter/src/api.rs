@@ -363,3 +363,56 @@ pub async fn api_not_found() -> ApiError {
         "no such endpoint (see /api/v1/model, /findings, /nodes, /explain, /snapshot)",
     )
 }
+
+/// At most this many names of each kind in `/api/v1/completions` (a
+/// datalist of 100,000 entries helps nobody and costs the browser).
+pub const COMPLETIONS_MAX: usize = 5000;
+
+#[derive(Serialize)]
+struct CompletionsOut {
+    schema: &'static str,
+    /// `namespace/name` of every pod with its own network namespace.
+    pods: Vec<String>,
+    /// `svc/namespace/name:port` of every Service port.
+    services: Vec<String>,
+    nodes: Vec<String>,
+    /// True when a list was cut at [`COMPLETIONS_MAX`].
+    truncated: bool,
+}
+
+/// `/api/v1/completions`: what the explain form can name, for its
+/// autocomplete.
+pub async fn completions(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let a = ready(&state)?;
+    let k8s = &a.snapshot().k8s;
+    let pods = k8s
+        .pods
+        .iter()
+        .filter(|p| !p.host_network)
+        .map(|p| format!("{}/{}", p.namespace, p.name));
+    let services = k8s.services.iter().flatten().flat_map(|s| {
+        s.ports
+            .iter()
+            .map(move |p| format!("svc/{}/{}:{}", s.namespace, s.name, p.port))
+    });
+    let nodes = a.nodes().iter().map(|n| n.name.clone());
+    let (pods, t1) = capped(pods);
+    let (services, t2) = capped(services);
+    let (nodes, t3) = capped(nodes);
+    Ok(Json(CompletionsOut {
+        schema: cnictl_model::SCHEMA,
+        pods,
+        services,
+        nodes,
+        truncated: t1 || t2 || t3,
+    })
+    .into_response())
+}
+
+/// The first [`COMPLETIONS_MAX`] items, and whether there were more.
+fn capped(it: impl Iterator<Item = String>) -> (Vec<String>, bool) {
+    let mut v: Vec<String> = it.take(COMPLETIONS_MAX + 1).collect();
+    let more = v.len() > COMPLETIONS_MAX;
+    v.truncate(COMPLETIONS_MAX);
+    (v, more)
+}

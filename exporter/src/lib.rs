@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/nodes/{name}", get(api::node))
         .route("/api/v1/explain", get(api::explain))
         .route("/api/v1/snapshot", get(api::snapshot))
+        .route("/api/v1/completions", get(api::completions))
         .route("/api", any(api::api_not_found))
         .route("/api/{*rest}", any(api::api_not_found))
         .fallback(ui::asset)
