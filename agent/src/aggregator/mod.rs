@@ -59,10 +59,9 @@ pub trait Frontend: Send + Sync + 'static {
     /// it (blocking: called on a blocking thread).
     fn refresh(&self, load: &SnapshotLoader, extra: Vec<Finding>);
     /// The aggregator's own series (OpenMetrics text), once per pull
-    /// round, to serve on `/metrics` after the analysis' series.
-    fn publish_metrics(&self, openmetrics: String) {
-        let _ = openmetrics;
-    }
+    /// round, to serve on `/metrics` after the analysis' series (required:
+    /// a frontend that dropped them would hide unreachable agents).
+    fn publish_metrics(&self, openmetrics: String);
 }
 
 /// The response header in which an agent names its node.
