@@ -29,7 +29,7 @@ use common::{base36, in_path, is_root, repo};
 use serde_json::Value;
 
 /// A child process killed (by its PID) and reaped when dropped.
-struct Proc(Child, &'static str);
+struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -62,7 +62,7 @@ fn spawn(what: &'static str, cmd: &mut Command, log: &Path) -> Proc {
         .stderr(err)
         .spawn()
         .unwrap_or_else(|e| panic!("starting {what}: {e}"));
-    Proc(child, what)
+    Proc(child)
 }
 
 /// `GET path` over HTTP/1.0; the body.
