@@ -176,6 +176,16 @@ async fn aggregator_survives_an_agent_restart_and_writes_bundles() {
         },
     )
     .await;
+    // The agents keep collecting (every 5 s): the data's time follows
+    // them, whether or not anything changed and was re-analysed.
+    let dated = |agg| async move { json(agg, "/api/v1/model").await?["data_time"]["at"].as_f64() };
+    let t0 = dated(agg).await.expect("the data are dated");
+    eventually(
+        Duration::from_secs(20),
+        "the data time follows the agents' collections",
+        || async move { (dated(agg).await? > t0).then_some(()) },
+    )
+    .await;
     let healthy = json(agg, "/api/v1/findings").await.expect("findings");
     let errors: Vec<&Value> = healthy["findings"]
         .as_array()

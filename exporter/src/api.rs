@@ -99,7 +99,7 @@ pub async fn model(State(state): State<AppState>) -> Result<Response, ApiError> 
         model: a.model(),
         source: &a.snapshot().source,
         collected_at: a.snapshot().collected_at.as_deref(),
-        data_time: a.data_time,
+        data_time: state.status().data_time,
         nodes: a.nodes().len(),
         findings: a.counts_by_severity(),
         per_node: &a.inference().per_node,

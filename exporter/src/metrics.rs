@@ -132,6 +132,15 @@ fn register_process(reg: &mut Registry, status: &Status, errors: &BTreeMap<Refre
     );
     register_errors(reg, errors);
     register_refresh(reg, status);
+    if let Some(t) = status.data_time {
+        let g = FloatGauge::default();
+        g.set(t.at);
+        reg.register(
+            "snapshot_collected_timestamp_seconds",
+            "Unix time the served data were collected (README Operating cnictl: timestamps)",
+            g,
+        );
+    }
 }
 
 fn register_errors(reg: &mut Registry, errors: &BTreeMap<RefreshError, u64>) {
@@ -162,15 +171,6 @@ fn register_refresh(reg: &mut Registry, status: &Status) {
 }
 
 fn register_analysis(reg: &mut Registry, a: &Served) {
-    if let Some(t) = a.data_time {
-        let g = FloatGauge::default();
-        g.set(t.at);
-        reg.register(
-            "snapshot_collected_timestamp_seconds",
-            "Unix time the served data were collected (README Operating cnictl: timestamps)",
-            g,
-        );
-    }
     let dur = FloatGauge::default();
     dur.set(a.duration.as_secs_f64());
     reg.register(

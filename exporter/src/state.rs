@@ -120,6 +120,9 @@ pub struct Status {
     pub last_success: Option<f64>,
     /// Set while the most recent attempt failed.
     pub last_error: Option<LastError>,
+    /// When the served data were collected: the analysis' own, or newer
+    /// word from the aggregator ([`AppState::set_data_time`]).
+    pub data_time: Option<DataTime>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -201,6 +204,15 @@ impl AppState {
         read(&self.inner.metrics).plain(format)
     }
 
+    /// Dates the served data anew without re-analysing them: the
+    /// aggregator re-analyses only when a snapshot changed, but an agent
+    /// answering 304 has collected again, so the unchanged data are that
+    /// fresh (without this a quiet, healthy cluster would look stale).
+    pub fn set_data_time(&self, t: DataTime) {
+        write(&self.inner.status).data_time = Some(t);
+        self.render_metrics();
+    }
+
     /// Replaces the OpenMetrics series served after the exporter's own
     /// (the aggregator's, once per pull round) and re-renders.
     pub fn set_extra_metrics(&self, openmetrics: String) {
@@ -278,6 +290,7 @@ impl AppState {
 
     fn install(&self, a: Served) {
         let at = epoch_secs(a.finished_at);
+        let data_time = a.data_time;
         log_installed(&a, self.status().last_error.is_some());
         *write(&self.inner.current) = Some(Arc::new(a));
         {
@@ -285,6 +298,7 @@ impl AppState {
             st.successes += 1;
             st.last_success = Some(at);
             st.last_error = None;
+            st.data_time = data_time;
         }
         self.render_metrics();
     }

@@ -492,3 +492,24 @@ async fn model_dates_the_data() {
     let v = get(&app(broken(3)), "/api/v1/model").await.json();
     assert!(v["data_time"].is_null(), "unknown stays unknown: {v}");
 }
+
+#[tokio::test]
+async fn the_aggregator_can_date_unchanged_data_anew() {
+    let mut snap = broken(3);
+    snap.collected_at = Some("2026-01-01T00:00:00Z".into());
+    let state = AppState::from_snapshot(snap, Limits::default());
+    let router = cnictl_exporter::router(state.clone());
+    let successes = state.status().successes;
+    state.set_data_time(cnictl_exporter::DataTime {
+        at: 1767229200.0,
+        basis: cnictl_exporter::DataBasis::CollectedAt,
+    });
+    assert_eq!(state.status().successes, successes, "no re-analysis");
+    let v = get(&router, "/api/v1/model").await.json();
+    assert_eq!(v["data_time"]["at"], 1767229200.0);
+    let text = get(&router, "/metrics").await.text();
+    assert!(
+        text.contains("cnictl_snapshot_collected_timestamp_seconds 1767229200.0\n"),
+        "{text}"
+    );
+}

@@ -36,9 +36,7 @@ pub struct AgentStatus {
 impl AgentStatus {
     /// Unix seconds of the agent's last collection, as it reported it.
     pub fn collected_at(&self) -> Option<f64> {
-        let t = self.stored.as_ref()?.collected_at.as_deref()?;
-        let d = chrono::DateTime::parse_from_rfc3339(t).ok()?;
-        Some(d.timestamp() as f64)
+        super::unix_secs(self.stored.as_ref()?.collected_at.as_deref()?)
     }
 
     pub(super) fn new(target: String, node: Option<String>) -> Self {

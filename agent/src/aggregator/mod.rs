@@ -62,6 +62,10 @@ pub trait Frontend: Send + Sync + 'static {
     /// round, to serve on `/metrics` after the analysis' series (required:
     /// a frontend that dropped them would hide unreachable agents).
     fn publish_metrics(&self, openmetrics: String);
+    /// Once per pull round: the oldest of the agents' last collections
+    /// (Unix seconds), which dates the served data even when nothing
+    /// changed and so nothing was re-analysed.
+    fn data_collected(&self, unix_secs: f64);
 }
 
 /// The response header in which an agent names its node.
@@ -211,6 +215,12 @@ fn oldest_collection(stored: &[(String, Stored)]) -> Option<String> {
         .map(|(_, t)| t.to_string())
 }
 
+fn unix_secs(rfc3339: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|d| d.timestamp() as f64)
+}
+
 struct Shared {
     agents: RwLock<Vec<AgentStatus>>,
     findings: RwLock<Vec<Finding>>,
@@ -296,6 +306,9 @@ async fn refresh_loop(
         shared
             .metrics
             .round(&round.agents.statuses(), started.elapsed());
+        if let Some(t) = oldest_collection(&round.agents.stored()).and_then(|t| unix_secs(&t)) {
+            frontend.data_collected(t);
+        }
         frontend.publish_metrics(shared.metrics.render());
         publish_status(&shared, &round.agents);
         changed |= round.findings_changed();

@@ -170,6 +170,13 @@ impl cnictl_agent::Frontend for Exporter {
     fn publish_metrics(&self, openmetrics: String) {
         self.0.set_extra_metrics(openmetrics);
     }
+
+    fn data_collected(&self, unix_secs: f64) {
+        self.0.set_data_time(cnictl_exporter::DataTime {
+            at: unix_secs,
+            basis: cnictl_exporter::DataBasis::CollectedAt,
+        });
+    }
 }
 
 /// A frontend with default limits.
