@@ -28,16 +28,53 @@ else
   skipped+=("kubeconform (not installed; not packaged in Debian)")
 fi
 
-# 3. helm template, where installed; else the templates get the text checks.
+# 3. Helm: lint and render the chart three ways (defaults; probe +
+#    ServiceMonitor; PrometheusRule + Grafana dashboard ConfigMap). With the
+#    helm binary where installed; else with Helm's own engine (the Helm v4
+#    Go SDK, through the helm-python-sdk wheel: scripts/install-test-deps.sh
+#    installs it, as Debian 12 packages no helm).
+monitoring="prometheusRule.enabled=true,grafanaDashboard.enabled=true,serviceMonitor.enabled=true"
 if command -v helm >/dev/null; then
   helm lint "$here/helm/cnictl"
   helm template t "$here/helm/cnictl" --namespace cnictl >"$tmp/helm.yaml"
   helm template t "$here/helm/cnictl" --namespace cnictl \
     --set agent.probe=true,serviceMonitor.enabled=true >"$tmp/helm-probe.yaml"
-  ran+=("helm lint + helm template")
+  helm template t "$here/helm/cnictl" --namespace cnictl --set "$monitoring" >"$tmp/helm-monitoring.yaml"
+  ran+=("helm lint + helm template (helm $(helm version --short 2>/dev/null))")
+elif python3 -c 'import helm_python' 2>/dev/null; then
+  python3 - "$here/helm/cnictl" "$tmp" <<'PY'
+import sys
+import helm_python as helm
+chart, tmp = sys.argv[1], sys.argv[2]
+lint = helm.lint(chart)
+if lint["errors"]:
+    sys.exit(f"helm lint: {lint['errors']}")
+for m in lint["messages"]:
+    if m["severity"] > 1:  # 1 is INFO ("icon is recommended")
+        sys.exit(f"helm lint: {m}")
+runs = {
+    "helm.yaml": {},
+    "helm-probe.yaml": {"agent": {"probe": True}, "serviceMonitor": {"enabled": True}},
+    "helm-monitoring.yaml": {"prometheusRule": {"enabled": True}, "grafanaDashboard": {"enabled": True},
+                             "serviceMonitor": {"enabled": True}},
+}
+with helm.Chart.load(chart) as c:
+    for out, values in runs.items():
+        docs = c.render(values, name="t", namespace="cnictl")
+        with open(f"{tmp}/{out}", "w") as f:
+            for name, text in sorted(docs.items()):
+                if text.strip():
+                    f.write(f"---\n# Source: {name}\n{text}\n")
+PY
+  ran+=("helm lint + template (Helm $(python3 -c 'import helm_python as h; print(h.helm_sdk_version())') engine via helm-python-sdk)")
 else
-  skipped+=("helm template (helm not installed; not packaged in Debian 12)")
+  skipped+=("helm template (no helm binary, no helm-python-sdk: scripts/install-test-deps.sh)")
 fi
+
+# The chart ships copies of the rules and the dashboard (Helm reads only
+# files inside the chart): they must not drift.
+cmp "$here/prometheus/cnictl-rules.yml" "$here/helm/cnictl/files/cnictl-rules.yml"
+cmp "$here/grafana/cnictl-dashboard.json" "$here/helm/cnictl/files/cnictl-dashboard.json"
 
 # 4. Structural + policy checks in Python (PyYAML).
 python3 - "$here" "$tmp" <<'PY'
@@ -124,10 +161,42 @@ for want in ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
     if want not in kinds:
         errors.append(f"kustomize output: no {want}")
 check_docs("servicemonitor.yaml", load(os.path.join(here, "kubernetes", "servicemonitor.yaml")))
-for name in ("helm.yaml", "helm-probe.yaml"):
+for name in ("helm.yaml", "helm-probe.yaml", "helm-monitoring.yaml"):
     p = os.path.join(tmp, name)
     if os.path.exists(p):
         check_docs(name, load(p))
+
+def check_monitoring(docs):
+    """The PrometheusRule carries the shipped rules; the dashboard
+    ConfigMap carries the sidecar's label and a dashboard that needs no
+    import-time input."""
+    import json
+    by_kind = {d["kind"]: d for d in docs if d}
+    rules = load(os.path.join(here, "prometheus", "cnictl-rules.yml"))[0]
+    pr = by_kind.get("PrometheusRule")
+    if not pr or pr["spec"]["groups"] != rules["groups"]:
+        errors.append("helm: the PrometheusRule does not carry deploy/prometheus/cnictl-rules.yml")
+    cm = by_kind.get("ConfigMap")
+    if not cm or cm["metadata"]["labels"].get("grafana_dashboard") != "1":
+        errors.append("helm: no dashboard ConfigMap labelled grafana_dashboard: \"1\"")
+        return
+    text = cm["data"]["cnictl-dashboard.json"]
+    dash = json.loads(text)
+    if "${DS_" in text or "__inputs" in dash:
+        errors.append("helm: the dashboard needs an import-time data source input")
+    if not any(v.get("type") == "datasource" for v in dash["templating"]["list"]):
+        errors.append("helm: the dashboard has no data source variable")
+    if "cnictl_aggregator_agent" not in text:
+        errors.append("helm: the dashboard has no agents panel")
+
+p = os.path.join(tmp, "helm-monitoring.yaml")
+if os.path.exists(p):
+    check_monitoring(load(p))
+default = os.path.join(tmp, "helm.yaml")
+if os.path.exists(default):
+    kinds = [d["kind"] for d in load(default) if d]
+    if "PrometheusRule" in kinds or "ConfigMap" in kinds:
+        errors.append("helm: monitoring objects rendered while disabled")
 
 # Helm sources: values and Chart parse; RBAC verbs in the templates (text,
 # since templates are not YAML until rendered).
@@ -153,7 +222,7 @@ for tpl in glob.glob(os.path.join(chart, "templates", "*.yaml")):
 if errors:
     print("\n".join(errors), file=sys.stderr)
     sys.exit(1)
-print("python checks: yaml parse, RBAC verbs, pod security, helm values: ok")
+print("python checks: yaml parse, RBAC verbs, pod security, helm values, monitoring objects: ok")
 PY
 ran+=("python yaml + RBAC/securityContext checks")
 

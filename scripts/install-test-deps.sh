@@ -43,6 +43,10 @@ need_yaml=false
 python3 -c 'import yaml' 2>/dev/null || need_yaml=true
 need_npm=false
 [ -f web/tests/node_modules/playwright-core/package.json ] || need_npm=true
+# Helm's engine for deploy/validate.sh (Debian 12 has no helm package): the
+# helm-python-sdk wheel carries the Helm v4 Go SDK as a shared library.
+need_helm=false
+command -v helm >/dev/null 2>&1 || python3 -c 'import helm_python' 2>/dev/null || need_helm=true
 need_deny=false
 cargo deny --version >/dev/null 2>&1 || need_deny=true  # cargo also looks in $CARGO_HOME/bin
 
@@ -51,7 +55,8 @@ if $check_only; then
   $need_yaml && echo "missing: PyYAML (python3 -m pip install pyyaml, or apt python3-yaml)"
   $need_npm && echo "missing: web/tests/node_modules (cd web/tests && npm ci)"
   $need_deny && echo "missing: cargo-deny (cargo install --locked cargo-deny)"
-  [ ${#missing[@]} -eq 0 ] && ! $need_yaml && ! $need_npm && ! $need_deny
+  $need_helm && echo "missing: helm or helm-python-sdk (python3 -m pip install helm-python-sdk)"
+  [ ${#missing[@]} -eq 0 ] && ! $need_yaml && ! $need_npm && ! $need_deny && ! $need_helm
   exit
 fi
 
@@ -76,6 +81,11 @@ if $need_yaml; then
   echo "== installing PyYAML"
   python3 -m pip install -q pyyaml 2>/dev/null \
     || { $SUDO apt-get install -y -q --no-install-recommends python3-yaml >/dev/null; }
+fi
+if $need_helm; then
+  echo "== installing helm-python-sdk (Helm's engine for deploy/validate.sh)"
+  python3 -m pip install -q helm-python-sdk==0.2.2 2>/dev/null \
+    || echo "helm-python-sdk could not be installed: deploy/validate.sh will say it skipped helm"
 fi
 if $need_npm && command -v npm >/dev/null 2>&1; then
   echo "== installing the UI test's npm module (web/tests/package-lock.json)"

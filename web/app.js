@@ -49,8 +49,45 @@ async function api(path) {
   }
   return body;
 }
+// One readable error: what failed in words, the server's message in full
+// (wrapped, not cut), its code as a tag.
 function errorBox(e) {
-  return el("div", { class: "banner err" }, `${e.code || "error"}: ${e.message}`);
+  const head = e.code === "not_ready" ? "cnictl has no analysis to show yet" : e.status === 404 ? "not found" : "the request failed";
+  return el("div", { class: "banner err error-box", role: "alert" }, head, el("span", { class: "pill error" }, e.code || "error"),
+    el("pre", { class: "errmsg" }, e.message || ""));
+}
+
+// Natural order for names: node-2 before node-10.
+const natural = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+function cmp(x, y) {
+  if (typeof x === "string" && typeof y === "string") return natural.compare(x, y);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// "bundle:/path" → where the data came from, in words.
+function sourceText(src) {
+  const [kind, ...rest] = String(src || "").split(":");
+  const what = rest.join(":").replace(/\/+$/, "");
+  const base = what.split("/").pop(); // the full path is in the tooltip
+  if (kind === "bundle") return "bundle " + base;
+  if (kind === "snapshot") return "snapshot " + base;
+  if (kind === "aggregator") return "cluster (agents)";
+  return src || "unknown source";
+}
+function ago(secs) {
+  const s = Math.max(0, Math.round(Date.now() / 1000 - secs));
+  if (s < 90) return `${s} s ago`;
+  if (s < 5400) return `${Math.round(s / 60)} min ago`;
+  if (s < 172800) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} days ago`;
+}
+// The header's "where from, collected when".
+function showSource(m) {
+  const el0 = document.getElementById("source");
+  const t = m.data_time;
+  const when = t ? `collected ${ago(t.at)}` : "collection time unknown";
+  el0.replaceChildren(el("span", { class: "src" }, sourceText(m.source)), el("span", { class: "when" }, ` · ${when}`));
+  el0.title = `${m.source}\n` + (t ? `data collected ${new Date(t.at * 1000).toISOString()} (${t.basis === "file_mtime" ? "newest file time of the bundle" : "collected_at"})` : "the source records no collection time");
 }
 
 // ---------- theme ----------
@@ -82,14 +119,17 @@ async function pollStatus() {
     } else {
       st.textContent = "not ready"; st.className = "status bad";
     }
-    if (s.last_error) {
+    // Before any analysis the page itself shows the load error: the
+    // banner is only for a failure behind a still-served analysis.
+    if (s.last_error && body.ready) {
       stale.hidden = false;
-      stale.textContent = `Last refresh failed (${s.last_error.code}): ${s.last_error.message}` +
-        (body.ready ? " — showing the last good analysis." : "");
+      stale.replaceChildren(`Last refresh failed (${s.last_error.code}) — showing the last good analysis.`,
+        el("pre", { class: "errmsg" }, s.last_error.message));
     } else stale.hidden = true;
     if (body.ready) {
       model = await api("/api/v1/model");
       document.getElementById("model-badge").textContent = model.model;
+      showSource(model);
     }
   } catch (e) {
     st.textContent = "server unreachable"; st.className = "status bad";
@@ -117,10 +157,7 @@ function dataTable(rows, cols, opts) {
     filtered = q ? rows.filter((r) => (opts.text ? opts.text(r) : JSON.stringify(r)).toLowerCase().includes(q)) : rows;
     if (sortKey) {
       const c = cols.find((x) => x.key === sortKey);
-      filtered = filtered.slice().sort((a, b) => {
-        const x = c.get(a), y = c.get(b);
-        return (x < y ? -1 : x > y ? 1 : 0) * sortDir;
-      });
+      filtered = filtered.slice().sort((a, b) => cmp(c.get(a), c.get(b)) * sortDir);
     }
     page = 0; draw();
   }
@@ -178,6 +215,8 @@ function card(k, v, cls) { return el("div", { class: "card" }, el("div", { class
 async function viewOverview() {
   const [m, n] = await Promise.all([api("/api/v1/model"), api("/api/v1/nodes")]);
   const f = m.findings;
+  // Natural name order underneath any sort (sorts are stable).
+  n.nodes.sort((a, b) => natural.compare(a.name, b.name));
   const nodeLink = (r) => el("a", { href: "#/node/" + encodeURIComponent(r.name) }, r.name);
   const findCell = (r) => {
     const x = [];
@@ -278,7 +317,7 @@ async function viewFindings(params) {
   const reload = () => { offset = 0; clearTimeout(t); t = setTimeout(load, 150); };
   [sev, code].forEach((x) => x.addEventListener("change", reload));
   [node, q].forEach((x) => x.addEventListener("input", reload));
-  for (const p of m.per_node.slice(0, 5000)) nodeList.append(el("option", { value: p.node }));
+  for (const p of m.per_node.map((x) => x.node).sort(natural.compare).slice(0, 5000)) nodeList.append(el("option", { value: p }));
   app.replaceChildren(el("h1", {}, "Findings"), el("div", { class: "toolbar" }, sev, code, node, q, nodeList), pager, list);
   await load();
 }
@@ -358,50 +397,100 @@ function laneOf(h) { return h.netns ? `${h.node} netns ${h.netns}` : `node ${h.n
 // Sequence diagram: one column (lane) per namespace, one row per hop;
 // arrows between consecutive hops, labelled with header rewrites (encap
 // with outer addresses, decap, DNAT). The dropping hop is red with reason,
-// code and hint.
+// code and hint. Every label is laid out in space of its own: an edge's
+// label sits in the gap under the box the edge leaves, on the side the
+// edge does not take, wrapped to that width (the gap grows with it); box
+// texts are cut to their box (the full text is the box's tooltip). The UI
+// test compares the drawn boxes and fails on any overlap or clipping.
+const CHAR_W = { label: 6.7, kind: 7.3, entry: 6.7, title: 7.6, fail: 7.6 }; // px per monospace char, with margin
+const LABEL_LINE = 13, LABEL_LINES = 3;
+
+// Greedy word wrap to `width` chars, at most `lines` lines (the last cut
+// with "…"); words longer than a line are split.
+function wrap(text, width, lines) {
+  const out = [];
+  let cur = "";
+  for (let w of String(text).split(" ")) {
+    while (w.length > width) { if (cur) { out.push(cur); cur = ""; } out.push(w.slice(0, width)); w = w.slice(width); }
+    if (!cur) cur = w;
+    else if (cur.length + 1 + w.length <= width) cur += " " + w;
+    else { out.push(cur); cur = w; }
+  }
+  if (cur) out.push(cur);
+  if (out.length > lines) { out.length = lines; out[lines - 1] = trunc(out[lines - 1] + " …", width); }
+  return out;
+}
+
+function edgeLabels(hops) {
+  let outer = null; // the encapsulation in force, shown on the underlay crossing
+  return hops.map((h, i) => {
+    const prev = hops[i - 1];
+    if (!prev) return null;
+    if (/encap/i.test(prev.rewrite || "")) outer = prev.rewrite;
+    const crossNode = prev.node !== h.node;
+    const text = crossNode ? (outer ? "⇢ " + outer : "underlay, unencapsulated") : prev.rewrite;
+    const tunnel = crossNode || !!outer;
+    if (/decap/i.test(h.rewrite || "")) outer = null;
+    return { text, crossNode, tunnel };
+  });
+}
+
 function pathDiagram(ex) {
   const hops = ex.hops || [];
   const lanes = [];
   for (const h of hops) { const l = laneOf(h); if (!lanes.includes(l)) lanes.push(l); }
   const dropIdx = dropHopPos(ex);
-  const LW = 300, BW = 270, BH = 50, RH = 74, TOP = 56, LEFT = 10;
+  const LW = 300, BW = 270, BH = 50, TOP = 56, LEFT = 10;
+  const laneX = (h) => LEFT + lanes.indexOf(laneOf(h)) * LW + (LW - BW) / 2;
+  const labels = edgeLabels(hops);
+  // Each label's place (under the box its edge leaves) and lines.
+  labels.forEach((l, i) => {
+    if (!l || !l.text) return;
+    const ax = laneX(hops[i - 1]), same = ax === laneX(hops[i]);
+    l.x = same ? ax + BW / 2 + 8 : ax + 8;
+    const width = same ? BW / 2 - 12 : BW - 16;
+    l.lines = wrap(l.text, Math.floor(width / CHAR_W.label), LABEL_LINES);
+  });
+  const pos = [];
+  let y = TOP;
+  hops.forEach((h, i) => {
+    const l = labels[i];
+    if (i > 0) y += BH + (l && l.lines ? 12 + l.lines.length * LABEL_LINE : 24);
+    pos.push({ x: laneX(h), y });
+  });
   const failExtra = dropIdx >= 0 ? 96 : 20;
   // Wide enough for the drop text even when the path stays in one or two lanes.
-  const W = Math.max(LEFT * 2 + lanes.length * LW, dropIdx >= 0 ? 980 : 0), H = TOP + hops.length * RH + failExtra;
+  const W = Math.max(LEFT * 2 + lanes.length * LW, dropIdx >= 0 ? 980 : 0);
+  const H = (hops.length ? y + BH : TOP) + failExtra;
   const svg = sv("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "packet path diagram", id: "path-svg" });
   svg.append(sv("defs", {}, sv("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
     sv("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrowhead" }))));
+  const laneChars = Math.floor((LW - 32) / CHAR_W.title);
   lanes.forEach((l, i) => {
     const x = LEFT + i * LW;
     const [node, ...rest] = l.split(" netns ");
+    const title = rest.length ? "pod " + rest.join(" netns ") : node;
+    const sub = rest.length ? "on " + node : "root namespace";
     svg.append(sv("rect", { x: x + 4, y: 4, width: LW - 8, height: H - 8, rx: 10, class: "lane-bg" }),
-      sv("text", { x: x + 16, y: 24, class: "lane-title" }, trunc(rest.length ? "pod " + rest.join(" netns ") : node, 36)),
-      sv("text", { x: x + 16, y: 40, class: "lane-sub" }, rest.length ? "on " + node.replace(/^node /, "node ") : "root namespace"));
+      sv("text", { x: x + 16, y: 24, class: "lane-title" }, sv("title", {}, title), trunc(title, laneChars)),
+      sv("text", { x: x + 16, y: 40, class: "lane-sub" }, trunc(sub, Math.floor((LW - 32) / CHAR_W.entry))));
   });
-  const pos = hops.map((h, i) => ({ x: LEFT + lanes.indexOf(laneOf(h)) * LW + (LW - BW) / 2, y: TOP + i * RH }));
-  let outer = null; // the encapsulation in force, shown on the underlay crossing
   hops.forEach((h, i) => {
-    const prev = hops[i - 1];
-    if (prev && /encap/i.test(prev.rewrite || "")) outer = prev.rewrite;
     if (i === 0) return;
-    const a = pos[i - 1], b = pos[i];
-    const crossNode = prev.node !== h.node;
+    const a = pos[i - 1], b = pos[i], l = labels[i];
     let d;
     if (a.x === b.x) d = `M ${a.x + BW / 2} ${a.y + BH} L ${b.x + BW / 2} ${b.y - 2}`;
     else {
       const x1 = a.x + (b.x > a.x ? BW : 0), x2 = b.x + (b.x > a.x ? 0 : BW);
       d = `M ${x1} ${a.y + BH / 2} C ${(x1 + x2) / 2} ${a.y + BH / 2}, ${(x1 + x2) / 2} ${b.y + BH / 2}, ${x2 + (b.x > a.x ? -2 : 2)} ${b.y + BH / 2}`;
     }
-    svg.append(sv("path", { d, class: "edge" + (crossNode || outer ? " tunnel" : ""), "marker-end": "url(#arrow)" }));
-    const label = crossNode ? (outer ? "⇢ " + outer : "underlay, unencapsulated") : prev.rewrite;
-    if (label) {
-      // Below the box the edge leaves: that row is empty in its lane.
-      const lx = a.x === b.x ? a.x + BW / 2 + 8 : a.x + 8;
-      const ly = a.y + BH + 14;
-      svg.append(sv("text", { x: lx, y: ly, class: "edge-label" + (crossNode ? " crossing" : "") }, sv("title", {}, label), trunc(label, 64)));
-    }
-    if (/decap/i.test(h.rewrite || "")) outer = null;
+    svg.append(sv("path", { d, class: "edge" + (l.tunnel ? " tunnel" : ""), "marker-end": "url(#arrow)" }));
+    if (!l.lines) return;
+    const ly = a.y + BH + 14;
+    svg.append(sv("text", { x: l.x, y: ly, class: "edge-label" + (l.crossNode ? " crossing" : "") }, sv("title", {}, l.text),
+      l.lines.map((line, k) => sv("tspan", { x: l.x, y: ly + k * LABEL_LINE }, line))));
   });
+  const kindChars = Math.floor((BW - 16) / CHAR_W.kind), entryChars = Math.floor((BW - 16) / CHAR_W.entry);
   hops.forEach((h, i) => {
     const p = pos[i];
     const fail = i === dropIdx;
@@ -409,21 +498,20 @@ function pathDiagram(ex) {
     const devs = [h.in_dev ? "in " + h.in_dev : null, h.out_dev ? "out " + h.out_dev : null].filter(Boolean).join(" → ");
     const nf = h.netfilter ? ` netfilter nf-${h.netfilter.action}` : "";
     const g = sv("g", { class: "hop" + nf + (fail ? " fail" : "") + (ok ? " ok" : "") + (h.inferred ? " inferred" : ""), "data-index": h.index },
-      sv("title", {}, `${h.index}. ${h.kind}: ${h.entry}${h.rewrite ? "\n" + h.rewrite : ""}${nfWhere(h)}${h.inferred ? "\n(inferred)" : ""}`),
+      sv("title", {}, `${h.index}. ${h.kind}${devs ? "  " + devs : ""}: ${h.entry}${h.rewrite ? "\n" + h.rewrite : ""}${nfWhere(h)}${h.inferred ? "\n(inferred)" : ""}`),
       sv("rect", { x: p.x, y: p.y, width: BW, height: BH, rx: 6 }),
-      sv("text", { x: p.x + 8, y: p.y + 17, class: "kind" }, `${fail ? "✗ " : ok ? "✓ " : ""}${h.index}. ${h.kind}${devs ? "  " + devs : ""}`),
-      sv("text", { x: p.x + 8, y: p.y + 36, class: "entry" }, trunc(h.entry, 40)));
+      sv("text", { x: p.x + 8, y: p.y + 17, class: "kind" }, trunc(`${fail ? "✗ " : ok ? "✓ " : ""}${h.index}. ${h.kind}${devs ? "  " + devs : ""}`, kindChars)),
+      sv("text", { x: p.x + 8, y: p.y + 36, class: "entry" }, trunc(h.entry, entryChars)));
     svg.append(g);
   });
   if (dropIdx >= 0 && ex.drop) {
-    const p = pos[dropIdx];
-    const y = H - failExtra + 26;
+    const y0 = H - failExtra + 26;
     const x = LEFT + 14;
-    const fit = Math.floor((W - x - 12) / 7.3); // 12px monospace ≈ 7.2px a character
+    const fit = Math.floor((W - x - 12) / CHAR_W.fail);
     const head = `dropped: ${ex.drop.disposition} — ${ex.drop.reason}`;
-    svg.append(sv("text", { x, y, class: "fail-text", "font-weight": "700" }, sv("title", {}, head), trunc(head, fit)),
-      sv("text", { x, y: y + 18, class: "fail-text" }, ex.drop.code ? `finding ${ex.drop.code}` : "no finding code (data missing)"),
-      sv("text", { x, y: y + 36, class: "lane-sub" }, sv("title", {}, ex.drop.hint || ""), trunc("hint: " + (ex.drop.hint || "—"), Math.floor(fit * 1.15))));
+    svg.append(sv("text", { x, y: y0, class: "fail-text", "font-weight": "700" }, sv("title", {}, head), trunc(head, fit)),
+      sv("text", { x, y: y0 + 18, class: "fail-text" }, ex.drop.code ? `finding ${ex.drop.code}` : "no finding code (data missing)"),
+      sv("text", { x, y: y0 + 36, class: "lane-sub" }, sv("title", {}, ex.drop.hint || ""), trunc("hint: " + (ex.drop.hint || "—"), Math.floor((W - x - 12) / CHAR_W.entry))));
   }
   return svg;
 }
@@ -474,32 +562,48 @@ function hopTable(ex) {
       el("td", { class: "mono" }, h.rewrite || "")))));
 }
 
+// Pods, Services and nodes the explain form can name (fetched once).
+let completions = null;
+async function explainCompletions() {
+  if (!completions) completions = api("/api/v1/completions").catch(() => ({ pods: [], services: [], nodes: [] }));
+  const c = await completions;
+  return el("datalist", { id: "explain-names" },
+    [...c.pods, ...c.services, ...c.nodes].map((v) => el("option", { value: v })));
+}
+
 async function viewExplain(params) {
-  const f = (name, label, ph, type) => el("label", {}, label, el("input", { type: type || "text", name, placeholder: ph, value: params.get(name) || "" }));
+  const f = (name, label, ph, type) => el("label", {}, label, el("input", { type: type || "text", name, placeholder: ph, value: params.get(name) || "",
+    list: type ? null : "explain-names", autocomplete: "off" }));
   const df = el("input", { type: "checkbox", name: "df" });
   df.checked = params.get("df") !== "false";
+  const reverse = el("input", { type: "checkbox", name: "reverse" });
+  reverse.checked = params.get("reverse") === "true";
   const proto = el("select", { name: "proto" }, ["icmp", "tcp", "udp"].map((p) => el("option", { value: p }, p)));
   proto.value = params.get("proto") || "icmp";
   const out = el("div", { id: "explain-out" });
   const form = el("form", { class: "explain", id: "explain-form" },
     f("src", "source", "ns/pod, pod IP or node"), f("dst", "destination", "ns/pod, IP or svc/ns/name:port"),
     el("label", {}, "proto", proto), f("port", "port", "—", "number"), f("size", "IP size", "84", "number"),
-    el("label", { class: "check" }, df, "DF"), el("button", { class: "primary", type: "submit" }, "Explain"));
+    el("label", { class: "check" }, df, "DF"),
+    el("label", { class: "check", title: "the reply's path: from the destination back to the source" }, reverse, "reverse"),
+    el("button", { class: "primary", type: "submit" }, "Explain"));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const qs = new URLSearchParams();
     for (const n of ["src", "dst", "port", "size"]) { const v = form.elements[n].value.trim(); if (v) qs.set(n, v); }
     qs.set("proto", proto.value);
     if (!df.checked) qs.set("df", "false");
+    if (reverse.checked) qs.set("reverse", "true");
     location.hash = "#/explain?" + qs.toString();
   });
   app.replaceChildren(el("h1", {}, "Explain a path"), form, out);
+  form.append(await explainCompletions());
   if (!params.get("src") || !params.get("dst")) {
     out.append(el("div", { class: "empty" }, "Give a source and a destination: pods as namespace/name, pod or node IPs, node names, or svc/namespace/name:port."));
     return;
   }
   const qs = new URLSearchParams();
-  for (const n of ["src", "dst", "port", "proto", "size", "df"]) if (params.get(n)) qs.set(n, params.get(n));
+  for (const n of ["src", "dst", "port", "proto", "size", "df", "reverse"]) if (params.get(n)) qs.set(n, params.get(n));
   out.replaceChildren(el("div", { class: "muted" }, "tracing…"));
   try {
     const ex = await api("/api/v1/explain?" + qs.toString());

@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -116,6 +117,8 @@ struct Shared {
     metrics: AgentMetrics,
     auth: Option<Authenticator>,
     open_metrics: bool,
+    /// Set while collections fail, so the recovery is logged once.
+    collect_failing: AtomicBool,
 }
 
 /// Runs the agent on `cfg.listen` until Ctrl-C / SIGTERM.
@@ -139,9 +142,10 @@ pub async fn run_agent_on(
         metrics: AgentMetrics::default(),
         auth,
         open_metrics: cfg.open_metrics,
+        collect_failing: AtomicBool::new(false),
     });
     let addr = listener.local_addr().unwrap_or(cfg.listen);
-    eprintln!("cnictl agent: listening on {addr}");
+    tracing::info!(%addr, node = ?cfg.live.node_name, interval = ?cfg.interval, "agent listening");
     let tasks = spawn_loops(&shared, cfg);
     let result = axum::serve(listener, router(shared))
         .with_graceful_shutdown(shutdown)
@@ -167,9 +171,9 @@ fn spawn_loops(shared: &Arc<Shared>, cfg: AgentConfig) -> Vec<tokio::task::JoinH
 
 async fn authenticator(cfg: &AgentConfig) -> anyhow::Result<Option<Authenticator>> {
     if cfg.insecure_no_auth {
-        eprintln!(
-            "cnictl agent: WARNING: --insecure-no-auth: the node's dataplane snapshot and findings \
-             are served to ANY caller without authentication. Use only in a local lab."
+        tracing::warn!(
+            "--insecure-no-auth: the node's dataplane snapshot and findings are served to ANY \
+             caller without authentication. Use only in a local lab."
         );
         return Ok(None);
     }
@@ -294,7 +298,7 @@ fn node_headers(p: &Published, tag: String) -> [(header::HeaderName, String); 4]
             p.node_name.clone(),
         ),
         (
-            header::HeaderName::from_static("x-cnictl-collected-at"),
+            header::HeaderName::from_static(crate::aggregator::COLLECTED_AT),
             p.collected_at.clone(),
         ),
     ]
@@ -319,12 +323,10 @@ async fn findings(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, cnictl_httpkit::OPENMETRICS)],
-        shared.metrics.render(),
-    )
-        .into_response()
+/// `/metrics` in the negotiated format (rendered per scrape: an agent's
+/// series are a few dozen).
+async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    cnictl_httpkit::Exposition::new(&shared.metrics.render()).respond(&headers)
 }
 
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
@@ -355,19 +357,30 @@ async fn collect_once(shared: &Arc<Shared>, live: &LiveOptions) {
     let job = tokio::task::spawn_blocking(move || publish(&opts, &k8s)).await;
     match job {
         Ok(Ok((published, counts))) => {
-            shared
-                .metrics
-                .collected(started.elapsed(), &counts, unix_now());
+            let took = started.elapsed();
+            if shared.collect_failing.swap(false, Ordering::Relaxed) {
+                tracing::info!(node = %published.node_name, "collection recovered");
+            }
+            if took >= SLOW_COLLECTION {
+                tracing::warn!(node = %published.node_name, seconds = took.as_secs_f64(), "slow collection");
+            }
+            shared.metrics.collected(took, &counts, unix_now());
             if let Ok(mut p) = shared.published.write() {
                 *p = Some(Arc::new(published));
             }
         }
-        Ok(Err(e)) => {
-            shared.metrics.collect_failed(e.code());
-            eprintln!("cnictl agent: collection failed: {e}");
-        }
-        Err(_) => shared.metrics.collect_failed("panic"),
+        Ok(Err(e)) => collect_failed(shared, e.code(), &e.to_string()),
+        Err(_) => collect_failed(shared, "panic", "the collection panicked"),
     }
+}
+
+/// A collection and its checks slower than this are logged as a warning.
+const SLOW_COLLECTION: Duration = Duration::from_secs(10);
+
+fn collect_failed(shared: &Shared, code: &'static str, message: &str) {
+    shared.collect_failing.store(true, Ordering::Relaxed);
+    shared.metrics.collect_failed(code);
+    tracing::error!(error_code = code, error = message, "collection failed");
 }
 
 /// The per-node result for metrics: findings by (code, severity).
@@ -460,7 +473,7 @@ async fn expected_client(
     };
     kubeapi::client(opts).await.map(Some).map_err(|e| {
         shared.metrics.k8s_failed(e.code());
-        eprintln!("cnictl agent: cannot read the cluster's expected state: {e}");
+        tracing::error!(error_code = e.code(), error = %e, "cannot read the cluster's expected state");
     })
 }
 
@@ -476,7 +489,7 @@ fn install_expected(shared: &Shared, k8s: Result<K8s, (&'static str, String)>, w
         }
         Err((code, message)) => {
             shared.metrics.k8s_failed(code);
-            eprintln!("cnictl agent: reading expected state failed: {message}");
+            tracing::warn!(error_code = code, error = %message, "reading the expected state failed");
         }
     }
 }
@@ -492,23 +505,18 @@ async fn read_bundle_k8s(dir: PathBuf) -> Result<K8s, (&'static str, String)> {
 /// interval collection and says why.
 async fn netlink_loop(shared: Arc<Shared>, cfg: AgentConfig, wake: Arc<Notify>) {
     let netns = cfg.live.netns.clone();
-    let socket =
-        match tokio::task::spawn_blocking(move || crate::notify::subscribe(netns.as_ref())).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                eprintln!(
-                "cnictl agent: netlink notifications unavailable ({e}); collecting every {:?} only",
-                cfg.interval
-            );
-                return;
-            }
-            Err(_) => return,
-        };
+    let socket = match tokio::task::spawn_blocking(move || crate::notify::subscribe(netns.as_ref()))
+        .await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, interval = ?cfg.interval, "netlink notifications unavailable; collecting on the interval only");
+            return;
+        }
+        Err(_) => return,
+    };
     let metrics = &shared.metrics;
     if let Err(e) = crate::notify::listen(socket, wake, |n| metrics.netlink_events(n)).await {
-        eprintln!(
-            "cnictl agent: netlink notifications stopped ({e}); collecting every {:?} only",
-            cfg.interval
-        );
+        tracing::warn!(error = %e, interval = ?cfg.interval, "netlink notifications stopped; collecting on the interval only");
     }
 }

@@ -16,9 +16,6 @@ use prometheus_client::registry::Registry;
 
 use crate::auth::Verdict;
 
-/// The content type of the metrics text.
-pub const CONTENT_TYPE: &str = cnictl_httpkit::OPENMETRICS;
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     result: &'static str,
@@ -195,7 +192,7 @@ impl AgentMetrics {
             .inc();
     }
 
-    /// OpenMetrics text.
+    /// OpenMetrics text (served normalised, see `cnictl_httpkit::exposition`).
     pub fn render(&self) -> String {
         let _guard = self.lock.lock();
         let mut out = String::new();
@@ -205,63 +202,109 @@ impl AgentMetrics {
     }
 }
 
-/// The aggregator's pull metrics (agents by state, pulls by result).
+/// The aggregator's pull metrics: agents by state, pulls by result, and
+/// per agent (one series per node, like the exporter's per-node gauges)
+/// whether it answered and when it last collected.
 pub struct AggregatorMetrics {
     registry: Registry,
     agents: Family<StateLabels, Gauge>,
     pulls: Family<ResultLabels, Counter>,
     refresh: Gauge<f64, AtomicU64>,
+    agent_up: Family<AgentLabels, Gauge>,
+    agent_collected: Family<AgentLabels, Gauge<f64, AtomicU64>>,
+    /// Serializes the per-agent families' clear + set against rendering.
+    lock: Mutex<()>,
+}
+
+/// One agent: its node (or, before it answered and without API
+/// discovery, its address).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AgentLabels {
+    node: String,
 }
 
 impl Default for AggregatorMetrics {
     fn default() -> Self {
-        let mut registry = Registry::default();
-        let agents = Family::<StateLabels, Gauge>::default();
-        let pulls = Family::<ResultLabels, Counter>::default();
-        let refresh = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "cnictl_aggregator_agents",
-            "Agents by state (up, unreachable)",
-            agents.clone(),
-        );
-        registry.register(
-            "cnictl_aggregator_pulls",
-            "Agent pulls by result (ok, not_modified, error codes)",
-            pulls.clone(),
-        );
-        registry.register(
-            "cnictl_aggregator_refresh_duration_seconds",
-            "Duration of the last full pull of every agent",
-            refresh.clone(),
-        );
-        AggregatorMetrics {
-            registry,
-            agents,
-            pulls,
-            refresh,
-        }
+        let mut m = AggregatorMetrics {
+            registry: Registry::default(),
+            agents: Family::default(),
+            pulls: Family::default(),
+            refresh: Gauge::default(),
+            agent_up: Family::default(),
+            agent_collected: Family::default(),
+            lock: Mutex::new(()),
+        };
+        m.register();
+        m
     }
 }
 
 impl AggregatorMetrics {
-    pub(crate) fn round(&self, up: usize, unreachable: usize, took: Duration) {
-        for (state, n) in [(AgentState::Up, up), (AgentState::Unreachable, unreachable)] {
+    fn register(&mut self) {
+        let r = &mut self.registry;
+        r.register(
+            "cnictl_aggregator_agents",
+            "Agents by state (up, unreachable)",
+            self.agents.clone(),
+        );
+        r.register(
+            "cnictl_aggregator_pulls",
+            "Agent pulls by result (ok, not_modified, error codes)",
+            self.pulls.clone(),
+        );
+        r.register(
+            "cnictl_aggregator_refresh_duration_seconds",
+            "Duration of the last full pull of every agent",
+            self.refresh.clone(),
+        );
+        r.register(
+            "cnictl_aggregator_agent_up",
+            "1 when the node's agent answered the last pull, 0 when it did not",
+            self.agent_up.clone(),
+        );
+        r.register(
+            "cnictl_aggregator_agent_collected_timestamp_seconds",
+            "Unix time of the node agent's last collection (as it reported it)",
+            self.agent_collected.clone(),
+        );
+    }
+
+    pub(crate) fn round(&self, agents: &[crate::aggregator::AgentStatus], took: Duration) {
+        let up = agents.iter().filter(|a| a.state == "up").count();
+        for (state, n) in [
+            (AgentState::Up, up),
+            (AgentState::Unreachable, agents.len() - up),
+        ] {
             self.agents
                 .get_or_create(&StateLabels { state })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         self.refresh.set(took.as_secs_f64());
+        let _guard = self.lock.lock();
+        self.agent_up.clear();
+        self.agent_collected.clear();
+        for a in agents {
+            let labels = AgentLabels {
+                node: a.node.clone().unwrap_or_else(|| a.target.clone()),
+            };
+            self.agent_up
+                .get_or_create(&labels)
+                .set(i64::from(a.state == "up"));
+            if let Some(t) = a.collected_at() {
+                self.agent_collected.get_or_create(&labels).set(t);
+            }
+        }
     }
 
     pub(crate) fn pull(&self, result: &'static str) {
         self.pulls.get_or_create(&ResultLabels { result }).inc();
     }
 
-    /// OpenMetrics text without the trailing `# EOF` (it is appended to
-    /// the exporter's metrics, which end with their own).
-    pub fn render_body(&self) -> String {
+    /// OpenMetrics text.
+    pub fn render(&self) -> String {
+        let _guard = self.lock.lock();
         let mut out = String::new();
         let _ = encode(&mut out, &self.registry);
-        out.strip_suffix("# EOF\n").unwrap_or(&out).to_string()
+        out
     }
 }

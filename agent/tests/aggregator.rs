@@ -176,6 +176,16 @@ async fn aggregator_survives_an_agent_restart_and_writes_bundles() {
         },
     )
     .await;
+    // The agents keep collecting (every 5 s): the data's time follows
+    // them, whether or not anything changed and was re-analysed.
+    let dated = |agg| async move { json(agg, "/api/v1/model").await?["data_time"]["at"].as_f64() };
+    let t0 = dated(agg).await.expect("the data are dated");
+    eventually(
+        Duration::from_secs(20),
+        "the data time follows the agents' collections",
+        || async move { (dated(agg).await? > t0).then_some(()) },
+    )
+    .await;
     let healthy = json(agg, "/api/v1/findings").await.expect("findings");
     let errors: Vec<&Value> = healthy["findings"]
         .as_array()
@@ -216,15 +226,22 @@ async fn aggregator_survives_an_agent_restart_and_writes_bundles() {
     )
     .await;
     let metrics = get(agg, "/metrics", &[]).await;
+    for want in [
+        "cnictl_aggregator_agents{state=\"unreachable\"} 1",
+        "cnictl_aggregator_agent_up{node=\"node-2\"} 0",
+        "cnictl_aggregator_agent_up{node=\"node-1\"} 1",
+        "cnictl_aggregator_agent_collected_timestamp_seconds{node=\"node-2\"}",
+    ] {
+        assert!(metrics.body.contains(want), "{want}:\n{}", metrics.body);
+    }
+    let om = get(
+        agg,
+        "/metrics",
+        &[("accept", "application/openmetrics-text; version=1.0.0")],
+    )
+    .await;
     assert!(
-        metrics
-            .body
-            .contains("cnictl_aggregator_agents{state=\"unreachable\"} 1"),
-        "{}",
-        metrics.body
-    );
-    assert!(
-        metrics.body.trim_end().ends_with("# EOF"),
+        om.body.trim_end().ends_with("# EOF") && om.body.matches("# EOF").count() == 1,
         "one OpenMetrics document"
     );
     let nodes = json(agg, "/api/v1/nodes").await.expect("nodes");

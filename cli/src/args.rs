@@ -731,6 +731,9 @@ pub struct ServeArgs {
     /// How often to look for changes in the source (or pull the agents): 30s, 5m, 1h.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub refresh: std::time::Duration,
+    /// Log lines on standard error as text or JSON (filter: CNICTL_LOG=info|debug|…).
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: crate::logging::LogFormat,
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }
@@ -795,6 +798,9 @@ pub struct AgentArgs {
     /// exposes the node's whole network configuration to anyone who can connect.
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// Log lines on standard error as text or JSON (filter: CNICTL_LOG=info|debug|…).
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: crate::logging::LogFormat,
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }

@@ -4,6 +4,7 @@
 
 mod args;
 mod cmd;
+mod logging;
 mod out;
 mod resolve;
 

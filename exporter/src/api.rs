@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cnictl_analyzers::Code;
@@ -59,21 +59,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (code, Json(body)).into_response()
 }
 
-/// `/metrics`: the text rendered at the last refresh, gzip-compressed
-/// (also at refresh) when the client accepts it.
+/// `/metrics`: the text rendered at the last refresh, in the format the
+/// scraper negotiates, gzip-compressed (also at refresh) when accepted.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (body, gzip) = state.metrics_for(&headers);
-    let mut res = (
-        [(header::CONTENT_TYPE, cnictl_httpkit::OPENMETRICS)],
-        Body::from(body),
-    )
-        .into_response();
-    let h = res.headers_mut();
-    if gzip {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    res
+    state.metrics_response(&headers)
 }
 
 #[derive(Serialize)]
@@ -82,6 +71,9 @@ struct ModelOut<'a> {
     model: &'a str,
     source: &'a str,
     collected_at: Option<&'a str>,
+    /// When the data were collected and how that is known (README
+    /// "Operating cnictl": timestamps).
+    data_time: Option<crate::state::DataTime>,
     nodes: usize,
     findings: SeverityCounts,
     per_node: &'a [cnictl_analyzers::infer::NodeModel],
@@ -107,6 +99,7 @@ pub async fn model(State(state): State<AppState>) -> Result<Response, ApiError> 
         model: a.model(),
         source: &a.snapshot().source,
         collected_at: a.snapshot().collected_at.as_deref(),
+        data_time: state.status().data_time,
         nodes: a.nodes().len(),
         findings: a.counts_by_severity(),
         per_node: &a.inference().per_node,
@@ -369,4 +362,57 @@ pub async fn api_not_found() -> ApiError {
         "not_found",
         "no such endpoint (see /api/v1/model, /findings, /nodes, /explain, /snapshot)",
     )
+}
+
+/// At most this many names of each kind in `/api/v1/completions` (a
+/// datalist of 100,000 entries helps nobody and costs the browser).
+pub const COMPLETIONS_MAX: usize = 5000;
+
+#[derive(Serialize)]
+struct CompletionsOut {
+    schema: &'static str,
+    /// `namespace/name` of every pod with its own network namespace.
+    pods: Vec<String>,
+    /// `svc/namespace/name:port` of every Service port.
+    services: Vec<String>,
+    nodes: Vec<String>,
+    /// True when a list was cut at [`COMPLETIONS_MAX`].
+    truncated: bool,
+}
+
+/// `/api/v1/completions`: what the explain form can name, for its
+/// autocomplete.
+pub async fn completions(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let a = ready(&state)?;
+    let k8s = &a.snapshot().k8s;
+    let pods = k8s
+        .pods
+        .iter()
+        .filter(|p| !p.host_network)
+        .map(|p| format!("{}/{}", p.namespace, p.name));
+    let services = k8s.services.iter().flatten().flat_map(|s| {
+        s.ports
+            .iter()
+            .map(move |p| format!("svc/{}/{}:{}", s.namespace, s.name, p.port))
+    });
+    let nodes = a.nodes().iter().map(|n| n.name.clone());
+    let (pods, t1) = capped(pods);
+    let (services, t2) = capped(services);
+    let (nodes, t3) = capped(nodes);
+    Ok(Json(CompletionsOut {
+        schema: cnictl_model::SCHEMA,
+        pods,
+        services,
+        nodes,
+        truncated: t1 || t2 || t3,
+    })
+    .into_response())
+}
+
+/// The first [`COMPLETIONS_MAX`] items, and whether there were more.
+fn capped(it: impl Iterator<Item = String>) -> (Vec<String>, bool) {
+    let mut v: Vec<String> = it.take(COMPLETIONS_MAX + 1).collect();
+    let more = v.len() > COMPLETIONS_MAX;
+    v.truncate(COMPLETIONS_MAX);
+    (v, more)
 }

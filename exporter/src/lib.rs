@@ -27,7 +27,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use cnictl_httpkit::{shutdown_signal, ApiError, Limits};
 pub use config::{Loader, ServeConfig, ServeError, Source, DEFAULT_LISTEN};
-pub use state::{AppState, Served};
+pub use state::{AppState, DataBasis, DataTime, Served};
 
 /// The UI's content security policy: everything from this origin, no
 /// framing.
@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/nodes/{name}", get(api::node))
         .route("/api/v1/explain", get(api::explain))
         .route("/api/v1/snapshot", get(api::snapshot))
+        .route("/api/v1/completions", get(api::completions))
         .route("/api", any(api::api_not_found))
         .route("/api/{*rest}", any(api::api_not_found))
         .fallback(ui::asset)
@@ -83,6 +84,7 @@ pub async fn serve_on(
         return Err(ServeError::Refresh(cfg.refresh));
     }
     let addr = listener.local_addr().unwrap_or(cfg.listen);
+    tracing::info!(%addr, source = ?cfg.source, refresh = ?cfg.refresh, "serving /metrics, /api/v1 and the UI");
     let state = AppState::new(cfg.limits);
     let refresher = tokio::spawn(refresh_loop(state.clone(), cfg.clone()));
     let result = axum::serve(listener, router(state))
@@ -98,13 +100,18 @@ async fn refresh_loop(state: AppState, cfg: ServeConfig) {
     let mut last: Option<u64> = None;
     loop {
         let path = cfg.source.path().to_path_buf();
-        let fp = tokio::task::spawn_blocking(move || watch::fingerprint(&path))
+        let scan = tokio::task::spawn_blocking(move || watch::scan(&path))
             .await
             .ok();
+        let fp = scan.map(|s| s.fingerprint);
         let failing = state.status().last_error.is_some() || state.current().is_none();
         if fp.is_none() || fp != last || failing {
+            if last.is_some() && fp != last {
+                tracing::info!(path = %cfg.source.path().display(), "source changed: re-analysing");
+            }
             let (st, loader) = (state.clone(), cfg.loader.clone());
-            let _ = tokio::task::spawn_blocking(move || st.refresh_blocking(&loader)).await;
+            let mtime = scan.and_then(|s| s.newest);
+            let _ = tokio::task::spawn_blocking(move || st.refresh_source(&loader, mtime)).await;
             last = fp;
         }
         tokio::time::sleep(cfg.refresh).await;

@@ -1,8 +1,9 @@
-//! `/metrics`: rendered once per refresh into OpenMetrics text, then served
-//! as cached bytes so a scrape never waits on analysis. Labels are typed
-//! label sets over bounded sets (finding codes, severities and refresh
-//! error codes as enums; node names, capped peer and pair lists). See the
-//! README ("Serve") for every metric.
+//! `/metrics`: rendered once per refresh into OpenMetrics text, normalised
+//! into both exposition formats ([`cnictl_httpkit::Exposition`]), then
+//! served as cached bytes so a scrape never waits on analysis. Labels are
+//! typed label sets over bounded sets (finding codes, severities and
+//! refresh error codes as enums; node names, capped peer and pair lists).
+//! See the README ("Serve") for every metric.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -19,8 +20,8 @@ use prometheus_client::registry::Registry;
 
 use crate::state::{RefreshError, Served, Status};
 
-/// The content type of the metrics text.
-pub const CONTENT_TYPE: &str = cnictl_httpkit::OPENMETRICS;
+/// Peer address → the cluster node that owns it.
+type NodeByIp = BTreeMap<std::net::IpAddr, String>;
 
 /// Per node, at most this many `cnictl_bgp_session_up` series: all peers
 /// when a node has this many or fewer, else only the sessions that are not
@@ -55,16 +56,20 @@ struct NodeLabels {
     node: String,
 }
 
+/// A BGP session: the node, the peer's address (or protocol name) and
+/// the cluster node that address belongs to (`""` for a router outside
+/// the cluster, such as a top-of-rack route reflector).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PeerLabels {
     node: String,
     peer: String,
+    peer_node: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PairLabels {
-    src: String,
-    dst: String,
+    src_node: String,
+    dst_node: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -127,6 +132,15 @@ fn register_process(reg: &mut Registry, status: &Status, errors: &BTreeMap<Refre
     );
     register_errors(reg, errors);
     register_refresh(reg, status);
+    if let Some(t) = status.data_time {
+        let g = FloatGauge::default();
+        g.set(t.at);
+        reg.register(
+            "snapshot_collected_timestamp_seconds",
+            "Unix time the served data were collected (README Operating cnictl: timestamps)",
+            g,
+        );
+    }
 }
 
 fn register_errors(reg: &mut Registry, errors: &BTreeMap<RefreshError, u64>) {
@@ -196,7 +210,7 @@ fn register_findings(reg: &mut Registry, a: &Served) {
     }
     reg.register(
         "findings",
-        "Current findings by code, severity and node (node=\"\" for cluster-wide ones)",
+        "Current findings by code, severity and node (an empty node for cluster-wide ones)",
         fam,
     );
 }
@@ -267,11 +281,18 @@ fn register_tables(reg: &mut Registry, a: &Served) {
 
 fn register_bgp(reg: &mut Registry, a: &Served) {
     let fam = Family::<PeerLabels, Gauge>::default();
+    let owners = node_by_ip(a);
     for node in a.snapshot().nodes.values() {
         for (peer, up) in session_series(node) {
+            let peer_node = peer
+                .parse()
+                .ok()
+                .and_then(|ip| owners.get(&ip).cloned())
+                .unwrap_or_default();
             fam.get_or_create(&PeerLabels {
                 node: node.name.clone(),
                 peer,
+                peer_node,
             })
             .set(i64::from(up));
         }
@@ -281,6 +302,21 @@ fn register_bgp(reg: &mut Registry, a: &Served) {
         "1 when the BGP session is Established (capped per node, down sessions first)",
         fam,
     );
+}
+
+/// Every node's underlay and tunnel addresses, which is what its BGP
+/// peers dial.
+fn node_by_ip(a: &Served) -> NodeByIp {
+    let mut out = NodeByIp::new();
+    for n in a.nodes() {
+        for ip in [n.underlay_ip, n.tunnel_addr, n.vtep_ip]
+            .into_iter()
+            .flatten()
+        {
+            out.entry(ip).or_insert_with(|| n.name.clone());
+        }
+    }
+    out
 }
 
 /// The (peer, up) pairs one node exports, capped by [`BGP_PEER_SERIES_CAP`].
@@ -311,24 +347,28 @@ fn register_pairs(reg: &mut Registry, a: &Served) {
     let fam = Family::<PairLabels, Gauge>::default();
     for p in &a.reachability().failing_pairs {
         fam.get_or_create(&PairLabels {
-            src: p.src.clone(),
-            dst: p.dst.clone(),
+            src_node: p.src.clone(),
+            dst_node: p.dst.clone(),
         })
         .set(1);
     }
     reg.register(
-        "failing_pair",
-        "A node pair whose pod-to-pod probe fails (at most 50 listed)",
+        "pod_path_down",
+        "1 for an ordered node pair whose pod-to-pod probe is dropped (the first 50 pairs)",
         fam,
     );
     let trunc = Gauge::<i64>::default();
     trunc.set(i64::from(a.reachability().truncated()));
     reg.register(
-        "failing_pairs_truncated",
-        "1 when more failing pairs exist than cnictl_failing_pair lists",
+        "pod_path_down_capped",
+        "1 when more node pairs fail than cnictl_pod_path_down lists",
         trunc,
     );
     let total = Gauge::<i64>::default();
     total.set(a.reachability().failing_total as i64);
-    reg.register("failing_pairs", "Failing node pairs in total", total);
+    reg.register(
+        "failing_node_pairs",
+        "Ordered node pairs whose pod-to-pod probe is dropped, in total",
+        total,
+    );
 }

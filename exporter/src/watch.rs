@@ -13,16 +13,44 @@ const MAX_DEPTH: usize = 8;
 /// file within the first entries changes (a bundle has far fewer).
 const MAX_ENTRIES: usize = 500_000;
 
+/// What one look at the source saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scan {
+    /// Changes when any file's path, size or modification time does.
+    pub fingerprint: u64,
+    /// The newest modification time of a file under it: when a bundle,
+    /// which records no collection time, was written.
+    pub newest: Option<SystemTime>,
+}
+
 /// A fingerprint of `path` (file or directory tree). An unreadable path
 /// has a fingerprint too (its error kind), so its disappearance is a change.
 pub fn fingerprint(path: &Path) -> u64 {
-    let mut h = DefaultHasher::new();
-    let mut budget = MAX_ENTRIES;
-    visit(path, 0, &mut h, &mut budget);
-    h.finish()
+    scan(path).fingerprint
 }
 
-fn visit(path: &Path, depth: usize, h: &mut DefaultHasher, budget: &mut usize) {
+/// [`fingerprint`] and the newest file time in one walk.
+pub fn scan(path: &Path) -> Scan {
+    let mut walk = Walk {
+        h: DefaultHasher::new(),
+        budget: MAX_ENTRIES,
+        newest: None,
+    };
+    visit(path, 0, &mut walk);
+    Scan {
+        fingerprint: walk.h.finish(),
+        newest: walk.newest,
+    }
+}
+
+struct Walk {
+    h: DefaultHasher,
+    budget: usize,
+    newest: Option<SystemTime>,
+}
+
+fn visit(path: &Path, depth: usize, walk: &mut Walk) {
+    let Walk { h, budget, .. } = walk;
     if *budget == 0 {
         return;
     }
@@ -36,10 +64,13 @@ fn visit(path: &Path, depth: usize, h: &mut DefaultHasher, budget: &mut usize) {
         }
     };
     meta.len().hash(h);
-    meta.modified()
-        .ok()
+    let mtime = meta.modified().ok();
+    mtime
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .hash(h);
+    if !meta.is_dir() {
+        walk.newest = walk.newest.max(mtime);
+    }
     if !meta.is_dir() || depth >= MAX_DEPTH {
         return;
     }
@@ -49,7 +80,7 @@ fn visit(path: &Path, depth: usize, h: &mut DefaultHasher, budget: &mut usize) {
     let mut children: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
     children.sort();
     for c in children {
-        visit(&c, depth + 1, h, budget);
+        visit(&c, depth + 1, walk);
     }
 }
 
@@ -70,6 +101,25 @@ mod tests {
         std::fs::create_dir(dir.path().join("nodes")).expect("mkdir");
         std::fs::write(dir.path().join("nodes/x"), b"1").expect("write");
         assert_ne!(b, fingerprint(dir.path()), "new file is noticed");
+    }
+
+    #[test]
+    fn newest_is_the_latest_file_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, b"1").expect("write");
+        std::fs::write(&b, b"2").expect("write");
+        let old = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        let f = std::fs::File::options().write(true).open(&a).expect("open");
+        f.set_modified(old).expect("set mtime");
+        let newest = scan(dir.path()).newest.expect("files seen");
+        assert!(newest > old, "{newest:?}");
+        assert_eq!(
+            newest,
+            std::fs::metadata(&b)
+                .and_then(|m| m.modified())
+                .expect("mtime")
+        );
     }
 
     #[test]

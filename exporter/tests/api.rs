@@ -447,3 +447,69 @@ async fn slow_requests_time_out_with_json() {
     let r = get(&app, "/api/v1/snapshot").await;
     assert_eq!(r.error_code(StatusCode::REQUEST_TIMEOUT), "timeout");
 }
+
+#[tokio::test]
+async fn completions_name_pods_services_and_nodes() {
+    let snap = broken(4);
+    let pod = snap
+        .k8s
+        .pods
+        .iter()
+        .find(|p| !p.host_network)
+        .expect("a pod");
+    let want_pod = format!("{}/{}", pod.namespace, pod.name);
+    let app = app(snap.clone());
+    let v = get(&app, "/api/v1/completions").await.json();
+    let list = |k: &str| -> Vec<String> {
+        v[k].as_array()
+            .expect(k)
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()
+    };
+    assert!(list("pods").contains(&want_pod), "{v}");
+    assert_eq!(list("nodes").len(), 4);
+    if let Some(s) = snap
+        .k8s
+        .services
+        .iter()
+        .flatten()
+        .find(|s| !s.ports.is_empty())
+    {
+        let want = format!("svc/{}/{}:{}", s.namespace, s.name, s.ports[0].port);
+        assert!(list("services").contains(&want), "{v}");
+    }
+    assert_eq!(v["truncated"], false);
+}
+
+#[tokio::test]
+async fn model_dates_the_data() {
+    let mut snap = broken(3);
+    snap.collected_at = Some("2026-01-01T00:00:00Z".into());
+    let v = get(&app(snap), "/api/v1/model").await.json();
+    assert_eq!(v["data_time"]["at"], 1767225600.0);
+    assert_eq!(v["data_time"]["basis"], "collected_at");
+    let v = get(&app(broken(3)), "/api/v1/model").await.json();
+    assert!(v["data_time"].is_null(), "unknown stays unknown: {v}");
+}
+
+#[tokio::test]
+async fn the_aggregator_can_date_unchanged_data_anew() {
+    let mut snap = broken(3);
+    snap.collected_at = Some("2026-01-01T00:00:00Z".into());
+    let state = AppState::from_snapshot(snap, Limits::default());
+    let router = cnictl_exporter::router(state.clone());
+    let successes = state.status().successes;
+    state.set_data_time(cnictl_exporter::DataTime {
+        at: 1767229200.0,
+        basis: cnictl_exporter::DataBasis::CollectedAt,
+    });
+    assert_eq!(state.status().successes, successes, "no re-analysis");
+    let v = get(&router, "/api/v1/model").await.json();
+    assert_eq!(v["data_time"]["at"], 1767229200.0);
+    let text = get(&router, "/metrics").await.text();
+    assert!(
+        text.contains("cnictl_snapshot_collected_timestamp_seconds 1767229200.0\n"),
+        "{text}"
+    );
+}

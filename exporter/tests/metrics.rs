@@ -30,19 +30,91 @@ fn eventful() -> cnictl_model::ClusterSnapshot {
     p.state = "start".into();
     p.info = "Active        Socket: Connection refused".into();
     p.bgp_state = Some("Active".into());
+    snap.collected_at = Some("2026-01-01T00:00:00Z".into());
     snap
 }
 
+/// What Prometheus 2.x asks for.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// `/metrics` in OpenMetrics, as Prometheus negotiates it.
 async fn scrape(snap: cnictl_model::ClusterSnapshot) -> String {
+    scrape_as(snap, Some(PROMETHEUS_ACCEPT)).await.1
+}
+
+/// `/metrics` with `accept` (none: as curl asks): content type and text.
+async fn scrape_as(snap: cnictl_model::ClusterSnapshot, accept: Option<&str>) -> (String, String) {
     let app = app(snap);
-    let r = get(&app, "/metrics").await;
+    let mut req = axum::http::Request::get("/metrics");
+    if let Some(a) = accept {
+        req = req.header("accept", a);
+    }
+    let r = send(&app, req.body(axum::body::Body::empty()).expect("request")).await;
     assert_eq!(r.status, StatusCode::OK);
+    (r.content_type.clone(), r.text())
+}
+
+#[tokio::test]
+async fn format_follows_accept() {
+    let (ct, text) = scrape_as(eventful(), None).await;
+    assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
     assert!(
-        r.content_type.starts_with("application/openmetrics-text"),
-        "{}",
-        r.content_type
+        !text.contains("# EOF") && !text.contains("# UNIT"),
+        "classic text"
     );
-    r.text()
+    let (ct, om) = scrape_as(eventful(), Some(PROMETHEUS_ACCEPT)).await;
+    assert!(
+        ct.starts_with("application/openmetrics-text; version=1.0.0"),
+        "{ct}"
+    );
+    assert!(om.ends_with("# EOF\n"));
+    let (ct, _) = scrape_as(eventful(), Some("text/html,*/*;q=0.8")).await;
+    assert!(ct.starts_with("text/plain"), "a browser gets text: {ct}");
+}
+
+#[tokio::test]
+async fn series_are_sorted_and_stable() {
+    let a = scrape(eventful()).await;
+    // Two analyses of one cluster: the same series in the same order (the
+    // clock-derived values differ).
+    let series = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| l.rsplit_once(' ').map_or(l, |(s, _)| s).to_string())
+            .collect()
+    };
+    assert_eq!(
+        series(&a),
+        series(&scrape(eventful()).await),
+        "stable order"
+    );
+    let mut family: Vec<&str> = Vec::new();
+    let mut name = "";
+    for line in a.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            assert!(family.is_sorted(), "{name} samples sorted: {family:?}");
+            name = rest.split(' ').next().unwrap_or("");
+            family.clear();
+        } else if !line.starts_with('#') {
+            family.push(line);
+        }
+    }
+    assert!(family.is_sorted());
+}
+
+#[tokio::test]
+async fn every_family_has_help_and_type() {
+    for accept in [None, Some(PROMETHEUS_ACCEPT)] {
+        let (_, text) = scrape_as(eventful(), accept).await;
+        let help: BTreeSet<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# HELP "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = l.split(['{', ' ']).next().unwrap_or(l);
+            assert!(help.contains(name), "{name} has no HELP ({accept:?})");
+        }
+    }
 }
 
 fn parse(text: &str) -> prometheus_parse::Scrape {
@@ -105,9 +177,9 @@ async fn documented_metrics_are_emitted() {
         "cnictl_ipvs_real_servers",
         "cnictl_model_info",
         "cnictl_node_unreachable_peers",
-        "cnictl_failing_pair",
-        "cnictl_failing_pairs",
-        "cnictl_failing_pairs_truncated",
+        "cnictl_pod_path_down",
+        "cnictl_failing_node_pairs",
+        "cnictl_pod_path_down_capped",
         "cnictl_analysis_duration_seconds",
         "cnictl_analysis_errors_total",
         "cnictl_last_success_timestamp_seconds",
@@ -148,7 +220,10 @@ async fn values_reflect_the_analysis() {
         Some(1.0)
     );
     assert!(find("cnictl_findings", "code", "missing-pod-route").is_some_and(|v| v >= 1.0));
-    assert_eq!(find("cnictl_failing_pair", "src", BROKEN_NODE), Some(1.0));
+    assert_eq!(
+        find("cnictl_pod_path_down", "src_node", BROKEN_NODE),
+        Some(1.0)
+    );
     let down = parsed
         .samples
         .iter()
@@ -228,11 +303,24 @@ fn dashboard_exprs(v: &serde_json::Value, out: &mut Vec<String>) {
 
 #[tokio::test]
 async fn rules_and_dashboard_use_only_emitted_metrics() {
-    let emitted: BTreeSet<String> = parse(&scrape(eventful()).await)
+    let mut emitted: BTreeSet<String> = parse(&scrape(eventful()).await)
         .samples
         .iter()
         .map(|s| s.metric.clone())
         .collect();
+    // The agent's and the aggregator's families (agent/src/metrics.rs
+    // registers them by their full names; counters gain `_total`).
+    let agent = std::fs::read_to_string(repo_root().join("agent/src/metrics.rs"))
+        .expect("agent metrics source");
+    for name in agent
+        .split('"')
+        .filter(|s| s.starts_with("cnictl_") && !s.contains(' '))
+    {
+        emitted.insert(name.to_string());
+        emitted.insert(format!("{name}_total"));
+    }
+    // Recording rules' outputs.
+    emitted.extend(["cnictl:data_age:seconds".to_string()]);
     let rules = std::fs::read_to_string(repo_root().join("deploy/prometheus/cnictl-rules.yml"))
         .expect("rules file");
     let dash: serde_json::Value = serde_json::from_str(
@@ -254,42 +342,51 @@ async fn rules_and_dashboard_use_only_emitted_metrics() {
     }
     let unknown: Vec<_> = used.difference(&emitted).collect();
     assert!(unknown.is_empty(), "used but not emitted: {unknown:?}");
-    let ds = dash["__inputs"][0]["name"].as_str();
-    assert_eq!(ds, Some("DS_PROMETHEUS"));
     assert!(exprs.iter().all(|e| !e.is_empty()));
+    // Provisioned from a file (the Helm ConfigMap), a dashboard gets no
+    // import dialog: an `${DS_…}` input would stay unresolved.
+    let raw = dash.to_string();
+    assert!(
+        dash.get("__inputs").is_none() && !raw.contains("${DS_"),
+        "no import-time inputs"
+    );
+    let var = dash["templating"]["list"]
+        .as_array()
+        .and_then(|l| l.iter().find(|v| v["type"] == "datasource"))
+        .expect("a datasource variable");
+    assert_eq!(var["query"], "prometheus");
+    assert!(
+        raw.contains("cnictl_aggregator_agent_up"),
+        "a panel for agents"
+    );
 }
 
-/// promtool, when installed (Debian `prometheus`): lints the scrape and
-/// checks the rules and the scrape config.
+/// promtool, when installed (Debian `prometheus`): lints the scrape in
+/// both formats (clean: no problem at all) and checks the rules and the
+/// scrape config.
 #[tokio::test]
 async fn promtool_accepts_metrics_rules_and_config() {
     if Command::new("promtool").arg("--version").output().is_err() {
         eprintln!("skipping: promtool not installed (apt-get install prometheus)");
         return;
     }
-    let text = scrape(eventful()).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let f = dir.path().join("metrics.txt");
-    std::fs::write(&f, &text).expect("write");
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("promtool check metrics < {}", f.display()))
-        .output()
-        .expect("promtool runs");
-    let report =
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-    // The OpenMetrics HELP line of a counter names the family without
-    // `_total`, which the classic-text linter reports; nothing else may be.
-    let problems: Vec<&str> = report
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.ends_with("_total no help text"))
-        .collect();
-    assert_ne!(
-        out.status.code(),
-        Some(1),
-        "promtool cannot parse the metrics: {report}"
-    );
-    assert!(problems.is_empty(), "promtool lint: {problems:?}");
+    for accept in [None, Some(PROMETHEUS_ACCEPT)] {
+        let (_, text) = scrape_as(eventful(), accept).await;
+        let f = dir.path().join("metrics.txt");
+        std::fs::write(&f, &text).expect("write");
+        let out = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::fs::File::open(&f).expect("open"))
+            .output()
+            .expect("promtool runs");
+        let report = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && report.trim().is_empty(),
+            "promtool check metrics ({accept:?}): {report}"
+        );
+    }
     let prom = repo_root().join("deploy/prometheus");
     for args in [
         vec!["check", "rules", "cnictl-rules.yml"],

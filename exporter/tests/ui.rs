@@ -78,13 +78,23 @@ fn forward_drop_cluster() -> cnictl_model::ClusterSnapshot {
 async fn start_server(
     snap: cnictl_model::ClusterSnapshot,
 ) -> (String, tokio::sync::oneshot::Sender<()>) {
+    start_server_on(Arc::new(move || Ok(snap.clone())), None, true).await
+}
+
+/// [`start_server`] with any loader, watching `watch` (its files date the
+/// data), waiting for the first analysis when `ready`.
+async fn start_server_on(
+    loader: Loader,
+    watch: Option<PathBuf>,
+    ready: bool,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
-    let loader: Loader = Arc::new(move || Ok(snap.clone()));
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = ServeConfig::new(Source::Snapshot(dir.path().join("none.json")), loader);
+    let source = watch.unwrap_or_else(|| dir.path().join("none.json"));
+    let mut cfg = ServeConfig::new(Source::Bundle(source), loader);
     cfg.refresh = Duration::from_secs(3600);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -97,7 +107,9 @@ async fn start_server(
         }
     });
     let url = format!("http://{addr}");
-    wait_ready(&url).await;
+    if ready {
+        wait_ready(&url).await;
+    }
     (url, tx)
 }
 
@@ -126,7 +138,16 @@ async fn ui_in_headless_chromium() {
     }
     let bundle = repo_root().join("fixtures/flannel-vxlan-broken-vxlan-fdb-mismatch");
     let snap = cnictl_collect::bundle::load_dir(&bundle).expect("fixture bundle loads");
-    let (url, stop) = start_server(snap).await;
+    let (url, stop) = start_server_on(
+        Arc::new(move || Ok(snap.clone())),
+        Some(bundle.clone()),
+        true,
+    )
+    .await;
+    let bad_message =
+        "reading bundle /srv/bundles/today: k8s/nodes.json: No such file or directory";
+    let (bad_url, stop_bad) =
+        start_server_on(Arc::new(move || Err(bad_message.to_string())), None, false).await;
     let (scale_url, stop_scale) = start_server(healthy_sized(300)).await;
     let (nf_url, stop_nf) = start_server(forward_drop_cluster()).await;
     let profile = tempfile::tempdir().expect("profile dir");
@@ -134,6 +155,8 @@ async fn ui_in_headless_chromium() {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"));
     let shot = target.join("ui-screenshot.png");
+    let shots = target.join("ui-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
     let out = tokio::process::Command::new("node")
         .arg("ui.test.mjs")
         .current_dir(&tests_dir)
@@ -148,6 +171,10 @@ async fn ui_in_headless_chromium() {
         .env("CNICTL_SCALE_URL", &scale_url)
         .env("CNICTL_NF_URL", &nf_url)
         .env("CNICTL_SCREENSHOT", &shot)
+        .env("CNICTL_SHOTS", &shots)
+        .env("CNICTL_SOURCE", "flannel-vxlan-broken-vxlan-fdb-mismatch")
+        .env("CNICTL_BAD_URL", &bad_url)
+        .env("CNICTL_BAD_MESSAGE", bad_message)
         .env("CNICTL_PROFILE", profile.path())
         .kill_on_drop(true)
         .output();
@@ -158,6 +185,7 @@ async fn ui_in_headless_chromium() {
     let _ = stop.send(());
     let _ = stop_scale.send(());
     let _ = stop_nf.send(());
+    let _ = stop_bad.send(());
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -171,4 +199,20 @@ async fn ui_in_headless_chromium() {
         "screenshot {} written ({size} bytes)",
         shot.display()
     );
+    for view in [
+        "overview",
+        "findings",
+        "node",
+        "explain",
+        "explain-reverse",
+        "load-error",
+    ] {
+        let p = shots.join(format!("{view}.png"));
+        let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        assert!(
+            size > 5_000,
+            "screenshot {} written ({size} bytes)",
+            p.display()
+        );
+    }
 }

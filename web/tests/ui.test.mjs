@@ -8,6 +8,10 @@
 //   CNICTL_SCALE_URL          (optional) a server on a large generated cluster
 //   CNICTL_NF_URL             (optional) a server whose node-2 FORWARD policy drops pods' traffic
 //   CNICTL_SCREENSHOT         where to save the explain screenshot
+//   CNICTL_SHOTS              a directory for a screenshot of every view
+//   CNICTL_SOURCE             text the header must show as the data's source
+//   CNICTL_BAD_URL            (optional) a server whose source never loads
+//   CNICTL_BAD_MESSAGE        a line of that server's load error
 //   CNICTL_PROFILE            a fresh, empty chromium profile directory
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
@@ -21,6 +25,49 @@ const base = env("CNICTL_URL");
 const src = env("CNICTL_SRC");
 const dst = env("CNICTL_DST");
 const brokenNode = env("CNICTL_BROKEN_NODE");
+const shots = env("CNICTL_SHOTS");
+const natural = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+
+// Every text of every path diagram on the page inside the diagram, inside
+// its hop's box when it belongs to one, over no other text, no other box
+// and no edge (edges sampled every 2 px): what a person would see as a
+// clipped or overlapping label. Measured in the browser, on the boxes the
+// layout produced.
+async function diagramProblems() {
+  return page.evaluate(() => {
+    const out = [];
+    const inside = (a, b) => a.left >= b.left - 0.5 && a.right <= b.right + 0.5 && a.top >= b.top - 0.5 && a.bottom <= b.bottom + 0.5;
+    const overlap = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+    const name = (t) => (t.querySelector("title") ? t.textContent.replace(t.querySelector("title").textContent, "") : t.textContent).slice(0, 50);
+    for (const svg of document.querySelectorAll('svg[aria-label="packet path diagram"]')) {
+      const sb = svg.getBoundingClientRect();
+      const texts = [...svg.querySelectorAll("text")].map((t) => ({ t, b: t.getBoundingClientRect(), hop: t.closest("g.hop") }));
+      const boxes = [...svg.querySelectorAll("g.hop rect")].map((r) => ({ g: r.parentNode, b: r.getBoundingClientRect() }));
+      const ctm = svg.getScreenCTM();
+      const points = [];
+      for (const p of svg.querySelectorAll("path.edge")) {
+        const len = p.getTotalLength();
+        for (let l = 0; l <= len; l += 2) {
+          const q = p.getPointAtLength(l);
+          points.push(new DOMPoint(q.x, q.y).matrixTransform(ctm));
+        }
+      }
+      texts.forEach((x, i) => {
+        if (!x.b.width) return;
+        if (!inside(x.b, sb)) out.push(`clipped by the diagram: ${name(x.t)}`);
+        if (x.hop && !inside(x.b, x.hop.querySelector("rect").getBoundingClientRect())) out.push(`overflows its box: ${name(x.t)}`);
+        for (const y of texts.slice(i + 1)) if (y.b.width && overlap(x.b, y.b)) out.push(`overlap: "${name(x.t)}" / "${name(y.t)}"`);
+        for (const bx of boxes) if (bx.g !== x.hop && overlap(x.b, bx.b)) out.push(`over a hop box: ${name(x.t)}`);
+        if (points.some((q) => q.x > x.b.left && q.x < x.b.right && q.y > x.b.top && q.y < x.b.bottom)) out.push(`an edge crosses: ${name(x.t)}`);
+      });
+    }
+    return out;
+  });
+}
+async function noDiagramProblems(what) {
+  const problems = await diagramProblems();
+  assert.deepEqual(problems, [], `${what}: clipped or overlapping labels`);
+}
 
 const ctx = await chromium.launchPersistentContext(env("CNICTL_PROFILE"), {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -33,11 +80,17 @@ const ctx = await chromium.launchPersistentContext(env("CNICTL_PROFILE"), {
 const failures = [];
 const page = ctx.pages()[0] || (await ctx.newPage());
 page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
-page.on("console", (m) => { if (m.type() === "error") failures.push(`console error: ${m.text()}`); });
+page.on("console", (m) => {
+  if (m.type() !== "error") return;
+  // The server without an analysis answers 503 on purpose.
+  const bad = process.env.CNICTL_BAD_URL;
+  if (bad && (m.location().url || "").startsWith(bad) && /status of 503/.test(m.text())) return;
+  failures.push(`console error: ${m.text()}`);
+});
 // Nothing but the server under test may be contacted.
 await page.route("**/*", (route) => {
   const u = route.request().url();
-  const allowed = [base, process.env.CNICTL_SCALE_URL, process.env.CNICTL_NF_URL].filter(Boolean);
+  const allowed = [base, process.env.CNICTL_SCALE_URL, process.env.CNICTL_NF_URL, process.env.CNICTL_BAD_URL].filter(Boolean);
   if (allowed.some((a) => u.startsWith(a)) || u.startsWith("data:")) return route.continue();
   failures.push(`external request blocked: ${u}`);
   return route.abort();
@@ -66,6 +119,12 @@ try {
     const health = page.locator("#health");
     await health.waitFor();
     assert.match(await health.textContent(), /error/);
+    await until("the header names the source", async () => /collected/.test(await page.locator("#source").textContent()));
+    const source = await page.locator("#source").textContent();
+    assert.ok(source.includes(env("CNICTL_SOURCE")), `header source: ${source}`);
+    assert.match(await page.locator("#source").getAttribute("title"), /data collected \d{4}-\d\d-\d\dT/);
+    assert.ok(await page.locator("#source .when").isVisible(), "the collection time is not cut off");
+    await page.screenshot({ path: `${shots}/overview.png`, fullPage: true });
     assert.equal(await page.locator("#model-badge").textContent(), env("CNICTL_MODEL"));
     const rows = page.locator(".dtable tbody tr");
     assert.ok((await rows.count()) > 1, "node rows");
@@ -90,6 +149,7 @@ try {
       const texts = await page.locator(".finding .head").allTextContents();
       return page.url().includes("node=") && texts.length > 0 && texts.every((t) => t.includes(brokenNode));
     });
+    await page.screenshot({ path: `${shots}/findings.png`, fullPage: true });
     await page.locator('input[aria-label="search"]').fill("zzz-no-such-text");
     await page.locator(".empty").waitFor();
   });
@@ -99,6 +159,7 @@ try {
     await page.locator("h1").filter({ hasText: brokenNode }).waitFor();
     await page.locator(".finding").first().waitFor();
     assert.ok((await page.locator("table").count()) >= 3, "routes, BGP, neighbour tables");
+    await page.screenshot({ path: `${shots}/node.png`, fullPage: true });
   });
 
   await step("explain draws a delivered tunnel path with outer addresses", async () => {
@@ -110,6 +171,7 @@ try {
     assert.equal(await page.locator("#path-svg g.hop.ok").count(), 1, "the delivering hop is marked");
     const labels = (await page.locator("#path-svg .edge-label.crossing").allTextContents()).join(" ");
     assert.match(labels, /encap: outer \d+\.\d+\.\d+\.\d+ → \d+\.\d+\.\d+\.\d+/, `outer header on the crossing: ${labels}`);
+    await noDiagramProblems("delivered tunnel path");
   });
 
   await step("explain draws the path with the failing hop marked", async () => {
@@ -124,7 +186,28 @@ try {
     assert.ok((await page.locator("#path-svg g.hop").count()) >= 3, "hops drawn");
     const box = await page.locator("#path-svg").boundingBox();
     assert.ok(box && box.width > 200 && box.height > 100, "diagram has a size");
+    await noDiagramProblems("dropped path");
     await page.screenshot({ path: env("CNICTL_SCREENSHOT"), fullPage: true });
+    await page.screenshot({ path: `${shots}/explain.png`, fullPage: true });
+  });
+
+  await step("explain offers names and follows the reply with reverse", async () => {
+    await page.goto(`${base}/#/explain`);
+    await page.locator("#explain-names").waitFor({ state: "attached" });
+    const names = await page.locator("#explain-names option").evaluateAll((os) => os.map((o) => o.value));
+    assert.ok(names.includes(src) && names.includes(dst), `pods offered: ${names.slice(0, 8)}`);
+    assert.ok(names.some((n) => n.startsWith("svc/")), "Services offered");
+    assert.equal(await page.locator('input[name="src"]').getAttribute("list"), "explain-names");
+    await page.locator('input[name="src"]').fill(env("CNICTL_OK_SRC"));
+    await page.locator('input[name="dst"]').fill(env("CNICTL_OK_DST"));
+    await page.locator('input[name="reverse"]').check();
+    await page.locator('#explain-form button[type="submit"]').click();
+    await until("reverse in the URL", async () => page.url().includes("reverse=true"));
+    await page.locator("#path-svg").waitFor();
+    assert.match(await page.locator("#verdict").textContent(), /DELIVERED|DROPPED|UNKNOWN/);
+    assert.ok(await page.locator('input[name="reverse"]').isChecked(), "the toggle survives the reload");
+    await noDiagramProblems("reverse path");
+    await page.screenshot({ path: `${shots}/explain-reverse.png`, fullPage: true });
   });
 
   await step("explain form submits and reports bad input", async () => {
@@ -152,6 +235,7 @@ try {
       assert.match(failText, /finding netfilter-forward-drop/);
       const row = page.locator("table.hops tr.fail");
       assert.match(await row.textContent(), /netfilter \(forward, iptables-nft\)/);
+      await noDiagramProblems("netfilter drop");
     });
   }
 
@@ -171,11 +255,34 @@ try {
       assert.match(await pager.textContent(), /page 1 \/ \d+/);
       await t.locator(".pager button", { hasText: "next" }).click();
       assert.match(await pager.textContent(), /page 2 \//);
+      // Natural order: node-2 before node-10.
+      const byName = t.locator("th", { hasText: /^node$/ });
+      await byName.click();
+      const names = await t.locator("tbody tr td:first-child").allTextContents();
+      assert.deepEqual(names, [...names].sort(natural.compare), "natural order");
+      assert.ok(names.indexOf("node-2") >= 0 && names.indexOf("node-2") < names.indexOf("node-10"), `node-2 before node-10: ${names.slice(0, 12)}`);
       const th = t.locator("th", { hasText: "routes" });
       const s0 = Date.now();
       await th.click();
       assert.ok(Date.now() - s0 < 3000, "sorting is quick");
       console.log(`  overview of the large cluster in ${loadMs} ms`);
+    });
+  }
+
+  if (process.env.CNICTL_BAD_URL) {
+    await step("a source that does not load: the error shown once, readable", async () => {
+      const bad = process.env.CNICTL_BAD_URL;
+      const msg = env("CNICTL_BAD_MESSAGE");
+      await page.goto(`${bad}/#/`);
+      await page.locator(".error-box").waitFor();
+      await until("status polled", async () => /not ready/.test(await page.locator("#status").textContent()));
+      const body = await page.locator("body").innerText();
+      assert.equal(body.split(msg).length - 1, 1, `the error appears once:\n${body}`);
+      assert.ok(await page.locator("#stale").isHidden(), "no second copy in the banner");
+      const box = await page.locator(".error-box pre").boundingBox();
+      const view = page.viewportSize();
+      assert.ok(box && box.x + box.width <= view.width, "the message wraps inside the page");
+      await page.screenshot({ path: `${shots}/load-error.png`, fullPage: true });
     });
   }
 

@@ -34,6 +34,11 @@ pub struct AgentStatus {
 }
 
 impl AgentStatus {
+    /// Unix seconds of the agent's last collection, as it reported it.
+    pub fn collected_at(&self) -> Option<f64> {
+        super::unix_secs(self.stored.as_ref()?.collected_at.as_deref()?)
+    }
+
     pub(super) fn new(target: String, node: Option<String>) -> Self {
         AgentStatus {
             target,
@@ -165,6 +170,26 @@ pub(super) fn apply(
     if was_up != up {
         summary.transitions += 1;
     }
+    // Found again, or lost (once: also an agent that never answered).
+    if (up && !was_up) || (!up && agent.consecutive_failures == 1) {
+        log_transition(agent, up);
+    }
+}
+
+/// An agent lost (with why) or found again.
+fn log_transition(agent: &AgentStatus, up: bool) {
+    let node = agent.node.as_deref().unwrap_or("");
+    if up {
+        tracing::info!(target_addr = %agent.target, node, "agent reachable");
+    } else {
+        tracing::warn!(
+            target_addr = %agent.target,
+            node,
+            error_code = agent.last_error.as_deref().unwrap_or(""),
+            error = agent.last_error_message.as_deref().unwrap_or(""),
+            "agent unreachable"
+        );
+    }
 }
 
 /// Updates the agent from one pull; the pull's result code.
@@ -177,7 +202,10 @@ fn record(agent: &mut AgentStatus, pulled: Pulled, now: f64) -> &'static str {
             mark_up(agent, now);
             "ok"
         }
-        Pulled::NotModified => {
+        Pulled::NotModified(collected_at) => {
+            if let (Some(s), Some(t)) = (agent.stored.as_mut(), collected_at) {
+                s.collected_at = Some(t);
+            }
             mark_up(agent, now);
             "not_modified"
         }
@@ -256,6 +284,7 @@ mod tests {
         Stored {
             bytes: Bytes::from(serde_json::to_vec(&n).unwrap_or_default()),
             gzip: false,
+            collected_at: Some("2026-01-01T00:00:00Z".into()),
         }
     }
 
@@ -292,12 +321,18 @@ mod tests {
         let agent = a.by_target.get_mut("10.0.0.1:9641").expect("agent");
         apply(
             agent,
-            Pulled::NotModified,
+            Pulled::NotModified(Some("2026-01-01T00:01:00Z".into())),
             3.0,
             &mut RoundSummary::default(),
             None,
         );
         assert!(a.findings().is_empty());
+        let (_, s) = &a.stored()[0];
+        assert_eq!(
+            s.collected_at.as_deref(),
+            Some("2026-01-01T00:01:00Z"),
+            "a 304 renews the collection time"
+        );
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn fill(
                     continue;
                 }
             },
-            Pulled::NotModified => "unexpected 304".to_string(),
+            Pulled::NotModified(_) => "unexpected 304".to_string(),
             Pulled::Failed(code, msg) => format!("{code}: {msg}"),
         };
         outcome.failed.push((target, node, reason));

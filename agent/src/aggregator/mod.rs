@@ -26,22 +26,19 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
-use axum::middleware::{self, Next};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use cnictl_analyzers::finding::Finding;
-use cnictl_httpkit::{ApiError, Limits};
+use cnictl_httpkit::Limits;
 use cnictl_model::{ClusterSnapshot, K8s};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
 pub use agents::{AgentStatus, Agents, RoundSummary};
 pub use bundle::{write_bundle, BundleOutcome};
-pub use pull::{Puller, Stored};
+pub use pull::{Puller, Stored, COLLECTED_AT};
 
 use crate::kube::{self as kubeapi, KubeOptions};
 use crate::metrics::AggregatorMetrics;
@@ -61,6 +58,14 @@ pub trait Frontend: Send + Sync + 'static {
     /// Runs `load`, analyses the snapshot with `extra` findings and serves
     /// it (blocking: called on a blocking thread).
     fn refresh(&self, load: &SnapshotLoader, extra: Vec<Finding>);
+    /// The aggregator's own series (OpenMetrics text), once per pull
+    /// round, to serve on `/metrics` after the analysis' series (required:
+    /// a frontend that dropped them would hide unreachable agents).
+    fn publish_metrics(&self, openmetrics: String);
+    /// Once per pull round: the oldest of the agents' last collections
+    /// (Unix seconds), which dates the served data even when nothing
+    /// changed and so nothing was re-analysed.
+    fn data_collected(&self, unix_secs: f64);
 }
 
 /// The response header in which an agent names its node.
@@ -185,7 +190,7 @@ pub fn assemble(
     source: &str,
 ) -> (ClusterSnapshot, Vec<(String, String)>) {
     let mut snap = ClusterSnapshot::new(source);
-    snap.collected_at = Some(now_rfc3339());
+    snap.collected_at = Some(oldest_collection(&stored).unwrap_or_else(now_rfc3339));
     snap.k8s = k8s;
     let mut bad = Vec::new();
     for (name, s) in stored {
@@ -197,6 +202,23 @@ pub fn assemble(
         }
     }
     (snap, bad)
+}
+
+/// The oldest of the agents' last collections: the age of the data as a
+/// whole (a stale node's snapshot makes all of it that old).
+fn oldest_collection(stored: &[(String, Stored)]) -> Option<String> {
+    stored
+        .iter()
+        .filter_map(|(_, s)| s.collected_at.as_deref())
+        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok().map(|d| (d, t)))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, t)| t.to_string())
+}
+
+fn unix_secs(rfc3339: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|d| d.timestamp() as f64)
 }
 
 struct Shared {
@@ -233,15 +255,11 @@ pub async fn run_aggregator_on(
         metrics: AggregatorMetrics::default(),
     });
     let addr = listener.local_addr().unwrap_or(cfg.listen);
-    eprintln!("cnictl aggregator: listening on {addr}");
+    tracing::info!(%addr, discovery = ?cfg.discovery, refresh = ?cfg.refresh, "aggregator listening");
     let app = Router::new()
         .route("/api/v1/agents", get(agents_api))
         .with_state(shared.clone())
-        .merge(frontend.router())
-        .layer(middleware::from_fn_with_state(
-            shared.clone(),
-            append_metrics,
-        ));
+        .merge(frontend.router());
     let refresher = tokio::spawn(refresh_loop(frontend, shared, cfg, client));
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -272,44 +290,6 @@ async fn agents_api(State(shared): State<Arc<Shared>>) -> Response {
     .into_response()
 }
 
-/// Adds the aggregator's own series to the exporter's `/metrics` (asking
-/// the exporter for plain text so the body can be extended).
-async fn append_metrics(
-    State(shared): State<Arc<Shared>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    if req.uri().path() != "/metrics" {
-        return next.run(req).await;
-    }
-    req.headers_mut().remove(header::ACCEPT_ENCODING);
-    let res = next.run(req).await;
-    if res.status() != axum::http::StatusCode::OK {
-        return res;
-    }
-    let (mut parts, body) = res.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 256 << 20).await else {
-        return ApiError::internal("metrics", "cannot read the metrics body").into_response();
-    };
-    let combined = before_eof(
-        &String::from_utf8_lossy(&bytes),
-        &shared.metrics.render_body(),
-    );
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    Response::from_parts(parts, Body::from(combined))
-}
-
-/// `text` with `more` inserted before its closing `# EOF` line.
-fn before_eof(text: &str, more: &str) -> String {
-    match text.strip_suffix("# EOF\n") {
-        Some(head) => format!("{head}{more}# EOF\n"),
-        None => format!("{text}{more}"),
-    }
-}
-
 /// Discover → pull → (when anything changed) analyse, every `refresh`.
 async fn refresh_loop(
     frontend: Arc<dyn Frontend>,
@@ -325,7 +305,11 @@ async fn refresh_loop(
         let summary = round.pull(&shared.metrics).await;
         shared
             .metrics
-            .round(summary.up, summary.unreachable, started.elapsed());
+            .round(&round.agents.statuses(), started.elapsed());
+        if let Some(t) = oldest_collection(&round.agents.stored()).and_then(|t| unix_secs(&t)) {
+            frontend.data_collected(t);
+        }
+        frontend.publish_metrics(shared.metrics.render());
         publish_status(&shared, &round.agents);
         changed |= round.findings_changed();
         if changed || summary.changed > 0 || summary.transitions > 0 {
@@ -386,7 +370,7 @@ impl Rounds {
             }
             Err(e) => {
                 self.dirty.store(true, Ordering::SeqCst);
-                eprintln!("cnictl aggregator: reading the API objects failed: {e:#}");
+                tracing::error!(error = format!("{e:#}"), "reading the API objects failed");
                 first
             }
         }
@@ -398,7 +382,7 @@ impl Rounds {
         match discover(&cfg.discovery, self.client.as_ref(), cfg.kube.as_ref()).await {
             Ok(targets) => self.agents.reconcile(targets) > 0,
             Err(e) => {
-                eprintln!("cnictl aggregator: agent discovery failed: {e:#}");
+                tracing::error!(error = format!("{e:#}"), "agent discovery failed");
                 false
             }
         }
@@ -407,7 +391,7 @@ impl Rounds {
     /// Pulls every agent once (the token is re-read: it rotates).
     async fn pull(&mut self, metrics: &AggregatorMetrics) -> agents::RoundSummary {
         let token = read_token(&self.cfg).unwrap_or_else(|e| {
-            eprintln!("cnictl aggregator: {e:#}");
+            tracing::error!(error = format!("{e:#}"), "reading the agent token failed");
             None
         });
         let puller = Puller::new(self.cfg.timeout, token);
@@ -446,7 +430,7 @@ async fn analyse(frontend: &Arc<dyn Frontend>, k8s: &K8s, agents: &Agents) {
             .ok_or_else(|| "the aggregated snapshot was already analysed".to_string())?;
         let (snap, bad) = assemble(k8s, stored, "aggregator");
         for (node, e) in bad {
-            eprintln!("cnictl aggregator: {node}: {e}");
+            tracing::error!(node, error = %e, "an agent's snapshot does not parse");
         }
         Ok(snap)
     });

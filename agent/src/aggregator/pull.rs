@@ -20,6 +20,9 @@ use super::NODE_HEADER;
 pub struct Stored {
     pub(super) bytes: Bytes,
     pub(super) gzip: bool,
+    /// The agent's last collection of this content (RFC 3339, its
+    /// `x-cnictl-collected-at`), renewed by every 304.
+    pub(super) collected_at: Option<String>,
 }
 
 impl Stored {
@@ -50,7 +53,8 @@ impl Stored {
 pub(super) enum Pulled {
     /// A new snapshot: its ETag, its node name, its bytes.
     Changed(String, String, Stored),
-    NotModified,
+    /// Unchanged; the agent's latest collection time.
+    NotModified(Option<String>),
     Failed(&'static str, String),
 }
 
@@ -95,7 +99,7 @@ impl Puller {
         };
         let status = res.status();
         if status == StatusCode::NOT_MODIFIED {
-            return Pulled::NotModified;
+            return Pulled::NotModified(header_text(res.headers(), COLLECTED_AT));
         }
         let headers = res.headers().clone();
         match res.into_body().collect().await {
@@ -127,15 +131,11 @@ impl Puller {
 /// another implementation without it, by parsing it once (which also
 /// validates it).
 fn received(headers: &http::HeaderMap, body: Bytes) -> Pulled {
-    let text = |name: header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let text = |name: header::HeaderName| header_text(headers, name.as_str());
     let stored = Stored {
         gzip: text(header::CONTENT_ENCODING).is_some_and(|e| e.eq_ignore_ascii_case("gzip")),
         bytes: body,
+        collected_at: header_text(headers, COLLECTED_AT),
     };
     let node = match text(header::HeaderName::from_static(NODE_HEADER)) {
         Some(n) => n,
@@ -145,6 +145,16 @@ fn received(headers: &http::HeaderMap, body: Bytes) -> Pulled {
         },
     };
     Pulled::Changed(text(header::ETAG).unwrap_or_default(), node, stored)
+}
+
+/// The response header in which an agent says when it collected.
+pub const COLLECTED_AT: &str = "x-cnictl-collected-at";
+
+fn header_text(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// Bounded codes for HTTP failures.

@@ -166,6 +166,17 @@ impl cnictl_agent::Frontend for Exporter {
     fn refresh(&self, load: &cnictl_agent::SnapshotLoader, extra: Vec<cnictl_analyzers::Finding>) {
         let _ = self.0.refresh_blocking_with(load, extra);
     }
+
+    fn publish_metrics(&self, openmetrics: String) {
+        self.0.set_extra_metrics(openmetrics);
+    }
+
+    fn data_collected(&self, unix_secs: f64) {
+        self.0.set_data_time(cnictl_exporter::DataTime {
+            at: unix_secs,
+            basis: cnictl_exporter::DataBasis::CollectedAt,
+        });
+    }
 }
 
 /// A frontend with default limits.

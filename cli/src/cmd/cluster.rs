@@ -89,13 +89,10 @@ pub fn bundle(args: BundleArgs) -> Result<ExitCode> {
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    crate::logging::init(args.log_format)?;
     let mut cfg = aggregator_config(&args.cluster);
     cfg.listen = args.listen;
     cfg.refresh = args.refresh;
-    eprintln!(
-        "cnictl serve --kube: aggregating agents on http://{}",
-        args.listen
-    );
     let frontend = Arc::new(Exporter(AppState::new(cfg.limits)));
     runtime()?.block_on(cnictl_agent::run_aggregator(cfg, frontend))?;
     Ok(ExitCode::SUCCESS)
@@ -113,9 +110,21 @@ impl Frontend for Exporter {
         // Failures are kept in the state (`/readyz`, metrics).
         let _ = self.0.refresh_blocking_with(load, extra);
     }
+
+    fn publish_metrics(&self, openmetrics: String) {
+        self.0.set_extra_metrics(openmetrics);
+    }
+
+    fn data_collected(&self, unix_secs: f64) {
+        self.0.set_data_time(cnictl_exporter::DataTime {
+            at: unix_secs,
+            basis: cnictl_exporter::DataBasis::CollectedAt,
+        });
+    }
 }
 
 pub fn agent(args: AgentArgs) -> Result<ExitCode> {
+    crate::logging::init(args.log_format)?;
     let live = LiveOptions {
         netns: args.netns.clone().map(NetnsTarget::Name),
         node_name: args.node_name.clone(),

@@ -15,14 +15,11 @@ use crate::args::ServeArgs;
 use crate::resolve;
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    crate::logging::init(args.log_format)?;
     let (source, loader) = source(&args)?;
     let mut cfg = ServeConfig::new(source, loader);
     cfg.listen = args.listen;
     cfg.refresh = args.refresh;
-    eprintln!(
-        "cnictl serve: http://{} (UI), /metrics, /api/v1 — Ctrl-C to stop",
-        args.listen
-    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
