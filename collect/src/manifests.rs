@@ -89,7 +89,10 @@ fn too_many(path: &Path, files: &[PathBuf]) -> Result<(), ManifestsError> {
 }
 
 fn is_manifest(path: &Path) -> bool {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
     matches!(ext, "yaml" | "yml" | "json")
 }
 

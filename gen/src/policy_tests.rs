@@ -45,15 +45,41 @@ fn felix_rules_name_their_policies_and_parse() {
 }
 
 #[test]
-#[ignore]
-fn dump() {
-    for m in ["calico-bgp", "flannel-vxlan"] {
-        let plan = lab(m);
-        println!(
-            "==== {m}\n{}\n---- ipsets\n{}",
-            plan.iptables_restore(1),
-            plan.ipset_restore(1)
-        );
-        println!("stale: {:?}", plan.stale_ipset(1));
-    }
+fn kube_router_rules_name_their_policies_and_parse() {
+    let plan = lab("flannel-vxlan");
+    let kr = plan.kube_router_rules(1).expect("kube-router on Flannel");
+    let chain = kube_router::policy_chain(
+        "default",
+        "allow-web-to-api",
+        crate::lab_policy::KUBE_ROUTER_VERSION,
+    );
+    let rules = &kr.chain(&chain).expect("policy chain").rules;
+    let comment = rules[0].split('"').nth(1).expect("comment");
+    assert_eq!(
+        kube_router::policy_in_comment(comment).as_deref(),
+        Some("default/allow-web-to-api")
+    );
+    let tables = parse_iptables_save(&kr.save(), Source::IptablesSave).expect("save parses");
+    assert!(tables[0].chains.iter().any(|c| c.name == chain));
+    let sets = parse_ipset_save(&kr.ipset_restore()).expect("ipsets parse");
+    let block = sets
+        .iter()
+        .find(|s| s.kind == "hash:net")
+        .expect("ipBlock set");
+    assert!(block.members.iter().any(|m| m.nomatch), "{block:?}");
+    assert!(plan.stale_ipset(1).is_some());
+}
+
+#[test]
+fn felix_comments_read_back() {
+    let got = felix_policy::policy_in_comment("Policy default/knp.default.web-egress egress");
+    assert_eq!(
+        got,
+        Some(("default/web-egress".to_string(), PolicyType::Egress))
+    );
+    assert_eq!(felix_policy::policy_in_comment("Policy x ingress"), None);
+    assert!(LabPlan::new("calico-bgp", 2, 2, "cnlt")
+        .expect("lab")
+        .stale_ipset(1)
+        .is_none());
 }
