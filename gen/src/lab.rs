@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use cnictl_model::k8s::{Endpoint, EndpointPort};
-use cnictl_model::{EndpointSlice, K8s, K8sNode, Pod, Service, ServicePort};
+use cnictl_model::{ContainerPort, EndpointSlice, K8s, K8sNode, Pod, Service, ServicePort};
 use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
@@ -527,7 +527,7 @@ fn flannel_annotations(kind: &str, data: String, ip: Ipv4Addr) -> Vec<(&'static 
     ]
 }
 
-/// A Running pod with label app=`app`.
+/// A Running pod with label app=`app` and container port 8080/TCP.
 fn pod(ns: &str, name: String, n: u32, ip: Ipv4Addr, app: String, host_network: bool) -> Pod {
     Pod {
         namespace: ns.into(),
@@ -537,6 +537,13 @@ fn pod(ns: &str, name: String, n: u32, ip: Ipv4Addr, app: String, host_network: 
         host_network,
         phase: "Running".into(),
         labels: BTreeMap::from([("app".to_string(), app)]),
+        // Every lab pod declares the port its listener uses, as the shell
+        // lab wrote it (lab/testdata/k8s); policies name it `http`.
+        container_ports: vec![ContainerPort {
+            name: None,
+            port: 8080,
+            protocol: "TCP".into(),
+        }],
         ..Pod::default()
     }
 }

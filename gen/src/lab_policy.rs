@@ -5,10 +5,10 @@
 //! ([`crate::felix_policy`]), kube-router beside flanneld on the Flannel
 //! models ([`crate::kube_router`]).
 //!
-//! With policies every lab pod also gets `role` (`frontend` for web,
-//! `backend` for the others) and a container port `http` 8080/TCP (the
-//! port the lab's Services target and the live tests listen on); a lab
-//! without policies keeps its objects exactly as before.
+//! With policies every lab workload pod also gets `role` (`frontend` for
+//! web, `backend` for the others) and its container port 8080/TCP (the
+//! port the lab's Services target and the live tests listen on) is named
+//! `http`; a lab without policies keeps its objects exactly as before.
 //!
 //! `policy-ipset-stale` on node s (see [`LabPlan::stale_ipset`]): in the
 //! first ipset of a policy's peers that holds a pod of another node, that
