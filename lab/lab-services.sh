@@ -31,6 +31,7 @@ build_outside() {
 need_rule_tools() {
 	[ "$KUBE_PROXY" != nftables ] || command -v nft >/dev/null || die "--kube-proxy nftables needs nft (Debian package nftables)"
 	[ "$MODEL" != calico-bgp ] || command -v ipset >/dev/null || die "calico-bgp needs ipset (Debian package ipset)"
+	[ -z "$POLICY_FILE" ] || command -v ipset >/dev/null || die "--policies needs ipset (Debian package ipset)"
 }
 
 # rules FORMAT N: node N's rules from cnictl (iptables | nft | ipset).
@@ -47,8 +48,10 @@ rules() {
 # own table with `nft -j -f`.
 load_rules() {
 	local n=$1 ns=${NODE_NS[$1]}
-	if [ "$MODEL" = calico-bgp ]; then
-		rules ipset "$n" | ip netns exec "$ns" ipset restore -exist
+	local sets
+	sets=$(rules ipset "$n")
+	if [ -n "$sets" ]; then
+		printf '%s\n' "$sets" | ip netns exec "$ns" ipset restore -exist
 	fi
 	rules iptables "$n" | ip netns exec "$ns" iptables-restore --noflush
 	if [ "$KUBE_PROXY" = nftables ]; then

@@ -44,6 +44,8 @@ COLLECT=${CNICTL_COLLECT_NODE:-$SELF_DIR/collect-node.sh}
 MODELS="flannel-vxlan flannel-host-gw calico-bgp"
 TRACE=0
 . "$SELF_DIR/lab-services.sh"
+# The NetworkPolicy faults ("policy faults" below).
+POLICY_FAULTS="policy-rules-missing policy-ipset-stale"
 
 usage() {
 	cat <<'EOF'
@@ -51,9 +53,11 @@ usage: lab.sh COMMAND [options]
 
 commands:
   up MODEL [--nodes N] [--pods P] [--prefix PFX] [--kube-proxy iptables|nftables]
+     [--policies FILE]
         build a lab (MODEL: flannel-vxlan | flannel-host-gw | calico-bgp;
         defaults: 3 nodes, 2 pods per node, prefix cnl, kube-proxy in
-        iptables mode) with an outside namespace, write its state and
+        iptables mode; --policies: NetworkPolicy manifests programmed as
+        Felix / kube-router would) with an outside namespace, write its state and
         k8s/*.json, print a summary and run the ping matrix (exit 1 if it
         fails; the lab then stays up for inspection). A failure while
         building tears the half-built lab down.
@@ -70,6 +74,7 @@ commands:
                 forward-drop block-vxlan block-bgp backend-mixed
                 service-stale-backend service-no-backends service-rules-missing
                 masquerade-missing nodeport-local (netfilter, Service faults: lab/README.md)
+                policy-rules-missing policy-ipset-stale (labs up with --policies)
   bundle OUT [--prefix PFX] [--force]
         record the lab as a cnictl bundle in OUT
   down [--prefix PFX]
@@ -388,6 +393,7 @@ cmd_up() {
 		--pods) PODS=${2:-}; shift 2 ;;
 		--prefix) PREFIX=${2:-}; shift 2 ;;
 		--kube-proxy) KUBE_PROXY=${2:-}; shift 2 ;;
+		--policies) POLICY_FILE=${2:-}; shift 2 ;;
 		-*) die "up: unknown option $1" ;;
 		*) [ -z "$MODEL" ] || die "up: one MODEL only"; MODEL=$1; shift ;;
 		esac
@@ -404,8 +410,12 @@ cmd_up() {
 	DIR="$LAB_RUN/$PREFIX" CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ) FAULTS=''
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
+	local policy_args=()
+	[ -z "$POLICY_FILE" ] || policy_args=(--policies "$POLICY_FILE")
 	"$CNICTL" lab init "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" \
-		--kube-proxy "$KUBE_PROXY" --state "$(state_file)" --dir "$DIR" --created "$CREATED" || exit 2
+		--kube-proxy "$KUBE_PROXY" --state "$(state_file)" --dir "$DIR" --created "$CREATED" \
+		"${policy_args[@]}" || { rm -rf "$DIR"; exit 2; }
+	load_state
 	# Any failure while building (set -e, die) exits through this trap, so a
 	# half-built lab never stays behind.
 	trap 'log "lab.sh: up failed, tearing down"; cmd_down >/dev/null 2>&1 || true' EXIT
@@ -414,7 +424,12 @@ cmd_up() {
 	write_k8s
 	write_pod_maps
 	print_summary
-	cmd_ping
+	if [ "$POLICIES" = 1 ]; then
+		# The policies decide which pairs may talk: failures are theirs.
+		cmd_ping || printf '(the lab'"'"'s NetworkPolicies decide which pairs may talk: see cnictl explain)\n'
+	else
+		cmd_ping
+	fi
 }
 
 print_summary() {
@@ -623,14 +638,14 @@ status_one() {
 
 # ---------------------------------------------------------------- faults
 
-FAULTS_ALL="missing-pod-route wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed $SERVICE_FAULTS"
+FAULTS_ALL="missing-pod-route wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS"
 
 # faults_for MODEL: the faults a live lab of MODEL can show.
 faults_for() {
 	case $1 in
-	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS" ;;
-	flannel-host-gw) echo "missing-pod-route wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS" ;;
-	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS" ;;
+	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
+	flannel-host-gw) echo "missing-pod-route wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
+	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	*) return 1 ;;
 	esac
 }
@@ -659,7 +674,7 @@ cmd_break() {
 	[[ " $(faults_for "$MODEL") " == *" $fault "* ]] ||
 		die "break: $fault does not apply to $MODEL (applies: $(faults_for "$MODEL"))"
 	in_range "$node" 1 "$NODES" || die "break: no node-$node in this lab"
-	[ "$NODES" -ge 3 ] || die "break: faults need at least 3 nodes"
+	[ "$NODES" -ge 3 ] || [[ $fault == policy-* ]] || die "break: faults need at least 3 nodes"
 	S=$node T=${PEER[$node]} W=${THIRD[$node]}
 	printf 'lab %s: injecting %s on node-%s (peer node-%s, third node node-%s):\n' "$PREFIX" "$fault" "$S" "$T" "$W"
 	TRACE=1 RECORDED=0
@@ -860,12 +875,51 @@ other_iptables() {
 	echo "$other"
 }
 
+# ---------------------------------------------------------------- policy faults
+#
+# Labs up with --policies carry a policy agent's rules (Felix on
+# calico-bgp, kube-router on the Flannel models; gen/src/felix_policy.rs,
+# kube_router.rs); these faults break what the agent wrote on node-S.
+
+need_policies() {
+	[ "$POLICIES" = 1 ] || die "break: $1 needs a lab up with --policies FILE"
+}
+
+# policy-rules-missing: the agent's rules are absent on node S, as on a
+# node where it never ran or was removed: its jumps from INPUT, FORWARD and
+# OUTPUT are deleted and its policy chains (cali-pi-*/cali-po-*,
+# KUBE-NWPLCY-* but the default) flushed. Nothing enforces policy there.
+fault_policy_rules_missing() {
+	need_policies policy-rules-missing
+	local ns=${NODE_NS[$S]} b line c
+	for b in INPUT FORWARD OUTPUT; do
+		ip netns exec "$ns" iptables -w -S "$b" |
+			grep -E -- '-j (cali-FORWARD|KUBE-ROUTER-(INPUT|FORWARD|OUTPUT))( |$)' |
+			while read -r line; do eval "nf $S ${line/#-A/-D}"; done
+	done
+	for c in $(ip netns exec "$ns" iptables -w -S | awk '$1 == "-N" && $2 ~ /^(cali-p[io]-|KUBE-NWPLCY-)/ && $2 != "KUBE-NWPLCY-DEFAULT" {print $2}'); do
+		nf "$S" -F "$c"
+	done
+}
+
+# policy-ipset-stale: in node S's ipset of a policy's peers, the member of
+# one pod is deleted and one of a pod the selector does not pick is added
+# (cnictl computes which: STALE_SET/DEL/ADD), as an agent that missed two
+# pod updates leaves its sets.
+fault_policy_ipset_stale() {
+	need_policies policy-ipset-stale
+	[ -n "${STALE_SET[$S]}" ] || die "break: node-$S's agent has no peer ipset to make stale"
+	x ip netns exec "${NODE_NS[$S]}" ipset del "${STALE_SET[$S]}" "${STALE_DEL[$S]}"
+	# shellcheck disable=SC2086 # the member may carry options (timeout 0)
+	x ip netns exec "${NODE_NS[$S]}" ipset add "${STALE_SET[$S]}" ${STALE_ADD[$S]}
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
 	local cmd=${1:-}
 	[ $# -gt 0 ] && shift
-	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS='' KUBE_PROXY=iptables
+	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS='' KUBE_PROXY=iptables POLICY_FILE=
 	BIRD_REJECT='' PING_RETRY=1
 	[[ " $* " == *" --prefix "* ]] && PREFIX_SET=1
 	case $cmd in

@@ -476,7 +476,7 @@ pub struct LabArgs {
 pub enum LabCommand {
     /// Build a lab: underlay, node and pod namespaces for MODEL, then a ping matrix.
     #[command(
-        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2\n  sudo cnictl lab up flannel-vxlan --kube-proxy nftables"
+        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2\n  sudo cnictl lab up flannel-vxlan --kube-proxy nftables\n  sudo cnictl lab up calico-bgp --policies lab/testdata/policies/lab-policies.yaml"
     )]
     Up {
         /// flannel-vxlan, flannel-host-gw or calico-bgp (calico-bgp runs one BIRD 2 per node).
@@ -492,6 +492,12 @@ pub enum LabCommand {
         /// kube-proxy's mode: iptables (KUBE-* chains) or nftables (its `ip kube-proxy` table).
         #[arg(long = "kube-proxy", default_value = "iptables", value_parser = ["iptables", "nftables"])]
         kube_proxy: String,
+        /// NetworkPolicies (and Namespaces, for their labels) as YAML or JSON
+        /// manifests, programmed as the model's policy agent would: Felix on
+        /// calico-bgp, kube-router on the Flannel models. Pods then carry
+        /// role=frontend|backend and the container port http 8080/TCP.
+        #[arg(long, value_name = "FILE")]
+        policies: Option<PathBuf>,
     },
     /// Remove everything the lab created (namespaces, BIRD daemons, state), even after a crash.
     Down {
@@ -604,6 +610,9 @@ pub struct LabShape {
     pub prefix: String,
     #[arg(long = "kube-proxy", default_value = "iptables", value_parser = ["iptables", "nftables"])]
     pub kube_proxy: String,
+    /// NetworkPolicy manifests (YAML or JSON) the lab's policy agent programs.
+    #[arg(long, value_name = "FILE")]
+    pub policies: Option<PathBuf>,
 }
 
 /// Which of a lab node's rules `lab rules` prints.
@@ -660,6 +669,9 @@ const LAB_BREAK_AFTER: &str = concat!(
     "  service-rules-missing  node-N's kube-proxy has no rules for default/web\n",
     "  masquerade-missing     node-N's CNI rule masquerading pod traffic to the outside deleted\n",
     "  nodeport-local         default/web's NodePort switched to externalTrafficPolicy Local, web's pod on the node not ready",
+    "\n\nNetworkPolicy faults (a lab up with --policies):\n",
+    "  policy-rules-missing   the policy agent's rules absent on node-N: its jumps from the built-in chains deleted, its policy chains flushed\n",
+    "  policy-ipset-stale     in node-N's ipset of a policy's peers, one pod's member deleted and another pod's added",
     "\n\nExample:\n  sudo cnictl lab break vxlan-fdb-missing --node node-1",
     "\n  sudo cnictl lab break forward-drop --node node-2"
 );

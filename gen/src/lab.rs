@@ -14,11 +14,12 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use cnictl_model::k8s::{Endpoint, EndpointPort};
-use cnictl_model::{EndpointSlice, K8s, K8sNode, Pod, Service, ServicePort};
+use cnictl_model::{ContainerPort, EndpointSlice, K8s, K8sNode, Pod, Service, ServicePort};
 use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
+pub use crate::lab_policy::LabPolicies;
 pub use crate::lab_services::KubeProxyMode;
 use crate::lab_services::WEB_NODE_PORT;
 use crate::plan::v4;
@@ -63,6 +64,10 @@ pub struct LabPlan {
     /// flag existed reads as iptables, what those labs ran).
     #[serde(default)]
     pub kube_proxy: KubeProxyMode,
+    /// NetworkPolicies the lab's policy agent programs (`lab up
+    /// --policies`); None: no policy agent runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<LabPolicies>,
 }
 
 /// Fault effects beyond the kernel: what `lab break` changes in the
@@ -139,6 +144,7 @@ impl LabPlan {
             prefix: prefix.to_string(),
             faults: LabFaults::default(),
             kube_proxy: KubeProxyMode::default(),
+            policies: None,
         })
     }
 
@@ -321,12 +327,15 @@ impl LabPlan {
 
     /// The lab's Nodes, Pods, Services and EndpointSlices.
     pub fn k8s(&self) -> K8s {
+        let pods = self.k8s_pods();
+        let (network_policies, namespaces) = self.policy_objects(&pods);
         K8s {
             nodes: self.node_indices().map(|n| self.k8s_node(n)).collect(),
-            pods: self.k8s_pods(),
+            pods,
             services: Some(self.services().iter().map(k8s_service).collect()),
             endpoint_slices: Some(self.slices()),
-            ..K8s::default()
+            network_policies,
+            namespaces,
         }
     }
 
@@ -366,7 +375,9 @@ impl LabPlan {
             for p in self.pod_indices().filter(|&p| !self.pod_gone(n, p)) {
                 let ip = self.pod_ip(n, p);
                 let name = self.pod_name(n, p);
-                pods.push(pod("default", name, n, ip, pod_app(p), false));
+                let mut pod = pod("default", name, n, ip, pod_app(p), false);
+                self.policy_pod(&mut pod, p);
+                pods.push(pod);
             }
             pods.push(self.cni_daemon_pod(n));
         }
@@ -516,7 +527,7 @@ fn flannel_annotations(kind: &str, data: String, ip: Ipv4Addr) -> Vec<(&'static 
     ]
 }
 
-/// A Running pod with label app=`app`.
+/// A Running pod with label app=`app` and container port 8080/TCP.
 fn pod(ns: &str, name: String, n: u32, ip: Ipv4Addr, app: String, host_network: bool) -> Pod {
     Pod {
         namespace: ns.into(),
@@ -526,6 +537,13 @@ fn pod(ns: &str, name: String, n: u32, ip: Ipv4Addr, app: String, host_network: 
         host_network,
         phase: "Running".into(),
         labels: BTreeMap::from([("app".to_string(), app)]),
+        // Every lab pod declares the port its listener uses, as the shell
+        // lab wrote it (lab/testdata/k8s); policies name it `http`.
+        container_ports: vec![ContainerPort {
+            name: None,
+            port: 8080,
+            protocol: "TCP".into(),
+        }],
         ..Pod::default()
     }
 }

@@ -32,15 +32,17 @@ use std::fmt::Write;
 use data_encoding::BASE64URL_NOPAD;
 use sha2::{Digest, Sha224};
 
+use crate::felix_policy::Tiers;
+
 /// One Felix rule: an optional comment, the match and the action, each as
 /// Felix renders it.
-struct Rule {
-    comment: Option<&'static str>,
-    matches: String,
-    action: String,
+pub(crate) struct Rule {
+    pub comment: Option<String>,
+    pub matches: String,
+    pub action: String,
 }
 
-fn rule(matches: impl Into<String>, action: impl Into<String>) -> Rule {
+pub(crate) fn rule(matches: impl Into<String>, action: impl Into<String>) -> Rule {
     Rule {
         comment: None,
         matches: matches.into(),
@@ -49,6 +51,14 @@ fn rule(matches: impl Into<String>, action: impl Into<String>) -> Rule {
 }
 
 fn commented(comment: &'static str, matches: impl Into<String>, action: impl Into<String>) -> Rule {
+    commented_owned(comment.to_string(), matches, action)
+}
+
+pub(crate) fn commented_owned(
+    comment: String,
+    matches: impl Into<String>,
+    action: impl Into<String>,
+) -> Rule {
     Rule {
         comment: Some(comment),
         ..rule(matches, action)
@@ -61,6 +71,7 @@ impl Rule {
     fn render(&self, prefix: &str) -> String {
         let comment = self
             .comment
+            .as_ref()
             .map(|c| format!("-m comment --comment \"{c}\""));
         let parts = [
             Some(prefix.to_string()),
@@ -128,8 +139,11 @@ fn forward_append() -> Vec<Rule> {
 /// A workload endpoint chain without policies for a pod in namespace `ns`
 /// (service account "default"): conntrack, clear the accept mark, (egress
 /// only) drop encapsulated packets, then the namespace and service-account
-/// profiles.
-fn endpoint_chain(egress: bool, ns: &str) -> Vec<Rule> {
+/// profiles. With `policies` (the chains of the policies that select the
+/// workload in this direction) the default tier comes before the profiles
+/// (`endpointIptablesChain`): a policy that accepts returns, none that
+/// passes drops.
+fn endpoint_chain(egress: bool, ns: &str, policies: &[String]) -> Vec<Rule> {
     let mut rules = vec![
         rule(
             "-m conntrack --ctstate RELATED,ESTABLISHED",
@@ -150,6 +164,7 @@ fn endpoint_chain(egress: bool, ns: &str) -> Vec<Rule> {
             "--jump DROP",
         ));
     }
+    rules.extend(tier(policies));
     let dir = if egress { "pro" } else { "pri" };
     for profile in [format!("kns.{ns}"), format!("ksa.{ns}.default")] {
         rules.push(rule("", format!("--jump cali-{dir}-{profile}")));
@@ -157,6 +172,32 @@ fn endpoint_chain(egress: bool, ns: &str) -> Vec<Rule> {
         rules.push(commented(RETURN_IF_ACCEPTED, accepted, "--jump RETURN"));
     }
     rules.push(commented("Drop if no profiles matched", "", "--jump DROP"));
+    rules
+}
+
+/// The default tier's rules of an endpoint chain (none without policies).
+fn tier(policies: &[String]) -> Vec<Rule> {
+    if policies.is_empty() {
+        return Vec::new();
+    }
+    let pass_clear = "-m mark --mark 0/0x20000";
+    let start = "Start of tier default".to_string();
+    let mut rules = vec![commented_owned(
+        start,
+        "",
+        "--jump MARK --set-mark 0/0x20000",
+    )];
+    for p in policies {
+        rules.push(rule(pass_clear, format!("--jump {p}")));
+        let accepted = format!("-m mark --mark {ACCEPT_MARK}");
+        rules.push(commented(
+            "Return if policy accepted",
+            accepted,
+            "--jump RETURN",
+        ));
+    }
+    let drop = "Drop if no policies passed packet";
+    rules.push(commented(drop, pass_clear, "--jump DROP"));
     rules
 }
 
@@ -235,9 +276,17 @@ fn bins(names: &[String], at: usize) -> Vec<(String, Vec<&String>)> {
     out
 }
 
-/// Every Felix chain a node with workload interfaces `ifaces` holds, in
-/// the order Felix's renderer lists them.
-fn chains(ifaces: &[String]) -> Vec<(String, Vec<Rule>)> {
+/// A workload of the node: its interface and the policies it gets.
+pub(crate) struct Workload {
+    pub iface: String,
+    pub tiers: Tiers,
+}
+
+/// Every Felix chain a node with `workloads` holds, in the order Felix's
+/// renderer lists them, then the policy chains.
+fn chains(workloads: &[Workload], policies: Vec<(String, Vec<Rule>)>) -> Vec<(String, Vec<Rule>)> {
+    let ifaces: Vec<String> = workloads.iter().map(|w| w.iface.clone()).collect();
+    let ifaces = &ifaces[..];
     let mut chains: Vec<(String, Vec<Rule>)> = vec![("cali-FORWARD".into(), cali_forward())];
     for name in [
         "cali-from-hep-forward",
@@ -248,21 +297,30 @@ fn chains(ifaces: &[String]) -> Vec<(String, Vec<Rule>)> {
     }
     chains.extend(dispatch("from", ifaces));
     chains.extend(dispatch("to", ifaces));
-    for i in ifaces {
-        chains.push((format!("cali-fw-{i}"), endpoint_chain(true, "default")));
-        chains.push((format!("cali-tw-{i}"), endpoint_chain(false, "default")));
+    for w in workloads {
+        let (i, t) = (&w.iface, &w.tiers);
+        chains.push((
+            format!("cali-fw-{i}"),
+            endpoint_chain(true, "default", &t.egress),
+        ));
+        chains.push((
+            format!("cali-tw-{i}"),
+            endpoint_chain(false, "default", &t.ingress),
+        ));
     }
     for dir in ["pro", "pri"] {
         chains.push((format!("cali-{dir}-kns.default"), allow_all_profile()));
         chains.push((format!("cali-{dir}-ksa.default.default"), Vec::new()));
     }
+    chains.extend(policies);
     chains
 }
 
-/// Felix's forwarding rules for a node whose workload interfaces are
-/// `ifaces`, as `iptables-restore --noflush` input for the filter table.
-pub fn forward_rules(ifaces: &[String]) -> String {
-    let chains = chains(ifaces);
+/// Felix's forwarding rules for a node with `workloads` and the policy
+/// chains they jump to, as `iptables-restore --noflush` input for the
+/// filter table.
+pub(crate) fn forward_rules(workloads: &[Workload], policies: Vec<(String, Vec<Rule>)>) -> String {
+    let chains = chains(workloads, policies);
     let mut out = String::from("*filter\n");
     for (name, _) in &chains {
         let _ = writeln!(out, ":{name} - [0:0]");
@@ -393,7 +451,7 @@ mod tests {
     #[test]
     fn endpoint_chain_hashes_equal_a_real_node() {
         // A Felix node's cali-fw chain for a pod in namespace "demo".
-        let got = hashes("cali-fw-azve0cf0fbcf9f", &endpoint_chain(true, "demo"));
+        let got = hashes("cali-fw-azve0cf0fbcf9f", &endpoint_chain(true, "demo", &[]));
         assert_eq!(got[0], "jHAIP-UN0GynRTqx");
         assert_eq!(got[3], "X5UXgW1SU0LxFZdH");
         assert_eq!(got[5], "qaXL-O9IC8z_wRPl");

@@ -23,6 +23,7 @@
 
 use std::fmt::Write;
 
+use crate::agent_rules::AgentRules;
 use crate::lab::{KubeProxyMode, LabPlan};
 use crate::{kube_proxy, lab_felix};
 
@@ -39,11 +40,16 @@ impl LabPlan {
             KubeProxyMode::Nftables => String::new(),
         };
         if self.is_calico() {
-            let ifaces: Vec<String> = self.pod_indices().map(|p| self.host_veth(n, p)).collect();
-            out.push_str(&lab_felix::forward_rules(&ifaces));
+            let policy = self.felix_policy(n);
+            let workloads = self.felix_workloads(n, &policy);
+            out.push_str(&lab_felix::forward_rules(&workloads, policy.chains));
             out.push_str(&lab_felix::nat_outgoing_rules(self.masquerades(n)));
         } else {
             out.push_str(&self.flannel_rules(n));
+        }
+        // kube-router inserts its jumps at the top of the built-in chains.
+        if let Some(kr) = self.kube_router_rules(n) {
+            out.push_str(&kr.restore());
         }
         out
     }
@@ -51,11 +57,18 @@ impl LabPlan {
     /// flanneld's FLANNEL-FWD (filter) and FLANNEL-POSTRTG (nat) for node n.
     /// The ipsets node n's rules match (`ipset restore` input, loaded
     /// before the rules): Felix's IPAM pool sets on Calico nodes.
-    pub fn ipset_restore(&self, _n: u32) -> String {
-        match self.is_calico() {
-            true => lab_felix::ipam_pool_sets(&[self.pod_range()]),
-            false => String::new(),
-        }
+    pub fn ipset_restore(&self, n: u32) -> String {
+        let sets = match self.is_calico() {
+            true => {
+                let policy = AgentRules {
+                    sets: self.felix_policy(n).sets,
+                    ..AgentRules::default()
+                };
+                Some(lab_felix::ipam_pool_sets(&[self.pod_range()]) + &policy.ipset_restore())
+            }
+            false => self.kube_router_rules(n).map(|k| k.ipset_restore()),
+        };
+        sets.unwrap_or_default()
     }
 
     fn flannel_rules(&self, n: u32) -> String {

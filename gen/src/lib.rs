@@ -7,7 +7,9 @@
 //! IPVS tables), with at most one default gateway per node and 110 pods per
 //! node by default. Deterministic: the same spec gives the same snapshot.
 
+pub mod agent_rules;
 mod calico;
+pub mod felix_policy;
 mod flannel;
 mod k8s;
 pub mod kube_proxy;
@@ -19,10 +21,13 @@ mod kube_proxy_nft_expr;
 mod kube_proxy_ports;
 #[cfg(test)]
 mod kube_proxy_tests;
+pub mod kube_router;
 pub mod lab;
 mod lab_felix;
 mod lab_netfilter;
+pub mod lab_policy;
 mod lab_services;
+mod netpol_select;
 mod node;
 mod plan;
 
@@ -150,5 +155,7 @@ pub fn generate_with(spec: &GenSpec, services: &ServiceSpec) -> Result<ClusterSn
     Ok(snap)
 }
 
+#[cfg(test)]
+mod policy_tests;
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,9 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 use cnictl_collect::write;
-use cnictl_gen::lab::KubeProxyMode;
+use cnictl_formats::manifests::Manifests;
+use cnictl_gen::lab::{KubeProxyMode, LabPolicies};
+use cnictl_gen::lab_policy::StaleEdit;
 use cnictl_gen::LabPlan;
 use cnictl_model::ClusterSnapshot;
 use serde::{Deserialize, Serialize};
@@ -89,7 +91,11 @@ fn lab_argv(cmd: &LabCommand) -> Option<Vec<String>> {
             pods,
             prefix,
             kube_proxy,
-        } => (up_argv(model, *nodes, *pods, kube_proxy), Some(prefix)),
+            policies,
+        } => (
+            up_argv(model, *nodes, *pods, kube_proxy, policies.as_deref()),
+            Some(prefix),
+        ),
         LabCommand::Down { prefix } => (strings(&["down"]), Some(prefix)),
         LabCommand::Break {
             fault,
@@ -112,10 +118,22 @@ fn lab_argv(cmd: &LabCommand) -> Option<Vec<String>> {
     Some(v)
 }
 
-fn up_argv(model: &str, nodes: u32, pods: u32, kube_proxy: &str) -> Vec<String> {
+fn up_argv(
+    model: &str,
+    nodes: u32,
+    pods: u32,
+    kube_proxy: &str,
+    policies: Option<&Path>,
+) -> Vec<String> {
     let (nodes, pods) = (nodes.to_string(), pods.to_string());
     let (n, p, k) = (&nodes, &pods, kube_proxy);
-    strings(&["up", model, "--nodes", n, "--pods", p, "--kube-proxy", k])
+    let mut v = strings(&["up", model, "--nodes", n, "--pods", p, "--kube-proxy", k]);
+    if let Some(file) = policies {
+        // lab.sh hands it to `lab init`, from wherever it runs.
+        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        v.extend(["--policies".to_string(), abs.display().to_string()]);
+    }
+    v
 }
 
 fn bundle_argv(out: &Path, force: bool) -> Vec<String> {
@@ -192,7 +210,29 @@ fn new_plan(shape: &LabShape) -> Result<LabPlan> {
     let Some(mode) = KubeProxyMode::parse(&shape.kube_proxy) else {
         bail!("--kube-proxy must be iptables or nftables");
     };
-    Ok(plan.with_kube_proxy(mode))
+    let plan = plan.with_kube_proxy(mode);
+    match &shape.policies {
+        Some(file) => Ok(plan.with_policies(read_policies(file)?)),
+        None => Ok(plan),
+    }
+}
+
+/// The NetworkPolicies and Namespaces of a manifest file (YAML or JSON).
+fn read_policies(file: &Path) -> Result<LabPolicies> {
+    let text = fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut m = Manifests::default();
+    m.add_text(&text)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let k8s = m.into_k8s();
+    let policies = k8s.network_policies.unwrap_or_default();
+    if policies.is_empty() {
+        bail!("{}: no NetworkPolicy in it", file.display());
+    }
+    let namespaces = k8s.namespaces.unwrap_or_default();
+    Ok(LabPolicies {
+        policies,
+        namespaces,
+    })
 }
 
 fn init(shape: &LabShape, state: &Path, dir: PathBuf, created: String) -> Result<()> {
@@ -277,6 +317,7 @@ fn plan_for(a: &LabPlanArgs, model: &str) -> Result<LabPlan> {
         pods: a.pods,
         prefix: a.prefix.clone(),
         kube_proxy: a.kube_proxy.clone(),
+        policies: None,
     })
 }
 
@@ -313,6 +354,7 @@ fn scalar_vars(plan: &LabPlan, state: Option<&LabState>) -> Vars {
         ("OUT_NS", one(&plan.outside_ns())),
         ("OUT_IP", one(&plan.outside_ip())),
         ("OUT_GW", one(&plan.outside_gateway())),
+        ("POLICIES", one(&u8::from(plan.has_policies()))),
     ];
     if let Some(st) = state {
         vars.push(("DIR", one(&st.dir.display())));
@@ -343,7 +385,15 @@ fn node_vars(plan: &LabPlan) -> Vars {
             "SVC_OVERLAP_IP",
             per_node(&|n| plan.service_overlap_ip(n).to_string()),
         ),
+        ("STALE_SET", per_node(&|n| stale(plan, n, |e| e.set))),
+        ("STALE_DEL", per_node(&|n| stale(plan, n, |e| e.del))),
+        ("STALE_ADD", per_node(&|n| stale(plan, n, |e| e.add))),
     ]
+}
+
+/// One part of policy-ipset-stale's edit on node n ("" without one).
+fn stale(plan: &LabPlan, n: u32, part: fn(StaleEdit) -> String) -> String {
+    plan.stale_ipset(n).map(part).unwrap_or_default()
 }
 
 fn pod_vars(plan: &LabPlan) -> Vars {
@@ -545,6 +595,7 @@ mod tests {
             pods: 2,
             prefix: "cnlt".into(),
             kube_proxy: "nftables".into(),
+            policies: None,
         };
         init(&shape, &path, dir.path().join("cnlt"), "now".into()).expect("init");
         record_fault("bgp-route-missing", 1, &path).expect("fault");

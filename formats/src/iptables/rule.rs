@@ -154,6 +154,9 @@ impl<'a> RuleBuilder<'a> {
     fn scoped(&mut self, opt: &Opt<'a>, scope: &Scope<'_>) -> Result<(), OptError> {
         match scope {
             Scope::Base => self.base(opt),
+            // iptables-restore takes a built-in option after a module's
+            // (iptables-save never writes one there, a generator may).
+            Scope::Module(_) if is_base(opt.name) => self.base(opt),
             Scope::Module(m) => self.module(m, opt),
             Scope::Target => {
                 if let Some((_, opts)) = self.target.as_mut() {
@@ -164,7 +167,7 @@ impl<'a> RuleBuilder<'a> {
         }
     }
 
-    /// `-s -d -i -o -p -f`, before or between modules.
+    /// `-s -d -i -o -p -f`, before, between or after modules.
     fn base(&mut self, opt: &Opt<'_>) -> Result<(), OptError> {
         let value = || {
             opt.values
@@ -317,4 +320,23 @@ impl<'a> RuleBuilder<'a> {
             exprs: self.exprs,
         }
     }
+}
+
+/// The built-in options (`-s -d -i -o -p` and their long forms), which no
+/// match module takes.
+fn is_base(name: &str) -> bool {
+    matches!(
+        name,
+        "-s" | "--source"
+            | "--src"
+            | "-d"
+            | "--destination"
+            | "--dst"
+            | "-i"
+            | "--in-interface"
+            | "-o"
+            | "--out-interface"
+            | "-p"
+            | "--protocol"
+    )
 }

@@ -468,3 +468,22 @@ fn quoted_words_keep_escaped_quotes_and_backslashes() {
     let err = parse_iptables_save(open, Source::IptablesSave).unwrap_err();
     assert_eq!((err.line(), err.column()), (3, 31), "{err}");
 }
+
+/// iptables-restore input (Felix writes its comment first) may put a
+/// built-in option after a module's options; it is still a built-in.
+#[test]
+fn builtin_options_after_a_module_are_builtins() {
+    let text = "*filter\n:X - [0:0]\n-A X -m comment --comment \"cali:abc\" -p 4 --in-interface cali+ --jump DROP\nCOMMIT\n";
+    let tables = parse_iptables_save(text, Source::IptablesSave).expect("parses");
+    let rule = &chain(table(&tables, "filter"), "X").rules[0];
+    assert_eq!(rule.comment.as_deref(), Some("cali:abc"));
+    let protos = rule
+        .exprs
+        .iter()
+        .any(|e| matches!(e, Expr::Match(Match::Proto { protos, .. }) if protos == &[4]));
+    let iface = rule
+        .exprs
+        .iter()
+        .any(|e| matches!(e, Expr::Match(Match::Iface { name, .. }) if name == "cali+"));
+    assert!(protos && iface, "{:?}", rule.exprs);
+}
