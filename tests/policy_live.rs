@@ -17,8 +17,9 @@
 //! model's last letter + a scenario letter; a guard's `Drop` runs `cnictl
 //! lab down`. Root only; skips with a printed reason otherwise.
 //!
-//! Not yet compared: `cnictl matrix`'s dataplane column (not on main when
-//! this was written); explain's verdicts stand for the dataplane here.
+//! `cnictl matrix --proto tcp --port 8080` must say, for every pair, the
+//! intent of the policy file (whatever the fault) and, in its dataplane
+//! column, what the kernel did.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -264,6 +265,34 @@ fn explain(bundle: &Path, src: &str, dst: &str) -> (bool, String) {
     )
 }
 
+/// `cnictl matrix` for TCP 8080: per ordered pair (by pod name), the
+/// intended verdict and the dataplane column.
+fn matrix(bundle: &Path) -> std::collections::BTreeMap<(String, String), (String, String)> {
+    let b = bundle.to_string_lossy().into_owned();
+    let port = PORT.to_string();
+    let args = [
+        "matrix", "-o", "json", "--bundle", &b, "--proto", "tcp", "--port", &port,
+    ];
+    let o = cnictl(&args);
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("matrix: not JSON ({e}): {}", text(&o.stderr)));
+    let name = |c: &Value, k: &str| {
+        let key = c[k].as_str().unwrap_or("");
+        key.strip_prefix("default/").unwrap_or(key).to_string()
+    };
+    let cells = v["cells"].as_array().expect("cells");
+    cells
+        .iter()
+        .map(|c| {
+            let verdicts = (
+                c["intended"].as_str().unwrap_or("?").to_string(),
+                c["dataplane"].as_str().unwrap_or("?").to_string(),
+            );
+            ((name(c, "src"), name(c, "dst")), verdicts)
+        })
+        .collect()
+}
+
 /// One scenario: the kernel's allowed pairs and the table rows.
 fn scenario(
     model: &str,
@@ -289,16 +318,24 @@ fn scenario(
         assert!(bundle.join(f).is_file(), "{name}: bundle lacks {f}");
     }
     let mut bad = 0;
+    let cells = matrix(&bundle);
     for s in &pods {
         for d in pods.iter().filter(|d| d.name != s.name) {
-            let k = allowed.contains(&(s.name.clone(), d.name.clone()));
+            let pair = (s.name.clone(), d.name.clone());
+            let k = allowed.contains(&pair);
             let (e, said) = explain(&bundle, &s.name, &d.name);
-            bad += usize::from(k != e);
-            let mark = if k == e { "ok" } else { "BAD" };
+            let intended = INTENDED.iter().any(|(a, b)| *a == s.name && *b == d.name);
+            let (mi, md) = cells.get(&pair).cloned().unwrap_or_default();
+            // The matrix: intent as the policy file says, whatever the
+            // fault; the dataplane column as the kernel did.
+            let m_ok = mi == if intended { "allowed" } else { "denied" }
+                && md == if k { "delivered" } else { "dropped" };
+            bad += usize::from(k != e) + usize::from(!m_ok);
+            let mark = if k == e && m_ok { "ok" } else { "BAD" };
             let kernel = if k { "connects" } else { "fails" };
             let _ = writeln!(
                 table,
-                "{name:<36} {:>6} -> {:<6} kernel {kernel:<9} explain {said:<40} {mark}",
+                "{name:<36} {:>6} -> {:<6} kernel {kernel:<9} explain {said:<32} matrix {mi}/{md:<10} {mark}",
                 s.name, d.name
             );
         }

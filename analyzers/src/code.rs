@@ -64,6 +64,8 @@ pub enum Code {
     ServiceBackendMissing,
     ServiceRulesMissing,
     MasqueradeMissing,
+    PolicyNotEnforced,
+    PolicyDrift,
     NodeportNoLocalEndpoint,
 }
 
@@ -75,6 +77,7 @@ pub enum Input {
     K8sPods,
     K8sServices,
     K8sEndpointSlices,
+    K8sNetworkPolicies,
     IpLink,
     IpAddr,
     IpRoute,
@@ -100,6 +103,7 @@ impl Input {
             Input::K8sPods => "k8s/pods.json",
             Input::K8sServices => "k8s/services.json",
             Input::K8sEndpointSlices => "k8s/endpointslices.json",
+            Input::K8sNetworkPolicies => "k8s/networkpolicies.json",
             Input::IpLink => "ip-link.json",
             Input::IpAddr => "ip-addr.json",
             Input::IpRoute => "ip-route.json",
@@ -124,6 +128,10 @@ pub enum Source {
     Check,
     /// The aggregator of `serve --kube`, not a check.
     Serve,
+    /// A cluster-wide pass over the reference dataplane
+    /// (`checks::policy`), run by the analysis pipeline once the engine
+    /// is built: pod pairs through the engine, which no table check does.
+    Dataplane,
 }
 
 /// Everything known about one code: one row of [`TABLE`].
@@ -154,7 +162,7 @@ const IPVS: &[Input] = &[I::K8sServices, I::Ipvsadm];
 const SVC_RULES: &[Input] = &[I::K8sServices, I::K8sEndpointSlices, I::Netfilter];
 
 /// The table, in [`Code`]'s variant order.
-pub const TABLE: [CodeInfo; 32] = [
+pub const TABLE: [CodeInfo; 34] = [
     CodeInfo {
         code: Code::PodCidrOverlap,
         name: "pod-cidr-overlap",
@@ -441,6 +449,24 @@ pub const TABLE: [CodeInfo; 32] = [
         source: Source::Check,
     },
     CodeInfo {
+        code: Code::PolicyNotEnforced,
+        name: "policy-not-enforced",
+        severity: Severity::Error,
+        meaning: "the NetworkPolicies deny a pod pair's connection but the dataplane delivers it: the policy is not enforced (agent down, its rules missing on a node)",
+        hint: "check the policy agent (calico-node / kube-router) on the node: running, and its rules present (iptables-save | grep -E 'cali-|KUBE-POD-FW'); restart it to reprogram them",
+        inputs: &[I::K8sPods, I::K8sNetworkPolicies, I::Netfilter],
+        source: Source::Dataplane,
+    },
+    CodeInfo {
+        code: Code::PolicyDrift,
+        name: "policy-drift",
+        severity: Severity::Warning,
+        meaning: "a policy agent's rule drops a pod pair's connection that the NetworkPolicies allow: its rules or ipsets are stale",
+        hint: "compare the agent's ipsets and chains with the policies (ipset list; iptables-save); restarting the agent resyncs them",
+        inputs: &[I::K8sPods, I::K8sNetworkPolicies, I::Netfilter],
+        source: Source::Dataplane,
+    },
+    CodeInfo {
         code: Code::NodeportNoLocalEndpoint,
         name: "nodeport-no-local-endpoint",
         severity: Severity::Info,
@@ -453,8 +479,8 @@ pub const TABLE: [CodeInfo; 32] = [
 
 impl Code {
     /// Every code, in table order (metrics and the README enumerate this).
-    pub const ALL: [Code; 32] = {
-        let mut all = [Code::PodCidrOverlap; 32];
+    pub const ALL: [Code; 34] = {
+        let mut all = [Code::PodCidrOverlap; 34];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].code;

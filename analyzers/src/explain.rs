@@ -6,6 +6,7 @@
 mod codes;
 mod netfilter;
 mod outside;
+pub mod policy;
 mod reply;
 mod resolve;
 mod service;
@@ -267,6 +268,10 @@ pub struct Explanation {
     /// node whose rules were not collected).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inferred: Vec<String>,
+    /// What the NetworkPolicies intend for this connection, beside what
+    /// the dataplane did (when policies were collected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<policy::PolicyJson>,
     pub notes: Vec<String>,
 }
 
@@ -298,6 +303,8 @@ pub fn explain(
         let note = format!("{} is a Service's ClusterIP: explained as {svc}", req.dst);
         ex.notes.insert(0, note);
     }
+    ex.policy = policy::section(snap, &ex);
+    policy::relabel_drop(&mut ex);
     if req.reverse {
         add_reverse(snap, dp, req, &mut ex, &pkt);
     }
@@ -378,6 +385,7 @@ fn document(cx: &codes::Cx<'_>, src: &Endpoint, pkt: &Packet, trace: &Trace) -> 
         delivered_share: None,
         egress: None,
         inferred: Vec::new(),
+        policy: None,
         notes: Vec::new(),
     }
 }

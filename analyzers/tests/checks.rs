@@ -112,6 +112,8 @@ fn codes_table_covers_every_design_code() {
         "service-backend-missing",
         "service-rules-missing",
         "masquerade-missing",
+        "policy-not-enforced",
+        "policy-drift",
         "nodeport-no-local-endpoint",
     ];
     for c in design {

@@ -53,12 +53,15 @@
 
 pub(crate) mod fib;
 mod ipvs;
-mod nf;
+pub(crate) mod nf;
 mod nfclass;
 #[cfg(test)]
 mod nftest;
 mod nfview;
 pub mod overlap;
+mod policy;
+mod policy_drift;
+mod policy_not_enforced;
 mod remote;
 mod render;
 #[cfg(test)]
@@ -378,6 +381,22 @@ pub fn run_expected(exp: &Expected<'_>, snap: &ClusterSnapshot) -> Report {
         findings,
         skipped,
     }
+}
+
+/// The checks that need the reference dataplane (pod pairs through the
+/// engine: NetworkPolicy enforcement), added to `report` once the
+/// pipeline has built `dp`.
+pub fn run_dataplane(
+    snap: &ClusterSnapshot,
+    dp: &cnictl_dataplane::Dataplane,
+    report: &mut Report,
+) {
+    let mut out = Out::default();
+    policy::run(snap, dp, &mut out);
+    let (findings, skipped) = out.sorted();
+    report.findings.extend(findings);
+    report.skipped.extend(skipped);
+    sort_findings(&mut report.findings);
 }
 
 /// Nodes are independent: check them on all cores (rayon's pool), then

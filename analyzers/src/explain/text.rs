@@ -28,6 +28,9 @@ fn write_one(out: &mut String, ex: &Explanation, ind: &str) {
         }
     }
     write_verdict(out, ex, ind);
+    if let Some(p) = &ex.policy {
+        write_policy(out, p, ind);
+    }
     for n in &ex.notes {
         let _ = writeln!(out, "{ind}note: {n}");
     }
@@ -91,6 +94,24 @@ fn write_verdict(out: &mut String, ex: &Explanation, ind: &str) {
             let _ = writeln!(out, "{ind}verdict: DROPPED");
         }
         (Verdict::Unknown, _) => write_unknown(out, ex, ind),
+    }
+}
+
+/// `policy (TCP 5432): denied`, each side's sentence, and the
+/// disagreement with the dataplane if any.
+fn write_policy(out: &mut String, p: &super::policy::PolicyJson, ind: &str) {
+    let what = match p.port {
+        Some(port) => format!("{} {port}", p.protocol),
+        None => p.protocol.clone(),
+    };
+    let _ = writeln!(out, "{ind}policy ({what}): {}", p.intended);
+    let _ = writeln!(out, "{ind}  {}", p.egress.line);
+    let _ = writeln!(out, "{ind}  {}", p.ingress.line);
+    if let Some(d) = &p.disagreement {
+        let _ = writeln!(out, "{ind}  ! {d}");
+    }
+    for a in &p.assumptions {
+        let _ = writeln!(out, "{ind}  assumed: {a}");
     }
 }
 

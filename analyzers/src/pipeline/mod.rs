@@ -71,8 +71,9 @@ impl Analysis {
     /// can see in a snapshot (the aggregator's `agent-unreachable`), so
     /// they are served, filtered and counted like every other finding.
     pub fn with_findings(snapshot: Arc<ClusterSnapshot>, extra: Vec<Finding>) -> Analysis {
-        let (inference, expected, report) = check(&snapshot, extra);
+        let (inference, expected, mut report) = check(&snapshot, extra);
         let dataplane = dataplane(&snapshot, &inference);
+        checks::run_dataplane(&snapshot, &dataplane, &mut report);
         let node_findings = index_findings(&report.findings);
         Analysis {
             snapshot,

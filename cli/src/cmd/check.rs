@@ -12,7 +12,7 @@ use crate::{out, resolve};
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let snap = resolve::load(&args.source, &args.cluster)?;
-    let mut report = checks::run(&snap);
+    let mut report = report(snap);
     let failed = report.has_errors();
     let before = report.findings.len();
     report.findings.retain(|f| keep(f.severity, args.severity));
@@ -46,6 +46,16 @@ fn severity_name(min: MinSeverity) -> &'static str {
         MinSeverity::Warning => "warning",
         MinSeverity::Info => "info",
     }
+}
+
+/// The table checks; with NetworkPolicies collected, the whole pipeline
+/// (its policy checks trace pod pairs through the reference dataplane).
+fn report(snap: cnictl_model::ClusterSnapshot) -> Report {
+    if snap.k8s.network_policies.is_none() {
+        return checks::run(&snap);
+    }
+    let analysis = cnictl_analyzers::pipeline::Analysis::new(std::sync::Arc::new(snap));
+    analysis.report().clone()
 }
 
 fn keep(s: Severity, min: MinSeverity) -> bool {
