@@ -293,6 +293,55 @@ fn matrix(bundle: &Path) -> std::collections::BTreeMap<(String, String), (String
         .collect()
 }
 
+/// The finding codes `check` reports on the bundle, and its exit code.
+fn check_codes(bundle: &Path) -> (Vec<String>, Option<i32>) {
+    let b = bundle.to_string_lossy().into_owned();
+    let o = cnictl(&["check", "-o", "json", "--bundle", &b]);
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("check: not JSON ({e}): {}", text(&o.stderr)));
+    let findings = v["findings"].as_array().cloned().unwrap_or_default();
+    let codes = findings
+        .iter()
+        .map(|f| f["code"].as_str().unwrap_or("?").to_string());
+    (codes.collect(), o.status.code())
+}
+
+/// What `check` must say given what the kernel did: policy-not-enforced
+/// iff some pair connects that the policies deny, policy-drift iff some
+/// pair the policies allow fails (at a policy rule, in these labs), and
+/// an exit code of 0 when neither (the denials are intended).
+fn check_problems(
+    name: &str,
+    bundle: &Path,
+    allowed: &[(String, String)],
+    pods: &[Pod],
+) -> Vec<String> {
+    let intended = |s: &str, d: &str| INTENDED.iter().any(|(a, b)| *a == s && *b == d);
+    let pairs = pods.iter().flat_map(|s| {
+        pods.iter()
+            .filter(move |d| d.name != s.name)
+            .map(move |d| (s, d))
+    });
+    let (mut open, mut closed) = (false, false);
+    for (s, d) in pairs {
+        let k = allowed.contains(&(s.name.clone(), d.name.clone()));
+        open |= k && !intended(&s.name, &d.name);
+        closed |= !k && intended(&s.name, &d.name);
+    }
+    let (codes, rc) = check_codes(bundle);
+    let has = |c: &str| codes.iter().any(|x| x == c);
+    let mut problems = Vec::new();
+    if has("policy-not-enforced") != open || has("policy-drift") != closed {
+        problems.push(format!("{name}: check says {codes:?}; kernel: denied pairs connect = {open}, allowed pairs fail = {closed}"));
+    }
+    if !open && !closed && rc != Some(0) {
+        problems.push(format!(
+            "{name}: check exits {rc:?} where the only failures are intended denials ({codes:?})"
+        ));
+    }
+    problems
+}
+
 /// One scenario: the kernel's allowed pairs and the table rows.
 fn scenario(
     model: &str,
@@ -339,6 +388,10 @@ fn scenario(
                 s.name, d.name
             );
         }
+    }
+    for p in check_problems(&name, &bundle, &allowed, &pods) {
+        bad += 1;
+        let _ = writeln!(table, "BAD {p}");
     }
     (allowed, bad)
 }
