@@ -87,5 +87,16 @@ else
   echo "== contract check skipped: $contract not found (it lives in the steering repo's shared/)"
 fi
 
+scorer=../shared/policy-conformance/tools/score.py
+if [ -f "$scorer" ]; then
+  # NetworkPolicy intent against an independent analyzer's golden outputs
+  # (26 manifest sets, each read as manifests and as a k8s-only bundle).
+  echo "== NetworkPolicy conformance (shared/policy-conformance) on cnictl matrix"
+  cargo build --quiet --release --bin cnictl
+  python3 "$scorer" --cnictl target/release/cnictl --mode both | tail -n 3
+else
+  echo "== policy conformance skipped: $scorer not found (it lives in the steering repo's shared/)"
+fi
+
 passed=$(grep -oE 'test result: ok. [0-9]+ passed' target/test.log | awk '{s+=$4} END {print s+0}')
 echo "all checks passed: $passed tests"
