@@ -362,6 +362,11 @@ pub struct ExplainArgs {
     pub via: Option<String>,
     #[command(flatten)]
     pub source: Source,
+    /// Kubernetes manifests (a file or directory of YAML/JSON) instead of
+    /// a cluster: only the NetworkPolicy intent is answered (verdict
+    /// unknown, exit 3). A bundle of k8s/ alone is answered the same way.
+    #[arg(long, value_name = "PATH", group = "Source")]
+    pub manifests: Option<PathBuf>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
     #[command(flatten)]

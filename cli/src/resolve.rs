@@ -90,7 +90,7 @@ pub fn load_bundle(path: &Path) -> Result<ClusterSnapshot> {
 /// `path` itself, or its single subdirectory when `path` holds no bundle
 /// sections (`k8s/`, `nodes/`) and nothing else: the folder an archive
 /// unpacked into.
-fn inner_bundle_dir(path: &Path) -> std::path::PathBuf {
+pub fn inner_bundle_dir(path: &Path) -> std::path::PathBuf {
     let is_bundle = |p: &Path| p.join("k8s").is_dir() || p.join("nodes").is_dir();
     if is_bundle(path) {
         return path.to_path_buf();

@@ -56,25 +56,21 @@ pub(crate) fn section(snap: &ClusterSnapshot, ex: &Explanation) -> Option<Policy
     let probe = probe(ex);
     let (src, dst) = (end(&index, &ex.src), end(&index, &ex.dst));
     let v = index.pair(src, dst, &probe);
-    let (sname, dname) = (name(&ex.src), name(&ex.dst));
-    let mut p = PolicyJson {
+    let mut p = intent(&v, &probe, &name(&ex.src), &name(&ex.dst));
+    compare(&mut p, &v, ex);
+    Some(p)
+}
+
+/// The section from a pair's verdict, before any dataplane comparison.
+fn intent(v: &PairVerdict, probe: &Probe, sname: &str, dname: &str) -> PolicyJson {
+    let to = format!("to {dname}");
+    let from = format!("from {sname}");
+    PolicyJson {
         protocol: probe.protocol.clone().unwrap_or_default(),
         port: probe.port,
         intended: if v.allowed() { "allowed" } else { "denied" },
-        egress: side_json(
-            &v.egress,
-            "egress from",
-            &sname,
-            &probe,
-            &format!("to {dname}"),
-        ),
-        ingress: side_json(
-            &v.ingress,
-            "ingress to",
-            &dname,
-            &probe,
-            &format!("from {sname}"),
-        ),
+        egress: side_json(&v.egress, "egress from", sname, probe, &to),
+        ingress: side_json(&v.ingress, "ingress to", dname, probe, &from),
         assumptions: v
             .assumptions
             .iter()
@@ -82,9 +78,69 @@ pub(crate) fn section(snap: &ClusterSnapshot, ex: &Explanation) -> Option<Policy
             .collect(),
         agrees: None,
         disagreement: None,
+    }
+}
+
+/// `explain` with no dataplane (manifests, a bundle of k8s/ alone): the
+/// policy section and an `unknown` verdict that says why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IntentOnly {
+    pub schema: &'static str,
+    pub verdict: Verdict,
+    pub src: String,
+    pub dst: String,
+    pub unknown: String,
+    pub policy: PolicyJson,
+}
+
+/// Answers SRC → DST from the policies alone. SRC and DST are `ns/name`,
+/// a unique pod name, or an IP; `namespace` qualifies bare names.
+pub fn intent_only(
+    k8s: &cnictl_model::K8s,
+    (src, dst): (&str, &str),
+    namespace: Option<&str>,
+    probe: &Probe,
+) -> Result<IntentOnly, String> {
+    let index =
+        PolicyIndex::new(k8s).ok_or("no NetworkPolicies collected (k8s/networkpolicies.json)")?;
+    let (s, sname) = lookup(&index, src, namespace)?;
+    let (d, dname) = lookup(&index, dst, namespace)?;
+    let v = index.pair(s, d, probe);
+    Ok(IntentOnly {
+        schema: cnictl_model::SCHEMA,
+        verdict: Verdict::Unknown,
+        src: sname.clone(),
+        dst: dname.clone(),
+        unknown: "no node dumps: only what the NetworkPolicies intend is known, not what the dataplane does".into(),
+        policy: intent(&v, probe, &sname, &dname),
+    })
+}
+
+fn lookup(
+    index: &PolicyIndex,
+    spec: &str,
+    namespace: Option<&str>,
+) -> Result<(PolicyEnd, String), String> {
+    if let Ok(ip) = spec.parse() {
+        return Ok((index.endpoint_of_ip(ip), spec.to_string()));
+    }
+    let pods = index.pods();
+    let (ns, name) = match (spec.split_once('/'), namespace) {
+        (Some((ns, name)), _) => (Some(ns), name),
+        (None, ns) => (ns, spec),
     };
-    compare(&mut p, &v, ex);
-    Some(p)
+    let hit = |p: &&cnictl_model::Pod| p.name == name && ns.is_none_or(|ns| p.namespace == ns);
+    let hits: Vec<usize> = (0..pods.len()).filter(|&i| hit(&pods[i])).collect();
+    match hits.as_slice() {
+        [i] => Ok((PolicyEnd::Pod(*i), pods[*i].key())),
+        [] => Err(format!(
+            "unknown pod {spec:?} (not among the {} policed pods)",
+            pods.len()
+        )),
+        _ => Err(format!(
+            "pod name {spec:?} is in several namespaces: give ns/name or -n"
+        )),
+    }
 }
 
 /// The packet's protocol and port (ICMP: only a rule without ports

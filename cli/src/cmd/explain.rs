@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use cnictl_analyzers::explain::{self, ExplainRequest, Explanation, Verdict};
 use cnictl_analyzers::pipeline::Analysis;
 use cnictl_analyzers::validate::{self, HopValidation, KernelAnswer, RouteQuery};
@@ -33,6 +33,9 @@ struct Checked<'a> {
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     let req = request(&args)?;
+    if let Some(k8s) = intent_source(&args)? {
+        return intent_only(&args, &req, &k8s);
+    }
     let snap = resolve::load(&args.source, &args.cluster)?;
     let analysis = Analysis::new(Arc::new(snap));
     let ex = analysis.explain(&req)?;
@@ -51,6 +54,80 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     };
     print(&args, &ex, validation.as_deref(), probed.as_ref(), notes)?;
     Ok(live_exit_code(&ex, validation.as_deref(), probed.as_ref()))
+}
+
+/// The Kubernetes objects when there is no dataplane to trace: manifests,
+/// or a bundle directory without `nodes/`.
+fn intent_source(args: &ExplainArgs) -> Result<Option<cnictl_model::K8s>> {
+    if let Some(path) = &args.manifests {
+        let k8s = cnictl_collect::manifests::load(path)
+            .with_context(|| format!("reading manifests {}", path.display()))?;
+        return Ok(Some(k8s));
+    }
+    let no_nodes = |b: &Path| b.is_dir() && !resolve::inner_bundle_dir(b).join("nodes").is_dir();
+    match args.source.bundle.as_deref().filter(|b| no_nodes(b)) {
+        Some(_) => Ok(Some(
+            resolve::load_for_intent(&args.source, &args.cluster)?.k8s,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// explain without a dataplane: the policy section, verdict unknown (3).
+fn intent_only(
+    args: &ExplainArgs,
+    req: &ExplainRequest,
+    k8s: &cnictl_model::K8s,
+) -> Result<ExitCode> {
+    use cnictl_analyzers::explain::policy;
+    use cnictl_analyzers::policy::Probe;
+    let probe = match (req.proto, req.port) {
+        (Some(cnictl_dataplane::Proto::Udp), Some(p)) => Probe::new("UDP", p),
+        (_, Some(p)) => Probe::new("TCP", p),
+        _ => Probe {
+            protocol: Some("ICMP".into()),
+            port: None,
+        },
+    };
+    let ns = args.namespace.as_deref();
+    let doc =
+        policy::intent_only(k8s, (&req.src, &req.dst), ns, &probe).map_err(anyhow::Error::msg)?;
+    match args.render.output {
+        Output::Json => crate::out::print_json(&doc)?,
+        Output::Text => crate::out::print(&intent_text(&doc))?,
+    }
+    Ok(ExitCode::from(3))
+}
+
+fn intent_text(d: &cnictl_analyzers::explain::policy::IntentOnly) -> String {
+    let p = &d.policy;
+    let what = p
+        .port
+        .map_or_else(|| p.protocol.clone(), |n| format!("{} {n}", p.protocol));
+    let mut s = format!(
+        "explain {} → {}: {what} (NetworkPolicy intent only)
+",
+        d.src, d.dst
+    );
+    s += &format!(
+        "policy ({what}): {}
+  {}
+  {}
+",
+        p.intended, p.egress.line, p.ingress.line
+    );
+    for a in &p.assumptions {
+        s += &format!(
+            "  assumed: {a}
+"
+        );
+    }
+    s += &format!(
+        "verdict: UNKNOWN: {}
+",
+        d.unknown
+    );
+    s
 }
 
 /// 2 when no hop could be checked live (wrong mapping, not root: an input
