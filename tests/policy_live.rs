@@ -17,7 +17,8 @@
 //! model's last letter + a scenario letter; a guard's `Drop` runs `cnictl
 //! lab down`. Root only; skips with a printed reason otherwise.
 //!
-//! `cnictl matrix --proto tcp --port 8080` must say, for every pair, the
+//! A ping of every ordered pair must be what `explain --reverse` (ICMP)
+//! says. `cnictl matrix --proto tcp --port 8080` must say, for every pair, the
 //! intent of the policy file (whatever the fault) and, in its dataplane
 //! column, what the kernel did.
 
@@ -234,6 +235,39 @@ fn kernel(pods: &[Pod]) -> Vec<(String, String)> {
     ok
 }
 
+/// Every ordered pair whose single ping (1 s) was answered.
+fn pings(pods: &[Pod]) -> Vec<(String, String)> {
+    let mut running = Vec::new();
+    for s in pods {
+        for d in pods.iter().filter(|d| d.name != s.name) {
+            let child = Command::new("ip")
+                .args([
+                    "netns", "exec", &s.netns, "ping", "-n", "-q", "-c", "1", "-W", "1", &d.ip,
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ping starts");
+            running.push(((s.name.clone(), d.name.clone()), child));
+        }
+    }
+    let mut ok: Vec<(String, String)> = running
+        .into_iter()
+        .filter_map(|(pair, mut c)| c.wait().ok().filter(|st| st.success()).map(|_| pair))
+        .collect();
+    ok.sort();
+    ok
+}
+
+/// explain's answer for a ping (ICMP echo, both ways).
+fn explain_ping(bundle: &Path, src: &str, dst: &str) -> bool {
+    let b = bundle.to_string_lossy().into_owned();
+    let (s, d) = (format!("default/{src}"), format!("default/{dst}"));
+    let o = cnictl(&["explain", "-o", "json", "--bundle", &b, &s, &d, "--reverse"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    v["verdict"] == "delivered" && v["reverse"]["verdict"] == "delivered"
+}
+
 /// explain's answer for one pair: delivered both ways, and a short note.
 fn explain(bundle: &Path, src: &str, dst: &str) -> (bool, String) {
     let b = bundle.to_string_lossy().into_owned();
@@ -357,6 +391,7 @@ fn scenario(
     let pods = lab.pods();
     let listeners = Listeners::start(&pods);
     let allowed = kernel(&pods);
+    let pinged = pings(&pods);
     drop(listeners);
     let bundle = lab.bundle();
     for f in [
@@ -375,6 +410,18 @@ fn scenario(
             let (e, said) = explain(&bundle, &s.name, &d.name);
             let intended = INTENDED.iter().any(|(a, b)| *a == s.name && *b == d.name);
             let (mi, md) = cells.get(&pair).cloned().unwrap_or_default();
+            let (pk, pe) = (
+                pinged.contains(&pair),
+                explain_ping(&bundle, &s.name, &d.name),
+            );
+            if pk != pe {
+                bad += 1;
+                let _ = writeln!(
+                    table,
+                    "BAD {name} {} -> {}: ping {pk}, explain (icmp) {pe}",
+                    s.name, d.name
+                );
+            }
             // The matrix: intent as the policy file says, whatever the
             // fault; the dataplane column as the kernel did.
             let m_ok = mi == if intended { "allowed" } else { "denied" }
