@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cnictl_model::{Bgp, BgpProtocol, ClusterSnapshot, NodeSnapshot, VirtualService};
+use cnictl_model::{ClusterSnapshot, NodeSnapshot};
+
+mod entries;
 use serde::Serialize;
 
 use crate::{Code, Finding, Report};
@@ -17,12 +19,32 @@ pub struct Diff {
     pub nodes_removed: Vec<String>,
     /// Per node, per table kind (`routes`, `neighbours`, …), what changed.
     pub nodes: BTreeMap<String, BTreeMap<&'static str, Change>>,
+    /// Changes hidden as noise (neighbour state, veth MAC churn, IPv6
+    /// link-local addresses, counters); 0 with `all`.
+    pub hidden: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Change {
     pub added: Vec<String>,
     pub removed: Vec<String>,
+    /// Entries whose identity stayed (a route's table, destination and
+    /// metric; a neighbour's device and address; a link's name) and whose
+    /// content changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<Changed>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Changed {
+    pub before: String,
+    pub after: String,
+}
+
+impl Change {
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
 }
 
 impl Diff {
@@ -35,12 +57,23 @@ impl Diff {
     }
 }
 
-/// Compares two snapshots and their check reports.
+/// Compares two snapshots and their check reports, noise hidden.
 pub fn diff(
     old: &ClusterSnapshot,
     old_report: &Report,
     new: &ClusterSnapshot,
     new_report: &Report,
+) -> Diff {
+    diff_with(old, old_report, new, new_report, false)
+}
+
+/// [`diff`]; `all` also shows what is noise in an incident.
+pub fn diff_with(
+    old: &ClusterSnapshot,
+    old_report: &Report,
+    new: &ClusterSnapshot,
+    new_report: &Report,
+    all: bool,
 ) -> Diff {
     let (findings_added, findings_resolved) =
         diff_findings(&old_report.findings, &new_report.findings);
@@ -57,7 +90,7 @@ pub fn diff(
     }
     for (name, before) in &old.nodes {
         if let Some(after) = new.nodes.get(name) {
-            let changes = diff_node(before, after);
+            let changes = diff_node(before, after, all, &mut out.hidden);
             if !changes.is_empty() {
                 out.nodes.insert(name.clone(), changes);
             }
@@ -86,68 +119,59 @@ fn diff_findings(old: &[Finding], new: &[Finding]) -> (Vec<Finding>, Vec<Finding
     (added, resolved)
 }
 
-/// Every table of a node as a set of rendered lines, keyed by table kind.
-/// Sections that were not collected on either side are left out rather
-/// than reported as wholly removed.
-fn tables(n: &NodeSnapshot) -> BTreeMap<&'static str, Option<BTreeSet<String>>> {
-    BTreeMap::from([
-        ("links", set(&n.links)),
-        ("addrs", set(&n.addrs)),
-        ("routes", set(&n.routes)),
-        ("rules", n.rules.as_deref().and_then(set)),
-        ("neighbours", n.neighbours.as_deref().and_then(set)),
-        ("fdb", n.fdb.as_deref().and_then(set)),
-        ("ipvs", n.ipvs.as_deref().map(ipvs_lines)),
-        ("bgp", n.bgp.as_ref().map(bgp_lines)),
-        (
-            "sysctls",
-            n.sysctls
-                .as_ref()
-                .map(|s| s.iter().map(|(k, v)| format!("{k} = {v}")).collect()),
-        ),
-    ])
-}
-
-fn set<T: ToString>(items: &[T]) -> Option<BTreeSet<String>> {
-    Some(items.iter().map(ToString::to_string).collect())
-}
-
-/// Each virtual service, and each real server under its key.
-fn ipvs_lines(services: &[VirtualService]) -> BTreeSet<String> {
-    services.iter().flat_map(virtual_service_lines).collect()
-}
-
-fn virtual_service_lines(s: &VirtualService) -> impl Iterator<Item = String> + '_ {
-    let reals = s.reals.iter().map(move |r| format!("{} {r}", s.key()));
-    std::iter::once(s.to_string()).chain(reals)
-}
-
-fn bgp_lines(b: &Bgp) -> BTreeSet<String> {
-    let line = |p: &BgpProtocol| {
-        format!("{} {} {} {}", p.name, p.proto, p.state, p.info)
-            .trim_end()
-            .to_string()
-    };
-    b.protocols.iter().map(line).collect()
-}
-
-fn diff_node(old: &NodeSnapshot, new: &NodeSnapshot) -> BTreeMap<&'static str, Change> {
-    let before = tables(old);
-    let after = tables(new);
+/// A table's changes: entries that appeared, went away, or changed in
+/// place (`before → after`, one line).
+fn diff_node(
+    old: &NodeSnapshot,
+    new: &NodeSnapshot,
+    all: bool,
+    hidden: &mut usize,
+) -> BTreeMap<&'static str, Change> {
+    let after = entries::tables(new);
     let mut out = BTreeMap::new();
-    for (kind, b) in before {
+    for (kind, b) in entries::tables(old) {
         let (Some(b), Some(Some(a))) = (b, after.get(kind)) else {
             continue;
         };
-        let change = Change {
-            added: a.difference(&b).cloned().collect(),
-            removed: b.difference(a).cloned().collect(),
-        };
-        if !change.added.is_empty() || !change.removed.is_empty() {
+        let change = diff_table(&b, a, all, hidden);
+        if !change.is_empty() {
             out.insert(kind, change);
         }
     }
     out
+}
+
+fn diff_table(b: &entries::Table, a: &entries::Table, all: bool, hidden: &mut usize) -> Change {
+    let mut c = Change::default();
+    let mut keep = |e: &entries::Entry| {
+        let show = all || !e.noise;
+        *hidden += usize::from(!show);
+        show
+    };
+    c.added = a
+        .iter()
+        .filter(|(k, e)| !b.contains_key(*k) && keep(e))
+        .map(|(_, e)| e.line.clone())
+        .collect();
+    c.removed = b
+        .iter()
+        .filter(|(k, e)| !a.contains_key(*k) && keep(e))
+        .map(|(_, e)| e.line.clone())
+        .collect();
+    for (k, before) in b {
+        let Some(after) = a.get(k).filter(|after| after.line != before.line) else {
+            continue;
+        };
+        if all || (before.signal != after.signal && !after.noise) {
+            c.changed.push(Changed {
+                before: before.line.clone(),
+                after: after.line.clone(),
+            });
+        } else {
+            *hidden += 1;
+        }
+    }
+    c
 }
 
 #[cfg(test)]
@@ -201,6 +225,68 @@ mod tests {
             d.nodes["node-1"]["routes"].removed,
             vec!["10.244.2.0/24".to_string()]
         );
+    }
+
+    fn neigh(state: &str, mac: &str) -> cnictl_model::Neigh {
+        cnictl_model::Neigh {
+            dst: "10.0.0.2".parse().unwrap(),
+            dev: "eth0".into(),
+            lladdr: Some(mac.into()),
+            state: vec![state.into()],
+            router: false,
+            proxy: false,
+        }
+    }
+
+    fn one_node(node: NodeSnapshot) -> ClusterSnapshot {
+        let mut s = ClusterSnapshot::new("t");
+        s.nodes.insert(node.name.clone(), node);
+        s
+    }
+
+    #[test]
+    fn noise_is_hidden_unless_asked_and_a_changed_route_is_one_line() {
+        let mut n = NodeSnapshot {
+            name: "n".into(),
+            ..Default::default()
+        };
+        n.neighbours = Some(vec![neigh("REACHABLE", "aa:aa:aa:aa:aa:01")]);
+        n.addrs.push(cnictl_model::Addr {
+            ifindex: 2,
+            dev: "eth0".into(),
+            addr: "fe80::1/64".parse().unwrap(),
+            scope: "link".into(),
+            peer: None,
+        });
+        let mut r = Route::unicast("10.244.2.0/24".parse().unwrap());
+        r.gateway = Some("10.0.0.2".parse().unwrap());
+        n.routes.push(r.clone());
+        let old = one_node(n.clone());
+        n.neighbours = Some(vec![neigh("STALE", "aa:aa:aa:aa:aa:01")]);
+        n.addrs.clear();
+        r.gateway = Some("10.0.0.3".parse().unwrap());
+        n.routes = vec![r];
+        let new = one_node(n.clone());
+        let empty = report(vec![]);
+        let d = diff(&old, &empty, &new, &empty);
+        assert_eq!(d.hidden, 2, "{d:?}");
+        let routes = &d.nodes["n"]["routes"];
+        assert!(routes.added.is_empty() && routes.removed.is_empty());
+        assert_eq!(routes.changed.len(), 1);
+        assert!(
+            routes.changed[0].after.contains("10.0.0.3"),
+            "{:?}",
+            routes.changed
+        );
+        assert!(!d.nodes["n"].contains_key("neighbours"));
+        let all = diff_with(&old, &empty, &new, &empty, true);
+        assert_eq!(all.hidden, 0);
+        assert_eq!(all.nodes["n"]["neighbours"].changed.len(), 1);
+        assert_eq!(all.nodes["n"]["addrs"].removed.len(), 1);
+        // A neighbour whose MAC changed is no noise.
+        n.neighbours = Some(vec![neigh("STALE", "aa:aa:aa:aa:aa:02")]);
+        let d = diff(&old, &empty, &one_node(n), &empty);
+        assert_eq!(d.nodes["n"]["neighbours"].changed.len(), 1);
     }
 
     #[test]

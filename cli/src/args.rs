@@ -427,6 +427,11 @@ pub struct DiffArgs {
     pub old: PathBuf,
     /// The later state: a bundle directory or a snapshot JSON file.
     pub new: PathBuf,
+    /// Also show what is noise in an incident: neighbour states flapping
+    /// (REACHABLE/STALE/DELAY), veth MACs and indices after pod restarts,
+    /// IPv6 link-local addresses, counters (`…_count` sysctls).
+    #[arg(long)]
+    pub all: bool,
     #[command(flatten)]
     pub render: Render,
 }

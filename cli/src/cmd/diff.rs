@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cnictl_analyzers::diff::{diff, Diff};
+use cnictl_analyzers::diff::{diff_with, Diff};
 use cnictl_analyzers::{checks, Severity};
 
 use crate::args::{DiffArgs, Output};
@@ -13,7 +13,7 @@ use crate::{out, resolve};
 pub fn run(args: DiffArgs) -> Result<ExitCode> {
     let old = resolve::load_path(&args.old)?;
     let new = resolve::load_path(&args.new)?;
-    let d = diff(&old, &checks::run(&old), &new, &checks::run(&new));
+    let d = diff_with(&old, &checks::run(&old), &new, &checks::run(&new), args.all);
     match args.render.output {
         Output::Json => out::print_json(&d)?,
         Output::Text => out::print(&render(&d, out::use_color(&args.render)))?,
@@ -31,7 +31,10 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
 
 fn render(d: &Diff, color: bool) -> String {
     if d.is_empty() {
-        return "no changes: same findings, same dataplane entries\n".into();
+        return match d.hidden {
+            0 => "no changes: same findings, same dataplane entries\n".into(),
+            n => format!("no changes that matter: same findings, same dataplane entries ({n} noise change(s) hidden: --all shows them)\n"),
+        };
     }
     let mut s = String::new();
     let added = out::paint(color, "31", "+");
@@ -55,6 +58,9 @@ fn render(d: &Diff, color: bool) -> String {
         let _ = writeln!(s, "- node {n}");
     }
     render_tables(&mut s, d, color);
+    if d.hidden > 0 {
+        let _ = writeln!(s, "\n{} noise change(s) hidden (neighbour states, veth MACs, IPv6 link-local, counters): --all shows them", d.hidden);
+    }
     s
 }
 
@@ -69,6 +75,9 @@ fn render_tables(s: &mut String, d: &Diff, color: bool) {
             }
             for line in &change.added {
                 let _ = writeln!(s, "  {plus} {kind}: {line}");
+            }
+            for c in &change.changed {
+                let _ = writeln!(s, "  ~ {kind}: {} → {}", c.before, c.after);
             }
         }
     }
