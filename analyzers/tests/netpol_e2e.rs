@@ -21,10 +21,11 @@
 //!
 //! Self pairs: upstream's tables state a value for a pod to itself, but
 //! its validation ignores loopback (`ignoreLoopback = true`, kubernetes
-//! issue 95879: CNIs differ on hairpin traffic). cnictl's matrix does not
-//! skip self pairs — it evaluates them like any other pair — and in every
-//! row the table's self cell equals what the policies say for that pair,
-//! so the self cells are asserted too.
+//! issue 95879: CNIs differ on hairpin traffic). The evaluator does not
+//! skip them — `IntentMatrix::allowed(s, s)` and `pair` answer a pod to
+//! itself like any other pair (only `cnictl matrix` leaves self pairs out
+//! of its cells) — and in every row the table's self cell equals what the
+//! policies say for that pair, so all 81 cells are asserted.
 //!
 //! Tests that change state over time (`UpdatePolicy`, `AddPodLabels`,
 //! `AddNamespaceLabel`, a second `CreatePolicy` after a probe,
@@ -662,11 +663,11 @@ fn peer_matches(pattern: &str, key: &str) -> bool {
 
 /// Upstream's truth table for `from` → `to`.
 fn expected(row: &Row, from: &str, to: &str) -> bool {
-    let hits = row
+    let mut hits = row
         .expect
         .iter()
         .filter(|(f, t, _)| peer_matches(f, from) && peer_matches(t, to));
-    hits.last().is_none_or(|(_, _, connected)| *connected)
+    hits.next_back().is_none_or(|(_, _, connected)| *connected)
 }
 
 /// Every cell where the matrix or pairwise evaluation disagrees with the

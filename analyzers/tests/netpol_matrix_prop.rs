@@ -263,11 +263,11 @@ proptest! {
         for probe in &probes {
             let matrix = index.matrix(probe);
             for s in 0..n {
-                let row = matrix.row(s);
-                for d in 0..n {
+                prop_assert_eq!(matrix.row(s).len(), n);
+                for (d, in_row) in matrix.row(s).into_iter().enumerate() {
                     let pair = index.pair(Endpoint::Pod(s), Endpoint::Pod(d), probe).allowed();
                     prop_assert_eq!(matrix.allowed(s, d), pair, "{} -> {} {}", s, d, probe.label());
-                    prop_assert_eq!(row[d], pair);
+                    prop_assert_eq!(in_row, pair);
                 }
             }
         }
