@@ -30,6 +30,7 @@ mod lab_services;
 mod netpol_select;
 mod node;
 mod plan;
+pub mod policy_bench;
 
 use std::fmt;
 use std::str::FromStr;
