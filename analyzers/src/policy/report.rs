@@ -12,7 +12,8 @@ use serde::Serialize;
 use super::index::{Endpoint, PolicyIndex};
 use super::matrix::IntentMatrix;
 use super::pair::PairVerdict;
-use super::ports::Probe;
+use super::ports::{admits, Probe};
+use cnictl_model::PolicyType;
 
 /// What the dataplane did with the connection's first packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,6 +56,8 @@ pub struct ProbeResult {
 pub struct PolicyMatrix<'a> {
     pub index: PolicyIndex<'a>,
     pub results: Vec<ProbeResult>,
+    /// `ns/name` of each policy, by index.
+    keys: Vec<String>,
 }
 
 /// One cell, as the JSON contract names its fields.
@@ -94,7 +97,12 @@ pub fn build<'a>(
             probe,
         })
         .collect();
-    Some(PolicyMatrix { index, results })
+    let keys = index.policies.iter().map(|c| c.policy.key()).collect();
+    Some(PolicyMatrix {
+        index,
+        results,
+        keys,
+    })
 }
 
 impl PolicyMatrix<'_> {
@@ -130,21 +138,53 @@ impl PolicyMatrix<'_> {
 
     /// Allowed: the policies whose rules allowed it; denied: the policies
     /// that isolate the side that denied. Empty when no policy selects
-    /// either pod.
+    /// either pod. Read from the compiled bitsets (a million cells: no
+    /// rule references or strings built per cell but the answer).
     fn deciders(&self, probe: &Probe, src: usize, dst: usize) -> Vec<String> {
-        let v = self
-            .index
-            .pair(Endpoint::Pod(src), Endpoint::Pod(dst), probe);
-        let mut out: Vec<String> = if v.allowed() {
-            let rules = v.egress.allowed_by.iter().chain(&v.ingress.allowed_by);
-            rules.map(|r| r.policy.clone()).collect()
-        } else {
-            let sides = [&v.egress, &v.ingress].into_iter().filter(|s| !s.allowed);
-            sides.flat_map(|s| s.selected_by.iter().cloned()).collect()
+        let egress = self.allowing(PolicyType::Egress, src, dst, dst, probe);
+        let ingress = self.allowing(PolicyType::Ingress, dst, src, dst, probe);
+        let mut out: Vec<usize> = match (egress, ingress) {
+            ((e, true), (i, true)) => e.into_iter().chain(i).collect(),
+            ((_, e_ok), (_, i_ok)) => {
+                let deny = |ok: bool, pod: usize, dir| {
+                    if ok {
+                        &[][..]
+                    } else {
+                        self.index.isolating(pod, dir)
+                    }
+                };
+                let e = deny(e_ok, src, PolicyType::Egress).iter();
+                e.chain(deny(i_ok, dst, PolicyType::Ingress))
+                    .copied()
+                    .collect()
+            }
         };
-        out.sort();
+        out.sort_by(|a, b| self.keys[*a].cmp(&self.keys[*b]));
         out.dedup();
-        out
+        out.into_iter().map(|i| self.keys[i].clone()).collect()
+    }
+
+    /// The policies of `subject`'s side whose rules admit `peer` (named
+    /// ports on `dst`), and whether the side allows (open or some rule).
+    fn allowing(
+        &self,
+        dir: PolicyType,
+        subject: usize,
+        peer: usize,
+        dst: usize,
+        probe: &Probe,
+    ) -> (Vec<usize>, bool) {
+        let isolating = self.index.isolating(subject, dir);
+        let dst_pod = Some(self.index.pods[dst]);
+        let admits_peer = |pi: &&usize| {
+            let rules = self.index.policies[**pi].rules(dir).iter();
+            rules
+                .into_iter()
+                .any(|r| r.pods.contains(peer) && admits(&r.rule.ports, probe, dst_pod))
+        };
+        let hits: Vec<usize> = isolating.iter().filter(admits_peer).copied().collect();
+        let ok = isolating.is_empty() || !hits.is_empty();
+        (hits, ok)
     }
 }
 
