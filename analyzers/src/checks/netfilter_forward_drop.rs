@@ -17,9 +17,9 @@
 //!
 //! Not raised when the deciding rule lives in a NetworkPolicy agent's chain
 //! (Calico's `cali-pi-*`, `cali-tw-*`, `cali-fw-*`, …, kube-router's
-//! `KUBE-NWPLCY-*`, `KUBE-POD-FW-*`): that is policy, and NetworkPolicy
-//! objects are read in a later issue, which will say whether a policy
-//! accounts for the drop. A flow that reaches a rule cnictl cannot evaluate
+//! `KUBE-NWPLCY-*`, `KUBE-POD-FW-*`): that is policy, judged against the
+//! NetworkPolicy objects by policy-not-enforced and policy-drift
+//! (`checks::policy`), which trace real pod pairs. A flow that reaches a rule cnictl cannot evaluate
 //! is no finding: the check is skipped for it, naming the rule. Skipped
 //! without netfilter dumps or a CNI model; a flow whose route is missing is
 //! left to the route checks. The check does not apply to Cilium, whose

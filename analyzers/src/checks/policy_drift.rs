@@ -79,6 +79,12 @@ fn policy_drop(
     let drop = ex.drop.as_ref()?;
     let hop = ex.hops.iter().find(|h| h.index == drop.hop)?;
     let nf = hop.netfilter.as_ref()?;
-    let rule = format!("{} {} chain {}", nf.family, nf.table, nf.chain);
+    // The rule as iptables-save prints it, so explain attaches this
+    // finding to the drop that names the same rule.
+    let chain = format!("{} {} chain {}", nf.family, nf.table, nf.chain);
+    let rule = nf
+        .rule
+        .as_ref()
+        .map_or(chain, |r| format!("{} {}: {r}", nf.family, nf.table));
     Some((drop.node.clone(), rule))
 }

@@ -236,11 +236,29 @@ pub(crate) fn policy_drop(ex: &Explanation) -> bool {
     nf.is_some_and(|nf| crate::checks::nf::is_policy_chain(&nf.chain))
 }
 
-/// An intended denial is not a fault: the drop names the policy instead of
-/// a finding code. Called once the section is known.
+/// A drop in a policy agent's chain is about policy, not the firewall
+/// fault `netfilter-forward-drop`: an intended denial names the policy and
+/// carries no code; a drop of what the policies allow is `policy-drift`;
+/// without the policies, the reason says what would decide it.
 pub(crate) fn relabel_drop(ex: &mut Explanation) {
-    let Some(p) = &ex.policy else { return };
-    if p.intended != "denied" || p.agrees != Some(true) {
+    if !policy_drop(ex) {
+        return;
+    }
+    let Some(p) = &ex.policy else {
+        if let Some(d) = ex.drop.as_mut() {
+            d.code = None;
+            d.finding = None;
+            d.reason += " (a NetworkPolicy agent's rule: k8s/networkpolicies.json would tell whether the policies intend it)";
+            d.hint = "a NetworkPolicy agent (Calico felix, kube-router) drops it: collect k8s/networkpolicies.json and k8s/namespaces.json (lab/collect-k8s.sh) to tell an intended denial from a stale rule".into();
+        }
+        return;
+    };
+    if p.intended == "allowed" {
+        if let Some(d) = ex.drop.as_mut() {
+            d.code = Some(crate::Code::PolicyDrift);
+            d.finding = None;
+            d.hint = crate::Code::PolicyDrift.info().hint.to_string();
+        }
         return;
     }
     let why = [&p.egress, &p.ingress]
