@@ -541,6 +541,50 @@ fn serve_and_cli_explain_return_the_same_document() {
     }
 }
 
+/// `/api/v1/matrix` and `cnictl matrix --output json` give the same
+/// document (both render analyzers' `policy::document`), by pod and by
+/// namespace, for one port and for every port the policies name.
+#[test]
+fn serve_and_cli_matrix_return_the_same_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("calico-bgp-policies");
+    copy_dir(&repo().join("fixtures/calico-bgp"), &bundle);
+    let policies = r#"{"apiVersion": "v1", "kind": "List", "items": [
+     {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+      "metadata": {"namespace": "default", "name": "api-from-web"},
+      "spec": {"podSelector": {"matchLabels": {"app": "api"}},
+       "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}],
+                    "ports": [{"protocol": "TCP", "port": 8080}]}]}}]}"#;
+    fs::write(bundle.join("k8s/networkpolicies.json"), policies).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let _server = serve_bundle(&bundle, &addr);
+    let b = bundle.to_str().unwrap();
+    for (query, args) in [
+        (
+            "proto=tcp&port=8080",
+            vec!["--proto", "tcp", "--port", "8080"],
+        ),
+        ("", vec![]),
+        (
+            "port=8080&by=namespace",
+            vec!["--port", "8080", "--by", "namespace"],
+        ),
+    ] {
+        let mut cli_args = vec!["matrix", "--bundle", b, "--output", "json"];
+        cli_args.extend(args);
+        let cli: serde_json::Value = serde_json::from_slice(&cnictl(&cli_args).stdout).unwrap();
+        let (code, res) = http_get(&addr, &format!("/api/v1/matrix?{query}")).unwrap();
+        assert_eq!(code, 200, "{res}");
+        let body = res.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let api: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(api, cli, "?{query}");
+        assert!(
+            api["cells"].as_array().is_some_and(|c| !c.is_empty()),
+            "{api}"
+        );
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -1,6 +1,6 @@
-// cnictl web UI: overview, node pages, findings and explain over the
-// read-only JSON API. No framework, no build step, no network beyond this
-// server. All data is inserted as text (never as HTML).
+// cnictl web UI: overview, node pages, findings, explain and the
+// NetworkPolicy matrix over the read-only JSON API. No framework, no build
+// step, no network beyond this server. All data is inserted as text (never as HTML).
 "use strict";
 
 const PAGE = 100;          // table rows per page: keeps 1,000-node clusters smooth
@@ -619,6 +619,147 @@ async function viewExplain(params) {
   }
 }
 
+// ---------- policy ----------
+// The NetworkPolicy matrix (/api/v1/matrix, the document `cnictl matrix -o
+// json` writes): rows are sources, columns destinations; each cell is what
+// the policies intend beside what the dataplane does to the first packet.
+const POLICY_GRID_MAX = 120; // rows drawn as a grid; above, the lists only
+const probeLabel = (p) => (p.protocol ? `${p.protocol} ${p.port}` : "any protocol and port");
+const probeKey = (p) => (p.protocol ? `${p.protocol.toLowerCase()}/${p.port}` : "any");
+// A cell's pairs (1 for a pod cell) and how many the policies allow.
+function cellCounts(c) {
+  return c.pairs === undefined ? [1, c.intended === "allowed" ? 1 : 0] : [c.pairs, c.allowed_pairs];
+}
+// The dataplane does otherwise than the policies intend (for a namespace
+// cell: all its pairs delivered while some are denied, or all dropped
+// while some are allowed).
+function cellDisagrees(c) {
+  const [pairs, allowed] = cellCounts(c);
+  return (c.dataplane === "delivered" && allowed < pairs) || (c.dataplane === "dropped" && allowed > 0);
+}
+function cellMark(c) {
+  if (cellDisagrees(c)) return ["disagree", "!"];
+  if (c.dataplane === "unknown") return ["unknown", "?"];
+  if (c.intended === "allowed") return ["allowed", "✓"];
+  if (c.intended === "partial") return ["partial", "◐"];
+  return ["denied", "·"];
+}
+function cellText(c) {
+  const [pairs, allowed] = cellCounts(c);
+  const counts = c.pairs === undefined ? "" : ` (${allowed}/${pairs} pod pairs allowed)`;
+  const by = c.by.length ? c.by.join(", ") : "no policy selects either pod";
+  return `${c.src} → ${c.dst}: intended ${c.intended}${counts} by ${by}; dataplane ${c.dataplane}` +
+    (cellDisagrees(c) ? " — the dataplane disagrees" : "");
+}
+function policyLegend() {
+  const item = (cls, sym, text) => el("span", { class: "item" }, el("span", { class: "pcell " + cls }, sym), text);
+  return el("div", { class: "legend", id: "policy-legend" },
+    item("allowed", "✓", "allowed, dataplane agrees"), item("denied", "·", "denied, dataplane agrees"),
+    item("partial", "◐", "some pairs allowed"), item("disagree", "!", "dataplane disagrees"),
+    item("unknown", "?", "dataplane unknown"));
+}
+function cellDetail(c, by) {
+  const [cls] = cellMark(c);
+  const probe = c.protocol ? `&proto=${c.protocol.toLowerCase()}&port=${c.port}` : "";
+  return el("div", { class: "pdetail " + cls },
+    el("div", { class: "mono" }, `${c.src} → ${c.dst}`, c.protocol ? `  ${c.protocol} ${c.port}` : ""),
+    el("div", {}, "intended: ", el("b", {}, c.intended), c.pairs === undefined ? "" : ` (${c.allowed_pairs}/${c.pairs} pod pairs allowed)`),
+    el("div", {}, c.intended === "denied" ? "isolated by: " : "policies: ", el("span", { class: "mono" }, c.by.length ? c.by.join(", ") : "no policy selects either pod")),
+    el("div", {}, "dataplane: ", el("b", {}, c.dataplane), cellDisagrees(c) ? el("span", { class: "pill error" }, "disagrees") : null),
+    by === "pod" ? el("a", { href: `#/explain?src=${encodeURIComponent(c.src)}&dst=${encodeURIComponent(c.dst)}${probe}` }, "explain this path →") : null);
+}
+function policyGrid(doc, detail) {
+  const names = [...new Set(doc.cells.flatMap((c) => [c.src, c.dst]))].sort(natural.compare);
+  const at = new Map(doc.cells.map((c) => [c.src + "\u0000" + c.dst, c]));
+  const head = el("tr", {}, el("th", { class: "corner" }, "src \\ dst"),
+    names.map((n, i) => el("th", { class: "col", title: n }, String(i + 1))));
+  const rows = names.map((s, i) => el("tr", {}, el("th", { class: "row", title: s }, el("span", { class: "idx" }, i + 1), s),
+    names.map((d) => {
+      const c = at.get(s + "\u0000" + d);
+      if (!c) return el("td", { class: "pcell self" }, "");
+      const [cls, sym] = cellMark(c);
+      return el("td", { class: "pcell " + cls, tabindex: 0, title: cellText(c), "data-src": c.src, "data-dst": c.dst,
+        "data-intended": c.intended, "data-dataplane": c.dataplane, "data-by": c.by.join(",") }, sym);
+    })));
+  const table = el("table", { class: "pgrid", id: "policy-grid" }, el("thead", {}, head), el("tbody", {}, rows));
+  const show = (e) => {
+    const td = e.target.closest("td.pcell:not(.self)");
+    if (!td) return;
+    table.querySelectorAll("td.selected").forEach((x) => x.classList.remove("selected"));
+    td.classList.add("selected");
+    detail.replaceChildren(cellDetail(at.get(td.dataset.src + "\u0000" + td.dataset.dst), doc.by));
+  };
+  table.addEventListener("click", show);
+  table.addEventListener("mouseover", show);
+  table.addEventListener("focusin", show);
+  return el("div", { class: "pgrid-wrap" }, table);
+}
+function disagreementList(doc) {
+  const bad = doc.cells.filter(cellDisagrees);
+  if (!bad.length) return el("div", { class: "empty", id: "policy-disagreements" }, "intent and dataplane agree on every evaluated cell");
+  return el("div", { id: "policy-disagreements" }, dataTable(bad, [
+    { key: "src", label: "from", get: (c) => c.src, mono: true },
+    { key: "dst", label: "to", get: (c) => c.dst, mono: true },
+    { key: "int", label: "intended", get: (c) => c.intended + (c.pairs === undefined ? "" : ` ${c.allowed_pairs}/${c.pairs}`) },
+    { key: "by", label: "policies", get: (c) => fmtList(c.by), mono: true },
+    { key: "dp", label: "dataplane", get: (c) => c.dataplane, render: (c) => el("span", { class: "pill error" }, c.dataplane) },
+  ], { pageSize: 50, placeholder: "filter disagreements…" }));
+}
+async function viewPolicy(params) {
+  app.replaceChildren(el("h1", {}, "NetworkPolicy matrix"), el("div", { class: "muted" }, "loading…"));
+  let info;
+  try {
+    info = await api("/api/v1/matrix/probes");
+  } catch (e) {
+    if (e.code !== "policies_not_collected") throw e;
+    app.replaceChildren(el("h1", {}, "NetworkPolicy matrix"), el("div", { class: "empty", id: "policy-missing" },
+      "No NetworkPolicies in this snapshot, so there is no policy intent to show.",
+      el("div", { class: "muted" }, "Collect them into the bundle as k8s/networkpolicies.json (kubectl get networkpolicies -A -o json), with k8s/namespaces.json for namespace labels."),
+      el("pre", { class: "errmsg" }, e.message)));
+    return;
+  }
+  const wanted = params.get("proto") && params.get("port") ? `${params.get("proto").toLowerCase()}/${params.get("port")}` : null;
+  const probe = el("select", { "aria-label": "probe", id: "policy-probe" }, info.probes.map((p) => el("option", { value: probeKey(p) }, probeLabel(p))));
+  if (wanted && info.probes.some((p) => probeKey(p) === wanted)) probe.value = wanted;
+  const tooMany = info.pods > info.grid_pods_max;
+  const byNs = el("input", { type: "checkbox", id: "policy-by-ns" });
+  byNs.checked = params.get("by") === "namespace" || tooMany;
+  byNs.disabled = tooMany;
+  const out = el("div", { id: "policy-out" });
+  const query = () => {
+    const qs = new URLSearchParams();
+    if (probe.value !== "any") { const [p, n] = probe.value.split("/"); qs.set("proto", p); qs.set("port", n); }
+    if (byNs.checked) qs.set("by", "namespace");
+    return qs.toString();
+  };
+  const go = () => { location.hash = "#/policy?" + query(); };
+  probe.addEventListener("change", go);
+  byNs.addEventListener("change", go);
+  app.replaceChildren(el("h1", {}, "NetworkPolicy matrix"),
+    el("div", { class: "toolbar" }, el("label", {}, "protocol and port ", probe),
+      el("label", { class: "check", title: tooMany ? `more than ${info.grid_pods_max} pods: by namespace only` : "one row per namespace" }, byNs, " by namespace"),
+      el("span", { class: "muted" }, `${info.pods} pods in ${info.namespaces} namespaces, ${info.policies} policies`)),
+    out);
+  out.replaceChildren(el("div", { class: "muted" }, "evaluating…"));
+  try {
+    const doc = await api("/api/v1/matrix?" + query());
+    const detail = el("div", { id: "policy-cell", class: "pdetail-box" }, el("span", { class: "muted" }, "hover or click a cell for its policies and the dataplane's verdict"));
+    const bad = doc.cells.filter(cellDisagrees).length;
+    const rows = new Set(doc.cells.map((c) => c.src)).size;
+    out.replaceChildren(
+      el("div", { class: "banner " + (bad ? "err" : "ok"), id: "policy-summary" },
+        bad ? `${bad} ${doc.by} pair${bad === 1 ? "" : "s"} where the dataplane disagrees with the policies` : "intent and dataplane agree",
+        el("span", { class: "sub" }, `${probeLabel(doc)} · ${doc.pods} pods · ${doc.policies} policies · rows are sources, columns destinations`)),
+      ...(doc.notes || []).map((n) => el("div", { class: "muted" }, "note: " + n)),
+      policyLegend(),
+      rows <= POLICY_GRID_MAX ? el("div", { class: "policy-main" }, policyGrid(doc, detail), detail)
+        : el("div", { class: "empty" }, `${rows} rows are too many to draw; the disagreements are listed below (by namespace summarises).`),
+      el("h2", {}, "Disagreements"), disagreementList(doc));
+  } catch (e) {
+    out.replaceChildren(errorBox(e));
+  }
+}
+
 // ---------- router ----------
 async function route() {
   const hash = location.hash || "#/";
@@ -631,6 +772,7 @@ async function route() {
     if (!parts.length) await viewOverview();
     else if (parts[0] === "findings") await viewFindings(params);
     else if (parts[0] === "explain") await viewExplain(params);
+    else if (parts[0] === "policy") await viewPolicy(params);
     else if (parts[0] === "node" && parts[1]) await viewNode(decodeURIComponent(parts.slice(1).join("/")));
     else app.replaceChildren(el("div", { class: "empty" }, "no such page"));
   } catch (e) {

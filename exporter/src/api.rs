@@ -20,6 +20,7 @@ use cnictl_analyzers::reach::FailingPair;
 use cnictl_httpkit::ApiError;
 
 use crate::explain::{self, ExplainQuery};
+use crate::matrix::{self, MatrixQuery};
 use crate::state::{AppState, Served};
 
 /// Default and largest page of `/api/v1/findings`.
@@ -336,6 +337,37 @@ pub async fn explain(
     Ok(Json(out).into_response())
 }
 
+/// `/api/v1/matrix?proto=&port=&by=`: the NetworkPolicy matrix as
+/// `cnictl matrix -o json` writes it, within the bounds of
+/// [`crate::matrix`]. Shares the explain permits: both walk the dataplane.
+pub async fn matrix(
+    State(state): State<AppState>,
+    q: Result<Query<MatrixQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let a = ready(&state)?;
+    let _permit = state
+        .explain_permits()
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy("matrix"))?;
+    let bytes = tokio::task::spawn_blocking(move || matrix::run(&a, &q))
+        .await
+        .map_err(|_| ApiError::internal("internal", "matrix task failed"))??;
+    Ok((
+        [(header::CONTENT_TYPE, cnictl_httpkit::JSON)],
+        Body::from(bytes),
+    )
+        .into_response())
+}
+
+/// `/api/v1/matrix/probes`: the (protocol, port) values the policies
+/// name, the pod and namespace counts, and the matrix's bounds.
+pub async fn matrix_probes(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let a = ready(&state)?;
+    Ok(Json(matrix::probes(&a)?).into_response())
+}
+
 /// `/api/v1/snapshot`: the analysed snapshot as `cnictl/v1` JSON.
 /// Serialized off the async threads, one download at a time.
 pub async fn snapshot(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -360,7 +392,7 @@ pub async fn snapshot(State(state): State<AppState>) -> Result<Response, ApiErro
 pub async fn api_not_found() -> ApiError {
     ApiError::not_found(
         "not_found",
-        "no such endpoint (see /api/v1/model, /findings, /nodes, /explain, /snapshot)",
+        "no such endpoint (see /api/v1/model, /findings, /nodes, /explain, /matrix, /snapshot)",
     )
 }
 

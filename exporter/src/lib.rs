@@ -11,6 +11,7 @@
 mod api;
 pub mod config;
 pub mod explain;
+pub mod matrix;
 pub mod metrics;
 pub mod state;
 mod ui;
@@ -45,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/nodes", get(api::nodes))
         .route("/api/v1/nodes/{name}", get(api::node))
         .route("/api/v1/explain", get(api::explain))
+        .route("/api/v1/matrix", get(api::matrix))
+        .route("/api/v1/matrix/probes", get(api::matrix_probes))
         .route("/api/v1/snapshot", get(api::snapshot))
         .route("/api/v1/completions", get(api::completions))
         .route("/api", any(api::api_not_found))

@@ -35,6 +35,8 @@ async fn not_ready_before_the_first_analysis() {
         "/api/v1/nodes",
         "/api/v1/nodes/x",
         "/api/v1/snapshot",
+        "/api/v1/matrix",
+        "/api/v1/matrix/probes",
     ] {
         assert_eq!(
             get(&app, uri)
@@ -512,4 +514,182 @@ async fn the_aggregator_can_date_unchanged_data_anew() {
         text.contains("cnictl_snapshot_collected_timestamp_seconds 1767229200.0\n"),
         "{text}"
     );
+}
+
+/// The cell of `src` → `dst` in a matrix document.
+fn matrix_cell<'a>(doc: &'a serde_json::Value, src: &str, dst: &str) -> &'a serde_json::Value {
+    let cells = doc["cells"].as_array().expect("cells");
+    cells
+        .iter()
+        .find(|c| c["src"] == src && c["dst"] == dst)
+        .unwrap_or_else(|| panic!("no cell {src} → {dst} in {doc}"))
+}
+
+#[tokio::test]
+async fn matrix_answers_the_policies_beside_the_dataplane() {
+    let app = app(policy_snapshot());
+    let r = get(&app, "/api/v1/matrix?proto=tcp&port=8080").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r.content_type.starts_with("application/json"));
+    let doc = r.json();
+    assert_eq!(doc["schema"], "cnictl/v1");
+    assert_eq!(doc["by"], "pod");
+    assert_eq!(
+        (doc["protocol"].clone(), doc["port"].clone()),
+        ("TCP".into(), 8080.into())
+    );
+    assert_eq!(
+        (doc["pods"].clone(), doc["policies"].clone()),
+        (6.into(), 2.into())
+    );
+    // 6 policed pods (the host-network calico-node pods are left out).
+    assert_eq!(doc["cells"].as_array().map(Vec::len), Some(30));
+    assert!(
+        doc["notes"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("3 host-network"),
+        "{doc}"
+    );
+    let ok = matrix_cell(&doc, "default/web-1", "default/api-2");
+    assert_eq!(ok["intended"], "allowed");
+    assert_eq!(ok["by"], serde_json::json!(["default/api-from-web"]));
+    assert_eq!(ok["dataplane"], "delivered");
+    // No policy agent in the recorded dataplane: the denial is not enforced.
+    let hole = matrix_cell(&doc, "default/api-1", "default/web-2");
+    assert_eq!(hole["intended"], "denied");
+    assert_eq!(hole["by"], serde_json::json!(["default/default-deny"]));
+    assert_eq!(hole["dataplane"], "delivered");
+    let denied = matrix_cell(&doc, "default/api-1", "default/api-2");
+    assert_eq!(
+        denied["by"],
+        serde_json::json!(["default/api-from-web", "default/default-deny"])
+    );
+}
+
+#[tokio::test]
+async fn matrix_without_a_port_answers_every_probe_the_policies_name() {
+    let app = app(policy_snapshot());
+    let doc = get(&app, "/api/v1/matrix").await.json();
+    assert_eq!(
+        (doc["protocol"].clone(), doc["port"].clone()),
+        (serde_json::Value::Null, serde_json::Value::Null)
+    );
+    let cells = doc["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 60, "30 pairs × (TCP 8080, UDP 53)");
+    let udp = cells.iter().find(|c| {
+        c["src"] == "default/api-1" && c["dst"] == "default/api-2" && c["protocol"] == "UDP"
+    });
+    assert_eq!(udp.map(|c| c["intended"].clone()), Some("allowed".into()));
+    let probes = get(&app, "/api/v1/matrix/probes").await.json();
+    assert_eq!(
+        probes["probes"],
+        serde_json::json!([{"protocol": "TCP", "port": 8080}, {"protocol": "UDP", "port": 53}])
+    );
+    assert_eq!(
+        (probes["pods"].clone(), probes["namespaces"].clone()),
+        (6.into(), 1.into())
+    );
+}
+
+#[tokio::test]
+async fn matrix_by_namespace_sums_the_pairs() {
+    let app = app(policy_snapshot());
+    let doc = get(&app, "/api/v1/matrix?port=8080&by=namespace")
+        .await
+        .json();
+    assert_eq!(doc["by"], "namespace");
+    let c = matrix_cell(&doc, "default", "default");
+    assert_eq!(
+        (c["pairs"].clone(), c["allowed_pairs"].clone()),
+        (30.into(), 9.into())
+    );
+    assert_eq!(
+        (c["intended"].clone(), c["dataplane"].clone()),
+        ("partial".into(), "delivered".into())
+    );
+    assert_eq!(
+        c["by"],
+        serde_json::json!(["default/api-from-web", "default/default-deny"])
+    );
+}
+
+#[tokio::test]
+async fn matrix_bad_queries_are_4xx() {
+    let app = app(policy_snapshot());
+    for (uri, status, code) in [
+        (
+            "/api/v1/matrix?proto=icmp&port=1",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/matrix?proto=tcp",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/matrix?port=70000",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/matrix?port=x",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/matrix?by=node",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/matrix?src=a",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+    ] {
+        assert_eq!(get(&app, uri).await.error_code(status), code, "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn matrix_without_policies_says_they_were_not_collected() {
+    let app = app(healthy(3));
+    for uri in ["/api/v1/matrix", "/api/v1/matrix/probes"] {
+        let r = get(&app, uri).await;
+        assert_eq!(
+            r.error_code(StatusCode::NOT_FOUND),
+            "policies_not_collected",
+            "{uri}"
+        );
+        assert!(
+            r.text().contains("k8s/networkpolicies.json not collected"),
+            "{}",
+            r.text()
+        );
+    }
+}
+
+#[tokio::test]
+async fn matrix_over_the_pod_cap_points_to_the_cli_and_namespaces() {
+    let mut snap = healthy(80); // 320 pods: over the pod grid's 300
+    snap.k8s.network_policies = policy_snapshot().k8s.network_policies;
+    let app = app(snap);
+    let r = get(&app, "/api/v1/matrix?port=8080").await;
+    assert_eq!(
+        r.error_code(StatusCode::UNPROCESSABLE_ENTITY),
+        "matrix_too_large"
+    );
+    let msg = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        msg.contains("by=namespace") && msg.contains("cnictl matrix"),
+        "{msg}"
+    );
+    let r = get(&app, "/api/v1/matrix?port=8080&by=namespace").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r.json()["pods"].as_u64().is_some_and(|n| n > 300));
 }

@@ -2,7 +2,8 @@
 //! playwright-core (web/tests/ui.test.mjs) against live servers on free
 //! loopback ports: one on the recorded Flannel VXLAN bundle whose node-1
 //! maps node-2's VTEP MAC to node-3's IP (a delivered tunnel path and a dropped
-//! one), one on a generated 300-node cluster (paging stays quick). Skips,
+//! one), one on a generated 300-node cluster (paging stays quick), one on
+//! the calico-bgp bundle with NetworkPolicies (the Policy view). Skips,
 //! saying why, when chromium, node or the npm dependencies are missing.
 
 mod common;
@@ -150,6 +151,7 @@ async fn ui_in_headless_chromium() {
         start_server_on(Arc::new(move || Err(bad_message.to_string())), None, false).await;
     let (scale_url, stop_scale) = start_server(healthy_sized(300)).await;
     let (nf_url, stop_nf) = start_server(forward_drop_cluster()).await;
+    let (policy_url, stop_policy) = start_server(common::policy_snapshot()).await;
     let profile = tempfile::tempdir().expect("profile dir");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -170,6 +172,7 @@ async fn ui_in_headless_chromium() {
         .env("CNICTL_MODEL", "flannel-vxlan")
         .env("CNICTL_SCALE_URL", &scale_url)
         .env("CNICTL_NF_URL", &nf_url)
+        .env("CNICTL_POLICY_URL", &policy_url)
         .env("CNICTL_SCREENSHOT", &shot)
         .env("CNICTL_SHOTS", &shots)
         .env("CNICTL_SOURCE", "flannel-vxlan-broken-vxlan-fdb-mismatch")
@@ -185,6 +188,7 @@ async fn ui_in_headless_chromium() {
     let _ = stop.send(());
     let _ = stop_scale.send(());
     let _ = stop_nf.send(());
+    let _ = stop_policy.send(());
     let _ = stop_bad.send(());
     let log = format!(
         "{}{}",
@@ -206,6 +210,9 @@ async fn ui_in_headless_chromium() {
         "explain",
         "explain-reverse",
         "load-error",
+        "policy",
+        "policy-namespace",
+        "policy-missing",
     ] {
         let p = shots.join(format!("{view}.png"));
         let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);

@@ -10,6 +10,7 @@
 //   CNICTL_SCREENSHOT         where to save the explain screenshot
 //   CNICTL_SHOTS              a directory for a screenshot of every view
 //   CNICTL_SOURCE             text the header must show as the data's source
+//   CNICTL_POLICY_URL         (optional) a server on a bundle with NetworkPolicies
 //   CNICTL_BAD_URL            (optional) a server whose source never loads
 //   CNICTL_BAD_MESSAGE        a line of that server's load error
 //   CNICTL_PROFILE            a fresh, empty chromium profile directory
@@ -90,7 +91,8 @@ page.on("console", (m) => {
 // Nothing but the server under test may be contacted.
 await page.route("**/*", (route) => {
   const u = route.request().url();
-  const allowed = [base, process.env.CNICTL_SCALE_URL, process.env.CNICTL_NF_URL, process.env.CNICTL_BAD_URL].filter(Boolean);
+  const allowed = [base, process.env.CNICTL_SCALE_URL, process.env.CNICTL_NF_URL, process.env.CNICTL_BAD_URL,
+    process.env.CNICTL_POLICY_URL].filter(Boolean);
   if (allowed.some((a) => u.startsWith(a)) || u.startsWith("data:")) return route.continue();
   failures.push(`external request blocked: ${u}`);
   return route.abort();
@@ -236,6 +238,82 @@ try {
       const row = page.locator("table.hops tr.fail");
       assert.match(await row.textContent(), /netfilter \(forward, iptables-nft\)/);
       await noDiagramProblems("netfilter drop");
+    });
+  }
+
+  if (process.env.CNICTL_POLICY_URL) {
+    const pol = process.env.CNICTL_POLICY_URL;
+    // The grid's cells, as the page drew them.
+    const drawn = () => page.locator("#policy-grid td.pcell:not(.self)").evaluateAll((tds) =>
+      tds.map((t) => ({ src: t.dataset.src, dst: t.dataset.dst, intended: t.dataset.intended, dataplane: t.dataset.dataplane,
+        by: t.dataset.by, mark: t.textContent, disagree: t.classList.contains("disagree") })));
+    const sameAsApi = async (query) => {
+      const doc = await (await fetch(`${pol}/api/v1/matrix?${query}`)).json();
+      const cells = await drawn();
+      assert.equal(cells.length, doc.cells.length, "one grid cell per API cell");
+      const key = (c) => `${c.src} → ${c.dst}`;
+      const byKey = new Map(cells.map((c) => [key(c), c]));
+      for (const c of doc.cells) {
+        const d = byKey.get(key(c));
+        assert.ok(d, `cell ${key(c)} drawn`);
+        assert.deepEqual([d.intended, d.dataplane, d.by], [c.intended, c.dataplane, c.by.join(",")], key(c));
+      }
+      return { doc, cells };
+    };
+    // No overlap between the grid's header texts and the cells, and no
+    // row label cut off.
+    const gridProblems = () => page.evaluate(() => {
+      const out = [];
+      const overlap = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+      const boxes = [...document.querySelectorAll("#policy-grid th, #policy-grid td")].map((e) => ({ e, b: e.getBoundingClientRect() }));
+      boxes.forEach((x, i) => { for (const y of boxes.slice(i + 1)) if (overlap(x.b, y.b)) out.push(`overlap: ${x.e.textContent} / ${y.e.textContent}`); });
+      for (const th of document.querySelectorAll("#policy-grid th.row")) if (th.scrollWidth > th.clientWidth + 1) out.push(`cut off: ${th.textContent}`);
+      const legend = [...document.querySelectorAll("#policy-legend .item")].map((e) => e.getBoundingClientRect());
+      legend.forEach((a, i) => { for (const b of legend.slice(i + 1)) if (overlap(a, b)) out.push("legend items overlap"); });
+      return out;
+    });
+
+    await step("policy view: the grid equals the API's matrix, disagreements listed", async () => {
+      await page.goto(`${pol}/#/policy`);
+      await page.locator("#policy-grid").waitFor();
+      const probes = await page.locator("#policy-probe option").evaluateAll((os) => os.map((o) => o.textContent));
+      assert.deepEqual(probes, ["TCP 8080", "UDP 53"]);
+      const { cells } = await sameAsApi("proto=tcp&port=8080");
+      const web1api2 = cells.find((c) => c.src === "default/web-1" && c.dst === "default/api-2");
+      assert.equal(web1api2.mark, "✓", "an allowed pair the dataplane delivers");
+      const hole = cells.find((c) => c.src === "default/api-1" && c.dst === "default/web-2");
+      assert.ok(hole.disagree && hole.mark === "!", "a denied pair the dataplane delivers is a disagreement");
+      assert.equal(await page.locator("#policy-grid td.pcell.self").count(), 6, "the diagonal");
+      assert.match(await page.locator("#policy-summary").textContent(), /21 pod pairs where the dataplane disagrees/);
+      assert.equal(await page.locator("#policy-disagreements tbody tr").count(), 21);
+      assert.deepEqual(await gridProblems(), [], "policy grid layout");
+      await page.locator('#policy-grid td[data-src="default/api-1"][data-dst="default/web-2"]').click();
+      const detail = await page.locator("#policy-cell").textContent();
+      assert.match(detail, /default\/api-1 → default\/web-2/);
+      assert.match(detail, /isolated by: default\/default-deny/);
+      assert.match(detail, /dataplane: delivered.*disagrees/);
+      await page.screenshot({ path: `${shots}/policy.png`, fullPage: true });
+    });
+
+    await step("policy view: another port and by namespace", async () => {
+      await page.locator("#policy-probe").selectOption("udp/53");
+      await until("UDP 53 in the URL", async () => page.url().includes("proto=udp&port=53"));
+      await until("the UDP grid", async () => /UDP 53/.test(await page.locator("#policy-summary").textContent()));
+      await sameAsApi("proto=udp&port=53");
+      await page.locator("#policy-by-ns").check();
+      await until("by namespace in the URL", async () => page.url().includes("by=namespace"));
+      await until("the namespace grid", async () => (await page.locator("#policy-grid td.pcell").count()) === 1);
+      const { cells } = await sameAsApi("proto=udp&port=53&by=namespace");
+      assert.equal(cells[0].src, "default");
+      assert.deepEqual(await gridProblems(), [], "namespace grid layout");
+      await page.screenshot({ path: `${shots}/policy-namespace.png`, fullPage: true });
+    });
+
+    await step("policy view without NetworkPolicies says they were not collected", async () => {
+      await page.goto(`${base}/#/policy`);
+      await page.locator("#policy-missing").waitFor();
+      assert.match(await page.locator("#policy-missing").textContent(), /k8s\/networkpolicies\.json/);
+      await page.screenshot({ path: `${shots}/policy-missing.png`, fullPage: true });
     });
   }
 

@@ -19,8 +19,10 @@
 //! `index.rs` compiles policies to pod bitsets once; `ports.rs` matches
 //! ports; `pair.rs` answers one pair with the rules that decided;
 //! `matrix.rs` answers every pair for one probe; `probes.rs` lists the
-//! (protocol, port) values the policies name.
+//! (protocol, port) values the policies name; `document.rs` is the
+//! matrix as its JSON contract names it, for every shell that renders it.
 
+pub mod document;
 mod index;
 mod matrix;
 mod pair;

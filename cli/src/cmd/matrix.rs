@@ -2,17 +2,16 @@
 //! as a grid or a list, or streamed as JSON (a million cells do not fit
 //! comfortably in one `serde_json::Value`).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use cnictl_analyzers::pipeline::Analysis;
+use cnictl_analyzers::policy::document::{self, namespace_grid, DocCell, Header};
 use cnictl_analyzers::policy::{self, Cell, PolicyMatrix, Probe};
 use cnictl_model::ClusterSnapshot;
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::args::{MatrixArgs, MatrixBy, Output, PolicyProto};
 use crate::{out, resolve};
@@ -35,10 +34,14 @@ pub fn run(args: MatrixArgs) -> Result<ExitCode> {
     let m = policy::build(&snap.k8s, dp, probes).context("NetworkPolicies not collected")?;
     let notes = notes(&m, snap, evaluate, &args);
     let disagreements = match (args.render.output, args.by) {
-        (Output::Json, MatrixBy::Pod) => json_pods(&m, &header(&m, &notes, "pod", &snap.source))?,
-        (Output::Json, MatrixBy::Namespace) => {
-            json_namespaces(&m, &header(&m, &notes, "namespace", &snap.source), evaluate)?
+        (Output::Json, MatrixBy::Pod) => {
+            json_pods(&m, &Header::new(&m, &notes, "pod", &snap.source))?
         }
+        (Output::Json, MatrixBy::Namespace) => json_namespaces(
+            &m,
+            &Header::new(&m, &notes, "namespace", &snap.source),
+            evaluate,
+        )?,
         (Output::Text, by) => text(&m, &notes, by, out::use_color(&args.render))?,
     };
     Ok(ExitCode::from(u8::from(disagreements > 0)))
@@ -79,14 +82,7 @@ fn notes(
     evaluated: bool,
     args: &MatrixArgs,
 ) -> Vec<String> {
-    let mut notes = Vec::new();
-    if !m.index.namespaces_known {
-        notes.push("namespaces.json was not collected: namespaceSelectors see only the kubernetes.io/metadata.name label".into());
-    }
-    let left_out = snap.k8s.pods.len() - m.pod_count();
-    if left_out > 0 {
-        notes.push(format!("{left_out} host-network or finished pods left out (no policy agent polices them as pods)"));
-    }
+    let mut notes = document::notes(m, &snap.k8s);
     match (evaluated, args.no_dataplane) {
         (true, _) => {}
         (false, true) => notes.push("dataplane not evaluated (--no-dataplane)".into()),
@@ -99,52 +95,6 @@ fn notes(
 
 // ---- JSON -------------------------------------------------------------------
 
-#[derive(Serialize)]
-struct Header<'a> {
-    schema: &'static str,
-    source: &'a str,
-    by: &'static str,
-    protocol: Option<&'a str>,
-    port: Option<u16>,
-    pods: usize,
-    policies: usize,
-    notes: &'a [String],
-}
-
-#[derive(Serialize)]
-struct JsonCell<'a> {
-    src: &'a str,
-    dst: &'a str,
-    protocol: Option<&'a str>,
-    port: Option<u16>,
-    intended: &'static str,
-    by: Vec<String>,
-    dataplane: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pairs: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    allowed_pairs: Option<usize>,
-}
-
-fn header<'a>(
-    m: &'a PolicyMatrix,
-    notes: &'a [String],
-    by: &'static str,
-    source: &'a str,
-) -> Header<'a> {
-    let single = (m.results.len() == 1).then(|| &m.results[0].probe);
-    Header {
-        schema: cnictl_model::SCHEMA,
-        source,
-        by,
-        protocol: single.and_then(|p| p.protocol.as_deref()),
-        port: single.and_then(|p| p.port),
-        pods: m.pod_count(),
-        policies: m.index.policy_count(),
-        notes,
-    }
-}
-
 /// `{"schema", …, "cells": [` then the cells, row by row, each row built
 /// in parallel; returns the number of disagreeing cells.
 fn json_pods(m: &PolicyMatrix, head: &Header) -> Result<usize> {
@@ -153,10 +103,10 @@ fn json_pods(m: &PolicyMatrix, head: &Header) -> Result<usize> {
     open_doc(&mut w, head)?;
     let mut first = true;
     let mut disagreements = 0;
-    for (r, res) in m.results.iter().enumerate() {
+    for r in 0..m.results.len() {
         let rows: Vec<(String, usize)> = (0..keys.len())
             .into_par_iter()
-            .map(|s| json_row(m, r, &res.probe, &keys, s))
+            .map(|s| json_row(m, r, &keys, s))
             .collect();
         for (chunk, n) in rows.into_iter().filter(|(c, _)| !c.is_empty()) {
             w.write_all(if first { b"\n" } else { b",\n" })?;
@@ -169,42 +119,13 @@ fn json_pods(m: &PolicyMatrix, head: &Header) -> Result<usize> {
     Ok(disagreements)
 }
 
-fn json_row(
-    m: &PolicyMatrix,
-    r: usize,
-    probe: &Probe,
-    keys: &[String],
-    s: usize,
-) -> (String, usize) {
-    let mut cells = Vec::new();
-    let mut disagree = 0;
-    for d in (0..keys.len()).filter(|&d| d != s) {
-        let c = m.cell(r, s, d);
-        disagree += usize::from(c.disagrees());
-        cells.push(json_cell(&keys[s], &keys[d], probe, c, None));
-    }
+fn json_row(m: &PolicyMatrix, r: usize, keys: &[String], s: usize) -> (String, usize) {
+    let (cells, disagree) = document::pod_row(m, r, keys, s);
+    let cells: Vec<String> = cells
+        .iter()
+        .map(|c| serde_json::to_string(c).unwrap_or_default())
+        .collect();
     (cells.join(",\n"), disagree)
-}
-
-fn json_cell(
-    src: &str,
-    dst: &str,
-    probe: &Probe,
-    c: Cell,
-    counts: Option<(usize, usize)>,
-) -> String {
-    let cell = JsonCell {
-        src,
-        dst,
-        protocol: probe.protocol.as_deref(),
-        port: probe.port,
-        intended: c.intended,
-        by: c.by,
-        dataplane: c.dataplane.as_str(),
-        pairs: counts.map(|c| c.0),
-        allowed_pairs: counts.map(|c| c.1),
-    };
-    serde_json::to_string(&cell).unwrap_or_default()
 }
 
 fn open_doc(w: &mut impl Write, h: &Header) -> Result<()> {
@@ -222,83 +143,13 @@ fn close_doc(w: &mut impl Write) -> Result<()> {
 
 // ---- by namespace -----------------------------------------------------------
 
-/// One ordered namespace pair under one probe.
-#[derive(Default)]
-struct NsCell {
-    pairs: usize,
-    allowed: usize,
-    delivered: usize,
-    dropped: usize,
-    disagree: usize,
-    by: Vec<String>,
-}
-
-impl NsCell {
-    fn add(&mut self, c: Cell) {
-        self.pairs += 1;
-        self.allowed += usize::from(c.intended == "allowed");
-        self.disagree += usize::from(c.disagrees());
-        match c.dataplane {
-            policy::DataplaneVerdict::Delivered => self.delivered += 1,
-            policy::DataplaneVerdict::Dropped => self.dropped += 1,
-            _ => {}
-        }
-        self.by.extend(c.by);
-    }
-
-    fn intended(&self) -> &'static str {
-        match self.allowed {
-            0 => "denied",
-            a if a == self.pairs => "allowed",
-            _ => "partial",
-        }
-    }
-
-    fn dataplane(&self, evaluated: bool) -> &'static str {
-        match (evaluated, self.delivered, self.dropped) {
-            (false, _, _) => "not-evaluated",
-            (_, d, 0) if d == self.pairs => "delivered",
-            (_, 0, d) if d == self.pairs => "dropped",
-            (_, 0, 0) => "unknown",
-            _ => "partial",
-        }
-    }
-}
-
-type NsGrid = BTreeMap<(String, String), NsCell>;
-
-fn namespace_grid(m: &PolicyMatrix, r: usize) -> NsGrid {
-    let mut grid = NsGrid::new();
-    let ns = |i: usize| m.index.pods()[i].namespace.clone();
-    for s in 0..m.pod_count() {
-        for d in (0..m.pod_count()).filter(|&d| d != s) {
-            grid.entry((ns(s), ns(d))).or_default().add(m.cell(r, s, d));
-        }
-    }
-    for c in grid.values_mut() {
-        c.by.sort();
-        c.by.dedup();
-    }
-    grid
-}
-
 fn json_namespaces(m: &PolicyMatrix, head: &Header, evaluated: bool) -> Result<usize> {
     let mut w = std::io::BufWriter::new(std::io::stdout().lock());
     open_doc(&mut w, head)?;
     let (mut first, mut disagreements) = (true, 0);
     for (r, res) in m.results.iter().enumerate() {
         for ((src, dst), c) in namespace_grid(m, r) {
-            let cell = JsonCell {
-                src: &src,
-                dst: &dst,
-                protocol: res.probe.protocol.as_deref(),
-                port: res.probe.port,
-                intended: c.intended(),
-                by: c.by.clone(),
-                dataplane: c.dataplane(evaluated),
-                pairs: Some(c.pairs),
-                allowed_pairs: Some(c.allowed),
-            };
+            let cell = DocCell::namespace((&src, &dst), &res.probe, &c, evaluated);
             w.write_all(if first { b"\n" } else { b",\n" })?;
             serde_json::to_writer(&mut w, &cell)?;
             first = false;

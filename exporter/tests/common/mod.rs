@@ -137,3 +137,58 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result
         .unwrap_or_default();
     Ok((status, body))
 }
+
+/// NetworkPolicies for [`policy_bundle`]: every pod in `default` isolated
+/// for ingress, `app=api` open to `app=web` on TCP 8080 and to everyone on
+/// UDP 53. The recorded Calico dataplane programs no policy, so the
+/// denied pairs are the disagreements (`policy-not-enforced`).
+pub const POLICIES: &str = r#"{"apiVersion": "v1", "kind": "List", "items": [
+ {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+  "metadata": {"namespace": "default", "name": "default-deny"},
+  "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}},
+ {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+  "metadata": {"namespace": "default", "name": "api-from-web"},
+  "spec": {"podSelector": {"matchLabels": {"app": "api"}},
+   "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}],
+                "ports": [{"protocol": "TCP", "port": 8080}]},
+               {"ports": [{"protocol": "UDP", "port": 53}]}]}}
+]}"#;
+
+const NAMESPACES: &str = r#"{"apiVersion": "v1", "kind": "List", "items": [
+ {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default",
+  "labels": {"kubernetes.io/metadata.name": "default"}}},
+ {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system",
+  "labels": {"kubernetes.io/metadata.name": "kube-system"}}}
+]}"#;
+
+/// The recorded calico-bgp fixture bundle with [`POLICIES`] and the
+/// namespaces added as `k8s/networkpolicies.json` and
+/// `k8s/namespaces.json`, written under `dir` (kept by the caller).
+pub fn policy_bundle(dir: &std::path::Path) -> std::path::PathBuf {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/calico-bgp");
+    let to = dir.join("calico-bgp-policies");
+    copy_dir(&from, &to);
+    std::fs::write(to.join("k8s/networkpolicies.json"), POLICIES).expect("write policies");
+    std::fs::write(to.join("k8s/namespaces.json"), NAMESPACES).expect("write namespaces");
+    to
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read fixture") {
+        let e = e.expect("dir entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("file type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The snapshot of [`policy_bundle`].
+pub fn policy_snapshot() -> ClusterSnapshot {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = policy_bundle(dir.path());
+    cnictl_collect::bundle::load_dir(&bundle).expect("policy bundle loads")
+}
