@@ -196,7 +196,12 @@ fn a_bundle_of_k8s_alone_is_intent_only_and_policies_are_required() {
     let pods = r#"{"kind":"List","items":[
       {"kind":"Pod","metadata":{"name":"api-0","namespace":"shop","labels":{"app":"api"}}},
       {"kind":"Pod","metadata":{"name":"db-0","namespace":"shop","labels":{"app":"db"}},
-       "spec":{"containers":[{"name":"db","ports":[{"name":"pg","containerPort":5432}]}]}}]}"#;
+       "spec":{"nodeName":"node-1","containers":[{"name":"db","ports":[{"name":"pg","containerPort":5432}]}]},
+       "status":{"podIP":"10.244.1.5"}}]}"#;
+    let nodes = r#"{"kind":"List","items":[
+      {"kind":"Node","metadata":{"name":"node-1"},"status":{"addresses":[{"type":"InternalIP","address":"192.0.2.11"}]}},
+      {"kind":"Node","metadata":{"name":"node-2"},"status":{"addresses":[{"type":"InternalIP","address":"192.0.2.12"}]}}]}"#;
+    fs::write(snap.join("k8s/nodes.json"), nodes).unwrap();
     fs::write(snap.join("k8s/pods.json"), pods).unwrap();
     let b = snap.to_string_lossy().into_owned();
     let no_policies = cnictl_ok(&["matrix", "--bundle", &b], 2);
@@ -228,6 +233,27 @@ fn a_bundle_of_k8s_alone_is_intent_only_and_policies_are_required() {
         ],
         3,
     );
+    // Its own node always reaches a pod (the API's exception); another node
+    // is an address like any other, and no rule allows it.
+    let from = |src: &str| {
+        let a = [
+            "explain",
+            "--bundle",
+            &b,
+            src,
+            "shop/db-0",
+            "--port",
+            "5432",
+            "-o",
+            "json",
+        ];
+        json(&cnictl_ok(&a, 3))
+    };
+    let own = from("192.0.2.11");
+    assert_eq!(own["policy"]["intended"], "allowed", "{own}");
+    let why = own["policy"]["assumptions"][0].as_str().unwrap_or("");
+    assert!(why.contains("its own node"), "{own}");
+    assert_eq!(from("192.0.2.12")["policy"]["intended"], "denied");
     // check still wants a dataplane.
     cnictl_ok(&["check", "--bundle", &b], 2);
 }

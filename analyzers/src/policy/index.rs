@@ -30,6 +30,8 @@ pub struct PolicyIndex<'a> {
     /// `false` when `namespaces.json` was not collected: namespace labels
     /// other than `kubernetes.io/metadata.name` are then unknown.
     pub namespaces_known: bool,
+    /// Each node's addresses (nodes.json), for the own-node exemption.
+    node_ips: BTreeMap<&'a str, &'a [IpAddr]>,
 }
 
 pub(crate) struct Compiled<'a> {
@@ -69,7 +71,21 @@ impl<'a> PolicyIndex<'a> {
             ingress_of,
             egress_of,
             namespaces_known: k8s.namespaces.is_some(),
+            node_ips: k8s
+                .nodes
+                .iter()
+                .map(|n| (n.name.as_str(), n.internal_ips.as_slice()))
+                .collect(),
         })
+    }
+
+    /// Whether `ip` is an address of the node pod `p` runs on.
+    pub(crate) fn on_own_node(&self, p: usize, ip: IpAddr) -> bool {
+        let node = self.pods[p]
+            .node
+            .as_deref()
+            .and_then(|n| self.node_ips.get(n));
+        node.is_some_and(|ips| ips.contains(&ip))
     }
 
     pub fn pods(&self) -> &[&'a Pod] {

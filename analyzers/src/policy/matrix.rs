@@ -22,7 +22,11 @@ pub struct IntentMatrix {
 pub type MatrixRow = Vec<bool>;
 
 impl IntentMatrix {
+    /// A pod to itself is always allowed (policies cannot block it).
     pub fn allowed(&self, src: usize, dst: usize) -> bool {
+        if src == dst {
+            return true;
+        }
         let open = |side: &Option<FixedBitSet>, other: usize| {
             side.as_ref().is_none_or(|s| s.contains(other))
         };

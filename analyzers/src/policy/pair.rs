@@ -56,6 +56,10 @@ pub enum Assumption {
     IpBlockMatchedPod,
     /// A namespaceSelector was evaluated without `namespaces.json`.
     NamespaceLabelsUnknown,
+    /// Not an assumption but the API's own exception, said on the answer
+    /// because no rule decided: traffic between a pod and the node it runs
+    /// on, and a pod to itself, are always allowed.
+    NodeOrSelfExempt,
 }
 
 impl Assumption {
@@ -66,6 +70,9 @@ impl Assumption {
             }
             Assumption::NamespaceLabelsUnknown => {
                 "namespaces.json was not collected: namespaces are assumed to carry only kubernetes.io/metadata.name"
+            }
+            Assumption::NodeOrSelfExempt => {
+                "traffic between a pod and its own node, or a pod and itself, is always allowed (Kubernetes NetworkPolicy: policies cannot block it)"
             }
         }
     }
@@ -87,6 +94,13 @@ impl PairVerdict {
 impl PolicyIndex<'_> {
     /// What the policies intend for `src` opening `probe` towards `dst`.
     pub fn pair(&self, src: Endpoint, dst: Endpoint, probe: &Probe) -> PairVerdict {
+        if self.exempt(src, dst) {
+            return PairVerdict {
+                egress: Side::open(),
+                ingress: Side::open(),
+                assumptions: vec![Assumption::NodeOrSelfExempt],
+            };
+        }
         let mut assumptions = Vec::new();
         let egress = self.side(src, dst, dst, PolicyType::Egress, probe, &mut assumptions);
         let ingress = self.side(dst, src, dst, PolicyType::Ingress, probe, &mut assumptions);
@@ -96,6 +110,17 @@ impl PolicyIndex<'_> {
             egress,
             ingress,
             assumptions,
+        }
+    }
+
+    /// A pod and itself, or a pod and an address of the node it runs on.
+    fn exempt(&self, a: Endpoint, b: Endpoint) -> bool {
+        match (a, b) {
+            (Endpoint::Pod(x), Endpoint::Pod(y)) => x == y,
+            (Endpoint::Pod(p), Endpoint::Ip(ip)) | (Endpoint::Ip(ip), Endpoint::Pod(p)) => {
+                self.on_own_node(p, ip)
+            }
+            _ => false,
         }
     }
 
