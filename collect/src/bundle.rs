@@ -222,7 +222,7 @@ pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
     };
     errors.extend(case_collisions(&names));
     let (k8s, nodes) = rayon::join(
-        || load_k8s(src, !names.is_empty()),
+        || load_k8s(src, true),
         || {
             names
                 .par_iter()
