@@ -205,16 +205,16 @@ fn text_pods(m: &PolicyMatrix, r: usize, color: bool, s: &mut String) -> usize {
     let cells: Vec<Vec<Option<Cell>>> = (0..n)
         .map(|a| (0..n).map(|b| (a != b).then(|| m.cell(r, a, b))).collect())
         .collect();
-    let disagree: Vec<(usize, usize)> = pairs(n)
-        .filter(|&(a, b)| cells[a][b].as_ref().is_some_and(Cell::disagrees))
+    let disagree: Vec<(usize, usize, &Cell)> = pairs(n)
+        .filter_map(|(a, b)| cells[a][b].as_ref().map(|c| (a, b, c)))
+        .filter(|(_, _, c)| c.disagrees())
         .collect();
     if n <= GRID_MAX {
         grid(m, &cells, color, s);
     } else {
         summary(&cells, s);
     }
-    for &(a, b) in disagree.iter().take(LIST_MAX) {
-        let c = cells[a][b].as_ref().expect("off-diagonal");
+    for &(a, b, c) in disagree.iter().take(LIST_MAX) {
         *s += &format!(
             "  ! {} → {}: intended {} ({}), dataplane {}\n",
             m.pod_key(a),
