@@ -778,3 +778,50 @@ fn kubectl_conventions_short_output_namespace_and_completions() {
         assert!(!cnictl_ok(&["completion", shell], 0).stdout.is_empty());
     }
 }
+
+/// `check` leads with the root cause: one BGP session down is one root
+/// with its five consequences under it, in text and JSON; `--severity`
+/// hiding findings keeps the groups consistent.
+#[test]
+fn check_groups_the_consequences_of_one_bgp_session_under_it() {
+    let b = repo().join("fixtures/calico-bgp-broken-bgp-session-down");
+    let b = b.to_str().unwrap();
+    let o = cnictl_ok(&["check", "--bundle", b, "--color", "never"], 1);
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with("model calico-bgp: 6 error(s), 0 warning(s), 0 info — 1 root cause(s), 5 consequence(s)"),
+        "{out}"
+    );
+    assert!(out.contains("      consequences (5):"), "{out}");
+    assert!(
+        out.contains("because the other end of the same session"),
+        "{out}"
+    );
+    // The consequences are listed under the root, not again on their own.
+    assert_eq!(out.matches("hint:").count(), 1, "{out}");
+    let o = cnictl_ok(&["check", "--bundle", b, "-o", "json"], 1);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let groups = r["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let root = groups[0]["root"].as_u64().unwrap() as usize;
+    assert_eq!(r["findings"][root]["code"], "bgp-session-down");
+    assert_eq!(r["findings"][root]["peers"][0], "node-2");
+    assert_eq!(groups[0]["symptoms"].as_array().unwrap().len(), 5);
+    // A healthy fixture: no consequences, so no root-cause words at all.
+    let ok = repo().join("fixtures/calico-bgp");
+    let o = cnictl_ok(
+        &[
+            "check",
+            "--bundle",
+            ok.to_str().unwrap(),
+            "--color",
+            "never",
+        ],
+        0,
+    );
+    assert!(
+        !text(&o.stdout).contains("root cause"),
+        "{}",
+        text(&o.stdout)
+    );
+}

@@ -267,9 +267,31 @@ function findingCard(f, opts) {
   return el("div", { class: "finding " + f.severity },
     el("div", { class: "head" }, sevPill(f.severity), el("code", {}, f.code),
       f.node && !opts.hideNode ? el("a", { href: "#/node/" + encodeURIComponent(f.node) }, f.node) : (f.node ? null : el("span", { class: "muted" }, "cluster-wide")),
-      el("span", { class: "summary" }, f.summary)),
+      el("span", { class: "summary" }, f.summary),
+      f.caused_by !== undefined && opts.symptoms === undefined ? el("span", { class: "pill muted", title: f.because }, "consequence") : null),
     f.evidence && f.evidence.length ? el("pre", {}, f.evidence.join("\n")) : null,
-    f.hint ? el("div", { class: "hint" }, f.hint) : null);
+    f.hint ? el("div", { class: "hint" }, f.hint) : null,
+    opts.symptoms && opts.symptoms.length ? consequences(opts.symptoms) : null);
+}
+
+// The findings a root cause explains, folded under it: one line each and why.
+function consequences(list) {
+  return el("details", { class: "consequences" },
+    el("summary", {}, `${list.length} consequence${list.length === 1 ? "" : "s"} of this root cause`),
+    list.map((f) => el("div", { class: "symptom" }, sevPill(f.severity), el("code", {}, f.code),
+      f.node ? el("a", { href: "#/node/" + encodeURIComponent(f.node) }, f.node) : null,
+      el("span", {}, f.summary), el("div", { class: "because muted" }, "because " + f.because))));
+}
+
+// Symptoms by the id of their root (every symptom of the report, one request).
+async function symptomsByRoot() {
+  const r = await api("/api/v1/findings?role=symptom&limit=5000");
+  const by = new Map();
+  for (const f of r.findings) {
+    if (!by.has(f.caused_by)) by.set(f.caused_by, []);
+    by.get(f.caused_by).push(f);
+  }
+  return by;
 }
 
 async function viewFindings(params) {
@@ -279,9 +301,12 @@ async function viewFindings(params) {
   const code = el("select", { "aria-label": "code" }, el("option", { value: "" }, "any code"));
   const node = el("input", { type: "search", placeholder: "node", list: "node-list", "aria-label": "node" });
   const q = el("input", { type: "search", placeholder: "search text, entries, hints…", "aria-label": "search" });
+  const grouping = el("select", { "aria-label": "grouping" },
+    el("option", { value: "root" }, "root causes first"), el("option", { value: "" }, "every finding"));
   const list = el("div", { id: "findings-list" });
   const pager = el("div", { class: "pager" });
   const nodeList = el("datalist", { id: "node-list" });
+  grouping.value = params.has("role") ? params.get("role") : "root";
   sev.value = params.get("severity") || ""; node.value = params.get("node") || ""; q.value = params.get("q") || "";
   let offset = Number(params.get("offset") || 0);
   let codesLoaded = false;
@@ -292,20 +317,23 @@ async function viewFindings(params) {
     if (code.value) qs.set("code", code.value);
     if (node.value.trim()) qs.set("node", node.value.trim());
     if (q.value.trim()) qs.set("q", q.value.trim());
+    qs.set("role", grouping.value);
     qs.set("limit", PAGE); qs.set("offset", offset);
     history.replaceState(null, "", "#/findings?" + qs.toString());
     try {
       const r = await api("/api/v1/findings?" + qs.toString());
+      const symptoms = grouping.value === "root" ? await symptomsByRoot() : new Map();
       if (!codesLoaded) {
         const all = await api("/api/v1/findings?limit=1");
         for (const c of Object.keys(all.by_code)) code.append(el("option", { value: c }, `${c} (${all.by_code[c]})`));
         code.value = params.get("code") || "";
         codesLoaded = true;
       }
-      list.replaceChildren(...(r.findings.length ? r.findings.map((f) => findingCard(f)) : [el("div", { class: "empty" }, "no findings match")]));
+      const card = (f) => findingCard(f, grouping.value === "root" ? { symptoms: symptoms.get(f.id) || [] } : {});
+      list.replaceChildren(...(r.findings.length ? r.findings.map(card) : [el("div", { class: "empty" }, "no findings match")]));
       const pages = Math.max(1, Math.ceil(r.total / PAGE));
       pager.replaceChildren(
-        el("span", {}, `${r.total} findings`),
+        el("span", {}, grouping.value === "root" ? `${r.total} root cause${r.total === 1 ? "" : "s"}` : `${r.total} findings`),
         el("button", { type: "button", disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - PAGE); load(); } }, "‹ prev"),
         el("span", {}, `page ${Math.floor(offset / PAGE) + 1} / ${pages}`),
         el("button", { type: "button", disabled: offset + PAGE >= r.total, onclick: () => { offset += PAGE; load(); } }, "next ›"));
@@ -315,10 +343,10 @@ async function viewFindings(params) {
   }
   let t = null;
   const reload = () => { offset = 0; clearTimeout(t); t = setTimeout(load, 150); };
-  [sev, code].forEach((x) => x.addEventListener("change", reload));
+  [sev, code, grouping].forEach((x) => x.addEventListener("change", reload));
   [node, q].forEach((x) => x.addEventListener("input", reload));
   for (const p of m.per_node.map((x) => x.node).sort(natural.compare).slice(0, 5000)) nodeList.append(el("option", { value: p }));
-  app.replaceChildren(el("h1", {}, "Findings"), el("div", { class: "toolbar" }, sev, code, node, q, nodeList), pager, list);
+  app.replaceChildren(el("h1", {}, "Findings"), el("div", { class: "toolbar" }, grouping, sev, code, node, q, nodeList), pager, list);
   await load();
 }
 

@@ -185,6 +185,7 @@ mod tests {
             model: "flannel-vxlan".into(),
             findings,
             skipped: vec![],
+            groups: vec![],
         }
     }
 
@@ -196,6 +197,7 @@ mod tests {
             summary: "s".into(),
             evidence: vec![],
             hint: "h".into(),
+            peers: vec![],
         }
     }
 

@@ -196,6 +196,18 @@ pub struct DropInfo {
     /// its exact evidence and concrete fix; set by [`attach_finding`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finding: Option<crate::Finding>,
+    /// When that finding is a consequence of another (`check`'s groups),
+    /// the root cause to fix first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_cause: Option<RootCause>,
+}
+
+/// The root cause behind a drop's finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RootCause {
+    pub finding: crate::Finding,
+    /// How it causes the drop's finding.
+    pub because: String,
 }
 
 /// The packet as traced.

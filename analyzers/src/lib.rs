@@ -16,7 +16,8 @@ pub mod infer;
 pub mod pipeline;
 pub mod policy;
 pub mod reach;
+pub mod rootcause;
 pub mod validate;
 
 pub use code::{Code, Input};
-pub use finding::{Finding, Report, Severity, Skipped};
+pub use finding::{Finding, Group, Report, Severity, Skipped, Symptom};

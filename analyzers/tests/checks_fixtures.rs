@@ -176,3 +176,114 @@ fn every_finding_has_evidence_and_a_hint() {
         }
     }
 }
+
+/// Root causes: every finding sits in exactly one group; the seeded fault
+/// of each broken fixture is a root, never a consequence; and the findings
+/// that follow from a seeded BGP fault are grouped under it.
+#[test]
+fn the_seeded_fault_is_the_root_and_its_consequences_hang_under_it() {
+    for f in fixtures() {
+        let r = &f.report;
+        let mut seen: Vec<usize> = r.groups.iter().map(|g| g.root).collect();
+        seen.extend(
+            r.groups
+                .iter()
+                .flat_map(|g| g.symptoms.iter().map(|s| s.finding)),
+        );
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            (0..r.findings.len()).collect::<Vec<_>>(),
+            "{}",
+            f.name
+        );
+        for (code, _) in &f.faults {
+            let roots = r.groups.iter().map(|g| &r.findings[g.root]);
+            assert!(
+                roots.clone().any(|x| x.code == *code),
+                "{}: {code} is no root",
+                f.name
+            );
+        }
+    }
+}
+
+#[test]
+fn one_bgp_session_down_is_one_root_cause_of_six_findings() {
+    let all = fixtures();
+    let Some(f) = all
+        .iter()
+        .find(|f| f.name == "calico-bgp-broken-bgp-session-down")
+    else {
+        return;
+    };
+    let r = &f.report;
+    assert_eq!(r.findings.len(), 6, "{:#?}", r.findings);
+    assert_eq!(r.root_count(), 1, "{:#?}", r.groups);
+    let root = &r.findings[r.groups[0].root];
+    assert_eq!(root.code.as_str(), "bgp-session-down");
+    assert_eq!(root.node.as_deref(), Some("node-1"));
+    let mut codes: Vec<&str> = r.groups[0]
+        .symptoms
+        .iter()
+        .map(|s| r.findings[s.finding].code.as_str())
+        .collect();
+    codes.sort_unstable();
+    let want = [
+        "bgp-route-missing",
+        "bgp-route-missing",
+        "bgp-session-down",
+        "missing-pod-route",
+        "missing-pod-route",
+    ];
+    assert_eq!(codes, want);
+}
+
+#[test]
+fn a_route_bird_did_not_learn_explains_the_missing_kernel_route() {
+    let all = fixtures();
+    let Some(f) = all
+        .iter()
+        .find(|f| f.name == "calico-bgp-broken-bgp-route-missing")
+    else {
+        return;
+    };
+    let r = &f.report;
+    assert_eq!(r.root_count(), 1, "{:#?}", r.groups);
+    assert_eq!(
+        r.findings[r.groups[0].root].code.as_str(),
+        "bgp-route-missing"
+    );
+    let s = &r.groups[0].symptoms;
+    assert_eq!(s.len(), 1);
+    assert_eq!(r.findings[s[0].finding].code.as_str(), "missing-pod-route");
+    assert!(
+        s[0].because.contains("BIRD did not learn the block"),
+        "{}",
+        s[0].because
+    );
+}
+
+/// `--severity` filtering keeps the groups consistent: indices renumbered,
+/// a kept symptom whose root was filtered out stands on its own.
+#[test]
+fn filtering_findings_renumbers_the_groups() {
+    let all = fixtures();
+    let Some(f) = all
+        .iter()
+        .find(|f| f.name == "calico-bgp-broken-bgp-session-down")
+    else {
+        return;
+    };
+    let mut r = f.report.clone();
+    r.retain(|x| x.code.as_str() != "bgp-route-missing");
+    assert_eq!(r.findings.len(), 4);
+    assert_eq!(r.root_count(), 1);
+    assert_eq!(r.groups[0].symptoms.len(), 3);
+    assert!(r.groups[0].symptoms.iter().all(|s| s.finding < 4));
+    let mut r = f.report.clone();
+    let root = r.findings[r.groups[0].root].clone();
+    r.retain(|x| *x != root);
+    assert_eq!(r.findings.len(), 5);
+    assert_eq!(r.root_count(), 5, "{:#?}", r.groups);
+}

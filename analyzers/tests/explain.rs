@@ -574,6 +574,7 @@ fn a_finding_about_another_rule_is_not_attached_to_a_netfilter_drop() {
         summary: "forward drop".into(),
         evidence: vec![evidence.into()],
         hint: String::new(),
+        peers: vec![],
     };
     let other_rule = [finding(
         "b",

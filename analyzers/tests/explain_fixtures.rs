@@ -247,3 +247,41 @@ fn wrong_next_hop_is_a_detour_or_a_drop() {
         assert!(flagged, "{name}:\n{}", render_text(&ex));
     }
 }
+
+/// A drop whose finding is a consequence names its root cause: web-2 →
+/// web-1 dies on node-2, whose session is down because node-1's end is.
+#[test]
+fn a_drop_on_a_symptom_names_the_root_cause_to_fix_first() {
+    let Some(dir) = fixture("calico-bgp-broken-bgp-session-down") else {
+        return;
+    };
+    let snap = cnictl_collect::bundle::load_dir(&dir).expect("fixture loads");
+    let a = cnictl_analyzers::pipeline::Analysis::new(std::sync::Arc::new(snap));
+    let ex = a
+        .explain(&ExplainRequest::new("default/web-2", "default/web-1"))
+        .expect("explains");
+    let drop = ex.drop.as_ref().expect("dropped");
+    let f = drop.finding.as_ref().expect("a finding about the drop");
+    assert_eq!(
+        (f.code.as_str(), f.node.as_deref()),
+        ("bgp-session-down", Some("node-2"))
+    );
+    let rc = drop.root_cause.as_ref().expect("a root cause");
+    assert_eq!(rc.finding.node.as_deref(), Some("node-1"));
+    assert_eq!(rc.because, "the other end of the same session");
+    let text = render_text(&ex);
+    assert!(
+        text.contains("root cause: [bgp-session-down] on node-1"),
+        "{text}"
+    );
+    // The root's own drop has no root cause above it.
+    let ex = a
+        .explain(&ExplainRequest::new("default/web-1", "default/web-2"))
+        .expect("explains");
+    let drop = ex.drop.as_ref().expect("dropped");
+    assert_eq!(
+        drop.finding.as_ref().and_then(|f| f.node.as_deref()),
+        Some("node-1")
+    );
+    assert!(drop.root_cause.is_none());
+}

@@ -77,6 +77,8 @@ struct ModelOut<'a> {
     data_time: Option<crate::state::DataTime>,
     nodes: usize,
     findings: SeverityCounts,
+    /// How many findings are root causes (the rest are their consequences).
+    root_causes: usize,
     per_node: &'a [cnictl_analyzers::infer::NodeModel],
     analysis_seconds: f64,
     reachability: ReachOut<'a>,
@@ -103,6 +105,7 @@ pub async fn model(State(state): State<AppState>) -> Result<Response, ApiError> 
         data_time: state.status().data_time,
         nodes: a.nodes().len(),
         findings: a.counts_by_severity(),
+        root_causes: a.report().root_count(),
         per_node: &a.inference().per_node,
         analysis_seconds: a.duration.as_secs_f64(),
         reachability: ReachOut {
@@ -124,11 +127,15 @@ pub struct FindingsQuery {
     pub node: Option<String>,
     /// Case-insensitive text search over code, node, summary, evidence, hint.
     pub q: Option<String>,
+    /// `root`: only root causes; `symptom`: only their consequences.
+    pub role: Option<String>,
     pub offset: Option<usize>,
     pub limit: Option<usize>,
 }
 
 struct FindingFilter {
+    /// `Some(true)`: roots only; `Some(false)`: symptoms only.
+    root: Option<bool>,
     severity: Option<Severity>,
     code: Option<Code>,
     node: Option<String>,
@@ -139,6 +146,7 @@ impl FindingFilter {
     fn parse(q: &FindingsQuery, a: &Analysis) -> Result<Self, ApiError> {
         let nonempty = |o: &Option<String>| o.clone().filter(|s| !s.is_empty());
         Ok(FindingFilter {
+            root: role(q.role.as_deref())?,
             severity: severity(q.severity.as_deref())?,
             code: nonempty(&q.code).map(known_code).transpose()?,
             node: nonempty(&q.node).map(|n| known_node(a, n)).transpose()?,
@@ -154,6 +162,17 @@ impl FindingFilter {
                 .as_ref()
                 .is_none_or(|n| f.node.as_ref() == Some(n))
             && self.text.as_ref().is_none_or(|t| text_matches(f, t))
+    }
+}
+
+fn role(s: Option<&str>) -> Result<Option<bool>, ApiError> {
+    match s.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some("root") => Ok(Some(true)),
+        Some("symptom") => Ok(Some(false)),
+        Some(s) => Err(ApiError::bad_request(format!(
+            "unknown role {s:?} (expected root or symptom)"
+        ))),
     }
 }
 
@@ -205,14 +224,14 @@ pub async fn findings(
         )));
     }
     let offset = q.offset.unwrap_or(0);
-    let matching: Vec<&Finding> = a
-        .report()
-        .findings
+    let report = a.report();
+    let views = FindingView::all(report);
+    let matching: Vec<&FindingView> = views
         .iter()
-        .filter(|f| filter.matches(f))
+        .filter(|v| filter.matches(v.finding) && filter.root.is_none_or(|r| r == v.is_root()))
         .collect();
-    let page: Vec<&Finding> = matching.iter().skip(offset).take(limit).copied().collect();
-    let codes = by_code(&matching);
+    let page: Vec<&FindingView> = matching.iter().skip(offset).take(limit).copied().collect();
+    let codes = by_code(matching.iter().map(|v| v.finding));
     Ok(Json(json!({
         "schema": cnictl_model::SCHEMA,
         "model": a.model(),
@@ -220,13 +239,55 @@ pub async fn findings(
         "offset": offset,
         "limit": limit,
         "by_code": codes,
+        "root_causes": report.root_count(),
         "findings": page,
-        "skipped": a.report().skipped,
+        "skipped": report.skipped,
     }))
     .into_response())
 }
 
-fn by_code<'a>(findings: &[&'a Finding]) -> BTreeMap<&'a str, usize> {
+/// A finding as `/api/v1/findings` serves it: with its place in the
+/// report and, for a consequence, the root cause that explains it.
+#[derive(Serialize)]
+struct FindingView<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    /// Its index in the report (`caused_by` refers to these).
+    id: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caused_by: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    because: Option<&'a str>,
+}
+
+impl<'a> FindingView<'a> {
+    fn all(report: &'a cnictl_analyzers::Report) -> Vec<FindingView<'a>> {
+        let mut views: Vec<FindingView<'a>> = report
+            .findings
+            .iter()
+            .enumerate()
+            .map(|(id, finding)| FindingView {
+                finding,
+                id,
+                caused_by: None,
+                because: None,
+            })
+            .collect();
+        for g in &report.groups {
+            for s in &g.symptoms {
+                views[s.finding].caused_by = Some(g.root);
+                views[s.finding].because = Some(&s.because);
+            }
+        }
+        views
+    }
+
+    fn is_root(&self) -> bool {
+        self.caused_by.is_none()
+    }
+}
+
+fn by_code<'a>(findings: impl Iterator<Item = &'a Finding>) -> BTreeMap<&'a str, usize> {
     let mut m = BTreeMap::new();
     for f in findings {
         *m.entry(f.code.as_str()).or_default() += 1;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
 use cnictl_analyzers::pipeline::NodeSummary;
-use cnictl_analyzers::Severity;
+use cnictl_analyzers::{Finding, Severity};
 use cnictl_model::NodeSnapshot;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
@@ -199,8 +199,32 @@ fn register_analysis(reg: &mut Registry, a: &Served) {
 }
 
 fn register_findings(reg: &mut Registry, a: &Served) {
+    let report = a.report();
+    let all = finding_family(report.findings.iter());
+    reg.register(
+        "findings",
+        "Current findings by code, severity and node (an empty node for cluster-wide ones)",
+        all,
+    );
+    let roots = report.groups.iter().map(|g| &report.findings[g.root]);
+    reg.register(
+        "root_cause_findings",
+        "Current findings that are root causes (each other finding is a consequence of one), by code, severity and node",
+        finding_family(roots),
+    );
+    let symptoms = report.groups.iter().flat_map(|g| &g.symptoms);
+    let symptoms = symptoms.map(|s| &report.findings[s.finding]);
+    reg.register(
+        "symptom_findings",
+        "Current findings explained by a root cause finding, by code, severity and node",
+        finding_family(symptoms),
+    );
+}
+
+/// Findings counted by code, severity and node.
+fn finding_family<'a>(findings: impl Iterator<Item = &'a Finding>) -> Family<FindingLabels, Gauge> {
     let fam = Family::<FindingLabels, Gauge>::default();
-    for f in &a.report().findings {
+    for f in findings {
         fam.get_or_create(&FindingLabels {
             code: f.code.as_str().to_string(),
             severity: SeverityLabel(f.severity),
@@ -208,11 +232,7 @@ fn register_findings(reg: &mut Registry, a: &Served) {
         })
         .inc();
     }
-    reg.register(
-        "findings",
-        "Current findings by code, severity and node (an empty node for cluster-wide ones)",
-        fam,
-    );
+    fam
 }
 
 /// A per-node gauge over the summaries; `None` values are omitted (section

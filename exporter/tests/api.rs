@@ -693,3 +693,33 @@ async fn matrix_over_the_pod_cap_points_to_the_cli_and_namespaces() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert!(r.json()["pods"].as_u64().is_some_and(|n| n > 300));
 }
+
+/// `/api/v1/findings` says which findings are root causes: `id`, and for a
+/// consequence `caused_by` (its root's id) and `because`; `role=root` and
+/// `role=symptom` select them; `/api/v1/model` counts the root causes.
+#[tokio::test]
+async fn findings_carry_their_root_cause() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/calico-bgp-broken-bgp-session-down");
+    let app = app(cnictl_collect::bundle::load_dir(&dir).expect("fixture loads"));
+    let all = get(&app, "/api/v1/findings").await.json();
+    assert_eq!(all["total"], 6);
+    assert_eq!(all["root_causes"], 1);
+    let roots = get(&app, "/api/v1/findings?role=root").await.json();
+    let root = &roots["findings"][0];
+    assert_eq!(
+        (roots["total"].as_u64(), &root["code"]),
+        (Some(1), &serde_json::json!("bgp-session-down"))
+    );
+    assert!(root.get("caused_by").is_none());
+    let symptoms = get(&app, "/api/v1/findings?role=symptom").await.json();
+    let fs = symptoms["findings"].as_array().expect("findings");
+    assert_eq!(fs.len(), 5);
+    assert!(fs
+        .iter()
+        .all(|f| f["caused_by"] == root["id"] && f["because"].is_string()));
+    let m = get(&app, "/api/v1/model").await.json();
+    assert_eq!(m["root_causes"], 1);
+    let bad = get(&app, "/api/v1/findings?role=cause").await;
+    assert_eq!(bad.status, axum::http::StatusCode::BAD_REQUEST);
+}

@@ -166,6 +166,7 @@ async fn documented_metrics_are_emitted() {
         .collect();
     for want in [
         "cnictl_findings",
+        "cnictl_root_cause_findings",
         "cnictl_node_routes",
         "cnictl_node_neighbours",
         "cnictl_node_fdb_entries",
@@ -426,4 +427,34 @@ async fn gzip_is_served_when_accepted() {
     assert_eq!(text, plain, "same text, compressed");
     let r = send(&app, req("gzip;q=0, identity")).await;
     assert_eq!(r.text(), plain, "q=0 refuses gzip");
+}
+
+/// Root causes and their consequences are counted apart: one BGP session
+/// down (fixtures/calico-bgp-broken-bgp-session-down) is six findings, one
+/// root cause on node-1 and five symptoms.
+#[tokio::test]
+async fn root_causes_and_symptoms_are_counted_apart() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/calico-bgp-broken-bgp-session-down");
+    let snap = cnictl_collect::bundle::load_dir(&dir).expect("fixture loads");
+    let parsed = parse(&scrape(snap).await);
+    let sum = |name: &str| -> f64 {
+        let values = parsed.samples.iter().filter(|s| s.metric == name);
+        values
+            .map(|s| match s.value {
+                prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+            .sum()
+    };
+    assert_eq!(sum("cnictl_findings"), 6.0);
+    assert_eq!(sum("cnictl_root_cause_findings"), 1.0);
+    assert_eq!(sum("cnictl_symptom_findings"), 5.0);
+    let root = parsed
+        .samples
+        .iter()
+        .find(|s| s.metric == "cnictl_root_cause_findings")
+        .expect("a root series");
+    assert_eq!(root.labels.get("code"), Some("bgp-session-down"));
+    assert_eq!(root.labels.get("node"), Some("node-1"));
 }

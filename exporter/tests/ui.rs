@@ -3,7 +3,8 @@
 //! loopback ports: one on the recorded Flannel VXLAN bundle whose node-1
 //! maps node-2's VTEP MAC to node-3's IP (a delivered tunnel path and a dropped
 //! one), one on a generated 300-node cluster (paging stays quick), one on
-//! the calico-bgp bundle with NetworkPolicies (the Policy view). Skips,
+//! the calico-bgp bundle with NetworkPolicies (the Policy view), one on the
+//! calico-bgp bundle with a BGP session down (findings by root cause). Skips,
 //! saying why, when chromium, node or the npm dependencies are missing.
 
 mod common;
@@ -152,6 +153,9 @@ async fn ui_in_headless_chromium() {
     let (scale_url, stop_scale) = start_server(healthy_sized(300)).await;
     let (nf_url, stop_nf) = start_server(forward_drop_cluster()).await;
     let (policy_url, stop_policy) = start_server(common::policy_snapshot()).await;
+    let bgp_down = repo_root().join("fixtures/calico-bgp-broken-bgp-session-down");
+    let bgp_down = cnictl_collect::bundle::load_dir(&bgp_down).expect("fixture bundle loads");
+    let (root_url, stop_root) = start_server(bgp_down).await;
     let profile = tempfile::tempdir().expect("profile dir");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -173,6 +177,7 @@ async fn ui_in_headless_chromium() {
         .env("CNICTL_SCALE_URL", &scale_url)
         .env("CNICTL_NF_URL", &nf_url)
         .env("CNICTL_POLICY_URL", &policy_url)
+        .env("CNICTL_ROOT_URL", &root_url)
         .env("CNICTL_SCREENSHOT", &shot)
         .env("CNICTL_SHOTS", &shots)
         .env("CNICTL_SOURCE", "flannel-vxlan-broken-vxlan-fdb-mismatch")
@@ -189,6 +194,7 @@ async fn ui_in_headless_chromium() {
     let _ = stop_scale.send(());
     let _ = stop_nf.send(());
     let _ = stop_policy.send(());
+    let _ = stop_root.send(());
     let _ = stop_bad.send(());
     let log = format!(
         "{}{}",
@@ -206,6 +212,7 @@ async fn ui_in_headless_chromium() {
     for view in [
         "overview",
         "findings",
+        "findings-root-causes",
         "node",
         "explain",
         "explain-reverse",

@@ -11,6 +11,7 @@
 //   CNICTL_SHOTS              a directory for a screenshot of every view
 //   CNICTL_SOURCE             text the header must show as the data's source
 //   CNICTL_POLICY_URL         (optional) a server on a bundle with NetworkPolicies
+//   CNICTL_ROOT_URL           (optional) a server on a bundle where one BGP session down makes six findings
 //   CNICTL_BAD_URL            (optional) a server whose source never loads
 //   CNICTL_BAD_MESSAGE        a line of that server's load error
 //   CNICTL_PROFILE            a fresh, empty chromium profile directory
@@ -92,7 +93,7 @@ page.on("console", (m) => {
 await page.route("**/*", (route) => {
   const u = route.request().url();
   const allowed = [base, process.env.CNICTL_SCALE_URL, process.env.CNICTL_NF_URL, process.env.CNICTL_BAD_URL,
-    process.env.CNICTL_POLICY_URL].filter(Boolean);
+    process.env.CNICTL_POLICY_URL, process.env.CNICTL_ROOT_URL].filter(Boolean);
   if (allowed.some((a) => u.startsWith(a)) || u.startsWith("data:")) return route.continue();
   failures.push(`external request blocked: ${u}`);
   return route.abort();
@@ -154,6 +155,26 @@ try {
     await page.screenshot({ path: `${shots}/findings.png`, fullPage: true });
     await page.locator('input[aria-label="search"]').fill("zzz-no-such-text");
     await page.locator(".empty").waitFor();
+  });
+
+  if (process.env.CNICTL_ROOT_URL) await step("findings grouped by root cause", async () => {
+    const rc = process.env.CNICTL_ROOT_URL;
+    await page.goto(`${rc}/#/findings`);
+    await page.locator(".finding").first().waitFor();
+    // One BGP session down: one root card, its five consequences folded under it.
+    await until("one root cause shown", async () => (await page.locator(".finding").count()) === 1);
+    const head = await page.locator(".finding .head").first().textContent();
+    assert.match(head, /bgp-session-down/);
+    const fold = page.locator(".finding details.consequences summary");
+    assert.equal((await fold.textContent()).trim(), "5 consequences of this root cause");
+    await fold.click();
+    assert.equal(await page.locator(".finding .symptom").count(), 5);
+    const why = await page.locator(".finding .symptom .because").allTextContents();
+    assert.ok(why.some((t) => t.includes("the other end of the same session")), why.join(" | "));
+    await page.screenshot({ path: `${shots}/findings-root-causes.png`, fullPage: true });
+    await page.locator('select[aria-label="grouping"]').selectOption("");
+    await until("every finding listed", async () => (await page.locator(".finding").count()) === 6);
+    assert.equal(await page.locator(".finding .pill", { hasText: "consequence" }).count(), 5);
   });
 
   await step("node page flags entries next to findings", async () => {

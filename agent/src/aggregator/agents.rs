@@ -250,6 +250,7 @@ fn unreachable_finding(a: &AgentStatus) -> Finding {
             a.last_error_message.as_deref().unwrap_or("")
         )],
         hint: unreachable_hint(a),
+        peers: Vec::new(),
     }
 }
 

@@ -58,7 +58,8 @@ fn not_learned(cx: &NodeCx<'_>, peer: &crate::expected::NodeExpect, net: IpNet, 
             peer.name,
             peer.name
         ),
-    );
+    )
+    .peers = vec![peer.name.clone()];
 }
 
 fn in_kernel(
@@ -85,7 +86,8 @@ fn in_kernel(
         summary,
         evidence,
         hint,
-    );
+    )
+    .peers = vec![peer.name.clone()];
 }
 
 /// BIRD's routes for the block, and what the kernel has instead.

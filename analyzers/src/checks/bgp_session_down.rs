@@ -58,7 +58,8 @@ fn session(cx: &NodeCx<'_>, p: &BgpProtocol, out: &mut Out) {
         summary,
         evidence,
         hint(cx, p),
-    );
+    )
+    .peers = peer_node.map(|n| n.name.clone()).into_iter().collect();
 }
 
 fn hint(cx: &NodeCx<'_>, p: &BgpProtocol) -> String {

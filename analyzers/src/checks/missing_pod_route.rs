@@ -49,7 +49,8 @@ fn missing(cx: &NodeCx<'_>, v: &Verdict<'_>, chosen: Option<&Route>, out: &mut O
         summary,
         evidence,
         hint(cx, &v.expected_route()),
-    );
+    )
+    .peers = vec![v.peer.name.clone()];
 }
 
 /// The fix: the daemon that programs the route, and the route itself.

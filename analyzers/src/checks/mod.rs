@@ -82,7 +82,7 @@ mod ipvs_stale_backend;
 mod masquerade_missing;
 mod missing_pod_route;
 mod mtu_mismatch;
-mod netfilter_blocks_overlay;
+pub(crate) mod netfilter_blocks_overlay;
 mod netfilter_forward_drop;
 mod next_hop_not_adjacent;
 mod nodeport_no_local_endpoint;
@@ -131,7 +131,7 @@ impl Out {
         summary: String,
         evidence: Vec<String>,
         hint: String,
-    ) {
+    ) -> &mut Finding {
         self.findings.push(Finding {
             code,
             severity,
@@ -139,7 +139,10 @@ impl Out {
             summary,
             evidence,
             hint,
+            peers: Vec::new(),
         });
+        let last = self.findings.len() - 1;
+        &mut self.findings[last]
     }
 
     pub fn skip(&mut self, code: Code, node: Option<&str>, reason: String) {
@@ -375,12 +378,15 @@ pub fn run_expected(exp: &Expected<'_>, snap: &ClusterSnapshot) -> Report {
     masquerade_missing::compare(&mut out);
     skip_undumped(snap, &mut out);
     let (findings, skipped) = out.sorted();
-    Report {
+    let mut report = Report {
         schema: SCHEMA.to_string(),
         model: exp.model().as_str().to_string(),
         findings,
         skipped,
-    }
+        groups: Vec::new(),
+    };
+    report.regroup();
+    report
 }
 
 /// The checks that need the reference dataplane (pod pairs through the
@@ -397,6 +403,7 @@ pub fn run_dataplane(
     report.findings.extend(findings);
     report.skipped.extend(skipped);
     sort_findings(&mut report.findings);
+    report.regroup();
 }
 
 /// Nodes are independent: check them on all cores (rayon's pool), then

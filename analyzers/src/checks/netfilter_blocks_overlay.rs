@@ -34,6 +34,10 @@ const WHAT: &str = "netfilter overlay transport check";
 /// An ephemeral source port (VXLAN's is a flow hash; BGP's a client port).
 const SPORT: u16 = 40000;
 
+/// How a finding names BGP among what a rule stops: root-cause grouping
+/// blames BGP sessions only on the findings that say it.
+pub(crate) const BGP_LABEL: &str = "BGP tcp/179";
+
 /// What carries pod traffic (or its routes) between two nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Transport {
@@ -47,7 +51,7 @@ impl Transport {
         match self {
             Transport::Vxlan(port) => format!("VXLAN udp/{port}"),
             Transport::Ipip => "IPIP (protocol 4)".to_string(),
-            Transport::Bgp => "BGP tcp/179".to_string(),
+            Transport::Bgp => BGP_LABEL.to_string(),
         }
     }
 
@@ -254,7 +258,9 @@ fn finding(
     evidence.extend(render::capped(probes, 8));
     let summary = summary(cx, nf, r, hits);
     let hint = hint(cx, nf, r, hits);
-    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint);
+    let peers = nf::distinct(hits.iter().map(|p| p.peer.name.as_str()).collect());
+    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint)
+        .peers = peers.into_iter().map(str::to_string).collect();
 }
 
 /// `ip filter INPUT #1 on node-1 drops VXLAN udp/8472 with node-2: …`.

@@ -40,7 +40,8 @@ fn not_adjacent(cx: &NodeCx<'_>, v: &Verdict<'_>, route: Option<&Route>, out: &m
         summary(cx, v, route),
         evidence,
         hint,
-    );
+    )
+    .peers = vec![v.peer.name.clone()];
 }
 
 fn summary(cx: &NodeCx<'_>, v: &Verdict<'_>, route: Option<&Route>) -> String {

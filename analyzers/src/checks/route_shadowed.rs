@@ -42,7 +42,8 @@ fn whole(
     let (node, peer, net) = (cx.name(), &v.peer.name, v.cidr.net);
     let summary = format!("on {node} the {what} hides the route to {peer}'s pod CIDR {net}");
     let hint = format!("on {node}: {fix} (expected route: {})", v.expected_route());
-    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint);
+    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint)
+        .peers = vec![v.peer.name.clone()];
 }
 
 /// What shadows the route: (description, the entry, the command removing it).
@@ -80,5 +81,6 @@ fn narrower(cx: &NodeCx<'_>, v: &Verdict<'_>, out: &mut Out) {
         ),
         evidence,
         format!("on {}: ip route del {first}", cx.name()),
-    );
+    )
+        .peers = vec![v.peer.name.clone()];
 }

@@ -65,7 +65,8 @@ fn neigh_mismatch(
             cx.name(),
             p.vtep_ip
         ),
-    );
+    )
+    .peers = vec![p.peer.name.clone()];
 }
 
 fn fdb_mismatch(
@@ -93,7 +94,8 @@ fn fdb_mismatch(
         summary,
         evidence,
         hint,
-    );
+    )
+    .peers = vec![p.peer.name.clone()];
 }
 
 /// `how` is "points at" (the VTEP MAC's entry names another node) or says

@@ -44,5 +44,6 @@ fn peer(cx: &NodeCx<'_>, dev: &Link, p: &PeerVtep<'_>, mac: &str, out: &mut Out)
         format!("no `bridge fdb` entry {mac} dev {dev_name} dst {ip}"),
     ];
     let hint = format!("on {node}: bridge fdb append {mac} dev {dev_name} dst {ip} self permanent (or restart the CNI agent there)");
-    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint);
+    out.push(CODE, Severity::Error, Some(node), summary, evidence, hint)
+        .peers = vec![p.peer.name.clone()];
 }

@@ -54,7 +54,8 @@ fn peer(cx: &NodeCx<'_>, dev: &Link, p: &PeerVtep<'_>, bad: Option<&Neigh>, out:
         summary,
         evidence,
         hint(cx, dev, p),
-    );
+    )
+    .peers = vec![p.peer.name.clone()];
 }
 
 fn hint(cx: &NodeCx<'_>, dev: &Link, p: &PeerVtep<'_>) -> String {

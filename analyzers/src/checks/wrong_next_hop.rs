@@ -34,7 +34,8 @@ fn wrong(cx: &NodeCx<'_>, v: &Verdict<'_>, route: &Route, out: &mut Out) {
         summary,
         evidence,
         missing_pod_route::hint(cx, &expected),
-    );
+    )
+    .peers = vec![v.peer.name.clone()];
 }
 
 /// `via 192.0.2.13 (node-3) dev eth0`: names the node a wrong gateway is.

@@ -60,6 +60,7 @@ pub(crate) fn drop_info(cx: &Cx<'_>, trace: &Trace, hops: &[Hop], base: usize) -
             None => "collect the missing bundle files (see notes) and explain again".into(),
         },
         finding: None,
+        root_cause: None,
     }
 }
 

@@ -286,5 +286,6 @@ fn unreturned_drop(fwd: &Explanation, why: String) -> DropInfo {
         code: Some(Code::MasqueradeMissing),
         hint: Code::MasqueradeMissing.hint().into(),
         finding: None,
+        root_cause: None,
     }
 }

@@ -172,6 +172,7 @@ fn check_crossing(
         code: Some(Code::MasqueradeMissing),
         hint: Code::MasqueradeMissing.hint().into(),
         finding: None,
+        root_cause: None,
     });
     leg
 }

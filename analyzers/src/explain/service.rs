@@ -228,6 +228,7 @@ pub(super) fn service_not_programmed(cx: &Cx<'_>, trace: &Trace, ex: &mut Explan
         reason,
         code: Some(code),
         finding: None,
+        root_cause: None,
         hint: code.hint().into(),
     });
 }

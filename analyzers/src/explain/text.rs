@@ -178,6 +178,7 @@ fn write_finding(out: &mut String, d: &super::DropInfo, ind: &str) {
                 let _ = writeln!(out, "{ind}      {e}");
             }
             let _ = writeln!(out, "{ind}  hint: {}", f.hint);
+            write_root_cause(out, d, ind);
             return;
         }
         (None, Some(code)) => {
@@ -193,6 +194,18 @@ fn write_finding(out: &mut String, d: &super::DropInfo, ind: &str) {
         }
     }
     let _ = writeln!(out, "{ind}  hint: {}", d.hint);
+}
+
+/// The root cause behind the drop's finding, when `check` groups it under
+/// another: fix that first.
+fn write_root_cause(out: &mut String, d: &super::DropInfo, ind: &str) {
+    let Some(rc) = &d.root_cause else { return };
+    let f = &rc.finding;
+    let node = f.node.as_deref().unwrap_or("the cluster");
+    let (code, summary) = (f.code.as_str(), &f.summary);
+    let _ = writeln!(out, "{ind}  root cause: [{code}] on {node}: {summary}");
+    let _ = writeln!(out, "{ind}      (because {})", rc.because);
+    let _ = writeln!(out, "{ind}  fix first: {}", f.hint);
 }
 
 fn write_hop(out: &mut String, h: &HopJson, ind: &str) {

@@ -158,14 +158,31 @@ impl Analysis {
     /// a node without a dump gets none: no check ran there.
     fn attach_finding(&self, ex: &mut Explanation) {
         let collected = |d: &explain::DropInfo| self.snapshot.nodes.contains_key(&d.node);
+        let findings = &self.report.findings;
         let found = ex
             .drop
             .as_ref()
             .filter(|d| collected(d))
-            .and(explain::matching_finding(ex, &self.report.findings).cloned());
+            .and(explain::matching_finding(ex, findings))
+            .and_then(|f| findings.iter().position(|g| std::ptr::eq(f, g)));
         if let Some(d) = ex.drop.as_mut() {
-            d.finding = found;
+            d.finding = found.map(|i| findings[i].clone());
+            d.root_cause = found.and_then(|i| self.root_cause(i));
         }
+    }
+
+    /// The root cause of finding `i`, when it is a consequence.
+    fn root_cause(&self, i: usize) -> Option<explain::RootCause> {
+        let g = self
+            .report
+            .groups
+            .iter()
+            .find(|g| g.symptoms.iter().any(|s| s.finding == i))?;
+        let because = g.symptoms.iter().find(|s| s.finding == i)?.because.clone();
+        Some(explain::RootCause {
+            finding: self.report.findings[g.root].clone(),
+            because,
+        })
     }
 
     fn derived(&self) -> &Derived {
@@ -194,6 +211,7 @@ fn check(snap: &ClusterSnapshot, extra: Vec<Finding>) -> (Inference, Vec<NodeExp
     if !extra.is_empty() {
         report.findings.extend(extra);
         checks::sort_findings(&mut report.findings);
+        report.regroup();
     }
     (exp.inference, exp.nodes, report)
 }

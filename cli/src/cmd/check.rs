@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cnictl_analyzers::{checks, Finding, Report, Severity};
+use cnictl_analyzers::{checks, Finding, Group, Report, Severity};
 
 use crate::args::{CheckArgs, MinSeverity, Output};
 use crate::{out, resolve};
@@ -15,7 +15,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let mut report = report(snap);
     let failed = report.has_errors();
     let before = report.findings.len();
-    report.findings.retain(|f| keep(f.severity, args.severity));
+    report.retain(|f| keep(f.severity, args.severity));
     let hidden = before - report.findings.len();
     match args.render.output {
         Output::Json => out::print_json(&report)?,
@@ -82,11 +82,12 @@ pub fn render(report: &Report, color: bool) -> String {
     let count = |sev| report.findings.iter().filter(|f| f.severity == sev).count();
     let _ = writeln!(
         s,
-        "model {}: {} error(s), {} warning(s), {} info",
+        "model {}: {} error(s), {} warning(s), {} info{}",
         report.model,
         count(Severity::Error),
         count(Severity::Warning),
-        count(Severity::Info)
+        count(Severity::Info),
+        roots_line(report)
     );
     render_findings(&mut s, report, color);
     let skipped = skipped_checks(report);
@@ -105,23 +106,55 @@ pub fn render(report: &Report, color: bool) -> String {
     s
 }
 
-/// Findings grouped by severity and node, each with evidence and hint.
-fn render_findings(s: &mut String, report: &Report, color: bool) {
-    let mut groups: BTreeMap<(Severity, String), Vec<&Finding>> = BTreeMap::new();
-    for f in &report.findings {
-        let node = f.node.clone().unwrap_or_else(|| "cluster".into());
-        groups.entry((f.severity, node)).or_default().push(f);
+/// ` — 1 root cause, 5 consequences` when some findings are symptoms.
+fn roots_line(report: &Report) -> String {
+    let roots = report.root_count();
+    let symptoms = report.findings.len() - roots;
+    match symptoms {
+        0 => String::new(),
+        n => format!(" — {roots} root cause(s), {n} consequence(s) listed under them"),
     }
-    for ((sev, node), findings) in &groups {
+}
+
+/// Root causes grouped by severity and node, each with evidence, hint and
+/// the findings it explains.
+fn render_findings(s: &mut String, report: &Report, color: bool) {
+    let mut by_node: BTreeMap<(Severity, String), Vec<&Group>> = BTreeMap::new();
+    for g in &report.groups {
+        let f = &report.findings[g.root];
+        let node = f.node.clone().unwrap_or_else(|| "cluster".into());
+        by_node.entry((f.severity, node)).or_default().push(g);
+    }
+    for ((sev, node), groups) in &by_node {
         let _ = writeln!(
             s,
             "\n{} {}",
             paint_severity(color, *sev),
             out::paint(color, "1", node)
         );
-        for f in findings {
-            render_finding(s, f, color);
+        for g in groups {
+            render_finding(s, &report.findings[g.root], color);
+            render_symptoms(s, report, g, color);
         }
+    }
+}
+
+/// The consequences of one root: one line each and why.
+fn render_symptoms(s: &mut String, report: &Report, g: &Group, color: bool) {
+    if g.symptoms.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "      consequences ({}):", g.symptoms.len());
+    for sym in &g.symptoms {
+        let f = &report.findings[sym.finding];
+        let node = f.node.as_deref().unwrap_or("cluster");
+        let code = out::paint(color, "1", f.code.as_str());
+        let _ = writeln!(s, "        {node} [{code}] {}", f.summary);
+        let _ = writeln!(
+            s,
+            "          {}",
+            out::paint(color, "2", &format!("because {}", sym.because))
+        );
     }
 }
 
