@@ -284,6 +284,99 @@ fn kubectl_plugin_binary_is_the_same_tool() {
     assert!(text(&o.stdout).contains("cnictl"));
 }
 
+/// As a kubectl plugin it names itself `kubectl cnictl` (usage and
+/// examples) and reads the live cluster when no source is given — here,
+/// with no kubeconfig, that fails naming the missing configuration instead
+/// of asking for --bundle.
+#[test]
+fn kubectl_plugin_names_itself_so_and_defaults_to_the_cluster() {
+    let plugin = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kubectl-cnictl"))
+            .args(args)
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .env("HOME", "/nonexistent")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .output()
+            .unwrap()
+    };
+    let help = text(&plugin(&["check", "--help"]).stdout);
+    assert!(help.contains("Usage: kubectl cnictl check"), "{help}");
+    assert!(
+        help.contains("  kubectl cnictl check --bundle ./bundle"),
+        "{help}"
+    );
+    assert!(!help.contains("\n  cnictl check"), "{help}");
+    let o = plugin(&["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(err.contains("kubeconfig"), "{err}");
+    assert!(!err.contains("required arguments"), "{err}");
+    let b = repo().join("fixtures/flannel-vxlan");
+    let o = plugin(&["check", "--bundle", b.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
+/// kubectl's output conventions: -o yaml is the JSON document as YAML,
+/// -o wide adds detail, --brief is one line per node crossed.
+#[test]
+fn output_yaml_wide_and_brief() {
+    let b = repo().join("fixtures/calico-bgp-broken-bgp-session-down");
+    let b = b.to_str().unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&cnictl_ok(&["check", "--bundle", b, "-o", "json"], 1).stdout)
+            .unwrap();
+    let yaml = cnictl_ok(&["check", "--bundle", b, "-o", "yaml"], 1).stdout;
+    let yaml: serde_json::Value = serde_yaml_ng::from_slice(&yaml).expect("check -o yaml is YAML");
+    assert_eq!(json, yaml);
+    let wide = text(&cnictl_ok(&["check", "--bundle", b, "-o", "wide"], 1).stdout);
+    assert_eq!(wide.matches("hint:").count(), 6, "{wide}");
+    let ok = repo().join("fixtures/flannel-vxlan");
+    let ok = ok.to_str().unwrap();
+    let brief = cnictl_ok(
+        &[
+            "explain",
+            "--bundle",
+            ok,
+            "default/web-1",
+            "default/api-2",
+            "--brief",
+        ],
+        0,
+    );
+    let brief = text(&brief.stdout);
+    let lines: Vec<&str> = brief.lines().collect();
+    assert_eq!(lines.len(), 5, "{brief}");
+    assert!(lines[0].ends_with("delivered (18 hops)"), "{brief}");
+    assert!(
+        lines[2].starts_with("  node-1: ") && lines[2].contains("flannel.1 (vxlan encap"),
+        "{brief}"
+    );
+    assert!(
+        lines[3].starts_with("  node-2: eth0 → flannel.1 (vxlan decap"),
+        "{brief}"
+    );
+    let bad = repo().join("fixtures/flannel-vxlan-broken-vxlan-fdb-missing");
+    let brief = cnictl_ok(
+        &[
+            "explain",
+            "--bundle",
+            bad.to_str().unwrap(),
+            "default/web-1",
+            "default/api-2",
+            "--brief",
+        ],
+        1,
+    );
+    assert!(
+        text(&brief.stdout).contains("[vxlan-fdb-missing]"),
+        "{}",
+        text(&brief.stdout)
+    );
+    let m = cnictl_ok(&["model", "--bundle", ok, "-o", "yaml"], 0).stdout;
+    let m: serde_json::Value = serde_yaml_ng::from_slice(&m).unwrap();
+    assert_eq!(m["model"], "flannel-vxlan");
+}
+
 #[test]
 fn demo_prints_model_findings_and_a_broken_path() {
     let o = cnictl(&["demo"]);

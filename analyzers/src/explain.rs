@@ -3,6 +3,7 @@
 //! a hint. The JSON shape (`verdict`, `hops`, `drop`) is the README's
 //! contract; [`render_text`] is the on-call view.
 
+mod brief;
 mod codes;
 mod netfilter;
 mod outside;
@@ -23,6 +24,7 @@ use serde::Serialize;
 
 use crate::code::Code;
 
+pub use brief::render_brief;
 pub use netfilter::{HookJson, RuleJson, UnknownInfo};
 pub use resolve::{parse_proto, Endpoint, EndpointKind};
 pub use text::{render_netfilter, render_text};

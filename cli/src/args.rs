@@ -216,9 +216,24 @@ pub struct ClusterArgs {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Output {
+    /// Text for a terminal.
     #[default]
     Text,
+    /// Text with every detail (as kubectl's wide): explain's netfilter
+    /// rule lists (`--verbose`), each consequence's evidence and hint in
+    /// check; the same as text elsewhere.
+    Wide,
+    /// One JSON document (the contract in README).
     Json,
+    /// The JSON document as YAML.
+    Yaml,
+}
+
+impl Output {
+    /// JSON or YAML: the machine-readable document.
+    pub fn is_document(self) -> bool {
+        matches!(self, Output::Json | Output::Yaml)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -231,7 +246,7 @@ pub enum Color {
 
 #[derive(Debug, Args)]
 pub struct Render {
-    /// Output format (`-o json` as kubectl; `-O` still works).
+    /// Output format, as kubectl's: text, wide, json or yaml (`-O` still works).
     #[arg(long, short = 'o', short_alias = 'O', value_enum, default_value_t)]
     pub output: Output,
     /// Colour in text output (auto: only on a terminal, and not with NO_COLOR).
@@ -394,6 +409,11 @@ pub struct ExplainArgs {
     /// matched or not (text; in JSON the `netfilter[].evaluated` lists).
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// One line per node crossed (devices in order, tunnels and NAT on the
+    /// way) and the verdict, like `ovn-trace --minimal`: for a healthy path
+    /// all you need. Text only.
+    #[arg(long, conflicts_with = "verbose")]
+    pub brief: bool,
     /// Live, read-only: ask each hop's kernel the same routing question
     /// (RTM_GETROUTE, as `ip route get`) and mark every routing hop
     /// `✓ kernel agrees` or `✗ kernel says …`. Needs --lab or --netns-map

@@ -6,6 +6,7 @@ mod args;
 mod cmd;
 mod logging;
 mod out;
+mod plugin;
 mod resolve;
 
 use std::process::ExitCode;
@@ -15,7 +16,21 @@ use clap::Parser;
 /// Runs the command line and maps the result to an exit code: 0/1 as the
 /// command decides, 2 for any usage or input error, 0 on a closed pipe.
 pub fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    run(args::Cli::parse())
+}
+
+/// `kubectl cnictl`: [`main`] named as kubectl shows it, the analysis
+/// commands defaulting to `--kube` (see [`plugin`]).
+pub fn plugin_main() -> ExitCode {
+    let argv = plugin::args(std::env::args_os().collect());
+    let matches = plugin::command().get_matches_from(argv);
+    match <args::Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => run(cli),
+        Err(e) => e.exit(),
+    }
+}
+
+fn run(cli: args::Cli) -> ExitCode {
     match cmd::run(cli.command) {
         Ok(code) => code,
         Err(err) if out::is_broken_pipe(&err) => ExitCode::SUCCESS,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::args::{Color, Render};
+use crate::args::{Color, Output, Render};
 
 /// True when the error chain holds a closed pipe (`cnictl … | head`), which
 /// is success, not an error.
@@ -32,6 +32,15 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value).context("encoding JSON")?;
     text.push('\n');
     print(&text)
+}
+
+/// Prints the document as `-o json` or `-o yaml` asks (YAML holds the
+/// same fields as the JSON; text formats are the caller's).
+pub fn print_doc<T: serde::Serialize>(value: &T, output: Output) -> Result<()> {
+    match output {
+        Output::Yaml => print(&serde_yaml_ng::to_string(value).context("encoding YAML")?),
+        _ => print_json(value),
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory

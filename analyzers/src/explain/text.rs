@@ -230,6 +230,11 @@ fn write_hop(out: &mut String, h: &HopJson, ind: &str) {
     }
 }
 
+/// `web-1 (10.244.1.2, node-1) → api-2 (10.244.2.3, node-2)`.
+pub(super) fn route_label(ex: &Explanation) -> String {
+    format!("{} → {}", label(&ex.src), label(&ex.dst))
+}
+
 fn label(e: &Endpoint) -> String {
     match (&e.pod, &e.service, &e.node) {
         (Some(p), _, Some(n)) => format!("{p} ({}, {n})", e.ip),

@@ -18,9 +18,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     report.retain(|f| keep(f.severity, args.severity));
     let hidden = before - report.findings.len();
     match args.render.output {
-        Output::Json => out::print_json(&report)?,
-        Output::Text => {
-            let mut text = render(&report, out::use_color(&args.render));
+        o if o.is_document() => out::print_doc(&report, o)?,
+        o => {
+            let mut text = render_as(&report, out::use_color(&args.render), o == Output::Wide);
             if hidden > 0 {
                 let _ = writeln!(
                     text,
@@ -75,9 +75,14 @@ fn paint_severity(color: bool, s: Severity) -> String {
     out::paint(color, code, &s.as_str().to_uppercase())
 }
 
-/// The text report: a summary line, then findings by severity and node,
-/// each with its evidence and hint, then what was skipped.
+/// The text report: a summary line, then root causes by severity and node,
+/// each with its evidence, hint and consequences, then what was skipped.
 pub fn render(report: &Report, color: bool) -> String {
+    render_as(report, color, false)
+}
+
+/// [`render`]; `wide` also gives each consequence its evidence and hint.
+fn render_as(report: &Report, color: bool, wide: bool) -> String {
     let mut s = String::new();
     let count = |sev| report.findings.iter().filter(|f| f.severity == sev).count();
     let _ = writeln!(
@@ -89,7 +94,7 @@ pub fn render(report: &Report, color: bool) -> String {
         count(Severity::Info),
         roots_line(report)
     );
-    render_findings(&mut s, report, color);
+    render_findings(&mut s, report, color, wide);
     let skipped = skipped_checks(report);
     if report.findings.is_empty() && skipped.is_empty() {
         let ok = "no findings: the dataplane matches the cluster";
@@ -118,7 +123,7 @@ fn roots_line(report: &Report) -> String {
 
 /// Root causes grouped by severity and node, each with evidence, hint and
 /// the findings it explains.
-fn render_findings(s: &mut String, report: &Report, color: bool) {
+fn render_findings(s: &mut String, report: &Report, color: bool, wide: bool) {
     let mut by_node: BTreeMap<(Severity, String), Vec<&Group>> = BTreeMap::new();
     for g in &report.groups {
         let f = &report.findings[g.root];
@@ -134,13 +139,13 @@ fn render_findings(s: &mut String, report: &Report, color: bool) {
         );
         for g in groups {
             render_finding(s, &report.findings[g.root], color);
-            render_symptoms(s, report, g, color);
+            render_symptoms(s, report, g, color, wide);
         }
     }
 }
 
 /// The consequences of one root: one line each and why.
-fn render_symptoms(s: &mut String, report: &Report, g: &Group, color: bool) {
+fn render_symptoms(s: &mut String, report: &Report, g: &Group, color: bool, wide: bool) {
     if g.symptoms.is_empty() {
         return;
     }
@@ -155,7 +160,18 @@ fn render_symptoms(s: &mut String, report: &Report, g: &Group, color: bool) {
             "          {}",
             out::paint(color, "2", &format!("because {}", sym.because))
         );
+        if wide {
+            render_detail(s, f, color);
+        }
     }
+}
+
+/// A consequence's evidence and hint (`-o wide`).
+fn render_detail(s: &mut String, f: &Finding, color: bool) {
+    for e in &f.evidence {
+        let _ = writeln!(s, "          {}", out::paint(color, "2", e));
+    }
+    let _ = writeln!(s, "          hint: {}", f.hint);
 }
 
 fn render_finding(s: &mut String, f: &Finding, color: bool) {

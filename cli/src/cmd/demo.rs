@@ -15,7 +15,7 @@ use cnictl_model::ClusterSnapshot;
 use rust_embed::RustEmbed;
 use serde_json::json;
 
-use crate::args::{DemoArgs, Output};
+use crate::args::DemoArgs;
 use crate::cmd::{check, model};
 use crate::out;
 
@@ -31,13 +31,16 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let ex = analysis
         .explain(&ExplainRequest::new(SRC, DST))
         .context("explaining the demo path")?;
-    if args.render.output == Output::Json {
-        out::print_json(&json!({
-            "schema": cnictl_model::SCHEMA,
-            "model": model::to_json(analysis.inference()),
-            "check": analysis.report(),
-            "explain": ex,
-        }))?;
+    if args.render.output.is_document() {
+        out::print_doc(
+            &json!({
+                "schema": cnictl_model::SCHEMA,
+                "model": model::to_json(analysis.inference()),
+                "check": analysis.report(),
+                "explain": ex,
+            }),
+            args.render.output,
+        )?;
     } else {
         out::print(&text(&analysis, &ex, out::use_color(&args.render)))?;
     }

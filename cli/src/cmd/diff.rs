@@ -7,7 +7,7 @@ use anyhow::Result;
 use cnictl_analyzers::diff::{diff_with, Diff};
 use cnictl_analyzers::{checks, Severity};
 
-use crate::args::{DiffArgs, Output};
+use crate::args::DiffArgs;
 use crate::{out, resolve};
 
 pub fn run(args: DiffArgs) -> Result<ExitCode> {
@@ -15,8 +15,8 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     let new = resolve::load_path(&args.new)?;
     let d = diff_with(&old, &checks::run(&old), &new, &checks::run(&new), args.all);
     match args.render.output {
-        Output::Json => out::print_json(&d)?,
-        Output::Text => out::print(&render(&d, out::use_color(&args.render)))?,
+        o if o.is_document() => out::print_doc(&d, o)?,
+        _ => out::print(&render(&d, out::use_color(&args.render)))?,
     }
     let new_errors = d
         .findings_added

@@ -93,8 +93,8 @@ fn intent_only(
     let doc =
         policy::intent_only(k8s, (&req.src, &req.dst), ns, &probe).map_err(anyhow::Error::msg)?;
     match args.render.output {
-        Output::Json => crate::out::print_json(&doc)?,
-        Output::Text => crate::out::print(&intent_text(&doc))?,
+        o if o.is_document() => crate::out::print_doc(&doc, o)?,
+        _ => crate::out::print(&intent_text(&doc))?,
     }
     Ok(ExitCode::from(3))
 }
@@ -159,16 +159,21 @@ fn print(
     probed: Option<&probe::ProbeReport>,
     live_notes: Vec<String>,
 ) -> Result<()> {
-    match args.render.output {
-        Output::Json => out::print_json(&Checked {
-            ex,
-            validation,
-            probe: probed,
-            live_notes,
-        }),
-        Output::Text => {
+    let output = args.render.output;
+    match output {
+        o if o.is_document() => out::print_doc(
+            &Checked {
+                ex,
+                validation,
+                probe: probed,
+                live_notes,
+            },
+            o,
+        ),
+        _ if args.brief => out::print(&explain::render_brief(ex)),
+        o => {
             let mut text = explain::render_text(ex);
-            if args.verbose {
+            if args.verbose || o == Output::Wide {
                 text.push_str(&explain::render_netfilter(ex));
             }
             if let Some(v) = validation {

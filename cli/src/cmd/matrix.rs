@@ -33,18 +33,42 @@ pub fn run(args: MatrixArgs) -> Result<ExitCode> {
     let dp = evaluate.then(|| analysis.dataplane());
     let m = policy::build(&snap.k8s, dp, probes).context("NetworkPolicies not collected")?;
     let notes = notes(&m, snap, evaluate, &args);
-    let disagreements = match (args.render.output, args.by) {
-        (Output::Json, MatrixBy::Pod) => {
-            json_pods(&m, &Header::new(&m, &notes, "pod", &snap.source))?
+    let disagreements = match args.render.output {
+        Output::Json => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            json(&mut w, &m, &notes, args.by, (evaluate, &snap.source))?
         }
-        (Output::Json, MatrixBy::Namespace) => json_namespaces(
-            &m,
-            &Header::new(&m, &notes, "namespace", &snap.source),
-            evaluate,
-        )?,
-        (Output::Text, by) => text(&m, &notes, by, out::use_color(&args.render))?,
+        Output::Yaml => yaml(&m, &notes, args.by, (evaluate, &snap.source))?,
+        _ => text(&m, &notes, args.by, out::use_color(&args.render))?,
     };
     Ok(ExitCode::from(u8::from(disagreements > 0)))
+}
+
+/// The JSON document, streamed to `w`; the disagreement count.
+fn json(
+    w: &mut impl Write,
+    m: &PolicyMatrix,
+    notes: &[String],
+    by: MatrixBy,
+    (evaluated, source): (bool, &str),
+) -> Result<usize> {
+    match by {
+        MatrixBy::Pod => json_pods(w, m, &Header::new(m, notes, "pod", source)),
+        MatrixBy::Namespace => {
+            let head = Header::new(m, notes, "namespace", source);
+            json_namespaces(w, m, &head, evaluated)
+        }
+    }
+}
+
+/// `-o yaml`: the JSON document, built in memory then written as YAML
+/// (streaming is JSON's; a grid too large to hold is one to ask in JSON).
+fn yaml(m: &PolicyMatrix, notes: &[String], by: MatrixBy, source: (bool, &str)) -> Result<usize> {
+    let mut buf = Vec::new();
+    let n = json(&mut buf, m, notes, by, source)?;
+    let doc: serde_json::Value = serde_json::from_slice(&buf).context("re-reading the matrix")?;
+    out::print_doc(&doc, Output::Yaml)?;
+    Ok(n)
 }
 
 fn load(args: &MatrixArgs) -> Result<ClusterSnapshot> {
@@ -97,10 +121,9 @@ fn notes(
 
 /// `{"schema", …, "cells": [` then the cells, row by row, each row built
 /// in parallel; returns the number of disagreeing cells.
-fn json_pods(m: &PolicyMatrix, head: &Header) -> Result<usize> {
+fn json_pods(w: &mut impl Write, m: &PolicyMatrix, head: &Header) -> Result<usize> {
     let keys: Vec<String> = (0..m.pod_count()).map(|i| m.pod_key(i)).collect();
-    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-    open_doc(&mut w, head)?;
+    open_doc(w, head)?;
     let mut first = true;
     let mut disagreements = 0;
     for r in 0..m.results.len() {
@@ -115,7 +138,7 @@ fn json_pods(m: &PolicyMatrix, head: &Header) -> Result<usize> {
             disagreements += n;
         }
     }
-    close_doc(&mut w)?;
+    close_doc(w)?;
     Ok(disagreements)
 }
 
@@ -143,20 +166,24 @@ fn close_doc(w: &mut impl Write) -> Result<()> {
 
 // ---- by namespace -----------------------------------------------------------
 
-fn json_namespaces(m: &PolicyMatrix, head: &Header, evaluated: bool) -> Result<usize> {
-    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-    open_doc(&mut w, head)?;
+fn json_namespaces(
+    w: &mut impl Write,
+    m: &PolicyMatrix,
+    head: &Header,
+    evaluated: bool,
+) -> Result<usize> {
+    open_doc(w, head)?;
     let (mut first, mut disagreements) = (true, 0);
     for (r, res) in m.results.iter().enumerate() {
         for ((src, dst), c) in namespace_grid(m, r) {
             let cell = DocCell::namespace((&src, &dst), &res.probe, &c, evaluated);
             w.write_all(if first { b"\n" } else { b",\n" })?;
-            serde_json::to_writer(&mut w, &cell)?;
+            serde_json::to_writer(&mut *w, &cell)?;
             first = false;
             disagreements += c.disagree;
         }
     }
-    close_doc(&mut w)?;
+    close_doc(w)?;
     Ok(disagreements)
 }
 

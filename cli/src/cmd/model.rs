@@ -7,15 +7,15 @@ use anyhow::Result;
 use cnictl_analyzers::infer::{self, Inference};
 use serde_json::json;
 
-use crate::args::{AnalyzeArgs, Output};
+use crate::args::AnalyzeArgs;
 use crate::{out, resolve};
 
 pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let snap = resolve::load(&args.source, &args.cluster)?;
     let inference = infer::infer(&snap);
     match args.render.output {
-        Output::Json => out::print_json(&to_json(&inference))?,
-        Output::Text => out::print(&render(&inference, out::use_color(&args.render)))?,
+        o if o.is_document() => out::print_doc(&to_json(&inference), o)?,
+        _ => out::print(&render(&inference, out::use_color(&args.render)))?,
     }
     Ok(ExitCode::SUCCESS)
 }
