@@ -368,3 +368,129 @@ fn a_vxlan_device_down_drops_what_arrives_for_it() {
         "{reason}"
     );
 }
+
+/// `ping -c1 -W1` of an IP packet of `size` bytes (ICMP payload size − 28)
+/// with DF set (`-M do`) or clear (`-M dont`).
+fn ping_sized(netns: &str, ip: IpAddr, size: u32, df: bool) -> bool {
+    let payload = (size - 28).to_string();
+    let pmtu = if df { "do" } else { "dont" };
+    Command::new("ip")
+        .args(["netns", "exec", netns, "ping", "-c1", "-W1", "-q"])
+        .args(["-M", pmtu, "-s", &payload])
+        .arg(ip.to_string())
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// `ip -n NS …` inside the lab, which must succeed.
+fn lab_ip(ns: &str, args: &[&str]) {
+    let ok = Command::new("ip")
+        .args(["-n", ns])
+        .args(args)
+        .status()
+        .expect("ip runs");
+    assert!(ok.success(), "ip -n {ns} {}", args.join(" "));
+}
+
+/// Every ordered pod pair at `size` bytes with and without DF: explain's
+/// verdict equals ping's. Returns how many of the DF pings were delivered.
+fn sized_verdicts_match_ping(lab: &LabGuard, bundle: &Path, size: u32) -> usize {
+    let netns = lab.pod_netns();
+    let pods = pods(bundle);
+    let mut delivered_df = 0;
+    let sz = size.to_string();
+    for (src, _) in &pods {
+        for (dst, dst_ip) in pods.iter().filter(|(d, _)| d != src) {
+            for df in [true, false] {
+                let mut extra = vec!["--size", &sz];
+                if !df {
+                    extra.push("--no-df");
+                }
+                let (v, _) = explain(lab, bundle, src, dst, &extra);
+                let kernel = ping_sized(&netns[src], *dst_ip, size, df);
+                let said = v["verdict"] == "delivered";
+                assert_eq!(kernel, said, "{src} → {dst} size {size} df {df}: {v:#}");
+                delivered_df += usize::from(df && kernel);
+            }
+        }
+    }
+    delivered_df
+}
+
+/// `cnictl check` on `bundle`: exit code and the mtu-mismatch findings.
+fn mtu_findings(bundle: &Path) -> (i32, Vec<Value>) {
+    let b = bundle.to_string_lossy().into_owned();
+    let o = cnictl(&["check", "--bundle", &b, "-O", "json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("check JSON");
+    let found = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "mtu-mismatch")
+        .cloned()
+        .collect();
+    (o.status.code().unwrap_or(-1), found)
+}
+
+/// The VXLAN device's `df` decides what the underlay does with an outer
+/// packet larger than its MTU: with the default `df unset` the kernel
+/// sends it without DF, so it is fragmented and delivered; `df set` drops
+/// it whatever the inner DF; `df inherit` drops it only when the inner
+/// packet has DF. The underlay here is lowered to 1400 under flannel.1's
+/// 1450, and every pair is pinged at 1450 bytes (fits flannel.1, not the
+/// underlay once wrapped) with and without DF; explain must agree each
+/// time, and mtu-mismatch must say fragmented (warning) or dropped (error).
+#[test]
+fn vxlan_df_decides_fragment_or_drop_on_a_smaller_underlay() {
+    if let Some(why) = skip_reason(&["ip", "ping"]) {
+        eprintln!("explain_live: skipped: {why}");
+        return;
+    }
+    let lab = LabGuard::up("flannel-vxlan", 'd');
+    for n in 1..=3 {
+        lab_ip(
+            &format!("{}-node-{n}", lab.prefix),
+            &["link", "set", "eth0", "mtu", "1400"],
+        );
+        lab_ip(
+            &format!("{}-ul", lab.prefix),
+            &["link", "set", &format!("ul{n}"), "mtu", "1400"],
+        );
+    }
+    let unset = lab.bundle("df-unset");
+    // 2 pods × 4 cross-node pods per node, plus 6 same-node pairs.
+    assert_eq!(sized_verdicts_match_ping(&lab, &unset, 1450), 30);
+    let (code, found) = mtu_findings(&unset);
+    assert_eq!(code, 0, "fragmentation is no error: {found:#?}");
+    assert!(
+        found.iter().all(|f| f["severity"] == "warning"),
+        "{found:#?}"
+    );
+    assert!(found[0]["summary"]
+        .as_str()
+        .unwrap_or("")
+        .contains("fragmented on eth0"));
+
+    for (df, delivered) in [("set", 6), ("inherit", 6)] {
+        for n in 1..=3 {
+            let ns = format!("{}-node-{n}", lab.prefix);
+            lab_ip(
+                &ns,
+                &["link", "set", "flannel.1", "type", "vxlan", "df", df],
+            );
+        }
+        let b = lab.bundle(&format!("df-{df}"));
+        assert_eq!(
+            sized_verdicts_match_ping(&lab, &b, 1450),
+            delivered,
+            "df {df}"
+        );
+        let (code, found) = mtu_findings(&b);
+        assert_eq!(code, 1, "df {df}: {found:#?}");
+        assert!(found
+            .iter()
+            .any(|f| f["severity"] == "error"
+                && f["summary"].as_str().unwrap_or("").contains("dropped")));
+    }
+}
