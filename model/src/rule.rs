@@ -110,4 +110,28 @@ impl Rule {
             })
             .collect()
     }
+
+    /// The kernel's default IPv6 rules: local and main (IPv6 has no
+    /// `default` table rule).
+    pub fn defaults_v6() -> Vec<Rule> {
+        Rule::defaults_v4()
+            .into_iter()
+            .filter(|r| r.priority != 32767)
+            .map(|mut r| {
+                r.family = "inet6".into();
+                r
+            })
+            .collect()
+    }
+
+    /// `rules` with the IPv6 defaults added when the dump holds no IPv6
+    /// rule at all: plain `ip -j rule show` (the bundle's `ip-rule.json`)
+    /// lists IPv4 only, while a kernel with IPv6 always has at least the
+    /// local and main rules, so none means "IPv6 rules not collected".
+    pub fn with_v6_defaults(mut rules: Vec<Rule>) -> Vec<Rule> {
+        if !rules.iter().any(|r| r.family == "inet6") {
+            rules.extend(Rule::defaults_v6());
+        }
+        rules
+    }
 }
