@@ -585,6 +585,7 @@ collect_one() {
 write_lab_info() {
 	printf 'model = %s\nprefix = %s\nnodes = %s\npods_per_node = %s\ncreated = %s\nfaults = %s\n' \
 		"$MODEL" "$PREFIX" "$NODES" "$PODS" "$CREATED" "${FAULTS:-none}"
+	[ "$DUAL_STACK" != 1 ] || printf 'dual_stack = 1\n'
 	[ ! -f "$DIR/faults.log" ] || sed -e "s/^  + //" -e "s/^/fault_command = /" "$DIR/faults.log"
 }
 

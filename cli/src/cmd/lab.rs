@@ -610,6 +610,7 @@ mod tests {
             prefix: "cnlt".into(),
             kube_proxy: "nftables".into(),
             policies: None,
+            dual_stack: false,
         };
         init(&shape, &path, dir.path().join("cnlt"), "now".into()).expect("init");
         record_fault("bgp-route-missing", 1, &path).expect("fault");
