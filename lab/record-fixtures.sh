@@ -68,7 +68,8 @@ group() {
 	shift 2
 	record "$pfx" "$name" "$model"
 	for fault in "$@"; do
-		record "$pfx" "$name-broken-$fault" "$model" "$fault" --node node-1
+		# A bundle is named after the finding code: `-v6` faults have none.
+		record "$pfx" "$name-broken-${fault%-v6}" "$model" "$fault" --node node-1
 	done
 	"$LAB" down --prefix "$pfx" >/dev/null
 }

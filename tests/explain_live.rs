@@ -7,7 +7,10 @@
 //! the kernel behind an older bundle, `--validate` with the OLD bundle must
 //! report the disagreement (exit 1); `--probe` must see the VXLAN packet on
 //! the underlay with the predicted outer addresses and VNI, and after the
-//! break the wrong outer destination.
+//! break the wrong outer destination. Two more compare verdicts with ping
+//! where the answer depends on less common kernel behaviour: a VXLAN
+//! device's `df` setting over an underlay with a smaller MTU, and a
+//! dual-stack lab over IPv6.
 //!
 //! Each test owns a unique prefix (`cnlv`, the test process id in base 36
 //! and a letter per lab) and a [`LabGuard`] whose `Drop` runs `cnictl lab
@@ -565,6 +568,20 @@ fn dual_stack_flannel_host_gw_ipv6_is_first_class() {
     assert_eq!(v["findings"], serde_json::json!([]), "{v:#}");
     verdicts_match_ping(&lab, &healthy);
     assert_eq!(v6_verdicts_match_ping(&lab, &healthy), 30);
+    // The kernel agrees with every IPv6 routing hop (RTM_GETROUTE).
+    let (v, code) = explain(
+        &lab,
+        &healthy,
+        "default/web-1",
+        "default/api-2",
+        &["--family", "6", "--validate"],
+    );
+    let st = statuses(&v);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(
+        !st.is_empty() && st.iter().all(|(_, s, _)| s == "agree"),
+        "{st:?}"
+    );
 
     lab.break_("missing-pod-route-v6");
     let broken = lab.bundle("broken");

@@ -291,7 +291,7 @@ fn dual_stack_pods_explain_over_either_family() {
 
 #[test]
 fn a_missing_ipv6_pod_route_drops_ipv6_only() {
-    let name = "flannel-host-gw-dual-stack-broken-missing-pod-route-v6";
+    let name = "flannel-host-gw-dual-stack-broken-missing-pod-route";
     let Some(v6) = by_family(name, "default/web-1", "default/api-2", Family::V6) else {
         return;
     };
