@@ -290,6 +290,19 @@ fn dual_stack_pods_explain_over_either_family() {
 }
 
 #[test]
+fn asking_for_ipv6_of_an_ipv4_only_pod_is_a_usage_error() {
+    let Some(dir) = fixture("flannel-host-gw") else {
+        return;
+    };
+    let snap = cnictl_collect::bundle::load_dir(&dir).expect("fixture loads");
+    let dp = hints::dataplane(&snap);
+    let mut req = ExplainRequest::new("default/web-1", "default/api-2");
+    req.family = Some(Family::V6);
+    let err = explain(&snap, &dp, &req).expect_err("no IPv6 address");
+    assert!(err.to_string().contains("no IPv6 address"), "{err}");
+}
+
+#[test]
 fn a_missing_ipv6_pod_route_drops_ipv6_only() {
     let name = "flannel-host-gw-dual-stack-broken-missing-pod-route";
     let Some(v6) = by_family(name, "default/web-1", "default/api-2", Family::V6) else {

@@ -135,3 +135,18 @@ impl Rule {
         rules
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv4_only_dump_gets_the_ipv6_defaults_once() {
+        let v4 = Rule::defaults_v4();
+        let both = Rule::with_v6_defaults(v4.clone());
+        let v6: Vec<_> = both.iter().filter(|r| r.family == "inet6").collect();
+        assert_eq!(v6.len(), 2, "local and main");
+        assert_eq!(Rule::with_v6_defaults(both.clone()), both);
+        assert_eq!(both[..v4.len()], v4[..]);
+    }
+}

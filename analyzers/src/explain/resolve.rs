@@ -175,12 +175,22 @@ pub(crate) fn pick_family(
         let Some(id) = e.pod_id.filter(|_| Family::of(e.ip) != want) else {
             continue;
         };
-        match dp.pod_ips(id).iter().find(|ip| Family::of(**ip) == want) {
+        let routable = |ip: &&IpAddr| Family::of(**ip) == want && !link_local(**ip);
+        match dp.pod_ips(id).iter().find(routable) {
             Some(ip) => e.ip = *ip,
             None => return Err(no_address(e, want)),
         }
     }
     Ok(())
+}
+
+/// fe80::/10 (and 169.254/16): every IPv6 interface has one; it is no
+/// pod address.
+fn link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+    }
 }
 
 fn no_address(e: &Endpoint, want: Family) -> ExplainError {
