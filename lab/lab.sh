@@ -53,11 +53,13 @@ usage: lab.sh COMMAND [options]
 
 commands:
   up MODEL [--nodes N] [--pods P] [--prefix PFX] [--kube-proxy iptables|nftables]
-     [--policies FILE]
+     [--policies FILE] [--dual-stack]
         build a lab (MODEL: flannel-vxlan | flannel-host-gw | calico-bgp;
         defaults: 3 nodes, 2 pods per node, prefix cnl, kube-proxy in
         iptables mode; --policies: NetworkPolicy manifests programmed as
-        Felix / kube-router would) with an outside namespace, write its state and
+        Felix / kube-router would; --dual-stack, flannel-host-gw only: IPv6
+        beside IPv4, fd00:192:0:2::/64 underlay, fd00:10:244:N::/64 pod
+        CIDRs, and the ping matrix for both families) with an outside namespace, write its state and
         k8s/*.json, print a summary and run the ping matrix (exit 1 if it
         fails; the lab then stays up for inspection). A failure while
         building tears the half-built lab down.
@@ -122,10 +124,11 @@ x() {
 
 # The plan comes from cnictl as variables (see `cnictl lab plan --format
 # json`): PREFIX MODEL NODES PODS DIR CREATED FAULTS BIRD_REJECT UL_NS
-# GATEWAY POD_RANGE POD_MTU OVERLAP_NODE OVERLAP_CIDR; per node n, ${X[n]}
-# for X in NODE_NS NODE_IP NODE_MAC VTEP_IP VTEP_MAC POD_CIDR BLOCK CNI0_IP
-# CNI0_MAC MESH PEER THIRD OFFLINK_IP SHADOW_NET SVC_OVERLAP_IP; per pod p of
-# node n, ${X[n.p]} for X in POD_NS POD_NAME POD_IP POD_MAC HOST_VETH.
+# GATEWAY POD_RANGE POD_MTU OVERLAP_NODE OVERLAP_CIDR DUAL_STACK GATEWAY6
+# POD_RANGE6; per node n, ${X[n]} for X in NODE_NS NODE_IP NODE_MAC VTEP_IP
+# VTEP_MAC POD_CIDR BLOCK CNI0_IP CNI0_MAC MESH PEER THIRD OFFLINK_IP
+# SHADOW_NET SVC_OVERLAP_IP NODE_IP6 POD_CIDR6 CNI0_IP6; per pod p of node n,
+# ${X[n.p]} for X in POD_NS POD_NAME POD_IP POD_MAC HOST_VETH POD_IP6.
 
 # find_cnictl: prints the path of the cnictl that plans the lab.
 find_cnictl() {
@@ -192,6 +195,7 @@ build_underlay() {
 	ip -n "$ul" link add br0 type bridge
 	ip -n "$ul" addr add "$GATEWAY/24" dev br0
 	ip -n "$ul" link set br0 up
+	[ "$DUAL_STACK" = 1 ] && ip -n "$ul" addr add "$GATEWAY6/64" dev br0 nodad
 	build_outside
 }
 
@@ -208,6 +212,11 @@ build_node() {
 	ip -n "$ns" route add default via "$GATEWAY" dev eth0
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	if [ "$DUAL_STACK" = 1 ]; then
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
+		ip -n "$ns" addr add "${NODE_IP6[$n]}/64" dev eth0 nodad
+		ip -n "$ns" -6 route add default via "$GATEWAY6" dev eth0
+	fi
 }
 
 # build_flannel_node N: cni0 bridge and pods as Flannel's CNI (the bridge
@@ -216,6 +225,7 @@ build_flannel_node() {
 	local n=$1 ns=${NODE_NS[$1]} p
 	ip -n "$ns" link add cni0 address "${CNI0_MAC[$n]}" type bridge
 	ip -n "$ns" addr add "${CNI0_IP[$n]}/24" dev cni0
+	[ "$DUAL_STACK" = 1 ] && ip -n "$ns" addr add "${CNI0_IP6[$n]}/64" dev cni0 nodad
 	ip -n "$ns" link set cni0 up
 	for ((p = 1; p <= PODS; p++)); do
 		build_flannel_pod "$n" "$p"
@@ -234,6 +244,10 @@ build_flannel_pod() {
 	ip -n "$pns" link set eth0 up
 	ip -n "$pns" route add default via "${CNI0_IP[$n]}" dev eth0
 	ip -n "$pns" route add "$POD_RANGE" via "${CNI0_IP[$n]}" dev eth0
+	if [ "$DUAL_STACK" = 1 ]; then
+		ip -n "$pns" addr add "${POD_IP6[$n.$p]}/64" dev eth0 nodad
+		ip -n "$pns" -6 route add default via "${CNI0_IP6[$n]}" dev eth0
+	fi
 }
 
 # build_vxlan N: flannel.1 exactly as flanneld programs it, plus one
@@ -257,7 +271,9 @@ build_host_gw() {
 	for ((m = 1; m <= NODES; m++)); do
 		[ "$m" = "$n" ] && continue
 		ip -n "$ns" route add "${POD_CIDR[$m]}" via "${NODE_IP[$m]}" dev eth0
+		[ "$DUAL_STACK" = 1 ] && ip -n "$ns" -6 route add "${POD_CIDR6[$m]}" via "${NODE_IP6[$m]}" dev eth0
 	done
+	return 0
 }
 
 # build_calico_pod N P: a cali* veth with the magic MAC, proxy ARP answering
@@ -357,6 +373,19 @@ build_lab() {
 		for ((n = 1; n <= NODES; n++)); do start_bird "$n"; done
 		wait_for "BIRD mesh to converge" 20 calico_converged
 	fi
+	if [ "$DUAL_STACK" = 1 ]; then
+		wait_for "IPv6 duplicate address detection" 10 v6_settled
+	fi
+}
+
+# v6_settled: no address of the lab is still tentative (link-local ones
+# run DAD even where ours are added nodad); until then NDP from that
+# namespace is not answered and the first pings fail.
+v6_settled() {
+	local ns
+	for ns in $(lab_netns); do
+		[ -z "$(ip -n "$ns" -6 addr show tentative 2>/dev/null)" ] || return 1
+	done
 }
 
 build_calico_node() {
@@ -394,13 +423,15 @@ cmd_up() {
 		--prefix) PREFIX=${2:-}; shift 2 ;;
 		--kube-proxy) KUBE_PROXY=${2:-}; shift 2 ;;
 		--policies) POLICY_FILE=${2:-}; shift 2 ;;
+		--dual-stack) DUAL_ARG=--dual-stack; shift ;;
 		-*) die "up: unknown option $1" ;;
 		*) [ -z "$MODEL" ] || die "up: one MODEL only"; MODEL=$1; shift ;;
 		esac
 	done
 	[ -n "$MODEL" ] || die "up: MODEL missing (one of: $MODELS)"
 	# cnictl checks the model, --nodes, --pods and the prefix.
-	load_plan "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" --kube-proxy "$KUBE_PROXY"
+	# shellcheck disable=SC2086 # DUAL_ARG is empty or one word
+	load_plan "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" --kube-proxy "$KUBE_PROXY" $DUAL_ARG
 	[ ! -e "$(state_file)" ] || die "a lab with prefix $PREFIX exists ($(state_file)); run: lab.sh down --prefix $PREFIX"
 	[ -z "$(lab_netns)" ] || die "namespaces with prefix $PREFIX- exist; run: lab.sh down --prefix $PREFIX"
 	command -v ping >/dev/null || die "ping not found (Debian package iputils-ping)"
@@ -414,7 +445,7 @@ cmd_up() {
 	[ -z "$POLICY_FILE" ] || policy_args=(--policies "$POLICY_FILE")
 	"$CNICTL" lab init "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" \
 		--kube-proxy "$KUBE_PROXY" --state "$(state_file)" --dir "$DIR" --created "$CREATED" \
-		"${policy_args[@]}" || { rm -rf "$DIR"; exit 2; }
+		"${policy_args[@]}" $DUAL_ARG || { rm -rf "$DIR"; exit 2; }
 	load_state
 	# Any failure while building (set -e, die) exits through this trap, so a
 	# half-built lab never stays behind.
@@ -460,14 +491,28 @@ short_name() { printf '%s' "${POD_NAME[$1]}"; }
 # cmd_ping: every pod pings every other pod once (all pairs in parallel, one
 # retry for a pair that fails, so a slow first ARP does not count).
 cmd_ping() {
-	local out src dst pods pairs=0 good=0 cell
 	command -v ping >/dev/null || die "ping not found (Debian package iputils-ping)"
+	if [ "$DUAL_STACK" = 1 ]; then
+		local ok=0
+		ping_matrix POD_IP || ok=1
+		printf 'IPv6:\n'
+		ping_matrix POD_IP6 || ok=1
+		return "$ok"
+	fi
+	ping_matrix POD_IP
+}
+
+# ping_matrix ARRAY: every pod pings every other pod's address in ARRAY
+# (POD_IP or POD_IP6) and the matrix is printed; fails unless all pass.
+ping_matrix() {
+	local -n ips=$1
+	local out src dst pods pairs=0 good=0 cell
 	out=$(mktemp -d)
 	pods=$(all_pods)
 	for src in $pods; do
 		for dst in $pods; do
 			[ "$src" = "$dst" ] && continue
-			(ping_pair "${POD_NS[$src]}" "${POD_IP[$dst]}" &&
+			(ping_pair "${POD_NS[$src]}" "${ips[$dst]}" &&
 				touch "$out/$src-$dst") &
 		done
 	done
@@ -540,6 +585,7 @@ collect_one() {
 write_lab_info() {
 	printf 'model = %s\nprefix = %s\nnodes = %s\npods_per_node = %s\ncreated = %s\nfaults = %s\n' \
 		"$MODEL" "$PREFIX" "$NODES" "$PODS" "$CREATED" "${FAULTS:-none}"
+	[ "$DUAL_STACK" != 1 ] || printf 'dual_stack = 1\n'
 	[ ! -f "$DIR/faults.log" ] || sed -e "s/^  + //" -e "s/^/fault_command = /" "$DIR/faults.log"
 }
 
@@ -638,13 +684,13 @@ status_one() {
 
 # ---------------------------------------------------------------- faults
 
-FAULTS_ALL="missing-pod-route wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS"
+FAULTS_ALL="missing-pod-route missing-pod-route-v6 wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS"
 
 # faults_for MODEL: the faults a live lab of MODEL can show.
 faults_for() {
 	case $1 in
 	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
-	flannel-host-gw) echo "missing-pod-route wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
+	flannel-host-gw) echo "missing-pod-route $([ "${DUAL_STACK:-0}" = 1 ] && echo missing-pod-route-v6) wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	*) return 1 ;;
 	esac
@@ -696,6 +742,12 @@ cmd_break() {
 
 fault_missing_pod_route() {
 	x ip -n "${NODE_NS[$S]}" route del "${POD_CIDR[$T]}"
+}
+
+# missing-pod-route-v6 (a lab up with --dual-stack): the same for the
+# peer's IPv6 pod CIDR; its IPv4 route stays.
+fault_missing_pod_route_v6() {
+	x ip -n "${NODE_NS[$S]}" -6 route del "${POD_CIDR6[$T]}"
 }
 
 fault_wrong_next_hop() {
@@ -919,7 +971,7 @@ fault_policy_ipset_stale() {
 main() {
 	local cmd=${1:-}
 	[ $# -gt 0 ] && shift
-	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS='' KUBE_PROXY=iptables POLICY_FILE=
+	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS='' KUBE_PROXY=iptables POLICY_FILE= DUAL_ARG=
 	BIRD_REJECT='' PING_RETRY=1
 	[[ " $* " == *" --prefix "* ]] && PREFIX_SET=1
 	case $cmd in

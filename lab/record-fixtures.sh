@@ -1,7 +1,7 @@
 #!/bin/bash
 # record-fixtures.sh — re-record every bundle under fixtures/ from live
-# namespace labs (lab.sh, prefixes cnlf, cnlfh, cnlfc: one per model, run in
-# parallel), then derive the hand-written IPIP and
+# namespace labs (lab.sh, prefixes cnlf, cnlfh, cnlfc: one per model, and
+# cnlfd for the dual-stack flannel-host-gw lab, run in parallel), then derive the hand-written IPIP and
 # IPVS fixtures from them (handwrite-fixtures.py), since this kernel has
 # neither IPIP nor IPVS.
 #
@@ -31,7 +31,7 @@ FIX=$(cd "$FIX" && pwd)
 STAGE=$(mktemp -d "$FIX/.stage.XXXXXX")
 # One prefix per model so the three model groups record in parallel (each
 # group's labs live in their own namespaces; nothing is shared).
-PREFIXES="$P ${P}h ${P}c"
+PREFIXES="$P ${P}h ${P}c ${P}d"
 
 cleanup() {
 	local p
@@ -42,12 +42,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # record PFX NAME MODEL [FAULT [lab.sh break options]]: one bundle from a
-# fresh lab with prefix PFX.
+# fresh lab with prefix PFX (UP_ARGS: more `lab.sh up` options).
 record() {
 	local pfx=$1 name=$2 model=$3 t0=$SECONDS log="$STAGE/.up-$1.log"
 	shift 3
 	"$LAB" down --prefix "$pfx" >/dev/null
-	if ! "$LAB" up "$model" --prefix "$pfx" >"$log" 2>&1; then
+	# shellcheck disable=SC2086 # UP_ARGS is empty or whole words
+	if ! "$LAB" up "$model" ${UP_ARGS:-} --prefix "$pfx" >"$log" 2>&1; then
 		cat "$log"
 		echo "record-fixtures.sh: healthy $model lab failed (see above)"
 		exit 1
@@ -60,13 +61,15 @@ record() {
 	printf '  recorded %s (%ss)\n' "$name" "$((SECONDS - t0))"
 }
 
-# group PFX MODEL FAULT...: the healthy bundle, then one per fault.
+# group PFX MODEL FAULT...: the healthy bundle, then one per fault (named
+# after NAME, default MODEL).
 group() {
-	local pfx=$1 model=$2 fault
+	local pfx=$1 model=$2 fault name=${NAME:-$2}
 	shift 2
-	record "$pfx" "$model" "$model"
+	record "$pfx" "$name" "$model"
 	for fault in "$@"; do
-		record "$pfx" "$model-broken-$fault" "$model" "$fault" --node node-1
+		# A bundle is named after the finding code: `-v6` faults have none.
+		record "$pfx" "$name-broken-${fault%-v6}" "$model" "$fault" --node node-1
 	done
 	"$LAB" down --prefix "$pfx" >/dev/null
 }
@@ -83,8 +86,11 @@ g2=$!
 group "${P}c" calico-bgp bgp-session-down bgp-route-missing route-shadowed pod-route-missing \
 	>"$STAGE/.group-3.log" 2>&1 &
 g3=$!
+NAME=flannel-host-gw-dual-stack UP_ARGS=--dual-stack group "${P}d" flannel-host-gw \
+	missing-pod-route-v6 >"$STAGE/.group-4.log" 2>&1 &
+g4=$!
 failed=0
-for g in "$g1:1" "$g2:2" "$g3:3"; do
+for g in "$g1:1" "$g2:2" "$g3:3" "$g4:4"; do
 	wait "${g%:*}" || failed=1
 	cat "$STAGE/.group-${g#*:}.log"
 done
@@ -99,6 +105,6 @@ find "$STAGE" -name '*.json' -print0 | xargs -0 -n 1 jq -e . >/dev/null
 # Swap in: drop the old bundle dirs, keep README.md and any other files.
 find "$FIX" -mindepth 1 -maxdepth 1 -type d ! -name '.stage.*' -exec rm -rf {} +
 for d in "$STAGE"/*/; do mv "$d" "$FIX/"; done
-leftover=$(ip netns list | awk '{print $1}' | grep -cE "^${P}[hc]?-" || true)
+leftover=$(ip netns list | awk '{print $1}' | grep -cE "^${P}[hcd]?-" || true)
 [ "$leftover" = 0 ] || { echo "record-fixtures.sh: $leftover lab namespaces left behind" >&2; exit 1; }
 printf 'done: %s bundles in %s in %ss\n' "$(find "$FIX" -mindepth 1 -maxdepth 1 -type d ! -name '.stage.*' | wc -l)" "$FIX" "$((SECONDS - start))"

@@ -634,6 +634,39 @@ fn serve_and_cli_explain_return_the_same_document() {
     }
 }
 
+/// Over IPv6 too: `--family 6` and `family=6` pick the pods' IPv6
+/// addresses and give the same document (the dual-stack fixture drops it).
+#[test]
+fn serve_and_cli_explain_agree_over_ipv6() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let bundle = repo().join("fixtures/flannel-host-gw-dual-stack-broken-missing-pod-route");
+    let _server = serve_bundle(&bundle, &addr);
+    let b = bundle.to_str().unwrap();
+    let o = cnictl(&[
+        "explain",
+        "default/web-1",
+        "default/api-2",
+        "--family",
+        "6",
+        "--bundle",
+        b,
+        "-O",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let cli: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(cli["dst"]["ip"], "fd00:10:244:2::3", "{cli}");
+    assert_eq!(cli["drop"]["finding"]["code"], "missing-pod-route", "{cli}");
+    let q = "/api/v1/explain?src=default/web-1&dst=default/api-2&family=6";
+    let (code, res) = http_get(&addr, q).unwrap();
+    assert_eq!(code, 200, "{res}");
+    let body = res.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let api: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(api, cli);
+    let (code, _) = http_get(&addr, &q.replace("family=6", "family=5")).unwrap();
+    assert_eq!(code, 400);
+}
+
 /// `/api/v1/matrix` and `cnictl matrix --output json` give the same
 /// document (both render analyzers' `policy::document`), by pod and by
 /// namespace, for one port and for every port the policies name.

@@ -7,7 +7,10 @@
 //! the kernel behind an older bundle, `--validate` with the OLD bundle must
 //! report the disagreement (exit 1); `--probe` must see the VXLAN packet on
 //! the underlay with the predicted outer addresses and VNI, and after the
-//! break the wrong outer destination.
+//! break the wrong outer destination. Two more compare verdicts with ping
+//! where the answer depends on less common kernel behaviour: a VXLAN
+//! device's `df` setting over an underlay with a smaller MTU, and a
+//! dual-stack lab over IPv6.
 //!
 //! Each test owns a unique prefix (`cnlv`, the test process id in base 36
 //! and a letter per lab) and a [`LabGuard`] whose `Drop` runs `cnictl lab
@@ -367,4 +370,241 @@ fn a_vxlan_device_down_drops_what_arrives_for_it() {
         reason.contains("tunnel device") && reason.contains("down"),
         "{reason}"
     );
+}
+
+/// `ping -c1 -W1` of an IP packet of `size` bytes (ICMP payload size − 28)
+/// with DF set (`-M do`) or clear (`-M dont`).
+fn ping_sized(netns: &str, ip: IpAddr, size: u32, df: bool) -> bool {
+    let payload = (size - 28).to_string();
+    let pmtu = if df { "do" } else { "dont" };
+    Command::new("ip")
+        .args(["netns", "exec", netns, "ping", "-c1", "-W1", "-q"])
+        .args(["-M", pmtu, "-s", &payload])
+        .arg(ip.to_string())
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// `ip -n NS …` inside the lab, which must succeed.
+fn lab_ip(ns: &str, args: &[&str]) {
+    let ok = Command::new("ip")
+        .args(["-n", ns])
+        .args(args)
+        .status()
+        .expect("ip runs");
+    assert!(ok.success(), "ip -n {ns} {}", args.join(" "));
+}
+
+/// Every ordered pod pair at `size` bytes with and without DF: explain's
+/// verdict equals ping's. Returns how many of the DF pings were delivered.
+fn sized_verdicts_match_ping(lab: &LabGuard, bundle: &Path, size: u32) -> usize {
+    let netns = lab.pod_netns();
+    let pods = pods(bundle);
+    let mut delivered_df = 0;
+    let sz = size.to_string();
+    for (src, _) in &pods {
+        for (dst, dst_ip) in pods.iter().filter(|(d, _)| d != src) {
+            for df in [true, false] {
+                let mut extra = vec!["--size", &sz];
+                if !df {
+                    extra.push("--no-df");
+                }
+                let (v, _) = explain(lab, bundle, src, dst, &extra);
+                let kernel = ping_sized(&netns[src], *dst_ip, size, df);
+                let said = v["verdict"] == "delivered";
+                assert_eq!(kernel, said, "{src} → {dst} size {size} df {df}: {v:#}");
+                delivered_df += usize::from(df && kernel);
+            }
+        }
+    }
+    delivered_df
+}
+
+/// `cnictl check` on `bundle`: exit code and the mtu-mismatch findings.
+fn mtu_findings(bundle: &Path) -> (i32, Vec<Value>) {
+    let b = bundle.to_string_lossy().into_owned();
+    let o = cnictl(&["check", "--bundle", &b, "-O", "json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("check JSON");
+    let found = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "mtu-mismatch")
+        .cloned()
+        .collect();
+    (o.status.code().unwrap_or(-1), found)
+}
+
+/// The VXLAN device's `df` decides what the underlay does with an outer
+/// packet larger than its MTU: with the default `df unset` the kernel
+/// sends it without DF, so it is fragmented and delivered; `df set` drops
+/// it whatever the inner DF; `df inherit` drops it only when the inner
+/// packet has DF. The underlay here is lowered to 1400 under flannel.1's
+/// 1450, and every pair is pinged at 1450 bytes (fits flannel.1, not the
+/// underlay once wrapped) with and without DF; explain must agree each
+/// time, and mtu-mismatch must say fragmented (warning) or dropped (error).
+#[test]
+fn vxlan_df_decides_fragment_or_drop_on_a_smaller_underlay() {
+    if let Some(why) = skip_reason(&["ip", "ping"]) {
+        eprintln!("explain_live: skipped: {why}");
+        return;
+    }
+    let lab = LabGuard::up("flannel-vxlan", 'd');
+    for n in 1..=3 {
+        lab_ip(
+            &format!("{}-node-{n}", lab.prefix),
+            &["link", "set", "eth0", "mtu", "1400"],
+        );
+        lab_ip(
+            &format!("{}-ul", lab.prefix),
+            &["link", "set", &format!("ul{n}"), "mtu", "1400"],
+        );
+    }
+    let unset = lab.bundle("df-unset");
+    // 2 pods × 4 cross-node pods per node, plus 6 same-node pairs.
+    assert_eq!(sized_verdicts_match_ping(&lab, &unset, 1450), 30);
+    let (code, found) = mtu_findings(&unset);
+    assert_eq!(code, 0, "fragmentation is no error: {found:#?}");
+    assert!(
+        found.iter().all(|f| f["severity"] == "warning"),
+        "{found:#?}"
+    );
+    assert!(found[0]["summary"]
+        .as_str()
+        .unwrap_or("")
+        .contains("fragmented on eth0"));
+
+    for (df, delivered) in [("set", 6), ("inherit", 6)] {
+        for n in 1..=3 {
+            let ns = format!("{}-node-{n}", lab.prefix);
+            lab_ip(
+                &ns,
+                &["link", "set", "flannel.1", "type", "vxlan", "df", df],
+            );
+        }
+        let b = lab.bundle(&format!("df-{df}"));
+        assert_eq!(
+            sized_verdicts_match_ping(&lab, &b, 1450),
+            delivered,
+            "df {df}"
+        );
+        let (code, found) = mtu_findings(&b);
+        assert_eq!(code, 1, "df {df}: {found:#?}");
+        assert!(found
+            .iter()
+            .any(|f| f["severity"] == "error"
+                && f["summary"].as_str().unwrap_or("").contains("dropped")));
+    }
+}
+
+/// Pod-network pods of a bundle with their IPv6 address (dual-stack labs).
+fn pods_v6(bundle: &Path) -> Vec<(String, IpAddr)> {
+    let snap = cnictl_collect::bundle::load_dir(bundle).expect("bundle loads");
+    snap.k8s
+        .pods
+        .iter()
+        .filter(|p| !p.host_network)
+        .filter_map(|p| {
+            let v6 = p.ips.iter().find(|ip| ip.is_ipv6())?;
+            Some((format!("{}/{}", p.namespace, p.name), *v6))
+        })
+        .collect()
+}
+
+/// Every ordered pod pair over IPv6 (`explain --family 6 --reverse`)
+/// against `ping -6`; returns the pairs ping reached.
+fn v6_verdicts_match_ping(lab: &LabGuard, bundle: &Path) -> usize {
+    let netns = lab.pod_netns();
+    let pods = pods_v6(bundle);
+    assert!(pods.len() >= 6, "dual-stack pods: {pods:?}");
+    let mut reached = 0;
+    for (src, _) in &pods {
+        for (dst, ip) in pods.iter().filter(|(d, _)| d != src) {
+            // ping needs the answer back too: --reverse, and exit 0 only
+            // when both ways are delivered.
+            let (v, code) = explain(lab, bundle, src, dst, &["--family", "6", "--reverse"]);
+            assert_eq!(v["dst"]["ip"], ip.to_string(), "{v:#}");
+            let kernel = ping(&netns[src], *ip);
+            assert_eq!(kernel, code == 0, "{src} → {dst} (IPv6): {v:#}");
+            reached += usize::from(kernel);
+        }
+    }
+    reached
+}
+
+/// A dual-stack flannel-host-gw lab (`lab up --dual-stack`): `check` is
+/// clean, explain over IPv4 and IPv6 equals ping / ping -6 for every
+/// ordered pair; after `lab break missing-pod-route-v6` (node-1 loses its
+/// IPv6 route to node-2's pods, the IPv4 one stays) check finds it as it
+/// finds the IPv4 fault, and explain says dropped exactly where ping -6
+/// fails while IPv4 still delivers.
+#[test]
+fn dual_stack_flannel_host_gw_ipv6_is_first_class() {
+    if let Some(why) = skip_reason(&["ip", "ping"]) {
+        eprintln!("explain_live: skipped: {why}");
+        return;
+    }
+    let prefix = format!("cnlv{}s", base36(std::process::id()));
+    let lab = LabGuard {
+        prefix,
+        dir: tempfile::tempdir().expect("temp dir"),
+    };
+    cnictl_ok(
+        &[
+            "lab",
+            "up",
+            "flannel-host-gw",
+            "--dual-stack",
+            "--prefix",
+            &lab.prefix,
+        ],
+        0,
+    );
+    let healthy = lab.bundle("healthy");
+    let b = healthy.to_string_lossy().into_owned();
+    let o = cnictl_ok(&["check", "--bundle", &b, "-O", "json"], 0);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("check JSON");
+    assert_eq!(v["findings"], serde_json::json!([]), "{v:#}");
+    verdicts_match_ping(&lab, &healthy);
+    assert_eq!(v6_verdicts_match_ping(&lab, &healthy), 30);
+    // The kernel agrees with every IPv6 routing hop (RTM_GETROUTE).
+    let (v, code) = explain(
+        &lab,
+        &healthy,
+        "default/web-1",
+        "default/api-2",
+        &["--family", "6", "--validate"],
+    );
+    let st = statuses(&v);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(
+        !st.is_empty() && st.iter().all(|(_, s, _)| s == "agree"),
+        "{st:?}"
+    );
+
+    lab.break_("missing-pod-route-v6");
+    let broken = lab.bundle("broken");
+    let b = broken.to_string_lossy().into_owned();
+    let o = cnictl_ok(&["check", "--bundle", &b, "-O", "json"], 1);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("check JSON");
+    let found = v["findings"].as_array().expect("findings");
+    assert_eq!(found.len(), 1, "{v:#}");
+    assert_eq!(found[0]["code"], "missing-pod-route");
+    assert_eq!(found[0]["node"], "node-1");
+    let summary = found[0]["summary"].as_str().unwrap_or("");
+    assert!(summary.contains("fd00:10:244:2::/64"), "{summary}");
+    // node-1's two pods and node-2's two lose each other over IPv6 only
+    // (the answers from node-1 take the default route too).
+    assert_eq!(v6_verdicts_match_ping(&lab, &broken), 22);
+    verdicts_match_ping(&lab, &broken);
+    let (v, code) = explain(
+        &lab,
+        &broken,
+        "default/web-1",
+        "default/api-2",
+        &["--family", "6"],
+    );
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["drop"]["code"], "missing-pod-route", "{v:#}");
 }

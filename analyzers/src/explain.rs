@@ -53,6 +53,26 @@ pub struct ExplainRequest {
     /// The node an outside client's packet enters (`--via`), when the
     /// destination is no node's address (a LoadBalancer or external IP).
     pub via: Option<String>,
+    /// The address family of pods named by name (`--family 4|6`); `None`:
+    /// that of an IP given for the other end, else IPv4 where a pod has both.
+    pub family: Option<Family>,
+}
+
+/// An IP address family, for dual-stack pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn of(ip: IpAddr) -> Family {
+        if ip.is_ipv6() {
+            Family::V6
+        } else {
+            Family::V4
+        }
+    }
 }
 
 impl ExplainRequest {
@@ -68,6 +88,7 @@ impl ExplainRequest {
             verbose: false,
             from_outside: None,
             via: None,
+            family: None,
         }
     }
 }
@@ -296,13 +317,14 @@ pub fn explain(
     req: &ExplainRequest,
 ) -> Result<Explanation, ExplainError> {
     let with_hint = |e| resolve::did_you_mean(snap, dp, e);
-    let src = match req.from_outside {
+    let mut src = match req.from_outside {
         Some(ip) => outside::client(dp, ip)?,
         None => resolve::endpoint(snap, dp, &req.src, "source").map_err(with_hint)?,
     };
     let as_service = resolve::cluster_ip_spec(snap, &req.dst, req.port);
     let dst_spec = as_service.as_deref().unwrap_or(&req.dst);
     let mut dst = resolve::endpoint(snap, dp, dst_spec, "destination").map_err(with_hint)?;
+    resolve::pick_family(dp, req, &mut src, &mut dst)?;
     if src.kind == EndpointKind::Service {
         return Err(ExplainError::ServiceAsSource(req.src.clone()));
     }

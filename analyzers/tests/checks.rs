@@ -11,7 +11,7 @@ use cnictl_analyzers::expected::{Expected, Options};
 use cnictl_analyzers::infer::{infer, CniModel};
 use cnictl_analyzers::Code;
 use cnictl_analyzers::{Report, Severity};
-use cnictl_model::{ClusterSnapshot, Protocol, Route, RouteType, Rule, RuleAction};
+use cnictl_model::{ClusterSnapshot, Protocol, Route, RouteType, Rule, RuleAction, VxlanDf};
 
 fn report(snap: &ClusterSnapshot) -> Report {
     checks::run(snap)
@@ -324,6 +324,27 @@ fn mtu_mismatch() {
     assert!(f[0].summary.starts_with(
         "flannel.1 mtu 1500 + 50 bytes of flannel-vxlan encapsulation exceeds eth0 mtu 1500"
     ));
+    // No df in the dump: the kernel default, unset — fragmented, delivered.
+    assert_eq!(f[0].severity, Severity::Warning, "{}", f[0].summary);
+    assert!(
+        f[0].summary.contains("fragmented on eth0"),
+        "{}",
+        f[0].summary
+    );
+    for (df, severity) in [
+        (VxlanDf::Unset, Severity::Warning),
+        (VxlanDf::Set, Severity::Error),
+        (VxlanDf::Inherit, Severity::Error),
+    ] {
+        let flannel = node_mut(&mut snap, "node-1")
+            .links
+            .iter_mut()
+            .find(|l| l.name == "flannel.1")
+            .unwrap();
+        flannel.vxlan.as_mut().unwrap().df = Some(df);
+        let f = only(&report(&snap), "mtu-mismatch");
+        assert_eq!(f[0].severity, severity, "df {df:?}: {}", f[0].summary);
+    }
     let mut snap = cluster("calico-ipip", 2);
     for l in &mut node_mut(&mut snap, "node-2").links {
         if l.name.starts_with("cali") {

@@ -294,6 +294,7 @@ fn flannel_vxlan(s: &mut NodeSnapshot, i: usize, n: usize) {
         port: 8472,
         learning: false,
         dev: Some("eth0".into()),
+        df: None,
     });
     s.links.push(f);
     s.addrs
@@ -342,6 +343,7 @@ fn calico(s: &mut NodeSnapshot, model: &str, i: usize, n: usize) {
             port: 4789,
             learning: false,
             dev: Some("eth0".into()),
+            df: None,
         });
         s.links.push(v);
         s.addrs

@@ -57,6 +57,9 @@ fn faults(dir: &Path) -> Vec<(String, Option<String>)> {
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|f| !f.is_empty() && *f != "none")
         {
+            // A `-v6` fault is its code for the other family.
+            let f = f.replace("-v6@", "@");
+            let f = f.strip_suffix("-v6").unwrap_or(&f);
             match f.split_once('@') {
                 Some((code, node)) => out.push((code.to_string(), Some(node.to_string()))),
                 None => out.push((f.to_string(), None)),

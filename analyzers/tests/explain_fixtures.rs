@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use cnictl_analyzers::explain::{explain, render_text, ExplainRequest, Explanation, Verdict};
+use cnictl_analyzers::explain::{
+    explain, render_text, ExplainRequest, Explanation, Family, Verdict,
+};
 use cnictl_analyzers::hints;
 
 fn fixture(name: &str) -> Option<PathBuf> {
@@ -284,4 +286,70 @@ fn a_drop_on_a_symptom_names_the_root_cause_to_fix_first() {
         Some("node-1")
     );
     assert!(drop.root_cause.is_none());
+}
+
+/// One explain of a pod pair over `family`, by name: its verdict, drop
+/// code, and the addresses it chose.
+fn by_family(name: &str, src: &str, dst: &str, family: Family) -> Option<Explanation> {
+    let mut req = ExplainRequest::new(src, dst);
+    req.family = Some(family);
+    run(name, req)
+}
+
+fn drop_code(ex: &Explanation) -> Option<&'static str> {
+    ex.drop
+        .as_ref()
+        .and_then(|d| d.code.map(cnictl_analyzers::Code::as_str))
+}
+
+#[test]
+fn dual_stack_pods_explain_over_either_family() {
+    let name = "flannel-host-gw-dual-stack";
+    let Some(v4) = by_family(name, "default/web-1", "default/api-2", Family::V4) else {
+        return;
+    };
+    assert_eq!(v4.verdict, Verdict::Delivered, "{}", render_text(&v4));
+    assert!(v4.dst.ip.is_ipv4());
+    let v6 = by_family(name, "default/web-1", "default/api-2", Family::V6).expect("fixture");
+    assert_eq!(v6.verdict, Verdict::Delivered, "{}", render_text(&v6));
+    assert_eq!(v6.dst.ip.to_string(), "fd00:10:244:2::3");
+    assert_eq!(v6.src.ip.to_string(), "fd00:10:244:1::2");
+    // An IPv6 address for one end picks the pod's IPv6 address for the other.
+    let ex = run(
+        name,
+        ExplainRequest::new("default/web-1", "fd00:10:244:3::2"),
+    )
+    .expect("fixture");
+    assert_eq!(ex.src.ip.to_string(), "fd00:10:244:1::2");
+    assert_eq!(ex.verdict, Verdict::Delivered, "{}", render_text(&ex));
+    // The default is IPv4.
+    let ex = run(name, ExplainRequest::new("default/web-1", "default/api-2")).expect("fixture");
+    assert!(ex.dst.ip.is_ipv4());
+}
+
+#[test]
+fn asking_for_ipv6_of_an_ipv4_only_pod_is_a_usage_error() {
+    let Some(dir) = fixture("flannel-host-gw") else {
+        return;
+    };
+    let snap = cnictl_collect::bundle::load_dir(&dir).expect("fixture loads");
+    let dp = hints::dataplane(&snap);
+    let mut req = ExplainRequest::new("default/web-1", "default/api-2");
+    req.family = Some(Family::V6);
+    let err = explain(&snap, &dp, &req).expect_err("no IPv6 address");
+    assert!(err.to_string().contains("no IPv6 address"), "{err}");
+}
+
+#[test]
+fn a_missing_ipv6_pod_route_drops_ipv6_only() {
+    let name = "flannel-host-gw-dual-stack-broken-missing-pod-route";
+    let Some(v6) = by_family(name, "default/web-1", "default/api-2", Family::V6) else {
+        return;
+    };
+    assert_eq!(v6.verdict, Verdict::Dropped, "{}", render_text(&v6));
+    assert_eq!(drop_code(&v6), Some("missing-pod-route"));
+    let v4 = by_family(name, "default/web-1", "default/api-2", Family::V4).expect("fixture");
+    assert_eq!(v4.verdict, Verdict::Delivered, "{}", render_text(&v4));
+    let back = by_family(name, "default/api-2", "default/web-1", Family::V6).expect("fixture");
+    assert_eq!(back.verdict, Verdict::Delivered, "{}", render_text(&back));
 }

@@ -398,6 +398,10 @@ pub struct ExplainArgs {
     /// Clear Don't-Fragment (set by default, as ping and TCP do).
     #[arg(long)]
     pub no_df: bool,
+    /// Address family of dual-stack pods named by name [default: that of
+    /// an IP given for the other end, else 4].
+    #[arg(long, value_parser = ["4", "6"])]
+    pub family: Option<String>,
     /// Also trace the way back and flag asymmetry.
     #[arg(long)]
     pub reverse: bool,
@@ -528,6 +532,10 @@ pub enum LabCommand {
         /// role=frontend|backend and the container port http 8080/TCP.
         #[arg(long, value_name = "FILE")]
         policies: Option<PathBuf>,
+        /// IPv6 beside IPv4 (flannel-host-gw): every node and pod gets both
+        /// families, routes for both, podCIDRs/podIPs with both.
+        #[arg(long = "dual-stack")]
+        dual_stack: bool,
     },
     /// Remove everything the lab created (namespaces, BIRD daemons, state), even after a crash.
     Down {
@@ -643,6 +651,9 @@ pub struct LabShape {
     /// NetworkPolicy manifests (YAML or JSON) the lab's policy agent programs.
     #[arg(long, value_name = "FILE")]
     pub policies: Option<PathBuf>,
+    /// IPv6 beside IPv4.
+    #[arg(long = "dual-stack")]
+    pub dual_stack: bool,
 }
 
 /// Which of a lab node's rules `lab rules` prints.
@@ -670,6 +681,8 @@ pub struct LabPlanArgs {
     pub prefix: String,
     #[arg(long = "kube-proxy", default_value = "iptables", value_parser = ["iptables", "nftables"])]
     pub kube_proxy: String,
+    #[arg(long = "dual-stack")]
+    pub dual_stack: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
 }
@@ -687,7 +700,8 @@ const LAB_BREAK_AFTER: &str = concat!(
     "Faults (`cnictl lab faults MODEL` lists those that apply): ",
     "missing-pod-route, wrong-next-hop, next-hop-not-adjacent, vxlan-fdb-missing, ",
     "vxlan-neigh-missing, vxlan-fdb-mismatch, mtu-mismatch, bgp-session-down, bgp-route-missing, ",
-    "route-shadowed, pod-route-missing, ip-forward-disabled, pod-cidr-overlap, service-cidr-overlap",
+    "route-shadowed, pod-route-missing, ip-forward-disabled, pod-cidr-overlap, service-cidr-overlap; ",
+    "missing-pod-route-v6 (a flannel-host-gw lab up with --dual-stack: node-N's route to the peer's IPv6 pod CIDR deleted)",
     "\n\nNetfilter faults, injected with the node's own iptables in its namespace:\n",
     "  forward-drop    FORWARD policy DROP, as Docker sets it (Flannel: FLANNEL-FWD flushed too)\n",
     "  block-vxlan     INPUT drops udp/8472, Flannel's VXLAN port (flannel-vxlan)\n",

@@ -86,14 +86,16 @@ fn link(i: usize, names: Vec<String>) -> impl Strategy<Value = Link> {
         any::<u16>(),
         any::<bool>(),
         of(select(link_names)),
+        of(select(vec![VxlanDf::Unset, VxlanDf::Set, VxlanDf::Inherit])),
     )
-        .prop_map(|(vni, local, remote, port, learning, dev)| VxlanInfo {
+        .prop_map(|(vni, local, remote, port, learning, dev, df)| VxlanInfo {
             vni,
             local,
             remote,
             port,
             learning,
             dev,
+            df,
         });
     let tun = (of(any_ip()), of(any_ip()), of(1u8..=255))
         .prop_map(|(local, remote, ttl)| TunnelInfo { local, remote, ttl });

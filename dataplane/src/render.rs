@@ -144,11 +144,13 @@ impl Dataplane {
     }
 
     fn owner_text(&self, ip: std::net::IpAddr, owner: Owner) -> String {
+        // IPv6 resolves neighbours by NDP (neighbour solicitation), IPv4 by ARP.
+        let arp = if ip.is_ipv6() { "NDP" } else { "ARP" };
         match owner {
             Owner::Dev { ns, link } => {
                 let n = &self.ns[ns.0 as usize];
                 format!(
-                    "no neighbour entry for {ip}: ARP would resolve ({} dev {} owns it)",
+                    "no neighbour entry for {ip}: {arp} would resolve ({} dev {} owns it)",
                     self.ns_label(ns),
                     n.links[link as usize].name
                 )
@@ -162,13 +164,13 @@ impl Dataplane {
                 )
             }
             Owner::Pod(p) => format!(
-                "no neighbour entry for {ip}: ARP would resolve (pod {} owns it, inferred)",
+                "no neighbour entry for {ip}: {arp} would resolve (pod {} owns it, inferred)",
                 self.pods[p.0 as usize].key
             ),
             Owner::Proxy { ns, link } => {
                 let n = &self.ns[ns.0 as usize];
                 format!(
-                    "{ip} answered by proxy ARP on {} dev {}",
+                    "{ip} answered by proxy {arp} on {} dev {}",
                     self.ns_label(ns),
                     n.links[link as usize].name
                 )

@@ -270,6 +270,10 @@ pub struct Outer {
     pub vni: u32,
     pub port: u16,
     pub size: u32,
+    /// Don't-Fragment on the outer header: a VXLAN device's `df` setting
+    /// (unset by default, so the underlay fragments rather than drops),
+    /// the inner packet's DF for IPIP (tunl0 copies it).
+    pub df: bool,
 }
 
 /// Who answers ARP for a next hop when no neighbour entry exists.

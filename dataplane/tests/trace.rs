@@ -491,14 +491,34 @@ fn vxlan_outer_packet_must_fit_the_underlay_mtu() {
             "link cni0 kind bridge mtu 1450 mac 0a:58:0a:f4:01:01",
             "link cni0 kind bridge mtu 1500 mac 0a:58:0a:f4:01:01",
         );
+    // The kernel default (df unset): the outer packet carries no DF, so
+    // the underlay fragments it and it arrives, to meet node b's cni0
+    // (still 1450) after decapsulation.
     check(
         &(wide.clone() + "probe from pod default/a to 10.244.2.2 size 1480"),
         "mtu-exceeded",
         &[
             "vxlan encap",
-            "packet of 1530 bytes with DF exceeds MTU 1500",
+            "(size 1530)",
+            "b decap",
+            "packet of 1480 bytes with DF exceeds MTU 1450",
         ],
     );
+    // df set (and inherit, for an inner packet with DF): dropped.
+    for df in ["set", "inherit"] {
+        let strict = wide.replace(
+            "vxlan flannel.1 vni 1 port 8472 local 192.0.2.11",
+            &format!("vxlan flannel.1 vni 1 port 8472 local 192.0.2.11 df {df}"),
+        );
+        check(
+            &(strict + "probe from pod default/a to 10.244.2.2 size 1480"),
+            "mtu-exceeded",
+            &[
+                "vxlan encap",
+                "packet of 1530 bytes with DF exceeds MTU 1500",
+            ],
+        );
+    }
     check(
         &(f + "probe from pod default/a to 10.244.2.2 size 1400"),
         "delivered",

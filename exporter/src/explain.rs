@@ -38,6 +38,8 @@ pub struct ExplainQuery {
     pub from_outside: Option<std::net::IpAddr>,
     /// The node an outside packet enters (`--via`).
     pub via: Option<String>,
+    /// Address family of dual-stack pods named by name, 4 or 6 (`--family`).
+    pub family: Option<u8>,
 }
 
 impl ExplainQuery {
@@ -88,7 +90,17 @@ impl ExplainQuery {
         req.no_df = self.df == Some(false);
         req.reverse = self.reverse.unwrap_or(false);
         req.verbose = self.verbose.unwrap_or(false);
+        req.family = family(self.family)?;
         Ok(req)
+    }
+}
+
+fn family(f: Option<u8>) -> Result<Option<explain::Family>, ApiError> {
+    match f {
+        None => Ok(None),
+        Some(4) => Ok(Some(explain::Family::V4)),
+        Some(6) => Ok(Some(explain::Family::V6)),
+        Some(_) => Err(ApiError::bad_request("family must be 4 or 6")),
     }
 }
 

@@ -9,7 +9,8 @@
 //! - `address` becomes [`Link::mac`] when it is a MAC (normalised); other
 //!   link-layer addresses (tunl0's `0.0.0.0`) are not MACs and give `None`.
 //! - `linkinfo.info_kind` is [`Link::kind`]; `info_data` is read for vxlan
-//!   (id, local/local6, remote/group(6), port, learning, link → dev name)
+//!   (id, local/local6, remote/group(6), port, learning, link → dev name,
+//!   df `set`/`unset`/`inherit`)
 //!   and for IP tunnels (ipip, sit, gre, gretap, ip6tnl, ip6gre: local and
 //!   remote, `any` = unset, ttl with `inherit` = unset).
 
@@ -18,7 +19,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use cnictl_model::cidr::normalize_mac;
-use cnictl_model::{Link, TunnelInfo, VxlanInfo};
+use cnictl_model::{Link, TunnelInfo, VxlanDf, VxlanInfo};
 use serde::Deserialize;
 
 use super::json::json_line;
@@ -108,6 +109,8 @@ struct JInfoData<'a> {
     link: Option<Scalar<'a>>,
     #[serde(default, borrow)]
     ttl: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    df: Option<Scalar<'a>>,
 }
 
 impl JLink<'_> {
@@ -199,6 +202,17 @@ fn vxlan_info(d: &JInfoData, index: &HashMap<String, u32>) -> VxlanInfo {
         port: number(&d.port).unwrap_or(0),
         learning: !matches!(d.learning, Some(Scalar::Bool(false)) | Some(Scalar::Num(0))),
         dev: d.link.as_ref().and_then(|s| vxlan_dev(s, index)),
+        df: d.df.as_ref().and_then(vxlan_df),
+    }
+}
+
+/// `"df"`: iproute2 prints the word; an unknown word is not guessed.
+fn vxlan_df(s: &Scalar) -> Option<VxlanDf> {
+    match s.as_str()? {
+        "unset" => Some(VxlanDf::Unset),
+        "set" => Some(VxlanDf::Set),
+        "inherit" => Some(VxlanDf::Inherit),
+        _ => None,
     }
 }
 
@@ -311,6 +325,9 @@ fn vxlan_data(v: &VxlanInfo, data: &mut serde_json::Map<String, serde_json::Valu
     }
     data.insert("port".into(), json!(v.port));
     data.insert("learning".into(), json!(v.learning));
+    if let Some(df) = v.df {
+        data.insert("df".into(), json!(df.as_str()));
+    }
 }
 
 fn tunnel_data(t: &TunnelInfo, data: &mut serde_json::Map<String, serde_json::Value>) {
@@ -323,6 +340,20 @@ fn tunnel_data(t: &TunnelInfo, data: &mut serde_json::Map<String, serde_json::Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vxlan_df_word_is_read_and_written_back() {
+        let text = r#"[{"ifindex":6,"ifname":"flannel.1","flags":["UP"],"mtu":1450,
+            "linkinfo":{"info_kind":"vxlan","info_data":{"id":1,"port":8472,"learning":false,"df":"set"}}}]"#;
+        let links = parse_links(text).unwrap();
+        assert_eq!(links[0].vxlan.as_ref().unwrap().df, Some(VxlanDf::Set));
+        assert_eq!(parse_links(&write_links(&links)).unwrap(), links);
+        let odd = text.replace(r#""set""#, r#""sometimes""#);
+        assert_eq!(
+            parse_links(&odd).unwrap()[0].vxlan.as_ref().unwrap().df,
+            None
+        );
+    }
 
     #[test]
     fn ipip_any_is_none_and_ttl_inherit() {

@@ -4,7 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use cnictl_model::{FdbEntry, Link, NodeSnapshot, Route, VxlanInfo};
+use cnictl_model::{FdbEntry, Link, NodeSnapshot, Route, VxlanDf, VxlanInfo};
 use ipnet::{IpAdd, IpNet, Ipv4Net};
 
 use crate::node::{self, addr, connected, flags, neigh, up, veth};
@@ -64,6 +64,7 @@ fn flannel1(plan: &Plan, i: usize) -> Link {
             port: 8472,
             learning: false,
             dev: Some("eth0".into()),
+            df: Some(VxlanDf::Unset),
         }),
         ..Link::default()
     }

@@ -48,6 +48,8 @@ pub enum LabError {
     Pods,
     #[error("prefix must be 'cnl' followed by up to 8 of [a-z0-9], got '{0}'")]
     Prefix(String),
+    #[error("--dual-stack is built for flannel-host-gw only, not {0}")]
+    DualStack(String),
 }
 
 /// A lab: its shape plus the faults that change its objects or BIRD config.
@@ -68,6 +70,9 @@ pub struct LabPlan {
     /// --policies`); None: no policy agent runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<LabPolicies>,
+    /// IPv6 beside IPv4 (`lab up --dual-stack`): see [`crate::lab_v6`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dual_stack: bool,
 }
 
 /// Fault effects beyond the kernel: what `lab break` changes in the
@@ -145,6 +150,7 @@ impl LabPlan {
             faults: LabFaults::default(),
             kube_proxy: KubeProxyMode::default(),
             policies: None,
+            dual_stack: false,
         })
     }
 
@@ -340,14 +346,21 @@ impl LabPlan {
     }
 
     fn k8s_node(&self, n: u32) -> K8sNode {
-        let pod_cidrs = if self.is_calico() {
+        let mut pod_cidrs = if self.is_calico() {
             Vec::new()
         } else {
             vec![IpNet::V4(self.node_pod_cidr(n))]
         };
+        let mut internal_ips = vec![v4(self.node_ip(n))];
+        if self.dual_stack {
+            internal_ips.push(IpAddr::V6(self.node_ip6(n)));
+            if !self.is_calico() {
+                pod_cidrs.push(IpNet::V6(self.pod_cidr6(n)));
+            }
+        }
         K8sNode {
             name: self.node_name(n),
-            internal_ips: vec![v4(self.node_ip(n))],
+            internal_ips,
             pod_cidrs,
             annotations: self.node_annotations(n),
             ready: Some(true),
@@ -365,6 +378,7 @@ impl LabPlan {
             GenModel::FlannelHostGw => flannel_annotations("host-gw", "null".into(), ip),
             _ => vec![("projectcalico.org/IPv4Address", format!("{ip}/24"))],
         };
+        let pairs = pairs.into_iter().chain(self.v6_annotations(n));
         pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 
@@ -376,6 +390,9 @@ impl LabPlan {
                 let ip = self.pod_ip(n, p);
                 let name = self.pod_name(n, p);
                 let mut pod = pod("default", name, n, ip, pod_app(p), false);
+                if self.dual_stack {
+                    pod.ips.push(IpAddr::V6(self.pod_ip6(n, p)));
+                }
                 self.policy_pod(&mut pod, p);
                 pods.push(pod);
             }
@@ -393,7 +410,11 @@ impl LabPlan {
             ("kube-flannel", "kube-flannel-ds", "flannel")
         };
         let name = format!("{stem}-{suffix}");
-        pod(ns, name, n, self.node_ip(n), app.to_string(), true)
+        let mut pod = pod(ns, name, n, self.node_ip(n), app.to_string(), true);
+        if self.dual_stack {
+            pod.ips.push(IpAddr::V6(self.node_ip6(n)));
+        }
+        pod
     }
 
     /// default/kubernetes, default/web (pods p=1), default/api (p=2, with

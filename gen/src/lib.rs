@@ -27,6 +27,7 @@ mod lab_felix;
 mod lab_netfilter;
 pub mod lab_policy;
 mod lab_services;
+mod lab_v6;
 mod netpol_select;
 mod node;
 mod plan;

@@ -24,7 +24,7 @@ pub mod snapshot;
 pub use bgp::{Bgp, BgpProtocol, BgpRoute};
 pub use ipvs::{Forward, IpvsProto, RealServer, VirtualService};
 pub use k8s::{ContainerPort, EndpointSlice, K8s, K8sNode, OwnerRef, Pod, Service, ServicePort};
-pub use link::{Addr, Link, TunnelInfo, VxlanInfo};
+pub use link::{Addr, Link, TunnelInfo, VxlanDf, VxlanInfo};
 pub use neigh::{FdbEntry, Neigh};
 pub use netpol::{Namespace, NetworkPolicy, PolicyType};
 pub use route::{NextHop, Protocol, Route, RouteType, Scope, TableId};

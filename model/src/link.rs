@@ -71,6 +71,43 @@ pub struct VxlanInfo {
     /// The underlay device (`dev eth0`), by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev: Option<String>,
+    /// Don't-Fragment on the outer packets (`df set|unset|inherit`); `None`
+    /// when the dump does not say (kernels before 5.2, which behave as
+    /// `unset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub df: Option<VxlanDf>,
+}
+
+/// How a VXLAN device sets DF on its outer IPv4 header (IFLA_VXLAN_DF).
+/// `unset`, the kernel default, lets the underlay fragment an outer packet
+/// larger than its MTU; `inherit` copies the inner packet's DF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VxlanDf {
+    Unset,
+    Set,
+    Inherit,
+}
+
+impl VxlanDf {
+    /// The outer DF for an inner packet with `inner_df`; `None` (not
+    /// reported) is the kernel default, `unset`.
+    pub fn outer(df: Option<VxlanDf>, inner_df: bool) -> bool {
+        match df {
+            Some(VxlanDf::Set) => true,
+            Some(VxlanDf::Inherit) => inner_df,
+            Some(VxlanDf::Unset) | None => false,
+        }
+    }
+
+    /// The word `ip -d link` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VxlanDf::Unset => "unset",
+            VxlanDf::Set => "set",
+            VxlanDf::Inherit => "inherit",
+        }
+    }
 }
 
 /// Point-to-point tunnel parameters (IPIP's tunl0: both usually `any`).

@@ -110,4 +110,43 @@ impl Rule {
             })
             .collect()
     }
+
+    /// The kernel's default IPv6 rules: local and main (IPv6 has no
+    /// `default` table rule).
+    pub fn defaults_v6() -> Vec<Rule> {
+        Rule::defaults_v4()
+            .into_iter()
+            .filter(|r| r.priority != 32767)
+            .map(|mut r| {
+                r.family = "inet6".into();
+                r
+            })
+            .collect()
+    }
+
+    /// `rules` with the IPv6 defaults added when the dump holds no IPv6
+    /// rule at all: plain `ip -j rule show` (the bundle's `ip-rule.json`)
+    /// lists IPv4 only, while a kernel with IPv6 always has at least the
+    /// local and main rules, so none means "IPv6 rules not collected".
+    pub fn with_v6_defaults(mut rules: Vec<Rule>) -> Vec<Rule> {
+        if !rules.iter().any(|r| r.family == "inet6") {
+            rules.extend(Rule::defaults_v6());
+        }
+        rules
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv4_only_dump_gets_the_ipv6_defaults_once() {
+        let v4 = Rule::defaults_v4();
+        let both = Rule::with_v6_defaults(v4.clone());
+        let v6: Vec<_> = both.iter().filter(|r| r.family == "inet6").collect();
+        assert_eq!(v6.len(), 2, "local and main");
+        assert_eq!(Rule::with_v6_defaults(both.clone()), both);
+        assert_eq!(both[..v4.len()], v4[..]);
+    }
 }

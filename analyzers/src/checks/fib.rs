@@ -167,7 +167,11 @@ impl<'a> Fib<'a> {
             .into_iter()
             .map(|(t, rs)| (t, Table::new(rs)))
             .collect();
-        let mut rules = node.rules.clone().unwrap_or_else(Rule::defaults_v4);
+        // IPv4-only rule dumps (`ip -j rule show`) get the IPv6 defaults.
+        let mut rules = node
+            .rules
+            .clone()
+            .map_or_else(Rule::defaults_v4, Rule::with_v6_defaults);
         rules.sort_by_key(|r| r.priority);
         let mut fib = Fib {
             tables,

@@ -7,8 +7,17 @@
 //! path MTU (tunnel MTU, or the underlay MTU for unencapsulated models).
 //! Otherwise full-size packets with DF set are dropped — often silently,
 //! the classic "ping works, TLS hangs": error.
+//!
+//! One exception, as the kernel behaves: a VXLAN device with `df unset`
+//! (the default, and what a dump without the `df` field means) sends its
+//! outer packets without DF, so an inner packet that fits the tunnel MTU
+//! but not the underlay is fragmented on the underlay and delivered. That
+//! tunnel finding is a warning saying so (fragments cost throughput and
+//! some underlays drop them), and the path MTU pods see is the tunnel's.
+//! `df set` and `df inherit` (DF copied from the inner packet) drop: error.
+//! IPIP copies the inner DF as `inherit` does.
 
-use cnictl_model::Link;
+use cnictl_model::{Link, VxlanDf};
 
 use super::{render, NodeCx, Out};
 use crate::code::Code;
@@ -34,6 +43,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         }
     }
     let path_mtu = match tunnel {
+        Some(t) if fragments_outer(t) => t.mtu,
         Some(t) => t.mtu.min(ul.mtu.saturating_sub(overhead)),
         None => ul.mtu.saturating_sub(overhead),
     };
@@ -44,14 +54,32 @@ fn tunnel_dev<'e>(cx: &NodeCx<'e>) -> Option<&'e Link> {
     cx.model.profile()?.tunnel_dev(cx.node)
 }
 
+/// A VXLAN device whose outer packets carry no DF: `df unset`, or not
+/// reported (kernels before 5.2 always sent them so).
+fn fragments_outer(t: &Link) -> bool {
+    t.vxlan
+        .as_ref()
+        .is_some_and(|v| !VxlanDf::outer(v.df, true))
+}
+
 fn tunnel_finding(cx: &NodeCx<'_>, t: &Link, ul: &Link, overhead: u32, out: &mut Out) {
     let want = ul.mtu.saturating_sub(overhead);
+    let (severity, effect) = if fragments_outer(t) {
+        let e = format!(
+            ": {} sends its outer packets without DF (df unset), so larger ones are fragmented on {} and delivered",
+            t.name, ul.name
+        );
+        (Severity::Warning, e)
+    } else {
+        let e = ": larger packets with DF set are dropped".to_string();
+        (Severity::Error, e)
+    };
     out.push(
         CODE,
-        Severity::Error,
+        severity,
         Some(cx.name()),
         format!(
-            "{} mtu {} + {overhead} bytes of {} encapsulation exceeds {} mtu {} on {}",
+            "{} mtu {} + {overhead} bytes of {} encapsulation exceeds {} mtu {} on {}{effect}",
             t.name,
             t.mtu,
             cx.model,

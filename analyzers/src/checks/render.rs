@@ -156,12 +156,13 @@ pub(crate) fn link(l: &Link) -> String {
     s
 }
 
-/// ` vxlan id 1 local 192.0.2.11 dev eth0 dstport 8472`.
+/// ` vxlan id 1 local 192.0.2.11 dev eth0 dstport 8472 df unset`.
 fn vxlan(s: &mut String, v: &cnictl_model::VxlanInfo) {
     s.push_str(&format!(" vxlan id {}", v.vni));
     opt(s, "local", v.local);
     opt(s, "dev", v.dev.as_ref());
     s.push_str(&format!(" dstport {}", v.port));
+    opt(s, "df", v.df.map(|d| d.as_str()));
 }
 
 /// `pod/kube-system/coredns-x 10.244.1.5 on node-1`.

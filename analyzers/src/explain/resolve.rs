@@ -6,7 +6,7 @@ use cnictl_dataplane::{Dataplane, Ingress, NodeId, Packet, PodId, Proto};
 use cnictl_model::ClusterSnapshot;
 use serde::Serialize;
 
-use super::{ExplainError, ExplainRequest};
+use super::{ExplainError, ExplainRequest, Family};
 
 /// What an endpoint turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -158,8 +158,55 @@ fn parse_port(p: &str, what: &'static str) -> Result<u16, ExplainError> {
     })
 }
 
+/// A dual-stack pod's address of `family`: the one `--family` asks for,
+/// else that of an IP given for the other end, else IPv4 (a pod named by
+/// name first resolves to its IPv4 address where it has one).
+pub(crate) fn pick_family(
+    dp: &Dataplane,
+    req: &ExplainRequest,
+    src: &mut Endpoint,
+    dst: &mut Endpoint,
+) -> Result<(), ExplainError> {
+    let literal = |e: &Endpoint| e.spec.parse::<IpAddr>().ok().map(Family::of);
+    let Some(want) = req.family.or(literal(dst)).or(literal(src)) else {
+        return Ok(());
+    };
+    for e in [&mut *src, &mut *dst] {
+        let Some(id) = e.pod_id.filter(|_| Family::of(e.ip) != want) else {
+            continue;
+        };
+        let routable = |ip: &&IpAddr| Family::of(**ip) == want && !link_local(**ip);
+        match dp.pod_ips(id).iter().find(routable) {
+            Some(ip) => e.ip = *ip,
+            None => return Err(no_address(e, want)),
+        }
+    }
+    Ok(())
+}
+
+/// fe80::/10 (and 169.254/16): every IPv6 interface has one; it is no
+/// pod address.
+fn link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+    }
+}
+
+fn no_address(e: &Endpoint, want: Family) -> ExplainError {
+    ExplainError::Invalid {
+        what: "family",
+        value: e.spec.clone(),
+        reason: match want {
+            Family::V4 => "the pod has no IPv4 address",
+            Family::V6 => "the pod has no IPv6 address",
+        },
+    }
+}
+
 fn pod_endpoint(dp: &Dataplane, id: PodId, spec: &str) -> Option<Endpoint> {
-    let ip = *dp.pod_ips(id).first()?;
+    let ips = dp.pod_ips(id);
+    let ip = *ips.iter().find(|ip| ip.is_ipv4()).or(ips.first())?;
     let node = dp.pod_node(id);
     Some(Endpoint {
         spec: spec.into(),

@@ -235,6 +235,10 @@ pub fn request(args: &ExplainArgs) -> Result<ExplainRequest> {
     });
     req.size = Some(u32::from(args.size));
     req.no_df = args.no_df;
+    req.family = args.family.as_deref().map(|f| match f {
+        "6" => explain::Family::V6,
+        _ => explain::Family::V4,
+    });
     req.reverse = args.reverse;
     req.verbose = args.verbose;
     Ok(req)

@@ -92,10 +92,14 @@ fn lab_argv(cmd: &LabCommand) -> Option<Vec<String>> {
             prefix,
             kube_proxy,
             policies,
-        } => (
-            up_argv(model, *nodes, *pods, kube_proxy, policies.as_deref()),
-            Some(prefix),
-        ),
+            dual_stack,
+        } => {
+            let mut v = up_argv(model, *nodes, *pods, kube_proxy, policies.as_deref());
+            if *dual_stack {
+                v.push("--dual-stack".into());
+            }
+            (v, Some(prefix))
+        }
         LabCommand::Down { prefix } => (strings(&["down"]), Some(prefix)),
         LabCommand::Break {
             fault,
@@ -210,7 +214,9 @@ fn new_plan(shape: &LabShape) -> Result<LabPlan> {
     let Some(mode) = KubeProxyMode::parse(&shape.kube_proxy) else {
         bail!("--kube-proxy must be iptables or nftables");
     };
-    let plan = plan.with_kube_proxy(mode);
+    let plan = plan
+        .with_kube_proxy(mode)
+        .with_dual_stack(shape.dual_stack)?;
     match &shape.policies {
         Some(file) => Ok(plan.with_policies(read_policies(file)?)),
         None => Ok(plan),
@@ -318,6 +324,7 @@ fn plan_for(a: &LabPlanArgs, model: &str) -> Result<LabPlan> {
         prefix: a.prefix.clone(),
         kube_proxy: a.kube_proxy.clone(),
         policies: None,
+        dual_stack: a.dual_stack,
     })
 }
 
@@ -355,6 +362,9 @@ fn scalar_vars(plan: &LabPlan, state: Option<&LabState>) -> Vars {
         ("OUT_IP", one(&plan.outside_ip())),
         ("OUT_GW", one(&plan.outside_gateway())),
         ("POLICIES", one(&u8::from(plan.has_policies()))),
+        ("DUAL_STACK", one(&u8::from(plan.dual_stack))),
+        ("GATEWAY6", one(&plan.gateway6())),
+        ("POD_RANGE6", one(&plan.pod_range6())),
     ];
     if let Some(st) = state {
         vars.push(("DIR", one(&st.dir.display())));
@@ -385,6 +395,9 @@ fn node_vars(plan: &LabPlan) -> Vars {
             "SVC_OVERLAP_IP",
             per_node(&|n| plan.service_overlap_ip(n).to_string()),
         ),
+        ("NODE_IP6", per_node(&|n| plan.node_ip6(n).to_string())),
+        ("POD_CIDR6", per_node(&|n| plan.pod_cidr6(n).to_string())),
+        ("CNI0_IP6", per_node(&|n| plan.cni0_ip6(n).to_string())),
         ("STALE_SET", per_node(&|n| stale(plan, n, |e| e.set))),
         ("STALE_DEL", per_node(&|n| stale(plan, n, |e| e.del))),
         ("STALE_ADD", per_node(&|n| stale(plan, n, |e| e.add))),
@@ -408,6 +421,7 @@ fn pod_vars(plan: &LabPlan) -> Vars {
         ("POD_NAME", per_pod(&|n, p| plan.pod_name(n, p))),
         ("POD_IP", per_pod(&|n, p| plan.pod_ip(n, p).to_string())),
         ("POD_MAC", per_pod(&|n, p| plan.pod_mac(n, p))),
+        ("POD_IP6", per_pod(&|n, p| plan.pod_ip6(n, p).to_string())),
         ("HOST_VETH", per_pod(&|n, p| plan.host_veth(n, p))),
         (
             "POD_GONE",
@@ -596,6 +610,7 @@ mod tests {
             prefix: "cnlt".into(),
             kube_proxy: "nftables".into(),
             policies: None,
+            dual_stack: false,
         };
         init(&shape, &path, dir.path().join("cnlt"), "now".into()).expect("init");
         record_fault("bgp-route-missing", 1, &path).expect("fault");

@@ -24,10 +24,12 @@ impl Dataplane {
         let mut ns = namespace::compile(NamespaceSource::pod(node, pod, pn));
         ns.ip_forward = Some(false);
         self.link_veth_peers(root, nsid, &mut ns, pn);
+        // The pod's addresses: not loopback, and not the link-local
+        // address every IPv6 interface has (pods on other links may share it).
         let mut ips: Vec<IpAddr> = ns
             .local
             .keys()
-            .filter(|ip| !ip.is_loopback())
+            .filter(|ip| !ip.is_loopback() && !is_link_local(**ip))
             .copied()
             .collect();
         ips.sort();
@@ -172,6 +174,13 @@ impl Dataplane {
             }
         }
         best.map(|b| (b.1, b.2))
+    }
+}
+
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
     }
 }
 

@@ -29,24 +29,13 @@ pub(super) fn with_local(routes: &[Route], addrs: &[Addr]) -> (Vec<Route>, usize
 /// always gets the defaults, which are then not "assumed": pods keep them).
 pub(super) fn rules_for(extra: &NodeSnapshot, is_pod: bool) -> (Vec<Rule>, bool) {
     match &extra.rules {
-        Some(r) if !is_pod => (sorted_rules(r.clone()), false),
+        Some(r) if !is_pod => (sorted_rules(Rule::with_v6_defaults(r.clone())), false),
         _ => {
             let mut d = Rule::defaults_v4();
-            d.extend(defaults_v6());
+            d.extend(Rule::defaults_v6());
             (sorted_rules(d), !is_pod)
         }
     }
-}
-
-fn defaults_v6() -> Vec<Rule> {
-    Rule::defaults_v4()
-        .into_iter()
-        .filter(|r| r.priority != 32767)
-        .map(|mut r| {
-            r.family = "inet6".into();
-            r
-        })
-        .collect()
 }
 
 /// Rules by priority; equal priorities in a stable, content-based order so

@@ -37,6 +37,8 @@ impl Dataplane {
             vni: 0,
             port: 0,
             size: st.wire.packet.size.saturating_add(IPIP_OVERHEAD),
+            // ip_tunnel_xmit copies the inner DF (tunl0 is nopmtudisc).
+            df: st.wire.packet.df,
         };
         rec.push(hop(nsid, None, Some(out.dev), Step::IpipEncap { outer }));
         encapsulate(st, outer, Proto::Other(IPPROTO_IPIP), Encapsulation::Ipip);

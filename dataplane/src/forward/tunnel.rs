@@ -90,7 +90,7 @@ pub(super) fn encapsulate(st: &mut PacketState, outer: Outer, proto: Proto, kind
         sport: 0,
         dport: outer.port,
         size: outer.size,
-        df: inner.packet.df,
+        df: outer.df,
         fwmark: inner.packet.fwmark,
     };
     st.wire = Datagram {

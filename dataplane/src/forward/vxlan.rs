@@ -2,7 +2,7 @@
 //! node IP, or the all-zero default, or the device's fixed remote), then
 //! the outer UDP packet is sent from this namespace.
 
-use cnictl_model::VxlanInfo;
+use cnictl_model::{VxlanDf, VxlanInfo};
 
 use super::tunnel::{encapsulate, nested, not_collected};
 use super::{drop_at, hop, Egress, Encapsulation, Next, PacketState, Rec};
@@ -34,7 +34,7 @@ impl Dataplane {
         let fdb = ns
             .fdb_for(out.dev, mac)
             .or_else(|| ns.fdb_zero.get(&out.dev).copied());
-        let Some(outer) = self.vxlan_outer(ns, vx, fdb, st.wire.packet.size) else {
+        let Some(outer) = self.vxlan_outer(ns, vx, fdb, &st.wire.packet) else {
             rec.push(hop(out.ns, None, Some(out.dev), Step::Neigh { neigh }));
             let (d, r) = fdb_missing(ns);
             return drop_at(rec, out.ns, Some(out.dev), d, r);
@@ -62,7 +62,7 @@ impl Dataplane {
         ns: &Namespace,
         vx: &VxlanInfo,
         fdb: Option<u32>,
-        size: u32,
+        inner: &Packet,
     ) -> Option<Outer> {
         let entry = fdb.map(|f| &ns.fdb[f as usize]);
         let remote = entry.and_then(|e| e.dst).or(vx.remote)?;
@@ -71,7 +71,8 @@ impl Dataplane {
             dst: remote,
             vni: entry.and_then(|e| e.vni).unwrap_or(vx.vni),
             port: entry.and_then(|e| e.port).unwrap_or(vx.port),
-            size: size.saturating_add(VXLAN_OVERHEAD),
+            size: inner.size.saturating_add(VXLAN_OVERHEAD),
+            df: VxlanDf::outer(vx.df, inner.df),
         })
     }
 }

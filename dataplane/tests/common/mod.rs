@@ -10,7 +10,7 @@
 //! rule 100 from all fwmark 0x1 lookup 100
 //! neigh 10.244.2.0 dev flannel.1 lladdr 02:… permanent
 //! fdb 02:… dev flannel.1 dst 192.0.2.12 self permanent
-//! vxlan flannel.1 vni 1 port 8472 local 192.0.2.11
+//! vxlan flannel.1 vni 1 port 8472 local 192.0.2.11   [df set|unset|inherit]
 //! sysctl net.ipv4.ip_forward=0
 //! ipvs tcp 10.96.0.10:80 -> 10.244.1.2:8080 10.244.2.2:8080
 //! pod default/a 10.244.1.2                 # a Kubernetes pod on this node
@@ -317,6 +317,11 @@ fn entry(snap: &mut ClusterSnapshot, cur: &mut Cur, w: &[&str], ctx: &str) {
                 remote: kv(w, "remote").map(|s| s.parse().expect(ctx)),
                 learning: false,
                 dev: kv(w, "dev").map(Into::into),
+                df: kv(w, "df").map(|d| match d {
+                    "set" => VxlanDf::Set,
+                    "inherit" => VxlanDf::Inherit,
+                    _ => VxlanDf::Unset,
+                }),
             });
         }
         "tunnel" => {

@@ -47,6 +47,7 @@ pub const IFLA_VXLAN_LEARNING: u16 = 7;
 pub const IFLA_VXLAN_PORT: u16 = 15;
 pub const IFLA_VXLAN_GROUP6: u16 = 16;
 pub const IFLA_VXLAN_LOCAL6: u16 = 17;
+pub const IFLA_VXLAN_DF: u16 = 29;
 
 /// (local, remote, ttl) of IFLA_IPTUN_* (ipip, sit, ip6tnl).
 pub const IFLA_IPTUN_ENDPOINTS: (u16, u16, u16) = (2, 3, 4);

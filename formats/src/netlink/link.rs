@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use cnictl_model::{Addr, Link, TunnelInfo, VxlanInfo};
+use cnictl_model::{Addr, Link, TunnelInfo, VxlanDf, VxlanInfo};
 use ipnet::IpNet;
 
 use super::consts::*;
@@ -118,10 +118,21 @@ fn decode_vxlan(data: &[u8]) -> (VxlanInfo, Option<u32>) {
             IFLA_VXLAN_LINK => dev = read_u32(v).filter(|&i| i != 0),
             IFLA_VXLAN_LEARNING => info.learning = read_u8(v).unwrap_or(0) != 0,
             IFLA_VXLAN_PORT => info.port = read_be16(v).unwrap_or(0),
+            IFLA_VXLAN_DF => info.df = read_u8(v).and_then(vxlan_df),
             _ => {}
         }
     }
     (info, dev)
+}
+
+/// enum ifla_vxlan_df: 0 unset, 1 set, 2 inherit.
+fn vxlan_df(v: u8) -> Option<VxlanDf> {
+    match v {
+        0 => Some(VxlanDf::Unset),
+        1 => Some(VxlanDf::Set),
+        2 => Some(VxlanDf::Inherit),
+        _ => None,
+    }
 }
 
 /// Point-to-point tunnel endpoints: `any` (zero) endpoints and `inherit`

@@ -1,0 +1,98 @@
+//! A dual-stack lab's IPv6 side (`lab up --dual-stack`): the same fixed
+//! numbering as IPv4, written in hexadecimal groups that read like the
+//! IPv4 ones. Underlay fd00:192:0:2::/64 (gateway ::1, node n at
+//! ::(10+n) as hex digits, so node-1 is fd00:192:0:2::11), node n's pod
+//! CIDR fd00:10:244:n::/64 with cni0 at ::1 and pod p at ::(1+p), all
+//! inside the pod range fd00:10:244::/48.
+
+use std::net::Ipv6Addr;
+
+use ipnet::Ipv6Net;
+
+use crate::lab::{LabError, LabPlan};
+use crate::GenModel;
+
+/// `fd00:10:244::/48` as eight groups, with `n` and `host` filled in.
+fn pod_addr(n: u32, host: u32) -> Ipv6Addr {
+    Ipv6Addr::new(0xfd00, 0x10, 0x244, group(n), 0, 0, 0, group(host))
+}
+
+/// A decimal number below 10000 written so its hex form reads the same
+/// (11 → 0x11), as the addresses in the docs do.
+fn group(v: u32) -> u16 {
+    u16::from_str_radix(&v.min(9999).to_string(), 16).unwrap_or(0)
+}
+
+impl LabPlan {
+    /// The same lab with IPv6 beside IPv4 (flannel-host-gw only so far).
+    pub fn with_dual_stack(mut self, on: bool) -> Result<LabPlan, LabError> {
+        if on && self.model != GenModel::FlannelHostGw {
+            return Err(LabError::DualStack(self.model.to_string()));
+        }
+        self.dual_stack = on;
+        Ok(self)
+    }
+
+    pub fn gateway6(&self) -> Ipv6Addr {
+        Ipv6Addr::new(0xfd00, 0x192, 0, 2, 0, 0, 0, 1)
+    }
+
+    pub fn node_ip6(&self, n: u32) -> Ipv6Addr {
+        Ipv6Addr::new(0xfd00, 0x192, 0, 2, 0, 0, 0, group(10 + n))
+    }
+
+    /// The IPv6 pod range every pod routes through its gateway.
+    pub fn pod_range6(&self) -> Ipv6Net {
+        let base = Ipv6Addr::new(0xfd00, 0x10, 0x244, 0, 0, 0, 0, 0);
+        // Cannot fail: 48 ≤ 128.
+        Ipv6Net::new(base, 48).expect("valid /48")
+    }
+
+    /// Node n's IPv6 pod CIDR (`spec.podCIDRs[1]`).
+    pub fn pod_cidr6(&self, n: u32) -> Ipv6Net {
+        // Cannot fail: 64 ≤ 128.
+        Ipv6Net::new(pod_addr(n, 0), 64).expect("valid /64")
+    }
+
+    pub fn cni0_ip6(&self, n: u32) -> Ipv6Addr {
+        pod_addr(n, 1)
+    }
+
+    pub fn pod_ip6(&self, n: u32, p: u32) -> Ipv6Addr {
+        pod_addr(n, 1 + p)
+    }
+
+    /// What flanneld adds on a dual-stack node (its IPv6 public IP).
+    pub(crate) fn v6_annotations(&self, n: u32) -> Vec<(&'static str, String)> {
+        let flannel = matches!(self.model, GenModel::FlannelVxlan | GenModel::FlannelHostGw);
+        match (self.dual_stack, flannel) {
+            (true, true) => vec![(
+                "flannel.alpha.coreos.com/public-ipv6",
+                self.node_ip6(n).to_string(),
+            )],
+            (true, false) => vec![(
+                "projectcalico.org/IPv6Address",
+                format!("{}/64", self.node_ip6(n)),
+            )],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_read_like_the_ipv4_ones() {
+        let plan = LabPlan::new("flannel-host-gw", 3, 2, "cnlt").unwrap();
+        let plan = plan.with_dual_stack(true).unwrap();
+        assert_eq!(plan.node_ip6(1).to_string(), "fd00:192:0:2::11");
+        assert_eq!(plan.pod_cidr6(2).to_string(), "fd00:10:244:2::/64");
+        assert_eq!(plan.pod_ip6(2, 2).to_string(), "fd00:10:244:2::3");
+        assert_eq!(plan.cni0_ip6(3).to_string(), "fd00:10:244:3::1");
+        let k8s = plan.k8s();
+        assert_eq!(k8s.nodes[0].pod_cidrs.len(), 2);
+        assert!(k8s.pods.iter().all(|p| p.ips.len() == 2));
+    }
+}
