@@ -5,6 +5,7 @@
 
 mod brief;
 mod codes;
+mod names;
 mod netfilter;
 mod outside;
 pub mod policy;
@@ -25,6 +26,7 @@ use serde::Serialize;
 use crate::code::Code;
 
 pub use brief::render_brief;
+pub use names::check_names;
 pub use netfilter::{HookJson, RuleJson, UnknownInfo};
 pub use resolve::{parse_proto, Endpoint, EndpointKind};
 pub use text::{render_netfilter, render_text};

@@ -36,6 +36,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     if let Some(k8s) = intent_source(&args)? {
         return intent_only(&args, &req, &k8s);
     }
+    names_first(&args, &req)?;
     let snap = resolve::load(&args.source, &args.cluster)?;
     let analysis = Analysis::new(Arc::new(snap));
     let ex = analysis.explain(&req)?;
@@ -54,6 +55,32 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     };
     print(&args, &ex, validation.as_deref(), probed.as_ref(), notes)?;
     Ok(live_exit_code(&ex, validation.as_deref(), probed.as_ref()))
+}
+
+/// On a bundle directory, resolve the names against `k8s/` before loading
+/// any node: a typo fails in milliseconds, not after the whole dataplane.
+fn names_first(args: &ExplainArgs, req: &ExplainRequest) -> Result<()> {
+    let Some(dir) = args.source.bundle.as_deref().filter(|b| b.is_dir()) else {
+        return Ok(());
+    };
+    let dir = resolve::inner_bundle_dir(dir);
+    let src = cnictl_collect::bundle::DirSource::new(&dir);
+    let Ok(objects) = cnictl_collect::bundle::load_objects(&src) else {
+        return Ok(()); // the full load names the bad file
+    };
+    let dumped = node_dirs(&dir);
+    let src = req.from_outside.is_none().then_some(req.src.as_str());
+    explain::check_names(&objects.k8s, &dumped, src, &req.dst)?;
+    Ok(())
+}
+
+/// The names of the bundle's `nodes/<name>/` directories.
+fn node_dirs(dir: &Path) -> Vec<String> {
+    let entries = std::fs::read_dir(dir.join("nodes")).into_iter().flatten();
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The Kubernetes objects when there is no dataplane to trace: manifests,
