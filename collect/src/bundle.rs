@@ -34,9 +34,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use cnictl_model::netfilter::{Netfilter, Source, Table};
-use cnictl_model::{Bgp, ClusterSnapshot, K8s, NodeSnapshot, PodNetns};
+use cnictl_model::{Bgp, ClusterSnapshot, K8s, NodeSnapshot, Notice, PodNetns};
 use rayon::prelude::*;
 
+mod infer;
+
+use cnictl_formats::text::{self, FromText};
 use cnictl_formats::{self as formats, ParseError};
 
 /// Files larger than this are refused (checked before reading).
@@ -90,30 +93,16 @@ pub enum FileErrorKind {
     Invalid(String),
 }
 
-/// Each iproute2 file: the command people paste (text) and the one that
-/// writes the JSON the bundle wants (as `lab/collect-node.sh` runs them).
-const JSON_COMMANDS: [(&str, &str, &str); 6] = [
-    ("ip-link.json", "ip link", "`ip -d -j link show`"),
-    ("ip-addr.json", "ip addr", "`ip -j addr show`"),
-    (
-        "ip-route.json",
-        "ip route",
-        "`ip -4 -d -j route show table all` and `ip -6 -d -j route show table all` joined into one JSON array (lab/collect-node.sh does it)",
-    ),
-    ("ip-rule.json", "ip rule", "`ip -j rule show`"),
-    ("ip-neigh.json", "ip neigh", "`ip -j neigh show`"),
-    ("bridge-fdb.json", "bridge fdb", "`bridge -j fdb show`"),
+/// The iproute2 listings a node (or pod) dir may hold as JSON (`NAME.json`)
+/// or as the text people paste (`NAME.txt`, or text inside `NAME.json`).
+const IPROUTE_FILES: [&str; 6] = [
+    "ip-link",
+    "ip-addr",
+    "ip-route",
+    "ip-rule",
+    "ip-neigh",
+    "bridge-fdb",
 ];
-
-/// Tickets carry `ip route` as people read it: a JSON file that holds the
-/// text form is named as such, with the command that writes the JSON.
-fn text_form(path: &str, text: &str) -> Option<String> {
-    let name = path.rsplit('/').next()?;
-    let (_, shown, json) = JSON_COMMANDS.iter().find(|(f, _, _)| *f == name)?;
-    let first = text.trim_start().chars().next()?;
-    let msg = format!("holds `{shown}` text output, not JSON: write it with {json}");
-    (first != '[' && first != '{').then_some(msg)
-}
 
 impl FileError {
     /// A bounded code for metrics labels.
@@ -203,26 +192,17 @@ pub fn load_dir(dir: &Path) -> Result<ClusterSnapshot, BundleError> {
 /// Loads a bundle from any source, reporting all bad files at once.
 pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
     let mut errors = Vec::new();
-    let names = match src.subdirs("nodes") {
-        Ok(n) if n.is_empty() => {
-            errors.push(FileError {
-                path: "nodes/".into(),
-                kind: SourceError::Io("no node directories".into()).into(),
-            });
-            n
-        }
-        Ok(n) => n,
-        Err(e) => {
-            errors.push(FileError {
-                path: "nodes/".into(),
-                kind: e.into(),
-            });
-            Vec::new()
-        }
-    };
+    let names = node_names(src, &mut errors);
     errors.extend(case_collisions(&names));
+    // No k8s/ at all (node dumps alone): the objects are inferred from the
+    // dumps and the snapshot says so. A k8s/ that lacks nodes.json stays an
+    // error naming the file: that is a collection gone wrong.
+    let inferring = !has_dir(src, "k8s") && has_dir(src, "nodes");
     let (k8s, nodes) = rayon::join(
-        || load_k8s(src, true),
+        || match inferring {
+            true => Ok(K8s::default()),
+            false => load_k8s(src, true),
+        },
         || {
             names
                 .par_iter()
@@ -234,8 +214,13 @@ pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
     let mut snap = ClusterSnapshot::new(src.describe());
     for node in nodes {
         // `None`: an empty node dir, i.e. not collected (checks skip it).
-        if let Some(Some(n)) = collect_errors(node, &mut errors) {
-            snap.nodes.insert(n.name.clone(), n);
+        if let Some(Some(mut n)) = collect_errors(node, &mut errors) {
+            match &k8s {
+                Some(k) if !inferring => match_unnamed(k, &mut n, &mut errors, &mut snap.notices),
+                _ => unmatchable(&mut n, &mut snap.notices),
+            }
+            snap.notices.append(&mut n.notices);
+            snap.nodes.insert(n.node.name.clone(), n.node);
         }
     }
     if let Some(k) = &k8s {
@@ -252,7 +237,41 @@ pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
         return Err(BundleError { errors });
     }
     snap.k8s = k8s.unwrap_or_default();
+    if inferring {
+        infer::infer_k8s(&mut snap);
+    }
     Ok(snap)
+}
+
+/// The node directories; none (or an unreadable `nodes/`) is an error.
+fn node_names(src: &dyn BundleSource, errors: &mut Vec<FileError>) -> Vec<String> {
+    let (names, why) = match src.subdirs("nodes") {
+        Ok(n) if n.is_empty() => (n, SourceError::Io("no node directories".into())),
+        Ok(n) => return n,
+        Err(e) => (Vec::new(), e),
+    };
+    errors.push(FileError {
+        path: "nodes/".into(),
+        kind: why.into(),
+    });
+    names
+}
+
+/// Whether the bundle's top level has directory `name`.
+fn has_dir(src: &dyn BundleSource, name: &str) -> bool {
+    src.subdirs("").is_ok_and(|d| d.iter().any(|n| n == name))
+}
+
+/// Without `k8s/pods.json`, a runtime-named pod netns names no pod.
+fn unmatchable(load: &mut NodeLoad, notices: &mut Vec<Notice>) {
+    for (path, _) in std::mem::take(&mut load.unnamed) {
+        let why = "a pod netns under its runtime name: without k8s/pods.json it cannot be matched to its pod: left out";
+        notices.push(Notice::new(
+            Notice::POD_NETNS_UNMATCHED,
+            format!("{path}/"),
+            why,
+        ));
+    }
 }
 
 /// Node dirs whose names differ only by case (`node-1`, `Node-1`): node
@@ -325,6 +344,8 @@ struct Reader<'a> {
     errors: Vec<FileError>,
     /// Files that existed (parsed or not): 0 means an empty directory.
     found: usize,
+    /// What the text listings lacked.
+    notices: Vec<Notice>,
 }
 
 impl<'a> Reader<'a> {
@@ -333,6 +354,7 @@ impl<'a> Reader<'a> {
             src,
             errors: Vec::new(),
             found: 0,
+            notices: Vec::new(),
         }
     }
 
@@ -368,10 +390,72 @@ impl<'a> Reader<'a> {
         self.found += 1;
         match parse(&text) {
             Ok(v) => Some(v),
-            Err(e) => match text_form(path, &text) {
-                Some(why) => self.fail(path, FileErrorKind::Invalid(why)),
-                None => self.fail(path, e.into()),
-            },
+            Err(e) => self.fail(path, e.into()),
+        }
+    }
+
+    /// An iproute2 listing `STEM` of `dir`: `STEM.json` (JSON, or its text
+    /// form pasted there) or `STEM.txt` (text); both present is an error.
+    /// What a text form lacks becomes a notice naming the file.
+    fn iproute<T>(
+        &mut self,
+        dir: &str,
+        stem: &str,
+        required: bool,
+        json: impl Fn(&str) -> Result<T, ParseError>,
+        text: impl Fn(&str) -> Result<FromText<T>, ParseError>,
+    ) -> Option<T> {
+        debug_assert!(IPROUTE_FILES.contains(&stem));
+        let (jpath, tpath) = (format!("{dir}/{stem}.json"), format!("{dir}/{stem}.txt"));
+        let Some((path, dump)) = self.either(&jpath, &tpath)? else {
+            return match required {
+                true => self.fail(&jpath, FileErrorKind::Missing),
+                false => None,
+            };
+        };
+        self.found += 1;
+        if path == jpath && !formats::text::is_text(&dump) {
+            return json(&dump)
+                .map_err(|e| self.fail::<()>(&path, e.into()))
+                .ok();
+        }
+        match text(&dump) {
+            Ok(v) => {
+                let lacks = v.lacks.into_iter().map(|m| {
+                    Notice::new(
+                        Notice::TEXT_DUMP,
+                        &path,
+                        format!("a text listing without {m}"),
+                    )
+                });
+                self.notices.extend(lacks);
+                Some(v.value)
+            }
+            Err(e) => self.fail(&path, e.into()),
+        }
+    }
+
+    /// The text of `json` or `txt`, whichever exists: `Some(None)` when
+    /// neither does, `None` after recording an error.
+    fn either(&mut self, json: &str, txt: &str) -> Option<Option<(String, String)>> {
+        let j = self
+            .src
+            .read(json)
+            .map_err(|e| self.fail::<()>(json, e.into()))
+            .ok()?;
+        let t = self
+            .src
+            .read(txt)
+            .map_err(|e| self.fail::<()>(txt, e.into()))
+            .ok()?;
+        match (j, t) {
+            (Some(_), Some(_)) => self.fail(
+                txt,
+                FileErrorKind::Invalid(format!("{json} is there too: keep one of the two")),
+            ),
+            (Some(d), None) => Some(Some((json.to_string(), d))),
+            (None, Some(d)) => Some(Some((txt.to_string(), d))),
+            (None, None) => Some(None),
         }
     }
 
@@ -428,7 +512,7 @@ fn load_k8s(src: &dyn BundleSource, with_nodes: bool) -> Result<K8s, Vec<FileErr
 /// One node dir; `Ok(None)` when it holds no bundle file at all (the
 /// collection failed there): the node is then "not collected", which the
 /// checks list as skipped, instead of failing the whole bundle.
-fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>, Vec<FileError>> {
+fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeLoad>, Vec<FileError>> {
     let dir = format!("nodes/{name}");
     // A node dir that is a symlink out of the bundle: one error for the dir
     // rather than one per file inside it.
@@ -439,12 +523,48 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>,
         }]);
     }
     let mut r = Reader::new(src);
-    let links = r.required(&format!("{dir}/ip-link.json"), formats::parse_links);
-    let addrs = r.required(&format!("{dir}/ip-addr.json"), formats::parse_addrs);
-    let routes = r.required(&format!("{dir}/ip-route.json"), formats::parse_routes);
-    let rules = r.optional(&format!("{dir}/ip-rule.json"), formats::parse_rules);
-    let neighbours = r.optional(&format!("{dir}/ip-neigh.json"), formats::parse_neighbours);
-    let fdb = r.optional(&format!("{dir}/bridge-fdb.json"), formats::parse_fdb);
+    let links = r.iproute(
+        &dir,
+        "ip-link",
+        true,
+        formats::parse_links,
+        text::parse_links_text,
+    );
+    let addrs = r.iproute(
+        &dir,
+        "ip-addr",
+        true,
+        formats::parse_addrs,
+        text::parse_addrs_text,
+    );
+    let routes = r.iproute(
+        &dir,
+        "ip-route",
+        true,
+        formats::parse_routes,
+        text::parse_routes_text,
+    );
+    let rules = r.iproute(
+        &dir,
+        "ip-rule",
+        false,
+        formats::parse_rules,
+        text::parse_rules_text,
+    );
+    let neighbours = r.iproute(
+        &dir,
+        "ip-neigh",
+        false,
+        formats::parse_neighbours,
+        text::parse_neighbours_text,
+    );
+    let fdb = r.iproute(
+        &dir,
+        "bridge-fdb",
+        false,
+        formats::parse_fdb,
+        text::parse_fdb_text,
+    );
     let ipvs = r.optional(&format!("{dir}/ipvsadm.txt"), formats::parse_ipvsadm);
     let bgp = r.optional(
         &format!("{dir}/bird-protocols.txt"),
@@ -456,12 +576,13 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>,
     );
     let sysctls = r.optional(&format!("{dir}/sysctl.txt"), formats::parse_sysctl);
     let netfilter = load_netfilter(&mut r, &dir);
-    let pods = load_pods(&mut r, &dir);
+    let (pods, unnamed) = load_pods(&mut r, &dir);
     let empty = r.found == 0 && r.errors.iter().all(|e| e.kind == FileErrorKind::Missing);
     if empty {
         return Ok(None);
     }
-    r.finish(|| NodeSnapshot {
+    let notices = std::mem::take(&mut r.notices);
+    let node = r.finish(|| NodeSnapshot {
         name: name.to_string(),
         links: links.unwrap_or_default(),
         addrs: addrs.unwrap_or_default(),
@@ -479,8 +600,21 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>,
         sysctls,
         pods,
         netfilter,
-    })
-    .map(Some)
+    })?;
+    Ok(Some(NodeLoad {
+        node,
+        notices,
+        unnamed,
+    }))
+}
+
+/// A node dir as read, before the pods' netns named by their runtime are
+/// matched to their pods.
+struct NodeLoad {
+    node: NodeSnapshot,
+    notices: Vec<Notice>,
+    /// `pods/<dir>/` whose name is no `<namespace>_<pod>` (`cni-1a2b…`).
+    unnamed: Vec<(String, PodNetns)>,
 }
 
 /// The netfilter files of a node dir: `None` when none of them is there.
@@ -520,35 +654,115 @@ fn add_tables(nf: &mut Netfilter, source: Source, tables: Option<Vec<Table>>) {
 }
 
 /// `pods/<namespace>_<pod>/`: namespaces and pod names are DNS labels and
-/// cannot hold `_`, so the first `_` splits them. Other dirs are ignored.
-fn load_pods(r: &mut Reader<'_>, dir: &str) -> BTreeMap<String, PodNetns> {
+/// cannot hold `_`, so the first `_` splits them. Other dirs are pod
+/// netns under the container runtime's name (`cni-1a2b…`), returned
+/// apart to be matched to their pod by address once `k8s/` is read.
+type Pods = (BTreeMap<String, PodNetns>, Vec<(String, PodNetns)>);
+
+fn load_pods(r: &mut Reader<'_>, dir: &str) -> Pods {
     let pods_dir = format!("{dir}/pods");
     let names = match r.src.subdirs(&pods_dir) {
         Ok(n) => n,
         Err(e) => return r.fail(&pods_dir, e.into()).unwrap_or_default(),
     };
-    let mut out = BTreeMap::new();
+    let (mut named, mut unnamed) = (BTreeMap::new(), Vec::new());
     for d in names {
-        let Some((ns, pod)) = d.split_once('_') else {
-            continue;
-        };
+        let (ns, pod) = d.split_once('_').unwrap_or(("", &d));
         let base = format!("{pods_dir}/{d}");
         let pn = PodNetns {
             namespace: ns.to_string(),
             name: pod.to_string(),
             links: r
-                .optional(&format!("{base}/ip-link.json"), formats::parse_links)
+                .iproute(
+                    &base,
+                    "ip-link",
+                    false,
+                    formats::parse_links,
+                    text::parse_links_text,
+                )
                 .unwrap_or_default(),
             addrs: r
-                .optional(&format!("{base}/ip-addr.json"), formats::parse_addrs)
+                .iproute(
+                    &base,
+                    "ip-addr",
+                    false,
+                    formats::parse_addrs,
+                    text::parse_addrs_text,
+                )
                 .unwrap_or_default(),
             routes: r
-                .optional(&format!("{base}/ip-route.json"), formats::parse_routes)
+                .iproute(
+                    &base,
+                    "ip-route",
+                    false,
+                    formats::parse_routes,
+                    text::parse_routes_text,
+                )
                 .unwrap_or_default(),
         };
-        out.insert(format!("{ns}/{pod}"), pn);
+        match ns.is_empty() {
+            true => unnamed.push((base, pn)),
+            false => {
+                named.insert(format!("{ns}/{pod}"), pn);
+            }
+        }
     }
-    out
+    (named, unnamed)
+}
+
+/// Gives each runtime-named pod netns the pod whose `podIPs` it holds;
+/// one that matches no pod (or a pod already dumped) is left out, said in
+/// a notice or an error.
+fn match_unnamed(
+    k8s: &K8s,
+    load: &mut NodeLoad,
+    errors: &mut Vec<FileError>,
+    notices: &mut Vec<Notice>,
+) {
+    for (path, mut pn) in std::mem::take(&mut load.unnamed) {
+        let ips: Vec<_> = pn
+            .addrs
+            .iter()
+            .map(|a| a.addr.addr())
+            .filter(|ip| !is_link_local(ip))
+            .collect();
+        let Some(pod) = k8s
+            .pods
+            .iter()
+            .find(|p| !p.host_network && p.ips.iter().any(|ip| ips.contains(ip)))
+        else {
+            let shown: Vec<String> = ips.iter().map(ToString::to_string).collect();
+            let why = format!(
+                "no pod of k8s/pods.json has its address ({}): left out",
+                shown.join(", ")
+            );
+            notices.push(Notice::new(
+                Notice::POD_NETNS_UNMATCHED,
+                format!("{path}/"),
+                why,
+            ));
+            continue;
+        };
+        let key = format!("{}/{}", pod.namespace, pod.name);
+        if load.node.pods.contains_key(&key) {
+            errors.push(FileError {
+                path: format!("{path}/"),
+                kind: FileErrorKind::Invalid(format!(
+                    "holds the addresses of pod {key}, dumped again beside it"
+                )),
+            });
+            continue;
+        }
+        (pn.namespace, pn.name) = (pod.namespace.clone(), pod.name.clone());
+        load.node.pods.insert(key, pn);
+    }
+}
+
+fn is_link_local(ip: &std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xffc0) == 0xfe80,
+    }
 }
 
 /// A bundle directory on disk.
@@ -665,7 +879,10 @@ impl BundleSource for MemSource {
     }
 
     fn subdirs(&self, rel: &str) -> Result<Vec<String>, SourceError> {
-        let prefix = format!("{}/", rel.trim_end_matches('/'));
+        let prefix = match rel.trim_end_matches('/') {
+            "" | "." => String::new(),
+            r => format!("{r}/"),
+        };
         let dirs: BTreeSet<String> = self
             .files
             .range(prefix.clone()..)
