@@ -812,20 +812,19 @@ impl BundleSource for DirSource {
         let Some(path) = self.resolve(rel)? else {
             return Ok(None);
         };
-        let meta = fs::metadata(&path).map_err(|e| SourceError::Io(e.to_string()))?;
-        if !meta.is_file() {
-            return Err(SourceError::NotAFile);
-        }
-        if meta.len() > self.max_file_size {
-            return Err(SourceError::TooLarge {
-                size: meta.len(),
-                limit: self.max_file_size,
-            });
-        }
-        match fs::read_to_string(&path) {
+        // Bounded: the size is checked before reading and the read stops
+        // past the limit (a file may grow in between).
+        use crate::files::{read_text, ReadError};
+        match read_text(&path, self.max_file_size) {
             Ok(s) => Ok(Some(s)),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(SourceError::NotUtf8),
-            Err(e) => Err(SourceError::Io(e.to_string())),
+            Err(ReadError::NotAFile) => Err(SourceError::NotAFile),
+            Err(ReadError::TooLarge { size, limit }) => Err(SourceError::TooLarge { size, limit }),
+            Err(ReadError::Grew { limit }) => Err(SourceError::TooLarge {
+                size: limit + 1,
+                limit,
+            }),
+            Err(ReadError::NotUtf8) => Err(SourceError::NotUtf8),
+            Err(ReadError::Io(e)) => Err(SourceError::Io(e)),
         }
     }
 

@@ -106,9 +106,17 @@ fn ip_link_without_details_says_what_it_lacks() {
     let t = text::parse_links_text(&read("flannel-vxlan-node-1", "ip-link-nod.txt")).unwrap();
     assert_eq!(t.lacks.len(), 1);
     assert!(t.lacks[0].contains("ip -d link show"), "{:?}", t.lacks);
-    let vx = t.value.iter().find(|l| l.name == "flannel.1").unwrap();
-    assert_eq!((vx.kind.as_ref(), vx.vxlan.as_ref()), (None, None));
+    let kind = |name: &str| {
+        let l = t.value.iter().find(|l| l.name == name).unwrap();
+        (l.kind.clone().unwrap_or_default(), l.vxlan.is_some())
+    };
+    // Unknown, not guessed: flannel.1 could be any kind, and so could eth0
+    // (a veth here, a NIC on a real node: its peer's netns says veth).
+    assert_eq!(kind("flannel.1"), (Link::KIND_UNKNOWN.to_string(), false));
+    assert_eq!(kind("cni0"), ("bridge".to_string(), false));
+    assert_eq!(kind("lo"), (String::new(), false));
     let veth = t.value.iter().find(|l| l.name.starts_with("veth")).unwrap();
+    assert_eq!(veth.kind.as_deref(), Some("veth"));
     assert_eq!(veth.master.as_deref(), Some("cni0"));
     assert_eq!(veth.peer_ifindex, Some(2));
 }

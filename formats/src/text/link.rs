@@ -7,7 +7,10 @@
 //! `bridge …`, `bridge_slave …`); `altname` lines are skipped.
 //!
 //! What the text cannot carry: without `-d` there is no kind and no VXLAN or
-//! tunnel details (reported in [`FromText::lacks`]); a peer in a named
+//! tunnel details (reported in [`FromText::lacks`]): veths (a peer in
+//! another namespace) and bridges (named as `master`) are told, every other
+//! device gets [`Link::KIND_UNKNOWN`] so that the dataplane answers
+//! "unknown" for a path through it rather than guess; a peer in a named
 //! namespace prints as `link-netns NAME`, not its netns id, so
 //! [`Link::peer_netnsid`] is known only from `link-netnsid N`.
 
@@ -49,15 +52,32 @@ pub fn parse_links_text(text: &str) -> Result<FromText<Vec<Link>>, ParseError> {
         .iter()
         .map(|r| (r.link.name.clone(), r.link.ifindex))
         .collect();
-    let links: Vec<Link> = raw.into_iter().map(|r| r.resolve(&index)).collect();
-    let mut out = FromText::full(links);
-    if !detailed && !out.value.is_empty() {
+    let mut links: Vec<Link> = raw
+        .into_iter()
+        .map(|r| r.resolve(&index, detailed))
+        .collect();
+    let mut out = FromText::full(Vec::new());
+    if !detailed && !links.is_empty() {
+        bridges_by_ports(&mut links);
         out.lacks.push(
-            "device kinds (veth, bridge, vxlan, ipip) and VXLAN/tunnel details: it is `ip link` without -d (`ip -d link show` prints them)"
+            "device kinds and VXLAN/tunnel details: it is `ip link` without -d (`ip -d link show` prints them); veths and bridges are told by their peers and ports, every other device's kind is unknown and a path through it is answered `unknown`"
                 .into(),
         );
     }
+    out.value = links;
     Ok(out)
+}
+
+/// Without `-d`: a device other devices name as `master` is their bridge
+/// (the CNI bridge of a node's pod veths). Called after [`Raw::resolve`]
+/// marked every kind it could not tell as unknown.
+fn bridges_by_ports(links: &mut [Link]) {
+    let masters: Vec<String> = links.iter().filter_map(|l| l.master.clone()).collect();
+    for l in links.iter_mut() {
+        if masters.contains(&l.name) && l.kind.as_deref() == Some(Link::KIND_UNKNOWN) {
+            l.kind = Some("bridge".into());
+        }
+    }
 }
 
 /// A link being read, with what its `@PEER` said until every name is known.
@@ -266,13 +286,20 @@ fn any_ip(t: &mut Toks<'_>, key: &str) -> Result<Option<IpAddr>, ParseError> {
 impl Raw {
     /// `@ifN` with a `link-netns*` is a peer in another namespace (JSON
     /// `link_index`); `@NAME` a link of this one (JSON `link`, resolved to
-    /// its ifindex as the JSON reader does); `@NONE` is no link.
-    fn resolve(self, index: &HashMap<String, u32>) -> Link {
+    /// its ifindex as the JSON reader does); `@NONE` is no link. Without
+    /// `-d` (`detailed` false) a device's kind is not in the dump: a peer
+    /// in another namespace is a veth (as the reference dataplane reads a
+    /// JSON link without details), loopback has none, the rest unknown.
+    fn resolve(self, index: &HashMap<String, u32>, detailed: bool) -> Link {
         let mut link = self.link;
+        let other_ns = link.peer_netnsid.is_some() || self.netns_named;
+        if !detailed && link.link_type.as_deref() != Some("loopback") {
+            let kind = if other_ns { "veth" } else { Link::KIND_UNKNOWN };
+            link.kind = Some(kind.to_string());
+        }
         let Some(peer) = self.peer.filter(|p| p != "NONE") else {
             return link;
         };
-        let other_ns = link.peer_netnsid.is_some() || self.netns_named;
         let num = peer.strip_prefix("if").and_then(|n| n.parse::<u32>().ok());
         if other_ns {
             link.peer_ifindex = num;
