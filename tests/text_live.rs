@@ -78,7 +78,11 @@ fn capture(netns: &str, argv: &[&str]) -> String {
         .args(argv)
         .output()
         .expect("ip netns exec runs");
-    assert!(o.status.success(), "{argv:?} in {netns}: {}", text(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{argv:?} in {netns}: {}",
+        text(&o.stderr)
+    );
     text(&o.stdout)
 }
 
@@ -86,7 +90,10 @@ fn capture(netns: &str, argv: &[&str]) -> String {
 fn record(lab: &Lab, dir: &Path) -> (ClusterSnapshot, ClusterSnapshot) {
     let json = dir.join("json");
     let d = json.to_str().unwrap();
-    cnictl_ok(&["lab", "bundle", "-o", d, "--force", "--prefix", &lab.0], 0);
+    cnictl_ok(
+        &["lab", "bundle", "-o", d, "--force", "--prefix", &lab.0],
+        0,
+    );
     let txt = dir.join("text");
     let _ = fs::remove_dir_all(&txt);
     copy_dir(&json, &txt);
@@ -136,7 +143,10 @@ fn differences(a: &ClusterSnapshot, b: &ClusterSnapshot) -> Vec<String> {
             out.push(format!("{name}: missing from the text bundle"));
             continue;
         };
-        let (ja, jb) = (serde_json::to_value(na).unwrap(), serde_json::to_value(nb).unwrap());
+        let (ja, jb) = (
+            serde_json::to_value(na).unwrap(),
+            serde_json::to_value(nb).unwrap(),
+        );
         for (k, v) in ja.as_object().unwrap() {
             if jb.get(k) != Some(v) {
                 out.push(format!("{name}.{k}:\n  json {v}\n  text {}", jb[k]));
@@ -160,7 +170,10 @@ fn text_and_json_import_the_same(model: &'static str, n: u32) {
         }
         let (json, text) = record(&lab, scratch.path());
         assert!(text.notices.is_empty(), "{model}: {:?}", text.notices);
-        assert!(json.nodes.values().all(|n| n.links.iter().any(|l| l.peer_netnsid.is_some())));
+        assert!(json
+            .nodes
+            .values()
+            .all(|n| n.links.iter().any(|l| l.peer_netnsid.is_some())));
         let (json, text) = (as_text_carries(json), as_text_carries(text));
         diff = differences(&json, &text);
         if diff.is_empty() {
@@ -168,7 +181,11 @@ fn text_and_json_import_the_same(model: &'static str, n: u32) {
             break;
         }
     }
-    assert!(diff.is_empty(), "{model}: text and JSON differ:\n{}", diff.join("\n"));
+    assert!(
+        diff.is_empty(),
+        "{model}: text and JSON differ:\n{}",
+        diff.join("\n")
+    );
 }
 
 #[test]

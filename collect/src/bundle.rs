@@ -262,10 +262,12 @@ fn has_dir(src: &dyn BundleSource, name: &str) -> bool {
     src.subdirs("").is_ok_and(|d| d.iter().any(|n| n == name))
 }
 
-/// Without `k8s/pods.json`, a runtime-named pod netns names no pod.
+/// Without `k8s/pods.json`, a runtime-named pod netns names no pod: it
+/// stays `netns/<name>`, said in a notice.
 fn unmatchable(load: &mut NodeLoad, notices: &mut Vec<Notice>) {
-    for (path, _) in std::mem::take(&mut load.unnamed) {
-        let why = "a pod netns under its runtime name: without k8s/pods.json it cannot be matched to its pod: left out";
+    for (path, pn) in std::mem::take(&mut load.unnamed) {
+        let why = format!("a pod netns under its runtime name: without k8s/pods.json it cannot be matched to its pod: kept as netns/{}", pn.name);
+        load.node.pods.insert(format!("netns/{}", pn.name), pn);
         notices.push(Notice::new(
             Notice::POD_NETNS_UNMATCHED,
             format!("{path}/"),
@@ -654,9 +656,11 @@ fn add_tables(nf: &mut Netfilter, source: Source, tables: Option<Vec<Table>>) {
 }
 
 /// `pods/<namespace>_<pod>/`: namespaces and pod names are DNS labels and
-/// cannot hold `_`, so the first `_` splits them. Other dirs are pod
-/// netns under the container runtime's name (`cni-1a2b…`), returned
-/// apart to be matched to their pod by address once `k8s/` is read.
+/// cannot hold `_`, so the first `_` splits them. A dir without `_`
+/// (`cni-1a2b…`, a netns under the container runtime's name) or
+/// `netns_<name>` (what `lab/collect-node.sh` and `cnictl collect` write
+/// for a netns they cannot name) is returned apart, as `netns/<name>`, to
+/// be matched to its pod by address once `k8s/` is read.
 type Pods = (BTreeMap<String, PodNetns>, Vec<(String, PodNetns)>);
 
 fn load_pods(r: &mut Reader<'_>, dir: &str) -> Pods {
@@ -667,10 +671,14 @@ fn load_pods(r: &mut Reader<'_>, dir: &str) -> Pods {
     };
     let (mut named, mut unnamed) = (BTreeMap::new(), Vec::new());
     for d in names {
-        let (ns, pod) = d.split_once('_').unwrap_or(("", &d));
+        let (ns, pod) = match d.split_once('_') {
+            Some(("netns", name)) | Some(("", name)) => ("", name),
+            Some(split) => split,
+            None => ("", d.as_str()),
+        };
         let base = format!("{pods_dir}/{d}");
         let pn = PodNetns {
-            namespace: ns.to_string(),
+            namespace: if ns.is_empty() { "netns" } else { ns }.to_string(),
             name: pod.to_string(),
             links: r
                 .iproute(
@@ -710,9 +718,9 @@ fn load_pods(r: &mut Reader<'_>, dir: &str) -> Pods {
     (named, unnamed)
 }
 
-/// Gives each runtime-named pod netns the pod whose `podIPs` it holds;
-/// one that matches no pod (or a pod already dumped) is left out, said in
-/// a notice or an error.
+/// Gives each runtime-named pod netns the pod whose `podIPs` it holds; one
+/// that matches no pod stays `netns/<name>` (said in a notice), one that
+/// matches a pod dumped under its own name too is an error.
 fn match_unnamed(
     k8s: &K8s,
     load: &mut NodeLoad,
@@ -733,14 +741,16 @@ fn match_unnamed(
         else {
             let shown: Vec<String> = ips.iter().map(ToString::to_string).collect();
             let why = format!(
-                "no pod of k8s/pods.json has its address ({}): left out",
-                shown.join(", ")
+                "no pod of k8s/pods.json has its address ({}): kept as netns/{}",
+                shown.join(", "),
+                pn.name
             );
             notices.push(Notice::new(
                 Notice::POD_NETNS_UNMATCHED,
                 format!("{path}/"),
                 why,
             ));
+            load.node.pods.insert(format!("netns/{}", pn.name), pn);
             continue;
         };
         let key = format!("{}/{}", pod.namespace, pod.name);

@@ -117,7 +117,7 @@ fn pod_netns_under_runtime_names_are_matched_by_address() {
 }
 
 #[test]
-fn a_runtime_named_netns_matching_no_pod_is_left_out_and_said() {
+fn a_runtime_named_netns_matching_no_pod_is_kept_under_its_name_and_said() {
     let (_t, dir) = copy("flannel-vxlan");
     let pods = dir.join("nodes/node-1/pods");
     fs::rename(pods.join("default_web-1"), pods.join("cni-ffff")).unwrap();
@@ -129,6 +129,7 @@ fn a_runtime_named_netns_matching_no_pod_is_left_out_and_said() {
     .unwrap();
     let snap = load_dir(&dir).unwrap();
     assert!(!snap.nodes["node-1"].pods.contains_key("default/web-1"));
+    assert!(snap.nodes["node-1"].pods.contains_key("netns/cni-ffff"));
     let n = snap
         .notices
         .iter()
@@ -136,6 +137,22 @@ fn a_runtime_named_netns_matching_no_pod_is_left_out_and_said() {
         .unwrap();
     assert_eq!(n.path, "nodes/node-1/pods/cni-ffff/");
     assert!(n.message.contains("10.244.1.2"), "{n}");
+}
+
+#[test]
+fn netns_dirs_as_the_collectors_name_them_are_matched_too() {
+    let (_t, dir) = copy("flannel-vxlan");
+    let pods = dir.join("nodes/node-2/pods");
+    fs::rename(pods.join("default_api-2"), pods.join("netns_cni-77aa")).unwrap();
+    let snap = load_dir(&dir).unwrap();
+    assert_eq!(snap.nodes["node-2"].pods["default/api-2"].name, "api-2");
+    fs::remove_dir_all(dir.join("k8s")).unwrap();
+    let snap = load_dir(&dir).unwrap();
+    assert!(snap.nodes["node-2"].pods.contains_key("netns/cni-77aa"));
+    assert!(
+        !snap.k8s.pods.iter().any(|p| p.namespace == "netns"),
+        "not a pod"
+    );
 }
 
 #[test]

@@ -115,6 +115,7 @@ fn is_link_local_net(n: &IpNet) -> bool {
 fn pods(node: &NodeSnapshot) -> Vec<Pod> {
     node.pods
         .values()
+        .filter(|pn| pn.namespace != "netns")
         .map(|pn| Pod {
             namespace: pn.namespace.clone(),
             name: pn.name.clone(),
