@@ -34,12 +34,17 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use cnictl_model::netfilter::{Netfilter, Source, Table};
-use cnictl_model::{Bgp, ClusterSnapshot, K8s, NodeSnapshot, Notice, PodNetns};
+use cnictl_model::{
+    Addr, Bgp, ClusterSnapshot, FdbEntry, K8s, Link, Neigh, NodeSnapshot, Notice, Route, Rule,
+};
 use rayon::prelude::*;
 
 mod infer;
+mod pods;
 
-use cnictl_formats::text::{self, FromText};
+use pods::{load_pods, match_unnamed, unmatchable, NodeLoad};
+
+use cnictl_formats::text::FromText;
 use cnictl_formats::{self as formats, ParseError};
 
 /// Files larger than this are refused (checked before reading).
@@ -262,20 +267,6 @@ fn has_dir(src: &dyn BundleSource, name: &str) -> bool {
     src.subdirs("").is_ok_and(|d| d.iter().any(|n| n == name))
 }
 
-/// Without `k8s/pods.json`, a runtime-named pod netns names no pod: it
-/// stays `netns/<name>`, said in a notice.
-fn unmatchable(load: &mut NodeLoad, notices: &mut Vec<Notice>) {
-    for (path, pn) in std::mem::take(&mut load.unnamed) {
-        let why = format!("a pod netns under its runtime name: without k8s/pods.json it cannot be matched to its pod: kept as netns/{}", pn.name);
-        load.node.pods.insert(format!("netns/{}", pn.name), pn);
-        notices.push(Notice::new(
-            Notice::POD_NETNS_UNMATCHED,
-            format!("{path}/"),
-            why,
-        ));
-    }
-}
-
 /// Node dirs whose names differ only by case (`node-1`, `Node-1`): node
 /// names are lower-case DNS names, so one of them is a stray copy, and
 /// analysing both would report the copy as a foreign node.
@@ -478,6 +469,69 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The iproute2 listings of a node dir (or, without the last three, of a
+/// pod dir).
+#[derive(Default)]
+struct Listings {
+    links: Option<Vec<Link>>,
+    addrs: Option<Vec<Addr>>,
+    routes: Option<Vec<Route>>,
+    rules: Option<Vec<Rule>>,
+    neighbours: Option<Vec<Neigh>>,
+    fdb: Option<Vec<FdbEntry>>,
+}
+
+impl Reader<'_> {
+    /// `ip-link`, `ip-addr` and `ip-route` (required in a node dir:
+    /// `node`), and in a node dir `ip-rule`, `ip-neigh` and `bridge-fdb`.
+    fn listings(&mut self, dir: &str, node: bool) -> Listings {
+        use formats::text as t;
+        let mut l = Listings {
+            links: self.iproute(
+                dir,
+                "ip-link",
+                node,
+                formats::parse_links,
+                t::parse_links_text,
+            ),
+            addrs: self.iproute(
+                dir,
+                "ip-addr",
+                node,
+                formats::parse_addrs,
+                t::parse_addrs_text,
+            ),
+            routes: self.iproute(
+                dir,
+                "ip-route",
+                node,
+                formats::parse_routes,
+                t::parse_routes_text,
+            ),
+            ..Listings::default()
+        };
+        if node {
+            l.rules = self.iproute(
+                dir,
+                "ip-rule",
+                false,
+                formats::parse_rules,
+                t::parse_rules_text,
+            );
+            let neigh = (formats::parse_neighbours, t::parse_neighbours_text);
+            l.neighbours = self.iproute(dir, "ip-neigh", false, neigh.0, neigh.1);
+            l.fdb = self.iproute(
+                dir,
+                "bridge-fdb",
+                false,
+                formats::parse_fdb,
+                t::parse_fdb_text,
+            );
+        }
+        l
+    }
+}
+
 /// A bundle's Kubernetes objects alone (`k8s/`; `nodes.json` optional), for
 /// questions of intent (NetworkPolicy) that need no dataplane: what a
 /// policy author has before anything runs. Node directories are ignored.
@@ -525,48 +579,7 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeLoad>, Vec
         }]);
     }
     let mut r = Reader::new(src);
-    let links = r.iproute(
-        &dir,
-        "ip-link",
-        true,
-        formats::parse_links,
-        text::parse_links_text,
-    );
-    let addrs = r.iproute(
-        &dir,
-        "ip-addr",
-        true,
-        formats::parse_addrs,
-        text::parse_addrs_text,
-    );
-    let routes = r.iproute(
-        &dir,
-        "ip-route",
-        true,
-        formats::parse_routes,
-        text::parse_routes_text,
-    );
-    let rules = r.iproute(
-        &dir,
-        "ip-rule",
-        false,
-        formats::parse_rules,
-        text::parse_rules_text,
-    );
-    let neighbours = r.iproute(
-        &dir,
-        "ip-neigh",
-        false,
-        formats::parse_neighbours,
-        text::parse_neighbours_text,
-    );
-    let fdb = r.iproute(
-        &dir,
-        "bridge-fdb",
-        false,
-        formats::parse_fdb,
-        text::parse_fdb_text,
-    );
+    let l = r.listings(&dir, true);
     let ipvs = r.optional(&format!("{dir}/ipvsadm.txt"), formats::parse_ipvsadm);
     let bgp = r.optional(
         &format!("{dir}/bird-protocols.txt"),
@@ -586,12 +599,12 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeLoad>, Vec
     let notices = std::mem::take(&mut r.notices);
     let node = r.finish(|| NodeSnapshot {
         name: name.to_string(),
-        links: links.unwrap_or_default(),
-        addrs: addrs.unwrap_or_default(),
-        routes: routes.unwrap_or_default(),
-        rules,
-        neighbours,
-        fdb,
+        links: l.links.unwrap_or_default(),
+        addrs: l.addrs.unwrap_or_default(),
+        routes: l.routes.unwrap_or_default(),
+        rules: l.rules,
+        neighbours: l.neighbours,
+        fdb: l.fdb,
         ipvs,
         // Routes without protocols are not enough to judge sessions:
         // BGP counts as collected only when bird-protocols.txt is there.
@@ -608,15 +621,6 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeLoad>, Vec
         notices,
         unnamed,
     }))
-}
-
-/// A node dir as read, before the pods' netns named by their runtime are
-/// matched to their pods.
-struct NodeLoad {
-    node: NodeSnapshot,
-    notices: Vec<Notice>,
-    /// `pods/<dir>/` whose name is no `<namespace>_<pod>` (`cni-1a2b…`).
-    unnamed: Vec<(String, PodNetns)>,
 }
 
 /// The netfilter files of a node dir: `None` when none of them is there.
@@ -652,126 +656,6 @@ fn add_tables(nf: &mut Netfilter, source: Source, tables: Option<Vec<Table>>) {
     if let Some(tables) = tables {
         nf.tables.extend(tables);
         nf.sources.push(source);
-    }
-}
-
-/// `pods/<namespace>_<pod>/`: namespaces and pod names are DNS labels and
-/// cannot hold `_`, so the first `_` splits them. A dir without `_`
-/// (`cni-1a2b…`, a netns under the container runtime's name) or
-/// `netns_<name>` (what `lab/collect-node.sh` and `cnictl collect` write
-/// for a netns they cannot name) is returned apart, as `netns/<name>`, to
-/// be matched to its pod by address once `k8s/` is read.
-type Pods = (BTreeMap<String, PodNetns>, Vec<(String, PodNetns)>);
-
-fn load_pods(r: &mut Reader<'_>, dir: &str) -> Pods {
-    let pods_dir = format!("{dir}/pods");
-    let names = match r.src.subdirs(&pods_dir) {
-        Ok(n) => n,
-        Err(e) => return r.fail(&pods_dir, e.into()).unwrap_or_default(),
-    };
-    let (mut named, mut unnamed) = (BTreeMap::new(), Vec::new());
-    for d in names {
-        let (ns, pod) = match d.split_once('_') {
-            Some(("netns", name)) | Some(("", name)) => ("", name),
-            Some(split) => split,
-            None => ("", d.as_str()),
-        };
-        let base = format!("{pods_dir}/{d}");
-        let pn = PodNetns {
-            namespace: if ns.is_empty() { "netns" } else { ns }.to_string(),
-            name: pod.to_string(),
-            links: r
-                .iproute(
-                    &base,
-                    "ip-link",
-                    false,
-                    formats::parse_links,
-                    text::parse_links_text,
-                )
-                .unwrap_or_default(),
-            addrs: r
-                .iproute(
-                    &base,
-                    "ip-addr",
-                    false,
-                    formats::parse_addrs,
-                    text::parse_addrs_text,
-                )
-                .unwrap_or_default(),
-            routes: r
-                .iproute(
-                    &base,
-                    "ip-route",
-                    false,
-                    formats::parse_routes,
-                    text::parse_routes_text,
-                )
-                .unwrap_or_default(),
-        };
-        match ns.is_empty() {
-            true => unnamed.push((base, pn)),
-            false => {
-                named.insert(format!("{ns}/{pod}"), pn);
-            }
-        }
-    }
-    (named, unnamed)
-}
-
-/// Gives each runtime-named pod netns the pod whose `podIPs` it holds; one
-/// that matches no pod stays `netns/<name>` (said in a notice), one that
-/// matches a pod dumped under its own name too is an error.
-fn match_unnamed(
-    k8s: &K8s,
-    load: &mut NodeLoad,
-    errors: &mut Vec<FileError>,
-    notices: &mut Vec<Notice>,
-) {
-    for (path, mut pn) in std::mem::take(&mut load.unnamed) {
-        let ips: Vec<_> = pn
-            .addrs
-            .iter()
-            .map(|a| a.addr.addr())
-            .filter(|ip| !is_link_local(ip))
-            .collect();
-        let Some(pod) = k8s
-            .pods
-            .iter()
-            .find(|p| !p.host_network && p.ips.iter().any(|ip| ips.contains(ip)))
-        else {
-            let shown: Vec<String> = ips.iter().map(ToString::to_string).collect();
-            let why = format!(
-                "no pod of k8s/pods.json has its address ({}): kept as netns/{}",
-                shown.join(", "),
-                pn.name
-            );
-            notices.push(Notice::new(
-                Notice::POD_NETNS_UNMATCHED,
-                format!("{path}/"),
-                why,
-            ));
-            load.node.pods.insert(format!("netns/{}", pn.name), pn);
-            continue;
-        };
-        let key = format!("{}/{}", pod.namespace, pod.name);
-        if load.node.pods.contains_key(&key) {
-            errors.push(FileError {
-                path: format!("{path}/"),
-                kind: FileErrorKind::Invalid(format!(
-                    "holds the addresses of pod {key}, dumped again beside it"
-                )),
-            });
-            continue;
-        }
-        (pn.namespace, pn.name) = (pod.namespace.clone(), pod.name.clone());
-        load.node.pods.insert(key, pn);
-    }
-}
-
-fn is_link_local(ip: &std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local(),
-        std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xffc0) == 0xfe80,
     }
 }
 

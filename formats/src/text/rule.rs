@@ -1,5 +1,5 @@
 //! `ip rule show` text → [`Rule`]s, as [`crate::rule`] maps the JSON:
-//! `PRIO:	[not] from SRC|all [to DST] [fwmark M[/MASK]] [iif D] [oif D]
+//! `PRIO: [not] from SRC|all [to DST] [fwmark M[/MASK]] [iif D] [oif D]
 //! ACTION`, the action `lookup TABLE [suppress_prefixlength N]`, `goto N`,
 //! `blackhole`, `unreachable`, `prohibit` or `nop`; `l3mdev` rules (VRF)
 //! become `nop` as there. Selectors cnictl does not model (`tos`,
