@@ -1,5 +1,5 @@
 //! The input people send, through the real binary: bundles whose node
-//! files are the text `ip`/`bridge` print (fixtures/text-dumps-flannel-vxlan,
+//! files are the text `ip`/`bridge` print (fixtures/flannel-vxlan-text-dumps,
 //! recorded from the flannel-vxlan lab), as a directory and as a .tar.gz;
 //! bundles without `k8s/` (the objects inferred, said in text and JSON);
 //! `ip link` without `-d` (kinds unknown: answers `unknown`, never a
@@ -12,7 +12,7 @@ use std::process::Command;
 mod common;
 use common::*;
 
-const TEXT_FIXTURE: &str = "fixtures/text-dumps-flannel-vxlan";
+const TEXT_FIXTURE: &str = "fixtures/flannel-vxlan-text-dumps";
 
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
@@ -74,7 +74,7 @@ fn explain_and_check_read_the_text_dump_fixture_as_a_directory_and_a_tar_gz() {
         .arg(&tgz)
         .arg("-C")
         .arg(repo().join("fixtures"))
-        .arg("text-dumps-flannel-vxlan")
+        .arg("flannel-vxlan-text-dumps")
         .status()
         .unwrap();
     assert!(ok.success());

@@ -169,7 +169,7 @@ fn a_runtime_named_netns_beside_its_named_dump_is_an_error() {
 
 #[test]
 fn the_recorded_text_dump_fixture_reads_as_its_lab_state() {
-    let snap = load_dir(&fixture("text-dumps-flannel-vxlan")).unwrap();
+    let snap = load_dir(&fixture("flannel-vxlan-text-dumps")).unwrap();
     assert_eq!(snap.nodes.len(), 3);
     let vx = snap.nodes["node-2"].link("flannel.1").unwrap();
     assert_eq!(vx.vxlan.as_ref().map(|v| (v.vni, v.port)), Some((1, 8472)));

@@ -71,7 +71,7 @@ fn parsers() -> Vec<(&'static str, &'static [&'static str], Parser)> {
             &["bridge-fdb.json", "bridge-fdb-old.json"],
             |t| formats::parse_fdb(t).map(drop),
         ),
-        // The plain-text listings (fixtures/text-dumps-*).
+        // The plain-text listings (fixtures/*-text-dumps).
         ("ip-link.txt", &[], |t| {
             formats::text::parse_links_text(t).map(drop)
         }),
