@@ -405,7 +405,7 @@ pub fn run_dataplane(
     report.findings.extend(findings);
     report.skipped.extend(skipped);
     sort_findings(&mut report.findings);
-    crate::inferred::restrict(snap, &mut report);
+    crate::inferred::restrict(snap, report);
     report.regroup();
 }
 
