@@ -790,3 +790,192 @@ fn agent_that_never_answers_times_out_and_garbage_is_decode() {
     let st = pull_once(garbage, Duration::from_secs(2));
     assert_eq!(st.last_error.as_deref(), Some("decode"), "{st:?}");
 }
+
+// ---- other file inputs: bounded, and no FIFO or device is read -----------
+
+/// A FIFO, if `mkfifo` exists, beside `/dev/zero`: both must be refused
+/// at once wherever the CLI takes a file.
+fn not_regular_files(tmp: &Path) -> Vec<PathBuf> {
+    let fifo = tmp.join("input.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    let mut paths = vec![PathBuf::from("/dev/zero")];
+    if made.is_ok_and(|s| s.success()) {
+        paths.push(fifo);
+    }
+    paths
+}
+
+#[test]
+fn manifests_and_lab_policies_that_are_not_regular_files_are_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    for p in not_regular_files(tmp.path()) {
+        let p = p.to_str().unwrap();
+        let run = cnictl(&["matrix", "--manifests", p]);
+        assert_input_error(&run, "not a regular file");
+        assert!(run.stderr.contains(p), "{}", run.stderr);
+        if is_root() {
+            // Read before anything is built; `lab down` in case it was not.
+            let prefix = format!("cnlth{}", std::process::id() % 10000);
+            let run = cnictl(&[
+                "lab",
+                "up",
+                "flannel-vxlan",
+                "--prefix",
+                &prefix,
+                "--policies",
+                p,
+            ]);
+            let _ = cnictl(&["lab", "down", "--prefix", &prefix]);
+            assert_input_error(&run, "not a regular file");
+        }
+    }
+}
+
+// ---- --kube: errors name what failed, not the temporary bundle ----------
+
+/// `check --kube` pulls agents into a temporary bundle: an agent whose
+/// snapshot cannot be written (a node name that is a path) fails the run
+/// with an error that names the node, and no temporary path.
+#[test]
+fn kube_errors_never_show_the_temporary_bundle_path() {
+    use std::io::Write;
+    let addr = fake_agent(|s| {
+        let body = r#"{"name": "../escaped", "links": [], "addrs": [], "routes": []}"#;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.write_all(body.as_bytes());
+    });
+    let k8s = fixture("flannel-vxlan");
+    let run = cnictl(&[
+        "check",
+        "--kube",
+        "--agents",
+        &addr,
+        "--k8s-from",
+        k8s.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("../escaped"), "{}", run.stderr);
+    let tmp = std::env::temp_dir().display().to_string();
+    assert!(
+        !run.stderr.contains(&tmp),
+        "a temporary path: {}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains(".tmp"),
+        "a temporary path: {}",
+        run.stderr
+    );
+}
+
+// ---- HTTP: an oversized request head is a JSON 414 / 431 ----------------
+
+/// One raw request with `extra` header bytes; the status and body.
+fn raw_request(addr: &str, path: &str, header_bytes: usize) -> Option<(u16, String)> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut req = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    if header_bytes > 0 {
+        req.push_str(&format!("x-padding: {}\r\n", "a".repeat(header_bytes)));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    Some((code, body))
+}
+
+/// A server child killed on drop.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// `cnictl args…`, once `path` answers on `addr`.
+fn server(args: &[&str], addr: &str, path: &str) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_cnictl"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = Child(child);
+    let start = Instant::now();
+    while start.elapsed() < DEADLINE {
+        if raw_request(addr, path, 0).is_some() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("cnictl {args:?} did not answer on {addr}");
+}
+
+fn assert_json_error(what: &str, got: Option<(u16, String)>, status: u16, code: &str) {
+    let (got_status, body) = got.unwrap_or_else(|| panic!("{what}: no answer"));
+    assert_eq!(got_status, status, "{what}: {body}");
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {body}"));
+    assert_eq!(v["error"]["code"], code, "{what}: {body}");
+}
+
+#[test]
+fn every_server_answers_an_oversized_request_head_with_a_json_414_or_431() {
+    let bundle = fixture("flannel-vxlan");
+    let bundle = bundle.to_str().unwrap();
+    let (serve, agent, agg) = (free_addr(), free_addr(), free_addr());
+    let mut servers = vec![server(
+        &["serve", "--bundle", bundle, "--listen", &serve],
+        &serve,
+        "/healthz",
+    )];
+    let args = [
+        "agent",
+        "--insecure-no-auth",
+        "--k8s-bundle",
+        bundle,
+        "--node-name",
+        "node-1",
+    ];
+    let mut agent_args = args.to_vec();
+    agent_args.extend(["--listen", &agent, "--interval", "1h"]);
+    servers.push(server(&agent_args, &agent, "/healthz"));
+    let agg_args = [
+        "serve",
+        "--kube",
+        "--agents",
+        &agent,
+        "--k8s-from",
+        bundle,
+        "--listen",
+        &agg,
+    ];
+    servers.push(server(&agg_args, &agg, "/healthz"));
+    for (name, addr) in [("serve", &serve), ("agent", &agent), ("aggregator", &agg)] {
+        let long_path = format!("/api/v1/{}", "p".repeat(100 * 1024));
+        assert_json_error(name, raw_request(addr, &long_path, 0), 414, "uri_too_long");
+        let got = raw_request(addr, "/healthz", 100 * 1024);
+        assert_json_error(name, got, 431, "headers_too_large");
+        let (ok, _) = raw_request(addr, "/healthz", 1024).unwrap();
+        assert_eq!(ok, 200, "{name}: a 1 KiB header is fine");
+    }
+    drop(servers);
+}

@@ -147,7 +147,7 @@ pub async fn run_agent_on(
     let addr = listener.local_addr().unwrap_or(cfg.listen);
     tracing::info!(%addr, node = ?cfg.live.node_name, interval = ?cfg.interval, "agent listening");
     let tasks = spawn_loops(&shared, cfg);
-    let result = axum::serve(listener, router(shared))
+    let result = axum::serve(cnictl_httpkit::HeadLimit(listener), router(shared))
         .with_graceful_shutdown(shutdown)
         .await;
     for t in tasks {

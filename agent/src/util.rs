@@ -46,11 +46,14 @@ pub fn read_k8s_dir(bundle: &Path) -> Result<K8s, String> {
     let dir = bundle.join("k8s");
     let read = |name: &str, required: bool| -> Result<Option<String>, String> {
         let path = dir.join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        if !required && !path.exists() {
+            return Ok(None);
         }
+        // Bounded, and a FIFO or device is refused rather than read.
+        let limit = cnictl_collect::bundle::MAX_FILE_SIZE;
+        cnictl_collect::files::read_text(&path, limit)
+            .map(Some)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
     };
     let bad = |name: &str, e: ParseError| format!("invalid {}/{name}: {e}", dir.display());
     let nodes = read("nodes.json", true)?.unwrap_or_default();

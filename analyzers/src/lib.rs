@@ -13,6 +13,7 @@ pub mod explain;
 pub mod finding;
 pub mod hints;
 pub mod infer;
+pub mod inferred;
 pub mod pipeline;
 pub mod policy;
 pub mod reach;

@@ -43,6 +43,29 @@ pub fn print_doc<T: serde::Serialize>(value: &T, output: Output) -> Result<()> {
     }
 }
 
+/// `doc` (a JSON object) with `"notices"` added when the importer said
+/// something about the input: a key beside the documented ones, so
+/// readers of the contract are not affected.
+pub fn with_notices<T: serde::Serialize>(
+    doc: &T,
+    notices: &[cnictl_model::Notice],
+) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(doc).context("encoding JSON")?;
+    if let (Some(obj), false) = (v.as_object_mut(), notices.is_empty()) {
+        obj.insert("notices".into(), serde_json::to_value(notices)?);
+    }
+    Ok(v)
+}
+
+/// One `note:` line per notice, for the end of a text answer.
+pub fn notices_text(notices: &[cnictl_model::Notice]) -> String {
+    let lines: String = notices.iter().map(|n| format!("note: {n}\n")).collect();
+    match lines.is_empty() {
+        true => lines,
+        false => format!("\n{lines}"),
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same directory
 /// and a rename, so a reader never sees half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -28,8 +28,10 @@ pub fn load(source: &Source, cluster: &ClusterArgs) -> Result<ClusterSnapshot> {
 fn load_kube(cluster: &ClusterArgs) -> Result<ClusterSnapshot> {
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
     let dir = tmp.path().join("bundle");
-    let outcome = crate::cmd::cluster::pull_bundle(cluster, &dir)?;
-    for (target, node, reason) in &outcome.failed {
+    let pulled = crate::cmd::cluster::pull_bundle(cluster, &dir)
+        .map_err(|e| without_temp_path(e, tmp.path()))
+        .context("pulling the cluster's agents and API objects")?;
+    for (target, node, reason) in &pulled.failed {
         let node = node.as_deref().unwrap_or("?");
         eprintln!(
             "cnictl: warning: agent {target} (node {node}) failed: {reason}; analysing without it"
@@ -38,9 +40,29 @@ fn load_kube(cluster: &ClusterArgs) -> Result<ClusterSnapshot> {
     // Errors name the files inside the bundle, never this temporary path;
     // neither does the snapshot's source label.
     let mut snap = cnictl_collect::bundle::load_dir(&dir)
+        .map_err(|e| without_temp_path(e.into(), tmp.path()))
         .context("reading what the cluster's agents and API sent")?;
     snap.source = "kube".into();
     Ok(snap)
+}
+
+/// `err` with every mention of the temporary bundle directory taken out:
+/// what the user can act on is the agent, node or object the message
+/// names, not a path that is gone once cnictl exits.
+fn without_temp_path(err: anyhow::Error, tmp: &Path) -> anyhow::Error {
+    let tmp = tmp.display().to_string();
+    let msgs: Vec<String> = err
+        .chain()
+        .map(|e| {
+            e.to_string()
+                .replace(&format!("{tmp}/bundle/"), "")
+                .replace(&format!("{tmp}/bundle"), "the pulled bundle")
+                .replace(&tmp, "a temporary directory")
+        })
+        .collect();
+    let mut it = msgs.into_iter().rev();
+    let root = anyhow::anyhow!(it.next().unwrap_or_default());
+    it.fold(root, |e, m| e.context(m))
 }
 
 /// For questions of intent only (`matrix`): as [`load`], but a bundle

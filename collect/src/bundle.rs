@@ -34,9 +34,17 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use cnictl_model::netfilter::{Netfilter, Source, Table};
-use cnictl_model::{Bgp, ClusterSnapshot, K8s, NodeSnapshot, PodNetns};
+use cnictl_model::{
+    Addr, Bgp, ClusterSnapshot, FdbEntry, K8s, Link, Neigh, NodeSnapshot, Notice, Route, Rule,
+};
 use rayon::prelude::*;
 
+mod infer;
+mod pods;
+
+use pods::{load_pods, match_unnamed, unmatchable, NodeLoad};
+
+use cnictl_formats::text::FromText;
 use cnictl_formats::{self as formats, ParseError};
 
 /// Files larger than this are refused (checked before reading).
@@ -90,30 +98,16 @@ pub enum FileErrorKind {
     Invalid(String),
 }
 
-/// Each iproute2 file: the command people paste (text) and the one that
-/// writes the JSON the bundle wants (as `lab/collect-node.sh` runs them).
-const JSON_COMMANDS: [(&str, &str, &str); 6] = [
-    ("ip-link.json", "ip link", "`ip -d -j link show`"),
-    ("ip-addr.json", "ip addr", "`ip -j addr show`"),
-    (
-        "ip-route.json",
-        "ip route",
-        "`ip -4 -d -j route show table all` and `ip -6 -d -j route show table all` joined into one JSON array (lab/collect-node.sh does it)",
-    ),
-    ("ip-rule.json", "ip rule", "`ip -j rule show`"),
-    ("ip-neigh.json", "ip neigh", "`ip -j neigh show`"),
-    ("bridge-fdb.json", "bridge fdb", "`bridge -j fdb show`"),
+/// The iproute2 listings a node (or pod) dir may hold as JSON (`NAME.json`)
+/// or as the text people paste (`NAME.txt`, or text inside `NAME.json`).
+const IPROUTE_FILES: [&str; 6] = [
+    "ip-link",
+    "ip-addr",
+    "ip-route",
+    "ip-rule",
+    "ip-neigh",
+    "bridge-fdb",
 ];
-
-/// Tickets carry `ip route` as people read it: a JSON file that holds the
-/// text form is named as such, with the command that writes the JSON.
-fn text_form(path: &str, text: &str) -> Option<String> {
-    let name = path.rsplit('/').next()?;
-    let (_, shown, json) = JSON_COMMANDS.iter().find(|(f, _, _)| *f == name)?;
-    let first = text.trim_start().chars().next()?;
-    let msg = format!("holds `{shown}` text output, not JSON: write it with {json}");
-    (first != '[' && first != '{').then_some(msg)
-}
 
 impl FileError {
     /// A bounded code for metrics labels.
@@ -203,26 +197,17 @@ pub fn load_dir(dir: &Path) -> Result<ClusterSnapshot, BundleError> {
 /// Loads a bundle from any source, reporting all bad files at once.
 pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
     let mut errors = Vec::new();
-    let names = match src.subdirs("nodes") {
-        Ok(n) if n.is_empty() => {
-            errors.push(FileError {
-                path: "nodes/".into(),
-                kind: SourceError::Io("no node directories".into()).into(),
-            });
-            n
-        }
-        Ok(n) => n,
-        Err(e) => {
-            errors.push(FileError {
-                path: "nodes/".into(),
-                kind: e.into(),
-            });
-            Vec::new()
-        }
-    };
+    let names = node_names(src, &mut errors);
     errors.extend(case_collisions(&names));
+    // No k8s/ at all (node dumps alone): the objects are inferred from the
+    // dumps and the snapshot says so. A k8s/ that lacks nodes.json stays an
+    // error naming the file: that is a collection gone wrong.
+    let inferring = !has_dir(src, "k8s") && has_dir(src, "nodes");
     let (k8s, nodes) = rayon::join(
-        || load_k8s(src, true),
+        || match inferring {
+            true => Ok(K8s::default()),
+            false => load_k8s(src, true),
+        },
         || {
             names
                 .par_iter()
@@ -234,8 +219,13 @@ pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
     let mut snap = ClusterSnapshot::new(src.describe());
     for node in nodes {
         // `None`: an empty node dir, i.e. not collected (checks skip it).
-        if let Some(Some(n)) = collect_errors(node, &mut errors) {
-            snap.nodes.insert(n.name.clone(), n);
+        if let Some(Some(mut n)) = collect_errors(node, &mut errors) {
+            match &k8s {
+                Some(k) if !inferring => match_unnamed(k, &mut n, &mut errors, &mut snap.notices),
+                _ => unmatchable(&mut n, &mut snap.notices),
+            }
+            snap.notices.append(&mut n.notices);
+            snap.nodes.insert(n.node.name.clone(), n.node);
         }
     }
     if let Some(k) = &k8s {
@@ -252,7 +242,29 @@ pub fn load(src: &dyn BundleSource) -> Result<ClusterSnapshot, BundleError> {
         return Err(BundleError { errors });
     }
     snap.k8s = k8s.unwrap_or_default();
+    if inferring {
+        infer::infer_k8s(&mut snap);
+    }
     Ok(snap)
+}
+
+/// The node directories; none (or an unreadable `nodes/`) is an error.
+fn node_names(src: &dyn BundleSource, errors: &mut Vec<FileError>) -> Vec<String> {
+    let (names, why) = match src.subdirs("nodes") {
+        Ok(n) if n.is_empty() => (n, SourceError::Io("no node directories".into())),
+        Ok(n) => return n,
+        Err(e) => (Vec::new(), e),
+    };
+    errors.push(FileError {
+        path: "nodes/".into(),
+        kind: why.into(),
+    });
+    names
+}
+
+/// Whether the bundle's top level has directory `name`.
+fn has_dir(src: &dyn BundleSource, name: &str) -> bool {
+    src.subdirs("").is_ok_and(|d| d.iter().any(|n| n == name))
 }
 
 /// Node dirs whose names differ only by case (`node-1`, `Node-1`): node
@@ -325,6 +337,8 @@ struct Reader<'a> {
     errors: Vec<FileError>,
     /// Files that existed (parsed or not): 0 means an empty directory.
     found: usize,
+    /// What the text listings lacked.
+    notices: Vec<Notice>,
 }
 
 impl<'a> Reader<'a> {
@@ -333,6 +347,7 @@ impl<'a> Reader<'a> {
             src,
             errors: Vec::new(),
             found: 0,
+            notices: Vec::new(),
         }
     }
 
@@ -368,10 +383,72 @@ impl<'a> Reader<'a> {
         self.found += 1;
         match parse(&text) {
             Ok(v) => Some(v),
-            Err(e) => match text_form(path, &text) {
-                Some(why) => self.fail(path, FileErrorKind::Invalid(why)),
-                None => self.fail(path, e.into()),
-            },
+            Err(e) => self.fail(path, e.into()),
+        }
+    }
+
+    /// An iproute2 listing `STEM` of `dir`: `STEM.json` (JSON, or its text
+    /// form pasted there) or `STEM.txt` (text); both present is an error.
+    /// What a text form lacks becomes a notice naming the file.
+    fn iproute<T>(
+        &mut self,
+        dir: &str,
+        stem: &str,
+        required: bool,
+        json: impl Fn(&str) -> Result<T, ParseError>,
+        text: impl Fn(&str) -> Result<FromText<T>, ParseError>,
+    ) -> Option<T> {
+        debug_assert!(IPROUTE_FILES.contains(&stem));
+        let (jpath, tpath) = (format!("{dir}/{stem}.json"), format!("{dir}/{stem}.txt"));
+        let Some((path, dump)) = self.either(&jpath, &tpath)? else {
+            return match required {
+                true => self.fail(&jpath, FileErrorKind::Missing),
+                false => None,
+            };
+        };
+        self.found += 1;
+        if path == jpath && !formats::text::is_text(&dump) {
+            return json(&dump)
+                .map_err(|e| self.fail::<()>(&path, e.into()))
+                .ok();
+        }
+        match text(&dump) {
+            Ok(v) => {
+                let lacks = v.lacks.into_iter().map(|m| {
+                    Notice::new(
+                        Notice::TEXT_DUMP,
+                        &path,
+                        format!("a text listing without {m}"),
+                    )
+                });
+                self.notices.extend(lacks);
+                Some(v.value)
+            }
+            Err(e) => self.fail(&path, e.into()),
+        }
+    }
+
+    /// The text of `json` or `txt`, whichever exists: `Some(None)` when
+    /// neither does, `None` after recording an error.
+    fn either(&mut self, json: &str, txt: &str) -> Option<Option<(String, String)>> {
+        let j = self
+            .src
+            .read(json)
+            .map_err(|e| self.fail::<()>(json, e.into()))
+            .ok()?;
+        let t = self
+            .src
+            .read(txt)
+            .map_err(|e| self.fail::<()>(txt, e.into()))
+            .ok()?;
+        match (j, t) {
+            (Some(_), Some(_)) => self.fail(
+                txt,
+                FileErrorKind::Invalid(format!("{json} is there too: keep one of the two")),
+            ),
+            (Some(d), None) => Some(Some((json.to_string(), d))),
+            (None, Some(d)) => Some(Some((txt.to_string(), d))),
+            (None, None) => Some(None),
         }
     }
 
@@ -389,6 +466,69 @@ impl<'a> Reader<'a> {
         } else {
             Err(self.errors)
         }
+    }
+}
+
+/// The iproute2 listings of a node dir (or, without the last three, of a
+/// pod dir).
+#[derive(Default)]
+struct Listings {
+    links: Option<Vec<Link>>,
+    addrs: Option<Vec<Addr>>,
+    routes: Option<Vec<Route>>,
+    rules: Option<Vec<Rule>>,
+    neighbours: Option<Vec<Neigh>>,
+    fdb: Option<Vec<FdbEntry>>,
+}
+
+impl Reader<'_> {
+    /// `ip-link`, `ip-addr` and `ip-route` (required in a node dir:
+    /// `node`), and in a node dir `ip-rule`, `ip-neigh` and `bridge-fdb`.
+    fn listings(&mut self, dir: &str, node: bool) -> Listings {
+        use formats::text as t;
+        let mut l = Listings {
+            links: self.iproute(
+                dir,
+                "ip-link",
+                node,
+                formats::parse_links,
+                t::parse_links_text,
+            ),
+            addrs: self.iproute(
+                dir,
+                "ip-addr",
+                node,
+                formats::parse_addrs,
+                t::parse_addrs_text,
+            ),
+            routes: self.iproute(
+                dir,
+                "ip-route",
+                node,
+                formats::parse_routes,
+                t::parse_routes_text,
+            ),
+            ..Listings::default()
+        };
+        if node {
+            l.rules = self.iproute(
+                dir,
+                "ip-rule",
+                false,
+                formats::parse_rules,
+                t::parse_rules_text,
+            );
+            let neigh = (formats::parse_neighbours, t::parse_neighbours_text);
+            l.neighbours = self.iproute(dir, "ip-neigh", false, neigh.0, neigh.1);
+            l.fdb = self.iproute(
+                dir,
+                "bridge-fdb",
+                false,
+                formats::parse_fdb,
+                t::parse_fdb_text,
+            );
+        }
+        l
     }
 }
 
@@ -428,7 +568,7 @@ fn load_k8s(src: &dyn BundleSource, with_nodes: bool) -> Result<K8s, Vec<FileErr
 /// One node dir; `Ok(None)` when it holds no bundle file at all (the
 /// collection failed there): the node is then "not collected", which the
 /// checks list as skipped, instead of failing the whole bundle.
-fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>, Vec<FileError>> {
+fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeLoad>, Vec<FileError>> {
     let dir = format!("nodes/{name}");
     // A node dir that is a symlink out of the bundle: one error for the dir
     // rather than one per file inside it.
@@ -439,12 +579,7 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>,
         }]);
     }
     let mut r = Reader::new(src);
-    let links = r.required(&format!("{dir}/ip-link.json"), formats::parse_links);
-    let addrs = r.required(&format!("{dir}/ip-addr.json"), formats::parse_addrs);
-    let routes = r.required(&format!("{dir}/ip-route.json"), formats::parse_routes);
-    let rules = r.optional(&format!("{dir}/ip-rule.json"), formats::parse_rules);
-    let neighbours = r.optional(&format!("{dir}/ip-neigh.json"), formats::parse_neighbours);
-    let fdb = r.optional(&format!("{dir}/bridge-fdb.json"), formats::parse_fdb);
+    let l = r.listings(&dir, true);
     let ipvs = r.optional(&format!("{dir}/ipvsadm.txt"), formats::parse_ipvsadm);
     let bgp = r.optional(
         &format!("{dir}/bird-protocols.txt"),
@@ -456,19 +591,20 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>,
     );
     let sysctls = r.optional(&format!("{dir}/sysctl.txt"), formats::parse_sysctl);
     let netfilter = load_netfilter(&mut r, &dir);
-    let pods = load_pods(&mut r, &dir);
+    let (pods, unnamed) = load_pods(&mut r, &dir);
     let empty = r.found == 0 && r.errors.iter().all(|e| e.kind == FileErrorKind::Missing);
     if empty {
         return Ok(None);
     }
-    r.finish(|| NodeSnapshot {
+    let notices = std::mem::take(&mut r.notices);
+    let node = r.finish(|| NodeSnapshot {
         name: name.to_string(),
-        links: links.unwrap_or_default(),
-        addrs: addrs.unwrap_or_default(),
-        routes: routes.unwrap_or_default(),
-        rules,
-        neighbours,
-        fdb,
+        links: l.links.unwrap_or_default(),
+        addrs: l.addrs.unwrap_or_default(),
+        routes: l.routes.unwrap_or_default(),
+        rules: l.rules,
+        neighbours: l.neighbours,
+        fdb: l.fdb,
         ipvs,
         // Routes without protocols are not enough to judge sessions:
         // BGP counts as collected only when bird-protocols.txt is there.
@@ -479,8 +615,12 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeSnapshot>,
         sysctls,
         pods,
         netfilter,
-    })
-    .map(Some)
+    })?;
+    Ok(Some(NodeLoad {
+        node,
+        notices,
+        unnamed,
+    }))
 }
 
 /// The netfilter files of a node dir: `None` when none of them is there.
@@ -517,38 +657,6 @@ fn add_tables(nf: &mut Netfilter, source: Source, tables: Option<Vec<Table>>) {
         nf.tables.extend(tables);
         nf.sources.push(source);
     }
-}
-
-/// `pods/<namespace>_<pod>/`: namespaces and pod names are DNS labels and
-/// cannot hold `_`, so the first `_` splits them. Other dirs are ignored.
-fn load_pods(r: &mut Reader<'_>, dir: &str) -> BTreeMap<String, PodNetns> {
-    let pods_dir = format!("{dir}/pods");
-    let names = match r.src.subdirs(&pods_dir) {
-        Ok(n) => n,
-        Err(e) => return r.fail(&pods_dir, e.into()).unwrap_or_default(),
-    };
-    let mut out = BTreeMap::new();
-    for d in names {
-        let Some((ns, pod)) = d.split_once('_') else {
-            continue;
-        };
-        let base = format!("{pods_dir}/{d}");
-        let pn = PodNetns {
-            namespace: ns.to_string(),
-            name: pod.to_string(),
-            links: r
-                .optional(&format!("{base}/ip-link.json"), formats::parse_links)
-                .unwrap_or_default(),
-            addrs: r
-                .optional(&format!("{base}/ip-addr.json"), formats::parse_addrs)
-                .unwrap_or_default(),
-            routes: r
-                .optional(&format!("{base}/ip-route.json"), formats::parse_routes)
-                .unwrap_or_default(),
-        };
-        out.insert(format!("{ns}/{pod}"), pn);
-    }
-    out
 }
 
 /// A bundle directory on disk.
@@ -598,20 +706,19 @@ impl BundleSource for DirSource {
         let Some(path) = self.resolve(rel)? else {
             return Ok(None);
         };
-        let meta = fs::metadata(&path).map_err(|e| SourceError::Io(e.to_string()))?;
-        if !meta.is_file() {
-            return Err(SourceError::NotAFile);
-        }
-        if meta.len() > self.max_file_size {
-            return Err(SourceError::TooLarge {
-                size: meta.len(),
-                limit: self.max_file_size,
-            });
-        }
-        match fs::read_to_string(&path) {
+        // Bounded: the size is checked before reading and the read stops
+        // past the limit (a file may grow in between).
+        use crate::files::{read_text, ReadError};
+        match read_text(&path, self.max_file_size) {
             Ok(s) => Ok(Some(s)),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(SourceError::NotUtf8),
-            Err(e) => Err(SourceError::Io(e.to_string())),
+            Err(ReadError::NotAFile) => Err(SourceError::NotAFile),
+            Err(ReadError::TooLarge { size, limit }) => Err(SourceError::TooLarge { size, limit }),
+            Err(ReadError::Grew { limit }) => Err(SourceError::TooLarge {
+                size: limit + 1,
+                limit,
+            }),
+            Err(ReadError::NotUtf8) => Err(SourceError::NotUtf8),
+            Err(ReadError::Io(e)) => Err(SourceError::Io(e)),
         }
     }
 
@@ -665,7 +772,10 @@ impl BundleSource for MemSource {
     }
 
     fn subdirs(&self, rel: &str) -> Result<Vec<String>, SourceError> {
-        let prefix = format!("{}/", rel.trim_end_matches('/'));
+        let prefix = match rel.trim_end_matches('/') {
+            "" | "." => String::new(),
+            r => format!("{r}/"),
+        };
         let dirs: BTreeSet<String> = self
             .files
             .range(prefix.clone()..)

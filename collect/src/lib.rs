@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod bundle;
+pub mod files;
 pub mod live;
 pub mod manifests;
 pub mod probe;

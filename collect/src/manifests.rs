@@ -6,7 +6,6 @@
 //! decoded by `cnictl_formats::manifests`.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use cnictl_formats::manifests::{ManifestError, Manifests};
@@ -67,6 +66,14 @@ fn walk(path: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Manifes
         }
         return too_many(path, out);
     }
+    if depth == 0 && !meta.is_dir() {
+        // A FIFO or device named on the command line: refused, not skipped.
+        return Err(ManifestsError::Io {
+            path: path.display().to_string(),
+            message: "not a regular file or directory: give manifest files or a directory of them"
+                .into(),
+        });
+    }
     if !meta.is_dir() || depth > MAX_DEPTH {
         return Ok(());
     }
@@ -96,22 +103,11 @@ fn is_manifest(path: &Path) -> bool {
     matches!(ext, "yaml" | "yml" | "json")
 }
 
-/// The file's text, refusing more than the size limit even if the file
-/// grows while being read.
+/// The file's text, refusing a device or FIFO and more than the size
+/// limit even if the file grows while being read.
 fn read_bounded(path: &Path) -> Result<String, ManifestsError> {
-    let file = fs::File::open(path).map_err(io(path))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io(path))?;
-    if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(ManifestsError::Io {
-            path: path.display().to_string(),
-            message: format!("over the {MAX_FILE_SIZE}-byte limit"),
-        });
-    }
-    String::from_utf8(bytes).map_err(|_| ManifestsError::Io {
+    crate::files::read_text(path, MAX_FILE_SIZE).map_err(|e| ManifestsError::Io {
         path: path.display().to_string(),
-        message: "not valid UTF-8 text".into(),
+        message: e.to_string(),
     })
 }

@@ -405,7 +405,7 @@ fn writer_keeps_every_netfilter_dump_ipsets_and_tool_versions() {
 }
 
 #[test]
-fn text_output_where_json_belongs_names_the_command_that_writes_the_json() {
+fn text_output_where_json_belongs_is_read_and_what_it_lacks_is_said() {
     let mut files = recorded_files();
     let key = files
         .keys()
@@ -417,11 +417,55 @@ fn text_output_where_json_belongs_names_the_command_that_writes_the_json() {
         key.clone(),
         "default via 192.0.2.1 dev eth0 proto static\n10.244.1.0/24 dev cni0 proto kernel scope link src 10.244.1.1\n".into(),
     );
+    let snap = load(&MemSource::new("m", files.clone())).unwrap();
+    let node = key.split('/').nth(1).unwrap();
+    assert_eq!(snap.nodes[node].routes.len(), 2);
+    let notice = snap.notices.iter().find(|n| n.path == key).unwrap();
+    assert_eq!(notice.kind, cnictl_model::Notice::TEXT_DUMP);
+    assert!(notice.message.contains("local table"), "{notice}");
+    // A line the text reader cannot read: file, line, column, expectation.
+    files.insert(
+        key.clone(),
+        "default via 192.0.2.1 dev eth0\n10.244.1.0/24 dve cni0\n".into(),
+    );
     let err = load(&MemSource::new("m", files)).unwrap_err().to_string();
-    assert!(err.contains(&key), "{err}");
     assert!(
-        err.contains("holds `ip route` text output, not JSON"),
+        err.contains(&format!("{key}:2:15: expected a route attribute")),
         "{err}"
     );
-    assert!(err.contains("`ip -4 -d -j route show table all`"), "{err}");
+    assert!(err.contains("\"dve\""), "{err}");
+}
+
+#[test]
+fn text_files_load_as_the_json_files_do_and_both_at_once_is_an_error() {
+    let json = recorded_files();
+    let mut files = json.clone();
+    let key = files
+        .keys()
+        .find(|k| k.ends_with("/ip-neigh.json"))
+        .cloned()
+        .unwrap();
+    let neighbours = load(&MemSource::new("m", json.clone())).unwrap();
+    let node = key.split('/').nth(1).unwrap();
+    let text: String = neighbours.nodes[node]
+        .neighbours
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|n| format!("{n}\n"))
+        .collect();
+    files.remove(&key);
+    files.insert(key.replace(".json", ".txt"), text.clone());
+    let snap = load(&MemSource::new("m", files.clone())).unwrap();
+    assert_eq!(
+        snap.nodes[node].neighbours,
+        neighbours.nodes[node].neighbours
+    );
+    assert!(snap.notices.is_empty(), "{:?}", snap.notices);
+    files.insert(key.clone(), json[&key].clone());
+    let err = load(&MemSource::new("m", files)).unwrap_err().to_string();
+    assert!(
+        err.contains("ip-neigh.txt") && err.contains("keep one of the two"),
+        "{err}"
+    );
 }

@@ -26,6 +26,9 @@ pub(crate) enum LinkKind {
     /// A device that never carries traffic off-node (dummy, kube-ipvs0).
     Dummy,
     Other,
+    /// Not collected ([`cnictl_model::Link::KIND_UNKNOWN`]): forwarding
+    /// through it is answered "unknown".
+    Unknown,
 }
 
 /// What sits at the other end of a veth.

@@ -248,6 +248,8 @@ pub enum Section {
     Fdb,
     VxlanInfo,
     TunnelRemote,
+    /// The device's kind (`ip link` without `-d`).
+    LinkKind,
 }
 
 impl Section {
@@ -257,6 +259,7 @@ impl Section {
             Section::Fdb => "bridge-fdb.json",
             Section::VxlanInfo => "ip-link.json (vxlan details)",
             Section::TunnelRemote => "ip-link.json (tunnel remote)",
+            Section::LinkKind => "ip-link.json (device kinds: `ip -d link show`)",
         }
     }
 }

@@ -90,7 +90,7 @@ pub async fn serve_on(
     tracing::info!(%addr, source = ?cfg.source, refresh = ?cfg.refresh, "serving /metrics, /api/v1 and the UI");
     let state = AppState::new(cfg.limits);
     let refresher = tokio::spawn(refresh_loop(state.clone(), cfg.clone()));
-    let result = axum::serve(listener, router(state))
+    let result = axum::serve(cnictl_httpkit::HeadLimit(listener), router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     refresher.abort();

@@ -36,6 +36,7 @@ mod nft_render;
 pub mod route;
 pub mod rule;
 pub mod sysctl;
+pub mod text;
 
 mod json;
 

@@ -21,6 +21,11 @@ use crate::ApiError;
 pub struct Limits {
     /// Longest accepted query string, in bytes (longer: 414).
     pub max_query: usize,
+    /// Largest accepted request head: the URI (longer: 414) and the URI
+    /// with every header (larger: 431). Heads past hyper's own buffer
+    /// (~400 KiB) are refused by hyper before any handler runs, with a
+    /// bodyless 431.
+    pub max_head: usize,
     /// Largest accepted request body (there are no write endpoints, so small).
     pub max_body: usize,
     /// Per-request deadline (exceeded: 408).
@@ -35,6 +40,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_query: 4096,
+            max_head: crate::headlimit::MAX_HEAD,
             max_body: 16 * 1024,
             request_timeout: Duration::from_secs(30),
             explain_concurrency: 4,
@@ -68,6 +74,41 @@ pub async fn guard(State(limits): State<Limits>, req: Request, next: Next) -> Re
 }
 
 fn violation(req: &Request, limits: Limits) -> Option<ApiError> {
+    method_violation(req)
+        .or_else(|| size_violation(req, limits))
+        .or_else(|| head_violation(req, limits))
+}
+
+/// A URI or a whole request head over `max_head`: 414 or 431, in JSON.
+fn head_violation(req: &Request, limits: Limits) -> Option<ApiError> {
+    let uri = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
+    if uri > limits.max_head {
+        return Some(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("URI of {uri} bytes exceeds {} bytes", limits.max_head),
+        ));
+    }
+    // As on the wire: "name: value\r\n" per header.
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    (uri + headers > limits.max_head).then(|| {
+        ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "request head of {} bytes exceeds {} bytes",
+                uri + headers,
+                limits.max_head
+            ),
+        )
+    })
+}
+
+fn method_violation(req: &Request) -> Option<ApiError> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Some(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -78,6 +119,11 @@ fn violation(req: &Request, limits: Limits) -> Option<ApiError> {
             ),
         ));
     }
+    None
+}
+
+/// A query string over `max_query` (414) or a declared body over `max_body` (413).
+fn size_violation(req: &Request, limits: Limits) -> Option<ApiError> {
     let qlen = req.uri().query().map_or(0, str::len);
     if qlen > limits.max_query {
         return Some(ApiError::new(

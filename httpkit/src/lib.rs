@@ -8,12 +8,14 @@ pub mod bounds;
 pub mod error;
 pub mod exposition;
 pub mod gzip;
+pub mod headlimit;
 pub mod health;
 
 pub use bounds::{bounded, guard, timeout_as_json, Limits};
 pub use error::ApiError;
 pub use exposition::Exposition;
 pub use gzip::{accepts_gzip, Precompressed};
+pub use headlimit::HeadLimit;
 pub use health::{healthz, shutdown_signal};
 
 /// The content type of OpenMetrics text (`/metrics` of every server).

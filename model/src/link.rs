@@ -46,6 +46,11 @@ pub struct Link {
 }
 
 impl Link {
+    /// [`Link::kind`] of a device whose kind was not collected (a text
+    /// `ip link` without `-d`): it may be a NIC, a VXLAN or IPIP device or
+    /// anything else, so a path through it cannot be answered.
+    pub const KIND_UNKNOWN: &'static str = "unknown";
+
     pub fn is_up(&self) -> bool {
         self.flags.iter().any(|f| f == "UP")
     }

@@ -29,6 +29,52 @@ pub struct ClusterSnapshot {
     pub k8s: K8s,
     /// Keyed by node name (the Kubernetes node name, the bundle dir name).
     pub nodes: BTreeMap<String, NodeSnapshot>,
+    /// What the importer has to say about its input, shown beside every
+    /// answer: text dumps lacking what the JSON carries, Kubernetes objects
+    /// inferred from node dumps. Absent from the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Notice>,
+}
+
+/// One thing the importer says about its input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// [`Notice::TEXT_DUMP`], [`Notice::K8S_INFERRED`] or
+    /// [`Notice::POD_NETNS_UNMATCHED`].
+    pub kind: String,
+    /// The bundle-relative path it is about (`nodes/node-1/ip-link.txt`, `k8s/`).
+    pub path: String,
+    pub message: String,
+}
+
+impl Notice {
+    /// A text listing that lacks something its JSON form carries.
+    pub const TEXT_DUMP: &'static str = "text-dump";
+    /// No `k8s/`: nodes, addresses, pod CIDRs and pods inferred from node dumps.
+    pub const K8S_INFERRED: &'static str = "k8s-inferred";
+    /// A pod netns dumped under its runtime name that matched no pod.
+    pub const POD_NETNS_UNMATCHED: &'static str = "pod-netns-unmatched";
+
+    pub fn new(kind: &str, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Notice {
+            kind: kind.to_string(),
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl ClusterSnapshot {
+    /// Whether the Kubernetes objects were inferred (a bundle without `k8s/`).
+    pub fn k8s_inferred(&self) -> bool {
+        self.notices.iter().any(|n| n.kind == Notice::K8S_INFERRED)
+    }
 }
 
 impl ClusterSnapshot {
@@ -39,6 +85,7 @@ impl ClusterSnapshot {
             collected_at: None,
             k8s: K8s::default(),
             nodes: BTreeMap::new(),
+            notices: Vec::new(),
         }
     }
 }

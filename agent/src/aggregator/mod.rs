@@ -156,7 +156,8 @@ fn read_token(cfg: &AggregatorConfig) -> anyhow::Result<Option<String>> {
     cfg.token_file
         .as_ref()
         .map(|p| {
-            std::fs::read_to_string(p)
+            // A token is short: bounded, and a FIFO or device is refused.
+            cnictl_collect::files::read_text(p, 64 * 1024)
                 .map(|t| t.trim().to_string())
                 .with_context(|| format!("reading the agent bearer token from {}", p.display()))
         })
@@ -256,12 +257,14 @@ pub async fn run_aggregator_on(
     });
     let addr = listener.local_addr().unwrap_or(cfg.listen);
     tracing::info!(%addr, discovery = ?cfg.discovery, refresh = ?cfg.refresh, "aggregator listening");
+    // Bounded as a whole: /api/v1/agents too, not only the frontend's routes.
     let app = Router::new()
         .route("/api/v1/agents", get(agents_api))
         .with_state(shared.clone())
         .merge(frontend.router());
+    let app = cnictl_httpkit::bounded(app, cfg.limits);
     let refresher = tokio::spawn(refresh_loop(frontend, shared, cfg, client));
-    let result = axum::serve(listener, app)
+    let result = axum::serve(cnictl_httpkit::HeadLimit(listener), app)
         .with_graceful_shutdown(shutdown)
         .await;
     refresher.abort();

@@ -385,6 +385,8 @@ pub fn run_expected(exp: &Expected<'_>, snap: &ClusterSnapshot) -> Report {
         skipped,
         groups: Vec::new(),
     };
+    // Before grouping: groups index the findings that stay.
+    crate::inferred::restrict(snap, &mut report);
     report.regroup();
     report
 }
@@ -403,6 +405,7 @@ pub fn run_dataplane(
     report.findings.extend(findings);
     report.skipped.extend(skipped);
     sort_findings(&mut report.findings);
+    crate::inferred::restrict(snap, report);
     report.regroup();
 }
 

@@ -12,13 +12,14 @@ use crate::{out, resolve};
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let snap = resolve::load(&args.source, &args.cluster)?;
+    let notices = snap.notices.clone();
     let mut report = report(snap);
     let failed = report.has_errors();
     let before = report.findings.len();
     report.retain(|f| keep(f.severity, args.severity));
     let hidden = before - report.findings.len();
     match args.render.output {
-        o if o.is_document() => out::print_doc(&report, o)?,
+        o if o.is_document() => out::print_doc(&out::with_notices(&report, &notices)?, o)?,
         o => {
             let mut text = render_as(&report, out::use_color(&args.render), o == Output::Wide);
             if hidden > 0 {
@@ -28,6 +29,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
                     severity_name(args.severity)
                 );
             }
+            text.push_str(&out::notices_text(&notices));
             out::print(&text)?
         }
     }

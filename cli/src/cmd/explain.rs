@@ -29,6 +29,9 @@ struct Checked<'a> {
     probe: Option<&'a probe::ProbeReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     live_notes: Vec<String>,
+    /// What the importer said about the input (text dumps, inferred k8s/).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    notices: &'a [cnictl_model::Notice],
 }
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode> {
@@ -53,7 +56,14 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         (Some(map), true) => Some(probe::run(dp, &ex, map, &args)?),
         _ => None,
     };
-    print(&args, &ex, validation.as_deref(), probed.as_ref(), notes)?;
+    let notices = &analysis.snapshot().notices;
+    print(
+        &args,
+        &ex,
+        (validation.as_deref(), probed.as_ref()),
+        notes,
+        notices,
+    )?;
     Ok(live_exit_code(&ex, validation.as_deref(), probed.as_ref()))
 }
 
@@ -179,12 +189,14 @@ fn live_exit_code(
     }
 }
 
+type Live<'a> = (Option<&'a [HopValidation]>, Option<&'a probe::ProbeReport>);
+
 fn print(
     args: &ExplainArgs,
     ex: &Explanation,
-    validation: Option<&[HopValidation]>,
-    probed: Option<&probe::ProbeReport>,
+    (validation, probed): Live<'_>,
     live_notes: Vec<String>,
+    notices: &[cnictl_model::Notice],
 ) -> Result<()> {
     let output = args.render.output;
     match output {
@@ -194,10 +206,15 @@ fn print(
                 validation,
                 probe: probed,
                 live_notes,
+                notices,
             },
             o,
         ),
-        _ if args.brief => out::print(&explain::render_brief(ex)),
+        _ if args.brief => {
+            let mut text = explain::render_brief(ex);
+            text.push_str(&out::notices_text(notices));
+            out::print(&text)
+        }
         o => {
             let mut text = explain::render_text(ex);
             if args.verbose || o == Output::Wide {
@@ -220,6 +237,7 @@ fn print(
             if let Some(p) = probed {
                 text.push_str(&p.text());
             }
+            text.push_str(&out::notices_text(notices));
             out::print(&text)
         }
     }

@@ -225,7 +225,8 @@ fn new_plan(shape: &LabShape) -> Result<LabPlan> {
 
 /// The NetworkPolicies and Namespaces of a manifest file (YAML or JSON).
 fn read_policies(file: &Path) -> Result<LabPolicies> {
-    let text = fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let text = cnictl_collect::files::read_text(file, cnictl_collect::bundle::MAX_FILE_SIZE)
+        .with_context(|| format!("reading {}", file.display()))?;
     let mut m = Manifests::default();
     m.add_text(&text)
         .with_context(|| format!("reading {}", file.display()))?;

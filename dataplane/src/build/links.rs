@@ -55,6 +55,7 @@ fn link_kind(l: &Link) -> LinkKind {
         Some("vxlan") => LinkKind::Vxlan,
         Some("ipip") => LinkKind::Ipip,
         Some("dummy") => LinkKind::Dummy,
+        Some(Link::KIND_UNKNOWN) => LinkKind::Unknown,
         _ if l.link_type.as_deref() == Some("loopback") || l.name == "lo" => LinkKind::Loopback,
         _ if l.name == "tunl0" => LinkKind::Ipip,
         None if l.peer_ifindex.is_some() && l.peer_netnsid.is_some() => LinkKind::Veth,

@@ -34,6 +34,9 @@ impl Dataplane {
     ) -> Next {
         let ns = &self.ns[nsid.0 as usize];
         let Some(dev) = tunnel_device(ns, encap) else {
+            if let Some(section) = undetailed_tunnel(ns) {
+                return not_collected(rec, nsid, section);
+            }
             return drop_at(rec, nsid, iif, Disposition::NoRoute, Reason::NoTunnelDevice);
         };
         if admin_down(&ns.links[dev as usize]) {
@@ -60,6 +63,20 @@ impl Dataplane {
 /// down`). Without flags the state is not known and the device counts as up.
 fn admin_down(link: &cnictl_model::Link) -> bool {
     !link.flags.is_empty() && !link.flags.iter().any(|f| f == "UP")
+}
+
+/// A device that could be the missing tunnel device but whose kind or
+/// VXLAN details were not collected: no tunnel device is then unknown,
+/// not a drop.
+fn undetailed_tunnel(ns: &Namespace) -> Option<Section> {
+    let unknown = ns.devices.iter().any(|d| d.kind == LinkKind::Unknown);
+    let vxlan_bare = (ns.devices.iter().zip(&ns.links))
+        .any(|(d, l)| d.kind == LinkKind::Vxlan && l.vxlan.is_none());
+    match (unknown, vxlan_bare) {
+        (true, _) => Some(Section::LinkKind),
+        (_, true) => Some(Section::VxlanInfo),
+        _ => None,
+    }
 }
 
 fn tunnel_device(ns: &Namespace, encap: Encapsulation) -> Option<u32> {

@@ -75,6 +75,9 @@ impl Dataplane {
             LinkKind::Ipip => return self.ipip_encap(st, out, rec),
             LinkKind::Bridge => return self.bridge_send(st, out, rec),
             LinkKind::Loopback => return Next::arrive(out.ns, out.dev),
+            LinkKind::Unknown => {
+                return super::tunnel::not_collected(rec, out.ns, Section::LinkKind)
+            }
             _ => {}
         }
         match device.peer {
