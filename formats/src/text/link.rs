@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use cnictl_model::cidr::normalize_mac;
-use cnictl_model::{Link, TunnelInfo, VxlanInfo};
+use cnictl_model::{Link, TunnelInfo, VxlanDf, VxlanInfo};
 
 use super::{indented, lines, FromText, Toks};
 use crate::ParseError;
@@ -232,10 +232,13 @@ fn kind_line(link: &mut Link, t: &mut Toks<'_>) -> Result<(), ParseError> {
 }
 
 /// `vxlan id N [remote|group IP] [local IP] [dev NAME] srcport A B dstport N
-/// [nolearning] …`: learning is on unless `nolearning` is printed.
+/// [nolearning] [df set|inherit] …`: learning is on unless `nolearning` is
+/// printed; iproute2 prints `df` in text only when it is not `unset` (its
+/// JSON says `"df": "unset"`), so no `df` word reads as unset.
 fn vxlan(t: &mut Toks<'_>) -> Result<VxlanInfo, ParseError> {
     let mut v = VxlanInfo {
         learning: true,
+        df: Some(VxlanDf::Unset),
         ..VxlanInfo::default()
     };
     while let Some(key) = t.next() {
@@ -250,10 +253,21 @@ fn vxlan(t: &mut Toks<'_>) -> Result<VxlanInfo, ParseError> {
                 t.value(key, "a port range")?;
             }
             "nolearning" => v.learning = false,
+            "df" => v.df = Some(df(t)?),
             _ => {}
         }
     }
     Ok(v)
+}
+
+fn df(t: &mut Toks<'_>) -> Result<VxlanDf, ParseError> {
+    const WANT: &str = "set, unset or inherit after df";
+    match t.value("df", WANT)? {
+        "set" => Ok(VxlanDf::Set),
+        "inherit" => Ok(VxlanDf::Inherit),
+        "unset" => Ok(VxlanDf::Unset),
+        _ => Err(t.err_last(WANT)),
+    }
 }
 
 /// `ipip [ipip] remote IP|any local IP|any [dev D] ttl N|inherit …`.
