@@ -951,3 +951,96 @@ fn check_groups_the_consequences_of_one_bgp_session_under_it() {
         text(&o.stdout)
     );
 }
+
+/// On a bundle directory explain loads only the nodes a path starts and
+/// ends on, and keeps that answer only when it was delivered on them:
+/// every answer equals the whole bundle's (a snapshot of the same bundle is
+/// always read whole) — pod pairs across nodes, a Service with endpoints on
+/// several nodes (kube-proxy iptables), a node, a reply; a drop (a
+/// deleted route) is asked again of the whole bundle.
+#[test]
+fn loading_only_the_path_nodes_gives_the_whole_bundles_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    for model in ["calico-bgp", "flannel-vxlan"] {
+        let dir = tmp.path().join(model);
+        let d = dir.to_str().unwrap();
+        let gen = [
+            "gen",
+            "--model",
+            model,
+            "--nodes",
+            "24",
+            "--pods-per-node",
+            "2",
+        ];
+        let svc = ["--services", "3", "--kube-proxy", "iptables", "-o", d];
+        cnictl_ok(&[&gen[..], &svc[..]].concat(), 0);
+        let snap = tmp.path().join(format!("{model}.json"));
+        let s = snap.to_str().unwrap();
+        cnictl_ok(&["snapshot", "--bundle", d, "-o", s], 0);
+        let pods: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("k8s/pods.json")).unwrap()).unwrap();
+        let name = |i: usize| {
+            let m = &pods["items"][i]["metadata"];
+            format!(
+                "{}/{}",
+                m["namespace"].as_str().unwrap(),
+                m["name"].as_str().unwrap()
+            )
+        };
+        let svcs: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("k8s/services.json")).unwrap())
+                .unwrap();
+        let m = &svcs["items"][0]["metadata"];
+        let service = format!(
+            "svc/{}/{}",
+            m["namespace"].as_str().unwrap(),
+            m["name"].as_str().unwrap()
+        );
+        let cases: Vec<Vec<String>> = vec![
+            vec![name(0), name(47)],
+            vec![name(5), name(6), "--reverse".into()],
+            vec![name(3), service],
+            vec![name(9), "node/node-20".into()],
+        ];
+        for case in &cases {
+            let args = |flag: &'static str, path: &str| -> Vec<String> {
+                let mut a: Vec<String> = vec!["explain".into(), flag.into(), path.into()];
+                a.extend(["-o".into(), "json".into()]);
+                a.extend(case.iter().cloned());
+                a
+            };
+            let run = |a: Vec<String>| cnictl(&a.iter().map(String::as_str).collect::<Vec<_>>());
+            let lazy = run(args("--bundle", d));
+            let whole = run(args("--snapshot", s));
+            assert_eq!(lazy.status.code(), whole.status.code(), "{model} {case:?}");
+            assert_eq!(text(&lazy.stdout), text(&whole.stdout), "{model} {case:?}");
+            assert!(
+                text(&lazy.stdout).contains("\"verdict\": \"delivered\""),
+                "{model} {case:?}"
+            );
+        }
+    }
+    // A drop on the path: the whole bundle answers, with its finding.
+    let dir = tmp.path().join("calico-bgp");
+    let routes = dir.join("nodes/node-1/ip-route.json");
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&fs::read_to_string(&routes).unwrap()).unwrap();
+    let kept: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|r| r["protocol"] != "bird" || r["type"] == "blackhole")
+        .collect();
+    fs::write(&routes, serde_json::to_string(&kept).unwrap()).unwrap();
+    let d = dir.to_str().unwrap();
+    let s = tmp.path().join("dropped.json");
+    let s = s.to_str().unwrap();
+    cnictl_ok(&["snapshot", "--bundle", d, "-o", s], 0);
+    let pair = ["default/web-1-1", "default/web-2-1", "-o", "json"];
+    let o = cnictl(&[&["explain", "--bundle", d][..], &pair[..]].concat());
+    let whole = cnictl(&[&["explain", "--snapshot", s][..], &pair[..]].concat());
+    assert_eq!(text(&o.stdout), text(&whole.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "dropped", "{}", text(&o.stderr));
+    // BIRD still has the block, the kernel lost it: node-1's own finding.
+    assert_eq!(v["drop"]["finding"]["code"], "bgp-route-missing", "{v}");
+}

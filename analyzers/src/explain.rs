@@ -9,6 +9,7 @@ mod names;
 mod netfilter;
 mod outside;
 pub mod policy;
+mod reach_nodes;
 mod reply;
 mod resolve;
 mod service;
@@ -28,6 +29,7 @@ use crate::code::Code;
 pub use brief::render_brief;
 pub use names::check_names;
 pub use netfilter::{HookJson, RuleJson, UnknownInfo};
+pub use reach_nodes::endpoint_nodes;
 pub use resolve::{parse_proto, Endpoint, EndpointKind};
 pub use text::{render_netfilter, render_text};
 

@@ -40,7 +40,10 @@ use cnictl_model::{
 use rayon::prelude::*;
 
 mod infer;
+mod only;
 mod pods;
+
+pub use only::Only;
 
 use pods::{load_pods, match_unnamed, unmatchable, NodeLoad};
 

@@ -119,9 +119,10 @@ mod tests {
 
     fn k8s() -> K8s {
         let mut k = K8s::default();
-        let mut n = K8sNode::default();
-        n.name = "node-1".into();
-        k.nodes.push(n);
+        k.nodes.push(K8sNode {
+            name: "node-1".into(),
+            ..K8sNode::default()
+        });
         let mut p = Pod::default();
         (p.namespace, p.name) = ("default".into(), "web-1".into());
         k.pods.push(p);

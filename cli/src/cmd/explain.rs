@@ -40,9 +40,15 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         return intent_only(&args, &req, &k8s);
     }
     names_first(&args, &req)?;
-    let snap = resolve::load(&args.source, &args.cluster)?;
-    let analysis = Analysis::new(Arc::new(snap));
-    let ex = analysis.explain(&req)?;
+    let (analysis, ex) = match path_nodes_only(&args, &req) {
+        Some(done) => done,
+        None => {
+            let snap = resolve::load(&args.source, &args.cluster)?;
+            let analysis = Analysis::new(Arc::new(snap));
+            let ex = analysis.explain(&req)?;
+            (analysis, ex)
+        }
+    };
     let dp = analysis.dataplane();
     let live = (args.validate || args.probe)
         .then(|| NetnsMap::resolve(&args))
@@ -82,6 +88,44 @@ fn names_first(args: &ExplainArgs, req: &ExplainRequest) -> Result<()> {
     let src = req.from_outside.is_none().then_some(req.src.as_str());
     explain::check_names(&objects.k8s, &dumped, src, &req.dst)?;
     Ok(())
+}
+
+/// On a bundle directory, the answer from the dumps of the nodes the path
+/// starts and ends on only (`explain::endpoint_nodes`), kept when it was
+/// delivered without leaving them; `None` asks the whole bundle. Worth it
+/// only when those nodes are a small part of the bundle.
+fn path_nodes_only(args: &ExplainArgs, req: &ExplainRequest) -> Option<(Analysis, Explanation)> {
+    let live = args.validate || args.probe || req.from_outside.is_some() || req.via.is_some();
+    let dir = args
+        .source
+        .bundle
+        .as_deref()
+        .filter(|b| !live && b.is_dir())?;
+    let dir = resolve::inner_bundle_dir(dir);
+    let src = cnictl_collect::bundle::DirSource::new(&dir);
+    let objects = cnictl_collect::bundle::load_objects(&src).ok()?;
+    let nodes = explain::endpoint_nodes(&objects.k8s, &req.src, &req.dst)?;
+    if nodes.len() * PARTIAL_SHARE > objects.k8s.nodes.len() {
+        return None;
+    }
+    let only = cnictl_collect::bundle::Only { inner: &src, nodes };
+    let analysis = Analysis::new(Arc::new(cnictl_collect::bundle::load(&only).ok()?));
+    let ex = analysis.explain(req).ok()?;
+    stayed_on(&ex, &only.nodes).then_some((analysis, ex))
+}
+
+/// Load only the path's nodes when they are at most 1/this of the bundle.
+const PARTIAL_SHARE: usize = 8;
+
+/// Delivered (both ways, every backend) on the loaded nodes alone: the
+/// answer the whole bundle would give, since no other node's tables were
+/// consulted.
+fn stayed_on(ex: &Explanation, nodes: &std::collections::BTreeSet<String>) -> bool {
+    let delivered = |v: explain::Verdict| v == explain::Verdict::Delivered;
+    delivered(ex.verdict)
+        && ex.hops.iter().all(|h| nodes.contains(&h.node))
+        && ex.backends.iter().all(|b| delivered(b.verdict))
+        && ex.reverse.as_deref().is_none_or(|r| stayed_on(r, nodes))
 }
 
 /// The names of the bundle's `nodes/<name>/` directories.
