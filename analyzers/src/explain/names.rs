@@ -96,19 +96,8 @@ impl Known<'_> {
 
     /// As the full resolution's "did you mean", over the objects.
     fn closest(&self, spec: &str) -> Option<String> {
-        let services = self.k8s.services.iter().flatten();
-        if let Some(s) = services.clone().find(|s| s.key() == spec || s.name == spec) {
-            return Some(format!("svc/{}", s.key()));
-        }
-        let pods = self.k8s.pods.iter().map(|p| p.key());
         let nodes = self.k8s.nodes.iter().map(|n| n.name.clone());
-        let svcs = services.map(|s| format!("svc/{}", s.key()));
-        pods.chain(nodes)
-            .chain(svcs)
-            .map(|n| (strsim::jaro_winkler(spec, &n), n))
-            .filter(|(score, _)| *score >= 0.85)
-            .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(&a.1)))
-            .map(|(_, n)| n)
+        super::resolve::nearest(self.k8s, nodes, spec)
     }
 }
 

@@ -497,13 +497,23 @@ pub(crate) fn did_you_mean(
 /// The known name nearest to `spec` (Jaro-Winkler ≥ 0.85), a Service
 /// whose key `spec` is exactly first.
 fn closest(snap: &ClusterSnapshot, dp: &Dataplane, spec: &str) -> Option<String> {
-    let services = snap.k8s.services.iter().flatten();
+    let nodes =
+        (0..dp.node_count()).map(|i| dp.node_name(cnictl_dataplane::NodeId(i as u32)).to_string());
+    nearest(&snap.k8s, nodes, spec)
+}
+
+/// The pod, node (of `nodes`) or Service name nearest to `spec`; shared
+/// with the check against the objects alone (`names.rs`).
+pub(crate) fn nearest(
+    k8s: &cnictl_model::K8s,
+    nodes: impl Iterator<Item = String>,
+    spec: &str,
+) -> Option<String> {
+    let services = k8s.services.iter().flatten();
     if let Some(s) = services.clone().find(|s| s.key() == spec || s.name == spec) {
         return Some(format!("svc/{}", s.key()));
     }
-    let pods = snap.k8s.pods.iter().map(|p| p.key());
-    let nodes =
-        (0..dp.node_count()).map(|i| dp.node_name(cnictl_dataplane::NodeId(i as u32)).to_string());
+    let pods = k8s.pods.iter().map(|p| p.key());
     let svcs = services.map(|s| format!("svc/{}", s.key()));
     pods.chain(nodes)
         .chain(svcs)
