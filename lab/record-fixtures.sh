@@ -77,7 +77,7 @@ group() {
 start=$SECONDS
 echo "recording live fixtures (prefixes $PREFIXES)"
 group "$P" flannel-vxlan missing-pod-route wrong-next-hop vxlan-fdb-missing \
-	vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing \
+	vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch route-shadowed pod-route-missing \
 	ip-forward-disabled pod-cidr-overlap service-cidr-overlap >"$STAGE/.group-1.log" 2>&1 &
 g1=$!
 group "${P}h" flannel-host-gw missing-pod-route wrong-next-hop next-hop-not-adjacent \

@@ -67,6 +67,7 @@ pub enum Code {
     PolicyNotEnforced,
     PolicyDrift,
     NodeportNoLocalEndpoint,
+    NodeAddressMismatch,
 }
 
 /// A bundle section a check reads (README "Bundles"): what a node or
@@ -162,7 +163,7 @@ const IPVS: &[Input] = &[I::K8sServices, I::Ipvsadm];
 const SVC_RULES: &[Input] = &[I::K8sServices, I::K8sEndpointSlices, I::Netfilter];
 
 /// The table, in [`Code`]'s variant order.
-pub const TABLE: [CodeInfo; 34] = [
+pub const TABLE: [CodeInfo; 35] = [
     CodeInfo {
         code: Code::PodCidrOverlap,
         name: "pod-cidr-overlap",
@@ -475,12 +476,21 @@ pub const TABLE: [CodeInfo; 34] = [
         inputs: &[I::K8sNodes, I::K8sServices, I::K8sEndpointSlices],
         source: Source::Check,
     },
+    CodeInfo {
+        code: Code::NodeAddressMismatch,
+        name: "node-address-mismatch",
+        severity: Severity::Error,
+        meaning: "a node's transport address (Flannel public-ip, Calico IPv4Address, VXLAN local, BGP source address) is not its InternalIP: autodetection picked docker0 or another interface (a warning when that interface is a real one)",
+        hint: "tell the CNI which interface or address to use (flanneld --iface/--public-ip, calico-node IP_AUTODETECTION_METHOD=kubernetes-internal-ip) and restart it on that node",
+        inputs: &[I::K8sNodes, I::IpLink, I::IpAddr, I::BirdProtocols],
+        source: Source::Check,
+    },
 ];
 
 impl Code {
     /// Every code, in table order (metrics and the README enumerate this).
-    pub const ALL: [Code; 34] = {
-        let mut all = [Code::PodCidrOverlap; 34];
+    pub const ALL: [Code; TABLE.len()] = {
+        let mut all = [Code::PodCidrOverlap; TABLE.len()];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].code;

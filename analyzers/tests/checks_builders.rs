@@ -423,6 +423,7 @@ fn bird(i: usize, n: usize) -> Bgp {
             info: "Established".into(),
             bgp_state: Some("Established".into()),
             neighbor_address: Some(ip(&node_ip(j))),
+            source_address: None,
             neighbor_as: Some(64512),
             local_as: Some(64512),
             ..BgpProtocol::default()

@@ -85,6 +85,7 @@ mod mtu_mismatch;
 pub(crate) mod netfilter_blocks_overlay;
 mod netfilter_forward_drop;
 mod next_hop_not_adjacent;
+mod node_address_mismatch;
 mod nodeport_no_local_endpoint;
 mod pod_cidr_overlap;
 mod pod_route_missing;
@@ -324,6 +325,7 @@ const NODE_CHECKS: &[Registered<NodeCheck>] = &[
     (vxlan_neigh_missing::CODE, vxlan_neigh_missing::check),
     (vxlan_fdb_mismatch::CODE, vxlan_fdb_mismatch::check),
     (mtu_mismatch::CODE, mtu_mismatch::check),
+    (node_address_mismatch::CODE, node_address_mismatch::check),
     (bgp_session_down::CODE, bgp_session_down::check),
     (bgp_route_missing::CODE, bgp_route_missing::check),
     (ipvs_service_missing::CODE, ipvs_service_missing::check),
