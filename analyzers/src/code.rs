@@ -68,6 +68,7 @@ pub enum Code {
     PolicyDrift,
     NodeportNoLocalEndpoint,
     NodeAddressMismatch,
+    VxlanChecksumOffload,
 }
 
 /// A bundle section a check reads (README "Bundles"): what a node or
@@ -94,6 +95,10 @@ pub enum Input {
     Netfilter,
     /// The legacy backend's dump (present only when it holds rules).
     IptablesLegacy,
+    /// `ethtool -k` of the tunnel devices.
+    Ethtool,
+    /// `uname -r`.
+    Uname,
 }
 
 impl Input {
@@ -118,6 +123,8 @@ impl Input {
             Input::PodNetns => "pods/<namespace>_<pod>/",
             Input::Netfilter => "iptables-save.txt / nft-ruleset.json",
             Input::IptablesLegacy => "iptables-legacy-save.txt",
+            Input::Ethtool => "ethtool.txt",
+            Input::Uname => "uname.txt",
         }
     }
 }
@@ -163,7 +170,7 @@ const IPVS: &[Input] = &[I::K8sServices, I::Ipvsadm];
 const SVC_RULES: &[Input] = &[I::K8sServices, I::K8sEndpointSlices, I::Netfilter];
 
 /// The table, in [`Code`]'s variant order.
-pub const TABLE: [CodeInfo; 35] = [
+pub const TABLE: [CodeInfo; 36] = [
     CodeInfo {
         code: Code::PodCidrOverlap,
         name: "pod-cidr-overlap",
@@ -483,6 +490,15 @@ pub const TABLE: [CodeInfo; 35] = [
         meaning: "a node's transport address (Flannel public-ip, Calico IPv4Address, VXLAN local, BGP source address) is not its InternalIP: autodetection picked docker0 or another interface (a warning when that interface is a real one)",
         hint: "tell the CNI which interface or address to use (flanneld --iface/--public-ip, calico-node IP_AUTODETECTION_METHOD=kubernetes-internal-ip) and restart it on that node",
         inputs: &[I::K8sNodes, I::IpLink, I::IpAddr, I::BirdProtocols],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::VxlanChecksumOffload,
+        name: "vxlan-checksum-offload",
+        severity: Severity::Warning,
+        meaning: "a VXLAN device offloads its UDP checksum on a kernel with the known checksum bug (before 5.7): NATed overlay packets (Service and NodePort traffic) leave with a bad checksum and are dropped",
+        hint: "ethtool -K <vxlan device> tx-checksum-ip-generic off on that node (persist it), or run a kernel with the fix",
+        inputs: &[I::IpLink, I::Ethtool, I::Uname],
         source: Source::Check,
     },
 ];

@@ -116,6 +116,7 @@ fn codes_table_covers_every_design_code() {
         "policy-drift",
         "nodeport-no-local-endpoint",
         "node-address-mismatch",
+        "vxlan-checksum-offload",
     ];
     for c in design {
         assert!(Code::parse(c).is_some(), "{c} missing from Code");

@@ -548,6 +548,8 @@ fn node(name: String) -> impl Strategy<Value = NodeSnapshot> {
                     .map(|p| (format!("{}/{}", p.namespace, p.name), p))
                     .collect(),
                 netfilter: None,
+                offloads: None,
+                kernel: None,
             }
         },
     )

@@ -97,6 +97,7 @@ mod service_no_backends;
 mod service_rules_missing;
 mod service_stale_backend;
 mod stale_pod_route;
+mod vxlan_checksum_offload;
 mod vxlan_fdb_mismatch;
 mod vxlan_fdb_missing;
 mod vxlan_neigh_missing;
@@ -326,6 +327,7 @@ const NODE_CHECKS: &[Registered<NodeCheck>] = &[
     (vxlan_fdb_mismatch::CODE, vxlan_fdb_mismatch::check),
     (mtu_mismatch::CODE, mtu_mismatch::check),
     (node_address_mismatch::CODE, node_address_mismatch::check),
+    (vxlan_checksum_offload::CODE, vxlan_checksum_offload::check),
     (bgp_session_down::CODE, bgp_session_down::check),
     (bgp_route_missing::CODE, bgp_route_missing::check),
     (ipvs_service_missing::CODE, ipvs_service_missing::check),
