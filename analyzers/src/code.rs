@@ -69,6 +69,7 @@ pub enum Code {
     NodeportNoLocalEndpoint,
     NodeAddressMismatch,
     VxlanChecksumOffload,
+    MacvlanHostUnreachable,
 }
 
 /// A bundle section a check reads (README "Bundles"): what a node or
@@ -170,7 +171,7 @@ const IPVS: &[Input] = &[I::K8sServices, I::Ipvsadm];
 const SVC_RULES: &[Input] = &[I::K8sServices, I::K8sEndpointSlices, I::Netfilter];
 
 /// The table, in [`Code`]'s variant order.
-pub const TABLE: [CodeInfo; 36] = [
+pub const TABLE: [CodeInfo; 37] = [
     CodeInfo {
         code: Code::PodCidrOverlap,
         name: "pod-cidr-overlap",
@@ -499,6 +500,15 @@ pub const TABLE: [CodeInfo; 36] = [
         meaning: "a VXLAN device offloads its UDP checksum on a kernel with the known checksum bug (before 5.7): NATed overlay packets (Service and NodePort traffic) leave with a bad checksum and are dropped",
         hint: "ethtool -K <vxlan device> tx-checksum-ip-generic off on that node (persist it), or run a kernel with the fix",
         inputs: &[I::IpLink, I::Ethtool, I::Uname],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::MacvlanHostUnreachable,
+        name: "macvlan-host-unreachable",
+        severity: Severity::Error,
+        meaning: "a node cannot reach its own macvlan/ipvlan pods: no shim device on the parent routes to them (a warning for a secondary network's address)",
+        hint: "add a macvlan/ipvlan shim on the parent in the host with a route to the pods (ip link add <parent>-shim link <parent> type macvlan mode bridge; ip route add <pod>/32 dev <parent>-shim)",
+        inputs: &[I::IpLink, I::IpAddr, I::IpRoute, I::PodNetns],
         source: Source::Check,
     },
 ];

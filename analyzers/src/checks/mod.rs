@@ -79,6 +79,7 @@ mod iptables_backend_mixed;
 mod ipvs_no_backends;
 mod ipvs_service_missing;
 mod ipvs_stale_backend;
+mod macvlan_host_unreachable;
 mod masquerade_missing;
 mod missing_pod_route;
 mod mtu_mismatch;
@@ -328,6 +329,10 @@ const NODE_CHECKS: &[Registered<NodeCheck>] = &[
     (mtu_mismatch::CODE, mtu_mismatch::check),
     (node_address_mismatch::CODE, node_address_mismatch::check),
     (vxlan_checksum_offload::CODE, vxlan_checksum_offload::check),
+    (
+        macvlan_host_unreachable::CODE,
+        macvlan_host_unreachable::check,
+    ),
     (bgp_session_down::CODE, bgp_session_down::check),
     (bgp_route_missing::CODE, bgp_route_missing::check),
     (ipvs_service_missing::CODE, ipvs_service_missing::check),
