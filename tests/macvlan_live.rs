@@ -42,9 +42,19 @@ fn ping(ns: &str, dst: &str) -> bool {
 
 /// The underlay, two nodes, and node-1's two macvlan pods.
 fn build(p: &str) -> Namespaces {
-    let (ul, n1, n2) = (format!("{p}-ul"), format!("{p}-node-1"), format!("{p}-node-2"));
+    let (ul, n1, n2) = (
+        format!("{p}-ul"),
+        format!("{p}-node-1"),
+        format!("{p}-node-2"),
+    );
     let (w1, w2) = (format!("{p}_web-1"), format!("{p}_web-2"));
-    let guard = Namespaces(vec![ul.clone(), n1.clone(), n2.clone(), w1.clone(), w2.clone()]);
+    let guard = Namespaces(vec![
+        ul.clone(),
+        n1.clone(),
+        n2.clone(),
+        w1.clone(),
+        w2.clone(),
+    ]);
     for ns in &guard.0 {
         ip(&["netns", "add", ns]);
     }
@@ -52,13 +62,26 @@ fn build(p: &str) -> Namespaces {
     ip(&["-n", &ul, "link", "set", "br0", "up"]);
     for (i, node) in [(1, &n1), (2, &n2)] {
         let port = format!("ul{i}");
-        ip(&["link", "add", &port, "netns", &ul, "type", "veth", "peer", "name", "eth0", "netns", node]);
+        ip(&[
+            "link", "add", &port, "netns", &ul, "type", "veth", "peer", "name", "eth0", "netns",
+            node,
+        ]);
         ip(&["-n", &ul, "link", "set", &port, "master", "br0", "up"]);
-        ip(&["-n", node, "addr", "add", &format!("192.0.2.1{i}/24"), "dev", "eth0"]);
+        ip(&[
+            "-n",
+            node,
+            "addr",
+            "add",
+            &format!("192.0.2.1{i}/24"),
+            "dev",
+            "eth0",
+        ]);
         ip(&["-n", node, "link", "set", "eth0", "up"]);
     }
     for (pod, addr) in [(&w1, "192.0.2.101/24"), (&w2, "192.0.2.102/24")] {
-        ip(&["-n", &n1, "link", "add", "mv0", "link", "eth0", "type", "macvlan", "mode", "bridge"]);
+        ip(&[
+            "-n", &n1, "link", "add", "mv0", "link", "eth0", "type", "macvlan", "mode", "bridge",
+        ]);
         ip(&["-n", &n1, "link", "set", "mv0", "netns", pod]);
         ip(&["-n", pod, "link", "set", "mv0", "name", "eth0"]);
         ip(&["-n", pod, "addr", "add", addr, "dev", "eth0"]);
@@ -90,15 +113,42 @@ fn findings(p: &str, dir: &Path) -> Vec<(String, String)> {
     write_k8s(dir, p);
     let b = dir.to_string_lossy().into_owned();
     let (n1, pods) = (format!("{p}-node-1"), format!("{p}_"));
-    let args = ["collect", "--netns", &n1, "--node-name", "node-1", "--pods", "--pods-prefix", &pods];
-    cnictl_ok(&[&args[..], &["--no-netfilter", "--no-ipvs", "--bundle-dir", &b]].concat(), 0);
+    let args = [
+        "collect",
+        "--netns",
+        &n1,
+        "--node-name",
+        "node-1",
+        "--pods",
+        "--pods-prefix",
+        &pods,
+    ];
+    cnictl_ok(
+        &[
+            &args[..],
+            &["--no-netfilter", "--no-ipvs", "--bundle-dir", &b],
+        ]
+        .concat(),
+        0,
+    );
     let o = cnictl(&["check", "--bundle", &b, "-o", "json"]);
     let v: Value = serde_json::from_slice(&o.stdout).expect("check JSON");
     let all = v["findings"].as_array().cloned().unwrap_or_default();
-    let mine = all.iter().filter(|f| f["code"] == "macvlan-host-unreachable");
-    let addr = |f: &Value| ["192.0.2.101", "192.0.2.102"].into_iter().find(|a| f["summary"].as_str().unwrap_or("").contains(a));
-    mine.map(|f| (addr(f).unwrap_or("?").to_string(), f["severity"].as_str().unwrap_or("").to_string()))
-        .collect()
+    let mine = all
+        .iter()
+        .filter(|f| f["code"] == "macvlan-host-unreachable");
+    let addr = |f: &Value| {
+        ["192.0.2.101", "192.0.2.102"]
+            .into_iter()
+            .find(|a| f["summary"].as_str().unwrap_or("").contains(a))
+    };
+    mine.map(|f| {
+        (
+            addr(f).unwrap_or("?").to_string(),
+            f["severity"].as_str().unwrap_or("").to_string(),
+        )
+    })
+    .collect()
 }
 
 #[test]
@@ -121,11 +171,42 @@ fn check_names_exactly_the_macvlan_pods_the_node_cannot_reach() {
     assert_eq!(got, want.map(|(a, s)| (a.to_string(), s.to_string())));
 
     // A shim on eth0 routing web-1 only.
-    ip(&["-n", &n1, "link", "add", "eth0-shim", "link", "eth0", "type", "macvlan", "mode", "bridge"]);
-    ip(&["-n", &n1, "addr", "add", "192.0.2.200/32", "dev", "eth0-shim"]);
+    ip(&[
+        "-n",
+        &n1,
+        "link",
+        "add",
+        "eth0-shim",
+        "link",
+        "eth0",
+        "type",
+        "macvlan",
+        "mode",
+        "bridge",
+    ]);
+    ip(&[
+        "-n",
+        &n1,
+        "addr",
+        "add",
+        "192.0.2.200/32",
+        "dev",
+        "eth0-shim",
+    ]);
     ip(&["-n", &n1, "link", "set", "eth0-shim", "up"]);
-    ip(&["-n", &n1, "route", "add", "192.0.2.101/32", "dev", "eth0-shim"]);
+    ip(&[
+        "-n",
+        &n1,
+        "route",
+        "add",
+        "192.0.2.101/32",
+        "dev",
+        "eth0-shim",
+    ]);
     assert!(ping(&n1, "192.0.2.101") && !ping(&n1, "192.0.2.102"));
     let got = findings(&p, &bundle);
-    assert_eq!(got, vec![("192.0.2.102".to_string(), "warning".to_string())]);
+    assert_eq!(
+        got,
+        vec![("192.0.2.102".to_string(), "warning".to_string())]
+    );
 }

@@ -28,9 +28,10 @@ pub fn attachment(model: CniModel) -> Option<PodAttachment> {
                 proxy_arp: true,
             })
         }
-        CniModel::FlannelVxlan | CniModel::FlannelHostGw | CniModel::Bridge => {
-            Some(PodAttachment::Bridged)
-        }
+        CniModel::FlannelVxlan
+        | CniModel::FlannelHostGw
+        | CniModel::Bridge
+        | CniModel::DockerBridge => Some(PodAttachment::Bridged),
         _ => None,
     }
 }

@@ -79,6 +79,7 @@ pub fn cluster_model(per_node: &[NodeModel]) -> CniModel {
 struct Signals<'a> {
     flannel_vxlan: Option<&'a Link>,
     cni_bridge: Option<&'a Link>,
+    docker0: Option<&'a Link>,
     tunl0: Option<&'a Link>,
     calico_vxlan: Option<&'a Link>,
     cilium_host: Option<&'a Link>,
@@ -129,6 +130,7 @@ fn link_signal<'a>(s: &mut Signals<'a>, l: &'a Link) {
         "weave" => s.weave = Some(l),
         "vxlan-6784" | "datapath" => s.weave_vxlan = Some(l),
         "cni0" | "cbr0" if l.is_kind("bridge") => s.cni_bridge = Some(l),
+        "docker0" if l.is_kind("bridge") => s.docker0 = Some(l),
         _ if name.starts_with("flannel.") && l.is_kind("vxlan") => s.flannel_vxlan = Some(l),
         _ if name.starts_with("cali") && l.is_kind("veth") => s.cali_veths += 1,
         _ if name.starts_with("lxc") && name != "lxc_health" => s.lxc_veths += 1,
@@ -292,6 +294,10 @@ fn decide_by_bridge(s: &Signals<'_>, backend: Option<&str>, ev: &mut Vec<String>
             ev,
         ),
         (None, Some("host-gw")) => CniModel::FlannelHostGw,
+        (None, None) if s.docker0.is_some() => {
+            ev.push("bridge docker0 and no CNI device: Docker's bridge network".into());
+            CniModel::DockerBridge
+        }
         _ => {
             ev.push("no CNI device (cni0, flannel.*, cali*, tunl0, cilium_host, weave)".into());
             CniModel::Unknown

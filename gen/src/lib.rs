@@ -9,6 +9,7 @@
 
 pub mod agent_rules;
 mod calico;
+pub mod docker;
 pub mod felix_policy;
 mod flannel;
 mod k8s;

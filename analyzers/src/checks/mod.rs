@@ -110,6 +110,7 @@ use cnictl_model::{ClusterSnapshot, Link, NodeSnapshot, SCHEMA};
 use ipnet::IpNet;
 use rayon::prelude::*;
 
+use crate::cni;
 use crate::code::{Code, Input};
 use crate::expected::{Expected, NodeExpect, Options};
 use crate::finding::{Finding, Report, Severity, Skipped};
@@ -278,15 +279,20 @@ impl<'e> NodeCx<'e> {
             .as_ref()
     }
 
-    /// Skips a route check when the model gives no expectation.
+    /// Skips a route check when the model gives no expectation: unknown,
+    /// or pod networks local to each host (no route between them).
     pub fn route_checks_skipped(&self, code: Code, out: &mut Out) -> bool {
-        let unknown = self.model.profile().is_none();
-        if unknown {
-            let node = self.name();
-            let why = format!("{node}: CNI model unknown, pod route checks skipped");
-            out.skip(code, Some(node), why);
-        }
-        unknown
+        let node = self.name();
+        let why = match self.model.profile() {
+            None => format!("{node}: CNI model unknown, pod route checks skipped"),
+            Some(p) if p.next_hop == cni::NextHop::Isolated => format!(
+                "{node}: {} networks are local to each host (no routes between them to check)",
+                p.name
+            ),
+            Some(_) => return false,
+        };
+        out.skip(code, Some(node), why);
+        true
     }
 
     /// The route verdicts for a route check, or none after recording the

@@ -25,7 +25,8 @@
 //! left to the route checks. The check does not apply to Cilium, whose
 //! eBPF datapath forwards pod traffic without the FORWARD hook (as the
 //! VXLAN FDB checks do not apply to models without an FDB), nor to
-//! clusters whose IPAM gives nodes no pod CIDRs (Weave).
+//! clusters whose IPAM gives nodes no pod CIDRs (Weave), nor to Docker's
+//! bridge networks, which pass no pod traffic between hosts.
 
 use std::net::IpAddr;
 
@@ -78,7 +79,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         return;
     };
     let node = cx.name();
-    if bypasses_netfilter(cx.model) {
+    if bypasses_netfilter(cx.model) || isolated(cx.model) {
         return;
     }
     let Some(me) = cx.me.filter(|m| !m.pod_cidrs.is_empty()) else {
@@ -103,6 +104,14 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
 /// so a FORWARD verdict would be a confident guess.
 fn bypasses_netfilter(model: CniModel) -> bool {
     matches!(model, CniModel::CiliumNative | CniModel::CiliumVxlan)
+}
+
+/// Models with no pod traffic between nodes to pass (Docker's bridge:
+/// other hosts' containers are reached through published ports).
+fn isolated(model: CniModel) -> bool {
+    model
+        .profile()
+        .is_some_and(|p| p.next_hop == crate::cni::NextHop::Isolated)
 }
 
 /// Both directions between each local pod CIDR and each other node's of

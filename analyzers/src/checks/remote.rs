@@ -297,6 +297,7 @@ fn expected_hops<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Hops<'e
             tunnel_or_direct(hop(peer.tunnel_addr, dev, true))
         }
         NextHop::Device(dev) => Hops::of(hop(None, Some(dev), false)),
+        NextHop::Isolated => Hops::default(),
     }
 }
 

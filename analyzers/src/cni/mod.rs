@@ -18,6 +18,7 @@ mod calico_ipip;
 mod calico_vxlan;
 mod cilium_native;
 mod cilium_vxlan;
+mod docker_bridge;
 mod flannel_host_gw;
 mod flannel_vxlan;
 pub mod model;
@@ -34,6 +35,7 @@ pub const PROFILES: &[&Profile] = &[
     &cilium_vxlan::PROFILE,
     &bridge::PROFILE,
     &weave::PROFILE,
+    &docker_bridge::PROFILE,
 ];
 
 /// What one CNI model's nodes look like.
@@ -130,6 +132,10 @@ pub enum NextHop {
     NodeIpTunl0Onlink,
     /// `dev <device>`, any gateway.
     Device(&'static str),
+    /// No route to other nodes' pods: the model's pod networks are local to
+    /// each host (Docker's bridge; other hosts' containers are reached
+    /// through published ports).
+    Isolated,
 }
 
 impl NextHop {

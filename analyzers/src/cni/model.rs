@@ -37,6 +37,7 @@ pub enum CniModel {
     CiliumVxlan,
     Bridge,
     Weave,
+    DockerBridge,
     Unknown,
     Mixed,
 }
@@ -53,6 +54,7 @@ impl CniModel {
         CniModel::CiliumVxlan,
         CniModel::Bridge,
         CniModel::Weave,
+        CniModel::DockerBridge,
         CniModel::Unknown,
         CniModel::Mixed,
     ];

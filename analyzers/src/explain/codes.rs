@@ -24,6 +24,12 @@ pub(crate) fn drop_info(cx: &Cx<'_>, trace: &Trace, hops: &[Hop], base: usize) -
         cx.dp.node_name(cx.dp.ns_node(h.ns)).to_string()
     });
     let unused = unused_pod_ip(cx, trace);
+    let by_design = matches!(
+        trace.disposition,
+        Disposition::LeftCluster | Disposition::NoRoute
+    )
+    .then(|| hops.last().and_then(|h| isolated(cx, cx.dp.ns_node(h.ns))))
+    .flatten();
     let code = if unused {
         None
     } else {
@@ -56,6 +62,7 @@ pub(crate) fn drop_info(cx: &Cx<'_>, trace: &Trace, hops: &[Hop], base: usize) -
                 "no pod has {}: check the address (`kubectl get pods -A -o wide`); the dataplane is not at fault",
                 cx.dst.ip
             ),
+            None if by_design.is_some() => by_design.unwrap_or_default().to_string(),
             None if tunnel_reason(trace.reason) => "bring the tunnel device up on that node (`ip link set <dev> up`, or restart the CNI agent, which recreates it)".into(),
             None => "collect the missing bundle files (see notes) and explain again".into(),
         },
@@ -109,6 +116,11 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
         (D::NetfilterDrop | D::NetfilterReject, _) => Code::NetfilterForwardDrop,
         (D::LeftCluster | D::NoRoute | D::NeighbourUnresolved, _) if stray.is_some() => {
             return stray
+        }
+        (D::LeftCluster | D::NoRoute, _)
+            if drop_node.is_some_and(|n| isolated(cx, n).is_some()) =>
+        {
+            return None
         }
         (_, Reason::Mtu { .. }) => Code::MtuMismatch,
         (_, Reason::GatewayNotAdjacent { .. }) => Code::NextHopNotAdjacent,
@@ -174,6 +186,16 @@ fn bgp_down(cx: &Cx<'_>, node: NodeId) -> bool {
         .get(cx.dp.node_name(node))
         .and_then(|n| n.bgp.as_ref());
     bgp.is_some_and(|b| b.protocols.iter().any(down))
+}
+
+/// The node runs a model whose pod networks are local to each host
+/// (Docker's bridge): leaving toward another host's pods is by design.
+fn isolated(cx: &Cx<'_>, node: NodeId) -> Option<&'static str> {
+    let name = cx.dp.node_name(node);
+    let n = cx.snap.nodes.get(name)?;
+    let model = crate::infer::infer_node(n, cx.snap.k8s.node(name)).model;
+    let p = model.profile()?;
+    (p.next_hop == crate::cni::NextHop::Isolated).then_some(p.route_fix)
 }
 
 fn runs_bird(cx: &Cx<'_>, node: NodeId) -> bool {

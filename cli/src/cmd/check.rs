@@ -103,7 +103,7 @@ fn render_as(report: &Report, color: bool, wide: bool) -> String {
         let _ = writeln!(s, "\n{}", out::paint(color, "32", ok));
     } else if report.findings.is_empty() {
         let head = format!(
-            "incomplete: no findings in what was checked, but {} check(s) skipped ({}): inputs missing, see below",
+            "incomplete: no findings in what was checked, but {} check(s) skipped ({}): see below for why (inputs missing, or not applicable to the model)",
             skipped.len(),
             skipped.join(", ")
         );
