@@ -10,7 +10,10 @@
 //! for every container and every other host's published port `explain
 //! --proto tcp --port 8080` must deliver exactly when a real TCP connect to
 //! the python server behind it succeeds (SNAT out of the client's host,
-//! DNAT into the server's).
+//! DNAT into the server's, and the reply back through both conntracks).
+//! Then node-1 loses Docker's MASQUERADE: `check` must name it
+//! (masquerade-missing on node-1 and nothing else) and the verdicts must
+//! still equal the kernel's.
 //!
 //! The namespaces (`cnldk<pid>-*`, deleted by a guard, servers stopped by
 //! PID) are built here with `ip`; each host is collected with
@@ -309,7 +312,8 @@ fn docker_bridge_explain_matches_ping_and_published_ports() {
     // Wait for the servers (python starts in ~0.1 s).
     std::thread::sleep(std::time::Duration::from_millis(500));
     pings_agree(&lab, &b);
-    published_ports_agree(&lab, &b);
+    assert_eq!(published_ports_agree(&lab, &b), 12);
+    masquerade_missing(&lab, dir.path());
 }
 
 fn containers() -> Vec<(u32, &'static str, String)> {
@@ -355,31 +359,82 @@ fn pings_agree(lab: &Lab, b: &str) {
     }
 }
 
-fn published_ports_agree(lab: &Lab, b: &str) {
+/// Every container to every other host's published port: the request and
+/// its reply (`--reverse`) are delivered exactly when a real TCP connect
+/// succeeds. Returns how many connected.
+fn published_ports_agree(lab: &Lab, b: &str) -> usize {
+    let mut connected = 0;
     for (n, app, _) in containers() {
         for m in (1..=HOSTS).filter(|&m| m != n) {
             let host = format!("192.0.2.1{m}");
-            let v = explain(
-                b,
-                &format!("default/{app}-{n}"),
-                &host,
-                &["--proto", "tcp", "--port", "8080"],
-            );
+            let extra = ["--proto", "tcp", "--port", "8080", "--reverse"];
+            let v = explain(b, &format!("default/{app}-{n}"), &host, &extra);
             let connect = format!("exec 3<>/dev/tcp/{host}/8080");
             let ok = in_ns(
                 &lab.container(n, app),
                 &["timeout", "3", "bash", "-c", &connect],
             );
-            assert!(
-                ok,
-                "{app}-{n} → {host}:8080: the kernel refused a published port"
+            let both = v["verdict"] == "delivered" && v["reverse"]["verdict"] == "delivered";
+            assert_eq!(
+                both, ok,
+                "{app}-{n} → {host}:8080: connect {ok}, explain {v:#}"
             );
-            assert_eq!(v["verdict"], "delivered", "{app}-{n} → {host}:8080: {v:#}");
             let hops = v["hops"].to_string();
             assert!(
                 hops.contains(&format!("172.17.{m}.2")),
                 "DNAT to web-{m}: {v:#}"
             );
+            connected += usize::from(ok);
         }
     }
+    connected
+}
+
+/// node-1 loses Docker's MASQUERADE (a firewall reload that flushed nat
+/// POSTROUTING): its containers' connections to other hosts' published
+/// ports get no reply, the other hosts' containers still reach node-1's.
+fn masquerade_missing(lab: &Lab, dir: &Path) {
+    let rule = [
+        "-t",
+        "nat",
+        "-D",
+        "POSTROUTING",
+        "-s",
+        "172.17.1.0/24",
+        "!",
+        "-o",
+        "docker0",
+        "-j",
+        "MASQUERADE",
+    ];
+    assert!(
+        in_ns(&lab.host(1), &[&["iptables"][..], &rule].concat()),
+        "iptables -D on node-1"
+    );
+    let broken = dir.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    bundle(lab, &broken);
+    let b = broken.join("b").to_string_lossy().into_owned();
+    let check: Value =
+        serde_json::from_slice(&cnictl_ok(&["check", "--bundle", &b, "-o", "json"], 1).stdout)
+            .unwrap();
+    let codes: Vec<(String, String)> = check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap_or("").into(),
+                f["node"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![("masquerade-missing".to_string(), "node-1".to_string())],
+        "{check:#}"
+    );
+    // 6 containers × 2 other hosts; node-1's 2 containers × 2 hosts fail.
+    assert_eq!(published_ports_agree(lab, &b), 8);
 }

@@ -293,6 +293,10 @@ pub struct Explanation {
     pub asymmetric: Option<bool>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<Backend>,
+    /// A plain path a netfilter DNAT sent elsewhere (Docker's published
+    /// ports): where it went, so `--reverse` traces the reply from there.
+    #[serde(skip)]
+    pub(crate) translated: Option<Backend>,
     /// For a Service whose backends carry shares: the fraction of new
     /// connections that reach a backend (0 < x < 1: a partly working
     /// Service, verdict `dropped`).
@@ -420,6 +424,7 @@ fn document(cx: &codes::Cx<'_>, src: &Endpoint, pkt: &Packet, trace: &Trace) -> 
         unknown: None,
         netfilter: netfilter::hooks_json(cx.dp, trace, 0, cx.opts.rules),
         reverse: None,
+        translated: None,
         asymmetric: None,
         backends: Vec::new(),
         delivered_share: None,
@@ -469,6 +474,8 @@ fn finish(cx: &codes::Cx<'_>, trace: &Trace, pkt: &Packet, ingress: Ingress, ex:
         finish_plain(cx, trace, pkt, ex);
         if service {
             service::single_backend(cx, trace, ex);
+        } else {
+            ex.translated = service::translated(cx, trace);
         }
     } else {
         service::finish_service(cx, trace, ex);
@@ -558,6 +565,9 @@ fn add_reverse(
         }
         return;
     }
+    if let Some(b) = ex.translated.clone() {
+        return reverse_translated(snap, dp, req, ex, pkt, b);
+    }
     let back_from = ex.dst.clone();
     let Some(ingress) = resolve::ingress(&back_from) else {
         ex.notes.push(format!(
@@ -583,6 +593,28 @@ fn add_reverse(
     );
     ex.asymmetric = asymmetry(ex, &back);
     ex.reverse = Some(Box::new(back));
+}
+
+/// The reply of a plain path a DNAT redirected: traced like a Service's,
+/// from where the DNAT sent the request back through the nodes whose
+/// conntrack translated it.
+fn reverse_translated(
+    snap: &ClusterSnapshot,
+    dp: &Dataplane,
+    req: &ExplainRequest,
+    ex: &mut Explanation,
+    pkt: &Packet,
+    b: Backend,
+) {
+    let mut fwd = ex.clone();
+    fwd.backends = vec![b];
+    match reply::service_reverse(snap, dp, req, reply::Forward { ex: &fwd, pkt }) {
+        Ok(back) => {
+            ex.asymmetric = asymmetry(ex, &back);
+            ex.reverse = Some(Box::new(back));
+        }
+        Err(why) => ex.notes.push(format!("reverse not traced: {why}")),
+    }
 }
 
 /// The reply from an outside address: it enters where the request left;

@@ -46,7 +46,8 @@ pub(crate) fn service_reverse(
     );
     let xnode = translating_node(fwd.ex);
     if wire.0 != fwd.pkt.src {
-        return Ok(untranslate(snap, dp, req, &fwd, leg1, &xnode));
+        let snat_node = snat_node(fwd.ex).unwrap_or_else(|| xnode.clone());
+        return Ok(untranslate(snap, dp, req, &fwd, leg1, &snat_node));
     }
     Ok(check_crossing(leg1, &fwd, &xnode, b))
 }
@@ -70,6 +71,18 @@ fn translating_node(ex: &Explanation) -> String {
         .find(|h| h.rewrite.as_deref().is_some_and(|r| r.starts_with("DNAT")));
     dnat.or(ex.hops.first())
         .map_or_else(String::new, |h| h.node.clone())
+}
+
+/// The node whose rule SNATed the request (the reply comes back to it):
+/// the translating node itself for kube-proxy's masquerade, the client's
+/// node for a CNI's or Docker's egress masquerade.
+fn snat_node(ex: &Explanation) -> Option<String> {
+    let snat = |r: &str| r.starts_with("MASQUERADE") || r.starts_with("SNAT");
+    let hop = ex
+        .hops
+        .iter()
+        .find(|h| h.rewrite.as_deref().is_some_and(snat));
+    hop.map(|h| h.node.clone())
 }
 
 /// The request was SNATed to an address of the translating node: the reply

@@ -54,6 +54,11 @@ pub(super) fn single_backend(cx: &Cx<'_>, trace: &Trace, ex: &mut Explanation) {
     ex.backends.push(b);
 }
 
+/// Where a DNAT sent a plain (non-Service) path that did not split.
+pub(super) fn translated(cx: &Cx<'_>, trace: &Trace) -> Option<Backend> {
+    trace.dnat.map(|to| backend(cx, to, trace, 0))
+}
+
 /// The share of new connections that reach a backend, when every backend
 /// has a share (IPVS schedulers give none).
 pub(super) fn delivered_share(backends: &[Backend]) -> Option<f64> {
