@@ -1,7 +1,9 @@
 //! macvlan pods against the kernel: a node whose pods hang off its eth0 as
 //! macvlan children cannot ping them — and `cnictl check` must say so for
 //! exactly the addresses the node cannot reach, before and after a shim
-//! routes one of them.
+//! routes one of them; `explain` must deliver exactly where ping does,
+//! between every pair of node and pod (the pods reach each other and the
+//! other node, never their own node without the shim).
 //!
 //! The namespaces (`cnlmv<pid>-*`, deleted by a guard) are built here with
 //! `ip`: an underlay bridge, node-1 (192.0.2.11) and node-2 (192.0.2.12),
@@ -96,7 +98,7 @@ fn write_k8s(bundle: &Path, p: &str) {
         json!({"kind": "Node", "metadata": {"name": name},
                "status": {"addresses": [{"type": "InternalIP", "address": addr}]}})
     };
-    let nodes = json!({"kind": "List", "items": [node("node-1", "192.0.2.11")]});
+    let nodes = json!({"kind": "List", "items": [node("node-1", "192.0.2.11"), node("node-2", "192.0.2.12")]});
     let pod = json!({"kind": "Pod", "metadata": {"namespace": p, "name": "web-1"},
         "spec": {"nodeName": "node-1"},
         "status": {"phase": "Running", "podIP": "192.0.2.101", "podIPs": [{"ip": "192.0.2.101"}]}});
@@ -112,8 +114,13 @@ fn findings(p: &str, dir: &Path) -> Vec<(String, String)> {
     let _ = std::fs::remove_dir_all(dir);
     write_k8s(dir, p);
     let b = dir.to_string_lossy().into_owned();
-    let (n1, pods) = (format!("{p}-node-1"), format!("{p}_"));
-    let args = [
+    let (n1, n2, pods) = (
+        format!("{p}-node-1"),
+        format!("{p}-node-2"),
+        format!("{p}_"),
+    );
+    let tail = ["--no-netfilter", "--no-ipvs", "--bundle-dir", &b];
+    let one = [
         "collect",
         "--netns",
         &n1,
@@ -123,14 +130,9 @@ fn findings(p: &str, dir: &Path) -> Vec<(String, String)> {
         "--pods-prefix",
         &pods,
     ];
-    cnictl_ok(
-        &[
-            &args[..],
-            &["--no-netfilter", "--no-ipvs", "--bundle-dir", &b],
-        ]
-        .concat(),
-        0,
-    );
+    cnictl_ok(&[&one[..], &tail].concat(), 0);
+    let two = ["collect", "--netns", &n2, "--node-name", "node-2"];
+    cnictl_ok(&[&two[..], &tail].concat(), 0);
     let o = cnictl(&["check", "--bundle", &b, "-o", "json"]);
     let v: Value = serde_json::from_slice(&o.stdout).expect("check JSON");
     let all = v["findings"].as_array().cloned().unwrap_or_default();
@@ -151,6 +153,52 @@ fn findings(p: &str, dir: &Path) -> Vec<(String, String)> {
     .collect()
 }
 
+/// Every ordered pair of node-1, node-2, web-1 and web-2: explain's
+/// verdict both ways (`--reverse`: ping needs the reply) equals ping's; a
+/// drop between node-1 and its own pods is macvlan-host-unreachable, with
+/// the finding about that pod's address.
+fn explain_agrees(p: &str, bundle: &Path) {
+    let b = bundle.to_string_lossy().into_owned();
+    let ends = [
+        (format!("{p}-node-1"), "192.0.2.11"),
+        (format!("{p}-node-2"), "192.0.2.12"),
+        (format!("{p}_web-1"), "192.0.2.101"),
+        (format!("{p}_web-2"), "192.0.2.102"),
+    ];
+    for (src_ns, src) in &ends {
+        for (_, dst) in ends.iter().filter(|(_, d)| d != src) {
+            let args = [
+                "explain",
+                src,
+                dst,
+                "--bundle",
+                &b,
+                "-o",
+                "json",
+                "--reverse",
+            ];
+            let v: Value = serde_json::from_slice(&cnictl(&args).stdout).expect("explain JSON");
+            let both = v["verdict"] == "delivered" && v["reverse"]["verdict"] == "delivered";
+            assert_eq!(both, ping(src_ns, dst), "{src} → {dst}: {v:#}");
+            for drop in [&v["drop"], &v["reverse"]["drop"]]
+                .into_iter()
+                .filter(|d| !d.is_null())
+            {
+                assert_eq!(
+                    drop["code"], "macvlan-host-unreachable",
+                    "{src} → {dst}: {v:#}"
+                );
+                let pod = [src, dst].into_iter().find(|a| a.starts_with("192.0.2.10"));
+                let summary = drop["finding"]["summary"].as_str().unwrap_or("");
+                assert!(
+                    summary.contains(&format!("at {} ", pod.unwrap())),
+                    "{src} → {dst}: {v:#}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn check_names_exactly_the_macvlan_pods_the_node_cannot_reach() {
     if !is_root() || !in_path("ping") {
@@ -169,6 +217,7 @@ fn check_names_exactly_the_macvlan_pods_the_node_cannot_reach() {
     got.sort();
     let want = [("192.0.2.101", "error"), ("192.0.2.102", "warning")];
     assert_eq!(got, want.map(|(a, s)| (a.to_string(), s.to_string())));
+    explain_agrees(&p, &bundle);
 
     // A shim on eth0 routing web-1 only.
     ip(&[
@@ -209,4 +258,5 @@ fn check_names_exactly_the_macvlan_pods_the_node_cannot_reach() {
         got,
         vec![("192.0.2.102".to_string(), "warning".to_string())]
     );
+    explain_agrees(&p, &bundle);
 }

@@ -755,9 +755,22 @@ pub fn matching_finding<'f>(
     // among a node's findings of one code (one per peer), the one about the
     // destination's node.
     let about_dst = |f: &crate::Finding| ex.dst.node.as_ref().is_some_and(|d| f.peers.contains(d));
+    let per_address = code == Code::MacvlanHostUnreachable;
     candidates()
         .filter(|f| rule.is_none_or(|r| names_rule(f, r)))
+        .filter(|f| !per_address || names_endpoint(f, ex))
         .min_by_key(|f| (f.node.as_deref() != Some(drop.node.as_str()), !about_dst(f)))
+}
+
+/// The finding's summary names the path's source or destination address
+/// (findings about one pod address each: only that address's is the
+/// drop's).
+fn names_endpoint(f: &crate::Finding, ex: &Explanation) -> bool {
+    let (src, dst) = (ex.src.ip.to_string(), ex.dst.ip.to_string());
+    let words = f
+        .summary
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')');
+    words.into_iter().any(|w| w == src || w == dst)
 }
 
 /// A netfilter finding names the rule (as iptables-save prints it) or,

@@ -249,6 +249,7 @@ impl Dataplane {
             Reason::Mtu { mtu, size } => format!("packet of {size} bytes with DF exceeds MTU {mtu}"),
             Reason::LeftCluster { gw: Some(g) } => format!("left the cluster towards gateway {g}, which is no node"),
             Reason::LeftCluster { gw: None } => "left the cluster on-link to an address that is no node".into(),
+            Reason::MacvlanParent { ip } => format!("ARP for {ip} gets no answer: a macvlan/ipvlan child and its own parent device exchange no frames (the node needs a shim on the parent)"),
             Reason::RpFilter { mode: 1 } => "strict rp_filter: the route back to the source leaves through another device".into(),
             Reason::RpFilter { .. } => "loose rp_filter: no route back to the source".into(),
             Reason::TtlExpired => "TTL expired: the packet loops".into(),

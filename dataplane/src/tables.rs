@@ -25,6 +25,9 @@ pub(crate) enum LinkKind {
     Ipip,
     /// A device that never carries traffic off-node (dummy, kube-ipvs0).
     Dummy,
+    /// A macvlan or ipvlan child: its own address on its parent's wire
+    /// ([`Device::lower`]), never reached from the parent itself.
+    Macvlan,
     Other,
     /// Not collected ([`cnictl_model::Link::KIND_UNKNOWN`]): forwarding
     /// through it is answered "unknown".
@@ -58,6 +61,8 @@ pub(crate) struct Device {
     pub underlay: bool,
     /// Effective `rp_filter`: max(conf.all, conf.<dev>); 0 when not collected.
     pub rp_filter: u8,
+    /// A macvlan/ipvlan child's parent device (the node's, for a pod's).
+    pub lower: Option<(NsId, u32)>,
 }
 
 impl Device {

@@ -221,6 +221,9 @@ pub enum Reason {
     Mtu { mtu: u32, size: u32 },
     /// Left through a gateway that is no node (`None`: directly on-link).
     LeftCluster { gw: Option<IpAddr> },
+    /// A macvlan/ipvlan child and its parent device exchange no frames:
+    /// ARP for `ip` goes unanswered.
+    MacvlanParent { ip: IpAddr },
     /// Reverse-path filtering (`rp_filter` 1 = strict, 2 = loose): the route
     /// back to the source does not leave through the arrival device (strict)
     /// or does not exist (loose).

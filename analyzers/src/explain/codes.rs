@@ -123,6 +123,7 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
             return None
         }
         (_, Reason::Mtu { .. }) => Code::MtuMismatch,
+        (_, Reason::MacvlanParent { .. }) => Code::MacvlanHostUnreachable,
         (_, Reason::GatewayNotAdjacent { .. }) => Code::NextHopNotAdjacent,
         (_, Reason::IpvsNoBackends) => Code::IpvsNoBackends,
         (_, Reason::IpForwardOff) => Code::IpForwardDisabled,

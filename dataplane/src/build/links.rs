@@ -41,6 +41,7 @@ fn device(l: &Link, extra: &NodeSnapshot, rp_all: u8) -> Device {
         proxy_arp: dev_sysctl(extra, &l.name, "proxy_arp").map(|v| v == 1),
         ports: Vec::new(),
         underlay: false,
+        lower: None,
         rp_filter: rp_all.max(dev_sysctl(extra, &l.name, "rp_filter").unwrap_or(0)),
     }
 }
@@ -55,6 +56,7 @@ fn link_kind(l: &Link) -> LinkKind {
         Some("vxlan") => LinkKind::Vxlan,
         Some("ipip") => LinkKind::Ipip,
         Some("dummy") => LinkKind::Dummy,
+        Some("macvlan" | "ipvlan") => LinkKind::Macvlan,
         Some(Link::KIND_UNKNOWN) => LinkKind::Unknown,
         _ if l.link_type.as_deref() == Some("loopback") || l.name == "lo" => LinkKind::Loopback,
         _ if l.name == "tunl0" => LinkKind::Ipip,

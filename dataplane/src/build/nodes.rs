@@ -25,6 +25,7 @@ impl Dataplane {
             .node(name)
             .map(|n| n.internal_ips.clone())
             .unwrap_or_default();
+        self.link_shims(root);
         self.mark_underlay(root, &k8s_ips);
         let primary_ip = self.primary_ip(root, &k8s_ips);
         self.nodes.push(NodeEntry {
@@ -34,6 +35,21 @@ impl Dataplane {
         });
         for (key, pn) in &node.pods {
             self.add_pod_netns(idx, root, key, pn);
+        }
+    }
+
+    /// A macvlan/ipvlan device of the node itself (a shim) hangs off a
+    /// device of the same namespace.
+    fn link_shims(&mut self, root: NsId) {
+        let ns = &mut self.ns[root.0 as usize];
+        for i in 0..ns.devices.len() {
+            let parent = ns.links[i]
+                .peer_ifindex
+                .filter(|_| ns.links[i].peer_netnsid.is_none());
+            let parent = parent.and_then(|p| ns.links.iter().position(|l| l.ifindex == p));
+            if ns.devices[i].kind == LinkKind::Macvlan {
+                ns.devices[i].lower = parent.map(|j| (root, j as u32));
+            }
         }
     }
 
@@ -76,7 +92,7 @@ impl Dataplane {
 fn faces_underlay(ns: &Namespace, link: u32) -> bool {
     let dev = ns.device(link);
     match dev.kind {
-        LinkKind::Other => true,
+        LinkKind::Other | LinkKind::Macvlan => true,
         LinkKind::Veth => dev.master.is_none() && ns.addrs_of(link).any(|a| routable(a.addr())),
         _ => false,
     }

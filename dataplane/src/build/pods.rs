@@ -42,17 +42,32 @@ impl Dataplane {
             .push(pod_entry(key.to_string(), node, ips, Some(nsid)));
     }
 
-    /// Cross-links veth peers with the node's root namespace by ifindex.
+    /// Cross-links veth peers with the node's root namespace by ifindex; a
+    /// macvlan/ipvlan child instead names its parent there (its
+    /// `link_index`) and puts the pod's addresses on the underlay.
     fn link_veth_peers(&mut self, root: NsId, nsid: NsId, ns: &mut Namespace, pn: &PodNetns) {
         let root_ns = &mut self.ns[root.0 as usize];
         for (i, link) in pn.links.iter().enumerate() {
             let Some(peer_if) = link.peer_ifindex else {
                 continue;
             };
-            if let Some(j) = root_ns.links.iter().position(|l| l.ifindex == peer_if) {
-                root_ns.devices[j].peer = Peer::Dev(nsid, i as u32);
-                ns.devices[i].peer = Peer::Dev(root, j as u32);
+            let Some(j) = root_ns.links.iter().position(|l| l.ifindex == peer_if) else {
+                continue;
+            };
+            if ns.devices[i].kind == LinkKind::Macvlan {
+                ns.devices[i].lower = Some((root, j as u32));
+                ns.devices[i].underlay = true;
+                continue;
             }
+            root_ns.devices[j].peer = Peer::Dev(nsid, i as u32);
+            ns.devices[i].peer = Peer::Dev(root, j as u32);
+        }
+        let on_wire = ns
+            .local
+            .iter()
+            .filter(|(_, &l)| ns.devices[l as usize].kind == LinkKind::Macvlan);
+        for (ip, &l) in on_wire.filter(|(ip, _)| !ip.is_loopback() && !is_link_local(**ip)) {
+            self.underlay.insert(*ip, (nsid, l));
         }
     }
 

@@ -18,6 +18,13 @@ impl Dataplane {
     ) -> Next {
         let ns = &self.ns[out.ns.0 as usize];
         if let Some((to, to_link)) = self.underlay_peer(out.next_hop, out.ns) {
+            if self.parent_and_child((out.ns, out.dev), (to, to_link)) {
+                if let Some(shim) = self.shim_for((out.ns, out.dev), (to, to_link)) {
+                    return cross_underlay(rec, out, (to, shim), None);
+                }
+                let r = Reason::MacvlanParent { ip: out.next_hop };
+                return drop_at(rec, out.ns, None, Disposition::NeighbourUnresolved, r);
+            }
             let owner = Owner::Dev {
                 ns: to,
                 link: to_link,
@@ -43,6 +50,31 @@ impl Dataplane {
         });
         let r = Reason::LeftCluster { gw };
         drop_at(rec, out.ns, None, Disposition::LeftCluster, r)
+    }
+
+    /// One end is a macvlan/ipvlan child of the other (the kernel passes
+    /// frames between children of a parent, and out to the wire, but never
+    /// between a child and the parent itself).
+    fn parent_and_child(&self, a: (NsId, u32), b: (NsId, u32)) -> bool {
+        let lower = |(ns, l): (NsId, u32)| self.ns[ns.0 as usize].device(l).lower;
+        match (lower(a), lower(b)) {
+            (Some(p), None) => p == b,
+            (None, Some(p)) => p == a,
+            _ => false,
+        }
+    }
+
+    /// A child sending to its parent's node: a shim (another child of the
+    /// parent there, holding an address) answers ARP for every address of
+    /// the node (arp_ignore 0, the default) and takes the frame in.
+    fn shim_for(&self, child: (NsId, u32), parent: (NsId, u32)) -> Option<u32> {
+        let cdev = self.ns[child.0 .0 as usize].device(child.1);
+        if cdev.lower != Some(parent) {
+            return None;
+        }
+        let pns = &self.ns[parent.0 .0 as usize];
+        let shim = |&i: &u32| pns.device(i).lower == Some(parent);
+        pns.local.values().copied().find(shim)
     }
 
     /// The node (root ns, link) holding `ip` on the underlay, other than `from`.
