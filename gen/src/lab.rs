@@ -26,10 +26,11 @@ use crate::plan::v4;
 use crate::GenModel;
 
 /// The models a namespace lab can build (no IPIP: the lab kernel lacks it).
-pub const LAB_MODELS: [GenModel; 3] = [
+pub const LAB_MODELS: [GenModel; 4] = [
     GenModel::FlannelVxlan,
     GenModel::FlannelHostGw,
     GenModel::CalicoBgp,
+    GenModel::CalicoVxlan,
 ];
 
 /// The node pod-cidr-overlap widens, and to what: node-3's /24 becomes a
@@ -40,7 +41,7 @@ const OVERLAP_CIDR: Ipv4Addr = Ipv4Addr::new(10, 244, 2, 0);
 /// Why a lab cannot be planned (the text is what `lab up` prints).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LabError {
-    #[error("unknown model '{0}' (one of: flannel-vxlan flannel-host-gw calico-bgp)")]
+    #[error("unknown model '{0}' (one of: flannel-vxlan flannel-host-gw calico-bgp calico-vxlan)")]
     UnknownModel(String),
     #[error("--nodes must be 2..50")]
     Nodes,
@@ -50,6 +51,10 @@ pub enum LabError {
     Prefix(String),
     #[error("--dual-stack is built for flannel-host-gw only, not {0}")]
     DualStack(String),
+    #[error("--cross-subnet is built for calico-vxlan and flannel-vxlan only, not {0}")]
+    CrossSubnet(String),
+    #[error("--direct-routing is a flannel-vxlan option, not {0}")]
+    DirectRouting(String),
 }
 
 /// A lab: its shape plus the faults that change its objects or BIRD config.
@@ -73,6 +78,15 @@ pub struct LabPlan {
     /// IPv6 beside IPv4 (`lab up --dual-stack`): see [`crate::lab_v6`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dual_stack: bool,
+    /// Two underlay subnets joined by the underlay namespace (`lab up
+    /// --cross-subnet`, implied by `--direct-routing`): see
+    /// [`crate::lab_vxlan`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cross_subnet: bool,
+    /// Flannel VXLAN with `"DirectRouting": true` (`lab up flannel-vxlan
+    /// --direct-routing`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub direct_routing: bool,
 }
 
 /// Fault effects beyond the kernel: what `lab break` changes in the
@@ -151,6 +165,8 @@ impl LabPlan {
             kube_proxy: KubeProxyMode::default(),
             policies: None,
             dual_stack: false,
+            cross_subnet: false,
+            direct_routing: false,
         })
     }
 
@@ -169,7 +185,7 @@ impl LabPlan {
     }
 
     pub fn is_calico(&self) -> bool {
-        self.model == GenModel::CalicoBgp
+        matches!(self.model, GenModel::CalicoBgp | GenModel::CalicoVxlan)
     }
 
     // ---- names
@@ -216,8 +232,13 @@ impl LabPlan {
         Ipv4Addr::new(192, 0, 2, 1)
     }
 
+    /// 192.0.2.(10+n); with `--cross-subnet` even nodes sit on the second
+    /// underlay subnet instead, 198.51.100.(10+n).
     pub fn node_ip(&self, n: u32) -> Ipv4Addr {
-        Ipv4Addr::new(192, 0, 2, byte(10 + n))
+        match self.in_second_subnet(n) {
+            true => Ipv4Addr::new(198, 51, 100, byte(10 + n)),
+            false => Ipv4Addr::new(192, 0, 2, byte(10 + n)),
+        }
     }
 
     pub fn node_mac(&self, n: u32) -> String {
@@ -228,8 +249,13 @@ impl LabPlan {
         Ipv4Addr::new(10, 244, byte(n), 0)
     }
 
+    /// Flannel's VtepMAC, or Calico's VXLANTunnelMACAddr (calico-node
+    /// picks a random locally administered MAC; the lab's is fixed).
     pub fn vtep_mac(&self, n: u32) -> String {
-        format!("0e:f1:0a:f4:{n:02x}:00")
+        match self.model {
+            GenModel::CalicoVxlan => format!("66:ca:0a:f4:{n:02x}:00"),
+            _ => format!("0e:f1:0a:f4:{n:02x}:00"),
+        }
     }
 
     /// The pod range every pod routes through its gateway.
@@ -275,7 +301,7 @@ impl LabPlan {
 
     /// The pods' MTU: VXLAN leaves 50 bytes for its header.
     pub fn pod_mtu(&self) -> u32 {
-        if self.model == GenModel::FlannelVxlan {
+        if matches!(self.model, GenModel::FlannelVxlan | GenModel::CalicoVxlan) {
             1450
         } else {
             1500
@@ -376,6 +402,7 @@ impl LabPlan {
                 flannel_annotations("vxlan", data, ip)
             }
             GenModel::FlannelHostGw => flannel_annotations("host-gw", "null".into(), ip),
+            GenModel::CalicoVxlan => self.calico_vxlan_annotations(n),
             _ => vec![("projectcalico.org/IPv4Address", format!("{ip}/24"))],
         };
         let pairs = pairs.into_iter().chain(self.v6_annotations(n));
