@@ -327,9 +327,11 @@ impl LabPlan {
         net(self.vtep_ip(n), if self.is_calico() { 27 } else { 25 })
     }
 
-    /// service-cidr-overlap: a ClusterIP inside node n's pod CIDR.
+    /// service-cidr-overlap: a ClusterIP inside node n's pod CIDR (for
+    /// Calico inside its /26 block, the node's pod range there).
     pub fn service_overlap_ip(&self, n: u32) -> Ipv4Addr {
-        Ipv4Addr::new(10, 244, byte(n), 250)
+        let host = if self.is_calico() { 50 } else { 250 };
+        Ipv4Addr::new(10, 244, byte(n), host)
     }
 
     /// pod-cidr-overlap: the node whose podCIDR is widened, and to what.
