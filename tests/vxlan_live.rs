@@ -171,10 +171,22 @@ fn verdicts_match_ping(lab: &Lab, bundle: &Path, what: &str) {
     let mut pairs = Vec::new();
     for (src, _) in &pods {
         for (dst, ip) in pods.iter().filter(|(d, _)| d != src) {
-            let args = ["explain", src, dst, "--bundle", &b, "--reverse", "-O", "json"];
+            let args = [
+                "explain",
+                src,
+                dst,
+                "--bundle",
+                &b,
+                "--reverse",
+                "-O",
+                "json",
+            ];
             let o = cnictl(&args);
             let v: Value = serde_json::from_slice(&o.stdout).expect("explain prints JSON");
-            let ns = netns.get(src).expect("pod netns in the lab's pod map").clone();
+            let ns = netns
+                .get(src)
+                .expect("pod netns in the lab's pod map")
+                .clone();
             let ping = Command::new("ip")
                 .args(["netns", "exec", &ns, "ping", "-c1", "-W1", "-q"])
                 .arg(ip.to_string())
@@ -224,7 +236,11 @@ fn run_variant(model: &str, flags: &[&str], letter: char) {
     let m: Value = serde_json::from_slice(&m.stdout).expect("model prints JSON");
     assert_eq!(m["model"], model, "{m:#}");
     let (report, code) = check(&healthy);
-    assert_eq!((code, errors(&report)), (0, vec![]), "{model} {flags:?} healthy");
+    assert_eq!(
+        (code, errors(&report)),
+        (0, vec![]),
+        "{model} {flags:?} healthy"
+    );
     verdicts_match_ping(&lab, &healthy, "healthy");
     drop(lab);
 

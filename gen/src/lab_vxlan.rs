@@ -142,7 +142,10 @@ mod tests {
         let k = p.k8s();
         let a = &k.nodes[1].annotations;
         assert_eq!(a["projectcalico.org/IPv4VXLANTunnelAddr"], "10.244.2.0");
-        assert_eq!(a["projectcalico.org/VXLANTunnelMACAddr"], "66:ca:0a:f4:02:00");
+        assert_eq!(
+            a["projectcalico.org/VXLANTunnelMACAddr"],
+            "66:ca:0a:f4:02:00"
+        );
         assert!(k.nodes[1].pod_cidrs.is_empty());
         assert!(!p.direct_between(1, 3));
     }

@@ -322,7 +322,12 @@ fn vtep_hop<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Hop<'e> {
 
 /// Flannel VXLAN: over VXLAN, or with DirectRouting straight to an on-link
 /// peer's IP (IPv4 only here: the lab and the setting's evidence are IPv4).
-fn flannel_hops<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, tunnel: Hop<'e>, direct: Hop<'e>) -> Hops<'e> {
+fn flannel_hops<'e>(
+    cx: &NodeCx<'e>,
+    peer: &NodeExpect,
+    tunnel: Hop<'e>,
+    direct: Hop<'e>,
+) -> Hops<'e> {
     if tunnel.dev.is_none() || !adjacent(cx, peer) {
         return Hops::of(tunnel);
     }

@@ -417,7 +417,10 @@ fn node_vars(plan: &LabPlan) -> Vars {
         ("STALE_DEL", per_node(&|n| stale(plan, n, |e| e.del))),
         ("STALE_ADD", per_node(&|n| stale(plan, n, |e| e.add))),
         ("NODE_GW", per_node(&|n| plan.node_gateway(n).to_string())),
-        ("SUBNET2", per_node(&|n| u8::from(plan.in_second_subnet(n)).to_string())),
+        (
+            "SUBNET2",
+            per_node(&|n| u8::from(plan.in_second_subnet(n)).to_string()),
+        ),
         ("PEER_NET", per_node(&|n| plan.peer_net(n).to_string())),
     ]
 }
