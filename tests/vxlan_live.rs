@@ -154,6 +154,11 @@ fn errors(report: &Value) -> Vec<String> {
         .collect()
 }
 
+/// check's exit code for a report: 1 with an error finding, else 0.
+fn exit_for(report: &Value) -> i32 {
+    i32::from(!errors(report).is_empty())
+}
+
 fn has_code(report: &Value, code: &str, on_node_1: bool) -> bool {
     let all = report["findings"].as_array().cloned().unwrap_or_default();
     all.iter()
@@ -258,7 +263,7 @@ fn run_variant(model: &str, flags: &[&str], letter: char) {
         let (report, code) = check(&broken);
         match expected_code(model, fault) {
             Some((want, on_node)) => assert!(
-                has_code(&report, want, on_node) && (code == 1) == !errors(&report).is_empty(),
+                has_code(&report, want, on_node) && code == exit_for(&report),
                 "{model} {flags:?} {fault}: want {want} (exit {code}); errors:\n{}",
                 errors(&report).join("\n")
             ),

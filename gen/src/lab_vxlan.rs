@@ -54,7 +54,7 @@ impl LabPlan {
 
     /// With `--cross-subnet`, even nodes sit on the second subnet.
     pub fn in_second_subnet(&self, n: u32) -> bool {
-        self.cross_subnet && n % 2 == 0
+        self.cross_subnet && n.is_multiple_of(2)
     }
 
     /// The underlay namespace's address on the second subnet.
