@@ -91,3 +91,62 @@ pub fn on_link(dump: &NodeSnapshot, ip: IpAddr) -> bool {
         .filter(|a| a.scope == "global" && a.addr.prefix_len() < a.addr.max_prefix_len())
         .any(|a| a.addr.trunc().contains(&ip))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use cnictl_model::ClusterSnapshot;
+
+    use crate::expected::Expected;
+
+    fn fixture(name: &str) -> ClusterSnapshot {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures")
+            .join(name);
+        cnictl_collect::bundle::load_dir(&dir).expect("fixture loads")
+    }
+
+    fn setting(snap: &ClusterSnapshot) -> Option<bool> {
+        Expected::build(snap).flannel_direct_routing
+    }
+
+    #[test]
+    fn direct_routes_to_on_link_peers_mean_on() {
+        assert_eq!(
+            setting(&fixture("flannel-vxlan-direct-routing")),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn vxlan_routes_to_on_link_peers_mean_off() {
+        assert_eq!(setting(&fixture("flannel-vxlan")), Some(false));
+    }
+
+    /// node-1 routes its on-link peer node-3 over VXLAN while node-3 routes
+    /// node-1 directly: the nodes disagree, so the setting is unknown.
+    #[test]
+    fn disagreeing_nodes_leave_it_unknown() {
+        let mut snap = fixture("flannel-vxlan-direct-routing");
+        let n1 = snap.nodes.get_mut("node-1").expect("node-1");
+        let r = n1
+            .routes
+            .iter_mut()
+            .find(|r| r.dst.to_string() == "10.244.3.0/24" && r.table == 254)
+            .expect("route to node-3's subnet");
+        r.gateway = Some("10.244.3.0".parse().expect("ip"));
+        r.dev = Some("flannel.1".into());
+        r.onlink = true;
+        assert_eq!(setting(&snap), None);
+    }
+
+    /// Peers on another subnet say nothing: only they are left.
+    #[test]
+    fn no_on_link_peer_leaves_it_unknown() {
+        let mut snap = fixture("flannel-vxlan-direct-routing");
+        snap.nodes.retain(|name, _| name != "node-3");
+        snap.k8s.nodes.retain(|n| n.name != "node-3");
+        assert_eq!(setting(&snap), None);
+    }
+}
