@@ -4,7 +4,8 @@
 # Runs as root on a Kubernetes node (or inside `ip netns exec NODE`) with only
 # iproute2 (plus ipvsadm / birdc / iptables / nft / ipset when present). It
 # never changes the dataplane: every command it runs is a read (`show`, `-L`,
-# `iptables-save`, `nft list`, `ipset save`, /proc/sys reads).
+# `iptables-save`, `nft list`, `ipset save`, `ethtool -k`, `uname -r`,
+# /proc/sys reads).
 # The layout is the bundle layout of the README's "Bundles" section, for
 # BUNDLE/nodes/<node>/.
 #
@@ -222,6 +223,19 @@ collect_legacy() {
 	optional "$2" $tmo "$3" -c
 }
 
+# collect_offloads: `ethtool -k` of every tunnel device (VXLAN, IPIP,
+# Geneve), one listing after the other in ethtool.txt, when ethtool is
+# installed (the VXLAN checksum-offload check compares them with the kernel).
+collect_offloads() {
+	command -v ethtool >/dev/null 2>&1 || return 0
+	devs=$(for t in vxlan ipip geneve ip6tnl; do ip -o link show type "$t" 2>/dev/null; done |
+		awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')
+	[ -n "$devs" ] || return 0
+	for d in $devs; do ethtool -k "$d" || return 1; done >"$WORK/ethtool.txt.part" 2>/dev/null &&
+		mv "$WORK/ethtool.txt.part" "$WORK/ethtool.txt" ||
+		{ note "skipped ethtool.txt: ethtool -k failed"; rm -f "$WORK/ethtool.txt.part"; }
+}
+
 collect_node() {
 	ip -d -j link show >"$WORK/ip-link.json"
 	ip -j addr show >"$WORK/ip-addr.json"
@@ -232,6 +246,8 @@ collect_node() {
 		optional bridge-fdb.json bridge -j fdb show
 	fi
 	collect_sysctls >"$WORK/sysctl.txt"
+	uname -r >"$WORK/uname.txt"
+	collect_offloads
 	[ "$NO_IPVS" = 1 ] || collect_ipvs
 	[ "$NO_NETFILTER" = 1 ] || collect_netfilter
 	[ "$NO_BIRD" = 1 ] || collect_bird

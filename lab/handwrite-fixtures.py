@@ -14,6 +14,10 @@ MACs, BIRD transcripts, k8s objects) stays consistent with a real kernel.
                             ipvsadm.txt with one real server per ready endpoint)
     flannel-vxlan-ipvs-broken-ipvs-service-missing / -ipvs-no-backends /
     -ipvs-stale-backend  <- flannel-vxlan-ipvs with one fault each
+    flannel-vxlan-broken-vxlan-checksum-offload
+                         <- flannel-vxlan: node-1's uname.txt says 5.4.0-42-generic
+                            (a kernel before the VXLAN checksum fix; this one is
+                            newer), its recorded ethtool.txt kept (offload on)
 
 usage: handwrite-fixtures.py STAGE   (STAGE holds calico-bgp/ and flannel-vxlan/)
 """
@@ -412,6 +416,18 @@ def ipvs_broken(stage):
     )
 
 
+def vxlan_checksum_offload(stage):
+    bundle = fresh_copy(stage, "flannel-vxlan", "flannel-vxlan-broken-vxlan-checksum-offload")
+    node_dir = bundle / "nodes" / "node-1"
+    if not (node_dir / "ethtool.txt").is_file():
+        raise SystemExit("handwrite-fixtures: flannel-vxlan has no ethtool.txt (install ethtool and record again)")
+    (node_dir / "uname.txt").write_text("5.4.0-42-generic\n")
+    lines = (bundle / "lab-info.txt").read_text().splitlines()
+    lines = [f"faults = vxlan-checksum-offload@node-1" if line.startswith("faults = ") else line for line in lines]
+    (bundle / "lab-info.txt").write_text("\n".join(lines) + "\n")
+    note(bundle, "vxlan-checksum-offload: node-1's uname.txt says 5.4.0-42-generic (before the 5.7 fix); flannel.1's recorded ethtool -k has tx-checksum-ip-generic on")
+
+
 def main():
     if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__)
@@ -424,6 +440,7 @@ def main():
     calico_ipip(stage)
     flannel_vxlan_ipvs(stage)
     ipvs_broken(stage)
+    vxlan_checksum_offload(stage)
     return 0
 
 

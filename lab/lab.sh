@@ -75,6 +75,7 @@ commands:
         inject one fault on node-N (default node-1) and print the commands
         faults: missing-pod-route wrong-next-hop next-hop-not-adjacent
                 vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch
+                node-address-mismatch
                 mtu-mismatch bgp-session-down bgp-route-missing
                 route-shadowed pod-route-missing ip-forward-disabled
                 pod-cidr-overlap service-cidr-overlap
@@ -129,9 +130,9 @@ x() {
 
 # The plan comes from cnictl as variables (see `cnictl lab plan --format
 # json`): PREFIX MODEL NODES PODS DIR CREATED FAULTS BIRD_REJECT UL_NS
-# GATEWAY POD_RANGE POD_MTU OVERLAP_NODE OVERLAP_CIDR DUAL_STACK GATEWAY6
-# POD_RANGE6 GATEWAY2 CROSS_SUBNET DIRECT_SAME VX_DEV VX_VNI VX_PORT; per
-# node n, ${X[n]} for X in NODE_NS NODE_IP NODE_MAC VTEP_IP
+# GATEWAY DOCKER0_IP POD_RANGE POD_MTU OVERLAP_NODE OVERLAP_CIDR DUAL_STACK
+# GATEWAY6 POD_RANGE6 GATEWAY2 CROSS_SUBNET DIRECT_SAME VX_DEV VX_VNI VX_PORT;
+# per node n, ${X[n]} for X in NODE_NS NODE_IP NODE_MAC VTEP_IP
 # VTEP_MAC POD_CIDR BLOCK CNI0_IP CNI0_MAC MESH PEER THIRD OFFLINK_IP
 # SHADOW_NET SVC_OVERLAP_IP NODE_IP6 POD_CIDR6 CNI0_IP6 NODE_GW SUBNET2
 # PEER_NET; per pod p of node n,
@@ -720,12 +721,12 @@ status_one() {
 
 # ---------------------------------------------------------------- faults
 
-FAULTS_ALL="missing-pod-route missing-pod-route-v6 wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS"
+FAULTS_ALL="missing-pod-route missing-pod-route-v6 wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS"
 
 # faults_for MODEL: the faults a live lab of MODEL can show.
 faults_for() {
 	case $1 in
-	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
+	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	flannel-host-gw) echo "missing-pod-route $([ "${DUAL_STACK:-0}" = 1 ] && echo missing-pod-route-v6) wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	calico-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
@@ -808,6 +809,26 @@ fault_vxlan_neigh_missing() {
 
 fault_vxlan_fdb_mismatch() {
 	x bridge -n "${NODE_NS[$S]}" fdb replace "${VTEP_MAC[$T]}" dev "$VX_DEV" dst "${NODE_IP[$W]}" self permanent
+}
+
+# node-address-mismatch: Docker is installed on node-S (docker0, no ports,
+# holds 172.17.0.1) and flanneld's interface autodetection picked it:
+# flannel.1 speaks from docker0's address, the node's public-ip annotation
+# names it, and every peer's FDB entry for node-S's VTEP MAC points at it,
+# as flanneld programs from the annotation. Nothing sent to that address
+# reaches node-S: the peers route it to the underlay gateway.
+fault_node_address_mismatch() {
+	local m ns=${NODE_NS[$S]}
+	x ip -n "$ns" link add docker0 type bridge
+	x ip -n "$ns" addr add "$DOCKER0_IP/16" dev docker0
+	x ip -n "$ns" link set docker0 up
+	x ip -n "$ns" link set flannel.1 type vxlan local "$DOCKER0_IP"
+	for ((m = 1; m <= NODES; m++)); do
+		[ "$m" = "$S" ] && continue
+		x bridge -n "${NODE_NS[$m]}" fdb replace "${VTEP_MAC[$S]}" dev flannel.1 dst "$DOCKER0_IP" self permanent
+	done
+	printf '  + k8s/nodes.json: node-%s annotation flannel.alpha.coreos.com/public-ip %s -> %s\n' \
+		"$S" "${NODE_IP[$S]}" "$DOCKER0_IP"
 }
 
 # mtu-mismatch: pod web-S gets MTU 1500 (both veth ends, as a CNI config

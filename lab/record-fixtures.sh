@@ -14,7 +14,7 @@
 # swapped into fixtures/ at the end; fixtures/README.md is kept.
 #
 # usage: sudo lab/record-fixtures.sh [FIXTURES_DIR]
-# Needs: iproute2, bird2, iputils-ping, jq, python3. Takes ~1 minute.
+# Needs: iproute2, bird2, iputils-ping, jq, python3, ethtool. Takes ~1 minute.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,7 +24,7 @@ P=cnlf
 
 case ${1:-} in -h | --help) sed -n '2,/^set -e/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 [ "$(id -u)" = 0 ] || { echo "record-fixtures.sh: must run as root" >&2; exit 2; }
-for tool in jq python3 bird birdc ping; do
+for tool in jq python3 bird birdc ping ethtool; do
 	command -v "$tool" >/dev/null || { echo "record-fixtures.sh: $tool not found" >&2; exit 2; }
 done
 
@@ -79,7 +79,7 @@ group() {
 start=$SECONDS
 echo "recording live fixtures (prefixes $PREFIXES)"
 group "$P" flannel-vxlan missing-pod-route wrong-next-hop vxlan-fdb-missing \
-	vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing \
+	vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch route-shadowed pod-route-missing \
 	ip-forward-disabled pod-cidr-overlap service-cidr-overlap >"$STAGE/.group-1.log" 2>&1 &
 g1=$!
 group "${P}h" flannel-host-gw missing-pod-route wrong-next-hop next-hop-not-adjacent \

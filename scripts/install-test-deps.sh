@@ -23,6 +23,7 @@ check_only=false
 #   kubectl (kubernetes-client): deploy/validate.sh renders the manifests
 #   node/npm: drive headless Chromium (playwright-core) in the UI test
 #   iptables/nft/ipset: netfilter in the namespace labs
+#   ethtool: the tunnel devices' offloads (ethtool.txt) in lab bundles
 declare -A PKG=(
   [ip]=iproute2 [bridge]=iproute2 [ping]=iputils-ping [bird]=bird2 [ipvsadm]=ipvsadm
   [pcap-config]=libpcap-dev [tcpdump]=tcpdump [jq]=jq [python3]=python3 [pkill]=procps
@@ -30,6 +31,7 @@ declare -A PKG=(
   [qemu-system-x86_64]=qemu-system-x86 [busybox]=busybox-static
   [kubectl]=kubernetes-client [node]=nodejs [npm]=npm
   [iptables]=iptables [nft]=nftables [ipset]=ipset [cc]=gcc [pkg-config]=pkg-config
+  [ethtool]=ethtool
 )
 missing=()
 for cmd in "${!PKG[@]}"; do

@@ -372,6 +372,61 @@ fn a_vxlan_device_down_drops_what_arrives_for_it() {
     );
 }
 
+/// Every ordered pair: explain with `--reverse` (a ping needs its reply
+/// back) delivers exactly when ping does. Returns the drops' JSON.
+fn round_trips_match_ping(lab: &LabGuard, bundle: &Path) -> Vec<Value> {
+    let netns = lab.pod_netns();
+    let pods = pods(bundle);
+    let mut drops = Vec::new();
+    for (src, _) in &pods {
+        for (dst, dst_ip) in pods.iter().filter(|(d, _)| d != src) {
+            let (v, code) = explain(lab, bundle, src, dst, &["--reverse"]);
+            let both = v["verdict"] == "delivered" && v["reverse"]["verdict"] == "delivered";
+            assert_eq!(code, if both { 0 } else { 1 }, "{src} → {dst}: {v:#}");
+            let ns = netns.get(src).expect("pod netns in the lab's pod map");
+            assert_eq!(ping(ns, *dst_ip), both, "{src} → {dst}: explain {v:#}");
+            drops.extend(
+                [&v, &v["reverse"]]
+                    .into_iter()
+                    .filter_map(|x| x.get("drop").cloned()),
+            );
+        }
+    }
+    drops
+}
+
+/// Docker on node-1 and flanneld's autodetection picked docker0: node-1
+/// speaks from 172.17.0.1, its peers send its pods' traffic there, and
+/// nothing arrives. Every pair's round trip equals ping, and every drop
+/// names the peer's FDB entry with node-1's address as its root cause.
+#[test]
+fn a_node_speaking_from_docker0_is_the_root_cause_of_its_peers_drops() {
+    if let Some(why) = skip_reason(&["ip", "ping", "bridge"]) {
+        eprintln!("explain_live: skipped: {why}");
+        return;
+    }
+    let lab = LabGuard::up("flannel-vxlan", 'a');
+    lab.break_("node-address-mismatch");
+    let bundle = lab.bundle("docker0");
+    let drops = round_trips_match_ping(&lab, &bundle);
+    // node-1's 2 pods × 4 pods elsewhere, both directions, each a drop
+    // (the request or its reply) on node-2 or node-3.
+    assert_eq!(drops.len(), 16, "{drops:#?}");
+    for d in &drops {
+        assert_eq!(d["code"], "vxlan-fdb-mismatch", "{d:#}");
+        assert_eq!(
+            d["finding"]["peers"],
+            serde_json::json!(["node-1"]),
+            "{d:#}"
+        );
+        assert_eq!(
+            d["root_cause"]["finding"]["code"], "node-address-mismatch",
+            "{d:#}"
+        );
+        assert_eq!(d["root_cause"]["finding"]["node"], "node-1", "{d:#}");
+    }
+}
+
 /// `ping -c1 -W1` of an IP packet of `size` bytes (ICMP payload size − 28)
 /// with DF set (`-M do`) or clear (`-M dont`).
 fn ping_sized(netns: &str, ip: IpAddr, size: u32, df: bool) -> bool {

@@ -486,6 +486,17 @@ fn flannel_vxlan_faults() -> Vec<Fault> {
             visible: pod_veth_detached,
         },
         Fault {
+            name: "node-address-mismatch",
+            node: 3,
+            needle: "172.17.0.1",
+            visible: |n| {
+                let fl = n.links.iter().find(|l| l.name == "flannel.1");
+                let local = fl.and_then(|l| l.vxlan.as_ref()?.local);
+                local.map(|a| a.to_string()).as_deref() == Some("172.17.0.1")
+                    && n.addrs.iter().any(|a| a.dev == "docker0")
+            },
+        },
+        Fault {
             name: "ip-forward-disabled",
             node: 3,
             needle: "ip_forward",

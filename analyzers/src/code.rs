@@ -67,6 +67,8 @@ pub enum Code {
     PolicyNotEnforced,
     PolicyDrift,
     NodeportNoLocalEndpoint,
+    NodeAddressMismatch,
+    VxlanChecksumOffload,
 }
 
 /// A bundle section a check reads (README "Bundles"): what a node or
@@ -93,6 +95,10 @@ pub enum Input {
     Netfilter,
     /// The legacy backend's dump (present only when it holds rules).
     IptablesLegacy,
+    /// `ethtool -k` of the tunnel devices.
+    Ethtool,
+    /// `uname -r`.
+    Uname,
 }
 
 impl Input {
@@ -117,6 +123,8 @@ impl Input {
             Input::PodNetns => "pods/<namespace>_<pod>/",
             Input::Netfilter => "iptables-save.txt / nft-ruleset.json",
             Input::IptablesLegacy => "iptables-legacy-save.txt",
+            Input::Ethtool => "ethtool.txt",
+            Input::Uname => "uname.txt",
         }
     }
 }
@@ -162,7 +170,7 @@ const IPVS: &[Input] = &[I::K8sServices, I::Ipvsadm];
 const SVC_RULES: &[Input] = &[I::K8sServices, I::K8sEndpointSlices, I::Netfilter];
 
 /// The table, in [`Code`]'s variant order.
-pub const TABLE: [CodeInfo; 34] = [
+pub const TABLE: [CodeInfo; 36] = [
     CodeInfo {
         code: Code::PodCidrOverlap,
         name: "pod-cidr-overlap",
@@ -475,12 +483,30 @@ pub const TABLE: [CodeInfo; 34] = [
         inputs: &[I::K8sNodes, I::K8sServices, I::K8sEndpointSlices],
         source: Source::Check,
     },
+    CodeInfo {
+        code: Code::NodeAddressMismatch,
+        name: "node-address-mismatch",
+        severity: Severity::Error,
+        meaning: "a node's transport address (Flannel public-ip, Calico IPv4Address, VXLAN local, BGP source address) is not its InternalIP: autodetection picked docker0 or another interface (a warning when that interface is a real one)",
+        hint: "tell the CNI which interface or address to use (flanneld --iface/--public-ip, calico-node IP_AUTODETECTION_METHOD=kubernetes-internal-ip) and restart it on that node",
+        inputs: &[I::K8sNodes, I::IpLink, I::IpAddr, I::BirdProtocols],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::VxlanChecksumOffload,
+        name: "vxlan-checksum-offload",
+        severity: Severity::Warning,
+        meaning: "a VXLAN device offloads its UDP checksum on a kernel with the known checksum bug (before 5.7): NATed overlay packets (Service and NodePort traffic) leave with a bad checksum and are dropped",
+        hint: "ethtool -K <vxlan device> tx-checksum-ip-generic off on that node (persist it), or run a kernel with the fix",
+        inputs: &[I::IpLink, I::Ethtool, I::Uname],
+        source: Source::Check,
+    },
 ];
 
 impl Code {
     /// Every code, in table order (metrics and the README enumerate this).
-    pub const ALL: [Code; 34] = {
-        let mut all = [Code::PodCidrOverlap; 34];
+    pub const ALL: [Code; TABLE.len()] = {
+        let mut all = [Code::PodCidrOverlap; TABLE.len()];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].code;

@@ -93,6 +93,9 @@ pub struct NodeExpect {
     pub tunnel_addr: Option<IpAddr>,
     /// Whether the snapshot holds this node's dataplane dump.
     pub has_dump: bool,
+    /// The CNI annotations naming the node's transport address (Flannel's
+    /// `public-ip`, Calico's `IPv4Address`), key and value as written.
+    pub address_annotations: Vec<(&'static str, String)>,
 }
 
 impl NodeExpect {
@@ -375,6 +378,7 @@ fn node_expect(snap: &ClusterSnapshot, name: &str, model: CniModel) -> NodeExpec
     let pod_cidrs = pod_cidrs(k8s, dump, model);
     let tunnel_addr = k8s.and_then(|k| k.annotation(tunnel_annotation(model))?.parse().ok());
     let vtep = vtep(k8s, dump, model, &pod_cidrs, tunnel_addr);
+    let address_annotations = address_annotations(k8s);
     NodeExpect {
         name: name.to_string(),
         model,
@@ -384,7 +388,17 @@ fn node_expect(snap: &ClusterSnapshot, name: &str, model: CniModel) -> NodeExpec
         vtep,
         tunnel_addr,
         has_dump: dump.is_some(),
+        address_annotations,
     }
+}
+
+fn address_annotations(k8s: Option<&K8sNode>) -> Vec<(&'static str, String)> {
+    let keys = [infer::FLANNEL_PUBLIC_IP, infer::CALICO_IPV4_ADDRESS];
+    let Some(k) = k8s else { return Vec::new() };
+    let found = keys
+        .into_iter()
+        .filter_map(|key| Some((key, k.annotation(key)?)));
+    found.map(|(key, v)| (key, v.to_string())).collect()
 }
 
 fn underlay(

@@ -719,10 +719,13 @@ pub fn matching_finding<'f>(
         None => matches!(code, Code::PodCidrOverlap | Code::ServiceCidrOverlap),
     };
     let candidates = || findings.iter().filter(|f| f.code == code && node_ok(f));
-    // The drop node's own finding first, then one elsewhere on the path.
+    // The drop node's own finding first, then one elsewhere on the path;
+    // among a node's findings of one code (one per peer), the one about the
+    // destination's node.
+    let about_dst = |f: &crate::Finding| ex.dst.node.as_ref().is_some_and(|d| f.peers.contains(d));
     candidates()
         .filter(|f| rule.is_none_or(|r| names_rule(f, r)))
-        .min_by_key(|f| f.node.as_deref() != Some(drop.node.as_str()))
+        .min_by_key(|f| (f.node.as_deref() != Some(drop.node.as_str()), !about_dst(f)))
 }
 
 /// A netfilter finding names the rule (as iptables-save prints it) or,

@@ -31,6 +31,9 @@ pub enum Relation {
     Mirrored,
     /// Either of the two.
     EitherWay,
+    /// The cause is about a node itself (no peer): it is on the symptom's
+    /// node or on one of the symptom's peers.
+    NodeOrPeer,
 }
 
 /// One cause → symptom relation.
@@ -109,7 +112,33 @@ pub const RULES: &[Rule] = &[
         Relation::SamePair,
         "BIRD did not learn the block, so it programs no kernel route for it",
     ),
+    node_address(
+        Code::VxlanFdbMismatch,
+        "the FDB entry follows the wrong address that node advertises",
+    ),
+    node_address(
+        Code::WrongNextHop,
+        "the route follows the wrong address that node advertises",
+    ),
+    node_address(
+        Code::NextHopNotAdjacent,
+        "the route follows the wrong address that node advertises",
+    ),
+    node_address(
+        Code::BgpSessionDown,
+        "the session runs from or to the wrong address that node advertises",
+    ),
 ];
+
+/// A symptom of a node speaking from the wrong address.
+const fn node_address(symptom: Code, because: &'static str) -> Rule {
+    rule(
+        Code::NodeAddressMismatch,
+        symptom,
+        Relation::NodeOrPeer,
+        because,
+    )
+}
 
 /// Groups the findings (in report order): every finding in exactly one
 /// group, groups in the order of their roots.
@@ -202,9 +231,23 @@ impl<'f> Index<'f> {
         let mirrored = matches!(r.relation, Relation::Mirrored | Relation::EitherWay);
         let here = same.then(|| self.at(r.cause, node, &sym.peers, findings));
         let there = mirrored.then(|| self.mirrored(r.cause, node, &sym.peers, findings));
+        let on =
+            (r.relation == Relation::NodeOrPeer).then(|| self.on_nodes(r.cause, node, &sym.peers));
         here.into_iter()
             .flatten()
             .chain(there.into_iter().flatten())
+            .chain(on.into_iter().flatten())
+    }
+
+    /// Causes on `node` or on one of `peers`, whatever they are about.
+    fn on_nodes<'a>(
+        &'a self,
+        code: Code,
+        node: &'a str,
+        peers: &'a [String],
+    ) -> impl Iterator<Item = usize> + 'a {
+        let nodes = std::iter::once(node).chain(peers.iter().map(String::as_str));
+        nodes.flat_map(move |n| self.by.get(&(code, n)).into_iter().flatten().copied())
     }
 
     /// Causes on `node` about one of `peers`.

@@ -115,6 +115,8 @@ fn codes_table_covers_every_design_code() {
         "policy-not-enforced",
         "policy-drift",
         "nodeport-no-local-endpoint",
+        "node-address-mismatch",
+        "vxlan-checksum-offload",
     ];
     for c in design {
         assert!(Code::parse(c).is_some(), "{c} missing from Code");
@@ -245,6 +247,8 @@ fn wrong_next_hop() {
 fn next_hop_not_adjacent() {
     let mut snap = cluster("flannel-host-gw", 2);
     snap.k8s.nodes[1].internal_ips = vec![ip("198.51.100.12")];
+    let key = "flannel.alpha.coreos.com/public-ip";
+    (snap.k8s.nodes[1].annotations).insert(key.into(), "198.51.100.12".into());
     let n2 = node_mut(&mut snap, "node-2");
     n2.addrs[0] = addr(2, "eth0", "198.51.100.12/24");
     let r = report(&snap);

@@ -267,7 +267,28 @@ fn node(model: &str, i: usize, n: usize) -> NodeSnapshot {
         "weave" => weave(&mut s, i),
         other => panic!("unknown test model {other}"),
     }
+    host_facts(&mut s);
     s
+}
+
+/// A fixed kernel and the tunnel devices' `ethtool -k` listings, as a full
+/// collection has them (checksum offload on, as the kernel creates VXLAN
+/// devices).
+fn host_facts(s: &mut NodeSnapshot) {
+    s.kernel = Some("6.1.0-18-amd64".into());
+    let on = cnictl_model::Feature {
+        on: true,
+        fixed: false,
+    };
+    let tunnels = s
+        .links
+        .iter()
+        .filter(|l| l.kind.as_deref() == Some("vxlan"));
+    let listings = tunnels.map(|l| cnictl_model::DevFeatures {
+        dev: l.name.clone(),
+        features: BTreeMap::from([("tx-checksum-ip-generic".to_string(), on)]),
+    });
+    s.offloads = Some(listings.collect());
 }
 
 fn cni_bridge(s: &mut NodeSnapshot, i: usize, mtu: u32) {
@@ -423,6 +444,7 @@ fn bird(i: usize, n: usize) -> Bgp {
             info: "Established".into(),
             bgp_state: Some("Established".into()),
             neighbor_address: Some(ip(&node_ip(j))),
+            source_address: None,
             neighbor_as: Some(64512),
             local_as: Some(64512),
             ..BgpProtocol::default()

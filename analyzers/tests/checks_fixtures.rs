@@ -30,6 +30,11 @@ const CONSEQUENCES: &[(&str, &[&str])] = &[
         "flannel-vxlan-broken-service-cidr-overlap",
         &["service-no-backends"],
     ),
+    // The peers program their FDB from the wrong address node-1 advertises.
+    (
+        "flannel-vxlan-broken-node-address-mismatch",
+        &["vxlan-fdb-mismatch"],
+    ),
     // The stale DNAT replaced api-3's: that ready endpoint is missing too.
     (
         "flannel-vxlan-broken-service-stale-backend",

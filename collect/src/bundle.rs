@@ -13,6 +13,7 @@
 //!   iptables-save.txt ip6tables-save.txt iptables-legacy-save.txt
 //!   ip6tables-legacy-save.txt nft-ruleset.json ipset-save.txt
 //!   tool-versions.txt                                    optional (netfilter)
+//!   ethtool.txt uname.txt                                optional (offloads, kernel)
 //! nodes/<node>/pods/<namespace>_<pod>/ip-{addr,route,link}.json  optional
 //! ```
 //!
@@ -594,6 +595,11 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeLoad>, Vec
     );
     let sysctls = r.optional(&format!("{dir}/sysctl.txt"), formats::parse_sysctl);
     let netfilter = load_netfilter(&mut r, &dir);
+    let offloads = r.optional(
+        &format!("{dir}/ethtool.txt"),
+        formats::parse_ethtool_features,
+    );
+    let kernel = r.optional(&format!("{dir}/uname.txt"), formats::parse_uname);
     let (pods, unnamed) = load_pods(&mut r, &dir);
     let empty = r.found == 0 && r.errors.iter().all(|e| e.kind == FileErrorKind::Missing);
     if empty {
@@ -618,6 +624,8 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeLoad>, Vec
         sysctls,
         pods,
         netfilter,
+        offloads,
+        kernel,
     })?;
     Ok(Some(NodeLoad {
         node,

@@ -209,6 +209,9 @@ fn write_optional(dir: &Path, node: &NodeSnapshot) -> Result<(), WriteError> {
         "sysctl.txt",
         node.sysctls.as_ref().map(formats::write_sysctl),
     )?;
+    let offloads = node.offloads.as_deref();
+    put("ethtool.txt", offloads.map(formats::write_ethtool_features))?;
+    put("uname.txt", node.kernel.as_ref().map(|k| format!("{k}\n")))?;
     match &node.netfilter {
         Some(nf) => write_netfilter(nf, dir),
         None => Ok(()),

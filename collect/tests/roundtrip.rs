@@ -439,6 +439,7 @@ fn protocol() -> impl Strategy<Value = BgpProtocol> {
                 info: info.into(),
                 bgp_state: bgp_state.map(String::from),
                 neighbor_address: nb,
+                source_address: None,
                 neighbor_as: nas,
                 local_as: las,
                 routes_imported: routes.map(|r| u64::from(r.0)),
@@ -547,6 +548,8 @@ fn node(name: String) -> impl Strategy<Value = NodeSnapshot> {
                     .map(|p| (format!("{}/{}", p.namespace, p.name), p))
                     .collect(),
                 netfilter: None,
+                offloads: None,
+                kernel: None,
             }
         },
     )

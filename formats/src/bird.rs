@@ -191,6 +191,9 @@ fn protocol_detail(p: &mut BgpProtocol, l: &Line) -> Result<(), ParseError> {
             let ip = value.split('%').next().unwrap_or(value);
             p.neighbor_address = Some(ip.parse().map_err(|_| bad("an IP address"))?);
         }
+        "Source address" => {
+            p.source_address = Some(value.parse().map_err(|_| bad("an IP address"))?);
+        }
         "Neighbor AS" => p.neighbor_as = Some(value.parse().map_err(|_| bad("an AS number"))?),
         "Local AS" => p.local_as = Some(value.parse().map_err(|_| bad("an AS number"))?),
         "Last error" => p.last_error = Some(value.to_string()),
@@ -334,6 +337,7 @@ fn protocol_details(s: &mut String, p: &BgpProtocol) {
         ),
         ("Neighbor AS:", p.neighbor_as.map(|a| a.to_string())),
         ("Local AS:", p.local_as.map(|a| a.to_string())),
+        ("Source address:", p.source_address.map(|a| a.to_string())),
         ("Last error:", p.last_error.clone()),
     ];
     for (k, v) in details.iter().filter_map(|(k, v)| Some((k, v.as_ref()?))) {

@@ -161,6 +161,7 @@ fn mesh_session(plan: &Plan, p: usize, imported: u64) -> BgpProtocol {
         info: "Established".into(),
         bgp_state: Some("Established".into()),
         neighbor_address: Some(v4(ip)),
+        source_address: None,
         neighbor_as: Some(AS),
         local_as: Some(AS),
         routes_imported: Some(imported),

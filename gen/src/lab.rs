@@ -38,6 +38,11 @@ pub const LAB_MODELS: [GenModel; 4] = [
 const OVERLAP_NODE: u32 = 3;
 const OVERLAP_CIDR: Ipv4Addr = Ipv4Addr::new(10, 244, 2, 0);
 
+/// node-address-mismatch: Docker's default bridge address, which a node
+/// with Docker installed holds on docker0 and interface autodetection can
+/// pick as the node's address.
+const DOCKER0_IP: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 1);
+
 /// Why a lab cannot be planned (the text is what `lab up` prints).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LabError {
@@ -120,6 +125,9 @@ pub struct LabFaults {
     /// node's web pod is not ready (the node has no local endpoint).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodeport_local: Option<u32>,
+    /// node-address-mismatch: this node's Flannel picked docker0's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_address: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,6 +238,20 @@ impl LabPlan {
 
     pub fn gateway(&self) -> Ipv4Addr {
         Ipv4Addr::new(192, 0, 2, 1)
+    }
+
+    /// node-address-mismatch: the address docker0 holds on the node.
+    pub fn docker0_ip(&self) -> Ipv4Addr {
+        DOCKER0_IP
+    }
+
+    /// The address node n tells its peers to use: its node IP, or
+    /// docker0's once node-address-mismatch was injected there.
+    pub fn public_ip(&self, n: u32) -> Ipv4Addr {
+        match self.faults.node_address {
+            Some(f) if f == n => DOCKER0_IP,
+            _ => self.node_ip(n),
+        }
     }
 
     /// 192.0.2.(10+n); with `--cross-subnet` even nodes sit on the second
@@ -349,6 +371,7 @@ impl LabPlan {
             "service-cidr-overlap" => {
                 self.faults.extra_service_ip = Some(self.service_overlap_ip(s));
             }
+            "node-address-mismatch" => self.faults.node_address = Some(s),
             "bgp-route-missing" => {
                 let peer = self.peers(s).0;
                 self.faults.bird_reject = Some(NodePair { node: s, peer });
@@ -397,7 +420,7 @@ impl LabPlan {
 
     /// The CNI's node annotations, as flanneld / calico-node write them.
     fn node_annotations(&self, n: u32) -> BTreeMap<String, String> {
-        let ip = self.node_ip(n);
+        let ip = self.public_ip(n);
         let pairs = match self.model {
             GenModel::FlannelVxlan => {
                 let data = format!("{{\"VNI\":1,\"VtepMAC\":\"{}\"}}", self.vtep_mac(n));

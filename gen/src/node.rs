@@ -39,6 +39,8 @@ pub fn base(plan: &Plan, i: usize) -> NodeSnapshot {
         sysctls: Some(sysctls()),
         pods: BTreeMap::new(),
         netfilter: None,
+        offloads: None,
+        kernel: None,
     }
 }
 

@@ -38,6 +38,11 @@ pub struct BgpProtocol {
     pub bgp_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbor_address: Option<IpAddr>,
+    /// The address this end speaks from (`Source address`, shown once the
+    /// session is up): a node whose autodetection picked the wrong
+    /// interface shows it here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_address: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbor_as: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

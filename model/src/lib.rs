@@ -29,4 +29,4 @@ pub use neigh::{FdbEntry, Neigh};
 pub use netpol::{Namespace, NetworkPolicy, PolicyType};
 pub use route::{NextHop, Protocol, Route, RouteType, Scope, TableId};
 pub use rule::{Rule, RuleAction};
-pub use snapshot::{ClusterSnapshot, NodeSnapshot, Notice, PodNetns, SCHEMA};
+pub use snapshot::{ClusterSnapshot, DevFeatures, Feature, NodeSnapshot, Notice, PodNetns, SCHEMA};

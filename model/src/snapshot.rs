@@ -119,6 +119,44 @@ pub struct NodeSnapshot {
     /// earlier versions read and write unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netfilter: Option<Netfilter>,
+    /// Offload features of the tunnel devices (`ethtool -k DEV`, bundle
+    /// `ethtool.txt`); `None` when not collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offloads: Option<Vec<DevFeatures>>,
+    /// The running kernel's release (`uname -r`, bundle `uname.txt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
+}
+
+/// One device's offload features, as `ethtool -k` lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevFeatures {
+    pub dev: String,
+    /// Feature name (`tx-checksum-ip-generic`) → its state.
+    pub features: BTreeMap<String, Feature>,
+}
+
+/// A feature's state: on or off, and whether the driver lets it change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feature {
+    pub on: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fixed: bool,
+}
+
+/// `major.minor` of a kernel release (`5.4.0-42-generic` → (5, 4)).
+pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+impl DevFeatures {
+    /// Whether `name` is on (`None`: the device does not list it).
+    pub fn is_on(&self, name: &str) -> Option<bool> {
+        self.features.get(name).map(|f| f.on)
+    }
 }
 
 impl NodeSnapshot {

@@ -85,6 +85,7 @@ mod mtu_mismatch;
 pub(crate) mod netfilter_blocks_overlay;
 mod netfilter_forward_drop;
 mod next_hop_not_adjacent;
+mod node_address_mismatch;
 mod nodeport_no_local_endpoint;
 mod pod_cidr_overlap;
 mod pod_route_missing;
@@ -96,6 +97,7 @@ mod service_no_backends;
 mod service_rules_missing;
 mod service_stale_backend;
 mod stale_pod_route;
+mod vxlan_checksum_offload;
 mod vxlan_fdb_mismatch;
 mod vxlan_fdb_missing;
 mod vxlan_neigh_missing;
@@ -324,6 +326,8 @@ const NODE_CHECKS: &[Registered<NodeCheck>] = &[
     (vxlan_neigh_missing::CODE, vxlan_neigh_missing::check),
     (vxlan_fdb_mismatch::CODE, vxlan_fdb_mismatch::check),
     (mtu_mismatch::CODE, mtu_mismatch::check),
+    (node_address_mismatch::CODE, node_address_mismatch::check),
+    (vxlan_checksum_offload::CODE, vxlan_checksum_offload::check),
     (bgp_session_down::CODE, bgp_session_down::check),
     (bgp_route_missing::CODE, bgp_route_missing::check),
     (ipvs_service_missing::CODE, ipvs_service_missing::check),

@@ -97,6 +97,7 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
     let at_dst_node = drop_node.is_some() && drop_node == dst_node;
     let wrong_node =
         drop_node.is_some() && dst_node.is_some() && !at_dst_node && drop_node != cx.src_node;
+    let stray = stray_outer(cx, hops);
     use Disposition as D;
     Some(match (trace.disposition, trace.reason) {
         (D::Delivered, _) | (D::InsufficientInfo, _) | (D::Unknown, _) => return None,
@@ -106,6 +107,9 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
             Code::NetfilterBlocksOverlay
         }
         (D::NetfilterDrop | D::NetfilterReject, _) => Code::NetfilterForwardDrop,
+        (D::LeftCluster | D::NoRoute | D::NeighbourUnresolved, _) if stray.is_some() => {
+            return stray
+        }
         (_, Reason::Mtu { .. }) => Code::MtuMismatch,
         (_, Reason::GatewayNotAdjacent { .. }) => Code::NextHopNotAdjacent,
         (_, Reason::IpvsNoBackends) => Code::IpvsNoBackends,
@@ -125,6 +129,19 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
         (D::LeftCluster, _) => Code::MissingPodRoute,
         _ => Code::WrongNextHop,
     })
+}
+
+/// A tunnel's outer packet addressed to no node, lost on the underlay:
+/// what chose its destination is wrong — the FDB entry (VXLAN) or the
+/// route's gateway (IPIP) — not a route to the pod.
+fn stray_outer(cx: &Cx<'_>, hops: &[Hop]) -> Option<Code> {
+    let (dst, code) = hops.iter().rev().find_map(|h| match h.step {
+        Step::VxlanEncap { outer, .. } => Some(Some((outer.dst, Code::VxlanFdbMismatch))),
+        Step::IpipEncap { outer } => Some(Some((outer.dst, Code::WrongNextHop))),
+        Step::Decap { .. } => Some(None),
+        _ => None,
+    })??;
+    cx.dp.node_by_ip(dst).is_none().then_some(code)
 }
 
 /// Whether the packet was inside a tunnel header when it was dropped (the

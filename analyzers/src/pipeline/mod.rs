@@ -154,9 +154,13 @@ impl Analysis {
         Ok(ex)
     }
 
-    /// The finding about the drop (`explain::matching_finding`). A drop on
-    /// a node without a dump gets none: no check ran there.
+    /// The finding about the drop (`explain::matching_finding`), on the
+    /// way out and on the way back (`--reverse`). A drop on a node without
+    /// a dump gets none: no check ran there.
     fn attach_finding(&self, ex: &mut Explanation) {
+        if let Some(back) = ex.reverse.as_deref_mut() {
+            self.attach_finding(back);
+        }
         let collected = |d: &explain::DropInfo| self.snapshot.nodes.contains_key(&d.node);
         let findings = &self.report.findings;
         let found = ex

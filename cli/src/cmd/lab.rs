@@ -362,6 +362,7 @@ fn scalar_vars(plan: &LabPlan, state: Option<&LabState>) -> Vars {
         ("BIRD_REJECT", Var::One(reject.unwrap_or_default())),
         ("UL_NS", one(&plan.ul_ns())),
         ("GATEWAY", one(&plan.gateway())),
+        ("DOCKER0_IP", one(&plan.docker0_ip())),
         ("POD_RANGE", one(&plan.pod_range())),
         ("POD_MTU", one(&plan.pod_mtu())),
         ("OVERLAP_NODE", one(&overlap.node)),

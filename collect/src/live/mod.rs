@@ -8,6 +8,7 @@
 //! caller's thread never changes namespace.
 
 mod bird;
+mod host;
 mod ipvs;
 mod netfilter;
 mod netns;
@@ -209,6 +210,8 @@ fn read_node(opts: &LiveOptions) -> Result<(NodeSnapshot, Vec<String>), LiveErro
     if opts.netfilter {
         node.netfilter = netfilter::read_netfilter(&mut notes);
     }
+    node.kernel = host::read_kernel();
+    node.offloads = host::read_offloads(&links, &mut notes);
     if opts.ipvs {
         match ipvs::read_ipvs()? {
             Ok(services) => node.ipvs = Some(services),

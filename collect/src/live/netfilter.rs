@@ -129,7 +129,7 @@ fn tool_versions() -> Option<String> {
 
 /// Runs a list command: its stdout, or `None` (absent tool: silently; a
 /// failure or timeout: with a note).
-fn run(tool: &str, args: &[&str], notes: &mut Vec<String>) -> Option<String> {
+pub(super) fn run(tool: &str, args: &[&str], notes: &mut Vec<String>) -> Option<String> {
     let child = Command::new(tool)
         .args(args)
         .stdin(Stdio::null())
