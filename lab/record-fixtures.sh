@@ -107,7 +107,7 @@ for g in "$g1:1" "$g2:2" "$g3:3" "$g4:4" "$g5:5" "$g6:6" "$g7:7"; do
 done
 [ "$failed" = 0 ] || { echo "record-fixtures.sh: recording failed (see above)" >&2; exit 1; }
 
-echo "deriving hand-written fixtures (calico-ipip, flannel-vxlan-ipvs*)"
+echo "deriving hand-written fixtures (calico-ipip, calico-ipip-cross-subnet, flannel-vxlan-ipvs*)"
 python3 "$HERE/handwrite-fixtures.py" "$STAGE"
 
 echo "checking every JSON file with jq"
