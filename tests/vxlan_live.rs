@@ -57,6 +57,7 @@ fn code_named(fault: &str) -> Option<&'static str> {
         "service-stale-backend",
         "service-rules-missing",
         "masquerade-missing",
+        "node-address-mismatch",
     ];
     SAME.iter().copied().find(|c| *c == fault)
 }
