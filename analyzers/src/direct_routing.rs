@@ -1,6 +1,6 @@
 //! Whether a Flannel VXLAN cluster runs with `"DirectRouting": true`.
 //!
-//! flanneld v0.26 (`pkg/backend/vxlan/vxlan_network.go`,
+//! flanneld (flannel-io/flannel at 067ed7f: `pkg/backend/vxlan/vxlan_network.go`,
 //! `handleSubnetEvents`) with DirectRouting routes a peer whose public IP
 //! the kernel reaches without a gateway (`ip.DirectRouting`) as `<subnet>
 //! via <public-ip>` on the underlay, and writes no neighbour or FDB entry

@@ -2,9 +2,10 @@
 //! two-subnet underlay (`lab up --cross-subnet`) and Flannel's
 //! DirectRouting (`lab up flannel-vxlan --direct-routing`).
 //!
-//! - **calico-vxlan** as Felix v3.27 programs it
-//!   (`felix/dataplane/linux/vxlan_mgr.go`, its route manager and
-//!   `vxlanfdb`): `vxlan.calico` (VNI 4096, UDP 4789, the node's
+//! - **calico-vxlan** as Felix programs it (projectcalico/calico read at
+//!   revision 006d24a: `felix/dataplane/linux/vxlan_mgr.go`, its route
+//!   manager and `vxlanfdb`; route protocol 80 is `dataplanedefs.
+//!   DefaultRouteProto`): `vxlan.calico` (VNI 4096, UDP 4789, the node's
 //!   `VXLANTunnelMACAddr`, `local <node IP>`, MTU 1450, no learning) holding
 //!   the node's VTEP address `/32`, taken from its own IPAM block; per peer a
 //!   permanent neighbour entry VTEP address → VTEP MAC and an FDB entry VTEP
@@ -19,8 +20,9 @@
 //!   Felix's route manager sends a block of a node on the same subnet
 //!   `via <node IP> dev eth0 proto 80` (route class VXLANSameSubnet) and
 //!   the rest over VXLAN.
-//! - **--direct-routing** (implies --cross-subnet): flanneld v0.26's
-//!   `handleSubnetEvents` (`pkg/backend/vxlan/vxlan_network.go`) installs
+//! - **--direct-routing** (implies --cross-subnet): flanneld's
+//!   `handleSubnetEvents` (flannel-io/flannel read at revision 067ed7f,
+//!   `pkg/backend/vxlan/vxlan_network.go`) installs
 //!   `<subnet> via <public-ip>` for a peer whose public IP the kernel
 //!   routes without a gateway (`ip.DirectRouting`), and only for the other
 //!   peers the neighbour, FDB entry and onlink VXLAN route.
