@@ -6,6 +6,8 @@ hand -- but not from scratch: each is a copy of a recorded bundle in STAGE,
 edited only where the model differs, so everything else (links, addresses,
 MACs, BIRD transcripts, k8s objects) stays consistent with a real kernel.
 
+    calico-ipip-cross-subnet <- calico-ipip: node-2 on 198.51.100.0/24,
+                            ipipMode CrossSubnet (same-subnet peers direct)
     calico-ipip          <- calico-bgp: tunl0 (as `ip -d -j link` prints an
                             ipip device), tunl0 /32 from the IPIP tunnel
                             address, BIRD routes via tunl0 onlink, MTU 1440
@@ -25,6 +27,7 @@ usage: handwrite-fixtures.py STAGE   (STAGE holds calico-bgp/ and flannel-vxlan/
 import copy
 import ipaddress
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -224,6 +227,62 @@ def calico_ipip(stage):
         "moved to dev tunl0 onlink, cali*/pod eth0 mtu 1440, IPv4IPIPTunnelAddr "
         "annotation; BIRD transcripts unchanged (BIRD's table keeps via eth0, "
         "its kernel filter rewrites to tunl0)",
+    )
+
+
+# ------------------------------------------------- calico-ipip CrossSubnet
+
+# The second underlay subnet (`lab up --cross-subnet`'s): node-2 moves there.
+MOVED, MOVED_TO = "192.0.2.12", "198.51.100.12"
+
+
+def rewrite_text(path, pairs):
+    text = path.read_text()
+    for old, new in pairs:
+        text = re.sub(old, new, text)
+    path.write_text(text)
+
+
+def cross_subnet_routes(node_dir, n):
+    """ipipMode CrossSubnet: BIRD's kernel filter sends a same-subnet peer's
+    block via its node IP on eth0 and only the others over tunl0 onlink;
+    node-2 no longer has the others as neighbours on eth0 (nor they it)."""
+    routes = load(node_dir / "ip-route.json")
+    for r in routes:
+        gw = r.get("gateway", "")
+        if r.get("protocol") == "bird" and r.get("dev") == "tunl0" and n != 2 and gw != MOVED_TO:
+            r["dev"] = "eth0"
+            r["flags"] = [f for f in r.get("flags", []) if f != "onlink"]
+    dump_ip(node_dir / "ip-route.json", routes)
+    neigh = load(node_dir / "ip-neigh.json")
+    peers = {"192.0.2.11", "192.0.2.13"} if n == 2 else {MOVED_TO}
+    dump_ip(node_dir / "ip-neigh.json", [e for e in neigh if e["dst"] not in peers])
+
+
+def calico_ipip_cross_subnet(stage):
+    """calico-ipip with node-2 on 198.51.100.0/24 (gateway .1, the underlay
+    router) and ipipMode CrossSubnet: node-1 and node-3 route each other's
+    blocks directly, node-2 over IPIP. BIRD resolves node-2's next hop
+    recursively through the default route (its table says `via 192.0.2.1`)."""
+    bundle = fresh_copy(stage, "calico-ipip", "calico-ipip-cross-subnet")
+    moved = [(re.escape(MOVED) + r"(?![0-9])", MOVED_TO), (r"192_0_2_12(?![0-9])", "198_51_100_12")]
+    for path in [p for p in bundle.rglob("*") if p.is_file()]:
+        rewrite_text(path, moved)
+    for node_dir in nodes(bundle):
+        n = node_index(node_dir)
+        if n == 2:
+            own = [(r"192\.0\.2\.(1|0/24|255)(?![0-9])", r"198.51.100.\1"),
+                   (r"via 192\.0\.2\.1[13] on eth0", "via 198.51.100.1 on eth0")]
+            for path in [p for p in node_dir.glob("*") if p.is_file()]:
+                rewrite_text(path, own)
+        else:
+            rewrite_text(node_dir / "bird-routes.txt", [(r"via 198\.51\.100\.12 on eth0", "via 192.0.2.1 on eth0")])
+        cross_subnet_routes(node_dir, n)
+    note(
+        bundle,
+        "from calico-ipip: node-2 moved to 198.51.100.12/24 (default via 198.51.100.1), "
+        "ipipMode CrossSubnet: node-1 <-> node-3 blocks via the node IP dev eth0, "
+        "node-2's over tunl0 onlink; BIRD next hops of the moved node via the gateway",
     )
 
 
@@ -438,6 +497,7 @@ def main():
             print(f"handwrite-fixtures: {stage / needed} is not a recorded bundle", file=sys.stderr)
             return 2
     calico_ipip(stage)
+    calico_ipip_cross_subnet(stage)
     flannel_vxlan_ipvs(stage)
     ipvs_broken(stage)
     vxlan_checksum_offload(stage)

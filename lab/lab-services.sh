@@ -30,7 +30,7 @@ build_outside() {
 # need_rule_tools: the tools load_rules needs beyond iptables.
 need_rule_tools() {
 	[ "$KUBE_PROXY" != nftables ] || command -v nft >/dev/null || die "--kube-proxy nftables needs nft (Debian package nftables)"
-	[ "$MODEL" != calico-bgp ] || command -v ipset >/dev/null || die "calico-bgp needs ipset (Debian package ipset)"
+	[[ $MODEL != calico-* ]] || command -v ipset >/dev/null || die "$MODEL needs ipset (Debian package ipset)"
 	[ -z "$POLICY_FILE" ] || command -v ipset >/dev/null || die "--policies needs ipset (Debian package ipset)"
 }
 
@@ -137,7 +137,7 @@ fault_service_rules_missing() {
 # go to a pod address the underlay cannot route.
 fault_masquerade_missing() {
 	case $MODEL in
-	calico-bgp) nf "$S" -t nat -F cali-nat-outgoing ;;
+	calico-*) nf "$S" -t nat -F cali-nat-outgoing ;;
 	*) nf "$S" -t nat -D FLANNEL-POSTRTG -s "$POD_RANGE" ! -d 224.0.0.0/4 \
 		-m comment --comment "flanneld masq" -j MASQUERADE --random-fully ;;
 	esac

@@ -1,7 +1,7 @@
 #!/bin/bash
 # lab.sh — cnictl's namespace lab engine: builds a small Kubernetes-like
-# cluster dataplane (Flannel VXLAN, Flannel host-gw or Calico BGP with real
-# BIRD 2 daemons) out of network namespaces, injects one fault at a time,
+# cluster dataplane (Flannel VXLAN, Flannel host-gw, Calico BGP with real
+# BIRD 2 daemons or Calico VXLAN) out of network namespaces, injects one fault at a time,
 # records it as a cnictl bundle, and tears it all down.
 #
 # It is the only part of cnictl that writes to a dataplane, and it writes only
@@ -41,7 +41,7 @@ set -euo pipefail
 LAB_RUN=${CNICTL_LAB_RUN:-/run/cnictl-lab}
 SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 COLLECT=${CNICTL_COLLECT_NODE:-$SELF_DIR/collect-node.sh}
-MODELS="flannel-vxlan flannel-host-gw calico-bgp"
+MODELS="flannel-vxlan flannel-host-gw calico-bgp calico-vxlan"
 TRACE=0
 . "$SELF_DIR/lab-services.sh"
 # The NetworkPolicy faults ("policy faults" below).
@@ -53,13 +53,18 @@ usage: lab.sh COMMAND [options]
 
 commands:
   up MODEL [--nodes N] [--pods P] [--prefix PFX] [--kube-proxy iptables|nftables]
-     [--policies FILE] [--dual-stack]
-        build a lab (MODEL: flannel-vxlan | flannel-host-gw | calico-bgp;
+     [--policies FILE] [--dual-stack] [--cross-subnet] [--direct-routing]
+        build a lab (MODEL: flannel-vxlan | flannel-host-gw | calico-bgp |
+        calico-vxlan;
         defaults: 3 nodes, 2 pods per node, prefix cnl, kube-proxy in
         iptables mode; --policies: NetworkPolicy manifests programmed as
         Felix / kube-router would; --dual-stack, flannel-host-gw only: IPv6
         beside IPv4, fd00:192:0:2::/64 underlay, fd00:10:244:N::/64 pod
-        CIDRs, and the ping matrix for both families) with an outside namespace, write its state and
+        CIDRs, and the ping matrix for both families; --cross-subnet,
+        calico-vxlan and flannel-vxlan: odd nodes on 192.0.2.0/24, even
+        ones on 198.51.100.0/24, routed by the underlay namespace, and
+        calico-vxlan in vxlanMode CrossSubnet; --direct-routing,
+        flannel-vxlan: "DirectRouting": true, implies --cross-subnet) with an outside namespace, write its state and
         k8s/*.json, print a summary and run the ping matrix (exit 1 if it
         fails; the lab then stays up for inspection). A failure while
         building tears the half-built lab down.
@@ -125,10 +130,12 @@ x() {
 
 # The plan comes from cnictl as variables (see `cnictl lab plan --format
 # json`): PREFIX MODEL NODES PODS DIR CREATED FAULTS BIRD_REJECT UL_NS
-# GATEWAY DOCKER0_IP POD_RANGE POD_MTU OVERLAP_NODE OVERLAP_CIDR DUAL_STACK GATEWAY6
-# POD_RANGE6; per node n, ${X[n]} for X in NODE_NS NODE_IP NODE_MAC VTEP_IP
+# GATEWAY DOCKER0_IP POD_RANGE POD_MTU OVERLAP_NODE OVERLAP_CIDR DUAL_STACK
+# GATEWAY6 POD_RANGE6 GATEWAY2 CROSS_SUBNET DIRECT_SAME VX_DEV VX_VNI VX_PORT;
+# per node n, ${X[n]} for X in NODE_NS NODE_IP NODE_MAC VTEP_IP
 # VTEP_MAC POD_CIDR BLOCK CNI0_IP CNI0_MAC MESH PEER THIRD OFFLINK_IP
-# SHADOW_NET SVC_OVERLAP_IP NODE_IP6 POD_CIDR6 CNI0_IP6; per pod p of node n,
+# SHADOW_NET SVC_OVERLAP_IP NODE_IP6 POD_CIDR6 CNI0_IP6 NODE_GW SUBNET2
+# PEER_NET; per pod p of node n,
 # ${X[n.p]} for X in POD_NS POD_NAME POD_IP POD_MAC HOST_VETH POD_IP6.
 
 # find_cnictl: prints the path of the cnictl that plans the lab.
@@ -197,6 +204,12 @@ build_underlay() {
 	ip -n "$ul" addr add "$GATEWAY/24" dev br0
 	ip -n "$ul" link set br0 up
 	[ "$DUAL_STACK" = 1 ] && ip -n "$ul" addr add "$GATEWAY6/64" dev br0 nodad
+	if [ "$CROSS_SUBNET" = 1 ]; then
+		# The second underlay subnet: the underlay namespace routes between them.
+		ip -n "$ul" link add br1 type bridge
+		ip -n "$ul" addr add "$GATEWAY2/24" dev br1
+		ip -n "$ul" link set br1 up
+	fi
 	build_outside
 }
 
@@ -207,10 +220,10 @@ build_node() {
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 	ip link add "ul$n" netns "$ul" type veth peer name eth0 netns "$ns" address "${NODE_MAC[$n]}"
-	ip -n "$ul" link set "ul$n" master br0 up
+	ip -n "$ul" link set "ul$n" master "br${SUBNET2[$n]}" up
 	ip -n "$ns" addr add "${NODE_IP[$n]}/24" dev eth0
 	ip -n "$ns" link set eth0 up
-	ip -n "$ns" route add default via "$GATEWAY" dev eth0
+	ip -n "$ns" route add default via "${NODE_GW[$n]}" dev eth0
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 	if [ "$DUAL_STACK" = 1 ]; then
@@ -251,20 +264,37 @@ build_flannel_pod() {
 	fi
 }
 
-# build_vxlan N: flannel.1 exactly as flanneld programs it, plus one
-# neighbour, FDB entry and onlink route per peer node.
+# build_vxlan N: the VXLAN device exactly as flanneld (flannel.1) or Felix
+# (vxlan.calico: its block's blackhole and its routes proto 80) programs it,
+# plus per peer node a neighbour, an FDB entry and an onlink route; a
+# same-subnet peer under Calico CrossSubnet / Flannel DirectRouting is
+# routed via its node IP instead (Felix keeps its neighbour and FDB entry,
+# flanneld writes neither). See gen/src/lab_vxlan.rs.
 build_vxlan() {
-	local n=$1 ns=${NODE_NS[$1]} m
-	ip -n "$ns" link add flannel.1 address "${VTEP_MAC[$n]}" type vxlan id 1 \
-		local "${NODE_IP[$n]}" dev eth0 dstport 8472 nolearning
-	ip -n "$ns" link set flannel.1 mtu 1450 up
-	ip -n "$ns" addr add "${VTEP_IP[$n]}/32" dev flannel.1
+	local n=$1 ns=${NODE_NS[$1]} m proto=()
+	[ "$MODEL" != calico-vxlan ] || proto=(proto 80)
+	ip -n "$ns" link add "$VX_DEV" address "${VTEP_MAC[$n]}" type vxlan id "$VX_VNI" \
+		local "${NODE_IP[$n]}" dev eth0 dstport "$VX_PORT" nolearning
+	ip -n "$ns" link set "$VX_DEV" mtu 1450 up
+	ip -n "$ns" addr add "${VTEP_IP[$n]}/32" dev "$VX_DEV"
+	[ "$MODEL" != calico-vxlan ] || ip -n "$ns" route add blackhole "${BLOCK[$n]}" proto 80
 	for ((m = 1; m <= NODES; m++)); do
 		[ "$m" = "$n" ] && continue
-		ip -n "$ns" neigh replace "${VTEP_IP[$m]}" lladdr "${VTEP_MAC[$m]}" dev flannel.1 nud permanent
-		bridge -n "$ns" fdb append "${VTEP_MAC[$m]}" dev flannel.1 dst "${NODE_IP[$m]}" self permanent
-		ip -n "$ns" route add "${POD_CIDR[$m]}" via "${VTEP_IP[$m]}" dev flannel.1 onlink
+		if direct "$n" "$m"; then
+			ip -n "$ns" route add "${PEER_NET[$m]}" via "${NODE_IP[$m]}" dev eth0 "${proto[@]}"
+			[ "$MODEL" = calico-vxlan ] || continue
+		fi
+		ip -n "$ns" neigh replace "${VTEP_IP[$m]}" lladdr "${VTEP_MAC[$m]}" dev "$VX_DEV" nud permanent
+		bridge -n "$ns" fdb append "${VTEP_MAC[$m]}" dev "$VX_DEV" dst "${NODE_IP[$m]}" self permanent
+		direct "$n" "$m" ||
+			ip -n "$ns" route add "${PEER_NET[$m]}" via "${VTEP_IP[$m]}" dev "$VX_DEV" onlink "${proto[@]}"
 	done
+}
+
+# direct A B: node A routes node B's pods unencapsulated (same subnet, and
+# the model does so: Calico CrossSubnet, Flannel DirectRouting).
+direct() {
+	[ "$DIRECT_SAME" = 1 ] && [ "${SUBNET2[$1]}" = "${SUBNET2[$2]}" ]
 }
 
 build_host_gw() {
@@ -284,7 +314,8 @@ build_calico_pod() {
 	local ns=${NODE_NS[$1]} pns=${POD_NS[$1.$2]} hv=${HOST_VETH[$1.$2]} ip=${POD_IP[$1.$2]}
 	ip netns add "$pns"
 	ip -n "$pns" link set lo up
-	ip link add "$hv" netns "$ns" address ee:ee:ee:ee:ee:ee type veth peer name eth0 netns "$pns"
+	ip link add "$hv" netns "$ns" mtu "$POD_MTU" address ee:ee:ee:ee:ee:ee type veth \
+		peer name eth0 netns "$pns" mtu "$POD_MTU"
 	ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$hv.proxy_arp=1" \
 		"net.ipv4.neigh.$hv.proxy_delay=0" "net.ipv4.conf.$hv.forwarding=1"
 	ip -n "$ns" link set "$hv" up
@@ -367,6 +398,7 @@ build_lab() {
 		flannel-vxlan) build_flannel_node "$n"; build_vxlan "$n" ;;
 		flannel-host-gw) build_flannel_node "$n"; build_host_gw "$n" ;;
 		calico-bgp) build_calico_node "$n" ;;
+		calico-vxlan) build_calico_node "$n"; build_vxlan "$n" ;;
 		esac
 		load_rules "$n"
 	done
@@ -425,14 +457,15 @@ cmd_up() {
 		--kube-proxy) KUBE_PROXY=${2:-}; shift 2 ;;
 		--policies) POLICY_FILE=${2:-}; shift 2 ;;
 		--dual-stack) DUAL_ARG=--dual-stack; shift ;;
+		--cross-subnet | --direct-routing) UL_ARGS="$UL_ARGS $1"; shift ;;
 		-*) die "up: unknown option $1" ;;
 		*) [ -z "$MODEL" ] || die "up: one MODEL only"; MODEL=$1; shift ;;
 		esac
 	done
 	[ -n "$MODEL" ] || die "up: MODEL missing (one of: $MODELS)"
 	# cnictl checks the model, --nodes, --pods and the prefix.
-	# shellcheck disable=SC2086 # DUAL_ARG is empty or one word
-	load_plan "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" --kube-proxy "$KUBE_PROXY" $DUAL_ARG
+	# shellcheck disable=SC2086 # DUAL_ARG, UL_ARGS: flags, no spaces in them
+	load_plan "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" --kube-proxy "$KUBE_PROXY" $DUAL_ARG $UL_ARGS
 	[ ! -e "$(state_file)" ] || die "a lab with prefix $PREFIX exists ($(state_file)); run: lab.sh down --prefix $PREFIX"
 	[ -z "$(lab_netns)" ] || die "namespaces with prefix $PREFIX- exist; run: lab.sh down --prefix $PREFIX"
 	command -v ping >/dev/null || die "ping not found (Debian package iputils-ping)"
@@ -446,7 +479,7 @@ cmd_up() {
 	[ -z "$POLICY_FILE" ] || policy_args=(--policies "$POLICY_FILE")
 	"$CNICTL" lab init "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" \
 		--kube-proxy "$KUBE_PROXY" --state "$(state_file)" --dir "$DIR" --created "$CREATED" \
-		"${policy_args[@]}" $DUAL_ARG || { rm -rf "$DIR"; exit 2; }
+		"${policy_args[@]}" $DUAL_ARG $UL_ARGS || { rm -rf "$DIR"; exit 2; }
 	load_state
 	# Any failure while building (set -e, die) exits through this trap, so a
 	# half-built lab never stays behind.
@@ -468,6 +501,7 @@ print_summary() {
 	local n p
 	printf 'lab %s: %s, %s nodes x %s pods, kube-proxy %s (state %s)\n' "$PREFIX" "$MODEL" "$NODES" "$PODS" "$KUBE_PROXY" "$(state_file)"
 	printf '  underlay  %-28s %s/24 (br0)\n' "$UL_NS" "$GATEWAY"
+	[ "$CROSS_SUBNET" != 1 ] || printf '  underlay  %-28s %s/24 (br1, routed)\n' "$UL_NS" "$GATEWAY2"
 	printf '  outside   %-28s %s/24 (via %s)\n' "$OUT_NS" "$OUT_IP" "$OUT_GW"
 	for ((n = 1; n <= NODES; n++)); do
 		printf '  node-%-4s %-28s %s\n' "$n" "${NODE_NS[$n]}" "${NODE_IP[$n]}"
@@ -587,6 +621,8 @@ write_lab_info() {
 	printf 'model = %s\nprefix = %s\nnodes = %s\npods_per_node = %s\ncreated = %s\nfaults = %s\n' \
 		"$MODEL" "$PREFIX" "$NODES" "$PODS" "$CREATED" "${FAULTS:-none}"
 	[ "$DUAL_STACK" != 1 ] || printf 'dual_stack = 1\n'
+	[ "$CROSS_SUBNET" != 1 ] || printf 'cross_subnet = 1\n'
+	[ "$DIRECT_SAME" != 1 ] || printf 'same_subnet_direct = 1\n'
 	[ ! -f "$DIR/faults.log" ] || sed -e "s/^  + //" -e "s/^/fault_command = /" "$DIR/faults.log"
 }
 
@@ -693,6 +729,7 @@ faults_for() {
 	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	flannel-host-gw) echo "missing-pod-route $([ "${DUAL_STACK:-0}" = 1 ] && echo missing-pod-route-v6) wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
+	calico-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	*) return 1 ;;
 	esac
 }
@@ -742,7 +779,7 @@ cmd_break() {
 }
 
 fault_missing_pod_route() {
-	x ip -n "${NODE_NS[$S]}" route del "${POD_CIDR[$T]}"
+	x ip -n "${NODE_NS[$S]}" route del "${PEER_NET[$T]}"
 }
 
 # missing-pod-route-v6 (a lab up with --dual-stack): the same for the
@@ -753,7 +790,7 @@ fault_missing_pod_route_v6() {
 
 fault_wrong_next_hop() {
 	case $MODEL in
-	flannel-vxlan) x ip -n "${NODE_NS[$S]}" route replace "${POD_CIDR[$T]}" via "${VTEP_IP[$W]}" dev flannel.1 onlink ;;
+	flannel-vxlan | calico-vxlan) x ip -n "${NODE_NS[$S]}" route replace "${PEER_NET[$T]}" via "${VTEP_IP[$W]}" dev "$VX_DEV" onlink ;;
 	flannel-host-gw) x ip -n "${NODE_NS[$S]}" route replace "${POD_CIDR[$T]}" via "${NODE_IP[$W]}" dev eth0 ;;
 	esac
 }
@@ -763,15 +800,15 @@ fault_next_hop_not_adjacent() {
 }
 
 fault_vxlan_fdb_missing() {
-	x bridge -n "${NODE_NS[$S]}" fdb del "${VTEP_MAC[$T]}" dev flannel.1 dst "${NODE_IP[$T]}" self
+	x bridge -n "${NODE_NS[$S]}" fdb del "${VTEP_MAC[$T]}" dev "$VX_DEV" dst "${NODE_IP[$T]}" self
 }
 
 fault_vxlan_neigh_missing() {
-	x ip -n "${NODE_NS[$S]}" neigh del "${VTEP_IP[$T]}" dev flannel.1
+	x ip -n "${NODE_NS[$S]}" neigh del "${VTEP_IP[$T]}" dev "$VX_DEV"
 }
 
 fault_vxlan_fdb_mismatch() {
-	x bridge -n "${NODE_NS[$S]}" fdb replace "${VTEP_MAC[$T]}" dev flannel.1 dst "${NODE_IP[$W]}" self permanent
+	x bridge -n "${NODE_NS[$S]}" fdb replace "${VTEP_MAC[$T]}" dev "$VX_DEV" dst "${NODE_IP[$W]}" self permanent
 }
 
 # node-address-mismatch: Docker is installed on node-S (docker0, no ports,
@@ -811,7 +848,7 @@ fault_route_shadowed() {
 
 fault_pod_route_missing() {
 	case $MODEL in
-	calico-bgp) x ip -n "${NODE_NS[$S]}" route del "${POD_IP[$S.1]}" dev "${HOST_VETH[$S.1]}" ;;
+	calico-*) x ip -n "${NODE_NS[$S]}" route del "${POD_IP[$S.1]}" dev "${HOST_VETH[$S.1]}" ;;
 	*) x ip -n "${NODE_NS[$S]}" link set "${HOST_VETH[$S.1]}" nomaster ;;
 	esac
 }
@@ -853,7 +890,11 @@ fault_pod_cidr_overlap() {
 		ns=${NODE_NS[$m]}
 		x ip -n "$ns" route del "${POD_CIDR[$o]}"
 		case $MODEL in
-		flannel-vxlan) x ip -n "$ns" route add "$OVERLAP_CIDR" via "${VTEP_IP[$o]}" dev flannel.1 onlink ;;
+		flannel-vxlan) if direct "$m" "$o"; then
+			x ip -n "$ns" route add "$OVERLAP_CIDR" via "${NODE_IP[$o]}" dev eth0
+		else
+			x ip -n "$ns" route add "$OVERLAP_CIDR" via "${VTEP_IP[$o]}" dev flannel.1 onlink
+		fi ;;
 		flannel-host-gw) x ip -n "$ns" route add "$OVERLAP_CIDR" via "${NODE_IP[$o]}" dev eth0 ;;
 		esac
 	done
@@ -891,13 +932,14 @@ nf() {
 # it, its appended FORWARD rule accepts it): nothing changes for pods.
 fault_forward_drop() {
 	nf "$S" -P FORWARD DROP
-	[ "$MODEL" = calico-bgp ] || nf "$S" -F FLANNEL-FWD
+	[[ $MODEL == calico-* ]] || nf "$S" -F FLANNEL-FWD
 }
 
-# block-vxlan: a host firewall rule dropping Flannel's VXLAN port in INPUT:
+# block-vxlan: a host firewall rule dropping the VXLAN port (Flannel's
+# 8472, Calico's 4789) in INPUT:
 # node-S receives no encapsulated packet (its pods can send, nothing returns).
 fault_block_vxlan() {
-	nf "$S" -A INPUT -p udp -m udp --dport 8472 -j DROP
+	nf "$S" -A INPUT -p udp -m udp --dport "$VX_PORT" -j DROP
 }
 
 # block-bgp: node-S's firewall drops TCP port 179 from its peers in INPUT
@@ -992,7 +1034,7 @@ fault_policy_ipset_stale() {
 main() {
 	local cmd=${1:-}
 	[ $# -gt 0 ] && shift
-	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS='' KUBE_PROXY=iptables POLICY_FILE= DUAL_ARG=
+	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS='' KUBE_PROXY=iptables POLICY_FILE= DUAL_ARG= UL_ARGS=
 	BIRD_REJECT='' PING_RETRY=1
 	[[ " $* " == *" --prefix "* ]] && PREFIX_SET=1
 	case $cmd in

@@ -73,6 +73,7 @@ one_model() {
 one_model flannel-vxlan vxlan-fdb-missing
 one_model flannel-host-gw next-hop-not-adjacent
 one_model calico-bgp bgp-session-down
+one_model calico-vxlan vxlan-neigh-missing
 
 "$LAB" up calico-bgp --prefix "$P" >/dev/null
 rm -f "$RUN/$P.state" "$RUN/$P"/bird/*.pid

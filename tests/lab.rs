@@ -1,5 +1,6 @@
 //! Live namespace labs against the collectors and the checks: for each lab
-//! model (`cnictl lab up flannel-vxlan | flannel-host-gw | calico-bgp`),
+//! model (`cnictl lab up flannel-vxlan | flannel-host-gw | calico-bgp |
+//! calico-vxlan`),
 //! every node's `cnictl collect --netns …` (netlink, BIRD socket) must equal
 //! the bundle import of `lab/collect-node.sh` run in the same netns (`ip -j`,
 //! `bridge -j`, `birdc`, /proc/sys) — healthy, and again after faults. Each
@@ -604,6 +605,34 @@ fn calico_bgp_faults() -> Vec<Fault> {
     ]
 }
 
+fn calico_vxlan_faults() -> Vec<Fault> {
+    vec![
+        Fault {
+            name: "vxlan-neigh-missing",
+            node: 1,
+            needle: "10.244.2.0",
+            visible: |n| {
+                let neigh = n.neighbours.as_deref().unwrap_or_default();
+                !neigh.iter().any(|e| {
+                    e.dev == "vxlan.calico" && e.dst.to_string() == "10.244.2.0" && e.is_usable()
+                })
+            },
+        },
+        Fault {
+            name: "wrong-next-hop",
+            node: 2,
+            needle: "10.244.1.0",
+            visible: |n| gateway_of(n, "10.244.3.0/26").as_deref() == Some("10.244.1.0"),
+        },
+        Fault {
+            name: "pod-route-missing",
+            node: 3,
+            needle: "10.244.3.2",
+            visible: |n| main_route(n, "10.244.3.2/32").is_none(),
+        },
+    ]
+}
+
 /// Does `report` hold a finding `code` on `node-N` mentioning `needle`?
 fn has_finding(report: &serde_json::Value, f: &Fault) -> bool {
     let node = format!("node-{}", f.node);
@@ -679,4 +708,9 @@ fn flannel_host_gw_lab() {
 #[test]
 fn calico_bgp_lab() {
     run_model("calico-bgp", 3, calico_bgp_faults());
+}
+
+#[test]
+fn calico_vxlan_lab() {
+    run_model("calico-vxlan", 4, calico_vxlan_faults());
 }

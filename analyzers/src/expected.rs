@@ -12,7 +12,7 @@
 //!   holding that IP (else Calico's annotation prefix).
 //! - VTEPs: Flannel's `backend-data` VtepMAC and the VTEP IP (the pod CIDR's
 //!   network address, as Flannel assigns it to flannel.1); Calico VXLAN's
-//!   tunnel address annotation.
+//!   tunnel address and tunnel MAC annotations.
 //! - the service CIDR: given, or inferred from the ClusterIPs (see
 //!   [`infer_service_cidr`]).
 //!
@@ -210,6 +210,9 @@ pub struct Expected<'a> {
     pub contested: HashSet<IpNet>,
     pods_by_ip: HashMap<IpAddr, &'a Pod>,
     pods_by_node: HashMap<&'a str, Vec<&'a Pod>>,
+    /// Flannel VXLAN's `DirectRouting`, as the routes show it (`None`:
+    /// cannot tell; see [`crate::direct_routing`]).
+    pub flannel_direct_routing: Option<bool>,
 }
 
 impl<'a> Expected<'a> {
@@ -225,6 +228,7 @@ impl<'a> Expected<'a> {
             .map(|nm| node_expect(snap, &nm.node, nm.model))
             .collect();
         fill_peer_blocks(snap, &mut nodes);
+        let flannel_direct_routing = crate::direct_routing::flannel_direct_routing(snap, &nodes);
         let (service_cidr, service_cidr_note) = service_cidr(snap, opts);
         let services = snap
             .k8s
@@ -245,6 +249,7 @@ impl<'a> Expected<'a> {
             contested: HashSet::new(),
             pods_by_ip: HashMap::default(),
             pods_by_node: HashMap::default(),
+            flannel_direct_routing,
         };
         exp.index(snap);
         exp
@@ -592,6 +597,10 @@ fn vtep(
     let mac = k8s
         .and_then(|k| k.annotation(infer::FLANNEL_BACKEND_DATA))
         .and_then(flannel_vtep_mac)
+        .or_else(|| {
+            let calico = k8s?.annotation(infer::CALICO_VXLAN_MAC)?;
+            cidr::normalize_mac(calico)
+        })
         .or_else(|| link.and_then(|l| l.mac.clone()));
     Some(Vtep { ip, mac })
 }

@@ -10,8 +10,8 @@ use cnictl_model::{ClusterSnapshot, K8sNode, Link, NodeSnapshot, Protocol, Route
 use serde::{Deserialize, Serialize};
 
 pub use crate::cni::model::{
-    CniModel, CALICO_IPIP_ADDR, CALICO_IPV4_ADDRESS, CALICO_VXLAN_ADDR, CILIUM_POD_CIDR,
-    FLANNEL_BACKEND_DATA, FLANNEL_BACKEND_TYPE, FLANNEL_PUBLIC_IP,
+    CniModel, CALICO_IPIP_ADDR, CALICO_IPV4_ADDRESS, CALICO_VXLAN_ADDR, CALICO_VXLAN_MAC,
+    CILIUM_POD_CIDR, FLANNEL_BACKEND_DATA, FLANNEL_BACKEND_TYPE, FLANNEL_PUBLIC_IP,
 };
 
 /// One node's model and why.

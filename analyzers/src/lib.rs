@@ -8,6 +8,7 @@ pub mod checks;
 pub mod cni;
 pub mod code;
 pub mod diff;
+pub mod direct_routing;
 pub mod expected;
 pub mod explain;
 pub mod finding;

@@ -510,10 +510,11 @@ pub struct LabArgs {
 pub enum LabCommand {
     /// Build a lab: underlay, node and pod namespaces for MODEL, then a ping matrix.
     #[command(
-        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2\n  sudo cnictl lab up flannel-vxlan --kube-proxy nftables\n  sudo cnictl lab up calico-bgp --policies lab/testdata/policies/lab-policies.yaml"
+        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2\n  sudo cnictl lab up flannel-vxlan --kube-proxy nftables\n  sudo cnictl lab up calico-bgp --policies lab/testdata/policies/lab-policies.yaml\n  sudo cnictl lab up calico-vxlan --cross-subnet\n  sudo cnictl lab up flannel-vxlan --direct-routing"
     )]
     Up {
-        /// flannel-vxlan, flannel-host-gw or calico-bgp (calico-bgp runs one BIRD 2 per node).
+        /// flannel-vxlan, flannel-host-gw, calico-bgp (runs one BIRD 2 per
+        /// node) or calico-vxlan (Felix's vxlan.calico, no BGP).
         model: String,
         #[arg(long, default_value_t = 3)]
         nodes: u32,
@@ -536,6 +537,15 @@ pub enum LabCommand {
         /// families, routes for both, podCIDRs/podIPs with both.
         #[arg(long = "dual-stack")]
         dual_stack: bool,
+        /// Two underlay subnets (192.0.2.0/24: odd nodes, 198.51.100.0/24:
+        /// even nodes) joined by the underlay namespace; calico-vxlan runs
+        /// vxlanMode CrossSubnet (same-subnet peers routed directly).
+        #[arg(long = "cross-subnet")]
+        cross_subnet: bool,
+        /// flannel-vxlan with "DirectRouting": true (implies --cross-subnet):
+        /// same-subnet peers routed directly, the others over VXLAN.
+        #[arg(long = "direct-routing")]
+        direct_routing: bool,
     },
     /// Remove everything the lab created (namespaces, BIRD daemons, state), even after a crash.
     Down {
@@ -580,7 +590,7 @@ pub enum LabCommand {
     /// List the faults `lab break` can inject into a lab of MODEL (or of every model).
     #[command(after_help = "Example:\n  cnictl lab faults calico-bgp")]
     Faults {
-        /// flannel-vxlan, flannel-host-gw or calico-bgp.
+        /// flannel-vxlan, flannel-host-gw, calico-bgp or calico-vxlan.
         model: Option<String>,
     },
     /// Internal (lab.sh): print a lab's plan, from its state file or for a
@@ -654,6 +664,12 @@ pub struct LabShape {
     /// IPv6 beside IPv4.
     #[arg(long = "dual-stack")]
     pub dual_stack: bool,
+    /// Two underlay subnets.
+    #[arg(long = "cross-subnet")]
+    pub cross_subnet: bool,
+    /// Flannel's DirectRouting.
+    #[arg(long = "direct-routing")]
+    pub direct_routing: bool,
 }
 
 /// Which of a lab node's rules `lab rules` prints.
@@ -670,7 +686,7 @@ pub struct LabPlanArgs {
     /// The lab's state file.
     #[arg(long, value_name = "FILE", conflicts_with = "model")]
     pub state: Option<PathBuf>,
-    /// A new lab instead: flannel-vxlan, flannel-host-gw or calico-bgp.
+    /// A new lab instead: flannel-vxlan, flannel-host-gw, calico-bgp or calico-vxlan.
     #[arg(required_unless_present = "state")]
     pub model: Option<String>,
     #[arg(long, default_value_t = 3)]
@@ -683,6 +699,10 @@ pub struct LabPlanArgs {
     pub kube_proxy: String,
     #[arg(long = "dual-stack")]
     pub dual_stack: bool,
+    #[arg(long = "cross-subnet")]
+    pub cross_subnet: bool,
+    #[arg(long = "direct-routing")]
+    pub direct_routing: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
 }

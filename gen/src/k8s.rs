@@ -54,7 +54,9 @@ fn k8s_node(plan: &Plan, i: usize) -> K8sNode {
             flannel_annotations(plan, i),
             vec![IpNet::V4(plan.node_cidr(i))],
         ),
-        GenModel::CalicoBgp | GenModel::CalicoIpip => (calico_annotations(plan, i), Vec::new()),
+        GenModel::CalicoBgp | GenModel::CalicoIpip | GenModel::CalicoVxlan => {
+            (calico_annotations(plan, i), Vec::new())
+        }
     };
     K8sNode {
         name: plan.node_name(i),

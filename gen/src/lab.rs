@@ -26,10 +26,11 @@ use crate::plan::v4;
 use crate::GenModel;
 
 /// The models a namespace lab can build (no IPIP: the lab kernel lacks it).
-pub const LAB_MODELS: [GenModel; 3] = [
+pub const LAB_MODELS: [GenModel; 4] = [
     GenModel::FlannelVxlan,
     GenModel::FlannelHostGw,
     GenModel::CalicoBgp,
+    GenModel::CalicoVxlan,
 ];
 
 /// The node pod-cidr-overlap widens, and to what: node-3's /24 becomes a
@@ -45,7 +46,7 @@ const DOCKER0_IP: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 1);
 /// Why a lab cannot be planned (the text is what `lab up` prints).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LabError {
-    #[error("unknown model '{0}' (one of: flannel-vxlan flannel-host-gw calico-bgp)")]
+    #[error("unknown model '{0}' (one of: flannel-vxlan flannel-host-gw calico-bgp calico-vxlan)")]
     UnknownModel(String),
     #[error("--nodes must be 2..50")]
     Nodes,
@@ -55,6 +56,10 @@ pub enum LabError {
     Prefix(String),
     #[error("--dual-stack is built for flannel-host-gw only, not {0}")]
     DualStack(String),
+    #[error("--cross-subnet is built for calico-vxlan and flannel-vxlan only, not {0}")]
+    CrossSubnet(String),
+    #[error("--direct-routing is a flannel-vxlan option, not {0}")]
+    DirectRouting(String),
 }
 
 /// A lab: its shape plus the faults that change its objects or BIRD config.
@@ -78,6 +83,15 @@ pub struct LabPlan {
     /// IPv6 beside IPv4 (`lab up --dual-stack`): see [`crate::lab_v6`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dual_stack: bool,
+    /// Two underlay subnets joined by the underlay namespace (`lab up
+    /// --cross-subnet`, implied by `--direct-routing`): see
+    /// [`crate::lab_vxlan`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cross_subnet: bool,
+    /// Flannel VXLAN with `"DirectRouting": true` (`lab up flannel-vxlan
+    /// --direct-routing`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub direct_routing: bool,
 }
 
 /// Fault effects beyond the kernel: what `lab break` changes in the
@@ -159,6 +173,8 @@ impl LabPlan {
             kube_proxy: KubeProxyMode::default(),
             policies: None,
             dual_stack: false,
+            cross_subnet: false,
+            direct_routing: false,
         })
     }
 
@@ -177,7 +193,7 @@ impl LabPlan {
     }
 
     pub fn is_calico(&self) -> bool {
-        self.model == GenModel::CalicoBgp
+        matches!(self.model, GenModel::CalicoBgp | GenModel::CalicoVxlan)
     }
 
     // ---- names
@@ -238,8 +254,13 @@ impl LabPlan {
         }
     }
 
+    /// 192.0.2.(10+n); with `--cross-subnet` even nodes sit on the second
+    /// underlay subnet instead, 198.51.100.(10+n).
     pub fn node_ip(&self, n: u32) -> Ipv4Addr {
-        Ipv4Addr::new(192, 0, 2, byte(10 + n))
+        match self.in_second_subnet(n) {
+            true => Ipv4Addr::new(198, 51, 100, byte(10 + n)),
+            false => Ipv4Addr::new(192, 0, 2, byte(10 + n)),
+        }
     }
 
     pub fn node_mac(&self, n: u32) -> String {
@@ -250,8 +271,13 @@ impl LabPlan {
         Ipv4Addr::new(10, 244, byte(n), 0)
     }
 
+    /// Flannel's VtepMAC, or Calico's VXLANTunnelMACAddr (calico-node
+    /// picks a random locally administered MAC; the lab's is fixed).
     pub fn vtep_mac(&self, n: u32) -> String {
-        format!("0e:f1:0a:f4:{n:02x}:00")
+        match self.model {
+            GenModel::CalicoVxlan => format!("66:ca:0a:f4:{n:02x}:00"),
+            _ => format!("0e:f1:0a:f4:{n:02x}:00"),
+        }
     }
 
     /// The pod range every pod routes through its gateway.
@@ -297,7 +323,7 @@ impl LabPlan {
 
     /// The pods' MTU: VXLAN leaves 50 bytes for its header.
     pub fn pod_mtu(&self) -> u32 {
-        if self.model == GenModel::FlannelVxlan {
+        if matches!(self.model, GenModel::FlannelVxlan | GenModel::CalicoVxlan) {
             1450
         } else {
             1500
@@ -323,9 +349,11 @@ impl LabPlan {
         net(self.vtep_ip(n), if self.is_calico() { 27 } else { 25 })
     }
 
-    /// service-cidr-overlap: a ClusterIP inside node n's pod CIDR.
+    /// service-cidr-overlap: a ClusterIP inside node n's pod CIDR (for
+    /// Calico inside its /26 block, the node's pod range there).
     pub fn service_overlap_ip(&self, n: u32) -> Ipv4Addr {
-        Ipv4Addr::new(10, 244, byte(n), 250)
+        let host = if self.is_calico() { 50 } else { 250 };
+        Ipv4Addr::new(10, 244, byte(n), host)
     }
 
     /// pod-cidr-overlap: the node whose podCIDR is widened, and to what.
@@ -399,6 +427,7 @@ impl LabPlan {
                 flannel_annotations("vxlan", data, ip)
             }
             GenModel::FlannelHostGw => flannel_annotations("host-gw", "null".into(), ip),
+            GenModel::CalicoVxlan => self.calico_vxlan_annotations(n),
             _ => vec![("projectcalico.org/IPv4Address", format!("{ip}/24"))],
         };
         let pairs = pairs.into_iter().chain(self.v6_annotations(n));

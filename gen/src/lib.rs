@@ -29,6 +29,7 @@ mod lab_netfilter;
 pub mod lab_policy;
 mod lab_services;
 mod lab_v6;
+mod lab_vxlan;
 mod netpol_select;
 mod node;
 mod plan;
@@ -50,6 +51,9 @@ pub enum GenModel {
     FlannelHostGw,
     CalicoBgp,
     CalicoIpip,
+    /// Calico in VXLAN mode: built by the namespace lab only (`cnictl lab
+    /// up calico-vxlan`); not in [`GenModel::ALL`], so `cnictl gen` refuses it.
+    CalicoVxlan,
 }
 
 impl GenModel {
@@ -66,11 +70,15 @@ impl GenModel {
             GenModel::FlannelHostGw => "flannel-host-gw",
             GenModel::CalicoBgp => "calico-bgp",
             GenModel::CalicoIpip => "calico-ipip",
+            GenModel::CalicoVxlan => "calico-vxlan",
         }
     }
 
     fn is_calico(self) -> bool {
-        matches!(self, GenModel::CalicoBgp | GenModel::CalicoIpip)
+        matches!(
+            self,
+            GenModel::CalicoBgp | GenModel::CalicoIpip | GenModel::CalicoVxlan
+        )
     }
 }
 
@@ -151,6 +159,7 @@ pub fn generate_with(spec: &GenSpec, services: &ServiceSpec) -> Result<ClusterSn
         let mut node = match spec.model {
             GenModel::FlannelVxlan | GenModel::FlannelHostGw => flannel::node(&plan, i),
             GenModel::CalicoBgp | GenModel::CalicoIpip => calico::node(&plan, i),
+            GenModel::CalicoVxlan => return Err(GenError::UnknownModel(spec.model.to_string())),
         };
         kube_proxy_gen::program(&plan, i, &snap.k8s, services, &mut node)?;
         snap.nodes.insert(node.name.clone(), node);

@@ -3,7 +3,9 @@
 //! route-shadowed): computed once per node, O(nodes) lookups.
 //!
 //! The expected next hop depends on the *source* node's model:
-//! - flannel-vxlan: `P via <peer VTEP IP> dev flannel.1 onlink`
+//! - flannel-vxlan: `P via <peer VTEP IP> dev flannel.1 onlink`; with
+//!   DirectRouting `P via <peer node IP>` for an on-link peer (either shape
+//!   while the setting is unknown: [`crate::direct_routing`])
 //! - flannel-host-gw, bridge, cilium-native: `P via <peer node IP> dev <underlay>`
 //! - calico-bgp: `P via <peer node IP>` when adjacent, else via the
 //!   gateway the node uses for the peer's IP (BIRD's `gateway recursive`)
@@ -288,7 +290,7 @@ fn expected_hops<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Hops<'e
         return Hops::default();
     };
     match profile.next_hop {
-        NextHop::VtepOnlink => Hops::of(vtep_hop(cx, peer, c)),
+        NextHop::VtepOnlink => flannel_hops(cx, peer, vtep_hop(cx, peer, c), direct),
         NextHop::NodeIp => Hops::of(direct),
         NextHop::NodeIpRecursive => Hops::of(calico_bgp_hop(cx, direct)),
         NextHop::NodeIpTunl0Onlink => tunnel_or_direct(hop(ip, Some("tunl0"), true)),
@@ -317,6 +319,28 @@ fn vtep_hop<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Hop<'e> {
         .map(|v| v.ip)
         .filter(|ip| ip.is_ipv4() == v4);
     hop(Some(vtep.unwrap_or(c.net.network())), dev, true)
+}
+
+/// Flannel VXLAN: over VXLAN, or with DirectRouting straight to an on-link
+/// peer's IP (IPv4 only here: the lab and the setting's evidence are IPv4).
+fn flannel_hops<'e>(
+    cx: &NodeCx<'e>,
+    peer: &NodeExpect,
+    tunnel: Hop<'e>,
+    direct: Hop<'e>,
+) -> Hops<'e> {
+    if tunnel.dev.is_none() || !adjacent(cx, peer) {
+        return Hops::of(tunnel);
+    }
+    match cx.exp.flannel_direct_routing {
+        Some(true) => Hops::of(direct),
+        Some(false) => Hops::of(tunnel),
+        None => {
+            let mut v = Hops::of(tunnel);
+            v.push(direct);
+            v
+        }
+    }
 }
 
 /// Calico BGP toward a peer on another subnet: BIRD resolves the BGP next

@@ -70,9 +70,32 @@ pub(crate) fn state<'e>(cx: &NodeCx<'e>) -> Option<VxlanState<'e>> {
                 .iter()
                 .any(|c| cx.exp.contested.contains(&c.net))
         })
+        .filter(|p| !maybe_direct(cx, p, &dev.name))
         .filter_map(|p| peer(p, neigh.as_ref(), fdb.as_ref()))
         .collect();
     Some(VxlanState { dev, peers })
+}
+
+/// Flannel writes no neighbour or FDB entry for a peer it routes directly
+/// (DirectRouting, an on-link peer): such a peer is left out unless the
+/// setting is known off or the node's route to it goes via the peer's VTEP
+/// on the VXLAN device anyway (then the kernel needs both entries).
+fn maybe_direct(cx: &NodeCx<'_>, p: &NodeExpect, dev: &str) -> bool {
+    if cx.model != crate::infer::CniModel::FlannelVxlan
+        || cx.exp.flannel_direct_routing == Some(false)
+        || !super::remote::adjacent(cx, p)
+    {
+        return false;
+    }
+    let vtep = p.vtep.as_ref().map(|v| v.ip);
+    let via_vtep = |r: &cnictl_model::Route| {
+        super::fib::paths(r).any(|(gw, d)| d == Some(dev) && gw.is_some() && gw == vtep)
+    };
+    let over_vxlan = p.pod_cidrs.iter().any(|c| match cx.fib.lookup(&c.net) {
+        super::fib::Lookup::Route(r) => via_vtep(r),
+        _ => false,
+    });
+    !over_vxlan
 }
 
 struct FdbIndex<'a> {

@@ -20,6 +20,9 @@ pub const CALICO_IPV4_ADDRESS: &str = "projectcalico.org/IPv4Address";
 pub const CALICO_IPIP_ADDR: &str = "projectcalico.org/IPv4IPIPTunnelAddr";
 /// Calico's node annotation with the node's VXLAN tunnel address.
 pub const CALICO_VXLAN_ADDR: &str = "projectcalico.org/IPv4VXLANTunnelAddr";
+/// Calico's node annotation with the node's VXLAN tunnel MAC (libcalico-go's
+/// Kubernetes node conversion, `nodeBgpVXLANTunnelMACAddrAnnotation`).
+pub const CALICO_VXLAN_MAC: &str = "projectcalico.org/VXLANTunnelMACAddr";
 /// Cilium's node annotation with the node's pod CIDR (cluster-pool IPAM).
 pub const CILIUM_POD_CIDR: &str = "network.cilium.io/ipv4-pod-cidr";
 

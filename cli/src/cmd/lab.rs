@@ -93,11 +93,16 @@ fn lab_argv(cmd: &LabCommand) -> Option<Vec<String>> {
             kube_proxy,
             policies,
             dual_stack,
+            cross_subnet,
+            direct_routing,
         } => {
             let mut v = up_argv(model, *nodes, *pods, kube_proxy, policies.as_deref());
-            if *dual_stack {
-                v.push("--dual-stack".into());
-            }
+            let flags = [
+                (*dual_stack, "--dual-stack"),
+                (*cross_subnet, "--cross-subnet"),
+                (*direct_routing, "--direct-routing"),
+            ];
+            v.extend(flags.iter().filter(|f| f.0).map(|f| f.1.to_string()));
             (v, Some(prefix))
         }
         LabCommand::Down { prefix } => (strings(&["down"]), Some(prefix)),
@@ -216,7 +221,8 @@ fn new_plan(shape: &LabShape) -> Result<LabPlan> {
     };
     let plan = plan
         .with_kube_proxy(mode)
-        .with_dual_stack(shape.dual_stack)?;
+        .with_dual_stack(shape.dual_stack)?
+        .with_underlay(shape.cross_subnet, shape.direct_routing)?;
     match &shape.policies {
         Some(file) => Ok(plan.with_policies(read_policies(file)?)),
         None => Ok(plan),
@@ -326,6 +332,8 @@ fn plan_for(a: &LabPlanArgs, model: &str) -> Result<LabPlan> {
         kube_proxy: a.kube_proxy.clone(),
         policies: None,
         dual_stack: a.dual_stack,
+        cross_subnet: a.cross_subnet,
+        direct_routing: a.direct_routing,
     })
 }
 
@@ -367,6 +375,12 @@ fn scalar_vars(plan: &LabPlan, state: Option<&LabState>) -> Vars {
         ("DUAL_STACK", one(&u8::from(plan.dual_stack))),
         ("GATEWAY6", one(&plan.gateway6())),
         ("POD_RANGE6", one(&plan.pod_range6())),
+        ("GATEWAY2", one(&plan.gateway2())),
+        ("CROSS_SUBNET", one(&u8::from(plan.cross_subnet))),
+        ("DIRECT_SAME", one(&u8::from(plan.same_subnet_direct()))),
+        ("VX_DEV", one(&plan.vxlan().0)),
+        ("VX_VNI", one(&plan.vxlan().1)),
+        ("VX_PORT", one(&plan.vxlan().2)),
     ];
     if let Some(st) = state {
         vars.push(("DIR", one(&st.dir.display())));
@@ -403,6 +417,12 @@ fn node_vars(plan: &LabPlan) -> Vars {
         ("STALE_SET", per_node(&|n| stale(plan, n, |e| e.set))),
         ("STALE_DEL", per_node(&|n| stale(plan, n, |e| e.del))),
         ("STALE_ADD", per_node(&|n| stale(plan, n, |e| e.add))),
+        ("NODE_GW", per_node(&|n| plan.node_gateway(n).to_string())),
+        (
+            "SUBNET2",
+            per_node(&|n| u8::from(plan.in_second_subnet(n)).to_string()),
+        ),
+        ("PEER_NET", per_node(&|n| plan.peer_net(n).to_string())),
     ]
 }
 
@@ -613,6 +633,8 @@ mod tests {
             kube_proxy: "nftables".into(),
             policies: None,
             dual_stack: false,
+            cross_subnet: false,
+            direct_routing: false,
         };
         init(&shape, &path, dir.path().join("cnlt"), "now".into()).expect("init");
         record_fault("bgp-route-missing", 1, &path).expect("fault");
