@@ -88,24 +88,6 @@ fn healthy_fixtures_exit_0_and_broken_ones_report_their_seeded_code() {
     }
 }
 
-/// `cnictl model` names every recorded fixture's model as its
-/// lab-info.txt says (`model = …`): the lab models and their variants
-/// (`calico-vxlan-cross-subnet`, `flannel-vxlan-direct-routing`).
-#[test]
-fn model_names_every_fixture_as_recorded() {
-    for b in fixtures() {
-        let Ok(info) = fs::read_to_string(b.join("lab-info.txt")) else {
-            continue;
-        };
-        let Some(want) = info.lines().find_map(|l| l.strip_prefix("model = ")) else {
-            continue;
-        };
-        let o = cnictl(&["model", "--bundle", b.to_str().unwrap(), "-O", "json"]);
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(v["model"], want.trim(), "{}", b.display());
-    }
-}
-
 #[test]
 fn readme_documents_every_finding_code() {
     let readme = fs::read_to_string(repo().join("README.md")).unwrap();
