@@ -5,6 +5,7 @@
 
 mod brief;
 mod codes;
+mod ctgap;
 mod names;
 mod netfilter;
 mod outside;
@@ -583,7 +584,7 @@ fn add_reverse(
         rpkt.sport = ex.backends.first().map_or(pkt.dport, |b| b.port);
         rpkt.dport = pkt.sport;
     }
-    let back = one_way(
+    let mut back = one_way(
         snap,
         dp,
         (&back_from, &ex.src),
@@ -592,6 +593,7 @@ fn add_reverse(
         trace_opts(req, true),
     );
     ex.asymmetric = asymmetry(ex, &back);
+    ctgap::mark(snap, ex, &mut back);
     ex.reverse = Some(Box::new(back));
 }
 
