@@ -234,6 +234,7 @@ pub async fn read_cluster_with(client: &Client, opts: &KubeOptions) -> Result<K8
         endpoint_slices: Some(slices),
         network_policies: policies,
         namespaces,
+        calico: Default::default(),
     })
 }
 

@@ -342,6 +342,7 @@ impl LabPlan {
             endpoint_slices: Some(self.slices()),
             network_policies,
             namespaces,
+            calico: Default::default(),
         }
     }
 
@@ -364,6 +365,7 @@ impl LabPlan {
             pod_cidrs,
             annotations: self.node_annotations(n),
             ready: Some(true),
+            labels: Default::default(),
         }
     }
 
