@@ -207,6 +207,11 @@ pub struct Expected<'a> {
     pub contested: HashSet<IpNet>,
     pods_by_ip: HashMap<IpAddr, &'a Pod>,
     pods_by_node: HashMap<&'a str, Vec<&'a Pod>>,
+    /// The BGP sessions Calico's custom resources configure; `None` when
+    /// they were not collected (a full mesh is then assumed).
+    pub bgp_topology: Option<crate::bgptopo::BgpTopology>,
+    /// Calico's IPAM objects, when collected.
+    pub calico: &'a cnictl_model::CalicoObjects,
 }
 
 impl<'a> Expected<'a> {
@@ -242,6 +247,8 @@ impl<'a> Expected<'a> {
             contested: HashSet::new(),
             pods_by_ip: HashMap::default(),
             pods_by_node: HashMap::default(),
+            bgp_topology: crate::bgptopo::BgpTopology::from_k8s(&snap.k8s),
+            calico: &snap.k8s.calico,
         };
         exp.index(snap);
         exp

@@ -148,15 +148,27 @@ fn null_route_code(cx: &Cx<'_>, hops: &[Hop], at_dst_node: bool) -> Code {
     }
 }
 
-/// A BGP peer of this node is not Established (so routes are not learned).
+/// A BGP peer of this node is not Established (so routes are not learned):
+/// one of the sessions Calico's BGPPeers call for when they were collected
+/// (as bgp-session-down judges), else any (full mesh assumed).
 fn bgp_down(cx: &Cx<'_>, node: NodeId) -> bool {
-    let down = |p: &cnictl_model::BgpProtocol| p.is_bgp() && !p.is_established();
-    let bgp = cx
-        .snap
-        .nodes
-        .get(cx.dp.node_name(node))
-        .and_then(|n| n.bgp.as_ref());
-    bgp.is_some_and(|b| b.protocols.iter().any(down))
+    let name = cx.dp.node_name(node);
+    let topo = crate::bgptopo::BgpTopology::from_k8s(&cx.snap.k8s);
+    let want = topo.as_ref().and_then(|t| t.of(name));
+    let expected = |p: &cnictl_model::BgpProtocol| {
+        want.is_none_or(|w| p.neighbor_address.is_some_and(|ip| w.contains(&ip)))
+    };
+    let down = |p: &cnictl_model::BgpProtocol| p.is_bgp() && !p.is_established() && expected(p);
+    let bgp = cx.snap.nodes.get(name).and_then(|n| n.bgp.as_ref());
+    let unconfigured = |b: &cnictl_model::Bgp| {
+        let runs = |ip: &std::net::IpAddr| {
+            b.protocols
+                .iter()
+                .any(|p| p.is_bgp() && p.neighbor_address == Some(*ip))
+        };
+        want.is_some_and(|w| !w.iter().all(runs))
+    };
+    bgp.is_some_and(|b| b.protocols.iter().any(down) || unconfigured(b))
 }
 
 fn runs_bird(cx: &Cx<'_>, node: NodeId) -> bool {
