@@ -31,6 +31,9 @@ pub enum Relation {
     Mirrored,
     /// Either of the two.
     EitherWay,
+    /// Between two of the symptom's peers: a block owner's session to the
+    /// route reflector another node learns the block through.
+    Among,
 }
 
 /// One cause → symptom relation.
@@ -96,6 +99,12 @@ pub const RULES: &[Rule] = &[
         Code::BgpRouteMissing,
         Relation::EitherWay,
         "no session, so no routes are learned over it",
+    ),
+    rule(
+        Code::BgpSessionDown,
+        Code::BgpRouteMissing,
+        Relation::Among,
+        "the block's owner has no session to the route reflector that would pass it on",
     ),
     rule(
         Code::BgpSessionDown,
@@ -202,9 +211,32 @@ impl<'f> Index<'f> {
         let mirrored = matches!(r.relation, Relation::Mirrored | Relation::EitherWay);
         let here = same.then(|| self.at(r.cause, node, &sym.peers, findings));
         let there = mirrored.then(|| self.mirrored(r.cause, node, &sym.peers, findings));
+        let among =
+            (r.relation == Relation::Among).then(|| self.among(r.cause, &sym.peers, findings));
         here.into_iter()
             .flatten()
             .chain(there.into_iter().flatten())
+            .chain(among.into_iter().flatten())
+    }
+
+    /// Causes on one of `peers` about another of them.
+    fn among<'a>(
+        &'a self,
+        code: Code,
+        peers: &'a [String],
+        findings: &'a [Finding],
+    ) -> impl Iterator<Item = usize> + 'a {
+        let at = peers.iter().flat_map(move |p| {
+            let on = self.by.get(&(code, p.as_str())).into_iter().flatten();
+            on.copied().map(move |c| (c, p))
+        });
+        at.filter(move |&(c, p)| {
+            findings[c]
+                .peers
+                .iter()
+                .any(|q| q != p && peers.contains(q))
+        })
+        .map(|(c, _)| c)
     }
 
     /// Causes on `node` about one of `peers`.
@@ -271,6 +303,14 @@ mod tests {
         let mut symptoms: Vec<usize> = g[0].symptoms.iter().map(|s| s.finding).collect();
         symptoms.sort_unstable();
         assert_eq!(symptoms, vec![0, 1, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_client_session_down_to_the_reflector_explains_its_block_missing_elsewhere() {
+        let mut reflected = f(Code::BgpRouteMissing, "node-3", "node-2");
+        reflected.peers.push("node-1".into());
+        let fs = vec![f(Code::BgpSessionDown, "node-2", "node-1"), reflected];
+        assert_eq!(roots(&group(&fs)), vec![0]);
     }
 
     #[test]

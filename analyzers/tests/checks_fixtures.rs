@@ -24,6 +24,12 @@ const CONSEQUENCES: &[(&str, &[&str])] = &[
         "calico-bgp-broken-bgp-session-down",
         &["bgp-route-missing", "missing-pod-route"],
     ),
+    // The same, on a reflector's session to a client: every other node
+    // misses that client's block, and the client every block.
+    (
+        "calico-bgp-route-reflector-broken-bgp-session-down",
+        &["bgp-route-missing", "missing-pod-route"],
+    ),
     // The Service added by hand selects `app: legacy`, which no pod has:
     // it has no ready endpoint, so every connection to it is refused.
     (

@@ -510,7 +510,7 @@ pub struct LabArgs {
 pub enum LabCommand {
     /// Build a lab: underlay, node and pod namespaces for MODEL, then a ping matrix.
     #[command(
-        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2\n  sudo cnictl lab up flannel-vxlan --kube-proxy nftables\n  sudo cnictl lab up calico-bgp --policies lab/testdata/policies/lab-policies.yaml"
+        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2\n  sudo cnictl lab up flannel-vxlan --kube-proxy nftables\n  sudo cnictl lab up calico-bgp --policies lab/testdata/policies/lab-policies.yaml\n  sudo cnictl lab up calico-bgp --nodes 4 --reflectors 1"
     )]
     Up {
         /// flannel-vxlan, flannel-host-gw or calico-bgp (calico-bgp runs one BIRD 2 per node).
@@ -536,6 +536,11 @@ pub enum LabCommand {
         /// families, routes for both, podCIDRs/podIPs with both.
         #[arg(long = "dual-stack")]
         dual_stack: bool,
+        /// calico-bgp with N route reflectors (nodes 1..=N) instead of the
+        /// node-to-node mesh: BIRD as Calico's confd renders reflectors and
+        /// clients, and the BGPConfiguration/BGPPeer objects in k8s/.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        reflectors: u32,
     },
     /// Remove everything the lab created (namespaces, BIRD daemons, state), even after a crash.
     Down {
@@ -654,6 +659,9 @@ pub struct LabShape {
     /// IPv6 beside IPv4.
     #[arg(long = "dual-stack")]
     pub dual_stack: bool,
+    /// Route reflectors (calico-bgp).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reflectors: u32,
 }
 
 /// Which of a lab node's rules `lab rules` prints.
@@ -683,6 +691,8 @@ pub struct LabPlanArgs {
     pub kube_proxy: String,
     #[arg(long = "dual-stack")]
     pub dual_stack: bool,
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reflectors: u32,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
 }

@@ -50,6 +50,8 @@ pub enum LabError {
     Prefix(String),
     #[error("--dual-stack is built for flannel-host-gw only, not {0}")]
     DualStack(String),
+    #[error("--reflectors {0}: calico-bgp only, and fewer than the {1} nodes")]
+    Reflectors(u32, u32),
 }
 
 /// A lab: its shape plus the faults that change its objects or BIRD config.
@@ -73,6 +75,14 @@ pub struct LabPlan {
     /// IPv6 beside IPv4 (`lab up --dual-stack`): see [`crate::lab_v6`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dual_stack: bool,
+    /// Route reflectors (calico-bgp `--reflectors N`: nodes 1..=N), 0 for
+    /// the node-to-node mesh; see [`crate::lab_rr`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reflectors: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Fault effects beyond the kernel: what `lab break` changes in the
@@ -151,6 +161,7 @@ impl LabPlan {
             kube_proxy: KubeProxyMode::default(),
             policies: None,
             dual_stack: false,
+            reflectors: 0,
         })
     }
 
@@ -207,7 +218,7 @@ impl LabPlan {
 
     /// BIRD's name for the session to node n.
     pub fn mesh_name(&self, n: u32) -> String {
-        format!("Mesh_{}", self.node_ip(n).to_string().replace('.', "_"))
+        self.session_name(n)
     }
 
     // ---- addresses
@@ -286,7 +297,19 @@ impl LabPlan {
 
     /// A fault on node s involves its peer t = s+1 and a third node w = t+1
     /// (both wrapping around).
+    ///
+    /// With route reflectors the peer is one s has a session with: the
+    /// first reflector for a client, the first client for a reflector.
     pub fn peers(&self, s: u32) -> (u32, u32) {
+        if self.reflectors > 0 {
+            let t = if self.is_reflector(s) {
+                self.reflectors + 1
+            } else {
+                1
+            };
+            let w = (1..=self.nodes).find(|&w| w != s && w != t).unwrap_or(t);
+            return (t, w);
+        }
         let t = s % self.nodes + 1;
         (t, t % self.nodes + 1)
     }
@@ -342,7 +365,7 @@ impl LabPlan {
             endpoint_slices: Some(self.slices()),
             network_policies,
             namespaces,
-            calico: Default::default(),
+            calico: self.calico_objects(),
         }
     }
 
@@ -359,14 +382,16 @@ impl LabPlan {
                 pod_cidrs.push(IpNet::V6(self.pod_cidr6(n)));
             }
         }
-        K8sNode {
+        let mut node = K8sNode {
             name: self.node_name(n),
             internal_ips,
             pod_cidrs,
             annotations: self.node_annotations(n),
             ready: Some(true),
             labels: Default::default(),
-        }
+        };
+        self.mark_reflector(&mut node, n);
+        node
     }
 
     /// The CNI's node annotations, as flanneld / calico-node write them.

@@ -26,6 +26,7 @@ pub mod lab;
 mod lab_felix;
 mod lab_netfilter;
 pub mod lab_policy;
+mod lab_rr;
 mod lab_services;
 mod lab_v6;
 mod netpol_select;

@@ -93,10 +93,14 @@ fn lab_argv(cmd: &LabCommand) -> Option<Vec<String>> {
             kube_proxy,
             policies,
             dual_stack,
+            reflectors,
         } => {
             let mut v = up_argv(model, *nodes, *pods, kube_proxy, policies.as_deref());
             if *dual_stack {
                 v.push("--dual-stack".into());
+            }
+            if *reflectors > 0 {
+                v.extend(["--reflectors".into(), reflectors.to_string()]);
             }
             (v, Some(prefix))
         }
@@ -216,7 +220,8 @@ fn new_plan(shape: &LabShape) -> Result<LabPlan> {
     };
     let plan = plan
         .with_kube_proxy(mode)
-        .with_dual_stack(shape.dual_stack)?;
+        .with_dual_stack(shape.dual_stack)?
+        .with_reflectors(shape.reflectors)?;
     match &shape.policies {
         Some(file) => Ok(plan.with_policies(read_policies(file)?)),
         None => Ok(plan),
@@ -326,6 +331,7 @@ fn plan_for(a: &LabPlanArgs, model: &str) -> Result<LabPlan> {
         kube_proxy: a.kube_proxy.clone(),
         policies: None,
         dual_stack: a.dual_stack,
+        reflectors: a.reflectors,
     })
 }
 
@@ -364,6 +370,7 @@ fn scalar_vars(plan: &LabPlan, state: Option<&LabState>) -> Vars {
         ("OUT_GW", one(&plan.outside_gateway())),
         ("POLICIES", one(&u8::from(plan.has_policies()))),
         ("DUAL_STACK", one(&u8::from(plan.dual_stack))),
+        ("REFLECTORS", one(&plan.reflectors)),
         ("GATEWAY6", one(&plan.gateway6())),
         ("POD_RANGE6", one(&plan.pod_range6())),
     ];
@@ -612,6 +619,7 @@ mod tests {
             kube_proxy: "nftables".into(),
             policies: None,
             dual_stack: false,
+            reflectors: 0,
         };
         init(&shape, &path, dir.path().join("cnlt"), "now".into()).expect("init");
         record_fault("bgp-route-missing", 1, &path).expect("fault");
