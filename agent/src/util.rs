@@ -83,9 +83,12 @@ pub fn read_k8s_dir(bundle: &Path) -> Result<K8s, String> {
     })
 }
 
+/// How [`read_k8s_dir`] reads one file (name, required).
+type ReadFile<'a> = &'a dyn Fn(&str, bool) -> Result<Option<String>, String>;
+
 /// An optional `k8s/` file of [`read_k8s_dir`], parsed.
 fn optional<T>(
-    read: &dyn Fn(&str, bool) -> Result<Option<String>, String>,
+    read: ReadFile<'_>,
     name: &str,
     parse: fn(&str) -> Result<T, ParseError>,
 ) -> Result<Option<T>, String> {

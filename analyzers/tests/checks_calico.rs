@@ -2,7 +2,6 @@
 //! topology calls for (bgp-session-down) and IPAM truth.
 
 #[path = "checks_builders.rs"]
-#[allow(dead_code)]
 mod builders;
 
 use builders::*;
