@@ -67,6 +67,9 @@ pub enum Code {
     PolicyNotEnforced,
     PolicyDrift,
     NodeportNoLocalEndpoint,
+    IpamLeakedAffinity,
+    IpamBlockMultipleRoutes,
+    PodIpOutsidePools,
 }
 
 /// A bundle section a check reads (README "Bundles"): what a node or
@@ -78,6 +81,10 @@ pub enum Input {
     K8sServices,
     K8sEndpointSlices,
     K8sNetworkPolicies,
+    /// Calico's `k8s/ippools.json`.
+    K8sIpPools,
+    /// Calico's `k8s/blockaffinities.json`.
+    K8sBlockAffinities,
     IpLink,
     IpAddr,
     IpRoute,
@@ -104,6 +111,8 @@ impl Input {
             Input::K8sServices => "k8s/services.json",
             Input::K8sEndpointSlices => "k8s/endpointslices.json",
             Input::K8sNetworkPolicies => "k8s/networkpolicies.json",
+            Input::K8sIpPools => "k8s/ippools.json",
+            Input::K8sBlockAffinities => "k8s/blockaffinities.json",
             Input::IpLink => "ip-link.json",
             Input::IpAddr => "ip-addr.json",
             Input::IpRoute => "ip-route.json",
@@ -162,7 +171,7 @@ const IPVS: &[Input] = &[I::K8sServices, I::Ipvsadm];
 const SVC_RULES: &[Input] = &[I::K8sServices, I::K8sEndpointSlices, I::Netfilter];
 
 /// The table, in [`Code`]'s variant order.
-pub const TABLE: [CodeInfo; 34] = [
+pub const TABLE: [CodeInfo; 37] = [
     CodeInfo {
         code: Code::PodCidrOverlap,
         name: "pod-cidr-overlap",
@@ -475,12 +484,39 @@ pub const TABLE: [CodeInfo; 34] = [
         inputs: &[I::K8sNodes, I::K8sServices, I::K8sEndpointSlices],
         source: Source::Check,
     },
+    CodeInfo {
+        code: Code::IpamLeakedAffinity,
+        name: "ipam-leaked-affinity",
+        severity: Severity::Error,
+        meaning: "a node blackholes (and BIRD announces) a Calico IPAM block whose pods or affinity are on another node: traffic from that node to those pods is dropped there",
+        hint: "a stale or leaked block affinity: check `kubectl get blockaffinities.crd.projectcalico.org` for the block, and the node's `birdc show route <block> all`; release the affinity (calicoctl ipam check / release) so confd drops the static blackhole",
+        inputs: &[I::K8sPods, I::IpRoute, I::K8sBlockAffinities],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::IpamBlockMultipleRoutes,
+        name: "ipam-block-multiple-routes",
+        severity: Severity::Error,
+        meaning: "a pod block is routed (ECMP) to more than one node: flows hashed to the wrong node are dropped or detoured",
+        hint: "two nodes announce the block (a leaked affinity, or a duplicate static route): `birdc show route <block> all` names them; fix the node that does not hold the block's pods",
+        inputs: &[I::K8sPods, I::IpRoute, I::K8sBlockAffinities],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::PodIpOutsidePools,
+        name: "pod-ip-outside-pools",
+        severity: Severity::Warning,
+        meaning: "a pod's IP is in no enabled Calico IPPool: BIRD's export filter does not announce it, so other nodes may have no route to it",
+        hint: "the pod got its address outside Calico IPAM (a static IP annotation, a deleted or disabled pool): `kubectl get ippools.crd.projectcalico.org -o wide`; recreate the pod or restore the pool",
+        inputs: &[I::K8sPods, I::K8sIpPools],
+        source: Source::Check,
+    },
 ];
 
 impl Code {
     /// Every code, in table order (metrics and the README enumerate this).
-    pub const ALL: [Code; 34] = {
-        let mut all = [Code::PodCidrOverlap; 34];
+    pub const ALL: [Code; 37] = {
+        let mut all = [Code::PodCidrOverlap; 37];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].code;

@@ -210,8 +210,9 @@ pub struct Expected<'a> {
     /// The BGP sessions Calico's custom resources configure; `None` when
     /// they were not collected (a full mesh is then assumed).
     pub bgp_topology: Option<crate::bgptopo::BgpTopology>,
-    /// Calico's IPAM objects, when collected.
-    pub calico: &'a cnictl_model::CalicoObjects,
+    /// The snapshot's Kubernetes objects (Calico's IPAM objects among
+    /// them), for the checks that compare them with the routes.
+    pub k8s: &'a cnictl_model::K8s,
 }
 
 impl<'a> Expected<'a> {
@@ -248,7 +249,7 @@ impl<'a> Expected<'a> {
             pods_by_ip: HashMap::default(),
             pods_by_node: HashMap::default(),
             bgp_topology: crate::bgptopo::BgpTopology::from_k8s(&snap.k8s),
-            calico: &snap.k8s.calico,
+            k8s: &snap.k8s,
         };
         exp.index(snap);
         exp

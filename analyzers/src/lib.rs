@@ -15,6 +15,7 @@ pub mod finding;
 pub mod hints;
 pub mod infer;
 pub mod inferred;
+pub mod ipam;
 pub mod pipeline;
 pub mod policy;
 pub mod reach;

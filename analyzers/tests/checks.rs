@@ -115,6 +115,9 @@ fn codes_table_covers_every_design_code() {
         "policy-not-enforced",
         "policy-drift",
         "nodeport-no-local-endpoint",
+        "ipam-leaked-affinity",
+        "ipam-block-multiple-routes",
+        "pod-ip-outside-pools",
     ];
     for c in design {
         assert!(Code::parse(c).is_some(), "{c} missing from Code");

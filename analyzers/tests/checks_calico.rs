@@ -7,7 +7,10 @@ mod builders;
 use builders::*;
 use cnictl_analyzers::bgptopo::RR_ANNOTATION;
 use cnictl_analyzers::{checks, Report, Severity};
-use cnictl_model::{BgpConfiguration, BgpPeer, ClusterSnapshot};
+use cnictl_model::{
+    BgpConfiguration, BgpPeer, BlockAffinity, ClusterSnapshot, IpPool, NextHop, Protocol, Route,
+    RouteType,
+};
 
 fn problems(r: &Report) -> Vec<(String, Option<String>, String)> {
     r.findings
@@ -130,5 +133,143 @@ fn an_unsupported_selector_is_named_not_guessed() {
         skip.reason.contains("route-reflector in {'true'}"),
         "{}",
         skip.reason
+    );
+}
+
+fn codes_on(r: &Report, code: &str) -> Vec<(Option<String>, String)> {
+    let hits = r.findings.iter().filter(|f| f.code == code);
+    hits.map(|f| (f.node.clone(), f.summary.clone())).collect()
+}
+
+fn pool(cidr: &str, disabled: bool) -> IpPool {
+    IpPool {
+        name: format!("pool-{cidr}"),
+        cidr: net(cidr),
+        block_size: Some(26),
+        ipip_mode: None,
+        vxlan_mode: None,
+        nat_outgoing: true,
+        disabled,
+        node_selector: None,
+    }
+}
+
+#[test]
+fn a_blackhole_for_another_nodes_block_is_a_leaked_affinity() {
+    let healthy = cluster("calico-bgp", 3);
+    assert_eq!(codes_on(&checks::run(&healthy), "ipam-leaked-affinity"), []);
+    let mut snap = healthy;
+    let mut bh = Route::unicast(net(&block(2)));
+    bh.route_type = RouteType::Blackhole;
+    bh.protocol = Protocol::BIRD;
+    node_mut(&mut snap, "node-3").routes.push(bh);
+    let f = codes_on(&checks::run(&snap), "ipam-leaked-affinity");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0.as_deref(), Some("node-3"));
+    assert!(
+        f[0].1
+            .contains("blackholes block 10.244.2.0/26, which belongs to node-2"),
+        "{}",
+        f[0].1
+    );
+}
+
+#[test]
+fn an_empty_block_is_judged_by_its_affinity_only() {
+    let mut snap = cluster("calico-bgp", 3);
+    snap.k8s
+        .pods
+        .retain(|p| p.node.as_deref() != Some("node-2") || p.host_network);
+    let mut bh = Route::unicast(net(&block(2)));
+    bh.route_type = RouteType::Blackhole;
+    bh.protocol = Protocol::BIRD;
+    node_mut(&mut snap, "node-3").routes.push(bh);
+    assert_eq!(
+        codes_on(&checks::run(&snap), "ipam-leaked-affinity"),
+        [],
+        "nothing says whose"
+    );
+    snap.k8s.calico.block_affinities = Some(vec![BlockAffinity {
+        name: "node-2-10-244-2-0-26".into(),
+        node: "node-2".into(),
+        cidr: net(&block(2)),
+        state: "confirmed".into(),
+        deleted: false,
+    }]);
+    let f = codes_on(&checks::run(&snap), "ipam-leaked-affinity");
+    assert_eq!(f.len(), 1, "{f:?}");
+}
+
+#[test]
+fn a_block_routed_to_two_nodes_is_found() {
+    let healthy = cluster("calico-bgp", 3);
+    assert_eq!(
+        codes_on(&checks::run(&healthy), "ipam-block-multiple-routes"),
+        []
+    );
+    let mut snap = healthy;
+    let n1 = node_mut(&mut snap, "node-1");
+    let r = n1
+        .routes
+        .iter_mut()
+        .find(|r| r.dst == net(&block(2)))
+        .expect("route");
+    r.gateway = None;
+    r.dev = None;
+    r.nexthops = [2, 3]
+        .iter()
+        .map(|j| NextHop {
+            gateway: Some(ip(&node_ip(*j))),
+            dev: Some("eth0".into()),
+            weight: 1,
+            onlink: false,
+        })
+        .collect();
+    let f = codes_on(&checks::run(&snap), "ipam-block-multiple-routes");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].1
+            .contains("to 2 nodes (node-2, node-3); it belongs to node-2"),
+        "{}",
+        f[0].1
+    );
+}
+
+#[test]
+fn pod_ips_outside_enabled_pools() {
+    let mut snap = cluster("calico-bgp", 3);
+    // Without k8s/ippools.json nothing is judged.
+    let mut outside = snap.clone();
+    outside.k8s.calico.ip_pools = None;
+    let p0 = outside
+        .k8s
+        .pods
+        .iter_mut()
+        .find(|p| !p.host_network)
+        .unwrap();
+    p0.ips = vec![ip("10.99.0.5")];
+    assert_eq!(codes_on(&checks::run(&outside), "pod-ip-outside-pools"), []);
+    snap.k8s.calico.ip_pools = Some(vec![pool("10.244.0.0/16", false)]);
+    assert_eq!(codes_on(&checks::run(&snap), "pod-ip-outside-pools"), []);
+    snap.k8s.calico.ip_pools = Some(vec![
+        pool("10.244.0.0/23", false),
+        pool("10.244.2.0/24", true),
+    ]);
+    let pods_on_2 = snap
+        .k8s
+        .pods
+        .iter()
+        .filter(|p| !p.host_network && p.node.as_deref() == Some("node-2"))
+        .count();
+    let f = codes_on(&checks::run(&snap), "pod-ip-outside-pools");
+    let disabled = f
+        .iter()
+        .filter(|(_, s)| s.contains("only in disabled IPPool"))
+        .count();
+    assert_eq!(disabled, pods_on_2, "{f:?}");
+    assert!(
+        f.iter()
+            .any(|(_, s)| s.contains("10.244.3.") && s.ends_with("in no IPPool")),
+        "{f:?}"
     );
 }

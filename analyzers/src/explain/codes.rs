@@ -141,7 +141,14 @@ fn encapsulated(hops: &[Hop]) -> bool {
 /// local pod means the pod's /32 is gone; for a remote pod, the peer's block
 /// was not learned. Any other null route hides the pod route.
 fn null_route_code(cx: &Cx<'_>, hops: &[Hop], at_dst_node: bool) -> Code {
+    let node = hops.last().map(|h| cx.dp.node_name(cx.dp.ns_node(h.ns)));
+    let leaked = |r: &Route| {
+        let foreign = node.is_some_and(|n| crate::ipam::leaked_blackhole(cx.snap, n, r.dst));
+        crate::ipam::is_block_blackhole(r) && foreign
+    };
     match deciding_route(cx.dp, hops) {
+        // The block's pods live elsewhere: the blackhole is a leaked affinity.
+        Some(r) if leaked(r) => Code::IpamLeakedAffinity,
         Some(r) if r.protocol == Protocol::BIRD && at_dst_node => Code::PodRouteMissing,
         Some(r) if r.protocol == Protocol::BIRD => Code::BgpRouteMissing,
         _ => Code::RouteShadowed,
