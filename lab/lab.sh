@@ -317,7 +317,11 @@ template bgp bgp_template { local as 64512;
   ipv4 { gateway recursive; import all; export filter calico_export_to_bgp_peers; };
   graceful restart; connect delay time 1; connect retry time 2; error wait time 2,10; }
 EOF
-		printf 'protocol static { ipv4; route %s blackhole; }\n' "${BLOCK[$n]}"
+		# One blackhole per affine block (bird_aggr.cfg.template); a leaked
+		# affinity (BIRD_LEAK="N:M") adds node M's block on node N.
+		printf 'protocol static { ipv4; route %s blackhole;' "${BLOCK[$n]}"
+		[ "${BIRD_LEAK%%:*}" = "$n" ] && printf ' route %s blackhole;' "${BLOCK[${BIRD_LEAK#*:}]}"
+		printf ' }\n'
 		for m in $(bgp_peers "$n"); do
 			printf 'protocol bgp %s from bgp_template { neighbor %s as 64512; source address %s;' \
 				"${MESH[$m]}" "${NODE_IP[$m]}" "$ip"
@@ -727,7 +731,7 @@ faults_for() {
 	case $1 in
 	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	flannel-host-gw) echo "missing-pod-route $([ "${DUAL_STACK:-0}" = 1 ] && echo missing-pod-route-v6) wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
-	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
+	calico-bgp) echo "bgp-session-down bgp-route-missing ipam-leaked-affinity route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	*) return 1 ;;
 	esac
 }
@@ -851,6 +855,22 @@ fault_bgp_route_missing() {
 		"$(bird_conf "$S")" "${MESH[$T]}" "${BLOCK[$T]}"
 	x birdc -s "$(bird_ctl "$S")" configure >/dev/null
 	wait_for "node-$T's block to leave node-$S's kernel table" 10 block_gone
+}
+
+# ipam-leaked-affinity: node-S also holds node-T's block affinity, so confd
+# renders a second static blackhole: BIRD programs `blackhole BLOCK[T] proto
+# bird` on node-S and announces the block to its peers (the BlockAffinity
+# is added to k8s/ by the recorded fault).
+fault_ipam_leaked_affinity() {
+	BIRD_LEAK="$S:$T"
+	write_bird_conf "$S"
+	printf '  + edit %s: protocol static gets: route %s blackhole;\n' "$(bird_conf "$S")" "${BLOCK[$T]}"
+	x birdc -s "$(bird_ctl "$S")" configure >/dev/null
+	wait_for "node-S to blackhole node-T's block" 10 leak_programmed
+}
+
+leak_programmed() {
+	ip -n "${NODE_NS[$S]}" route show proto bird | grep -q "^blackhole ${BLOCK[$T]}"
 }
 
 block_gone() {

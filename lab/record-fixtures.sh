@@ -84,7 +84,7 @@ g1=$!
 group "${P}h" flannel-host-gw missing-pod-route wrong-next-hop next-hop-not-adjacent \
 	>"$STAGE/.group-2.log" 2>&1 &
 g2=$!
-group "${P}c" calico-bgp bgp-session-down bgp-route-missing route-shadowed pod-route-missing \
+group "${P}c" calico-bgp bgp-session-down bgp-route-missing route-shadowed pod-route-missing ipam-leaked-affinity \
 	>"$STAGE/.group-3.log" 2>&1 &
 g3=$!
 NAME=flannel-host-gw-dual-stack UP_ARGS=--dual-stack group "${P}d" flannel-host-gw \

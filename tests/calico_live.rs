@@ -4,9 +4,15 @@
 //! BGPPeer in k8s/) must check clean; after `lab break bgp-session-down`
 //! on a client's session to the reflector, `check` must name that session
 //! and explain's verdict must equal the real ping for every ordered pod
-//! pair. Runs as root with BIRD 2; skips with a printed reason otherwise.
-//! The lab has its own prefix (`cnlk` + the process id in base 36) and
-//! is torn down by a guard even when an assertion fails.
+//! pair. A leaked block affinity (`lab break ipam-leaked-affinity`: BIRD
+//! on node-1 blackholes and announces node-2's block) must be found, with
+//! the ECMP it causes elsewhere as its consequence, and explain's round
+//! trip (there and back: ping needs both) must equal ping for every pair
+//! whose path takes no multipath route (explain follows the first next hop
+//! of a multipath route; the kernel hashes). Runs as root with BIRD 2;
+//! skips with a printed reason otherwise. Each lab has its own prefix
+//! (`cnlk` + the process id in base 36 + a letter) and is torn down by a
+//! guard even when an assertion fails.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -23,9 +29,9 @@ struct Lab {
 }
 
 impl Lab {
-    fn up(args: &[&str]) -> Lab {
+    fn up(letter: char, args: &[&str]) -> Lab {
         let lab = Lab {
-            prefix: format!("cnlk{}", base36(std::process::id())),
+            prefix: format!("cnlk{}{letter}", base36(std::process::id())),
             dir: tempfile::tempdir().expect("temp dir"),
         };
         let mut argv = vec!["lab", "up", "calico-bgp", "--prefix", &lab.prefix];
@@ -134,7 +140,7 @@ fn route_reflector_lab_checks_clean_and_a_client_session_down_is_found() {
         eprintln!("skipping calico_live: {why}");
         return;
     }
-    let lab = Lab::up(&["--nodes", "4", "--reflectors", "1"]);
+    let lab = Lab::up('r', &["--nodes", "4", "--reflectors", "1"]);
     let healthy = lab.bundle("healthy");
     let h = healthy.to_string_lossy().into_owned();
     let (v, code) = json(&["check", "--bundle", &h, "-O", "json"]);
@@ -173,5 +179,72 @@ fn route_reflector_lab_checks_clean_and_a_client_session_down_is_found() {
     assert!(
         verdicts_match_ping(&lab, &broken) > 0,
         "the break drops traffic"
+    );
+}
+
+fn multipath(v: &Value) -> bool {
+    let hops = v["hops"].as_array().into_iter().flatten();
+    hops.filter_map(|h| h["entry"].as_str())
+        .any(|e| e.contains("[multipath:"))
+}
+
+#[test]
+fn a_leaked_block_affinity_is_found_and_explains_the_drops() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipping calico_live: {why}");
+        return;
+    }
+    let lab = Lab::up('l', &[]);
+    cnictl_ok(
+        &[
+            "lab",
+            "break",
+            "ipam-leaked-affinity",
+            "--node",
+            "node-1",
+            "--prefix",
+            &lab.prefix,
+        ],
+        0,
+    );
+    let bundle = lab.bundle("leaked");
+    let b = bundle.to_string_lossy().into_owned();
+    let (v, code) = json(&["check", "--bundle", &b, "-O", "json"]);
+    assert_eq!(code, 1, "{v:#}");
+    let findings = v["findings"].as_array().expect("findings");
+    let has = |c: &str, n: &str| findings.iter().any(|f| f["code"] == c && f["node"] == n);
+    assert!(has("ipam-leaked-affinity", "node-1"), "{v:#}");
+    assert!(has("ipam-block-multiple-routes", "node-3"), "{v:#}");
+    assert_eq!(
+        v["groups"].as_array().map(Vec::len),
+        Some(1),
+        "one root cause: {v:#}"
+    );
+
+    let pods = pods(&bundle);
+    let (mut compared, mut dropped) = (0, 0);
+    for (src, _) in &pods {
+        let ns = lab.pod_netns(src);
+        for (dst, ip) in pods.iter().filter(|(d, _)| d != src) {
+            let (there, _) = json(&["explain", src, dst, "--bundle", &b, "-O", "json"]);
+            let (back, _) = json(&["explain", dst, src, "--bundle", &b, "-O", "json"]);
+            if multipath(&there) || multipath(&back) {
+                continue;
+            }
+            let both = there["verdict"] == "delivered" && back["verdict"] == "delivered";
+            assert_eq!(ping(&ns, *ip), both, "{src} ⇄ {dst}: {there:#} {back:#}");
+            compared += 1;
+            for way in [&there, &back]
+                .into_iter()
+                .filter(|w| w["verdict"] != "delivered")
+            {
+                dropped += 1;
+                assert_eq!(way["drop"]["code"], "ipam-leaked-affinity", "{way:#}");
+            }
+        }
+    }
+    assert!(
+        compared >= 20 && dropped > 0,
+        "compared {compared}, dropped {dropped}"
     );
 }

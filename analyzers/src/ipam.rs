@@ -58,10 +58,13 @@ impl BlockOwners {
         Some(!aff.contains(node))
     }
 
-    /// The nodes the block belongs to, for evidence and peers.
+    /// The nodes the block belongs to: where its pods run, else (an empty
+    /// block) its affinities.
     pub fn owners(&self) -> BTreeSet<String> {
-        let aff = self.affinity_nodes.iter().flatten().cloned();
-        self.pod_nodes.iter().cloned().chain(aff).collect()
+        if !self.pod_nodes.is_empty() {
+            return self.pod_nodes.clone();
+        }
+        self.affinity_nodes.clone().unwrap_or_default()
     }
 }
 

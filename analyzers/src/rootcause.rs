@@ -113,6 +113,24 @@ pub const RULES: &[Rule] = &[
         "BIRD withdrew the peer's routes with the session",
     ),
     rule(
+        Code::IpamLeakedAffinity,
+        Code::IpamBlockMultipleRoutes,
+        Relation::Among,
+        "the node with the leaked affinity announces the block too",
+    ),
+    rule(
+        Code::IpamBlockMultipleRoutes,
+        Code::WrongNextHop,
+        Relation::SamePair,
+        "the block's multipath route includes a node without its pods",
+    ),
+    rule(
+        Code::IpamLeakedAffinity,
+        Code::PodCidrOverlap,
+        Relation::Among,
+        "the node with the leaked affinity blackholes the block as its own",
+    ),
+    rule(
         Code::BgpRouteMissing,
         Code::MissingPodRoute,
         Relation::SamePair,

@@ -99,6 +99,10 @@ pub struct LabFaults {
     /// BIRD on `node` rejects the block announced by `peer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bird_reject: Option<NodePair>,
+    /// ipam-leaked-affinity: `node` also holds an affinity for `peer`'s
+    /// block (BIRD blackholes and announces it there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaked_affinity: Option<NodePair>,
     /// service-stale-backend: web's pod on `peer` is gone, but `node`'s
     /// kube-proxy still sends to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -347,6 +351,10 @@ impl LabPlan {
             "bgp-route-missing" => {
                 let peer = self.peers(s).0;
                 self.faults.bird_reject = Some(NodePair { node: s, peer });
+            }
+            "ipam-leaked-affinity" => {
+                let peer = self.peers(s).0;
+                self.faults.leaked_affinity = Some(NodePair { node: s, peer });
             }
             _ => self.apply_service_fault(fault, s),
         }

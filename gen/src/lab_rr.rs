@@ -42,11 +42,27 @@ impl LabPlan {
         }
     }
 
-    /// Calico's custom resources of a reflector lab (none for the mesh lab,
-    /// whose recorded fixtures predate them).
+    /// Calico's custom resources: IPAM (IPPool, BlockAffinities) in every
+    /// calico-bgp lab, the BGP topology objects in a reflector lab (the
+    /// mesh lab runs Calico's defaults: no BGPConfiguration, no BGPPeer).
     pub(crate) fn calico_objects(&self) -> CalicoObjects {
-        if self.reflectors == 0 {
+        if !self.is_calico() {
             return CalicoObjects::default();
+        }
+        let mut affinities: Vec<BlockAffinity> =
+            self.node_indices().map(|n| self.affinity(n, n)).collect();
+        affinities.extend(
+            self.faults
+                .leaked_affinity
+                .map(|f| self.affinity(f.node, f.peer)),
+        );
+        let ipam = CalicoObjects {
+            ip_pools: Some(vec![self.ip_pool()]),
+            block_affinities: Some(affinities),
+            ..CalicoObjects::default()
+        };
+        if self.reflectors == 0 {
+            return ipam;
         }
         CalicoObjects {
             bgp_configurations: Some(vec![BgpConfiguration {
@@ -60,8 +76,7 @@ impl LabPlan {
                 peer_selector: Some(format!("{RR_LABEL} == 'true'")),
                 ..BgpPeer::default()
             }]),
-            ip_pools: Some(vec![self.ip_pool()]),
-            block_affinities: Some(self.node_indices().map(|n| self.affinity(n)).collect()),
+            ..ipam
         }
     }
 
@@ -78,9 +93,10 @@ impl LabPlan {
         }
     }
 
-    /// Calico names an affinity `<node>-<block with dashes>`.
-    fn affinity(&self, n: u32) -> BlockAffinity {
-        let block: Ipv4Net = self.calico_block(n);
+    /// Node n's affinity for node b's block (b = n but for a leaked
+    /// one); Calico names it `<node>-<block with dashes>`.
+    fn affinity(&self, n: u32, b: u32) -> BlockAffinity {
+        let block: Ipv4Net = self.calico_block(b);
         let dashed = block.to_string().replace(['.', '/'], "-");
         BlockAffinity {
             name: format!("{}-{dashed}", self.node_name(n)),

@@ -66,6 +66,8 @@ fn report(cx: &NodeCx<'_>, r: &Route, nodes: &BTreeSet<&str>, owners: &BlockOwne
         cx.name(),
         r.dst
     );
+    // Every node routed to, owner and wrong ones: a leaked affinity (on a
+    // wrong node, about the owner) is then found as the cause.
     out.push(
         CODE,
         Severity::Error,
@@ -74,5 +76,5 @@ fn report(cx: &NodeCx<'_>, r: &Route, nodes: &BTreeSet<&str>, owners: &BlockOwne
         evidence,
         hint,
     )
-    .peers = wrong.into_iter().map(str::to_string).collect();
+    .peers = list.into_iter().map(str::to_string).collect();
 }

@@ -114,6 +114,9 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
         (_, Reason::VxlanFdbMissing) => Code::VxlanFdbMissing,
         (_, Reason::VtepMacMismatch) => Code::VxlanFdbMismatch,
         (_, Reason::VxlanNeighMissing { .. }) => Code::VxlanNeighMissing,
+        // A leaked block's blackhole explains the drop even on a node the
+        // packet should not have reached (the other end of an ECMP split).
+        (D::NullRouted, Reason::RouteType(_)) if leaked_drop(cx, hops) => Code::IpamLeakedAffinity,
         _ if wrong_node => Code::WrongNextHop,
         (D::NullRouted, Reason::RouteType(_)) => null_route_code(cx, hops, at_dst_node),
         (D::NullRouted, _) => Code::RouteShadowed,
@@ -140,15 +143,19 @@ fn encapsulated(hops: &[Hop]) -> bool {
 /// A blackhole from BIRD is Calico's own-block aggregate: hitting it for a
 /// local pod means the pod's /32 is gone; for a remote pod, the peer's block
 /// was not learned. Any other null route hides the pod route.
-fn null_route_code(cx: &Cx<'_>, hops: &[Hop], at_dst_node: bool) -> Code {
+/// The drop is at a `blackhole … proto bird` for a block whose pods or
+/// affinity are another node's (ipam-leaked-affinity).
+fn leaked_drop(cx: &Cx<'_>, hops: &[Hop]) -> bool {
     let node = hops.last().map(|h| cx.dp.node_name(cx.dp.ns_node(h.ns)));
     let leaked = |r: &Route| {
         let foreign = node.is_some_and(|n| crate::ipam::leaked_blackhole(cx.snap, n, r.dst));
         crate::ipam::is_block_blackhole(r) && foreign
     };
+    deciding_route(cx.dp, hops).is_some_and(leaked)
+}
+
+fn null_route_code(cx: &Cx<'_>, hops: &[Hop], at_dst_node: bool) -> Code {
     match deciding_route(cx.dp, hops) {
-        // The block's pods live elsewhere: the blackhole is a leaked affinity.
-        Some(r) if leaked(r) => Code::IpamLeakedAffinity,
         Some(r) if r.protocol == Protocol::BIRD && at_dst_node => Code::PodRouteMissing,
         Some(r) if r.protocol == Protocol::BIRD => Code::BgpRouteMissing,
         _ => Code::RouteShadowed,

@@ -371,6 +371,7 @@ fn scalar_vars(plan: &LabPlan, state: Option<&LabState>) -> Vars {
         ("POLICIES", one(&u8::from(plan.has_policies()))),
         ("DUAL_STACK", one(&u8::from(plan.dual_stack))),
         ("REFLECTORS", one(&plan.reflectors)),
+        ("BIRD_LEAK", Var::One(pair(plan.faults.leaked_affinity))),
         ("GATEWAY6", one(&plan.gateway6())),
         ("POD_RANGE6", one(&plan.pod_range6())),
     ];
@@ -410,6 +411,12 @@ fn node_vars(plan: &LabPlan) -> Vars {
         ("STALE_DEL", per_node(&|n| stale(plan, n, |e| e.del))),
         ("STALE_ADD", per_node(&|n| stale(plan, n, |e| e.add))),
     ]
+}
+
+/// "N:M" of a node pair fault, "" without one.
+fn pair(p: Option<cnictl_gen::lab::NodePair>) -> String {
+    p.map(|r| format!("{}:{}", r.node, r.peer))
+        .unwrap_or_default()
 }
 
 /// One part of policy-ipset-stale's edit on node n ("" without one).
