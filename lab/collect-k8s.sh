@@ -13,11 +13,13 @@ usage() {
 	cat <<'EOF'
 usage: collect-k8s.sh [--kubeconfig FILE] [--context NAME] BUNDLE
 
-Write BUNDLE/k8s/{nodes,pods,services,endpointslices}.json:
+Write BUNDLE/k8s/{nodes,pods,services,endpointslices,...}.json:
   kubectl get nodes -o json
   kubectl get pods -A -o json
   kubectl get services -A -o json          (optional)
   kubectl get endpointslices -A -o json    (optional)
+  kubectl get bgpconfigurations|bgppeers|ippools|blockaffinities
+          .crd.projectcalico.org -o json   (optional, Calico)
 
 example:
   collect-k8s.sh --context prod bundle/
@@ -71,4 +73,9 @@ get nodes.json yes nodes
 get pods.json yes pods -A
 get services.json no services -A
 get endpointslices.json no endpointslices -A
+# Calico's custom resources (absent on other CNIs: skipped, not an error).
+get bgpconfigurations.json no bgpconfigurations.crd.projectcalico.org
+get bgppeers.json no bgppeers.crd.projectcalico.org
+get ippools.json no ippools.crd.projectcalico.org
+get blockaffinities.json no blockaffinities.crd.projectcalico.org
 printf 'wrote %s\n' "$DIR"

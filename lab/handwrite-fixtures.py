@@ -20,6 +20,12 @@ MACs, BIRD transcripts, k8s objects) stays consistent with a real kernel.
                          <- flannel-vxlan: node-1's uname.txt says 5.4.0-42-generic
                             (a kernel before the VXLAN checksum fix; this one is
                             newer), its recorded ethtool.txt kept (offload on)
+    calico-bgp-broken-pod-ip-outside-pools <- calico-bgp-route-reflector:
+                            the IPPool narrowed to 10.244.0.0/23 (pods of
+                            node-2.. keep their old addresses)
+    calico-bgp-broken-ipam-block-multiple-routes <- calico-bgp-route-reflector:
+                            node-2 routes node-3's block ECMP via node-3
+                            and node-4 (as `ip -j` prints a multipath route)
 
 usage: handwrite-fixtures.py STAGE   (STAGE holds calico-bgp/ and flannel-vxlan/)
 """
@@ -487,6 +493,39 @@ def vxlan_checksum_offload(stage):
     note(bundle, "vxlan-checksum-offload: node-1's uname.txt says 5.4.0-42-generic (before the 5.7 fix); flannel.1's recorded ethtool -k has tx-checksum-ip-generic on")
 
 
+# ---------------------------------------------------------------- Calico IPAM
+
+
+def set_faults(bundle, faults):
+    info = bundle / "lab-info.txt"
+    lines = [l for l in info.read_text().splitlines() if not l.startswith("faults")]
+    lines.append(f"faults = {faults}")
+    info.write_text("\n".join(lines) + "\n")
+
+
+def pod_ip_outside_pools(stage):
+    b = fresh_copy(stage, "calico-bgp-route-reflector", "calico-bgp-broken-pod-ip-outside-pools")
+    pools = load(b / "k8s" / "ippools.json")
+    pools["items"][0]["spec"]["cidr"] = "10.244.0.0/23"
+    dump_kubectl(b / "k8s" / "ippools.json", pools)
+    set_faults(b, "pod-ip-outside-pools")
+    note(b, "k8s/ippools.json: default-ipv4-ippool cidr 10.244.0.0/16 -> 10.244.0.0/23 (pods outside it keep their IPs)")
+
+
+def ipam_block_multiple_routes(stage):
+    b = fresh_copy(stage, "calico-bgp-route-reflector", "calico-bgp-broken-ipam-block-multiple-routes")
+    path = b / "nodes" / "node-2" / "ip-route.json"
+    routes = load(path)
+    for r in routes:
+        if r.get("dst") == "10.244.3.0/26":
+            del r["gateway"], r["dev"]
+            hop = lambda gw: {"gateway": gw, "dev": "eth0", "weight": 1, "flags": []}
+            r["nexthops"] = [hop("192.0.2.13"), hop("192.0.2.14")]
+    dump_ip(path, routes)
+    set_faults(b, "ipam-block-multiple-routes@node-2")
+    note(b, "node-2: 10.244.3.0/26 proto bird nexthop via 192.0.2.13 nexthop via 192.0.2.14 (was via 192.0.2.13)")
+
+
 def main():
     if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__)
@@ -501,6 +540,9 @@ def main():
     flannel_vxlan_ipvs(stage)
     ipvs_broken(stage)
     vxlan_checksum_offload(stage)
+    if (stage / "calico-bgp-route-reflector" / "nodes").is_dir():
+        pod_ip_outside_pools(stage)
+        ipam_block_multiple_routes(stage)
     return 0
 
 

@@ -53,7 +53,7 @@ usage: lab.sh COMMAND [options]
 
 commands:
   up MODEL [--nodes N] [--pods P] [--prefix PFX] [--kube-proxy iptables|nftables]
-     [--policies FILE] [--dual-stack] [--cross-subnet] [--direct-routing]
+     [--policies FILE] [--dual-stack] [--cross-subnet] [--direct-routing] [--reflectors N]
         build a lab (MODEL: flannel-vxlan | flannel-host-gw | calico-bgp |
         calico-vxlan;
         defaults: 3 nodes, 2 pods per node, prefix cnl, kube-proxy in
@@ -64,7 +64,9 @@ commands:
         calico-vxlan and flannel-vxlan: odd nodes on 192.0.2.0/24, even
         ones on 198.51.100.0/24, routed by the underlay namespace, and
         calico-vxlan in vxlanMode CrossSubnet; --direct-routing,
-        flannel-vxlan: "DirectRouting": true, implies --cross-subnet) with an outside namespace, write its state and
+        flannel-vxlan: "DirectRouting": true, implies --cross-subnet);
+        --reflectors N, calico-bgp only: nodes 1..N are BGP route reflectors,
+        the others their clients, no node-to-node mesh) with an outside namespace, write its state and
         k8s/*.json, print a summary and run the ping matrix (exit 1 if it
         fails; the lab then stays up for inspection). A failure while
         building tears the half-built lab down.
@@ -336,8 +338,8 @@ write_bird_conf() {
 	{
 		printf 'log "%s/bird/node-%s.log" all;\n' "$DIR" "$n"
 		printf 'router id %s;\n' "$ip"
+		export_filter "$n"
 		cat <<'EOF'
-filter calico_export_to_bgp_peers { if ( net ~ 10.244.0.0/16 && source = RTS_STATIC ) then accept; reject; }
 filter calico_kernel_programming { if ( net ~ 10.244.0.0/16 && (source = RTS_BGP || source = RTS_STATIC) ) then accept; reject; }
 protocol kernel { learn; scan time 2; graceful restart; merge paths on;
   ipv4 { import all; export filter calico_kernel_programming; }; }
@@ -347,11 +349,19 @@ template bgp bgp_template { local as 64512;
   ipv4 { gateway recursive; import all; export filter calico_export_to_bgp_peers; };
   graceful restart; connect delay time 1; connect retry time 2; error wait time 2,10; }
 EOF
-		printf 'protocol static { ipv4; route %s blackhole; }\n' "${BLOCK[$n]}"
-		for ((m = 1; m <= NODES; m++)); do
-			[ "$m" = "$n" ] && continue
+		# One blackhole per affine block (bird_aggr.cfg.template); a leaked
+		# affinity (BIRD_LEAK="N:M") adds node M's block on node N.
+		printf 'protocol static { ipv4; route %s blackhole;' "${BLOCK[$n]}"
+		[ "${BIRD_LEAK%%:*}" = "$n" ] && printf ' route %s blackhole;' "${BLOCK[${BIRD_LEAK#*:}]}"
+		printf ' }\n'
+		for m in $(bgp_peers "$n"); do
 			printf 'protocol bgp %s from bgp_template { neighbor %s as 64512; source address %s;' \
 				"${MESH[$m]}" "${NODE_IP[$m]}" "$ip"
+			# A reflector's session to a client (confd: the peer's cluster ID
+			# differs from the node's own).
+			if [ "$m" -gt "$REFLECTORS" ] && [ "$n" -le "$REFLECTORS" ]; then
+				printf ' rr client; rr cluster id 244.0.0.1;'
+			fi
 			if [ "$BIRD_REJECT" = "$n:$m" ]; then
 				printf ' ipv4 { import filter { if net = %s then reject; accept; }; };' "${BLOCK[$m]}"
 			fi
@@ -359,6 +369,34 @@ EOF
 		done
 	} >"$(bird_conf "$n").tmp"
 	mv "$(bird_conf "$n").tmp" "$(bird_conf "$n")"
+}
+
+# bgp_peers N: the nodes node N has a BGP session with: every other node
+# in the mesh; with route reflectors (nodes 1..REFLECTORS, the BGPPeer
+# "all() peers with route-reflector == 'true'" and its reverse peering, as
+# confd computes them) a reflector peers with every node, a client with
+# the reflectors only.
+bgp_peers() {
+	local n=$1 m
+	for ((m = 1; m <= NODES; m++)); do
+		[ "$m" = "$n" ] && continue
+		[ "$REFLECTORS" -gt 0 ] && [ "$n" -gt "$REFLECTORS" ] && [ "$m" -gt "$REFLECTORS" ] && continue
+		printf '%s\n' "$m"
+	done
+}
+
+# export_filter N: what BIRD on node N announces. The mesh lab keeps its
+# own static block only. With reflectors, Calico's calico_export_to_bgp_peers
+# (confd bird_ipam.cfg.template + calico_aggr of bird_aggr.cfg.template,
+# v3.27): the node's block, nothing beneath it, and any other pool route, so
+# a reflector reflects what it learned.
+export_filter() {
+	local b=${BLOCK[$1]}
+	if [ "$REFLECTORS" -gt 0 ]; then
+		printf 'filter calico_export_to_bgp_peers { if ( net = %s ) then accept; if ( net ~ %s ) then reject; if ( net ~ 10.244.0.0/16 ) then accept; reject; }\n' "$b" "$b"
+	else
+		printf '%s\n' 'filter calico_export_to_bgp_peers { if ( net ~ 10.244.0.0/16 && source = RTS_STATIC ) then accept; reject; }'
+	fi
 }
 
 start_bird() {
@@ -370,11 +408,11 @@ start_bird() {
 # calico_converged: every node has all its BGP sessions Established and one
 # proto bird route per peer block in its kernel table.
 calico_converged() {
-	local n want
-	want=$((NODES - 1))
+	local n sessions
 	for ((n = 1; n <= NODES; n++)); do
-		[ "$(birdc -s "$(bird_ctl "$n")" show protocols 2>/dev/null | grep -c ' Established')" = "$want" ] || return 1
-		[ "$(ip -n "${NODE_NS[$n]}" route show proto bird | grep -c ' via ')" = "$want" ] || return 1
+		sessions=$(bgp_peers "$n" | wc -l)
+		[ "$(birdc -s "$(bird_ctl "$n")" show protocols 2>/dev/null | grep -c ' Established')" = "$sessions" ] || return 1
+		[ "$(ip -n "${NODE_NS[$n]}" route show proto bird | grep -c ' via ')" = "$((NODES - 1))" ] || return 1
 	done
 }
 
@@ -458,14 +496,15 @@ cmd_up() {
 		--policies) POLICY_FILE=${2:-}; shift 2 ;;
 		--dual-stack) DUAL_ARG=--dual-stack; shift ;;
 		--cross-subnet | --direct-routing) UL_ARGS="$UL_ARGS $1"; shift ;;
+		--reflectors) RR_ARG="--reflectors ${2:-}"; shift 2 ;;
 		-*) die "up: unknown option $1" ;;
 		*) [ -z "$MODEL" ] || die "up: one MODEL only"; MODEL=$1; shift ;;
 		esac
 	done
 	[ -n "$MODEL" ] || die "up: MODEL missing (one of: $MODELS)"
 	# cnictl checks the model, --nodes, --pods and the prefix.
-	# shellcheck disable=SC2086 # DUAL_ARG, UL_ARGS: flags, no spaces in them
-	load_plan "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" --kube-proxy "$KUBE_PROXY" $DUAL_ARG $UL_ARGS
+	# shellcheck disable=SC2086 # DUAL_ARG, UL_ARGS, RR_ARG: flags, no spaces in their words
+	load_plan "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" --kube-proxy "$KUBE_PROXY" $DUAL_ARG $UL_ARGS $RR_ARG
 	[ ! -e "$(state_file)" ] || die "a lab with prefix $PREFIX exists ($(state_file)); run: lab.sh down --prefix $PREFIX"
 	[ -z "$(lab_netns)" ] || die "namespaces with prefix $PREFIX- exist; run: lab.sh down --prefix $PREFIX"
 	command -v ping >/dev/null || die "ping not found (Debian package iputils-ping)"
@@ -479,7 +518,7 @@ cmd_up() {
 	[ -z "$POLICY_FILE" ] || policy_args=(--policies "$POLICY_FILE")
 	"$CNICTL" lab init "$MODEL" --nodes "$NODES" --pods "$PODS" --prefix "$PREFIX" \
 		--kube-proxy "$KUBE_PROXY" --state "$(state_file)" --dir "$DIR" --created "$CREATED" \
-		"${policy_args[@]}" $DUAL_ARG $UL_ARGS || { rm -rf "$DIR"; exit 2; }
+		"${policy_args[@]}" $DUAL_ARG $UL_ARGS $RR_ARG || { rm -rf "$DIR"; exit 2; }
 	load_state
 	# Any failure while building (set -e, die) exits through this trap, so a
 	# half-built lab never stays behind.
@@ -728,7 +767,7 @@ faults_for() {
 	case $1 in
 	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	flannel-host-gw) echo "missing-pod-route $([ "${DUAL_STACK:-0}" = 1 ] && echo missing-pod-route-v6) wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
-	calico-bgp) echo "bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
+	calico-bgp) echo "bgp-session-down bgp-route-missing ipam-leaked-affinity route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	calico-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	*) return 1 ;;
 	esac
@@ -875,6 +914,22 @@ fault_bgp_route_missing() {
 	wait_for "node-$T's block to leave node-$S's kernel table" 10 block_gone
 }
 
+# ipam-leaked-affinity: node-S also holds node-T's block affinity, so confd
+# renders a second static blackhole: BIRD programs `blackhole BLOCK[T] proto
+# bird` on node-S and announces the block to its peers (the BlockAffinity
+# is added to k8s/ by the recorded fault).
+fault_ipam_leaked_affinity() {
+	BIRD_LEAK="$S:$T"
+	write_bird_conf "$S"
+	printf '  + edit %s: protocol static gets: route %s blackhole;\n' "$(bird_conf "$S")" "${BLOCK[$T]}"
+	x birdc -s "$(bird_ctl "$S")" configure >/dev/null
+	wait_for "node-S to blackhole node-T's block" 10 leak_programmed
+}
+
+leak_programmed() {
+	ip -n "${NODE_NS[$S]}" route show proto bird | grep -q "^blackhole ${BLOCK[$T]}"
+}
+
 block_gone() {
 	! ip -n "${NODE_NS[$S]}" route show proto bird | grep -q "^${BLOCK[$T]} via"
 }
@@ -953,8 +1008,7 @@ fault_block_bgp() {
 		nf "$S" -A INPUT -s "${NODE_IP[$m]}/32" -p tcp -m tcp --dport 179 -j DROP
 		nf "$S" -A INPUT -s "${NODE_IP[$m]}/32" -p tcp -m tcp --sport 179 -j DROP
 	done
-	for ((m = 1; m <= NODES; m++)); do
-		[ "$m" = "$S" ] && continue
+	for m in $(bgp_peers "$S"); do
 		x birdc -s "$(bird_ctl "$S")" restart "${MESH[$m]}" >/dev/null
 	done
 	wait_for "node-$S's BGP routes to be withdrawn" 20 bgp_isolated
@@ -1034,7 +1088,7 @@ fault_policy_ipset_stale() {
 main() {
 	local cmd=${1:-}
 	[ $# -gt 0 ] && shift
-	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS='' KUBE_PROXY=iptables POLICY_FILE= DUAL_ARG= UL_ARGS=
+	PREFIX=cnl PREFIX_SET=0 NODES=3 PODS=2 MODEL='' DIR='' CREATED='' FAULTS='' KUBE_PROXY=iptables POLICY_FILE= DUAL_ARG= UL_ARGS= RR_ARG=
 	BIRD_REJECT='' PING_RETRY=1
 	[[ " $* " == *" --prefix "* ]] && PREFIX_SET=1
 	case $cmd in

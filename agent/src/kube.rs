@@ -132,6 +132,8 @@ pub enum Resource {
     Namespaces,
     IpPools,
     BlockAffinities,
+    BgpConfigurations,
+    BgpPeers,
 }
 
 impl Resource {
@@ -146,6 +148,8 @@ impl Resource {
             Resource::Namespaces => "/api/v1/namespaces",
             Resource::IpPools => "/apis/crd.projectcalico.org/v1/ippools",
             Resource::BlockAffinities => "/apis/crd.projectcalico.org/v1/blockaffinities",
+            Resource::BgpConfigurations => "/apis/crd.projectcalico.org/v1/bgpconfigurations",
+            Resource::BgpPeers => "/apis/crd.projectcalico.org/v1/bgppeers",
         }
     }
 
@@ -159,6 +163,8 @@ impl Resource {
             Resource::Namespaces => "namespaces",
             Resource::IpPools => "ippools",
             Resource::BlockAffinities => "blockaffinities",
+            Resource::BgpConfigurations => "bgpconfigurations",
+            Resource::BgpPeers => "bgppeers",
         }
     }
 }
@@ -234,6 +240,43 @@ pub async fn read_cluster_with(client: &Client, opts: &KubeOptions) -> Result<K8
         endpoint_slices: Some(slices),
         network_policies: policies,
         namespaces,
+        calico: read_calico_objects(client, opts).await?,
+    })
+}
+
+/// Calico's custom resources into the model, read-only lists; each `None`
+/// when its CRD is not installed (404) or RBAC forbids it.
+async fn read_calico_objects(
+    client: &Client,
+    opts: &KubeOptions,
+) -> Result<cnictl_model::CalicoObjects, KubeError> {
+    use cnictl_formats::calico as c;
+    let (bgp_configurations, bgp_peers, ip_pools, block_affinities) = tokio::try_join!(
+        unless_forbidden(list_all(
+            client,
+            opts,
+            Resource::BgpConfigurations,
+            c::parse_bgpconfigurations
+        )),
+        unless_forbidden(list_all(
+            client,
+            opts,
+            Resource::BgpPeers,
+            c::parse_bgppeers
+        )),
+        unless_forbidden(list_all(client, opts, Resource::IpPools, c::parse_ippools)),
+        unless_forbidden(list_all(
+            client,
+            opts,
+            Resource::BlockAffinities,
+            c::parse_blockaffinities
+        )),
+    )?;
+    Ok(cnictl_model::CalicoObjects {
+        bgp_configurations,
+        bgp_peers,
+        ip_pools,
+        block_affinities,
     })
 }
 

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cnictl_formats::{
-    parse_endpointslices, parse_namespaces, parse_networkpolicies, parse_nodes, parse_pods,
+    parse_bgpconfigurations, parse_bgppeers, parse_blockaffinities, parse_endpointslices,
+    parse_ippools, parse_namespaces, parse_networkpolicies, parse_nodes, parse_pods,
     parse_services, ParseError,
 };
 use cnictl_model::K8s;
@@ -73,7 +74,30 @@ pub fn read_k8s_dir(bundle: &Path) -> Result<K8s, String> {
         namespaces: read("namespaces.json", false)?
             .map(|t| parse_namespaces(&t).map_err(|e| bad("namespaces.json", e)))
             .transpose()?,
+        calico: cnictl_model::CalicoObjects {
+            bgp_configurations: optional(&read, "bgpconfigurations.json", parse_bgpconfigurations)?,
+            bgp_peers: optional(&read, "bgppeers.json", parse_bgppeers)?,
+            ip_pools: optional(&read, "ippools.json", parse_ippools)?,
+            block_affinities: optional(&read, "blockaffinities.json", parse_blockaffinities)?,
+        },
     })
+}
+
+/// How [`read_k8s_dir`] reads one file (name, required).
+type ReadFile<'a> = &'a dyn Fn(&str, bool) -> Result<Option<String>, String>;
+
+/// An optional `k8s/` file of [`read_k8s_dir`], parsed.
+fn optional<T>(
+    read: ReadFile<'_>,
+    name: &str,
+    parse: fn(&str) -> Result<T, ParseError>,
+) -> Result<Option<T>, String> {
+    let Some(text) = read(name, false)? else {
+        return Ok(None);
+    };
+    parse(&text)
+        .map(Some)
+        .map_err(|e| format!("invalid k8s/{name}: {e}"))
 }
 
 #[cfg(test)]

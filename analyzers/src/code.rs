@@ -70,6 +70,9 @@ pub enum Code {
     NodeAddressMismatch,
     VxlanChecksumOffload,
     MacvlanHostUnreachable,
+    IpamLeakedAffinity,
+    IpamBlockMultipleRoutes,
+    PodIpOutsidePools,
 }
 
 /// A bundle section a check reads (README "Bundles"): what a node or
@@ -81,6 +84,10 @@ pub enum Input {
     K8sServices,
     K8sEndpointSlices,
     K8sNetworkPolicies,
+    /// Calico's `k8s/ippools.json`.
+    K8sIpPools,
+    /// Calico's `k8s/blockaffinities.json`.
+    K8sBlockAffinities,
     IpLink,
     IpAddr,
     IpRoute,
@@ -111,6 +118,8 @@ impl Input {
             Input::K8sServices => "k8s/services.json",
             Input::K8sEndpointSlices => "k8s/endpointslices.json",
             Input::K8sNetworkPolicies => "k8s/networkpolicies.json",
+            Input::K8sIpPools => "k8s/ippools.json",
+            Input::K8sBlockAffinities => "k8s/blockaffinities.json",
             Input::IpLink => "ip-link.json",
             Input::IpAddr => "ip-addr.json",
             Input::IpRoute => "ip-route.json",
@@ -171,7 +180,7 @@ const IPVS: &[Input] = &[I::K8sServices, I::Ipvsadm];
 const SVC_RULES: &[Input] = &[I::K8sServices, I::K8sEndpointSlices, I::Netfilter];
 
 /// The table, in [`Code`]'s variant order.
-pub const TABLE: [CodeInfo; 37] = [
+pub const TABLE: [CodeInfo; 40] = [
     CodeInfo {
         code: Code::PodCidrOverlap,
         name: "pod-cidr-overlap",
@@ -509,6 +518,33 @@ pub const TABLE: [CodeInfo; 37] = [
         meaning: "a node cannot reach its own macvlan/ipvlan pods: no shim device on the parent routes to them (a warning for a secondary network's address)",
         hint: "add a macvlan/ipvlan shim on the parent in the host with a route to the pods (ip link add <parent>-shim link <parent> type macvlan mode bridge; ip route add <pod>/32 dev <parent>-shim)",
         inputs: &[I::IpLink, I::IpAddr, I::IpRoute, I::PodNetns],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::IpamLeakedAffinity,
+        name: "ipam-leaked-affinity",
+        severity: Severity::Error,
+        meaning: "a node blackholes (and BIRD announces) a Calico IPAM block whose pods or affinity are on another node: traffic from that node to those pods is dropped there",
+        hint: "a stale or leaked block affinity: check `kubectl get blockaffinities.crd.projectcalico.org` for the block, and the node's `birdc show route <block> all`; release the affinity (calicoctl ipam check / release) so confd drops the static blackhole",
+        inputs: &[I::K8sPods, I::IpRoute, I::K8sBlockAffinities],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::IpamBlockMultipleRoutes,
+        name: "ipam-block-multiple-routes",
+        severity: Severity::Error,
+        meaning: "a pod block is routed (ECMP) to more than one node: flows hashed to the wrong node are dropped or detoured",
+        hint: "two nodes announce the block (a leaked affinity, or a duplicate static route): `birdc show route <block> all` names them; fix the node that does not hold the block's pods",
+        inputs: &[I::K8sPods, I::IpRoute, I::K8sBlockAffinities],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::PodIpOutsidePools,
+        name: "pod-ip-outside-pools",
+        severity: Severity::Warning,
+        meaning: "a pod's IP is in no enabled Calico IPPool: BIRD's export filter does not announce it, so other nodes may have no route to it",
+        hint: "the pod got its address outside Calico IPAM (a static IP annotation, a deleted or disabled pool): `kubectl get ippools.crd.projectcalico.org -o wide`; recreate the pod or restore the pool",
+        inputs: &[I::K8sPods, I::K8sIpPools],
         source: Source::Check,
     },
 ];

@@ -213,6 +213,12 @@ pub struct Expected<'a> {
     /// Flannel VXLAN's `DirectRouting`, as the routes show it (`None`:
     /// cannot tell; see [`crate::direct_routing`]).
     pub flannel_direct_routing: Option<bool>,
+    /// The BGP sessions Calico's custom resources configure; `None` when
+    /// they were not collected (a full mesh is then assumed).
+    pub bgp_topology: Option<crate::bgptopo::BgpTopology>,
+    /// The snapshot's Kubernetes objects (Calico's IPAM objects among
+    /// them), for the checks that compare them with the routes.
+    pub k8s: &'a cnictl_model::K8s,
 }
 
 impl<'a> Expected<'a> {
@@ -250,6 +256,8 @@ impl<'a> Expected<'a> {
             pods_by_ip: HashMap::default(),
             pods_by_node: HashMap::default(),
             flannel_direct_routing,
+            bgp_topology: crate::bgptopo::BgpTopology::from_k8s(&snap.k8s),
+            k8s: &snap.k8s,
         };
         exp.index(snap);
         exp

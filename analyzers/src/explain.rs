@@ -717,17 +717,29 @@ pub fn attach_finding(snap: &ClusterSnapshot, ex: &mut Explanation) {
         attach_finding(snap, back);
     }
     let Some(drop) = ex.drop.as_ref() else { return };
-    let Some(node) = snap.nodes.get(&drop.node) else {
+    if !snap.nodes.contains_key(&drop.node) {
         return;
-    };
-    let expected = crate::expected::Expected::build(snap);
-    let (mut findings, _) = crate::checks::run_node(&expected, node);
-    // Cluster-wide causes (overlaps) are not per-node findings.
-    findings.extend(crate::checks::run(snap).findings);
-    let found = matching_finding(ex, &findings).cloned();
-    if let Some(d) = ex.drop.as_mut() {
-        d.finding = found;
     }
+    let report = crate::checks::run(snap);
+    let found = matching_finding(ex, &report.findings)
+        .and_then(|f| report.findings.iter().position(|g| std::ptr::eq(f, g)));
+    if let Some(d) = ex.drop.as_mut() {
+        d.finding = found.map(|i| report.findings[i].clone());
+        d.root_cause = found.and_then(|i| root_cause_in(&report, i));
+    }
+}
+
+/// The root cause of finding `i` of `report`, when it is a consequence.
+pub(crate) fn root_cause_in(report: &crate::Report, i: usize) -> Option<RootCause> {
+    let g = report
+        .groups
+        .iter()
+        .find(|g| g.symptoms.iter().any(|s| s.finding == i))?;
+    let because = g.symptoms.iter().find(|s| s.finding == i)?.because.clone();
+    Some(RootCause {
+        finding: report.findings[g.root].clone(),
+        because,
+    })
 }
 
 /// The `check` finding that is about this drop: the same code, on the drop

@@ -4,6 +4,7 @@
 //! fails: a check over a partial snapshot returns its findings plus what it
 //! had to skip, and the shells turn that into output, exit codes and metrics.
 
+pub mod bgptopo;
 pub mod checks;
 pub mod cni;
 pub mod code;
@@ -15,6 +16,7 @@ pub mod finding;
 pub mod hints;
 pub mod infer;
 pub mod inferred;
+pub mod ipam;
 pub mod pipeline;
 pub mod policy;
 pub mod reach;

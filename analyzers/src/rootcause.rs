@@ -34,6 +34,9 @@ pub enum Relation {
     /// The cause is about a node itself (no peer): it is on the symptom's
     /// node or on one of the symptom's peers.
     NodeOrPeer,
+    /// Between two of the symptom's peers: a block owner's session to the
+    /// route reflector another node learns the block through.
+    Among,
 }
 
 /// One cause → symptom relation.
@@ -102,9 +105,33 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         Code::BgpSessionDown,
+        Code::BgpRouteMissing,
+        Relation::Among,
+        "the block's owner has no session to the route reflector that would pass it on",
+    ),
+    rule(
+        Code::BgpSessionDown,
         Code::MissingPodRoute,
         Relation::EitherWay,
         "BIRD withdrew the peer's routes with the session",
+    ),
+    rule(
+        Code::IpamLeakedAffinity,
+        Code::IpamBlockMultipleRoutes,
+        Relation::Among,
+        "the node with the leaked affinity announces the block too",
+    ),
+    rule(
+        Code::IpamBlockMultipleRoutes,
+        Code::WrongNextHop,
+        Relation::SamePair,
+        "the block's multipath route includes a node without its pods",
+    ),
+    rule(
+        Code::IpamLeakedAffinity,
+        Code::PodCidrOverlap,
+        Relation::Among,
+        "the node with the leaked affinity blackholes the block as its own",
     ),
     rule(
         Code::BgpRouteMissing,
@@ -233,10 +260,13 @@ impl<'f> Index<'f> {
         let there = mirrored.then(|| self.mirrored(r.cause, node, &sym.peers, findings));
         let on =
             (r.relation == Relation::NodeOrPeer).then(|| self.on_nodes(r.cause, node, &sym.peers));
+        let among =
+            (r.relation == Relation::Among).then(|| self.among(r.cause, &sym.peers, findings));
         here.into_iter()
             .flatten()
             .chain(there.into_iter().flatten())
             .chain(on.into_iter().flatten())
+            .chain(among.into_iter().flatten())
     }
 
     /// Causes on `node` or on one of `peers`, whatever they are about.
@@ -248,6 +278,26 @@ impl<'f> Index<'f> {
     ) -> impl Iterator<Item = usize> + 'a {
         let nodes = std::iter::once(node).chain(peers.iter().map(String::as_str));
         nodes.flat_map(move |n| self.by.get(&(code, n)).into_iter().flatten().copied())
+    }
+
+    /// Causes on one of `peers` about another of them.
+    fn among<'a>(
+        &'a self,
+        code: Code,
+        peers: &'a [String],
+        findings: &'a [Finding],
+    ) -> impl Iterator<Item = usize> + 'a {
+        let at = peers.iter().flat_map(move |p| {
+            let on = self.by.get(&(code, p.as_str())).into_iter().flatten();
+            on.copied().map(move |c| (c, p))
+        });
+        at.filter(move |&(c, p)| {
+            findings[c]
+                .peers
+                .iter()
+                .any(|q| q != p && peers.contains(q))
+        })
+        .map(|(c, _)| c)
     }
 
     /// Causes on `node` about one of `peers`.
@@ -314,6 +364,14 @@ mod tests {
         let mut symptoms: Vec<usize> = g[0].symptoms.iter().map(|s| s.finding).collect();
         symptoms.sort_unstable();
         assert_eq!(symptoms, vec![0, 1, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_client_session_down_to_the_reflector_explains_its_block_missing_elsewhere() {
+        let mut reflected = f(Code::BgpRouteMissing, "node-3", "node-2");
+        reflected.peers.push("node-1".into());
+        let fs = vec![f(Code::BgpSessionDown, "node-2", "node-1"), reflected];
+        assert_eq!(roots(&group(&fs)), vec![0]);
     }
 
     #[test]

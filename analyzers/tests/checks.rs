@@ -118,6 +118,9 @@ fn codes_table_covers_every_design_code() {
         "node-address-mismatch",
         "vxlan-checksum-offload",
         "macvlan-host-unreachable",
+        "ipam-leaked-affinity",
+        "ipam-block-multiple-routes",
+        "pod-ip-outside-pools",
     ];
     for c in design {
         assert!(Code::parse(c).is_some(), "{c} missing from Code");

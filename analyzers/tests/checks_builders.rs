@@ -188,6 +188,7 @@ fn k8s_node(model: &str, i: usize) -> K8sNode {
         },
         annotations,
         ready: Some(true),
+        labels: Default::default(),
     }
 }
 

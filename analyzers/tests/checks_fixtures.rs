@@ -24,6 +24,23 @@ const CONSEQUENCES: &[(&str, &[&str])] = &[
         "calico-bgp-broken-bgp-session-down",
         &["bgp-route-missing", "missing-pod-route"],
     ),
+    // The same, on a reflector's session to a client: every other node
+    // misses that client's block, and the client every block.
+    (
+        "calico-bgp-route-reflector-broken-bgp-session-down",
+        &["bgp-route-missing", "missing-pod-route"],
+    ),
+    // The leaked block is announced twice: another node routes it ECMP to
+    // both, and the blackhole makes it look like the node's own block.
+    (
+        "calico-bgp-broken-ipam-leaked-affinity",
+        &["ipam-block-multiple-routes", "pod-cidr-overlap"],
+    ),
+    // The multipath route's extra next hop is a wrong next hop too.
+    (
+        "calico-bgp-broken-ipam-block-multiple-routes",
+        &["wrong-next-hop"],
+    ),
     // The Service added by hand selects `app: legacy`, which no pod has:
     // it has no ready endpoint, so every connection to it is refused.
     (

@@ -212,6 +212,18 @@ fn broken_bundles_give_their_finding_code() {
             "web-2",
             "bgp-session-down",
         ),
+        (
+            "calico-bgp-broken-ipam-leaked-affinity",
+            "web-1",
+            "web-2",
+            "ipam-leaked-affinity",
+        ),
+        (
+            "calico-bgp-route-reflector-broken-bgp-session-down",
+            "web-2",
+            "web-3",
+            "bgp-session-down",
+        ),
     ];
     for (name, src, dst, code) in cases {
         expect(name, src, dst, Verdict::Dropped, Some(code));

@@ -510,7 +510,7 @@ pub struct LabArgs {
 pub enum LabCommand {
     /// Build a lab: underlay, node and pod namespaces for MODEL, then a ping matrix.
     #[command(
-        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2\n  sudo cnictl lab up flannel-vxlan --kube-proxy nftables\n  sudo cnictl lab up calico-bgp --policies lab/testdata/policies/lab-policies.yaml\n  sudo cnictl lab up calico-vxlan --cross-subnet\n  sudo cnictl lab up flannel-vxlan --direct-routing"
+        after_help = "Example:\n  sudo cnictl lab up flannel-vxlan\n  sudo cnictl lab up calico-bgp --nodes 4 --pods 3 --prefix cnl2\n  sudo cnictl lab up flannel-vxlan --kube-proxy nftables\n  sudo cnictl lab up calico-bgp --policies lab/testdata/policies/lab-policies.yaml\n  sudo cnictl lab up calico-vxlan --cross-subnet\n  sudo cnictl lab up flannel-vxlan --direct-routing\n  sudo cnictl lab up calico-bgp --nodes 4 --reflectors 1"
     )]
     Up {
         /// flannel-vxlan, flannel-host-gw, calico-bgp (runs one BIRD 2 per
@@ -546,6 +546,11 @@ pub enum LabCommand {
         /// same-subnet peers routed directly, the others over VXLAN.
         #[arg(long = "direct-routing")]
         direct_routing: bool,
+        /// calico-bgp with N route reflectors (nodes 1..=N) instead of the
+        /// node-to-node mesh: BIRD as Calico's confd renders reflectors and
+        /// clients, and the BGPConfiguration/BGPPeer objects in k8s/.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        reflectors: u32,
     },
     /// Remove everything the lab created (namespaces, BIRD daemons, state), even after a crash.
     Down {
@@ -670,6 +675,9 @@ pub struct LabShape {
     /// Flannel's DirectRouting.
     #[arg(long = "direct-routing")]
     pub direct_routing: bool,
+    /// Route reflectors (calico-bgp).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reflectors: u32,
 }
 
 /// Which of a lab node's rules `lab rules` prints.
@@ -703,6 +711,8 @@ pub struct LabPlanArgs {
     pub cross_subnet: bool,
     #[arg(long = "direct-routing")]
     pub direct_routing: bool,
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reflectors: u32,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
 }
@@ -720,7 +730,8 @@ const LAB_BREAK_AFTER: &str = concat!(
     "Faults (`cnictl lab faults MODEL` lists those that apply): ",
     "missing-pod-route, wrong-next-hop, next-hop-not-adjacent, vxlan-fdb-missing, ",
     "vxlan-neigh-missing, vxlan-fdb-mismatch, mtu-mismatch, bgp-session-down, bgp-route-missing, ",
-    "route-shadowed, pod-route-missing, ip-forward-disabled, pod-cidr-overlap, service-cidr-overlap; ",
+    "route-shadowed, pod-route-missing, ip-forward-disabled, pod-cidr-overlap, service-cidr-overlap, ",
+    "ipam-leaked-affinity (calico-bgp: node-N also gets the peer's block affinity, BIRD blackholes and announces it); ",
     "missing-pod-route-v6 (a flannel-host-gw lab up with --dual-stack: node-N's route to the peer's IPv6 pod CIDR deleted)",
     "\n\nNetfilter faults, injected with the node's own iptables in its namespace:\n",
     "  forward-drop    FORWARD policy DROP, as Docker sets it (Flannel: FLANNEL-FWD flushed too)\n",

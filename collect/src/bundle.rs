@@ -5,6 +5,8 @@
 //! k8s/nodes.json k8s/pods.json                       required
 //! k8s/services.json k8s/endpointslices.json          optional
 //! k8s/networkpolicies.json k8s/namespaces.json        optional
+//! k8s/bgpconfigurations.json k8s/bgppeers.json         optional (Calico)
+//! k8s/ippools.json k8s/blockaffinities.json            optional (Calico)
 //! (`load_objects` reads k8s/ alone, nodes.json optional: NetworkPolicy
 //! intent needs no dataplane)
 //! nodes/<node>/ip-link.json ip-addr.json ip-route.json   required per node
@@ -559,6 +561,7 @@ fn load_k8s(src: &dyn BundleSource, with_nodes: bool) -> Result<K8s, Vec<FileErr
     let endpoint_slices = r.optional("k8s/endpointslices.json", formats::parse_endpointslices);
     let network_policies = r.optional("k8s/networkpolicies.json", formats::parse_networkpolicies);
     let namespaces = r.optional("k8s/namespaces.json", formats::parse_namespaces);
+    let calico = load_calico(&mut r);
     r.finish(|| K8s {
         nodes: nodes.unwrap_or_default(),
         pods: pods.unwrap_or_default(),
@@ -566,7 +569,22 @@ fn load_k8s(src: &dyn BundleSource, with_nodes: bool) -> Result<K8s, Vec<FileErr
         endpoint_slices,
         network_policies,
         namespaces,
+        calico,
     })
+}
+
+/// Calico's custom resources, each optional (a cluster without Calico, or
+/// a collection without them: `None`).
+fn load_calico(r: &mut Reader<'_>) -> cnictl_model::CalicoObjects {
+    cnictl_model::CalicoObjects {
+        bgp_configurations: r.optional(
+            "k8s/bgpconfigurations.json",
+            formats::parse_bgpconfigurations,
+        ),
+        bgp_peers: r.optional("k8s/bgppeers.json", formats::parse_bgppeers),
+        ip_pools: r.optional("k8s/ippools.json", formats::parse_ippools),
+        block_affinities: r.optional("k8s/blockaffinities.json", formats::parse_blockaffinities),
+    }
 }
 
 /// One node dir; `Ok(None)` when it holds no bundle file at all (the

@@ -134,6 +134,38 @@ fn swap_into_place(tmp: &Path, dir: &Path, existing: bool) -> Result<(), WriteEr
     fs::remove_dir_all(&old).map_err(io_err(&old))
 }
 
+/// Calico's custom resources: a file per collected list.
+fn write_calico(c: &cnictl_model::CalicoObjects, k8s: &Path) -> Result<(), WriteError> {
+    let files = [
+        (
+            "bgpconfigurations.json",
+            c.bgp_configurations
+                .as_deref()
+                .map(formats::write_bgpconfigurations),
+        ),
+        (
+            "bgppeers.json",
+            c.bgp_peers.as_deref().map(formats::write_bgppeers),
+        ),
+        (
+            "ippools.json",
+            c.ip_pools.as_deref().map(formats::write_ippools),
+        ),
+        (
+            "blockaffinities.json",
+            c.block_affinities
+                .as_deref()
+                .map(formats::write_blockaffinities),
+        ),
+    ];
+    for (name, text) in files {
+        if let Some(text) = text {
+            write_text(&k8s.join(name), &text)?;
+        }
+    }
+    Ok(())
+}
+
 fn write_all(snap: &ClusterSnapshot, root: &Path) -> Result<(), WriteError> {
     let k8s = root.join("k8s");
     fs::create_dir_all(&k8s).map_err(io_err(&k8s))?;
@@ -156,6 +188,7 @@ fn write_all(snap: &ClusterSnapshot, root: &Path) -> Result<(), WriteError> {
         let text = formats::write_endpointslices(s);
         write_text(&k8s.join("endpointslices.json"), &text)?;
     }
+    write_calico(&snap.k8s.calico, &k8s)?;
     snap.nodes
         .par_iter()
         .try_for_each(|(name, node)| write_node(node, &root.join("nodes").join(name)))

@@ -469,3 +469,28 @@ fn text_files_load_as_the_json_files_do_and_both_at_once_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn calico_objects_load_write_and_name_their_errors() {
+    let mut files = recorded_files();
+    let pools = r#"{"kind":"List","items":[{"metadata":{"name":"default-ipv4-ippool"},"spec":{"cidr":"10.244.0.0/16","blockSize":26}}]}"#;
+    let peers = r#"{"kind":"List","items":[{"metadata":{"name":"rr"},"spec":{"nodeSelector":"all()","peerSelector":"route-reflector == 'true'"}}]}"#;
+    files.insert("k8s/ippools.json".into(), pools.into());
+    files.insert("k8s/bgppeers.json".into(), peers.into());
+    let snap = load(&MemSource::new("m", files.clone())).unwrap();
+    let calico = &snap.k8s.calico;
+    assert_eq!(calico.ip_pools.as_ref().map(Vec::len), Some(1));
+    assert_eq!(calico.bgp_peers.as_ref().map(Vec::len), Some(1));
+    assert_eq!(calico.bgp_configurations, None, "not collected");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bundle");
+    write_dir(&snap, &out).unwrap();
+    assert_eq!(load_dir(&out).unwrap().k8s.calico, snap.k8s.calico);
+    files.insert(
+        "k8s/blockaffinities.json".into(),
+        "{\"items\":[\n{\"spec\":{\"node\":\"node-1\",\"cidr\":\"10.244.0.0/99\"}}]}".into(),
+    );
+    let err = load(&MemSource::new("m", files)).unwrap_err();
+    assert_eq!(err.errors[0].path, "k8s/blockaffinities.json");
+    assert_eq!(err.errors[0].line(), Some(2));
+}

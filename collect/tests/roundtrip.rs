@@ -581,6 +581,7 @@ fn k8s_node() -> impl Strategy<Value = K8sNode> {
                 pod_cidrs,
                 annotations,
                 ready,
+                labels: Default::default(),
             },
         )
 }
@@ -803,6 +804,7 @@ fn cluster() -> impl Strategy<Value = ClusterSnapshot> {
                 endpoint_slices,
                 network_policies,
                 namespaces,
+                calico: Default::default(),
             },
         );
     let nodes =

@@ -175,6 +175,7 @@ impl JNode {
                 .filter(|(k, _)| KEPT_ANNOTATION_PREFIXES.iter().any(|p| k.starts_with(p)))
                 .collect(),
             ready,
+            labels: self.metadata.labels,
         }
     }
 }
@@ -529,7 +530,7 @@ fn node_out(n: &K8sNode) -> Value {
     }
     json!({
         "apiVersion": "v1", "kind": "Node",
-        "metadata": { "name": n.name, "annotations": n.annotations },
+        "metadata": { "name": n.name, "annotations": n.annotations, "labels": n.labels },
         "spec": spec, "status": status,
     })
 }

@@ -20,6 +20,7 @@
 
 pub mod addr;
 pub mod bird;
+pub mod calico;
 pub mod ethtool;
 pub mod fdb;
 pub mod frame;
@@ -43,6 +44,10 @@ mod json;
 
 pub use addr::{parse_addrs, write_addrs};
 pub use bird::{parse_bird_protocols, parse_bird_routes, write_bird_protocols, write_bird_routes};
+pub use calico::{
+    parse_bgpconfigurations, parse_bgppeers, parse_blockaffinities, parse_ippools,
+    write_bgpconfigurations, write_bgppeers, write_blockaffinities, write_ippools,
+};
 pub use ethtool::{parse_ethtool_features, parse_uname, write_ethtool_features};
 pub use fdb::{parse_fdb, write_fdb};
 pub use ipset::{parse_ipset_save, write_ipset_save};

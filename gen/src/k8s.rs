@@ -64,6 +64,7 @@ fn k8s_node(plan: &Plan, i: usize) -> K8sNode {
         pod_cidrs,
         annotations,
         ready: Some(true),
+        labels: Default::default(),
     }
 }
 

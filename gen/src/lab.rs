@@ -60,6 +60,8 @@ pub enum LabError {
     CrossSubnet(String),
     #[error("--direct-routing is a flannel-vxlan option, not {0}")]
     DirectRouting(String),
+    #[error("--reflectors {0}: calico-bgp only, and fewer than the {1} nodes")]
+    Reflectors(u32, u32),
 }
 
 /// A lab: its shape plus the faults that change its objects or BIRD config.
@@ -92,6 +94,14 @@ pub struct LabPlan {
     /// --direct-routing`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub direct_routing: bool,
+    /// Route reflectors (calico-bgp `--reflectors N`: nodes 1..=N), 0 for
+    /// the node-to-node mesh; see [`crate::lab_rr`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reflectors: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Fault effects beyond the kernel: what `lab break` changes in the
@@ -108,6 +118,10 @@ pub struct LabFaults {
     /// BIRD on `node` rejects the block announced by `peer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bird_reject: Option<NodePair>,
+    /// ipam-leaked-affinity: `node` also holds an affinity for `peer`'s
+    /// block (BIRD blackholes and announces it there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaked_affinity: Option<NodePair>,
     /// service-stale-backend: web's pod on `peer` is gone, but `node`'s
     /// kube-proxy still sends to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +189,7 @@ impl LabPlan {
             dual_stack: false,
             cross_subnet: false,
             direct_routing: false,
+            reflectors: 0,
         })
     }
 
@@ -231,7 +246,7 @@ impl LabPlan {
 
     /// BIRD's name for the session to node n.
     pub fn mesh_name(&self, n: u32) -> String {
-        format!("Mesh_{}", self.node_ip(n).to_string().replace('.', "_"))
+        self.session_name(n)
     }
 
     // ---- addresses
@@ -334,7 +349,19 @@ impl LabPlan {
 
     /// A fault on node s involves its peer t = s+1 and a third node w = t+1
     /// (both wrapping around).
+    ///
+    /// With route reflectors the peer is one s has a session with: the
+    /// first reflector for a client, the first client for a reflector.
     pub fn peers(&self, s: u32) -> (u32, u32) {
+        if self.reflectors > 0 {
+            let t = if self.is_reflector(s) {
+                self.reflectors + 1
+            } else {
+                1
+            };
+            let w = (1..=self.nodes).find(|&w| w != s && w != t).unwrap_or(t);
+            return (t, w);
+        }
         let t = s % self.nodes + 1;
         (t, t % self.nodes + 1)
     }
@@ -376,6 +403,10 @@ impl LabPlan {
                 let peer = self.peers(s).0;
                 self.faults.bird_reject = Some(NodePair { node: s, peer });
             }
+            "ipam-leaked-affinity" => {
+                let peer = self.peers(s).0;
+                self.faults.leaked_affinity = Some(NodePair { node: s, peer });
+            }
             _ => self.apply_service_fault(fault, s),
         }
     }
@@ -393,6 +424,7 @@ impl LabPlan {
             endpoint_slices: Some(self.slices()),
             network_policies,
             namespaces,
+            calico: self.calico_objects(),
         }
     }
 
@@ -409,13 +441,16 @@ impl LabPlan {
                 pod_cidrs.push(IpNet::V6(self.pod_cidr6(n)));
             }
         }
-        K8sNode {
+        let mut node = K8sNode {
             name: self.node_name(n),
             internal_ips,
             pod_cidrs,
             annotations: self.node_annotations(n),
             ready: Some(true),
-        }
+            labels: Default::default(),
+        };
+        self.mark_reflector(&mut node, n);
+        node
     }
 
     /// The CNI's node annotations, as flanneld / calico-node write them.

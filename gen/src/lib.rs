@@ -27,6 +27,7 @@ pub mod lab;
 mod lab_felix;
 mod lab_netfilter;
 pub mod lab_policy;
+mod lab_rr;
 mod lab_services;
 mod lab_v6;
 mod lab_vxlan;

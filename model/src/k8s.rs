@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::calico::CalicoObjects;
 use crate::netpol::{Namespace, NetworkPolicy};
 
 /// The cluster's objects. `services` and `endpoint_slices` are `None` when
@@ -26,6 +27,10 @@ pub struct K8s {
     /// automatic `kubernetes.io/metadata.name` label is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespaces: Option<Vec<Namespace>>,
+    /// Calico's custom resources (BGP topology, IPAM); each list `None`
+    /// when not collected.
+    #[serde(default, skip_serializing_if = "CalicoObjects::is_empty")]
+    pub calico: CalicoObjects,
 }
 
 impl K8s {
@@ -62,6 +67,9 @@ pub struct K8sNode {
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub ready: Option<bool>,
+    /// Labels (Calico's BGPPeer selectors match them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 impl K8sNode {

@@ -10,6 +10,7 @@
 //! fields are added, never renamed or removed, within a version.
 
 pub mod bgp;
+pub mod calico;
 pub mod cidr;
 pub mod ipvs;
 pub mod k8s;
@@ -22,6 +23,7 @@ pub mod rule;
 pub mod snapshot;
 
 pub use bgp::{Bgp, BgpProtocol, BgpRoute};
+pub use calico::{BgpConfiguration, BgpPeer, BlockAffinity, CalicoObjects, IpPool};
 pub use ipvs::{Forward, IpvsProto, RealServer, VirtualService};
 pub use k8s::{ContainerPort, EndpointSlice, K8s, K8sNode, OwnerRef, Pod, Service, ServicePort};
 pub use link::{Addr, Link, TunnelInfo, VxlanDf, VxlanInfo};

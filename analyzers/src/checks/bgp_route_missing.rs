@@ -59,7 +59,27 @@ fn not_learned(cx: &NodeCx<'_>, peer: &crate::expected::NodeExpect, net: IpNet, 
             peer.name
         ),
     )
-    .peers = vec![peer.name.clone()];
+    .peers = learned_via(cx, peer);
+}
+
+/// The block's owner and, when Calico's objects say this node has no
+/// session with it (route reflectors), the cluster nodes it learns blocks
+/// through: a session down to one of them explains the missing block.
+fn learned_via(cx: &NodeCx<'_>, peer: &crate::expected::NodeExpect) -> Vec<String> {
+    let mut names = vec![peer.name.clone()];
+    let topo = cx.exp.bgp_topology.as_ref();
+    let Some(want) = topo.and_then(|t| t.of(cx.name())) else {
+        return names;
+    };
+    let via: Vec<&str> = want
+        .iter()
+        .filter_map(|ip| cx.exp.node_by_ip(*ip))
+        .map(|n| n.name.as_str())
+        .collect();
+    if !via.contains(&peer.name.as_str()) {
+        names.extend(via.into_iter().map(str::to_string));
+    }
+    names
 }
 
 fn in_kernel(

@@ -4,10 +4,20 @@
 //! reflector sessions) must be Established. A session that is not stops the
 //! exchange of pod blocks with that peer, so its routes go missing or stale:
 //! error. Skipped on a BIRD-routed node without bird-protocols.txt.
+//!
+//! Which sessions should exist comes from Calico's BGPConfiguration and
+//! BGPPeers when collected (`bgptopo`: route reflectors, ToR peers): each
+//! of those must be configured in BIRD and Established, and a session
+//! Calico would not configure is not judged. Without those objects a full
+//! mesh is assumed from the sessions BIRD shows: every one must be up.
 
-use cnictl_model::BgpProtocol;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use cnictl_model::{Bgp, BgpProtocol};
 
 use super::{render, NodeCx, Out};
+use crate::bgptopo::BgpTopology;
 use crate::code::{Code, Input};
 use crate::expected::NodeExpect;
 use crate::finding::Severity;
@@ -21,12 +31,59 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         }
         return;
     };
+    let want = match &cx.exp.bgp_topology {
+        Some(BgpTopology::Unknown(why)) => {
+            let reason = format!(
+                "expected BGP sessions unknown ({why}): only the sessions BIRD runs are checked"
+            );
+            out.skip(CODE, Some(cx.name()), reason);
+            None
+        }
+        Some(t) => t.of(cx.name()),
+        None => None,
+    };
     let down = bgp
         .protocols
         .iter()
-        .filter(|p| p.is_bgp() && !p.is_established());
+        .filter(|p| p.is_bgp() && !p.is_established())
+        .filter(|p| want.is_none_or(|w| p.neighbor_address.is_some_and(|ip| w.contains(&ip))));
     for p in down {
         session(cx, p, out);
+    }
+    if let Some(want) = want {
+        unconfigured(cx, bgp, want, out);
+    }
+}
+
+/// Sessions Calico's objects call for that BIRD does not run at all.
+fn unconfigured(cx: &NodeCx<'_>, bgp: &Bgp, want: &BTreeSet<IpAddr>, out: &mut Out) {
+    let have: BTreeSet<IpAddr> = bgp
+        .protocols
+        .iter()
+        .filter(|p| p.is_bgp())
+        .filter_map(|p| p.neighbor_address)
+        .collect();
+    for ip in want.difference(&have) {
+        let peer_node = cx.exp.node_by_ip(*ip);
+        let peer = peer_node.map_or_else(|| ip.to_string(), |n| format!("{} ({ip})", n.name));
+        let summary = format!(
+            "BGP session on {} to {peer} is not configured in BIRD (Calico's BGPPeers call for it)",
+            cx.name()
+        );
+        let mut evidence = vec![format!(
+            "birdc show protocols: no BGP protocol with neighbor {ip}"
+        )];
+        evidence.extend(peer_node.map(NodeExpect::describe));
+        let hint = format!("on {}: check calico-node's confd (BIRD config) sees the BGPPeer and the peer's labels; kubectl get bgppeers.crd.projectcalico.org -o yaml", cx.name());
+        out.push(
+            CODE,
+            Severity::Error,
+            Some(cx.name()),
+            summary,
+            evidence,
+            hint,
+        )
+        .peers = peer_node.map(|n| n.name.clone()).into_iter().collect();
     }
 }
 

@@ -75,6 +75,8 @@ mod br_netfilter_missing;
 mod cni_model_mixed;
 mod conntrack_near_full;
 mod ip_forward_disabled;
+mod ipam_block_multiple_routes;
+mod ipam_leaked_affinity;
 mod iptables_backend_mixed;
 mod ipvs_no_backends;
 mod ipvs_service_missing;
@@ -89,6 +91,7 @@ mod next_hop_not_adjacent;
 mod node_address_mismatch;
 mod nodeport_no_local_endpoint;
 mod pod_cidr_overlap;
+mod pod_ip_outside_pools;
 mod pod_route_missing;
 mod route_shadowed;
 mod rp_filter_strict;
@@ -321,6 +324,7 @@ const CLUSTER_CHECKS: &[Registered<ClusterCheck>] = &[
         nodeport_no_local_endpoint::CODE,
         nodeport_no_local_endpoint::check,
     ),
+    (pod_ip_outside_pools::CODE, pod_ip_outside_pools::check),
 ];
 
 /// Checks of one node's tables against the expected state.
@@ -363,6 +367,11 @@ const NODE_CHECKS: &[Registered<NodeCheck>] = &[
     ),
     (service_rules_missing::CODE, service_rules_missing::check),
     (masquerade_missing::CODE, masquerade_missing::check),
+    (ipam_leaked_affinity::CODE, ipam_leaked_affinity::check),
+    (
+        ipam_block_multiple_routes::CODE,
+        ipam_block_multiple_routes::check,
+    ),
 ];
 
 /// Every code a registered check emits, cluster checks first.

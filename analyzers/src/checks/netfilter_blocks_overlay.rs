@@ -210,6 +210,9 @@ fn probes<'e>(cx: &NodeCx<'e>, me: IpAddr, transports: &[Transport]) -> Vec<Prob
             if transport != Transport::Bgp && !encapsulated(cx, peer) {
                 continue;
             }
+            if transport == Transport::Bgp && !bgp_peer(cx, peer_ip) {
+                continue;
+            }
             for dir in [Dir::In, Dir::Out] {
                 v.push(Probe {
                     peer,
@@ -222,6 +225,15 @@ fn probes<'e>(cx: &NodeCx<'e>, me: IpAddr, transports: &[Transport]) -> Vec<Prob
         }
     }
     v
+}
+
+/// Whether this node has a BGP session with `ip`: per Calico's
+/// BGPConfiguration/BGPPeers when collected (a reflector client peers with
+/// reflectors only), else every node (the full mesh).
+fn bgp_peer(cx: &NodeCx<'_>, ip: IpAddr) -> bool {
+    let topo = cx.exp.bgp_topology.as_ref();
+    topo.and_then(|t| t.of(cx.name()))
+        .is_none_or(|want| want.contains(&ip))
 }
 
 /// Whether this node's routes send the peer's pods through the tunnel
@@ -360,6 +372,46 @@ mod tests {
         set_rules(&mut snap, "node-2", &[(Source::IptablesSave, &text)]);
         assert!(findings(&snap, CODE).is_empty());
         assert!(skips(&snap, CODE).is_empty(), "{:#?}", skips(&snap, CODE));
+    }
+
+    #[test]
+    fn bgp_is_judged_only_toward_the_sessions_calico_configures() {
+        use cnictl_model::{BgpConfiguration, BgpPeer};
+        let mut snap = cluster(GenModel::CalicoIpip);
+        rules_everywhere(&mut snap, "calico-tw-drop");
+        let text = dump("block-ipip-bgp");
+        set_rules(&mut snap, "node-1", &[(Source::IptablesSave, &text)]);
+        // node-2 reflects; node-1 and node-3 are its clients.
+        let rr = snap
+            .k8s
+            .nodes
+            .iter_mut()
+            .find(|n| n.name == "node-2")
+            .unwrap();
+        rr.annotations
+            .insert(crate::bgptopo::RR_ANNOTATION.into(), "244.0.0.1".into());
+        rr.labels.insert("route-reflector".into(), "true".into());
+        snap.k8s.calico.bgp_configurations = Some(vec![BgpConfiguration {
+            name: "default".into(),
+            node_to_node_mesh_enabled: Some(false),
+            as_number: None,
+        }]);
+        snap.k8s.calico.bgp_peers = Some(vec![BgpPeer {
+            name: "peer-with-route-reflectors".into(),
+            node_selector: Some("all()".into()),
+            peer_selector: Some("route-reflector == 'true'".into()),
+            ..BgpPeer::default()
+        }]);
+        let f = findings(&snap, CODE);
+        let bgp: Vec<&str> = f
+            .iter()
+            .map(|f| f.summary.as_str())
+            .filter(|s| s.contains("BGP"))
+            .collect();
+        assert_eq!(
+            bgp,
+            ["ip filter OUTPUT #1 on node-1 rejects BGP tcp/179 with node-2: pod traffic between them cannot cross"]
+        );
     }
 
     #[test]

@@ -49,5 +49,6 @@ fn report(a: (&NodeExpect, IpNet), b: (&NodeExpect, IpNet), out: &mut Out) {
         summary,
         vec![x.describe(), y.describe()],
         hint,
-    );
+    )
+    .peers = vec![x.name.clone(), y.name.clone()];
 }

@@ -131,6 +131,9 @@ fn classify(cx: &Cx<'_>, trace: &Trace, hops: &[Hop]) -> Option<Code> {
         (_, Reason::VxlanFdbMissing) => Code::VxlanFdbMissing,
         (_, Reason::VtepMacMismatch) => Code::VxlanFdbMismatch,
         (_, Reason::VxlanNeighMissing { .. }) => Code::VxlanNeighMissing,
+        // A leaked block's blackhole explains the drop even on a node the
+        // packet should not have reached (the other end of an ECMP split).
+        (D::NullRouted, Reason::RouteType(_)) if leaked_drop(cx, hops) => Code::IpamLeakedAffinity,
         _ if wrong_node => Code::WrongNextHop,
         (D::NullRouted, Reason::RouteType(_)) => null_route_code(cx, hops, at_dst_node),
         (D::NullRouted, _) => Code::RouteShadowed,
@@ -170,6 +173,17 @@ fn encapsulated(hops: &[Hop]) -> bool {
 /// A blackhole from BIRD is Calico's own-block aggregate: hitting it for a
 /// local pod means the pod's /32 is gone; for a remote pod, the peer's block
 /// was not learned. Any other null route hides the pod route.
+/// The drop is at a `blackhole … proto bird` for a block whose pods or
+/// affinity are another node's (ipam-leaked-affinity).
+fn leaked_drop(cx: &Cx<'_>, hops: &[Hop]) -> bool {
+    let node = hops.last().map(|h| cx.dp.node_name(cx.dp.ns_node(h.ns)));
+    let leaked = |r: &Route| {
+        let foreign = node.is_some_and(|n| crate::ipam::leaked_blackhole(cx.snap, n, r.dst));
+        crate::ipam::is_block_blackhole(r) && foreign
+    };
+    deciding_route(cx.dp, hops).is_some_and(leaked)
+}
+
 fn null_route_code(cx: &Cx<'_>, hops: &[Hop], at_dst_node: bool) -> Code {
     match deciding_route(cx.dp, hops) {
         Some(r) if r.protocol == Protocol::BIRD && at_dst_node => Code::PodRouteMissing,
@@ -178,15 +192,27 @@ fn null_route_code(cx: &Cx<'_>, hops: &[Hop], at_dst_node: bool) -> Code {
     }
 }
 
-/// A BGP peer of this node is not Established (so routes are not learned).
+/// A BGP peer of this node is not Established (so routes are not learned):
+/// one of the sessions Calico's BGPPeers call for when they were collected
+/// (as bgp-session-down judges), else any (full mesh assumed).
 fn bgp_down(cx: &Cx<'_>, node: NodeId) -> bool {
-    let down = |p: &cnictl_model::BgpProtocol| p.is_bgp() && !p.is_established();
-    let bgp = cx
-        .snap
-        .nodes
-        .get(cx.dp.node_name(node))
-        .and_then(|n| n.bgp.as_ref());
-    bgp.is_some_and(|b| b.protocols.iter().any(down))
+    let name = cx.dp.node_name(node);
+    let topo = crate::bgptopo::BgpTopology::from_k8s(&cx.snap.k8s);
+    let want = topo.as_ref().and_then(|t| t.of(name));
+    let expected = |p: &cnictl_model::BgpProtocol| {
+        want.is_none_or(|w| p.neighbor_address.is_some_and(|ip| w.contains(&ip)))
+    };
+    let down = |p: &cnictl_model::BgpProtocol| p.is_bgp() && !p.is_established() && expected(p);
+    let bgp = cx.snap.nodes.get(name).and_then(|n| n.bgp.as_ref());
+    let unconfigured = |b: &cnictl_model::Bgp| {
+        let runs = |ip: &std::net::IpAddr| {
+            b.protocols
+                .iter()
+                .any(|p| p.is_bgp() && p.neighbor_address == Some(*ip))
+        };
+        want.is_some_and(|w| !w.iter().all(runs))
+    };
+    bgp.is_some_and(|b| b.protocols.iter().any(down) || unconfigured(b))
 }
 
 /// The node runs a model whose pod networks are local to each host

@@ -171,22 +171,8 @@ impl Analysis {
             .and_then(|f| findings.iter().position(|g| std::ptr::eq(f, g)));
         if let Some(d) = ex.drop.as_mut() {
             d.finding = found.map(|i| findings[i].clone());
-            d.root_cause = found.and_then(|i| self.root_cause(i));
+            d.root_cause = found.and_then(|i| explain::root_cause_in(&self.report, i));
         }
-    }
-
-    /// The root cause of finding `i`, when it is a consequence.
-    fn root_cause(&self, i: usize) -> Option<explain::RootCause> {
-        let g = self
-            .report
-            .groups
-            .iter()
-            .find(|g| g.symptoms.iter().any(|s| s.finding == i))?;
-        let because = g.symptoms.iter().find(|s| s.finding == i)?.because.clone();
-        Some(explain::RootCause {
-            finding: self.report.findings[g.root].clone(),
-            because,
-        })
     }
 
     fn derived(&self) -> &Derived {

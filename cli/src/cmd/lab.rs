@@ -95,6 +95,7 @@ fn lab_argv(cmd: &LabCommand) -> Option<Vec<String>> {
             dual_stack,
             cross_subnet,
             direct_routing,
+            reflectors,
         } => {
             let mut v = up_argv(model, *nodes, *pods, kube_proxy, policies.as_deref());
             let flags = [
@@ -103,6 +104,9 @@ fn lab_argv(cmd: &LabCommand) -> Option<Vec<String>> {
                 (*direct_routing, "--direct-routing"),
             ];
             v.extend(flags.iter().filter(|f| f.0).map(|f| f.1.to_string()));
+            if *reflectors > 0 {
+                v.extend(["--reflectors".into(), reflectors.to_string()]);
+            }
             (v, Some(prefix))
         }
         LabCommand::Down { prefix } => (strings(&["down"]), Some(prefix)),
@@ -222,7 +226,8 @@ fn new_plan(shape: &LabShape) -> Result<LabPlan> {
     let plan = plan
         .with_kube_proxy(mode)
         .with_dual_stack(shape.dual_stack)?
-        .with_underlay(shape.cross_subnet, shape.direct_routing)?;
+        .with_underlay(shape.cross_subnet, shape.direct_routing)?
+        .with_reflectors(shape.reflectors)?;
     match &shape.policies {
         Some(file) => Ok(plan.with_policies(read_policies(file)?)),
         None => Ok(plan),
@@ -334,6 +339,7 @@ fn plan_for(a: &LabPlanArgs, model: &str) -> Result<LabPlan> {
         dual_stack: a.dual_stack,
         cross_subnet: a.cross_subnet,
         direct_routing: a.direct_routing,
+        reflectors: a.reflectors,
     })
 }
 
@@ -373,6 +379,8 @@ fn scalar_vars(plan: &LabPlan, state: Option<&LabState>) -> Vars {
         ("OUT_GW", one(&plan.outside_gateway())),
         ("POLICIES", one(&u8::from(plan.has_policies()))),
         ("DUAL_STACK", one(&u8::from(plan.dual_stack))),
+        ("REFLECTORS", one(&plan.reflectors)),
+        ("BIRD_LEAK", Var::One(pair(plan.faults.leaked_affinity))),
         ("GATEWAY6", one(&plan.gateway6())),
         ("POD_RANGE6", one(&plan.pod_range6())),
         ("GATEWAY2", one(&plan.gateway2())),
@@ -424,6 +432,12 @@ fn node_vars(plan: &LabPlan) -> Vars {
         ),
         ("PEER_NET", per_node(&|n| plan.peer_net(n).to_string())),
     ]
+}
+
+/// "N:M" of a node pair fault, "" without one.
+fn pair(p: Option<cnictl_gen::lab::NodePair>) -> String {
+    p.map(|r| format!("{}:{}", r.node, r.peer))
+        .unwrap_or_default()
 }
 
 /// One part of policy-ipset-stale's edit on node n ("" without one).
@@ -635,6 +649,7 @@ mod tests {
             dual_stack: false,
             cross_subnet: false,
             direct_routing: false,
+            reflectors: 0,
         };
         init(&shape, &path, dir.path().join("cnlt"), "now".into()).expect("init");
         record_fault("bgp-route-missing", 1, &path).expect("fault");

@@ -59,6 +59,7 @@ fn k8s_node(node: &NodeSnapshot) -> K8sNode {
         pod_cidrs: pod_cidrs(node),
         annotations: Default::default(),
         ready: None,
+        labels: Default::default(),
     }
 }
 
