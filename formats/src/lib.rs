@@ -20,6 +20,7 @@
 
 pub mod addr;
 pub mod bird;
+pub mod cilium;
 pub mod ethtool;
 pub mod fdb;
 pub mod frame;
@@ -43,6 +44,11 @@ mod json;
 
 pub use addr::{parse_addrs, write_addrs};
 pub use bird::{parse_bird_protocols, parse_bird_routes, write_bird_protocols, write_bird_routes};
+pub use cilium::{
+    parse_cilium_endpoints, parse_cilium_ipcache, parse_cilium_lb, parse_cilium_status,
+    parse_cilium_tunnel, write_cilium_endpoints, write_cilium_ipcache, write_cilium_lb,
+    write_cilium_status, write_cilium_tunnel,
+};
 pub use ethtool::{parse_ethtool_features, parse_uname, write_ethtool_features};
 pub use fdb::{parse_fdb, write_fdb};
 pub use ipset::{parse_ipset_save, write_ipset_save};
