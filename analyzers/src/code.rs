@@ -69,6 +69,7 @@ pub enum Code {
     NodeportNoLocalEndpoint,
     NodeAddressMismatch,
     VxlanChecksumOffload,
+    CiliumTunnelMissing,
 }
 
 /// A bundle section a check reads (README "Bundles"): what a node or
@@ -99,6 +100,8 @@ pub enum Input {
     Ethtool,
     /// `uname -r`.
     Uname,
+    /// `cilium-dbg bpf ipcache list -o json`.
+    CiliumIpcache,
 }
 
 impl Input {
@@ -125,6 +128,7 @@ impl Input {
             Input::IptablesLegacy => "iptables-legacy-save.txt",
             Input::Ethtool => "ethtool.txt",
             Input::Uname => "uname.txt",
+            Input::CiliumIpcache => "cilium/ipcache.json",
         }
     }
 }
@@ -170,7 +174,7 @@ const IPVS: &[Input] = &[I::K8sServices, I::Ipvsadm];
 const SVC_RULES: &[Input] = &[I::K8sServices, I::K8sEndpointSlices, I::Netfilter];
 
 /// The table, in [`Code`]'s variant order.
-pub const TABLE: [CodeInfo; 36] = [
+pub const TABLE: [CodeInfo; 37] = [
     CodeInfo {
         code: Code::PodCidrOverlap,
         name: "pod-cidr-overlap",
@@ -499,6 +503,15 @@ pub const TABLE: [CodeInfo; 36] = [
         meaning: "a VXLAN device offloads its UDP checksum on a kernel with the known checksum bug (before 5.7): NATed overlay packets (Service and NodePort traffic) leave with a bad checksum and are dropped",
         hint: "ethtool -K <vxlan device> tx-checksum-ip-generic off on that node (persist it), or run a kernel with the fix",
         inputs: &[I::IpLink, I::Ethtool, I::Uname],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::CiliumTunnelMissing,
+        name: "cilium-tunnel-missing",
+        severity: Severity::Error,
+        meaning: "in Cilium tunnel mode, a node's ipcache and tunnel map name no node (or the wrong one) for a peer's pods: its eBPF cannot encapsulate to them, whatever the routes say",
+        hint: "compare cilium-dbg bpf ipcache list / bpf tunnel list with the peer's CiliumNode; restart the cilium agent on that node",
+        inputs: &[I::IpLink, I::K8sNodes, I::CiliumIpcache],
         source: Source::Check,
     },
 ];

@@ -5,6 +5,7 @@
 //! had to skip, and the shells turn that into output, exit codes and metrics.
 
 pub mod checks;
+pub mod cilium;
 pub mod cni;
 pub mod code;
 pub mod diff;

@@ -117,6 +117,7 @@ fn codes_table_covers_every_design_code() {
         "nodeport-no-local-endpoint",
         "node-address-mismatch",
         "vxlan-checksum-offload",
+        "cilium-tunnel-missing",
     ];
     for c in design {
         assert!(Code::parse(c).is_some(), "{c} missing from Code");

@@ -72,6 +72,7 @@ mod vxlan;
 mod bgp_route_missing;
 mod bgp_session_down;
 mod br_netfilter_missing;
+mod cilium_tunnel_missing;
 mod cni_model_mixed;
 mod conntrack_near_full;
 mod ip_forward_disabled;
@@ -328,6 +329,7 @@ const NODE_CHECKS: &[Registered<NodeCheck>] = &[
     (mtu_mismatch::CODE, mtu_mismatch::check),
     (node_address_mismatch::CODE, node_address_mismatch::check),
     (vxlan_checksum_offload::CODE, vxlan_checksum_offload::check),
+    (cilium_tunnel_missing::CODE, cilium_tunnel_missing::check),
     (bgp_session_down::CODE, bgp_session_down::check),
     (bgp_route_missing::CODE, bgp_route_missing::check),
     (ipvs_service_missing::CODE, ipvs_service_missing::check),
