@@ -201,12 +201,18 @@ def tunnel(i, skip=()):
     return {"10.244.%d.0" % j: [NODE_IP[j]] for j in N if j != i and j not in skip}
 
 
-def endpoints(i, pods, host_links):
+def pod_lxc(nd, pod, host_links):
+    """The host-side lxc of POD: the link whose ifindex its eth0 names."""
+    links = load("%s/pods/default_%s/ip-link.json" % (nd, pod))
+    peer = next(l["link_index"] for l in links if l["ifname"] == "eth0")
+    return next(l["ifname"] for l in host_links if l["ifindex"] == peer)
+
+
+def endpoints(i, pods, host_links, nd):
     eps = [{"id": 100 + i, "spec": {}, "status": {"state": "ready",
             "identity": {"id": 1, "labels": ["reserved:host"]},
             "networking": {"addressing": [{}]},
             "external-identifiers": {}}}]
-    lxcs = [l["ifname"] for l in host_links if l["ifname"].startswith("lxc")]
     for k, p in enumerate(pods[i]):
         app = p["metadata"]["labels"]["app"]
         eps.append({"id": 1000 + 10 * i + k, "spec": {}, "status": {
@@ -214,9 +220,10 @@ def endpoints(i, pods, host_links):
             "identity": {"id": {"web": 31029, "api": 14212}[app],
                          "labels": ["k8s:app=" + app, "k8s:io.kubernetes.pod.namespace=default"]},
             "networking": {"addressing": [{"ipv4": p["status"]["podIP"]}],
-                           "interface-name": lxcs[k] if k < len(lxcs) else None},
+                           "interface-name": pod_lxc(nd, p["metadata"]["name"], host_links)},
             "external-identifiers": {"k8s-namespace": "default", "k8s-pod-name": p["metadata"]["name"],
-                                     "pod-name": "default/" + p["metadata"]["name"]}}})
+                                     "pod-name": "default/" + p["metadata"]["name"]},
+            "policy": {"realized": {"policy-enabled": "none"}}}})
     return eps
 
 
@@ -285,7 +292,7 @@ def build(name, vxlan, fault=None):
             "cluster": {"nodes": [{"name": "node-%d" % j, "primary-address": {"ipv4": {"ip": NODE_IP[j], "enabled": True}}} for j in N]}})
         dump(cd + "/ipcache.json", ipcache(i, vxlan, pods, skip))
         dump(cd + "/tunnel.json", tunnel(i, skip) if vxlan else {})
-        dump(cd + "/endpoints.json", endpoints(i, pods, links))
+        dump(cd + "/endpoints.json", endpoints(i, pods, links, nd))
         dump(cd + "/lb.json", lb(pods))
     model = "cilium-vxlan" if vxlan else "cilium-native"
     info = ["model = " + model, "nodes = 3", "pods_per_node = 2",

@@ -527,6 +527,7 @@ pub fn cilium_state(model: &str, i: usize, n: usize) -> Cilium {
             addresses: vec![ip(&pod_ip(model, i, p))],
             pod: Some(format!("default/pod-{i}-{p}")),
             interface: Some(format!("lxc{i}{p}")),
+            policy_enabled: Some("none".into()),
         })
         .collect();
     let mode = if vxlan { "Tunnel" } else { "Native" };

@@ -15,6 +15,7 @@
 //!   api/v1/models/endpoint.go `Endpoint` (`id`, `status.state`,
 //!   `status.identity.id`, `status.networking.addressing[].ipv4/ipv6`,
 //!   `status.networking.interface-name`,
+//!   `status.policy.realized.policy-enabled` (endpoint_policy_status.go),
 //!   `status.external-identifiers.k8s-namespace/k8s-pod-name`).
 //! - `status` (cilium-dbg/cmd/status.go): api/v1/models/status_response.go
 //!   `StatusResponse`: `cilium.state`, `routing.inter-host-routing-mode`,
@@ -141,6 +142,22 @@ struct EpStatus {
     networking: EpNetworking,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     external_identifiers: Option<EpExternal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy: Option<EpPolicyStatus>,
+}
+
+/// api/v1/models/endpoint_policy_status.go: what is realized.
+#[derive(Deserialize, Serialize, Default)]
+struct EpPolicyStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    realized: Option<EpPolicy>,
+}
+
+#[derive(Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+struct EpPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy_enabled: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -200,6 +217,7 @@ fn endpoint_of(e: EndpointJson) -> CiliumEndpoint {
         addresses,
         pod,
         interface: s.networking.interface_name,
+        policy_enabled: s.policy.and_then(|p| p.realized?.policy_enabled),
     }
 }
 
@@ -296,6 +314,11 @@ fn endpoint_json(e: &CiliumEndpoint) -> EndpointJson {
                 interface_name: e.interface.clone(),
             },
             external_identifiers,
+            policy: e.policy_enabled.as_ref().map(|p| EpPolicyStatus {
+                realized: Some(EpPolicy {
+                    policy_enabled: Some(p.clone()),
+                }),
+            }),
         },
     }
 }
@@ -386,10 +409,12 @@ mod tests {
             "networking": {"addressing": [{"ipv4": "10.244.1.2"}], "interface-name": "lxc1",
               "host-mac": "aa:bb:cc:dd:ee:ff"},
             "external-identifiers": {"k8s-namespace": "default", "k8s-pod-name": "web-1",
-              "pod-name": "default/web-1"}}}]"#;
+              "pod-name": "default/web-1"},
+            "policy": {"realized": {"policy-enabled": "none"}}}}]"#;
         let eps = parse_cilium_endpoints(text).expect("parses");
         assert_eq!(eps[0].pod.as_deref(), Some("default/web-1"));
         assert_eq!(eps[0].state, "ready");
+        assert_eq!(eps[0].enforces("ingress"), Some(false));
         assert_eq!(
             parse_cilium_endpoints(&write_cilium_endpoints(&eps)).expect("rt"),
             eps

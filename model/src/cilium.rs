@@ -71,6 +71,19 @@ pub struct CiliumEndpoint {
     /// `namespace/name` of the pod, when it is one.
     pub pod: Option<String>,
     pub interface: Option<String>,
+    /// `status.policy.realized.policy-enabled`: `none`, `ingress`,
+    /// `egress`, `both` (or `audit-*`, evaluated but not enforced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_enabled: Option<String>,
+}
+
+impl CiliumEndpoint {
+    /// Whether the endpoint enforces policy in `direction` (`ingress` /
+    /// `egress`); `None` when its status does not say.
+    pub fn enforces(&self, direction: &str) -> Option<bool> {
+        let p = self.policy_enabled.as_deref()?;
+        Some(p == "both" || p == direction)
+    }
 }
 
 impl Cilium {

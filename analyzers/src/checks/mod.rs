@@ -390,11 +390,31 @@ pub fn run_expected(exp: &Expected<'_>, snap: &ClusterSnapshot) -> Report {
         findings,
         skipped,
         groups: Vec::new(),
+        notes: not_modelled(exp),
     };
     // Before grouping: groups index the findings that stay.
     crate::inferred::restrict(snap, &mut report);
     report.regroup();
     report
+}
+
+/// What no check covers for the nodes' models.
+fn not_modelled(exp: &Expected<'_>) -> Vec<String> {
+    let weave: Vec<&str> = exp
+        .inference
+        .per_node
+        .iter()
+        .filter(|n| n.model == CniModel::Weave)
+        .map(|n| n.node.as_str())
+        .collect();
+    if weave.is_empty() {
+        return Vec::new();
+    }
+    let nodes = weave.join(", ");
+    vec![format!(
+        "weave ({nodes}): {}",
+        crate::cni::WEAVE_NOT_MODELLED
+    )]
 }
 
 /// The checks that need the reference dataplane (pod pairs through the
