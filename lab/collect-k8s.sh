@@ -63,7 +63,7 @@ cilium_node() {
 		file=${part%%:*} cmd=${part#*:}
 		# shellcheck disable=SC2086 # KFLAGS and cmd hold whole words
 		if kubectl $KFLAGS -n kube-system exec "$2" -c cilium-agent -- \
-			cilium-dbg $cmd -o json >"$cdir/.$file.tmp" 2>"$cdir/.err"; then
+			cilium-dbg $cmd -o json </dev/null >"$cdir/.$file.tmp" 2>"$cdir/.err"; then
 			mv "$cdir/.$file.tmp" "$cdir/$file.json"
 		else
 			printf '%s: skipped %s/%s.json: %s\n' "$PROG" "$1" "$file" "$(head -n 1 "$cdir/.err")" >&2
