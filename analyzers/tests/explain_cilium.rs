@@ -144,3 +144,12 @@ fn weave_beyond_the_bridge_is_unknown_and_said_by_model_and_check() {
     let local = run(&snap, "default/pod-1-0", "default/pod-1-1");
     assert_ne!(local.verdict, Verdict::Unknown, "{}", render_text(&local));
 }
+
+#[test]
+fn a_service_from_a_cilium_pod_is_unknown_without_kernel_leftovers() {
+    let ex = run(&fixture("cilium-vxlan"), "default/web-1", "svc/default/web");
+    assert_eq!(ex.verdict, Verdict::Unknown, "{}", render_text(&ex));
+    assert!(ex.backends.is_empty() && ex.delivered_share.is_none());
+    assert_eq!(ex.unknown.as_ref().expect("why").hop, 1);
+    assert!(ex.unknown.as_ref().expect("why").reason.contains("bpf lb"));
+}

@@ -86,13 +86,13 @@ fn walk(w: &mut Walk<'_>, node: &str, src: &Endpoint, dst: &Endpoint) -> End {
             "{node} runs Cilium, which forwards pod traffic in eBPF; its state (cilium/endpoints.json, ipcache.json, tunnel.json from cilium-dbg) was not collected"
         ));
     };
-    if let Some(svc) = &dst.service {
-        return End::Unknown(format!(
-            "{svc} is load-balanced by Cilium in eBPF (bpf lb map): cnictl does not evaluate it"
-        ));
-    }
     if let Err(end) = endpoint_hop(w, node, c, src.ip, "source") {
         return end;
+    }
+    if let Some(svc) = &dst.service {
+        return End::Unknown(format!(
+            "{svc} is load-balanced by Cilium in eBPF (its bpf lb map, cilium/lb.json, is read but not evaluated)"
+        ));
     }
     let Some(entry) = ipcache_hop(w, node, c, dst.ip) else {
         return End::Unknown(format!("{node}'s cilium/ipcache.json was not collected"));
@@ -293,7 +293,14 @@ fn finish(ex: &mut Explanation, hops: Vec<HopJson>, node: &str, end: End) {
     let last = hops.last().map_or(0, |h| h.index);
     let at = hops.last().map_or(node.to_string(), |h| h.node.clone());
     ex.hops = hops;
+    // Everything else came from the kernel trace, which stops where eBPF
+    // takes over.
     ex.netfilter.clear();
+    ex.backends.clear();
+    ex.delivered_share = None;
+    ex.egress = None;
+    ex.inferred.clear();
+    ex.notes.clear();
     ex.drop = None;
     ex.unknown = None;
     ex.notes.push(format!(
