@@ -213,11 +213,14 @@ fn tunnel_hop(
         TunnelVia::TunnelMap(..) => "tunnel map",
         _ => "ipcache",
     };
+    // cilium_vxlan or cilium_geneve, as status.json's routing names it.
+    let proto = c.status.as_ref().and_then(|s| s.tunnel_protocol.as_deref());
+    let proto = proto.filter(|p| !p.is_empty()).unwrap_or("vxlan");
     let entry = format!(
-        "encap VXLAN to {tep} ({}) (from Cilium's {from})",
+        "encap {proto} to {tep} ({}) (from Cilium's {from})",
         via.describe()
     );
-    w.hop(node, Some("cilium_vxlan"), entry);
+    w.hop(node, Some(&format!("cilium_{proto}")), entry);
     match owner_of(w.snap, tep) {
         Some(n) if n == dst_node => Ok(n),
         other => Err(End::Dropped(
