@@ -5,6 +5,9 @@
 # services.json and endpointslices.json are optional in a bundle, so a failure
 # there (e.g. RBAC) is reported and the file left out. Each file is written to
 # a temp name and renamed, so a bundle never holds a truncated document.
+# When a `cilium` DaemonSet runs in kube-system, each node's agent state is
+# read with read-only cilium-dbg commands (status, bpf ipcache/tunnel/lb
+# list, endpoint list; Cilium v1.15) into nodes/<node>/cilium/*.json.
 set -eu
 
 PROG=collect-k8s.sh
@@ -20,6 +23,9 @@ Write BUNDLE/k8s/{nodes,pods,services,endpointslices,...}.json:
   kubectl get endpointslices -A -o json    (optional)
   kubectl get bgpconfigurations|bgppeers|ippools|blockaffinities
           .crd.projectcalico.org -o json   (optional, Calico)
+and, with a kube-system/cilium DaemonSet, BUNDLE/nodes/<node>/cilium/*.json:
+  kubectl -n kube-system exec <agent> -c cilium-agent -- cilium-dbg status -o json
+  … bpf ipcache list / bpf tunnel list / endpoint list / bpf lb list -o json
 
 example:
   collect-k8s.sh --context prod bundle/
@@ -50,6 +56,37 @@ get() {
 	rm -f "$DIR/.err"
 }
 
+# cilium_node NODE POD: the agent POD's state into nodes/NODE/cilium/.
+cilium_node() {
+	cdir=${OUT%/}/nodes/$1/cilium
+	mkdir -p "$cdir"
+	for part in status:status ipcache:'bpf ipcache list' tunnel:'bpf tunnel list' \
+		endpoints:'endpoint list' lb:'bpf lb list'; do
+		file=${part%%:*} cmd=${part#*:}
+		# shellcheck disable=SC2086 # KFLAGS and cmd hold whole words
+		if kubectl $KFLAGS -n kube-system exec "$2" -c cilium-agent -- \
+			cilium-dbg $cmd -o json </dev/null >"$cdir/.$file.tmp" 2>"$cdir/.err"; then
+			mv "$cdir/.$file.tmp" "$cdir/$file.json"
+		else
+			printf '%s: skipped %s/%s.json: %s\n' "$PROG" "$1" "$file" "$(head -n 1 "$cdir/.err")" >&2
+			rm -f "$cdir/.$file.tmp"
+		fi
+		rm -f "$cdir/.err"
+	done
+}
+
+# Every cilium agent pod with its node, when Cilium runs.
+cilium_all() {
+	# shellcheck disable=SC2086
+	kubectl $KFLAGS -n kube-system get daemonset cilium >/dev/null 2>&1 || return 0
+	# shellcheck disable=SC2086
+	kubectl $KFLAGS -n kube-system get pods -l k8s-app=cilium \
+		-o jsonpath='{range .items[*]}{.spec.nodeName} {.metadata.name}{"\n"}{end}' |
+		while read -r node pod; do
+			[ -n "$node" ] && cilium_node "$node" "$pod"
+		done
+}
+
 KFLAGS=
 OUT=
 while [ $# -gt 0 ]; do
@@ -78,4 +115,5 @@ get bgpconfigurations.json no bgpconfigurations.crd.projectcalico.org
 get bgppeers.json no bgppeers.crd.projectcalico.org
 get ippools.json no ippools.crd.projectcalico.org
 get blockaffinities.json no blockaffinities.crd.projectcalico.org
+cilium_all
 printf 'wrote %s\n' "$DIR"

@@ -73,6 +73,7 @@ pub enum Code {
     IpamLeakedAffinity,
     IpamBlockMultipleRoutes,
     PodIpOutsidePools,
+    CiliumTunnelMissing,
 }
 
 /// A bundle section a check reads (README "Bundles"): what a node or
@@ -107,6 +108,8 @@ pub enum Input {
     Ethtool,
     /// `uname -r`.
     Uname,
+    /// `cilium-dbg bpf ipcache list -o json`.
+    CiliumIpcache,
 }
 
 impl Input {
@@ -135,6 +138,7 @@ impl Input {
             Input::IptablesLegacy => "iptables-legacy-save.txt",
             Input::Ethtool => "ethtool.txt",
             Input::Uname => "uname.txt",
+            Input::CiliumIpcache => "cilium/ipcache.json",
         }
     }
 }
@@ -180,7 +184,7 @@ const IPVS: &[Input] = &[I::K8sServices, I::Ipvsadm];
 const SVC_RULES: &[Input] = &[I::K8sServices, I::K8sEndpointSlices, I::Netfilter];
 
 /// The table, in [`Code`]'s variant order.
-pub const TABLE: [CodeInfo; 40] = [
+pub const TABLE: [CodeInfo; 41] = [
     CodeInfo {
         code: Code::PodCidrOverlap,
         name: "pod-cidr-overlap",
@@ -545,6 +549,15 @@ pub const TABLE: [CodeInfo; 40] = [
         meaning: "a pod's IP is in no enabled Calico IPPool: BIRD's export filter does not announce it, so other nodes may have no route to it",
         hint: "the pod got its address outside Calico IPAM (a static IP annotation, a deleted or disabled pool): `kubectl get ippools.crd.projectcalico.org -o wide`; recreate the pod or restore the pool",
         inputs: &[I::K8sPods, I::K8sIpPools],
+        source: Source::Check,
+    },
+    CodeInfo {
+        code: Code::CiliumTunnelMissing,
+        name: "cilium-tunnel-missing",
+        severity: Severity::Error,
+        meaning: "in Cilium tunnel mode, a node's ipcache and tunnel map name no node (or the wrong one) for a peer's pods: its eBPF cannot encapsulate to them, whatever the routes say",
+        hint: "compare cilium-dbg bpf ipcache list / bpf tunnel list with the peer's CiliumNode; restart the cilium agent on that node",
+        inputs: &[I::IpLink, I::K8sNodes, I::CiliumIpcache],
         source: Source::Check,
     },
 ];

@@ -186,6 +186,7 @@ mod tests {
             findings,
             skipped: vec![],
             groups: vec![],
+            notes: vec![],
         }
     }
 

@@ -4,6 +4,7 @@
 //! contract; [`render_text`] is the on-call view.
 
 mod brief;
+mod cilium;
 mod codes;
 mod ctgap;
 mod names;
@@ -16,6 +17,7 @@ mod resolve;
 mod service;
 mod svccode;
 mod text;
+mod weave;
 
 use std::net::IpAddr;
 
@@ -407,6 +409,8 @@ fn one_way(
     ex.notes.extend(codes::detour_note(&cx, &trace));
     ex.notes.extend(trace.notes.iter().cloned());
     ex.notes.extend(netfilter::not_collected_note(dp, &trace));
+    cilium::apply(snap, src, dst, &mut ex);
+    weave::apply(snap, src, dst, &mut ex);
     ex.disposition = disposition(&ex);
     ex
 }

@@ -46,6 +46,10 @@ pub struct Report {
     /// explains (README "Root causes"). Indices into `findings`.
     #[serde(default)]
     pub groups: Vec<Group>,
+    /// What the checks do not cover for this cluster's model (e.g. Weave's
+    /// router): said so a clean report is not over-read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One root cause and its consequences.

@@ -212,6 +212,7 @@ fn decide_weave(s: &Signals<'_>, ev: &mut Vec<String>) -> Option<CniModel> {
     if let Some(v) = s.weave_vxlan {
         ev.push(format!("link {} (weave fast datapath)", v.name));
     }
+    ev.push(format!("not modelled: {}", crate::cni::WEAVE_NOT_MODELLED));
     Some(CniModel::Weave)
 }
 

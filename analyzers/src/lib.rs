@@ -6,6 +6,7 @@
 
 pub mod bgptopo;
 pub mod checks;
+pub mod cilium;
 pub mod cni;
 pub mod code;
 pub mod diff;

@@ -121,6 +121,7 @@ fn codes_table_covers_every_design_code() {
         "ipam-leaked-affinity",
         "ipam-block-multiple-routes",
         "pod-ip-outside-pools",
+        "cilium-tunnel-missing",
     ];
     for c in design {
         assert!(Code::parse(c).is_some(), "{c} missing from Code");

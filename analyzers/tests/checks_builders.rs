@@ -10,9 +10,10 @@ use std::net::IpAddr;
 use cnictl_model::k8s::{Endpoint, EndpointPort};
 use cnictl_model::netfilter::{Netfilter, Source};
 use cnictl_model::{
-    Addr, Bgp, BgpProtocol, BgpRoute, ClusterSnapshot, EndpointSlice, FdbEntry, Forward, IpvsProto,
-    K8sNode, Link, Neigh, NodeSnapshot, Pod, Protocol, RealServer, Route, RouteType, Scope,
-    Service, ServicePort, TunnelInfo, VirtualService, VxlanInfo,
+    Addr, Bgp, BgpProtocol, BgpRoute, Cilium, CiliumEndpoint, CiliumStatus, ClusterSnapshot,
+    EndpointSlice, FdbEntry, Forward, IpcacheEntry, IpvsProto, K8sNode, Link, Neigh, NodeSnapshot,
+    Pod, Protocol, RealServer, Route, RouteType, Scope, Service, ServicePort, TunnelEntry,
+    TunnelInfo, VirtualService, VxlanInfo,
 };
 use ipnet::IpNet;
 
@@ -492,6 +493,55 @@ fn cilium(s: &mut NodeSnapshot, model: &str, i: usize, n: usize) {
             s.routes
                 .push(route(&pod_cidr(j), Some(&node_ip(j)), Some("eth0")));
         }
+    }
+    s.cilium = Some(cilium_state(model, i, n));
+}
+
+/// The agent's maps as Cilium v1.15 fills them: every pod /32 (with its
+/// node as tunnel endpoint in tunnel mode), each remote pod CIDR in the
+/// tunnel map, the local pods as ready endpoints.
+pub fn cilium_state(model: &str, i: usize, n: usize) -> Cilium {
+    let vxlan = model == "cilium-vxlan";
+    let mut ipcache = Vec::new();
+    let mut tunnel = Vec::new();
+    for j in 1..=n {
+        let tep = (vxlan && j != i).then(|| ip(&node_ip(j)));
+        for p in 0..2 {
+            ipcache.push(IpcacheEntry {
+                prefix: net(&format!("{}/32", pod_ip(model, j, p))),
+                identity: 30000 + p as u32,
+                tunnel_endpoint: tep,
+            });
+        }
+        if vxlan && j != i {
+            tunnel.push(TunnelEntry {
+                prefix: ip(&format!("10.244.{j}.0")),
+                endpoint: ip(&node_ip(j)),
+            });
+        }
+    }
+    let endpoints = (0..2)
+        .map(|p| CiliumEndpoint {
+            id: 1000 + p as u64,
+            state: "ready".into(),
+            identity: Some(30000 + p as u64),
+            addresses: vec![ip(&pod_ip(model, i, p))],
+            pod: Some(format!("default/pod-{i}-{p}")),
+            interface: Some(format!("lxc{i}{p}")),
+            policy_enabled: Some("none".into()),
+        })
+        .collect();
+    let mode = if vxlan { "Tunnel" } else { "Native" };
+    Cilium {
+        status: Some(CiliumStatus {
+            state: Some("Ok".into()),
+            inter_host_routing: Some(mode.into()),
+            ..CiliumStatus::default()
+        }),
+        ipcache: Some(ipcache),
+        tunnel: Some(tunnel),
+        endpoints: Some(endpoints),
+        lb: None,
     }
 }
 

@@ -16,6 +16,7 @@
 //!   ip6tables-legacy-save.txt nft-ruleset.json ipset-save.txt
 //!   tool-versions.txt                                    optional (netfilter)
 //!   ethtool.txt uname.txt                                optional (offloads, kernel)
+//!   cilium/{status,ipcache,tunnel,endpoints,lb}.json     optional (`cilium-dbg … -o json`)
 //! nodes/<node>/pods/<namespace>_<pod>/ip-{addr,route,link}.json  optional
 //! ```
 //!
@@ -618,6 +619,7 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeLoad>, Vec
         formats::parse_ethtool_features,
     );
     let kernel = r.optional(&format!("{dir}/uname.txt"), formats::parse_uname);
+    let cilium = load_cilium(&mut r, &dir);
     let (pods, unnamed) = load_pods(&mut r, &dir);
     let empty = r.found == 0 && r.errors.iter().all(|e| e.kind == FileErrorKind::Missing);
     if empty {
@@ -644,12 +646,26 @@ fn load_node(src: &dyn BundleSource, name: &str) -> Result<Option<NodeLoad>, Vec
         netfilter,
         offloads,
         kernel,
+        cilium,
     })?;
     Ok(Some(NodeLoad {
         node,
         notices,
         unnamed,
     }))
+}
+
+/// The `cilium/` files of a node dir: `None` when none of them is there.
+fn load_cilium(r: &mut Reader<'_>, dir: &str) -> Option<cnictl_model::Cilium> {
+    let path = |f: &str| format!("{dir}/cilium/{f}.json");
+    let c = cnictl_model::Cilium {
+        status: r.optional(&path("status"), formats::parse_cilium_status),
+        ipcache: r.optional(&path("ipcache"), formats::parse_cilium_ipcache),
+        tunnel: r.optional(&path("tunnel"), formats::parse_cilium_tunnel),
+        endpoints: r.optional(&path("endpoints"), formats::parse_cilium_endpoints),
+        lb: r.optional(&path("lb"), formats::parse_cilium_lb),
+    };
+    (c != cnictl_model::Cilium::default()).then_some(c)
 }
 
 /// The netfilter files of a node dir: `None` when none of them is there.

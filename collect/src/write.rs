@@ -245,6 +245,9 @@ fn write_optional(dir: &Path, node: &NodeSnapshot) -> Result<(), WriteError> {
     let offloads = node.offloads.as_deref();
     put("ethtool.txt", offloads.map(formats::write_ethtool_features))?;
     put("uname.txt", node.kernel.as_ref().map(|k| format!("{k}\n")))?;
+    if let Some(c) = &node.cilium {
+        write_cilium(c, &dir.join("cilium"))?;
+    }
     match &node.netfilter {
         Some(nf) => write_netfilter(nf, dir),
         None => Ok(()),
@@ -290,6 +293,36 @@ fn write_pod(pod: &PodNetns, node_dir: &Path) -> Result<(), WriteError> {
         &dir.join("ip-route.json"),
         &formats::write_routes(&pod.routes),
     )
+}
+
+/// `cilium/*.json`: one file per part collected.
+fn write_cilium(c: &cnictl_model::Cilium, dir: &Path) -> Result<(), WriteError> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let parts = [
+        (
+            "status.json",
+            c.status.as_ref().map(formats::write_cilium_status),
+        ),
+        (
+            "ipcache.json",
+            c.ipcache.as_deref().map(formats::write_cilium_ipcache),
+        ),
+        (
+            "tunnel.json",
+            c.tunnel.as_deref().map(formats::write_cilium_tunnel),
+        ),
+        (
+            "endpoints.json",
+            c.endpoints.as_deref().map(formats::write_cilium_endpoints),
+        ),
+        ("lb.json", c.lb.as_ref().map(formats::write_cilium_lb)),
+    ];
+    for (name, text) in parts {
+        if let Some(t) = text {
+            write_text(&dir.join(name), &t)?;
+        }
+    }
+    Ok(())
 }
 
 fn write_bird(b: &Bgp, dir: &Path) -> Result<(), WriteError> {

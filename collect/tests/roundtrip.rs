@@ -550,6 +550,7 @@ fn node(name: String) -> impl Strategy<Value = NodeSnapshot> {
                 netfilter: None,
                 offloads: None,
                 kernel: None,
+                cilium: None,
             }
         },
     )

@@ -21,6 +21,7 @@
 pub mod addr;
 pub mod bird;
 pub mod calico;
+pub mod cilium;
 pub mod ethtool;
 pub mod fdb;
 pub mod frame;
@@ -47,6 +48,11 @@ pub use bird::{parse_bird_protocols, parse_bird_routes, write_bird_protocols, wr
 pub use calico::{
     parse_bgpconfigurations, parse_bgppeers, parse_blockaffinities, parse_ippools,
     write_bgpconfigurations, write_bgppeers, write_blockaffinities, write_ippools,
+};
+pub use cilium::{
+    parse_cilium_endpoints, parse_cilium_ipcache, parse_cilium_lb, parse_cilium_status,
+    parse_cilium_tunnel, write_cilium_endpoints, write_cilium_ipcache, write_cilium_lb,
+    write_cilium_status, write_cilium_tunnel,
 };
 pub use ethtool::{parse_ethtool_features, parse_uname, write_ethtool_features};
 pub use fdb::{parse_fdb, write_fdb};

@@ -41,6 +41,7 @@ pub fn base(plan: &Plan, i: usize) -> NodeSnapshot {
         netfilter: None,
         offloads: None,
         kernel: None,
+        cilium: None,
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod bgp;
 pub mod calico;
 pub mod cidr;
+pub mod cilium;
 pub mod ipvs;
 pub mod k8s;
 pub mod link;
@@ -24,6 +25,7 @@ pub mod snapshot;
 
 pub use bgp::{Bgp, BgpProtocol, BgpRoute};
 pub use calico::{BgpConfiguration, BgpPeer, BlockAffinity, CalicoObjects, IpPool};
+pub use cilium::{Cilium, CiliumEndpoint, CiliumStatus, IpcacheEntry, TunnelEntry};
 pub use ipvs::{Forward, IpvsProto, RealServer, VirtualService};
 pub use k8s::{ContainerPort, EndpointSlice, K8s, K8sNode, OwnerRef, Pod, Service, ServicePort};
 pub use link::{Addr, Link, TunnelInfo, VxlanDf, VxlanInfo};

@@ -126,6 +126,9 @@ pub struct NodeSnapshot {
     /// The running kernel's release (`uname -r`, bundle `uname.txt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel: Option<String>,
+    /// Cilium's agent state (bundle `cilium/`); `None` when not collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cilium: Option<crate::Cilium>,
 }
 
 /// One device's offload features, as `ethtool -k` lists them.

@@ -72,6 +72,7 @@ mod vxlan;
 mod bgp_route_missing;
 mod bgp_session_down;
 mod br_netfilter_missing;
+mod cilium_tunnel_missing;
 mod cni_model_mixed;
 mod conntrack_near_full;
 mod ip_forward_disabled;
@@ -343,6 +344,7 @@ const NODE_CHECKS: &[Registered<NodeCheck>] = &[
         macvlan_host_unreachable::CODE,
         macvlan_host_unreachable::check,
     ),
+    (cilium_tunnel_missing::CODE, cilium_tunnel_missing::check),
     (bgp_session_down::CODE, bgp_session_down::check),
     (bgp_route_missing::CODE, bgp_route_missing::check),
     (ipvs_service_missing::CODE, ipvs_service_missing::check),
@@ -408,11 +410,31 @@ pub fn run_expected(exp: &Expected<'_>, snap: &ClusterSnapshot) -> Report {
         findings,
         skipped,
         groups: Vec::new(),
+        notes: not_modelled(exp),
     };
     // Before grouping: groups index the findings that stay.
     crate::inferred::restrict(snap, &mut report);
     report.regroup();
     report
+}
+
+/// What no check covers for the nodes' models.
+fn not_modelled(exp: &Expected<'_>) -> Vec<String> {
+    let weave: Vec<&str> = exp
+        .inference
+        .per_node
+        .iter()
+        .filter(|n| n.model == CniModel::Weave)
+        .map(|n| n.node.as_str())
+        .collect();
+    if weave.is_empty() {
+        return Vec::new();
+    }
+    let nodes = weave.join(", ");
+    vec![format!(
+        "weave ({nodes}): {}",
+        crate::cni::WEAVE_NOT_MODELLED
+    )]
 }
 
 /// The checks that need the reference dataplane (pod pairs through the

@@ -24,6 +24,8 @@ mod flannel_vxlan;
 pub mod model;
 mod weave;
 
+pub use weave::NOT_MODELLED as WEAVE_NOT_MODELLED;
+
 /// Every model's profile (`unknown` and `mixed` have none).
 pub const PROFILES: &[&Profile] = &[
     &flannel_vxlan::PROFILE,

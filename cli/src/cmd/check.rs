@@ -110,6 +110,9 @@ fn render_as(report: &Report, color: bool, wide: bool) -> String {
         let _ = writeln!(s, "\n{}", out::paint(color, "33", &head));
     }
     render_skipped(&mut s, report);
+    for n in &report.notes {
+        let _ = writeln!(s, "\nnot modelled: {n}");
+    }
     s
 }
 
