@@ -527,28 +527,24 @@ pub enum LabCommand {
         /// kube-proxy's mode: iptables (KUBE-* chains) or nftables (its `ip kube-proxy` table).
         #[arg(long = "kube-proxy", default_value = "iptables", value_parser = ["iptables", "nftables"])]
         kube_proxy: String,
-        /// NetworkPolicies (and Namespaces, for their labels) as YAML or JSON
-        /// manifests, programmed as the model's policy agent would: Felix on
-        /// calico-bgp, kube-router on the Flannel models. Pods then carry
-        /// role=frontend|backend and the container port http 8080/TCP.
+        /// NetworkPolicies (and Namespaces, for their labels) as YAML or JSON manifests,
+        /// programmed as the model's policy agent would (Felix on calico-bgp, kube-router
+        /// on Flannel); pods then carry role=frontend|backend and port http 8080/TCP.
         #[arg(long, value_name = "FILE")]
         policies: Option<PathBuf>,
-        /// IPv6 beside IPv4 (flannel-host-gw): every node and pod gets both
-        /// families, routes for both, podCIDRs/podIPs with both.
+        /// IPv6 beside IPv4 (flannel-host-gw): both families on every node and pod.
         #[arg(long = "dual-stack")]
         dual_stack: bool,
-        /// Two underlay subnets (192.0.2.0/24: odd nodes, 198.51.100.0/24:
-        /// even nodes) joined by the underlay namespace; calico-vxlan runs
-        /// vxlanMode CrossSubnet (same-subnet peers routed directly).
+        /// Odd nodes on 192.0.2.0/24, even ones on 198.51.100.0/24, routed between;
+        /// calico-vxlan then runs vxlanMode CrossSubnet (same-subnet peers direct).
         #[arg(long = "cross-subnet")]
         cross_subnet: bool,
         /// flannel-vxlan with "DirectRouting": true (implies --cross-subnet):
         /// same-subnet peers routed directly, the others over VXLAN.
         #[arg(long = "direct-routing")]
         direct_routing: bool,
-        /// calico-bgp with N route reflectors (nodes 1..=N) instead of the
-        /// node-to-node mesh: BIRD as Calico's confd renders reflectors and
-        /// clients, and the BGPConfiguration/BGPPeer objects in k8s/.
+        /// calico-bgp: nodes 1..=N are route reflectors, no node-to-node mesh (BIRD
+        /// as Calico's confd renders it; BGPConfiguration/BGPPeer objects in k8s/).
         #[arg(long, value_name = "N", default_value_t = 0)]
         reflectors: u32,
     },
@@ -666,16 +662,13 @@ pub struct LabShape {
     /// NetworkPolicy manifests (YAML or JSON) the lab's policy agent programs.
     #[arg(long, value_name = "FILE")]
     pub policies: Option<PathBuf>,
-    /// IPv6 beside IPv4.
+    // The flags below mean what `lab up` documents for them.
     #[arg(long = "dual-stack")]
     pub dual_stack: bool,
-    /// Two underlay subnets.
     #[arg(long = "cross-subnet")]
     pub cross_subnet: bool,
-    /// Flannel's DirectRouting.
     #[arg(long = "direct-routing")]
     pub direct_routing: bool,
-    /// Route reflectors (calico-bgp).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub reflectors: u32,
 }
