@@ -439,18 +439,6 @@ async fn ui_is_served_embedded() {
 }
 
 #[tokio::test]
-async fn slow_requests_time_out_with_json() {
-    let limits = Limits {
-        request_timeout: std::time::Duration::from_nanos(1),
-        ..Limits::default()
-    };
-    let app = app_with(healthy(3), limits);
-    // Serialization runs on a blocking thread, so the deadline passes first.
-    let r = get(&app, "/api/v1/snapshot").await;
-    assert_eq!(r.error_code(StatusCode::REQUEST_TIMEOUT), "timeout");
-}
-
-#[tokio::test]
 async fn completions_name_pods_services_and_nodes() {
     let snap = broken(4);
     let pod = snap
