@@ -4,9 +4,10 @@
 //! Sources, in the order they are trusted:
 //! - pod CIDRs: `spec.podCIDRs` (Flannel, bridge, Cilium with Kubernetes
 //!   IPAM), Cilium's `ipv4-pod-cidr` annotation, and for Calico the IPAM
-//!   blocks. Bundles carry no BlockAffinities, so a Calico node's blocks are
-//!   its own `blackhole … proto bird` routes; for a node without a dump they
-//!   come from a peer's `proto bird` routes via that node's IP.
+//!   blocks: a Calico node's blocks are its own `blackhole … proto bird`
+//!   routes; for a node without a dump (or one not loaded, as when an agent
+//!   checks only its own node) its confirmed BlockAffinities when the
+//!   bundle has them, else a peer's `proto bird` routes via that node's IP.
 //! - node underlay IP: the first InternalIP (else Flannel's `public-ip`, else
 //!   Calico's `IPv4Address`); the underlay subnet is the node's own address
 //!   holding that IP (else Calico's annotation prefix).
@@ -53,6 +54,9 @@ pub enum CidrSource {
     CiliumAnnotation,
     /// The node's own `blackhole` block route (Calico IPAM block).
     CalicoBlock,
+    /// A confirmed Calico BlockAffinity (the node's dump has no blocks,
+    /// or was not loaded: an agent checking only its own node).
+    CalicoAffinity,
     /// A peer's `proto bird` route via this node's IP (node has no dump).
     CalicoPeerRoute { seen_on: String },
 }
@@ -123,6 +127,7 @@ impl NodeExpect {
                 CidrSource::PodCidr => "podCIDR".to_string(),
                 CidrSource::CiliumAnnotation => "cilium podCIDR".to_string(),
                 CidrSource::CalicoBlock => "block".to_string(),
+                CidrSource::CalicoAffinity => "block (affinity)".to_string(),
                 CidrSource::CalicoPeerRoute { seen_on } => format!("block (seen on {seen_on})"),
             };
             s.push_str(&format!(" {label} {}", c.net));
@@ -501,6 +506,7 @@ fn own_calico_blocks(d: &NodeSnapshot) -> Vec<PodCidr> {
 /// the first dumped peers' `proto bird` routes via their IP. Scans at most
 /// two nodes' routes, so the cost stays O(routes of one node).
 fn fill_peer_blocks(snap: &ClusterSnapshot, nodes: &mut [NodeExpect]) {
+    fill_affinity_blocks(snap, nodes);
     let wanted = blockless(nodes);
     if wanted.is_empty() || !nodes.iter().any(|n| n.model.is_calico()) {
         return;
@@ -517,12 +523,46 @@ fn fill_peer_blocks(snap: &ClusterSnapshot, nodes: &mut [NodeExpect]) {
     }
 }
 
+/// Blockless Calico nodes take their confirmed BlockAffinities: the IPAM
+/// truth, which needs no other node's dump (before a peer's routes, which
+/// miss exactly the block a broken peer lacks).
+fn fill_affinity_blocks(snap: &ClusterSnapshot, nodes: &mut [NodeExpect]) {
+    let Some(affinities) = snap.k8s.calico.block_affinities.as_deref() else {
+        return;
+    };
+    let wanted: HashMap<&str, usize> = blockless(nodes)
+        .into_values()
+        .map(|i| (nodes[i].name.as_str(), i))
+        .collect();
+    let mut found: std::collections::BTreeMap<usize, BTreeSet<IpNet>> = Default::default();
+    for a in affinities
+        .iter()
+        .filter(|a| a.state == "confirmed" && !a.deleted)
+    {
+        if let Some(&i) = wanted.get(a.node.as_str()) {
+            found.entry(i).or_default().insert(a.cidr.trunc());
+        }
+    }
+    // As a peer's routes do: the blocks replace a podCIDR Calico ignores.
+    for (i, blocks) in found {
+        let source = CidrSource::CalicoAffinity;
+        let cidrs = blocks.into_iter().map(|net| PodCidr {
+            net,
+            source: source.clone(),
+        });
+        nodes[i].pod_cidrs = cidrs.collect();
+    }
+}
+
 /// Calico (or unknown) nodes without their own blocks, by node IP.
 fn blockless(nodes: &[NodeExpect]) -> HashMap<IpAddr, usize> {
     let own_blocks = |n: &NodeExpect| {
-        n.pod_cidrs
-            .iter()
-            .any(|c| c.source == CidrSource::CalicoBlock)
+        n.pod_cidrs.iter().any(|c| {
+            matches!(
+                c.source,
+                CidrSource::CalicoBlock | CidrSource::CalicoAffinity
+            )
+        })
     };
     nodes
         .iter()
