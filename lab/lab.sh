@@ -61,9 +61,10 @@ commands:
         calico-vxlan;
         defaults: 3 nodes, 2 pods per node, prefix cnl, kube-proxy in
         iptables mode; --policies: NetworkPolicy manifests programmed as
-        Felix / kube-router would; --dual-stack, flannel-host-gw only: IPv6
-        beside IPv4, fd00:192:0:2::/64 underlay, fd00:10:244:N::/64 pod
-        CIDRs, and the ping matrix for both families; --cross-subnet,
+        Felix / kube-router would; --dual-stack, flannel-host-gw and
+        calico-bgp: IPv6 beside IPv4, fd00:192:0:2::/64 underlay,
+        fd00:10:244:N::/64 pod CIDRs (calico-bgp: /122 blocks, an IPv6 BGP
+        session per peer), and the ping matrix for both families; --cross-subnet,
         calico-vxlan and flannel-vxlan: odd nodes on 192.0.2.0/24, even
         ones on 198.51.100.0/24, routed by the underlay namespace, and
         calico-vxlan in vxlanMode CrossSubnet; --direct-routing,
@@ -82,6 +83,7 @@ commands:
                 vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch
                 node-address-mismatch
                 mtu-mismatch bgp-session-down bgp-route-missing
+                missing-pod-route-v6 bgp-session-down-v6 bgp-route-missing-v6 (--dual-stack)
                 route-shadowed pod-route-missing ip-forward-disabled
                 pod-cidr-overlap service-cidr-overlap
                 forward-drop block-vxlan block-bgp backend-mixed

@@ -60,12 +60,24 @@ fn verdicts_match_ping(lab: &Lab, bundle: &Path, family: &str) -> Vec<Value> {
     for (&(src, dst, ip), (reached, v, code)) in pairs.iter().zip(results) {
         assert_eq!(v["dst"]["ip"], ip.to_string(), "{v:#}");
         assert_eq!(reached, code == 0, "{src} → {dst} (IPv{family}): {v:#}");
+        assert!(gateway_owned(&v), "{src} → {dst}: {v:#}");
         if !reached {
             dropped.push(v);
         }
     }
     dropped
 }
+
+/// The pod's IPv6 gateway is resolved as the host veth's own address
+/// (every cali veth holds the same link-local one), never by proxy.
+fn gateway_owned(v: &Value) -> bool {
+    let hops = v["hops"].as_array().into_iter().flatten();
+    let arp = hops.filter(|h| h["kind"] == "arp");
+    let gw = arp.filter_map(|h| h["entry"].as_str()).filter(|e| e.contains(GW6));
+    gw.into_iter().all(|e| e.contains("owns it"))
+}
+
+const GW6: &str = "fe80::ecee:eeff:feee:eeee";
 
 fn check(bundle: &Path) -> (Vec<Value>, i32) {
     let b = bundle.to_string_lossy().into_owned();

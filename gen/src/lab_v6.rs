@@ -148,4 +148,26 @@ mod tests {
         assert_eq!(k8s.nodes[0].pod_cidrs.len(), 2);
         assert!(k8s.pods.iter().all(|p| p.ips.len() == 2));
     }
+
+    #[test]
+    fn calico_bgp_blocks_sessions_and_objects() {
+        let plan = LabPlan::new("calico-bgp", 3, 2, "cnlt").unwrap();
+        let plan = plan.with_dual_stack(true).unwrap();
+        assert_eq!(plan.calico_block6(2).to_string(), "fd00:10:244:2::/122");
+        assert!(plan.calico_block6(2).contains(&plan.pod_ip6(2, 2)));
+        assert_eq!(plan.session_name6(2), "Mesh_fd00_192_0_2__12");
+        let k8s = plan.k8s();
+        let ann = &k8s.nodes[0].annotations["projectcalico.org/IPv6Address"];
+        assert_eq!(ann, "fd00:192:0:2::11/64");
+        assert!(k8s.nodes[0].pod_cidrs.is_empty(), "Calico uses its IPAM");
+        let pools = k8s.calico.ip_pools.as_ref().unwrap();
+        assert_eq!(pools[1].cidr.to_string(), "fd00:10:244::/48");
+        assert_eq!(pools[1].block_size, Some(122));
+        let aff = k8s.calico.block_affinities.as_ref().unwrap();
+        assert_eq!(aff[3].name, "node-1-fd00-10-244-1---122");
+        let many = LabPlan::new("calico-bgp", 3, 39, "cnlt").unwrap();
+        assert_eq!(many.with_dual_stack(true), Err(LabError::DualStackPods(38)));
+        let vxlan = LabPlan::new("calico-vxlan", 3, 2, "cnlt").unwrap();
+        assert!(vxlan.with_dual_stack(true).is_err());
+    }
 }
