@@ -39,7 +39,10 @@ fn verdicts_match_ping(lab: &Lab, bundle: &Path, family: &str) -> Vec<Value> {
     assert_eq!(pods.len(), 6, "pods with an IPv{family} address: {pods:?}");
     let pairs: Vec<(&str, &str, IpAddr)> = pods
         .iter()
-        .flat_map(|(s, _)| pods.iter().map(move |(d, ip)| (s.as_str(), d.as_str(), *ip)))
+        .flat_map(|(s, _)| {
+            pods.iter()
+                .map(move |(d, ip)| (s.as_str(), d.as_str(), *ip))
+        })
         .filter(|(s, d, _)| s != d)
         .collect();
     let results: Vec<(bool, Value, i32)> = std::thread::scope(|sc| {
@@ -73,7 +76,9 @@ fn verdicts_match_ping(lab: &Lab, bundle: &Path, family: &str) -> Vec<Value> {
 fn gateway_owned(v: &Value) -> bool {
     let hops = v["hops"].as_array().into_iter().flatten();
     let arp = hops.filter(|h| h["kind"] == "arp");
-    let gw = arp.filter_map(|h| h["entry"].as_str()).filter(|e| e.contains(GW6));
+    let gw = arp
+        .filter_map(|h| h["entry"].as_str())
+        .filter(|e| e.contains(GW6));
     gw.into_iter().all(|e| e.contains("owns it"))
 }
 
@@ -122,11 +127,19 @@ fn calico_bgp_dual_stack_ipv6_sessions_and_routes() {
     let (findings, code) = check(&broken);
     assert_eq!(code, 1, "{findings:#?}");
     let route = "node-2's block fd00:10:244:2::/122";
-    assert!(has(&findings, "bgp-route-missing", "node-1", route), "{findings:#?}");
-    let session = "Mesh_fd00_192_0_2__13 on node-2 to node-3 (fd00:192:0:2::13)";
-    assert!(has(&findings, "bgp-session-down", "node-2", session), "{findings:#?}");
     assert!(
-        findings.iter().all(|f| !f["summary"].as_str().unwrap_or("").contains("10.244.")),
+        has(&findings, "bgp-route-missing", "node-1", route),
+        "{findings:#?}"
+    );
+    let session = "Mesh_fd00_192_0_2__13 on node-2 to node-3 (fd00:192:0:2::13)";
+    assert!(
+        has(&findings, "bgp-session-down", "node-2", session),
+        "{findings:#?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| !f["summary"].as_str().unwrap_or("").contains("10.244.")),
         "IPv4 stays clean: {findings:#?}"
     );
     assert!(verdicts_match_ping(&lab, &broken, "4").is_empty());

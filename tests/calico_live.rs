@@ -21,7 +21,6 @@ use serde_json::Value;
 
 mod common;
 use common::lab::{json, ping, Lab};
-use common::*;
 
 fn skip_reason() -> Option<String> {
     common::lab::skip_reason(&["ip", "ping", "bash", "bird", "birdc"])
@@ -71,7 +70,12 @@ fn route_reflector_lab_checks_clean_and_a_client_session_down_is_found() {
         eprintln!("skipping calico_live: {why}");
         return;
     }
-    let lab = Lab::up("cnlk", 'r', "calico-bgp", &["--nodes", "4", "--reflectors", "1"]);
+    let lab = Lab::up(
+        "cnlk",
+        'r',
+        "calico-bgp",
+        &["--nodes", "4", "--reflectors", "1"],
+    );
     let healthy = lab.bundle("healthy");
     let h = healthy.to_string_lossy().into_owned();
     let (v, code) = json(&["check", "--bundle", &h, "-O", "json"]);

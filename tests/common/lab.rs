@@ -40,7 +40,15 @@ impl Lab {
 
     /// `cnictl lab break FAULT --node NODE`.
     pub fn break_(&self, fault: &str, node: &str) {
-        let argv = ["lab", "break", fault, "--node", node, "--prefix", &self.prefix];
+        let argv = [
+            "lab",
+            "break",
+            fault,
+            "--node",
+            node,
+            "--prefix",
+            &self.prefix,
+        ];
         cnictl_ok(&argv, 0);
     }
 
