@@ -2,7 +2,8 @@
 # Whole-process benchmark of the aggregator and the agent.
 #
 # 1. Aggregator: one process (fake_agents) serves N generated node snapshots
-#    (cnictl_gen, default calico-bgp, 1,000 nodes) on 127.0.0.1 ports
+#    (cnictl_gen, default calico-bgp, 1,000 nodes, 110 pods per node, three
+#    route reflectors past 100 nodes) on 127.0.0.1 ports
 #    BASE..BASE+N-1, as `cnictl agent` serves /api/v1/node. bench_aggregate
 #    pulls them all (32 in flight, keep-alive), assembles the ClusterSnapshot
 #    and runs the exporter's analysis — one full refresh — then pulls again
@@ -13,14 +14,15 @@
 #    agent_netns every INTERVAL seconds; CPU and RSS sampled from /proc over
 #    WINDOW seconds. Targets: <= 1% of one CPU, <= 64 MB.
 #
-# Usage: bench/aggregator.sh [--nodes N] [--model M] [--window SECS] [--interval SECS] [--debug]
+# Usage: bench/aggregator.sh [--nodes N] [--pods-per-node P] [--model M] [--window SECS] [--interval SECS] [--debug]
 # (--debug uses the dev profile: only to check the script; numbers then mean nothing.)
 set -euo pipefail
 
-NODES=1000 MODEL=calico-bgp WINDOW=60 INTERVAL=30 PROFILE=release BASE=20000
+NODES=1000 PODS=110 MODEL=calico-bgp WINDOW=60 INTERVAL=30 PROFILE=release BASE=20000
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --nodes) NODES="$2"; shift 2 ;;
+        --pods-per-node) PODS="$2"; shift 2 ;;
         --model) MODEL="$2"; shift 2 ;;
         --window) WINDOW="$2"; shift 2 ;;
         --interval) INTERVAL="$2"; shift 2 ;;
@@ -49,8 +51,8 @@ trap cleanup EXIT INT TERM
 # One socket per agent on each side, plus keep-alive pools.
 ulimit -n "$(( NODES * 2 + 1024 ))" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-echo "== aggregator: $NODES simulated agents ($MODEL), profile $PROFILE" >&2
-"$BIN/fake_agents" --model "$MODEL" --nodes "$NODES" --base-port "$BASE" --k8s-out "$TMP/k8s.json" >"$TMP/fake.out" 2>&1 &
+echo "== aggregator: $NODES simulated agents ($MODEL, $PODS pods per node), profile $PROFILE" >&2
+"$BIN/fake_agents" --model "$MODEL" --nodes "$NODES" --pods-per-node "$PODS" --base-port "$BASE" --k8s-out "$TMP/k8s.json" >"$TMP/fake.out" 2>&1 &
 FAKE_PID=$!
 for _ in $(seq 600); do
     grep -q '^ready' "$TMP/fake.out" 2>/dev/null && break

@@ -699,14 +699,14 @@ cmd_bundle() {
 	mkdir -p "$(dirname "$out")"
 	tmp=$(mktemp -d "$(dirname "$out")/.$(basename "$out").tmp.XXXXXX")
 	mkdir -p "$tmp/nodes" "$tmp/k8s"
-	# The nodes are collected in parallel (each only reads its own netns).
+	# Every node at once: a node's collection mostly waits on its tools.
 	local pids=()
 	for ((n = 1; n <= NODES; n++)); do
 		collect_one "$n" "$tmp/nodes/node-$n" &
 		pids[n]=$!
 	done
 	for ((n = 1; n <= NODES; n++)); do
-		wait "${pids[n]}" || { rm -rf "$tmp"; die "bundle: collecting node-$n failed"; }
+		wait "${pids[$n]}" || { wait; rm -rf "$tmp"; die "bundle: collecting node-$n failed"; }
 	done
 	cp "$DIR"/k8s/*.json "$tmp/k8s/"
 	write_lab_info >"$tmp/lab-info.txt"

@@ -187,8 +187,7 @@ fn verdicts_match_ping(lab: &Lab, bundle: &Path, what: &str) {
                 "-O",
                 "json",
             ];
-            let o = cnictl(&args);
-            let v: Value = serde_json::from_slice(&o.stdout).expect("explain prints JSON");
+            let explain = cnictl_spawn(&args);
             let ns = netns
                 .get(src)
                 .expect("pod netns in the lab's pod map")
@@ -200,10 +199,12 @@ fn verdicts_match_ping(lab: &Lab, bundle: &Path, what: &str) {
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .expect("ping runs");
-            pairs.push((src.clone(), dst.clone(), v, ping));
+            pairs.push((src.clone(), dst.clone(), explain, ping));
         }
     }
-    for (src, dst, v, mut ping) in pairs {
+    for (src, dst, explain, mut ping) in pairs {
+        let o = explain.wait_with_output().expect("explain runs");
+        let v: Value = serde_json::from_slice(&o.stdout).expect("explain prints JSON");
         let pinged = ping.wait().map(|s| s.success()).unwrap_or(false);
         // A ping needs its echo and the reply: both directions delivered.
         // A reply through a node the echo did not cross is `unknown` when
@@ -217,7 +218,8 @@ fn verdicts_match_ping(lab: &Lab, bundle: &Path, what: &str) {
     }
 }
 
-/// Healthy lab, then one fresh lab per fault.
+/// Healthy lab, then one fresh lab per fault, three labs at a time (a lab
+/// mostly waits: on the kernel, on pings, on cnictl reading its bundle).
 fn run_variant(model: &str, flags: &[&str], letter: char) {
     if let Some(why) = skip_reason() {
         eprintln!("skipped vxlan_live {model} {flags:?}: {why}");
@@ -245,21 +247,31 @@ fn run_variant(model: &str, flags: &[&str], letter: char) {
         .map(String::from)
         .collect();
     assert!(faults.len() >= 10, "{faults:?}");
-    for (i, fault) in faults.iter().enumerate() {
-        let lab = Lab::up(model, flags, letter, i + 1);
-        lab.break_(fault);
-        let broken = lab.bundle(fault);
-        let (report, code) = check(&broken);
-        match expected_code(model, fault) {
-            Some((want, on_node)) => assert!(
-                has_code(&report, want, on_node) && code == exit_for(&report),
-                "{model} {flags:?} {fault}: want {want} (exit {code}); errors:\n{}",
-                errors(&report).join("\n")
-            ),
-            None => assert_eq!(code, 0, "{fault}: {:?}", errors(&report)),
-        }
-        verdicts_match_ping(&lab, &broken, fault);
+    let numbered: Vec<(usize, &String)> = faults.iter().enumerate().collect();
+    for batch in numbered.chunks(3) {
+        std::thread::scope(|s| {
+            for &(i, fault) in batch {
+                s.spawn(move || run_fault(model, flags, letter, i + 1, fault));
+            }
+        });
     }
+}
+
+/// One fault in a fresh lab: its finding, and explain equal to ping.
+fn run_fault(model: &str, flags: &[&str], letter: char, index: usize, fault: &str) {
+    let lab = Lab::up(model, flags, letter, index);
+    lab.break_(fault);
+    let broken = lab.bundle(fault);
+    let (report, code) = check(&broken);
+    match expected_code(model, fault) {
+        Some((want, on_node)) => assert!(
+            has_code(&report, want, on_node) && code == exit_for(&report),
+            "{model} {flags:?} {fault}: want {want} (exit {code}); errors:\n{}",
+            errors(&report).join("\n")
+        ),
+        None => assert_eq!(code, 0, "{fault}: {:?}", errors(&report)),
+    }
+    verdicts_match_ping(&lab, &broken, fault);
 }
 
 #[test]

@@ -5,8 +5,11 @@
 //! `ready` when every port listens.
 //!
 //! ```text
-//! fake_agents --model calico-bgp --nodes 1000 --base-port 20000 --k8s-out FILE
+//! fake_agents --model calico-bgp --nodes 1000 --pods-per-node 110 --base-port 20000 --k8s-out FILE
 //! ```
+//!
+//! Pods per node default to 110, Kubernetes' default kubelet limit; Calico
+//! clusters past 100 nodes run three route reflectors (`cnictl_gen`).
 
 use std::sync::Arc;
 
@@ -22,6 +25,7 @@ use cnictl_gen::{GenModel, GenSpec};
 struct Args {
     model: GenModel,
     nodes: usize,
+    pods_per_node: usize,
     base_port: u16,
     k8s_out: String,
 }
@@ -30,6 +34,7 @@ fn args() -> anyhow::Result<Args> {
     let mut a = Args {
         model: GenModel::CalicoBgp,
         nodes: 1000,
+        pods_per_node: 110,
         base_port: 20000,
         k8s_out: "k8s.json".into(),
     };
@@ -39,6 +44,7 @@ fn args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--model" => a.model = v.parse()?,
             "--nodes" => a.nodes = v.parse()?,
+            "--pods-per-node" => a.pods_per_node = v.parse()?,
             "--base-port" => a.base_port = v.parse()?,
             "--k8s-out" => a.k8s_out = v,
             _ => bail!("unknown flag {flag}"),
@@ -88,7 +94,7 @@ fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 async fn main() -> anyhow::Result<()> {
     let a = args()?;
     let mut spec = GenSpec::new(a.model, a.nodes);
-    spec.pods_per_node = 30;
+    spec.pods_per_node = a.pods_per_node;
     let snap = cnictl_gen::generate(&spec)?;
     std::fs::write(&a.k8s_out, serde_json::to_vec(&snap.k8s)?)?;
     for (i, n) in snap.nodes.values().enumerate() {

@@ -273,3 +273,31 @@ fn pod_ips_outside_enabled_pools() {
         "{f:?}"
     );
 }
+
+/// A generated Calico cluster past the full mesh's limit (101 nodes, 3
+/// reflectors), objects and BIRD state as a real one holds them: the
+/// sessions the objects call for are exactly BIRD's, so `check` is clean;
+/// a client that lost a reflector session is found, on that client.
+#[test]
+fn a_generated_reflector_cluster_agrees_with_its_objects() {
+    use cnictl_analyzers::bgptopo::BgpTopology;
+    use cnictl_gen::{generate, GenModel, GenSpec};
+    let mut spec = GenSpec::new(GenModel::CalicoBgp, 101);
+    spec.pods_per_node = 2;
+    let mut snap = generate(&spec).expect("generate");
+    assert_eq!(snap.k8s.calico.node_mesh_enabled(), Some(false));
+    let topo = BgpTopology::from_k8s(&snap.k8s).expect("objects");
+    for (name, node) in &snap.nodes {
+        let bird = node.bgp.as_ref().expect("bird").protocols.iter();
+        let sessions: std::collections::BTreeSet<_> =
+            bird.filter_map(|p| p.neighbor_address).collect();
+        assert_eq!(topo.of(name), Some(&sessions), "{name}");
+    }
+    assert_eq!(problems(&checks::run(&snap)), []);
+    let client = node_mut(&mut snap, "node-50").bgp.as_mut().unwrap();
+    client.protocols.retain(|p| p.name != "Node_192_168_0_11");
+    let p = problems(&checks::run(&snap));
+    let down: Vec<_> = p.iter().filter(|f| f.0 == "bgp-session-down").collect();
+    assert_eq!(down.len(), 1, "{p:#?}");
+    assert_eq!(down[0].1.as_deref(), Some("node-50"));
+}

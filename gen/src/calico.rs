@@ -17,7 +17,7 @@ use crate::GenModel;
 const TUNL0: u32 = 3;
 const MESH_LIMIT: usize = 100;
 const REFLECTORS: usize = 3;
-const AS: u32 = 64512;
+pub(crate) const AS: u32 = 64512;
 
 pub fn node(plan: &Plan, i: usize) -> NodeSnapshot {
     let ipip = plan.model() == GenModel::CalicoIpip;
@@ -107,13 +107,23 @@ fn peer_route(plan: &Plan, peer: usize, block: Ipv4Net, ipip: bool) -> Route {
     r
 }
 
+/// Whether the cluster runs route reflectors rather than the full mesh.
+pub(crate) fn reflected(plan: &Plan) -> bool {
+    plan.spec.nodes > MESH_LIMIT
+}
+
+/// Whether node `i` is one of the route reflectors.
+pub(crate) fn is_reflector(plan: &Plan, i: usize) -> bool {
+    reflected(plan) && i < REFLECTORS
+}
+
 /// The BGP peers of node `i` under the mesh / route-reflector rule.
 fn peers(plan: &Plan, i: usize) -> Vec<usize> {
     let n = plan.spec.nodes;
-    if n <= MESH_LIMIT || i < REFLECTORS {
+    if !reflected(plan) || is_reflector(plan, i) {
         (0..n).filter(|&p| p != i).collect()
     } else {
-        (0..REFLECTORS).collect()
+        (0..REFLECTORS).filter(|&p| p != i).collect()
     }
 }
 
@@ -145,8 +155,11 @@ fn imported_routes(plan: &Plan, peers: usize) -> u64 {
     }
 }
 
+/// BIRD's name for the session to node `p`, as confd renders it:
+/// `Mesh_<ip>` in the mesh, `Node_<ip>` for a BGPPeer's peering.
 fn session_name(plan: &Plan, p: usize) -> String {
-    format!("Mesh_{}", plan.node_ip(p).to_string().replace('.', "_"))
+    let stem = if reflected(plan) { "Node" } else { "Mesh" };
+    format!("{stem}_{}", plan.node_ip(p).to_string().replace('.', "_"))
 }
 
 /// The Established iBGP session to node `p`.

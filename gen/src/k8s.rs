@@ -43,6 +43,7 @@ pub fn objects(plan: &Plan, svc: &ServiceSpec) -> K8s {
         pods,
         services: Some(services),
         endpoint_slices: Some(slices),
+        calico: crate::calico_objects::objects(plan),
         ..K8s::default()
     }
 }
@@ -58,14 +59,16 @@ fn k8s_node(plan: &Plan, i: usize) -> K8sNode {
             (calico_annotations(plan, i), Vec::new())
         }
     };
-    K8sNode {
+    let mut node = K8sNode {
         name: plan.node_name(i),
         internal_ips: vec![v4(ip)],
         pod_cidrs,
         annotations,
         ready: Some(true),
         labels: Default::default(),
-    }
+    };
+    crate::calico_objects::mark_reflector(plan, i, &mut node);
+    node
 }
 
 /// Flannel's backend type and data, public IP and subnet-manager flag.

@@ -9,6 +9,7 @@
 
 pub mod agent_rules;
 mod calico;
+mod calico_objects;
 pub mod docker;
 pub mod felix_policy;
 mod flannel;

@@ -15,6 +15,18 @@ pub fn cnictl(args: &[&str]) -> Output {
         .expect("cnictl runs")
 }
 
+/// Starts cnictl with its stdout piped: many at once overlap their waits
+/// (read the answers with `wait_with_output`).
+pub fn cnictl_spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_cnictl"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("cnictl runs")
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
