@@ -44,6 +44,9 @@ COLLECT=${CNICTL_COLLECT_NODE:-$SELF_DIR/collect-node.sh}
 MODELS="flannel-vxlan flannel-host-gw calico-bgp calico-vxlan"
 TRACE=0
 . "$SELF_DIR/lab-services.sh"
+# A Calico pod's IPv6 gateway: the link-local address the kernel derives
+# (EUI-64) from the host veth's MAC ee:ee:ee:ee:ee:ee.
+CALICO_GW6=fe80::ecee:eeff:feee:eeee
 # The NetworkPolicy faults ("policy faults" below).
 POLICY_FAULTS="policy-rules-missing policy-ipset-stale"
 
@@ -58,9 +61,10 @@ commands:
         calico-vxlan;
         defaults: 3 nodes, 2 pods per node, prefix cnl, kube-proxy in
         iptables mode; --policies: NetworkPolicy manifests programmed as
-        Felix / kube-router would; --dual-stack, flannel-host-gw only: IPv6
-        beside IPv4, fd00:192:0:2::/64 underlay, fd00:10:244:N::/64 pod
-        CIDRs, and the ping matrix for both families; --cross-subnet,
+        Felix / kube-router would; --dual-stack, flannel-host-gw and
+        calico-bgp: IPv6 beside IPv4, fd00:192:0:2::/64 underlay,
+        fd00:10:244:N::/64 pod CIDRs (calico-bgp: /122 blocks, an IPv6 BGP
+        session per peer), and the ping matrix for both families; --cross-subnet,
         calico-vxlan and flannel-vxlan: odd nodes on 192.0.2.0/24, even
         ones on 198.51.100.0/24, routed by the underlay namespace, and
         calico-vxlan in vxlanMode CrossSubnet; --direct-routing,
@@ -79,6 +83,7 @@ commands:
                 vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch
                 node-address-mismatch
                 mtu-mismatch bgp-session-down bgp-route-missing
+                missing-pod-route-v6 bgp-session-down-v6 bgp-route-missing-v6 (--dual-stack)
                 route-shadowed pod-route-missing ip-forward-disabled
                 pod-cidr-overlap service-cidr-overlap
                 forward-drop block-vxlan block-bgp backend-mixed
@@ -320,12 +325,32 @@ build_calico_pod() {
 		peer name eth0 netns "$pns" mtu "$POD_MTU"
 	ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$hv.proxy_arp=1" \
 		"net.ipv4.neigh.$hv.proxy_delay=0" "net.ipv4.conf.$hv.forwarding=1"
+	if [ "$DUAL_STACK" = 1 ]; then
+		ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$hv.accept_dad=0"
+		ip netns exec "$pns" sysctl -qw net.ipv6.conf.eth0.accept_dad=0
+	fi
 	ip -n "$ns" link set "$hv" up
 	ip -n "$ns" route add "$ip" dev "$hv" scope link
 	ip -n "$pns" addr add "$ip/32" dev eth0
 	ip -n "$pns" link set eth0 up
 	ip -n "$pns" route add 169.254.1.1 dev eth0 scope link
 	ip -n "$pns" route add default via 169.254.1.1 dev eth0
+	[ "$DUAL_STACK" != 1 ] || build_calico_pod6 "$1" "$2"
+}
+
+# build_calico_pod6 N P: the pod's IPv6 side as the Calico CNI plugin
+# (cni-plugin/pkg/dataplane/linux/dataplane_linux.go, v3.27) sets it up: DAD
+# off on both veth ends, proxy_ndp and forwarding on the host end, the
+# address as a /128 in the pod, its default route via the host end's own
+# link-local address (fe80::ecee:eeff:feee:eeee, from the ee:ee:ee:ee:ee:ee
+# MAC: no proxy needed, the host veth answers NDP for it), and a /128 route
+# to the pod on the host end.
+build_calico_pod6() {
+	local ns=${NODE_NS[$1]} pns=${POD_NS[$1.$2]} hv=${HOST_VETH[$1.$2]} ip=${POD_IP6[$1.$2]}
+	ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$hv.proxy_ndp=1" "net.ipv6.conf.$hv.forwarding=1"
+	ip -n "$ns" -6 route add "$ip/128" dev "$hv"
+	ip -n "$pns" addr add "$ip/128" dev eth0 nodad
+	ip -n "$pns" -6 route add default via "$CALICO_GW6" dev eth0
 }
 
 # write_bird_conf N: Calico's BIRD config (node-to-node mesh, static
@@ -344,7 +369,10 @@ filter calico_kernel_programming { if ( net ~ 10.244.0.0/16 && (source = RTS_BGP
 protocol kernel { learn; scan time 2; graceful restart; merge paths on;
   ipv4 { import all; export filter calico_kernel_programming; }; }
 protocol device { scan time 2; }
-protocol direct { ipv4; interface -"cali*", -"tunl0", -"kube-ipvs*", "*"; }
+EOF
+		printf 'protocol direct { ipv4;%s interface -"cali*", -"tunl0", -"kube-ipvs*", "*"; }\n' \
+			"$([ "$DUAL_STACK" != 1 ] || echo ' ipv6;')"
+		cat <<'EOF'
 template bgp bgp_template { local as 64512;
   ipv4 { gateway recursive; import all; export filter calico_export_to_bgp_peers; };
   graceful restart; connect delay time 1; connect retry time 2; error wait time 2,10; }
@@ -367,8 +395,41 @@ EOF
 			fi
 			printf ' }\n'
 		done
+		[ "$DUAL_STACK" != 1 ] || write_bird6_conf "$n"
 	} >"$(bird_conf "$n").tmp"
 	mv "$(bird_conf "$n").tmp" "$(bird_conf "$n")"
+}
+
+# write_bird6_conf N: the IPv6 half, what confd renders into bird6.cfg /
+# bird6_ipam.cfg (Calico v3.27) for bird6, in BIRD 2 terms: an ipv6 kernel
+# and static protocol (the block's blackhole), and per peer a session
+# between the nodes' IPv6 addresses (projectcalico.org/IPv6Address) named
+# as bird6.cfg.template names it (Mesh_fd00_192_0_2__12), carrying only
+# the ipv6 channel. BIRD_REJECT6="N:M": node N's session to M rejects M's
+# IPv6 block (bgp-route-missing-v6).
+write_bird6_conf() {
+	local n=$1 m ip6=${NODE_IP6[$1]}
+	printf 'filter calico_export_to_bgp_peers6 { if ( net ~ %s && source = RTS_STATIC ) then accept; reject; }\n' "$POD_RANGE6"
+	printf 'filter calico_kernel_programming6 { if ( net ~ %s && (source = RTS_BGP || source = RTS_STATIC) ) then accept; reject; }\n' "$POD_RANGE6"
+	cat <<'EOF'
+protocol kernel kernel6 { learn; scan time 2; graceful restart; merge paths on;
+  ipv6 { import all; export filter calico_kernel_programming6; }; }
+template bgp bgp_template6 { local as 64512;
+  ipv6 { gateway recursive; import all; export filter calico_export_to_bgp_peers6; };
+  graceful restart; connect delay time 1; connect retry time 2; error wait time 2,10; }
+EOF
+	printf 'protocol static static6 { ipv6; route %s blackhole; }\n' "${BLOCK6[$n]}"
+	for m in $(bgp_peers "$n"); do
+		printf 'protocol bgp %s from bgp_template6 { neighbor %s as 64512; source address %s;' \
+			"${MESH6[$m]}" "${NODE_IP6[$m]}" "$ip6"
+		if [ "$m" -gt "$REFLECTORS" ] && [ "$n" -le "$REFLECTORS" ]; then
+			printf ' rr client; rr cluster id 244.0.0.1;'
+		fi
+		if [ "$BIRD_REJECT6" = "$n:$m" ]; then
+			printf ' ipv6 { import filter { if net = %s then reject; accept; }; };' "${BLOCK6[$m]}"
+		fi
+		printf ' }\n'
+	done
 }
 
 # bgp_peers N: the nodes node N has a BGP session with: every other node
@@ -410,9 +471,11 @@ start_bird() {
 calico_converged() {
 	local n sessions
 	for ((n = 1; n <= NODES; n++)); do
-		sessions=$(bgp_peers "$n" | wc -l)
+		sessions=$(($(bgp_peers "$n" | wc -l) * (1 + DUAL_STACK)))
 		[ "$(birdc -s "$(bird_ctl "$n")" show protocols 2>/dev/null | grep -c ' Established')" = "$sessions" ] || return 1
 		[ "$(ip -n "${NODE_NS[$n]}" route show proto bird | grep -c ' via ')" = "$((NODES - 1))" ] || return 1
+		[ "$DUAL_STACK" != 1 ] ||
+			[ "$(ip -n "${NODE_NS[$n]}" -6 route show proto bird | grep -c ' via ')" = "$((NODES - 1))" ] || return 1
 	done
 }
 
@@ -766,14 +829,14 @@ status_one() {
 
 # ---------------------------------------------------------------- faults
 
-FAULTS_ALL="missing-pod-route missing-pod-route-v6 wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch bgp-session-down bgp-route-missing route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS"
+FAULTS_ALL="missing-pod-route missing-pod-route-v6 wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch bgp-session-down bgp-route-missing bgp-session-down-v6 bgp-route-missing-v6 route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS"
 
 # faults_for MODEL: the faults a live lab of MODEL can show.
 faults_for() {
 	case $1 in
 	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	flannel-host-gw) echo "missing-pod-route $([ "${DUAL_STACK:-0}" = 1 ] && echo missing-pod-route-v6) wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
-	calico-bgp) echo "bgp-session-down bgp-route-missing ipam-leaked-affinity route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
+	calico-bgp) echo "bgp-session-down bgp-route-missing $([ "${DUAL_STACK:-0}" = 1 ] && echo bgp-session-down-v6 bgp-route-missing-v6) ipam-leaked-affinity route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	calico-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	*) return 1 ;;
 	esac
@@ -908,7 +971,29 @@ fault_bgp_session_down() {
 }
 
 session_not_established() {
-	! birdc -s "$(bird_ctl "$1")" show protocols "${MESH[$S]}" | grep -q Established
+	! birdc -s "$(bird_ctl "$1")" show protocols "${2:-${MESH[$S]}}" | grep -q Established
+}
+
+# bgp-session-down-v6 (calico-bgp up with --dual-stack): the same for the
+# IPv6 session; the IPv4 session to the peer stays up.
+fault_bgp_session_down_v6() {
+	x birdc -s "$(bird_ctl "$S")" disable "${MESH6[$T]}" >/dev/null
+	wait_for "the IPv6 session to node-$T to drop" 10 session_not_established "$T" "${MESH6[$S]}"
+}
+
+# bgp-route-missing-v6 (calico-bgp up with --dual-stack): node-S's IPv6
+# session to node-T rejects node-T's IPv6 block; the IPv4 one stays.
+fault_bgp_route_missing_v6() {
+	BIRD_REJECT6="$S:$T"
+	write_bird_conf "$S"
+	printf '  + edit %s: protocol bgp %s gets: ipv6 { import filter { if net = %s then reject; accept; }; };\n' \
+		"$(bird_conf "$S")" "${MESH6[$T]}" "${BLOCK6[$T]}"
+	x birdc -s "$(bird_ctl "$S")" configure >/dev/null
+	wait_for "node-$T's IPv6 block to leave node-$S's kernel table" 10 block6_gone
+}
+
+block6_gone() {
+	! ip -n "${NODE_NS[$S]}" -6 route show proto bird | grep -q "^${BLOCK6[$T]} via"
 }
 
 fault_bgp_route_missing() {

@@ -15,69 +15,15 @@
 //! guard even when an assertion fails.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
 
 mod common;
-use common::*;
-
-struct Lab {
-    prefix: String,
-    dir: tempfile::TempDir,
-}
-
-impl Lab {
-    fn up(letter: char, args: &[&str]) -> Lab {
-        let lab = Lab {
-            prefix: format!("cnlk{}{letter}", base36(std::process::id())),
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
-        let mut argv = vec!["lab", "up", "calico-bgp", "--prefix", &lab.prefix];
-        argv.extend_from_slice(args);
-        cnictl_ok(&argv, 0);
-        lab
-    }
-
-    fn bundle(&self, name: &str) -> PathBuf {
-        let out = self.dir.path().join(name);
-        let o = out.to_string_lossy().into_owned();
-        cnictl_ok(&["lab", "bundle", "-o", &o, "--prefix", &self.prefix], 0);
-        out
-    }
-
-    /// Pod key → its netns, from the lab's pod maps.
-    fn pod_netns(&self, key: &str) -> String {
-        let dir = Path::new("/run/cnictl-lab").join(&self.prefix);
-        for e in std::fs::read_dir(&dir).expect("lab state dir").flatten() {
-            if !e.file_name().to_string_lossy().starts_with("podmap-") {
-                continue;
-            }
-            let body = std::fs::read_to_string(e.path()).expect("pod map");
-            let want = key.replacen('/', "_", 1);
-            if let Some(l) = body.lines().find(|l| l.ends_with(&format!(" {want}"))) {
-                return l.split(' ').next().unwrap_or_default().to_string();
-            }
-        }
-        panic!("no netns for {key}")
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = cnictl(&["lab", "down", "--prefix", &self.prefix]);
-    }
-}
+use common::lab::{json, ping, Lab};
 
 fn skip_reason() -> Option<String> {
-    if !is_root() {
-        return Some("not root: namespace labs need root".into());
-    }
-    ["ip", "ping", "bash", "bird", "birdc"]
-        .iter()
-        .find(|t| !in_path(t))
-        .map(|t| format!("{t} not installed"))
+    common::lab::skip_reason(&["ip", "ping", "bash", "bird", "birdc"])
 }
 
 fn pods(bundle: &Path) -> Vec<(String, IpAddr)> {
@@ -85,22 +31,6 @@ fn pods(bundle: &Path) -> Vec<(String, IpAddr)> {
     let pods = snap.k8s.pods.iter().filter(|p| !p.host_network);
     pods.filter_map(|p| Some((p.key(), *p.ips.first()?)))
         .collect()
-}
-
-fn ping(netns: &str, ip: IpAddr) -> bool {
-    Command::new("ip")
-        .args(["netns", "exec", netns, "ping", "-c1", "-W1", "-q"])
-        .arg(ip.to_string())
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-fn json(args: &[&str]) -> (Value, i32) {
-    let o = cnictl(args);
-    let v = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&o.stderr)));
-    (v, o.status.code().unwrap_or(-1))
 }
 
 /// Every ordered pod pair: explain's verdict equals the real ping; returns
@@ -140,7 +70,12 @@ fn route_reflector_lab_checks_clean_and_a_client_session_down_is_found() {
         eprintln!("skipping calico_live: {why}");
         return;
     }
-    let lab = Lab::up('r', &["--nodes", "4", "--reflectors", "1"]);
+    let lab = Lab::up(
+        "cnlk",
+        'r',
+        "calico-bgp",
+        &["--nodes", "4", "--reflectors", "1"],
+    );
     let healthy = lab.bundle("healthy");
     let h = healthy.to_string_lossy().into_owned();
     let (v, code) = json(&["check", "--bundle", &h, "-O", "json"]);
@@ -148,18 +83,7 @@ fn route_reflector_lab_checks_clean_and_a_client_session_down_is_found() {
     assert_eq!(verdicts_match_ping(&lab, &healthy), 0);
 
     // node-2 (a client) shuts its session to node-1 (the reflector).
-    cnictl_ok(
-        &[
-            "lab",
-            "break",
-            "bgp-session-down",
-            "--node",
-            "node-2",
-            "--prefix",
-            &lab.prefix,
-        ],
-        0,
-    );
+    lab.break_("bgp-session-down", "node-2");
     let broken = lab.bundle("broken");
     let b = broken.to_string_lossy().into_owned();
     let (v, code) = json(&["check", "--bundle", &b, "-O", "json"]);
@@ -194,19 +118,8 @@ fn a_leaked_block_affinity_is_found_and_explains_the_drops() {
         eprintln!("skipping calico_live: {why}");
         return;
     }
-    let lab = Lab::up('l', &[]);
-    cnictl_ok(
-        &[
-            "lab",
-            "break",
-            "ipam-leaked-affinity",
-            "--node",
-            "node-1",
-            "--prefix",
-            &lab.prefix,
-        ],
-        0,
-    );
+    let lab = Lab::up("cnlk", 'l', "calico-bgp", &[]);
+    lab.break_("ipam-leaked-affinity", "node-1");
     let bundle = lab.bundle("leaked");
     let b = bundle.to_string_lossy().into_owned();
     let (v, code) = json(&["check", "--bundle", &b, "-O", "json"]);

@@ -7,7 +7,10 @@
 //! peerings that keep selector peerings symmetric) and
 //! `confd/etc/calico/confd/templates/bird.cfg.template` (the node-to-node
 //! mesh skips route reflectors, and a reflector ignores the mesh; a peer
-//! whose IP is the node's own is skipped).
+//! whose IP is the node's own is skipped). A node with Calico's
+//! `IPv6Address` annotation also gets the IPv6 sessions bird6.cfg.template
+//! renders the same way between the nodes' IPv6 addresses: each family is
+//! expected on its own (a session per peer address).
 //!
 //! Without `k8s/bgpconfigurations.json` there is no topology: the checks
 //! then assume the full mesh from the sessions BIRD shows (as before these
@@ -21,6 +24,8 @@ use cnictl_model::{BgpPeer, K8s, K8sNode};
 
 /// Calico's annotation for a node's BGP address (`192.0.2.11/24`).
 pub const IPV4_ANNOTATION: &str = "projectcalico.org/IPv4Address";
+/// Calico's annotation for a node's IPv6 BGP address (`fd00::11/64`).
+pub const IPV6_ANNOTATION: &str = "projectcalico.org/IPv6Address";
 /// Calico's annotation marking a route reflector (its cluster ID).
 pub const RR_ANNOTATION: &str = "projectcalico.org/RouteReflectorClusterID";
 
@@ -70,6 +75,19 @@ pub fn node_bgp_ip(n: &K8sNode) -> Option<IpAddr> {
     annotated.or_else(|| n.internal_ips.iter().copied().find(IpAddr::is_ipv4))
 }
 
+/// A node's IPv6 BGP address: only Calico's annotation (calico-node does
+/// not autodetect IPv6 unless told to, and then writes the annotation).
+pub fn node_bgp_ip6(n: &K8sNode) -> Option<IpAddr> {
+    let a = n.annotation(IPV6_ANNOTATION)?;
+    let ip: IpAddr = a.split('/').next()?.parse().ok()?;
+    ip.is_ipv6().then_some(ip)
+}
+
+/// Every BGP address of a node: IPv4 (bird.cfg) then IPv6 (bird6.cfg).
+pub fn node_bgp_ips(n: &K8sNode) -> impl Iterator<Item = IpAddr> {
+    node_bgp_ip(n).into_iter().chain(node_bgp_ip6(n))
+}
+
 /// Whether Calico runs the node as a route reflector.
 pub fn is_reflector(n: &K8sNode) -> bool {
     n.annotation(RR_ANNOTATION).is_some_and(|c| !c.is_empty())
@@ -90,8 +108,10 @@ fn build(nodes: &[K8sNode], peers: &[BgpPeer], mesh: bool) -> Result<Sessions, S
     }
     // A peering to the node's own address is skipped by the template.
     for n in nodes {
-        if let (Some(ip), Some(set)) = (node_bgp_ip(n), out.get_mut(&n.name)) {
-            set.remove(&ip);
+        if let Some(set) = out.get_mut(&n.name) {
+            node_bgp_ips(n).for_each(|ip| {
+                set.remove(&ip);
+            });
         }
     }
     Ok(out)
@@ -104,7 +124,7 @@ fn add_mesh(nodes: &[K8sNode], out: &mut Sessions) {
         let ips = meshed
             .iter()
             .filter(|b| b.name != a.name)
-            .filter_map(|b| node_bgp_ip(b));
+            .flat_map(|b| node_bgp_ips(b));
         out.entry(a.name.clone()).or_default().extend(ips);
     }
 }
@@ -114,7 +134,7 @@ fn add_mesh(nodes: &[K8sNode], out: &mut Sessions) {
 fn add_peer(nodes: &[K8sNode], p: &BgpPeer, out: &mut Sessions) -> Result<(), String> {
     let local = local_nodes(nodes, p)?;
     let remote_nodes = remote_nodes(nodes, p)?;
-    let mut remote_ips: Vec<IpAddr> = remote_nodes.iter().filter_map(|n| node_bgp_ip(n)).collect();
+    let mut remote_ips: Vec<IpAddr> = remote_nodes.iter().flat_map(|n| node_bgp_ips(n)).collect();
     if p.peer_selector.is_none() {
         remote_ips.extend(peer_ip(p));
     }
@@ -123,7 +143,7 @@ fn add_peer(nodes: &[K8sNode], p: &BgpPeer, out: &mut Sessions) -> Result<(), St
             .or_default()
             .extend(remote_ips.iter().copied());
     }
-    let local_ips: Vec<IpAddr> = local.iter().filter_map(|n| node_bgp_ip(n)).collect();
+    let local_ips: Vec<IpAddr> = local.iter().flat_map(|n| node_bgp_ips(n)).collect();
     for r in &remote_nodes {
         out.entry(r.name.clone())
             .or_default()
@@ -160,7 +180,7 @@ fn remote_nodes<'n>(nodes: &'n [K8sNode], p: &BgpPeer) -> Result<Vec<&'n K8sNode
     let ip = peer_ip(p);
     Ok(nodes
         .iter()
-        .filter(|n| ip.is_some() && node_bgp_ip(n) == ip)
+        .filter(|n| ip.is_some_and(|ip| node_bgp_ips(n).any(|a| a == ip)))
         .collect())
 }
 
@@ -345,6 +365,25 @@ mod tests {
             BgpTopology::from_k8s(&k),
             None,
             "no CRDs: full mesh as before"
+        );
+    }
+
+    #[test]
+    fn ipv6_annotations_add_ipv6_sessions() {
+        let mut k = cluster(true, vec![]);
+        for (i, n) in k.nodes.iter_mut().enumerate() {
+            let v6 = format!("fd00:192:0:2::1{}/64", i + 1);
+            n.annotations.insert(IPV6_ANNOTATION.into(), v6);
+        }
+        let t = BgpTopology::from_k8s(&k).unwrap();
+        assert_eq!(
+            ips(&t, "node-2"),
+            [
+                "192.0.2.13",
+                "192.0.2.14",
+                "fd00:192:0:2::13",
+                "fd00:192:0:2::14"
+            ]
         );
     }
 

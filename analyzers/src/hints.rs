@@ -14,8 +14,12 @@ use crate::infer::{self, CniModel, Inference};
 /// Calico's link-local gateway in every pod, answered by proxy ARP on the
 /// host-side cali veth.
 pub const CALICO_GATEWAY_V4: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
-/// Calico's IPv6 pod gateway.
-pub const CALICO_GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+/// Calico's IPv6 pod gateway: the host veth's own link-local address, which
+/// the kernel derives (EUI-64) from the MAC ee:ee:ee:ee:ee:ee the Calico
+/// CNI plugin gives every host veth; the plugin routes the pod's default
+/// via it (cni-plugin/pkg/dataplane/linux/dataplane_linux.go, v3.27).
+pub const CALICO_GATEWAY_V6: Ipv6Addr =
+    Ipv6Addr::new(0xfe80, 0, 0, 0, 0xecee, 0xeeff, 0xfeee, 0xeeee);
 
 /// How pods attach to a node running `model`; `None` when the model's
 /// attachment needs no hint or is not known.

@@ -228,6 +228,14 @@ impl Namespace {
             .any(|(l, n)| *l == dev && n.contains(&ip))
     }
 
+    /// Whether `link` holds `ip`. `local` keeps the first link per address,
+    /// but a link-local address repeats across links (Calico's host veths
+    /// all hold fe80::ecee:eeff:feee:eeee, from their shared MAC): each of
+    /// them owns it on its own link.
+    pub(crate) fn holds(&self, link: u32, ip: IpAddr) -> bool {
+        self.local.get(&ip) == Some(&link) || self.addrs_of(link).any(|n| n.addr() == ip)
+    }
+
     /// The addresses (with prefix) configured on `link`.
     pub(crate) fn addrs_of(&self, link: u32) -> impl Iterator<Item = &IpNet> + '_ {
         self.addr_nets

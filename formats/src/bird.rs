@@ -421,4 +421,30 @@ mod tests {
         assert_eq!(r[1].as_path.as_deref(), Some("64512 64513"));
         assert!(parse_bird_routes("nonsense [x]\n").is_err());
     }
+
+    /// Calico's IPv6 sessions and routes as BIRD 2.0.12 printed them in a
+    /// `lab up calico-bgp --dual-stack` (one session shut with `disable`).
+    #[test]
+    fn ipv6_sessions_and_routes() {
+        let text = "Mesh_fd00_192_0_2__12 BGP        ---        down   23:50:51.170  \n  BGP state:          Down\n    Neighbor address: fd00:192:0:2::12\n    Neighbor AS:      64512\n    Local AS:         64512\n  Channel ipv6\n    State:          DOWN\n    Table:          master6\nMesh_fd00_192_0_2__13 BGP        ---        up     23:50:08.899  Established   \n  BGP state:          Established\n    Neighbor address: fd00:192:0:2::13\n  Channel ipv6\n    Routes:         1 imported, 1 exported, 1 preferred\n";
+        let p = parse_bird_protocols(text).unwrap().protocols;
+        assert_eq!(
+            p[0].neighbor_address,
+            Some("fd00:192:0:2::12".parse().unwrap())
+        );
+        assert!(p[0].is_bgp() && !p[0].is_established());
+        assert!(p[1].is_established());
+        assert_eq!(
+            (p[1].routes_imported, p[1].routes_exported),
+            (Some(1), Some(1))
+        );
+        let text = "Table master6:\nfd00:10:244:3::/122  unicast [Mesh_fd00_192_0_2__13 23:50:08.941] * (100) [i]\n\tvia fd00:192:0:2::13 on eth0\n\tType: BGP univ\n\tBGP.as_path: \n\tBGP.next_hop: fd00:192:0:2::13\nfd00:10:244:1::/122  blackhole [static6 23:50:08.093] * (200)\n\tType: static univ\n";
+        let r = parse_bird_routes(text).unwrap();
+        assert_eq!(r[0].prefix.to_string(), "fd00:10:244:3::/122");
+        assert_eq!(r[0].bgp_next_hop, Some("fd00:192:0:2::13".parse().unwrap()));
+        assert_eq!(
+            (r[1].kind.as_str(), r[1].protocol.as_str()),
+            ("blackhole", "static6")
+        );
+    }
 }

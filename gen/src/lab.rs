@@ -54,8 +54,10 @@ pub enum LabError {
     Pods,
     #[error("prefix must be 'cnl' followed by up to 8 of [a-z0-9], got '{0}'")]
     Prefix(String),
-    #[error("--dual-stack is built for flannel-host-gw only, not {0}")]
+    #[error("--dual-stack is built for flannel-host-gw and calico-bgp only, not {0}")]
     DualStack(String),
+    #[error("--dual-stack calico-bgp: at most {0} pods per node (their IPv6 addresses fill one /122 block)")]
+    DualStackPods(u32),
     #[error("--cross-subnet is built for calico-vxlan and flannel-vxlan only, not {0}")]
     CrossSubnet(String),
     #[error("--direct-routing is a flannel-vxlan option, not {0}")]
@@ -118,6 +120,9 @@ pub struct LabFaults {
     /// BIRD on `node` rejects the block announced by `peer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bird_reject: Option<NodePair>,
+    /// The same on the IPv6 session (bgp-route-missing-v6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bird_reject6: Option<NodePair>,
     /// ipam-leaked-affinity: `node` also holds an affinity for `peer`'s
     /// block (BIRD blackholes and announces it there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -402,6 +407,10 @@ impl LabPlan {
             "bgp-route-missing" => {
                 let peer = self.peers(s).0;
                 self.faults.bird_reject = Some(NodePair { node: s, peer });
+            }
+            "bgp-route-missing-v6" => {
+                let peer = self.peers(s).0;
+                self.faults.bird_reject6 = Some(NodePair { node: s, peer });
             }
             "ipam-leaked-affinity" => {
                 let peer = self.peers(s).0;

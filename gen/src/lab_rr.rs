@@ -56,8 +56,13 @@ impl LabPlan {
                 .leaked_affinity
                 .map(|f| self.affinity(f.node, f.peer)),
         );
+        let mut pools = vec![self.ip_pool()];
+        if self.dual_stack {
+            pools.push(self.ip_pool6());
+            affinities.extend(self.node_indices().map(|n| self.affinity6(n)));
+        }
         let ipam = CalicoObjects {
-            ip_pools: Some(vec![self.ip_pool()]),
+            ip_pools: Some(pools),
             block_affinities: Some(affinities),
             ..CalicoObjects::default()
         };
@@ -97,11 +102,17 @@ impl LabPlan {
     /// one); Calico names it `<node>-<block with dashes>`.
     fn affinity(&self, n: u32, b: u32) -> BlockAffinity {
         let block: Ipv4Net = self.calico_block(b);
-        let dashed = block.to_string().replace(['.', '/'], "-");
+        self.affinity_for(n, IpNet::V4(block))
+    }
+
+    /// Node n's affinity for a block; the name replaces '.', ':' and '/'
+    /// with '-' (libcalico-go `names.CIDRToName`).
+    pub(crate) fn affinity_for(&self, n: u32, block: IpNet) -> BlockAffinity {
+        let dashed = block.to_string().replace(['.', ':', '/'], "-");
         BlockAffinity {
             name: format!("{}-{dashed}", self.node_name(n)),
             node: self.node_name(n),
-            cidr: IpNet::V4(block),
+            cidr: block,
             state: "confirmed".into(),
             deleted: false,
         }

@@ -4,10 +4,19 @@
 //! ::(10+n) as hex digits, so node-1 is fd00:192:0:2::11), node n's pod
 //! CIDR fd00:10:244:n::/64 with cni0 at ::1 and pod p at ::(1+p), all
 //! inside the pod range fd00:10:244::/48.
+//!
+//! calico-bgp: node n's IPv6 IPAM block is fd00:10:244:n::/122 (Calico's
+//! default IPv6 block size) in the IPPool fd00:10:244::/48, so the same pod
+//! addresses fall in it (up to [`CALICO_V6_PODS`] pods per node); BIRD runs
+//! one IPv6 session per peer between the nodes' IPv6 addresses, as confd's
+//! bird6.cfg.template (Calico v3.27) renders them for bird6.
 
 use std::net::Ipv6Addr;
 
 use ipnet::Ipv6Net;
+
+use cnictl_model::{BlockAffinity, IpPool};
+use ipnet::IpNet;
 
 use crate::lab::{LabError, LabPlan};
 use crate::GenModel;
@@ -23,14 +32,38 @@ fn group(v: u32) -> u16 {
     u16::from_str_radix(&v.min(9999).to_string(), 16).unwrap_or(0)
 }
 
+/// The most pods per node whose IPv6 address ::(1+p), written to read like
+/// the decimal, stays inside a /122 block (::0 to ::3f).
+pub const CALICO_V6_PODS: u32 = 38;
+
+/// Calico's default IPv6 IPAM block size (`blockSize` of an IPv6 IPPool).
+const CALICO_V6_BLOCK: u8 = 122;
+
 impl LabPlan {
-    /// The same lab with IPv6 beside IPv4 (flannel-host-gw only so far).
+    /// The same lab with IPv6 beside IPv4 (flannel-host-gw, calico-bgp).
     pub fn with_dual_stack(mut self, on: bool) -> Result<LabPlan, LabError> {
-        if on && self.model != GenModel::FlannelHostGw {
+        let built = matches!(self.model, GenModel::FlannelHostGw | GenModel::CalicoBgp);
+        if on && !built {
             return Err(LabError::DualStack(self.model.to_string()));
+        }
+        if on && self.is_calico() && self.pods_per_node > CALICO_V6_PODS {
+            return Err(LabError::DualStackPods(CALICO_V6_PODS));
         }
         self.dual_stack = on;
         Ok(self)
+    }
+
+    /// Calico: node n's IPv6 IPAM block.
+    pub fn calico_block6(&self, n: u32) -> Ipv6Net {
+        // Cannot fail: 122 ≤ 128.
+        Ipv6Net::new(pod_addr(n, 0), CALICO_V6_BLOCK).expect("valid /122")
+    }
+
+    /// BIRD's name for this node's IPv6 session to node n: bird6.cfg.template
+    /// joins the peer's address split at ':' with '_' (`Mesh_fd00_192_0_2__12`).
+    pub fn session_name6(&self, n: u32) -> String {
+        let stem = if self.reflectors > 0 { "Node" } else { "Mesh" };
+        format!("{stem}_{}", self.node_ip6(n).to_string().replace(':', "_"))
     }
 
     pub fn gateway6(&self) -> Ipv6Addr {
@@ -60,6 +93,26 @@ impl LabPlan {
 
     pub fn pod_ip6(&self, n: u32, p: u32) -> Ipv6Addr {
         pod_addr(n, 1 + p)
+    }
+
+    /// Calico's IPv6 pool as calico-node creates it by default
+    /// (`CALICO_IPV6POOL_*`: block size 122, no encapsulation, no NAT).
+    pub(crate) fn ip_pool6(&self) -> IpPool {
+        IpPool {
+            name: "default-ipv6-ippool".into(),
+            cidr: IpNet::V6(self.pod_range6()),
+            block_size: Some(CALICO_V6_BLOCK),
+            ipip_mode: Some("Never".into()),
+            vxlan_mode: Some("Never".into()),
+            nat_outgoing: false,
+            disabled: false,
+            node_selector: Some("all()".into()),
+        }
+    }
+
+    /// Node n's affinity for its IPv6 block.
+    pub(crate) fn affinity6(&self, n: u32) -> BlockAffinity {
+        self.affinity_for(n, IpNet::V6(self.calico_block6(n)))
     }
 
     /// What flanneld adds on a dual-stack node (its IPv6 public IP).
@@ -94,5 +147,27 @@ mod tests {
         let k8s = plan.k8s();
         assert_eq!(k8s.nodes[0].pod_cidrs.len(), 2);
         assert!(k8s.pods.iter().all(|p| p.ips.len() == 2));
+    }
+
+    #[test]
+    fn calico_bgp_blocks_sessions_and_objects() {
+        let plan = LabPlan::new("calico-bgp", 3, 2, "cnlt").unwrap();
+        let plan = plan.with_dual_stack(true).unwrap();
+        assert_eq!(plan.calico_block6(2).to_string(), "fd00:10:244:2::/122");
+        assert!(plan.calico_block6(2).contains(&plan.pod_ip6(2, 2)));
+        assert_eq!(plan.session_name6(2), "Mesh_fd00_192_0_2__12");
+        let k8s = plan.k8s();
+        let ann = &k8s.nodes[0].annotations["projectcalico.org/IPv6Address"];
+        assert_eq!(ann, "fd00:192:0:2::11/64");
+        assert!(k8s.nodes[0].pod_cidrs.is_empty(), "Calico uses its IPAM");
+        let pools = k8s.calico.ip_pools.as_ref().unwrap();
+        assert_eq!(pools[1].cidr.to_string(), "fd00:10:244::/48");
+        assert_eq!(pools[1].block_size, Some(122));
+        let aff = k8s.calico.block_affinities.as_ref().unwrap();
+        assert_eq!(aff[3].name, "node-1-fd00-10-244-1---122");
+        let many = LabPlan::new("calico-bgp", 3, 39, "cnlt").unwrap();
+        assert_eq!(many.with_dual_stack(true), Err(LabError::DualStackPods(38)));
+        let vxlan = LabPlan::new("calico-vxlan", 3, 2, "cnlt").unwrap();
+        assert!(vxlan.with_dual_stack(true).is_err());
     }
 }

@@ -2,6 +2,8 @@
 //! real `cnictl`, read its output, and decide whether a live test can run.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod lab;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -109,7 +109,7 @@ fn peer_owner(
             Some(&(port, o)) => (Some(o), port),
             None => (None, None),
         },
-        None if peer.local.get(&nh) == Some(&plink) => (Some(dev_owner(here)), None),
+        None if peer.holds(plink, nh) => (Some(dev_owner(here)), None),
         None if peer.device(plink).answers_proxy_arp() => (
             Some(Owner::Proxy {
                 ns: pns,
