@@ -1,7 +1,9 @@
 //! `cnictl agent` end to end on loopback: caller authentication through a
-//! fake API server (TokenReview + SubjectAccessReview — no real API server
-//! can run here), the snapshot's ETag / If-None-Match, findings, metrics,
-//! and netlink notifications in a namespace the test creates.
+//! fake API server (TokenReview + SubjectAccessReview answers, counted to
+//! prove the cache; tests/apiserver_live.rs runs the same reviews against
+//! a real kube-apiserver with deploy/'s RBAC), the snapshot's ETag /
+//! If-None-Match, findings, metrics, and netlink notifications in a
+//! namespace the test creates.
 
 mod common;
 
