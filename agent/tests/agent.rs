@@ -52,7 +52,7 @@ async fn fake_review_api(
             && review["spec"]["nonResourceAttributes"]["verb"] == "get"
             && review["spec"]["nonResourceAttributes"]["path"]
                 .as_str()
-                .is_some_and(|p| p.starts_with("/api/v1/"));
+                .is_some_and(|p| p.starts_with("/cnictl-agent/api/v1/"));
         json!({"kind": "SubjectAccessReview", "status": {"allowed": allowed}})
     } else {
         return (axum::http::StatusCode::NOT_FOUND, "{}").into_response();

@@ -16,7 +16,10 @@
 //!   (`run_agent_on`, its kubeconfig the agent's) checks callers with
 //!   TokenReview + SubjectAccessReview: the aggregator's static token and a
 //!   service-account token minted by the API (TokenRequest) are served, an
-//!   unknown token is 401, an unbound service account 403.
+//!   unknown token is 401, an unbound service account 403 — which needs
+//!   the agent's `/cnictl-agent` review prefix, since the server's default
+//!   `system:discovery` role grants every authenticated user `/api/*`
+//!   (shown with a SubjectAccessReview of both paths).
 //! - `watches_see_changes`: `kube::watch` on nodes and pods reports a node
 //!   and a pod created after the watch began.
 //! - `lists_page_through_more_objects_than_the_page_size`: `list_all` with
@@ -521,6 +524,7 @@ async fn agent_authenticates_callers_through_the_api() {
     );
     let stranger_jwt = service_account_token(&server, "cnictl-stranger").await;
     assert_eq!(status(stranger_jwt).await.status, 403);
+    discovery_grants_api_paths_to_everyone(&server).await;
     // An agent whose account may not review tokens cannot authenticate
     // anyone: it answers "unavailable", never "allowed".
     let ttl = CacheTtl::default();
@@ -529,6 +533,22 @@ async fn agent_authenticates_callers_through_the_api() {
         .check(Who::Aggregator.token(), "/api/v1/node")
         .await;
     assert_eq!(verdict, Verdict::Unavailable);
+}
+
+/// Why the agent reviews `/cnictl-agent/…` and not the served path: the
+/// default roles let any authenticated user `get` `/api/*`.
+async fn discovery_grants_api_paths_to_everyone(server: &ApiServer) {
+    let admin = server.client(Who::Admin).await;
+    let path = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+    for (url, allowed) in [("/api/v1/node", true), ("/cnictl-agent/api/v1/node", false)] {
+        let review = json!({"apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview", "spec": {"user": Who::Stranger.user(),
+            "groups": ["system:serviceaccounts", "system:authenticated"],
+            "nonResourceAttributes": {"path": url, "verb": "get"}}});
+        let reply = create(&admin, path, review).await;
+        let got = reply["status"]["allowed"].as_bool().unwrap_or(false);
+        assert_eq!(got, allowed, "an unbound account may get {url}: {reply}");
+    }
 }
 
 /// A token for the service account, minted by the API (TokenRequest), as

@@ -54,7 +54,8 @@ impl Who {
         }
     }
 
-    fn user(self) -> &'static str {
+    /// The user name the API server authenticates the token as.
+    pub fn user(self) -> &'static str {
         match self {
             Who::Admin => "cnictl-test-admin",
             Who::Agent => "system:serviceaccount:cnictl:cnictl-agent",
