@@ -146,22 +146,24 @@ pub fn shared() -> Option<Arc<ApiServer>> {
     Some(server)
 }
 
-/// etcd and kube-apiserver, killed on drop.
+/// etcd and kube-apiserver, killed on drop (the server first, then its
+/// store, then the temp dir goes: fields drop in this order).
 pub struct ApiServer {
-    dir: tempfile::TempDir,
-    etcd: Child,
-    apiserver: Child,
+    apiserver: Process,
+    etcd: Process,
     /// `https://127.0.0.1:PORT`.
     pub url: String,
+    dir: tempfile::TempDir,
 }
 
-impl Drop for ApiServer {
+/// A child this harness started, killed (by its handle, nothing else) and
+/// reaped when dropped — also when a later start-up step panics.
+struct Process(Child);
+
+impl Drop for Process {
     fn drop(&mut self) {
-        // Only the two children this value started, by their handles.
-        for child in [&mut self.apiserver, &mut self.etcd] {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -259,17 +261,14 @@ fn token_file(dir: &Path) {
     std::fs::write(dir.join("tokens.csv"), text).expect("write tokens.csv");
 }
 
-fn spawn(dir: &Path, name: &str, mut cmd: Command) -> Child {
+fn spawn(dir: &Path, name: &str, mut cmd: Command) -> Process {
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("log file");
     let err = log.try_clone().expect("log file");
-    cmd.stdin(Stdio::null())
-        .stdout(log)
-        .stderr(err)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"))
+    let child = cmd.stdin(Stdio::null()).stdout(log).stderr(err).spawn();
+    Process(child.unwrap_or_else(|e| panic!("cannot start {name}: {e}")))
 }
 
-fn start_etcd(dir: &Path) -> (Child, u16) {
+fn start_etcd(dir: &Path) -> (Process, u16) {
     let (client, peer) = (free_port(), free_port());
     let client_url = format!("http://127.0.0.1:{client}");
     let peer_url = format!("http://127.0.0.1:{peer}");
@@ -327,10 +326,10 @@ impl ApiServer {
         let cmd = apiserver_command(dir.path(), etcd_port, port);
         let apiserver = spawn(dir.path(), "kube-apiserver", cmd);
         let server = ApiServer {
-            dir,
-            etcd,
             apiserver,
+            etcd,
             url: format!("https://127.0.0.1:{port}"),
+            dir,
         };
         for who in EVERYONE {
             server.write_kubeconfig(who);
