@@ -8,8 +8,10 @@
 # Debian's Go 1.19; Debian's `etcd-server` (3.4) is the store.
 #
 # Idempotent: once the binary exists and `--version` runs, it only prints the
-# path. The build is niced (about 3.5 min on 2 cores, 1.4 GB peak, ~150 MB
-# downloaded). Needs root (or passwordless sudo) for apt-get.
+# path. The build is niced: about 9 min of CPU (3.5–5 min on 2 idle cores,
+# 24 min measured on a loaded 2-core machine), 1.4 GB peak memory, ~2 GB of
+# scratch disk (removed after), ~150 MB downloaded. Needs root (or
+# passwordless sudo) for apt-get.
 #
 #   scripts/build-kube-apiserver.sh   prints the binary's path on stdout (last line)
 #
