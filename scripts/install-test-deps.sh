@@ -49,6 +49,11 @@ need_npm=false
 # helm-python-sdk wheel carries the Helm v4 Go SDK as a shared library.
 need_helm=false
 command -v helm >/dev/null 2>&1 || python3 -c 'import helm_python' 2>/dev/null || need_helm=true
+# A real kube-apiserver (1.20.2, built from Debian's source package) and
+# etcd for agent/tests/apiserver_live.rs: scripts/build-kube-apiserver.sh.
+need_apiserver=false
+apiserver_bin="${CNICTL_CACHE:-/var/cache/cnictl}/kube-apiserver-1.20.2/kube-apiserver"
+{ "$apiserver_bin" --version && command -v etcd; } >/dev/null 2>&1 || need_apiserver=true
 need_deny=false
 cargo deny --version >/dev/null 2>&1 || need_deny=true  # cargo also looks in $CARGO_HOME/bin
 
@@ -58,7 +63,9 @@ if $check_only; then
   $need_npm && echo "missing: web/tests/node_modules (cd web/tests && npm ci)"
   $need_deny && echo "missing: cargo-deny (cargo install --locked cargo-deny)"
   $need_helm && echo "missing: helm or helm-python-sdk (python3 -m pip install helm-python-sdk)"
-  [ ${#missing[@]} -eq 0 ] && ! $need_yaml && ! $need_npm && ! $need_deny && ! $need_helm
+  $need_apiserver && echo "missing: kube-apiserver or etcd (scripts/build-kube-apiserver.sh)"
+  [ ${#missing[@]} -eq 0 ] && ! $need_yaml && ! $need_npm && ! $need_deny && ! $need_helm \
+    && ! $need_apiserver
   exit
 fi
 
@@ -98,5 +105,11 @@ if $need_deny; then
   echo "== installing cargo-deny (cargo install --locked)"
   cargo install --locked -q cargo-deny@0.20.2 \
     || echo "cargo-deny could not be installed: test.sh will say it skipped it"
+fi
+if $need_apiserver; then
+  # Built from source once (a few minutes, niced), then cached.
+  echo "== building kube-apiserver for the API-server tests (scripts/build-kube-apiserver.sh)"
+  scripts/build-kube-apiserver.sh >/dev/null \
+    || echo "kube-apiserver could not be built: the API-server tests will skip (CI: fail)"
 fi
 echo "== test dependencies present"

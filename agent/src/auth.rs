@@ -1,7 +1,7 @@
 //! Caller authentication for the agent's API, as kube-rbac-proxy does it:
 //! the bearer token is checked with a TokenReview, then the user it names
-//! is checked with a SubjectAccessReview for `get` on the requested
-//! non-resource path. Results are cached briefly (per token and path) so
+//! is checked with a SubjectAccessReview for `get` on the requested path
+//! under [`REVIEW_PREFIX`] (a non-resource URL). Results are cached briefly (per token and path) so
 //! an aggregator polling every 30 s costs the API server two requests per
 //! agent per cache lifetime, not per poll.
 
@@ -12,6 +12,15 @@ use std::time::{Duration, Instant};
 use kube::Client;
 use serde::Deserialize;
 use serde_json::json;
+
+/// The agent asks whether the caller may `get` `/cnictl-agent/api/v1/node`,
+/// not `/api/v1/node`: every Kubernetes cluster's default
+/// `system:discovery` ClusterRole grants `get` on the non-resource URLs
+/// `/api/*` and `/apis/*` to all authenticated users (any pod's service
+/// account), so a review of the served path itself admits everyone. The
+/// prefix names URLs no default role grants (agent/tests/apiserver_live.rs
+/// shows both against a real API server); deploy/'s RBAC grants these.
+pub const REVIEW_PREFIX: &str = "/cnictl-agent";
 
 /// How long an answer is reused. Denials are cached shorter so a fixed
 /// RoleBinding takes effect quickly.
@@ -146,7 +155,7 @@ impl Authenticator {
                 "uid": user.uid,
                 "groups": user.groups,
                 "extra": user.extra,
-                "nonResourceAttributes": {"path": path, "verb": "get"},
+                "nonResourceAttributes": {"path": format!("{REVIEW_PREFIX}{path}"), "verb": "get"},
             },
         });
         let reply: AccessReview = self

@@ -1,7 +1,9 @@
 //! `cnictl agent` end to end on loopback: caller authentication through a
-//! fake API server (TokenReview + SubjectAccessReview — no real API server
-//! can run here), the snapshot's ETag / If-None-Match, findings, metrics,
-//! and netlink notifications in a namespace the test creates.
+//! fake API server (TokenReview + SubjectAccessReview answers, counted to
+//! prove the cache; tests/apiserver_live.rs runs the same reviews against
+//! a real kube-apiserver with deploy/'s RBAC), the snapshot's ETag /
+//! If-None-Match, findings, metrics, and netlink notifications in a
+//! namespace the test creates.
 
 mod common;
 
@@ -50,7 +52,7 @@ async fn fake_review_api(
             && review["spec"]["nonResourceAttributes"]["verb"] == "get"
             && review["spec"]["nonResourceAttributes"]["path"]
                 .as_str()
-                .is_some_and(|p| p.starts_with("/api/v1/"));
+                .is_some_and(|p| p.starts_with("/cnictl-agent/api/v1/"));
         json!({"kind": "SubjectAccessReview", "status": {"allowed": allowed}})
     } else {
         return (axum::http::StatusCode::NOT_FOUND, "{}").into_response();

@@ -1,5 +1,7 @@
 //! The in-cluster wiring, end to end on loopback, against a fake API
-//! server (no real one can run here): the aggregator discovers the agent
+//! server that serves recorded objects (with `discovery.k8s.io/v1`
+//! EndpointSlices, which the real 1.20 server of tests/apiserver_live.rs
+//! lacks; that file covers the RBAC, reviews and watches): the aggregator discovers the agent
 //! through the API (the DaemonSet's pods), reads the cluster objects from
 //! it, and pulls the agent with its service-account token; the agent reads
 //! its expected state from the API and admits the aggregator only after a

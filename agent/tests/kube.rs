@@ -1,9 +1,14 @@
 //! The `--kube` reader against a local HTTP server that plays the API
-//! server, named in a test kubeconfig. No real API server can run on this
-//! machine (no container runtime, no etcd), so the server replays recorded
+//! server, named in a test kubeconfig. The server replays recorded
 //! `kubectl get … -o json` documents from fixtures/flannel-vxlan/k8s —
 //! split into pages, with a `continue` token — plus watch streams, 401/403/
 //! 404/500 Status bodies and a server that never answers.
+//!
+//! A real API server (kube-apiserver 1.20.2, tests/apiserver_live.rs)
+//! covers RBAC, reviews, watches and paging; these recordings stay for
+//! what 1.20 cannot show: `discovery.k8s.io/v1` EndpointSlices as newer
+//! servers serve them (1.20 has v1beta1 only), expired `continue` tokens,
+//! error bodies and servers that hang or misbehave.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

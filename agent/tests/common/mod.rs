@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod apiserver;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Command;
