@@ -725,7 +725,7 @@ const LAB_BREAK_AFTER: &str = concat!(
     "vxlan-neigh-missing, vxlan-fdb-mismatch, mtu-mismatch, bgp-session-down, bgp-route-missing, ",
     "route-shadowed, pod-route-missing, ip-forward-disabled, pod-cidr-overlap, service-cidr-overlap, ",
     "ipam-leaked-affinity (calico-bgp: node-N also gets the peer's block affinity, BIRD blackholes and announces it); ",
-    "missing-pod-route-v6 (a flannel-host-gw lab up with --dual-stack: node-N's route to the peer's IPv6 pod CIDR deleted)",
+    "missing-pod-route-v6, vxlan-fdb-missing-v6, vxlan-neigh-missing-v6 (a Flannel lab up with --dual-stack, the vxlan ones flannel-vxlan: node-N's IPv6 route to the peer's pods, or its flannel-v6.1 FDB / neighbour entry for the peer, deleted)",
     "\n\nNetfilter faults, injected with the node's own iptables in its namespace:\n",
     "  forward-drop    FORWARD policy DROP, as Docker sets it (Flannel: FLANNEL-FWD flushed too)\n",
     "  block-vxlan     INPUT drops udp/8472, Flannel's VXLAN port (flannel-vxlan)\n",

@@ -54,7 +54,7 @@ pub enum LabError {
     Pods,
     #[error("prefix must be 'cnl' followed by up to 8 of [a-z0-9], got '{0}'")]
     Prefix(String),
-    #[error("--dual-stack is built for flannel-host-gw only, not {0}")]
+    #[error("--dual-stack is built for flannel-host-gw and flannel-vxlan on one underlay subnet only, not {0}")]
     DualStack(String),
     #[error("--cross-subnet is built for calico-vxlan and flannel-vxlan only, not {0}")]
     CrossSubnet(String),

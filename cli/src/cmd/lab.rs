@@ -422,6 +422,8 @@ fn node_vars(plan: &LabPlan) -> Vars {
         ("NODE_IP6", per_node(&|n| plan.node_ip6(n).to_string())),
         ("POD_CIDR6", per_node(&|n| plan.pod_cidr6(n).to_string())),
         ("CNI0_IP6", per_node(&|n| plan.cni0_ip6(n).to_string())),
+        ("VTEP_IP6", per_node(&|n| plan.vtep_ip6(n).to_string())),
+        ("VTEP_MAC6", per_node(&|n| plan.vtep_mac6(n))),
         ("STALE_SET", per_node(&|n| stale(plan, n, |e| e.set))),
         ("STALE_DEL", per_node(&|n| stale(plan, n, |e| e.del))),
         ("STALE_ADD", per_node(&|n| stale(plan, n, |e| e.add))),
