@@ -298,8 +298,9 @@ build_vxlan() {
 }
 
 # build_vxlan6 N (flannel-vxlan --dual-stack): flanneld's second VXLAN
-# device for IPv6, as v0.25.x programs it (pkg/backend/vxlan/vxlan.go,
-# device.go, vxlan_network.go): flannel-v6.1, the same VNI and port,
+# device for IPv6, as v0.25.x programs it (flannel-io/flannel
+# pkg/backend/vxlan, read at vxlan.go 1ba5635, vxlan_network.go 067ed7f,
+# device.go 6d746cd): flannel-v6.1, the same VNI and port,
 # speaking from the node's IPv6 address, its own MAC (published as
 # backend-v6-data), accept_ra off, no MTU given (the kernel derives 1430
 # from eth0: IPv6 VXLAN's 70 bytes), the network address of the node's

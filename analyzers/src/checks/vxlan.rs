@@ -6,7 +6,7 @@
 //!
 //! A dual-stack Flannel VXLAN node has a second device for IPv6,
 //! flannel-v6.1, with the same per-peer entries in that family (flanneld
-//! v0.25 pkg/backend/vxlan/vxlan_network.go): the VTEP IP is the network
+//! v0.25 pkg/backend/vxlan/vxlan_network.go, read at 067ed7f): the VTEP IP is the network
 //! address of the peer's IPv6 pod CIDR, the MAC its `backend-v6-data`
 //! VtepMAC, the FDB `dst` its `public-ipv6`. [`state6`] reads that device.
 
