@@ -581,15 +581,31 @@ fn v6_verdicts_match_ping(lab: &LabGuard, bundle: &Path) -> usize {
     let netns = lab.pod_netns();
     let pods = pods_v6(bundle);
     assert!(pods.len() >= 6, "dual-stack pods: {pods:?}");
+    let pairs: Vec<_> = pods
+        .iter()
+        .flat_map(|s| pods.iter().filter(move |d| d.0 != s.0).map(move |d| (s, d)))
+        .collect();
+    // ping needs the answer back too: --reverse, and exit 0 only when both
+    // ways are delivered. Two explains at a time.
+    let run = |ps: &[(&(String, IpAddr), &(String, IpAddr))]| -> Vec<(Value, i32)> {
+        ps.iter()
+            .map(|((src, _), (dst, _))| {
+                explain(lab, bundle, src, dst, &["--family", "6", "--reverse"])
+            })
+            .collect()
+    };
+    let (first, second) = pairs.split_at(pairs.len() / 2);
+    let explained: Vec<(Value, i32)> = std::thread::scope(|sc| {
+        let first = sc.spawn(|| run(first));
+        let mut all = run(second);
+        let mut head = first.join().expect("explain thread");
+        head.append(&mut all);
+        head
+    });
     let mut said = Vec::new();
-    for (src, _) in &pods {
-        for (dst, ip) in pods.iter().filter(|(d, _)| d != src) {
-            // ping needs the answer back too: --reverse, and exit 0 only
-            // when both ways are delivered.
-            let (v, code) = explain(lab, bundle, src, dst, &["--family", "6", "--reverse"]);
-            assert_eq!(v["dst"]["ip"], ip.to_string(), "{v:#}");
-            said.push((src, dst, netns[src].as_str(), *ip, code == 0, v));
-        }
+    for (((src, _), (dst, ip)), (v, code)) in pairs.iter().zip(explained) {
+        assert_eq!(v["dst"]["ip"], ip.to_string(), "{v:#}");
+        said.push((src, dst, netns[src].as_str(), *ip, code == 0, v));
     }
     let targets: Vec<(&str, IpAddr)> = said.iter().map(|s| (s.2, s.3)).collect();
     let kernel = pings(&targets);
@@ -706,11 +722,13 @@ fn check_findings(bundle: &Path, want: i32) -> Vec<Value> {
 
 /// A dual-stack flannel-vxlan lab (`lab up flannel-vxlan --dual-stack`:
 /// flannel.1 for IPv4 and flanneld's flannel-v6.1 for IPv6): `check` is
-/// clean and explain equals ping / ping -6 for every ordered pair; then
-/// each IPv6 fault on node-1 toward node-2, one at a time and put back as
-/// flanneld programs it: check finds exactly that fault on flannel-v6.1
-/// (or the IPv6 route), and explain over IPv6 says dropped exactly where
-/// ping -6 fails, while IPv4 keeps delivering.
+/// clean and explain equals ping / ping -6 for every ordered pair. Then the
+/// three IPv6 faults at once, each on its own node pair so none hides
+/// another (node-1 loses its flannel-v6.1 FDB entry for node-2, node-2 its
+/// neighbour entry for node-3's VTEP, node-3 its IPv6 route to node-1's
+/// pods): check finds exactly those three, explain over IPv6 equals ping -6
+/// for every pair again (only same-node pairs still answer), each broken
+/// direction drops with its fault's code and IPv4 there still delivers.
 #[test]
 fn dual_stack_flannel_vxlan_ipv6_over_flannel_v6_1() {
     if let Some(why) = skip_reason(&["ip", "ping", "bridge"]) {
@@ -737,90 +755,72 @@ fn dual_stack_flannel_vxlan_ipv6_over_flannel_v6_1() {
     );
     assert!(st.iter().all(|(_, s, _)| s == "agree"), "{st:?}");
 
-    let node1 = format!("{}-node-1", lab.prefix);
-    let (mac2, vtep2, ip2) = ("0e:f6:02:44:02:00", "fd00:10:244:2::", "fd00:192:0:2::12");
-    let faults: [(&str, &str, &str, Vec<&str>); 3] = [
+    // (fault, node, finding code, what its summary names, a pod pair it cuts)
+    let faults = [
         (
             "vxlan-fdb-missing-v6",
+            "node-1",
             "vxlan-fdb-missing",
             "0e:f6:02:44:02:00 on flannel-v6.1",
-            vec![
-                "fdb",
-                "append",
-                mac2,
-                "dev",
-                "flannel-v6.1",
-                "dst",
-                ip2,
-                "self",
-                "permanent",
-            ],
+            ("default/web-1", "default/api-2"),
         ),
         (
             "vxlan-neigh-missing-v6",
+            "node-2",
             "vxlan-neigh-missing",
-            "fd00:10:244:2:: on flannel-v6.1",
-            vec![
-                "neigh",
-                "replace",
-                vtep2,
-                "lladdr",
-                mac2,
-                "dev",
-                "flannel-v6.1",
-                "nud",
-                "permanent",
-            ],
+            "fd00:10:244:3:: on flannel-v6.1",
+            ("default/web-2", "default/api-3"),
         ),
         (
             "missing-pod-route-v6",
+            "node-3",
             "missing-pod-route",
-            "fd00:10:244:2::/64",
-            vec![
-                "-6",
-                "route",
-                "add",
-                "fd00:10:244:2::/64",
-                "via",
-                vtep2,
-                "dev",
-                "flannel-v6.1",
-                "onlink",
-            ],
+            "fd00:10:244:1::/64",
+            ("default/web-3", "default/api-1"),
         ),
     ];
-    for (fault, code, names, restore) in faults {
-        lab.break_(fault);
-        let broken = lab.bundle(fault);
-        let found = check_findings(&broken, 1);
-        assert_eq!(found.len(), 1, "{fault}: {found:#?}");
-        assert_eq!(found[0]["code"], code, "{fault}: {found:#?}");
-        assert_eq!(found[0]["node"], "node-1", "{fault}");
-        let summary = found[0]["summary"].as_str().unwrap_or("");
-        assert!(summary.contains(names), "{fault}: {summary}");
-        // node-1's pods and node-2's lose each other over IPv6 (the
-        // answers from node-1 take the broken path too): 8 of 30 pairs.
-        assert_eq!(v6_verdicts_match_ping(&lab, &broken), 22, "{fault}");
-        let (v, c) = explain(
-            &lab,
-            &broken,
-            "default/web-1",
-            "default/api-2",
-            &["--family", "6"],
+    for (fault, node, ..) in &faults {
+        cnictl_ok(
+            &[
+                "lab",
+                "break",
+                fault,
+                "--node",
+                node,
+                "--prefix",
+                &lab.prefix,
+            ],
+            0,
         );
+    }
+    let broken = lab.bundle("broken");
+    let mut found: Vec<(String, String, String)> = check_findings(&broken, 1)
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or("").to_string();
+            (s("node"), s("code"), s("summary"))
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    for ((_, node, code, names, _), (n, c, summary)) in faults.iter().zip(&found) {
+        assert_eq!((n.as_str(), c.as_str()), (*node, *code), "{found:#?}");
+        assert!(summary.contains(names), "{summary}");
+    }
+    // Every cross-node pair crosses one broken direction, either way.
+    assert_eq!(v6_verdicts_match_ping(&lab, &broken), 6);
+    let netns = lab.pod_netns();
+    for (fault, _, code, _, (src, dst)) in faults {
+        let (v, c) = explain(&lab, &broken, src, dst, &["--family", "6"]);
         assert_eq!(c, 1, "{fault}: {v:#}");
         assert_eq!(v["drop"]["code"], code, "{fault}: {v:#}");
-        let (v, c) = explain(&lab, &broken, "default/web-1", "default/api-2", &[]);
-        assert_eq!(
-            (c, &v["verdict"]),
-            (0, &Value::from("delivered")),
-            "{fault}: IPv4 {v:#}"
-        );
-        let cmd = if restore[0] == "fdb" { "bridge" } else { "ip" };
-        let ok = Command::new(cmd)
-            .args(["-n", &node1])
-            .args(&restore)
-            .status();
-        assert!(ok.expect("restore runs").success(), "{cmd} {restore:?}");
+        let (v, c) = explain(&lab, &broken, src, dst, &["--reverse"]);
+        let ip: IpAddr = v["dst"]["ip"]
+            .as_str()
+            .unwrap_or("")
+            .parse()
+            .expect("IPv4 dst");
+        assert_eq!(c, 0, "{fault}: IPv4 {v:#}");
+        assert!(ping(&netns[src], ip), "{fault}: IPv4 {src} → {dst}");
     }
 }
