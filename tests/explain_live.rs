@@ -9,8 +9,8 @@
 //! the underlay with the predicted outer addresses and VNI, and after the
 //! break the wrong outer destination. Two more compare verdicts with ping
 //! where the answer depends on less common kernel behaviour: a VXLAN
-//! device's `df` setting over an underlay with a smaller MTU, and a
-//! dual-stack lab over IPv6.
+//! device's `df` setting over an underlay with a smaller MTU, and
+//! dual-stack labs (flannel-host-gw, flannel-vxlan) over IPv6.
 //!
 //! Each test owns a unique prefix (`cnlv`, the test process id in base 36
 //! and a letter per lab) and a [`LabGuard`] whose `Drop` runs `cnictl lab
@@ -581,17 +581,20 @@ fn v6_verdicts_match_ping(lab: &LabGuard, bundle: &Path) -> usize {
     let netns = lab.pod_netns();
     let pods = pods_v6(bundle);
     assert!(pods.len() >= 6, "dual-stack pods: {pods:?}");
-    let pairs: Vec<_> = pods
+    // (src, dst, dst's IPv6 address) for every ordered pair.
+    let pairs: Vec<(&str, &str, IpAddr)> = pods
         .iter()
-        .flat_map(|s| pods.iter().filter(move |d| d.0 != s.0).map(move |d| (s, d)))
+        .flat_map(|(s, _)| {
+            let others = pods.iter().filter(move |(d, _)| d != s);
+            others.map(move |(d, ip)| (s.as_str(), d.as_str(), *ip))
+        })
         .collect();
     // ping needs the answer back too: --reverse, and exit 0 only when both
     // ways are delivered. Two explains at a time.
-    let run = |ps: &[(&(String, IpAddr), &(String, IpAddr))]| -> Vec<(Value, i32)> {
+    let run = |ps: &[(&str, &str, IpAddr)]| -> Vec<(Value, i32)> {
+        let args = ["--family", "6", "--reverse"];
         ps.iter()
-            .map(|((src, _), (dst, _))| {
-                explain(lab, bundle, src, dst, &["--family", "6", "--reverse"])
-            })
+            .map(|(src, dst, _)| explain(lab, bundle, src, dst, &args))
             .collect()
     };
     let (first, second) = pairs.split_at(pairs.len() / 2);
@@ -602,15 +605,14 @@ fn v6_verdicts_match_ping(lab: &LabGuard, bundle: &Path) -> usize {
         head.append(&mut all);
         head
     });
-    let mut said = Vec::new();
-    for (((src, _), (dst, ip)), (v, code)) in pairs.iter().zip(explained) {
-        assert_eq!(v["dst"]["ip"], ip.to_string(), "{v:#}");
-        said.push((src, dst, netns[src].as_str(), *ip, code == 0, v));
-    }
-    let targets: Vec<(&str, IpAddr)> = said.iter().map(|s| (s.2, s.3)).collect();
+    let targets: Vec<(&str, IpAddr)> = pairs
+        .iter()
+        .map(|(src, _, ip)| (netns[*src].as_str(), *ip))
+        .collect();
     let kernel = pings(&targets);
-    for ((src, dst, _, _, delivered, v), k) in said.iter().zip(&kernel) {
-        assert_eq!(k, delivered, "{src} → {dst} (IPv6): {v:#}");
+    for (((src, dst, ip), (v, code)), k) in pairs.iter().zip(&explained).zip(&kernel) {
+        assert_eq!(v["dst"]["ip"], ip.to_string(), "{v:#}");
+        assert_eq!(*k, *code == 0, "{src} → {dst} (IPv6): {v:#}");
     }
     kernel.iter().filter(|k| **k).count()
 }

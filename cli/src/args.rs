@@ -532,7 +532,8 @@ pub enum LabCommand {
         /// on Flannel); pods then carry role=frontend|backend and port http 8080/TCP.
         #[arg(long, value_name = "FILE")]
         policies: Option<PathBuf>,
-        /// IPv6 beside IPv4 (flannel-host-gw): both families on every node and pod.
+        /// IPv6 beside IPv4 (flannel-host-gw; flannel-vxlan adds flannel-v6.1): both
+        /// families on every node and pod.
         #[arg(long = "dual-stack")]
         dual_stack: bool,
         /// Odd nodes on 192.0.2.0/24, even ones on 198.51.100.0/24, routed between;
