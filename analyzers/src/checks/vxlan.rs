@@ -6,9 +6,10 @@
 //!
 //! A dual-stack Flannel VXLAN node has a second device for IPv6,
 //! flannel-v6.1, with the same per-peer entries in that family (flanneld
-//! v0.25 pkg/backend/vxlan/vxlan_network.go, read at 067ed7f): the VTEP IP is the network
-//! address of the peer's IPv6 pod CIDR, the MAC its `backend-v6-data`
-//! VtepMAC, the FDB `dst` its `public-ipv6`. [`state6`] reads that device.
+//! v0.25 pkg/backend/vxlan/vxlan_network.go, read at 067ed7f): the VTEP IP
+//! is the network address of the peer's IPv6 pod CIDR, the MAC its
+//! `backend-v6-data` VtepMAC, the FDB `dst` its `public-ipv6`. [`state6`]
+//! reads that device.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -123,6 +124,8 @@ pub(crate) fn state6<'e>(cx: &NodeCx<'e>) -> Option<VxlanState<'e>> {
         .nodes
         .iter()
         .filter(|p| p.name != cx.node.name)
+        // DirectRouting writes no entries for an on-link peer (IPv6 too):
+        // unless the routes show it off, such a peer is left out.
         .filter(|p| cx.exp.flannel_direct_routing == Some(false) || !super::remote::adjacent(cx, p))
         .filter_map(|p| {
             let c = p.pod_cidrs.iter().find(|c| c.net.addr().is_ipv6())?;
