@@ -62,9 +62,11 @@ commands:
         defaults: 3 nodes, 2 pods per node, prefix cnl, kube-proxy in
         iptables mode; --policies: NetworkPolicy manifests programmed as
         Felix / kube-router would; --dual-stack, flannel-host-gw and
-        calico-bgp: IPv6 beside IPv4, fd00:192:0:2::/64 underlay,
-        fd00:10:244:N::/64 pod CIDRs (calico-bgp: /122 blocks, an IPv6 BGP
-        session per peer), and the ping matrix for both families; --cross-subnet,
+        flannel-vxlan (not with --cross-subnet) and calico-bgp: IPv6 beside
+        IPv4, fd00:192:0:2::/64 underlay, fd00:10:244:N::/64 pod CIDRs
+        (flannel-vxlan: a second VXLAN device flannel-v6.1; calico-bgp: /122
+        blocks, an IPv6 BGP session per peer), and the ping matrix for both
+        families; --cross-subnet,
         calico-vxlan and flannel-vxlan: odd nodes on 192.0.2.0/24, even
         ones on 198.51.100.0/24, routed by the underlay namespace, and
         calico-vxlan in vxlanMode CrossSubnet; --direct-routing,
@@ -83,7 +85,9 @@ commands:
                 vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch
                 node-address-mismatch
                 mtu-mismatch bgp-session-down bgp-route-missing
-                missing-pod-route-v6 bgp-session-down-v6 bgp-route-missing-v6 (--dual-stack)
+                missing-pod-route-v6 vxlan-fdb-missing-v6 vxlan-neigh-missing-v6
+                bgp-session-down-v6 bgp-route-missing-v6 (labs up with
+                --dual-stack; vxlan-*-v6 flannel-vxlan, bgp-*-v6 calico-bgp)
                 route-shadowed pod-route-missing ip-forward-disabled
                 pod-cidr-overlap service-cidr-overlap
                 forward-drop block-vxlan block-bgp backend-mixed
@@ -141,8 +145,8 @@ x() {
 # GATEWAY6 POD_RANGE6 GATEWAY2 CROSS_SUBNET DIRECT_SAME VX_DEV VX_VNI VX_PORT;
 # per node n, ${X[n]} for X in NODE_NS NODE_IP NODE_MAC VTEP_IP
 # VTEP_MAC POD_CIDR BLOCK CNI0_IP CNI0_MAC MESH PEER THIRD OFFLINK_IP
-# SHADOW_NET SVC_OVERLAP_IP NODE_IP6 POD_CIDR6 CNI0_IP6 NODE_GW SUBNET2
-# PEER_NET; per pod p of node n,
+# SHADOW_NET SVC_OVERLAP_IP NODE_IP6 POD_CIDR6 CNI0_IP6 VTEP_IP6 VTEP_MAC6
+# NODE_GW SUBNET2 PEER_NET; per pod p of node n,
 # ${X[n.p]} for X in POD_NS POD_NAME POD_IP POD_MAC HOST_VETH POD_IP6.
 
 # find_cnictl: prints the path of the cnictl that plans the lab.
@@ -295,6 +299,33 @@ build_vxlan() {
 		bridge -n "$ns" fdb append "${VTEP_MAC[$m]}" dev "$VX_DEV" dst "${NODE_IP[$m]}" self permanent
 		direct "$n" "$m" ||
 			ip -n "$ns" route add "${PEER_NET[$m]}" via "${VTEP_IP[$m]}" dev "$VX_DEV" onlink "${proto[@]}"
+	done
+}
+
+# build_vxlan6 N (flannel-vxlan --dual-stack): flanneld's second VXLAN
+# device for IPv6, as v0.25.x programs it (flannel-io/flannel
+# pkg/backend/vxlan, read at vxlan.go 1ba5635, vxlan_network.go 067ed7f,
+# device.go 6d746cd): flannel-v6.1, the same VNI and port,
+# speaking from the node's IPv6 address, its own MAC (published as
+# backend-v6-data), accept_ra off, no MTU given (the kernel derives 1430
+# from eth0: IPv6 VXLAN's 70 bytes), the network address of the node's
+# IPv6 subnet as a /128; per peer a permanent neighbour, an FDB entry to
+# the peer's IPv6 address and an onlink route via the peer's subnet
+# address. Pods keep flanneld's one MTU, 1450 (subnet.env FLANNEL_MTU).
+build_vxlan6() {
+	local n=$1 ns=${NODE_NS[$1]} m dev=flannel-v6.1
+	[ "$DUAL_STACK" = 1 ] || return 0
+	ip -n "$ns" link add "$dev" address "${VTEP_MAC6[$n]}" type vxlan id "$VX_VNI" \
+		local "${NODE_IP6[$n]}" dev eth0 dstport "$VX_PORT" nolearning
+	# (sysctl(8) would read the dot in the name as a separator.)
+	echo 0 | ip netns exec "$ns" tee "/proc/sys/net/ipv6/conf/$dev/accept_ra" >/dev/null
+	ip -n "$ns" addr add "${VTEP_IP6[$n]}/128" dev "$dev" nodad
+	ip -n "$ns" link set "$dev" up
+	for ((m = 1; m <= NODES; m++)); do
+		[ "$m" = "$n" ] && continue
+		ip -n "$ns" neigh replace "${VTEP_IP6[$m]}" lladdr "${VTEP_MAC6[$m]}" dev "$dev" nud permanent
+		bridge -n "$ns" fdb append "${VTEP_MAC6[$m]}" dev "$dev" dst "${NODE_IP6[$m]}" self permanent
+		ip -n "$ns" -6 route add "${POD_CIDR6[$m]}" via "${VTEP_IP6[$m]}" dev "$dev" onlink
 	done
 }
 
@@ -496,7 +527,7 @@ build_lab() {
 	for ((n = 1; n <= NODES; n++)); do
 		build_node "$n"
 		case $MODEL in
-		flannel-vxlan) build_flannel_node "$n"; build_vxlan "$n" ;;
+		flannel-vxlan) build_flannel_node "$n"; build_vxlan "$n"; build_vxlan6 "$n" ;;
 		flannel-host-gw) build_flannel_node "$n"; build_host_gw "$n" ;;
 		calico-bgp) build_calico_node "$n" ;;
 		calico-vxlan) build_calico_node "$n"; build_vxlan "$n" ;;
@@ -829,12 +860,12 @@ status_one() {
 
 # ---------------------------------------------------------------- faults
 
-FAULTS_ALL="missing-pod-route missing-pod-route-v6 wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch bgp-session-down bgp-route-missing bgp-session-down-v6 bgp-route-missing-v6 route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS"
+FAULTS_ALL="missing-pod-route missing-pod-route-v6 wrong-next-hop next-hop-not-adjacent vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch vxlan-fdb-missing-v6 vxlan-neigh-missing-v6 node-address-mismatch mtu-mismatch bgp-session-down bgp-route-missing bgp-session-down-v6 bgp-route-missing-v6 route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS"
 
 # faults_for MODEL: the faults a live lab of MODEL can show.
 faults_for() {
 	case $1 in
-	flannel-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
+	flannel-vxlan) echo "missing-pod-route $([ "${DUAL_STACK:-0}" = 1 ] && echo missing-pod-route-v6 vxlan-fdb-missing-v6 vxlan-neigh-missing-v6) wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	flannel-host-gw) echo "missing-pod-route $([ "${DUAL_STACK:-0}" = 1 ] && echo missing-pod-route-v6) wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	calico-bgp) echo "bgp-session-down bgp-route-missing $([ "${DUAL_STACK:-0}" = 1 ] && echo bgp-session-down-v6 bgp-route-missing-v6) ipam-leaked-affinity route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	calico-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
@@ -913,6 +944,16 @@ fault_vxlan_fdb_missing() {
 
 fault_vxlan_neigh_missing() {
 	x ip -n "${NODE_NS[$S]}" neigh del "${VTEP_IP[$T]}" dev "$VX_DEV"
+}
+
+# vxlan-fdb-missing-v6 / vxlan-neigh-missing-v6 (flannel-vxlan up with
+# --dual-stack): the same entries on flannel-v6.1; flannel.1 keeps its own.
+fault_vxlan_fdb_missing_v6() {
+	x bridge -n "${NODE_NS[$S]}" fdb del "${VTEP_MAC6[$T]}" dev flannel-v6.1 dst "${NODE_IP6[$T]}" self
+}
+
+fault_vxlan_neigh_missing_v6() {
+	x ip -n "${NODE_NS[$S]}" neigh del "${VTEP_IP6[$T]}" dev flannel-v6.1
 }
 
 fault_vxlan_fdb_mismatch() {

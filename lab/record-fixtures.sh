@@ -1,7 +1,8 @@
 #!/bin/bash
 # record-fixtures.sh — re-record every bundle under fixtures/ from live
 # namespace labs (lab.sh, prefixes cnlf, cnlfh, cnlfc: one per model, and
-# cnlfd for the dual-stack flannel-host-gw lab, cnlfv calico-vxlan, cnlfs
+# cnlfd for the dual-stack flannel-host-gw lab, cnlfw the dual-stack
+# flannel-vxlan one, cnlfv calico-vxlan, cnlfs
 # calico-vxlan --cross-subnet, cnlfr flannel-vxlan --direct-routing, cnlfb
 # the calico-bgp route-reflector lab, run in parallel), then derive the hand-written IPIP and
 # IPVS fixtures from them (handwrite-fixtures.py), since this kernel has
@@ -33,7 +34,7 @@ FIX=$(cd "$FIX" && pwd)
 STAGE=$(mktemp -d "$FIX/.stage.XXXXXX")
 # One prefix per model so the three model groups record in parallel (each
 # group's labs live in their own namespaces; nothing is shared).
-PREFIXES="$P ${P}h ${P}c ${P}d ${P}v ${P}s ${P}r ${P}b"
+PREFIXES="$P ${P}h ${P}c ${P}d ${P}v ${P}s ${P}r ${P}b ${P}w"
 
 cleanup() {
 	local p
@@ -103,8 +104,11 @@ g7=$!
 NAME=calico-bgp-route-reflector UP_ARGS="--nodes 4 --reflectors 1" group "${P}b" calico-bgp \
 	bgp-session-down >"$STAGE/.group-8.log" 2>&1 &
 g8=$!
+NAME=flannel-vxlan-dual-stack UP_ARGS=--dual-stack group "${P}w" flannel-vxlan \
+	missing-pod-route-v6 vxlan-fdb-missing-v6 vxlan-neigh-missing-v6 >"$STAGE/.group-9.log" 2>&1 &
+g9=$!
 failed=0
-for g in "$g1:1" "$g2:2" "$g3:3" "$g4:4" "$g5:5" "$g6:6" "$g7:7" "$g8:8"; do
+for g in "$g1:1" "$g2:2" "$g3:3" "$g4:4" "$g5:5" "$g6:6" "$g7:7" "$g8:8" "$g9:9"; do
 	wait "${g%:*}" || failed=1
 	cat "$STAGE/.group-${g#*:}.log"
 done
@@ -119,6 +123,6 @@ find "$STAGE" -name '*.json' -print0 | xargs -0 -n 1 jq -e . >/dev/null
 # Swap in: drop the old bundle dirs, keep README.md and any other files.
 find "$FIX" -mindepth 1 -maxdepth 1 -type d ! -name '.stage.*' -exec rm -rf {} +
 for d in "$STAGE"/*/; do mv "$d" "$FIX/"; done
-leftover=$(ip netns list | awk '{print $1}' | grep -cE "^${P}[hcdvsrb]?-" || true)
+leftover=$(ip netns list | awk '{print $1}' | grep -cE "^${P}[hcdvsrbw]?-" || true)
 [ "$leftover" = 0 ] || { echo "record-fixtures.sh: $leftover lab namespaces left behind" >&2; exit 1; }
 printf 'done: %s bundles in %s in %ss\n' "$(find "$FIX" -mindepth 1 -maxdepth 1 -type d ! -name '.stage.*' | wc -l)" "$FIX" "$((SECONDS - start))"

@@ -9,8 +9,8 @@
 //! the underlay with the predicted outer addresses and VNI, and after the
 //! break the wrong outer destination. Two more compare verdicts with ping
 //! where the answer depends on less common kernel behaviour: a VXLAN
-//! device's `df` setting over an underlay with a smaller MTU, and a
-//! dual-stack lab over IPv6.
+//! device's `df` setting over an underlay with a smaller MTU, and
+//! dual-stack labs (flannel-host-gw, flannel-vxlan) over IPv6.
 //!
 //! Each test owns a unique prefix (`cnlv`, the test process id in base 36
 //! and a letter per lab) and a [`LabGuard`] whose `Drop` runs `cnictl lab
@@ -55,12 +55,19 @@ struct LabGuard {
 
 impl LabGuard {
     fn up(model: &str, letter: char) -> LabGuard {
+        Self::up_with(model, letter, &[])
+    }
+
+    /// `lab up MODEL` with more options (`--dual-stack`).
+    fn up_with(model: &str, letter: char, extra: &[&str]) -> LabGuard {
         let prefix = format!("cnlv{}{letter}", base36(std::process::id()));
         let guard = LabGuard {
             prefix,
             dir: tempfile::tempdir().expect("temp dir"),
         };
-        cnictl_ok(&["lab", "up", model, "--prefix", &guard.prefix], 0);
+        let mut args = vec!["lab", "up", model, "--prefix", &guard.prefix];
+        args.extend_from_slice(extra);
+        cnictl_ok(&args, 0);
         guard
     }
 
@@ -568,24 +575,67 @@ fn pods_v6(bundle: &Path) -> Vec<(String, IpAddr)> {
 }
 
 /// Every ordered pod pair over IPv6 (`explain --family 6 --reverse`)
-/// against `ping -6`; returns the pairs ping reached.
+/// against `ping -6`; returns the pairs ping reached. The pings run all at
+/// once (a lost one waits its full second).
 fn v6_verdicts_match_ping(lab: &LabGuard, bundle: &Path) -> usize {
     let netns = lab.pod_netns();
     let pods = pods_v6(bundle);
     assert!(pods.len() >= 6, "dual-stack pods: {pods:?}");
-    let mut reached = 0;
-    for (src, _) in &pods {
-        for (dst, ip) in pods.iter().filter(|(d, _)| d != src) {
-            // ping needs the answer back too: --reverse, and exit 0 only
-            // when both ways are delivered.
-            let (v, code) = explain(lab, bundle, src, dst, &["--family", "6", "--reverse"]);
-            assert_eq!(v["dst"]["ip"], ip.to_string(), "{v:#}");
-            let kernel = ping(&netns[src], *ip);
-            assert_eq!(kernel, code == 0, "{src} → {dst} (IPv6): {v:#}");
-            reached += usize::from(kernel);
-        }
+    // (src, dst, dst's IPv6 address) for every ordered pair.
+    let pairs: Vec<(&str, &str, IpAddr)> = pods
+        .iter()
+        .flat_map(|(s, _)| {
+            let others = pods.iter().filter(move |(d, _)| d != s);
+            others.map(move |(d, ip)| (s.as_str(), d.as_str(), *ip))
+        })
+        .collect();
+    // ping needs the answer back too: --reverse, and exit 0 only when both
+    // ways are delivered. Two explains at a time.
+    let run = |ps: &[(&str, &str, IpAddr)]| -> Vec<(Value, i32)> {
+        let args = ["--family", "6", "--reverse"];
+        ps.iter()
+            .map(|(src, dst, _)| explain(lab, bundle, src, dst, &args))
+            .collect()
+    };
+    let (first, second) = pairs.split_at(pairs.len() / 2);
+    let explained: Vec<(Value, i32)> = std::thread::scope(|sc| {
+        let first = sc.spawn(|| run(first));
+        let mut all = run(second);
+        let mut head = first.join().expect("explain thread");
+        head.append(&mut all);
+        head
+    });
+    let targets: Vec<(&str, IpAddr)> = pairs
+        .iter()
+        .map(|(src, _, ip)| (netns[*src].as_str(), *ip))
+        .collect();
+    let kernel = pings(&targets);
+    for (((src, dst, ip), (v, code)), k) in pairs.iter().zip(&explained).zip(&kernel) {
+        assert_eq!(v["dst"]["ip"], ip.to_string(), "{v:#}");
+        assert_eq!(*k, *code == 0, "{src} → {dst} (IPv6): {v:#}");
     }
-    reached
+    kernel.iter().filter(|k| **k).count()
+}
+
+/// One ping per (netns, address), all in flight together; whether each
+/// was answered.
+fn pings(targets: &[(&str, IpAddr)]) -> Vec<bool> {
+    let children: Vec<_> = targets
+        .iter()
+        .map(|(ns, ip)| {
+            Command::new("ip")
+                .args(["netns", "exec", ns, "ping", "-c1", "-W1", "-q"])
+                .arg(ip.to_string())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("ping runs")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|mut c| c.wait().is_ok_and(|s| s.success()))
+        .collect()
 }
 
 /// A dual-stack flannel-host-gw lab (`lab up --dual-stack`): `check` is
@@ -662,4 +712,117 @@ fn dual_stack_flannel_host_gw_ipv6_is_first_class() {
     );
     assert_eq!(code, 1, "{v:#}");
     assert_eq!(v["drop"]["code"], "missing-pod-route", "{v:#}");
+}
+
+/// `cnictl check` on `bundle`: its findings, asserting the exit code.
+fn check_findings(bundle: &Path, want: i32) -> Vec<Value> {
+    let b = bundle.to_string_lossy().into_owned();
+    let o = cnictl_ok(&["check", "--bundle", &b, "-O", "json"], want);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("check JSON");
+    v["findings"].as_array().expect("findings").clone()
+}
+
+/// A dual-stack flannel-vxlan lab (`lab up flannel-vxlan --dual-stack`:
+/// flannel.1 for IPv4 and flanneld's flannel-v6.1 for IPv6): `check` is
+/// clean and explain equals ping / ping -6 for every ordered pair. Then the
+/// three IPv6 faults at once, each on its own node pair so none hides
+/// another (node-1 loses its flannel-v6.1 FDB entry for node-2, node-2 its
+/// neighbour entry for node-3's VTEP, node-3 its IPv6 route to node-1's
+/// pods): check finds exactly those three, explain over IPv6 equals ping -6
+/// for every pair again (only same-node pairs still answer), each broken
+/// direction drops with its fault's code and IPv4 there still delivers.
+#[test]
+fn dual_stack_flannel_vxlan_ipv6_over_flannel_v6_1() {
+    if let Some(why) = skip_reason(&["ip", "ping", "bridge"]) {
+        eprintln!("explain_live: skipped: {why}");
+        return;
+    }
+    let lab = LabGuard::up_with("flannel-vxlan", 'w', &["--dual-stack"]);
+    let healthy = lab.bundle("healthy");
+    assert_eq!(check_findings(&healthy, 0), Vec::<Value>::new());
+    verdicts_match_ping(&lab, &healthy);
+    assert_eq!(v6_verdicts_match_ping(&lab, &healthy), 30);
+    let (v, code) = explain(
+        &lab,
+        &healthy,
+        "default/web-1",
+        "default/api-2",
+        &["--family", "6", "--validate"],
+    );
+    let st = statuses(&v);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(
+        st.iter().any(|(_, _, k)| k.contains("dev flannel-v6.1")),
+        "{st:?}"
+    );
+    assert!(st.iter().all(|(_, s, _)| s == "agree"), "{st:?}");
+
+    // (fault, node, finding code, what its summary names, a pod pair it cuts)
+    let faults = [
+        (
+            "vxlan-fdb-missing-v6",
+            "node-1",
+            "vxlan-fdb-missing",
+            "0e:f6:02:44:02:00 on flannel-v6.1",
+            ("default/web-1", "default/api-2"),
+        ),
+        (
+            "vxlan-neigh-missing-v6",
+            "node-2",
+            "vxlan-neigh-missing",
+            "fd00:10:244:3:: on flannel-v6.1",
+            ("default/web-2", "default/api-3"),
+        ),
+        (
+            "missing-pod-route-v6",
+            "node-3",
+            "missing-pod-route",
+            "fd00:10:244:1::/64",
+            ("default/web-3", "default/api-1"),
+        ),
+    ];
+    for (fault, node, ..) in &faults {
+        cnictl_ok(
+            &[
+                "lab",
+                "break",
+                fault,
+                "--node",
+                node,
+                "--prefix",
+                &lab.prefix,
+            ],
+            0,
+        );
+    }
+    let broken = lab.bundle("broken");
+    let mut found: Vec<(String, String, String)> = check_findings(&broken, 1)
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or("").to_string();
+            (s("node"), s("code"), s("summary"))
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    for ((_, node, code, names, _), (n, c, summary)) in faults.iter().zip(&found) {
+        assert_eq!((n.as_str(), c.as_str()), (*node, *code), "{found:#?}");
+        assert!(summary.contains(names), "{summary}");
+    }
+    // Every cross-node pair crosses one broken direction, either way.
+    assert_eq!(v6_verdicts_match_ping(&lab, &broken), 6);
+    let netns = lab.pod_netns();
+    for (fault, _, code, _, (src, dst)) in faults {
+        let (v, c) = explain(&lab, &broken, src, dst, &["--family", "6"]);
+        assert_eq!(c, 1, "{fault}: {v:#}");
+        assert_eq!(v["drop"]["code"], code, "{fault}: {v:#}");
+        let (v, c) = explain(&lab, &broken, src, dst, &["--reverse"]);
+        let ip: IpAddr = v["dst"]["ip"]
+            .as_str()
+            .unwrap_or("")
+            .parse()
+            .expect("IPv4 dst");
+        assert_eq!(c, 0, "{fault}: IPv4 {v:#}");
+        assert!(ping(&netns[src], ip), "{fault}: IPv4 {src} → {dst}");
+    }
 }

@@ -365,3 +365,62 @@ fn a_missing_ipv6_pod_route_drops_ipv6_only() {
     let back = by_family(name, "default/api-2", "default/web-1", Family::V6).expect("fixture");
     assert_eq!(back.verdict, Verdict::Delivered, "{}", render_text(&back));
 }
+
+/// Flannel VXLAN dual-stack: IPv6 crosses flannel-v6.1 in an IPv6 outer
+/// header 70 bytes larger than the inner packet (IPv4's is 50), and the
+/// receiving node hands it to flannel-v6.1, not to flannel.1, which shares
+/// its VNI and port but listens on an IPv4 socket: with flannel.1 down on
+/// the receiver IPv4 is dropped there while IPv6 still arrives, as the
+/// kernel does.
+#[test]
+fn dual_stack_vxlan_ipv6_rides_flannel_v6_1() {
+    let name = "flannel-vxlan-dual-stack";
+    let Some(v6) = by_family(name, "default/web-1", "default/api-2", Family::V6) else {
+        return;
+    };
+    let text = render_text(&v6);
+    assert_eq!(v6.verdict, Verdict::Delivered, "{text}");
+    assert!(
+        text.contains("outer fd00:192:0:2::11 → fd00:192:0:2::12 udp dport 8472 vni 1 (size 154)"),
+        "{text}"
+    );
+    assert!(text.contains("[node-2 eth0→flannel-v6.1] decap"), "{text}");
+
+    let dir = fixture(name).expect("fixture");
+    let mut snap = cnictl_collect::bundle::load_dir(&dir).expect("fixture loads");
+    let node2 = snap.nodes.get_mut("node-2").expect("node-2");
+    let dev = node2.links.iter_mut().find(|l| l.name == "flannel.1");
+    dev.expect("flannel.1").flags.retain(|f| f != "UP");
+    let dp = hints::dataplane(&snap);
+    let mut req = ExplainRequest::new("default/web-1", "default/api-2");
+    let v4 = explain(&snap, &dp, &req).expect("explains");
+    assert_eq!(v4.verdict, Verdict::Dropped, "{}", render_text(&v4));
+    req.family = Some(Family::V6);
+    let v6 = explain(&snap, &dp, &req).expect("explains");
+    assert_eq!(v6.verdict, Verdict::Delivered, "{}", render_text(&v6));
+}
+
+#[test]
+fn dual_stack_vxlan_ipv6_faults_drop_ipv6_only() {
+    for (name, code) in [
+        (
+            "flannel-vxlan-dual-stack-broken-vxlan-fdb-missing",
+            "vxlan-fdb-missing",
+        ),
+        (
+            "flannel-vxlan-dual-stack-broken-vxlan-neigh-missing",
+            "vxlan-neigh-missing",
+        ),
+        (
+            "flannel-vxlan-dual-stack-broken-missing-pod-route",
+            "missing-pod-route",
+        ),
+    ] {
+        let Some(v6) = by_family(name, "default/web-1", "default/api-2", Family::V6) else {
+            return;
+        };
+        assert_eq!(drop_code(&v6), Some(code), "{}", render_text(&v6));
+        let v4 = by_family(name, "default/web-1", "default/api-2", Family::V4).expect("fixture");
+        assert_eq!(v4.verdict, Verdict::Delivered, "{}", render_text(&v4));
+    }
+}

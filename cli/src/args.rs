@@ -532,7 +532,7 @@ pub enum LabCommand {
         /// on Flannel); pods then carry role=frontend|backend and port http 8080/TCP.
         #[arg(long, value_name = "FILE")]
         policies: Option<PathBuf>,
-        /// IPv6 beside IPv4 (flannel-host-gw, calico-bgp): both families on every node and pod.
+        /// IPv6 beside IPv4 (flannel-host-gw, flannel-vxlan, calico-bgp): both families.
         #[arg(long = "dual-stack")]
         dual_stack: bool,
         /// Odd nodes on 192.0.2.0/24, even ones on 198.51.100.0/24, routed between;
@@ -725,7 +725,7 @@ const LAB_BREAK_AFTER: &str = concat!(
     "vxlan-neigh-missing, vxlan-fdb-mismatch, mtu-mismatch, bgp-session-down, bgp-route-missing, ",
     "route-shadowed, pod-route-missing, ip-forward-disabled, pod-cidr-overlap, service-cidr-overlap, ",
     "ipam-leaked-affinity (calico-bgp: node-N also gets the peer's block affinity, BIRD blackholes and announces it); ",
-    "in a lab up with --dual-stack, IPv6 only: missing-pod-route-v6 (flannel-host-gw: node-N's route to the peer's IPv6 pod CIDR deleted), bgp-session-down-v6, bgp-route-missing-v6 (calico-bgp: node-N's IPv6 session to the peer shut, or rejecting the peer's IPv6 block)",
+    "in a lab up with --dual-stack, IPv6 only: missing-pod-route-v6 (node-N's route to the peer's IPv6 pod CIDR deleted), vxlan-fdb-missing-v6, vxlan-neigh-missing-v6 (flannel-vxlan: its flannel-v6.1 FDB / neighbour entry for the peer deleted), bgp-session-down-v6, bgp-route-missing-v6 (calico-bgp: node-N's IPv6 session to the peer shut, or rejecting the peer's IPv6 block)",
     "\n\nNetfilter faults, injected with the node's own iptables in its namespace:\n",
     "  forward-drop    FORWARD policy DROP, as Docker sets it (Flannel: FLANNEL-FWD flushed too)\n",
     "  block-vxlan     INPUT drops udp/8472, Flannel's VXLAN port (flannel-vxlan)\n",

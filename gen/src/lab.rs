@@ -54,7 +54,7 @@ pub enum LabError {
     Pods,
     #[error("prefix must be 'cnl' followed by up to 8 of [a-z0-9], got '{0}'")]
     Prefix(String),
-    #[error("--dual-stack is built for flannel-host-gw and calico-bgp only, not {0}")]
+    #[error("--dual-stack is built for flannel-host-gw, flannel-vxlan (one underlay subnet) and calico-bgp only, not {0}")]
     DualStack(String),
     #[error("--dual-stack calico-bgp: at most {0} pods per node (their IPv6 addresses fill one /122 block)")]
     DualStackPods(u32),

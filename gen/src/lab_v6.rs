@@ -40,9 +40,13 @@ pub const CALICO_V6_PODS: u32 = 38;
 const CALICO_V6_BLOCK: u8 = 122;
 
 impl LabPlan {
-    /// The same lab with IPv6 beside IPv4 (flannel-host-gw, calico-bgp).
+    /// The same lab with IPv6 beside IPv4 (flannel-host-gw, flannel-vxlan,
+    /// calico-bgp).
     pub fn with_dual_stack(mut self, on: bool) -> Result<LabPlan, LabError> {
-        let built = matches!(self.model, GenModel::FlannelHostGw | GenModel::CalicoBgp);
+        let built = matches!(
+            self.model,
+            GenModel::FlannelHostGw | GenModel::FlannelVxlan | GenModel::CalicoBgp
+        );
         if on && !built {
             return Err(LabError::DualStack(self.model.to_string()));
         }
@@ -115,20 +119,46 @@ impl LabPlan {
         self.affinity_for(n, IpNet::V6(self.calico_block6(n)))
     }
 
-    /// What flanneld adds on a dual-stack node (its IPv6 public IP).
+    /// flannel-v6.1's address on node n: the network address of its IPv6
+    /// pod CIDR (flanneld v0.25 `RegisterNetwork`: `lease.IPv6Subnet.IP`
+    /// as a /128), which peers route to onlink.
+    pub fn vtep_ip6(&self, n: u32) -> Ipv6Addr {
+        pod_addr(n, 0)
+    }
+
+    /// flannel-v6.1's MAC on node n. flanneld gives the IPv6 VXLAN device
+    /// its own random MAC (`newVXLANDevice`), published as the VtepMAC of
+    /// `backend-v6-data`; the lab's is fixed, derived like the IPv4 one.
+    pub fn vtep_mac6(&self, n: u32) -> String {
+        format!("0e:f6:02:44:{n:02x}:00")
+    }
+
+    /// What flanneld adds on a dual-stack node: its IPv6 public IP and,
+    /// for VXLAN, the IPv6 device's lease data (flanneld v0.25
+    /// `newSubnetAttrs`: `BackendV6Data` = `{"VNI":1,"VtepMAC":…}`, the
+    /// `backend-v6-data` annotation of pkg/subnet/kube/annotations.go).
     pub(crate) fn v6_annotations(&self, n: u32) -> Vec<(&'static str, String)> {
         let flannel = matches!(self.model, GenModel::FlannelVxlan | GenModel::FlannelHostGw);
         match (self.dual_stack, flannel) {
-            (true, true) => vec![(
-                "flannel.alpha.coreos.com/public-ipv6",
-                self.node_ip6(n).to_string(),
-            )],
+            (true, true) => self.flannel_v6_annotations(n),
             (true, false) => vec![(
                 "projectcalico.org/IPv6Address",
                 format!("{}/64", self.node_ip6(n)),
             )],
             _ => Vec::new(),
         }
+    }
+
+    fn flannel_v6_annotations(&self, n: u32) -> Vec<(&'static str, String)> {
+        let mut v = vec![(
+            "flannel.alpha.coreos.com/public-ipv6",
+            self.node_ip6(n).to_string(),
+        )];
+        if self.model == GenModel::FlannelVxlan {
+            let data = format!("{{\"VNI\":1,\"VtepMAC\":\"{}\"}}", self.vtep_mac6(n));
+            v.push(("flannel.alpha.coreos.com/backend-v6-data", data));
+        }
+        v
     }
 }
 
@@ -169,5 +199,23 @@ mod tests {
         assert_eq!(many.with_dual_stack(true), Err(LabError::DualStackPods(38)));
         let vxlan = LabPlan::new("calico-vxlan", 3, 2, "cnlt").unwrap();
         assert!(vxlan.with_dual_stack(true).is_err());
+    }
+
+    #[test]
+    fn flannel_vxlan_publishes_its_ipv6_vtep() {
+        let plan = LabPlan::new("flannel-vxlan", 3, 2, "cnlt").unwrap();
+        let plan = plan.with_dual_stack(true).unwrap();
+        assert_eq!(plan.vtep_ip6(2).to_string(), "fd00:10:244:2::");
+        let a = &plan.k8s().nodes[1].annotations;
+        assert_eq!(
+            a["flannel.alpha.coreos.com/backend-v6-data"],
+            r#"{"VNI":1,"VtepMAC":"0e:f6:02:44:02:00"}"#
+        );
+        assert_eq!(
+            a["flannel.alpha.coreos.com/public-ipv6"],
+            "fd00:192:0:2::12"
+        );
+        let cross = plan.with_underlay(true, false);
+        assert!(matches!(cross, Err(LabError::DualStack(_))));
     }
 }

@@ -49,6 +49,13 @@ impl LabPlan {
         if direct_routing && self.model != GenModel::FlannelVxlan {
             return Err(LabError::DirectRouting(self.model.to_string()));
         }
+        if self.dual_stack && (cross_subnet || direct_routing) {
+            // The IPv6 underlay is one subnet on the first bridge.
+            return Err(LabError::DualStack(format!(
+                "{} --cross-subnet",
+                self.model
+            )));
+        }
         self.cross_subnet = cross_subnet || direct_routing;
         self.direct_routing = direct_routing;
         Ok(self)

@@ -217,6 +217,7 @@ pub(crate) struct NodeCx<'e> {
     links: fib::FastMap<&'e str, &'e Link>,
     remote: OnceCell<Vec<remote::Verdict<'e>>>,
     vxlan: OnceCell<Option<vxlan::VxlanState<'e>>>,
+    vxlan6: OnceCell<Option<vxlan::VxlanState<'e>>>,
     nf: OnceCell<Option<nf::NodeNf<'e>>>,
     svc: OnceCell<Option<svcview::NodeServices>>,
 }
@@ -241,6 +242,7 @@ impl<'e> NodeCx<'e> {
             links: node.links.iter().map(|l| (l.name.as_str(), l)).collect(),
             remote: OnceCell::new(),
             vxlan: OnceCell::new(),
+            vxlan6: OnceCell::new(),
             nf: OnceCell::new(),
             svc: OnceCell::new(),
         }
@@ -267,6 +269,21 @@ impl<'e> NodeCx<'e> {
 
     pub fn vxlan(&self) -> Option<&vxlan::VxlanState<'e>> {
         self.vxlan.get_or_init(|| vxlan::state(self)).as_ref()
+    }
+
+    /// Every VXLAN device the node's model programs per peer: the model's
+    /// own, then a dual-stack Flannel node's flannel-v6.1.
+    pub fn vxlans(&self) -> impl Iterator<Item = &vxlan::VxlanState<'e>> {
+        let v6 = self.vxlan6.get_or_init(|| vxlan::state6(self)).as_ref();
+        self.vxlan().into_iter().chain(v6)
+    }
+
+    /// Every peer VTEP of every VXLAN device, with its device's state.
+    pub fn vxlan_peers(
+        &self,
+    ) -> impl Iterator<Item = (&vxlan::VxlanState<'e>, &vxlan::PeerVtep<'e>)> {
+        self.vxlans()
+            .flat_map(|st| st.peers.iter().map(move |p| (st, p)))
     }
 
     /// The node's netfilter ruleset, compiled once for the checks that

@@ -305,13 +305,15 @@ fn expected_hops<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Hops<'e
 
 /// Flannel VXLAN: via the peer's VTEP on flannel.1. flannel.1 carries
 /// IPv4; an IPv6 CIDR goes over flannel-v6.1 via the network address of
-/// the peer's IPv6 subnet.
+/// the peer's IPv6 subnet (flanneld v0.25 `handleSubnetEvents`), a device
+/// required only where the node has it (any device otherwise).
 fn vtep_hop<'e>(cx: &NodeCx<'e>, peer: &NodeExpect, c: &PodCidr) -> Hop<'e> {
     let v4 = matches!(c.net, ipnet::IpNet::V4(_));
+    let v6_dev = crate::cni::model::FLANNEL_V6_DEV;
     let dev = if v4 {
         cx.vxlan_dev.or(Some("flannel.1"))
     } else {
-        None
+        cx.link(v6_dev).map(|l| l.name.as_str())
     };
     let vtep = peer
         .vtep

@@ -3,6 +3,13 @@
 //! program, per peer, a permanent neighbour entry `VTEP-IP → VTEP-MAC` on
 //! the VXLAN device and an FDB entry `VTEP-MAC → dst node-IP`; the kernel
 //! needs both to encapsulate. Indexing is O(entries), each peer O(1).
+//!
+//! A dual-stack Flannel VXLAN node has a second device for IPv6,
+//! flannel-v6.1, with the same per-peer entries in that family (flanneld
+//! v0.25 pkg/backend/vxlan/vxlan_network.go, read at 067ed7f): the VTEP IP
+//! is the network address of the peer's IPv6 pod CIDR, the MAC its
+//! `backend-v6-data` VtepMAC, the FDB `dst` its `public-ipv6`. [`state6`]
+//! reads that device.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,10 +25,26 @@ use crate::expected::NodeExpect;
 pub(crate) struct PeerVtep<'a> {
     pub peer: &'a NodeExpect,
     pub vtep_ip: IpAddr,
+    /// The underlay IP the VTEP MAC's FDB entry must name (the peer's
+    /// node IP of the device's family).
+    pub dst: Option<IpAddr>,
+    /// Evidence naming where the expectation comes from when the peer's
+    /// own description does not (flannel-v6.1: its IPv6 annotations).
+    pub source: Option<String>,
     /// The MAC the peer's VTEP has (annotation, its dump, or our neighbour entry).
     pub mac: Option<String>,
     pub neigh: Option<NeighState<'a>>,
     pub fdb: Option<FdbState<'a>>,
+}
+
+impl PeerVtep<'_> {
+    /// The peer as evidence: its description, and where this device's
+    /// expectation comes from when that differs.
+    pub fn evidence(&self) -> Vec<String> {
+        let mut v = vec![self.peer.describe()];
+        v.extend(self.source.clone());
+        v
+    }
 }
 
 #[derive(Debug)]
@@ -52,13 +75,11 @@ pub(crate) struct VxlanState<'a> {
 
 pub(crate) fn state<'e>(cx: &NodeCx<'e>) -> Option<VxlanState<'e>> {
     let dev = cni::vxlan_dev(cx.node, cx.model)?;
-    let neigh: Option<HashMap<IpAddr, Vec<&Neigh>>> = cx.node.neighbours.as_ref().map(|ns| {
-        let mut m: HashMap<IpAddr, Vec<&Neigh>> = HashMap::new();
-        for n in ns.iter().filter(|n| n.dev == dev.name) {
-            m.entry(n.dst).or_default().push(n);
-        }
-        m
-    });
+    let neigh = cx
+        .node
+        .neighbours
+        .as_ref()
+        .map(|ns| index_neigh(ns, &dev.name));
     let fdb = cx.node.fdb.as_ref().map(|es| FdbIndex::new(es, &dev.name));
     let peers = cx
         .exp
@@ -71,9 +92,90 @@ pub(crate) fn state<'e>(cx: &NodeCx<'e>) -> Option<VxlanState<'e>> {
                 .any(|c| cx.exp.contested.contains(&c.net))
         })
         .filter(|p| !maybe_direct(cx, p, &dev.name))
-        .filter_map(|p| peer(p, neigh.as_ref(), fdb.as_ref()))
+        .filter_map(|p| {
+            let v = p.vtep.as_ref()?;
+            let want = Want {
+                vtep_ip: v.ip,
+                mac: v.mac.clone(),
+                dst: p.ip(),
+                source: None,
+            };
+            peer(p, want, neigh.as_ref(), fdb.as_ref())
+        })
         .collect();
     Some(VxlanState { dev, peers })
+}
+
+/// A dual-stack Flannel VXLAN node's flannel-v6.1 toward every peer with
+/// an IPv6 pod CIDR (`None`: not Flannel VXLAN, or no such device).
+pub(crate) fn state6<'e>(cx: &NodeCx<'e>) -> Option<VxlanState<'e>> {
+    if cx.model != crate::infer::CniModel::FlannelVxlan {
+        return None;
+    }
+    let dev = cx.link(cni::model::FLANNEL_V6_DEV)?;
+    let neigh = cx
+        .node
+        .neighbours
+        .as_ref()
+        .map(|ns| index_neigh(ns, &dev.name));
+    let fdb = cx.node.fdb.as_ref().map(|es| FdbIndex::new(es, &dev.name));
+    let peers = cx
+        .exp
+        .nodes
+        .iter()
+        .filter(|p| p.name != cx.node.name)
+        // DirectRouting writes no entries for an on-link peer (IPv6 too):
+        // unless the routes show it off, such a peer is left out.
+        .filter(|p| cx.exp.flannel_direct_routing == Some(false) || !super::remote::adjacent(cx, p))
+        .filter_map(|p| {
+            let c = p.pod_cidrs.iter().find(|c| c.net.addr().is_ipv6())?;
+            if cx.exp.contested.contains(&c.net) {
+                return None;
+            }
+            let want = want6(cx, p, c.net);
+            peer(p, want, neigh.as_ref(), fdb.as_ref())
+        })
+        .collect();
+    Some(VxlanState { dev, peers })
+}
+
+/// Node `p`'s IPv6 VTEP as its annotations publish it.
+fn want6(cx: &NodeCx<'_>, p: &NodeExpect, net: ipnet::IpNet) -> Want {
+    let k8s = cx.exp.k8s.node(&p.name);
+    let ann = |key| k8s.and_then(|k| k.annotation(key));
+    let mac = ann(cni::model::FLANNEL_BACKEND_V6_DATA).and_then(crate::expected::flannel_vtep_mac);
+    let public = ann(cni::model::FLANNEL_PUBLIC_IPV6).and_then(|v| v.parse().ok());
+    let dst = public.or_else(|| p.ip_for(&net));
+    let show = |v: Option<String>| v.unwrap_or_else(|| "?".into());
+    let source = format!(
+        "node/{} IPv6 VTEP {} VtepMAC {} (backend-v6-data) public-ipv6 {}",
+        p.name,
+        net.network(),
+        show(mac.clone()),
+        show(dst.map(|d| d.to_string()))
+    );
+    Want {
+        vtep_ip: net.network(),
+        mac,
+        dst,
+        source: Some(source),
+    }
+}
+
+fn index_neigh<'a>(ns: &'a [Neigh], dev: &str) -> HashMap<IpAddr, Vec<&'a Neigh>> {
+    let mut m: HashMap<IpAddr, Vec<&Neigh>> = HashMap::new();
+    for n in ns.iter().filter(|n| n.dev == dev) {
+        m.entry(n.dst).or_default().push(n);
+    }
+    m
+}
+
+/// What the node should hold for one peer VTEP.
+struct Want {
+    vtep_ip: IpAddr,
+    mac: Option<String>,
+    dst: Option<IpAddr>,
+    source: Option<String>,
 }
 
 /// Flannel writes no neighbour or FDB entry for a peer it routes directly
@@ -119,22 +221,24 @@ impl<'a> FdbIndex<'a> {
 
 fn peer<'a>(
     p: &'a NodeExpect,
+    want: Want,
     neigh: Option<&HashMap<IpAddr, Vec<&'a Neigh>>>,
     fdb: Option<&FdbIndex<'a>>,
 ) -> Option<PeerVtep<'a>> {
-    let vtep = p.vtep.as_ref()?;
-    let entries = neigh.map(|m| m.get(&vtep.ip).map_or(&[][..], Vec::as_slice));
-    let neigh_state = entries.map(|es| neigh_state(es, vtep.mac.as_deref()));
-    let mac = vtep.mac.clone().or_else(|| {
+    let entries = neigh.map(|m| m.get(&want.vtep_ip).map_or(&[][..], Vec::as_slice));
+    let neigh_state = entries.map(|es| neigh_state(es, want.mac.as_deref()));
+    let mac = want.mac.or_else(|| {
         entries?
             .iter()
             .find(|n| n.is_usable())
             .and_then(|n| n.lladdr.clone())
     });
-    let fdb_state = fdb.map(|f| fdb_state(f, mac.as_deref(), p.ip()));
+    let fdb_state = fdb.map(|f| fdb_state(f, mac.as_deref(), want.dst));
     Some(PeerVtep {
         peer: p,
-        vtep_ip: vtep.ip,
+        vtep_ip: want.vtep_ip,
+        dst: want.dst,
+        source: want.source,
         mac,
         neigh: neigh_state,
         fdb: fdb_state,

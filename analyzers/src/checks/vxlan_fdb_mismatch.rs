@@ -14,9 +14,9 @@ use crate::finding::Severity;
 pub(crate) const CODE: Code = Code::VxlanFdbMismatch;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
-    let Some(st) = cx.vxlan() else {
+    if cx.vxlan().is_none() {
         return;
-    };
+    }
     let node = cx.name();
     if cx.node.fdb.is_none() {
         let why = format!("{node} has no bridge-fdb.json: FDB entries not compared");
@@ -26,7 +26,7 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
         let why = format!("{node} has no ip-neigh.json: neighbour entries not compared");
         out.skip(CODE, Some(node), why);
     }
-    for p in &st.peers {
+    for (st, p) in cx.vxlan_peers() {
         if let Some(NeighState::WrongMac(n)) = &p.neigh {
             neigh_mismatch(cx, &st.dev.name, p, n, out);
         }
@@ -59,7 +59,7 @@ fn neigh_mismatch(
             p.vtep_ip,
             n.lladdr.as_deref().unwrap_or("none")
         ),
-        vec![p.peer.describe(), render::neigh(n)],
+        [p.evidence(), vec![render::neigh(n)]].concat(),
         format!(
             "on {}: ip neigh replace {} lladdr {mac} dev {dev} nud permanent",
             cx.name(),
@@ -78,14 +78,14 @@ fn fdb_mismatch(
     out: &mut Out,
 ) {
     let mac = p.mac.as_deref().unwrap_or("?");
-    let ip = p.peer.ip().map_or_else(|| "?".into(), |i| i.to_string());
+    let ip = p.dst.map_or_else(|| "?".into(), |i| i.to_string());
     let mut lines: Vec<String> = es.iter().map(|e| render::fdb(e)).collect();
     lines.sort();
     let summary = fdb_summary(cx, p, es, how, &lines, &ip);
     let stale = es.first().map_or(mac, |e| e.mac.as_str());
     let fix = format!("bridge fdb del {stale} dev {dev}; bridge fdb append {mac} dev {dev} dst {ip} self permanent");
     let hint = format!("on {}: {fix}", cx.name());
-    let mut evidence = vec![p.peer.describe()];
+    let mut evidence = p.evidence();
     evidence.extend(lines);
     out.push(
         CODE,

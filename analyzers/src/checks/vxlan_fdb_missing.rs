@@ -15,14 +15,14 @@ use crate::finding::Severity;
 pub(crate) const CODE: Code = Code::VxlanFdbMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
-    let Some(st) = cx.vxlan() else {
+    if cx.vxlan().is_none() {
         return;
-    };
+    }
     if cx.node.fdb.is_none() {
         out.skip_missing(CODE, cx.name(), Input::BridgeFdb, "VXLAN FDB checks");
         return;
     }
-    for p in &st.peers {
+    for (st, p) in cx.vxlan_peers() {
         if let (Some(FdbState::Missing), Some(mac)) = (&p.fdb, &p.mac) {
             peer(cx, st.dev, p, mac, out);
         }
@@ -31,18 +31,18 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
 
 /// One peer VTEP whose MAC has no FDB entry on the VXLAN device.
 fn peer(cx: &NodeCx<'_>, dev: &Link, p: &PeerVtep<'_>, mac: &str, out: &mut Out) {
-    let ip = p.peer.ip().map_or_else(|| "?".into(), |i| i.to_string());
+    let ip = p.dst.map_or_else(|| "?".into(), |i| i.to_string());
     let node = cx.name();
     let dev_name = &dev.name;
     let summary = format!(
         "{node} has no FDB entry for {}'s VTEP MAC {mac} on {dev_name}",
         p.peer.name
     );
-    let evidence = vec![
-        p.peer.describe(),
-        render::link(dev),
-        format!("no `bridge fdb` entry {mac} dev {dev_name} dst {ip}"),
-    ];
+    let mut evidence = p.evidence();
+    evidence.push(render::link(dev));
+    evidence.push(format!(
+        "no `bridge fdb` entry {mac} dev {dev_name} dst {ip}"
+    ));
     let hint = format!("on {node}: bridge fdb append {mac} dev {dev_name} dst {ip} self permanent (or restart the CNI agent there)");
     out.push(CODE, Severity::Error, Some(node), summary, evidence, hint)
         .peers = vec![p.peer.name.clone()];

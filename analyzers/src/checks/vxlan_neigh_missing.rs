@@ -16,14 +16,14 @@ use crate::finding::Severity;
 pub(crate) const CODE: Code = Code::VxlanNeighMissing;
 
 pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
-    let Some(st) = cx.vxlan() else {
+    if cx.vxlan().is_none() {
         return;
-    };
+    }
     if cx.node.neighbours.is_none() {
         out.skip_missing(CODE, cx.name(), Input::IpNeigh, "VXLAN neighbour checks");
         return;
     }
-    for p in &st.peers {
+    for (st, p) in cx.vxlan_peers() {
         let bad = match &p.neigh {
             Some(NeighState::Missing) => None,
             Some(NeighState::Unusable(n)) => Some(*n),
@@ -35,7 +35,8 @@ pub(crate) fn check(cx: &NodeCx<'_>, out: &mut Out) {
 
 /// One peer VTEP without a usable neighbour entry (`bad`: the unusable one).
 fn peer(cx: &NodeCx<'_>, dev: &Link, p: &PeerVtep<'_>, bad: Option<&Neigh>, out: &mut Out) {
-    let mut evidence = vec![p.peer.describe(), render::link(dev)];
+    let mut evidence = p.evidence();
+    evidence.push(render::link(dev));
     evidence.push(match bad {
         Some(n) => render::neigh(n),
         None => format!("no `ip neigh` entry {} dev {}", p.vtep_ip, dev.name),

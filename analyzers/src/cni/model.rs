@@ -14,6 +14,14 @@ pub const FLANNEL_BACKEND_TYPE: &str = "flannel.alpha.coreos.com/backend-type";
 pub const FLANNEL_PUBLIC_IP: &str = "flannel.alpha.coreos.com/public-ip";
 /// Flannel's node annotation holding `{"VNI":1,"VtepMAC":"…"}`.
 pub const FLANNEL_BACKEND_DATA: &str = "flannel.alpha.coreos.com/backend-data";
+/// Flannel's node annotation holding the node's IPv6 underlay IP (dual-stack).
+pub const FLANNEL_PUBLIC_IPV6: &str = "flannel.alpha.coreos.com/public-ipv6";
+/// Flannel's node annotation holding flannel-v6.1's `{"VNI":1,"VtepMAC":"…"}`
+/// (flanneld v0.25 `BackendV6Data`, pkg/subnet/kube/annotations.go).
+pub const FLANNEL_BACKEND_V6_DATA: &str = "flannel.alpha.coreos.com/backend-v6-data";
+/// flanneld's IPv6 VXLAN device for VNI 1 (`flannel-v6.<VNI>`, v0.25
+/// pkg/backend/vxlan/vxlan.go).
+pub const FLANNEL_V6_DEV: &str = "flannel-v6.1";
 /// Calico's node annotation with the node's underlay address and prefix.
 pub const CALICO_IPV4_ADDRESS: &str = "projectcalico.org/IPv4Address";
 /// Calico's node annotation with the node's IPIP tunnel address.

@@ -425,6 +425,8 @@ fn node_vars(plan: &LabPlan) -> Vars {
         ("CNI0_IP6", per_node(&|n| plan.cni0_ip6(n).to_string())),
         ("BLOCK6", per_node(&|n| plan.calico_block6(n).to_string())),
         ("MESH6", per_node(&|n| plan.session_name6(n))),
+        ("VTEP_IP6", per_node(&|n| plan.vtep_ip6(n).to_string())),
+        ("VTEP_MAC6", per_node(&|n| plan.vtep_mac6(n))),
         ("STALE_SET", per_node(&|n| stale(plan, n, |e| e.set))),
         ("STALE_DEL", per_node(&|n| stale(plan, n, |e| e.del))),
         ("STALE_ADD", per_node(&|n| stale(plan, n, |e| e.add))),

@@ -220,6 +220,10 @@ enum Encapsulation {
         vni: u32,
         port: u16,
         mac: Option<Mac>,
+        /// The outer header is IPv6: the kernel hands it to the VXLAN
+        /// device bound to an IPv6 socket (Flannel's flannel-v6.1 shares
+        /// flannel.1's VNI and port).
+        v6: bool,
     },
     Ipip,
 }

@@ -86,15 +86,22 @@ fn tunnel_device(ns: &Namespace, encap: Encapsulation) -> Option<u32> {
         .enumerate()
         .position(|(i, d)| match encap {
             Encapsulation::Ipip => d.kind == LinkKind::Ipip,
-            Encapsulation::Vxlan { vni, port, .. } => {
+            Encapsulation::Vxlan { vni, port, v6, .. } => {
                 d.kind == LinkKind::Vxlan
                     && ns.links[i]
                         .vxlan
                         .as_ref()
-                        .is_some_and(|v| v.vni == vni && v.port == port)
+                        .is_some_and(|v| v.vni == vni && v.port == port && socket_v6(v) == v6)
             }
         });
     found.map(|i| i as u32)
+}
+
+/// Whether a VXLAN device listens on an IPv6 socket: its local address's
+/// family, else its fixed remote's; IPv4 without either (the kernel's
+/// `vxlan_open` picks the socket family from the device's addresses).
+fn socket_v6(v: &cnictl_model::VxlanInfo) -> bool {
+    v.local.or(v.remote).is_some_and(|ip| ip.is_ipv6())
 }
 
 /// Wraps the packet in `outer`; the inner one waits for decapsulation.

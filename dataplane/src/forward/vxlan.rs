@@ -9,8 +9,10 @@ use super::{drop_at, hop, Egress, Encapsulation, Next, PacketState, Rec};
 use crate::tables::{Dataplane, Namespace};
 use crate::types::*;
 
-/// Outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14.
+/// Outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14.
 const VXLAN_OVERHEAD: u32 = 50;
+/// An IPv6 outer header is 20 bytes longer (the kernel's VXLAN6_HEADROOM).
+const VXLAN6_EXTRA: u32 = 20;
 
 impl Dataplane {
     pub(super) fn vxlan_encap<R: Rec>(
@@ -45,12 +47,12 @@ impl Dataplane {
             Some(out.dev),
             Step::VxlanEncap { neigh, fdb, outer },
         ));
-        let (vni, port) = (outer.vni, outer.port);
+        let (vni, port, v6) = (outer.vni, outer.port, outer.dst.is_ipv6());
         encapsulate(
             st,
             outer,
             Proto::Udp,
-            Encapsulation::Vxlan { vni, port, mac },
+            Encapsulation::Vxlan { vni, port, mac, v6 },
         );
         Next::sent_from(out.ns)
     }
@@ -66,12 +68,13 @@ impl Dataplane {
     ) -> Option<Outer> {
         let entry = fdb.map(|f| &ns.fdb[f as usize]);
         let remote = entry.and_then(|e| e.dst).or(vx.remote)?;
+        let extra = if remote.is_ipv6() { VXLAN6_EXTRA } else { 0 };
         Some(Outer {
             src: self.tunnel_source(ns, vx.local, remote),
             dst: remote,
             vni: entry.and_then(|e| e.vni).unwrap_or(vx.vni),
             port: entry.and_then(|e| e.port).unwrap_or(vx.port),
-            size: inner.size.saturating_add(VXLAN_OVERHEAD),
+            size: inner.size.saturating_add(VXLAN_OVERHEAD + extra),
             df: VxlanDf::outer(vx.df, inner.df),
         })
     }
