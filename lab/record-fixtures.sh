@@ -2,7 +2,7 @@
 # record-fixtures.sh — re-record every bundle under fixtures/ from live
 # namespace labs (lab.sh, prefixes cnlf, cnlfh, cnlfc: one per model, and
 # cnlfd for the dual-stack flannel-host-gw lab, cnlfw the dual-stack
-# flannel-vxlan one, cnlfv calico-vxlan, cnlfs
+# flannel-vxlan one, cnlfe the dual-stack calico-bgp one, cnlfv calico-vxlan, cnlfs
 # calico-vxlan --cross-subnet, cnlfr flannel-vxlan --direct-routing, cnlfb
 # the calico-bgp route-reflector lab, run in parallel), then derive the hand-written IPIP and
 # IPVS fixtures from them (handwrite-fixtures.py), since this kernel has
@@ -34,7 +34,7 @@ FIX=$(cd "$FIX" && pwd)
 STAGE=$(mktemp -d "$FIX/.stage.XXXXXX")
 # One prefix per model so the three model groups record in parallel (each
 # group's labs live in their own namespaces; nothing is shared).
-PREFIXES="$P ${P}h ${P}c ${P}d ${P}v ${P}s ${P}r ${P}b ${P}w"
+PREFIXES="$P ${P}h ${P}c ${P}d ${P}v ${P}s ${P}r ${P}b ${P}w ${P}e"
 
 cleanup() {
 	local p
@@ -107,8 +107,11 @@ g8=$!
 NAME=flannel-vxlan-dual-stack UP_ARGS=--dual-stack group "${P}w" flannel-vxlan \
 	missing-pod-route-v6 vxlan-fdb-missing-v6 vxlan-neigh-missing-v6 >"$STAGE/.group-9.log" 2>&1 &
 g9=$!
+NAME=calico-bgp-dual-stack UP_ARGS=--dual-stack group "${P}e" calico-bgp \
+	bgp-session-down-v6 >"$STAGE/.group-10.log" 2>&1 &
+g10=$!
 failed=0
-for g in "$g1:1" "$g2:2" "$g3:3" "$g4:4" "$g5:5" "$g6:6" "$g7:7" "$g8:8" "$g9:9"; do
+for g in "$g1:1" "$g2:2" "$g3:3" "$g4:4" "$g5:5" "$g6:6" "$g7:7" "$g8:8" "$g9:9" "$g10:10"; do
 	wait "${g%:*}" || failed=1
 	cat "$STAGE/.group-${g#*:}.log"
 done
@@ -123,6 +126,6 @@ find "$STAGE" -name '*.json' -print0 | xargs -0 -n 1 jq -e . >/dev/null
 # Swap in: drop the old bundle dirs, keep README.md and any other files.
 find "$FIX" -mindepth 1 -maxdepth 1 -type d ! -name '.stage.*' -exec rm -rf {} +
 for d in "$STAGE"/*/; do mv "$d" "$FIX/"; done
-leftover=$(ip netns list | awk '{print $1}' | grep -cE "^${P}[hcdvsrbw]?-" || true)
+leftover=$(ip netns list | awk '{print $1}' | grep -cE "^${P}[hcdvsrbwe]?-" || true)
 [ "$leftover" = 0 ] || { echo "record-fixtures.sh: $leftover lab namespaces left behind" >&2; exit 1; }
 printf 'done: %s bundles in %s in %ss\n' "$(find "$FIX" -mindepth 1 -maxdepth 1 -type d ! -name '.stage.*' | wc -l)" "$FIX" "$((SECONDS - start))"

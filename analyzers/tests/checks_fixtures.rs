@@ -24,6 +24,11 @@ const CONSEQUENCES: &[(&str, &[&str])] = &[
         "calico-bgp-broken-bgp-session-down",
         &["bgp-route-missing", "missing-pod-route"],
     ),
+    // The same over IPv6 alone: the two IPv6 blocks are not learned.
+    (
+        "calico-bgp-dual-stack-broken-bgp-session-down",
+        &["bgp-route-missing", "missing-pod-route"],
+    ),
     // The same, on a reflector's session to a client: every other node
     // misses that client's block, and the client every block.
     (
