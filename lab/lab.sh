@@ -389,7 +389,7 @@ build_calico_pod6() {
 # BIRD_REJECT="N:M" adds an import filter on node N rejecting node M's block
 # (the bgp-route-missing fault).
 write_bird_conf() {
-	local n=$1 m ip=${NODE_IP[$1]}
+	local n=$1 m ip=${PUBLIC_IP[$1]}
 	mkdir -p "$DIR/bird"
 	{
 		printf 'log "%s/bird/node-%s.log" all;\n' "$DIR" "$n"
@@ -415,7 +415,7 @@ EOF
 		printf ' }\n'
 		for m in $(bgp_peers "$n"); do
 			printf 'protocol bgp %s from bgp_template { neighbor %s as 64512; source address %s;' \
-				"${MESH[$m]}" "${NODE_IP[$m]}" "$ip"
+				"${MESH[$m]}" "${PUBLIC_IP[$m]}" "$ip"
 			# A reflector's session to a client (confd: the peer's cluster ID
 			# differs from the node's own).
 			if [ "$m" -gt "$REFLECTORS" ] && [ "$n" -le "$REFLECTORS" ]; then
@@ -867,7 +867,7 @@ faults_for() {
 	case $1 in
 	flannel-vxlan) echo "missing-pod-route $([ "${DUAL_STACK:-0}" = 1 ] && echo missing-pod-route-v6 vxlan-fdb-missing-v6 vxlan-neigh-missing-v6) wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch node-address-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	flannel-host-gw) echo "missing-pod-route $([ "${DUAL_STACK:-0}" = 1 ] && echo missing-pod-route-v6) wrong-next-hop next-hop-not-adjacent route-shadowed pod-route-missing ip-forward-disabled pod-cidr-overlap service-cidr-overlap forward-drop backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
-	calico-bgp) echo "bgp-session-down bgp-route-missing $([ "${DUAL_STACK:-0}" = 1 ] && echo bgp-session-down-v6 bgp-route-missing-v6) ipam-leaked-affinity route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
+	calico-bgp) echo "bgp-session-down bgp-route-missing $([ "${DUAL_STACK:-0}" = 1 ] && echo bgp-session-down-v6 bgp-route-missing-v6) node-address-mismatch ipam-leaked-affinity route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-bgp backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	calico-vxlan) echo "missing-pod-route wrong-next-hop vxlan-fdb-missing vxlan-neigh-missing vxlan-fdb-mismatch mtu-mismatch route-shadowed pod-route-missing ip-forward-disabled service-cidr-overlap forward-drop block-vxlan backend-mixed $SERVICE_FAULTS $POLICY_FAULTS" ;;
 	*) return 1 ;;
 	esac
@@ -960,17 +960,28 @@ fault_vxlan_fdb_mismatch() {
 	x bridge -n "${NODE_NS[$S]}" fdb replace "${VTEP_MAC[$T]}" dev "$VX_DEV" dst "${NODE_IP[$W]}" self permanent
 }
 
-# node-address-mismatch: Docker is installed on node-S (docker0, no ports,
-# holds 172.17.0.1) and flanneld's interface autodetection picked it:
-# flannel.1 speaks from docker0's address, the node's public-ip annotation
-# names it, and every peer's FDB entry for node-S's VTEP MAC points at it,
-# as flanneld programs from the annotation. Nothing sent to that address
+# node-address-mismatch (flannel-vxlan, calico-bgp): Docker is installed
+# on node-S (docker0, no ports, holds 172.17.0.1) and the CNI's interface
+# autodetection picked it. Flannel: flannel.1 speaks from docker0's
+# address, the node's public-ip annotation names it, and every peer's FDB
+# entry for node-S's VTEP MAC points at it, as flanneld programs from the
+# annotation. Calico: see node_address_calico. Nothing sent to that address
 # reaches node-S: the peers route it to the underlay gateway.
 fault_node_address_mismatch() {
-	local m ns=${NODE_NS[$S]}
+	local ns=${NODE_NS[$S]}
 	x ip -n "$ns" link add docker0 type bridge
 	x ip -n "$ns" addr add "$DOCKER0_IP/16" dev docker0
 	x ip -n "$ns" link set docker0 up
+	case $MODEL in
+	calico-bgp) node_address_calico ;;
+	*) node_address_flannel ;;
+	esac
+}
+
+# Flannel: flannel.1's `local` and the public-ip annotation take docker0's
+# address, and the peers' FDB entries for node-S follow the annotation.
+node_address_flannel() {
+	local m ns=${NODE_NS[$S]}
 	x ip -n "$ns" link set flannel.1 type vxlan local "$DOCKER0_IP"
 	for ((m = 1; m <= NODES; m++)); do
 		[ "$m" = "$S" ] && continue
@@ -978,6 +989,36 @@ fault_node_address_mismatch() {
 	done
 	printf '  + k8s/nodes.json: node-%s annotation flannel.alpha.coreos.com/public-ip %s -> %s\n' \
 		"$S" "${NODE_IP[$S]}" "$DOCKER0_IP"
+}
+
+# Calico (calico-node's IP autodetection picked docker0, as with
+# IP_AUTODETECTION_METHOD=first-found): the IPv4Address annotation says
+# docker0's address, so confd renders it as node-S's router id and source
+# address, and every peer's neighbour address for node-S. No session comes
+# up: the peers cannot reach docker0's address.
+node_address_calico() {
+	local m
+	PUBLIC_IP[S]=$DOCKER0_IP
+	for ((m = 1; m <= NODES; m++)); do
+		write_bird_conf "$m"
+		x birdc -s "$(bird_ctl "$m")" configure >/dev/null
+	done
+	printf '  + bird configs: node-%s router id / source address, and its peers'"'"' neighbour for it, %s -> %s\n' \
+		"$S" "${NODE_IP[$S]}" "$DOCKER0_IP"
+	printf '  + k8s/nodes.json: node-%s annotation projectcalico.org/IPv4Address %s/24 -> %s/24\n' \
+		"$S" "${NODE_IP[$S]}" "$DOCKER0_IP"
+	wait_for "node-$S's BGP sessions to drop" 15 node_isolated
+}
+
+# node_isolated: node-S has no established session and its peers have
+# withdrawn its block.
+node_isolated() {
+	local m
+	birdc -s "$(bird_ctl "$S")" show protocols | grep -q Established && return 1
+	for ((m = 1; m <= NODES; m++)); do
+		[ "$m" = "$S" ] && continue
+		[ -z "$(ip -n "${NODE_NS[$m]}" route show "${BLOCK[$S]}" proto bird)" ] || return 1
+	done
 }
 
 # mtu-mismatch: pod web-S gets MTU 1500 (both veth ends, as a CNI config

@@ -9,7 +9,10 @@
 //! the ECMP it causes elsewhere as its consequence, and explain's round
 //! trip (there and back: ping needs both) must equal ping for every pair
 //! whose path takes no multipath route (explain follows the first next hop
-//! of a multipath route; the kernel hashes). Runs as root with BIRD 2;
+//! of a multipath route; the kernel hashes). Calico's autodetection
+//! picking docker0 on a node (`lab break node-address-mismatch`) must be
+//! found as the root of the sessions it kills, and explain equal ping.
+//! Runs as root with BIRD 2;
 //! skips with a printed reason otherwise. Each lab has its own prefix
 //! (`cnlk` + the process id in base 36 + a letter) and is torn down by a
 //! guard even when an assertion fails.
@@ -160,4 +163,51 @@ fn a_leaked_block_affinity_is_found_and_explains_the_drops() {
         compared >= 20 && dropped > 0,
         "compared {compared}, dropped {dropped}"
     );
+}
+
+/// Calico's IP autodetection picked docker0 on node-1 (`lab break
+/// node-address-mismatch`): its IPv4Address annotation, BIRD's router id
+/// and source address, and its peers' neighbour address for it all say
+/// 172.17.0.1, so none of its sessions comes up. `check` must name the
+/// address as the root of what follows, and explain must equal ping for
+/// every ordered pair, each drop rooted in the wrong address.
+#[test]
+fn a_bgp_address_on_docker0_is_found_and_explains_the_drops() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipping calico_live: {why}");
+        return;
+    }
+    let lab = Lab::up("cnlk", 'a', "calico-bgp", &[]);
+    lab.break_("node-address-mismatch", "node-1");
+    let bundle = lab.bundle("docker0");
+    let b = bundle.to_string_lossy().into_owned();
+    let (v, code) = json(&["check", "--bundle", &b, "-O", "json"]);
+    assert_eq!(code, 1, "{v:#}");
+    let findings = v["findings"].as_array().expect("findings");
+    let mismatch = findings
+        .iter()
+        .find(|f| f["code"] == "node-address-mismatch" && f["node"] == "node-1");
+    let summary = mismatch
+        .and_then(|f| f["summary"].as_str())
+        .unwrap_or_default();
+    assert!(summary.contains("172.17.0.1"), "{v:#}");
+
+    let pods = pods(&bundle);
+    let mut dropped = 0;
+    for (src, _) in &pods {
+        let ns = lab.pod_netns(src);
+        for (dst, ip) in pods.iter().filter(|(d, _)| d != src) {
+            let (v, _) = json(&["explain", src, dst, "--bundle", &b, "-O", "json"]);
+            let delivered = v["verdict"] == "delivered";
+            assert_eq!(ping(&ns, *ip), delivered, "{src} → {dst}: explain {v:#}");
+            if !delivered {
+                dropped += 1;
+                let d = &v["drop"];
+                let root = d["root_cause"]["finding"]["code"].as_str();
+                let root = root.or(d["code"].as_str());
+                assert_eq!(root, Some("node-address-mismatch"), "{src} → {dst}: {v:#}");
+            }
+        }
+    }
+    assert!(dropped >= 8, "node-1's pods are cut off: {dropped} drops");
 }

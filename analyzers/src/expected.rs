@@ -281,16 +281,19 @@ impl<'a> Expected<'a> {
         }
     }
 
-    /// Nodes by name, by node IP (InternalIPs, underlay) and by VTEP or
-    /// tunnel IP; the first node wins an address.
+    /// Nodes by name, by node IP (InternalIPs, underlay, then advertised
+    /// addresses) and by VTEP or tunnel IP; the first node wins an address.
     fn index_nodes(&mut self) {
         for (i, n) in self.nodes.iter().enumerate() {
             self.by_name.insert(n.name.clone(), i);
+            // Last, the addresses the node advertises (a wrong one is
+            // what its peers then dial: their findings name the node).
             let ips = n
                 .internal_ips
                 .iter()
                 .copied()
-                .chain(n.underlay.as_ref().map(|u| u.ip));
+                .chain(n.underlay.as_ref().map(|u| u.ip))
+                .chain(n.advertised_ips());
             for ip in ips {
                 self.by_ip.entry(ip).or_insert(i);
             }
@@ -402,6 +405,17 @@ fn node_expect(snap: &ClusterSnapshot, name: &str, model: CniModel) -> NodeExpec
         tunnel_addr,
         has_dump: dump.is_some(),
         address_annotations,
+    }
+}
+
+impl NodeExpect {
+    /// The addresses the node's annotations advertise to its peers
+    /// (Flannel's public-ip, Calico's IPv4Address without its prefix).
+    pub fn advertised_ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        let addr = |v: &String| v.split('/').next()?.parse().ok();
+        self.address_annotations
+            .iter()
+            .filter_map(move |(_, v)| addr(v))
     }
 }
 

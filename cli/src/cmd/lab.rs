@@ -404,6 +404,7 @@ fn node_vars(plan: &LabPlan) -> Vars {
     vec![
         ("NODE_NS", per_node(&|n| plan.node_ns(n))),
         ("NODE_IP", per_node(&|n| plan.node_ip(n).to_string())),
+        ("PUBLIC_IP", per_node(&|n| plan.public_ip(n).to_string())),
         ("NODE_MAC", per_node(&|n| plan.node_mac(n))),
         ("VTEP_IP", per_node(&|n| plan.vtep_ip(n).to_string())),
         ("VTEP_MAC", per_node(&|n| plan.vtep_mac(n))),
