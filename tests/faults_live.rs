@@ -260,7 +260,7 @@ fn run_variant(model: &str, flags: &[&str], letter: char) {
     let faults: Vec<String> = text(&listed.stdout)
         .lines()
         .filter(|f| !f.is_empty() && !f.starts_with("policy-"))
-        .filter(|f| f != "ipam-leaked-affinity")
+        .filter(|f| *f != "ipam-leaked-affinity")
         .map(String::from)
         .collect();
     assert!(faults.len() >= 9, "{faults:?}");
